@@ -1,0 +1,117 @@
+import Foundation
+import RTMPCore
+import RTMPServer
+import Yams
+
+/// The gateway's configuration: built-in defaults < config file < environment < flags
+/// (SPEC §1). Values are kept as validated strings keyed by dotted path and read through
+/// typed accessors, so every key is documented and checked in one place (`keys`).
+public struct LiveGateConfiguration: Sendable {
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        public var source: String
+        public var key: String
+        public var reason: String
+        public var description: String { "\(source): \(key): \(reason)" }
+    }
+
+    public static let keys: [ConfigKey] = [
+        ConfigKey("rtmp.host", .string, default: "0.0.0.0", "Address the RTMP listener binds."),
+        ConfigKey("rtmp.port", .int(0...65535), default: "1935", "RTMP listener port."),
+        ConfigKey("rtmp.app", .string, default: "live", "The one application name publishers connect to."),
+        ConfigKey("rtmp.chunkSize", .int(128...65536), default: "4096", "Chunk size LiveGate sends with (announced by Set Chunk Size)."),
+        ConfigKey("rtmp.handshakeTimeoutSec", .double(0.1...120), default: "5", "C0+C1 and C2 must arrive within this many seconds."),
+        ConfigKey("rtmp.maxMessageBytes", .int(4096...16_777_215), default: "8388608", "Largest RTMP message accepted (bytes)."),
+        ConfigKey("rtmp.maxConnections", .int(1...1_000_000), default: "10000", "Connections accepted across the server."),
+        ConfigKey("rtmp.maxConnectionsPerIP", .int(0...1_000_000), default: "50", "Connections per remote IP; 0 = unlimited."),
+        ConfigKey("rtmp.failedPublishesPerMinute", .int(0...1_000_000), default: "10",
+                  "Refused publishes per IP per minute before that IP is refused without lookup for 60 s; 0 = off."),
+        ConfigKey("ingest.mediaTimeoutSec", .double(1...3600), default: "10", "A publisher sending no media this long is dropped."),
+        ConfigKey("http.host", .string, default: "0.0.0.0", "Address the HTTP listener (API, HLS, metrics) binds."),
+        ConfigKey("http.port", .int(0...65535), default: "8080", "HTTP listener port."),
+        ConfigKey("publicHost", .string, default: "localhost", "Host put into streamUrl (rtmp://HOST:PORT/live)."),
+        ConfigKey("dataDir", .string, default: "data", "Folder for the SQLite file, HLS and recordings."),
+        ConfigKey("database.url", .string, default: "", "Empty = SQLite at DATA_DIR/livegate.sqlite; postgres://… for PostgreSQL."),
+        ConfigKey("log.level", .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log level."),
+        ConfigKey("log.format", .oneOf(["text", "json"]), default: "text", "Log line format."),
+    ]
+
+    private var values: [String: String]
+    public private(set) var problems: [Problem] = []
+
+    /// Loads defaults, then `file` (if any), then `environment`, then `overrides` (flags).
+    public init(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                overrides: [String: String] = [:]) {
+        values = Dictionary(uniqueKeysWithValues: Self.keys.map { ($0.path, $0.defaultValue) })
+        if let file {
+            loadFile(file)
+        }
+        for key in Self.keys {
+            if let value = environment[key.environmentName] { set(key.path, value, source: "environment \(key.environmentName)") }
+        }
+        for (path, value) in overrides { set(path, value, source: "flag") }
+    }
+
+    private mutating func set(_ path: String, _ value: String, source: String) {
+        guard let key = Self.keys.first(where: { $0.path == path }) else {
+            problems.append(Problem(source: source, key: path, reason: "unknown key"))
+            return
+        }
+        if let reason = key.validate(value) {
+            problems.append(Problem(source: source, key: path, reason: "\(reason) (got '\(value)')"))
+            return
+        }
+        values[path] = value
+    }
+
+    private mutating func loadFile(_ path: String) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            problems.append(Problem(source: path, key: "-", reason: "cannot read the file"))
+            return
+        }
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            problems.append(Problem(source: path, key: "-", reason: "not valid YAML: \(error)"))
+            return
+        }
+        guard let node else { return }
+        flatten(node, prefix: "", file: path)
+    }
+
+    private mutating func flatten(_ node: Node, prefix: String, file: String) {
+        switch node {
+        case .mapping(let mapping):
+            for (k, v) in mapping {
+                let name = k.string ?? "?"
+                flatten(v, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", file: file)
+            }
+        case .scalar(let scalar):
+            if scalar.string == "null" || scalar.string == "~" { return }
+            set(prefix, scalar.string, source: file)
+        case .sequence:
+            problems.append(Problem(source: file, key: prefix, reason: "lists are not accepted here"))
+        case .alias:
+            problems.append(Problem(source: file, key: prefix, reason: "YAML aliases are not accepted"))
+        }
+    }
+
+    public func string(_ path: String) -> String { values[path] ?? "" }
+    public func int(_ path: String) -> Int { Int(string(path)) ?? 0 }
+    public func double(_ path: String) -> Double { Double(string(path)) ?? 0 }
+
+    public var rtmp: RTMPServerConfiguration {
+        RTMPServerConfiguration(
+            host: string("rtmp.host"),
+            port: int("rtmp.port"),
+            limits: RTMPLimits(maxMessageBytes: int("rtmp.maxMessageBytes")),
+            allowedApps: [string("rtmp.app")],
+            outboundChunkSize: int("rtmp.chunkSize"),
+            handshakeTimeoutSeconds: double("rtmp.handshakeTimeoutSec"),
+            mediaTimeoutSeconds: double("ingest.mediaTimeoutSec"),
+            maxConnections: int("rtmp.maxConnections"),
+            maxConnectionsPerIP: int("rtmp.maxConnectionsPerIP"),
+            failedPublishesPerMinute: int("rtmp.failedPublishesPerMinute")
+        )
+    }
+}

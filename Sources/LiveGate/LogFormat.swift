@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+
+/// One line per log event, as plain `key=value` text or as a JSON object, to stderr.
+/// Metadata keys are emitted sorted so lines are stable and greppable.
+public struct LiveGateLogHandler: LogHandler {
+    public enum Format: String, Sendable { case text, json }
+
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public let label: String
+    public let format: Format
+
+    public init(label: String, level: Logger.Level, format: Format) {
+        self.label = label
+        self.logLevel = level
+        self.format = format
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        let time = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
+                                               formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        let line: String
+        switch format {
+        case .text:
+            var s = "\(time) \(event.level.rawValue.uppercased()) [\(label)] \(event.message)"
+            for (k, v) in merged.sorted(by: { $0.key < $1.key }) { s += " \(k)=\(Self.quoteIfNeeded("\(v)"))" }
+            line = s
+        case .json:
+            var object: [String: String] = ["ts": time, "level": event.level.rawValue, "logger": label, "msg": "\(event.message)"]
+            for (k, v) in merged { object[k] = "\(v)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            line = String(decoding: data, as: UTF8.self)
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func quoteIfNeeded(_ s: String) -> String {
+        s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || s.isEmpty
+            ? "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : s
+    }
+}

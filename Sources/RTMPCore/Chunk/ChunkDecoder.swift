@@ -1,0 +1,232 @@
+import NIOCore
+
+/// Reassembles RTMP messages from the chunk stream (RTMP 1.0 §5.3).
+///
+/// `next(&buffer)` consumes whole chunks only: it returns a message when one completes,
+/// `nil` when the buffer holds no further complete chunk (the partial chunk is left in the
+/// buffer), and throws on a protocol violation. It never traps on peer input.
+///
+/// Set Chunk Size and Abort are applied here, because they change how the very next bytes
+/// parse; they are still returned so the session can see them.
+public struct ChunkDecoder {
+    /// Per chunk stream: the last header (for fmt 1–3 compression) and any partial message.
+    struct StreamState {
+        var timestamp: UInt32 = 0
+        /// The last timestamp field: absolute after fmt 0, delta after fmt 1/2. A fmt-3 header
+        /// that starts a new message adds it again (as ffmpeg, librtmp and SRS read it).
+        var timestampField: UInt32 = 0
+        var length: Int = 0
+        var typeID: MessageTypeID = .init(rawValue: 0)
+        var streamID: UInt32 = 0
+        /// The header carried a 4-byte extended timestamp; fmt-3 chunks may repeat it.
+        var extended = false
+        var partial: ByteBuffer? = nil
+        var received: Int = 0
+    }
+
+    public private(set) var chunkSize: Int = 128
+    public let limits: RTMPLimits
+    private var streams: [UInt32: StreamState] = [:]
+    /// The most recent chunk stream, cached: media usually arrives on one or two.
+    private var bufferedBytes = 0
+    /// Bytes consumed from the wire (for acknowledgements).
+    public private(set) var bytesConsumed: UInt64 = 0
+
+    public init(limits: RTMPLimits = .default) {
+        self.limits = limits
+    }
+
+    /// Current bytes held in partially assembled messages.
+    public var partialBytes: Int { bufferedBytes }
+
+    public mutating func next(_ buffer: inout ByteBuffer) throws(RTMPProtocolError) -> RTMPMessage? {
+        while true {
+            let start = buffer.readerIndex
+            switch try readChunk(&buffer) {
+            case .needMoreBytes:
+                buffer.moveReaderIndex(to: start)
+                return nil
+            case .partial:
+                bytesConsumed &+= UInt64(buffer.readerIndex - start)
+                continue
+            case .message(let message):
+                bytesConsumed &+= UInt64(buffer.readerIndex - start)
+                try applyControl(message)
+                return message
+            }
+        }
+    }
+
+    private enum ChunkResult {
+        case needMoreBytes
+        case partial
+        case message(RTMPMessage)
+    }
+
+    private mutating func readChunk(_ buffer: inout ByteBuffer) throws(RTMPProtocolError) -> ChunkResult {
+        // Basic header: 1, 2 or 3 bytes.
+        guard let b0 = buffer.readInteger(as: UInt8.self) else { return .needMoreBytes }
+        let fmt = b0 >> 6
+        var csid = UInt32(b0 & 0x3F)
+        if csid == 0 {
+            guard let b1 = buffer.readInteger(as: UInt8.self) else { return .needMoreBytes }
+            csid = 64 + UInt32(b1)
+        } else if csid == 1 {
+            guard let b1 = buffer.readInteger(as: UInt8.self), let b2 = buffer.readInteger(as: UInt8.self) else { return .needMoreBytes }
+            csid = 64 + UInt32(b1) + UInt32(b2) * 256
+        }
+
+        let existing = streams[csid]
+        var state = existing ?? StreamState()
+        if existing == nil {
+            guard fmt == 0 else { throw RTMPProtocolError(.chunk, "fmt \(fmt) chunk on chunk stream \(csid) with no previous header") }
+            guard streams.count < limits.maxChunkStreams else {
+                throw RTMPProtocolError(.limits, "more than \(limits.maxChunkStreams) chunk streams")
+            }
+        }
+
+        let startsMessage = state.partial == nil
+        var timestampField: UInt32 = 0
+        switch fmt {
+        case 0:
+            guard buffer.readableBytes >= 11,
+                  let ts = buffer.readUInt24(), let length = buffer.readUInt24(),
+                  let type = buffer.readInteger(as: UInt8.self),
+                  let streamID = buffer.readInteger(endianness: .little, as: UInt32.self)
+            else { return .needMoreBytes }
+            timestampField = ts
+            state.length = Int(length)
+            state.typeID = MessageTypeID(rawValue: type)
+            state.streamID = streamID
+        case 1:
+            guard buffer.readableBytes >= 7,
+                  let delta = buffer.readUInt24(), let length = buffer.readUInt24(),
+                  let type = buffer.readInteger(as: UInt8.self)
+            else { return .needMoreBytes }
+            timestampField = delta
+            state.length = Int(length)
+            state.typeID = MessageTypeID(rawValue: type)
+        case 2:
+            guard let delta = buffer.readUInt24() else { return .needMoreBytes }
+            timestampField = delta
+        default:
+            timestampField = state.timestampField
+        }
+
+        if fmt != 3 {
+            state.extended = timestampField == 0xFFFFFF
+            if state.extended {
+                guard let ext = buffer.readInteger(as: UInt32.self) else { return .needMoreBytes }
+                timestampField = ext
+            }
+        } else if state.extended {
+            if startsMessage {
+                guard let ext = buffer.readInteger(as: UInt32.self) else { return .needMoreBytes }
+                timestampField = ext
+            } else {
+                // Continuation chunk: ffmpeg and FMS repeat the extended timestamp here, some
+                // encoders do not. Consume it only if the next four bytes are that value.
+                guard let peek = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreBytes }
+                if peek == state.timestampField { buffer.moveReaderIndex(forwardBy: 4) }
+            }
+        }
+
+        if fmt != 3 && !startsMessage {
+            // A new header while a message is incomplete: the peer gave up on the old one
+            // (an implicit Abort). Drop what we had; the new header starts a fresh message.
+            bufferedBytes -= state.received
+            state.partial = nil
+            state.received = 0
+        }
+
+        if state.partial == nil {
+            guard state.length <= limits.maxMessageBytes else {
+                throw RTMPProtocolError(.messageTooLarge, "message of \(state.length) bytes on chunk stream \(csid) exceeds \(limits.maxMessageBytes)")
+            }
+        }
+
+        let remaining = state.length - state.received
+        let chunkPayload = min(chunkSize, remaining)
+        guard buffer.readableBytes >= chunkPayload else { return .needMoreBytes }
+
+        if state.partial == nil && state.received == 0 {
+            // First chunk of a message: settle its timestamp.
+            if fmt == 0 {
+                state.timestamp = timestampField
+            } else {
+                state.timestamp = state.timestamp &+ timestampField
+            }
+            state.timestampField = timestampField
+        }
+
+        if state.received == 0 && chunkPayload == state.length {
+            // Whole message in one chunk: hand out a slice, no copy.
+            let payload = buffer.readSlice(length: chunkPayload) ?? ByteBuffer()
+            streams[csid] = state
+            return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID, streamID: state.streamID, payload: payload))
+        }
+
+        guard bufferedBytes + chunkPayload <= limits.maxBufferedBytes else {
+            throw RTMPProtocolError(.limits, "more than \(limits.maxBufferedBytes) bytes buffered in partial messages")
+        }
+        if state.partial == nil {
+            state.partial = ByteBufferAllocator().buffer(capacity: min(state.length, 64 * 1024))
+        }
+        if let slice = buffer.readSlice(length: chunkPayload) {
+            state.partial!.writeImmutableBuffer(slice)
+        }
+        state.received += chunkPayload
+        bufferedBytes += chunkPayload
+
+        if state.received == state.length {
+            let payload = state.partial ?? ByteBuffer()
+            bufferedBytes -= state.received
+            state.partial = nil
+            state.received = 0
+            streams[csid] = state
+            return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID, streamID: state.streamID, payload: payload))
+        }
+        streams[csid] = state
+        return .partial
+    }
+
+    private mutating func applyControl(_ message: RTMPMessage) throws(RTMPProtocolError) {
+        switch message.typeID {
+        case .setChunkSize:
+            guard let raw = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else {
+                throw RTMPProtocolError(.chunk, "Set Chunk Size message shorter than 4 bytes")
+            }
+            let size = raw & 0x7FFF_FFFF // the top bit must be zero; ignore it as nginx-rtmp does
+            guard size > 0 else { throw RTMPProtocolError(.chunk, "Set Chunk Size 0") }
+            chunkSize = min(Int(size), limits.maxChunkSize)
+        case .abort:
+            guard let csid = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else {
+                throw RTMPProtocolError(.chunk, "Abort message shorter than 4 bytes")
+            }
+            if var state = streams[csid], state.partial != nil {
+                bufferedBytes -= state.received
+                state.partial = nil
+                state.received = 0
+                streams[csid] = state
+            }
+        default:
+            break
+        }
+    }
+}
+
+extension ByteBuffer {
+    @inlinable
+    mutating func readUInt24() -> UInt32? {
+        guard readableBytes >= 3,
+              let hi = readInteger(as: UInt8.self), let mid = readInteger(as: UInt16.self)
+        else { return nil }
+        return UInt32(hi) << 16 | UInt32(mid)
+    }
+
+    @inlinable
+    mutating func writeUInt24(_ value: UInt32) {
+        writeInteger(UInt8(truncatingIfNeeded: value >> 16))
+        writeInteger(UInt16(truncatingIfNeeded: value))
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+
+/// What a video sequence header says about the stream: codec, profile, level, size, rate.
+public struct VideoCodecParameters: Sendable, Equatable {
+    public var codec: MediaCodec
+    /// H.264 `profile_idc` (66 Baseline, 77 Main, 100 High …) or HEVC `general_profile_idc`.
+    public var profile: Int?
+    /// H.264 `level_idc` (31 = 3.1) or HEVC `general_level_idc` (93 = 3.1).
+    public var level: Int?
+    public var width: Int?
+    public var height: Int?
+    /// From the SPS VUI timing info when present.
+    public var frameRate: Double?
+
+    public init(codec: MediaCodec, profile: Int? = nil, level: Int? = nil, width: Int? = nil, height: Int? = nil, frameRate: Double? = nil) {
+        self.codec = codec
+        self.profile = profile
+        self.level = level
+        self.width = width
+        self.height = height
+        self.frameRate = frameRate
+    }
+
+    /// Human-readable H.264 profile name, as ffprobe prints it.
+    public var profileName: String? {
+        guard let profile else { return nil }
+        switch (codec, profile) {
+        case (.h264, 66): return "Baseline"
+        case (.h264, 77): return "Main"
+        case (.h264, 88): return "Extended"
+        case (.h264, 100): return "High"
+        case (.h264, 110): return "High 10"
+        case (.h264, 122): return "High 4:2:2"
+        case (.h264, 244): return "High 4:4:4 Predictive"
+        case (.hevc, 1): return "Main"
+        case (.hevc, 2): return "Main 10"
+        default: return String(profile)
+        }
+    }
+
+    /// Parses the sequence header of `frame` (which must be a video `.sequenceHeader`).
+    public static func parse(_ frame: MediaFrame) -> VideoCodecParameters? {
+        let bytes = Array(frame.data.readableBytesView)
+        switch frame.codec {
+        case .h264: return parseAVCDecoderConfigurationRecord(bytes)
+        case .hevc: return parseHEVCDecoderConfigurationRecord(bytes)
+        case .av1, .vp9, .vp8: return VideoCodecParameters(codec: frame.codec)
+        default: return nil
+        }
+    }
+
+    /// ISO/IEC 14496-15 §5.3.3.1: version, profile, compatibility, level, NAL length size, SPS list.
+    static func parseAVCDecoderConfigurationRecord(_ b: [UInt8]) -> VideoCodecParameters? {
+        guard b.count >= 7, b[0] == 1 else { return nil }
+        var params = VideoCodecParameters(codec: .h264, profile: Int(b[1]), level: Int(b[3]))
+        let spsCount = Int(b[5] & 0x1F)
+        guard spsCount > 0, b.count >= 8 else { return params }
+        let length = Int(b[6]) << 8 | Int(b[7])
+        guard b.count >= 8 + length, length > 1 else { return params }
+        if let sps = try? H264SPS(nalUnit: b[8..<(8 + length)]) {
+            params.width = sps.width
+            params.height = sps.height
+            params.frameRate = sps.frameRate
+            params.profile = sps.profileIDC
+            params.level = sps.levelIDC
+        }
+        return params
+    }
+
+    /// ISO/IEC 14496-15 §8.3.3.1: byte 1 holds profile space/tier/profile, byte 12 the level.
+    static func parseHEVCDecoderConfigurationRecord(_ b: [UInt8]) -> VideoCodecParameters? {
+        guard b.count >= 23, b[0] == 1 else { return VideoCodecParameters(codec: .hevc) }
+        return VideoCodecParameters(codec: .hevc, profile: Int(b[1] & 0x1F), level: Int(b[12]))
+    }
+}

@@ -1,0 +1,408 @@
+import NIOCore
+
+/// The whole server side of one RTMP connection — handshake, chunk stream, commands, the
+/// publish flow and media parsing — as a pure state machine.
+///
+/// Feed bytes with `receive(_:)`, then drain `next()` until it returns `nil` (need more bytes).
+/// Each action says what to do (`send`, `authorize`, `media`, `close` …); the machine performs
+/// no I/O and reads no clock, so tests and the fuzzer drive it exactly as the server does.
+public struct RTMPConnectionStateMachine {
+    public struct Configuration: Sendable {
+        public var limits: RTMPLimits
+        /// Applications accepted by `connect` (SPEC §2: `live`).
+        public var allowedApps: Set<String>
+        /// Chunk size we announce and send with (SPEC: 4096 or more).
+        public var outboundChunkSize: Int
+        /// Window Acknowledgement Size we ask the peer to honour, and our Set Peer Bandwidth.
+        public var windowAcknowledgementSize: UInt32
+
+        public init(limits: RTMPLimits = .default, allowedApps: Set<String> = ["live"], outboundChunkSize: Int = 4096,
+                    windowAcknowledgementSize: UInt32 = 5_000_000) {
+            self.limits = limits
+            self.allowedApps = allowedApps
+            self.outboundChunkSize = outboundChunkSize
+            self.windowAcknowledgementSize = windowAcknowledgementSize
+        }
+    }
+
+    public enum PublishState: Equatable, Sendable {
+        case idle
+        case awaitingAuthorization(PublishRequest)
+        case publishing(PublishRequest)
+        case unpublished
+        case closed
+    }
+
+    public let configuration: Configuration
+    private var handshake: ServerHandshake
+    private var decoder: ChunkDecoder
+    private var encoder = ChunkEncoder()
+    private var inbound: ByteBuffer
+    private var outbound: ByteBuffer
+    private var pending: [RTMPSessionAction] = []
+    private var pendingIndex = 0
+    private var failed = false
+
+    public private(set) var connectInfo: ConnectInfo?
+    public private(set) var publishState: PublishState = .idle
+    private var nextStreamID: UInt32 = 1
+
+    // Acknowledgements (RTMP 1.0 §5.4.3): sent each time the peer's window is crossed.
+    private var peerWindowSize: UInt32 = 0
+    public private(set) var bytesReceived: UInt64 = 0
+    private var bytesAtLastAcknowledgement: UInt64 = 0
+
+    // Media state.
+    public private(set) var videoTimeline = TimestampTimeline()
+    public private(set) var audioTimeline = TimestampTimeline()
+    public private(set) var videoParameters: VideoCodecParameters?
+    public private(set) var audioParameters: AudioCodecParameters?
+    public private(set) var metadata: AMFObject?
+    public private(set) var videoFrames = 0
+    public private(set) var audioFrames = 0
+    public private(set) var mediaBytes: UInt64 = 0
+    public private(set) var skippedMediaMessages = 0
+    /// Media received before publish was accepted (dropped).
+    public private(set) var droppedEarlyMedia = 0
+
+    public init(configuration: Configuration = Configuration(), handshake: ServerHandshake = ServerHandshake(),
+                allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        self.configuration = configuration
+        self.handshake = handshake
+        self.decoder = ChunkDecoder(limits: configuration.limits)
+        self.inbound = allocator.buffer(capacity: 0)
+        self.outbound = allocator.buffer(capacity: 0)
+    }
+
+    /// Timestamp repairs on both tracks (non-monotonic DTS).
+    public var timestampRepairs: Int { videoTimeline.repairs + audioTimeline.repairs }
+
+    // MARK: Input
+
+    /// Appends bytes from the socket. Avoids a copy when nothing is buffered.
+    public mutating func receive(_ bytes: ByteBuffer) {
+        bytesReceived &+= UInt64(bytes.readableBytes)
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeImmutableBuffer(bytes)
+        }
+    }
+
+    /// The bytes to write to the peer (after a `.send` action).
+    public mutating func takeOutbound() -> ByteBuffer {
+        let out = outbound
+        outbound.clear()
+        // Do not keep a large buffer alive once it has been handed out.
+        if outbound.capacity > 64 * 1024 { outbound = ByteBufferAllocator().buffer(capacity: 0) }
+        return out
+    }
+
+    /// Bytes received but not yet parsed (a partial chunk or handshake packet).
+    public var bufferedInboundBytes: Int { inbound.readableBytes + decoder.partialBytes }
+
+    public var isHandshakeComplete: Bool { handshake.isComplete }
+
+    /// The next thing to do, or `nil` when more bytes are needed. After a throw the
+    /// connection must be closed; further calls return `nil`.
+    public mutating func next() throws(RTMPProtocolError) -> RTMPSessionAction? {
+        while true {
+            if pendingIndex < pending.count {
+                let action = pending[pendingIndex]
+                pendingIndex += 1
+                if pendingIndex == pending.count {
+                    pending.removeAll(keepingCapacity: true)
+                    pendingIndex = 0
+                }
+                return action
+            }
+            if failed || publishState == .closed { return nil }
+            do {
+                guard try step() else {
+                    compactInbound()
+                    return nil
+                }
+            } catch {
+                failed = true
+                throw error
+            }
+        }
+    }
+
+    /// The authorizer's answer to the last `.authorize` action.
+    public mutating func authorizationDecided(_ decision: PublishDecision) {
+        guard case .awaitingAuthorization(let request) = publishState else { return }
+        switch decision {
+        case .accept:
+            publishState = .publishing(request)
+            write(ProtocolControl.userControl(.streamBegin(streamID: request.messageStreamID)))
+            sendStatus(NetStatus(level: .status, code: .publishStart, description: "Publishing \(request.maskedKey)."),
+                       streamID: request.messageStreamID)
+            emit(.send)
+            emit(.publishStarted(request))
+        case .reject(let status):
+            sendStatus(status, streamID: request.messageStreamID)
+            publishState = .closed
+            emit(.send)
+            emit(.close(.publishRejected(status)))
+        }
+    }
+
+    /// Ends the session from our side (replaced by a new publisher, key reset, disable …):
+    /// tells the client why, then asks for the connection to be closed.
+    public mutating func kick(_ status: NetStatus) {
+        guard publishState != .closed else { return }
+        let streamID: UInt32
+        switch publishState {
+        case .publishing(let r), .awaitingAuthorization(let r): streamID = r.messageStreamID
+        default: streamID = 0
+        }
+        if handshake.isComplete { sendStatus(status, streamID: streamID) }
+        publishState = .closed
+        emit(.send)
+        emit(.close(.kicked(status)))
+    }
+
+    // MARK: Processing
+
+    /// Makes progress on buffered input. Returns false when more bytes are needed.
+    private mutating func step() throws(RTMPProtocolError) -> Bool {
+        if !handshake.isComplete {
+            guard let hs = try handshake.next(&inbound) else { return false }
+            switch hs {
+            case .send(let bytes):
+                outbound.writeImmutableBuffer(bytes)
+                emit(.send)
+            case .complete(let kind, let matched):
+                emit(.handshakeCompleted(kind: kind, c2Matched: matched))
+            }
+            return true
+        }
+        guard let message = try decoder.next(&inbound) else { return false }
+        try handle(message)
+        acknowledgeIfNeeded()
+        return true
+    }
+
+    private mutating func compactInbound() {
+        if inbound.readableBytes == 0 {
+            inbound.clear()
+        } else if inbound.readerIndex > 64 * 1024 {
+            inbound.discardReadBytes()
+        }
+    }
+
+    private mutating func acknowledgeIfNeeded() {
+        guard peerWindowSize > 0, bytesReceived - bytesAtLastAcknowledgement >= UInt64(peerWindowSize) else { return }
+        bytesAtLastAcknowledgement = bytesReceived
+        write(ProtocolControl.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesReceived)))
+        emit(.send)
+    }
+
+    private mutating func handle(_ message: RTMPMessage) throws(RTMPProtocolError) {
+        switch message.typeID {
+        case .audio, .video:
+            handleMedia(message)
+        case .commandAMF0, .commandAMF3:
+            try handleCommand(CommandMessage(parsing: message, limits: configuration.limits), message: message)
+        case .dataAMF0, .dataAMF3:
+            if case .publishing = publishState {
+                let data = try DataMessage(parsing: message, limits: configuration.limits)
+                if let meta = data.metadata {
+                    metadata = meta
+                    emit(.metadata(meta))
+                }
+            }
+        case .windowAcknowledgementSize:
+            guard let size = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else {
+                throw RTMPProtocolError(.chunk, "Window Acknowledgement Size shorter than 4 bytes")
+            }
+            peerWindowSize = size
+        case .userControl:
+            if case .pingRequest(let ts) = try UserControlEvent(parsing: message.payload) {
+                write(ProtocolControl.userControl(.pingResponse(timestamp: ts)))
+                emit(.send)
+            }
+        case .aggregate:
+            try handleAggregate(message)
+        default:
+            // Set Chunk Size and Abort were applied by the decoder; Acknowledgement, Set Peer
+            // Bandwidth and shared objects need nothing from an ingest server.
+            break
+        }
+    }
+
+    private mutating func handleMedia(_ message: RTMPMessage) {
+        guard case .publishing = publishState else {
+            droppedEarlyMedia += 1
+            return
+        }
+        let parsed: MediaFrame?
+        do {
+            parsed = message.typeID == .video
+                ? try FLVTagParser.parseVideo(message.payload, timestamp: message.timestamp)
+                : try FLVTagParser.parseAudio(message.payload, timestamp: message.timestamp)
+        } catch {
+            skippedMediaMessages += 1
+            emit(.mediaSkipped(reason: error.description))
+            return
+        }
+        guard var frame = parsed else { return }
+        mediaBytes &+= UInt64(message.payload.readableBytes)
+        if frame.kind == .video {
+            if frame.packetType == .codedFrames {
+                frame.dts = videoTimeline.next(message.timestamp)
+                videoFrames += 1
+            } else {
+                frame.dts = videoTimeline.peek(message.timestamp)
+                if frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) { videoParameters = params }
+            }
+        } else {
+            if frame.packetType == .codedFrames {
+                frame.dts = audioTimeline.next(message.timestamp)
+                audioFrames += 1
+                if audioParameters == nil { audioParameters = AudioCodecParameters.parse(frame) }
+            } else {
+                frame.dts = audioTimeline.peek(message.timestamp)
+                if frame.packetType == .sequenceHeader, let params = AudioCodecParameters.parse(frame) { audioParameters = params }
+            }
+        }
+        emit(.media(frame))
+    }
+
+    /// Aggregate messages (type 22) carry FLV tags back to back; each becomes a message whose
+    /// timestamp is offset from the aggregate's own by the tag's distance from the first tag.
+    private mutating func handleAggregate(_ message: RTMPMessage) throws(RTMPProtocolError) {
+        var p = message.payload
+        var firstTimestamp: UInt32?
+        while p.readableBytes > 0 {
+            guard p.readableBytes >= 11, let type = p.readInteger(as: UInt8.self), let size = p.readUInt24(),
+                  let tsLow = p.readUInt24(), let tsHigh = p.readInteger(as: UInt8.self), p.readUInt24() != nil
+            else { throw RTMPProtocolError(.media, "truncated aggregate sub-message header") }
+            guard let body = p.readSlice(length: Int(size)) else { throw RTMPProtocolError(.media, "aggregate sub-message overruns") }
+            _ = p.readInteger(as: UInt32.self) // previous tag size
+            let ts = UInt32(tsHigh) << 24 | tsLow
+            let base = firstTimestamp ?? ts
+            firstTimestamp = base
+            let typeID = MessageTypeID(rawValue: type)
+            guard typeID == .audio || typeID == .video else { continue }
+            handleMedia(RTMPMessage(chunkStreamID: message.chunkStreamID, timestamp: message.timestamp &+ (ts &- base),
+                                    typeID: typeID, streamID: message.streamID, payload: body))
+        }
+    }
+
+    private mutating func handleCommand(_ command: CommandMessage, message: RTMPMessage) throws(RTMPProtocolError) {
+        switch command.name {
+        case "connect":
+            try handleConnect(command)
+        case "createStream":
+            guard connectInfo != nil else { throw RTMPProtocolError(.command, "createStream before connect") }
+            let id = nextStreamID
+            nextStreamID = nextStreamID >= 16 ? 1 : nextStreamID + 1
+            sendResult(command.transactionID, [.null, .number(Double(id))])
+        case "releaseStream", "FCPublish", "_checkbw":
+            if command.transactionID != 0 { sendResult(command.transactionID, [.null, .undefined]) }
+        case "getStreamLength":
+            if command.transactionID != 0 { sendResult(command.transactionID, [.null, .number(0)]) }
+        case "publish":
+            try handlePublish(command, message: message)
+        case "FCUnpublish", "deleteStream", "closeStream":
+            if case .publishing(let request) = publishState {
+                publishState = .unpublished
+                sendStatus(NetStatus(level: .status, code: .unpublishSuccess, description: "Stopped publishing \(request.maskedKey)."),
+                           streamID: request.messageStreamID)
+                emit(.unpublished)
+            }
+            if command.name == "FCUnpublish" && command.transactionID != 0 {
+                sendResult(command.transactionID, [.null, .undefined])
+            }
+        case "play", "play2":
+            sendStatus(.error(.playFailed, "playback is not supported by this ingest server"), streamID: message.streamID)
+            publishState = .closed
+            emit(.send)
+            emit(.close(.playbackNotSupported))
+        default:
+            // Unknown calls are answered so a waiting client does not hang, never fatal.
+            if command.transactionID != 0 {
+                write(CommandMessage(name: "_error", transactionID: command.transactionID, commandObject: .null,
+                                     arguments: [.object(["level": .string("error"), "code": .string("NetConnection.Call.Failed"),
+                                                          "description": .string("Method not found (\(command.name.prefix(64))).")])])
+                    .message(chunkStreamID: ChunkStreamID.command, streamID: 0))
+                emit(.send)
+            }
+        }
+    }
+
+    private mutating func handleConnect(_ command: CommandMessage) throws(RTMPProtocolError) {
+        guard connectInfo == nil else { throw RTMPProtocolError(.command, "second connect on one connection") }
+        let object = command.commandObject.objectValue ?? AMFObject()
+        let rawApp = object["app"]?.stringValue ?? ""
+        var app = rawApp.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        while app.hasSuffix("/") { app.removeLast() }
+        let info = ConnectInfo(app: app, tcUrl: object["tcUrl"]?.stringValue, flashVer: object["flashVer"]?.stringValue,
+                               objectEncoding: object["objectEncoding"]?.numberValue ?? 0)
+        guard configuration.allowedApps.contains(app) else {
+            let status = NetStatus.error(.connectRejected, "unknown application '\(app.prefix(64))'")
+            write(CommandMessage(name: "_error", transactionID: command.transactionID, commandObject: .null,
+                                 arguments: [.object(status.infoObject)])
+                .message(chunkStreamID: ChunkStreamID.command, streamID: 0))
+            publishState = .closed
+            emit(.send)
+            emit(.close(.appRejected(app)))
+            return
+        }
+        connectInfo = info
+        write(ProtocolControl.windowAcknowledgementSize(configuration.windowAcknowledgementSize))
+        write(ProtocolControl.setPeerBandwidth(configuration.windowAcknowledgementSize, limit: .dynamic))
+        write(ProtocolControl.setChunkSize(UInt32(configuration.outboundChunkSize)))
+        encoder.setChunkSize(configuration.outboundChunkSize)
+        var info0 = NetStatus(level: .status, code: .connectSuccess, description: "Connection succeeded.").infoObject
+        info0["objectEncoding"] = .number(info.objectEncoding)
+        write(CommandMessage(name: "_result", transactionID: command.transactionID,
+                             commandObject: .object(["fmsVer": .string("FMS/3,5,7,7009"), "capabilities": .number(31), "mode": .number(1)]),
+                             arguments: [.object(info0)])
+            .message(chunkStreamID: ChunkStreamID.command, streamID: 0))
+        emit(.send)
+        emit(.connected(info))
+    }
+
+    private mutating func handlePublish(_ command: CommandMessage, message: RTMPMessage) throws(RTMPProtocolError) {
+        guard let connect = connectInfo else { throw RTMPProtocolError(.command, "publish before connect") }
+        guard case .idle = publishState else {
+            // One publish per connection: a second one is refused, the first carries on.
+            sendStatus(.error(.publishBadName, "this connection is already publishing"), streamID: message.streamID)
+            emit(.send)
+            return
+        }
+        let name = command.arguments.first?.stringValue ?? ""
+        let parts = name.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let key = parts.first.map(String.init) ?? ""
+        let request = PublishRequest(app: connect.app, streamKey: key, query: parts.count > 1 ? String(parts[1]) : nil,
+                                     publishType: command.arguments.dropFirst().first?.stringValue ?? "live",
+                                     messageStreamID: message.streamID, connect: connect)
+        publishState = .awaitingAuthorization(request)
+        emit(.authorize(request))
+    }
+
+    // MARK: Output helpers
+
+    private mutating func emit(_ action: RTMPSessionAction) {
+        pending.append(action)
+    }
+
+    private mutating func write(_ message: RTMPMessage) {
+        encoder.write(message, into: &outbound)
+    }
+
+    private mutating func sendResult(_ transactionID: Double, _ values: [AMFValue]) {
+        write(CommandMessage(name: "_result", transactionID: transactionID, commandObject: values.first ?? .null,
+                             arguments: Array(values.dropFirst()))
+            .message(chunkStreamID: ChunkStreamID.command, streamID: 0))
+        emit(.send)
+    }
+
+    private mutating func sendStatus(_ status: NetStatus, streamID: UInt32) {
+        write(CommandMessage(name: "onStatus", transactionID: 0, commandObject: .null, arguments: [.object(status.infoObject)])
+            .message(chunkStreamID: ChunkStreamID.streamStatus, streamID: streamID))
+    }
+}

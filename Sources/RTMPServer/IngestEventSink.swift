@@ -1,0 +1,44 @@
+import RTMPCore
+
+/// Why a publishing session ended (SPEC §5 offline reasons that the listener can know).
+public enum IngestEndReason: String, Sendable, Equatable {
+    case unpublished
+    case connectionClosed = "connection_closed"
+    case mediaTimeout = "media_timeout"
+    case kicked
+    case protocolError = "protocol_error"
+    case shutdown
+}
+
+/// Counters of one session, handed over when it ends.
+public struct IngestSessionStats: Sendable, Equatable {
+    public var bytesReceived: UInt64
+    public var mediaBytes: UInt64
+    public var videoFrames: Int
+    public var audioFrames: Int
+    public var timestampRepairs: Int
+    public var skippedMediaMessages: Int
+    public var video: VideoCodecParameters?
+    public var audio: AudioCodecParameters?
+}
+
+/// Receives what publishers send. Methods are called on the connection's event loop and must
+/// return quickly: hand work to a queue, never block (no database, file or libav calls here).
+public protocol IngestEventSink: Sendable {
+    func publishStarted(_ session: IngestSession)
+    func media(_ frame: MediaFrame, session: IngestSession)
+    func metadata(_ metadata: AMFObject, session: IngestSession)
+    func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats)
+}
+
+extension IngestEventSink {
+    public func publishStarted(_ session: IngestSession) {}
+    public func media(_ frame: MediaFrame, session: IngestSession) {}
+    public func metadata(_ metadata: AMFObject, session: IngestSession) {}
+    public func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {}
+}
+
+/// A sink that ignores everything.
+public struct NullIngestEventSink: IngestEventSink {
+    public init() {}
+}

@@ -1,0 +1,281 @@
+import Logging
+import NIOCore
+import RTMPCore
+
+/// Drives one connection's `RTMPConnectionStateMachine` from SwiftNIO events. Thin on purpose:
+/// protocol decisions live in the state machine; this type does I/O, timers and hand-offs.
+final class RTMPConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Dependencies: Sendable {
+        var configuration: RTMPServerConfiguration
+        var authorizer: any IngestAuthorizer
+        var sink: any IngestEventSink
+        var limiter: ConnectionLimiter
+        var throttle: PublishThrottle
+        var logger: Logger
+    }
+
+    private let deps: Dependencies
+    private let connectionID: UInt64
+    private var machine: RTMPConnectionStateMachine
+    private var logger: Logger
+    private var remoteIP = "unknown"
+    private var remoteAddress = "unknown"
+    private var holdsSlot = false
+    private var session: IngestSession?
+    private var endReason: IngestEndReason?
+    private var closing = false
+    private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
+    private var lastMedia = NIODeadline.now()
+    private var needsFlush = false
+
+    init(connectionID: UInt64, dependencies: Dependencies) {
+        self.deps = dependencies
+        self.connectionID = connectionID
+        self.machine = RTMPConnectionStateMachine(configuration: dependencies.configuration.stateMachineConfiguration)
+        var logger = dependencies.logger
+        logger[metadataKey: "rtmp.connection.id"] = "\(connectionID)"
+        self.logger = logger
+    }
+
+    // MARK: Lifecycle
+
+    func channelActive(context: ChannelHandlerContext) {
+        let address = context.channel.remoteAddress
+        remoteIP = address?.ipAddress ?? "unknown"
+        remoteAddress = address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
+        logger[metadataKey: "remote"] = "\(remoteAddress)"
+        if let refusal = deps.limiter.acquire(ip: remoteIP) {
+            logger.warning("connection refused", metadata: ["reason": "\(refusal)"])
+            context.close(promise: nil)
+            return
+        }
+        holdsSlot = true
+        logger.info("connection accepted")
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        handshakeTimer = loop.scheduleTask(in: .milliseconds(Int64(deps.configuration.handshakeTimeoutSeconds * 1000))) {
+            let (handler, context) = bound.value
+            guard !handler.machine.isHandshakeComplete else { return }
+            handler.closeWithError(context: context, reason: "handshake not completed within \(handler.deps.configuration.handshakeTimeoutSeconds) s")
+        }
+        scheduleIdleCheck(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        idleTimer?.cancel()
+        if holdsSlot {
+            deps.limiter.release(ip: remoteIP)
+            holdsSlot = false
+        }
+        finishSession(reason: endReason ?? .connectionClosed)
+        logger.info("connection closed", metadata: ["bytes.in": "\(machine.bytesReceived)"])
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Resets and the like: the connection is gone; log at a level operators can filter.
+        logger.notice("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let kick = event as? KickEvent {
+            endReason = kick.reason
+            logger.info("publisher kicked", metadata: ["reason": "\(kick.reason.rawValue)", "status": "\(kick.status.code.rawValue)"])
+            machine.kick(kick.status)
+            drain(context: context)
+            flushIfNeeded(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: Input
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        lastActivity = .now()
+        machine.receive(unwrapInboundIn(data))
+        drain(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    /// Runs the state machine until it needs more bytes.
+    private func drain(context: ChannelHandlerContext) {
+        while !closing {
+            let action: RTMPSessionAction?
+            do {
+                action = try machine.next()
+            } catch {
+                closeWithError(context: context, reason: error.description)
+                return
+            }
+            guard let action else { return }
+            perform(action, context: context)
+        }
+    }
+
+    private func perform(_ action: RTMPSessionAction, context: ChannelHandlerContext) {
+        switch action {
+        case .send:
+            context.write(wrapOutboundOut(machine.takeOutbound()), promise: nil)
+            needsFlush = true
+        case .handshakeCompleted(let kind, let c2Matched):
+            handshakeTimer?.cancel()
+            handshakeTimer = nil
+            logger.debug("handshake completed", metadata: ["handshake": "\(kind.rawValue)", "c2.matched": "\(c2Matched)"])
+        case .connected(let info):
+            logger.info("rtmp connect", metadata: ["app": "\(info.app)", "encoder": "\(info.flashVer ?? "")"])
+        case .authorize(let request):
+            authorize(request, context: context)
+        case .publishStarted(let request):
+            let session = IngestSession(connectionID: connectionID, request: request, remoteAddress: remoteAddress,
+                                        startedAt: .now(), channel: context.channel)
+            self.session = session
+            lastMedia = .now()
+            logger.info("publish accepted", metadata: ["key": "\(request.maskedKey)", "encoder": "\(request.connect.flashVer ?? "")"])
+            deps.sink.publishStarted(session)
+        case .media(let frame):
+            lastMedia = lastActivity
+            if let session {
+                if frame.packetType == .sequenceHeader { logCodec(frame) }
+                deps.sink.media(frame, session: session)
+            }
+        case .mediaSkipped(let reason):
+            logger.debug("media message skipped", metadata: ["reason": "\(reason)"])
+        case .metadata(let meta):
+            if let session { deps.sink.metadata(meta, session: session) }
+        case .unpublished:
+            endReason = .unpublished
+            finishSession(reason: .unpublished)
+        case .close(let reason):
+            switch reason {
+            case .publishRejected(let status):
+                logger.info("publish rejected", metadata: ["status": "\(status.code.rawValue)", "reason": "\(status.description)"])
+            case .kicked:
+                break
+            default:
+                logger.info("connection rejected", metadata: ["reason": "\(reason)"])
+            }
+            closeAfterFlush(context: context)
+        }
+    }
+
+    private func logCodec(_ frame: MediaFrame) {
+        if frame.kind == .video, let v = machine.videoParameters {
+            logger.info("video codec", metadata: ["codec": "\(v.codec.rawValue)", "profile": "\(v.profileName ?? "-")",
+                                                  "level": "\(v.level ?? 0)", "width": "\(v.width ?? 0)", "height": "\(v.height ?? 0)"])
+        } else if frame.kind == .audio, let a = machine.audioParameters {
+            logger.info("audio codec", metadata: ["codec": "\(a.codec.rawValue)", "sampleRate": "\(a.sampleRate ?? 0)",
+                                                  "channels": "\(a.channels ?? 0)"])
+        }
+    }
+
+    // MARK: Authorization
+
+    private func authorize(_ request: PublishRequest, context: ChannelHandlerContext) {
+        var meta: Logger.Metadata = ["key": "\(request.maskedKey)", "app": "\(request.app)"]
+        if deps.throttle.isThrottled(ip: remoteIP) {
+            meta["reason"] = "throttled"
+            logger.warning("publish refused without lookup: too many failed attempts from this IP", metadata: meta)
+            machine.authorizationDecided(.reject(.error(.publishUnauthorized, "too many failed publish attempts; try again later")))
+            drain(context: context)
+            flushIfNeeded(context: context)
+            return
+        }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let authorizer = deps.authorizer
+        let remote = remoteAddress
+        let promise = loop.makePromise(of: PublishDecision.self)
+        promise.completeWithTask { await authorizer.authorize(request, remoteAddress: remote) }
+        promise.futureResult.whenSuccess { decision in
+            let (handler, context) = bound.value
+            handler.authorizationDecided(decision, context: context)
+        }
+    }
+
+    private func authorizationDecided(_ decision: PublishDecision, context: ChannelHandlerContext) {
+        guard !closing, context.channel.isActive else { return }
+        if case .reject(let status) = decision, status.code == .publishUnauthorized {
+            deps.throttle.recordFailure(ip: remoteIP)
+        }
+        machine.authorizationDecided(decision)
+        drain(context: context)
+        flushIfNeeded(context: context)
+    }
+
+    // MARK: Timers and closing
+
+    private func scheduleIdleCheck(context: ChannelHandlerContext) {
+        let timeout = TimeAmount.milliseconds(Int64(deps.configuration.mediaTimeoutSeconds * 1000))
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: min(timeout, .seconds(1))) {
+            let (handler, context) = bound.value
+            guard !handler.closing else { return }
+            let now = NIODeadline.now()
+            if handler.session != nil, handler.endReason == nil, now - handler.lastMedia >= timeout {
+                handler.endReason = .mediaTimeout
+                handler.logger.warning("no media received", metadata: ["timeout.sec": "\(handler.deps.configuration.mediaTimeoutSeconds)"])
+                handler.closeAfterFlush(context: context)
+                return
+            }
+            if now - handler.lastActivity >= timeout {
+                handler.logger.notice("idle connection closed", metadata: ["timeout.sec": "\(handler.deps.configuration.mediaTimeoutSeconds)"])
+                if handler.endReason == nil && handler.session != nil { handler.endReason = .mediaTimeout }
+                handler.closeAfterFlush(context: context)
+                return
+            }
+            handler.scheduleIdleCheck(context: context)
+        }
+    }
+
+    private func closeWithError(context: ChannelHandlerContext, reason: String) {
+        guard !closing else { return }
+        logger.warning("protocol error; closing connection", metadata: ["reason": "\(reason)"])
+        if endReason == nil { endReason = .protocolError }
+        closeAfterFlush(context: context)
+    }
+
+    private func closeAfterFlush(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        flushIfNeeded(context: context)
+        context.close(promise: nil)
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
+    private func finishSession(reason: IngestEndReason) {
+        guard let session else { return }
+        self.session = nil
+        let stats = IngestSessionStats(
+            bytesReceived: machine.bytesReceived, mediaBytes: machine.mediaBytes, videoFrames: machine.videoFrames,
+            audioFrames: machine.audioFrames, timestampRepairs: machine.timestampRepairs,
+            skippedMediaMessages: machine.skippedMediaMessages, video: machine.videoParameters, audio: machine.audioParameters)
+        let duration = Double((NIODeadline.now() - session.startedAt).nanoseconds) / 1e9
+        logger.info("publish ended", metadata: [
+            "key": "\(session.request.maskedKey)", "reason": "\(reason.rawValue)",
+            "duration.sec": "\(String(format: "%.1f", duration))", "bytes": "\(stats.bytesReceived)",
+            "frames.video": "\(stats.videoFrames)", "frames.audio": "\(stats.audioFrames)",
+            "timestamp.repairs": "\(stats.timestampRepairs)",
+        ])
+        deps.sink.publishEnded(session, reason: reason, stats: stats)
+    }
+}

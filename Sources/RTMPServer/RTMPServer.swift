@@ -1,0 +1,89 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RTMPCore
+import ServiceLifecycle
+
+/// The RTMP listener, run as a `Service`. Each connection lives on one event loop and never
+/// waits for another; authorization runs as a task off the loop.
+public final class RTMPServer: Service, Sendable {
+    public let configuration: RTMPServerConfiguration
+    private let dependencies: RTMPConnectionHandler.Dependencies
+    private let group: any EventLoopGroup
+    private let boundChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let nextConnectionID = NIOLockedValueBox<UInt64>(0)
+    private let started = NIOLockedValueBox<[CheckedContinuation<Int, any Error>]>([])
+    private let children = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    public let limiter: ConnectionLimiter
+    public let throttle: PublishThrottle
+
+    public init(
+        configuration: RTMPServerConfiguration,
+        authorizer: any IngestAuthorizer,
+        sink: any IngestEventSink = NullIngestEventSink(),
+        logger: Logger = Logger(label: "livegate.rtmp"),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.group = group
+        self.limiter = ConnectionLimiter(maxConnections: configuration.maxConnections, maxPerIP: configuration.maxConnectionsPerIP)
+        self.throttle = PublishThrottle(maxFailuresPerMinute: configuration.failedPublishesPerMinute)
+        self.dependencies = .init(configuration: configuration, authorizer: authorizer, sink: sink,
+                                  limiter: limiter, throttle: throttle, logger: logger)
+    }
+
+    /// The port actually bound (useful with port 0). Waits until `run()` has bound.
+    public func waitUntilListening() async throws -> Int {
+        if let port = boundChannel.withLockedValue({ $0?.localAddress?.port }) { return port }
+        return try await withCheckedThrowingContinuation { continuation in
+            let port: Int? = boundChannel.withLockedValue { channel in
+                if let port = channel?.localAddress?.port { return port }
+                started.withLockedValue { $0.append(continuation) }
+                return nil
+            }
+            if let port { continuation.resume(returning: port) }
+        }
+    }
+
+    public var connectionCount: Int { limiter.currentConnections }
+
+    public func run() async throws {
+        let deps = dependencies
+        let counter = nextConnectionID
+        let children = self.children
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                let id = counter.withLockedValue { $0 += 1; return $0 }
+                let key = ObjectIdentifier(channel)
+                children.withLockedValue { $0[key] = channel }
+                channel.closeFuture.whenComplete { _ in _ = children.withLockedValue { $0.removeValue(forKey: key) } }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(connectionID: id, dependencies: deps))
+                }
+            }
+        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        let port = channel.localAddress?.port ?? configuration.port
+        boundChannel.withLockedValue { $0 = channel }
+        let waiters = started.withLockedValue { w in defer { w.removeAll() }; return w }
+        for waiter in waiters { waiter.resume(returning: port) }
+        dependencies.logger.info("RTMP listener started", metadata: ["address": "\(configuration.host):\(port)"])
+
+        try await withGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        // Stop accepting first, then end every connection (publishers see reason `shutdown`).
+        let open = children.withLockedValue { Array($0.values) }
+        for child in open {
+            child.pipeline.fireUserInboundEventTriggered(KickEvent(status: .error(.unpublishSuccess, "server shutting down"), reason: .shutdown))
+        }
+        for child in open { try? await child.closeFuture.get() }
+        dependencies.logger.info("RTMP listener stopped")
+    }
+}

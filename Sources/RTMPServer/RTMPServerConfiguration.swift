@@ -1,0 +1,50 @@
+import RTMPCore
+
+/// Everything the listener needs, built by the app from `rtmp.*` / `ingest.*` config keys.
+public struct RTMPServerConfiguration: Sendable {
+    public var host: String
+    /// 0 picks a free port (tests); read the bound one from `RTMPServer.localPort`.
+    public var port: Int
+    public var limits: RTMPLimits
+    public var allowedApps: Set<String>
+    public var outboundChunkSize: Int
+    /// `rtmp.handshakeTimeoutSec`: C0+C1 and C2 must arrive within this.
+    public var handshakeTimeoutSeconds: Double
+    /// `ingest.mediaTimeoutSec`: a publisher silent this long is dropped (reason `media_timeout`);
+    /// a connection that never publishes is dropped after the same time without any bytes.
+    public var mediaTimeoutSeconds: Double
+    /// `rtmp.maxConnections` across the server.
+    public var maxConnections: Int
+    /// `rtmp.maxConnectionsPerIP`; 0 = unlimited.
+    public var maxConnectionsPerIP: Int
+    /// `rtmp.failedPublishesPerMinute`; past it an IP's publishes are refused for 60 s without a lookup. 0 = off.
+    public var failedPublishesPerMinute: Int
+
+    public init(
+        host: String = "0.0.0.0",
+        port: Int = 1935,
+        limits: RTMPLimits = .default,
+        allowedApps: Set<String> = ["live"],
+        outboundChunkSize: Int = 4096,
+        handshakeTimeoutSeconds: Double = 5,
+        mediaTimeoutSeconds: Double = 10,
+        maxConnections: Int = 10_000,
+        maxConnectionsPerIP: Int = 50,
+        failedPublishesPerMinute: Int = 10
+    ) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.allowedApps = allowedApps
+        self.outboundChunkSize = outboundChunkSize
+        self.handshakeTimeoutSeconds = handshakeTimeoutSeconds
+        self.mediaTimeoutSeconds = mediaTimeoutSeconds
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerIP = maxConnectionsPerIP
+        self.failedPublishesPerMinute = failedPublishesPerMinute
+    }
+
+    var stateMachineConfiguration: RTMPConnectionStateMachine.Configuration {
+        .init(limits: limits, allowedApps: allowedApps, outboundChunkSize: outboundChunkSize)
+    }
+}
