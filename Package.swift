@@ -58,6 +58,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "RTMPCore", "RTMPServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "RTMPCoreTests",
             dependencies: ["RTMPCore", .product(name: "NIOCore", package: "swift-nio")],
@@ -66,7 +77,7 @@ let package = Package(
         .testTarget(
             name: "RTMPServerTests",
             dependencies: [
-                "RTMPServer", "RTMPCore",
+                "RTMPServer", "RTMPCore", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "RTMPCore", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["LiveGate", "RTMPCore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -25,6 +25,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var remoteAddress = "unknown"
     private var holdsSlot = false
     private var session: IngestSession?
+    /// The publish being decided or running, for log lines (masked key only).
+    private var request: PublishRequest?
     private var endReason: IngestEndReason?
     private var closing = false
     private var handshakeTimer: Scheduled<Void>?
@@ -138,6 +140,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         case .connected(let info):
             logger.info("rtmp connect", metadata: ["app": "\(info.app)", "encoder": "\(info.flashVer ?? "")"])
         case .authorize(let request):
+            self.request = request
             authorize(request, context: context)
         case .publishStarted(let request):
             let session = IngestSession(connectionID: connectionID, request: request, remoteAddress: remoteAddress,
@@ -162,7 +165,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         case .close(let reason):
             switch reason {
             case .publishRejected(let status):
-                logger.info("publish rejected", metadata: ["status": "\(status.code.rawValue)", "reason": "\(status.description)"])
+                logger.info("publish rejected", metadata: ["status": "\(status.code.rawValue)", "reason": "\(status.description)",
+                                                           "key": "\(request?.maskedKey ?? "-")", "app": "\(request?.app ?? "-")"])
             case .kicked:
                 break
             default:

@@ -73,9 +73,10 @@ public final class RTMPServer: Service, Sendable {
         for waiter in waiters { waiter.resume(returning: port) }
         dependencies.logger.info("RTMP listener started", metadata: ["address": "\(configuration.host):\(port)"])
 
-        try await withGracefulShutdownHandler {
+        // Cancellation (tests, parent task) and SIGTERM both stop the listener.
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
         }
         // Stop accepting first, then end every connection (publishers see reason `shutdown`).

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Runs an external tool (ffmpeg, ffprobe, the livegate binary) with a hard time limit,
+/// capturing stdout and stderr. Every test that spawns a process goes through this so no
+/// test can hang CI.
+public struct ProcessResult: Sendable {
+    public var exitCode: Int32
+    public var stdout: String
+    public var stderr: String
+    public var duration: Double
+    public var timedOut: Bool
+}
+
+public enum ProcessRunner {
+    public static func run(_ executable: String, _ arguments: [String], timeout: Double = 60,
+                           environment: [String: String]? = nil) async throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try which(executable))
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let outPipe = Pipe(), errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = FileHandle.nullDevice
+        let start = Date()
+        let outData = DataCollector(), errData = DataCollector()
+        outPipe.fileHandleForReading.readabilityHandler = { outData.append($0.availableData) }
+        errPipe.fileHandleForReading.readabilityHandler = { errData.append($0.availableData) }
+        try process.run()
+        let timedOut = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let finished = DataCollector()
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                if process.isRunning {
+                    finished.markTimedOut()
+                    process.terminate()
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 2) { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+                }
+            }
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume(returning: finished.timedOut)
+            }
+        }
+        outPipe.fileHandleForReading.readabilityHandler = nil
+        errPipe.fileHandleForReading.readabilityHandler = nil
+        outData.append(outPipe.fileHandleForReading.readDataToEndOfFile())
+        errData.append(errPipe.fileHandleForReading.readDataToEndOfFile())
+        return ProcessResult(exitCode: process.terminationStatus, stdout: outData.string, stderr: errData.string,
+                             duration: Date().timeIntervalSince(start), timedOut: timedOut)
+    }
+
+    public static func which(_ name: String) throws -> String {
+        if name.hasPrefix("/") { return name }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw ToolMissing(name: name)
+    }
+
+    public struct ToolMissing: Error, CustomStringConvertible {
+        public var name: String
+        public var description: String { "\(name) not found on PATH; run `make test`, which installs it" }
+    }
+}
+
+final class DataCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    private var _timedOut = false
+
+    func append(_ d: Data) { lock.withLock { data.append(d) } }
+    func markTimedOut() { lock.withLock { _timedOut = true } }
+    var timedOut: Bool { lock.withLock { _timedOut } }
+    var string: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+}
