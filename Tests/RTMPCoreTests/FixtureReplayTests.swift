@@ -44,4 +44,17 @@ final class FixtureReplayTests: XCTestCase {
         XCTAssertEqual(outcome.actions.last, "close(publish rejected: NetStream.Publish.BadName)")
         XCTAssertEqual(outcome.videoFrames, 0)
     }
+
+    /// GStreamer's `rtmp2sink` (1.22) fed by `flvdemux ! h264parse/aacparse ! flvmux` from the same
+    /// tiny.flv: a different client implementation (its own handshake, chunking and commands).
+    func testGStreamerRtmp2SinkFixture() throws {
+        let outcome = MachineDriver.verifySplits(try fixture("gstreamer-rtmp2sink-publish.bin"))
+        XCTAssertNil(outcome.error)
+        XCTAssertTrue(outcome.actions.contains("connected(live)"))
+        XCTAssertTrue(outcome.actions.contains("authorize(live,gstkey)"))
+        XCTAssertTrue(outcome.actions.contains("publishStarted"))
+        XCTAssertEqual(outcome.videoFrames, 30)
+        XCTAssertEqual(outcome.audioFrames, 45)
+        XCTAssertEqual(Set(outcome.videoDTS).count, outcome.videoDTS.count)
+    }
 }

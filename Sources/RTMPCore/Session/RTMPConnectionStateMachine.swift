@@ -192,10 +192,17 @@ public struct RTMPConnectionStateMachine {
         }
     }
 
+    /// Bytes parsed so far: the handshake plus every chunk decoded.
+    private var bytesParsed: UInt64 {
+        UInt64(1 + 2 * HandshakeDigest.packetSize) + decoder.bytesConsumed
+    }
+
     private mutating func acknowledgeIfNeeded() {
-        guard peerWindowSize > 0, bytesReceived - bytesAtLastAcknowledgement >= UInt64(peerWindowSize) else { return }
-        bytesAtLastAcknowledgement = bytesReceived
-        write(ProtocolControl.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesReceived)))
+        let parsed = bytesParsed
+        guard peerWindowSize > 0, parsed - bytesAtLastAcknowledgement >= UInt64(peerWindowSize) else { return }
+        bytesAtLastAcknowledgement = parsed
+        // The sequence number is the byte count so far, wrapping at 2^32 (RTMP 1.0 §5.4.3).
+        write(ProtocolControl.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: parsed)))
         emit(.send)
     }
 
