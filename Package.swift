@@ -51,6 +51,10 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "RTMPFuzzer",
+            dependencies: ["RTMPCore"]
+        ),
+        .executableTarget(
             name: "livegate",
             dependencies: [
                 "LiveGate",
