@@ -61,7 +61,8 @@ final class HostilePeerTests: XCTestCase {
                          "nesting deeper than", "long string of 4294967295 bytes overruns"] {
             XCTAssertTrue(reasons.contains { $0.contains(expected) }, "no logged reason containing '\(expected)' in \(reasons)")
         }
-        XCTAssertEqual(server.server.connectionCount, 0, "every slot released")
+        let remaining = await server.waitForConnectionCount(0)
+        XCTAssertEqual(remaining, 0, "every slot released")
         await server.stop()
     }
 

@@ -38,6 +38,15 @@ public final class TestServer: Sendable {
 
     public func url(_ key: String, app: String = "live") -> String { "rtmp://127.0.0.1:\(port)/\(app)/\(key)" }
 
+    /// Polls until the server holds `count` connections (closes are noticed asynchronously).
+    public func waitForConnectionCount(_ count: Int, timeout: Double = 3) async -> Int {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while server.connectionCount != count && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return server.connectionCount
+    }
+
     public func stop() async {
         task.cancel()
         _ = await task.result
