@@ -1,0 +1,43 @@
+import Foundation
+
+/// Everything LiveGate keeps durably. One protocol, implemented by `SQLChannelStore` over
+/// SQLite (embedded default) and PostgreSQL (scale-out); `ChannelStoreConformanceTests` runs
+/// the same suite against both.
+public protocol ChannelStore: Sendable {
+    /// Which backend this is (`sqlite` / `postgres`), for `/v1/system` and logs.
+    var backendName: String { get }
+    func ping() async throws
+    func close() async
+
+    // API tokens: secrets are stored as SHA-256 hashes only.
+    func tokenCount() async throws -> Int
+    func saveToken(id: String, secretHash: String) async throws
+    func tokenSecretHash(id: String) async throws -> String?
+
+    // Channels.
+    /// Creates a channel, enforcing the owner's `maxChannels` atomically (throws `StoreError.limitReached`).
+    func createChannel(id: String, streamKey: String, fields: ChannelFields, now: Date) async throws -> Channel
+    func channel(id: String) async throws -> Channel?
+    func channel(streamKey: String) async throws -> Channel?
+    func listChannels(_ query: ChannelQuery) async throws -> Page<Channel>
+    /// Applies `fields`; returns nil for an unknown id. A changed `userId` is checked against the new owner's `maxChannels`.
+    func updateChannel(id: String, fields: ChannelFields, now: Date) async throws -> Channel?
+    func resetStreamKey(id: String, newKey: String, now: Date) async throws -> Channel?
+    func deleteChannel(id: String) async throws -> Bool
+
+    // Users.
+    func userLimits(userId: String) async throws -> UserLimits
+    func setUserLimits(userId: String, _ limits: UserLimits, now: Date) async throws
+    func usage(userId: String) async throws -> UserUsage
+
+    // Webhooks.
+    func createWebhook(id: String, secret: String, fields: WebhookFields, now: Date) async throws -> Webhook
+    func webhook(id: String) async throws -> Webhook?
+    func listWebhooks(limit: Int, cursor: String?) async throws -> Page<Webhook>
+    func updateWebhook(id: String, fields: WebhookFields, now: Date) async throws -> Webhook?
+    func deleteWebhook(id: String) async throws -> Bool
+
+    // Videos and events (filled by later issues; readable now).
+    func searchVideos(_ query: ChannelQuery) async throws -> Page<Video>
+    func events(after seq: Int64, limit: Int) async throws -> [StoredEvent]
+}

@@ -1,0 +1,131 @@
+import Foundation
+
+/// A channel: one stream key, its owner and its output switches (SPEC §4 channel object).
+public struct Channel: Sendable, Equatable {
+    public enum Status: String, Sendable, Codable, CaseIterable { case offline, live }
+    public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable { case reject, replace }
+
+    public var id: String
+    public var userId: String
+    public var name: String
+    public var description: String
+    public var tags: [String]
+    /// The secret stream key (`streamId` in the API, after the seed's naming).
+    public var streamKey: String
+    public var status: Status
+    public var enabled: Bool
+    public var hls: Bool
+    public var record: Bool
+    public var reconnectWindowSec: Int
+    public var duplicatePolicy: DuplicatePolicy
+    public var metadata: JSONValue
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var lastLiveAt: Date?
+    /// The running session's id while live.
+    public var sessionId: String?
+
+    public init(id: String, userId: String, name: String, description: String = "", tags: [String] = [], streamKey: String,
+                status: Status = .offline, enabled: Bool = true, hls: Bool = true, record: Bool = false,
+                reconnectWindowSec: Int = 10, duplicatePolicy: DuplicatePolicy = .reject, metadata: JSONValue = .object([:]),
+                createdAt: Date, updatedAt: Date, lastLiveAt: Date? = nil, sessionId: String? = nil) {
+        self.id = id
+        self.userId = userId
+        self.name = name
+        self.description = description
+        self.tags = tags
+        self.streamKey = streamKey
+        self.status = status
+        self.enabled = enabled
+        self.hls = hls
+        self.record = record
+        self.reconnectWindowSec = reconnectWindowSec
+        self.duplicatePolicy = duplicatePolicy
+        self.metadata = metadata
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.lastLiveAt = lastLiveAt
+        self.sessionId = sessionId
+    }
+}
+
+/// The client-settable fields of a channel. `nil` in a PATCH means "leave as is"; PUT fills
+/// missing fields with their defaults before it reaches the store.
+public struct ChannelFields: Sendable, Equatable {
+    public var userId: String?
+    public var name: String?
+    public var description: String?
+    public var tags: [String]?
+    public var enabled: Bool?
+    public var hls: Bool?
+    public var record: Bool?
+    public var reconnectWindowSec: Int?
+    public var duplicatePolicy: Channel.DuplicatePolicy?
+    public var metadata: JSONValue?
+
+    public init(userId: String? = nil, name: String? = nil, description: String? = nil, tags: [String]? = nil, enabled: Bool? = nil,
+                hls: Bool? = nil, record: Bool? = nil, reconnectWindowSec: Int? = nil,
+                duplicatePolicy: Channel.DuplicatePolicy? = nil, metadata: JSONValue? = nil) {
+        self.userId = userId
+        self.name = name
+        self.description = description
+        self.tags = tags
+        self.enabled = enabled
+        self.hls = hls
+        self.record = record
+        self.reconnectWindowSec = reconnectWindowSec
+        self.duplicatePolicy = duplicatePolicy
+        self.metadata = metadata
+    }
+
+    /// Applies the set fields to `channel`.
+    public func apply(to channel: inout Channel) {
+        if let userId { channel.userId = userId }
+        if let name { channel.name = name }
+        if let description { channel.description = description }
+        if let tags { channel.tags = tags }
+        if let enabled { channel.enabled = enabled }
+        if let hls { channel.hls = hls }
+        if let record { channel.record = record }
+        if let reconnectWindowSec { channel.reconnectWindowSec = reconnectWindowSec }
+        if let duplicatePolicy { channel.duplicatePolicy = duplicatePolicy }
+        if let metadata { channel.metadata = metadata }
+    }
+}
+
+/// Filters and paging for channel lists.
+public struct ChannelQuery: Sendable, Equatable {
+    public var status: Channel.Status?
+    public var userId: String?
+    public var tag: String?
+    /// Case-insensitive substring of the name.
+    public var nameContains: String?
+    public var createdFrom: Date?
+    public var createdTo: Date?
+    public var limit: Int
+    /// Opaque position from a previous page (`Page.nextCursor`).
+    public var cursor: String?
+
+    public init(status: Channel.Status? = nil, userId: String? = nil, tag: String? = nil, nameContains: String? = nil,
+                createdFrom: Date? = nil, createdTo: Date? = nil, limit: Int = 20, cursor: String? = nil) {
+        self.status = status
+        self.userId = userId
+        self.tag = tag
+        self.nameContains = nameContains
+        self.createdFrom = createdFrom
+        self.createdTo = createdTo
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// One page of a list and the cursor for the next (`nil` on the last page).
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}

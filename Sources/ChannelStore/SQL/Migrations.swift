@@ -1,0 +1,77 @@
+import SQLKit
+
+/// Versioned schema migrations. Each runs once, in order, inside a transaction, recorded in
+/// `schema_migrations`. Never edit a released migration: add the next version.
+enum Migrations {
+    struct Migration: Sendable {
+        var version: Int
+        var name: String
+        var statements: @Sendable (SQLBackend) -> [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "initial schema") { b in
+            let pk = b.autoIncrementPrimaryKey
+            return [
+                "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL)",
+                """
+                CREATE TABLE channels (seq \(pk), id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, name TEXT NOT NULL,
+                  description TEXT NOT NULL, tags TEXT NOT NULL, stream_key TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+                  enabled INTEGER NOT NULL, hls INTEGER NOT NULL, record INTEGER NOT NULL, reconnect_window_sec INTEGER NOT NULL,
+                  duplicate_policy TEXT NOT NULL, metadata TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+                  last_live_at TEXT, session_id TEXT)
+                """,
+                "CREATE INDEX channels_user_id ON channels (user_id, seq)",
+                "CREATE INDEX channels_status ON channels (status, seq)",
+                """
+                CREATE TABLE user_limits (user_id TEXT PRIMARY KEY, max_channels INTEGER, max_concurrent_live INTEGER,
+                  max_bitrate_kbps INTEGER, max_width INTEGER, max_height INTEGER, max_fps \(b.doubleType), max_session_sec INTEGER,
+                  allowed_video_codecs TEXT, updated_at TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE webhooks (seq \(pk), id TEXT NOT NULL UNIQUE, url TEXT NOT NULL, secret TEXT NOT NULL,
+                  events TEXT NOT NULL, channel_ids TEXT NOT NULL, user_ids TEXT NOT NULL, enabled INTEGER NOT NULL,
+                  created_at TEXT NOT NULL, updated_at TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE sessions (id TEXT PRIMARY KEY, channel_id TEXT NOT NULL, node_id TEXT NOT NULL, started_at TEXT NOT NULL,
+                  ended_at TEXT, remote_addr TEXT NOT NULL, encoder TEXT NOT NULL, video_codec TEXT, audio_codec TEXT,
+                  bytes_in BIGINT NOT NULL DEFAULT 0, video_frames BIGINT NOT NULL DEFAULT 0, audio_frames BIGINT NOT NULL DEFAULT 0,
+                  end_reason TEXT)
+                """,
+                "CREATE INDEX sessions_channel ON sessions (channel_id, started_at)",
+                """
+                CREATE TABLE videos (seq \(pk), id TEXT NOT NULL UNIQUE, channel_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                  session_id TEXT, name TEXT NOT NULL, path TEXT NOT NULL, duration_sec \(b.doubleType) NOT NULL,
+                  size_bytes BIGINT NOT NULL, video_codec TEXT, audio_codec TEXT, width INTEGER, height INTEGER, created_at TEXT NOT NULL)
+                """,
+                "CREATE INDEX videos_channel ON videos (channel_id, seq)",
+                """
+                CREATE TABLE events (seq \(pk), id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, channel_id TEXT, user_id TEXT,
+                  payload TEXT NOT NULL, created_at TEXT NOT NULL)
+                """,
+                """
+                CREATE TABLE webhook_deliveries (seq \(pk), id TEXT NOT NULL UNIQUE, webhook_id TEXT NOT NULL, event_seq BIGINT NOT NULL,
+                  attempt INTEGER NOT NULL, state TEXT NOT NULL, next_attempt_at TEXT NOT NULL, status_code INTEGER,
+                  latency_ms INTEGER, response_excerpt TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at)",
+                "CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, seq)",
+            ]
+        },
+    ]
+}
+
+/// The SQL differences between the two backends, kept in one place.
+public enum SQLBackend: String, Sendable {
+    case sqlite, postgres
+
+    var autoIncrementPrimaryKey: String {
+        self == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    }
+
+    var doubleType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
+
+    /// Starts a write transaction. SQLite takes the write lock at once (no upgrade deadlocks).
+    var beginWrite: String { self == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN" }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import SQLKit
+
+extension SQLChannelStore {
+    public func userLimits(userId: String) async throws -> UserLimits {
+        try await read { db in
+            guard let row = try await db.raw("SELECT * FROM user_limits WHERE user_id = \(bind: userId)").first() else { return UserLimits() }
+            let codecs = try row.decode(column: "allowed_video_codecs", as: String?.self).flatMap(JSONValue.parse)
+            return UserLimits(
+                maxChannels: try row.decode(column: "max_channels", as: Int?.self),
+                maxConcurrentLive: try row.decode(column: "max_concurrent_live", as: Int?.self),
+                maxBitrateKbps: try row.decode(column: "max_bitrate_kbps", as: Int?.self),
+                maxWidth: try row.decode(column: "max_width", as: Int?.self),
+                maxHeight: try row.decode(column: "max_height", as: Int?.self),
+                maxFps: try row.decode(column: "max_fps", as: Double?.self),
+                maxSessionSec: try row.decode(column: "max_session_sec", as: Int?.self),
+                allowedVideoCodecs: codecs.flatMap { v -> [String]? in
+                    if case .array(let a) = v { return a.compactMap { if case .string(let s) = $0 { s } else { nil } } }
+                    return nil
+                })
+        }
+    }
+
+    public func setUserLimits(userId: String, _ l: UserLimits, now: Date) async throws {
+        let codecs = l.allowedVideoCodecs.map { JSONValue.array($0.map { .string($0) }).jsonText }
+        try await transaction { db in
+            try await db.raw("DELETE FROM user_limits WHERE user_id = \(bind: userId)").run()
+            try await db.raw("""
+                INSERT INTO user_limits (user_id, max_channels, max_concurrent_live, max_bitrate_kbps, max_width, max_height, max_fps,
+                  max_session_sec, allowed_video_codecs, updated_at)
+                VALUES (\(bind: userId), \(bind: l.maxChannels), \(bind: l.maxConcurrentLive), \(bind: l.maxBitrateKbps), \(bind: l.maxWidth),
+                  \(bind: l.maxHeight), \(bind: l.maxFps), \(bind: l.maxSessionSec), \(bind: codecs), \(bind: Timestamp.format(now)))
+                """).run()
+        }
+    }
+
+    public func usage(userId: String) async throws -> UserUsage {
+        try await read { db in
+            let row = try await db.raw("""
+                SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status = 'live' THEN 1 ELSE 0 END), 0) AS live
+                FROM channels WHERE user_id = \(bind: userId)
+                """).first()
+            return UserUsage(channels: try row?.decode(column: "n", as: Int.self) ?? 0, liveChannels: try row?.decode(column: "live", as: Int.self) ?? 0)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import SQLKit
+
+extension SQLChannelStore {
+    static func jsonStrings(_ values: [String]) -> String { JSONValue.array(values.map { .string($0) }).jsonText }
+
+    static func parseStrings(_ text: String) -> [String] {
+        if case .array(let a)? = JSONValue.parse(text) { return a.compactMap { if case .string(let s) = $0 { s } else { nil } } }
+        return []
+    }
+
+    static func decodeWebhook(_ row: any SQLRow) throws -> Webhook {
+        Webhook(id: try row.decode(column: "id", as: String.self), url: try row.decode(column: "url", as: String.self),
+                secret: try row.decode(column: "secret", as: String.self),
+                events: parseStrings(try row.decode(column: "events", as: String.self)),
+                channelIds: parseStrings(try row.decode(column: "channel_ids", as: String.self)),
+                userIds: parseStrings(try row.decode(column: "user_ids", as: String.self)),
+                enabled: try row.decode(column: "enabled", as: Int.self) != 0,
+                createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)),
+                updatedAt: Timestamp.parse(try row.decode(column: "updated_at", as: String.self)))
+    }
+
+    public func createWebhook(id: String, secret: String, fields: WebhookFields, now: Date) async throws -> Webhook {
+        let hook = Webhook(id: id, url: fields.url ?? "", secret: secret, events: fields.events ?? [], channelIds: fields.channelIds ?? [],
+                           userIds: fields.userIds ?? [], enabled: fields.enabled ?? true, createdAt: now, updatedAt: now)
+        let ts = Timestamp.format(now)
+        try await transaction { db in
+            try await db.raw("""
+                INSERT INTO webhooks (id, url, secret, events, channel_ids, user_ids, enabled, created_at, updated_at)
+                VALUES (\(bind: hook.id), \(bind: hook.url), \(bind: hook.secret), \(bind: Self.jsonStrings(hook.events)),
+                  \(bind: Self.jsonStrings(hook.channelIds)), \(bind: Self.jsonStrings(hook.userIds)), \(bind: hook.enabled ? 1 : 0),
+                  \(bind: ts), \(bind: ts))
+                """).run()
+        }
+        return try await webhook(id: id) ?? hook
+    }
+
+    public func webhook(id: String) async throws -> Webhook? {
+        try await read { db in try await db.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first().map(Self.decodeWebhook) }
+    }
+
+    public func listWebhooks(limit: Int, cursor: String?) async throws -> Page<Webhook> {
+        let after = try Cursor.decode(cursor)
+        let limit = max(1, min(limit, 100))
+        let rows = try await read { db in
+            try await db.raw("SELECT * FROM webhooks WHERE seq > \(bind: after) ORDER BY seq LIMIT \(unsafeRaw: String(limit + 1))").all()
+        }
+        let hooks = try rows.map(Self.decodeWebhook)
+        let next = hooks.count > limit ? try rows[limit - 1].decode(column: "seq", as: Int64.self) : nil
+        return Page(items: Array(hooks.prefix(limit)), nextCursor: next.map(Cursor.encode))
+    }
+
+    public func updateWebhook(id: String, fields: WebhookFields, now: Date) async throws -> Webhook? {
+        let found: Bool = try await transaction { db in
+            guard var hook = try await db.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first().map(Self.decodeWebhook) else { return false }
+            if let url = fields.url { hook.url = url }
+            if let events = fields.events { hook.events = events }
+            if let channelIds = fields.channelIds { hook.channelIds = channelIds }
+            if let userIds = fields.userIds { hook.userIds = userIds }
+            if let enabled = fields.enabled { hook.enabled = enabled }
+            try await db.raw("""
+                UPDATE webhooks SET url = \(bind: hook.url), events = \(bind: Self.jsonStrings(hook.events)),
+                  channel_ids = \(bind: Self.jsonStrings(hook.channelIds)), user_ids = \(bind: Self.jsonStrings(hook.userIds)),
+                  enabled = \(bind: hook.enabled ? 1 : 0), updated_at = \(bind: Timestamp.format(now))
+                WHERE id = \(bind: id)
+                """).run()
+            return true
+        }
+        return found ? try await webhook(id: id) : nil
+    }
+
+    public func deleteWebhook(id: String) async throws -> Bool {
+        try await transaction { db in
+            let exists = try await db.raw("SELECT id FROM webhooks WHERE id = \(bind: id)").first() != nil
+            if exists {
+                try await db.raw("DELETE FROM webhook_deliveries WHERE webhook_id = \(bind: id)").run()
+                try await db.raw("DELETE FROM webhooks WHERE id = \(bind: id)").run()
+            }
+            return exists
+        }
+    }
+
+    // MARK: Videos and events
+
+    public func searchVideos(_ query: ChannelQuery) async throws -> Page<Video> {
+        let after = try Cursor.decode(query.cursor)
+        let limit = max(1, min(query.limit, 100))
+        let rows = try await read { db in
+            var sql = SQLQueryString("SELECT * FROM videos WHERE seq > \(bind: after)")
+            if let userId = query.userId { sql.appendInterpolation(unsafeRaw: " AND user_id = "); sql.appendInterpolation(bind: userId) }
+            if let q = query.nameContains, !q.isEmpty {
+                sql.appendInterpolation(unsafeRaw: " AND LOWER(name) LIKE ")
+                sql.appendInterpolation(bind: "%" + Self.likeEscape(q.lowercased()) + "%")
+                sql.appendInterpolation(unsafeRaw: " ESCAPE '\\'")
+            }
+            if let from = query.createdFrom { sql.appendInterpolation(unsafeRaw: " AND created_at >= "); sql.appendInterpolation(bind: Timestamp.format(from)) }
+            if let to = query.createdTo { sql.appendInterpolation(unsafeRaw: " AND created_at <= "); sql.appendInterpolation(bind: Timestamp.format(to)) }
+            sql.appendInterpolation(unsafeRaw: " ORDER BY seq LIMIT \(limit + 1)")
+            return try await db.raw(sql).all()
+        }
+        let videos = try rows.map { row in
+            Video(id: try row.decode(column: "id", as: String.self), channelId: try row.decode(column: "channel_id", as: String.self),
+                  userId: try row.decode(column: "user_id", as: String.self), sessionId: try row.decode(column: "session_id", as: String?.self),
+                  name: try row.decode(column: "name", as: String.self), durationSec: try row.decode(column: "duration_sec", as: Double.self),
+                  sizeBytes: try row.decode(column: "size_bytes", as: Int64.self), videoCodec: try row.decode(column: "video_codec", as: String?.self),
+                  audioCodec: try row.decode(column: "audio_codec", as: String?.self), width: try row.decode(column: "width", as: Int?.self),
+                  height: try row.decode(column: "height", as: Int?.self),
+                  createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)))
+        }
+        let next = videos.count > limit ? try rows[limit - 1].decode(column: "seq", as: Int64.self) : nil
+        return Page(items: Array(videos.prefix(limit)), nextCursor: next.map(Cursor.encode))
+    }
+
+    public func events(after seq: Int64, limit: Int) async throws -> [StoredEvent] {
+        let limit = max(1, min(limit, 1000))
+        return try await read { db in
+            try await db.raw("SELECT * FROM events WHERE seq > \(bind: seq) ORDER BY seq LIMIT \(unsafeRaw: String(limit))").all().map { row in
+                StoredEvent(seq: try row.decode(column: "seq", as: Int64.self), id: try row.decode(column: "id", as: String.self),
+                            type: try row.decode(column: "type", as: String.self), channelId: try row.decode(column: "channel_id", as: String?.self),
+                            userId: try row.decode(column: "user_id", as: String?.self),
+                            payload: JSONValue.parse(try row.decode(column: "payload", as: String.self)) ?? .null,
+                            createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)))
+            }
+        }
+    }
+}

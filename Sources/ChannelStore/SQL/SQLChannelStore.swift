@@ -1,0 +1,296 @@
+import Foundation
+import Logging
+import NIOCore
+import SQLKit
+
+/// `ChannelStore` over SQLKit. The same SQL serves SQLite and PostgreSQL; the few differences
+/// (DDL types, locking) live in `SQLBackend`. Timestamps are stored as RFC 3339 text with
+/// milliseconds in UTC, which sorts correctly as text on both backends.
+public final class SQLChannelStore: ChannelStore {
+    let db: any SQLDatabase
+    public let backend: SQLBackend
+    private let serial: AsyncSerialLock?
+    private let onClose: @Sendable () async -> Void
+
+    public var backendName: String { backend.rawValue }
+
+    init(db: any SQLDatabase, backend: SQLBackend, onClose: @escaping @Sendable () async -> Void) {
+        self.db = db
+        self.backend = backend
+        self.serial = backend == .sqlite ? AsyncSerialLock() : nil
+        self.onClose = onClose
+    }
+
+    public func close() async { await onClose() }
+
+    // MARK: Execution helpers
+
+    /// Runs `body` with the database; on SQLite, one operation at a time.
+    func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        if let serial {
+            await serial.lock()
+            do {
+                let r = try await body(db)
+                await serial.unlock()
+                return r
+            } catch {
+                await serial.unlock()
+                throw error
+            }
+        }
+        return try await body(db)
+    }
+
+    /// Runs `body` in one transaction on one connection; rolls back on any error.
+    func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let begin = backend.beginWrite
+        return try await read { db in
+            try await db.withSession { session in
+                try await session.raw(SQLQueryString(begin)).run()
+                do {
+                    let result = try await body(session)
+                    try await session.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await session.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Applies pending migrations.
+    public func migrate(logger: Logger) async throws {
+        try await read { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").run()
+        }
+        let applied = try await read { db in
+            try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
+        }
+        for migration in Migrations.all where !applied.contains(migration.version) {
+            let statements = migration.statements(backend)
+            let now = Timestamp.format(Date())
+            try await transaction { db in
+                for statement in statements { try await db.raw(SQLQueryString(statement)).run() }
+                try await db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now))").run()
+            }
+            logger.info("database migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await read { db in try await db.raw("SELECT 1 AS one").first() }
+    }
+
+    // MARK: Tokens
+
+    public func tokenCount() async throws -> Int {
+        try await read { db in try await db.raw("SELECT COUNT(*) AS n FROM api_tokens").first()?.decode(column: "n", as: Int.self) ?? 0 }
+    }
+
+    public func saveToken(id: String, secretHash: String) async throws {
+        let now = Timestamp.format(Date())
+        try await transaction { db in
+            try await db.raw("DELETE FROM api_tokens WHERE id = \(bind: id)").run()
+            try await db.raw("INSERT INTO api_tokens (id, secret_hash, created_at) VALUES (\(bind: id), \(bind: secretHash), \(bind: now))").run()
+        }
+    }
+
+    public func tokenSecretHash(id: String) async throws -> String? {
+        try await read { db in
+            try await db.raw("SELECT secret_hash FROM api_tokens WHERE id = \(bind: id)").first()?.decode(column: "secret_hash", as: String.self)
+        }
+    }
+
+    // MARK: Channels
+
+    static let channelColumns = """
+        seq, id, user_id, name, description, tags, stream_key, status, enabled, hls, record, reconnect_window_sec,
+        duplicate_policy, metadata, created_at, updated_at, last_live_at, session_id
+        """
+
+    public func createChannel(id: String, streamKey: String, fields: ChannelFields, now: Date) async throws -> Channel {
+        var channel = Channel(id: id, userId: "", name: "", streamKey: streamKey, createdAt: now, updatedAt: now)
+        fields.apply(to: &channel)
+        let c = channel
+        try await transaction { [self] db in
+            try await checkChannelQuota(db, userId: c.userId)
+            let ts = Timestamp.format(now)
+            try await db.raw("""
+                INSERT INTO channels (id, user_id, name, description, tags, stream_key, status, enabled, hls, record,
+                  reconnect_window_sec, duplicate_policy, metadata, created_at, updated_at)
+                VALUES (\(bind: c.id), \(bind: c.userId), \(bind: c.name), \(bind: c.description), \(bind: JSONValue.array(c.tags.map { .string($0) }).jsonText),
+                  \(bind: c.streamKey), \(bind: c.status.rawValue), \(bind: c.enabled ? 1 : 0), \(bind: c.hls ? 1 : 0), \(bind: c.record ? 1 : 0),
+                  \(bind: c.reconnectWindowSec), \(bind: c.duplicatePolicy.rawValue), \(bind: c.metadata.jsonText), \(bind: ts), \(bind: ts))
+                """).run()
+        }
+        return try await self.channel(id: id) ?? channel
+    }
+
+    /// Within a write transaction: refuses when the user already has `maxChannels` channels.
+    /// PostgreSQL serialises per user with an advisory lock; SQLite's `BEGIN IMMEDIATE` already does.
+    private func checkChannelQuota(_ db: any SQLDatabase, userId: String) async throws {
+        if backend == .postgres {
+            try await db.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: "channels:" + userId)))").run()
+        }
+        let limit = try await db.raw("SELECT max_channels FROM user_limits WHERE user_id = \(bind: userId)").first()?
+            .decode(column: "max_channels", as: Int?.self)
+        guard let limit else { return }
+        let count = try await db.raw("SELECT COUNT(*) AS n FROM channels WHERE user_id = \(bind: userId)").first()?
+            .decode(column: "n", as: Int.self) ?? 0
+        if count >= limit { throw StoreError.limitReached("maxChannels") }
+    }
+
+    public func channel(id: String) async throws -> Channel? {
+        try await read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE id = \(bind: id)").first().map(Self.decodeChannel)
+        }
+    }
+
+    public func channel(streamKey: String) async throws -> Channel? {
+        try await read { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE stream_key = \(bind: streamKey)").first().map(Self.decodeChannel)
+        }
+    }
+
+    public func listChannels(_ query: ChannelQuery) async throws -> Page<Channel> {
+        let after = try Cursor.decode(query.cursor)
+        let limit = max(1, min(query.limit, 100))
+        let rows = try await read { db in
+            var sql = SQLQueryString("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE seq > \(bind: after)")
+            Self.appendFilters(&sql, query)
+            sql.appendInterpolation(unsafeRaw: " ORDER BY seq LIMIT \(limit + 1)")
+            return try await db.raw(sql).all()
+        }
+        let channels = try rows.map(Self.decodeChannel)
+        let page = Array(channels.prefix(limit))
+        let next = channels.count > limit ? try rows[limit - 1].decode(column: "seq", as: Int64.self) : nil
+        return Page(items: page, nextCursor: next.map(Cursor.encode))
+    }
+
+    static func appendFilters(_ sql: inout SQLQueryString, _ q: ChannelQuery) {
+        if let status = q.status { sql.appendInterpolation(unsafeRaw: " AND status = "); sql.appendInterpolation(bind: status.rawValue) }
+        if let userId = q.userId { sql.appendInterpolation(unsafeRaw: " AND user_id = "); sql.appendInterpolation(bind: userId) }
+        if let tag = q.tag {
+            // Tags are a JSON array of strings; match the quoted element exactly.
+            sql.appendInterpolation(unsafeRaw: " AND tags LIKE ")
+            sql.appendInterpolation(bind: "%" + likeEscape(JSONValue.string(tag).jsonText) + "%")
+            sql.appendInterpolation(unsafeRaw: " ESCAPE '\\'")
+        }
+        if let q = q.nameContains, !q.isEmpty {
+            sql.appendInterpolation(unsafeRaw: " AND LOWER(name) LIKE ")
+            sql.appendInterpolation(bind: "%" + likeEscape(q.lowercased()) + "%")
+            sql.appendInterpolation(unsafeRaw: " ESCAPE '\\'")
+        }
+        if let from = q.createdFrom { sql.appendInterpolation(unsafeRaw: " AND created_at >= "); sql.appendInterpolation(bind: Timestamp.format(from)) }
+        if let to = q.createdTo { sql.appendInterpolation(unsafeRaw: " AND created_at <= "); sql.appendInterpolation(bind: Timestamp.format(to)) }
+    }
+
+    static func likeEscape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+
+    public func updateChannel(id: String, fields: ChannelFields, now: Date) async throws -> Channel? {
+        let updated: Channel? = try await transaction { [self] db in
+            guard var channel = try await db.raw("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE id = \(bind: id)").first().map(Self.decodeChannel) else {
+                return nil
+            }
+            let previousOwner = channel.userId
+            fields.apply(to: &channel)
+            if channel.userId != previousOwner { try await checkChannelQuota(db, userId: channel.userId) }
+            let c = channel
+            try await db.raw("""
+                UPDATE channels SET user_id = \(bind: c.userId), name = \(bind: c.name), description = \(bind: c.description),
+                  tags = \(bind: JSONValue.array(c.tags.map { .string($0) }).jsonText), enabled = \(bind: c.enabled ? 1 : 0),
+                  hls = \(bind: c.hls ? 1 : 0), record = \(bind: c.record ? 1 : 0), reconnect_window_sec = \(bind: c.reconnectWindowSec),
+                  duplicate_policy = \(bind: c.duplicatePolicy.rawValue), metadata = \(bind: c.metadata.jsonText),
+                  updated_at = \(bind: Timestamp.format(now))
+                WHERE id = \(bind: id)
+                """).run()
+            return c
+        }
+        guard updated != nil else { return nil }
+        return try await channel(id: id)
+    }
+
+    public func resetStreamKey(id: String, newKey: String, now: Date) async throws -> Channel? {
+        let found = try await transaction { db in
+            let exists = try await db.raw("SELECT id FROM channels WHERE id = \(bind: id)").first() != nil
+            if exists {
+                try await db.raw("UPDATE channels SET stream_key = \(bind: newKey), updated_at = \(bind: Timestamp.format(now)) WHERE id = \(bind: id)").run()
+            }
+            return exists
+        }
+        return found ? try await channel(id: id) : nil
+    }
+
+    public func deleteChannel(id: String) async throws -> Bool {
+        try await transaction { db in
+            let exists = try await db.raw("SELECT id FROM channels WHERE id = \(bind: id)").first() != nil
+            if exists { try await db.raw("DELETE FROM channels WHERE id = \(bind: id)").run() }
+            return exists
+        }
+    }
+
+    static func decodeChannel(_ row: any SQLRow) throws -> Channel {
+        let tagsText = try row.decode(column: "tags", as: String.self)
+        let tags: [String] = {
+            if case .array(let a)? = JSONValue.parse(tagsText) { return a.compactMap { if case .string(let s) = $0 { s } else { nil } } }
+            return []
+        }()
+        return Channel(
+            id: try row.decode(column: "id", as: String.self),
+            userId: try row.decode(column: "user_id", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            description: try row.decode(column: "description", as: String.self),
+            tags: tags,
+            streamKey: try row.decode(column: "stream_key", as: String.self),
+            status: Channel.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .offline,
+            enabled: try row.decode(column: "enabled", as: Int.self) != 0,
+            hls: try row.decode(column: "hls", as: Int.self) != 0,
+            record: try row.decode(column: "record", as: Int.self) != 0,
+            reconnectWindowSec: try row.decode(column: "reconnect_window_sec", as: Int.self),
+            duplicatePolicy: Channel.DuplicatePolicy(rawValue: try row.decode(column: "duplicate_policy", as: String.self)) ?? .reject,
+            metadata: JSONValue.parse(try row.decode(column: "metadata", as: String.self)) ?? .object([:]),
+            createdAt: try Timestamp.parse(row.decode(column: "created_at", as: String.self)),
+            updatedAt: try Timestamp.parse(row.decode(column: "updated_at", as: String.self)),
+            lastLiveAt: try row.decode(column: "last_live_at", as: String?.self).map(Timestamp.parse),
+            sessionId: try row.decode(column: "session_id", as: String?.self)
+        )
+    }
+}
+
+/// RFC 3339 timestamps with milliseconds, UTC.
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
+
+    public static func parse(_ text: String) -> Date {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).parse(text))
+            ?? (try? Date.ISO8601FormatStyle(timeZone: .gmt).parse(text)) ?? Date(timeIntervalSince1970: 0)
+    }
+
+    /// Parses client-supplied RFC 3339 (with or without fractional seconds).
+    public static func parseStrict(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}
+
+/// Opaque list cursors: base64url of the last row's sequence number.
+enum Cursor {
+    static func encode(_ seq: Int64) -> String {
+        Data("s:\(seq)".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    }
+
+    static func decode(_ cursor: String?) throws -> Int64 {
+        guard let cursor, !cursor.isEmpty else { return 0 }
+        var b64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while b64.count % 4 != 0 { b64 += "=" }
+        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8), text.hasPrefix("s:"),
+              let seq = Int64(text.dropFirst(2)), seq >= 0
+        else { throw StoreError.invalidCursor }
+        return seq
+    }
+}

@@ -1,0 +1,105 @@
+import ChannelStore
+import Foundation
+import Hummingbird
+
+/// Reads a JSON object body (at most 64 KiB) and checks its fields one by one, collecting every
+/// problem so a 422 names all offending fields at once.
+struct BodyReader {
+    static let maxBodyBytes = 64 * 1024
+
+    let object: [String: JSONValue]
+    private(set) var problems: [String: String] = [:]
+
+    static func read(_ request: Request) async throws -> BodyReader {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw APIError.payloadTooLarge
+        } catch {
+            throw APIError.badRequest("unreadable body")
+        }
+        guard buffer.readableBytes > 0 else { throw APIError.badRequest("a JSON object body is required") }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
+            throw APIError.badRequest("malformed JSON")
+        }
+        guard case .object(let object) = value else { throw APIError.badRequest("the body must be a JSON object") }
+        return BodyReader(object: object)
+    }
+
+    init(object: [String: JSONValue]) {
+        self.object = object
+    }
+
+    mutating func fail(_ field: String, _ reason: String) { problems[field] = reason }
+
+    /// Fails fields not in `allowed`, with a specific reason for read-only ones.
+    mutating func restrict(to allowed: Set<String>, readOnly: Set<String> = []) {
+        for key in object.keys where !allowed.contains(key) {
+            fail(key, readOnly.contains(key) ? "is read-only" : "unknown field")
+        }
+    }
+
+    func has(_ key: String) -> Bool { object[key] != nil }
+
+    mutating func string(_ key: String, required: Bool = false, maxLength: Int = 256, allowEmpty: Bool = false) -> String? {
+        guard let value = object[key] else {
+            if required { fail(key, "is required") }
+            return nil
+        }
+        guard case .string(let s) = value else { fail(key, "must be a string"); return nil }
+        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !allowEmpty && trimmed.isEmpty { fail(key, "must not be empty"); return nil }
+        if s.count > maxLength { fail(key, "must be at most \(maxLength) characters"); return nil }
+        return s
+    }
+
+    mutating func bool(_ key: String) -> Bool? {
+        guard let value = object[key] else { return nil }
+        guard case .bool(let b) = value else { fail(key, "must be true or false"); return nil }
+        return b
+    }
+
+    /// An integer in `range`. With `nullable`, JSON null is returned as `.some(nil)`.
+    mutating func int(_ key: String, in range: ClosedRange<Int>, nullable: Bool = false) -> Int?? {
+        guard let value = object[key] else { return .none }
+        if case .null = value, nullable { return .some(nil) }
+        guard case .number(let n) = value, n.rounded() == n, n >= Double(Int32.min), n <= Double(Int64(Int32.max) * 1000) else {
+            fail(key, "must be an integer"); return .none
+        }
+        guard range.contains(Int(n)) else { fail(key, "must be between \(range.lowerBound) and \(range.upperBound)"); return .none }
+        return .some(Int(n))
+    }
+
+    mutating func double(_ key: String, in range: ClosedRange<Double>, nullable: Bool = false) -> Double?? {
+        guard let value = object[key] else { return .none }
+        if case .null = value, nullable { return .some(nil) }
+        guard case .number(let n) = value, n.isFinite else { fail(key, "must be a number"); return .none }
+        guard range.contains(n) else { fail(key, "must be between \(range.lowerBound) and \(range.upperBound)"); return .none }
+        return .some(n)
+    }
+
+    mutating func stringArray(_ key: String, maxCount: Int, maxLength: Int = 128, allowed: Set<String>? = nil, nullable: Bool = false) -> [String]?? {
+        guard let value = object[key] else { return .none }
+        if case .null = value, nullable { return .some(nil) }
+        guard case .array(let items) = value else { fail(key, "must be an array of strings"); return .none }
+        guard items.count <= maxCount else { fail(key, "must have at most \(maxCount) items"); return .none }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let s) = item, !s.isEmpty, s.count <= maxLength else {
+                fail(key, "must contain non-empty strings of at most \(maxLength) characters"); return .none
+            }
+            if let allowed, !allowed.contains(s) {
+                fail(key, "'\(s.prefix(40))' is not one of \(allowed.sorted().joined(separator: ", "))"); return .none
+            }
+            if !out.contains(s) { out.append(s) }
+        }
+        return .some(out)
+    }
+
+    /// Throws 422 with every collected problem.
+    func check() throws {
+        if !problems.isEmpty { throw APIError.invalid(problems) }
+    }
+}

@@ -1,0 +1,173 @@
+import ChannelStore
+import Foundation
+import Hummingbird
+
+extension ControlAPI {
+    static let channelWritable: Set<String> = ["userId", "name", "description", "tags", "enabled", "hls", "record",
+                                                "reconnectWindowSec", "duplicatePolicy", "metadata"]
+    static let channelReadOnly: Set<String> = ["id", "streamId", "streamUrl", "status", "createdAt", "updatedAt", "lastLiveAt", "session"]
+
+    /// Validates channel fields; `requireIdentity` makes `name` and `userId` mandatory (POST, PUT).
+    func channelFields(_ body: inout BodyReader, requireIdentity: Bool) -> ChannelFields {
+        body.restrict(to: Self.channelWritable, readOnly: Self.channelReadOnly)
+        var f = ChannelFields()
+        f.name = body.string("name", required: requireIdentity, maxLength: 200)
+        f.userId = body.string("userId", required: requireIdentity, maxLength: 128)
+        f.description = body.string("description", maxLength: 2000, allowEmpty: true)
+        f.tags = body.stringArray("tags", maxCount: 20, maxLength: 64) ?? nil
+        f.enabled = body.bool("enabled")
+        f.hls = body.bool("hls")
+        f.record = body.bool("record")
+        f.reconnectWindowSec = body.int("reconnectWindowSec", in: 0...300) ?? nil
+        if let raw = body.string("duplicatePolicy") {
+            if let p = Channel.DuplicatePolicy(rawValue: raw) { f.duplicatePolicy = p } else { body.fail("duplicatePolicy", "must be reject or replace") }
+        }
+        if let meta = body.object["metadata"] {
+            if case .object = meta, meta.jsonText.utf8.count <= 16 * 1024 { f.metadata = meta }
+            else { body.fail("metadata", "must be a JSON object of at most 16 KiB") }
+        }
+        return f
+    }
+
+    func createChannel(_ request: Request) async throws -> Response {
+        var body = try await BodyReader.read(request)
+        let fields = channelFields(&body, requireIdentity: true)
+        try body.check()
+        let channel = try await store.createChannel(id: Identifiers.make("ch"), streamKey: Identifiers.streamKey(), fields: fields, now: Date())
+        return Envelope.response(.created, data: render(channel))
+    }
+
+    func listChannels(_ request: Request) async throws -> Response {
+        let page = try await store.listChannels(try QueryReader(request: request).channelQuery())
+        return Envelope.response(data: self.page(page, render))
+    }
+
+    func getChannel(_ context: BasicRequestContext) async throws -> Response {
+        guard let channel = try await store.channel(id: try parameter(context, "id")) else { throw APIError.notFound("channel") }
+        return Envelope.response(data: render(channel))
+    }
+
+    /// PUT replaces every writable field (missing ones take their defaults); PATCH changes only
+    /// the fields present. Immutable fields are refused with 422 either way.
+    func updateChannel(_ request: Request, _ context: BasicRequestContext, replace: Bool) async throws -> Response {
+        let id = try parameter(context, "id")
+        var body = try await BodyReader.read(request)
+        var fields = channelFields(&body, requireIdentity: replace)
+        try body.check()
+        guard let before = try await store.channel(id: id) else { throw APIError.notFound("channel") }
+        if replace {
+            fields.description = fields.description ?? ""
+            fields.tags = fields.tags ?? []
+            fields.enabled = fields.enabled ?? true
+            fields.hls = fields.hls ?? true
+            fields.record = fields.record ?? false
+            fields.reconnectWindowSec = fields.reconnectWindowSec ?? 10
+            fields.duplicatePolicy = fields.duplicatePolicy ?? .reject
+            fields.metadata = fields.metadata ?? .object([:])
+        }
+        guard let channel = try await store.updateChannel(id: id, fields: fields, now: Date()) else { throw APIError.notFound("channel") }
+        if before.enabled && !channel.enabled { await sessions.channelChanged(id, reason: "disabled") }
+        return Envelope.response(data: render(channel))
+    }
+
+    func deleteChannel(_ context: BasicRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard try await store.deleteChannel(id: id) else { throw APIError.notFound("channel") }
+        await sessions.channelChanged(id, reason: "deleted")
+        return Envelope.noContent()
+    }
+
+    func resetKey(_ context: BasicRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard let channel = try await store.resetStreamKey(id: id, newKey: Identifiers.streamKey(), now: Date()) else { throw APIError.notFound("channel") }
+        await sessions.channelChanged(id, reason: "key_reset")
+        return Envelope.response(data: render(channel))
+    }
+
+    func setEnabled(_ context: BasicRequestContext, _ enabled: Bool) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard let channel = try await store.updateChannel(id: id, fields: ChannelFields(enabled: enabled), now: Date()) else {
+            throw APIError.notFound("channel")
+        }
+        if !enabled { await sessions.channelChanged(id, reason: "disabled") }
+        return Envelope.response(data: render(channel))
+    }
+
+    // MARK: Users
+
+    func getUserConfig(_ context: BasicRequestContext) async throws -> Response {
+        let userId = try parameter(context, "userId")
+        return Envelope.response(data: render(try await store.userLimits(userId: userId), userId: userId))
+    }
+
+    func putUserConfig(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let userId = try parameter(context, "userId")
+        var body = try await BodyReader.read(request)
+        body.restrict(to: ["maxChannels", "maxConcurrentLive", "maxBitrateKbps", "maxWidth", "maxHeight", "maxFps", "maxSessionSec",
+                           "allowedVideoCodecs"], readOnly: ["userId"])
+        var l = UserLimits()
+        l.maxChannels = body.int("maxChannels", in: 0...1_000_000, nullable: true) ?? nil
+        l.maxConcurrentLive = body.int("maxConcurrentLive", in: 0...100_000, nullable: true) ?? nil
+        l.maxBitrateKbps = body.int("maxBitrateKbps", in: 1...1_000_000, nullable: true) ?? nil
+        l.maxWidth = body.int("maxWidth", in: 16...16384, nullable: true) ?? nil
+        l.maxHeight = body.int("maxHeight", in: 16...16384, nullable: true) ?? nil
+        l.maxFps = body.double("maxFps", in: 1...1000, nullable: true) ?? nil
+        l.maxSessionSec = body.int("maxSessionSec", in: 1...31_536_000, nullable: true) ?? nil
+        l.allowedVideoCodecs = body.stringArray("allowedVideoCodecs", maxCount: 8, allowed: ["h264", "hevc", "av1", "vp9"], nullable: true) ?? nil
+        try body.check()
+        try await store.setUserLimits(userId: userId, l, now: Date())
+        return Envelope.response(data: render(l, userId: userId))
+    }
+
+    func getUsage(_ context: BasicRequestContext) async throws -> Response {
+        let userId = try parameter(context, "userId")
+        let usage = try await store.usage(userId: userId)
+        let limits = try await store.userLimits(userId: userId)
+        func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
+        return Envelope.response(data: .object([
+            "userId": .string(userId),
+            "channels": .object(["used": .number(Double(usage.channels)), "limit": n(limits.maxChannels)]),
+            "liveChannels": .object(["used": .number(Double(usage.liveChannels)), "limit": n(limits.maxConcurrentLive)]),
+        ]))
+    }
+
+    // MARK: Search and events
+
+    func search(_ request: Request) async throws -> Response {
+        let query = QueryReader(request: request)
+        let type = query.string("type") ?? "channel"
+        let q = try query.channelQuery()
+        switch type {
+        case "channel":
+            return Envelope.response(data: page(try await store.listChannels(q)) { c in
+                if case .object(var o) = render(c) { o["type"] = .string("channel"); return .object(o) }
+                return .null
+            })
+        case "video":
+            return Envelope.response(data: page(try await store.searchVideos(q)) { v in
+                if case .object(var o) = render(v) { o["type"] = .string("video"); return .object(o) }
+                return .null
+            })
+        default:
+            throw APIError.badRequest("type must be channel or video")
+        }
+    }
+
+    func events(_ request: Request) async throws -> Response {
+        let query = QueryReader(request: request)
+        var after: Int64 = 0
+        if let raw = query.string("after") {
+            guard let n = Int64(raw), n >= 0 else { throw APIError.badRequest("after must be a non-negative integer") }
+            after = n
+        }
+        let limit = try query.limit()
+        let events = try await store.events(after: after, limit: limit)
+        return Envelope.response(data: .object([
+            "items": .array(events.map { e in
+                .object(["seq": .number(Double(e.seq)), "id": .string(e.id), "type": .string(e.type),
+                         "createdAt": .string(Timestamp.format(e.createdAt)), "data": e.payload])
+            }),
+            "nextAfter": events.last.map { .number(Double($0.seq)) } ?? .number(Double(after)),
+        ]))
+    }
+}

@@ -1,0 +1,62 @@
+import ChannelStore
+import Foundation
+import Hummingbird
+
+extension ControlAPI {
+    func webhookFields(_ body: inout BodyReader, requireURL: Bool) -> WebhookFields {
+        body.restrict(to: ["url", "events", "channelIds", "userIds", "enabled"], readOnly: ["id", "secret", "createdAt", "updatedAt"])
+        var f = WebhookFields()
+        if let raw = body.string("url", required: requireURL, maxLength: 2048) {
+            if let reason = Self.urlProblem(raw) { body.fail("url", reason) } else { f.url = raw }
+        }
+        f.events = body.stringArray("events", maxCount: 16, allowed: Set(Webhook.eventTypes)) ?? nil
+        f.channelIds = body.stringArray("channelIds", maxCount: 1000) ?? nil
+        f.userIds = body.stringArray("userIds", maxCount: 1000) ?? nil
+        f.enabled = body.bool("enabled")
+        return f
+    }
+
+    /// An absolute http(s) URL with a host, no credentials, no fragment.
+    static func urlProblem(_ raw: String) -> String? {
+        guard let c = URLComponents(string: raw), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            return "must be an http:// or https:// URL"
+        }
+        guard let host = c.host, !host.isEmpty else { return "must include a host" }
+        if c.user != nil || c.password != nil { return "must not contain credentials" }
+        if c.fragment != nil { return "must not contain a fragment" }
+        if let port = c.port, !(1...65535).contains(port) { return "has an invalid port" }
+        return nil
+    }
+
+    func createWebhook(_ request: Request) async throws -> Response {
+        var body = try await BodyReader.read(request)
+        let fields = webhookFields(&body, requireURL: true)
+        try body.check()
+        let hook = try await store.createWebhook(id: Identifiers.make("wh"), secret: Identifiers.webhookSecret(), fields: fields, now: Date())
+        return Envelope.response(.created, data: render(hook, includeSecret: true))
+    }
+
+    func listWebhooks(_ request: Request) async throws -> Response {
+        let q = QueryReader(request: request)
+        return Envelope.response(data: page(try await store.listWebhooks(limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
+    }
+
+    func getWebhook(_ context: BasicRequestContext) async throws -> Response {
+        guard let hook = try await store.webhook(id: try parameter(context, "id")) else { throw APIError.notFound("webhook") }
+        return Envelope.response(data: render(hook))
+    }
+
+    func patchWebhook(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        var body = try await BodyReader.read(request)
+        let fields = webhookFields(&body, requireURL: false)
+        try body.check()
+        guard let hook = try await store.updateWebhook(id: id, fields: fields, now: Date()) else { throw APIError.notFound("webhook") }
+        return Envelope.response(data: render(hook))
+    }
+
+    func deleteWebhook(_ context: BasicRequestContext) async throws -> Response {
+        guard try await store.deleteWebhook(id: try parameter(context, "id")) else { throw APIError.notFound("webhook") }
+        return Envelope.noContent()
+    }
+}

@@ -1,0 +1,103 @@
+import ChannelStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The REST control API (SPEC §4) on Hummingbird, embedded in the gateway process.
+public struct ControlAPI: Sendable {
+    public let store: any ChannelStore
+    public let configuration: ControlAPIConfiguration
+    let sessions: any LiveSessionControl
+
+    public init(store: any ChannelStore, configuration: ControlAPIConfiguration, sessions: any LiveSessionControl = NoLiveSessions()) {
+        self.store = store
+        self.configuration = configuration
+        self.sessions = sessions
+    }
+
+    /// Builds the router: every route of `routes`, a 405 with `Allow` for other methods on a
+    /// known path, 404 for unknown paths, all errors in the envelope.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        let routes = self.routes
+        let auth = BasicAuthMiddleware<BasicRequestContext>(store: store)
+        var methodsByPath: [String: [HTTPRequest.Method]] = [:]
+        for route in routes {
+            methodsByPath[route.routerPath, default: []].append(route.method)
+            let handler = route.handler
+            if route.requiresAuth {
+                router.on(RouterPath(route.routerPath), method: route.method) { request, context in
+                    try await auth.handle(request, context: context) { request, context in try await handler(request, context) }
+                }
+            } else {
+                router.on(RouterPath(route.routerPath), method: route.method) { request, context in try await handler(request, context) }
+            }
+        }
+        let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options]
+        for (path, allowed) in methodsByPath {
+            for method in allMethods where !allowed.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ -> Response in throw APIError.methodNotAllowed(allowed) }
+            }
+        }
+        return router
+    }
+
+    var routes: [APIRoute] {
+        [
+            APIRoute(.get, "/healthz", "Liveness", auth: false) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
+            APIRoute(.get, "/readyz", "Readiness: the store answers", auth: false) { _, _ in try await readyz() },
+            APIRoute(.get, "/v1/openapi.json", "This API as OpenAPI 3.1", auth: false) { _, _ in openAPIResponse() },
+            APIRoute(.post, "/v1/channels", "Create a channel", status: 201) { r, _ in try await createChannel(r) },
+            APIRoute(.get, "/v1/channels", "List channels") { r, _ in try await listChannels(r) },
+            APIRoute(.get, "/v1/channels/{id}", "Read a channel") { _, c in try await getChannel(c) },
+            APIRoute(.put, "/v1/channels/{id}", "Replace a channel") { r, c in try await updateChannel(r, c, replace: true) },
+            APIRoute(.patch, "/v1/channels/{id}", "Update a channel") { r, c in try await updateChannel(r, c, replace: false) },
+            APIRoute(.delete, "/v1/channels/{id}", "Delete a channel (kicks a live publisher)", status: 204) { _, c in try await deleteChannel(c) },
+            APIRoute(.post, "/v1/channels/{id}/reset-key", "Issue a new stream key (kicks the publisher)") { _, c in try await resetKey(c) },
+            APIRoute(.post, "/v1/channels/{id}/enable", "Allow publishing") { _, c in try await setEnabled(c, true) },
+            APIRoute(.post, "/v1/channels/{id}/disable", "Refuse publishing (kicks the publisher)") { _, c in try await setEnabled(c, false) },
+            APIRoute(.get, "/v1/users/{userId}/config", "Read a user's limits") { _, c in try await getUserConfig(c) },
+            APIRoute(.put, "/v1/users/{userId}/config", "Replace a user's limits") { r, c in try await putUserConfig(r, c) },
+            APIRoute(.get, "/v1/users/{userId}/usage", "A user's usage against the limits") { _, c in try await getUsage(c) },
+            APIRoute(.post, "/v1/webhooks", "Create a webhook (the secret is returned once)", status: 201) { r, _ in try await createWebhook(r) },
+            APIRoute(.get, "/v1/webhooks", "List webhooks") { r, _ in try await listWebhooks(r) },
+            APIRoute(.get, "/v1/webhooks/{id}", "Read a webhook") { _, c in try await getWebhook(c) },
+            APIRoute(.patch, "/v1/webhooks/{id}", "Update a webhook") { r, c in try await patchWebhook(r, c) },
+            APIRoute(.delete, "/v1/webhooks/{id}", "Delete a webhook", status: 204) { _, c in try await deleteWebhook(c) },
+            APIRoute(.get, "/v1/search", "Search channels or videos") { r, _ in try await search(r) },
+            APIRoute(.get, "/v1/system", "Version, node, ports, codecs, uptime") { _, _ in system() },
+            APIRoute(.get, "/v1/events", "Ordered event log for reconciliation") { r, _ in try await events(r) },
+        ]
+    }
+
+    // MARK: Health
+
+    func readyz() async throws -> Response {
+        do {
+            try await store.ping()
+            return Envelope.response(data: .object(["status": .string("ready"), "store": .string(store.backendName)]))
+        } catch {
+            return Envelope.error(APIError(.serviceUnavailable, ec: 5030, "store unavailable"))
+        }
+    }
+
+    func system() -> Response {
+        Envelope.response(data: .object([
+            "version": .string(configuration.version), "nodeId": .string(configuration.nodeId),
+            "ports": .object(["rtmp": .number(Double(configuration.rtmpPort)), "http": .number(Double(configuration.httpPort))]),
+            "rtmpApp": .string(configuration.rtmpApp), "store": .string(store.backendName),
+            "codecs": .object(["video": .array(["h264", "hevc", "av1", "vp9"].map { .string($0) }),
+                               "audio": .array(["aac", "mp3", "opus"].map { .string($0) })]),
+            "uptimeSec": .number((Date().timeIntervalSince(configuration.startedAt) * 10).rounded() / 10),
+        ]))
+    }
+
+    // MARK: Helpers
+
+    func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
+        guard let value = context.parameters.get(name), !value.isEmpty, value.utf8.count <= 128 else { throw APIError.notFound(name) }
+        return value
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// What the API needs to know about the rest of the gateway.
+public struct ControlAPIConfiguration: Sendable {
+    public var version: String
+    public var nodeId: String
+    /// Host put into `streamUrl` (`LIVEGATE_PUBLIC_HOST`).
+    public var publicHost: String
+    public var rtmpPort: Int
+    public var httpPort: Int
+    public var rtmpApp: String
+    public var startedAt: Date
+
+    public init(version: String, nodeId: String, publicHost: String, rtmpPort: Int, httpPort: Int, rtmpApp: String = "live",
+                startedAt: Date = Date()) {
+        self.version = version
+        self.nodeId = nodeId
+        self.publicHost = publicHost
+        self.rtmpPort = rtmpPort
+        self.httpPort = httpPort
+        self.rtmpApp = rtmpApp
+        self.startedAt = startedAt
+    }
+
+    /// `rtmp://HOST:PORT/live` — OBS's "Server"; the stream key is `streamId`.
+    public var streamUrl: String { "rtmp://\(publicHost):\(rtmpPort)/\(rtmpApp)" }
+}
+
+/// Hooks into live sessions, so deleting a channel, resetting its key or disabling it kicks the
+/// current publisher. The publish lifecycle (issue #4) implements it; until then nothing is live.
+public protocol LiveSessionControl: Sendable {
+    func channelChanged(_ channelId: String, reason: String) async
+}
+
+public struct NoLiveSessions: LiveSessionControl {
+    public init() {}
+    public func channelChanged(_ channelId: String, reason: String) async {}
+}

@@ -1,0 +1,34 @@
+import ChannelStore
+import Hummingbird
+import Logging
+
+/// Turns everything thrown below it into the SPEC §4 envelope: `APIError` as is, Hummingbird's
+/// own errors (unknown route, oversized body) into their rows of the table, store errors into
+/// 403/400, and anything else into a logged 500 — never a bare stack trace.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return Envelope.error(error)
+        } catch let error as HTTPError {
+            switch error.status {
+            case .notFound: return Envelope.error(.notFound("route"))
+            case .contentTooLarge: return Envelope.error(.payloadTooLarge)
+            case .badRequest: return Envelope.error(.badRequest(error.body ?? "bad request"))
+            case .unauthorized: return Envelope.error(.unauthorized)
+            default:
+                return Envelope.error(APIError(error.status, ec: Int(error.status.code) * 10, error.body ?? error.status.reasonPhrase))
+            }
+        } catch let error as StoreError {
+            switch error {
+            case .limitReached(let limit): return Envelope.error(.limitReached(limit))
+            case .invalidCursor: return Envelope.error(.badRequest("invalid cursor"))
+            case .conflict(let what): return Envelope.error(APIError(.conflict, ec: 4090, what))
+            }
+        } catch {
+            context.logger.error("unhandled error in API handler", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            return Envelope.error(.internalError)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ChannelStore
+import Foundation
+
+/// API representations (camelCase, SPEC §4).
+extension ControlAPI {
+    func render(_ c: Channel) -> JSONValue {
+        .object([
+            "id": .string(c.id), "userId": .string(c.userId), "name": .string(c.name), "description": .string(c.description),
+            "tags": .array(c.tags.map { .string($0) }), "streamUrl": .string(configuration.streamUrl), "streamId": .string(c.streamKey),
+            "status": .string(c.status.rawValue), "enabled": .bool(c.enabled), "hls": .bool(c.hls), "record": .bool(c.record),
+            "reconnectWindowSec": .number(Double(c.reconnectWindowSec)), "duplicatePolicy": .string(c.duplicatePolicy.rawValue),
+            "metadata": c.metadata, "createdAt": .string(Timestamp.format(c.createdAt)), "updatedAt": .string(Timestamp.format(c.updatedAt)),
+            "lastLiveAt": c.lastLiveAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "session": c.sessionId.map { .object(["id": .string($0)]) } ?? .null,
+        ])
+    }
+
+    func render(_ w: Webhook, includeSecret: Bool = false) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(w.id), "url": .string(w.url), "events": .array(w.events.map { .string($0) }),
+            "channelIds": .array(w.channelIds.map { .string($0) }), "userIds": .array(w.userIds.map { .string($0) }),
+            "enabled": .bool(w.enabled), "createdAt": .string(Timestamp.format(w.createdAt)), "updatedAt": .string(Timestamp.format(w.updatedAt)),
+        ]
+        if includeSecret { o["secret"] = .string(w.secret) }
+        return .object(o)
+    }
+
+    func render(_ v: Video) -> JSONValue {
+        .object([
+            "id": .string(v.id), "channelId": .string(v.channelId), "userId": .string(v.userId), "sessionId": v.sessionId.map { .string($0) } ?? .null,
+            "name": .string(v.name), "durationSec": .number(v.durationSec), "sizeBytes": .number(Double(v.sizeBytes)),
+            "videoCodec": v.videoCodec.map { .string($0) } ?? .null, "audioCodec": v.audioCodec.map { .string($0) } ?? .null,
+            "width": v.width.map { .number(Double($0)) } ?? .null, "height": v.height.map { .number(Double($0)) } ?? .null,
+            "createdAt": .string(Timestamp.format(v.createdAt)),
+        ])
+    }
+
+    func render(_ l: UserLimits, userId: String) -> JSONValue {
+        func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
+        return .object([
+            "userId": .string(userId), "maxChannels": n(l.maxChannels), "maxConcurrentLive": n(l.maxConcurrentLive),
+            "maxBitrateKbps": n(l.maxBitrateKbps), "maxWidth": n(l.maxWidth), "maxHeight": n(l.maxHeight),
+            "maxFps": l.maxFps.map { .number($0) } ?? .null, "maxSessionSec": n(l.maxSessionSec),
+            "allowedVideoCodecs": l.allowedVideoCodecs.map { .array($0.map { .string($0) }) } ?? .null,
+        ])
+    }
+
+    func page<T>(_ p: Page<T>, _ render: (T) -> JSONValue) -> JSONValue {
+        .object(["items": .array(p.items.map(render)), "nextCursor": p.nextCursor.map { .string($0) } ?? .null])
+    }
+}

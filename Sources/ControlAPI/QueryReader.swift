@@ -1,0 +1,36 @@
+import ChannelStore
+import Foundation
+import Hummingbird
+
+/// Query-string parameters; a bad value is a 400 (SPEC §4: "bad query").
+struct QueryReader {
+    let request: Request
+
+    func string(_ key: String) -> String? {
+        guard let v = request.uri.queryParameters.get(key), !v.isEmpty else { return nil }
+        return v
+    }
+
+    func limit() throws -> Int {
+        guard let raw = string("limit") else { return 20 }
+        guard let n = Int(raw), (1...100).contains(n) else { throw APIError.badRequest("limit must be an integer from 1 to 100") }
+        return n
+    }
+
+    func date(_ key: String) throws -> Date? {
+        guard let raw = string(key) else { return nil }
+        guard let d = Timestamp.parseStrict(raw) else { throw APIError.badRequest("\(key) must be an RFC 3339 timestamp") }
+        return d
+    }
+
+    func status() throws -> Channel.Status? {
+        guard let raw = string("status") else { return nil }
+        guard let s = Channel.Status(rawValue: raw) else { throw APIError.badRequest("status must be live or offline") }
+        return s
+    }
+
+    func channelQuery() throws -> ChannelQuery {
+        ChannelQuery(status: try status(), userId: string("userId"), tag: string("tag"), nameContains: string("q"),
+                     createdFrom: try date("from"), createdTo: try date("to"), limit: try limit(), cursor: string("cursor"))
+    }
+}
