@@ -69,6 +69,9 @@ let package = Package(
             dependencies: [
                 "RTMPCore",
                 "RTMPServer",
+                "ChannelStore",
+                "ControlAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,13 +1,18 @@
+import ChannelStore
+import ControlAPI
+import Foundation
+import Hummingbird
 import Logging
 import RTMPCore
 import RTMPServer
 import ServiceLifecycle
 
 /// Composes LiveGate's services into one `ServiceGroup` that shuts down in reverse order on
-/// SIGTERM/SIGINT. Until the channel store is wired (issue #4), the RTMP listener refuses
-/// every stream key: an unconfigured gateway must never accept anonymous streams.
+/// SIGTERM/SIGINT: the store opens first (migrations run before anything listens), then the
+/// RTMP listener and the HTTP API start. Until the publish lifecycle is wired (issue #4), the
+/// RTMP listener refuses every stream key: an unconfigured gateway never accepts anonymous streams.
 public struct LiveGateApp {
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 
     public let configuration: LiveGateConfiguration
     public let logger: Logger
@@ -18,13 +23,50 @@ public struct LiveGateApp {
     }
 
     public func run() async throws {
-        let rtmp = RTMPServer(configuration: configuration.rtmp, authorizer: RefuseAllAuthorizer(),
-                              logger: Logger(label: "livegate.rtmp"))
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: rtmp)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
-        logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(configuration.rtmp.port)"])
-        try await group.run()
+        let dataDir = configuration.string("dataDir")
+        let store = try await StoreFactory.open(url: configuration.string("database.url"), dataDir: dataDir,
+                                                logger: Logger(label: "livegate.store"))
+        logger.info("store opened", metadata: ["backend": "\(store.backendName)"])
+        do {
+            try await bootstrapToken(store)
+            let rtmpConfig = configuration.rtmp
+            let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: RefuseAllAuthorizer(), logger: Logger(label: "livegate.rtmp"))
+            let api = ControlAPI(store: store, configuration: ControlAPIConfiguration(
+                version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
+                rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app")))
+            let http = Application(router: api.makeRouter(), configuration: .init(
+                address: .hostname(configuration.string("http.host"), port: configuration.int("http.port")), serverName: "LiveGate"),
+                logger: Logger(label: "livegate.http"))
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: rtmp), .init(service: http)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(rtmpConfig.port)",
+                                                        "http.port": "\(configuration.int("http.port"))"])
+            try await group.run()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
         logger.info("LiveGate stopped")
+    }
+
+    var nodeId: String {
+        let configured = configuration.string("nodeId")
+        return configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
+    }
+
+    /// Configured credentials are (re)stored hashed on every start. With none configured and
+    /// none stored, a pair is generated and printed once: it cannot be shown again.
+    func bootstrapToken(_ store: any ChannelStore) async throws {
+        let id = configuration.string("api.tokenId"), secret = configuration.string("api.tokenSecret")
+        if !id.isEmpty && !secret.isEmpty {
+            try await store.saveToken(id: id, secretHash: APITokens.hash(secret))
+            logger.info("API token configured", metadata: ["token.id": "\(id)"])
+        } else if try await store.tokenCount() == 0 {
+            let newID = Identifiers.make("tok"), newSecret = Identifiers.tokenSecret()
+            try await store.saveToken(id: newID, secretHash: APITokens.hash(newSecret))
+            logger.notice("generated an API token; it is shown only now: store it (LIVE_TOKEN_ID / LIVE_TOKEN_SECRET)",
+                          metadata: ["LIVE_TOKEN_ID": "\(newID)", "LIVE_TOKEN_SECRET": "\(newSecret)"])
+        }
     }
 }

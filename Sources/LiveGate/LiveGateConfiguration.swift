@@ -31,6 +31,9 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("publicHost", .string, default: "localhost", "Host put into streamUrl (rtmp://HOST:PORT/live)."),
         ConfigKey("dataDir", .string, default: "data", "Folder for the SQLite file, HLS and recordings."),
         ConfigKey("database.url", .string, default: "", "Empty = SQLite at DATA_DIR/livegate.sqlite; postgres://… for PostgreSQL."),
+        ConfigKey("api.tokenId", .string, default: "", "API token id (LIVE_TOKEN_ID). Empty with no tokens stored: one is generated and printed once."),
+        ConfigKey("api.tokenSecret", .string, default: "", "API token secret (LIVE_TOKEN_SECRET); stored hashed."),
+        ConfigKey("nodeId", .string, default: "", "This node's id in /v1/system and sessions; empty = the host name."),
         ConfigKey("log.level", .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log level."),
         ConfigKey("log.format", .oneOf(["text", "json"]), default: "text", "Log line format."),
     ]
@@ -48,6 +51,9 @@ public struct LiveGateConfiguration: Sendable {
         for key in Self.keys {
             if let value = environment[key.environmentName] { set(key.path, value, source: "environment \(key.environmentName)") }
         }
+        // The seed's names for the API credentials.
+        if let id = environment["LIVE_TOKEN_ID"] { set("api.tokenId", id, source: "environment LIVE_TOKEN_ID") }
+        if let secret = environment["LIVE_TOKEN_SECRET"] { set("api.tokenSecret", secret, source: "environment LIVE_TOKEN_SECRET") }
         for (path, value) in overrides { set(path, value, source: "flag") }
     }
 
