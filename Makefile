@@ -9,9 +9,10 @@ run: deps
 	swift run -c release livegate serve
 
 # Run the whole test suite (unit, end-to-end with real ffmpeg, hostile peers).
+# PostgreSQL for the store and API suites is started on 127.0.0.1:55432 by scripts/start-postgres.sh.
 test: deps
 	swift build --build-tests
-	swift test --skip-build
+	LIVEGATE_TEST_POSTGRES_URL=$$(scripts/start-postgres.sh) swift test --skip-build
 
 build:
 	swift build

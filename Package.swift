@@ -118,6 +118,19 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "ChannelStoreTests",
+            dependencies: ["ChannelStore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ControlAPITests",
+            dependencies: [
+                "ControlAPI", "ChannelStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "LiveGateTests",
             dependencies: ["LiveGate", "RTMPCore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),

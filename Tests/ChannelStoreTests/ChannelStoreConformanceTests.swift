@@ -1,0 +1,262 @@
+import ChannelStore
+import Foundation
+import Logging
+import XCTest
+
+/// One suite, two backends: every `ChannelStore` behaviour is checked on SQLite and on a real
+/// PostgreSQL (`LIVEGATE_TEST_POSTGRES_URL`, started by `make test`).
+class ChannelStoreConformanceTests: XCTestCase {
+    var store: SQLChannelStore!
+    /// A per-test prefix so PostgreSQL runs (one shared database) never see each other's rows.
+    var p = ""
+
+    /// Overridden per backend; the abstract base skips.
+    func makeStore() async throws -> SQLChannelStore { throw XCTSkip("abstract conformance suite; runs in its subclasses") }
+
+    override func setUp() async throws {
+        p = "t\(UUID().uuidString.prefix(8).lowercased())_"
+        store = try await makeStore()
+    }
+
+    override func tearDown() async throws {
+        await store?.close()
+    }
+
+    func fields(_ name: String, user: String) -> ChannelFields { ChannelFields(userId: p + user, name: name) }
+
+    func testCreateReadUpdateDeleteChannel() async throws {
+        let now = Date()
+        let created = try await store.createChannel(id: p + "c1", streamKey: p + "key1",
+                                                    fields: ChannelFields(userId: p + "u1", name: "Morning show", tags: ["news", "am"], metadata: .object(["a": .number(1)])),
+                                                    now: now)
+        XCTAssertEqual(created.status, .offline)
+        XCTAssertEqual(created.enabled, true)
+        XCTAssertEqual(created.hls, true)
+        XCTAssertEqual(created.record, false)
+        XCTAssertEqual(created.reconnectWindowSec, 10)
+        XCTAssertEqual(created.duplicatePolicy, .reject)
+        XCTAssertEqual(created.tags, ["news", "am"])
+        XCTAssertEqual(created.metadata, .object(["a": .number(1)]))
+        XCTAssertEqual(abs(created.createdAt.timeIntervalSince(now)), 0, accuracy: 0.002)
+
+        let byKey = try await store.channel(streamKey: p + "key1")
+        XCTAssertEqual(byKey?.id, p + "c1")
+
+        let updated = try await store.updateChannel(id: p + "c1", fields: ChannelFields(name: "Evening", enabled: false, duplicatePolicy: .replace), now: now + 5)
+        XCTAssertEqual(updated?.name, "Evening")
+        XCTAssertEqual(updated?.enabled, false)
+        XCTAssertEqual(updated?.duplicatePolicy, .replace)
+        XCTAssertEqual(updated?.tags, ["news", "am"], "untouched fields stay")
+        XCTAssertGreaterThan(updated!.updatedAt, created.updatedAt)
+
+        let reset = try await store.resetStreamKey(id: p + "c1", newKey: p + "key2", now: now + 6)
+        XCTAssertEqual(reset?.streamKey, p + "key2")
+        let oldKeyLookup = try await store.channel(streamKey: p + "key1")
+        XCTAssertNil(oldKeyLookup, "the old key no longer matches")
+
+        let deleted = try await store.deleteChannel(id: p + "c1")
+        XCTAssertTrue(deleted)
+        let again = try await store.deleteChannel(id: p + "c1")
+        XCTAssertFalse(again)
+        let gone = try await store.channel(id: p + "c1")
+        XCTAssertNil(gone)
+        let missingUpdate = try await store.updateChannel(id: p + "nope", fields: ChannelFields(name: "x"), now: now)
+        XCTAssertNil(missingUpdate)
+    }
+
+    func testPaginationOver250ChannelsHasNoGapsOrRepeats() async throws {
+        for i in 0..<250 {
+            _ = try await store.createChannel(id: p + String(format: "c%03d", i), streamKey: p + "k\(i)", fields: fields("ch \(i)", user: "pager"), now: Date())
+        }
+        var seen: [String] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try await store.listChannels(ChannelQuery(userId: p + "pager", limit: 30, cursor: cursor))
+            seen += page.items.map(\.id)
+            cursor = page.nextCursor
+            pages += 1
+        } while cursor != nil && pages < 100
+        XCTAssertEqual(pages, 9)
+        XCTAssertEqual(seen.count, 250)
+        XCTAssertEqual(Set(seen).count, 250)
+        XCTAssertEqual(seen, (0..<250).map { p + String(format: "c%03d", $0) }, "creation order")
+    }
+
+    func testFilters() async throws {
+        _ = try await store.createChannel(id: p + "a", streamKey: p + "ka", fields: ChannelFields(userId: p + "u1", name: "Morning News", tags: ["news"]), now: Date())
+        _ = try await store.createChannel(id: p + "b", streamKey: p + "kb", fields: ChannelFields(userId: p + "u1", name: "Sports 100%", tags: ["sport", "news_x"]), now: Date())
+        _ = try await store.createChannel(id: p + "c", streamKey: p + "kc", fields: ChannelFields(userId: p + "u2", name: "news at night", tags: []), now: Date())
+        func ids(_ q: ChannelQuery) async throws -> [String] { try await store.listChannels(q).items.map(\.id) }
+        let byUser = try await ids(ChannelQuery(userId: p + "u1"))
+        XCTAssertEqual(byUser, [p + "a", p + "b"])
+        let byTag = try await ids(ChannelQuery(userId: p + "u1", tag: "news"))
+        XCTAssertEqual(byTag, [p + "a"], "exact tag match, not a substring")
+        let byName = try await ids(ChannelQuery(nameContains: "NEWS")).filter { $0.hasPrefix(p) }
+        XCTAssertEqual(byName, [p + "a", p + "c"], "case-insensitive substring")
+        let percent = try await ids(ChannelQuery(nameContains: "100%")).filter { $0.hasPrefix(p) }
+        XCTAssertEqual(percent, [p + "b"], "LIKE wildcards in the query are literal")
+        let live = try await ids(ChannelQuery(status: .live, userId: p + "u1"))
+        XCTAssertEqual(live, [])
+    }
+
+    func testInvalidCursorIsRejected() async throws {
+        do {
+            _ = try await store.listChannels(ChannelQuery(cursor: "not-a-cursor"))
+            XCTFail("expected an error")
+        } catch let e as StoreError {
+            XCTAssertEqual(e, .invalidCursor)
+        }
+    }
+
+    func testMaxChannelsHoldsUnderConcurrentCreates() async throws {
+        try await store.setUserLimits(userId: p + "limited", UserLimits(maxChannels: 50), now: Date())
+        let store = self.store!
+        let prefix = p
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<100 {
+                group.addTask {
+                    do {
+                        _ = try await store.createChannel(id: prefix + "L\(i)", streamKey: prefix + "LK\(i)",
+                                                          fields: ChannelFields(userId: prefix + "limited", name: "n\(i)"), now: Date())
+                        return true
+                    } catch let e as StoreError {
+                        XCTAssertEqual(e, .limitReached("maxChannels"))
+                        return false
+                    } catch {
+                        XCTFail("\(error)")
+                        return false
+                    }
+                }
+            }
+            var ok = 0
+            for await r in group where r { ok += 1 }
+            return ok
+        }
+        XCTAssertEqual(results, 50)
+        let usage = try await store.usage(userId: p + "limited")
+        XCTAssertEqual(usage.channels, 50)
+    }
+
+    func testHundredConcurrentCreatesLoseNothing() async throws {
+        let store = self.store!
+        let prefix = p
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<100 {
+                group.addTask {
+                    _ = try await store.createChannel(id: prefix + "C\(i)", streamKey: prefix + "CK\(i)",
+                                                      fields: ChannelFields(userId: prefix + "many", name: "n\(i)"), now: Date())
+                }
+            }
+            try await group.waitForAll()
+        }
+        let page = try await store.listChannels(ChannelQuery(userId: p + "many", limit: 100))
+        XCTAssertEqual(page.items.count, 100)
+        XCTAssertEqual(Set(page.items.map(\.id)).count, 100)
+        XCTAssertNil(page.nextCursor)
+    }
+
+    func testUserLimitsRoundTrip() async throws {
+        let empty = try await store.userLimits(userId: p + "nobody")
+        XCTAssertEqual(empty, UserLimits())
+        let limits = UserLimits(maxChannels: 3, maxConcurrentLive: 1, maxBitrateKbps: 6000, maxWidth: 1920, maxHeight: 1080, maxFps: 60,
+                                maxSessionSec: 3600, allowedVideoCodecs: ["h264", "hevc"])
+        try await store.setUserLimits(userId: p + "u", limits, now: Date())
+        let read = try await store.userLimits(userId: p + "u")
+        XCTAssertEqual(read, limits)
+        try await store.setUserLimits(userId: p + "u", UserLimits(maxChannels: 1), now: Date())
+        let replaced = try await store.userLimits(userId: p + "u")
+        XCTAssertEqual(replaced, UserLimits(maxChannels: 1), "PUT semantics: unset fields go back to the default")
+    }
+
+    func testChangingOwnerRespectsTheNewOwnersLimit() async throws {
+        try await store.setUserLimits(userId: p + "full", UserLimits(maxChannels: 0), now: Date())
+        _ = try await store.createChannel(id: p + "x", streamKey: p + "kx", fields: fields("x", user: "free"), now: Date())
+        do {
+            _ = try await store.updateChannel(id: p + "x", fields: ChannelFields(userId: p + "full"), now: Date())
+            XCTFail("expected limitReached")
+        } catch let e as StoreError {
+            XCTAssertEqual(e, .limitReached("maxChannels"))
+        }
+    }
+
+    func testWebhooksCRUDAndPagination() async throws {
+        let hook = try await store.createWebhook(id: p + "w1", secret: "whsec_abc", fields: WebhookFields(url: "http://127.0.0.1:9/hook",
+                                                                                                             events: ["channel.live"], channelIds: ["c1"]), now: Date())
+        XCTAssertEqual(hook.events, ["channel.live"])
+        XCTAssertEqual(hook.secret, "whsec_abc")
+        XCTAssertTrue(hook.enabled)
+        let patched = try await store.updateWebhook(id: p + "w1", fields: WebhookFields(events: [], enabled: false), now: Date())
+        XCTAssertEqual(patched?.events, [])
+        XCTAssertEqual(patched?.enabled, false)
+        XCTAssertEqual(patched?.channelIds, ["c1"])
+        for i in 0..<5 { _ = try await store.createWebhook(id: p + "w\(i + 2)", secret: "s", fields: WebhookFields(url: "http://h/\(i)"), now: Date()) }
+        var all: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try await store.listWebhooks(limit: 2, cursor: cursor)
+            all += page.items.map(\.id)
+            cursor = page.nextCursor
+        } while cursor != nil
+        XCTAssertEqual(all.filter { $0.hasPrefix(p) }.count, 6)
+        let deletedHook = try await store.deleteWebhook(id: p + "w1")
+        XCTAssertTrue(deletedHook)
+        let missingHook = try await store.webhook(id: p + "w1")
+        XCTAssertNil(missingHook)
+    }
+
+    func testTokensAreStoredHashedAndReplaced() async throws {
+        try await store.saveToken(id: p + "tok", secretHash: "h1")
+        try await store.saveToken(id: p + "tok", secretHash: "h2")
+        let hash = try await store.tokenSecretHash(id: p + "tok")
+        XCTAssertEqual(hash, "h2")
+        let count = try await store.tokenCount()
+        XCTAssertGreaterThanOrEqual(count, 1)
+    }
+
+    func testEventsAndVideosStartEmptyAndPing() async throws {
+        try await store.ping()
+        let videos = try await store.searchVideos(ChannelQuery(userId: p + "none"))
+        XCTAssertEqual(videos.items.count, 0)
+        let events = try await store.events(after: Int64.max - 1, limit: 10)
+        XCTAssertEqual(events.count, 0)
+    }
+}
+
+final class SQLiteChannelStoreTests: ChannelStoreConformanceTests {
+    var path = ""
+
+    override func makeStore() async throws -> SQLChannelStore {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("livegate-store-\(UUID()).sqlite").path
+        return try await StoreFactory.open(url: "", dataDir: (path as NSString).deletingLastPathComponent + "/" + UUID().uuidString, logger: Logger(label: "test"))
+    }
+
+    func testFileIsCreatedInWALModeAndMigrationsAreIdempotent() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("livegate-wal-\(UUID())").path
+        let first = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
+        _ = try await first.createChannel(id: "c", streamKey: "k", fields: ChannelFields(userId: "u", name: "n"), now: Date())
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/livegate.sqlite-wal"), "WAL journal in use")
+        await first.close()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/livegate.sqlite"))
+        let second = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
+        let kept = try await second.channel(id: "c")
+        XCTAssertEqual(kept?.name, "n", "data survives a restart; migrations do not run twice")
+        await second.close()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
+final class PostgresChannelStoreTests: ChannelStoreConformanceTests {
+    override func makeStore() async throws -> SQLChannelStore {
+        guard let url = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"] else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL and sets it")
+        }
+        return try await StoreFactory.open(url: url, dataDir: "", logger: Logger(label: "test"))
+    }
+
+    /// Also makes XCTest's Linux discovery see this subclass (it only lists classes that declare a test).
+    func testRunsAgainstPostgreSQL() async throws {
+        XCTAssertEqual(store.backendName, "postgres")
+        try await store.ping()
+    }
+}
