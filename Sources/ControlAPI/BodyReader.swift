@@ -1,6 +1,7 @@
 import ChannelStore
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// Reads a JSON object body (at most 64 KiB) and checks its fields one by one, collecting every
 /// problem so a 422 names all offending fields at once.
@@ -15,6 +16,8 @@ struct BodyReader {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw APIError.payloadTooLarge
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError.payloadTooLarge
         } catch {

@@ -41,8 +41,9 @@ final class GatewayBinaryTests: XCTestCase {
         let port = Int.random(in: 20000...29000)
         let gateway = Process()
         gateway.executableURL = URL(fileURLWithPath: Self.binary)
-        gateway.arguments = ["serve", "--rtmp-port", "\(port)"]
-        gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dir.path, "PATH": "/usr/bin:/bin"]
+        gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
+        gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dir.path,
+                               "PATH": "/usr/bin:/bin"]
         let logPipe = Pipe()
         gateway.standardError = logPipe
         gateway.standardOutput = FileHandle.nullDevice
@@ -72,5 +73,66 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertTrue(logs.contains("publish rejected"), logs)
         XCTAssertTrue(logs.contains("key=ANYK…(6)"), logs)
         XCTAssertFalse(logs.contains("ANYKEY"), "stream keys are never logged whole")
+    }
+
+    /// Starts `livegate serve` on loopback with its stderr in a file; waits for the HTTP listener.
+    func startGateway(dir: URL, port: Int, extraEnv: [String: String] = [:], log: String) async throws -> (Process, URL) {
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: Self.binary)
+        gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
+        gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dir.path,
+                               "PATH": "/usr/bin:/bin"].merging(extraEnv) { $1 }
+        let logFile = dir.appendingPathComponent(log)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        gateway.standardError = try FileHandle(forWritingTo: logFile)
+        try gateway.run()
+        for _ in 0..<100 {
+            if ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Server started") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return (gateway, logFile)
+    }
+
+    /// The issue's "done when": a freshly started default gateway generates a token, prints it
+    /// once, and `POST /v1/channels` with it answers 201 with `streamUrl` and `streamId`.
+    func testFreshGatewayPrintsATokenThatCreatesChannels() async throws {
+        let dir = try MediaTools.temporaryDirectory("api")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = Int.random(in: 30000...39000)
+        let (gateway, logFile) = try await startGateway(dir: dir, port: port, extraEnv: ["LIVEGATE_PUBLIC_HOST": "gw.example"], log: "first.log")
+        defer { if gateway.isRunning { gateway.terminate() } }
+        let logs = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+        func value(_ key: String) -> String? {
+            guard let range = logs.range(of: key + "=") else { return nil }
+            return String(logs[range.upperBound...].prefix { !$0.isWhitespace })
+        }
+        let id = try XCTUnwrap(value("LIVE_TOKEN_ID"), logs)
+        let secret = try XCTUnwrap(value("LIVE_TOKEN_SECRET"), logs)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("livegate.sqlite").path))
+
+        let r = try await ProcessRunner.run("curl", ["-s", "-w", "\n%{http_code}", "-u", "\(id):\(secret)", "-X", "POST",
+                                                     "http://127.0.0.1:\(port + 1)/v1/channels", "-d", #"{"name":"demo","userId":"u1"}"#], timeout: 10)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.last, "201", r.stdout)
+        let body = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines.first!.utf8)) as? [String: Any])
+        let data = try XCTUnwrap(body["data"] as? [String: Any])
+        XCTAssertEqual(data["streamUrl"] as? String, "rtmp://gw.example:\(port)/live")
+        XCTAssertNotNil(data["streamId"] as? String)
+        let unauthorized = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                                "http://127.0.0.1:\(port + 1)/v1/channels"], timeout: 10)
+        XCTAssertEqual(unauthorized.stdout, "401")
+        gateway.terminate()
+        gateway.waitUntilExit()
+        XCTAssertEqual(gateway.terminationStatus, 0)
+
+        // A restart keeps the token (stored hashed), prints no new one, and keeps the channel.
+        let (second, secondLog) = try await startGateway(dir: dir, port: port, log: "second.log")
+        defer { if second.isRunning { second.terminate() } }
+        let list = try await ProcessRunner.run("curl", ["-s", "-u", "\(id):\(secret)", "http://127.0.0.1:\(port + 1)/v1/channels"], timeout: 10)
+        XCTAssertTrue(list.stdout.contains("\"name\":\"demo\""), list.stdout)
+        second.terminate()
+        second.waitUntilExit()
+        let secondLogs = (try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""
+        XCTAssertFalse(secondLogs.contains("LIVE_TOKEN_SECRET="), "the secret is printed only once")
     }
 }
