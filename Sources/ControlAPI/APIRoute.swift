@@ -4,7 +4,7 @@ import Hummingbird
 /// One endpoint. The router, the 405 answers and `/v1/openapi.json` are all built from the same
 /// list, so the published document cannot drift from the routes that exist.
 struct APIRoute: Sendable {
-    typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
+    typealias Handler = @Sendable (Request, APIRequestContext) async throws -> Response
 
     var method: HTTPRequest.Method
     /// OpenAPI form: `/v1/channels/{id}`.

@@ -5,10 +5,27 @@ import Hummingbird
 
 /// HTTP Basic auth against API tokens. Secrets are stored as SHA-256 hashes (they are
 /// high-entropy random values, so a slow hash adds nothing) and compared in constant time.
-struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+struct BasicAuthMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
     let store: any ChannelStore
+    let throttle: AuthFailureThrottle
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let ip = context.remoteIP
+        if let wait = throttle.retryAfter(ip: ip) {
+            throw APIError(.tooManyRequests, ec: 4290, "too many failed authentication attempts; retry later",
+                           headers: [.retryAfter: String(wait)])
+        }
+        do {
+            try await authenticate(request)
+        } catch {
+            throttle.recordFailure(ip: ip)
+            throw error
+        }
+        return try await next(request, context)
+    }
+
+    private func authenticate(_ request: Request) async throws {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
               let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
               let text = String(data: decoded, encoding: .utf8),
@@ -19,7 +36,6 @@ struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard !id.isEmpty, id.utf8.count <= 256, let stored = try await store.tokenSecretHash(id: id),
               Self.constantTimeEquals(Self.hash(secret), stored)
         else { throw APIError.unauthorized }
-        return try await next(request, context)
     }
 
     static func hash(_ secret: String) -> String {
@@ -37,5 +53,5 @@ struct BasicAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 
 public enum APITokens {
     /// The stored form of a token secret.
-    public static func hash(_ secret: String) -> String { BasicAuthMiddleware<BasicRequestContext>.hash(secret) }
+    public static func hash(_ secret: String) -> String { BasicAuthMiddleware.hash(secret) }
 }

@@ -42,14 +42,14 @@ extension ControlAPI {
         return Envelope.response(data: self.page(page, render))
     }
 
-    func getChannel(_ context: BasicRequestContext) async throws -> Response {
+    func getChannel(_ context: APIRequestContext) async throws -> Response {
         guard let channel = try await store.channel(id: try parameter(context, "id")) else { throw APIError.notFound("channel") }
         return Envelope.response(data: render(channel))
     }
 
     /// PUT replaces every writable field (missing ones take their defaults); PATCH changes only
     /// the fields present. Immutable fields are refused with 422 either way.
-    func updateChannel(_ request: Request, _ context: BasicRequestContext, replace: Bool) async throws -> Response {
+    func updateChannel(_ request: Request, _ context: APIRequestContext, replace: Bool) async throws -> Response {
         let id = try parameter(context, "id")
         var body = try await BodyReader.read(request)
         var fields = channelFields(&body, requireIdentity: replace)
@@ -70,21 +70,21 @@ extension ControlAPI {
         return Envelope.response(data: render(channel))
     }
 
-    func deleteChannel(_ context: BasicRequestContext) async throws -> Response {
+    func deleteChannel(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard try await store.deleteChannel(id: id) else { throw APIError.notFound("channel") }
         await sessions.channelChanged(id, reason: "deleted")
         return Envelope.noContent()
     }
 
-    func resetKey(_ context: BasicRequestContext) async throws -> Response {
+    func resetKey(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard let channel = try await store.resetStreamKey(id: id, newKey: Identifiers.streamKey(), now: Date()) else { throw APIError.notFound("channel") }
         await sessions.channelChanged(id, reason: "key_reset")
         return Envelope.response(data: render(channel))
     }
 
-    func setEnabled(_ context: BasicRequestContext, _ enabled: Bool) async throws -> Response {
+    func setEnabled(_ context: APIRequestContext, _ enabled: Bool) async throws -> Response {
         let id = try parameter(context, "id")
         guard let channel = try await store.updateChannel(id: id, fields: ChannelFields(enabled: enabled), now: Date()) else {
             throw APIError.notFound("channel")
@@ -95,12 +95,12 @@ extension ControlAPI {
 
     // MARK: Users
 
-    func getUserConfig(_ context: BasicRequestContext) async throws -> Response {
+    func getUserConfig(_ context: APIRequestContext) async throws -> Response {
         let userId = try parameter(context, "userId")
         return Envelope.response(data: render(try await store.userLimits(userId: userId), userId: userId))
     }
 
-    func putUserConfig(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func putUserConfig(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let userId = try parameter(context, "userId")
         var body = try await BodyReader.read(request)
         body.restrict(to: ["maxChannels", "maxConcurrentLive", "maxBitrateKbps", "maxWidth", "maxHeight", "maxFps", "maxSessionSec",
@@ -119,7 +119,7 @@ extension ControlAPI {
         return Envelope.response(data: render(l, userId: userId))
     }
 
-    func getUsage(_ context: BasicRequestContext) async throws -> Response {
+    func getUsage(_ context: APIRequestContext) async throws -> Response {
         let userId = try parameter(context, "userId")
         let usage = try await store.usage(userId: userId)
         let limits = try await store.userLimits(userId: userId)

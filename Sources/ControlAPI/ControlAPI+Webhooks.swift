@@ -7,7 +7,7 @@ extension ControlAPI {
         body.restrict(to: ["url", "events", "channelIds", "userIds", "enabled"], readOnly: ["id", "secret", "createdAt", "updatedAt"])
         var f = WebhookFields()
         if let raw = body.string("url", required: requireURL, maxLength: 2048) {
-            if let reason = Self.urlProblem(raw) { body.fail("url", reason) } else { f.url = raw }
+            if let reason = Self.urlProblem(raw, blockPrivateNetworks: configuration.blockPrivateNetworks) { body.fail("url", reason) } else { f.url = raw }
         }
         f.events = body.stringArray("events", maxCount: 16, allowed: Set(Webhook.eventTypes)) ?? nil
         f.channelIds = body.stringArray("channelIds", maxCount: 1000) ?? nil
@@ -16,8 +16,10 @@ extension ControlAPI {
         return f
     }
 
-    /// An absolute http(s) URL with a host, no credentials, no fragment.
-    static func urlProblem(_ raw: String) -> String? {
+    /// An absolute http(s) URL with a host, no credentials, no fragment; with
+    /// `blockPrivateNetworks`, not a loopback/private/link-local literal address or `localhost`
+    /// (names that resolve there are refused again at delivery time).
+    static func urlProblem(_ raw: String, blockPrivateNetworks: Bool) -> String? {
         guard let c = URLComponents(string: raw), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             return "must be an http:// or https:// URL"
         }
@@ -25,7 +27,26 @@ extension ControlAPI {
         if c.user != nil || c.password != nil { return "must not contain credentials" }
         if c.fragment != nil { return "must not contain a fragment" }
         if let port = c.port, !(1...65535).contains(port) { return "has an invalid port" }
+        if blockPrivateNetworks && isPrivateHost(host) { return "must not point at a loopback or private network address" }
         return nil
+    }
+
+    static func isPrivateHost(_ rawHost: String) -> Bool {
+        let host = rawHost.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if host == "localhost" || host.hasSuffix(".localhost") { return true }
+        let octets = host.split(separator: ".").compactMap { UInt8($0) }
+        if octets.count == 4 {
+            switch (octets[0], octets[1]) {
+            case (10, _), (127, _), (0, _), (169, 254), (192, 168): return true
+            case (172, let b) where (16...31).contains(b): return true
+            case (100, let b) where (64...127).contains(b): return true
+            default: return false
+            }
+        }
+        if host.contains(":") {
+            return host == "::1" || host == "::" || host.hasPrefix("fc") || host.hasPrefix("fd") || host.hasPrefix("fe80") || host.hasPrefix("::ffff:")
+        }
+        return false
     }
 
     func createWebhook(_ request: Request) async throws -> Response {
@@ -41,12 +62,12 @@ extension ControlAPI {
         return Envelope.response(data: page(try await store.listWebhooks(limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
     }
 
-    func getWebhook(_ context: BasicRequestContext) async throws -> Response {
+    func getWebhook(_ context: APIRequestContext) async throws -> Response {
         guard let hook = try await store.webhook(id: try parameter(context, "id")) else { throw APIError.notFound("webhook") }
         return Envelope.response(data: render(hook))
     }
 
-    func patchWebhook(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func patchWebhook(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         var body = try await BodyReader.read(request)
         let fields = webhookFields(&body, requireURL: false)
@@ -55,7 +76,7 @@ extension ControlAPI {
         return Envelope.response(data: render(hook))
     }
 
-    func deleteWebhook(_ context: BasicRequestContext) async throws -> Response {
+    func deleteWebhook(_ context: APIRequestContext) async throws -> Response {
         guard try await store.deleteWebhook(id: try parameter(context, "id")) else { throw APIError.notFound("webhook") }
         return Envelope.noContent()
     }

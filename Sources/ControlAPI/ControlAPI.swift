@@ -9,20 +9,22 @@ public struct ControlAPI: Sendable {
     public let store: any ChannelStore
     public let configuration: ControlAPIConfiguration
     let sessions: any LiveSessionControl
+    let authThrottle: AuthFailureThrottle
 
     public init(store: any ChannelStore, configuration: ControlAPIConfiguration, sessions: any LiveSessionControl = NoLiveSessions()) {
         self.store = store
         self.configuration = configuration
         self.sessions = sessions
+        self.authThrottle = AuthFailureThrottle(maxPerMinute: configuration.authFailuresPerMinute)
     }
 
     /// Builds the router: every route of `routes`, a 405 with `Allow` for other methods on a
     /// known path, 404 for unknown paths, all errors in the envelope.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeRouter() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         let routes = self.routes
-        let auth = BasicAuthMiddleware<BasicRequestContext>(store: store)
+        let auth = BasicAuthMiddleware(store: store, throttle: authThrottle)
         var methodsByPath: [String: [HTTPRequest.Method]] = [:]
         for route in routes {
             methodsByPath[route.routerPath, default: []].append(route.method)
@@ -96,7 +98,7 @@ public struct ControlAPI: Sendable {
 
     // MARK: Helpers
 
-    func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
+    func parameter(_ context: APIRequestContext, _ name: String) throws -> String {
         guard let value = context.parameters.get(name), !value.isEmpty, value.utf8.count <= 128 else { throw APIError.notFound(name) }
         return value
     }

@@ -10,9 +10,15 @@ public struct ControlAPIConfiguration: Sendable {
     public var httpPort: Int
     public var rtmpApp: String
     public var startedAt: Date
+    /// `api.authFailuresPerMinute`: failed logins per IP per minute before 429; 0 = off.
+    public var authFailuresPerMinute: Int
+    /// `webhooks.blockPrivateNetworks`: refuse webhook URLs on loopback/private addresses.
+    public var blockPrivateNetworks: Bool
 
     public init(version: String, nodeId: String, publicHost: String, rtmpPort: Int, httpPort: Int, rtmpApp: String = "live",
-                startedAt: Date = Date()) {
+                startedAt: Date = Date(), authFailuresPerMinute: Int = 20, blockPrivateNetworks: Bool = false) {
+        self.authFailuresPerMinute = authFailuresPerMinute
+        self.blockPrivateNetworks = blockPrivateNetworks
         self.version = version
         self.nodeId = nodeId
         self.publicHost = publicHost

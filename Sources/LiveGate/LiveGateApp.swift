@@ -33,7 +33,9 @@ public struct LiveGateApp {
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: RefuseAllAuthorizer(), logger: Logger(label: "livegate.rtmp"))
             let api = ControlAPI(store: store, configuration: ControlAPIConfiguration(
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
-                rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app")))
+                rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
+                authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
+                blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks")))
             let http = Application(router: api.makeRouter(), configuration: .init(
                 address: .hostname(configuration.string("http.host"), port: configuration.int("http.port")), serverName: "LiveGate"),
                 logger: Logger(label: "livegate.http"))

@@ -33,6 +33,9 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("database.url", .string, default: "", "Empty = SQLite at DATA_DIR/livegate.sqlite; postgres://… for PostgreSQL."),
         ConfigKey("api.tokenId", .string, default: "", "API token id (LIVE_TOKEN_ID). Empty with no tokens stored: one is generated and printed once."),
         ConfigKey("api.tokenSecret", .string, default: "", "API token secret (LIVE_TOKEN_SECRET); stored hashed."),
+        ConfigKey("api.authFailuresPerMinute", .int(0...1_000_000), default: "20",
+                  "Failed Basic-auth attempts per IP per minute before 429 with Retry-After; 0 = off."),
+        ConfigKey("webhooks.blockPrivateNetworks", .bool, default: "false", "Refuse webhook URLs on loopback/private addresses."),
         ConfigKey("nodeId", .string, default: "", "This node's id in /v1/system and sessions; empty = the host name."),
         ConfigKey("log.level", .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log level."),
         ConfigKey("log.format", .oneOf(["text", "json"]), default: "text", "Log line format."),
@@ -105,6 +108,7 @@ public struct LiveGateConfiguration: Sendable {
     public func string(_ path: String) -> String { values[path] ?? "" }
     public func int(_ path: String) -> Int { Int(string(path)) ?? 0 }
     public func double(_ path: String) -> Double { Double(string(path)) ?? 0 }
+    public func bool(_ path: String) -> Bool { string(path).lowercased() == "true" }
 
     public var rtmp: RTMPServerConfiguration {
         RTMPServerConfiguration(

@@ -425,3 +425,49 @@ final class PostgresControlAPITests: ControlAPIConformanceTests {
 
     func testBackendIsPostgreSQL() { XCTAssertEqual(store.backendName, "postgres") }
 }
+
+/// Configurable policies: the auth throttle (429) and private-network webhook URLs.
+final class ControlAPIPolicyTests: ControlAPITestCase {
+    override func makeStore() async throws -> SQLChannelStore {
+        try await StoreFactory.open(url: "", dataDir: FileManager.default.temporaryDirectory.appendingPathComponent("lg-pol-\(UUID())").path,
+                                    logger: Logger(label: "test"))
+    }
+
+    override func setUp() async throws {
+        try await super.setUp()
+        api = ControlAPI(store: store, configuration: ControlAPIConfiguration(version: "t", nodeId: "n", publicHost: "h", rtmpPort: 1935,
+                                                                           httpPort: 8080, authFailuresPerMinute: 3, blockPrivateNetworks: true))
+    }
+
+    func testRepeatedAuthFailuresAnswer429WithRetryAfter() async throws {
+        try await withClient(.live) { c in
+            let wrong = "Basic " + Data("tok_test:nope".utf8).base64EncodedString()
+            for _ in 0..<3 {
+                let r = try await c.call(.get, "/v1/channels", auth: .some(wrong))
+                XCTAssertEqual(r.status, 401)
+            }
+            let limited = try await c.call(.get, "/v1/channels", auth: .some(wrong))
+            XCTAssertEqual(limited.status, 429)
+            XCTAssertEqual(limited.ec, 4290)
+            let retry = Int(limited.headers[.retryAfter] ?? "") ?? 0
+            XCTAssertTrue((1...60).contains(retry), "Retry-After \(retry)")
+            let evenGood = try await c.call(.get, "/v1/channels")
+            XCTAssertEqual(evenGood.status, 429, "the IP waits, whatever it sends")
+            let health = try await c.call(.get, "/healthz", auth: .some(nil))
+            XCTAssertEqual(health.status, 200)
+        }
+    }
+
+    func testPrivateNetworkWebhookURLsAreRefusedWhenConfigured() async throws {
+        try await withClient { c in
+            for url in ["http://127.0.0.1/x", "http://localhost:8080/x", "http://10.1.2.3/x", "http://192.168.0.9/x", "http://172.20.0.1/x",
+                        "http://169.254.169.254/latest", "http://[::1]/x", "http://[fd00::1]/x"] {
+                let r = try await c.call(.post, "/v1/webhooks", "{\"url\":\"\(url)\"}")
+                XCTAssertEqual(r.status, 422, url)
+                XCTAssertEqual(r.fields["url"], "must not point at a loopback or private network address", url)
+            }
+            let ok = try await c.call(.post, "/v1/webhooks", #"{"url":"https://hooks.example.com/livegate"}"#)
+            XCTAssertEqual(ok.status, 201)
+        }
+    }
+}

@@ -55,6 +55,10 @@ final class ConfigurationTests: XCTestCase {
         let path = root.appendingPathComponent("config/livegate.yaml").path
         let c = LiveGateConfiguration(file: path, environment: [:])
         XCTAssertTrue(c.problems.isEmpty, "\(c.problems)")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for key in LiveGateConfiguration.keys {
+            XCTAssertTrue(text.contains(String(key.path.split(separator: ".").last!) + ":"), "\(key.path) is not documented in config/livegate.yaml")
+        }
         let defaults = LiveGateConfiguration(file: nil, environment: [:])
         for key in LiveGateConfiguration.keys {
             XCTAssertEqual(c.string(key.path), defaults.string(key.path), "\(key.path): sample file must show the default")

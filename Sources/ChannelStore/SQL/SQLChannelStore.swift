@@ -67,14 +67,22 @@ public final class SQLChannelStore: ChannelStore {
         let applied = try await read { db in
             try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
         }
+        let postgres = backend == .postgres
         for migration in Migrations.all where !applied.contains(migration.version) {
             let statements = migration.statements(backend)
             let now = Timestamp.format(Date())
-            try await transaction { db in
+            let ran: Bool = try await transaction { db in
+                // Two gateways starting at once against one PostgreSQL: the second waits, then skips.
+                if postgres { try await db.raw("SELECT pg_advisory_xact_lock(7347001)").run() }
+                let done = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").first() != nil
+                if done { return false }
                 for statement in statements { try await db.raw(SQLQueryString(statement)).run() }
                 try await db.raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: now))").run()
+                return true
             }
-            logger.info("database migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            if ran {
+                logger.info("database migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            }
         }
     }
 

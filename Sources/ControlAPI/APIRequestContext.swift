@@ -1,0 +1,17 @@
+import Hummingbird
+import NIOCore
+
+/// The request context of the control API: Hummingbird's core context plus the peer address,
+/// which the auth throttle keys on.
+public struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The IP (no port) for throttling; "unknown" when the transport has none.
+    var remoteIP: String { remoteAddress?.ipAddress ?? "unknown" }
+}
