@@ -40,4 +40,20 @@ public protocol ChannelStore: Sendable {
     // Videos and events (filled by later issues; readable now).
     func searchVideos(_ query: ChannelQuery) async throws -> Page<Video>
     func events(after seq: Int64, limit: Int) async throws -> [StoredEvent]
+
+    // Sessions, outbox and deliveries (SQLChannelStore+Ingest).
+    func appendEvent(_ event: NewEvent, now: Date) async throws -> StoredEvent
+    func appendPing(_ event: NewEvent, webhookId: String, now: Date) async throws -> (StoredEvent, String)
+    func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent
+    func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?) async throws
+    func endSession(id: String, reason: String, now: Date, event: NewEvent) async throws -> StoredEvent?
+    func session(id: String) async throws -> SessionRecord?
+    func openSessions(nodeId: String) async throws -> [SessionRecord]
+    func sessions(channelId: String, limit: Int, cursor: String?) async throws -> Page<SessionRecord>
+    func liveChannelCount(userId: String, excluding channelId: String) async throws -> Int
+    func dueDeliveries(now: Date, limit: Int) async throws -> [(delivery: DeliveryRecord, webhook: Webhook, payload: String)]
+    func recordAttempt(deliveryId: String, attempt: Int, state: DeliveryRecord.State, statusCode: Int?, latencyMs: Int,
+                       excerpt: String?, nextAttemptAt: Date, now: Date) async throws
+    func deliveries(webhookId: String, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord>
+    func redeliver(deliveryId: String, webhookId: String, now: Date) async throws -> Bool
 }

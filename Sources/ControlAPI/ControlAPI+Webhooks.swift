@@ -1,6 +1,7 @@
 import ChannelStore
 import Foundation
 import Hummingbird
+import Webhooks
 
 extension ControlAPI {
     func webhookFields(_ body: inout BodyReader, requireURL: Bool) -> WebhookFields {
@@ -79,5 +80,59 @@ extension ControlAPI {
     func deleteWebhook(_ context: APIRequestContext) async throws -> Response {
         guard try await store.deleteWebhook(id: try parameter(context, "id")) else { throw APIError.notFound("webhook") }
         return Envelope.noContent()
+    }
+}
+
+extension ControlAPI {
+    func listSessions(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard try await store.channel(id: id) != nil else { throw APIError.notFound("channel") }
+        let q = QueryReader(request: request)
+        return Envelope.response(data: page(try await store.sessions(channelId: id, limit: try q.limit(), cursor: q.string("cursor"))) { $0.json })
+    }
+
+    func render(_ d: DeliveryRecord) -> JSONValue {
+        .object([
+            "id": .string(d.id), "webhookId": .string(d.webhookId), "eventId": .string(d.eventId), "eventType": .string(d.eventType),
+            "eventSeq": .number(Double(d.eventSeq)), "attempt": .number(Double(d.attempt)), "state": .string(d.state.rawValue),
+            "statusCode": d.statusCode.map { .number(Double($0)) } ?? .null, "latencyMs": d.latencyMs.map { .number(Double($0)) } ?? .null,
+            "responseExcerpt": d.responseExcerpt.map { .string($0) } ?? .null,
+            "nextAttemptAt": d.state == .pending ? .string(Timestamp.format(d.nextAttemptAt)) : .null,
+            "createdAt": .string(Timestamp.format(d.createdAt)), "updatedAt": .string(Timestamp.format(d.updatedAt)),
+        ])
+    }
+
+    func listDeliveries(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard try await store.webhook(id: id) != nil else { throw APIError.notFound("webhook") }
+        let q = QueryReader(request: request)
+        return Envelope.response(data: page(try await store.deliveries(webhookId: id, limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
+    }
+
+    func redeliver(_ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        let did = try parameter(context, "did")
+        guard try await store.redeliver(deliveryId: did, webhookId: id, now: Date()) else { throw APIError.notFound("delivery") }
+        dispatcher?.notify()
+        return Envelope.response(.accepted, data: .object(["id": .string(did), "state": .string("pending")]))
+    }
+
+    /// Sends `webhook.ping` synchronously (5 s timeout) and reports the receiver's answer.
+    func testWebhook(_ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard let hook = try await store.webhook(id: id) else { throw APIError.notFound("webhook") }
+        guard let dispatcher else { throw APIError(.serviceUnavailable, ec: 5030, "webhook delivery is not running") }
+        let now = Date()
+        let (event, deliveryID) = try await store.appendPing(.make(type: "webhook.ping", channelId: nil, userId: nil, at: now,
+                                                                  data: .object(["webhookId": .string(hook.id)])), webhookId: hook.id, now: now)
+        let delivery = DeliveryRecord(id: deliveryID, webhookId: hook.id, eventSeq: event.seq, eventId: event.id, eventType: event.type, attempt: 0,
+                                      state: .pending, nextAttemptAt: now, createdAt: now, updatedAt: now)
+        let outcome = await dispatcher.attempt(delivery, webhook: hook, payload: event.payload.jsonText)
+        var answer: [String: JSONValue] = ["delivered": .bool(outcome.delivered), "latencyMs": .number(Double(outcome.latencyMs))]
+        answer["statusCode"] = outcome.statusCode.map { JSONValue.number(Double($0)) } ?? .null
+        answer["responseExcerpt"] = outcome.excerpt.map { JSONValue.string($0) } ?? .null
+        answer["eventId"] = .string(event.id)
+        answer["deliveryId"] = .string(deliveryID)
+        return Envelope.response(data: .object(answer))
     }
 }

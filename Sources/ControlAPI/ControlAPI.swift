@@ -3,18 +3,22 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Webhooks
 
 /// The REST control API (SPEC §4) on Hummingbird, embedded in the gateway process.
 public struct ControlAPI: Sendable {
     public let store: any ChannelStore
     public let configuration: ControlAPIConfiguration
     let sessions: any LiveSessionControl
+    let dispatcher: WebhookDispatcher?
     let authThrottle: AuthFailureThrottle
 
-    public init(store: any ChannelStore, configuration: ControlAPIConfiguration, sessions: any LiveSessionControl = NoLiveSessions()) {
+    public init(store: any ChannelStore, sessions: any LiveSessionControl = NoLiveSessions(), dispatcher: WebhookDispatcher? = nil,
+                configuration: ControlAPIConfiguration) {
         self.store = store
         self.configuration = configuration
         self.sessions = sessions
+        self.dispatcher = dispatcher
         self.authThrottle = AuthFailureThrottle(maxPerMinute: configuration.authFailuresPerMinute)
     }
 
@@ -60,6 +64,10 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/reset-key", "Issue a new stream key (kicks the publisher)") { _, c in try await resetKey(c) },
             APIRoute(.post, "/v1/channels/{id}/enable", "Allow publishing") { _, c in try await setEnabled(c, true) },
             APIRoute(.post, "/v1/channels/{id}/disable", "Refuse publishing (kicks the publisher)") { _, c in try await setEnabled(c, false) },
+            APIRoute(.get, "/v1/channels/{id}/sessions", "Publish history with end reasons") { r, c in try await listSessions(r, c) },
+            APIRoute(.post, "/v1/webhooks/{id}/test", "Send webhook.ping now and return the receiver's answer") { _, c in try await testWebhook(c) },
+            APIRoute(.get, "/v1/webhooks/{id}/deliveries", "Delivery log") { r, c in try await listDeliveries(r, c) },
+            APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", "Queue a delivery again") { _, c in try await redeliver(c) },
             APIRoute(.get, "/v1/users/{userId}/config", "Read a user's limits") { _, c in try await getUserConfig(c) },
             APIRoute(.put, "/v1/users/{userId}/config", "Replace a user's limits") { r, c in try await putUserConfig(r, c) },
             APIRoute(.get, "/v1/users/{userId}/usage", "A user's usage against the limits") { _, c in try await getUsage(c) },

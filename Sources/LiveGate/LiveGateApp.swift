@@ -6,11 +6,12 @@ import Logging
 import RTMPCore
 import RTMPServer
 import ServiceLifecycle
+import Webhooks
 
 /// Composes LiveGate's services into one `ServiceGroup` that shuts down in reverse order on
 /// SIGTERM/SIGINT: the store opens first (migrations run before anything listens), then the
-/// RTMP listener and the HTTP API start. Until the publish lifecycle is wired (issue #4), the
-/// RTMP listener refuses every stream key: an unconfigured gateway never accepts anonymous streams.
+/// RTMP listener and the HTTP API start. Publishes are decided by `IngestCoordinator` against the
+/// channel records: a gateway with no channels accepts no stream.
 public struct LiveGateApp {
     public static let version = "0.2.0"
 
@@ -30,8 +31,11 @@ public struct LiveGateApp {
         do {
             try await bootstrapToken(store)
             let rtmpConfig = configuration.rtmp
-            let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: RefuseAllAuthorizer(), logger: Logger(label: "livegate.rtmp"))
-            let api = ControlAPI(store: store, configuration: ControlAPIConfiguration(
+            let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(), logger: Logger(label: "livegate.webhooks"))
+            let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, logger: Logger(label: "livegate.ingest"))
+            try await coordinator.recoverOpenSessions()
+            let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
+            let api = ControlAPI(store: store, sessions: coordinator, dispatcher: dispatcher, configuration: ControlAPIConfiguration(
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
@@ -40,7 +44,10 @@ public struct LiveGateApp {
                 address: .hostname(configuration.string("http.host"), port: configuration.int("http.port")), serverName: "LiveGate"),
                 logger: Logger(label: "livegate.http"))
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: rtmp), .init(service: http)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                // Stopped in reverse: HTTP, then RTMP (publishers end with `shutdown`), then the
+                // coordinator (writes their offline events), then the dispatcher.
+                services: [.init(service: dispatcher), .init(service: coordinator), .init(service: rtmp), .init(service: http)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(rtmpConfig.port)",
                                                         "http.port": "\(configuration.int("http.port"))"])
             try await group.run()

@@ -59,6 +59,14 @@ enum Migrations {
                 "CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, seq)",
             ]
         },
+        Migration(version: 2, name: "per-channel delivery order, session codecs") { _ in
+            [
+                // Deliveries are ordered per (webhook, channel); '' groups events with no channel.
+                "ALTER TABLE webhook_deliveries ADD COLUMN channel_key TEXT NOT NULL DEFAULT ''",
+                "CREATE INDEX webhook_deliveries_order ON webhook_deliveries (webhook_id, channel_key, state, event_seq)",
+                "CREATE INDEX sessions_open ON sessions (node_id, ended_at)",
+            ]
+        },
     ]
 }
 

@@ -1,0 +1,40 @@
+import Foundation
+
+extension Channel {
+    /// The channel as it appears in event payloads: everything but the stream key (SPEC §4:
+    /// no event payload carries a key).
+    public var eventJSON: JSONValue {
+        .object([
+            "id": .string(id), "userId": .string(userId), "name": .string(name), "description": .string(description),
+            "tags": .array(tags.map { .string($0) }), "status": .string(status.rawValue), "enabled": .bool(enabled), "hls": .bool(hls),
+            "record": .bool(record), "reconnectWindowSec": .number(Double(reconnectWindowSec)),
+            "duplicatePolicy": .string(duplicatePolicy.rawValue), "metadata": metadata,
+            "createdAt": .string(Timestamp.format(createdAt)), "updatedAt": .string(Timestamp.format(updatedAt)),
+            "lastLiveAt": lastLiveAt.map { .string(Timestamp.format($0)) } ?? .null,
+        ])
+    }
+}
+
+extension SessionRecord {
+    public var json: JSONValue {
+        .object([
+            "id": .string(id), "channelId": .string(channelId), "nodeId": .string(nodeId), "startedAt": .string(Timestamp.format(startedAt)),
+            "endedAt": endedAt.map { .string(Timestamp.format($0)) } ?? .null, "remoteAddr": .string(remoteAddr), "encoder": .string(encoder),
+            "videoCodec": videoCodec.map { .string($0) } ?? .null, "audioCodec": audioCodec.map { .string($0) } ?? .null,
+            "bytesIn": .number(Double(bytesIn)), "videoFrames": .number(Double(videoFrames)), "audioFrames": .number(Double(audioFrames)),
+            "reason": endReason.map { .string($0) } ?? .null,
+        ])
+    }
+}
+
+extension NewEvent {
+    /// An event in the SPEC §5 envelope: `{id, type, createdAt, seq, data}`.
+    public static func make(type: String, channelId: String?, userId: String?, at now: Date, data: JSONValue) -> NewEvent {
+        let id = "evt_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24)
+        let eventID = String(id)
+        return NewEvent(id: eventID, type: type, channelId: channelId, userId: userId) { seq in
+            .object(["id": .string(eventID), "type": .string(type), "createdAt": .string(Timestamp.format(now)),
+                     "seq": .number(Double(seq)), "data": data])
+        }
+    }
+}

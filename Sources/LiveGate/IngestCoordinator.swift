@@ -1,0 +1,255 @@
+import ChannelStore
+import ControlAPI
+import Foundation
+import Logging
+import RTMPCore
+import RTMPServer
+import ServiceLifecycle
+import Webhooks
+
+/// Joins the RTMP listener to the channel store (SPEC §2 publish decisions, §5 lifecycle):
+/// decides publishes against channel records, keeps channels live/offline with their sessions,
+/// honours the reconnect window, and kicks publishers when the API changes their channel.
+///
+/// An actor: decisions that read then change "who is live" happen without interleaving. The
+/// listener's sink callbacks arrive on event loops and must not block, so they only enqueue;
+/// `run()` applies them in order.
+public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionControl, Service {
+    struct LiveChannel {
+        var channel: Channel
+        var session: SessionRecord
+        /// The connected publisher; nil while starting or inside the reconnect window.
+        var ingest: IngestSession?
+        var starting: Bool
+        /// Inside the reconnect window: when the channel goes offline, and why.
+        var offlineAt: Date?
+        var offlineReason: String?
+        /// Why we kicked the publisher (key_reset, disabled, deleted, replaced …).
+        var kickReason: String?
+    }
+
+    enum Command: Sendable {
+        case started(IngestSession)
+        case ended(IngestSession, IngestEndReason, IngestSessionStats)
+    }
+
+    let store: any ChannelStore
+    let nodeId: String
+    let logger: Logger
+    let dispatcher: WebhookDispatcher?
+    private var live: [String: LiveChannel] = [:]
+    /// Stream key → channel id of publishes accepted but not yet started.
+    private var accepted: [String: String] = [:]
+    private let commands: AsyncStream<Command>
+    private let commandSink: AsyncStream<Command>.Continuation
+
+    public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, logger: Logger) {
+        self.store = store
+        self.nodeId = nodeId
+        self.dispatcher = dispatcher
+        self.logger = logger
+        (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
+    }
+
+    // MARK: Start-up recovery
+
+    /// Sessions this node left open were cut off by a crash (a clean stop closes them with
+    /// `shutdown`): close them with `node_lost` and queue their `channel.offline`.
+    public func recoverOpenSessions() async throws {
+        for session in try await store.openSessions(nodeId: nodeId) {
+            try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: "node_lost")
+            logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",
+                                                                                       "reason": "node_lost"])
+        }
+    }
+
+    // MARK: IngestAuthorizer
+
+    public func authorize(_ request: PublishRequest, remoteAddress: String) async -> PublishDecision {
+        do {
+            return try await decide(request, remoteAddress: remoteAddress)
+        } catch {
+            logger.error("publish decision failed; refusing", metadata: ["error": "\(error)", "key": "\(request.maskedKey)"])
+            return .reject(.error(.publishRejected, "temporarily unavailable"))
+        }
+    }
+
+    private func decide(_ request: PublishRequest, remoteAddress: String) async throws -> PublishDecision {
+        guard let channel = try await store.channel(streamKey: request.streamKey),
+              constantTimeEquals(channel.streamKey, request.streamKey)
+        else {
+            try await rejected(nil, reason: "unknown_key", code: .publishUnauthorized, remote: remoteAddress)
+            return .reject(.error(.publishUnauthorized, "unknown stream key"))
+        }
+        guard channel.enabled else {
+            try await rejected(channel, reason: "disabled", code: .publishUnauthorized, remote: remoteAddress)
+            return .reject(.error(.publishUnauthorized, "channel is disabled"))
+        }
+        if var entry = live[channel.id] {
+            if entry.ingest != nil || entry.starting {
+                guard channel.duplicatePolicy == .replace, let old = entry.ingest else {
+                    try await rejected(channel, reason: "duplicate", code: .publishBadName, remote: remoteAddress)
+                    return .reject(.error(.publishBadName, "this stream key is already publishing"))
+                }
+                // Replace: the old publisher is told and closed; the session carries on.
+                entry.kickReason = "replaced"
+                entry.ingest = nil
+                old.kick(NetStatus(level: .status, code: .unpublishSuccess, description: "replaced by a new publisher"), reason: .kicked)
+                logger.info("publisher replaced", metadata: ["channel": "\(channel.id)"])
+            }
+            // Reconnect inside the window (or replacement): same session, no offline/live pair.
+            entry.offlineAt = nil
+            entry.offlineReason = nil
+            entry.kickReason = nil
+            entry.channel = channel
+            live[channel.id] = entry
+            accepted[request.streamKey] = channel.id
+            return .accept
+        }
+        // Reserve before any await so a concurrent publish of the same key sees it.
+        let session = SessionRecord(id: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
+                                    channelId: channel.id, nodeId: nodeId, startedAt: Date(), remoteAddr: remoteAddress,
+                                    encoder: request.connect.flashVer ?? "")
+        live[channel.id] = LiveChannel(channel: channel, session: session, ingest: nil, starting: true)
+        do {
+            let limits = try await store.userLimits(userId: channel.userId)
+            if let max = limits.maxConcurrentLive, try await store.liveChannelCount(userId: channel.userId, excluding: channel.id) >= max {
+                live[channel.id] = nil
+                try await rejected(channel, reason: "limit_exceeded", code: .publishRejected, remote: remoteAddress, limit: "maxConcurrentLive")
+                return .reject(.error(.publishRejected, "maxConcurrentLive"))
+            }
+            let now = Date()
+            var liveChannel = channel
+            liveChannel.status = .live
+            liveChannel.lastLiveAt = now
+            _ = try await store.startSession(session, event: .make(type: "channel.live", channelId: channel.id, userId: channel.userId, at: now,
+                                                                  data: .object(["channel": liveChannel.eventJSON, "session": session.json])), now: now)
+        } catch {
+            live[channel.id] = nil
+            throw error
+        }
+        dispatcher?.notify()
+        accepted[request.streamKey] = channel.id
+        logger.info("channel live", metadata: ["channel": "\(channel.id)", "session": "\(session.id)", "remote": "\(remoteAddress)"])
+        return .accept
+    }
+
+    private func rejected(_ channel: Channel?, reason: String, code: NetStatus.Code, remote: String, limit: String? = nil) async throws {
+        var data: [String: JSONValue] = ["reason": .string(reason), "status": .string(code.rawValue), "remoteAddr": .string(remote)]
+        if let channel { data["channel"] = channel.eventJSON }
+        if let limit { data["limit"] = .string(limit) }
+        _ = try await store.appendEvent(.make(type: "channel.publish_rejected", channelId: channel?.id, userId: channel?.userId, at: Date(),
+                                              data: .object(data)), now: Date())
+        dispatcher?.notify()
+    }
+
+    // MARK: IngestEventSink (event loops: enqueue only)
+
+    public nonisolated func publishStarted(_ session: IngestSession) { commandSink.yield(.started(session)) }
+
+    public nonisolated func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {
+        commandSink.yield(.ended(session, reason, stats))
+    }
+
+    // MARK: LiveSessionControl (the API changed a channel)
+
+    public func channelChanged(_ channelId: String, reason: String) async {
+        guard var entry = live[channelId] else { return }
+        if let ingest = entry.ingest {
+            entry.kickReason = reason
+            live[channelId] = entry
+            ingest.kick(.error(reason == "deleted" ? .publishBadName : .publishUnauthorized, "channel \(reason.replacingOccurrences(of: "_", with: " "))"),
+                        reason: .kicked)
+        } else if !entry.starting {
+            try? await end(channelId, reason: reason)
+        }
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [weak self] in
+                // Reconnect windows: check deadlines a few times a second.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(200))
+                    await self?.expireWindows()
+                }
+            }
+            await withGracefulShutdownHandler {
+                for await command in commands { await apply(command) }
+            } onGracefulShutdown: { [commandSink] in
+                commandSink.finish()
+            }
+            group.cancelAll()
+        }
+        // Anything still live (publishers were kicked with `shutdown` by the listener first).
+        for id in Array(live.keys) { try? await end(id, reason: "shutdown") }
+    }
+
+    private func apply(_ command: Command) async {
+        switch command {
+        case .started(let ingest):
+            guard let channelId = accepted.removeValue(forKey: ingest.request.streamKey), var entry = live[channelId] else { return }
+            entry.ingest = ingest
+            entry.starting = false
+            live[channelId] = entry
+        case .ended(let ingest, let reason, let stats):
+            guard let (channelId, entry) = live.first(where: { $0.value.ingest?.connectionID == ingest.connectionID }) else { return }
+            var updated = entry
+            updated.ingest = nil
+            try? await store.updateSessionStats(id: entry.session.id, bytesIn: Int64(stats.bytesReceived), videoFrames: Int64(stats.videoFrames),
+                                                audioFrames: Int64(stats.audioFrames), videoCodec: stats.video?.codec.rawValue,
+                                                audioCodec: stats.audio?.codec.rawValue)
+            let offlineReason: String
+            switch reason {
+            case .unpublished: offlineReason = "unpublished"
+            case .shutdown: offlineReason = "shutdown"
+            case .kicked: offlineReason = entry.kickReason ?? "kicked"
+            case .mediaTimeout: offlineReason = "media_timeout"
+            case .connectionClosed, .protocolError: offlineReason = "connection_closed"
+            }
+            let waits = [IngestEndReason.connectionClosed, .mediaTimeout, .protocolError].contains(reason) && entry.channel.reconnectWindowSec > 0
+            if waits {
+                updated.offlineAt = Date().addingTimeInterval(TimeInterval(entry.channel.reconnectWindowSec))
+                updated.offlineReason = offlineReason
+                live[channelId] = updated
+                logger.info("publisher gone; waiting for a reconnect", metadata: ["channel": "\(channelId)", "window.sec": "\(entry.channel.reconnectWindowSec)"])
+            } else {
+                live[channelId] = updated
+                try? await end(channelId, reason: offlineReason)
+            }
+        }
+    }
+
+    private func expireWindows() async {
+        let now = Date()
+        for (id, entry) in live where entry.ingest == nil && !entry.starting {
+            if let at = entry.offlineAt, at <= now { try? await end(id, reason: entry.offlineReason ?? "connection_closed") }
+        }
+    }
+
+    private func end(_ channelId: String, reason: String) async throws {
+        guard let entry = live.removeValue(forKey: channelId) else { return }
+        try await end(sessionRecord: entry.session, channel: try await store.channel(id: channelId) ?? entry.channel, reason: reason)
+    }
+
+    private func end(sessionRecord: SessionRecord, channel: Channel?, reason: String) async throws {
+        let now = Date()
+        var session = try await store.session(id: sessionRecord.id) ?? sessionRecord
+        session.endedAt = now
+        session.endReason = reason
+        var channelJSON: JSONValue = .null
+        if var c = channel {
+            c.status = .offline
+            channelJSON = c.eventJSON
+        }
+        let ended = try await store.endSession(id: session.id, reason: reason, now: now, event: .make(
+            type: "channel.offline", channelId: session.channelId, userId: channel?.userId, at: now,
+            data: .object(["channel": channelJSON, "session": session.json])))
+        if ended != nil {
+            dispatcher?.notify()
+            logger.info("channel offline", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)", "reason": "\(reason)"])
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ChannelStore
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// Delivers the outbox. Wakes when told an event was queued (low latency) and otherwise polls;
+/// takes at most one pending delivery per (webhook, channel) at a time, so order holds per
+/// channel while different channels and receivers proceed in parallel. At-least-once: a crash
+/// between sending and recording means the receiver may see an event twice (same `webhook-id`).
+public final class WebhookDispatcher: Service, Sendable {
+    public struct Outcome: Sendable {
+        public var statusCode: Int?
+        public var latencyMs: Int
+        public var excerpt: String?
+        public var delivered: Bool
+    }
+
+    let store: any ChannelStore
+    let transport: any WebhookTransport
+    let schedule: RetrySchedule
+    let timeout: TimeInterval
+    let logger: Logger
+    private let wakeup: AsyncStream<Void>.Continuation
+    private let wakeups: AsyncStream<Void>
+    let pollInterval: Duration
+
+    public init(store: any ChannelStore, transport: any WebhookTransport, schedule: RetrySchedule = RetrySchedule(), timeout: TimeInterval = 5,
+                pollInterval: Duration = .milliseconds(500), logger: Logger) {
+        self.store = store
+        self.transport = transport
+        self.schedule = schedule
+        self.timeout = timeout
+        self.pollInterval = pollInterval
+        self.logger = logger
+        (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Called after events are committed: deliver now rather than at the next poll.
+    public func notify() { wakeup.yield() }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                // Ticker: turns the poll interval into wake-ups.
+                group.addTask { [pollInterval, wakeup] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: pollInterval)
+                        wakeup.yield()
+                    }
+                }
+                for await _ in wakeups {
+                    if Task.isCancelled { break }
+                    await deliverDue()
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [wakeup] in
+            // Stop taking new work; anything undelivered stays in the outbox for the next start.
+            wakeup.finish()
+        }
+    }
+
+    /// Sends every due delivery (loops while there is more), a bounded number concurrently.
+    func deliverDue() async {
+        while true {
+            let due: [(delivery: DeliveryRecord, webhook: Webhook, payload: String)]
+            do {
+                due = try await store.dueDeliveries(now: Date(), limit: 32)
+            } catch {
+                logger.error("webhook outbox read failed", metadata: ["error": "\(error)"])
+                return
+            }
+            if due.isEmpty { return }
+            await withTaskGroup(of: Void.self) { group in
+                for item in due {
+                    group.addTask { _ = await self.attempt(item.delivery, webhook: item.webhook, payload: item.payload) }
+                }
+            }
+        }
+    }
+
+    /// One attempt: sign, POST, record the outcome and schedule the retry.
+    @discardableResult
+    public func attempt(_ delivery: DeliveryRecord, webhook: Webhook, payload: String) async -> Outcome {
+        let timestamp = Int(Date().timeIntervalSince1970)
+        let headers = [("content-type", "application/json"), ("user-agent", "LiveGate-Webhooks/1"),
+                       ("webhook-id", delivery.eventId), ("webhook-timestamp", String(timestamp)),
+                       ("webhook-signature", WebhookSignature.sign(secret: webhook.secret, id: delivery.eventId, timestamp: timestamp, body: payload))]
+        let start = ContinuousClock.now
+        var outcome = Outcome(statusCode: nil, latencyMs: 0, excerpt: nil, delivered: false)
+        do {
+            let (status, body) = try await transport.post(url: webhook.url, headers: headers, body: payload, timeout: timeout)
+            outcome.statusCode = status
+            outcome.excerpt = String(body.prefix(512))
+            outcome.delivered = (200..<300).contains(status)
+        } catch {
+            outcome.excerpt = String("\(error)".prefix(512))
+        }
+        let elapsed = ContinuousClock.now - start
+        outcome.latencyMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let attempt = delivery.attempt + 1
+        let now = Date()
+        var state: DeliveryRecord.State = outcome.delivered ? .delivered : .pending
+        var next = now
+        if !outcome.delivered {
+            next = now.addingTimeInterval(schedule.delay(afterFailedAttempts: attempt))
+            if next.timeIntervalSince(delivery.createdAt) > schedule.giveUpAfter { state = .failed }
+        }
+        do {
+            try await store.recordAttempt(deliveryId: delivery.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
+                                          latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next, now: now)
+        } catch {
+            logger.error("webhook delivery record failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+        }
+        logger.log(level: outcome.delivered ? .debug : .notice, "webhook delivery", metadata: [
+            "webhook.id": "\(webhook.id)", "event.type": "\(delivery.eventType)", "event.id": "\(delivery.eventId)",
+            "attempt": "\(attempt)", "status": "\(outcome.statusCode.map(String.init) ?? "-")", "outcome": "\(state.rawValue)",
+            "latency.ms": "\(outcome.latencyMs)",
+        ])
+        return outcome
+    }
+}
