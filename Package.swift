@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/async-kit", from: "1.22.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -148,7 +149,13 @@ let package = Package(
         ),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "RTMPCore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "LiveGate", "RTMPCore", "RTMPServer", "ChannelStore", "Webhooks", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -12,8 +12,9 @@ public struct ProcessResult: Sendable {
 }
 
 public enum ProcessRunner {
+    /// - Parameter timeoutSignal: sent when `timeout` passes (SIGKILL simulates a crash: no clean shutdown).
     public static func run(_ executable: String, _ arguments: [String], timeout: Double = 60,
-                           environment: [String: String]? = nil) async throws -> ProcessResult {
+                           environment: [String: String]? = nil, timeoutSignal: Int32 = SIGTERM) async throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try which(executable))
         process.arguments = arguments
@@ -26,21 +27,23 @@ public enum ProcessRunner {
         let outData = DataCollector(), errData = DataCollector()
         outPipe.fileHandleForReading.readabilityHandler = { outData.append($0.availableData) }
         errPipe.fileHandleForReading.readabilityHandler = { errData.append($0.availableData) }
+        // terminationHandler, not waitUntilExit(): the latter spins a run loop per waiting thread
+        // and, in corelibs Foundation, serialises concurrent waits.
+        let finished = DataCollector()
+        let exited = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in exited.continuation.yield(); exited.continuation.finish() }
         try process.run()
-        let timedOut = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let finished = DataCollector()
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-                if process.isRunning {
-                    finished.markTimedOut()
-                    process.terminate()
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 2) { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-                }
-            }
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume(returning: finished.timedOut)
-            }
+        let pid = process.processIdentifier
+        let watchdog = Task {
+            try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+            finished.markTimedOut()
+            kill(pid, timeoutSignal)
+            try await Task.sleep(for: .seconds(2))
+            kill(pid, SIGKILL)
         }
+        for await _ in exited.stream {}
+        watchdog.cancel()
+        let timedOut = finished.timedOut
         outPipe.fileHandleForReading.readabilityHandler = nil
         errPipe.fileHandleForReading.readabilityHandler = nil
         outData.append(outPipe.fileHandleForReading.readDataToEndOfFile())

@@ -1,0 +1,208 @@
+import ChannelStore
+import Foundation
+import LiveGate
+import Logging
+import RTMPServer
+import TestSupport
+import Webhooks
+import XCTest
+
+/// The issue-4 story end to end with real parts: channel records in a store, the real `ffmpeg`
+/// publishing, the coordinator deciding, webhooks signed and POSTed to a real HTTP receiver.
+final class PublishLifecycleTests: XCTestCase {
+    struct Stack {
+        var store: SQLChannelStore
+        var coordinator: IngestCoordinator
+        var dispatcher: WebhookDispatcher
+        var rtmp: RTMPServer
+        var port: Int
+        var tasks: [Task<Void, any Error>]
+        var receiver: WebhookReceiver
+        var secret: String
+
+        func url(_ key: String) -> String { "rtmp://127.0.0.1:\(port)/live/\(key)" }
+
+        func stop() async {
+            for t in tasks.reversed() { t.cancel(); _ = await t.result }
+            await receiver.stop()
+            await store.close()
+        }
+    }
+
+    var dir: URL!
+    var clip: URL!
+
+    override func setUp() async throws {
+        dir = try MediaTools.temporaryDirectory("lifecycle")
+        clip = try await MediaTools.makeClip(seconds: 3, in: dir)
+    }
+
+    override func tearDown() async throws { try? FileManager.default.removeItem(at: dir) }
+
+    /// `retryScale` shrinks the retry schedule (5 s → 5 s × scale …) so recovery fits in a test.
+    func startStack(retryScale: Double = 1) async throws -> Stack {
+        let store = try await StoreFactory.open(url: "", dataDir: dir.appendingPathComponent("data").path, logger: Logger(label: "test"))
+        let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let receiver = try await WebhookReceiver.start(secret: secret)
+        _ = try await store.createWebhook(id: "wh_test", secret: secret, fields: WebhookFields(url: receiver.url), now: Date())
+        let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(), schedule: RetrySchedule(scale: retryScale),
+                                           pollInterval: .milliseconds(100), logger: Logger(label: "test.webhooks"))
+        let coordinator = IngestCoordinator(store: store, nodeId: "test-node", dispatcher: dispatcher, logger: Logger(label: "test.ingest"))
+        var config = RTMPServerConfiguration(host: "127.0.0.1", port: 0)
+        config.failedPublishesPerMinute = 100
+        let rtmp = RTMPServer(configuration: config, authorizer: coordinator, sink: coordinator, logger: Logger(label: "test.rtmp"))
+        let tasks = [Task { try await dispatcher.run() }, Task { try await coordinator.run() }, Task { try await rtmp.run() }]
+        let port = try await rtmp.waitUntilListening()
+        return Stack(store: store, coordinator: coordinator, dispatcher: dispatcher, rtmp: rtmp, port: port, tasks: tasks, receiver: receiver, secret: secret)
+    }
+
+    func channel(_ stack: Stack, _ name: String, key: String, user: String = "u1", policy: Channel.DuplicatePolicy = .reject,
+                 reconnect: Int = 10) async throws -> Channel {
+        try await stack.store.createChannel(id: "ch_" + name, streamKey: key,
+                                            fields: ChannelFields(userId: user, name: name, reconnectWindowSec: reconnect, duplicatePolicy: policy), now: Date())
+    }
+
+    func publish(_ stack: Stack, _ key: String, realtime: Bool = true, seconds: Int = 3) -> Task<ProcessResult, any Error> {
+        let clip = self.clip!
+        return Task {
+            try await ProcessRunner.run("ffmpeg", (realtime ? ["-re"] : []) + ["-hide_banner", "-loglevel", "error", "-t", "\(seconds)", "-i", clip.path,
+                                                                          "-c", "copy", "-f", "flv", stack.url(key)], timeout: 30)
+        }
+    }
+
+    func testLiveThenOfflineWithSignedWebhooksAndSessionHistory() async throws {
+        let stack = try await startStack()
+        let ch = try await channel(stack, "show", key: "KEY_show_0123456789")
+        let started = Date()
+        let ffmpeg = publish(stack, "KEY_show_0123456789")
+        let gotLive = await stack.receiver.wait { !$0.filter { $0.type == "channel.live" }.isEmpty }
+        XCTAssertTrue(gotLive)
+        let liveAt = stack.receiver.events("channel.live").first?.at ?? Date()
+        let live = try await stack.store.channel(id: ch.id)
+        XCTAssertEqual(live?.status, .live, "the API shows live while publishing")
+        XCTAssertNotNil(live?.sessionId)
+
+        let result = try await ffmpeg.value
+        XCTAssertEqual(result.exitCode, 0, result.stderr)
+        let exitedAt = Date()
+        let gotOffline = await stack.receiver.wait { !$0.filter { $0.type == "channel.offline" }.isEmpty }
+        XCTAssertTrue(gotOffline)
+        let offline = try XCTUnwrap(stack.receiver.events("channel.offline").first)
+        XCTAssertEqual(offline.reason, "unpublished")
+        XCTAssertEqual(offline.channelId, ch.id)
+        let all = stack.receiver.all
+        XCTAssertTrue(all.allSatisfy(\.signatureValid), "every delivery carries a valid Standard Webhooks signature")
+        XCTAssertFalse(all.contains { $0.body.contains("KEY_show") }, "no payload carries the stream key")
+        XCTAssertLessThan(stack.receiver.events("channel.live").first!.seq, offline.seq)
+
+        let after = try await stack.store.channel(id: ch.id)
+        XCTAssertEqual(after?.status, .offline)
+        XCTAssertNil(after?.sessionId)
+        let history = try await stack.store.sessions(channelId: ch.id, limit: 10, cursor: nil)
+        XCTAssertEqual(history.items.count, 1)
+        XCTAssertEqual(history.items.first?.endReason, "unpublished")
+        XCTAssertGreaterThan(history.items.first?.videoFrames ?? 0, 50)
+        XCTAssertTrue(history.items.first?.encoder.contains("FMLE") == true)
+        let deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 10, cursor: nil)
+        XCTAssertTrue(deliveries.items.allSatisfy { $0.state == .delivered && $0.statusCode == 204 })
+        if let startedAt = history.items.first?.startedAt {
+            print("LATENCY publish decision (session start) → channel.live at the receiver: \(Int(liveAt.timeIntervalSince(startedAt) * 1000)) ms")
+        }
+        print("LATENCY ffmpeg start → channel.live received: \(Int(liveAt.timeIntervalSince(started) * 1000)) ms (includes ffmpeg start-up and handshake); "
+              + "ffmpeg exit → channel.offline received: \(Int(offline.at.timeIntervalSince(exitedAt) * 1000)) ms")
+        await stack.stop()
+    }
+
+    func testRejectionsAnswerTheRightStatusAndEmitPublishRejected() async throws {
+        let stack = try await startStack()
+        let disabled = try await channel(stack, "off", key: "KEY_off")
+        _ = try await stack.store.updateChannel(id: disabled.id, fields: ChannelFields(enabled: false), now: Date())
+        _ = try await channel(stack, "dup", key: "KEY_dup")
+        _ = try await channel(stack, "a", key: "KEY_a", user: "limited")
+        _ = try await channel(stack, "b", key: "KEY_b", user: "limited")
+        try await stack.store.setUserLimits(userId: "limited", UserLimits(maxConcurrentLive: 1), now: Date())
+
+        let wrong = try await publish(stack, "KEY_wrong", realtime: false).value
+        XCTAssertNotEqual(wrong.exitCode, 0)
+        XCTAssertTrue(wrong.stderr.contains("NetStream.Publish.Unauthorized"), wrong.stderr)
+        let off = try await publish(stack, "KEY_off", realtime: false).value
+        XCTAssertTrue(off.stderr.contains("NetStream.Publish.Unauthorized"), off.stderr)
+
+        let first = publish(stack, "KEY_dup")
+        let firstLive = await stack.receiver.wait { $0.contains { $0.type == "channel.live" && $0.channelId == "ch_dup" } }
+        XCTAssertTrue(firstLive)
+        let second = try await publish(stack, "KEY_dup", realtime: false).value
+        XCTAssertTrue(second.stderr.contains("NetStream.Publish.BadName"), second.stderr)
+
+        let a = publish(stack, "KEY_a")
+        let aLive = await stack.receiver.wait { $0.contains { $0.type == "channel.live" && $0.channelId == "ch_a" } }
+        XCTAssertTrue(aLive)
+        let b = try await publish(stack, "KEY_b", realtime: false).value
+        XCTAssertTrue(b.stderr.contains("NetStream.Publish.Rejected: maxConcurrentLive"), b.stderr)
+        let firstResult = try await first.value
+        let aResult = try await a.value
+        XCTAssertEqual(firstResult.exitCode, 0, "the first publisher is not disturbed by the refused duplicate")
+        XCTAssertEqual(aResult.exitCode, 0)
+
+        let rejectedOK = await stack.receiver.wait { $0.filter { $0.type == "channel.publish_rejected" }.count >= 4 }
+        XCTAssertTrue(rejectedOK)
+        let reasons = stack.receiver.events("channel.publish_rejected").compactMap(\.reason)
+        XCTAssertEqual(Set(reasons), ["unknown_key", "disabled", "duplicate", "limit_exceeded"])
+        await stack.stop()
+    }
+
+    func testReplacePolicyKeepsOneSessionAndReconnectWindowBridgesADrop() async throws {
+        let stack = try await startStack()
+        _ = try await channel(stack, "rep", key: "KEY_rep", policy: .replace, reconnect: 2)
+        let old = publish(stack, "KEY_rep", seconds: 3)
+        let live = await stack.receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .milliseconds(500))
+        let new = publish(stack, "KEY_rep", seconds: 2)
+        let oldResult = try await old.value
+        XCTAssertLessThan(oldResult.duration, 2.9, "the replaced publisher was closed early")
+        _ = try await new.value
+        let ended = await stack.receiver.wait { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(ended)
+        XCTAssertEqual(stack.receiver.events("channel.live").count, 1, "replacement continues the session: no offline/live pair")
+        XCTAssertEqual(stack.receiver.events("channel.offline").first?.reason, "unpublished")
+
+        // A publisher that drops without unpublishing: offline only after the 2 s window.
+        // Killed by the 1.2 s timeout: the TCP connection closes without FCUnpublish.
+        _ = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   stack.url("KEY_rep")], timeout: 1.2, timeoutSignal: SIGKILL)
+        let droppedAt = Date()
+        let offline2 = await stack.receiver.wait(timeout: 8) { $0.filter { $0.type == "channel.offline" }.count == 2 }
+        XCTAssertTrue(offline2)
+        let last = stack.receiver.events("channel.offline").last
+        XCTAssertEqual(last?.reason, "connection_closed")
+        XCTAssertGreaterThanOrEqual(last!.at.timeIntervalSince(droppedAt), 1.5, "waited for the reconnect window")
+        await stack.stop()
+    }
+
+    func testReceiverFailingThenRecoveringGetsEveryEventInOrder() async throws {
+        let stack = try await startStack(retryScale: 0.02) // 5 s → 0.1 s, 30 s → 0.6 s, 2 min → 2.4 s
+        stack.receiver.setFailing(true)
+        for i in 0..<3 {
+            _ = try await channel(stack, "r\(i)", key: "KEY_r\(i)")
+            let r = try await publish(stack, "KEY_r\(i)", realtime: false, seconds: 1).value
+            XCTAssertEqual(r.exitCode, 0, r.stderr)
+        }
+        try await Task.sleep(for: .seconds(2))
+        XCTAssertGreaterThan(stack.receiver.failedRequests, 3, "the receiver was failing")
+        XCTAssertTrue(stack.receiver.all.isEmpty)
+        stack.receiver.setFailing(false)
+        let all = await stack.receiver.wait(timeout: 20) { $0.count >= 6 }
+        XCTAssertTrue(all, "got \(stack.receiver.all.count) of 6")
+        for i in 0..<3 {
+            let types = stack.receiver.all.filter { $0.channelId == "ch_r\(i)" }.map(\.type)
+            XCTAssertEqual(types, ["channel.live", "channel.offline"], "per-channel order")
+        }
+        XCTAssertEqual(Set(stack.receiver.all.map(\.id)).count, 6, "no duplicates")
+        let deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 20, cursor: nil)
+        XCTAssertTrue(deliveries.items.allSatisfy { $0.state == .delivered })
+        XCTAssertTrue(deliveries.items.filter { $0.eventType == "channel.live" }.allSatisfy { $0.attempt >= 2 },
+                      "deliveries made while the receiver failed were retried")
+        await stack.stop()
+    }
+}

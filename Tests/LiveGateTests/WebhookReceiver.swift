@@ -1,0 +1,99 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOConcurrencyHelpers
+import NIOCore
+import Webhooks
+
+/// A real HTTP webhook receiver on loopback that verifies Standard Webhooks signatures and can
+/// be told to fail (HTTP 500) for a while.
+final class WebhookReceiver: Sendable {
+    struct Received: Sendable {
+        var id: String
+        var type: String
+        var seq: Int
+        var reason: String?
+        var channelId: String?
+        var signatureValid: Bool
+        var body: String
+        var at: Date
+    }
+
+    let secret: String
+    private let received: NIOLockedValueBox<[Received]>
+    private let failing: NIOLockedValueBox<Bool>
+    private let failures: NIOLockedValueBox<Int>
+    private let task: Task<Void, any Error>
+    let port: Int
+
+    static func start(secret: String) async throws -> WebhookReceiver {
+        let box = NIOLockedValueBox<[Received]>([])
+        let failing = NIOLockedValueBox(false)
+        let failures = NIOLockedValueBox(0)
+        let router = Router()
+        router.post("/hook") { request, context -> Response in
+            var request = request
+            let body = String(buffer: try await request.collectBody(upTo: 1 << 20))
+            if failing.withLockedValue({ $0 }) {
+                failures.withLockedValue { $0 += 1 }
+                return Response(status: .internalServerError)
+            }
+            let id = request.headers[HTTPField.Name("webhook-id")!] ?? ""
+            let ts = Int(request.headers[HTTPField.Name("webhook-timestamp")!] ?? "") ?? 0
+            let sig = request.headers[HTTPField.Name("webhook-signature")!] ?? ""
+            let json = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+            let data = json["data"] as? [String: Any]
+            box.withLockedValue {
+                $0.append(Received(id: id, type: json["type"] as? String ?? "", seq: json["seq"] as? Int ?? -1,
+                                   reason: (data?["session"] as? [String: Any])?["reason"] as? String ?? data?["reason"] as? String,
+                                   channelId: (data?["channel"] as? [String: Any])?["id"] as? String,
+                                   signatureValid: WebhookSignature.verify(secret: secret, id: id, timestamp: ts, body: body, header: sig)
+                                       && id == json["id"] as? String,
+                                   body: body, at: Date()))
+            }
+            return Response(status: .noContent)
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) })
+        let task = Task { try await app.runService() }
+        var port = 0
+        for await p in stream { port = p; break }
+        return WebhookReceiver(secret: secret, received: box, failing: failing, failures: failures, task: task, port: port)
+    }
+
+    private init(secret: String, received: NIOLockedValueBox<[Received]>, failing: NIOLockedValueBox<Bool>, failures: NIOLockedValueBox<Int>,
+                 task: Task<Void, any Error>, port: Int) {
+        self.secret = secret
+        self.received = received
+        self.failing = failing
+        self.failures = failures
+        self.task = task
+        self.port = port
+    }
+
+    var url: String { "http://127.0.0.1:\(port)/hook" }
+    var all: [Received] { received.withLockedValue { $0 } }
+    var failedRequests: Int { failures.withLockedValue { $0 } }
+    func setFailing(_ value: Bool) { failing.withLockedValue { $0 = value } }
+
+    func events(_ type: String, channel: String? = nil) -> [Received] {
+        all.filter { $0.type == type && (channel == nil || $0.channelId == channel) }
+    }
+
+    /// Polls until `predicate` holds over what arrived.
+    @discardableResult
+    func wait(timeout: Double = 10, _ predicate: @escaping ([Received]) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while ContinuousClock.now < deadline {
+            if predicate(all) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return predicate(all)
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
