@@ -8,8 +8,11 @@ import XCTest
 final class ConnectionLimitTests: XCTestCase {
     func testPerIPAndServerConnectionCaps() async throws {
         let server = try await TestServer.start { $0.maxConnectionsPerIP = 2; $0.maxConnections = 3 }
+        // Accepts are processed asynchronously: wait for each before the next, so "third" is c.
         let a = try await RawRTMPClient.connect(port: server.port)
+        _ = await server.waitForConnectionCount(1)
         let b = try await RawRTMPClient.connect(port: server.port)
+        _ = await server.waitForConnectionCount(2)
         let c = try await RawRTMPClient.connect(port: server.port)
         let closedC = await c.waitForClose(timeout: 2)
         XCTAssertTrue(closedC, "third connection from one IP is refused")
