@@ -135,4 +135,58 @@ final class GatewayBinaryTests: XCTestCase {
         let secondLogs = (try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""
         XCTAssertFalse(secondLogs.contains("LIVE_TOKEN_SECRET="), "the secret is printed only once")
     }
+
+    /// `kill -9` while a channel is live: the next start closes the session with `node_lost`,
+    /// sends `channel.offline`, and the API shows the channel offline.
+    func testKill9WhileLiveEndsWithNodeLostAfterRestart() async throws {
+        let dir = try MediaTools.temporaryDirectory("crash")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
+        let port = Int.random(in: 40000...49000)
+        let env = ["LIVE_TOKEN_ID": "tok_crash", "LIVE_TOKEN_SECRET": "crash-secret", "LIVEGATE_NODE_ID": "node-crash"]
+        let receiver = try await WebhookReceiver.start(secret: "")
+        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
+        defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        let api = "http://127.0.0.1:\(port + 1)"
+        func curl(_ args: [String]) async throws -> [String: Any] {
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_crash:crash-secret"] + args, timeout: 10)
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
+        receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"crashy","userId":"u1"}"#])
+        let channel = try XCTUnwrap(created["data"] as? [String: Any])
+        let channelID = try XCTUnwrap(channel["id"] as? String)
+        let key = try XCTUnwrap(channel["streamId"] as? String)
+
+        let ffmpeg = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 20)
+        }
+        let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        kill(gateway.processIdentifier, SIGKILL)
+        gateway.waitUntilExit()
+        let publisher = try await ffmpeg.value
+        XCTAssertNotEqual(publisher.exitCode, 0, "the publisher lost its server")
+
+        let (restarted, log) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "after.log")
+        defer { if restarted.isRunning { restarted.terminate() } }
+        let offline = await receiver.wait { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(offline)
+        XCTAssertEqual(receiver.events("channel.offline").first?.reason, "node_lost")
+        XCTAssertEqual(receiver.events("channel.offline").first?.channelId, channelID)
+        XCTAssertTrue(receiver.all.allSatisfy(\.signatureValid))
+        let after = try await curl(["\(api)/v1/channels/\(channelID)"])
+        XCTAssertEqual((after["data"] as? [String: Any])?["status"] as? String, "offline")
+        let sessions = try await curl(["\(api)/v1/channels/\(channelID)/sessions"])
+        let items = (sessions["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        XCTAssertEqual(items.first?["reason"] as? String, "node_lost")
+        let logs = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(logs.contains("node_lost"), logs)
+        restarted.terminate()
+        restarted.waitUntilExit()
+        XCTAssertEqual(restarted.terminationStatus, 0)
+        await receiver.stop()
+    }
 }

@@ -19,7 +19,10 @@ final class WebhookReceiver: Sendable {
         var at: Date
     }
 
-    let secret: String
+    private let secretBox: NIOLockedValueBox<String>
+    var secret: String { secretBox.withLockedValue { $0 } }
+    /// For webhooks whose secret is only known after the receiver's URL was registered.
+    func setSecret(_ value: String) { secretBox.withLockedValue { $0 = value } }
     private let received: NIOLockedValueBox<[Received]>
     private let failing: NIOLockedValueBox<Bool>
     private let failures: NIOLockedValueBox<Int>
@@ -27,6 +30,7 @@ final class WebhookReceiver: Sendable {
     let port: Int
 
     static func start(secret: String) async throws -> WebhookReceiver {
+        let secretBox = NIOLockedValueBox(secret)
         let box = NIOLockedValueBox<[Received]>([])
         let failing = NIOLockedValueBox(false)
         let failures = NIOLockedValueBox(0)
@@ -47,7 +51,7 @@ final class WebhookReceiver: Sendable {
                 $0.append(Received(id: id, type: json["type"] as? String ?? "", seq: json["seq"] as? Int ?? -1,
                                    reason: (data?["session"] as? [String: Any])?["reason"] as? String ?? data?["reason"] as? String,
                                    channelId: (data?["channel"] as? [String: Any])?["id"] as? String,
-                                   signatureValid: WebhookSignature.verify(secret: secret, id: id, timestamp: ts, body: body, header: sig)
+                                   signatureValid: WebhookSignature.verify(secret: secretBox.withLockedValue { $0 }, id: id, timestamp: ts, body: body, header: sig)
                                        && id == json["id"] as? String,
                                    body: body, at: Date()))
             }
@@ -59,12 +63,12 @@ final class WebhookReceiver: Sendable {
         let task = Task { try await app.runService() }
         var port = 0
         for await p in stream { port = p; break }
-        return WebhookReceiver(secret: secret, received: box, failing: failing, failures: failures, task: task, port: port)
+        return WebhookReceiver(secretBox: secretBox, received: box, failing: failing, failures: failures, task: task, port: port)
     }
 
-    private init(secret: String, received: NIOLockedValueBox<[Received]>, failing: NIOLockedValueBox<Bool>, failures: NIOLockedValueBox<Int>,
+    private init(secretBox: NIOLockedValueBox<String>, received: NIOLockedValueBox<[Received]>, failing: NIOLockedValueBox<Bool>, failures: NIOLockedValueBox<Int>,
                  task: Task<Void, any Error>, port: Int) {
-        self.secret = secret
+        self.secretBox = secretBox
         self.received = received
         self.failing = failing
         self.failures = failures
