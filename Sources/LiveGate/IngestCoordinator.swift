@@ -26,12 +26,21 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         var offlineReason: String?
         /// Why we kicked the publisher (key_reset, disabled, deleted, replaced …).
         var kickReason: String?
+        /// The owner's limits, read when the session started.
+        var limits: UserLimits = UserLimits()
+        /// (time, media bytes) samples for the sustained-bitrate check.
+        var bitrateSamples: [(Date, UInt64)] = []
     }
 
     enum Command: Sendable {
         case started(IngestSession)
         case ended(IngestSession, IngestEndReason, IngestSessionStats)
+        case video(IngestSession, VideoCodecParameters)
+        case metadata(IngestSession, width: Double?, height: Double?, fps: Double?)
     }
+
+    /// SPEC §4: `maxBitrateKbps` is judged over a sustained 10 s.
+    static let bitrateWindow: TimeInterval = 10
 
     let store: any ChannelStore
     let nodeId: String
@@ -113,6 +122,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         live[channel.id] = LiveChannel(channel: channel, session: session, ingest: nil, starting: true)
         do {
             let limits = try await store.userLimits(userId: channel.userId)
+            live[channel.id]?.limits = limits
             if let max = limits.maxConcurrentLive, try await store.liveChannelCount(userId: channel.userId, excluding: channel.id) >= max {
                 live[channel.id] = nil
                 try await rejected(channel, reason: "limit_exceeded", code: .publishRejected, remote: remoteAddress, limit: "maxConcurrentLive")
@@ -151,6 +161,17 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         commandSink.yield(.ended(session, reason, stats))
     }
 
+    /// Per frame on the event loop: only sequence headers (rare) are forwarded, for codec and size limits.
+    public nonisolated func media(_ frame: MediaFrame, session: IngestSession) {
+        guard frame.kind == .video, frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) else { return }
+        commandSink.yield(.video(session, params))
+    }
+
+    public nonisolated func metadata(_ metadata: AMFObject, session: IngestSession) {
+        commandSink.yield(.metadata(session, width: metadata["width"]?.numberValue, height: metadata["height"]?.numberValue,
+                                    fps: metadata["framerate"]?.numberValue ?? metadata["fps"]?.numberValue))
+    }
+
     // MARK: LiveSessionControl (the API changed a channel)
 
     public func channelChanged(_ channelId: String, reason: String) async {
@@ -174,6 +195,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(200))
                     await self?.expireWindows()
+                    await self?.enforceRunningLimits()
                 }
             }
             await withGracefulShutdownHandler {
@@ -189,6 +211,28 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     private func apply(_ command: Command) async {
         switch command {
+        case .video(let ingest, let params):
+            guard let (channelId, entry) = live.first(where: { $0.value.ingest?.connectionID == ingest.connectionID }) else { return }
+            let l = entry.limits
+            if let allowed = l.allowedVideoCodecs, !allowed.contains(params.codec.rawValue) {
+                await violate(channelId, limit: "allowedVideoCodecs", value: .string(params.codec.rawValue))
+            } else if let max = l.maxWidth, let w = params.width, w > max {
+                await violate(channelId, limit: "maxWidth", value: .number(Double(w)))
+            } else if let max = l.maxHeight, let h = params.height, h > max {
+                await violate(channelId, limit: "maxHeight", value: .number(Double(h)))
+            } else if let max = l.maxFps, let fps = params.frameRate, fps > max + 0.01 {
+                await violate(channelId, limit: "maxFps", value: .number(fps))
+            }
+        case .metadata(let ingest, let width, let height, let fps):
+            guard let (channelId, entry) = live.first(where: { $0.value.ingest?.connectionID == ingest.connectionID }) else { return }
+            let l = entry.limits
+            if let max = l.maxWidth, let w = width, w > Double(max) {
+                await violate(channelId, limit: "maxWidth", value: .number(w))
+            } else if let max = l.maxHeight, let h = height, h > Double(max) {
+                await violate(channelId, limit: "maxHeight", value: .number(h))
+            } else if let max = l.maxFps, let f = fps, f > max + 0.01 {
+                await violate(channelId, limit: "maxFps", value: .number(f))
+            }
         case .started(let ingest):
             guard let channelId = accepted.removeValue(forKey: ingest.request.streamKey), var entry = live[channelId] else { return }
             entry.ingest = ingest
@@ -220,6 +264,40 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
                 try? await end(channelId, reason: offlineReason)
             }
         }
+    }
+
+    /// Session length and sustained bitrate, checked a few times a second.
+    private func enforceRunningLimits() async {
+        let now = Date()
+        for (id, var entry) in live {
+            guard let ingest = entry.ingest, entry.kickReason == nil else { continue }
+            if let max = entry.limits.maxSessionSec, now.timeIntervalSince(entry.session.startedAt) >= Double(max) {
+                await violate(id, limit: "maxSessionSec", value: .number(Double(max)))
+                continue
+            }
+            guard let maxKbps = entry.limits.maxBitrateKbps else { continue }
+            entry.bitrateSamples.append((now, ingest.liveStats.mediaBytes))
+            entry.bitrateSamples.removeAll { now.timeIntervalSince($0.0) > Self.bitrateWindow + 0.5 }
+            live[id]?.bitrateSamples = entry.bitrateSamples
+            if let first = entry.bitrateSamples.first, now.timeIntervalSince(first.0) >= Self.bitrateWindow {
+                let kbps = Double(ingest.liveStats.mediaBytes &- first.1) * 8 / 1000 / now.timeIntervalSince(first.0)
+                if kbps > Double(maxKbps) { await violate(id, limit: "maxBitrateKbps", value: .number((kbps * 10).rounded() / 10)) }
+            }
+        }
+    }
+
+    /// SPEC §4: a limit exceeded during a session gets a warning event, then a disconnect
+    /// (offline reason `limit_exceeded`).
+    private func violate(_ channelId: String, limit: String, value: JSONValue) async {
+        guard var entry = live[channelId], let ingest = entry.ingest, entry.kickReason == nil else { return }
+        entry.kickReason = "limit_exceeded"
+        live[channelId] = entry
+        _ = try? await store.appendEvent(.make(type: "channel.limit_exceeded", channelId: channelId, userId: entry.channel.userId, at: Date(),
+                                               data: .object(["channel": entry.channel.eventJSON, "session": entry.session.json,
+                                                              "limit": .string(limit), "value": value])), now: Date())
+        dispatcher?.notify()
+        logger.warning("user limit exceeded; disconnecting", metadata: ["channel": "\(channelId)", "limit": "\(limit)", "value": "\(value.jsonText)"])
+        ingest.kick(.error(.publishRejected, limit), reason: .kicked)
     }
 
     private func expireWindows() async {

@@ -1,5 +1,13 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import RTMPCore
+
+/// Running counters of a session, readable from any thread (limit enforcement, stats).
+public struct IngestLiveStats: Sendable, Equatable {
+    public var mediaBytes: UInt64 = 0
+    public var videoFrames: Int = 0
+    public var audioFrames: Int = 0
+}
 
 /// A handle on one accepted publisher, safe to keep and call from any thread.
 public final class IngestSession: Sendable, CustomStringConvertible {
@@ -8,6 +16,12 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     public let remoteAddress: String
     public let startedAt: NIODeadline
     private let channel: any Channel
+    private let stats = NIOLockedValueBox(IngestLiveStats())
+
+    /// A snapshot of the counters.
+    public var liveStats: IngestLiveStats { stats.withLockedValue { $0 } }
+
+    func update(_ value: IngestLiveStats) { stats.withLockedValue { $0 = value } }
 
     init(connectionID: UInt64, request: PublishRequest, remoteAddress: String, startedAt: NIODeadline, channel: any Channel) {
         self.connectionID = connectionID

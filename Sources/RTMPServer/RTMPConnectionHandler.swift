@@ -153,6 +153,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             lastMedia = lastActivity
             if let session {
                 if frame.packetType == .sequenceHeader { logCodec(frame) }
+                session.update(IngestLiveStats(mediaBytes: machine.mediaBytes, videoFrames: machine.videoFrames, audioFrames: machine.audioFrames))
                 deps.sink.media(frame, session: session)
             }
         case .mediaSkipped(let reason):

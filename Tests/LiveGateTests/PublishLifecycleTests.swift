@@ -205,4 +205,27 @@ final class PublishLifecycleTests: XCTestCase {
                       "deliveries made while the receiver failed were retried")
         await stack.stop()
     }
+
+    func testLimitsExceededDuringASessionWarnThenDisconnect() async throws {
+        let stack = try await startStack()
+        _ = try await channel(stack, "long", key: "KEY_long", user: "lim1")
+        try await stack.store.setUserLimits(userId: "lim1", UserLimits(maxSessionSec: 1), now: Date())
+        _ = try await channel(stack, "codec", key: "KEY_codec", user: "lim2")
+        try await stack.store.setUserLimits(userId: "lim2", UserLimits(maxWidth: 1920, allowedVideoCodecs: ["hevc"]), now: Date())
+
+        let long = try await publish(stack, "KEY_long", seconds: 3).value
+        XCTAssertLessThan(long.duration, 2.8, "disconnected once maxSessionSec passed")
+        let codec = try await publish(stack, "KEY_codec", seconds: 3).value
+        XCTAssertLessThan(codec.duration, 2.0, "an H.264 stream is refused by allowedVideoCodecs at its sequence header")
+
+        let both = await stack.receiver.wait { $0.filter { $0.type == "channel.offline" }.count == 2 }
+        XCTAssertTrue(both)
+        for (channel, limit) in [("ch_long", "maxSessionSec"), ("ch_codec", "allowedVideoCodecs")] {
+            let events = stack.receiver.all.filter { $0.channelId == channel }
+            XCTAssertEqual(events.map(\.type), ["channel.live", "channel.limit_exceeded", "channel.offline"], channel)
+            XCTAssertTrue(events[1].body.contains("\"limit\":\"\(limit)\""), events[1].body)
+            XCTAssertEqual(events[2].reason, "limit_exceeded")
+        }
+        await stack.stop()
+    }
 }
