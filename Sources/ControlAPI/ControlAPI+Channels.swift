@@ -39,12 +39,12 @@ extension ControlAPI {
 
     func listChannels(_ request: Request) async throws -> Response {
         let page = try await store.listChannels(try QueryReader(request: request).channelQuery())
-        return Envelope.response(data: self.page(page, render))
+        return Envelope.response(data: try await renderLive(page))
     }
 
     func getChannel(_ context: APIRequestContext) async throws -> Response {
         guard let channel = try await store.channel(id: try parameter(context, "id")) else { throw APIError.notFound("channel") }
-        return Envelope.response(data: render(channel))
+        return Envelope.response(data: try await renderLive(channel))
     }
 
     /// PUT replaces every writable field (missing ones take their defaults); PATCH changes only

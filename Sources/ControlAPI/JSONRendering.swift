@@ -3,6 +3,22 @@ import Foundation
 
 /// API representations (camelCase, SPEC §4).
 extension ControlAPI {
+    /// The channel with its running session filled in (`id`, `startedAt`, `remoteAddr`, `encoder`).
+    func renderLive(_ c: Channel) async throws -> JSONValue {
+        guard let sessionId = c.sessionId, case .object(var o) = render(c) else { return render(c) }
+        if let s = try await store.session(id: sessionId) {
+            o["session"] = .object(["id": .string(s.id), "startedAt": .string(Timestamp.format(s.startedAt)),
+                                    "remoteAddr": .string(s.remoteAddr), "encoder": .string(s.encoder)])
+        }
+        return .object(o)
+    }
+
+    func renderLive(_ p: Page<Channel>) async throws -> JSONValue {
+        var items: [JSONValue] = []
+        for c in p.items { items.append(try await renderLive(c)) }
+        return .object(["items": .array(items), "nextCursor": p.nextCursor.map { .string($0) } ?? .null])
+    }
+
     func render(_ c: Channel) -> JSONValue {
         .object([
             "id": .string(c.id), "userId": .string(c.userId), "name": .string(c.name), "description": .string(c.description),

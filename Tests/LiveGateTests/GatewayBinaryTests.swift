@@ -165,6 +165,13 @@ final class GatewayBinaryTests: XCTestCase {
         }
         let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
         XCTAssertTrue(live)
+        let during = try await curl(["\(api)/v1/channels/\(channelID)"])
+        let duringData = try XCTUnwrap(during["data"] as? [String: Any])
+        XCTAssertEqual(duringData["status"] as? String, "live")
+        let session = try XCTUnwrap(duringData["session"] as? [String: Any])
+        XCTAssertNotNil(session["startedAt"] as? String)
+        XCTAssertTrue((session["encoder"] as? String)?.contains("FMLE") == true)
+        XCTAssertTrue((session["remoteAddr"] as? String)?.hasPrefix("127.0.0.1:") == true)
         kill(gateway.processIdentifier, SIGKILL)
         gateway.waitUntilExit()
         let publisher = try await ffmpeg.value
@@ -179,6 +186,7 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertTrue(receiver.all.allSatisfy(\.signatureValid))
         let after = try await curl(["\(api)/v1/channels/\(channelID)"])
         XCTAssertEqual((after["data"] as? [String: Any])?["status"] as? String, "offline")
+        XCTAssertTrue((after["data"] as? [String: Any])?["session"] is NSNull)
         let sessions = try await curl(["\(api)/v1/channels/\(channelID)/sessions"])
         let items = (sessions["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
         XCTAssertEqual(items.first?["reason"] as? String, "node_lost")
@@ -187,6 +195,50 @@ final class GatewayBinaryTests: XCTestCase {
         restarted.terminate()
         restarted.waitUntilExit()
         XCTAssertEqual(restarted.terminationStatus, 0)
+        await receiver.stop()
+    }
+
+    /// SIGTERM while live: the session ends with `shutdown` (not `node_lost`), exit 0 within 10 s,
+    /// and its `channel.offline` — persisted if not yet sent — reaches the receiver.
+    func testSIGTERMWhileLiveEndsWithShutdown() async throws {
+        let dir = try MediaTools.temporaryDirectory("sigterm")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
+        let port = Int.random(in: 50000...59000)
+        let env = ["LIVE_TOKEN_ID": "tok_t", "LIVE_TOKEN_SECRET": "t-secret", "LIVEGATE_NODE_ID": "node-t"]
+        let receiver = try await WebhookReceiver.start(secret: "")
+        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
+        defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        let api = "http://127.0.0.1:\(port + 1)"
+        func curl(_ args: [String]) async throws -> [String: Any] {
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret"] + args, timeout: 10)
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
+        receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"t","userId":"u1"}"#])
+        let key = try XCTUnwrap((created["data"] as? [String: Any])?["streamId"] as? String)
+        let ffmpeg = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 20)
+        }
+        let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        let start = Date()
+        gateway.terminate()
+        gateway.waitUntilExit()
+        XCTAssertEqual(gateway.terminationStatus, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        _ = try await ffmpeg.value
+
+        // Whatever was not delivered before exit goes out after the next start.
+        let (restarted, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "after.log")
+        defer { if restarted.isRunning { restarted.terminate() } }
+        let offline = await receiver.wait { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(offline)
+        XCTAssertEqual(receiver.events("channel.offline").map(\.reason), ["shutdown"])
+        restarted.terminate()
+        restarted.waitUntilExit()
         await receiver.stop()
     }
 }
