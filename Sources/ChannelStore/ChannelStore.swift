@@ -54,6 +54,8 @@ public protocol ChannelStore: Sendable {
     func dueDeliveries(now: Date, limit: Int) async throws -> [(delivery: DeliveryRecord, webhook: Webhook, payload: String)]
     func recordAttempt(deliveryId: String, attempt: Int, state: DeliveryRecord.State, statusCode: Int?, latencyMs: Int,
                        excerpt: String?, nextAttemptAt: Date, now: Date) async throws
+    func markSending(deliveryId: String, now: Date) async throws -> Bool
+    func resetInFlightDeliveries() async throws
     func deliveries(webhookId: String, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord>
     func redeliver(deliveryId: String, webhookId: String, now: Date) async throws -> Bool
 }

@@ -40,6 +40,11 @@ public final class WebhookDispatcher: Service, Sendable {
     public func notify() { wakeup.yield() }
 
     public func run() async throws {
+        do {
+            try await store.resetInFlightDeliveries()
+        } catch {
+            logger.error("could not reset in-flight deliveries", metadata: ["error": "\(error)"])
+        }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 // Ticker: turns the poll interval into wake-ups.
@@ -74,7 +79,11 @@ public final class WebhookDispatcher: Service, Sendable {
             if due.isEmpty { return }
             await withTaskGroup(of: Void.self) { group in
                 for item in due {
-                    group.addTask { _ = await self.attempt(item.delivery, webhook: item.webhook, payload: item.payload) }
+                    group.addTask {
+                        // Skip it if someone else took it meanwhile (redelivery, deletion).
+                        guard (try? await self.store.markSending(deliveryId: item.delivery.id, now: Date())) == true else { return }
+                        _ = await self.attempt(item.delivery, webhook: item.webhook, payload: item.payload)
+                    }
                 }
             }
         }

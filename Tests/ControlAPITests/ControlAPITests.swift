@@ -316,6 +316,23 @@ class ControlAPIConformanceTests: ControlAPITestCase {
         }
     }
 
+    func testDeletingAWebhookWithADeliveryInFlightIs409() async throws {
+        let store = self.store!
+        try await withClient { c in
+            let created = try await c.call(.post, "/v1/webhooks", #"{"url":"http://127.0.0.1:9/hook"}"#)
+            let id = try XCTUnwrap(created.data?["id"] as? String)
+            // A ping in flight (the test endpoint marks its delivery 'sending' until answered).
+            _ = try await store.appendPing(.make(type: "webhook.ping", channelId: nil, userId: nil, at: Date(), data: .object([:])),
+                                           webhookId: id, now: Date())
+            let r = try await c.call(.delete, "/v1/webhooks/\(id)")
+            XCTAssertEqual(r.status, 409)
+            XCTAssertEqual(r.ec, 4090)
+            try await store.resetInFlightDeliveries()
+            let again = try await c.call(.delete, "/v1/webhooks/\(id)")
+            XCTAssertEqual(again.status, 204)
+        }
+    }
+
     func testSearchSystemHealthAndEvents() async throws {
         let u = self.u
         try await withClient { c in

@@ -184,6 +184,23 @@ extension SQLChannelStore {
                        updatedAt: Timestamp.parse(try row.decode(column: "d_updated_at", as: String.self)))
     }
 
+    /// Marks a delivery in flight, so deleting its webhook meanwhile answers 409 instead of
+    /// racing the POST. Returns false if it is no longer pending (taken or deleted).
+    public func markSending(deliveryId: String, now: Date) async throws -> Bool {
+        try await transaction { db in
+            let pending = try await db.raw("SELECT id FROM webhook_deliveries WHERE id = \(bind: deliveryId) AND state = 'pending'").first() != nil
+            if pending {
+                try await db.raw("UPDATE webhook_deliveries SET state = 'sending', updated_at = \(bind: Timestamp.format(now)) WHERE id = \(bind: deliveryId)").run()
+            }
+            return pending
+        }
+    }
+
+    /// After a crash, deliveries left in flight are pending again (at-least-once).
+    public func resetInFlightDeliveries() async throws {
+        try await transaction { db in try await db.raw("UPDATE webhook_deliveries SET state = 'pending' WHERE state = 'sending'").run() }
+    }
+
     /// Records one attempt's outcome: delivered, retry at `nextAttemptAt`, or failed for good.
     public func recordAttempt(deliveryId: String, attempt: Int, state: DeliveryRecord.State, statusCode: Int?, latencyMs: Int,
                               excerpt: String?, nextAttemptAt: Date, now: Date) async throws {

@@ -73,6 +73,9 @@ extension SQLChannelStore {
         try await transaction { db in
             let exists = try await db.raw("SELECT id FROM webhooks WHERE id = \(bind: id)").first() != nil
             if exists {
+                if try await db.raw("SELECT id FROM webhook_deliveries WHERE webhook_id = \(bind: id) AND state = 'sending'").first() != nil {
+                    throw StoreError.conflict("a delivery to this webhook is in progress; retry in a few seconds")
+                }
                 try await db.raw("DELETE FROM webhook_deliveries WHERE webhook_id = \(bind: id)").run()
                 try await db.raw("DELETE FROM webhooks WHERE id = \(bind: id)").run()
             }
