@@ -228,4 +228,27 @@ final class PublishLifecycleTests: XCTestCase {
         }
         await stack.stop()
     }
+
+    /// Key reset, disable and delete through the API end the running session with that reason.
+    func testKeyResetDisableAndDeleteKickThePublisher() async throws {
+        let stack = try await startStack()
+        for (i, reason) in ["key_reset", "disabled", "deleted"].enumerated() {
+            let ch = try await channel(stack, "k\(i)", key: "KEY_k\(i)")
+            let ffmpeg = publish(stack, "KEY_k\(i)", seconds: 3)
+            let live = await stack.receiver.wait { $0.contains { $0.type == "channel.live" && $0.channelId == ch.id } }
+            XCTAssertTrue(live)
+            switch reason {
+            case "key_reset": _ = try await stack.store.resetStreamKey(id: ch.id, newKey: "KEY_new\(i)", now: Date())
+            case "disabled": _ = try await stack.store.updateChannel(id: ch.id, fields: ChannelFields(enabled: false), now: Date())
+            default: _ = try await stack.store.deleteChannel(id: ch.id)
+            }
+            await stack.coordinator.channelChanged(ch.id, reason: reason) // what the API calls after the change
+            let result = try await ffmpeg.value
+            XCTAssertLessThan(result.duration, 2.8, reason)
+            let offline = await stack.receiver.wait { $0.contains { $0.type == "channel.offline" && $0.channelId == ch.id } }
+            XCTAssertTrue(offline, reason)
+            XCTAssertEqual(stack.receiver.events("channel.offline", channel: ch.id).first?.reason, reason)
+        }
+        await stack.stop()
+    }
 }
