@@ -64,6 +64,8 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/reset-key", "Issue a new stream key (kicks the publisher)") { _, c in try await resetKey(c) },
             APIRoute(.post, "/v1/channels/{id}/enable", "Allow publishing") { _, c in try await setEnabled(c, true) },
             APIRoute(.post, "/v1/channels/{id}/disable", "Refuse publishing (kicks the publisher)") { _, c in try await setEnabled(c, false) },
+            APIRoute(.get, "/v1/channels/{id}/stats", "Live ingest stats, measured from the media") { _, c in try await channelStats(c) },
+            APIRoute(.get, "/v1/system/stats", "Connections, live channels, ingest bit rate, CPU, memory, store health") { _, _ in await systemStats() },
             APIRoute(.get, "/v1/channels/{id}/sessions", "Publish history with end reasons") { r, c in try await listSessions(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/test", "Send webhook.ping now and return the receiver's answer") { _, c in try await testWebhook(c) },
             APIRoute(.get, "/v1/webhooks/{id}/deliveries", "Delivery log") { r, c in try await listDeliveries(r, c) },
@@ -102,6 +104,33 @@ public struct ControlAPI: Sendable {
                                "audio": .array(["aac", "mp3", "opus"].map { .string($0) })]),
             "uptimeSec": .number((Date().timeIntervalSince(configuration.startedAt) * 10).rounded() / 10),
         ]))
+    }
+
+    func channelStats(_ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard let channel = try await store.channel(id: id) else { throw APIError.notFound("channel") }
+        if let stats = await sessions.channelStats(id) { return Envelope.response(data: stats) }
+        return Envelope.response(data: .object([
+            "status": .string(channel.status.rawValue), "sessionId": .null, "uptimeSec": .number(0), "bytesIn": .number(0),
+            "videoFrames": .number(0), "audioFrames": .number(0), "bitrateKbps": .number(0), "bitrateKbps10s": .number(0), "fps": .number(0),
+            "keyframeIntervalSec": .null, "video": .null, "audio": .null, "timestampRepairs": .number(0), "avDriftMs": .null, "outputs": .array([]),
+        ]))
+    }
+
+    func systemStats() async -> Response {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ")
+        let rssBytes = (statm.flatMap { $0.count > 1 ? Double($0[1]) : nil } ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        var storeHealthy = true
+        do { try await store.ping() } catch { storeHealthy = false }
+        var o = (await sessions.ingestSummary()).objectValue ?? [:]
+        o["cpuSeconds"] = .number((cpu * 1000).rounded() / 1000)
+        o["memoryRssBytes"] = .number(rssBytes)
+        o["uptimeSec"] = .number((Date().timeIntervalSince(configuration.startedAt) * 10).rounded() / 10)
+        o["store"] = .object(["backend": .string(store.backendName), "healthy": .bool(storeHealthy)])
+        return Envelope.response(data: .object(o))
     }
 
     // MARK: Helpers

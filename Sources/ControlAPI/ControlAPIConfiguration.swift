@@ -1,3 +1,4 @@
+import ChannelStore
 import Foundation
 
 /// What the API needs to know about the rest of the gateway.
@@ -36,9 +37,15 @@ public struct ControlAPIConfiguration: Sendable {
 /// current publisher. The publish lifecycle (issue #4) implements it; until then nothing is live.
 public protocol LiveSessionControl: Sendable {
     func channelChanged(_ channelId: String, reason: String) async
+    /// Measured stats of a live channel (`/v1/channels/{id}/stats`); nil when not live.
+    func channelStats(_ channelId: String) async -> JSONValue?
+    /// Connections, live channels and ingest bit rate for `/v1/system/stats`.
+    func ingestSummary() async -> JSONValue
 }
 
 public struct NoLiveSessions: LiveSessionControl {
     public init() {}
     public func channelChanged(_ channelId: String, reason: String) async {}
+    public func channelStats(_ channelId: String) async -> JSONValue? { nil }
+    public func ingestSummary() async -> JSONValue { .object(["connections": .number(0), "liveChannels": .number(0), "ingestBitrateKbps": .number(0)]) }
 }

@@ -186,6 +186,45 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         }
     }
 
+    // MARK: Stats
+
+    private var connectionCounter: (@Sendable () -> Int)?
+
+    /// The listener's connection count, for `/v1/system/stats`.
+    public func setConnectionCounter(_ counter: @escaping @Sendable () -> Int) { connectionCounter = counter }
+
+    public func channelStats(_ channelId: String) async -> JSONValue? {
+        guard let entry = live[channelId] else { return nil }
+        guard let ingest = entry.ingest else {
+            return .object(["status": .string("reconnecting"), "sessionId": .string(entry.session.id), "outputs": .array([])])
+        }
+        let s = ingest.stats
+        func num(_ v: Double) -> JSONValue { .number((v * 10).rounded() / 10) }
+        let video: JSONValue = s.video.map { v in
+            .object(["codec": .string(v.codec.rawValue), "profile": v.profileName.map { .string($0) } ?? .null,
+                     "level": v.level.map { .number(Double($0)) } ?? .null, "width": v.width.map { .number(Double($0)) } ?? .null,
+                     "height": v.height.map { .number(Double($0)) } ?? .null])
+        } ?? .null
+        let audio: JSONValue = s.audio.map { a in
+            .object(["codec": .string(a.codec.rawValue), "sampleRate": a.sampleRate.map { .number(Double($0)) } ?? .null,
+                     "channels": a.channels.map { .number(Double($0)) } ?? .null])
+        } ?? .null
+        return .object([
+            "status": .string("live"), "sessionId": .string(entry.session.id), "uptimeSec": num(ingest.uptimeSeconds),
+            "bytesIn": .number(Double(s.mediaBytes)), "videoFrames": .number(Double(s.videoFrames)), "audioFrames": .number(Double(s.audioFrames)),
+            "bitrateKbps": num(s.bitrateKbps), "bitrateKbps10s": num(s.bitrateKbps10s), "fps": num(s.fps),
+            "keyframeIntervalSec": s.keyframeIntervalSec.map(num) ?? .null, "video": video, "audio": audio,
+            "timestampRepairs": .number(Double(s.timestampRepairs)), "avDriftMs": s.avDriftMs.map { .number(Double($0)) } ?? .null,
+            "outputs": .array([]),
+        ])
+    }
+
+    public func ingestSummary() async -> JSONValue {
+        let kbps = live.values.compactMap { $0.ingest?.stats.bitrateKbps10s }.reduce(0, +)
+        return .object(["connections": .number(Double(connectionCounter?() ?? 0)), "liveChannels": .number(Double(live.count)),
+                        "ingestBitrateKbps": .number((kbps * 10).rounded() / 10)])
+    }
+
     // MARK: Service
 
     public func run() async throws {

@@ -35,6 +35,7 @@ public struct LiveGateApp {
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions()
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
+            await coordinator.setConnectionCounter { rtmp.connectionCount }
             let api = ControlAPI(store: store, sessions: coordinator, dispatcher: dispatcher, configuration: ControlAPIConfiguration(
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),

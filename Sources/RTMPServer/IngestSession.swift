@@ -16,12 +16,34 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     public let remoteAddress: String
     public let startedAt: NIODeadline
     private let channel: any Channel
-    private let stats = NIOLockedValueBox(IngestLiveStats())
+    private let tracker = NIOLockedValueBox(IngestStatsTracker())
 
-    /// A snapshot of the counters.
-    public var liveStats: IngestLiveStats { stats.withLockedValue { $0 } }
+    /// Running counters (limit enforcement).
+    public var liveStats: IngestLiveStats {
+        tracker.withLockedValue { IngestLiveStats(mediaBytes: $0.mediaBytes, videoFrames: $0.videoFrames, audioFrames: $0.audioFrames) }
+    }
 
-    func update(_ value: IngestLiveStats) { stats.withLockedValue { $0 = value } }
+    /// Measured statistics right now (`/v1/channels/{id}/stats`).
+    public var stats: IngestStatsSnapshot {
+        tracker.withLockedValue { $0.snapshot(nowMs: Self.nowMs()) }
+    }
+
+    /// Seconds since publishing started.
+    public var uptimeSeconds: Double { Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 }
+
+    func record(_ frame: MediaFrame, bytes: Int, repairs: Int, video: VideoCodecParameters?, audio: AudioCodecParameters?) {
+        let now = Self.nowMs()
+        tracker.withLockedValue { t in
+            t.record(frame, bytes: bytes, nowMs: now)
+            t.timestampRepairs = repairs
+            if frame.packetType == .sequenceHeader {
+                t.video = video
+                t.audio = audio
+            }
+        }
+    }
+
+    static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
 
     init(connectionID: UInt64, request: PublishRequest, remoteAddress: String, startedAt: NIODeadline, channel: any Channel) {
         self.connectionID = connectionID

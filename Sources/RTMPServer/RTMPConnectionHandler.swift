@@ -153,7 +153,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             lastMedia = lastActivity
             if let session {
                 if frame.packetType == .sequenceHeader { logCodec(frame) }
-                session.update(IngestLiveStats(mediaBytes: machine.mediaBytes, videoFrames: machine.videoFrames, audioFrames: machine.audioFrames))
+                session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs,
+                               video: machine.videoParameters, audio: machine.audioParameters)
                 deps.sink.media(frame, session: session)
             }
         case .mediaSkipped(let reason):

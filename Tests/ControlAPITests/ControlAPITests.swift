@@ -350,6 +350,17 @@ class ControlAPIConformanceTests: ControlAPITestCase {
             let ranged = try await c.call(.get, "/v1/search?userId=\(u)&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z")
             XCTAssertEqual(ranged.items.count, 1)
 
+            let ch = try await c.createChannel("stats", user: u)
+            let stats = try await c.call(.get, "/v1/channels/\(ch["id"] as! String)/stats")
+            XCTAssertEqual(stats.status, 200)
+            XCTAssertEqual(stats.data?["status"] as? String, "offline")
+            XCTAssertEqual(stats.data?["bitrateKbps"] as? Int, 0)
+            let sysStats = try await c.call(.get, "/v1/system/stats")
+            XCTAssertEqual(sysStats.status, 200)
+            XCTAssertNotNil(sysStats.data?["cpuSeconds"])
+            XCTAssertGreaterThan(sysStats.data?["memoryRssBytes"] as? Double ?? Double(sysStats.data?["memoryRssBytes"] as? Int ?? 0), 1_000_000)
+            XCTAssertEqual((sysStats.data?["store"] as? [String: Any])?["healthy"] as? Bool, true)
+
             let system = try await c.call(.get, "/v1/system")
             XCTAssertEqual(system.data?["version"] as? String, "test")
             XCTAssertEqual(system.data?["nodeId"] as? String, "node-1")

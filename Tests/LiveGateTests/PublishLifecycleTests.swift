@@ -251,4 +251,35 @@ final class PublishLifecycleTests: XCTestCase {
         }
         await stack.stop()
     }
+
+    /// `/v1/channels/{id}/stats` is measured from the media: 25 fps, a 2 s GOP, 320x240 H.264 Main.
+    func testLiveStatsAreMeasuredFromTheMedia() async throws {
+        let stack = try await startStack()
+        let ch = try await channel(stack, "stats", key: "KEY_stats")
+        let ffmpeg = publish(stack, "KEY_stats", seconds: 3)
+        try await Task.sleep(for: .milliseconds(2600))
+        let measured = await stack.coordinator.channelStats(ch.id)
+        let stats = try XCTUnwrap(measured?.objectValue)
+        XCTAssertEqual(stats["status"], .string("live"))
+        guard case .number(let fps)? = stats["fps"], case .number(let kbps)? = stats["bitrateKbps10s"],
+              case .number(let gop)? = stats["keyframeIntervalSec"], case .number(let frames)? = stats["videoFrames"] else {
+            return XCTFail("\(stats)")
+        }
+        XCTAssertEqual(fps, 25, accuracy: 3)
+        XCTAssertGreaterThan(kbps, 10)
+        XCTAssertEqual(gop, 2, accuracy: 0.05)
+        XCTAssertGreaterThan(frames, 40)
+        let video = stats["video"]?.objectValue
+        XCTAssertEqual(video?["codec"], .string("h264"))
+        XCTAssertEqual(video?["profile"], .string("Main"))
+        XCTAssertEqual(video?["width"], .number(320))
+        XCTAssertEqual(stats["audio"]?.objectValue?["sampleRate"], .number(48000))
+        let summary = await stack.coordinator.ingestSummary().objectValue
+        XCTAssertEqual(summary?["liveChannels"], .number(1))
+        _ = try await ffmpeg.value
+        try await Task.sleep(for: .milliseconds(300))
+        let after = await stack.coordinator.channelStats(ch.id)
+        XCTAssertNil(after, "not live any more")
+        await stack.stop()
+    }
 }
