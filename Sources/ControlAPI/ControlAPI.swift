@@ -11,10 +11,12 @@ public struct ControlAPI: Sendable {
     public let configuration: ControlAPIConfiguration
     let sessions: any LiveSessionControl
     let dispatcher: WebhookDispatcher?
+    let metrics: (any MetricsProvider)?
     let authThrottle: AuthFailureThrottle
 
     public init(store: any ChannelStore, sessions: any LiveSessionControl = NoLiveSessions(), dispatcher: WebhookDispatcher? = nil,
-                configuration: ControlAPIConfiguration) {
+                metrics: (any MetricsProvider)? = nil, configuration: ControlAPIConfiguration) {
+        self.metrics = metrics
         self.store = store
         self.configuration = configuration
         self.sessions = sessions
@@ -54,6 +56,10 @@ public struct ControlAPI: Sendable {
         [
             APIRoute(.get, "/healthz", "Liveness", auth: false) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
             APIRoute(.get, "/readyz", "Readiness: the store answers", auth: false) { _, _ in try await readyz() },
+            APIRoute(.get, "/metrics", "Prometheus text format", auth: false) { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                         body: .init(byteBuffer: ByteBuffer(string: await metrics?.prometheusText() ?? "")))
+            },
             APIRoute(.get, "/v1/openapi.json", "This API as OpenAPI 3.1", auth: false) { _, _ in openAPIResponse() },
             APIRoute(.post, "/v1/channels", "Create a channel", status: 201) { r, _ in try await createChannel(r) },
             APIRoute(.get, "/v1/channels", "List channels") { r, _ in try await listChannels(r) },

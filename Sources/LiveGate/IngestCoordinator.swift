@@ -14,7 +14,7 @@ import Webhooks
 /// An actor: decisions that read then change "who is live" happen without interleaving. The
 /// listener's sink callbacks arrive on event loops and must not block, so they only enqueue;
 /// `run()` applies them in order.
-public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionControl, Service {
+public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionControl, MetricsProvider, Service {
     struct LiveChannel {
         var channel: Channel
         var session: SessionRecord
@@ -139,12 +139,18 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             throw error
         }
         dispatcher?.notify()
+        sessionsStarted += 1
         accepted[request.streamKey] = channel.id
         logger.info("channel live", metadata: ["channel": "\(channel.id)", "session": "\(session.id)", "remote": "\(remoteAddress)"])
         return .accept
     }
 
+    private var rejectionsByReason: [String: Int] = [:]
+    private var sessionsEndedByReason: [String: Int] = [:]
+    private var sessionsStarted = 0
+
     private func rejected(_ channel: Channel?, reason: String, code: NetStatus.Code, remote: String, limit: String? = nil) async throws {
+        rejectionsByReason[reason, default: 0] += 1
         var data: [String: JSONValue] = ["reason": .string(reason), "status": .string(code.rawValue), "remoteAddr": .string(remote)]
         if let channel { data["channel"] = channel.eventJSON }
         if let limit { data["limit"] = .string(limit) }
@@ -223,6 +229,42 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         let kbps = live.values.compactMap { $0.ingest?.stats.bitrateKbps10s }.reduce(0, +)
         return .object(["connections": .number(Double(connectionCounter?() ?? 0)), "liveChannels": .number(Double(live.count)),
                         "ingestBitrateKbps": .number((kbps * 10).rounded() / 10)])
+    }
+
+    /// SPEC §6 metrics. Labels are bounded: channel ids of live channels, reasons, outcomes —
+    /// never a stream key.
+    public func prometheusText() async -> String {
+        var p = PrometheusText()
+        p.family("livegate_rtmp_connections", .gauge, help: "Open RTMP connections.")
+        p.sample("livegate_rtmp_connections", [], Double(connectionCounter?() ?? 0))
+        p.family("livegate_live_channels", .gauge, help: "Channels live on this node (including reconnect windows).")
+        p.sample("livegate_live_channels", [], Double(live.count))
+        p.family("livegate_sessions_started_total", .counter, help: "Publish sessions started.")
+        p.sample("livegate_sessions_started_total", [], Double(sessionsStarted))
+        p.family("livegate_sessions_ended_total", .counter, help: "Publish sessions ended, by offline reason.")
+        for (reason, n) in sessionsEndedByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_sessions_ended_total", [("reason", reason)], Double(n)) }
+        p.family("livegate_publish_rejections_total", .counter, help: "Refused publishes, by reason.")
+        for (reason, n) in rejectionsByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_publish_rejections_total", [("reason", reason)], Double(n)) }
+        p.family("livegate_webhook_deliveries_total", .counter, help: "Webhook delivery attempts, by outcome.")
+        for (outcome, n) in (dispatcher?.outcomeCounts ?? [:]).sorted(by: { $0.key < $1.key }) {
+            p.sample("livegate_webhook_deliveries_total", [("outcome", outcome)], Double(n))
+        }
+        let perChannel: [(String, Channel, IngestStatsSnapshot)] = live.compactMap { id, e in e.ingest.map { (id, e.channel, $0.stats) } }
+            .sorted { $0.0 < $1.0 }
+        let families: [(String, PrometheusText.Kind, String, (IngestStatsSnapshot) -> Double?)] = [
+            ("livegate_channel_ingest_bytes_total", .counter, "Media bytes received in the current session.", { Double($0.mediaBytes) }),
+            ("livegate_channel_video_frames_total", .counter, "Video frames received in the current session.", { Double($0.videoFrames) }),
+            ("livegate_channel_audio_frames_total", .counter, "Audio frames received in the current session.", { Double($0.audioFrames) }),
+            ("livegate_channel_bitrate_kbps", .gauge, "Measured ingest bit rate over the last 10 s.", { $0.bitrateKbps10s }),
+            ("livegate_channel_fps", .gauge, "Measured video frame rate.", { $0.fps }),
+            ("livegate_channel_keyframe_interval_seconds", .gauge, "Measured keyframe interval.", { $0.keyframeIntervalSec }),
+            ("livegate_channel_timestamp_repairs_total", .counter, "Non-monotonic timestamps repaired.", { Double($0.timestampRepairs) }),
+        ]
+        for (name, kind, help, value) in families {
+            p.family(name, kind, help: help)
+            for (id, _, stats) in perChannel { if let v = value(stats) { p.sample(name, [("channel", id)], v) } }
+        }
+        return p.text
     }
 
     // MARK: Service
@@ -365,6 +407,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             type: "channel.offline", channelId: session.channelId, userId: channel?.userId, at: now,
             data: .object(["channel": channelJSON, "session": session.json])))
         if ended != nil {
+            sessionsEndedByReason[reason, default: 0] += 1
             dispatcher?.notify()
             logger.info("channel offline", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)", "reason": "\(reason)"])
         }

@@ -36,7 +36,7 @@ public struct LiveGateApp {
             try await coordinator.recoverOpenSessions()
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
-            let api = ControlAPI(store: store, sessions: coordinator, dispatcher: dispatcher, configuration: ControlAPIConfiguration(
+            let api = ControlAPI(store: store, sessions: coordinator, dispatcher: dispatcher, metrics: coordinator, configuration: ControlAPIConfiguration(
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),

@@ -21,6 +21,9 @@ public final class WebhookDispatcher: Service, Sendable {
     let schedule: RetrySchedule
     let timeout: TimeInterval
     let logger: Logger
+    private let outcomes = NIOLockedValueBox([String: Int]())
+    /// Attempts by outcome (`delivered`, `retry`, `failed`) since start, for `/metrics`.
+    public var outcomeCounts: [String: Int] { outcomes.withLockedValue { $0 } }
     private let wakeup: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
     let pollInterval: Duration
@@ -122,6 +125,7 @@ public final class WebhookDispatcher: Service, Sendable {
         } catch {
             logger.error("webhook delivery record failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
         }
+        outcomes.withLockedValue { $0[state == .pending ? "retry" : state.rawValue, default: 0] += 1 }
         logger.log(level: outcome.delivered ? .debug : .notice, "webhook delivery", metadata: [
             "webhook.id": "\(webhook.id)", "event.type": "\(delivery.eventType)", "event.id": "\(delivery.eventId)",
             "attempt": "\(attempt)", "status": "\(outcome.statusCode.map(String.init) ?? "-")", "outcome": "\(state.rawValue)",

@@ -121,6 +121,9 @@ final class GatewayBinaryTests: XCTestCase {
         let unauthorized = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
                                                                 "http://127.0.0.1:\(port + 1)/v1/channels"], timeout: 10)
         XCTAssertEqual(unauthorized.stdout, "401")
+        let metrics = try await ProcessRunner.run("curl", ["-s", "http://127.0.0.1:\(port + 1)/metrics"], timeout: 10)
+        XCTAssertTrue(metrics.stdout.contains("# TYPE livegate_rtmp_connections gauge"), metrics.stdout)
+        XCTAssertTrue(metrics.stdout.contains("livegate_live_channels 0"), metrics.stdout)
         gateway.terminate()
         gateway.waitUntilExit()
         XCTAssertEqual(gateway.terminationStatus, 0)

@@ -276,10 +276,44 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertEqual(stats["audio"]?.objectValue?["sampleRate"], .number(48000))
         let summary = await stack.coordinator.ingestSummary().objectValue
         XCTAssertEqual(summary?["liveChannels"], .number(1))
+
+        // /metrics: parse the text format; channel ids as labels, never keys.
+        _ = try await publish(stack, "KEY_nope", realtime: false, seconds: 1).value
+        let text = await stack.coordinator.prometheusText()
+        let samples = try Self.parsePrometheus(text)
+        XCTAssertFalse(text.contains("KEY_stats"), "no stream key in metrics")
+        XCTAssertEqual(samples["livegate_live_channels"]?[""], 1)
+        XCTAssertEqual(samples["livegate_publish_rejections_total"]?["reason=unknown_key"], 1)
+        XCTAssertEqual(samples["livegate_channel_fps"]?["channel=\(ch.id)"] ?? 0, 25, accuracy: 3)
+        XCTAssertGreaterThan(samples["livegate_channel_ingest_bytes_total"]?["channel=\(ch.id)"] ?? 0, 10_000)
+        XCTAssertEqual(samples["livegate_channel_keyframe_interval_seconds"]?["channel=\(ch.id)"] ?? 0, 2, accuracy: 0.05)
         _ = try await ffmpeg.value
         try await Task.sleep(for: .milliseconds(300))
         let after = await stack.coordinator.channelStats(ch.id)
         XCTAssertNil(after, "not live any more")
         await stack.stop()
+    }
+
+    /// A strict-enough parser of the Prometheus text format: every sample's family has a TYPE
+    /// line before it; returns family → "k=v,…" → value.
+    static func parsePrometheus(_ text: String) throws -> [String: [String: Double]] {
+        var types: [String: String] = [:]
+        var out: [String: [String: Double]] = [:]
+        let sample = try Regex(#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$"#)
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                XCTAssertEqual(parts.count, 4, String(line))
+                types[String(parts[2])] = String(parts[3])
+                continue
+            }
+            if line.hasPrefix("#") { continue }
+            guard let m = try sample.wholeMatch(in: String(line)) else { XCTFail("not a sample line: \(line)"); continue }
+            let name = String(m.output[1].substring ?? "")
+            XCTAssertNotNil(types[name], "\(name) has no TYPE line")
+            let labels = (m.output[2].substring.map(String.init) ?? "").replacingOccurrences(of: "\"", with: "")
+            out[name, default: [:]][labels] = Double(m.output[3].substring ?? "")
+        }
+        return out
     }
 }
