@@ -23,9 +23,14 @@ public struct LiveGateLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        FileHandle.standardError.write(Data((line(for: event, at: Date()) + "\n").utf8))
+    }
+
+    /// The line for `event`, without the newline (separate from writing so tests can check it).
+    public func line(for event: LogEvent, at date: Date) -> String {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let time = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt,
+        let time = ISO8601DateFormatter.string(from: date, timeZone: .gmt,
                                                formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         let line: String
         switch format {
@@ -39,7 +44,7 @@ public struct LiveGateLogHandler: LogHandler {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        return line
     }
 
     static func quoteIfNeeded(_ s: String) -> String {
