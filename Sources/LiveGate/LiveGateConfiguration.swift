@@ -25,6 +25,9 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("rtmp.maxConnectionsPerIP", .int(0...1_000_000), default: "50", "Connections per remote IP; 0 = unlimited."),
         ConfigKey("rtmp.failedPublishesPerMinute", .int(0...1_000_000), default: "10",
                   "Refused publishes per IP per minute before that IP is refused without lookup for 60 s; 0 = off."),
+        ConfigKey("rtmp.tlsPort", .int(0...65535), default: "1936", "RTMPS listener port (on only with tlsCertificate and tlsKey)."),
+        ConfigKey("rtmp.tlsCertificate", .string, default: "", "PEM certificate chain for RTMPS; empty = RTMPS off."),
+        ConfigKey("rtmp.tlsKey", .string, default: "", "PEM private key for RTMPS."),
         ConfigKey("ingest.mediaTimeoutSec", .double(1...3600), default: "10", "A publisher sending no media this long is dropped."),
         ConfigKey("http.host", .string, default: "0.0.0.0", "Address the HTTP listener (API, HLS, metrics) binds."),
         ConfigKey("http.port", .int(0...65535), default: "8080", "HTTP listener port."),
@@ -111,7 +114,7 @@ public struct LiveGateConfiguration: Sendable {
     public func bool(_ path: String) -> Bool { string(path).lowercased() == "true" }
 
     public var rtmp: RTMPServerConfiguration {
-        RTMPServerConfiguration(
+        var c = RTMPServerConfiguration(
             host: string("rtmp.host"),
             port: int("rtmp.port"),
             limits: RTMPLimits(maxMessageBytes: int("rtmp.maxMessageBytes")),
@@ -123,5 +126,9 @@ public struct LiveGateConfiguration: Sendable {
             maxConnectionsPerIP: int("rtmp.maxConnectionsPerIP"),
             failedPublishesPerMinute: int("rtmp.failedPublishesPerMinute")
         )
+        c.tlsPort = int("rtmp.tlsPort")
+        c.tlsCertificatePath = string("rtmp.tlsCertificate")
+        c.tlsKeyPath = string("rtmp.tlsKey")
+        return c
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RTMPCore
 import ServiceLifecycle
 
@@ -12,6 +13,7 @@ public final class RTMPServer: Service, Sendable {
     private let dependencies: RTMPConnectionHandler.Dependencies
     private let group: any EventLoopGroup
     private let boundChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let boundTLSChannel = NIOLockedValueBox<(any Channel)?>(nil)
     private let nextConnectionID = NIOLockedValueBox<UInt64>(0)
     private let started = NIOLockedValueBox<[CheckedContinuation<Int, any Error>]>([])
     private let children = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
@@ -48,25 +50,64 @@ public final class RTMPServer: Service, Sendable {
 
     public var connectionCount: Int { limiter.currentConnections }
 
+    /// The RTMPS port actually bound, once listening (nil when TLS is off).
+    public var tlsPort: Int? { boundTLSChannel.withLockedValue { $0?.localAddress?.port } }
+
+    public struct TLSSetupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Loads the PEM certificate chain and key; a bad file stops start-up with the reason.
+    static func makeTLSContext(certificate: String, key: String) throws -> NIOSSLContext {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            guard !chain.isEmpty else { throw TLSSetupError(description: "no certificate in \(certificate)") }
+            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            return try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
+        } catch let error as TLSSetupError {
+            throw error
+        } catch {
+            throw TLSSetupError(description: "cannot load RTMPS certificate/key (\(certificate), \(key)): \(error)")
+        }
+    }
+
     public func run() async throws {
         let deps = dependencies
         let counter = nextConnectionID
         let children = self.children
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                let id = counter.withLockedValue { $0 += 1; return $0 }
-                let key = ObjectIdentifier(channel)
-                children.withLockedValue { $0[key] = channel }
-                channel.closeFuture.whenComplete { _ in _ = children.withLockedValue { $0.removeValue(forKey: key) } }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(connectionID: id, dependencies: deps))
+        let tlsContext = configuration.tlsEnabled
+            ? try Self.makeTLSContext(certificate: configuration.tlsCertificatePath ?? "", key: configuration.tlsKeyPath ?? "") : nil
+        func bootstrap(tls: NIOSSLContext?) -> ServerBootstrap {
+            ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer { channel in
+                    let id = counter.withLockedValue { $0 += 1; return $0 }
+                    let key = ObjectIdentifier(channel)
+                    children.withLockedValue { $0[key] = channel }
+                    channel.closeFuture.whenComplete { _ in _ = children.withLockedValue { $0.removeValue(forKey: key) } }
+                    return channel.eventLoop.makeCompletedFuture {
+                        // RTMPS is RTMP inside TLS: the same handler sees plaintext bytes.
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                        try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(connectionID: id, dependencies: deps))
+                    }
                 }
+        }
+        let channel = try await bootstrap(tls: nil).bind(host: configuration.host, port: configuration.port).get()
+        var boundTLS: (any Channel)?
+        if let tlsContext {
+            do {
+                boundTLS = try await bootstrap(tls: tlsContext).bind(host: configuration.host, port: configuration.tlsPort).get()
+            } catch {
+                try? await channel.close()
+                throw error
             }
-        let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            boundTLSChannel.withLockedValue { $0 = boundTLS }
+            dependencies.logger.info("RTMPS listener started", metadata: ["address": "\(configuration.host):\(boundTLS?.localAddress?.port ?? 0)"])
+        }
+        let tlsChannel = boundTLS
         let port = channel.localAddress?.port ?? configuration.port
         boundChannel.withLockedValue { $0 = channel }
         let waiters = started.withLockedValue { w in defer { w.removeAll() }; return w }
@@ -76,8 +117,10 @@ public final class RTMPServer: Service, Sendable {
         // Cancellation (tests, parent task) and SIGTERM both stop the listener.
         try await withTaskCancellationOrGracefulShutdownHandler {
             try await channel.closeFuture.get()
+            try await tlsChannel?.closeFuture.get()
         } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
+            tlsChannel?.close(promise: nil)
         }
         // Stop accepting first, then end every connection (publishers see reason `shutdown`).
         let open = children.withLockedValue { Array($0.values) }

@@ -19,6 +19,14 @@ public struct RTMPServerConfiguration: Sendable {
     public var maxConnectionsPerIP: Int
     /// `rtmp.failedPublishesPerMinute`; past it an IP's publishes are refused for 60 s without a lookup. 0 = off.
     public var failedPublishesPerMinute: Int
+    /// RTMPS listener (`rtmp.tlsPort`, default 1936): on only when both PEM paths are set.
+    public var tlsPort: Int = 1936
+    /// `rtmp.tlsCertificate`: PEM certificate chain.
+    public var tlsCertificatePath: String?
+    /// `rtmp.tlsKey`: PEM private key.
+    public var tlsKeyPath: String?
+
+    public var tlsEnabled: Bool { !(tlsCertificatePath ?? "").isEmpty && !(tlsKeyPath ?? "").isEmpty }
 
     public init(
         host: String = "0.0.0.0",
