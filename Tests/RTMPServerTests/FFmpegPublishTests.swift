@@ -59,6 +59,22 @@ final class FFmpegPublishTests: XCTestCase {
         XCTAssertEqual(stats.audio?.channels, audio.channels)
         XCTAssertEqual(stats.timestampRepairs, 0)
         XCTAssertEqual(stream.metadata?["width"]?.numberValue, Double(video.width ?? 0))
+
+        // One structured line per ingest event, with connection and remote on each, no secret.
+        func line(_ message: String) -> [String: String]? { server.logs.all.first { $0.message == message }?.metadata }
+        XCTAssertEqual(line("rtmp connect")?["app"], "live")
+        XCTAssertTrue(line("rtmp connect")?["encoder"]?.hasPrefix("FMLE/3.0") == true)
+        XCTAssertEqual(line("publish accepted")?["key"], "KEY…(3)")
+        XCTAssertEqual(line("video codec")?["profile"], video.profile)
+        XCTAssertEqual(line("audio codec")?["sampleRate"], String(audio.sampleRate ?? 0))
+        let endedLine = try XCTUnwrap(line("publish ended"))
+        XCTAssertEqual(endedLine["reason"], "unpublished")
+        XCTAssertEqual(endedLine["frames.video"], String(video.packets))
+        for name in ["connection accepted", "rtmp connect", "publish accepted", "publish ended", "connection closed"] {
+            let meta = try XCTUnwrap(line(name), name)
+            XCTAssertNotNil(meta["rtmp.connection.id"], name)
+            XCTAssertTrue(meta["remote"]?.hasPrefix("127.0.0.1:") == true, name)
+        }
         await server.stop()
     }
 
