@@ -2,6 +2,8 @@ import ChannelStore
 import ControlAPI
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import RTMPCore
 import RTMPServer
@@ -41,7 +43,11 @@ public struct LiveGateApp {
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
                 blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks")))
-            let http = Application(router: api.makeRouter(), configuration: .init(
+            // HTTPS for the API when a certificate and key are configured (same port).
+            let certificate = configuration.string("http.tlsCertificate"), key = configuration.string("http.tlsKey")
+            let server: HTTPServerBuilder = certificate.isEmpty || key.isEmpty
+                ? .http1() : try .tls(.http1(), tlsConfiguration: RTMPServer.tlsConfiguration(certificate: certificate, key: key))
+            let http = Application(router: api.makeRouter(), server: server, configuration: .init(
                 address: .hostname(configuration.string("http.host"), port: configuration.int("http.port")), serverName: "LiveGate"),
                 logger: Logger(label: "livegate.http"))
             let group = ServiceGroup(configuration: .init(

@@ -31,6 +31,8 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("ingest.mediaTimeoutSec", .double(1...3600), default: "10", "A publisher sending no media this long is dropped."),
         ConfigKey("http.host", .string, default: "0.0.0.0", "Address the HTTP listener (API, HLS, metrics) binds."),
         ConfigKey("http.port", .int(0...65535), default: "8080", "HTTP listener port."),
+        ConfigKey("http.tlsCertificate", .string, default: "", "PEM certificate chain: serve the API over HTTPS; empty = plain HTTP."),
+        ConfigKey("http.tlsKey", .string, default: "", "PEM private key for HTTPS."),
         ConfigKey("publicHost", .string, default: "localhost", "Host put into streamUrl (rtmp://HOST:PORT/live)."),
         ConfigKey("dataDir", .string, default: "data", "Folder for the SQLite file, HLS and recordings."),
         ConfigKey("database.url", .string, default: "", "Empty = SQLite at DATA_DIR/livegate.sqlite; postgres://… for PostgreSQL."),

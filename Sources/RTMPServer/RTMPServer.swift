@@ -57,13 +57,25 @@ public final class RTMPServer: Service, Sendable {
         public var description: String
     }
 
-    /// Loads the PEM certificate chain and key; a bad file stops start-up with the reason.
-    static func makeTLSContext(certificate: String, key: String) throws -> NIOSSLContext {
+    /// A server TLS configuration from PEM files (RTMPS here, HTTPS for the API in the app);
+    /// a bad file stops start-up with the path and the reason.
+    public static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             guard !chain.isEmpty else { throw TLSSetupError(description: "no certificate in \(certificate)") }
             let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-            return try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey)))
+            return .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
+        } catch let error as TLSSetupError {
+            throw error
+        } catch {
+            throw TLSSetupError(description: "cannot load TLS certificate/key (\(certificate), \(key)): \(error)")
+        }
+    }
+
+    static func makeTLSContext(certificate: String, key: String) throws -> NIOSSLContext {
+        let configuration = try tlsConfiguration(certificate: certificate, key: key)
+        do {
+            return try NIOSSLContext(configuration: configuration)
         } catch let error as TLSSetupError {
             throw error
         } catch {

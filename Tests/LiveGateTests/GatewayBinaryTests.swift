@@ -244,4 +244,29 @@ final class GatewayBinaryTests: XCTestCase {
         restarted.waitUntilExit()
         await receiver.stop()
     }
+
+    /// HTTPS for the API (and RTMPS) from configured PEM files, on a real binary.
+    func testHTTPSAndRTMPSWithConfiguredCertificate() async throws {
+        let dir = try MediaTools.temporaryDirectory("https")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
+        let made = try await ProcessRunner.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                                                          "-days", "1", "-subj", "/CN=127.0.0.1"], timeout: 30)
+        XCTAssertEqual(made.exitCode, 0, made.stderr)
+        let port = Int.random(in: 20000...29000)
+        let (gateway, log) = try await startGateway(dir: dir, port: port, extraEnv: [
+            "LIVEGATE_HTTP_TLS_CERTIFICATE": cert, "LIVEGATE_HTTP_TLS_KEY": key,
+            "LIVEGATE_RTMP_TLS_CERTIFICATE": cert, "LIVEGATE_RTMP_TLS_KEY": key, "LIVEGATE_RTMP_TLS_PORT": "\(port + 2)",
+        ], log: "tls.log")
+        defer { if gateway.isRunning { gateway.terminate() } }
+        let https = try await ProcessRunner.run("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:\(port + 1)/healthz"], timeout: 10)
+        XCTAssertEqual(https.stdout, "200")
+        let plain = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port + 1)/healthz"], timeout: 10)
+        XCTAssertNotEqual(plain.stdout, "200", "plain HTTP is not served when TLS is on")
+        let logs = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(logs.contains("RTMPS listener started"), logs)
+        gateway.terminate()
+        gateway.waitUntilExit()
+        XCTAssertEqual(gateway.terminationStatus, 0)
+    }
 }
