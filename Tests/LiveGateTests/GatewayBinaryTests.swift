@@ -139,6 +139,35 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertFalse(secondLogs.contains("LIVE_TOKEN_SECRET="), "the secret is printed only once")
     }
 
+    /// A started gateway with API credentials, a webhook to a fresh receiver (secret wired in),
+    /// and one channel; returns what the live-session tests need.
+    struct LiveSetup {
+        var gateway: Process
+        var receiver: WebhookReceiver
+        var api: String
+        var channelID: String
+        var key: String
+        var env: [String: String]
+        var curl: @Sendable ([String]) async throws -> [String: Any]
+    }
+
+    func liveSetup(dir: URL, port: Int, token: String) async throws -> LiveSetup {
+        let env = ["LIVE_TOKEN_ID": "tok_\(token)", "LIVE_TOKEN_SECRET": "\(token)-secret", "LIVEGATE_NODE_ID": "node-\(token)"]
+        let receiver = try await WebhookReceiver.start(secret: "")
+        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
+        let api = "http://127.0.0.1:\(port + 1)"
+        let curl: @Sendable ([String]) async throws -> [String: Any] = { args in
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_\(token):\(token)-secret"] + args, timeout: 10)
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
+        receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(token)","userId":"u1"}"#])
+        let channel = try XCTUnwrap(created["data"] as? [String: Any])
+        return LiveSetup(gateway: gateway, receiver: receiver, api: api, channelID: try XCTUnwrap(channel["id"] as? String),
+                         key: try XCTUnwrap(channel["streamId"] as? String), env: env, curl: curl)
+    }
+
     /// `kill -9` while a channel is live: the next start closes the session with `node_lost`,
     /// sends `channel.offline`, and the API shows the channel offline.
     func testKill9WhileLiveEndsWithNodeLostAfterRestart() async throws {
@@ -146,21 +175,9 @@ final class GatewayBinaryTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
         let port = Int.random(in: 40000...49000)
-        let env = ["LIVE_TOKEN_ID": "tok_crash", "LIVE_TOKEN_SECRET": "crash-secret", "LIVEGATE_NODE_ID": "node-crash"]
-        let receiver = try await WebhookReceiver.start(secret: "")
-        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
+        let setup = try await liveSetup(dir: dir, port: port, token: "crash")
+        let (gateway, receiver, api, channelID, key, env, curl) = (setup.gateway, setup.receiver, setup.api, setup.channelID, setup.key, setup.env, setup.curl)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
-        let api = "http://127.0.0.1:\(port + 1)"
-        func curl(_ args: [String]) async throws -> [String: Any] {
-            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_crash:crash-secret"] + args, timeout: 10)
-            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
-        }
-        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
-        receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
-        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"crashy","userId":"u1"}"#])
-        let channel = try XCTUnwrap(created["data"] as? [String: Any])
-        let channelID = try XCTUnwrap(channel["id"] as? String)
-        let key = try XCTUnwrap(channel["streamId"] as? String)
 
         let ffmpeg = Task {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
@@ -208,19 +225,9 @@ final class GatewayBinaryTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
         let port = Int.random(in: 50000...59000)
-        let env = ["LIVE_TOKEN_ID": "tok_t", "LIVE_TOKEN_SECRET": "t-secret", "LIVEGATE_NODE_ID": "node-t"]
-        let receiver = try await WebhookReceiver.start(secret: "")
-        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
+        let setup = try await liveSetup(dir: dir, port: port, token: "t")
+        let (gateway, receiver, key, env) = (setup.gateway, setup.receiver, setup.key, setup.env)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
-        let api = "http://127.0.0.1:\(port + 1)"
-        func curl(_ args: [String]) async throws -> [String: Any] {
-            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret"] + args, timeout: 10)
-            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
-        }
-        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
-        receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
-        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"t","userId":"u1"}"#])
-        let key = try XCTUnwrap((created["data"] as? [String: Any])?["streamId"] as? String)
         let ffmpeg = Task {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 20)
@@ -249,10 +256,7 @@ final class GatewayBinaryTests: XCTestCase {
     func testHTTPSAndRTMPSWithConfiguredCertificate() async throws {
         let dir = try MediaTools.temporaryDirectory("https")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
-        let made = try await ProcessRunner.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                                                          "-days", "1", "-subj", "/CN=127.0.0.1"], timeout: 30)
-        XCTAssertEqual(made.exitCode, 0, made.stderr)
+        let (cert, key) = try await MediaTools.selfSignedCertificate(in: dir)
         let port = Int.random(in: 20000...29000)
         let (gateway, log) = try await startGateway(dir: dir, port: port, extraEnv: [
             "LIVEGATE_HTTP_TLS_CERTIFICATE": cert, "LIVEGATE_HTTP_TLS_KEY": key,

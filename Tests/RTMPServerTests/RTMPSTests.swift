@@ -8,10 +8,7 @@ final class RTMPSTests: XCTestCase {
     func testFFmpegPublishesOverRTMPSWithEveryFrame() async throws {
         let dir = try MediaTools.temporaryDirectory("rtmps")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
-        let made = try await ProcessRunner.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                                                          "-days", "1", "-subj", "/CN=127.0.0.1"], timeout: 30)
-        XCTAssertEqual(made.exitCode, 0, made.stderr)
+        let (cert, key) = try await MediaTools.selfSignedCertificate(in: dir)
         let clip = try await MediaTools.makeClip(seconds: 3, in: dir)
         let source = try await MediaTools.probe(clip)
         let server = try await TestServer.start(keys: ["TLSKEY"]) {

@@ -24,6 +24,15 @@ public enum MediaTools {
         return out
     }
 
+    /// A self-signed certificate and key (PEM) for 127.0.0.1, made with the openssl CLI.
+    public static func selfSignedCertificate(in dir: URL) async throws -> (certificate: String, key: String) {
+        let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
+        let made = try await ProcessRunner.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                                                          "-days", "1", "-subj", "/CN=127.0.0.1"], timeout: 30)
+        guard made.exitCode == 0 else { throw ToolFailed(tool: "openssl", stderr: made.stderr) }
+        return (cert, key)
+    }
+
     public struct StreamInfo: Sendable, Equatable {
         public var codecType: String
         public var codecName: String

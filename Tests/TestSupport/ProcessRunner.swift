@@ -24,15 +24,19 @@ public enum ProcessRunner {
         process.standardError = errPipe
         process.standardInput = FileHandle.nullDevice
         let start = Date()
+        // Each pipe is drained to EOF on its own dispatch thread (not a cooperative one), so no
+        // output is lost between the last read and the exit, and a chatty child never blocks.
         let outData = DataCollector(), errData = DataCollector()
-        outPipe.fileHandleForReading.readabilityHandler = { outData.append($0.availableData) }
-        errPipe.fileHandleForReading.readabilityHandler = { errData.append($0.availableData) }
+        let drained = DispatchGroup()
         // terminationHandler, not waitUntilExit(): the latter spins a run loop per waiting thread
         // and, in corelibs Foundation, serialises concurrent waits.
         let finished = DataCollector()
         let exited = AsyncStream<Void>.makeStream()
         process.terminationHandler = { _ in exited.continuation.yield(); exited.continuation.finish() }
         try process.run()
+        for (pipe, sink) in [(outPipe, outData), (errPipe, errData)] {
+            DispatchQueue.global().async(group: drained) { sink.append(pipe.fileHandleForReading.readDataToEndOfFile()) }
+        }
         let pid = process.processIdentifier
         let watchdog = Task {
             try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
@@ -44,10 +48,7 @@ public enum ProcessRunner {
         for await _ in exited.stream {}
         watchdog.cancel()
         let timedOut = finished.timedOut
-        outPipe.fileHandleForReading.readabilityHandler = nil
-        errPipe.fileHandleForReading.readabilityHandler = nil
-        outData.append(outPipe.fileHandleForReading.readDataToEndOfFile())
-        errData.append(errPipe.fileHandleForReading.readDataToEndOfFile())
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in drained.notify(queue: .global()) { done.resume() } }
         return ProcessResult(exitCode: process.terminationStatus, stdout: outData.string, stderr: errData.string,
                              duration: Date().timeIntervalSince(start), timedOut: timedOut)
     }
