@@ -256,6 +256,8 @@ final class PublishLifecycleTests: XCTestCase {
     func testLiveStatsAreMeasuredFromTheMedia() async throws {
         let stack = try await startStack()
         let ch = try await channel(stack, "stats", key: "KEY_stats")
+        // A refused publish first, so the rejection counter is set before the live stream is sampled.
+        _ = try await publish(stack, "KEY_nope", realtime: false, seconds: 1).value
         let ffmpeg = publish(stack, "KEY_stats", seconds: 3)
         try await Task.sleep(for: .milliseconds(2600))
         let measured = await stack.coordinator.channelStats(ch.id)
@@ -278,7 +280,6 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertEqual(summary?["liveChannels"], .number(1))
 
         // /metrics: parse the text format; channel ids as labels, never keys.
-        _ = try await publish(stack, "KEY_nope", realtime: false, seconds: 1).value
         let text = await stack.coordinator.prometheusText()
         let samples = try Self.parsePrometheus(text)
         XCTAssertFalse(text.contains("KEY_stats"), "no stream key in metrics")
