@@ -103,7 +103,12 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertEqual(history.items.first?.endReason, "unpublished")
         XCTAssertGreaterThan(history.items.first?.videoFrames ?? 0, 50)
         XCTAssertTrue(history.items.first?.encoder.contains("FMLE") == true)
-        let deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 10, cursor: nil)
+        // The receiver answers before the dispatcher records the outcome: poll the log briefly.
+        var deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 10, cursor: nil)
+        for _ in 0..<100 where !deliveries.items.allSatisfy({ $0.state == .delivered }) {
+            try await Task.sleep(for: .milliseconds(20))
+            deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 10, cursor: nil)
+        }
         XCTAssertTrue(deliveries.items.allSatisfy { $0.state == .delivered && $0.statusCode == 204 })
         if let startedAt = history.items.first?.startedAt {
             print("LATENCY publish decision (session start) → channel.live at the receiver: \(Int(liveAt.timeIntervalSince(startedAt) * 1000)) ms")
@@ -199,7 +204,11 @@ final class PublishLifecycleTests: XCTestCase {
             XCTAssertEqual(types, ["channel.live", "channel.offline"], "per-channel order")
         }
         XCTAssertEqual(Set(stack.receiver.all.map(\.id)).count, 6, "no duplicates")
-        let deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 20, cursor: nil)
+        var deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 20, cursor: nil)
+        for _ in 0..<100 where !deliveries.items.allSatisfy({ $0.state == .delivered }) {
+            try await Task.sleep(for: .milliseconds(20))
+            deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 20, cursor: nil)
+        }
         XCTAssertTrue(deliveries.items.allSatisfy { $0.state == .delivered })
         XCTAssertTrue(deliveries.items.filter { $0.eventType == "channel.live" }.allSatisfy { $0.attempt >= 2 },
                       "deliveries made while the receiver failed were retried")
