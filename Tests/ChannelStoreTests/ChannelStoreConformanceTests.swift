@@ -87,7 +87,19 @@ class ChannelStoreConformanceTests: XCTestCase {
         _ = try await store.createChannel(id: p + "a", streamKey: p + "ka", fields: ChannelFields(userId: p + "u1", name: "Morning News", tags: ["news"]), now: Date())
         _ = try await store.createChannel(id: p + "b", streamKey: p + "kb", fields: ChannelFields(userId: p + "u1", name: "Sports 100%", tags: ["sport", "news_x"]), now: Date())
         _ = try await store.createChannel(id: p + "c", streamKey: p + "kc", fields: ChannelFields(userId: p + "u2", name: "news at night", tags: []), now: Date())
-        func ids(_ q: ChannelQuery) async throws -> [String] { try await store.listChannels(q).items.map(\.id) }
+        // Pages through every match: the PostgreSQL database is shared by the whole run, so other
+        // tests' channels can fill the first page of a store-wide query.
+        func ids(_ query: ChannelQuery) async throws -> [String] {
+            var q = query
+            q.limit = 100
+            var all: [String] = []
+            repeat {
+                let page = try await store.listChannels(q)
+                all += page.items.map(\.id)
+                q.cursor = page.nextCursor
+            } while q.cursor != nil
+            return all
+        }
         let byUser = try await ids(ChannelQuery(userId: p + "u1"))
         XCTAssertEqual(byUser, [p + "a", p + "b"])
         let byTag = try await ids(ChannelQuery(userId: p + "u1", tag: "news"))
