@@ -47,6 +47,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev"])]
+        ),
+        .target(
+            name: "MediaPipeline",
+            dependencies: [
+                "CFFmpeg",
+                "RTMPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "ChannelStore",
             dependencies: [
@@ -86,6 +101,7 @@ let package = Package(
             name: "LiveGate",
             dependencies: [
                 "RTMPCore",
+                "MediaPipeline",
                 "RTMPServer",
                 "ChannelStore",
                 "ControlAPI",
@@ -136,6 +152,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "MediaPipelineTests",
+            dependencies: [
+                "MediaPipeline", "RTMPCore", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

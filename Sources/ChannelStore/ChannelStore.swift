@@ -37,8 +37,21 @@ public protocol ChannelStore: Sendable {
     func updateWebhook(id: String, fields: WebhookFields, now: Date) async throws -> Webhook?
     func deleteWebhook(id: String) async throws -> Bool
 
-    // Videos and events (filled by later issues; readable now).
+    // Videos (recordings) and forwards (push targets).
     func searchVideos(_ query: ChannelQuery) async throws -> Page<Video>
+    /// Records a finished recording and queues its `video.ready` event atomically.
+    func createVideo(_ video: Video, event: NewEvent, now: Date) async throws -> StoredEvent
+    func video(id: String) async throws -> Video?
+    /// Removes the record and returns it (the caller deletes the file).
+    func deleteVideo(id: String) async throws -> Video?
+    /// Throws `StoreError.limitReached("forwards")` past `Forward.maxPerChannel`.
+    func createForward(id: String, channelId: String, url: String, enabled: Bool, now: Date) async throws -> Forward
+    func forwards(channelId: String) async throws -> [Forward]
+    func forward(id: String, channelId: String) async throws -> Forward?
+    func updateForward(id: String, channelId: String, url: String?, enabled: Bool?, now: Date) async throws -> Forward?
+    func deleteForward(id: String, channelId: String) async throws -> Bool
+
+    // Events.
     func events(after seq: Int64, limit: Int) async throws -> [StoredEvent]
 
     // Sessions, outbox and deliveries (SQLChannelStore+Ingest).

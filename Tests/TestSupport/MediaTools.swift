@@ -45,11 +45,14 @@ public enum MediaTools {
     }
 
     /// Per-stream packet counts and codec parameters, as ffprobe sees the file.
-    public static func probe(_ file: URL) async throws -> [StreamInfo] {
+    public static func probe(_ file: URL) async throws -> [StreamInfo] { try await probe(path: file.path) }
+
+    /// Per-stream packet counts of a file, playlist or URL (`http://…/index.m3u8`).
+    public static func probe(path: String) async throws -> [StreamInfo] {
         let result = try await ProcessRunner.run("ffprobe", [
             "-v", "error", "-count_packets",
             "-show_entries", "stream=codec_type,codec_name,profile,nb_read_packets,width,height,sample_rate,channels",
-            "-of", "json", file.path,
+            "-of", "json", path,
         ], timeout: 60)
         guard result.exitCode == 0 else { throw ToolFailed(tool: "ffprobe", stderr: result.stderr) }
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
@@ -60,6 +63,15 @@ public enum MediaTools {
                        width: s["width"] as? Int, height: s["height"] as? Int,
                        sampleRate: Int(s["sample_rate"] as? String ?? ""), channels: s["channels"] as? Int)
         }
+    }
+
+    /// The container's duration in seconds, as ffprobe reads it.
+    public static func duration(_ path: String) async throws -> Double {
+        let result = try await ProcessRunner.run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path], timeout: 60)
+        guard result.exitCode == 0, let d = Double(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ToolFailed(tool: "ffprobe", stderr: result.stderr + result.stdout)
+        }
+        return d
     }
 
     public struct ToolFailed: Error, CustomStringConvertible {

@@ -46,22 +46,6 @@ public struct WebhookFields: Sendable, Equatable {
     }
 }
 
-/// A recording (issue #5 fills these in; the table and search exist from the start).
-public struct Video: Sendable, Equatable {
-    public var id: String
-    public var channelId: String
-    public var userId: String
-    public var sessionId: String?
-    public var name: String
-    public var durationSec: Double
-    public var sizeBytes: Int64
-    public var videoCodec: String?
-    public var audioCodec: String?
-    public var width: Int?
-    public var height: Int?
-    public var createdAt: Date
-}
-
 /// An outbox event (SPEC §5), ordered by `seq`.
 public struct StoredEvent: Sendable, Equatable {
     public var seq: Int64

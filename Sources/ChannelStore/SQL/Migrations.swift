@@ -67,6 +67,17 @@ enum Migrations {
                 "CREATE INDEX sessions_open ON sessions (node_id, ended_at)",
             ]
         },
+        Migration(version: 3, name: "forwards, video file paths") { b in
+            let pk = b.autoIncrementPrimaryKey
+            return [
+                """
+                CREATE TABLE forwards (seq \(pk), id TEXT NOT NULL UNIQUE, channel_id TEXT NOT NULL, url TEXT NOT NULL,
+                  enabled INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)
+                """,
+                "CREATE INDEX forwards_channel ON forwards (channel_id, seq)",
+                "CREATE INDEX videos_session ON videos (session_id)",
+            ]
+        },
     ]
 }
 

@@ -101,15 +101,7 @@ extension SQLChannelStore {
             sql.appendInterpolation(unsafeRaw: " ORDER BY seq LIMIT \(limit + 1)")
             return try await db.raw(sql).all()
         }
-        let videos = try rows.map { row in
-            Video(id: try row.decode(column: "id", as: String.self), channelId: try row.decode(column: "channel_id", as: String.self),
-                  userId: try row.decode(column: "user_id", as: String.self), sessionId: try row.decode(column: "session_id", as: String?.self),
-                  name: try row.decode(column: "name", as: String.self), durationSec: try row.decode(column: "duration_sec", as: Double.self),
-                  sizeBytes: try row.decode(column: "size_bytes", as: Int64.self), videoCodec: try row.decode(column: "video_codec", as: String?.self),
-                  audioCodec: try row.decode(column: "audio_codec", as: String?.self), width: try row.decode(column: "width", as: Int?.self),
-                  height: try row.decode(column: "height", as: Int?.self),
-                  createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)))
-        }
+        let videos = try rows.map(Self.decodeVideo)
         let next = videos.count > limit ? try rows[limit - 1].decode(column: "seq", as: Int64.self) : nil
         return Page(items: Array(videos.prefix(limit)), nextCursor: next.map(Cursor.encode))
     }

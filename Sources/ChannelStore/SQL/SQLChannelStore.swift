@@ -235,7 +235,10 @@ public final class SQLChannelStore: ChannelStore {
     public func deleteChannel(id: String) async throws -> Bool {
         try await transaction { db in
             let exists = try await db.raw("SELECT id FROM channels WHERE id = \(bind: id)").first() != nil
-            if exists { try await db.raw("DELETE FROM channels WHERE id = \(bind: id)").run() }
+            if exists {
+                try await db.raw("DELETE FROM channels WHERE id = \(bind: id)").run()
+                try await db.raw("DELETE FROM forwards WHERE channel_id = \(bind: id)").run()
+            }
             return exists
         }
     }

@@ -1,0 +1,24 @@
+import Foundation
+
+/// A push target of a channel (SPEC §3 `forwards`): while the channel is live, its media is
+/// re-published to `url` (`rtmp://` or `rtmps://`).
+public struct Forward: Sendable, Equatable {
+    /// SPEC §3: at most this many targets per channel.
+    public static let maxPerChannel = 5
+
+    public var id: String
+    public var channelId: String
+    public var url: String
+    public var enabled: Bool
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, channelId: String, url: String, enabled: Bool, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.channelId = channelId
+        self.url = url
+        self.enabled = enabled
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

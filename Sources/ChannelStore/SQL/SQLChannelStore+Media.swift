@@ -1,0 +1,107 @@
+import Foundation
+import SQLKit
+
+/// Recordings (videos) and push targets (forwards): SPEC §3 and the videos/forwards rows of §4.
+extension SQLChannelStore {
+    // MARK: Videos
+
+    /// Records a finished recording and queues its `video.ready` event in one transaction.
+    public func createVideo(_ video: Video, event: NewEvent, now: Date) async throws -> StoredEvent {
+        try await transaction { [self] db in
+            try await db.raw("""
+                INSERT INTO videos (id, channel_id, user_id, session_id, name, path, duration_sec, size_bytes, video_codec, audio_codec,
+                  width, height, created_at)
+                VALUES (\(bind: video.id), \(bind: video.channelId), \(bind: video.userId), \(bind: video.sessionId), \(bind: video.name),
+                  \(bind: video.path), \(bind: video.durationSec), \(bind: video.sizeBytes), \(bind: video.videoCodec), \(bind: video.audioCodec),
+                  \(bind: video.width), \(bind: video.height), \(bind: Timestamp.format(video.createdAt)))
+                """).run()
+            return try await insertEvent(db, event, now: now)
+        }
+    }
+
+    public func video(id: String) async throws -> Video? {
+        try await read { db in try await db.raw("SELECT * FROM videos WHERE id = \(bind: id)").first() }.map(Self.decodeVideo)
+    }
+
+    /// Removes the record and returns it, so the caller can delete the file.
+    public func deleteVideo(id: String) async throws -> Video? {
+        try await transaction { db in
+            guard let row = try await db.raw("SELECT * FROM videos WHERE id = \(bind: id)").first() else { return nil }
+            try await db.raw("DELETE FROM videos WHERE id = \(bind: id)").run()
+            return try Self.decodeVideo(row)
+        }
+    }
+
+    static func decodeVideo(_ row: any SQLRow) throws -> Video {
+        Video(id: try row.decode(column: "id", as: String.self), channelId: try row.decode(column: "channel_id", as: String.self),
+              userId: try row.decode(column: "user_id", as: String.self), sessionId: try row.decode(column: "session_id", as: String?.self),
+              name: try row.decode(column: "name", as: String.self), path: try row.decode(column: "path", as: String.self),
+              durationSec: try row.decode(column: "duration_sec", as: Double.self),
+              sizeBytes: try row.decode(column: "size_bytes", as: Int64.self), videoCodec: try row.decode(column: "video_codec", as: String?.self),
+              audioCodec: try row.decode(column: "audio_codec", as: String?.self), width: try row.decode(column: "width", as: Int?.self),
+              height: try row.decode(column: "height", as: Int?.self),
+              createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)))
+    }
+
+    // MARK: Forwards
+
+    /// Adds a push target; at most `Forward.maxPerChannel` per channel, checked atomically.
+    public func createForward(id: String, channelId: String, url: String, enabled: Bool, now: Date) async throws -> Forward {
+        let ts = Timestamp.format(now)
+        return try await transaction { db in
+            let count = try await db.raw("SELECT COUNT(*) AS n FROM forwards WHERE channel_id = \(bind: channelId)").first()?
+                .decode(column: "n", as: Int.self) ?? 0
+            if count >= Forward.maxPerChannel { throw StoreError.limitReached("forwards") }
+            try await db.raw("""
+                INSERT INTO forwards (id, channel_id, url, enabled, created_at, updated_at)
+                VALUES (\(bind: id), \(bind: channelId), \(bind: url), \(bind: enabled ? 1 : 0), \(bind: ts), \(bind: ts))
+                """).run()
+            return Forward(id: id, channelId: channelId, url: url, enabled: enabled, createdAt: Timestamp.parse(ts), updatedAt: Timestamp.parse(ts))
+        }
+    }
+
+    public func forwards(channelId: String) async throws -> [Forward] {
+        try await read { db in
+            try await db.raw("SELECT * FROM forwards WHERE channel_id = \(bind: channelId) ORDER BY seq").all()
+        }.map(Self.decodeForward)
+    }
+
+    public func forward(id: String, channelId: String) async throws -> Forward? {
+        try await read { db in
+            try await db.raw("SELECT * FROM forwards WHERE id = \(bind: id) AND channel_id = \(bind: channelId)").first()
+        }.map(Self.decodeForward)
+    }
+
+    public func updateForward(id: String, channelId: String, url: String?, enabled: Bool?, now: Date) async throws -> Forward? {
+        try await transaction { db in
+            guard let row = try await db.raw("SELECT * FROM forwards WHERE id = \(bind: id) AND channel_id = \(bind: channelId)").first() else {
+                return nil
+            }
+            var forward = try Self.decodeForward(row)
+            if let url { forward.url = url }
+            if let enabled { forward.enabled = enabled }
+            let ts = Timestamp.format(now)
+            forward.updatedAt = Timestamp.parse(ts)
+            try await db.raw("""
+                UPDATE forwards SET url = \(bind: forward.url), enabled = \(bind: forward.enabled ? 1 : 0), updated_at = \(bind: ts)
+                WHERE id = \(bind: id)
+                """).run()
+            return forward
+        }
+    }
+
+    public func deleteForward(id: String, channelId: String) async throws -> Bool {
+        try await transaction { db in
+            let exists = try await db.raw("SELECT id FROM forwards WHERE id = \(bind: id) AND channel_id = \(bind: channelId)").first() != nil
+            if exists { try await db.raw("DELETE FROM forwards WHERE id = \(bind: id)").run() }
+            return exists
+        }
+    }
+
+    static func decodeForward(_ row: any SQLRow) throws -> Forward {
+        Forward(id: try row.decode(column: "id", as: String.self), channelId: try row.decode(column: "channel_id", as: String.self),
+                url: try row.decode(column: "url", as: String.self), enabled: try row.decode(column: "enabled", as: Int.self) != 0,
+                createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)),
+                updatedAt: Timestamp.parse(try row.decode(column: "updated_at", as: String.self)))
+    }
+}

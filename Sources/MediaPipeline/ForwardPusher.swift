@@ -1,0 +1,52 @@
+import Foundation
+
+/// SPEC §3 `forwards`: re-publishes the session to another server (`rtmp://` or `rtmps://`)
+/// through libavformat's FLV muxer and RTMP protocol. Every blocking call is bounded (connect,
+/// handshake and each write), so a target that stops reading fails this output in seconds and
+/// the worker reconnects with backoff; ingest never waits for it.
+final class ForwardPusher: MediaWriter {
+    let url: String
+    private let interrupt: InterruptFlag
+    private let timeoutMicroseconds: Int64
+    private var muxer: MediaMuxer?
+    private var offset: Int64?
+
+    init(url: String, interrupt: InterruptFlag, timeoutSeconds: Double) {
+        self.url = url
+        self.interrupt = interrupt
+        self.timeoutMicroseconds = Int64(timeoutSeconds * 1_000_000)
+    }
+
+    func open(_ layout: StreamLayout) throws(AVFailure) {
+        let m = try MediaMuxer(format: "flv", url: url, layout: layout, interrupt: interrupt, operationTimeoutMicroseconds: timeoutMicroseconds)
+        // A live push is not seekable: no duration/filesize rewrite at the end.
+        try m.open(ioOptions: ["rw_timeout": String(timeoutMicroseconds)], muxerOptions: ["flvflags": "no_duration_filesize"])
+        muxer = m
+        offset = nil
+    }
+
+    func write(_ packet: MediaPacket) throws(AVFailure) {
+        guard let muxer else { throw AVFailure("forward write", message: "not open") }
+        let base = offset ?? packet.dts
+        offset = base
+        try muxer.write(packet, timestampOffset: base)
+    }
+
+    func finish() throws(AVFailure) {
+        defer { muxer = nil }
+        try muxer?.finish()
+    }
+
+    func abort() { muxer = nil }
+
+    func close() { muxer = nil }
+
+    /// The URL without its last path segment (a stream key on the target): safe for logs,
+    /// events and the API.
+    static func redact(_ url: String) -> String {
+        guard let slash = url.lastIndex(of: "/"), url[url.index(after: slash)...].count > 0,
+              url.distance(from: url.startIndex, to: slash) > 8 else { return url }
+        let key = url[url.index(after: slash)...]
+        return String(url[...slash]) + String(key.prefix(4)) + "****"
+    }
+}

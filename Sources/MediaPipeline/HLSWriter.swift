@@ -1,0 +1,78 @@
+import Foundation
+
+/// SPEC §3 `hls`: MPEG-TS segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
+/// 6-segment rolling window) under `data/hls/CHANNEL_ID/`. A layout change starts a new
+/// segment series that appends to the same playlist after an `EXT-X-DISCONTINUITY`.
+/// Segment names carry the connection, so a publisher reconnecting into the same directory
+/// never collides with, or deletes, the previous one's files.
+final class HLSWriter: MediaWriter {
+    struct Settings: Sendable {
+        var segmentSeconds: Double = 2
+        var listSize: Int = 6
+    }
+
+    let directory: String
+    private let prefix: String
+    private let settings: Settings
+    private let interrupt: InterruptFlag
+    /// Asked at the end: does this session still own the directory (no newer publisher)?
+    private let releaseDirectory: @Sendable () -> Bool
+    private var muxer: MediaMuxer?
+    private var generation = 0
+
+    init(directory: String, prefix: String, settings: Settings, interrupt: InterruptFlag, releaseDirectory: @escaping @Sendable () -> Bool) {
+        self.directory = directory
+        self.prefix = prefix
+        self.settings = settings
+        self.interrupt = interrupt
+        self.releaseDirectory = releaseDirectory
+    }
+
+    var playlistPath: String { directory + "/index.m3u8" }
+
+    func open(_ layout: StreamLayout) throws(AVFailure) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw AVFailure("mkdir \(directory)", message: "\(error)")
+        }
+        var flags = ["delete_segments", "independent_segments", "temp_file"]
+        if generation > 0 { flags += ["append_list", "discont_start"] }
+        let m = try MediaMuxer(format: "hls", url: playlistPath, layout: layout, interrupt: interrupt)
+        try m.open(muxerOptions: [
+            "hls_time": String(settings.segmentSeconds),
+            "hls_list_size": String(settings.listSize),
+            "hls_flags": flags.joined(separator: "+"),
+            "hls_segment_type": "mpegts",
+            "hls_segment_filename": "\(directory)/\(prefix)-\(generation)-%05d.ts",
+        ])
+        muxer = m
+        generation += 1
+    }
+
+    func write(_ packet: MediaPacket) throws(AVFailure) {
+        guard let muxer else { throw AVFailure("hls write", message: "not open") }
+        try muxer.write(packet)
+    }
+
+    func finish() throws(AVFailure) {
+        defer { muxer = nil }
+        try muxer?.finish()
+    }
+
+    func abort() { muxer = nil }
+
+    /// After the session: the playlist and this session's segments go away (SPEC §3). The
+    /// directory itself only if no newer session of the channel is writing into it.
+    func close() {
+        muxer = nil
+        let fm = FileManager.default
+        if releaseDirectory() {
+            try? fm.removeItem(atPath: directory)
+            return
+        }
+        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix + "-") {
+            try? fm.removeItem(atPath: directory + "/" + name)
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import CFFmpeg
+import Dispatch
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import RTMPCore
+
+/// What a channel's session should produce (SPEC §3), decided by the coordinator from the
+/// channel record when the publish starts.
+public struct OutputPlan: Sendable, Equatable {
+    public struct ForwardTarget: Sendable, Equatable {
+        public var id: String
+        public var url: String
+        public init(id: String, url: String) {
+            self.id = id
+            self.url = url
+        }
+    }
+
+    public var channelId: String
+    public var userId: String
+    public var sessionId: String
+    public var hls: Bool
+    public var record: Bool
+    public var forwards: [ForwardTarget]
+
+    public init(channelId: String, userId: String, sessionId: String, hls: Bool, record: Bool, forwards: [ForwardTarget]) {
+        self.channelId = channelId
+        self.userId = userId
+        self.sessionId = sessionId
+        self.hls = hls
+        self.record = record
+        self.forwards = forwards
+    }
+
+    public var isEmpty: Bool { !hls && !record && forwards.isEmpty }
+}
+
+/// What the outputs report back to the rest of the gateway.
+public enum MediaEvent: Sendable, Equatable {
+    case recordingFinished(plan: OutputPlan, file: RecordingFile)
+    /// A forward failed `attempts` times in a row (`forward.failed`). The URL is redacted.
+    case forwardFailed(plan: OutputPlan, forwardId: String, url: String, error: String, attempts: Int)
+}
+
+/// The media side of the gateway: one `MediaSession` per publishing connection, and the output
+/// workers (HLS, MP4, forwards) each session feeds. Thread-safe; the per-frame path takes one
+/// lock for the session lookup and one for the session.
+public final class MediaHub: Sendable {
+    public struct Settings: Sendable {
+        public var dataDirectory: String
+        public var hlsSegmentSeconds: Double = 2
+        public var hlsListSize: Int = 6
+        /// Per-output queue bounds; past them the output drops to the next keyframe.
+        public var queueMaxPackets: Int = 2048
+        public var queueMaxBytes: Int = 32 << 20
+        /// Bound on each blocking network call of a forward.
+        public var forwardTimeoutSeconds: Double = 5
+        public var forwardRetryInitialSeconds: Double = 1
+        public var forwardRetryMaxSeconds: Double = 30
+        public var forwardFailureThreshold: Int = 3
+        /// How long a forward may take to flush when its session ends before it is cut off.
+        public var forwardStopSeconds: Double = 3
+
+        public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
+
+        public var hlsDirectory: String { dataDirectory + "/hls" }
+        public var recordingsDirectory: String { dataDirectory + "/recordings" }
+    }
+
+    private struct Registry {
+        var sessions: [UInt64: MediaSession] = [:]
+        var plans: [UInt64: OutputPlan] = [:]
+        var workers: [ObjectIdentifier: OutputWorker] = [:]
+        /// channel id → the connection whose HLS owns `data/hls/CHANNEL_ID/`.
+        var hlsOwners: [String: UInt64] = [:]
+    }
+
+    public let settings: Settings
+    private let logger: Logger
+    private let onEvent: @Sendable (MediaEvent) async -> Void
+    private let registry = NIOLockedValueBox(Registry())
+
+    /// `onEvent` runs on the output's own thread, which waits for it: when a worker has exited,
+    /// its recording is already in the store.
+    public init(settings: Settings, logger: Logger, onEvent: @escaping @Sendable (MediaEvent) async -> Void) {
+        self.settings = settings
+        self.logger = logger
+        self.onEvent = onEvent
+        Self.quietLibav
+    }
+
+    /// libav's own log goes to stderr; keep it to errors (ours say what failed, and why).
+    private static let quietLibav: Void = { av_log_set_level(AV_LOG_ERROR) }()
+
+    // MARK: Ingest side (event loops)
+
+    public func sessionStarted(connectionID: UInt64) {
+        registry.withLockedValue { $0.sessions[connectionID] = MediaSession(connectionID: connectionID) }
+    }
+
+    public func media(_ frame: MediaFrame, connectionID: UInt64) {
+        registry.withLockedValue { $0.sessions[connectionID] }?.ingest(frame)
+    }
+
+    public func metadata(_ metadata: AMFObject, connectionID: UInt64) {
+        let hasVideo = metadata["videocodecid"] != nil || metadata["width"] != nil
+        let hasAudio = metadata["audiocodecid"] != nil || metadata["audiosamplerate"] != nil
+        guard hasVideo || hasAudio else { return }
+        registry.withLockedValue { $0.sessions[connectionID] }?.announce(hasVideo: hasVideo, hasAudio: hasAudio)
+    }
+
+    public func sessionEnded(connectionID: UInt64) {
+        let session = registry.withLockedValue { r -> MediaSession? in
+            r.plans[connectionID] == nil ? r.sessions.removeValue(forKey: connectionID) : r.sessions[connectionID]
+        }
+        guard let session else { return }
+        for worker in session.end() where worker.kind == .forward { worker.end(abortAfter: settings.forwardStopSeconds) }
+        registry.withLockedValue { r in
+            r.sessions.removeValue(forKey: connectionID)
+            r.plans.removeValue(forKey: connectionID)
+        }
+    }
+
+    // MARK: Coordinator side
+
+    /// Starts the outputs the channel wants for this connection's session. A plan with no
+    /// outputs drops the session: its frames then cost one dictionary miss.
+    public func configure(connectionID: UInt64, plan: OutputPlan) {
+        let session = registry.withLockedValue { r -> MediaSession? in
+            guard let s = r.sessions[connectionID] else { return nil }
+            if plan.isEmpty {
+                r.sessions.removeValue(forKey: connectionID)
+                return nil
+            }
+            r.plans[connectionID] = plan
+            if plan.hls { r.hlsOwners[plan.channelId] = connectionID }
+            return s
+        }
+        guard let session else { return }
+        var workers: [OutputWorker] = []
+        var log = logger
+        log[metadataKey: "channel"] = "\(plan.channelId)"
+        log[metadataKey: "session"] = "\(plan.sessionId)"
+        let onExit: @Sendable (OutputWorker) -> Void = { [registry] w in
+            _ = registry.withLockedValue { $0.workers.removeValue(forKey: ObjectIdentifier(w)) }
+        }
+        if plan.hls {
+            let interrupt = InterruptFlag()
+            let channelId = plan.channelId
+            let writer = HLSWriter(
+                directory: settings.hlsDirectory + "/" + plan.channelId, prefix: "c\(connectionID)",
+                settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize), interrupt: interrupt,
+                releaseDirectory: { [registry] in
+                    registry.withLockedValue { r in
+                        guard r.hlsOwners[channelId] == connectionID else { return false }
+                        r.hlsOwners.removeValue(forKey: channelId)
+                        return true
+                    }
+                })
+            workers.append(OutputWorker(kind: .hls, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil, logger: log, onExit: onExit))
+        }
+        if plan.record {
+            let interrupt = InterruptFlag()
+            let onEvent = self.onEvent
+            let writer = MP4Recorder(directory: settings.recordingsDirectory + "/" + plan.channelId, baseName: plan.sessionId, interrupt: interrupt,
+                                     onFinished: { file in Self.waitFor { await onEvent(.recordingFinished(plan: plan, file: file)) } })
+            workers.append(OutputWorker(kind: .record, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil, logger: log, onExit: onExit))
+        }
+        for target in plan.forwards {
+            let interrupt = InterruptFlag()
+            let onEvent = self.onEvent
+            let writer = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds)
+            let retry = OutputWorker.RetryPolicy(initialDelay: settings.forwardRetryInitialSeconds, maxDelay: settings.forwardRetryMaxSeconds,
+                                                 failureThreshold: settings.forwardFailureThreshold)
+            var flog = log
+            flog[metadataKey: "forward"] = "\(target.id)"
+            flog[metadataKey: "target"] = "\(ForwardPusher.redact(target.url))"
+            workers.append(OutputWorker(
+                kind: .forward, id: target.id, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: retry, logger: flog,
+                onRepeatedFailure: { error, attempts in
+                    Self.waitFor {
+                        await onEvent(.forwardFailed(plan: plan, forwardId: target.id, url: ForwardPusher.redact(target.url), error: error, attempts: attempts))
+                    }
+                },
+                onExit: onExit))
+        }
+        registry.withLockedValue { r in for w in workers { r.workers[ObjectIdentifier(w)] = w } }
+        session.attach(workers)
+        logger.info("outputs started", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",
+                                                  "outputs": "\(workers.map { $0.kind.rawValue }.joined(separator: ","))"])
+    }
+
+    /// The outputs of a connection's session, for the channel stats and the forwards API.
+    public func outputs(connectionID: UInt64) -> [OutputStatus] {
+        registry.withLockedValue { $0.sessions[connectionID] }?.workers.map(\.currentStatus) ?? []
+    }
+
+    /// Outputs still running (including those flushing after their session ended).
+    public var activeOutputs: Int { registry.withLockedValue { $0.workers.count } }
+
+    /// Waits for every output to finish (SIGTERM: MP4s get their index, recordings their
+    /// records). Outputs still busy at the deadline are interrupted.
+    public func drain(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while activeOutputs > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        let remaining = registry.withLockedValue { Array($0.workers.values) }
+        guard !remaining.isEmpty else { return true }
+        logger.warning("outputs still busy at shutdown; interrupting", metadata: ["outputs": "\(remaining.count)"])
+        for w in remaining { w.end(abortAfter: 0) }
+        let hard = ContinuousClock.now + .seconds(1)
+        while activeOutputs > 0 && ContinuousClock.now < hard { try? await Task.sleep(for: .milliseconds(20)) }
+        return activeOutputs == 0
+    }
+
+    private func makeQueue() -> OutputQueue { OutputQueue(maxPackets: settings.queueMaxPackets, maxBytes: settings.queueMaxBytes) }
+
+    /// Runs async work from an output thread and blocks that (dedicated, non-pool) thread until done.
+    static func waitFor(_ body: @escaping @Sendable () async -> Void) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await body()
+            done.signal()
+        }
+        done.wait()
+    }
+}

@@ -1,0 +1,144 @@
+import CFFmpeg
+import Foundation
+
+/// One libavformat output (an `AVFormatContext` and its I/O): the only type that touches the
+/// muxing C API. Used by one thread at a time (an output's worker); `deinit` frees everything
+/// whether or not `finish()` ran, so an output that fails mid-stream leaks nothing.
+final class MediaMuxer {
+    private let context: UnsafeMutablePointer<AVFormatContext>
+    private let interrupt: InterruptFlag
+    /// Bound on each blocking call (network outputs); nil for local files.
+    private let operationTimeoutMicroseconds: Int64?
+    private var headerWritten = false
+    private var finished = false
+    private var lastDts: [Int64]
+    let url: String
+
+    /// Allocates the context and one stream per track, in the layout's order.
+    init(format: String, url: String, layout: StreamLayout, interrupt: InterruptFlag,
+         operationTimeoutMicroseconds: Int64? = nil) throws(AVFailure) {
+        var allocated: UnsafeMutablePointer<AVFormatContext>?
+        try AVFailure.check(avformat_alloc_output_context2(&allocated, nil, format, url), "avformat_alloc_output_context2(\(format))")
+        guard let allocated else { throw AVFailure("avformat_alloc_output_context2(\(format))", message: "no context") }
+        context = allocated
+        self.interrupt = interrupt
+        self.url = url
+        self.operationTimeoutMicroseconds = operationTimeoutMicroseconds
+        lastDts = Array(repeating: Int64.min, count: layout.tracks.count)
+        context.pointee.interrupt_callback = interrupt.callback
+        for track in layout.tracks { try addStream(track) }
+    }
+
+    deinit {
+        closeIO()
+        avformat_free_context(context)
+    }
+
+    private func addStream(_ track: TrackFormat) throws(AVFailure) {
+        guard let codecID = TrackFormat.avCodecID(track.codec) else {
+            throw AVFailure("avformat_new_stream", message: "codec \(track.codec.rawValue) cannot be remuxed")
+        }
+        guard let stream = avformat_new_stream(context, nil), let par = stream.pointee.codecpar else {
+            throw AVFailure("avformat_new_stream", message: "out of memory")
+        }
+        par.pointee.codec_type = track.kind == .video ? AVMEDIA_TYPE_VIDEO : AVMEDIA_TYPE_AUDIO
+        par.pointee.codec_id = codecID
+        if !track.extradata.isEmpty {
+            guard let buffer = av_mallocz(track.extradata.count + Int(lg_input_padding())) else {
+                throw AVFailure("av_mallocz", message: "out of memory")
+            }
+            track.extradata.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            par.pointee.extradata = buffer.assumingMemoryBound(to: UInt8.self)
+            par.pointee.extradata_size = Int32(track.extradata.count)
+        }
+        switch track.kind {
+        case .video:
+            par.pointee.width = Int32(track.width ?? 0)
+            par.pointee.height = Int32(track.height ?? 0)
+        case .audio:
+            par.pointee.sample_rate = Int32(track.sampleRate ?? 44100)
+            av_channel_layout_default(&par.pointee.ch_layout, Int32(track.channels ?? 2))
+            if track.codec == .aac { par.pointee.frame_size = 1024 }
+        }
+        stream.pointee.time_base = AVRational(num: 1, den: 1000)
+    }
+
+    /// Opens the I/O (unless the format manages its own files, as HLS does) and writes the header.
+    func open(ioOptions: [String: String] = [:], muxerOptions: [String: String] = [:]) throws(AVFailure) {
+        let format = context.pointee.oformat
+        interrupt.operationTimeout(microseconds: operationTimeoutMicroseconds)
+        defer { interrupt.operationTimeout(microseconds: nil) }
+        if let format, Int32(format.pointee.flags) & lg_avfmt_nofile() == 0 {
+            var dict = Self.dictionary(ioOptions)
+            defer { av_dict_free(&dict) }
+            var callback = context.pointee.interrupt_callback
+            try AVFailure.check(avio_open2(&context.pointee.pb, url, AVIO_FLAG_WRITE, &callback, &dict), "avio_open2")
+        }
+        var dict = Self.dictionary(muxerOptions)
+        defer { av_dict_free(&dict) }
+        try AVFailure.check(avformat_write_header(context, &dict), "avformat_write_header")
+        headerWritten = true
+    }
+
+    /// Writes one packet (copied into a padded libav buffer), timestamps rescaled from
+    /// milliseconds to the stream's time base. DTS is kept strictly increasing per track and
+    /// PTS never before DTS, as every muxer requires.
+    func write(_ packet: MediaPacket, timestampOffset: Int64 = 0) throws(AVFailure) {
+        guard packet.track < lastDts.count, let stream = context.pointee.streams[packet.track] else {
+            throw AVFailure("write", message: "no track \(packet.track)")
+        }
+        var dts = packet.dts - timestampOffset
+        if dts <= lastDts[packet.track] { dts = lastDts[packet.track] + 1 }
+        lastDts[packet.track] = dts
+        let pts = max(packet.pts - timestampOffset, dts)
+        guard let pkt = av_packet_alloc() else { throw AVFailure("av_packet_alloc", message: "out of memory") }
+        defer {
+            var owned: UnsafeMutablePointer<AVPacket>? = pkt
+            av_packet_free(&owned)
+        }
+        let size = packet.data.readableBytes
+        try AVFailure.check(av_new_packet(pkt, Int32(size)), "av_new_packet")
+        if size > 0 {
+            packet.data.withUnsafeReadableBytes { raw in
+                pkt.pointee.data.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: size)
+            }
+        }
+        let tb = stream.pointee.time_base
+        let ms = AVRational(num: 1, den: 1000)
+        pkt.pointee.dts = av_rescale_q(dts, ms, tb)
+        pkt.pointee.pts = av_rescale_q(pts, ms, tb)
+        pkt.pointee.stream_index = Int32(packet.track)
+        if packet.isKeyframe { pkt.pointee.flags |= lg_pkt_flag_key() }
+        interrupt.operationTimeout(microseconds: operationTimeoutMicroseconds)
+        defer { interrupt.operationTimeout(microseconds: nil) }
+        try AVFailure.check(av_interleaved_write_frame(context, pkt), "av_interleaved_write_frame")
+    }
+
+    /// Flushes interleaved packets and writes the trailer (the MP4 index, HLS's last segment
+    /// and ENDLIST), then closes the I/O.
+    func finish() throws(AVFailure) {
+        guard !finished else { return }
+        finished = true
+        var failure: AVFailure?
+        if headerWritten {
+            interrupt.operationTimeout(microseconds: operationTimeoutMicroseconds.map { $0 * 2 })
+            let result = av_write_trailer(context)
+            interrupt.operationTimeout(microseconds: nil)
+            if result < 0 { failure = AVFailure("av_write_trailer", code: result) }
+        }
+        closeIO()
+        if let failure { throw failure }
+    }
+
+    private func closeIO() {
+        if let format = context.pointee.oformat, Int32(format.pointee.flags) & lg_avfmt_nofile() == 0, context.pointee.pb != nil {
+            avio_closep(&context.pointee.pb)
+        }
+    }
+
+    static func dictionary(_ options: [String: String]) -> OpaquePointer? {
+        var dict: OpaquePointer?
+        for (key, value) in options.sorted(by: { $0.key < $1.key }) { av_dict_set(&dict, key, value, 0) }
+        return dict
+    }
+}

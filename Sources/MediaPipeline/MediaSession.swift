@@ -1,0 +1,158 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import RTMPCore
+
+/// One publisher's media on its way to the outputs. Called on the connection's event loop for
+/// every frame, so it only does bookkeeping and O(1) hand-offs:
+///
+/// - collects the sequence headers into a `StreamLayout` (waiting briefly, buffered, until every
+///   track `onMetaData` announced has its header, or 1 s of media has passed),
+/// - rebases timestamps so outputs start at zero on the publisher's 64-bit timeline,
+/// - starts a new segment on every output when a sequence header changes mid-stream,
+/// - buffers (bounded) until the coordinator has attached the channel's outputs.
+final class MediaSession: Sendable {
+    private struct State {
+        var video: TrackFormat?
+        var audio: TrackFormat?
+        var layout: StreamLayout?
+        var expectsVideo: Bool?
+        var expectsAudio: Bool?
+        var pending: [MediaFrame] = []
+        var baseDts: Int64?
+        var workers: [OutputWorker]?
+        var backlog: [OutputItem] = []
+        var backlogDropped = 0
+        var ended = false
+    }
+
+    /// How long to wait for a missing sequence header before starting without that track.
+    static let layoutWaitMs: Int64 = 1000
+    static let maxPendingFrames = 600
+    /// Items kept before the outputs are attached (normally milliseconds' worth).
+    static let maxBacklog = 4096
+
+    let connectionID: UInt64
+    private let state = NIOLockedValueBox(State())
+
+    init(connectionID: UInt64) { self.connectionID = connectionID }
+
+    /// `onMetaData` tells which tracks to wait for.
+    func announce(hasVideo: Bool, hasAudio: Bool) {
+        state.withLockedValue { s in
+            s.expectsVideo = hasVideo
+            s.expectsAudio = hasAudio
+        }
+    }
+
+    func ingest(_ frame: MediaFrame) {
+        state.withLockedValue { s in
+            guard !s.ended else { return }
+            switch frame.packetType {
+            case .sequenceHeader:
+                if frame.kind == .video {
+                    guard let track = TrackFormat.video(sequenceHeader: frame), track != s.video else { return }
+                    s.video = track
+                } else {
+                    guard let track = TrackFormat.audio(frame), track != s.audio else { return }
+                    s.audio = track
+                }
+                if s.layout != nil { Self.relayout(&s) }
+            case .codedFrames:
+                if frame.kind == .audio, s.audio == nil, frame.codec != .aac, let track = TrackFormat.audio(frame) {
+                    // Codecs without a sequence header (MP3 …) are described by their first frame.
+                    s.audio = track
+                    if s.layout != nil { Self.relayout(&s) }
+                }
+                guard s.layout != nil else {
+                    s.pending.append(frame)
+                    if Self.ready(s) { Self.startLayout(&s) }
+                    return
+                }
+                Self.emit(frame, &s)
+            case .sequenceEnd, .metadata:
+                return
+            }
+        }
+    }
+
+    /// The outputs for this session: they receive everything buffered so far, then live packets.
+    func attach(_ workers: [OutputWorker]) {
+        state.withLockedValue { s in
+            s.workers = workers
+            for worker in workers {
+                worker.start()
+                for item in s.backlog { worker.send(item) }
+                if s.ended { worker.send(.end) }
+            }
+            s.backlog = []
+        }
+    }
+
+    /// The publisher is gone: outputs flush and finish. Frames still waiting for a layout are
+    /// written with whatever tracks are known.
+    func end() -> [OutputWorker] {
+        state.withLockedValue { s in
+            guard !s.ended else { return [] }
+            if s.layout == nil, !s.pending.isEmpty, s.video != nil || s.audio != nil { Self.startLayout(&s) }
+            s.ended = true
+            if let workers = s.workers {
+                for w in workers { w.send(.end) }
+                return workers
+            }
+            return []
+        }
+    }
+
+    var workers: [OutputWorker] { state.withLockedValue { $0.workers ?? [] } }
+
+    // MARK: Layout
+
+    private static func ready(_ s: State) -> Bool {
+        guard let first = s.pending.first, let last = s.pending.last else { return false }
+        if last.dts - first.dts >= layoutWaitMs || s.pending.count >= maxPendingFrames { return s.video != nil || s.audio != nil }
+        let videoDone = s.video != nil || s.expectsVideo == false
+        let audioDone = s.audio != nil || s.expectsAudio == false
+        return videoDone && audioDone && (s.video != nil || s.audio != nil)
+    }
+
+    private static func currentLayout(_ s: State) -> StreamLayout {
+        StreamLayout(tracks: [s.video, s.audio].compactMap { $0 })
+    }
+
+    private static func startLayout(_ s: inout State) {
+        let layout = currentLayout(s)
+        s.layout = layout
+        s.baseDts = s.pending.map(\.dts).min()
+        deliver(.begin(layout), &s)
+        let pending = s.pending
+        s.pending = []
+        for frame in pending { emit(frame, &s) }
+    }
+
+    private static func relayout(_ s: inout State) {
+        let layout = currentLayout(s)
+        guard layout != s.layout else { return }
+        s.layout = layout
+        deliver(.begin(layout), &s)
+    }
+
+    private static func emit(_ frame: MediaFrame, _ s: inout State) {
+        guard let layout = s.layout, let track = layout.index(of: frame.kind), layout.tracks[track].codec == frame.codec else { return }
+        let base = s.baseDts ?? frame.dts
+        let dts = max(0, frame.dts - base)
+        deliver(.packet(MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
+                                    isKeyframe: frame.kind == .audio || frame.isKeyframe, data: frame.data)), &s)
+    }
+
+    private static func deliver(_ item: OutputItem, _ s: inout State) {
+        if let workers = s.workers {
+            for w in workers { w.send(item) }
+        } else if s.backlog.count < maxBacklog {
+            s.backlog.append(item)
+        } else if case .begin = item {
+            s.backlog.append(item)
+        } else {
+            s.backlogDropped += 1
+        }
+    }
+}

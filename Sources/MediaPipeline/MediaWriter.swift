@@ -1,0 +1,10 @@
+/// The libavformat side of one output, driven by its `OutputWorker` on the worker's thread
+/// only. `open` starts a segment for a layout, `finish` closes it cleanly (trailer), `abort`
+/// drops it after a failure, and `close` runs once at the very end (cleanup, reporting).
+protocol MediaWriter: AnyObject {
+    func open(_ layout: StreamLayout) throws(AVFailure)
+    func write(_ packet: MediaPacket) throws(AVFailure)
+    func finish() throws(AVFailure)
+    func abort()
+    func close()
+}

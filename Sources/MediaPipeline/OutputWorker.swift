@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+
+/// Runs one output on its own thread, so libavformat's blocking calls (file writes, a push
+/// target's TCP send) never run on an event loop and never hold up ingest, the API or any other
+/// output. Ingest hands packets over through a bounded `OutputQueue`.
+///
+/// Every output waits for a video keyframe before it opens, so each segment, file or push
+/// starts decodable. A local output that fails skips the rest of its segment; a forward
+/// reconnects with exponential backoff and reports repeated failure once per failure streak.
+final class OutputWorker: Sendable {
+    struct RetryPolicy: Sendable {
+        var initialDelay: Double = 1
+        var maxDelay: Double = 30
+        /// Consecutive failed attempts after which `onRepeatedFailure` fires (SPEC §5 `forward.failed`).
+        var failureThreshold: Int = 3
+        /// Packets written after which a connection counts as healthy again.
+        var healthyAfterPackets: Int = 100
+
+        func delay(afterFailures n: Int) -> Double { min(maxDelay, initialDelay * pow(2, Double(max(0, n - 1)))) }
+    }
+
+    /// The writer is touched only by the worker's thread.
+    private final class WriterBox: @unchecked Sendable {
+        let writer: any MediaWriter
+        init(_ writer: any MediaWriter) { self.writer = writer }
+    }
+
+    let kind: OutputKind
+    let id: String?
+    let interrupt: InterruptFlag
+    private let queue: OutputQueue
+    private let box: WriterBox
+    private let status: NIOLockedValueBox<OutputStatus>
+    private let retry: RetryPolicy?
+    private let logger: Logger
+    private let onRepeatedFailure: @Sendable (_ error: String, _ attempts: Int) -> Void
+    private let onExit: @Sendable (OutputWorker) -> Void
+    private let exited = NIOLockedValueBox(false)
+
+    init(kind: OutputKind, id: String? = nil, writer: any MediaWriter, interrupt: InterruptFlag, queue: OutputQueue, retry: RetryPolicy?,
+         logger: Logger, onRepeatedFailure: @escaping @Sendable (String, Int) -> Void = { _, _ in },
+         onExit: @escaping @Sendable (OutputWorker) -> Void = { _ in }) {
+        self.kind = kind
+        self.id = id
+        self.box = WriterBox(writer)
+        self.interrupt = interrupt
+        self.queue = queue
+        self.retry = retry
+        self.logger = logger
+        self.onRepeatedFailure = onRepeatedFailure
+        self.onExit = onExit
+        status = NIOLockedValueBox(OutputStatus(kind: kind, id: id, state: .starting, droppedPackets: 0, packetsWritten: 0, attempts: 0))
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "livegate-\(kind.rawValue)"
+        thread.start()
+    }
+
+    /// Event-loop side; never blocks.
+    func send(_ item: OutputItem) { queue.push(item) }
+
+    /// Finish cleanly; an output still blocked in I/O after `abortAfter` seconds is interrupted.
+    func end(abortAfter seconds: Double?) {
+        queue.push(.end)
+        if let seconds { interrupt.abort(afterMicroseconds: Int64(seconds * 1_000_000)) }
+    }
+
+    var currentStatus: OutputStatus {
+        var s = status.withLockedValue { $0 }
+        s.droppedPackets = queue.dropped
+        return s
+    }
+
+    var hasExited: Bool { exited.withLockedValue { $0 } }
+
+    private func update(_ body: (inout OutputStatus) -> Void) { status.withLockedValue(body) }
+
+    private func run() {
+        let writer = box.writer
+        var layout: StreamLayout?
+        var isOpen = false
+        var segmentFailed = false
+        var retryAt: Date?
+        var failures = 0
+        var writtenSinceOpen = 0
+
+        func fail(_ error: AVFailure) {
+            writer.abort()
+            isOpen = false
+            update { $0.lastError = error.description }
+            if let retry {
+                failures += 1
+                let delay = retry.delay(afterFailures: failures)
+                retryAt = Date().addingTimeInterval(delay)
+                update { $0.state = .reconnecting }
+                logger.warning("output failed; retrying", metadata: ["output": "\(kind.rawValue)", "error": "\(error)",
+                                                                    "retry.sec": "\(delay)", "failures": "\(failures)"])
+                if failures == retry.failureThreshold { onRepeatedFailure(error.description, failures) }
+            } else {
+                segmentFailed = true
+                update { $0.state = .failed }
+                logger.error("output failed; skipping the rest of this segment", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
+            }
+        }
+
+        while true {
+            for item in queue.takeAll() {
+                switch item {
+                case .begin(let newLayout):
+                    if isOpen {
+                        do throws(AVFailure) { try writer.finish() } catch {
+                            logger.warning("output segment did not finish cleanly", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
+                        }
+                        isOpen = false
+                    }
+                    layout = newLayout
+                    segmentFailed = false
+                    update { if $0.state != .reconnecting { $0.state = .starting } }
+                case .packet(let packet):
+                    guard let layout, !segmentFailed else {
+                        queue.countDropped(1)
+                        continue
+                    }
+                    if !isOpen {
+                        if let at = retryAt, Date() < at {
+                            queue.countDropped(1)
+                            continue
+                        }
+                        // Every segment starts on a keyframe.
+                        if layout.hasVideo && !(packet.kind == .video && packet.isKeyframe) { continue }
+                        update { $0.attempts += 1 }
+                        do throws(AVFailure) {
+                            try writer.open(layout)
+                            isOpen = true
+                            retryAt = nil
+                            writtenSinceOpen = 0
+                            update { $0.state = .running }
+                        } catch {
+                            fail(error)
+                            queue.countDropped(1)
+                            continue
+                        }
+                    }
+                    do throws(AVFailure) {
+                        try writer.write(packet)
+                        writtenSinceOpen += 1
+                        if let retry, failures > 0, writtenSinceOpen >= retry.healthyAfterPackets { failures = 0 }
+                        update { $0.packetsWritten += 1 }
+                    } catch {
+                        fail(error)
+                    }
+                case .end:
+                    if isOpen {
+                        do throws(AVFailure) { try writer.finish() } catch {
+                            logger.warning("output did not finish cleanly", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
+                            update { $0.lastError = error.description }
+                        }
+                    }
+                    writer.close()
+                    update { $0.state = .finished }
+                    exited.withLockedValue { $0 = true }
+                    onExit(self)
+                    return
+                }
+            }
+        }
+    }
+}

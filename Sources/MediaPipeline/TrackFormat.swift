@@ -1,0 +1,98 @@
+import CFFmpeg
+import NIOCore
+import RTMPCore
+
+/// One elementary stream of an output, described the way libavformat needs it: codec,
+/// extradata (the publisher's sequence header as sent — AVCDecoderConfigurationRecord,
+/// HEVCDecoderConfigurationRecord, AV1CodecConfigurationRecord, VP codec configuration or
+/// AudioSpecificConfig) and the basic geometry. Built from RTMP packets, never by re-parsing
+/// an FLV byte stream.
+public struct TrackFormat: Sendable, Equatable {
+    public var kind: MediaKind
+    public var codec: MediaCodec
+    public var extradata: [UInt8]
+    public var width: Int?
+    public var height: Int?
+    public var sampleRate: Int?
+    public var channels: Int?
+
+    public init(kind: MediaKind, codec: MediaCodec, extradata: [UInt8], width: Int? = nil, height: Int? = nil,
+                sampleRate: Int? = nil, channels: Int? = nil) {
+        self.kind = kind
+        self.codec = codec
+        self.extradata = extradata
+        self.width = width
+        self.height = height
+        self.sampleRate = sampleRate
+        self.channels = channels
+    }
+
+    /// Codecs LiveGate can remux (libavformat's MPEG-TS, MP4 and FLV muxers accept all of them
+    /// except where `OutputContainer.accepts` says otherwise).
+    public static func avCodecID(_ codec: MediaCodec) -> AVCodecID? {
+        switch codec {
+        case .h264: AV_CODEC_ID_H264
+        case .hevc: AV_CODEC_ID_HEVC
+        case .av1: AV_CODEC_ID_AV1
+        case .vp9: AV_CODEC_ID_VP9
+        case .aac: AV_CODEC_ID_AAC
+        case .mp3: AV_CODEC_ID_MP3
+        case .opus: AV_CODEC_ID_OPUS
+        case .ac3: AV_CODEC_ID_AC3
+        case .eac3: AV_CODEC_ID_EAC3
+        default: nil
+        }
+    }
+
+    /// The track a video sequence header describes, or nil when the codec cannot be remuxed.
+    public static func video(sequenceHeader frame: MediaFrame) -> TrackFormat? {
+        guard frame.kind == .video, frame.packetType == .sequenceHeader, avCodecID(frame.codec) != nil else { return nil }
+        let params = VideoCodecParameters.parse(frame)
+        return TrackFormat(kind: .video, codec: frame.codec, extradata: Array(frame.data.readableBytesView),
+                           width: params?.width, height: params?.height)
+    }
+
+    /// The track an audio sequence header (or, for codecs without one, the first frame) describes.
+    public static func audio(_ frame: MediaFrame) -> TrackFormat? {
+        guard frame.kind == .audio, avCodecID(frame.codec) != nil else { return nil }
+        let params = AudioCodecParameters.parse(frame)
+        let extradata = frame.packetType == .sequenceHeader ? Array(frame.data.readableBytesView) : []
+        if frame.codec == .aac && extradata.isEmpty { return nil } // AAC needs its AudioSpecificConfig
+        return TrackFormat(kind: .audio, codec: frame.codec, extradata: extradata,
+                           sampleRate: params?.sampleRate ?? frame.legacyAudio?.sampleRate,
+                           channels: params?.channels ?? frame.legacyAudio?.channels)
+    }
+}
+
+/// The tracks of one output segment, video first. A change of layout (new resolution, a track
+/// appearing) starts a new segment on every output.
+public struct StreamLayout: Sendable, Equatable {
+    public var tracks: [TrackFormat]
+
+    public init(tracks: [TrackFormat]) { self.tracks = tracks }
+
+    public var video: TrackFormat? { tracks.first { $0.kind == .video } }
+    public var audio: TrackFormat? { tracks.first { $0.kind == .audio } }
+    public var hasVideo: Bool { video != nil }
+    func index(of kind: MediaKind) -> Int? { tracks.firstIndex { $0.kind == kind } }
+}
+
+/// One coded frame on its way to an output, timestamps in milliseconds from the session's
+/// first packet. `data` is the publisher's payload (a slice of the RTMP message, not a copy).
+public struct MediaPacket: Sendable {
+    public var kind: MediaKind
+    public var track: Int
+    public var dts: Int64
+    public var pts: Int64
+    public var isKeyframe: Bool
+    public var data: ByteBuffer
+
+    public init(kind: MediaKind, track: Int, dts: Int64, pts: Int64, isKeyframe: Bool, data: ByteBuffer) {
+        self.kind = kind
+        self.track = track
+        self.dts = dts
+        self.pts = pts
+        self.isKeyframe = isKeyframe
+        self.data = data
+    }
+}
