@@ -87,6 +87,16 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/search", "Search channels or videos") { r, _ in try await search(r) },
             APIRoute(.get, "/v1/system", "Version, node, ports, codecs, uptime") { _, _ in system() },
             APIRoute(.get, "/v1/events", "Ordered event log for reconciliation") { r, _ in try await events(r) },
+            APIRoute(.post, "/v1/channels/{id}/forwards", "Add a push target (at most 5)", status: 201) { r, c in try await createForward(r, c) },
+            APIRoute(.get, "/v1/channels/{id}/forwards", "List push targets with their live state") { _, c in try await listForwards(c) },
+            APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", "Read a push target") { _, c in try await getForward(c) },
+            APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", "Update a push target") { r, c in try await patchForward(r, c) },
+            APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", "Delete a push target", status: 204) { _, c in try await deleteForward(c) },
+            APIRoute(.get, "/v1/videos", "List recordings") { r, _ in try await listVideos(r) },
+            APIRoute(.get, "/v1/videos/{id}", "Read a recording") { _, c in try await getVideo(c) },
+            APIRoute(.delete, "/v1/videos/{id}", "Delete a recording and its file", status: 204) { _, c in try await deleteVideo(c) },
+            APIRoute(.get, "/v1/videos/{id}/file", "Download the MP4 (Range supported)") { r, c in try await videoFile(r, c) },
+            APIRoute(.get, "/hls/{channel}/{file}", "HLS playlist and segments of a live channel", auth: false) { _, c in try await hlsFile(c) },
         ]
     }
 

@@ -15,9 +15,12 @@ public struct ControlAPIConfiguration: Sendable {
     public var authFailuresPerMinute: Int
     /// `webhooks.blockPrivateNetworks`: refuse webhook URLs on loopback/private addresses.
     public var blockPrivateNetworks: Bool
+    /// `DATA_DIR/hls`, served at `/hls/…`; nil = no HLS served.
+    public var hlsDirectory: String?
 
     public init(version: String, nodeId: String, publicHost: String, rtmpPort: Int, httpPort: Int, rtmpApp: String = "live",
-                startedAt: Date = Date(), authFailuresPerMinute: Int = 20, blockPrivateNetworks: Bool = false) {
+                startedAt: Date = Date(), authFailuresPerMinute: Int = 20, blockPrivateNetworks: Bool = false, hlsDirectory: String? = nil) {
+        self.hlsDirectory = hlsDirectory
         self.authFailuresPerMinute = authFailuresPerMinute
         self.blockPrivateNetworks = blockPrivateNetworks
         self.version = version
@@ -41,6 +44,12 @@ public protocol LiveSessionControl: Sendable {
     func channelStats(_ channelId: String) async -> JSONValue?
     /// Connections, live channels and ingest bit rate for `/v1/system/stats`.
     func ingestSummary() async -> JSONValue
+    /// The live session's outputs (`kind`, `id`, `state`, `droppedPackets` …); empty when offline.
+    func outputs(_ channelId: String) async -> [JSONValue]
+}
+
+extension LiveSessionControl {
+    public func outputs(_ channelId: String) async -> [JSONValue] { [] }
 }
 
 public struct NoLiveSessions: LiveSessionControl {

@@ -41,13 +41,12 @@ extension ControlAPI {
         return .object(o)
     }
 
-    func render(_ v: Video) -> JSONValue {
+    func render(_ v: Video) -> JSONValue { v.json }
+
+    func render(_ f: Forward, status: JSONValue = .null) -> JSONValue {
         .object([
-            "id": .string(v.id), "channelId": .string(v.channelId), "userId": .string(v.userId), "sessionId": v.sessionId.map { .string($0) } ?? .null,
-            "name": .string(v.name), "durationSec": .number(v.durationSec), "sizeBytes": .number(Double(v.sizeBytes)),
-            "videoCodec": v.videoCodec.map { .string($0) } ?? .null, "audioCodec": v.audioCodec.map { .string($0) } ?? .null,
-            "width": v.width.map { .number(Double($0)) } ?? .null, "height": v.height.map { .number(Double($0)) } ?? .null,
-            "createdAt": .string(Timestamp.format(v.createdAt)),
+            "id": .string(f.id), "channelId": .string(f.channelId), "url": .string(f.url), "enabled": .bool(f.enabled),
+            "createdAt": .string(Timestamp.format(f.createdAt)), "updatedAt": .string(Timestamp.format(f.updatedAt)), "status": status,
         ])
     }
 

@@ -2,6 +2,8 @@ import ChannelStore
 import ControlAPI
 import Foundation
 import Logging
+import MediaPipeline
+import NIOConcurrencyHelpers
 import RTMPCore
 import RTMPServer
 import ServiceLifecycle
@@ -52,12 +54,18 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
 
-    public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, logger: Logger) {
+    /// HLS, recordings and forwards (nil: media is not remuxed, e.g. in listener-only tests).
+    public let media: MediaHub?
+
+    public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil, logger: Logger) {
         self.store = store
         self.nodeId = nodeId
         self.dispatcher = dispatcher
         self.logger = logger
         (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
+        let relay = MediaEventRelay()
+        self.media = media.map { MediaHub(settings: $0, logger: Logger(label: "livegate.media"), onEvent: { await relay.deliver($0) }) }
+        relay.target = self
     }
 
     // MARK: Start-up recovery
@@ -161,19 +169,27 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     // MARK: IngestEventSink (event loops: enqueue only)
 
-    public nonisolated func publishStarted(_ session: IngestSession) { commandSink.yield(.started(session)) }
+    public nonisolated func publishStarted(_ session: IngestSession) {
+        // Registered synchronously, so no frame is missed while the coordinator picks the outputs.
+        media?.sessionStarted(connectionID: session.connectionID)
+        commandSink.yield(.started(session))
+    }
 
     public nonisolated func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {
+        media?.sessionEnded(connectionID: session.connectionID)
         commandSink.yield(.ended(session, reason, stats))
     }
 
-    /// Per frame on the event loop: only sequence headers (rare) are forwarded, for codec and size limits.
+    /// Per frame on the event loop: handed to the media hub (O(1)); sequence headers (rare) also
+    /// come here, for codec and size limits.
     public nonisolated func media(_ frame: MediaFrame, session: IngestSession) {
+        media?.media(frame, connectionID: session.connectionID)
         guard frame.kind == .video, frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) else { return }
         commandSink.yield(.video(session, params))
     }
 
     public nonisolated func metadata(_ metadata: AMFObject, session: IngestSession) {
+        media?.metadata(metadata, connectionID: session.connectionID)
         commandSink.yield(.metadata(session, width: metadata["width"]?.numberValue, height: metadata["height"]?.numberValue,
                                     fps: metadata["framerate"]?.numberValue ?? metadata["fps"]?.numberValue))
     }
@@ -221,8 +237,22 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             "bitrateKbps": num(s.bitrateKbps), "bitrateKbps10s": num(s.bitrateKbps10s), "fps": num(s.fps),
             "keyframeIntervalSec": s.keyframeIntervalSec.map(num) ?? .null, "video": video, "audio": audio,
             "timestampRepairs": .number(Double(s.timestampRepairs)), "avDriftMs": s.avDriftMs.map { .number(Double($0)) } ?? .null,
-            "outputs": .array([]),
+            "outputs": .array(outputStatuses(ingest.connectionID)),
         ])
+    }
+
+    private func outputStatuses(_ connectionID: UInt64) -> [JSONValue] {
+        (media?.outputs(connectionID: connectionID) ?? []).map { o in
+            .object(["kind": .string(o.kind.rawValue), "id": o.id.map { .string($0) } ?? .null, "state": .string(o.state.rawValue),
+                     "droppedPackets": .number(Double(o.droppedPackets)), "packetsWritten": .number(Double(o.packetsWritten)),
+                     "attempts": .number(Double(o.attempts)), "lastError": o.lastError.map { .string($0) } ?? .null])
+        }
+    }
+
+    /// The live channel's outputs (forward states for `/v1/channels/{id}/forwards`).
+    public func outputs(_ channelId: String) async -> [JSONValue] {
+        guard let connectionID = live[channelId]?.ingest?.connectionID else { return [] }
+        return outputStatuses(connectionID)
     }
 
     public func ingestSummary() async -> JSONValue {
@@ -288,7 +318,54 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         }
         // Anything still live (publishers were kicked with `shutdown` by the listener first).
         for id in Array(live.keys) { try? await end(id, reason: "shutdown") }
+        // Outputs flush: MP4s get their index and their video records before the store closes.
+        if let media, !(await media.drain(timeout: .seconds(8))) {
+            logger.error("outputs did not finish before the shutdown deadline")
+        }
     }
+
+    // MARK: Media outputs
+
+    /// Starts what the channel asks for (SPEC §3): HLS, a recording, its enabled forwards.
+    private func startOutputs(_ entry: LiveChannel, connectionID: UInt64) async {
+        guard let media else { return }
+        let forwards = (try? await store.forwards(channelId: entry.channel.id)) ?? []
+        media.configure(connectionID: connectionID, plan: OutputPlan(
+            channelId: entry.channel.id, userId: entry.channel.userId, sessionId: entry.session.id, hls: entry.channel.hls,
+            record: entry.channel.record, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) }))
+    }
+
+    /// Output reports, from the outputs' threads (which wait until this returns).
+    func mediaEvent(_ event: MediaEvent) async {
+        let now = Date()
+        switch event {
+        case .recordingFinished(let plan, let file):
+            let video = Video(id: Identifiers.make("vid"), channelId: plan.channelId, userId: plan.userId, sessionId: plan.sessionId,
+                              name: (file.path as NSString).lastPathComponent, path: file.path, durationSec: (file.durationSec * 1000).rounded() / 1000,
+                              sizeBytes: file.sizeBytes, videoCodec: file.videoCodec, audioCodec: file.audioCodec, width: file.width,
+                              height: file.height, createdAt: now)
+            do {
+                _ = try await store.createVideo(video, event: .make(type: "video.ready", channelId: plan.channelId, userId: plan.userId, at: now,
+                                                                    data: .object(["video": video.json])), now: now)
+                dispatcher?.notify()
+                logger.info("recording ready", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)", "video": "\(video.id)",
+                                                          "duration.sec": "\(video.durationSec)", "bytes": "\(video.sizeBytes)"])
+            } catch {
+                logger.error("recording not recorded in the store", metadata: ["channel": "\(plan.channelId)", "path": "\(file.path)", "error": "\(error)"])
+            }
+        case .forwardFailed(let plan, let forwardId, let url, let error, let attempts):
+            outputFailures[plan.channelId, default: 0] += 1
+            _ = try? await store.appendEvent(.make(type: "forward.failed", channelId: plan.channelId, userId: plan.userId, at: now, data: .object([
+                "forward": .object(["id": .string(forwardId), "url": .string(url)]), "sessionId": .string(plan.sessionId),
+                "error": .string(error), "attempts": .number(Double(attempts)),
+            ])), now: now)
+            dispatcher?.notify()
+            logger.warning("forward failing", metadata: ["channel": "\(plan.channelId)", "forward": "\(forwardId)", "target": "\(url)",
+                                                        "attempts": "\(attempts)", "error": "\(error)"])
+        }
+    }
+
+    private var outputFailures: [String: Int] = [:]
 
     private func apply(_ command: Command) async {
         switch command {
@@ -319,6 +396,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             entry.ingest = ingest
             entry.starting = false
             live[channelId] = entry
+            await startOutputs(entry, connectionID: ingest.connectionID)
         case .ended(let ingest, let reason, let stats):
             guard let (channelId, entry) = live.first(where: { $0.value.ingest?.connectionID == ingest.connectionID }) else { return }
             var updated = entry
@@ -412,4 +490,19 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             logger.info("channel offline", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)", "reason": "\(reason)"])
         }
     }
+}
+
+/// Hands output reports to the coordinator without a reference cycle (the hub is created in
+/// the coordinator's initializer, before `self` can be captured).
+final class MediaEventRelay: Sendable {
+    private let box = NIOLockedValueBox<WeakCoordinator>(WeakCoordinator())
+
+    private struct WeakCoordinator { weak var value: IngestCoordinator? }
+
+    var target: IngestCoordinator? {
+        get { box.withLockedValue { $0.value } }
+        set { box.withLockedValue { $0.value = newValue } }
+    }
+
+    func deliver(_ event: MediaEvent) async { await target?.mediaEvent(event) }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import MediaPipeline
 import RTMPCore
 import RTMPServer
 import ServiceLifecycle
@@ -34,7 +35,15 @@ public struct LiveGateApp {
             try await bootstrapToken(store)
             let rtmpConfig = configuration.rtmp
             let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(), logger: Logger(label: "livegate.webhooks"))
-            let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, logger: Logger(label: "livegate.ingest"))
+            var media = MediaHub.Settings(dataDirectory: dataDir)
+            media.hlsSegmentSeconds = configuration.double("hls.segmentSec")
+            media.hlsListSize = configuration.int("hls.listSize")
+            media.queueMaxPackets = configuration.int("outputs.queueMaxPackets")
+            media.queueMaxBytes = configuration.int("outputs.queueMaxMB") << 20
+            media.forwardTimeoutSeconds = configuration.double("forwards.timeoutSec")
+            media.forwardFailureThreshold = configuration.int("forwards.failureThreshold")
+            let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
+                                                logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions()
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
@@ -42,7 +51,7 @@ public struct LiveGateApp {
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
-                blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks")))
+                blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks"), hlsDirectory: media.hlsDirectory))
             // HTTPS for the API when a certificate and key are configured (same port).
             let certificate = configuration.string("http.tlsCertificate"), key = configuration.string("http.tlsKey")
             let server: HTTPServerBuilder = certificate.isEmpty || key.isEmpty

@@ -72,11 +72,11 @@ final class MediaMuxer {
             var dict = Self.dictionary(ioOptions)
             defer { av_dict_free(&dict) }
             var callback = context.pointee.interrupt_callback
-            try AVFailure.check(avio_open2(&context.pointee.pb, url, AVIO_FLAG_WRITE, &callback, &dict), "avio_open2")
+            try checkBlocking(avio_open2(&context.pointee.pb, url, AVIO_FLAG_WRITE, &callback, &dict), "avio_open2")
         }
         var dict = Self.dictionary(muxerOptions)
         defer { av_dict_free(&dict) }
-        try AVFailure.check(avformat_write_header(context, &dict), "avformat_write_header")
+        try checkBlocking(avformat_write_header(context, &dict), "avformat_write_header")
         headerWritten = true
     }
 
@@ -111,7 +111,7 @@ final class MediaMuxer {
         if packet.isKeyframe { pkt.pointee.flags |= lg_pkt_flag_key() }
         interrupt.operationTimeout(microseconds: operationTimeoutMicroseconds)
         defer { interrupt.operationTimeout(microseconds: nil) }
-        try AVFailure.check(av_interleaved_write_frame(context, pkt), "av_interleaved_write_frame")
+        try checkBlocking(av_interleaved_write_frame(context, pkt), "av_interleaved_write_frame")
     }
 
     /// Flushes interleaved packets and writes the trailer (the MP4 index, HLS's last segment
@@ -134,6 +134,17 @@ final class MediaMuxer {
         if let format = context.pointee.oformat, Int32(format.pointee.flags) & lg_avfmt_nofile() == 0, context.pointee.pb != nil {
             avio_closep(&context.pointee.pb)
         }
+    }
+
+    /// Like `AVFailure.check`, but names our own interrupt for what it is: a peer that made no
+    /// progress within the bound, or an output asked to stop.
+    private func checkBlocking(_ code: Int32, _ operation: String) throws(AVFailure) {
+        guard code < 0 else { return }
+        if code == lg_averror_exit() {
+            let bound = operationTimeoutMicroseconds.map { " (no progress within \(Double($0) / 1_000_000) s, or stopping)" } ?? " (stopping)"
+            throw AVFailure(operation, message: "interrupted" + bound)
+        }
+        throw AVFailure(operation, code: code)
     }
 
     static func dictionary(_ options: [String: String]) -> OpaquePointer? {

@@ -87,6 +87,8 @@ final class OutputWorker: Sendable {
         var retryAt: Date?
         var failures = 0
         var writtenSinceOpen = 0
+        /// After (re)opening, nothing is written until a video keyframe (a decodable start).
+        var awaitingKeyframe = true
 
         func fail(_ error: AVFailure) {
             writer.abort()
@@ -119,6 +121,7 @@ final class OutputWorker: Sendable {
                     }
                     layout = newLayout
                     segmentFailed = false
+                    awaitingKeyframe = newLayout.hasVideo
                     update { if $0.state != .reconnecting { $0.state = .starting } }
                 case .packet(let packet):
                     guard let layout, !segmentFailed else {
@@ -130,20 +133,25 @@ final class OutputWorker: Sendable {
                             queue.countDropped(1)
                             continue
                         }
-                        // Every segment starts on a keyframe.
-                        if layout.hasVideo && !(packet.kind == .video && packet.isKeyframe) { continue }
+                        // Connect as soon as allowed (a push target is ready by the next keyframe).
                         update { $0.attempts += 1 }
                         do throws(AVFailure) {
                             try writer.open(layout)
                             isOpen = true
                             retryAt = nil
                             writtenSinceOpen = 0
+                            awaitingKeyframe = layout.hasVideo
                             update { $0.state = .running }
                         } catch {
                             fail(error)
                             queue.countDropped(1)
                             continue
                         }
+                    }
+                    // Every segment, file and push starts on a keyframe.
+                    if awaitingKeyframe {
+                        guard packet.kind == .video && packet.isKeyframe else { continue }
+                        awaitingKeyframe = false
                     }
                     do throws(AVFailure) {
                         try writer.write(packet)

@@ -4,17 +4,8 @@ import XCTest
 
 /// Runs the real `livegate` executable as an operator would.
 final class GatewayBinaryTests: XCTestCase {
-    static var binary: String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for candidate in [".build/debug/livegate", ".build/x86_64-unknown-linux-gnu/debug/livegate", ".build/aarch64-unknown-linux-gnu/debug/livegate"] {
-            let path = root.appendingPathComponent(candidate).path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        return root.appendingPathComponent(".build/debug/livegate").path
-    }
-
     func testVersion() async throws {
-        let r = try await ProcessRunner.run(Self.binary, ["version"], timeout: 10)
+        let r = try await ProcessRunner.run(gatewayBinary, ["version"], timeout: 10)
         XCTAssertEqual(r.exitCode, 0)
         XCTAssertTrue(r.stdout.hasPrefix("livegate "), r.stdout)
     }
@@ -23,11 +14,11 @@ final class GatewayBinaryTests: XCTestCase {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("lg-\(UUID()).yaml")
         try "rtmp:\n  maxConnections: 0\n  bogus: 1\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let check = try await ProcessRunner.run(Self.binary, ["check-config", "--config", file.path], timeout: 10)
+        let check = try await ProcessRunner.run(gatewayBinary, ["check-config", "--config", file.path], timeout: 10)
         XCTAssertNotEqual(check.exitCode, 0)
         XCTAssertTrue(check.stdout.contains("rtmp.maxConnections"), check.stdout)
         XCTAssertTrue(check.stdout.contains("rtmp.bogus: unknown key"), check.stdout)
-        let serve = try await ProcessRunner.run(Self.binary, ["serve", "--config", file.path], timeout: 10)
+        let serve = try await ProcessRunner.run(gatewayBinary, ["serve", "--config", file.path], timeout: 10)
         XCTAssertNotEqual(serve.exitCode, 0)
         XCTAssertFalse(serve.timedOut)
     }
@@ -40,7 +31,7 @@ final class GatewayBinaryTests: XCTestCase {
         let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
         let port = Int.random(in: 20000...29000)
         let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: Self.binary)
+        gateway.executableURL = URL(fileURLWithPath: gatewayBinary)
         gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
         gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dir.path,
                                "PATH": "/usr/bin:/bin"]
@@ -73,24 +64,6 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertTrue(logs.contains("publish rejected"), logs)
         XCTAssertTrue(logs.contains("key=ANYK…(6)"), logs)
         XCTAssertFalse(logs.contains("ANYKEY"), "stream keys are never logged whole")
-    }
-
-    /// Starts `livegate serve` on loopback with its stderr in a file; waits for the HTTP listener.
-    func startGateway(dir: URL, port: Int, extraEnv: [String: String] = [:], log: String) async throws -> (Process, URL) {
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: Self.binary)
-        gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
-        gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dir.path,
-                               "PATH": "/usr/bin:/bin"].merging(extraEnv) { $1 }
-        let logFile = dir.appendingPathComponent(log)
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        gateway.standardError = try FileHandle(forWritingTo: logFile)
-        try gateway.run()
-        for _ in 0..<100 {
-            if ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Server started") { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return (gateway, logFile)
     }
 
     /// The issue's "done when": a freshly started default gateway generates a token, prints it
@@ -137,35 +110,6 @@ final class GatewayBinaryTests: XCTestCase {
         second.waitUntilExit()
         let secondLogs = (try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""
         XCTAssertFalse(secondLogs.contains("LIVE_TOKEN_SECRET="), "the secret is printed only once")
-    }
-
-    /// A started gateway with API credentials, a webhook to a fresh receiver (secret wired in),
-    /// and one channel; returns what the live-session tests need.
-    struct LiveSetup {
-        var gateway: Process
-        var receiver: WebhookReceiver
-        var api: String
-        var channelID: String
-        var key: String
-        var env: [String: String]
-        var curl: @Sendable ([String]) async throws -> [String: Any]
-    }
-
-    func liveSetup(dir: URL, port: Int, token: String) async throws -> LiveSetup {
-        let env = ["LIVE_TOKEN_ID": "tok_\(token)", "LIVE_TOKEN_SECRET": "\(token)-secret", "LIVEGATE_NODE_ID": "node-\(token)"]
-        let receiver = try await WebhookReceiver.start(secret: "")
-        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
-        let api = "http://127.0.0.1:\(port + 1)"
-        let curl: @Sendable ([String]) async throws -> [String: Any] = { args in
-            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_\(token):\(token)-secret"] + args, timeout: 10)
-            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
-        }
-        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
-        receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
-        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(token)","userId":"u1"}"#])
-        let channel = try XCTUnwrap(created["data"] as? [String: Any])
-        return LiveSetup(gateway: gateway, receiver: receiver, api: api, channelID: try XCTUnwrap(channel["id"] as? String),
-                         key: try XCTUnwrap(channel["streamId"] as? String), env: env, curl: curl)
     }
 
     /// `kill -9` while a channel is live: the next start closes the session with `node_lost`,
@@ -228,12 +172,14 @@ final class GatewayBinaryTests: XCTestCase {
         let setup = try await liveSetup(dir: dir, port: port, token: "t")
         let (gateway, receiver, key, env) = (setup.gateway, setup.receiver, setup.key, setup.env)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"record":true}"#])
         let ffmpeg = Task {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 20)
         }
         let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
         XCTAssertTrue(live)
+        try await Task.sleep(for: .milliseconds(1500)) // some media recorded
         let start = Date()
         gateway.terminate()
         gateway.waitUntilExit()
@@ -247,6 +193,18 @@ final class GatewayBinaryTests: XCTestCase {
         let offline = await receiver.wait { $0.contains { $0.type == "channel.offline" } }
         XCTAssertTrue(offline)
         XCTAssertEqual(receiver.events("channel.offline").map(\.reason), ["shutdown"])
+        // The recording was finished (index written) and recorded before the process exited.
+        let recordings = dir.appendingPathComponent("recordings/\(setup.channelID)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: recordings.path)
+        XCTAssertEqual(files.filter { $0.hasSuffix(".mp4") }.count, 1, "\(files)")
+        XCTAssertFalse(files.contains { $0.hasSuffix(".part") }, "\(files)")
+        let mp4 = recordings.appendingPathComponent(files.first { $0.hasSuffix(".mp4") } ?? "none").path
+        let streams = try await MediaTools.probe(path: mp4)
+        XCTAssertGreaterThan(streams.first { $0.codecType == "video" }?.packets ?? 0, 0)
+        let videos = try await setup.curl(["\(setup.api)/v1/videos"])
+        XCTAssertEqual(((videos["data"] as? [String: Any])?["items"] as? [Any])?.count, 1, "\(videos)")
+        let ready = await receiver.wait { $0.contains { $0.type == "video.ready" } }
+        XCTAssertTrue(ready)
         restarted.terminate()
         restarted.waitUntilExit()
         await receiver.stop()

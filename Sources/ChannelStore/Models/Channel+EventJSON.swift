@@ -27,6 +27,19 @@ extension SessionRecord {
     }
 }
 
+extension Video {
+    /// The video as the API and `video.ready` show it (the file is reached by id, not path).
+    public var json: JSONValue {
+        .object([
+            "id": .string(id), "channelId": .string(channelId), "userId": .string(userId), "sessionId": sessionId.map { .string($0) } ?? .null,
+            "name": .string(name), "durationSec": .number(durationSec), "sizeBytes": .number(Double(sizeBytes)),
+            "videoCodec": videoCodec.map { .string($0) } ?? .null, "audioCodec": audioCodec.map { .string($0) } ?? .null,
+            "width": width.map { .number(Double($0)) } ?? .null, "height": height.map { .number(Double($0)) } ?? .null,
+            "createdAt": .string(Timestamp.format(createdAt)),
+        ])
+    }
+}
+
 extension NewEvent {
     /// An event in the SPEC §5 envelope: `{id, type, createdAt, seq, data}`.
     public static func make(type: String, channelId: String?, userId: String?, at now: Date, data: JSONValue) -> NewEvent {

@@ -1,0 +1,181 @@
+import ChannelStore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Forwards (push targets), videos (recordings) and HLS playback: SPEC §3 and the
+/// forwards/videos rows of §4.
+extension ControlAPI {
+    // MARK: Forwards
+
+    /// `rtmp://` or `rtmps://` with a host and an app path; credentials are not accepted in the
+    /// URL (RTMP servers take them in the stream key).
+    static func forwardURLProblem(_ raw: String, blockPrivateNetworks: Bool) -> String? {
+        guard let c = URLComponents(string: raw), let scheme = c.scheme?.lowercased(), scheme == "rtmp" || scheme == "rtmps" else {
+            return "must be an rtmp:// or rtmps:// URL"
+        }
+        guard let host = c.host, !host.isEmpty else { return "must include a host" }
+        if c.user != nil || c.password != nil { return "must not contain credentials" }
+        if let port = c.port, !(1...65535).contains(port) { return "has an invalid port" }
+        if c.path.split(separator: "/").isEmpty { return "must include an application path (rtmp://host/app/key)" }
+        if raw.contains(where: { $0.isWhitespace }) { return "must not contain whitespace" }
+        if blockPrivateNetworks && isPrivateHost(host) { return "must not point at a loopback or private network address" }
+        return nil
+    }
+
+    private func forwardFields(_ body: inout BodyReader, requireURL: Bool) -> (url: String?, enabled: Bool?) {
+        body.restrict(to: ["url", "enabled"], readOnly: ["id", "channelId", "createdAt", "updatedAt", "status"])
+        var url: String?
+        if let raw = body.string("url", required: requireURL, maxLength: 2048) {
+            if let reason = Self.forwardURLProblem(raw, blockPrivateNetworks: configuration.blockPrivateNetworks) { body.fail("url", reason) } else { url = raw }
+        }
+        return (url, body.bool("enabled"))
+    }
+
+    private func existingChannel(_ context: APIRequestContext) async throws -> String {
+        let id = try parameter(context, "id")
+        guard try await store.channel(id: id) != nil else { throw APIError.notFound("channel") }
+        return id
+    }
+
+    /// Live state per forward id, from the running session's outputs.
+    private func forwardStatuses(_ channelId: String) async -> [String: JSONValue] {
+        var byId: [String: JSONValue] = [:]
+        for output in await sessions.outputs(channelId) {
+            guard case .object(let o) = output, o["kind"] == .string("forward"), case .string(let id)? = o["id"] else { continue }
+            byId[id] = output
+        }
+        return byId
+    }
+
+    func createForward(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let channelId = try await existingChannel(context)
+        var body = try await BodyReader.read(request)
+        let fields = forwardFields(&body, requireURL: true)
+        try body.check()
+        let forward = try await store.createForward(id: Identifiers.make("fwd"), channelId: channelId, url: fields.url ?? "",
+                                                    enabled: fields.enabled ?? true, now: Date())
+        return Envelope.response(.created, data: render(forward))
+    }
+
+    func listForwards(_ context: APIRequestContext) async throws -> Response {
+        let channelId = try await existingChannel(context)
+        let statuses = await forwardStatuses(channelId)
+        let items = try await store.forwards(channelId: channelId).map { render($0, status: statuses[$0.id] ?? .null) }
+        return Envelope.response(data: .object(["items": .array(items), "nextCursor": .null]))
+    }
+
+    func getForward(_ context: APIRequestContext) async throws -> Response {
+        let channelId = try await existingChannel(context)
+        guard let forward = try await store.forward(id: try parameter(context, "fid"), channelId: channelId) else { throw APIError.notFound("forward") }
+        return Envelope.response(data: render(forward, status: await forwardStatuses(channelId)[forward.id] ?? .null))
+    }
+
+    func patchForward(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let channelId = try await existingChannel(context)
+        let fid = try parameter(context, "fid")
+        var body = try await BodyReader.read(request)
+        let fields = forwardFields(&body, requireURL: false)
+        try body.check()
+        guard let forward = try await store.updateForward(id: fid, channelId: channelId, url: fields.url, enabled: fields.enabled, now: Date()) else {
+            throw APIError.notFound("forward")
+        }
+        return Envelope.response(data: render(forward))
+    }
+
+    func deleteForward(_ context: APIRequestContext) async throws -> Response {
+        let channelId = try await existingChannel(context)
+        guard try await store.deleteForward(id: try parameter(context, "fid"), channelId: channelId) else { throw APIError.notFound("forward") }
+        return Envelope.noContent()
+    }
+
+    // MARK: Videos
+
+    func listVideos(_ request: Request) async throws -> Response {
+        let q = try QueryReader(request: request).channelQuery()
+        return Envelope.response(data: page(try await store.searchVideos(q)) { render($0) })
+    }
+
+    func getVideo(_ context: APIRequestContext) async throws -> Response {
+        guard let video = try await store.video(id: try parameter(context, "id")) else { throw APIError.notFound("video") }
+        return Envelope.response(data: render(video))
+    }
+
+    func deleteVideo(_ context: APIRequestContext) async throws -> Response {
+        guard let video = try await store.deleteVideo(id: try parameter(context, "id")) else { throw APIError.notFound("video") }
+        try? FileManager.default.removeItem(atPath: video.path)
+        return Envelope.noContent()
+    }
+
+    /// The MP4 itself, with single-range `Range` support (players seek with it).
+    func videoFile(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        guard let video = try await store.video(id: try parameter(context, "id")) else { throw APIError.notFound("video") }
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: video.path),
+              let size = (attributes[.size] as? NSNumber)?.intValue else { throw APIError.notFound("video file") }
+        var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes"]
+        headers[.contentDisposition] = "inline; filename=\"\(video.id).mp4\""
+        let fileIO = FileIO()
+        switch Self.byteRange(request.headers[.range], size: size) {
+        case .none:
+            headers[.contentLength] = String(size)
+            if size == 0 { return Response(status: .ok, headers: headers, body: .init()) }
+            return Response(status: .ok, headers: headers, body: try await fileIO.loadFile(path: video.path, range: 0...(size - 1), context: context))
+        case .unsatisfiable:
+            return Response(status: .rangeNotSatisfiable, headers: [.contentRange: "bytes */\(size)", .contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(string: #"{"ec":4160,"data":null,"msg":"range not satisfiable"}"#)))
+        case .range(let range):
+            headers[.contentLength] = String(range.count)
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
+            return Response(status: .partialContent, headers: headers, body: try await fileIO.loadFile(path: video.path, range: range, context: context))
+        }
+    }
+
+    enum ByteRange: Equatable {
+        case none
+        case unsatisfiable
+        case range(ClosedRange<Int>)
+    }
+
+    /// RFC 9110 §14.1.2, one range: `bytes=a-b`, `bytes=a-`, `bytes=-n`. Anything else (several
+    /// ranges, other units, bad syntax) is ignored and the whole file is sent, as the RFC allows.
+    static func byteRange(_ header: String?, size: Int) -> ByteRange {
+        guard let header, header.lowercased().hasPrefix("bytes="), !header.contains(",") else { return .none }
+        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return .none }
+        if parts[0].isEmpty {
+            guard let suffix = Int(parts[1]), suffix >= 0 else { return .none }
+            guard suffix > 0, size > 0 else { return .unsatisfiable }
+            return .range(max(0, size - suffix)...(size - 1))
+        }
+        guard let start = Int(parts[0]), start >= 0 else { return .none }
+        let end = parts[1].isEmpty ? Int.max : Int(parts[1])
+        guard let end, end >= start else { return .none }
+        guard start < size else { return .unsatisfiable }
+        return .range(start...min(end, size - 1))
+    }
+
+    // MARK: HLS playback
+
+    /// `GET /hls/CHANNEL_ID/FILE`: public (SPEC §3), names checked so nothing outside
+    /// `data/hls/` can be reached; the playlist is never cached, segments briefly.
+    func hlsFile(_ context: APIRequestContext) async throws -> Response {
+        guard let root = configuration.hlsDirectory else { throw APIError.notFound("route") }
+        let channel = try parameter(context, "channel"), file = try parameter(context, "file")
+        func safe(_ name: String) -> Bool {
+            !name.hasPrefix(".") && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_-.".unicodeScalars.contains($0) }
+        }
+        guard safe(channel), safe(file) else { throw APIError.notFound("file") }
+        let contentType: String, cacheControl: String
+        switch (file as NSString).pathExtension {
+        case "m3u8": (contentType, cacheControl) = ("application/vnd.apple.mpegurl", "no-cache, no-store, must-revalidate")
+        case "ts": (contentType, cacheControl) = ("video/mp2t", "public, max-age=60")
+        default: throw APIError.notFound("file")
+        }
+        let path = root + "/" + channel + "/" + file
+        guard let data = FileManager.default.contents(atPath: path) else { throw APIError.notFound("file") }
+        return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: cacheControl, .accessControlAllowOrigin: "*",
+                                               .contentLength: String(data.count)],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Starting the real `livegate` binary for end-to-end tests.
+extension XCTestCase {
+    var gatewayBinary: String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for candidate in [".build/debug/livegate", ".build/x86_64-unknown-linux-gnu/debug/livegate", ".build/aarch64-unknown-linux-gnu/debug/livegate"] {
+            let path = root.appendingPathComponent(candidate).path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return root.appendingPathComponent(".build/debug/livegate").path
+    }
+
+    /// Starts `livegate serve` on loopback with its stderr in a file; waits for the HTTP listener.
+    func startGateway(dir: URL, port: Int, extraEnv: [String: String] = [:], log: String) async throws -> (Process, URL) {
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: gatewayBinary)
+        gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
+        gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dir.path,
+                               "PATH": "/usr/bin:/bin"].merging(extraEnv) { $1 }
+        let logFile = dir.appendingPathComponent(log)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        gateway.standardError = try FileHandle(forWritingTo: logFile)
+        try gateway.run()
+        for _ in 0..<100 {
+            if ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Server started") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return (gateway, logFile)
+    }
+
+    /// A started gateway with API credentials, a webhook to a fresh receiver (secret wired in),
+    /// and one channel; returns what the live-session tests need.
+    struct LiveSetup {
+        var gateway: Process
+        var receiver: WebhookReceiver
+        var api: String
+        var channelID: String
+        var key: String
+        var env: [String: String]
+        var curl: @Sendable ([String]) async throws -> [String: Any]
+    }
+
+    func liveSetup(dir: URL, port: Int, token: String, extraEnv: [String: String] = [:]) async throws -> LiveSetup {
+        let env = ["LIVE_TOKEN_ID": "tok_\(token)", "LIVE_TOKEN_SECRET": "\(token)-secret", "LIVEGATE_NODE_ID": "node-\(token)"]
+            .merging(extraEnv) { $1 }
+        let receiver = try await WebhookReceiver.start(secret: "")
+        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
+        let api = "http://127.0.0.1:\(port + 1)"
+        let curl: @Sendable ([String]) async throws -> [String: Any] = { args in
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_\(token):\(token)-secret"] + args, timeout: 10)
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
+        receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(token)","userId":"u1"}"#])
+        let channel = try XCTUnwrap(created["data"] as? [String: Any])
+        return LiveSetup(gateway: gateway, receiver: receiver, api: api, channelID: try XCTUnwrap(channel["id"] as? String),
+                         key: try XCTUnwrap(channel["streamId"] as? String), env: env, curl: curl)
+    }
+
+}

@@ -1,0 +1,217 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// SPEC §3 end to end on the real binary: ffmpeg publishes, and the HLS served over HTTP, the
+/// MP4 listed under /v1/videos and the copy pushed to a forward target are all checked with
+/// ffprobe; a stalled forward target and a killed publisher harm nothing.
+final class MediaOutputsTests: XCTestCase {
+    func data(_ json: [String: Any]) -> [String: Any] { json["data"] as? [String: Any] ?? [:] }
+
+    func http(_ args: [String]) async throws -> (status: Int, headers: String, body: Data, seconds: Double) {
+        let dir = FileManager.default.temporaryDirectory
+        let out = dir.appendingPathComponent("body-\(UUID().uuidString)"), head = dir.appendingPathComponent("head-\(UUID().uuidString)")
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(at: head)
+        }
+        let r = try await ProcessRunner.run("curl", ["-s", "-o", out.path, "-D", head.path, "-w", "%{http_code} %{time_total}"] + args, timeout: 20)
+        let written = r.stdout.split(separator: " ")
+        return (Int(written.first ?? "") ?? 0, (try? String(contentsOf: head, encoding: .utf8)) ?? "", (try? Data(contentsOf: out)) ?? Data(),
+                written.count > 1 ? Double(written[1]) ?? 0 : 0)
+    }
+
+    func header(_ name: String, in headers: String) -> String? {
+        headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+            .map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) }
+    }
+
+    func testPublishYieldsHLSARecordingAndAForwardCopy() async throws {
+        let dir = try MediaTools.temporaryDirectory("outputs")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 6, in: dir)
+        let source = try await MediaTools.probe(clip)
+        let sourceDuration = try await MediaTools.duration(clip.path)
+        let port = Int.random(in: 30000...34000), forwardPort = port + 2
+        // The forward target: ffmpeg as a one-shot RTMP server, saving what it receives.
+        let forwarded = dir.appendingPathComponent("forwarded.flv")
+        let target = Task {
+            try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-listen", "1", "-i", "rtmp://127.0.0.1:\(forwardPort)/live/fwdkey",
+                                                   "-c", "copy", "-f", "flv", "-y", forwarded.path], timeout: 60)
+        }
+        let setup = try await liveSetup(dir: dir, port: port, token: "media")
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let (api, channel, curl) = (setup.api, setup.channelID, setup.curl)
+        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(channel)", "-d", #"{"record":true}"#])
+        let fwd = try await curl(["-X", "POST", "\(api)/v1/channels/\(channel)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwdkey"}"#])
+        let forwardID = try XCTUnwrap(data(fwd)["id"] as? String, "\(fwd)")
+
+        let publisher = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 30)
+        }
+        // While live: the playlist is served, uncached, and its segments play.
+        var playlist = ""
+        var headers = ""
+        for _ in 0..<100 {
+            let r = try await http(["\(api)/hls/\(channel)/index.m3u8"])
+            if r.status == 200, let text = String(data: r.body, encoding: .utf8), text.contains("#EXTINF") {
+                (playlist, headers) = (text, r.headers)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertTrue(playlist.contains("#EXTINF"), "a playlist with a segment while live")
+        XCTAssertEqual(header("content-type", in: headers), "application/vnd.apple.mpegurl")
+        XCTAssertTrue(header("cache-control", in: headers)?.contains("no-cache") == true, headers)
+        let segment = try XCTUnwrap(playlist.split(separator: "\n").first { $0.hasSuffix(".ts") })
+        let segmentStreams = try await MediaTools.probe(path: "\(api)/hls/\(channel)/\(segment)")
+        XCTAssertEqual(segmentStreams.map(\.codecName).sorted(), ["aac", "h264"])
+        XCTAssertEqual(segmentStreams.first { $0.codecType == "video" }?.packets, 50, "a 2 s segment at 25 fps")
+        let stats = data(try await curl(["\(api)/v1/channels/\(channel)/stats"]))
+        let outputs = stats["outputs"] as? [[String: Any]] ?? []
+        XCTAssertEqual(outputs.compactMap { $0["kind"] as? String }.sorted(), ["forward", "hls", "record"], "\(stats)")
+        let forwards = data(try await curl(["\(api)/v1/channels/\(channel)/forwards"]))
+        let forwardStatus = ((forwards["items"] as? [[String: Any]])?.first?["status"] as? [String: Any])
+        XCTAssertEqual(forwardStatus?["state"] as? String, "running", "\(forwards)")
+
+        let published = try await publisher.value
+        XCTAssertEqual(published.exitCode, 0, published.stderr)
+        let ready = await setup.receiver.wait(timeout: 15) { $0.contains { $0.type == "video.ready" } }
+        XCTAssertTrue(ready)
+
+        // The recording: listed, as long as the source, every frame, downloadable with Range.
+        let videos = data(try await curl(["\(api)/v1/videos"]))
+        let video = try XCTUnwrap((videos["items"] as? [[String: Any]])?.first, "\(videos)")
+        let videoID = try XCTUnwrap(video["id"] as? String)
+        XCTAssertEqual(video["channelId"] as? String, channel)
+        XCTAssertEqual(video["videoCodec"] as? String, "h264")
+        XCTAssertEqual(video["width"] as? Int, 320)
+        XCTAssertEqual(try XCTUnwrap(video["durationSec"] as? Double), sourceDuration, accuracy: 0.5)
+        let mp4 = dir.appendingPathComponent("download.mp4")
+        let download = try await ProcessRunner.run("curl", ["-s", "-f", "-u", "tok_media:media-secret", "-o", mp4.path, "\(api)/v1/videos/\(videoID)/file"], timeout: 20)
+        XCTAssertEqual(download.exitCode, 0)
+        let recorded = try await MediaTools.probe(mp4)
+        XCTAssertEqual(recorded.first { $0.codecType == "video" }?.packets, source.first { $0.codecType == "video" }?.packets)
+        XCTAssertEqual(recorded.first { $0.codecType == "audio" }?.packets ?? 0, source.first { $0.codecType == "audio" }?.packets ?? 0, accuracy: 2)
+        let recordedDuration = try await MediaTools.duration(mp4.path)
+        XCTAssertEqual(recordedDuration, sourceDuration, accuracy: 0.5)
+        let size = try XCTUnwrap(video["sizeBytes"] as? Int)
+        let ranged = try await http(["-u", "tok_media:media-secret", "-H", "Range: bytes=100-199", "\(api)/v1/videos/\(videoID)/file"])
+        XCTAssertEqual(ranged.status, 206)
+        XCTAssertEqual(ranged.body.count, 100)
+        XCTAssertEqual(header("content-range", in: ranged.headers), "bytes 100-199/\(size)")
+        XCTAssertEqual(ranged.body, try Data(contentsOf: mp4).subdata(in: 100..<200))
+        let beyond = try await http(["-u", "tok_media:media-secret", "-H", "Range: bytes=\(size)-", "\(api)/v1/videos/\(videoID)/file"])
+        XCTAssertEqual(beyond.status, 416)
+
+        // The forward target received the stream.
+        let targetRun = try await target.value
+        XCTAssertEqual(targetRun.exitCode, 0, targetRun.stderr)
+        let copy = try await MediaTools.probe(forwarded)
+        XCTAssertEqual(copy.first { $0.codecType == "video" }?.packets, source.first { $0.codecType == "video" }?.packets, "every video frame forwarded")
+        XCTAssertEqual(copy.first { $0.codecType == "audio" }?.packets ?? 0, source.first { $0.codecType == "audio" }?.packets ?? 0, accuracy: 2)
+        _ = forwardID
+
+        // After the session: HLS is gone; the video can be deleted with its file.
+        let gone = try await http(["\(api)/hls/\(channel)/index.m3u8"])
+        XCTAssertEqual(gone.status, 404)
+        let deleted = try await http(["-u", "tok_media:media-secret", "-X", "DELETE", "\(api)/v1/videos/\(videoID)"])
+        XCTAssertEqual(deleted.status, 204)
+        let afterDelete = try await http(["-u", "tok_media:media-secret", "\(api)/v1/videos/\(videoID)"])
+        XCTAssertEqual(afterDelete.status, 404)
+        XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(channel)").path).isEmpty)
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        XCTAssertEqual(setup.gateway.terminationStatus, 0)
+        await setup.receiver.stop()
+    }
+
+    /// A forward target that accepts the connection and never reads must not slow its own
+    /// publisher, another channel's HLS, or the API; it ends in `forward.failed`.
+    func testAStalledForwardTargetHarmsNothingElse() async throws {
+        let dir = try MediaTools.temporaryDirectory("stalled")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { if testRun?.hasSucceeded == false { print((try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? "") } }
+        let clip = try await MediaTools.makeClip(seconds: 8, in: dir)
+        let stalled = try await StalledTCPServer.start()
+        let port = Int.random(in: 34500...38000)
+        let setup = try await liveSetup(dir: dir, port: port, token: "stall", extraEnv: ["LIVEGATE_FORWARDS_TIMEOUT_SEC": "1"])
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let (api, curl) = (setup.api, setup.curl)
+        let stalledChannel = setup.channelID
+        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(stalledChannel)", "-d", #"{"hls":false}"#])
+        _ = try await curl(["-X", "POST", "\(api)/v1/channels/\(stalledChannel)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:\#(stalled.port)/live/x"}"#])
+        let other = data(try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"other","userId":"u2"}"#]))
+        let otherID = try XCTUnwrap(other["id"] as? String), otherKey = try XCTUnwrap(other["streamId"] as? String)
+
+        func publish(_ key: String) -> Task<ProcessResult, any Error> {
+            Task {
+                try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                       "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 40)
+            }
+        }
+        let a = publish(setup.key), b = publish(otherKey)
+        var segments = 0
+        var apiWorst = 0.0
+        for _ in 0..<60 {
+            // Timed by curl itself (process start-up on a busy machine is not the server's).
+            let r = try await http(["\(api)/hls/\(otherID)/index.m3u8"])
+            apiWorst = max(apiWorst, r.seconds)
+            if r.status == 200 { segments = (String(data: r.body, encoding: .utf8) ?? "").components(separatedBy: "#EXTINF").count - 1 }
+            if segments >= 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertGreaterThanOrEqual(segments, 3, "the other channel's HLS keeps cutting segments")
+        XCTAssertLessThan(apiWorst, 1, "HLS/API answers stay fast")
+        let stats = data(try await curl(["\(api)/v1/channels/\(stalledChannel)/stats"]))
+        let forward = (stats["outputs"] as? [[String: Any]])?.first { $0["kind"] as? String == "forward" }
+        XCTAssertNotEqual(forward?["state"] as? String, "running", "\(stats)")
+        let (ra, rb) = (try await a.value, try await b.value)
+        XCTAssertEqual(ra.exitCode, 0, ra.stderr)
+        XCTAssertEqual(rb.exitCode, 0, rb.stderr)
+        XCTAssertLessThan(ra.duration, 11, "the stalled channel's own publisher was never slowed (8 s clip at -re)")
+        XCTAssertLessThan(rb.duration, 11)
+        let failed = await setup.receiver.wait(timeout: 10) { $0.contains { $0.type == "forward.failed" } }
+        XCTAssertTrue(failed, "forward.failed after repeated failure")
+        let body = setup.receiver.events("forward.failed").first?.body ?? ""
+        XCTAssertTrue(body.contains("127.0.0.1:\(stalled.port)/live/"), body)
+        let offline = await setup.receiver.wait(timeout: 10) { $0.filter { $0.type == "channel.offline" }.count == 2 }
+        XCTAssertTrue(offline)
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        XCTAssertEqual(setup.gateway.terminationStatus, 0)
+        await stalled.stop()
+        await setup.receiver.stop()
+    }
+
+    /// A publisher killed mid-stream (no unpublish, no FIN from ffmpeg's side first) still
+    /// leaves a finished, playable MP4.
+    func testKilledPublisherStillLeavesAValidRecording() async throws {
+        let dir = try MediaTools.temporaryDirectory("killed")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 8, in: dir)
+        let port = Int.random(in: 38500...39900)
+        let setup = try await liveSetup(dir: dir, port: port, token: "kill")
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"record":true,"hls":false}"#])
+        let killed = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                            "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 4, timeoutSignal: SIGKILL)
+        XCTAssertTrue(killed.timedOut)
+        let ready = await setup.receiver.wait(timeout: 15) { $0.contains { $0.type == "video.ready" } }
+        XCTAssertTrue(ready, "the recording is finished at the network drop, not after the reconnect window")
+        let listed = try await setup.curl(["\(setup.api)/v1/videos"])
+        let video = try XCTUnwrap((data(listed)["items"] as? [[String: Any]])?.first)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path)
+        XCTAssertEqual(files.filter { $0.hasSuffix(".mp4") }.count, 1, "\(files)")
+        let path = dir.appendingPathComponent("recordings/\(setup.channelID)/\(files.first { $0.hasSuffix(".mp4") } ?? "")").path
+        let duration = try await MediaTools.duration(path)
+        XCTAssertEqual(duration, 4, accuracy: 1.2, "about as long as the publisher ran")
+        XCTAssertEqual(try XCTUnwrap(video["durationSec"] as? Double), duration, accuracy: 0.1)
+        let streams = try await MediaTools.probe(path: path)
+        XCTAssertGreaterThan(streams.first { $0.codecType == "video" }?.packets ?? 0, 50)
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+    }
+}
