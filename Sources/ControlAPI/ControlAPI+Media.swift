@@ -160,7 +160,7 @@ extension ControlAPI {
     /// `GET /hls/CHANNEL_ID/FILE`: public (SPEC §3), names checked so nothing outside
     /// `data/hls/` can be reached; the playlist is never cached, segments briefly.
     func hlsFile(_ context: APIRequestContext) async throws -> Response {
-        guard let root = configuration.hlsDirectory else { throw APIError.notFound("route") }
+        guard let root = configuration.hlsDirectory else { throw APIError.notFound("file") }
         let channel = try parameter(context, "channel"), file = try parameter(context, "file")
         func safe(_ name: String) -> Bool {
             !name.hasPrefix(".") && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_-.".unicodeScalars.contains($0) }

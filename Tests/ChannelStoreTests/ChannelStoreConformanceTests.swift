@@ -272,3 +272,56 @@ final class PostgresChannelStoreTests: ChannelStoreConformanceTests {
         try await store.ping()
     }
 }
+
+extension ChannelStoreConformanceTests {
+    func testVideosWithTheirReadyEventInOneTransaction() async throws {
+        let video = Video(id: p + "v1", channelId: p + "ch", userId: p + "u", sessionId: p + "s", name: "a.mp4", path: "/data/recordings/a.mp4",
+                          durationSec: 12.5, sizeBytes: 123_456, videoCodec: "h264", audioCodec: "aac", width: 1280, height: 720,
+                          createdAt: Timestamp.parse(Timestamp.format(Date())))
+        let event = try await store.createVideo(video, event: .make(type: "video.ready", channelId: video.channelId, userId: video.userId, at: Date(),
+                                                                    data: .object(["video": video.json])), now: Date())
+        XCTAssertEqual(event.type, "video.ready")
+        let stored = try await store.events(after: event.seq - 1, limit: 1)
+        XCTAssertEqual(stored.first?.id, event.id)
+        let fetched = try await store.video(id: p + "v1")
+        var got = try XCTUnwrap(fetched)
+        XCTAssertEqual(got.createdAt.timeIntervalSince1970, video.createdAt.timeIntervalSince1970, accuracy: 0.001)
+        got.createdAt = video.createdAt
+        XCTAssertEqual(got, video)
+        let page = try await store.searchVideos(ChannelQuery(userId: p + "u"))
+        XCTAssertEqual(page.items.map(\.id), [p + "v1"])
+        let deleted = try await store.deleteVideo(id: p + "v1")
+        XCTAssertEqual(deleted?.path, "/data/recordings/a.mp4")
+        let again = try await store.deleteVideo(id: p + "v1")
+        XCTAssertNil(again)
+        let missing = try await store.video(id: p + "v1")
+        XCTAssertNil(missing)
+    }
+
+    func testForwardsPerChannelWithALimitOfFive() async throws {
+        _ = try await store.createChannel(id: p + "fc", streamKey: p + "kfc", fields: ChannelFields(userId: p + "u", name: "f"), now: Date())
+        var ids: [String] = []
+        for i in 0..<5 {
+            let f = try await store.createForward(id: p + "f\(i)", channelId: p + "fc", url: "rtmp://h/app/\(i)", enabled: true, now: Date())
+            ids.append(f.id)
+        }
+        do {
+            _ = try await store.createForward(id: p + "f5", channelId: p + "fc", url: "rtmp://h/app/5", enabled: true, now: Date())
+            XCTFail("a sixth forward")
+        } catch let error as StoreError {
+            XCTAssertEqual(error, .limitReached("forwards"))
+        }
+        let listed = try await store.forwards(channelId: p + "fc")
+        XCTAssertEqual(listed.map(\.id), ids)
+        let updated = try await store.updateForward(id: p + "f0", channelId: p + "fc", url: nil, enabled: false, now: Date())
+        XCTAssertEqual(updated?.enabled, false)
+        XCTAssertEqual(updated?.url, "rtmp://h/app/0")
+        let wrongChannel = try await store.forward(id: p + "f0", channelId: p + "other")
+        XCTAssertNil(wrongChannel)
+        let removed = try await store.deleteForward(id: p + "f1", channelId: p + "fc")
+        XCTAssertTrue(removed)
+        _ = try await store.deleteChannel(id: p + "fc")
+        let afterDelete = try await store.forwards(channelId: p + "fc")
+        XCTAssertEqual(afterDelete, [], "a deleted channel's forwards go with it")
+    }
+}

@@ -39,6 +39,27 @@ final class DockerFilesTests: XCTestCase {
         XCTAssertTrue(text.contains("HEALTHCHECK") && text.contains("/healthz"))
         for port in ["1935", "1936", "8080"] { XCTAssertTrue(text.contains(port), port) }
         XCTAssertTrue(text.contains("VOLUME"))
+        // The runtime stage installs the libav libraries the binary actually links.
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [gatewayBinary]
+        let pipe = Pipe()
+        ldd.standardOutput = pipe
+        try ldd.run()
+        let linked = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitUntilExit()
+        let sonames = linked.split(separator: "\n").compactMap { line -> String? in
+            let name = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+            return name.hasPrefix("libav") ? name : nil
+        }
+        XCTAssertEqual(Set(sonames.map { $0.split(separator: ".").first ?? "" }), ["libavformat", "libavcodec", "libavutil"], linked)
+        for soname in sonames {
+            // libavformat.so.59 → Debian package libavformat59
+            let parts = soname.split(separator: ".")
+            let package = "\(parts[0])\(parts.last ?? "")"
+            XCTAssertTrue(text.contains(package), "the runtime image must install \(package)")
+        }
+        XCTAssertTrue(text.contains("libavformat-dev"), "the build stage needs the headers")
         // The config file it copies in is valid.
         let config = LiveGateConfiguration(file: root.appendingPathComponent("config/livegate.yaml").path, environment: [:])
         XCTAssertTrue(config.problems.isEmpty)
