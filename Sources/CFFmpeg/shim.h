@@ -16,6 +16,7 @@
 #include <libavutil/time.h>
 #include <stdint.h>
 #include <errno.h>
+#include <malloc.h>
 
 static inline int lg_averror_eof(void) { return AVERROR_EOF; }
 static inline int lg_averror_eagain(void) { return AVERROR(EAGAIN); }
@@ -57,5 +58,8 @@ static inline AVIOInterruptCB lg_interrupt_callback(lg_interrupt *s) {
     AVIOInterruptCB cb = { lg_interrupt_check, s };
     return cb;
 }
+
+/// Bytes the C heap has handed out (glibc mallinfo2): the leak test's yardstick.
+static inline size_t lg_heap_bytes_in_use(void) { return mallinfo2().uordblks; }
 
 #endif

@@ -294,6 +294,21 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             p.family(name, kind, help: help)
             for (id, _, stats) in perChannel { if let v = value(stats) { p.sample(name, [("channel", id)], v) } }
         }
+        // Outputs: labels are the channel id and the output kind (forward ids, never URLs).
+        let outputs: [(String, OutputStatus)] = live.compactMap { id, e in e.ingest.map { (id, $0.connectionID) } }
+            .sorted { $0.0 < $1.0 }
+            .flatMap { id, connection in (media?.outputs(connectionID: connection) ?? []).map { (id, $0) } }
+        func labels(_ id: String, _ o: OutputStatus) -> [(String, String)] {
+            [("channel", id), ("output", o.kind.rawValue)] + (o.id.map { [("forward", $0)] } ?? [])
+        }
+        p.family("livegate_output_dropped_packets_total", .counter, help: "Packets an output dropped (queue full, reconnecting, failed).")
+        for (id, o) in outputs { p.sample("livegate_output_dropped_packets_total", labels(id, o), Double(o.droppedPackets)) }
+        p.family("livegate_output_packets_written_total", .counter, help: "Packets an output wrote.")
+        for (id, o) in outputs { p.sample("livegate_output_packets_written_total", labels(id, o), Double(o.packetsWritten)) }
+        p.family("livegate_output_up", .gauge, help: "1 when the output is running, 0 otherwise.")
+        for (id, o) in outputs { p.sample("livegate_output_up", labels(id, o), o.state == .running ? 1 : 0) }
+        p.family("livegate_media_outputs_active", .gauge, help: "Output workers running on this node (including ones flushing).")
+        p.sample("livegate_media_outputs_active", [], Double(media?.activeOutputs ?? 0))
         return p.text
     }
 

@@ -74,6 +74,12 @@ final class MediaOutputsTests: XCTestCase {
         let forwards = data(try await curl(["\(api)/v1/channels/\(channel)/forwards"]))
         let forwardStatus = ((forwards["items"] as? [[String: Any]])?.first?["status"] as? [String: Any])
         XCTAssertEqual(forwardStatus?["state"] as? String, "running", "\(forwards)")
+        let metrics = String(data: try await http(["\(api)/metrics"]).body, encoding: .utf8) ?? ""
+        for kind in ["hls", "record"] {
+            XCTAssertTrue(metrics.contains("livegate_output_up{channel=\"\(channel)\",output=\"\(kind)\"} 1"), metrics)
+        }
+        XCTAssertTrue(metrics.contains("livegate_output_dropped_packets_total{channel=\"\(channel)\",output=\"forward\",forward=\"\(forwardID)\"} 0"), metrics)
+        XCTAssertFalse(metrics.contains("fwdkey"), "no target URL or key in metrics")
 
         let published = try await publisher.value
         XCTAssertEqual(published.exitCode, 0, published.stderr)
