@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "livegate", targets: ["livegate"]),
+        .executable(name: "rtmp-bench", targets: ["rtmp-bench"]),
         .library(name: "RTMPCore", targets: ["RTMPCore"]),
         .library(name: "RTMPServer", targets: ["RTMPServer"]),
         .library(name: "LiveGate", targets: ["LiveGate"]),
@@ -114,6 +115,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "rtmp-bench",
+            dependencies: [
+                "RTMPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(

@@ -14,6 +14,7 @@ public struct FLVFileReader: Sendable {
 
     public struct Malformed: Error, Sendable, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     public private(set) var tags: [Tag] = []

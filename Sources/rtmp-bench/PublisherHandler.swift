@@ -1,0 +1,237 @@
+import NIOCore
+import RTMPCore
+
+/// One publisher, as an encoder would behave: handshake (digest, like ffmpeg and OBS), connect,
+/// releaseStream/FCPublish/createStream, publish, then the clip's tags — real-time paced or as
+/// fast as the socket takes them — for `durationMs`, then FCUnpublish/deleteStream and close.
+/// Measures connect-to-`NetStream.Publish.Start`.
+final class PublisherHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Options: Sendable {
+        var app: String
+        var tcUrl: String
+        var realtime: Bool
+        /// How long to stream after `Publish.Start`.
+        var durationMs: Int64
+        var digestHandshake: Bool
+    }
+
+    enum Phase { case handshake, connect, createStream, publish, streaming, finished }
+
+    private let clip: FLVClip
+    private let options: Options
+    private let key: String
+    private let report: BenchReport
+    private let connectStarted: NIODeadline
+    private var phase = Phase.handshake
+    private var handshake: ClientHandshake
+    private var decoder = ChunkDecoder()
+    private var encoder = ChunkEncoder()
+    private var inbound = ByteBuffer()
+    private var streamID: UInt32 = 1
+    private var cursor = 0
+    private var loopOffset: UInt32 = 0
+    private var streamStart = NIODeadline.now()
+    private var pacer: RepeatedTask?
+
+    init(clip: FLVClip, options: Options, key: String, report: BenchReport, connectStarted: NIODeadline = .now()) {
+        self.clip = clip
+        self.options = options
+        self.key = key
+        self.report = report
+        self.connectStarted = connectStarted
+        handshake = ClientHandshake(digest: options.digestHandshake)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(handshake.start(allocator: context.channel.allocator)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        inbound.writeBuffer(&bytes)
+        do throws(RTMPProtocolError) {
+            if phase == .handshake {
+                guard let (c2, _) = try handshake.next(&inbound, allocator: context.channel.allocator) else { return }
+                var out = c2
+                encoder.setChunkSize(4096)
+                encoder.write(ProtocolControl.setChunkSize(4096), into: &out)
+                encoder.write(CommandMessage(name: "connect", transactionID: 1, commandObject: .object([
+                    "app": .string(options.app), "type": .string("nonprivate"), "flashVer": .string("FMLE/3.0 (compatible; rtmp-bench)"),
+                    "tcUrl": .string(options.tcUrl),
+                ])).message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+                phase = .connect
+            }
+            while let message = try decoder.next(&inbound) { handle(message, context: context) }
+            inbound.discardReadBytes()
+        } catch {
+            fail("protocol: \(error)", context: context)
+        }
+    }
+
+    private func handle(_ message: RTMPMessage, context: ChannelHandlerContext) {
+        switch message.typeID {
+        case .commandAMF0:
+            guard let command = try? CommandMessage(parsing: message, limits: .default) else { return }
+            switch (command.name, phase) {
+            case ("_result", .connect) where command.transactionID == 1:
+                var out = context.channel.allocator.buffer(capacity: 256)
+                encoder.write(CommandMessage(name: "releaseStream", transactionID: 2, arguments: [.string(key)])
+                    .message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
+                encoder.write(CommandMessage(name: "FCPublish", transactionID: 3, arguments: [.string(key)])
+                    .message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
+                encoder.write(CommandMessage(name: "createStream", transactionID: 4).message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+                phase = .createStream
+            case ("_result", .createStream) where command.transactionID == 4:
+                streamID = UInt32(command.arguments.first?.numberValue ?? 1)
+                var out = context.channel.allocator.buffer(capacity: 128)
+                encoder.write(CommandMessage(name: "publish", transactionID: 5, arguments: [.string(key), .string("live")])
+                    .message(chunkStreamID: 8, streamID: streamID), into: &out)
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+                phase = .publish
+            case ("_error", _):
+                fail("\(command.name) to transaction \(Int(command.transactionID)): \(command.arguments.first?["code"]?.stringValue ?? "?")", context: context)
+            case ("onStatus", .publish):
+                let code = command.arguments.first?["code"]?.stringValue ?? "?"
+                if code == NetStatus.Code.publishStart.rawValue {
+                    report.accepted(key: key, latencyMs: Double((NIODeadline.now() - connectStarted).nanoseconds) / 1e6)
+                    startStreaming(context: context)
+                } else if code.hasPrefix("NetStream.Publish") {
+                    fail("refused: \(code)", context: context)
+                }
+            case ("onStatus", .streaming):
+                let code = command.arguments.first?["code"]?.stringValue ?? "?"
+                if code.hasPrefix("NetStream.Publish.") || code.contains("Failed") { fail("kicked: \(code)", context: context) }
+            default:
+                break
+            }
+        case .userControl:
+            if case .pingRequest(let ts)? = try? UserControlEvent(parsing: message.payload) {
+                var out = context.channel.allocator.buffer(capacity: 32)
+                encoder.write(ProtocolControl.userControl(.pingResponse(timestamp: ts)), into: &out)
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: Streaming
+
+    private func startStreaming(context: ChannelHandlerContext) {
+        phase = .streaming
+        streamStart = .now()
+        if let metadata = clip.metadata {
+            var out = context.channel.allocator.buffer(capacity: metadata.readableBytes + 32)
+            encoder.write(RTMPMessage(chunkStreamID: ChunkStreamID.data, timestamp: 0, typeID: .dataAMF0, streamID: streamID, payload: metadata), into: &out)
+            context.write(wrapOutboundOut(out), promise: nil)
+        }
+        if options.realtime {
+            // The pacer runs on this channel's event loop, where `self` and `context` live.
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            pacer = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(20)) { _ in
+                bound.value.handler.sendDue(context: bound.value.context)
+            }
+        } else {
+            sendWhileWritable(context: context)
+        }
+    }
+
+    private var elapsedMs: Int64 { (NIODeadline.now() - streamStart).nanoseconds / 1_000_000 }
+
+    /// Real-time: everything whose timestamp has come, in one write.
+    private func sendDue(context: ChannelHandlerContext) {
+        guard phase == .streaming else { return }
+        let now = elapsedMs
+        if now >= options.durationMs { return finish(context: context) }
+        var out = context.channel.allocator.buffer(capacity: 16 * 1024)
+        var messages = 0
+        while Int64(nextTimestamp()) <= now { messages += appendNext(into: &out) }
+        if messages > 0 {
+            report.sent(bytes: out.readableBytes, messages: messages)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+    }
+
+    /// Flat out: as much as the socket accepts; resumes on `channelWritabilityChanged`.
+    private func sendWhileWritable(context: ChannelHandlerContext) {
+        while phase == .streaming && context.channel.isWritable {
+            if elapsedMs >= options.durationMs { return finish(context: context) }
+            var out = context.channel.allocator.buffer(capacity: 64 * 1024)
+            var messages = 0
+            while out.readableBytes < 60 * 1024 { messages += appendNext(into: &out) }
+            report.sent(bytes: out.readableBytes, messages: messages)
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !options.realtime && phase == .streaming && context.channel.isWritable { sendWhileWritable(context: context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func nextTimestamp() -> UInt32 { clip.items[cursor].timestamp &+ loopOffset }
+
+    /// Encodes the next tag (looping the clip, sequence headers only on the first pass).
+    private func appendNext(into out: inout ByteBuffer) -> Int {
+        let item = clip.items[cursor]
+        var sent = 0
+        if loopOffset == 0 || !clip.isSequenceHeader(item) {
+            encoder.write(RTMPMessage(chunkStreamID: item.chunkStreamID, timestamp: item.timestamp &+ loopOffset, typeID: item.typeID,
+                                      streamID: streamID, payload: item.payload), into: &out)
+            sent = 1
+        }
+        cursor += 1
+        if cursor == clip.items.count {
+            cursor = 0
+            loopOffset &+= clip.durationMs
+        }
+        return sent
+    }
+
+    private func finish(context: ChannelHandlerContext) {
+        guard phase == .streaming else { return }
+        phase = .finished
+        pacer?.cancel()
+        var out = context.channel.allocator.buffer(capacity: 128)
+        encoder.write(CommandMessage(name: "FCUnpublish", transactionID: 6, arguments: [.string(key)])
+            .message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
+        encoder.write(CommandMessage(name: "deleteStream", transactionID: 7, arguments: [.number(Double(streamID))])
+            .message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
+        report.completed()
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in bound.value.close(promise: nil) }
+    }
+
+    private func fail(_ cause: String, context: ChannelHandlerContext) {
+        guard phase != .finished else { return }
+        let wasPublishing = phase == .streaming
+        phase = .finished
+        pacer?.cancel()
+        report.failed(cause, wasPublishing: wasPublishing)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch phase {
+        case .finished: break
+        case .streaming: fail("connection closed while streaming", context: context)
+        default: fail("connection closed during \(phase)", context: context)
+        }
+        pacer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail("socket: \(error)", context: context)
+    }
+
+    /// The handshake never finished, or the server never answered the publish.
+    func timedOut(context: ChannelHandlerContext) {
+        if phase != .streaming && phase != .finished { fail("timeout during \(phase)", context: context) }
+    }
+}
