@@ -76,13 +76,17 @@ public struct ChunkDecoder {
             csid = 64 + UInt32(b1) + UInt32(b2) * 256
         }
 
-        let existing = streams[csid]
-        var state = existing ?? StreamState()
-        if existing == nil {
+        // `state` is a working copy: it goes back into the table only when the chunk has been
+        // read whole, so a chunk cut short by the end of the buffer leaves no trace.
+        var state: StreamState
+        if let known = streams[csid] {
+            state = known
+        } else {
             guard fmt == 0 else { throw RTMPProtocolError(.chunk, "fmt \(fmt) chunk on chunk stream \(csid) with no previous header") }
             guard streams.count < limits.maxChunkStreams else {
                 throw RTMPProtocolError(.limits, "more than \(limits.maxChunkStreams) chunk streams")
             }
+            state = StreamState()
         }
 
         let startsMessage = state.partial == nil
@@ -169,12 +173,16 @@ public struct ChunkDecoder {
         guard bufferedBytes + chunkPayload <= limits.maxBufferedBytes else {
             throw RTMPProtocolError(.limits, "more than \(limits.maxBufferedBytes) bytes buffered in partial messages")
         }
-        if state.partial == nil {
-            state.partial = ByteBufferAllocator().buffer(capacity: min(state.length, 64 * 1024))
-        }
+        // The working copy and the table share the partial message's storage: move it out of
+        // both before appending, or copy-on-write copies the whole message so far on every
+        // chunk (quadratic; perf showed it as a quarter of ingest CPU).
+        var partial = state.partial ?? ByteBufferAllocator().buffer(capacity: min(state.length, 256 * 1024))
+        state.partial = nil
+        streams[csid]?.partial = nil
         if let slice = buffer.readSlice(length: chunkPayload) {
-            state.partial!.writeImmutableBuffer(slice)
+            partial.writeImmutableBuffer(slice)
         }
+        state.partial = partial
         state.received += chunkPayload
         bufferedBytes += chunkPayload
 

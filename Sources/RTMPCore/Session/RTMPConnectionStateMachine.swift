@@ -38,6 +38,8 @@ public struct RTMPConnectionStateMachine {
     private var decoder: ChunkDecoder
     private var encoder = ChunkEncoder()
     private var inbound: ByteBuffer
+    /// Bytes of a newer read not yet moved into `inbound` (see `receive`).
+    private var queuedInput = ByteBuffer()
     private var outbound: ByteBuffer
     private var pending: [RTMPSessionAction] = []
     private var pendingIndex = 0
@@ -82,10 +84,15 @@ public struct RTMPConnectionStateMachine {
     /// Appends bytes from the socket. Avoids a copy when nothing is buffered.
     public mutating func receive(_ bytes: ByteBuffer) {
         bytesReceived &+= UInt64(bytes.readableBytes)
-        if inbound.readableBytes == 0 {
+        if inbound.readableBytes == 0 && queuedInput.readableBytes == 0 {
             inbound = bytes
+        } else if queuedInput.readableBytes == 0 {
+            // A chunk is split across reads: keep the new read aside and feed it to `inbound`
+            // a chunk at a time (`next()`), so only the bytes that complete the split chunk are
+            // copied, not the whole read (up to 64 KiB per read otherwise).
+            queuedInput = bytes
         } else {
-            inbound.writeImmutableBuffer(bytes)
+            queuedInput.writeImmutableBuffer(bytes)
         }
     }
 
@@ -99,7 +106,7 @@ public struct RTMPConnectionStateMachine {
     }
 
     /// Bytes received but not yet parsed (a partial chunk or handshake packet).
-    public var bufferedInboundBytes: Int { inbound.readableBytes + decoder.partialBytes }
+    public var bufferedInboundBytes: Int { inbound.readableBytes + queuedInput.readableBytes + decoder.partialBytes }
 
     public var isHandshakeComplete: Bool { handshake.isComplete }
 
@@ -119,6 +126,10 @@ public struct RTMPConnectionStateMachine {
             if failed || publishState == .closed { return nil }
             do {
                 guard try step() else {
+                    if queuedInput.readableBytes > 0 {
+                        feedQueuedInput()
+                        continue
+                    }
                     compactInbound()
                     return nil
                 }
@@ -182,6 +193,19 @@ public struct RTMPConnectionStateMachine {
         try handle(message)
         acknowledgeIfNeeded()
         return true
+    }
+
+    /// Moves queued bytes into `inbound`: all of them (no copy) when `inbound` is empty,
+    /// otherwise one chunk's worth (header + chunk size), enough for the decoder to progress.
+    private mutating func feedQueuedInput() {
+        if inbound.readableBytes == 0 {
+            inbound = queuedInput
+            queuedInput = ByteBuffer()
+            return
+        }
+        let step = min(queuedInput.readableBytes, max(decoder.chunkSize, HandshakeDigest.packetSize) + 18)
+        if var piece = queuedInput.readSlice(length: step) { inbound.writeBuffer(&piece) }
+        if queuedInput.readableBytes == 0 { queuedInput = ByteBuffer() }
     }
 
     private mutating func compactInbound() {

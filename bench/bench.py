@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""LiveGate vs nginx-rtmp, side by side on loopback (issue #6).
+
+Starts LiveGate (release build) and nginx with Debian's libnginx-mod-rtmp, drives the same
+workload at each with `rtmp-bench`, and prints one table of figures and ratios
+(LiveGate / nginx-rtmp), each figure the median of --runs runs. Run it through
+`bench/run.sh`, which installs what is missing and builds first.
+
+CPU is read from /proc/PID/stat (utime + stime of the server's whole process tree), memory
+from VmRSS; the load generator's own CPU is not counted.
+"""
+import argparse
+import base64
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, "bench", ".cache")
+CLK = os.sysconf("SC_CLK_TCK")
+TOKEN = ("tok_bench", "bench-secret")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- process measurements
+
+def process_tree(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK
+        except OSError:
+            pass
+    return total
+
+
+def rss_kib(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+# ---------------------------------------------------------------- media
+
+def make_clip(name, args):
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, name)
+    if not os.path.exists(path):
+        log(f"making {name} …")
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y"] + args + ["-f", "flv", path], check=True)
+    return path
+
+
+def clip_3mbit():
+    return make_clip("clip-3mbit.flv", [
+        "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "2900k", "-maxrate", "3000k", "-bufsize", "3000k",
+        "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ac", "2"])
+
+
+def clip_600k():
+    return make_clip("clip-600k.flv", [
+        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "500k", "-maxrate", "520k", "-bufsize", "1000k",
+        "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-ac", "2"])
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    name = "?"
+    proc = None
+
+    def pids(self):
+        return process_tree(self.proc.pid) if self.proc else []
+
+    def cpu(self):
+        return cpu_seconds(self.pids())
+
+    def rss(self):
+        return rss_kib(self.pids())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class LiveGate(Server):
+    name = "LiveGate"
+
+    def __init__(self, binary, port, http_port, workdir):
+        self.binary, self.port, self.http_port, self.dir = binary, port, http_port, workdir
+        self.url = f"rtmp://127.0.0.1:{port}/live"
+        self.next_channel = 0
+
+    def env(self):
+        e = dict(os.environ)
+        e.update({
+            "LIVE_TOKEN_ID": TOKEN[0], "LIVE_TOKEN_SECRET": TOKEN[1], "LIVEGATE_DATA_DIR": os.path.join(self.dir, "data"),
+            "LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_RTMP_MAX_CONNECTIONS": "20000",
+            "LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP": "0", "LIVEGATE_RTMP_FAILED_PUBLISHES_PER_MINUTE": "0",
+            "LIVEGATE_API_AUTH_FAILURES_PER_MINUTE": "0", "LIVEGATE_NODE_ID": "bench",
+        })
+        return e
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "livegate.log"), "ab")
+        self.proc = subprocess.Popen([self.binary, "serve", "--rtmp-port", str(self.port), "--http-port", str(self.http_port)],
+                                     env=self.env(), stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if self.request("GET", "/healthz", auth=False)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("LiveGate did not start; see " + self.log.name)
+
+    def request(self, method, path, body=None, auth=True, conn=None):
+        own = conn is None
+        conn = conn or http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{TOKEN[0]}:{TOKEN[1]}".encode()).decode()
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        if own:
+            conn.close()
+        return r.status, (json.loads(data) if data else None)
+
+    def channels(self, n, hls=False, record=False):
+        """n fresh channels; returns [(id, key)]."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
+        out = []
+        for _ in range(n):
+            self.next_channel += 1
+            status, body = self.request("POST", "/v1/channels", {"name": f"bench{self.next_channel}", "userId": "bench",
+                                                                 "hls": hls, "record": record, "reconnectWindowSec": 0}, conn=conn)
+            if status != 201:
+                raise RuntimeError(f"channel create: {status} {body}")
+            out.append((body["data"]["id"], body["data"]["streamId"]))
+        conn.close()
+        return out
+
+    def seed(self, n):
+        """n channels straight into the SQLite file (stopped gateway), cloned from an API-made row."""
+        template = self.channels(1)[0][0]
+        self.stop()
+        db = sqlite3.connect(os.path.join(self.dir, "data", "livegate.sqlite"))
+        cols = [r[1] for r in db.execute("PRAGMA table_info(channels)") if r[1] != "seq"]
+        row = dict(zip(cols, db.execute(f"SELECT {','.join(cols)} FROM channels WHERE id = ?", (template,)).fetchone()))
+        keys = []
+        with db:
+            for i in range(n):
+                r = dict(row)
+                r["id"] = f"ch_seed{i:07d}"
+                r["stream_key"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+                r["name"] = f"seed {i}"
+                keys.append((r["id"], r["stream_key"]))
+                db.execute(f"INSERT INTO channels ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", [r[c] for c in cols])
+        db.close()
+        self.start()
+        return keys
+
+
+class Nginx(Server):
+    name = "nginx-rtmp"
+
+    def __init__(self, port, workdir, workers):
+        self.port, self.dir, self.workers = port, workdir, workers
+        self.url = f"rtmp://127.0.0.1:{port}/live"
+        self.hls = False
+        self.n = 0
+
+    def start(self, hls=False):
+        self.hls = hls
+        with open(os.path.join(ROOT, "bench", "nginx-rtmp.conf.in")) as f:
+            conf = f.read()
+        hls_dir = os.path.join(self.dir, "nginx-hls")
+        os.makedirs(hls_dir, exist_ok=True)
+        conf = (conf.replace("@DIR@", self.dir).replace("@PORT@", str(self.port)).replace("@WORKERS@", str(self.workers))
+                .replace("@HLS@", f"hls on; hls_path {hls_dir}; hls_fragment 2s; hls_playlist_length 12s;" if hls else ""))
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(self.dir, "nginx.out"), "ab")
+        self.proc = subprocess.Popen(["nginx", "-c", path, "-p", self.dir], stdout=self.log, stderr=self.log)
+        time.sleep(1)
+        if self.proc.poll() is not None:
+            raise RuntimeError("nginx did not start; see " + os.path.join(self.dir, "nginx-error.log"))
+
+    def channels(self, n, hls=False, record=False):
+        out = []
+        for _ in range(n):
+            self.n += 1
+            out.append((f"k{self.n}", f"k{self.n}"))
+        return out
+
+
+# ---------------------------------------------------------------- load
+
+def rtmp_bench(binary, server, clip, keys, seconds, flat_out=False, rate=0, publish_times=None, timeout=15):
+    with tempfile.NamedTemporaryFile("w", delete=False, suffix=".keys") as f:
+        f.write("\n".join(k for _, k in keys))
+        keys_file = f.name
+    args = [binary, "--url", server.url, "--file", clip, "--publishers", str(len(keys)), "--duration", str(seconds),
+            "--keys-file", keys_file, "--json", "--rate", str(rate), "--timeout", str(timeout)]
+    if flat_out:
+        args.append("--flat-out")
+    if publish_times:
+        args += ["--publish-times", publish_times]
+    r = subprocess.run(args, capture_output=True, text=True)
+    os.unlink(keys_file)
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise RuntimeError(f"rtmp-bench failed: {r.stdout}\n{r.stderr}")
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# ---------------------------------------------------------------- workloads
+
+def ingest_cpu_per_gib(server, bench, runs, seconds):
+    """CPU seconds per GiB ingested: 20 flat-out publishers of a 3 Mbit/s clip, no outputs."""
+    clip = clip_3mbit()
+    results = []
+    for i in range(runs):
+        keys = server.channels(20, hls=False)
+        before = server.cpu()
+        r = rtmp_bench(bench, server, clip, keys, seconds, flat_out=True)
+        time.sleep(0.5)
+        cpu = server.cpu() - before
+        gib = r["bytesSent"] / 2**30
+        results.append(cpu / gib if gib > 0 else None)
+        log(f"  {server.name} ingest run {i + 1}: {cpu:.2f} CPU s for {gib:.2f} GiB, failures {r['failed']}")
+    return median(results)
+
+
+def realtime_capacity(server, bench, runs, publishers, seconds, rate):
+    """N real-time ~600 kbit/s publishers for `seconds`: failures and resident KiB per publisher."""
+    clip = clip_600k()
+    failures, per_pub = [], []
+    for i in range(runs):
+        keys = server.channels(publishers, hls=False)
+        time.sleep(1)
+        base = server.rss()
+        samples = []
+        ramp = publishers / rate if rate else 0
+
+        def sample():
+            time.sleep(ramp + min(10, seconds / 2))
+            samples.append(server.rss())
+
+        t = threading.Thread(target=sample)
+        t.start()
+        r = rtmp_bench(bench, server, clip, keys, seconds, rate=rate, timeout=30)
+        t.join()
+        failures.append(r["failed"])
+        per_pub.append((samples[0] - base) / publishers if samples else None)
+        log(f"  {server.name} {publishers} publishers run {i + 1}: accepted {r['accepted']}, failed {r['failed']} {r['failures']}, "
+            f"RSS {base} → {samples[0] if samples else '?'} KiB")
+        time.sleep(2)
+    return max(failures), median(per_pub)
+
+
+class WebhookReceiver:
+    """Records when each channel.live arrives."""
+
+    def __init__(self):
+        arrivals = self.arrivals = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                now = time.time() * 1000
+                try:
+                    event = json.loads(body)
+                    if event.get("type") == "channel.live":
+                        arrivals.setdefault(event["data"]["channel"]["id"], now)
+                except (ValueError, KeyError):
+                    pass
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def accept_latency(server, bench, runs, seeded, publishers, rate, webhook=None):
+    """Publish-accept p99 at `rate` new publishers/s (and, for LiveGate, channel.live webhook p99)."""
+    clip = clip_600k()
+    p99s, hook99s = [], []
+    pool = list(seeded)
+    random.shuffle(pool)
+    for i in range(runs):
+        keys = pool[i * publishers:(i + 1) * publishers] if len(pool) >= (i + 1) * publishers else server.channels(publishers)
+        times_file = tempfile.mktemp(suffix=".times")
+        r = rtmp_bench(bench, server, clip, keys, 2, rate=rate, publish_times=times_file)
+        p99s.append(r["acceptLatencyMs"]["p99"])
+        if webhook:
+            time.sleep(2)
+            key_to_channel = {k: c for c, k in keys}
+            delays = []
+            with open(times_file) as f:
+                for line in f:
+                    key, ms = line.split()
+                    arrived = webhook.arrivals.get(key_to_channel.get(key))
+                    if arrived:
+                        delays.append(arrived - float(ms))
+            delays.sort()
+            if delays:
+                hook99s.append(delays[min(len(delays) - 1, int(len(delays) * 0.99))])
+            log(f"  webhooks matched {len(delays)}/{len(keys)}")
+        os.path.exists(times_file) and os.unlink(times_file)
+        log(f"  {server.name} accept run {i + 1}: p50 {r['acceptLatencyMs']['p50']} p99 {r['acceptLatencyMs']['p99']} ms, failed {r['failed']}")
+    return median(p99s), median(hook99s) if hook99s else None
+
+
+def hls_cpu_livegate(server, bench, runs, streams, seconds):
+    """LiveGate's CPU per HLS stream: the same real-time load with HLS on minus with HLS off."""
+    clip = clip_600k()
+    results = []
+    for i in range(runs):
+        cpus = {}
+        for hls in (False, True):
+            keys = server.channels(streams, hls=hls)
+            before = server.cpu()
+            rtmp_bench(bench, server, clip, keys, seconds)
+            cpus[hls] = server.cpu() - before
+            time.sleep(1)
+        results.append((cpus[True] - cpus[False]) / streams / seconds)
+        log(f"  LiveGate HLS run {i + 1}: {cpus[False]:.2f} → {cpus[True]:.2f} CPU s for {streams} streams × {seconds} s")
+    return median(results)
+
+
+def hls_cpu_ffmpeg(nginx, bench, runs, streams, seconds, workdir):
+    """A separate `ffmpeg -i rtmp://… -c copy -f hls` per stream, pulling from nginx-rtmp: its CPU per stream."""
+    clip = clip_600k()
+    results = []
+    for i in range(runs):
+        keys = nginx.channels(streams)
+        load = threading.Thread(target=rtmp_bench, args=(bench, nginx, clip, keys, seconds + 4))
+        load.start()
+        time.sleep(1.5)
+        procs = []
+        for _, key in keys:
+            out = os.path.join(workdir, f"ffhls-{key}")
+            os.makedirs(out, exist_ok=True)
+            procs.append(subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", f"{nginx.url}/{key}", "-c", "copy", "-f", "hls",
+                                           "-hls_time", "2", "-hls_list_size", "6", "-hls_flags", "delete_segments", os.path.join(out, "index.m3u8")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1)
+        before = cpu_seconds([p.pid for p in procs])
+        time.sleep(seconds)
+        cpu = cpu_seconds([p.pid for p in procs]) - before
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+        load.join()
+        results.append(cpu / streams / seconds)
+        log(f"  ffmpeg-per-stream HLS run {i + 1}: {cpu:.2f} CPU s for {streams} streams × {seconds} s")
+    return median(results)
+
+
+def hls_cpu_nginx(nginx, bench, runs, streams, seconds):
+    """nginx-rtmp's own `hls on` for comparison: CPU with HLS minus without, per stream."""
+    clip = clip_600k()
+    results = []
+    for i in range(runs):
+        cpus = {}
+        for hls in (False, True):
+            nginx.stop()
+            nginx.start(hls=hls)
+            keys = nginx.channels(streams)
+            before = nginx.cpu()
+            rtmp_bench(bench, nginx, clip, keys, seconds)
+            cpus[hls] = nginx.cpu() - before
+        results.append((cpus[True] - cpus[False]) / streams / seconds)
+    nginx.stop()
+    nginx.start()
+    return median(results)
+
+
+def api_wrk(server, seconds):
+    channel = server.channels(1)[0][0]
+    auth = base64.b64encode(f"{TOKEN[0]}:{TOKEN[1]}".encode()).decode()
+    r = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-H", f"Authorization: Basic {auth}",
+                        f"http://127.0.0.1:{server.http_port}/v1/channels/{channel}"], capture_output=True, text=True)
+    rps = p99 = None
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(parts[1])
+        if parts and parts[0] == "99%":
+            v = parts[1]
+            p99 = float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
+    return rps, p99
+
+
+# ---------------------------------------------------------------- main
+
+def fmt(v, digits=2):
+    return "—" if v is None else (f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--livegate", default=os.path.join(ROOT, ".build/release/livegate"))
+    ap.add_argument("--rtmp-bench", default=os.path.join(ROOT, ".build/release/rtmp-bench"))
+    ap.add_argument("--ingest-seconds", type=float, default=15)
+    ap.add_argument("--capacity-publishers", type=int, default=1000)
+    ap.add_argument("--capacity-seconds", type=float, default=60)
+    ap.add_argument("--capacity-rate", type=float, default=200)
+    ap.add_argument("--seed-channels", type=int, default=100_000)
+    ap.add_argument("--accept-publishers", type=int, default=250)
+    ap.add_argument("--accept-rate", type=float, default=50)
+    ap.add_argument("--hls-streams", type=int, default=10)
+    ap.add_argument("--hls-seconds", type=float, default=20)
+    ap.add_argument("--wrk-seconds", type=int, default=10)
+    ap.add_argument("--only", default="", help="comma-separated subset: ingest,capacity,accept,hls,api")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+
+    def wanted(name):
+        return not only or name in only
+
+    work = tempfile.mkdtemp(prefix="livegate-bench-")
+    workers = os.cpu_count() or 2
+    lg = LiveGate(args.livegate, 31935, 31980, work)
+    ng = Nginx(31936, work, workers)
+    rows, results = [], {}
+    try:
+        lg.start()
+        ng.start()
+        if wanted("ingest"):
+            log("ingest CPU per GiB (20 flat-out publishers, 3 Mbit/s clip, no HLS/recording)")
+            a = ingest_cpu_per_gib(lg, args.rtmp_bench, args.runs, args.ingest_seconds)
+            b = ingest_cpu_per_gib(ng, args.rtmp_bench, args.runs, args.ingest_seconds)
+            rows.append(("ingest CPU s per GiB (lower is better)", a, b, "ratio ≤ 1.0"))
+        if wanted("capacity"):
+            n = args.capacity_publishers
+            log(f"{n} real-time publishers at ~600 kbit/s for {args.capacity_seconds:.0f} s")
+            fa, ma = realtime_capacity(lg, args.rtmp_bench, args.runs, n, args.capacity_seconds, args.capacity_rate)
+            fb, mb = realtime_capacity(ng, args.rtmp_bench, args.runs, n, args.capacity_seconds, args.capacity_rate)
+            rows.append((f"failures, {n} real-time publishers for {args.capacity_seconds:.0f} s", fa, fb, "0"))
+            rows.append((f"resident KiB per publisher at {n}", ma, mb, "≤ 150 KiB"))
+        if wanted("accept"):
+            log(f"publish-accept latency at {args.accept_rate:.0f}/s with {args.seed_channels:,} channels in the store")
+            seeded = lg.seed(args.seed_channels)
+            hook = WebhookReceiver()
+            lg.request("POST", "/v1/webhooks", {"url": f"http://127.0.0.1:{hook.port}/hook", "events": ["channel.live"]})
+            a, h = accept_latency(lg, args.rtmp_bench, args.runs, seeded, args.accept_publishers, args.accept_rate, webhook=hook)
+            b, _ = accept_latency(ng, args.rtmp_bench, args.runs, [], args.accept_publishers, args.accept_rate)
+            hook.stop()
+            rows.append((f"publish-accept p99 ms ({args.seed_channels:,} channels, {args.accept_rate:.0f}/s)", a, b, "≤ 5 ms"))
+            rows.append(("webhook channel.live p99 ms after Publish.Start", h, None, "≤ 100 ms"))
+        if wanted("hls"):
+            log(f"HLS remux CPU per stream ({args.hls_streams} real-time streams, {args.hls_seconds:.0f} s)")
+            a = hls_cpu_livegate(lg, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds)
+            f = hls_cpu_ffmpeg(ng, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds, work)
+            n = hls_cpu_nginx(ng, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds)
+            rows.append(("HLS remux CPU % of a core per stream vs ffmpeg -c copy -f hls", a and a * 100, f and f * 100, "≤ 0.5 × ffmpeg"))
+            rows.append(("HLS remux CPU % of a core per stream vs nginx-rtmp hls on", a and a * 100, n and n * 100, "(reference)"))
+        if wanted("api"):
+            log("API: wrk GET /v1/channels/{id}")
+            rps, p99 = api_wrk(lg, args.wrk_seconds)
+            rows.append(("API GET /v1/channels/{id} requests/s (wrk -t2 -c32)", rps, None, "(reference)"))
+            rows.append(("API GET /v1/channels/{id} p99 ms", p99, None, "(reference)"))
+    finally:
+        lg.stop()
+        ng.stop()
+
+    print(f"\nLiveGate vs nginx-rtmp — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, median of {args.runs} runs\n")
+    print(f"| {'benchmark':<70} | {'LiveGate':>10} | {'nginx-rtmp':>10} | {'ratio':>6} | target |")
+    print(f"|{'-' * 72}|{'-' * 12}|{'-' * 12}|{'-' * 8}|--------|")
+    for name, a, b, target in rows:
+        ratio = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+        print(f"| {name:<70} | {fmt(a):>10} | {fmt(b):>10} | {fmt(ratio):>6} | {target} |")
+        results[name] = {"livegate": a, "nginx": b, "ratio": ratio, "target": target}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
