@@ -3,6 +3,11 @@ import PackageDescription
 
 /// LiveGate: an RTMP ingest gateway. The arrows between targets follow ARCHITECTURE.md:
 /// protocol code (RTMPCore) knows nothing of sockets; RTMPServer adds SwiftNIO; LiveGate composes.
+/// The per-byte ingest path (chunk decoding, the session state machine, the NIO handler) runs
+/// with dynamic exclusivity checks off in release builds: perf showed `swift_beginAccess` at ~5%
+/// of ingest CPU (BENCHMARKS.md). Debug builds — every test run — keep the checks.
+let hotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "LiveGate",
     platforms: [.macOS(.v14)],
@@ -35,7 +40,8 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: hotPathSettings
         ),
         .target(
             name: "RTMPServer",
@@ -46,7 +52,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: hotPathSettings
         ),
         .systemLibrary(
             name: "CFFmpeg",

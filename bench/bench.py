@@ -294,6 +294,10 @@ def realtime_capacity(server, bench, runs, publishers, seconds, rate):
     clip = clip_600k()
     failures, per_pub = [], []
     for i in range(runs):
+        # A fresh process per run: freed memory is not returned to the OS, so a second run's
+        # baseline would hide its growth.
+        server.stop()
+        server.start()
         keys = server.channels(publishers, hls=False)
         time.sleep(1)
         base = server.rss()
@@ -537,7 +541,7 @@ def main():
     print(f"| {'benchmark':<70} | {'LiveGate':>10} | {'nginx-rtmp':>10} | {'ratio':>6} | target |")
     print(f"|{'-' * 72}|{'-' * 12}|{'-' * 12}|{'-' * 8}|--------|")
     for name, a, b, target in rows:
-        ratio = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+        ratio = a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(b) > 1e-3 else None
         print(f"| {name:<70} | {fmt(a):>10} | {fmt(b):>10} | {fmt(ratio):>6} | {target} |")
         results[name] = {"livegate": a, "nginx": b, "ratio": ratio, "target": target}
     if args.json:

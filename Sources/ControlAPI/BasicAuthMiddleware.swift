@@ -2,6 +2,7 @@ import ChannelStore
 import Crypto
 import Foundation
 import Hummingbird
+import NIOConcurrencyHelpers
 
 /// HTTP Basic auth against API tokens. Secrets are stored as SHA-256 hashes (they are
 /// high-entropy random values, so a slow hash adds nothing) and compared in constant time.
@@ -9,6 +10,7 @@ struct BasicAuthMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let store: any ChannelStore
     let throttle: AuthFailureThrottle
+    let tokens = TokenHashCache()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let ip = context.remoteIP
@@ -33,9 +35,15 @@ struct BasicAuthMiddleware: RouterMiddleware {
         else { throw APIError.unauthorized }
         let id = String(text[..<colon])
         let secret = String(text[text.index(after: colon)...])
-        guard !id.isEmpty, id.utf8.count <= 256, let stored = try await store.tokenSecretHash(id: id),
-              Self.constantTimeEquals(Self.hash(secret), stored)
-        else { throw APIError.unauthorized }
+        guard !id.isEmpty, id.utf8.count <= 256 else { throw APIError.unauthorized }
+        let stored: String?
+        if let cached = tokens.hash(id: id) {
+            stored = cached
+        } else {
+            stored = try await store.tokenSecretHash(id: id)
+            if let stored { tokens.remember(id: id, hash: stored) }
+        }
+        guard let stored, Self.constantTimeEquals(Self.hash(secret), stored) else { throw APIError.unauthorized }
     }
 
     static func hash(_ secret: String) -> String {
@@ -54,4 +62,28 @@ struct BasicAuthMiddleware: RouterMiddleware {
 public enum APITokens {
     /// The stored form of a token secret.
     public static func hash(_ secret: String) -> String { BasicAuthMiddleware.hash(secret) }
+}
+
+/// Known token hashes, kept briefly so an authenticated request costs no store round trip
+/// (`wrk` on `GET /v1/channels/{id}` doubled with it). Tokens are written only at start-up;
+/// a removed token would stop working within `ttl`. Unknown ids are never cached (and are
+/// throttled per IP).
+final class TokenHashCache: Sendable {
+    static let ttl: TimeInterval = 10
+    static let capacity = 1024
+    private let entries = NIOLockedValueBox([String: (hash: String, until: Date)]())
+
+    func hash(id: String) -> String? {
+        entries.withLockedValue { table in
+            guard let entry = table[id], entry.until > Date() else { return nil }
+            return entry.hash
+        }
+    }
+
+    func remember(id: String, hash: String) {
+        entries.withLockedValue { table in
+            if table.count >= Self.capacity { table.removeAll() }
+            table[id] = (hash, Date().addingTimeInterval(Self.ttl))
+        }
+    }
 }

@@ -116,6 +116,7 @@ extension ControlAPI {
         l.allowedVideoCodecs = body.stringArray("allowedVideoCodecs", maxCount: 8, allowed: ["h264", "hevc", "av1", "vp9"], nullable: true) ?? nil
         try body.check()
         try await store.setUserLimits(userId: userId, l, now: Date())
+        await sessions.userLimitsChanged(userId)
         return Envelope.response(data: render(l, userId: userId))
     }
 

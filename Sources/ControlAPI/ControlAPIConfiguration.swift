@@ -46,10 +46,13 @@ public protocol LiveSessionControl: Sendable {
     func ingestSummary() async -> JSONValue
     /// The live session's outputs (`kind`, `id`, `state`, `droppedPackets` …); empty when offline.
     func outputs(_ channelId: String) async -> [JSONValue]
+    /// A user's limits were replaced (drop any cached copy).
+    func userLimitsChanged(_ userId: String) async
 }
 
 extension LiveSessionControl {
     public func outputs(_ channelId: String) async -> [JSONValue] { [] }
+    public func userLimitsChanged(_ userId: String) async {}
 }
 
 public struct NoLiveSessions: LiveSessionControl {

@@ -35,6 +35,9 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     }
 
     enum Command: Sendable {
+        /// Record an accepted publish (session row, channel live, `channel.live`) — written
+        /// just after the publisher is answered, in order before anything else about it.
+        case persistStart(channelId: String, session: SessionRecord, event: NewEvent)
         case started(IngestSession)
         case ended(IngestSession, IngestEndReason, IngestSessionStats)
         case video(IngestSession, VideoCodecParameters)
@@ -129,29 +132,48 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
                                     encoder: request.connect.flashVer ?? "")
         live[channel.id] = LiveChannel(channel: channel, session: session, ingest: nil, starting: true)
         do {
-            let limits = try await store.userLimits(userId: channel.userId)
+            let limits = try await userLimits(channel.userId)
             live[channel.id]?.limits = limits
             if let max = limits.maxConcurrentLive, try await store.liveChannelCount(userId: channel.userId, excluding: channel.id) >= max {
                 live[channel.id] = nil
                 try await rejected(channel, reason: "limit_exceeded", code: .publishRejected, remote: remoteAddress, limit: "maxConcurrentLive")
                 return .reject(.error(.publishRejected, "maxConcurrentLive"))
             }
-            let now = Date()
-            var liveChannel = channel
-            liveChannel.status = .live
-            liveChannel.lastLiveAt = now
-            _ = try await store.startSession(session, event: .make(type: "channel.live", channelId: channel.id, userId: channel.userId, at: now,
-                                                                  data: .object(["channel": liveChannel.eventJSON, "session": session.json])), now: now)
         } catch {
             live[channel.id] = nil
             throw error
         }
-        dispatcher?.notify()
+        // The publisher is answered now; the session, the channel's live status and its
+        // `channel.live` event are written together (one transaction) by the command loop
+        // right after, before anything else that concerns this session. The answer does not
+        // wait for the write (publish-accept latency, issue #6); a failed write kicks it.
+        let now = Date()
+        var liveChannel = channel
+        liveChannel.status = .live
+        liveChannel.lastLiveAt = now
+        commandSink.yield(.persistStart(channelId: channel.id, session: session, event: .make(
+            type: "channel.live", channelId: channel.id, userId: channel.userId, at: now,
+            data: .object(["channel": liveChannel.eventJSON, "session": session.json]))))
         sessionsStarted += 1
         accepted[request.streamKey] = channel.id
         logger.info("channel live", metadata: ["channel": "\(channel.id)", "session": "\(session.id)", "remote": "\(remoteAddress)"])
         return .accept
     }
+
+    /// Users' limits, read once per `limitsTTL` per user; the API drops an entry when it
+    /// replaces a user's limits, so a change applies to the next publish at once.
+    private var limitsCache: [String: (limits: UserLimits, until: Date)] = [:]
+    static let limitsTTL: TimeInterval = 30
+
+    private func userLimits(_ userId: String) async throws -> UserLimits {
+        if let cached = limitsCache[userId], cached.until > Date() { return cached.limits }
+        let limits = try await store.userLimits(userId: userId)
+        if limitsCache.count > 10_000 { limitsCache.removeAll() }
+        limitsCache[userId] = (limits, Date().addingTimeInterval(Self.limitsTTL))
+        return limits
+    }
+
+    public func userLimitsChanged(_ userId: String) async { limitsCache[userId] = nil }
 
     private var rejectionsByReason: [String: Int] = [:]
     private var sessionsEndedByReason: [String: Int] = [:]
@@ -406,8 +428,22 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             } else if let max = l.maxFps, let f = fps, f > max + 0.01 {
                 await violate(channelId, limit: "maxFps", value: .number(f))
             }
+        case .persistStart(let channelId, let session, let event):
+            do {
+                _ = try await store.startSession(session, event: event, now: session.startedAt)
+                dispatcher?.notify()
+            } catch {
+                logger.error("could not record the session; ending the publish", metadata: ["channel": "\(channelId)", "error": "\(error)"])
+                if let ingest = live.removeValue(forKey: channelId)?.ingest {
+                    ingest.kick(.error(.publishRejected, "temporarily unavailable"), reason: .kicked)
+                }
+            }
         case .started(let ingest):
-            guard let channelId = accepted.removeValue(forKey: ingest.request.streamKey), var entry = live[channelId] else { return }
+            guard let channelId = accepted.removeValue(forKey: ingest.request.streamKey), var entry = live[channelId] else {
+                // Accepted, but its session could not be recorded: do not leave it untracked.
+                ingest.kick(.error(.publishRejected, "temporarily unavailable"), reason: .kicked)
+                return
+            }
             entry.ingest = ingest
             entry.starting = false
             live[channelId] = entry

@@ -61,6 +61,11 @@ public final class MediaHub: Sendable {
         public var forwardFailureThreshold: Int = 3
         /// How long a forward may take to flush when its session ends before it is cut off.
         public var forwardStopSeconds: Double = 3
+        /// How long file outputs (HLS, MP4) let packets gather between wake-ups; HLS segments
+        /// are 2 s, so 100 ms is invisible and saves a context switch per packet.
+        public var fileBatchPauseSeconds: Double = 0.1
+        /// The same for forwards, where it adds to the push's latency.
+        public var forwardBatchPauseSeconds: Double = 0.02
 
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
@@ -158,14 +163,16 @@ public final class MediaHub: Sendable {
                         return true
                     }
                 })
-            workers.append(OutputWorker(kind: .hls, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil, logger: log, onExit: onExit))
+            workers.append(OutputWorker(kind: .hls, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
+                                        batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
         }
         if plan.record {
             let interrupt = InterruptFlag()
             let onEvent = self.onEvent
             let writer = MP4Recorder(directory: settings.recordingsDirectory + "/" + plan.channelId, baseName: plan.sessionId, interrupt: interrupt,
                                      onFinished: { file in Self.waitFor { await onEvent(.recordingFinished(plan: plan, file: file)) } })
-            workers.append(OutputWorker(kind: .record, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil, logger: log, onExit: onExit))
+            workers.append(OutputWorker(kind: .record, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
+                                        batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
         }
         for target in plan.forwards {
             let interrupt = InterruptFlag()
@@ -177,7 +184,8 @@ public final class MediaHub: Sendable {
             flog[metadataKey: "forward"] = "\(target.id)"
             flog[metadataKey: "target"] = "\(ForwardPusher.redact(target.url))"
             workers.append(OutputWorker(
-                kind: .forward, id: target.id, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: retry, logger: flog,
+                kind: .forward, id: target.id, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: retry,
+                batchPause: settings.forwardBatchPauseSeconds, logger: flog,
                 onRepeatedFailure: { error, attempts in
                     Self.waitFor {
                         await onEvent(.forwardFailed(plan: plan, forwardId: target.id, url: ForwardPusher.redact(target.url), error: error, attempts: attempts))
