@@ -11,6 +11,14 @@ final class BenchReport: Sendable {
         var publishing = 0
         var completed = 0
         var publishStartTimes: [(key: String, unixMs: Double)] = []
+        /// Milliseconds from connect start at which each step completed, per publisher.
+        var phases: [String: [Double]] = [:]
+    }
+
+    static let phaseOrder = ["tcp", "handshake", "connect", "createStream", "publish"]
+
+    func phases(_ times: [String: Double]) {
+        state.withLockedValue { s in for (k, v) in times { s.phases[k, default: []].append(v) } }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -72,6 +80,7 @@ final class BenchReport: Sendable {
                 "messagesSent": s.messagesSent,
                 "seconds": r(seconds),
                 "sendMbps": r(Double(s.bytesSent) * 8 / 1e6 / max(seconds, 0.001)),
+                "stepMedianMs": Dictionary(uniqueKeysWithValues: s.phases.map { ($0.key, r(Self.percentile($0.value.sorted(), 50))) }),
             ]
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             return String(decoding: data, as: UTF8.self)
@@ -91,6 +100,10 @@ final class BenchReport: Sendable {
                           Self.percentile(sorted, 50), Self.percentile(sorted, 95), Self.percentile(sorted, 99), sorted.last ?? 0)
             out += String(format: "sent %.1f MiB in %llu messages over %.1f s (%.1f Mbit/s)\n", Double(s.bytesSent) / 1_048_576,
                           s.messagesSent, seconds, Double(s.bytesSent) * 8 / 1e6 / max(seconds, 0.001))
+            let steps = Self.phaseOrder.compactMap { name in
+                s.phases[name].map { String(format: "%@ %.2f", name, Self.percentile($0.sorted(), 50)) }
+            }
+            if !steps.isEmpty { out += "median ms at each step: " + steps.joined(separator: "  ") + "\n" }
             for (cause, n) in s.failures.sorted(by: { $0.key < $1.key }) { out += "failure: \(cause) × \(n)\n" }
             return out
         }

@@ -35,6 +35,10 @@ final class PublisherHandler: ChannelInboundHandler {
     private var loopOffset: UInt32 = 0
     private var streamStart = NIODeadline.now()
     private var pacer: RepeatedTask?
+    /// When each step of the publish flow completed (for the per-phase breakdown).
+    private var phaseTimes: [String: Double] = [:]
+
+    private func mark(_ phase: String) { phaseTimes[phase] = Double((NIODeadline.now() - connectStarted).nanoseconds) / 1e6 }
 
     init(clip: FLVClip, options: Options, key: String, report: BenchReport, connectStarted: NIODeadline = .now()) {
         self.clip = clip
@@ -46,6 +50,7 @@ final class PublisherHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        mark("tcp")
         context.writeAndFlush(wrapOutboundOut(handshake.start(allocator: context.channel.allocator)), promise: nil)
     }
 
@@ -55,6 +60,7 @@ final class PublisherHandler: ChannelInboundHandler {
         do throws(RTMPProtocolError) {
             if phase == .handshake {
                 guard let (c2, _) = try handshake.next(&inbound, allocator: context.channel.allocator) else { return }
+                mark("handshake")
                 var out = c2
                 encoder.setChunkSize(4096)
                 encoder.write(ProtocolControl.setChunkSize(4096), into: &out)
@@ -78,6 +84,7 @@ final class PublisherHandler: ChannelInboundHandler {
             guard let command = try? CommandMessage(parsing: message, limits: .default) else { return }
             switch (command.name, phase) {
             case ("_result", .connect) where command.transactionID == 1:
+                mark("connect")
                 var out = context.channel.allocator.buffer(capacity: 256)
                 encoder.write(CommandMessage(name: "releaseStream", transactionID: 2, arguments: [.string(key)])
                     .message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
@@ -87,6 +94,7 @@ final class PublisherHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(out), promise: nil)
                 phase = .createStream
             case ("_result", .createStream) where command.transactionID == 4:
+                mark("createStream")
                 streamID = UInt32(command.arguments.first?.numberValue ?? 1)
                 var out = context.channel.allocator.buffer(capacity: 128)
                 encoder.write(CommandMessage(name: "publish", transactionID: 5, arguments: [.string(key), .string("live")])
@@ -98,6 +106,8 @@ final class PublisherHandler: ChannelInboundHandler {
             case ("onStatus", .publish):
                 let code = command.arguments.first?["code"]?.stringValue ?? "?"
                 if code == NetStatus.Code.publishStart.rawValue {
+                    mark("publish")
+                    report.phases(phaseTimes)
                     report.accepted(key: key, latencyMs: Double((NIODeadline.now() - connectStarted).nanoseconds) / 1e6)
                     startStreaming(context: context)
                 } else if code.hasPrefix("NetStream.Publish") {

@@ -9,7 +9,7 @@ public struct ClientHandshake {
     public let digest: Bool
     private var random: any RandomNumberGenerator
 
-    public init(digest: Bool = true, random: any RandomNumberGenerator = SystemRandomNumberGenerator()) {
+    public init(digest: Bool = true, random: any RandomNumberGenerator = HandshakeRandom()) {
         self.digest = digest
         self.random = random
     }

@@ -31,7 +31,7 @@ public struct ServerHandshake {
     /// - Parameters:
     ///   - random: injected so tests are repeatable.
     ///   - epochMilliseconds: the S1 time field (server uptime in ms; any value is legal).
-    public init(random: any RandomNumberGenerator = SystemRandomNumberGenerator(), epochMilliseconds: UInt32 = 0) {
+    public init(random: any RandomNumberGenerator = HandshakeRandom(), epochMilliseconds: UInt32 = 0) {
         self.random = random
         self.epochMilliseconds = epochMilliseconds
     }
