@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// A libav call that failed: which operation, the negative error code and `av_strerror`'s text.
 public struct AVFailure: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// The deadlines libavformat's interrupt callback checks (see `lg_interrupt` in the shim).
 /// One per output, shared by each muxer it opens, so another thread can stop a blocked write.

@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 import Foundation
 
 /// One libavformat output (an `AVFormatContext` and its I/O): the only type that touches the

@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 
 /// Reads back what a muxer wrote: opening the file through libavformat proves it is a valid
 /// container (an MP4 without its index fails here) and yields the duration from its header.

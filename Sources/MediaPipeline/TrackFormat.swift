@@ -1,4 +1,4 @@
-import CFFmpeg
+internal import CFFmpeg
 import NIOCore
 import RTMPCore
 
@@ -29,7 +29,7 @@ public struct TrackFormat: Sendable, Equatable {
 
     /// Codecs LiveGate can remux (libavformat's MPEG-TS, MP4 and FLV muxers accept all of them
     /// except where `OutputContainer.accepts` says otherwise).
-    public static func avCodecID(_ codec: MediaCodec) -> AVCodecID? {
+    static func avCodecID(_ codec: MediaCodec) -> AVCodecID? {
         switch codec {
         case .h264: AV_CODEC_ID_H264
         case .hevc: AV_CODEC_ID_HEVC

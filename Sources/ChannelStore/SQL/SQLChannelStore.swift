@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import SQLKit
 
@@ -10,14 +11,25 @@ public final class SQLChannelStore: ChannelStore {
     let db: any SQLDatabase
     public let backend: SQLBackend
     private let serial: AsyncSerialLock?
+    /// SQLite only: extra `query_only` connections for reads. WAL lets them read while the
+    /// writer writes, so a stream-key lookup does not queue behind webhook bookkeeping.
+    private let readers: [ReadConnection]
+    private let nextReader = NIOLockedValueBox(0)
     private let onClose: @Sendable () async -> Void
 
     public var backendName: String { backend.rawValue }
 
-    init(db: any SQLDatabase, backend: SQLBackend, onClose: @escaping @Sendable () async -> Void) {
+    /// A read-only SQLite connection and the lock that keeps it to one operation at a time.
+    struct ReadConnection: Sendable {
+        let db: any SQLDatabase
+        let lock = AsyncSerialLock()
+    }
+
+    init(db: any SQLDatabase, backend: SQLBackend, readers: [any SQLDatabase] = [], onClose: @escaping @Sendable () async -> Void) {
         self.db = db
         self.backend = backend
         self.serial = backend == .sqlite ? AsyncSerialLock() : nil
+        self.readers = readers.map { ReadConnection(db: $0) }
         self.onClose = onClose
     }
 
@@ -25,8 +37,27 @@ public final class SQLChannelStore: ChannelStore {
 
     // MARK: Execution helpers
 
-    /// Runs `body` with the database; on SQLite, one operation at a time.
+    /// Runs a read-only `body`: on SQLite on one of the read connections (a write there fails:
+    /// they are `query_only`), on PostgreSQL on the pool.
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        guard !readers.isEmpty else { return try await write(body) }
+        let slot = readers[nextReader.withLockedValue { n in
+            n = (n + 1) % readers.count
+            return n
+        }]
+        await slot.lock.lock()
+        do {
+            let r = try await body(slot.db)
+            await slot.lock.unlock()
+            return r
+        } catch {
+            await slot.lock.unlock()
+            throw error
+        }
+    }
+
+    /// Runs `body` with the writing connection; on SQLite, one operation at a time.
+    func write<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         if let serial {
             await serial.lock()
             do {
@@ -44,7 +75,7 @@ public final class SQLChannelStore: ChannelStore {
     /// Runs `body` in one transaction on one connection; rolls back on any error.
     func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let begin = backend.beginWrite
-        return try await read { db in
+        return try await write { db in
             try await db.withSession { session in
                 try await session.raw(SQLQueryString(begin)).run()
                 do {
@@ -61,10 +92,10 @@ public final class SQLChannelStore: ChannelStore {
 
     /// Applies pending migrations.
     public func migrate(logger: Logger) async throws {
-        try await read { db in
+        try await write { db in
             try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").run()
         }
-        let applied = try await read { db in
+        let applied = try await write { db in
             try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
         }
         let postgres = backend == .postgres

@@ -24,6 +24,9 @@ public enum StoreFactory {
         return try await openSQLite(path: path, logger: logger)
     }
 
+    /// Read connections next to the one writer (WAL: readers do not block it, nor it them).
+    static let readerCount = 2
+
     public static func openSQLite(path: String, logger: Logger) async throws -> SQLChannelStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
@@ -33,9 +36,32 @@ public enum StoreFactory {
         try await db.raw("PRAGMA journal_mode=WAL").run()
         try await db.raw("PRAGMA busy_timeout=5000").run()
         try await db.raw("PRAGMA synchronous=NORMAL").run()
-        let store = SQLChannelStore(db: db, backend: .sqlite) { try? await connection.close().get() }
-        try await store.migrate(logger: logger)
-        return store
+        do {
+            try await SQLChannelStore(db: db, backend: .sqlite) {}.migrate(logger: logger)
+        } catch {
+            try? await connection.close().get()
+            throw error
+        }
+        // Read connections, opened after the migrations created the schema; `query_only` makes
+        // an accidental write on them fail loudly instead of contending with the writer.
+        var readConnections: [SQLiteConnection] = []
+        do {
+            for _ in 0..<readerCount {
+                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                readConnections.append(reader)
+                try await reader.sql().raw("PRAGMA busy_timeout=5000").run()
+                try await reader.sql().raw("PRAGMA query_only=1").run()
+            }
+        } catch {
+            for reader in readConnections { try? await reader.close().get() }
+            try? await connection.close().get()
+            throw error
+        }
+        let all = readConnections
+        return SQLChannelStore(db: db, backend: .sqlite, readers: all.map { $0.sql() }) {
+            for reader in all { try? await reader.close().get() }
+            try? await connection.close().get()
+        }
     }
 
     public static func openPostgres(url: String, logger: Logger) async throws -> SQLChannelStore {
