@@ -29,7 +29,7 @@ final class GatewayBinaryTests: XCTestCase {
         let dir = try MediaTools.temporaryDirectory("binary")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
-        let port = Int.random(in: 20000...29000)
+        let port = freePorts()
         let gateway = Process()
         gateway.executableURL = URL(fileURLWithPath: gatewayBinary)
         gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
@@ -71,7 +71,7 @@ final class GatewayBinaryTests: XCTestCase {
     func testFreshGatewayPrintsATokenThatCreatesChannels() async throws {
         let dir = try MediaTools.temporaryDirectory("api")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let port = Int.random(in: 30000...39000)
+        let port = freePorts()
         let (gateway, logFile) = try await startGateway(dir: dir, port: port, extraEnv: ["LIVEGATE_PUBLIC_HOST": "gw.example"], log: "first.log")
         defer { if gateway.isRunning { gateway.terminate() } }
         let logs = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
@@ -118,7 +118,7 @@ final class GatewayBinaryTests: XCTestCase {
         let dir = try MediaTools.temporaryDirectory("crash")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
-        let port = Int.random(in: 40000...49000)
+        let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "crash")
         let (gateway, receiver, api, channelID, key, env, curl) = (setup.gateway, setup.receiver, setup.api, setup.channelID, setup.key, setup.env, setup.curl)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
@@ -168,7 +168,7 @@ final class GatewayBinaryTests: XCTestCase {
         let dir = try MediaTools.temporaryDirectory("sigterm")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
-        let port = Int.random(in: 50000...59000)
+        let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "t")
         let (gateway, receiver, key, env) = (setup.gateway, setup.receiver, setup.key, setup.env)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
@@ -215,7 +215,7 @@ final class GatewayBinaryTests: XCTestCase {
         let dir = try MediaTools.temporaryDirectory("https")
         defer { try? FileManager.default.removeItem(at: dir) }
         let (cert, key) = try await MediaTools.selfSignedCertificate(in: dir)
-        let port = Int.random(in: 20000...29000)
+        let port = freePorts()
         let (gateway, log) = try await startGateway(dir: dir, port: port, extraEnv: [
             "LIVEGATE_HTTP_TLS_CERTIFICATE": cert, "LIVEGATE_HTTP_TLS_KEY": key,
             "LIVEGATE_RTMP_TLS_CERTIFICATE": cert, "LIVEGATE_RTMP_TLS_KEY": key, "LIVEGATE_RTMP_TLS_PORT": "\(port + 2)",

@@ -24,11 +24,43 @@ extension XCTestCase {
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         gateway.standardError = try FileHandle(forWritingTo: logFile)
         try gateway.run()
-        for _ in 0..<100 {
-            if ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Server started") { break }
+        // Up to 30 s: a CI machine may be busy. A gateway that exits or never comes up fails
+        // the test here, with its log, instead of as a puzzling nil further on.
+        var started = false
+        for _ in 0..<300 where gateway.isRunning {
+            if ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Server started") {
+                started = true
+                break
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
+        if !started {
+            XCTFail("the gateway did not start on ports \(port)/\(port + 1): \((try? String(contentsOf: logFile, encoding: .utf8)) ?? "")")
+        }
         return (gateway, logFile)
+    }
+
+    /// A base port with `count` consecutive ports free on 127.0.0.1, chosen below Linux's
+    /// ephemeral range (32768+), where outgoing connections could be holding one.
+    func freePorts(_ count: Int = 3) -> Int {
+        for _ in 0..<200 {
+            let base = Int.random(in: 16000...(32700 - count))
+            if (0..<count).allSatisfy({ Self.canBind(base + $0) }) { return base }
+        }
+        return Int.random(in: 16000...(32700 - count))
+    }
+
+    private static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     /// A started gateway with API credentials, a webhook to a fresh receiver (secret wired in),

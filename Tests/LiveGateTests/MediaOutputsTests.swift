@@ -32,7 +32,7 @@ final class MediaOutputsTests: XCTestCase {
         let clip = try await MediaTools.makeClip(seconds: 6, in: dir)
         let source = try await MediaTools.probe(clip)
         let sourceDuration = try await MediaTools.duration(clip.path)
-        let port = Int.random(in: 30000...34000), forwardPort = port + 2
+        let port = freePorts(), forwardPort = port + 2
         // The forward target: ffmpeg as a one-shot RTMP server, saving what it receives.
         let forwarded = dir.appendingPathComponent("forwarded.flv")
         let target = Task {
@@ -141,7 +141,7 @@ final class MediaOutputsTests: XCTestCase {
         defer { if testRun?.hasSucceeded == false { print((try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? "") } }
         let clip = try await MediaTools.makeClip(seconds: 8, in: dir)
         let stalled = try await StalledTCPServer.start()
-        let port = Int.random(in: 34500...38000)
+        let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "stall", extraEnv: ["LIVEGATE_FORWARDS_TIMEOUT_SEC": "1"])
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         let (api, curl) = (setup.api, setup.curl)
@@ -197,7 +197,7 @@ final class MediaOutputsTests: XCTestCase {
         let dir = try MediaTools.temporaryDirectory("killed")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 8, in: dir)
-        let port = Int.random(in: 38500...39900)
+        let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "kill")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"record":true,"hls":false}"#])

@@ -11,7 +11,7 @@ final class RTMPBenchSmokeTests: XCTestCase {
         let dir = try MediaTools.temporaryDirectory("bench")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 2, in: dir)
-        let port = Int.random(in: 12000...15000)
+        let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "bench")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         var keys: [String] = []
