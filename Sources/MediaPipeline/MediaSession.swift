@@ -30,6 +30,8 @@ final class MediaSession: Sendable {
     static let maxPendingFrames = 600
     /// Items kept before the outputs are attached (normally milliseconds' worth).
     static let maxBacklog = 4096
+    /// Frames up to this size are copied out of the read buffer before queueing (see `emit`).
+    static let copyBelowBytes = 8 * 1024
 
     let connectionID: UInt64
     private let state = NIOLockedValueBox(State())
@@ -140,8 +142,14 @@ final class MediaSession: Sendable {
         guard let layout = s.layout, let track = layout.index(of: frame.kind), layout.tracks[track].codec == frame.codec else { return }
         let base = s.baseDts ?? frame.dts
         let dts = max(0, frame.dts - base)
+        // A single-chunk frame is a slice of the socket read buffer (up to 64 KiB). Queued as is,
+        // a 200-byte audio frame would pin that whole buffer while an output lags; small frames
+        // are copied so the queue's byte bound is what it holds. Large frames were assembled
+        // into buffers of their own.
+        var data = frame.data
+        if data.readableBytes <= Self.copyBelowBytes { data = ByteBuffer(bytes: data.readableBytesView) }
         deliver(.packet(MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
-                                    isKeyframe: frame.kind == .audio || frame.isKeyframe, data: frame.data)), &s)
+                                    isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)), &s)
     }
 
     private static func deliver(_ item: OutputItem, _ s: inout State) {
