@@ -173,9 +173,17 @@ extension ControlAPI {
         default: throw APIError.notFound("file")
         }
         let path = root + "/" + channel + "/" + file
-        guard let data = FileManager.default.contents(atPath: path) else { throw APIError.notFound("file") }
+        // Read on NIO's file thread pool (a segment can be megabytes), never on the caller's thread.
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue, size > 0 else {
+            throw APIError.notFound("file")
+        }
+        let body: ResponseBody
+        do {
+            body = try await FileIO().loadFile(path: path, range: 0...(size - 1), context: context)
+        } catch {
+            throw APIError.notFound("file") // removed between the two calls (HLS deletes old segments)
+        }
         return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: cacheControl, .accessControlAllowOrigin: "*",
-                                               .contentLength: String(data.count)],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+                                               .contentLength: String(size)], body: body)
     }
 }

@@ -117,14 +117,11 @@ public final class MediaHub: Sendable {
 
     public func sessionEnded(connectionID: UInt64) {
         let session = registry.withLockedValue { r -> MediaSession? in
-            r.plans[connectionID] == nil ? r.sessions.removeValue(forKey: connectionID) : r.sessions[connectionID]
-        }
-        guard let session else { return }
-        for worker in session.end() where worker.kind == .forward { worker.end(abortAfter: settings.forwardStopSeconds) }
-        registry.withLockedValue { r in
-            r.sessions.removeValue(forKey: connectionID)
             r.plans.removeValue(forKey: connectionID)
+            return r.sessions.removeValue(forKey: connectionID)
         }
+        // The workers stay registered (for `drain`) until they have flushed and exited.
+        for worker in session?.end() ?? [] where worker.kind == .forward { worker.end(abortAfter: settings.forwardStopSeconds) }
     }
 
     // MARK: Coordinator side
