@@ -191,6 +191,44 @@ final class MediaOutputsTests: XCTestCase {
         await setup.receiver.stop()
     }
 
+    /// A healthy forward target that goes away mid-stream is reconnected when it comes back,
+    /// and the new target receives the stream (from a keyframe).
+    func testAForwardTargetThatDropsMidStreamIsReconnected() async throws {
+        let dir = try MediaTools.temporaryDirectory("reconnect")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 12, in: dir)
+        let port = freePorts(4), forwardPort = port + 3
+        let setup = try await liveSetup(dir: dir, port: port, token: "recon")
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"hls":false}"#])
+        _ = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels/\(setup.channelID)/forwards",
+                                  "-d", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwd"}"#])
+        func target(_ name: String, seconds: Double) -> Task<ProcessResult, any Error> {
+            Task {
+                try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-listen", "1", "-i", "rtmp://127.0.0.1:\(forwardPort)/live/fwd",
+                                                       "-c", "copy", "-f", "flv", "-y", dir.appendingPathComponent(name).path],
+                                            timeout: seconds, timeoutSignal: SIGKILL)
+            }
+        }
+        let first = target("first.flv", seconds: 4) // killed mid-stream: the push loses its server
+        try await Task.sleep(for: .milliseconds(300))
+        let publisher = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 40)
+        }
+        let killed = try await first.value
+        XCTAssertTrue(killed.timedOut, "the first target ran until it was killed")
+        let second = target("second.flv", seconds: 30)
+        let published = try await publisher.value
+        XCTAssertEqual(published.exitCode, 0, "the publisher never noticed: \(published.stderr)")
+        _ = try await second.value
+        let copy = try await MediaTools.probe(dir.appendingPathComponent("second.flv"))
+        XCTAssertGreaterThan(copy.first { $0.codecType == "video" }?.packets ?? 0, 50, "the reconnected push carried seconds of video")
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+    }
+
     /// A publisher killed mid-stream (no unpublish, no FIN from ffmpeg's side first) still
     /// leaves a finished, playable MP4.
     func testKilledPublisherStillLeavesAValidRecording() async throws {
