@@ -11,8 +11,7 @@ run: deps
 # Run the whole test suite (unit, end-to-end with real ffmpeg, hostile peers).
 # PostgreSQL for the store and API suites is started on 127.0.0.1:55432 by scripts/start-postgres.sh.
 test: deps
-	swift build --build-tests
-	LIVEGATE_TEST_POSTGRES_URL=$$(scripts/start-postgres.sh) swift test --skip-build
+	scripts/run-tests.sh
 
 build:
 	swift build

@@ -155,6 +155,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
             ],
             path: "Tests/TestSupport"
         ),
@@ -184,12 +185,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelStoreTests",
-            dependencies: ["ChannelStore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ChannelStore", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ControlAPITests",
             dependencies: [
-                "ControlAPI", "ChannelStore",
+                "ControlAPI", "ChannelStore", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

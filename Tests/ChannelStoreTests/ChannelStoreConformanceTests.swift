@@ -1,13 +1,15 @@
 import ChannelStore
 import Foundation
 import Logging
+import TestSupport
 import XCTest
 
 /// One suite, two backends: every `ChannelStore` behaviour is checked on SQLite and on a real
 /// PostgreSQL (`LIVEGATE_TEST_POSTGRES_URL`, started by `make test`).
 class ChannelStoreConformanceTests: XCTestCase {
     var store: SQLChannelStore!
-    /// A per-test prefix so PostgreSQL runs (one shared database) never see each other's rows.
+    /// A per-test prefix on ids and keys (each test also has its own database; the prefix keeps
+    /// the suite correct if it is ever pointed at a shared one).
     var p = ""
 
     /// Overridden per backend; the abstract base skips.
@@ -259,11 +261,21 @@ final class SQLiteChannelStoreTests: ChannelStoreConformanceTests {
 }
 
 final class PostgresChannelStoreTests: ChannelStoreConformanceTests {
+    /// A fresh database per test, dropped afterwards: tests never see each other's rows.
+    var scratch: PostgresScratchDatabase?
+
     override func makeStore() async throws -> SQLChannelStore {
         guard let url = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"] else {
             throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL and sets it")
         }
-        return try await StoreFactory.open(url: url, dataDir: "", logger: Logger(label: "test"))
+        let scratch = try await PostgresScratchDatabase.create(baseURL: url)
+        self.scratch = scratch
+        return try await StoreFactory.open(url: scratch.url, dataDir: "", logger: Logger(label: "test"))
+    }
+
+    override func tearDown() async throws {
+        try await super.tearDown()
+        await scratch?.drop()
     }
 
     /// Also makes XCTest's Linux discovery see this subclass (it only lists classes that declare a test).

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import TestSupport
 import XCTest
 
 /// Every endpoint's success and error paths, asserting status, `ec` and body (SPEC §4),
@@ -14,7 +15,7 @@ class ControlAPITestCase: XCTestCase {
     var api: ControlAPI!
     let tokenID = "tok_test"
     let tokenSecret = "s3cret-Value"
-    /// Unique user ids per test (PostgreSQL is shared between tests).
+    /// Unique user ids per test (each test has its own database too; see `PostgresScratchDatabase`).
     var u = ""
 
     func makeStore() async throws -> SQLChannelStore { throw XCTSkip("abstract suite; runs in its subclasses") }
@@ -444,11 +445,21 @@ final class SQLiteControlAPITests: ControlAPIConformanceTests {
 }
 
 final class PostgresControlAPITests: ControlAPIConformanceTests {
+    /// A fresh database per test, dropped afterwards: tests never see each other's rows.
+    var scratch: PostgresScratchDatabase?
+
     override func makeStore() async throws -> SQLChannelStore {
         guard let url = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"] else {
             throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL and sets it")
         }
-        return try await StoreFactory.open(url: url, dataDir: "", logger: Logger(label: "test"))
+        let scratch = try await PostgresScratchDatabase.create(baseURL: url)
+        self.scratch = scratch
+        return try await StoreFactory.open(url: scratch.url, dataDir: "", logger: Logger(label: "test"))
+    }
+
+    override func tearDown() async throws {
+        try await super.tearDown()
+        await scratch?.drop()
     }
 
     func testBackendIsPostgreSQL() { XCTAssertEqual(store.backendName, "postgres") }

@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+import PostgresKit
+
+/// An empty PostgreSQL database of its own for one test, on the server `make test` started.
+///
+/// Every test gets a fresh database, so a test that lists "all webhooks" or searches the whole
+/// store sees only its own rows — exactly as on SQLite, where each test has its own file. (A shared
+/// database made two store-wide list assertions depend on what earlier tests had left behind.)
+public struct PostgresScratchDatabase: Sendable {
+    /// The URL to open the store with.
+    public let url: String
+    let name: String
+    let server: PostgresConnection.Configuration
+
+    /// Creates the database on the server of `baseURL` (any database on it; used only to connect).
+    public static func create(baseURL: String) async throws -> PostgresScratchDatabase {
+        let name = "lgt_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let server = try SQLPostgresConfiguration(url: baseURL).coreConfiguration
+        try await run("CREATE DATABASE \(name)", on: server)
+        guard var parts = URLComponents(string: baseURL) else { throw URLError(.badURL) }
+        parts.path = "/" + name
+        guard let url = parts.string else { throw URLError(.badURL) }
+        return PostgresScratchDatabase(url: url, name: name, server: server)
+    }
+
+    /// Drops the database, closing whatever connection the test left open.
+    public func drop() async {
+        try? await Self.run("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", on: server)
+    }
+
+    private static func run(_ sql: String, on server: PostgresConnection.Configuration) async throws {
+        let logger = Logger(label: "test.postgres-scratch")
+        let connection = try await PostgresConnection.connect(configuration: server, id: 1, logger: logger)
+        do {
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try await connection.close()
+    }
+}

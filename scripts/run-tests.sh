@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command (via `make test`): builds the tests, starts PostgreSQL on loopback,
+# runs every suite, and — when something fails — repeats each failing assertion at the very end
+# of the output, so a CI log that keeps only its tail still names the test and the line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+swift build --build-tests || exit $?
+url=$(scripts/start-postgres.sh) || exit $?
+log=$(mktemp -t livegate-tests.XXXXXX)
+LIVEGATE_TEST_POSTGRES_URL="$url" swift test --skip-build 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+if [ "$rc" -ne 0 ]; then
+  echo
+  echo "=== failing tests (from $log) ==="
+  grep -E "error: |Test Case '.*' failed|Fatal error|Crash|signal" "$log" | cut -c1-600 | head -40
+fi
+exit "$rc"
