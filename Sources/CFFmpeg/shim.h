@@ -24,6 +24,7 @@ static inline int lg_averror_exit(void) { return AVERROR_EXIT; }
 static inline int64_t lg_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline int lg_input_padding(void) { return AV_INPUT_BUFFER_PADDING_SIZE; }
 static inline int lg_pkt_flag_key(void) { return AV_PKT_FLAG_KEY; }
+static inline int lg_pkt_flag_corrupt(void) { return AV_PKT_FLAG_CORRUPT; }
 static inline int lg_avfmt_nofile(void) { return AVFMT_NOFILE; }
 static inline int64_t lg_time_base(void) { return AV_TIME_BASE; }
 

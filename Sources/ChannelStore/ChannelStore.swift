@@ -42,6 +42,9 @@ public protocol ChannelStore: Sendable {
     /// Records a finished recording and queues its `video.ready` event atomically.
     func createVideo(_ video: Video, event: NewEvent, now: Date) async throws -> StoredEvent
     func video(id: String) async throws -> Video?
+    /// The record of the file at `path`, if one was made (crash recovery: a recording that was
+    /// recorded just before the crash is not recorded twice).
+    func video(path: String) async throws -> Video?
     /// Removes the record and returns it (the caller deletes the file).
     func deleteVideo(id: String) async throws -> Video?
     /// Throws `StoreError.limitReached("forwards")` past `Forward.maxPerChannel`.

@@ -78,6 +78,40 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",
                                                                                        "reason": "node_lost"])
         }
+        // Listed now, before any publisher can start a new `.part`; finished in the background by `run()`.
+        interrupted = media?.interruptedRecordings() ?? []
+    }
+
+    /// Recordings the previous run left as `.mp4.part` (see `recoverOpenSessions`).
+    private var interrupted: [InterruptedRecording] = []
+
+    /// Finishes each interrupted recording into its MP4 and records it with `video.ready`, like
+    /// a recording that ended normally. One already on record (the crash came between the record
+    /// and the removal of its `.part`) only loses its `.part`; one that fails stays for the next start.
+    func recoverInterruptedRecordings() async {
+        guard let media else { return }
+        let pending = interrupted
+        interrupted = []
+        for recording in pending where !Task.isCancelled {
+            let meta: Logger.Metadata = ["channel": "\(recording.channelId)", "session": "\(recording.sessionId)", "path": "\(recording.partPath)"]
+            do {
+                if try await store.video(path: recording.finalPath) != nil {
+                    media.discard(recording)
+                    continue
+                }
+                guard let file = try await media.finish(recording) else {
+                    logger.warning("interrupted recording held no complete frame; removed", metadata: meta)
+                    continue
+                }
+                let userId = try await store.channel(id: recording.channelId)?.userId ?? ""
+                let video = try await recordVideo(channelId: recording.channelId, userId: userId, sessionId: recording.sessionId, file: file)
+                media.discard(recording)
+                logger.warning("recovered a recording the previous run left unfinished",
+                               metadata: meta.merging(["video": "\(video.id)", "duration.sec": "\(video.durationSec)"]) { a, _ in a })
+            } catch {
+                logger.error("could not recover an interrupted recording; kept for the next start", metadata: meta.merging(["error": "\(error)"]) { a, _ in a })
+            }
+        }
     }
 
     // MARK: IngestAuthorizer
@@ -340,6 +374,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
+            group.addTask { [weak self] in await self?.recoverInterruptedRecordings() }
             group.addTask { [weak self] in
                 // Reconnect windows: check deadlines a few times a second.
                 while !Task.isCancelled {
@@ -379,14 +414,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         let now = Date()
         switch event {
         case .recordingFinished(let plan, let file):
-            let video = Video(id: Identifiers.make("vid"), channelId: plan.channelId, userId: plan.userId, sessionId: plan.sessionId,
-                              name: (file.path as NSString).lastPathComponent, path: file.path, durationSec: (file.durationSec * 1000).rounded() / 1000,
-                              sizeBytes: file.sizeBytes, videoCodec: file.videoCodec, audioCodec: file.audioCodec, width: file.width,
-                              height: file.height, createdAt: now)
             do {
-                _ = try await store.createVideo(video, event: .make(type: "video.ready", channelId: plan.channelId, userId: plan.userId, at: now,
-                                                                    data: .object(["video": video.json])), now: now)
-                dispatcher?.notify()
+                let video = try await recordVideo(channelId: plan.channelId, userId: plan.userId, sessionId: plan.sessionId, file: file)
                 logger.info("recording ready", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)", "video": "\(video.id)",
                                                           "duration.sec": "\(video.durationSec)", "bytes": "\(video.sizeBytes)"])
             } catch {
@@ -405,6 +434,19 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     }
 
     private var outputFailures: [String: Int] = [:]
+
+    /// The `videos` row and its `video.ready` event, in one transaction.
+    private func recordVideo(channelId: String, userId: String, sessionId: String, file: RecordingFile) async throws -> Video {
+        let now = Date()
+        let video = Video(id: Identifiers.make("vid"), channelId: channelId, userId: userId, sessionId: sessionId,
+                          name: (file.path as NSString).lastPathComponent, path: file.path, durationSec: (file.durationSec * 1000).rounded() / 1000,
+                          sizeBytes: file.sizeBytes, videoCodec: file.videoCodec, audioCodec: file.audioCodec, width: file.width,
+                          height: file.height, createdAt: now)
+        _ = try await store.createVideo(video, event: .make(type: "video.ready", channelId: channelId, userId: userId, at: now,
+                                                            data: .object(["video": video.json])), now: now)
+        dispatcher?.notify()
+        return video
+    }
 
     private func apply(_ command: Command) async {
         switch command {

@@ -14,12 +14,19 @@ public struct RecordingFile: Sendable, Equatable {
     public var audioFrames: Int
 }
 
-/// SPEC §3 `record`: each session remuxed to MP4 with the index moved to the front
-/// (`+faststart`), written as `NAME.mp4.part` and renamed when the trailer is on disk, so a
-/// `.mp4` is always complete. A layout change mid-session closes the file and starts
-/// `NAME-2.mp4`. Each file is reopened through libavformat before it is reported: the duration
-/// comes from the file itself.
+/// SPEC §3 `record`: one MP4 per session (a layout change mid-session starts `NAME-2.mp4`).
+///
+/// Crash-safe in two steps. While live, packets go to `NAME.mp4.part` as *fragmented* MP4
+/// (an empty `moov`, then a `moof`+`mdat` at each keyframe and at least every second, flushed
+/// as it is cut): whatever happens to the process, the `.part` on disk is playable up to its
+/// last fragment. At the end — clean, network drop, kick, shutdown, or a failed write — the
+/// `.part` is copied into the final `NAME.mp4` with the index at the front (`+faststart`, what
+/// players and editors expect), reopened through libavformat for its duration, reported, and
+/// only then removed. A `.part` left behind by a `kill -9` is finished the same way at the
+/// next start (`recover(partPath:)`).
 final class MP4Recorder: MediaWriter {
+    static let partSuffix = ".mp4.part"
+
     let directory: String
     private let baseName: String
     private let interrupt: InterruptFlag
@@ -27,10 +34,8 @@ final class MP4Recorder: MediaWriter {
     private var muxer: MediaMuxer?
     private var part = 0
     private var partPath = ""
-    private var layout = StreamLayout(tracks: [])
     private var offset: Int64?
-    private var videoFrames = 0
-    private var audioFrames = 0
+    private var written = 0
 
     init(directory: String, baseName: String, interrupt: InterruptFlag, onFinished: @escaping @Sendable (RecordingFile) -> Void) {
         self.directory = directory
@@ -39,6 +44,13 @@ final class MP4Recorder: MediaWriter {
         self.onFinished = onFinished
     }
 
+    /// Fragmented MP4 for the `.part`: each fragment is complete on disk once cut.
+    static let partMuxerOptions = [
+        "movflags": "+frag_keyframe+empty_moov+default_base_moof",
+        "frag_duration": "1000000", // µs: audio-only streams and long GOPs still fragment every second
+        "flush_packets": "1",
+    ]
+
     func open(_ layout: StreamLayout) throws(AVFailure) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -46,14 +58,12 @@ final class MP4Recorder: MediaWriter {
             throw AVFailure("mkdir \(directory)", message: "\(error)")
         }
         part += 1
-        partPath = "\(directory)/\(baseName)\(part > 1 ? "-\(part)" : "").mp4.part"
+        partPath = "\(directory)/\(baseName)\(part > 1 ? "-\(part)" : "")\(Self.partSuffix)"
         let m = try MediaMuxer(format: "mp4", url: partPath, layout: layout, interrupt: interrupt)
-        try m.open(muxerOptions: ["movflags": "+faststart"])
+        try m.open(muxerOptions: Self.partMuxerOptions)
         muxer = m
-        self.layout = layout
         offset = nil
-        videoFrames = 0
-        audioFrames = 0
+        written = 0
     }
 
     func write(_ packet: MediaPacket) throws(AVFailure) {
@@ -62,42 +72,73 @@ final class MP4Recorder: MediaWriter {
         let base = offset ?? packet.dts
         offset = base
         try muxer.write(packet, timestampOffset: base)
-        if packet.kind == .video { videoFrames += 1 } else { audioFrames += 1 }
+        written += 1
     }
 
     func finish() throws(AVFailure) {
         guard let m = muxer else { return }
         muxer = nil
-        do throws(AVFailure) {
-            try m.finish()
-        } catch {
-            try? FileManager.default.removeItem(atPath: partPath)
-            throw error
-        }
-        guard videoFrames + audioFrames > 0 else {
-            try? FileManager.default.removeItem(atPath: partPath)
-            return
-        }
-        let finalPath = String(partPath.dropLast(".part".count))
-        do {
-            try? FileManager.default.removeItem(atPath: finalPath)
-            try FileManager.default.moveItem(atPath: partPath, toPath: finalPath)
-        } catch {
-            throw AVFailure("rename \(partPath)", message: "\(error)")
-        }
-        let probe = try MediaProbe.inspect(path: finalPath)
-        let size = (try? FileManager.default.attributesOfItem(atPath: finalPath)[.size] as? NSNumber)?.int64Value ?? 0
-        onFinished(RecordingFile(path: finalPath, durationSec: probe.durationSec, sizeBytes: size,
-                                 videoCodec: layout.video?.codec.rawValue, audioCodec: layout.audio?.codec.rawValue,
-                                 width: layout.video?.width, height: layout.video?.height,
-                                 videoFrames: videoFrames, audioFrames: audioFrames))
+        var trailerFailure: AVFailure?
+        do throws(AVFailure) { try m.finish() } catch { trailerFailure = error }
+        try complete(trailerFailure)
     }
 
-    /// A failed file is useless without its index: remove it.
+    /// A write failed: the fragments already on disk are still a recording; keep them.
     func abort() {
-        muxer = nil
-        if !partPath.isEmpty { try? FileManager.default.removeItem(atPath: partPath) }
+        guard muxer != nil else { return }
+        muxer = nil // closes the file
+        try? complete(nil)
     }
 
     func close() { muxer = nil }
+
+    private func complete(_ trailerFailure: AVFailure?) throws(AVFailure) {
+        guard written > 0 else {
+            try? FileManager.default.removeItem(atPath: partPath)
+            if let trailerFailure { throw trailerFailure }
+            return
+        }
+        onFinished(try Self.finalize(partPath: partPath))
+        try? FileManager.default.removeItem(atPath: partPath)
+        if let trailerFailure { throw trailerFailure }
+    }
+
+    /// `NAME.mp4.part` → `NAME.mp4` (faststart), verified by reopening it. The `.part` is left
+    /// in place: the caller removes it once the recording is on record.
+    static func finalize(partPath: String) throws(AVFailure) -> RecordingFile {
+        let finalPath = String(partPath.dropLast(".part".count))
+        let temporary = finalPath + ".tmp"
+        let result: MediaRemuxer.Result
+        do throws(AVFailure) {
+            result = try MediaRemuxer.copy(from: partPath, to: temporary, format: "mp4", muxerOptions: ["movflags": "+faststart"])
+            guard result.videoPackets + result.audioPackets > 0 else { throw AVFailure("remux \(partPath)", message: "no complete packet") }
+            do {
+                try? FileManager.default.removeItem(atPath: finalPath)
+                try FileManager.default.moveItem(atPath: temporary, toPath: finalPath)
+            } catch {
+                throw AVFailure("rename \(temporary)", message: "\(error)")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        let probe = try MediaProbe.inspect(path: finalPath)
+        let size = (try? FileManager.default.attributesOfItem(atPath: finalPath)[.size] as? NSNumber)?.int64Value ?? 0
+        let video = result.streams.first { $0.kind == .video }, audio = result.streams.first { $0.kind == .audio }
+        return RecordingFile(path: finalPath, durationSec: probe.durationSec, sizeBytes: size, videoCodec: video?.codec, audioCodec: audio?.codec,
+                             width: video?.width, height: video?.height, videoFrames: result.videoPackets, audioFrames: result.audioPackets)
+    }
+
+    /// A `.part` found at start-up: the previous run ended without finishing it.
+    /// Returns nil (and removes it) when not one whole packet made it to disk — the process
+    /// died before the header or the first fragment. Any other failure (a full disk, say)
+    /// throws and leaves the `.part` for the next start.
+    static func recover(partPath: String) throws(AVFailure) -> RecordingFile? {
+        do throws(AVFailure) {
+            return try finalize(partPath: partPath)
+        } catch where error.operation.hasPrefix("avformat_open_input") || error.operation.hasPrefix("remux") {
+            try? FileManager.default.removeItem(atPath: partPath)
+            return nil
+        }
+    }
 }

@@ -296,6 +296,10 @@ extension ChannelStoreConformanceTests {
         let stored = try await store.events(after: event.seq - 1, limit: 1)
         XCTAssertEqual(stored.first?.id, event.id)
         let fetched = try await store.video(id: p + "v1")
+        let byPath = try await store.video(path: video.path)
+        XCTAssertEqual(byPath?.id, video.id, "found by its file (crash recovery's check)")
+        let noPath = try await store.video(path: "/data/recordings/none.mp4")
+        XCTAssertNil(noPath)
         var got = try XCTUnwrap(fetched)
         XCTAssertEqual(got.createdAt.timeIntervalSince1970, video.createdAt.timeIntervalSince1970, accuracy: 0.001)
         got.createdAt = video.createdAt

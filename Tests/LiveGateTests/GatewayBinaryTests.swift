@@ -119,7 +119,7 @@ final class GatewayBinaryTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
         let port = freePorts()
-        let setup = try await liveSetup(dir: dir, port: port, token: "crash")
+        let setup = try await liveSetup(dir: dir, port: port, token: "crash", record: true)
         let (gateway, receiver, api, channelID, key, env, curl) = (setup.gateway, setup.receiver, setup.api, setup.channelID, setup.key, setup.env, setup.curl)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
 
@@ -136,6 +136,8 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertNotNil(session["startedAt"] as? String)
         XCTAssertTrue((session["encoder"] as? String)?.contains("FMLE") == true)
         XCTAssertTrue((session["remoteAddr"] as? String)?.hasPrefix("127.0.0.1:") == true)
+        let sessionID = try XCTUnwrap(session["id"] as? String)
+        try await Task.sleep(for: .milliseconds(2500)) // a few seconds of recording on disk
         kill(gateway.processIdentifier, SIGKILL)
         gateway.waitUntilExit()
         let publisher = try await ffmpeg.value
@@ -156,6 +158,24 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertEqual(items.first?["reason"] as? String, "node_lost")
         let logs = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         XCTAssertTrue(logs.contains("node_lost"), logs)
+
+        // The recording the crash interrupted is finished at start-up: a playable MP4, on record,
+        // announced with video.ready — and no .part left behind.
+        let ready = await receiver.wait { $0.contains { $0.type == "video.ready" } }
+        XCTAssertTrue(ready, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let videos = try await curl(["\(api)/v1/videos"])
+        let video = try XCTUnwrap(((videos["data"] as? [String: Any])?["items"] as? [[String: Any]])?.first, "\(videos)")
+        XCTAssertEqual(video["sessionId"] as? String, sessionID)
+        XCTAssertEqual(video["channelId"] as? String, channelID)
+        XCTAssertEqual(video["userId"] as? String, "u1")
+        XCTAssertGreaterThan(video["durationSec"] as? Double ?? 0, 1.0, "the seconds before the crash")
+        let recordings = dir.appendingPathComponent("recordings/\(channelID)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: recordings.path)
+        XCTAssertEqual(files, ["\(sessionID).mp4"])
+        let streams = try await MediaTools.probe(recordings.appendingPathComponent("\(sessionID).mp4"))
+        XCTAssertGreaterThan(streams.first { $0.codecType == "video" }?.packets ?? 0, 25, "over a second of video survived")
+        XCTAssertEqual(streams.first { $0.codecType == "video" }?.codecName, "h264")
+        XCTAssertTrue(((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("recovered a recording"))
         restarted.terminate()
         restarted.waitUntilExit()
         XCTAssertEqual(restarted.terminationStatus, 0)

@@ -75,7 +75,7 @@ extension XCTestCase {
         var curl: @Sendable ([String]) async throws -> [String: Any]
     }
 
-    func liveSetup(dir: URL, port: Int, token: String, extraEnv: [String: String] = [:]) async throws -> LiveSetup {
+    func liveSetup(dir: URL, port: Int, token: String, extraEnv: [String: String] = [:], record: Bool = false) async throws -> LiveSetup {
         let env = ["LIVE_TOKEN_ID": "tok_\(token)", "LIVE_TOKEN_SECRET": "\(token)-secret", "LIVEGATE_NODE_ID": "node-\(token)"]
             .merging(extraEnv) { $1 }
         let receiver = try await WebhookReceiver.start(secret: "")
@@ -87,7 +87,7 @@ extension XCTestCase {
         }
         let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
         receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
-        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(token)","userId":"u1"}"#])
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(token)","userId":"u1","record":\#(record)}"#])
         let channel = try XCTUnwrap(created["data"] as? [String: Any])
         return LiveSetup(gateway: gateway, receiver: receiver, api: api, channelID: try XCTUnwrap(channel["id"] as? String),
                          key: try XCTUnwrap(channel["streamId"] as? String), env: env, curl: curl)

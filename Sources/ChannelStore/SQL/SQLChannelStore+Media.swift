@@ -23,6 +23,10 @@ extension SQLChannelStore {
         try await read { db in try await db.raw("SELECT * FROM videos WHERE id = \(bind: id)").first() }.map(Self.decodeVideo)
     }
 
+    public func video(path: String) async throws -> Video? {
+        try await read { db in try await db.raw("SELECT * FROM videos WHERE path = \(bind: path)").first() }.map(Self.decodeVideo)
+    }
+
     /// Removes the record and returns it, so the caller can delete the file.
     public func deleteVideo(id: String) async throws -> Video? {
         try await transaction { db in

@@ -1,0 +1,56 @@
+import Foundation
+
+/// A recording the previous run did not finish (its `.mp4.part` is still on disk): the process
+/// was killed, or the shutdown deadline passed before the file was completed.
+public struct InterruptedRecording: Sendable, Equatable {
+    public var channelId: String
+    public var sessionId: String
+    public var partPath: String
+    /// Where the finished file goes (and the path its video record carries).
+    public var finalPath: String { String(partPath.dropLast(".part".count)) }
+}
+
+extension MediaHub {
+    /// Every `.mp4.part` under `data/recordings/CHANNEL_ID/`, oldest first. Names are
+    /// `SESSION_ID.mp4.part` or `SESSION_ID-N.mp4.part` (the Nth file of a session).
+    public func interruptedRecordings() -> [InterruptedRecording] {
+        let root = settings.recordingsDirectory
+        let fm = FileManager.default
+        var found: [(Date, InterruptedRecording)] = []
+        for channelId in (try? fm.contentsOfDirectory(atPath: root)) ?? [] {
+            for name in (try? fm.contentsOfDirectory(atPath: root + "/" + channelId)) ?? [] where name.hasSuffix(MP4Recorder.partSuffix) {
+                var stem = Substring(name.dropLast(MP4Recorder.partSuffix.count))
+                if let dash = stem.lastIndex(of: "-"), !stem[stem.index(after: dash)...].isEmpty,
+                   stem[stem.index(after: dash)...].allSatisfy(\.isNumber) {
+                    stem = stem[..<dash]
+                }
+                let path = "\(root)/\(channelId)/\(name)"
+                let modified = (try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+                found.append((modified, InterruptedRecording(channelId: channelId, sessionId: String(stem), partPath: path)))
+            }
+        }
+        return found.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// Completes an interrupted recording into its final MP4 (blocking file I/O, on a thread of
+    /// its own so no event loop or cooperative thread waits). nil: nothing in it was whole,
+    /// and the `.part` is gone. The `.part` of a finished file stays until `discard`.
+    public func finish(_ recording: InterruptedRecording) async throws -> RecordingFile? {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RecordingFile?, any Error>) in
+            let thread = Thread {
+                do throws(AVFailure) {
+                    continuation.resume(returning: try MP4Recorder.recover(partPath: recording.partPath))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "livegate.recover"
+            thread.start()
+        }
+    }
+
+    /// Removes the `.part` once its recording is on record (or was already).
+    public func discard(_ recording: InterruptedRecording) {
+        try? FileManager.default.removeItem(atPath: recording.partPath)
+    }
+}
