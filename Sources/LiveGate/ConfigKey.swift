@@ -1,3 +1,5 @@
+import Foundation
+
 /// One documented configuration key: its dotted path, default, and how to validate a value.
 /// The table in `LiveGateConfiguration.keys` is the single source for the file parser, the
 /// environment mapping (`LIVEGATE_` + upper snake case) and `check-config`.
@@ -6,6 +8,8 @@ public struct ConfigKey: Sendable {
         case int(ClosedRange<Int>)
         case double(ClosedRange<Double>)
         case string
+        /// A path that, when set, must name a readable file (checked by `check-config` too).
+        case readableFile
         case oneOf([String])
         case bool
     }
@@ -49,6 +53,8 @@ public struct ConfigKey: Sendable {
             return range.contains(n) ? nil : "must be between \(range.lowerBound) and \(range.upperBound)"
         case .string:
             return nil
+        case .readableFile:
+            return value.isEmpty || FileManager.default.isReadableFile(atPath: value) ? nil : "cannot read the file"
         case .oneOf(let options):
             return options.contains(value) ? nil : "must be one of \(options.joined(separator: ", "))"
         case .bool:

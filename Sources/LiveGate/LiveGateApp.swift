@@ -42,6 +42,8 @@ public struct LiveGateApp {
             media.queueMaxBytes = configuration.int("outputs.queueMaxMB") << 20
             media.forwardTimeoutSeconds = configuration.double("forwards.timeoutSec")
             media.forwardFailureThreshold = configuration.int("forwards.failureThreshold")
+            media.forwardTLSVerify = configuration.bool("forwards.tlsVerify")
+            media.forwardTLSCAFile = configuration.string("forwards.tlsCaFile")
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
                                                 logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions()

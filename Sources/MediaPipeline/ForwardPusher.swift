@@ -11,16 +11,37 @@ final class ForwardPusher: MediaWriter {
     private var muxer: MediaMuxer?
     private var offset: Int64?
 
-    init(url: String, interrupt: InterruptFlag, timeoutSeconds: Double) {
+    /// How an `rtmps://` target's certificate is checked.
+    struct TLS: Sendable, Equatable {
+        var verify = true
+        /// PEM file of trusted CAs; empty = the system's trust store.
+        var caFile = ""
+    }
+    private let tls: TLS
+
+    init(url: String, interrupt: InterruptFlag, timeoutSeconds: Double, tls: TLS = TLS()) {
         self.url = url
         self.interrupt = interrupt
         self.timeoutMicroseconds = Int64(timeoutSeconds * 1_000_000)
+        self.tls = tls
+    }
+
+    /// Options for avio_open2; the RTMP protocol hands them down to its TCP and TLS layers.
+    var ioOptions: [String: String] {
+        var options = ["rw_timeout": String(timeoutMicroseconds)]
+        if url.lowercased().hasPrefix("rtmps://") {
+            // libavformat's TLS accepts any certificate unless told to verify: a stream key
+            // pushed to an unverified peer is a stream key given away.
+            options["tls_verify"] = tls.verify ? "1" : "0"
+            if !tls.caFile.isEmpty { options["ca_file"] = tls.caFile }
+        }
+        return options
     }
 
     func open(_ layout: StreamLayout) throws(AVFailure) {
         let m = try MediaMuxer(format: "flv", url: url, layout: layout, interrupt: interrupt, operationTimeoutMicroseconds: timeoutMicroseconds)
         // A live push is not seekable: no duration/filesize rewrite at the end.
-        try m.open(ioOptions: ["rw_timeout": String(timeoutMicroseconds)], muxerOptions: ["flvflags": "no_duration_filesize"])
+        try m.open(ioOptions: ioOptions, muxerOptions: ["flvflags": "no_duration_filesize"])
         muxer = m
         offset = nil
     }

@@ -59,6 +59,10 @@ public final class MediaHub: Sendable {
         public var forwardRetryInitialSeconds: Double = 1
         public var forwardRetryMaxSeconds: Double = 30
         public var forwardFailureThreshold: Int = 3
+        /// `rtmps://` targets: verify the certificate chain and host name (libavformat's TLS
+        /// does not unless asked), against `forwardTLSCAFile` or the system's trust store.
+        public var forwardTLSVerify = true
+        public var forwardTLSCAFile = ""
         /// How long a forward may take to flush when its session ends before it is cut off.
         public var forwardStopSeconds: Double = 3
         /// How long file outputs (HLS, MP4) let packets gather between wake-ups; HLS segments
@@ -174,7 +178,8 @@ public final class MediaHub: Sendable {
         for target in plan.forwards {
             let interrupt = InterruptFlag()
             let onEvent = self.onEvent
-            let writer = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds)
+            let writer = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
+                                       tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile))
             let retry = OutputWorker.RetryPolicy(initialDelay: settings.forwardRetryInitialSeconds, maxDelay: settings.forwardRetryMaxSeconds,
                                                  failureThreshold: settings.forwardFailureThreshold)
             var flog = log

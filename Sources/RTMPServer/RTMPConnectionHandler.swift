@@ -35,9 +35,13 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var lastMedia = NIODeadline.now()
     private var needsFlush = false
 
-    init(connectionID: UInt64, dependencies: Dependencies) {
+    /// Whether the connection came in on the RTMPS (TLS) listener; logged when accepted.
+    private let secure: Bool
+
+    init(connectionID: UInt64, dependencies: Dependencies, secure: Bool = false) {
         self.deps = dependencies
         self.connectionID = connectionID
+        self.secure = secure
         self.machine = RTMPConnectionStateMachine(configuration: dependencies.configuration.stateMachineConfiguration)
         var logger = dependencies.logger
         logger[metadataKey: "rtmp.connection.id"] = "\(connectionID)"
@@ -57,7 +61,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             return
         }
         holdsSlot = true
-        logger.info("connection accepted")
+        logger.info("connection accepted", metadata: ["transport": "\(secure ? "rtmps" : "rtmp")"])
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         handshakeTimer = loop.scheduleTask(in: .milliseconds(Int64(deps.configuration.handshakeTimeoutSeconds * 1000))) {

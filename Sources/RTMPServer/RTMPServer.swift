@@ -103,7 +103,7 @@ public final class RTMPServer: Service, Sendable {
                     return channel.eventLoop.makeCompletedFuture {
                         // RTMPS is RTMP inside TLS: the same handler sees plaintext bytes.
                         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                        try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(connectionID: id, dependencies: deps))
+                        try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(connectionID: id, dependencies: deps, secure: tls != nil))
                     }
                 }
         }

@@ -33,7 +33,8 @@ final class ConfigurationTests: XCTestCase {
     func testEnvironmentNamesFollowUpperSnakeCase() {
         let names = Set(LiveGateConfiguration.keys.map(\.environmentName))
         for expected in ["LIVEGATE_RTMP_PORT", "LIVEGATE_HTTP_PORT", "LIVEGATE_PUBLIC_HOST", "LIVEGATE_DATABASE_URL",
-                         "LIVEGATE_DATA_DIR", "LIVEGATE_LOG_LEVEL", "LIVEGATE_LOG_FORMAT", "LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP"] {
+                         "LIVEGATE_DATA_DIR", "LIVEGATE_LOG_LEVEL", "LIVEGATE_LOG_FORMAT", "LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP",
+                         "LIVEGATE_FORWARDS_TLS_CA_FILE", "LIVEGATE_FORWARDS_TLS_VERIFY"] {
             XCTAssertTrue(names.contains(expected), expected)
         }
     }
@@ -42,12 +43,14 @@ final class ConfigurationTests: XCTestCase {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("lg-\(UUID()).yaml")
         try "rtmp:\n  port: 99999\n  portt: 1\nlog:\n  format: xml\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let c = LiveGateConfiguration(file: file.path, environment: ["LIVEGATE_RTMP_HANDSHAKE_TIMEOUT_SEC": "soon"])
+        let c = LiveGateConfiguration(file: file.path, environment: ["LIVEGATE_RTMP_HANDSHAKE_TIMEOUT_SEC": "soon",
+                                                                     "LIVEGATE_FORWARDS_TLS_CA_FILE": "/nonexistent/ca.pem"])
         let text = c.problems.map(\.description)
         XCTAssertTrue(text.contains { $0.contains(file.path) && $0.contains("rtmp.port") && $0.contains("between 0 and 65535") }, "\(text)")
         XCTAssertTrue(text.contains { $0.contains("rtmp.portt") && $0.contains("unknown key") }, "\(text)")
         XCTAssertTrue(text.contains { $0.contains("log.format") && $0.contains("one of text, json") }, "\(text)")
         XCTAssertTrue(text.contains { $0.contains("LIVEGATE_RTMP_HANDSHAKE_TIMEOUT_SEC") && $0.contains("must be a number") }, "\(text)")
+        XCTAssertTrue(text.contains { $0.contains("forwards.tlsCaFile") && $0.contains("cannot read the file") }, "\(text)")
     }
 
     func testSampleConfigFileDocumentsEveryKeyWithItsDefault() throws {

@@ -229,6 +229,90 @@ final class MediaOutputsTests: XCTestCase {
         await setup.receiver.stop()
     }
 
+    /// An `rtmps://` forward to a second LiveGate's RTMPS listener: the certificate is verified
+    /// against the CA file, and the second gateway records every frame of the pushed stream.
+    /// Without the CA (system trust only) the same self-signed target is refused.
+    func testForwardOverRTMPSIsVerifiedAndReachesASecondGateway() async throws {
+        let dir = try MediaTools.temporaryDirectory("rtmps-fwd")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
+        let source = try await MediaTools.probe(clip)
+        let (certificate, key) = try await MediaTools.selfSignedCertificate(in: dir)
+        let port = freePorts(6), targetPort = port + 3, targetTLSPort = port + 5
+        // The target: a second gateway with RTMPS, recording what it receives.
+        let targetDir = dir.appendingPathComponent("target")
+        try FileManager.default.createDirectory(at: targetDir, withIntermediateDirectories: true)
+        let (target, targetLog) = try await startGateway(dir: targetDir, port: targetPort, extraEnv: [
+            "LIVE_TOKEN_ID": "tok_t", "LIVE_TOKEN_SECRET": "t-secret", "LIVEGATE_RTMP_TLS_PORT": "\(targetTLSPort)",
+            "LIVEGATE_RTMP_TLS_CERTIFICATE": certificate, "LIVEGATE_RTMP_TLS_KEY": key,
+        ], log: "target.log")
+        defer { if target.isRunning { kill(target.processIdentifier, SIGKILL) } }
+        let targetAPI = "http://127.0.0.1:\(targetPort + 1)"
+        func targetCurl(_ args: [String]) async throws -> [String: Any] {
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret"] + args, timeout: 10)
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        }
+        let targetChannel = data(try await targetCurl(["-X", "POST", "\(targetAPI)/v1/channels", "-d", #"{"name":"t","userId":"u","record":true,"hls":false}"#]))
+        let targetKey = try XCTUnwrap(targetChannel["streamId"] as? String, "\(targetChannel)")
+
+        // The source gateway trusts the target's self-signed certificate through its CA file.
+        let setup = try await liveSetup(dir: dir, port: port, token: "tlsfwd", extraEnv: ["LIVEGATE_FORWARDS_TLS_CA_FILE": certificate])
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"hls":false}"#])
+        let forward = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels/\(setup.channelID)/forwards",
+                                            "-d", #"{"url":"rtmps://127.0.0.1:\#(targetTLSPort)/live/\#(targetKey)"}"#])
+        XCTAssertNotNil(data(forward)["id"], "\(forward)")
+        let published = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                               "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 30)
+        XCTAssertEqual(published.exitCode, 0, published.stderr)
+
+        // The target's recording holds every frame the publisher sent.
+        var videos: [[String: Any]] = []
+        for _ in 0..<100 where videos.isEmpty {
+            videos = data(try await targetCurl(["\(targetAPI)/v1/videos"]))["items"] as? [[String: Any]] ?? []
+            if videos.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let videoID = try XCTUnwrap(videos.first?["id"] as? String, (try? String(contentsOf: targetLog, encoding: .utf8)) ?? "")
+        let downloaded = dir.appendingPathComponent("target-copy.mp4")
+        _ = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret", "-o", downloaded.path, "\(targetAPI)/v1/videos/\(videoID)/file"], timeout: 20)
+        let copy = try await MediaTools.probe(downloaded)
+        XCTAssertEqual(copy.first { $0.codecType == "video" }?.packets, source.first { $0.codecType == "video" }?.packets, "every video frame over RTMPS")
+        let targetLogText = (try? String(contentsOf: targetLog, encoding: .utf8)) ?? ""
+        XCTAssertTrue(targetLogText.contains("transport=rtmps"), "arrived on the TLS listener")
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+
+        // Same target, no CA file: the system trust store does not know the certificate.
+        let strictDir = dir.appendingPathComponent("strict")
+        try FileManager.default.createDirectory(at: strictDir, withIntermediateDirectories: true)
+        let strict = try await liveSetup(dir: strictDir, port: port, token: "strict")
+        defer { if strict.gateway.isRunning { kill(strict.gateway.processIdentifier, SIGKILL) } }
+        _ = try await strict.curl(["-X", "PATCH", "\(strict.api)/v1/channels/\(strict.channelID)", "-d", #"{"hls":false}"#])
+        _ = try await strict.curl(["-X", "POST", "\(strict.api)/v1/channels/\(strict.channelID)/forwards",
+                                   "-d", #"{"url":"rtmps://127.0.0.1:\#(targetTLSPort)/live/\#(targetKey)"}"#])
+        let refused = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(strict.key)"], timeout: 30)
+        }
+        var lastError = ""
+        for _ in 0..<60 where lastError.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            let stats = data(try await strict.curl(["\(strict.api)/v1/channels/\(strict.channelID)/stats"]))
+            let outputs = stats["outputs"] as? [[String: Any]] ?? []
+            lastError = outputs.first { $0["kind"] as? String == "forward" }?["lastError"] as? String ?? ""
+        }
+        XCTAssertFalse(lastError.isEmpty, "the unverifiable target was refused")
+        _ = try await refused.value
+        let strictLog = (try? String(contentsOf: strictDir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(strictLog.contains("failed verification"), "libavformat's TLS said why")
+        strict.gateway.terminate()
+        strict.gateway.waitUntilExit()
+        await strict.receiver.stop()
+        target.terminate()
+        target.waitUntilExit()
+    }
+
     /// A publisher killed mid-stream (no unpublish, no FIN from ffmpeg's side first) still
     /// leaves a finished, playable MP4.
     func testKilledPublisherStillLeavesAValidRecording() async throws {

@@ -28,7 +28,9 @@ public enum MediaTools {
     public static func selfSignedCertificate(in dir: URL) async throws -> (certificate: String, key: String) {
         let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
         let made = try await ProcessRunner.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                                                          "-days", "1", "-subj", "/CN=127.0.0.1"], timeout: 30)
+                                                          "-days", "1", "-subj", "/CN=127.0.0.1",
+                                                          // Clients that verify match the address against the SAN, not the CN.
+                                                          "-addext", "subjectAltName=IP:127.0.0.1"], timeout: 30)
         guard made.exitCode == 0 else { throw ToolFailed(tool: "openssl", stderr: made.stderr) }
         return (cert, key)
     }
