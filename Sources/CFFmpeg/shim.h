@@ -15,6 +15,7 @@
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <malloc.h>
 
@@ -58,6 +59,24 @@ static inline void lg_interrupt_set_abort(lg_interrupt *s, int64_t after_us) {
 static inline AVIOInterruptCB lg_interrupt_callback(lg_interrupt *s) {
     AVIOInterruptCB cb = { lg_interrupt_check, s };
     return cb;
+}
+
+/// libav's log, routed to the gateway's logger: this callback formats each message and hands
+/// the line to `lg_libav_log_line`, which MediaPipeline implements in Swift (`LibavLog`).
+/// (A Swift closure cannot be the callback itself: it cannot take a `va_list`.)
+void lg_libav_log_line(void *avcl, int level, const char *line);
+
+static inline void lg_libav_log_callback(void *avcl, int level, const char *fmt, va_list vl) {
+    if (level > av_log_get_level()) return;
+    char line[1024];
+    int print_prefix = 0;
+    if (av_log_format_line2(avcl, level, fmt, vl, line, (int)sizeof line, &print_prefix) < 0) return;
+    lg_libav_log_line(avcl, level, line);
+}
+
+static inline void lg_libav_log_install(int level) {
+    av_log_set_level(level);
+    av_log_set_callback(lg_libav_log_callback);
 }
 
 /// Bytes the C heap has handed out (glibc mallinfo2): the leak test's yardstick.

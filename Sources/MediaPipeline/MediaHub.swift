@@ -96,11 +96,10 @@ public final class MediaHub: Sendable {
         self.settings = settings
         self.logger = logger
         self.onEvent = onEvent
-        Self.quietLibav
+        var libavLogger = logger
+        libavLogger[metadataKey: "source"] = "libav"
+        LibavLog.install(libavLogger)
     }
-
-    /// libav's own log goes to stderr; keep it to errors (ours say what failed, and why).
-    private static let quietLibav: Void = { av_log_set_level(AV_LOG_ERROR) }()
 
     // MARK: Ingest side (event loops)
 

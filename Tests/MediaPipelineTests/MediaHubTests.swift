@@ -27,10 +27,11 @@ final class MediaHubTests: XCTestCase {
         var all: [MediaEvent] { box.withLockedValue { $0 } }
     }
 
-    func makeHub(_ dir: URL, events: Events, settings: (inout MediaHub.Settings) -> Void = { _ in }) -> MediaHub {
+    func makeHub(_ dir: URL, events: Events, logger: Logger = Logger(label: "test.media"),
+                 settings: (inout MediaHub.Settings) -> Void = { _ in }) -> MediaHub {
         var s = MediaHub.Settings(dataDirectory: dir.path)
         settings(&s)
-        return MediaHub(settings: s, logger: Logger(label: "test.media"), onEvent: { e in events.box.withLockedValue { $0.append(e) } })
+        return MediaHub(settings: s, logger: logger, onEvent: { e in events.box.withLockedValue { $0.append(e) } })
     }
 
     func plan(_ channel: String, hls: Bool = true, record: Bool = true, forwards: [OutputPlan.ForwardTarget] = []) -> OutputPlan {
