@@ -185,7 +185,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelStoreTests",
-            dependencies: ["ChannelStore", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ChannelStore", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(
             name: "ControlAPITests",

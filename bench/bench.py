@@ -376,7 +376,9 @@ def accept_latency(server, bench, runs, seeded, publishers, rate, webhook=None):
                 hook99s.append(delays[min(len(delays) - 1, int(len(delays) * 0.99))])
             log(f"  webhooks matched {len(delays)}/{len(keys)}")
         os.path.exists(times_file) and os.unlink(times_file)
-        log(f"  {server.name} accept run {i + 1}: p50 {r['acceptLatencyMs']['p50']} p99 {r['acceptLatencyMs']['p99']} ms, failed {r['failed']}")
+        steps = " ".join(f"{k} {v}" for k, v in sorted(r.get("stepMedianMs", {}).items(), key=lambda kv: kv[1]))
+        log(f"  {server.name} accept run {i + 1}: p50 {r['acceptLatencyMs']['p50']} p99 {r['acceptLatencyMs']['p99']} ms, failed {r['failed']}"
+            f" (median ms since connect at each step: {steps})")
     return median(p99s), median(hook99s) if hook99s else None
 
 

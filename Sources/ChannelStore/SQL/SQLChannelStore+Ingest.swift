@@ -64,7 +64,8 @@ extension SQLChannelStore {
 
     /// Marks the channel live, records the session and queues `channel.live`, atomically.
     public func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent {
-        try await transaction { [self] db in
+        // Urgent: the publisher is waiting for Publish.Start until this commits.
+        try await transaction(urgent: true) { [self] db in
             try await db.raw("""
                 INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder)
                 VALUES (\(bind: session.id), \(bind: session.channelId), \(bind: session.nodeId), \(bind: Timestamp.format(session.startedAt)),

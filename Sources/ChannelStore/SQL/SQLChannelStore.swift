@@ -56,10 +56,11 @@ public final class SQLChannelStore: ChannelStore {
         }
     }
 
-    /// Runs `body` with the writing connection; on SQLite, one operation at a time.
-    func write<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    /// Runs `body` with the writing connection; on SQLite, one operation at a time, `urgent`
+    /// ones (a publisher waiting for its answer) ahead of the rest.
+    func write<R: Sendable>(urgent: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         if let serial {
-            await serial.lock()
+            await serial.lock(urgent: urgent)
             do {
                 let r = try await body(db)
                 await serial.unlock()
@@ -73,9 +74,9 @@ public final class SQLChannelStore: ChannelStore {
     }
 
     /// Runs `body` in one transaction on one connection; rolls back on any error.
-    func transaction<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    func transaction<R: Sendable>(urgent: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let begin = backend.beginWrite
-        return try await write { db in
+        return try await write(urgent: urgent) { db in
             try await db.withSession { session in
                 try await session.raw(SQLQueryString(begin)).run()
                 do {
