@@ -55,6 +55,7 @@ extension ControlAPI {
         try body.check()
         let forward = try await store.createForward(id: Identifiers.make("fwd"), channelId: channelId, url: fields.url ?? "",
                                                     enabled: fields.enabled ?? true, now: Date())
+        await sessions.forwardsChanged(channelId)
         return Envelope.response(.created, data: render(forward))
     }
 
@@ -80,12 +81,14 @@ extension ControlAPI {
         guard let forward = try await store.updateForward(id: fid, channelId: channelId, url: fields.url, enabled: fields.enabled, now: Date()) else {
             throw APIError.notFound("forward")
         }
+        await sessions.forwardsChanged(channelId)
         return Envelope.response(data: render(forward))
     }
 
     func deleteForward(_ context: APIRequestContext) async throws -> Response {
         let channelId = try await existingChannel(context)
         guard try await store.deleteForward(id: try parameter(context, "fid"), channelId: channelId) else { throw APIError.notFound("forward") }
+        await sessions.forwardsChanged(channelId)
         return Envelope.noContent()
     }
 

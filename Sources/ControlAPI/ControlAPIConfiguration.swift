@@ -48,11 +48,14 @@ public protocol LiveSessionControl: Sendable {
     func outputs(_ channelId: String) async -> [JSONValue]
     /// A user's limits were replaced (drop any cached copy).
     func userLimitsChanged(_ userId: String) async
+    /// A channel's forwards were created, changed or deleted: a live session applies them now.
+    func forwardsChanged(_ channelId: String) async
 }
 
 extension LiveSessionControl {
     public func outputs(_ channelId: String) async -> [JSONValue] { [] }
     public func userLimitsChanged(_ userId: String) async {}
+    public func forwardsChanged(_ channelId: String) async {}
 }
 
 public struct NoLiveSessions: LiveSessionControl {

@@ -211,6 +211,16 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     public func userLimitsChanged(_ userId: String) async { limitsCache[userId] = nil }
 
+    /// Forwards changed through the API: the live session (if any) starts and stops pushes now
+    /// rather than at its next publish.
+    public func forwardsChanged(_ channelId: String) async {
+        guard let media, let connectionID = live[channelId]?.ingest?.connectionID else { return }
+        guard let forwards = try? await store.forwards(channelId: channelId) else { return }
+        // Still the same session after the await?
+        guard live[channelId]?.ingest?.connectionID == connectionID else { return }
+        media.updateForwards(connectionID: connectionID, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) })
+    }
+
     private var rejectionsByReason: [String: Int] = [:]
     private var sessionsEndedByReason: [String: Int] = [:]
     private var sessionsStarted = 0

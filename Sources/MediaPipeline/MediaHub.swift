@@ -130,14 +130,11 @@ public final class MediaHub: Sendable {
     // MARK: Coordinator side
 
     /// Starts the outputs the channel wants for this connection's session. A plan with no
-    /// outputs drops the session: its frames then cost one dictionary miss.
+    /// outputs keeps the session (a forward may be added while live) with no workers: its
+    /// frames then cost a lock and the layout bookkeeping, nothing is copied or queued.
     public func configure(connectionID: UInt64, plan: OutputPlan) {
         let session = registry.withLockedValue { r -> MediaSession? in
             guard let s = r.sessions[connectionID] else { return nil }
-            if plan.isEmpty {
-                r.sessions.removeValue(forKey: connectionID)
-                return nil
-            }
             r.plans[connectionID] = plan
             if plan.hls { r.hlsOwners[plan.channelId] = connectionID }
             return s
@@ -174,30 +171,70 @@ public final class MediaHub: Sendable {
             workers.append(OutputWorker(kind: .record, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
                                         batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
         }
-        for target in plan.forwards {
-            let interrupt = InterruptFlag()
-            let onEvent = self.onEvent
-            let writer = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
-                                       tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile))
-            let retry = OutputWorker.RetryPolicy(initialDelay: settings.forwardRetryInitialSeconds, maxDelay: settings.forwardRetryMaxSeconds,
-                                                 failureThreshold: settings.forwardFailureThreshold)
-            var flog = log
-            flog[metadataKey: "forward"] = "\(target.id)"
-            flog[metadataKey: "target"] = "\(ForwardPusher.redact(target.url))"
-            workers.append(OutputWorker(
-                kind: .forward, id: target.id, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: retry,
-                batchPause: settings.forwardBatchPauseSeconds, logger: flog,
-                onRepeatedFailure: { error, attempts in
-                    Self.waitFor {
-                        await onEvent(.forwardFailed(plan: plan, forwardId: target.id, url: ForwardPusher.redact(target.url), error: error, attempts: attempts))
-                    }
-                },
-                onExit: onExit))
-        }
+        for target in plan.forwards { workers.append(makeForwardWorker(plan: plan, target: target, logger: log, onExit: onExit)) }
         registry.withLockedValue { r in for w in workers { r.workers[ObjectIdentifier(w)] = w } }
         session.attach(workers)
+        guard !workers.isEmpty else { return }
         logger.info("outputs started", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",
                                                   "outputs": "\(workers.map { $0.kind.rawValue }.joined(separator: ","))"])
+    }
+
+    /// One forward's output: FLV over RTMP(S) with bounded calls, reconnects and `forward.failed`.
+    private func makeForwardWorker(plan: OutputPlan, target: OutputPlan.ForwardTarget, logger log: Logger,
+                                   onExit: @escaping @Sendable (OutputWorker) -> Void) -> OutputWorker {
+        let interrupt = InterruptFlag()
+        let onEvent = self.onEvent
+        let writer = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
+                                   tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile))
+        let retry = OutputWorker.RetryPolicy(initialDelay: settings.forwardRetryInitialSeconds, maxDelay: settings.forwardRetryMaxSeconds,
+                                             failureThreshold: settings.forwardFailureThreshold)
+        var flog = log
+        flog[metadataKey: "forward"] = "\(target.id)"
+        flog[metadataKey: "target"] = "\(ForwardPusher.redact(target.url))"
+        return OutputWorker(
+            kind: .forward, id: target.id, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: retry,
+            batchPause: settings.forwardBatchPauseSeconds, logger: flog,
+            onRepeatedFailure: { error, attempts in
+                Self.waitFor {
+                    await onEvent(.forwardFailed(plan: plan, forwardId: target.id, url: ForwardPusher.redact(target.url), error: error, attempts: attempts))
+                }
+            },
+            onExit: onExit)
+    }
+
+    /// A channel's forwards changed while it is live (API): targets that were removed, disabled
+    /// or re-pointed stop (flushing, bounded like a session end); new ones start from the next
+    /// keyframe. HLS, the recording and the other forwards carry on untouched.
+    public func updateForwards(connectionID: UInt64, forwards: [OutputPlan.ForwardTarget]) {
+        let found = registry.withLockedValue { r -> (MediaSession, OutputPlan)? in
+            guard let session = r.sessions[connectionID], var plan = r.plans[connectionID] else { return nil }
+            let old = plan
+            plan.forwards = forwards
+            r.plans[connectionID] = plan
+            return (session, old)
+        }
+        guard let (session, old) = found else { return }
+        let kept = Set(forwards.map { "\($0.id) \($0.url)" })
+        let stopped = old.forwards.filter { !kept.contains("\($0.id) \($0.url)") }.map(\.id)
+        let running = Set(old.forwards.map { "\($0.id) \($0.url)" })
+        let added = forwards.filter { !running.contains("\($0.id) \($0.url)") }
+        for worker in session.detach(forwardIds: Set(stopped)) { worker.end(abortAfter: settings.forwardStopSeconds) }
+        var plan = old
+        plan.forwards = forwards
+        var log = logger
+        log[metadataKey: "channel"] = "\(plan.channelId)"
+        log[metadataKey: "session"] = "\(plan.sessionId)"
+        let onExit: @Sendable (OutputWorker) -> Void = { [registry] w in
+            _ = registry.withLockedValue { $0.workers.removeValue(forKey: ObjectIdentifier(w)) }
+        }
+        let workers = added.map { makeForwardWorker(plan: plan, target: $0, logger: log, onExit: onExit) }
+        registry.withLockedValue { r in for w in workers { r.workers[ObjectIdentifier(w)] = w } }
+        session.add(workers)
+        if !stopped.isEmpty || !added.isEmpty {
+            logger.info("forwards changed while live", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",
+                                                                 "started": "\(added.map(\.id).joined(separator: ","))",
+                                                                 "stopped": "\(stopped.joined(separator: ","))"])
+        }
     }
 
     /// The outputs of a connection's session, for the channel stats and the forwards API.

@@ -90,6 +90,31 @@ final class MediaSession: Sendable {
         }
     }
 
+    /// Outputs added while live (a forward created mid-session): they start with the current
+    /// layout and wait for the next keyframe; nothing from before is replayed.
+    func add(_ added: [OutputWorker]) {
+        state.withLockedValue { s in
+            for worker in added {
+                worker.start()
+                // Not attached yet cannot happen (the coordinator configures, then updates, in
+                // order); if it did, the output ends at once rather than miss the backlog.
+                if let layout = s.layout, s.workers != nil { worker.send(.begin(layout)) }
+                if s.ended || s.workers == nil { worker.send(.end) }
+            }
+            if s.workers != nil { s.workers?.append(contentsOf: added) }
+        }
+    }
+
+    /// Takes forwards out of the session (removed or disabled while live); the caller ends them.
+    func detach(forwardIds: Set<String>) -> [OutputWorker] {
+        guard !forwardIds.isEmpty else { return [] }
+        return state.withLockedValue { s in
+            let out = (s.workers ?? []).filter { $0.kind == .forward && $0.id.map(forwardIds.contains) == true }
+            s.workers?.removeAll { w in out.contains { $0 === w } }
+            return out
+        }
+    }
+
     /// The publisher is gone: outputs flush and finish. Frames still waiting for a layout are
     /// written with whatever tracks are known.
     func end() -> [OutputWorker] {
@@ -140,6 +165,7 @@ final class MediaSession: Sendable {
 
     private static func emit(_ frame: MediaFrame, _ s: inout State) {
         guard let layout = s.layout, let track = layout.index(of: frame.kind), layout.tracks[track].codec == frame.codec else { return }
+        if s.workers?.isEmpty == true { return } // no outputs (yet): nothing to copy or queue
         let base = s.baseDts ?? frame.dts
         let dts = max(0, frame.dts - base)
         // A single-chunk frame is a slice of the socket read buffer (up to 64 KiB). Queued as is,

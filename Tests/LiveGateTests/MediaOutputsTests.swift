@@ -313,6 +313,58 @@ final class MediaOutputsTests: XCTestCase {
         target.waitUntilExit()
     }
 
+    /// Forwards changed through the API while the channel is live apply at once: a target added
+    /// mid-stream starts receiving from the next keyframe, and deleting it ends that push while
+    /// the publisher carries on.
+    func testForwardAddedAndDeletedWhileLiveAppliesAtOnce() async throws {
+        let dir = try MediaTools.temporaryDirectory("live-forwards")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 12, in: dir)
+        let port = freePorts(4), forwardPort = port + 3
+        let setup = try await liveSetup(dir: dir, port: port, token: "livefwd")
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let (api, channel, curl) = (setup.api, setup.channelID, setup.curl)
+        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(channel)", "-d", #"{"hls":false}"#])
+        let publisher = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 40)
+        }
+        let live = await setup.receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        let received = dir.appendingPathComponent("added.flv")
+        let target = Task {
+            try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-listen", "1", "-i", "rtmp://127.0.0.1:\(forwardPort)/live/fwd",
+                                                   "-c", "copy", "-f", "flv", "-y", received.path], timeout: 30)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels/\(channel)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwd"}"#])
+        let forwardID = try XCTUnwrap(data(created)["id"] as? String, "\(created)")
+        var state = ""
+        for _ in 0..<50 where state != "running" {
+            try await Task.sleep(for: .milliseconds(100))
+            let stats = data(try await curl(["\(api)/v1/channels/\(channel)/stats"]))
+            state = (stats["outputs"] as? [[String: Any]] ?? []).first { $0["id"] as? String == forwardID }?["state"] as? String ?? ""
+        }
+        XCTAssertEqual(state, "running", "the new forward started during the session")
+        try await Task.sleep(for: .seconds(4))
+        let deletedAt = Date()
+        _ = try await curl(["-X", "DELETE", "\(api)/v1/channels/\(channel)/forwards/\(forwardID)"])
+        _ = try await target.value
+        let targetDone = Date()
+        XCTAssertLessThan(targetDone.timeIntervalSince(deletedAt), 6, "deleting the forward ended its push")
+        let stats = data(try await curl(["\(api)/v1/channels/\(channel)/stats"]))
+        XCTAssertEqual(stats["status"] as? String, "live", "the publisher carries on")
+        XCTAssertFalse((stats["outputs"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "forward" }, "\(stats)")
+        let published = try await publisher.value
+        XCTAssertEqual(published.exitCode, 0, published.stderr)
+        XCTAssertGreaterThan(Date().timeIntervalSince(targetDone), 1, "the push ended well before the publisher did")
+        let copy = try await MediaTools.probe(received)
+        XCTAssertGreaterThan(copy.first { $0.codecType == "video" }?.packets ?? 0, 50, "seconds of video reached the target added mid-stream")
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+    }
+
     /// A publisher killed mid-stream (no unpublish, no FIN from ffmpeg's side first) still
     /// leaves a finished, playable MP4.
     func testKilledPublisherStillLeavesAValidRecording() async throws {
