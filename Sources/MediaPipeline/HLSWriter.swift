@@ -4,7 +4,10 @@ import Foundation
 /// 6-segment rolling window) under `data/hls/CHANNEL_ID/`. A layout change starts a new
 /// segment series that appends to the same playlist after an `EXT-X-DISCONTINUITY`.
 /// Segment names carry the connection, so a publisher reconnecting into the same directory
-/// never collides with, or deletes, the previous one's files.
+/// never collides with, or deletes, the previous one's files. Once a newer session of the
+/// channel owns the directory (a replacing publisher), this one stops touching the shared
+/// playlist: no more segments, and no final playlist with `EXT-X-ENDLIST`, which would tell
+/// players the live stream had ended.
 final class HLSWriter: MediaWriter {
     struct Settings: Sendable {
         var segmentSeconds: Double = 2
@@ -15,12 +18,17 @@ final class HLSWriter: MediaWriter {
     private let prefix: String
     private let settings: Settings
     private let interrupt: InterruptFlag
-    /// Asked at the end: does this session still own the directory (no newer publisher)?
+    /// Does this session still own the directory (no newer publisher of the channel)?
+    private let ownsDirectory: @Sendable () -> Bool
+    /// Asked at the end: the same, giving the directory up if so.
     private let releaseDirectory: @Sendable () -> Bool
+    private var superseded = false
     private var muxer: MediaMuxer?
     private var generation = 0
 
-    init(directory: String, prefix: String, settings: Settings, interrupt: InterruptFlag, releaseDirectory: @escaping @Sendable () -> Bool) {
+    init(directory: String, prefix: String, settings: Settings, interrupt: InterruptFlag,
+         ownsDirectory: @escaping @Sendable () -> Bool = { true }, releaseDirectory: @escaping @Sendable () -> Bool) {
+        self.ownsDirectory = ownsDirectory
         self.directory = directory
         self.prefix = prefix
         self.settings = settings
@@ -52,11 +60,16 @@ final class HLSWriter: MediaWriter {
 
     func write(_ packet: MediaPacket) throws(AVFailure) {
         guard let muxer else { throw AVFailure("hls write", message: "not open") }
+        // Checked where a segment may be cut: from there on the newer session writes the playlist.
+        if packet.kind == .video && packet.isKeyframe && !superseded && !ownsDirectory() { superseded = true }
+        if superseded { return }
         try muxer.write(packet)
     }
 
     func finish() throws(AVFailure) {
         defer { muxer = nil }
+        // The trailer rewrites the playlist with ENDLIST: only while the directory is ours.
+        guard !superseded, ownsDirectory() else { return }
         try muxer?.finish()
     }
 

@@ -153,6 +153,7 @@ public final class MediaHub: Sendable {
             let writer = HLSWriter(
                 directory: settings.hlsDirectory + "/" + plan.channelId, prefix: "c\(connectionID)",
                 settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize), interrupt: interrupt,
+                ownsDirectory: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == connectionID } },
                 releaseDirectory: { [registry] in
                     registry.withLockedValue { r in
                         guard r.hlsOwners[channelId] == connectionID else { return false }

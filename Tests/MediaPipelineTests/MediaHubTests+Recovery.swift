@@ -89,3 +89,49 @@ extension MediaHubTests {
         XCTAssertEqual(found.last?.finalPath, channel.appendingPathComponent("ses_2-3.mp4").path)
     }
 }
+
+extension MediaHubTests {
+    /// A replacing publisher takes the channel's HLS directory over while the old one is still
+    /// writing: the old session stops touching the playlist (no ENDLIST over the new session's
+    /// live playlist) and removes only its own segments.
+    func testAReplacingSessionOwnsTheHLSPlaylistAndTheOldOneLeavesItAlone() async throws {
+        let dir = try MediaTools.temporaryDirectory("hls-handover")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 6, in: dir)
+        let all = try frames(clip)
+        let hub = makeHub(dir.appendingPathComponent("data"), events: Events())
+        let half = all.count / 2
+        hub.sessionStarted(connectionID: 21)
+        hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: 21)
+        hub.configure(connectionID: 21, plan: plan("chH", hls: true, record: false))
+        for f in all.prefix(half) { hub.media(f, connectionID: 21) }
+        let playlist = dir.appendingPathComponent("data/hls/chH/index.m3u8")
+        try await waitUntil(timeout: 10) { ((try? String(contentsOf: playlist, encoding: .utf8)) ?? "").contains("c21-") }
+
+        // The replacement starts while the old publisher still sends.
+        hub.sessionStarted(connectionID: 22)
+        hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: 22)
+        hub.configure(connectionID: 22, plan: plan("chH", hls: true, record: false))
+        for f in all { hub.media(f, connectionID: 22) }
+        for f in all.dropFirst(half) { hub.media(f, connectionID: 21) }
+        try await waitUntil(timeout: 10) { ((try? String(contentsOf: playlist, encoding: .utf8)) ?? "").contains("c22-") }
+        hub.sessionEnded(connectionID: 21)
+        try await waitUntil(timeout: 10) { hub.activeOutputs == 1 }
+
+        let text = try String(contentsOf: playlist, encoding: .utf8)
+        XCTAssertFalse(text.contains("#EXT-X-ENDLIST"), "the old session's end did not end the live playlist: \(text)")
+        XCTAssertFalse(text.contains("c21-"), "only the new session's segments are listed: \(text)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: playlist.deletingLastPathComponent().path)
+        XCTAssertFalse(names.contains { $0.hasPrefix("c21-") }, "the old session removed its own segments: \(names)")
+        XCTAssertTrue(names.contains { $0.hasPrefix("c22-") }, "and left the new one's: \(names)")
+        // It dropped its muxer without a trailer: nothing of it may stay open.
+        let openFiles = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [])
+            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
+        XCTAssertFalse(openFiles.contains { $0.contains("/hls/chH/c21-") }, "no file of the superseded session left open: \(openFiles)")
+
+        hub.sessionEnded(connectionID: 22)
+        let drained = await hub.drain(timeout: .seconds(10))
+        XCTAssertTrue(drained)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: playlist.deletingLastPathComponent().path), "the last owner cleans up")
+    }
+}
