@@ -305,8 +305,15 @@ public final class SQLChannelStore: ChannelStore {
 
 /// RFC 3339 timestamps with milliseconds, UTC.
 public enum Timestamp {
+    /// RFC 3339 in UTC with milliseconds, rounded to the nearest one. (ISO8601FormatStyle
+    /// truncates, and a parsed ".931" is a double just below it, so `format(parse(s))` gave
+    /// ".930": a stored time drifted by a millisecond on each round trip.)
     public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+        let ms = (date.timeIntervalSince1970 * 1000).rounded()
+        let seconds = (ms / 1000).rounded(.down)
+        let millis = Int(ms - seconds * 1000)
+        let whole = Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle(timeZone: .gmt)) // "…T20:15:26Z"
+        return String(whole.dropLast()) + "." + String(String(millis + 1000).dropFirst()) + "Z"
     }
 
     public static func parse(_ text: String) -> Date {
