@@ -141,12 +141,8 @@ public final class MediaHub: Sendable {
         }
         guard let session else { return }
         var workers: [OutputWorker] = []
-        var log = logger
-        log[metadataKey: "channel"] = "\(plan.channelId)"
-        log[metadataKey: "session"] = "\(plan.sessionId)"
-        let onExit: @Sendable (OutputWorker) -> Void = { [registry] w in
-            _ = registry.withLockedValue { $0.workers.removeValue(forKey: ObjectIdentifier(w)) }
-        }
+        let log = workerLogger(plan)
+        let onExit = workerExited
         if plan.hls {
             let interrupt = InterruptFlag()
             let channelId = plan.channelId
@@ -178,6 +174,19 @@ public final class MediaHub: Sendable {
         guard !workers.isEmpty else { return }
         logger.info("outputs started", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",
                                                   "outputs": "\(workers.map { $0.kind.rawValue }.joined(separator: ","))"])
+    }
+
+    /// The outputs' logger: every line names the channel and session.
+    private func workerLogger(_ plan: OutputPlan) -> Logger {
+        var log = logger
+        log[metadataKey: "channel"] = "\(plan.channelId)"
+        log[metadataKey: "session"] = "\(plan.sessionId)"
+        return log
+    }
+
+    /// An output that has flushed and exited leaves the registry (`drain` waits for that).
+    private var workerExited: @Sendable (OutputWorker) -> Void {
+        { [registry] w in _ = registry.withLockedValue { $0.workers.removeValue(forKey: ObjectIdentifier(w)) } }
     }
 
     /// One forward's output: FLV over RTMP(S) with bounded calls, reconnects and `forward.failed`.
@@ -222,12 +231,8 @@ public final class MediaHub: Sendable {
         for worker in session.detach(forwardIds: Set(stopped)) { worker.end(abortAfter: settings.forwardStopSeconds) }
         var plan = old
         plan.forwards = forwards
-        var log = logger
-        log[metadataKey: "channel"] = "\(plan.channelId)"
-        log[metadataKey: "session"] = "\(plan.sessionId)"
-        let onExit: @Sendable (OutputWorker) -> Void = { [registry] w in
-            _ = registry.withLockedValue { $0.workers.removeValue(forKey: ObjectIdentifier(w)) }
-        }
+        let log = workerLogger(plan)
+        let onExit = workerExited
         let workers = added.map { makeForwardWorker(plan: plan, target: $0, logger: log, onExit: onExit) }
         registry.withLockedValue { r in for w in workers { r.workers[ObjectIdentifier(w)] = w } }
         session.add(workers)

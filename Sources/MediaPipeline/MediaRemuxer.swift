@@ -19,8 +19,6 @@ enum MediaRemuxer {
         var streams: [Stream]
         var videoPackets: Int
         var audioPackets: Int
-        /// The source ended in a damaged or incomplete packet (everything before it was copied).
-        var truncated: Bool
     }
 
     static func copy(from input: String, to output: String, format: String, muxerOptions: [String: String] = [:]) throws(AVFailure) -> Result {
@@ -71,13 +69,12 @@ enum MediaRemuxer {
             var owned: UnsafeMutablePointer<AVPacket>? = packet
             av_packet_free(&owned)
         }
-        var video = 0, audio = 0, truncated = false
+        var video = 0, audio = 0
         while true {
             let read = av_read_frame(source, packet)
             if read == lg_averror_eof() { break }
             // A damaged tail (a fragment the crash cut short) ends the copy; what came before is whole.
             if read < 0 || packet.pointee.flags & lg_pkt_flag_corrupt() != 0 {
-                truncated = true
                 av_packet_unref(packet)
                 break
             }
@@ -95,6 +92,6 @@ enum MediaRemuxer {
             try AVFailure.check(av_interleaved_write_frame(target, packet), "av_interleaved_write_frame")
         }
         try AVFailure.check(av_write_trailer(target), "av_write_trailer")
-        return Result(streams: streams, videoPackets: video, audioPackets: audio, truncated: truncated)
+        return Result(streams: streams, videoPackets: video, audioPackets: audio)
     }
 }
