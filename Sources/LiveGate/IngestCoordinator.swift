@@ -72,8 +72,12 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     /// Sessions this node left open were cut off by a crash (a clean stop closes them with
     /// `shutdown`): close them with `node_lost` and queue their `channel.offline`.
-    public func recoverOpenSessions() async throws {
-        for session in try await store.openSessions(nodeId: nodeId) {
+    /// Closes the sessions a previous run of this node left open (`node_lost`): under its id,
+    /// and under `previousNodeIds` — the host name a node used before it had a stable id.
+    public func recoverOpenSessions(previousNodeIds: [String] = []) async throws {
+        var open: [SessionRecord] = []
+        for id in [nodeId] + previousNodeIds { open += try await store.openSessions(nodeId: id) }
+        for session in open {
             try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: "node_lost")
             logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",
                                                                                        "reason": "node_lost"])

@@ -6,6 +6,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import MediaPipeline
+import NIOSSL
 import RTMPCore
 import RTMPServer
 import ServiceLifecycle
@@ -15,7 +16,7 @@ import Webhooks
 /// SIGTERM/SIGINT: the store opens first (migrations run before anything listens), then the
 /// RTMP listener and the HTTP API start. Publishes are decided by `IngestCoordinator` against the
 /// channel records: a gateway with no channels accepts no stream.
-public struct LiveGateApp {
+public struct LiveGateApp: Sendable {
     public static let version = "0.2.0"
 
     public let configuration: LiveGateConfiguration
@@ -26,13 +27,113 @@ public struct LiveGateApp {
         self.logger = logger
     }
 
+    /// A failure that stops start-up, with the exit code `serve` uses: 78 (EX_CONFIG) when the
+    /// configuration must change, 1 otherwise.
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+        public var exitCode: Int32
+    }
+
+    /// Runs until SIGTERM/SIGINT. The HTTP listener comes up first, behind a `StartupGate`
+    /// (`/healthz` 200, `/readyz` 503) while the store opens — PostgreSQL may need a while —
+    /// then the rest starts and the gate opens onto the API.
     public func run() async throws {
         let dataDir = configuration.string("dataDir")
-        let store = try await StoreFactory.open(url: configuration.string("database.url"), dataDir: dataDir,
-                                                logger: Logger(label: "livegate.store"))
+        let identity: NodeIdentity
+        do {
+            identity = try NodeIdentity.resolve(configured: configuration.string("nodeId"), dataDirectory: dataDir)
+        } catch {
+            throw StartupError(description: "dataDir: \(error)", exitCode: 78)
+        }
+        logger.info("node identity", metadata: ["node.id": "\(identity.id)",
+                                                "node.id.source": "\(configuration.string("nodeId").isEmpty ? "\(dataDir)/\(NodeIdentity.fileName)" : "nodeId")"])
+        let gate = StartupGate<APIRequestContext>()
+        let http = try makeHTTPListener(gate: gate)
+        let core = GatewayCore(app: self, identity: identity, gate: gate)
+        let group = ServiceGroup(configuration: .init(
+            // Stopped in reverse: HTTP first, then the core (RTMP, the coordinator, the dispatcher).
+            // A core that cannot start (store unreachable) stops the HTTP listener gracefully.
+            services: [.init(service: core, failureTerminationBehavior: .gracefullyShutdownGroup),
+                       .init(service: http, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(configuration.rtmp.port)",
+                                                    "http.port": "\(configuration.int("http.port"))"])
+        try await group.run()
+        logger.info("LiveGate stopped")
+    }
+
+    /// The HTTP listener (API, HLS, metrics): HTTPS when a certificate and key are configured.
+    func makeHTTPListener(gate: StartupGate<APIRequestContext>) throws -> NamedListener {
+        let certificate = configuration.string("http.tlsCertificate"), key = configuration.string("http.tlsKey")
+        let server: HTTPServerBuilder
+        if certificate.isEmpty && key.isEmpty {
+            server = .http1()
+        } else {
+            let tls: TLSConfiguration
+            do {
+                tls = try TLSFiles(certificatePath: certificate, keyPath: key).serverConfiguration()
+            } catch {
+                throw StartupError(description: "\(configuration.source(of: "http.tlsKey")): http.tls: \(error.reason)", exitCode: 78)
+            }
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        }
+        let host = configuration.string("http.host"), port = configuration.int("http.port")
+        let running = NamedListener.RunningFlag()
+        let application = Application(responder: gate, server: server,
+                                      configuration: .init(address: .hostname(host, port: port), serverName: "LiveGate"),
+                                      onServerRunning: { _ in running.set() }, logger: Logger(label: "livegate.http"))
+        return NamedListener(name: "HTTP", host: host, port: port, service: application, running: running)
+    }
+
+    /// Opens the configured store. PostgreSQL that cannot be reached is retried with backoff for
+    /// `database.connectTimeoutSec`, one log line per attempt; a server that answers and refuses
+    /// (wrong password, no such database) stops at once.
+    func openStore(gate: StartupGate<APIRequestContext>) async throws -> SQLChannelStore {
+        let url = configuration.string("database.url"), dataDir = configuration.string("dataDir")
+        let storeLogger = Logger(label: "livegate.store")
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+            do {
+                return try await StoreFactory.open(url: url, dataDir: dataDir, logger: storeLogger)
+            } catch {
+                throw StartupError(description: "cannot open the store: \(StoreFactory.describe(error))", exitCode: 1)
+            }
+        }
+        let limit = configuration.double("database.connectTimeoutSec")
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(Int(limit * 1000))
+        var delay = Duration.milliseconds(500)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await StoreFactory.open(url: url, dataDir: dataDir, logger: storeLogger)
+            } catch {
+                let cause = StoreFactory.describe(error)
+                if StoreFactory.isPermanent(error) {
+                    throw StartupError(description: "database.url: PostgreSQL refused: \(cause)", exitCode: 78)
+                }
+                if clock.now + delay > deadline {
+                    throw StartupError(description: "PostgreSQL not reachable after \(attempt) attempts in \(Int(limit)) s (database.connectTimeoutSec): \(cause)",
+                                       exitCode: 1)
+                }
+                let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+                logger.warning("PostgreSQL not reachable; retrying", metadata: [
+                    "attempt": "\(attempt)", "retry.in.sec": "\(seconds)", "error": "\(cause)"])
+                gate.setWaitingReason("starting: PostgreSQL not reachable yet (attempt \(attempt)): \(cause)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Builds the parts that need the store and runs them; called by `GatewayCore`.
+    func runCore(identity: NodeIdentity, gate: StartupGate<APIRequestContext>) async throws {
+        let store = try await openStore(gate: gate)
         logger.info("store opened", metadata: ["backend": "\(store.backendName)"])
         do {
             try await bootstrapToken(store)
+            let dataDir = configuration.string("dataDir")
+            let nodeId = identity.id
             let rtmpConfig = configuration.rtmp
             let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(), logger: Logger(label: "livegate.webhooks"))
             var media = MediaHub.Settings(dataDirectory: dataDir)
@@ -46,7 +147,7 @@ public struct LiveGateApp {
             media.forwardTLSCAFile = configuration.string("forwards.tlsCaFile")
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
                                                 logger: Logger(label: "livegate.ingest"))
-            try await coordinator.recoverOpenSessions()
+            try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
             let api = ControlAPI(store: store, sessions: coordinator, dispatcher: dispatcher, metrics: coordinator, configuration: ControlAPIConfiguration(
@@ -54,32 +155,22 @@ public struct LiveGateApp {
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
                 blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks"), hlsDirectory: media.hlsDirectory))
-            // HTTPS for the API when a certificate and key are configured (same port).
-            let certificate = configuration.string("http.tlsCertificate"), key = configuration.string("http.tlsKey")
-            let server: HTTPServerBuilder = certificate.isEmpty || key.isEmpty
-                ? .http1() : try .tls(.http1(), tlsConfiguration: RTMPServer.tlsConfiguration(certificate: certificate, key: key))
-            let http = Application(router: api.makeRouter(), server: server, configuration: .init(
-                address: .hostname(configuration.string("http.host"), port: configuration.int("http.port")), serverName: "LiveGate"),
-                logger: Logger(label: "livegate.http"))
+            gate.open(api.makeRouter().buildResponder())
             let group = ServiceGroup(configuration: .init(
-                // Stopped in reverse: HTTP, then RTMP (publishers end with `shutdown`), then the
-                // coordinator (writes their offline events), then the dispatcher.
-                services: [.init(service: dispatcher), .init(service: coordinator), .init(service: rtmp), .init(service: http)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(rtmpConfig.port)",
-                                                        "http.port": "\(configuration.int("http.port"))"])
-            try await group.run()
+                // Stopped in reverse: RTMP (publishers end with `shutdown`), then the coordinator
+                // (writes their offline events), then the dispatcher.
+                services: [.init(service: dispatcher), .init(service: coordinator), .init(service: rtmp)],
+                logger: logger))
+            try await withGracefulShutdownHandler {
+                try await group.run()
+            } onGracefulShutdown: {
+                Task { await group.triggerGracefulShutdown() }
+            }
         } catch {
             await store.close()
             throw error
         }
         await store.close()
-        logger.info("LiveGate stopped")
-    }
-
-    var nodeId: String {
-        let configured = configuration.string("nodeId")
-        return configured.isEmpty ? ProcessInfo.processInfo.hostName : configured
     }
 
     /// Configured credentials are (re)stored hashed on every start. With none configured and

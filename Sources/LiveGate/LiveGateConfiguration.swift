@@ -35,7 +35,9 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("http.tlsKey", .string, default: "", "PEM private key for HTTPS."),
         ConfigKey("publicHost", .string, default: "localhost", "Host put into streamUrl (rtmp://HOST:PORT/live)."),
         ConfigKey("dataDir", .string, default: "data", "Folder for the SQLite file, HLS and recordings."),
-        ConfigKey("database.url", .string, default: "", "Empty = SQLite at DATA_DIR/livegate.sqlite; postgres://… for PostgreSQL."),
+        ConfigKey("database.url", .string, default: "", "Empty = SQLite at DATA_DIR/livegate.sqlite; sqlite://PATH; postgres://USER:PASSWORD@HOST[:PORT]/DB for PostgreSQL."),
+        ConfigKey("database.connectTimeoutSec", .double(0...3600), default: "60",
+                  "PostgreSQL unreachable at start: retry with backoff this long (readyz answers 503 meanwhile), then exit."),
         ConfigKey("api.tokenId", .string, default: "", "API token id (LIVE_TOKEN_ID). Empty with no tokens stored: one is generated and printed once."),
         ConfigKey("api.tokenSecret", .string, default: "", "API token secret (LIVE_TOKEN_SECRET); stored hashed."),
         ConfigKey("api.authFailuresPerMinute", .int(0...1_000_000), default: "20",
@@ -51,13 +53,22 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("forwards.tlsVerify", .bool, default: "true",
                   "rtmps:// forwards: verify the target's certificate chain and host name (off only for testing)."),
         ConfigKey("forwards.tlsCaFile", .readableFile, default: "", "rtmps:// forwards: PEM file of trusted CAs; empty = the system's trust store."),
-        ConfigKey("nodeId", .string, default: "", "This node's id in /v1/system and sessions; empty = the host name."),
+        ConfigKey("nodeId", .string, default: "",
+                  "This node's id in /v1/system and sessions; empty = generated once and kept in DATA_DIR/node-id (never the host name)."),
         ConfigKey("log.level", .oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: "info", "Log level."),
         ConfigKey("log.format", .oneOf(["text", "json"]), default: "text", "Log line format."),
     ]
 
     private var values: [String: String]
+    /// Where each value came from: the file's path, `environment NAME`, `flag`; absent = default.
+    private var sources: [String: String] = [:]
     public private(set) var problems: [Problem] = []
+    /// Things that do not stop a start but are probably mistakes (a `LIVEGATE_…` variable that
+    /// names no key): printed by `check-config` and logged by `serve`.
+    public private(set) var warnings: [Problem] = []
+
+    /// Variables with the `LIVEGATE_` prefix that are not configuration keys.
+    public static let otherEnvironmentNames: Set<String> = ["LIVEGATE_CONFIG"]
 
     /// Loads defaults, then `file` (if any), then `environment`, then `overrides` (flags).
     public init(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -68,6 +79,12 @@ public struct LiveGateConfiguration: Sendable {
         }
         for key in Self.keys {
             if let value = environment[key.environmentName] { set(key.path, value, source: "environment \(key.environmentName)") }
+        }
+        let known = Set(Self.keys.map(\.environmentName)).union(Self.otherEnvironmentNames)
+        for name in environment.keys.sorted() where name.hasPrefix("LIVEGATE_") && !known.contains(name) {
+            let nearest = Self.nearestKey(toEnvironmentName: name)
+            warnings.append(Problem(source: "environment", key: name,
+                                    reason: "names no configuration key (ignored); did you mean \(nearest.environmentName) (\(nearest.path))?"))
         }
         // The seed's names for the API credentials.
         if let id = environment["LIVE_TOKEN_ID"] { set("api.tokenId", id, source: "environment LIVE_TOKEN_ID") }
@@ -85,7 +102,33 @@ public struct LiveGateConfiguration: Sendable {
             return
         }
         values[path] = value
+        sources[path] = source
     }
+
+    /// Where `path`'s value came from, for `FILE: KEY: reason` lines: the file, the variable,
+    /// `flag`, or `default`.
+    public func source(of path: String) -> String { sources[path] ?? "default" }
+
+    /// The documented key whose variable name is closest (edit distance) to `name`.
+    static func nearestKey(toEnvironmentName name: String) -> ConfigKey {
+        keys.min { editDistance($0.environmentName, name) < editDistance($1.environmentName, name) } ?? keys[0]
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    /// Adds problems found beyond single values (`ConfigurationPreflight`).
+    mutating func append(_ more: [Problem]) { problems.append(contentsOf: more) }
 
     private mutating func loadFile(_ path: String) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

@@ -44,7 +44,30 @@ public struct LiveGateLogHandler: LogHandler {
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
-        return line
+        return Self.scrubBuildPaths(line)
+    }
+
+    /// The source tree this binary was built from (`/src` in the Docker build). C libraries
+    /// (BoringSSL's error stack, libav) and Swift errors can put `__FILE__`/`#file` paths into a
+    /// message; a log line shows only the file's name instead.
+    static let buildRoot: String = {
+        let file = "\(#filePath)"
+        guard let range = file.range(of: "/Sources/LiveGate/") else { return "" }
+        return String(file[..<range.lowerBound])
+    }()
+
+    static func scrubBuildPaths(_ line: String, root: String = buildRoot) -> String {
+        guard !root.isEmpty, line.contains(root + "/") else { return line }
+        var out = ""
+        var rest = Substring(line)
+        while let range = rest.range(of: root + "/") {
+            out += rest[..<range.lowerBound]
+            let tail = rest[range.upperBound...]
+            let end = tail.firstIndex { $0.isWhitespace || "\"',)]}".contains($0) } ?? tail.endIndex
+            out += tail[..<end].split(separator: "/").last.map(String.init) ?? ""
+            rest = tail[end...]
+        }
+        return out + rest
     }
 
     static func quoteIfNeeded(_ s: String) -> String {

@@ -15,6 +15,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         var limiter: ConnectionLimiter
         var throttle: PublishThrottle
         var logger: Logger
+        /// The bound ports, for the advice given to a client on the wrong transport.
+        var ports: BoundPorts
     }
 
     private let deps: Dependencies
@@ -34,6 +36,10 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var lastActivity = NIODeadline.now()
     private var lastMedia = NIODeadline.now()
     private var needsFlush = false
+    /// Whether the first byte has been looked at (a TLS client on the plain port is told so).
+    private var firstByteSeen = false
+    /// The client spoke the other transport (logged once by `PlainOnTLSPortDetector`).
+    private var transportMismatch = false
 
     /// Whether the connection came in on the RTMPS (TLS) listener; logged when accepted.
     private let secure: Bool
@@ -87,11 +93,17 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Resets and the like: the connection is gone; log at a level operators can filter.
-        logger.notice("connection error", metadata: ["error": "\(error)"])
+        // After a transport mismatch (already explained in one line) the TLS layer's complaint is noise.
+        if !transportMismatch { logger.notice("connection error", metadata: ["error": "\(error)"]) }
         context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TransportMismatchEvent {
+            transportMismatch = true
+            endReason = .protocolError
+            return
+        }
         if let kick = event as? KickEvent {
             endReason = kick.reason
             logger.info("publisher kicked", metadata: ["reason": "\(kick.reason.rawValue)", "status": "\(kick.status.code.rawValue)"])
@@ -108,7 +120,18 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         lastActivity = .now()
-        machine.receive(unwrapInboundIn(data))
+        let bytes = unwrapInboundIn(data)
+        if !firstByteSeen {
+            firstByteSeen = true
+            if !secure, bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) == TransportMismatch.tlsHandshakeRecord {
+                let tlsPort = deps.ports.tls
+                logger.warning("\(TransportMismatch.tlsOnPlainPort(host: TransportMismatch.host(of: context.channel.localAddress), tlsPort: tlsPort))")
+                endReason = .protocolError
+                closeAfterFlush(context: context)
+                return
+            }
+        }
+        machine.receive(bytes)
         drain(context: context)
     }
 

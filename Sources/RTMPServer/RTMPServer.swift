@@ -32,7 +32,7 @@ public final class RTMPServer: Service, Sendable {
         self.limiter = ConnectionLimiter(maxConnections: configuration.maxConnections, maxPerIP: configuration.maxConnectionsPerIP)
         self.throttle = PublishThrottle(maxFailuresPerMinute: configuration.failedPublishesPerMinute)
         self.dependencies = .init(configuration: configuration, authorizer: authorizer, sink: sink,
-                                  limiter: limiter, throttle: throttle, logger: logger)
+                                  limiter: limiter, throttle: throttle, logger: logger, ports: BoundPorts())
     }
 
     /// The port actually bound (useful with port 0). Waits until `run()` has bound.
@@ -61,25 +61,17 @@ public final class RTMPServer: Service, Sendable {
     /// a bad file stops start-up with the path and the reason.
     public static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
         do {
-            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            guard !chain.isEmpty else { throw TLSSetupError(description: "no certificate in \(certificate)") }
-            let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-            return .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
-        } catch let error as TLSSetupError {
-            throw error
+            return try TLSFiles(certificatePath: certificate, keyPath: key).serverConfiguration()
         } catch {
-            throw TLSSetupError(description: "cannot load TLS certificate/key (\(certificate), \(key)): \(error)")
+            throw TLSSetupError(description: error.reason)
         }
     }
 
     static func makeTLSContext(certificate: String, key: String) throws -> NIOSSLContext {
-        let configuration = try tlsConfiguration(certificate: certificate, key: key)
         do {
-            return try NIOSSLContext(configuration: configuration)
-        } catch let error as TLSSetupError {
-            throw error
+            return try TLSFiles(certificatePath: certificate, keyPath: key).makeContext()
         } catch {
-            throw TLSSetupError(description: "cannot load RTMPS certificate/key (\(certificate), \(key)): \(error)")
+            throw TLSSetupError(description: "RTMPS: \(error.reason)")
         }
     }
 
@@ -93,7 +85,10 @@ public final class RTMPServer: Service, Sendable {
             ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // TCP_NODELAY is a TCP-level option: `.socketOption(.tcp_nodelay)` would be
+                // setsockopt(SOL_SOCKET, 1) = SO_DEBUG, which only root may set (every accept
+                // failed as an unprivileged user) and which never turned Nagle off.
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer { channel in
                     let id = counter.withLockedValue { $0 += 1; return $0 }
@@ -102,25 +97,34 @@ public final class RTMPServer: Service, Sendable {
                     channel.closeFuture.whenComplete { _ in _ = children.withLockedValue { $0.removeValue(forKey: key) } }
                     return channel.eventLoop.makeCompletedFuture {
                         // RTMPS is RTMP inside TLS: the same handler sees plaintext bytes.
-                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(PlainOnTLSPortDetector(logger: deps.logger, ports: deps.ports))
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                        }
                         try channel.pipeline.syncOperations.addHandler(RTMPConnectionHandler(connectionID: id, dependencies: deps, secure: tls != nil))
                     }
                 }
         }
-        let channel = try await bootstrap(tls: nil).bind(host: configuration.host, port: configuration.port).get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap(tls: nil).bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw ListenerBindError(listener: "RTMP", host: configuration.host, port: configuration.port, underlying: error)
+        }
         var boundTLS: (any Channel)?
         if let tlsContext {
             do {
                 boundTLS = try await bootstrap(tls: tlsContext).bind(host: configuration.host, port: configuration.tlsPort).get()
             } catch {
                 try? await channel.close()
-                throw error
+                throw ListenerBindError(listener: "RTMPS", host: configuration.host, port: configuration.tlsPort, underlying: error)
             }
             boundTLSChannel.withLockedValue { $0 = boundTLS }
             dependencies.logger.info("RTMPS listener started", metadata: ["address": "\(configuration.host):\(boundTLS?.localAddress?.port ?? 0)"])
         }
         let tlsChannel = boundTLS
         let port = channel.localAddress?.port ?? configuration.port
+        dependencies.ports.set(plain: port, tls: tlsChannel?.localAddress?.port)
         boundChannel.withLockedValue { $0 = channel }
         let waiters = started.withLockedValue { w in defer { w.removeAll() }; return w }
         for waiter in waiters { waiter.resume(returning: port) }

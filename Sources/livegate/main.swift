@@ -9,7 +9,7 @@ struct LiveGateCommand: AsyncParsableCommand {
         commandName: "livegate",
         abstract: "RTMP ingest gateway with an embedded control API.",
         version: LiveGateApp.version,
-        subcommands: [Serve.self, Version.self, CheckConfig.self],
+        subcommands: [Serve.self, Version.self, CheckConfig.self, HealthCheck.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -35,21 +35,35 @@ struct ConfigOption: ParsableArguments {
     }
 }
 
+/// EX_CONFIG from sysexits.h: what `check-config` and `serve` exit with on a configuration error.
+let exitConfigurationError: Int32 = 78
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the gateway (the default command).")
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        let config = options.load()
+        // The same checks as `check-config`, before anything listens or opens.
+        let config = options.load().checked()
         let level = Logger.Level(rawValue: config.string("log.level")) ?? .info
         let format = LiveGateLogHandler.Format(rawValue: config.string("log.format")) ?? .text
         LoggingSystem.bootstrap { LiveGateLogHandler(label: $0, level: level, format: format) }
         let logger = Logger(label: "livegate")
+        for warning in config.warnings { logger.warning("\(warning)") }
         guard config.problems.isEmpty else {
-            for problem in config.problems { logger.error("configuration problem", metadata: ["problem": "\(problem)"]) }
-            throw ExitCode(78) // EX_CONFIG
+            for problem in config.problems { logger.error("\(problem)") }
+            logger.error("configuration refused; nothing started (livegate check-config lists the same problems)")
+            throw ExitCode(exitConfigurationError)
         }
-        try await LiveGateApp(configuration: config, logger: logger).run()
+        do {
+            try await LiveGateApp(configuration: config, logger: logger).run()
+        } catch let error as LiveGateApp.StartupError {
+            logger.critical("LiveGate cannot start: \(error)")
+            throw ExitCode(error.exitCode)
+        } catch {
+            logger.critical("LiveGate stopped on an error: \(error)")
+            throw ExitCode(1)
+        }
     }
 }
 
@@ -59,16 +73,38 @@ struct Version: ParsableCommand {
 }
 
 struct CheckConfig: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate configuration and exit.")
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check the configuration as `serve` would (values, files, certificates, ports, directories, database URL) and exit: 0 = OK, 78 = problems (FILE: KEY: reason).")
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        let config = options.load()
+        let config = options.load().checked()
+        for warning in config.warnings { print("warning: \(warning)") }
         if config.problems.isEmpty {
             print("configuration OK")
             return
         }
         for problem in config.problems { print(problem) }
-        throw ExitCode(78)
+        throw ExitCode(exitConfigurationError)
+    }
+}
+
+struct HealthCheck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "healthcheck",
+        abstract: "Ask the running gateway (same configuration: port, HTTP or HTTPS) whether it is ready; exit 0 = yes. Used by the Docker HEALTHCHECK.")
+    @OptionGroup var options: ConfigOption
+    @Flag(name: .long, help: "Check liveness (/healthz) instead of readiness (/readyz).")
+    var live = false
+    @Option(name: .long, help: "Seconds to wait for the answer.")
+    var timeout: Double = 3
+
+    func run() async throws {
+        let config = options.load()
+        let probe = HealthProbe(configuration: config, path: live ? "/healthz" : "/readyz", timeoutSeconds: timeout)
+        let result = await probe.run()
+        print(result.summary)
+        if !result.healthy { throw ExitCode(1) }
     }
 }

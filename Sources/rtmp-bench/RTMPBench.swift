@@ -81,7 +81,7 @@ struct RTMPBench: AsyncParsableCommand {
             let key = keys[i % keys.count]
             let connectStarted = NIODeadline.now()
             let bootstrap = ClientBootstrap(group: group)
-                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.seconds(Int64(timeout)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -11,10 +11,43 @@ import SQLiteKit
 public enum StoreFactory {
     public struct UnsupportedURL: Error, CustomStringConvertible {
         public var url: String
-        public var description: String { "database.url must be empty, sqlite://PATH or postgres://…; got a '\(url.prefix(12))…' URL" }
+        public var description: String { "database.url: \(StoreFactory.problem(url: url) ?? "unsupported URL")" }
+    }
+
+    /// Why `url` cannot name a store, or nil when it can. Checked by `check-config` and before
+    /// `open`, so a wrong URL is a configuration error with a reason, never a driver's
+    /// `NSURLErrorDomain Code=-1000 "(null)"`. The URL is never echoed whole: it may hold a password.
+    public static func problem(url: String) -> String? {
+        if url.isEmpty { return nil }
+        let expected = "must be empty (SQLite in dataDir), sqlite://PATH or postgres://USER:PASSWORD@HOST[:PORT]/DATABASE"
+        guard let schemeEnd = url.range(of: "://") else { return "\(expected); got something that is not a URL" }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        switch scheme {
+        case "sqlite":
+            return url[schemeEnd.upperBound...].isEmpty ? "sqlite:// needs a file path (sqlite:///var/lib/livegate/livegate.sqlite)" : nil
+        case "postgres", "postgresql":
+            guard let components = URLComponents(string: url) else { return "not a valid postgres:// URL (check the percent-encoding of the password)" }
+            guard let host = components.host, !host.isEmpty else { return "postgres:// URL has no host (postgres://USER:PASSWORD@HOST[:PORT]/DATABASE)" }
+            guard let user = components.user, !user.isEmpty else { return "postgres:// URL has no user name (postgres://USER:PASSWORD@HOST[:PORT]/DATABASE)" }
+            if let port = components.port, !(1...65535).contains(port) { return "postgres:// URL port must be between 1 and 65535" }
+            if components.path.count <= 1 { return "postgres:// URL names no database (…/DATABASE)" }
+            if let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value,
+               !["disable", "prefer", "require", "verify-ca", "verify-full"].contains(mode) {
+                return "sslmode must be disable, prefer, require, verify-ca or verify-full"
+            }
+            do {
+                _ = try SQLPostgresConfiguration(url: url)
+            } catch {
+                return "not a usable postgres:// URL: \(error)"
+            }
+            return nil
+        default:
+            return "\(expected); got a '\(scheme.prefix(16))' URL"
+        }
     }
 
     public static func open(url: String, dataDir: String, logger: Logger) async throws -> SQLChannelStore {
+        if problem(url: url) != nil { throw UnsupportedURL(url: url) }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return try await openPostgres(url: url, logger: logger)
         }
@@ -66,6 +99,12 @@ public enum StoreFactory {
 
     public static func openPostgres(url: String, logger: Logger) async throws -> SQLChannelStore {
         let configuration = try SQLPostgresConfiguration(url: url)
+        // One probe connection first, with a quiet logger: an unreachable server is one error
+        // for the caller (who retries and logs once per attempt), not a pool error line as well.
+        var quiet = logger
+        quiet.logLevel = .critical
+        let probe = try await PostgresConnection.connect(configuration: configuration.coreConfiguration, id: 0, logger: quiet)
+        try? await probe.close()
         let pool = EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: configuration),
                                                 maxConnectionsPerEventLoop: 4, logger: logger, on: MultiThreadedEventLoopGroup.singleton)
         let box = PoolBox(pool)
