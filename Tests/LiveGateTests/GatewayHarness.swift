@@ -28,7 +28,9 @@ extension XCTestCase {
         // the test here, with its log, instead of as a puzzling nil further on.
         var started = false
         for _ in 0..<300 where gateway.isRunning {
-            if ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("Server started") {
+            // The RTMP listener starts after the store is open and the API behind the HTTP
+            // listener's start-up gate: from then on every route answers.
+            if ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").contains("RTMP listener started") {
                 started = true
                 break
             }
