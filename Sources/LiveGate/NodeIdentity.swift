@@ -14,6 +14,11 @@ public struct NodeIdentity: Sendable, Equatable {
 
     public static let fileName = "node-id"
 
+    public init(id: String, previousIds: [String]) {
+        self.id = id
+        self.previousIds = previousIds
+    }
+
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
     }

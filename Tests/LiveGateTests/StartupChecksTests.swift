@@ -1,0 +1,275 @@
+import Foundation
+import LiveGate
+import TestSupport
+import XCTest
+
+/// Every configuration error an operator can make that `serve` would refuse is found by
+/// `check-config` first, with exit 78 and `SOURCE: KEY: reason`; `serve` refuses the same before
+/// anything listens, also with 78.
+final class StartupChecksTests: XCTestCase {
+    struct Case {
+        var name: String
+        var env: [String: String]
+        var flags: [String] = []
+        /// The line `check-config` must print (and `serve` log).
+        var line: String
+    }
+
+    func testCheckConfigAndServeRefuseEachMistakeWithExit78() async throws {
+        let dir = try MediaTools.temporaryDirectory("preflight")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (cert, key) = try await MediaTools.selfSignedCertificate(in: dir)
+        // A second pair, so a key can belong to another certificate.
+        let other = dir.appendingPathComponent("other")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        let (_, otherKey) = try await MediaTools.selfSignedCertificate(in: other)
+        let notADirectory = dir.appendingPathComponent("file")
+        try Data("x".utf8).write(to: notADirectory)
+        let port = freePorts(3)
+        let cases: [Case] = [
+            Case(name: "mysql", env: ["LIVEGATE_DATABASE_URL": "mysql://u:p@db/x"],
+                 line: "environment LIVEGATE_DATABASE_URL: database.url: must be empty (SQLite in dataDir), sqlite://PATH or postgres://USER:PASSWORD@HOST[:PORT]/DATABASE; got a 'mysql' URL"),
+            Case(name: "http", env: ["LIVEGATE_DATABASE_URL": "http://db/x"], line: "database.url: must be empty (SQLite in dataDir)"),
+            Case(name: "not a url", env: ["LIVEGATE_DATABASE_URL": "not a url"], line: "database.url: must be empty (SQLite in dataDir), sqlite://PATH or postgres://USER:PASSWORD@HOST[:PORT]/DATABASE; got something that is not a URL"),
+            Case(name: "postgres://", env: ["LIVEGATE_DATABASE_URL": "postgres://"],
+                 line: "environment LIVEGATE_DATABASE_URL: database.url: postgres:// URL has no host (postgres://USER:PASSWORD@HOST[:PORT]/DATABASE)"),
+            Case(name: "missing certificate", env: ["LIVEGATE_RTMP_TLS_CERTIFICATE": dir.path + "/none.pem", "LIVEGATE_RTMP_TLS_KEY": key],
+                 line: "environment LIVEGATE_RTMP_TLS_CERTIFICATE: rtmp.tlsCertificate: \(dir.path)/none.pem: no such file"),
+            Case(name: "swapped", env: ["LIVEGATE_RTMP_TLS_CERTIFICATE": key, "LIVEGATE_RTMP_TLS_KEY": cert],
+                 line: "environment LIVEGATE_RTMP_TLS_CERTIFICATE: rtmp.tlsCertificate: \(key): holds a private key, not a certificate (certificate and key swapped?)"),
+            Case(name: "mismatched", env: ["LIVEGATE_HTTP_TLS_CERTIFICATE": cert, "LIVEGATE_HTTP_TLS_KEY": otherKey],
+                 line: "environment LIVEGATE_HTTP_TLS_KEY: http.tlsKey: \(otherKey): this private key does not belong to the certificate in \(cert)"),
+            Case(name: "RTMPS half", env: ["LIVEGATE_RTMP_TLS_CERTIFICATE": cert],
+                 line: "environment LIVEGATE_RTMP_TLS_CERTIFICATE: rtmp.tlsKey: must be set with rtmp.tlsCertificate: TLS is half-configured (RTMPS would silently stay off)"),
+            Case(name: "HTTPS half", env: ["LIVEGATE_HTTP_TLS_KEY": key],
+                 line: "environment LIVEGATE_HTTP_TLS_KEY: http.tlsCertificate: must be set with http.tlsKey: TLS is half-configured (the API and its Basic credentials would be served in clear)"),
+            Case(name: "one port", env: [:], flags: ["--rtmp-port", "\(port)", "--http-port", "\(port)"],
+                 line: "flag: http.port: \(port) is also rtmp.port (the RTMP listener); each listener needs its own port"),
+            Case(name: "RTMPS on the RTMP port", env: ["LIVEGATE_RTMP_TLS_CERTIFICATE": cert, "LIVEGATE_RTMP_TLS_KEY": key, "LIVEGATE_RTMP_TLS_PORT": "\(port)"],
+                 line: "environment LIVEGATE_RTMP_TLS_PORT: rtmp.tlsPort: \(port) is also rtmp.port (the RTMP listener); each listener needs its own port"),
+            Case(name: "bad host", env: ["LIVEGATE_RTMP_HOST": "999.1.1.1"], line: "environment LIVEGATE_RTMP_HOST: rtmp.host: '999.1.1.1' is not an IPv4 address"),
+            Case(name: "dataDir under a file", env: ["LIVEGATE_DATA_DIR": notADirectory.path + "/data"],
+                 line: "environment LIVEGATE_DATA_DIR: dataDir: \(notADirectory.path)/data cannot be created by this user (uid \(getuid())): Not a directory"),
+            Case(name: "dataDir is a file", env: ["LIVEGATE_DATA_DIR": notADirectory.path],
+                 line: "environment LIVEGATE_DATA_DIR: dataDir: \(notADirectory.path) exists and is not a directory"),
+        ]
+        for c in cases {
+            var env = ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.appendingPathComponent("data-\(c.name.count)").path,
+                       "LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1",
+                       "LIVEGATE_RTMP_PORT": "\(port)", "LIVEGATE_HTTP_PORT": "\(port + 1)", "LIVEGATE_RTMP_TLS_PORT": "\(port + 2)"]
+            env.merge(c.env) { $1 }
+            let check = try await ProcessRunner.run(gatewayBinary, ["check-config"] + c.flags, timeout: 20, environment: env)
+            XCTAssertEqual(check.exitCode, 78, "\(c.name): \(check.stdout)")
+            XCTAssertTrue(check.stdout.contains(c.line), "\(c.name): expected\n  \(c.line)\ngot\n  \(check.stdout)")
+            let serve = try await ProcessRunner.run(gatewayBinary, ["serve"] + c.flags, timeout: 20, environment: env)
+            XCTAssertEqual(serve.exitCode, 78, "\(c.name): \(serve.stderr)")
+            XCTAssertTrue(serve.stderr.contains(c.line), "\(c.name): serve logs the same line: \(serve.stderr)")
+            XCTAssertFalse(serve.stderr.contains("listener started"), "\(c.name): nothing may start: \(serve.stderr)")
+            XCTAssertFalse(serve.stderr.contains("NSURLErrorDomain") || serve.stderr.contains("NSCocoaErrorDomain"), serve.stderr)
+        }
+    }
+
+    /// A port another process holds is named with its listener, and the configuration problem is
+    /// found before start; a good configuration passes both.
+    func testPortInUseAndAGoodConfiguration() async throws {
+        let dir = try MediaTools.temporaryDirectory("preflight-port")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePorts(2)
+        let holder = try await TestServer.start()
+        let env = ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.path, "LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1",
+                   "LIVEGATE_RTMP_PORT": "\(port)", "LIVEGATE_HTTP_PORT": "\(holder.port)"]
+        let busy = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20, environment: env)
+        XCTAssertEqual(busy.exitCode, 78)
+        XCTAssertTrue(busy.stdout.contains("environment LIVEGATE_HTTP_PORT: http.port: the HTTP listener cannot bind 127.0.0.1:\(holder.port): Address already in use"),
+                      busy.stdout)
+        await holder.stop()
+        var good = env
+        good["LIVEGATE_HTTP_PORT"] = "\(port + 1)"
+        let ok = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20, environment: good)
+        XCTAssertEqual(ok.exitCode, 0, ok.stdout)
+        XCTAssertEqual(ok.stdout, "configuration OK\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("hls").path), "check-config leaves no folder behind")
+    }
+
+    /// A file value keeps the file's name as its source; a misspelt variable is a warning that
+    /// names the key meant, and does not stop anything.
+    func testSourcesAndMisspeltVariables() async throws {
+        let dir = try MediaTools.temporaryDirectory("preflight-env")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("livegate.yaml")
+        try "rtmp:\n  host: 300.1.1.1\n".write(to: file, atomically: true, encoding: .utf8)
+        let port = freePorts(2)
+        let env = ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.path, "LIVEGATE_HTTP_HOST": "127.0.0.1",
+                   "LIVEGATE_RTMP_PORT": "\(port)", "LIVEGATE_HTTP_PORT": "\(port + 1)", "LIVEGATE_RTMP_PROT": "1936", "LIVEGATE_DATABSE_URL": "x"]
+        let check = try await ProcessRunner.run(gatewayBinary, ["check-config", "--config", file.path], timeout: 20, environment: env)
+        XCTAssertEqual(check.exitCode, 78)
+        XCTAssertTrue(check.stdout.contains("\(file.path): rtmp.host: '300.1.1.1' is not an IPv4 address"), check.stdout)
+        XCTAssertTrue(check.stdout.contains("warning: environment: LIVEGATE_RTMP_PROT: names no configuration key (ignored); did you mean LIVEGATE_RTMP_PORT (rtmp.port)?"),
+                      check.stdout)
+        XCTAssertTrue(check.stdout.contains("did you mean LIVEGATE_DATABASE_URL (database.url)?"), check.stdout)
+        var fixed = env
+        fixed["LIVEGATE_RTMP_HOST"] = "127.0.0.1"
+        let warnedOnly = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20, environment: fixed)
+        XCTAssertEqual(warnedOnly.exitCode, 0, "warnings do not refuse: \(warnedOnly.stdout)")
+        XCTAssertTrue(warnedOnly.stdout.hasSuffix("configuration OK\n"), warnedOnly.stdout)
+    }
+
+    /// The node id is generated once into the data folder, kept across restarts, shown by
+    /// /v1/system, and never the host name; a configured one wins.
+    func testStableNodeIdKeptInTheDataDirectory() async throws {
+        let dir = try MediaTools.temporaryDirectory("nodeid")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePorts(2)
+        let env = ["LIVE_TOKEN_ID": "tok_n", "LIVE_TOKEN_SECRET": "n-secret"]
+        func systemNodeId() async throws -> String? {
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_n:n-secret", "http://127.0.0.1:\(port + 1)/v1/system"], timeout: 10)
+            return ((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any])?["nodeId"] as? String
+        }
+        var seen: [String] = []
+        for run in 0..<2 {
+            let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "run\(run).log")
+            let id = try await systemNodeId()
+            gateway.terminate()
+            gateway.waitUntilExit()
+            seen.append(try XCTUnwrap(id))
+        }
+        let stored = try String(contentsOf: dir.appendingPathComponent("node-id"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(seen, [stored, stored], "the same id on both runs, the one in DATA_DIR/node-id")
+        XCTAssertTrue(stored.hasPrefix("node_"), stored)
+        XCTAssertNotEqual(stored, ProcessInfo.processInfo.hostName)
+        let (configured, _) = try await startGateway(dir: dir, port: port, extraEnv: env.merging(["LIVEGATE_NODE_ID": "edge-7"]) { $1 }, log: "run2.log")
+        let configuredId = try await systemNodeId()
+        configured.terminate()
+        configured.waitUntilExit()
+        XCTAssertEqual(configuredId, "edge-7")
+    }
+
+    func testNodeIdentityResolution() throws {
+        let dir = try MediaTools.temporaryDirectory("nodeid-unit")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try NodeIdentity.resolve(configured: "", dataDirectory: dir.path + "/data", hostName: "box-1")
+        XCTAssertEqual(first.previousIds, ["box-1"], "an upgraded node also closes what it left open under its host name")
+        let again = try NodeIdentity.resolve(configured: "", dataDirectory: dir.path + "/data", hostName: "box-2")
+        XCTAssertEqual(again, NodeIdentity(id: first.id, previousIds: []), "a new host name does not change the id")
+        XCTAssertEqual(try NodeIdentity.resolve(configured: "n1", dataDirectory: dir.path + "/data", hostName: "box").id, "n1")
+        try "bad id with spaces\n".write(toFile: dir.path + "/data/node-id", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try NodeIdentity.resolve(configured: "", dataDirectory: dir.path + "/data"))
+    }
+
+    /// PostgreSQL not reachable at start: one log line per attempt, /healthz 200 and /readyz 503
+    /// meanwhile; once it answers, the gateway starts. Never reachable: exit 1 with the cause
+    /// after database.connectTimeoutSec. Reachable but refusing (no such database): exit 78 at once.
+    func testStartsOncePostgreSQLIsReachableAndGivesUpAfterTheTimeout() async throws {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
+              let target = URLComponents(string: base), let targetPort = target.port else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
+        }
+        let scratch = try await PostgresScratchDatabase.create(baseURL: base)
+        let dir = try MediaTools.temporaryDirectory("pg-wait")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePorts(3)
+        let proxyPort = port + 2
+        var url = try XCTUnwrap(URLComponents(string: scratch.url))
+        url.port = proxyPort
+        let env = ["LIVEGATE_DATABASE_URL": try XCTUnwrap(url.string), "LIVEGATE_DATABASE_CONNECT_TIMEOUT_SEC": "60",
+                   "LIVE_TOKEN_ID": "tok_pg", "LIVE_TOKEN_SECRET": "pg-secret"]
+        let log = dir.appendingPathComponent("gateway.log")
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: gatewayBinary)
+        gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
+        gateway.environment = ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.path, "LIVEGATE_RTMP_HOST": "127.0.0.1",
+                               "LIVEGATE_HTTP_HOST": "127.0.0.1"].merging(env) { $1 }
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        gateway.standardError = try FileHandle(forWritingTo: log)
+        try gateway.run()
+        defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        guard try await waitForLog(log, "attempt=2", process: gateway) else { return }
+        func status(_ path: String) async throws -> String {
+            try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port + 1)\(path)"], timeout: 10).stdout
+        }
+        let waitingReady = try await status("/readyz"), waitingHealth = try await status("/healthz"), waitingAPI = try await status("/v1/channels")
+        XCTAssertEqual(waitingReady, "503")
+        XCTAssertEqual(waitingHealth, "200", "alive while waiting: an orchestrator must not kill it")
+        XCTAssertEqual(waitingAPI, "503")
+        let attempts = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.contains("PostgreSQL not reachable; retrying") }
+        XCTAssertGreaterThanOrEqual(attempts.count, 2)
+        XCTAssertTrue(attempts.allSatisfy { $0.contains("Connection refused") }, "\(attempts)")
+
+        // PostgreSQL "comes up": a TCP relay to the real server on the port the gateway tries.
+        let relay = try TCPRelay.start(listenPort: proxyPort, targetPort: targetPort)
+        defer { relay.terminate() }
+        guard try await waitForLog(log, "RTMP listener started", process: gateway) else { return }
+        let readyAfter = try await status("/readyz")
+        XCTAssertEqual(readyAfter, "200")
+        gateway.terminate()
+        gateway.waitUntilExit()
+        XCTAssertEqual(gateway.terminationStatus, 0)
+        relay.terminate()
+
+        // Never reachable: gives up after the timeout, exit 1 with the cause.
+        let gaveUp = try await ProcessRunner.run(gatewayBinary, ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"], timeout: 30,
+                                                 environment: ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.path, "LIVEGATE_RTMP_HOST": "127.0.0.1",
+                                                               "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATABASE_CONNECT_TIMEOUT_SEC": "2",
+                                                               "LIVEGATE_DATABASE_URL": "postgres://livegate@127.0.0.1:\(port + 2)/x"])
+        XCTAssertEqual(gaveUp.exitCode, 1, gaveUp.stderr)
+        XCTAssertLessThan(gaveUp.duration, 10)
+        XCTAssertTrue(gaveUp.stderr.contains("LiveGate cannot start: PostgreSQL not reachable after"), gaveUp.stderr)
+        XCTAssertTrue(gaveUp.stderr.contains("(database.connectTimeoutSec): "), gaveUp.stderr)
+
+        // Reachable but refusing: no retrying, exit 78.
+        var missing = try XCTUnwrap(URLComponents(string: base))
+        missing.path = "/no_such_database_here"
+        let refused = try await ProcessRunner.run(gatewayBinary, ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"], timeout: 30,
+                                                  environment: ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.path, "LIVEGATE_RTMP_HOST": "127.0.0.1",
+                                                                "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATABASE_URL": try XCTUnwrap(missing.string)])
+        XCTAssertEqual(refused.exitCode, 78, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("SQLSTATE 3D000"), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains("retrying"), refused.stderr)
+        await scratch.drop()
+    }
+}
+
+/// A TCP relay (python3, one process) from a loopback port to another: a server that "comes up".
+struct TCPRelay {
+    let process: Process
+
+    static func start(listenPort: Int, targetPort: Int) throws -> TCPRelay {
+        let script = """
+        import asyncio
+        async def pipe(r, w):
+            try:
+                while data := await r.read(65536):
+                    w.write(data); await w.drain()
+            finally:
+                w.close()
+        async def handle(r, w):
+            tr, tw = await asyncio.open_connection('127.0.0.1', \(targetPort))
+            await asyncio.gather(pipe(r, tw), pipe(tr, w), return_exceptions=True)
+        async def main():
+            server = await asyncio.start_server(handle, '127.0.0.1', \(listenPort))
+            async with server:
+                await server.serve_forever()
+        asyncio.run(main())
+        """
+        let process = Process()
+        // The interpreter itself, not a version-manager shim that would fork it (and leave it
+        // running when the shim is killed).
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = ["-c", script]
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", script]
+        }
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return TCPRelay(process: process)
+    }
+
+    /// SIGKILL: the relay holds nothing worth a clean stop (SIGTERM was seen to be ignored when
+    /// the test process had it blocked, and then waitUntilExit spun for ever).
+    func terminate() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
