@@ -157,7 +157,8 @@ class LiveGate(Server):
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                if self.request("GET", "/healthz", auth=False)[0] == 200:
+                # /readyz, not /healthz: the HTTP listener answers /healthz while the store opens.
+                if self.request("GET", "/readyz", auth=False)[0] == 200:
                     return
             except OSError:
                 pass
@@ -473,8 +474,9 @@ def fmt(v, digits=2):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--livegate", default=os.path.join(ROOT, ".build/release/livegate"))
-    ap.add_argument("--rtmp-bench", default=os.path.join(ROOT, ".build/release/rtmp-bench"))
+    build = os.environ.get("BENCH_BUILD", "release")
+    ap.add_argument("--livegate", default=os.path.join(ROOT, f".build/{build}/livegate"))
+    ap.add_argument("--rtmp-bench", default=os.path.join(ROOT, f".build/{build}/rtmp-bench"))
     ap.add_argument("--ingest-seconds", type=float, default=15)
     ap.add_argument("--capacity-publishers", type=int, default=1000)
     ap.add_argument("--capacity-seconds", type=float, default=60)

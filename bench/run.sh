@@ -4,6 +4,8 @@
 # mode, and prints the LiveGate / nginx-rtmp table. Arguments go to bench/bench.py, e.g.
 #   bench/run.sh                      # everything, median of 3 runs (about 30 minutes)
 #   bench/run.sh --runs 1 --only ingest,accept
+# BENCH_BUILD=debug uses debug builds (CI's smoke run of this script: figures meaningless, the
+# machinery exercised).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -19,6 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # The packaged nginx service is not needed (and would hold port 80): keep it stopped.
 systemctl stop nginx 2>/dev/null || service nginx stop 2>/dev/null || true
-swift build -c release --product livegate
-swift build -c release --product rtmp-bench
+build="${BENCH_BUILD:-release}"
+export BENCH_BUILD="$build"
+swift build -c "$build" --product livegate
+swift build -c "$build" --product rtmp-bench
 exec python3 bench/bench.py "$@"

@@ -9,9 +9,16 @@ url=$(scripts/start-postgres.sh) || exit $?
 log=$(mktemp -t livegate-tests.XXXXXX)
 LIVEGATE_TEST_POSTGRES_URL="$url" swift test --skip-build 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
+# Every script of fuzz/, bench/ and scripts/ started once, briefly (LIVEGATE_SKIP_SMOKE=1 skips).
+smoke=0
+if [ "${LIVEGATE_SKIP_SMOKE:-0}" != "1" ]; then
+  scripts/smoke-scripts.sh || smoke=$?
+fi
 if [ "$rc" -ne 0 ]; then
   echo
   echo "=== failing tests (from $log) ==="
   grep -E "error: |Test Case '.*' failed|Fatal error|Crash|signal" "$log" | cut -c1-600 | head -40
 fi
-exit "$rc"
+[ "$smoke" -ne 0 ] && echo "=== scripts/smoke-scripts.sh failed (exit $smoke): see '=== smoke FAILED' above"
+[ "$rc" -ne 0 ] && exit "$rc"
+exit "$smoke"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Starts every script of fuzz/, bench/ and scripts/ once, briefly, so none can break unnoticed
+# (`make fuzz` once died of SIGPIPE before fuzzing, on every clean clone). Run by
+# scripts/run-tests.sh after the test suite, i.e. by `make test` and CI. (install-deps.sh,
+# start-postgres.sh and run-tests.sh itself run on every `make test` already.)
+#   FUZZ_SECONDS (default 30): how long the fuzzer runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d -t livegate-smoke.XXXXXX)
+trap 'rm -rf "$work"; [ -n "${pids:-}" ] && kill $pids 2>/dev/null || true' EXIT
+pids=""
+step() { echo; echo "=== smoke: $*"; }
+fail() { echo "=== smoke FAILED: $*" >&2; exit 1; }
+
+# valgrind for the leak check; nginx, wrk for the benchmark (bench/run.sh installs those itself).
+if ! command -v valgrind >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+fi
+
+step "fuzz/run.sh ${FUZZ_SECONDS:-30} (make fuzz)"
+fuzz/run.sh "${FUZZ_SECONDS:-30}" > "$work/fuzz.log" 2>&1 || { tail -30 "$work/fuzz.log"; fail "fuzz/run.sh exited $?"; }
+grep -E "^Done [0-9]+ runs" "$work/fuzz.log" || { tail -30 "$work/fuzz.log"; fail "the fuzzer did not run"; }
+
+step "bench/run.sh (debug build, one short run of ingest, accept and api against nginx-rtmp)"
+BENCH_BUILD=debug bench/run.sh --runs 1 --only ingest,accept,api --ingest-seconds 2 --seed-channels 50 \
+  --accept-publishers 10 --accept-rate 10 --wrk-seconds 1 > "$work/bench.log" 2>&1 || { tail -30 "$work/bench.log"; fail "bench/run.sh"; }
+grep -q "publish-accept p99 ms" "$work/bench.log" && grep -q "ingest CPU s per GiB" "$work/bench.log" \
+  || { tail -30 "$work/bench.log"; fail "bench/run.sh printed no table"; }
+grep -E "^\| (ingest|publish-accept)" "$work/bench.log"
+
+step "scripts/leakcheck-media.sh (valgrind)"
+scripts/leakcheck-media.sh > "$work/leak.log" 2>&1 || { tail -30 "$work/leak.log"; fail "leakcheck-media.sh"; }
+grep -q "testRepeatedSessionsDoNotGrowTheHeap' passed" "$work/leak.log" || { tail -30 "$work/leak.log"; fail "the leak test did not pass under valgrind"; }
+grep -E "heap growth|definitely lost:" "$work/leak.log" || true
+
+step "scripts/record-fixture.py (ffmpeg → recorder → ffmpeg -listen)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+upstream=$(free_port); listen=$(free_port)
+ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine -t 1 \
+  -c:v libx264 -g 25 -c:a aac -f flv "$work/clip.flv"
+timeout 30 ffmpeg -hide_banner -loglevel error -listen 1 -f flv -i "rtmp://127.0.0.1:$upstream/live/k" -f null - &
+pids="$!"
+sleep 1
+timeout 30 scripts/record-fixture.py --listen "$listen" --upstream "$upstream" --out "$work/recorded.bin" &
+recorder=$!
+pids="$pids $recorder"
+sleep 0.5
+timeout 30 ffmpeg -hide_banner -loglevel error -i "$work/clip.flv" -c copy -f flv "rtmp://127.0.0.1:$listen/live/k" || fail "publishing through the recorder"
+wait "$recorder" || fail "record-fixture.py exited $?"
+size=$(stat -c %s "$work/recorded.bin")
+first=$(head -c 1 "$work/recorded.bin" | od -An -tx1 | tr -d ' ')
+[ "$size" -gt 10000 ] && [ "$first" = "03" ] || fail "recorded $size bytes starting with 0x$first (expected an RTMP C0 and a publish)"
+echo "recorded $size bytes of a publish"
+
+echo; echo "=== smoke: every script ran"
