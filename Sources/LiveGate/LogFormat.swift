@@ -35,16 +35,16 @@ public struct LiveGateLogHandler: LogHandler {
         let line: String
         switch format {
         case .text:
-            var s = "\(time) \(event.level.rawValue.uppercased()) [\(label)] \(event.message)"
-            for (k, v) in merged.sorted(by: { $0.key < $1.key }) { s += " \(k)=\(Self.quoteIfNeeded("\(v)"))" }
+            var s = "\(time) \(event.level.rawValue.uppercased()) [\(label)] \(Self.scrubBuildPaths("\(event.message)"))"
+            for (k, v) in merged.sorted(by: { $0.key < $1.key }) { s += " \(k)=\(Self.quoteIfNeeded(Self.scrubBuildPaths("\(v)")))" }
             line = s
         case .json:
-            var object: [String: String] = ["ts": time, "level": event.level.rawValue, "logger": label, "msg": "\(event.message)"]
-            for (k, v) in merged { object[k] = "\(v)" }
+            var object: [String: String] = ["ts": time, "level": event.level.rawValue, "logger": label, "msg": Self.scrubBuildPaths("\(event.message)")]
+            for (k, v) in merged { object[k] = Self.scrubBuildPaths("\(v)") }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
-        return Self.scrubBuildPaths(line)
+        return line
     }
 
     /// The source tree this binary was built from (`/src` in the Docker build). C libraries
