@@ -66,21 +66,21 @@ extension ControlAPI {
             fields.metadata = fields.metadata ?? .object([:])
         }
         guard let channel = try await store.updateChannel(id: id, fields: fields, now: Date()) else { throw APIError.notFound("channel") }
-        if before.enabled && !channel.enabled { await sessions.channelChanged(id, reason: "disabled") }
+        if before.enabled && !channel.enabled { await sessions.channelChanged(id, change: .disabled) }
         return Envelope.response(data: render(channel))
     }
 
     func deleteChannel(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard try await store.deleteChannel(id: id) else { throw APIError.notFound("channel") }
-        await sessions.channelChanged(id, reason: "deleted")
+        await sessions.channelChanged(id, change: .deleted)
         return Envelope.noContent()
     }
 
     func resetKey(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard let channel = try await store.resetStreamKey(id: id, newKey: Identifiers.streamKey(), now: Date()) else { throw APIError.notFound("channel") }
-        await sessions.channelChanged(id, reason: "key_reset")
+        await sessions.channelChanged(id, change: .keyReset)
         return Envelope.response(data: render(channel))
     }
 
@@ -89,7 +89,7 @@ extension ControlAPI {
         guard let channel = try await store.updateChannel(id: id, fields: ChannelFields(enabled: enabled), now: Date()) else {
             throw APIError.notFound("channel")
         }
-        if !enabled { await sessions.channelChanged(id, reason: "disabled") }
+        if !enabled { await sessions.channelChanged(id, change: .disabled) }
         return Envelope.response(data: render(channel))
     }
 

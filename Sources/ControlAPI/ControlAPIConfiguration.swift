@@ -39,7 +39,8 @@ public struct ControlAPIConfiguration: Sendable {
 /// Hooks into live sessions, so deleting a channel, resetting its key or disabling it kicks the
 /// current publisher. The publish lifecycle (issue #4) implements it; until then nothing is live.
 public protocol LiveSessionControl: Sendable {
-    func channelChanged(_ channelId: String, reason: String) async
+    /// The API changed a channel so that its publisher must go (kicked; the session ends with the change's reason).
+    func channelChanged(_ channelId: String, change: ChannelChange) async
     /// Measured stats of a live channel (`/v1/channels/{id}/stats`); nil when not live.
     func channelStats(_ channelId: String) async -> JSONValue?
     /// Connections, live channels and ingest bit rate for `/v1/system/stats`.
@@ -60,7 +61,7 @@ extension LiveSessionControl {
 
 public struct NoLiveSessions: LiveSessionControl {
     public init() {}
-    public func channelChanged(_ channelId: String, reason: String) async {}
+    public func channelChanged(_ channelId: String, change: ChannelChange) async {}
     public func channelStats(_ channelId: String) async -> JSONValue? { nil }
     public func ingestSummary() async -> JSONValue { .object(["connections": .number(0), "liveChannels": .number(0), "ingestBitrateKbps": .number(0)]) }
 }

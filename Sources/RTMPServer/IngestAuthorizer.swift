@@ -3,7 +3,9 @@ import RTMPCore
 /// Decides whether a `publish` may start. Called off the event loop; may take its time
 /// (a database lookup) without holding up any other connection.
 public protocol IngestAuthorizer: Sendable {
-    func authorize(_ request: PublishRequest, remoteAddress: String) async -> PublishDecision
+    /// `connectionID` names the publisher in later sink calls (`IngestSession.connectionID`,
+    /// `publishAbandoned`), so a decision can wait for, or be about, one connection of several.
+    func authorize(_ request: PublishRequest, connectionID: UInt64, remoteAddress: String) async -> PublishDecision
 }
 
 /// The authorizer `livegate serve` uses until a channel store is wired in: refuses every key,
@@ -11,7 +13,7 @@ public protocol IngestAuthorizer: Sendable {
 public struct RefuseAllAuthorizer: IngestAuthorizer {
     public init() {}
 
-    public func authorize(_ request: PublishRequest, remoteAddress: String) async -> PublishDecision {
+    public func authorize(_ request: PublishRequest, connectionID: UInt64, remoteAddress: String) async -> PublishDecision {
         .reject(.error(.publishUnauthorized, "no channel store is configured; every stream key is refused"))
     }
 }
@@ -24,7 +26,7 @@ public struct StaticKeyAuthorizer: IngestAuthorizer {
         self.keys = keys
     }
 
-    public func authorize(_ request: PublishRequest, remoteAddress: String) async -> PublishDecision {
+    public func authorize(_ request: PublishRequest, connectionID: UInt64, remoteAddress: String) async -> PublishDecision {
         // Compare every key in constant time so timing does not reveal a prefix match.
         var found = false
         for key in keys where constantTimeEquals(key, request.streamKey) { found = true }

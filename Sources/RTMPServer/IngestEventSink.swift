@@ -29,6 +29,9 @@ public protocol IngestEventSink: Sendable {
     func media(_ frame: MediaFrame, session: IngestSession)
     func metadata(_ metadata: AMFObject, session: IngestSession)
     func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats)
+    /// A connection that asked to publish closed without starting (refused, or gone while its
+    /// publish was being decided — after an accept that came too late).
+    func publishAbandoned(connectionID: UInt64)
 }
 
 extension IngestEventSink {
@@ -36,6 +39,7 @@ extension IngestEventSink {
     public func media(_ frame: MediaFrame, session: IngestSession) {}
     public func metadata(_ metadata: AMFObject, session: IngestSession) {}
     public func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {}
+    public func publishAbandoned(connectionID: UInt64) {}
 }
 
 /// A sink that ignores everything.

@@ -86,6 +86,11 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             deps.limiter.release(ip: remoteIP)
             holdsSlot = false
         }
+        if session == nil, request != nil {
+            // Asked to publish but never started (refused, or gone while being decided): the
+            // authorizer may be holding a place for it.
+            deps.sink.publishAbandoned(connectionID: connectionID)
+        }
         finishSession(reason: endReason ?? .connectionClosed)
         logger.info("connection closed", metadata: ["bytes.in": "\(machine.bytesReceived)"])
         context.fireChannelInactive()
@@ -232,7 +237,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         let authorizer = deps.authorizer
         let remote = remoteAddress
         let promise = loop.makePromise(of: PublishDecision.self)
-        promise.completeWithTask { await authorizer.authorize(request, remoteAddress: remote) }
+        let connectionID = self.connectionID
+        promise.completeWithTask { await authorizer.authorize(request, connectionID: connectionID, remoteAddress: remote) }
         promise.futureResult.whenSuccess { decision in
             let (handler, context) = bound.value
             handler.authorizationDecided(decision, context: context)

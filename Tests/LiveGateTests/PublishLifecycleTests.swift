@@ -271,7 +271,7 @@ final class PublishLifecycleTests: XCTestCase {
             case "disabled": _ = try await stack.store.updateChannel(id: ch.id, fields: ChannelFields(enabled: false), now: Date())
             default: _ = try await stack.store.deleteChannel(id: ch.id)
             }
-            await stack.coordinator.channelChanged(ch.id, reason: reason) // what the API calls after the change
+            await stack.coordinator.channelChanged(ch.id, change: ChannelChange(rawValue: reason)!) // what the API calls after the change
             let result = try await ffmpeg.value
             XCTAssertLessThan(result.duration, 2.8, reason)
             let offline = await stack.receiver.wait { $0.contains { $0.type == "channel.offline" && $0.channelId == ch.id } }

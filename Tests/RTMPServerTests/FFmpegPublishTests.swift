@@ -136,7 +136,7 @@ final class CountingAuthorizer: IngestAuthorizer {
 
     var calls: Int { count.withLock { $0 } }
 
-    func authorize(_ request: PublishRequest, remoteAddress: String) async -> PublishDecision {
+    func authorize(_ request: PublishRequest, connectionID: UInt64, remoteAddress: String) async -> PublishDecision {
         count.withLock { $0 += 1 }
         return accepted.contains(request.streamKey) ? .accept : .reject(.error(.publishUnauthorized, "unknown stream key"))
     }

@@ -7,6 +7,13 @@ public struct ConnectInfo: Sendable, Equatable {
     public var flashVer: String?
     /// 0 (AMF0) or 3 (AMF3), echoed in the connect answer.
     public var objectEncoding: Double
+
+    public init(app: String, tcUrl: String? = nil, flashVer: String? = nil, objectEncoding: Double = 0) {
+        self.app = app
+        self.tcUrl = tcUrl
+        self.flashVer = flashVer
+        self.objectEncoding = objectEncoding
+    }
 }
 
 /// A `publish` awaiting an authorization decision.
@@ -21,6 +28,16 @@ public struct PublishRequest: Sendable, Equatable {
     public var publishType: String
     public var messageStreamID: UInt32
     public var connect: ConnectInfo
+
+    public init(app: String, streamKey: String, query: String? = nil, publishType: String = "live", messageStreamID: UInt32 = 1,
+                connect: ConnectInfo) {
+        self.app = app
+        self.streamKey = streamKey
+        self.query = query
+        self.publishType = publishType
+        self.messageStreamID = messageStreamID
+        self.connect = connect
+    }
 
     /// First four characters and the length, for logs: enough to tell keys apart, useless to an attacker.
     public var maskedKey: String { Self.mask(streamKey) }

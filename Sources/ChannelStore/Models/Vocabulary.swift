@@ -1,0 +1,55 @@
+/// The typed vocabulary of the lifecycle, shared by the store's events, the API and the
+/// ingest side: raw values are the wire names (SPEC §5), so nothing compares strings.
+
+/// Why a session ended (SPEC §5 `reason` of `channel.offline`). The raw values are the wire names.
+public enum OfflineReason: String, Sendable, Equatable, CaseIterable {
+    case unpublished
+    case connectionClosed = "connection_closed"
+    case mediaTimeout = "media_timeout"
+    case kicked
+    case keyReset = "key_reset"
+    case disabled
+    case deleted
+    case limitExceeded = "limit_exceeded"
+    case shutdown
+    case nodeLost = "node_lost"
+}
+
+/// The webhook event types (SPEC §5).
+public enum EventType: String, Sendable, Equatable, CaseIterable {
+    case channelLive = "channel.live"
+    case channelOffline = "channel.offline"
+    case channelPublishRejected = "channel.publish_rejected"
+    case channelLimitExceeded = "channel.limit_exceeded"
+    case videoReady = "video.ready"
+    case forwardFailed = "forward.failed"
+    case webhookPing = "webhook.ping"
+    case webhookDisabled = "webhook.disabled"
+}
+
+/// A change made to a channel through the API that matters to a live session.
+public enum ChannelChange: String, Sendable, Equatable {
+    // Raw values: the API's names for them.
+    case keyReset = "key_reset"
+    case disabled
+    case deleted
+
+    public var offlineReason: OfflineReason {
+        switch self {
+        case .keyReset: return .keyReset
+        case .disabled: return .disabled
+        case .deleted: return .deleted
+        }
+    }
+}
+
+/// The per-user limits (SPEC §4 user config) that a publish or a running session can exceed.
+public enum UserLimit: String, Sendable, Equatable, CaseIterable {
+    case maxConcurrentLive
+    case maxBitrateKbps
+    case maxWidth
+    case maxHeight
+    case maxFps
+    case maxSessionSec
+    case allowedVideoCodecs
+}

@@ -1,0 +1,184 @@
+import ChannelStore
+import Foundation
+import RTMPCore
+import RTMPServer
+
+/// Performing the lifecycle machine's actions: store writes, answers to publishers, kicks,
+/// outputs. The outcome of each asynchronous write goes back into the machine.
+extension IngestCoordinator {
+    /// Runs one input through the channel's machine and performs what it asks.
+    func feed(_ channelId: String, _ input: (inout ChannelLifecycle) -> [ChannelLifecycle.Action]) async {
+        guard var tracked = channels[channelId] else { return }
+        let actions = input(&tracked.machine)
+        channels[channelId] = tracked
+        for action in actions { await perform(action, channelId: channelId) }
+        // Nothing left to remember (no session, no cooldown, no publisher): forget the channel.
+        if let t = channels[channelId], t.machine.isIdle, t.publishers.isEmpty, !connections.values.contains(where: { $0.channelId == channelId }) {
+            channels[channelId] = nil
+        }
+    }
+
+    func perform(_ action: ChannelLifecycle.Action, channelId: String) async {
+        guard let tracked = channels[channelId] else { return }
+        let channel = tracked.machine.channel
+        switch action {
+        case .reject(let connection, let rejection):
+            let remote = connections.removeValue(forKey: connection)?.remote ?? "unknown"
+            abandoned.remove(connection)
+            await recordRejection(rejection, channel: channel, remote: remote)
+            resolve(connection, .reject(rejection.status))
+        case .writeSession(let session):
+            await writeSession(session, channelId: channelId)
+        case .accept(let connection):
+            if abandoned.remove(connection) != nil {
+                // Gone while it was being decided: accepted and lost at once (the window applies).
+                connections[connection] = nil
+                resolve(connection, .accept)
+                await feed(channelId) { $0.publisherEnded(connection, reason: .connectionClosed, now: Date()) }
+            } else {
+                resolve(connection, .accept)
+            }
+        case .kick(let connection, let status, let reason):
+            if let ingest = tracked.publishers[connection] {
+                logger.info(reason == nil ? "publisher replaced" : "publisher kicked",
+                            metadata: ["channel": "\(channelId)", "reason": "\(reason?.rawValue ?? "replaced")"])
+                ingest.kick(status, reason: .kicked)
+            } else if waiting[connection] != nil || connections[connection] != nil {
+                // Accepted but not started yet: the answer it gets is the refusal.
+                resolve(connection, .reject(status))
+            }
+        case .startOutputs(let connection, let sessionId), .continueOutputs(let connection, let sessionId):
+            await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection)
+        case .recordLimitExceeded(_, let violation):
+            await recordLimitExceeded(violation, channelId: channelId)
+        case .endSession(_, let reason):
+            await endSession(channelId: channelId, reason: reason)
+        }
+    }
+
+    /// The session, the channel's live status and `channel.live`, in one transaction, before
+    /// the publisher is answered. (Answering first and writing from the command loop cut accept
+    /// p50 by ~40% but queued the write behind other sessions' work: channel.live webhooks went
+    /// from p99 62 ms to 1.1 s — BENCHMARKS.md.)
+    func writeSession(_ session: ChannelLifecycle.Session, channelId: String) async {
+        guard let channel = channels[channelId]?.machine.channel else { return }
+        let record = SessionRecord(id: session.id, channelId: channelId, nodeId: nodeId, startedAt: session.startedAt,
+                                   remoteAddr: session.remoteAddress, encoder: session.encoder)
+        var liveChannel = channel
+        liveChannel.status = .live
+        liveChannel.lastLiveAt = session.startedAt
+        do {
+            _ = try await store.startSession(record, event: .make(type: EventType.channelLive.rawValue, channelId: channelId, userId: channel.userId,
+                                                                  at: session.startedAt,
+                                                                  data: .object(["channel": liveChannel.eventJSON, "session": record.json])),
+                                             now: session.startedAt)
+        } catch {
+            logger.error("session not recorded; publish refused", metadata: ["channel": "\(channelId)", "error": "\(error)"])
+            await feed(channelId) { $0.sessionWriteFailed(now: Date()) }
+            return
+        }
+        channels[channelId]?.record = record
+        channels[channelId]?.endedTotals = SessionTotals()
+        dispatcher?.notify()
+        sessionsStarted += 1
+        logger.info("channel live", metadata: ["channel": "\(channelId)", "session": "\(session.id)", "remote": "\(session.remoteAddress)"])
+        await feed(channelId) { $0.sessionWritten(now: Date()) }
+    }
+
+    /// The end, with `channel.offline`; a failed write is retried by `tick` until the store is back.
+    func endSession(channelId: String, reason: OfflineReason) async {
+        guard let tracked = channels[channelId], let record = tracked.record else {
+            await feed(channelId) { $0.sessionEnded(now: Date()) }
+            return
+        }
+        do {
+            let current = try? await store.channel(id: channelId)
+            try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason)
+        } catch {
+            logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(error)"])
+            channels[channelId]?.endRetryAt = Date().addingTimeInterval(1)
+            return
+        }
+        channels[channelId]?.record = nil
+        channels[channelId]?.endRetryAt = nil
+        await feed(channelId) { $0.sessionEnded(now: Date()) }
+    }
+
+    func end(sessionRecord: SessionRecord, channel: Channel?, reason: OfflineReason) async throws {
+        let now = Date()
+        var session = try await store.session(id: sessionRecord.id) ?? sessionRecord
+        session.endedAt = now
+        session.endReason = reason.rawValue
+        var channelJSON: JSONValue = .null
+        if var c = channel {
+            c.status = .offline
+            channelJSON = c.eventJSON
+        }
+        let ended = try await store.endSession(id: session.id, reason: reason.rawValue, now: now, event: .make(
+            type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: channel?.userId, at: now,
+            data: .object(["channel": channelJSON, "session": session.json])))
+        if ended != nil {
+            sessionsEndedByReason[reason.rawValue, default: 0] += 1
+            dispatcher?.notify()
+            logger.info("channel offline", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)", "reason": "\(reason.rawValue)"])
+        }
+    }
+
+    func recordRejection(_ rejection: ChannelLifecycle.Rejection, channel: Channel?, remote: String) async {
+        rejectionsByReason[rejection.reason.rawValue, default: 0] += 1
+        guard rejection.recordEvent else { return }
+        var data: [String: JSONValue] = ["reason": .string(rejection.reason.rawValue), "status": .string(rejection.status.code.rawValue),
+                                         "remoteAddr": .string(remote)]
+        if let channel { data["channel"] = channel.eventJSON }
+        if let limit = rejection.limit { data["limit"] = .string(limit.rawValue) }
+        do {
+            _ = try await store.appendEvent(.make(type: EventType.channelPublishRejected.rawValue, channelId: channel?.id, userId: channel?.userId,
+                                                  at: Date(), data: .object(data)), now: Date())
+            dispatcher?.notify()
+        } catch {
+            logger.error("publish_rejected event not recorded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `channel.limit_exceeded` with the limit, its configured value, the measured one and the
+    /// session as it is now (its figures so far, not as it was at its start).
+    func recordLimitExceeded(_ violation: ChannelLifecycle.LimitViolation, channelId: String) async {
+        guard let tracked = channels[channelId], var session = tracked.record else { return }
+        let running = tracked.machine.connection.flatMap { tracked.publishers[$0] }
+        let live = running?.liveStats
+        session.bytesIn = Int64(tracked.endedTotals.bytes + (live?.mediaBytes ?? 0))
+        session.videoFrames = Int64(tracked.endedTotals.videoFrames + (live?.videoFrames ?? 0))
+        session.audioFrames = Int64(tracked.endedTotals.audioFrames + (live?.audioFrames ?? 0))
+        session.videoCodec = running?.stats.video?.codec.rawValue ?? session.videoCodec
+        session.audioCodec = running?.stats.audio?.codec.rawValue ?? session.audioCodec
+        let now = Date()
+        logger.warning("user limit exceeded; disconnecting", metadata: ["channel": "\(channelId)", "limit": "\(violation.limit.rawValue)",
+                                                                        "value": "\(violation.measured.jsonText)"])
+        do {
+            _ = try await store.appendEvent(.make(type: EventType.channelLimitExceeded.rawValue, channelId: channelId, userId: tracked.machine.channel.userId,
+                                                  at: now, data: .object([
+                                                      "channel": tracked.machine.channel.eventJSON, "session": session.json,
+                                                      "limit": .string(violation.limit.rawValue), "configured": violation.configured,
+                                                      "value": violation.measured,
+                                                  ])), now: now)
+            dispatcher?.notify()
+        } catch {
+            logger.error("limit_exceeded event not recorded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Time for every machine; session length and sustained bit rate; end writes to retry.
+    func tick() async {
+        let now = Date()
+        for id in Array(channels.keys) {
+            guard let tracked = channels[id] else { continue }
+            if let retry = tracked.endRetryAt, retry <= now, case .endSession(_, let reason)? = tracked.machine.endSessionAction() {
+                channels[id]?.endRetryAt = nil
+                await endSession(channelId: id, reason: reason)
+                continue
+            }
+            await feed(id) { $0.tick(now: now, limits: tracked.limits) }
+            await checkBitrate(id, now: now)
+        }
+    }
+}

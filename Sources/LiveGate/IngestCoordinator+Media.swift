@@ -1,0 +1,81 @@
+import ChannelStore
+import ControlAPI
+import Foundation
+import Logging
+import MediaPipeline
+import NIOConcurrencyHelpers
+
+/// The media outputs of a session (SPEC §3) and what they report back.
+extension IngestCoordinator {
+    /// Starts what the channel asks for: HLS, a recording, its enabled forwards.
+    func startOutputs(channelId: String, sessionId: String, connectionID: UInt64) async {
+        guard let media, let channel = channels[channelId]?.machine.channel else { return }
+        let forwards = (try? await store.forwards(channelId: channelId)) ?? []
+        media.configure(connectionID: connectionID, plan: OutputPlan(
+            channelId: channelId, userId: channel.userId, sessionId: sessionId, hls: channel.hls,
+            record: channel.record, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) }))
+    }
+
+    /// Forwards changed through the API: the live session (if any) starts and stops pushes now
+    /// rather than at its next publish.
+    public func forwardsChanged(_ channelId: String) async {
+        guard let media, let connectionID = channels[channelId]?.machine.connection else { return }
+        guard let forwards = try? await store.forwards(channelId: channelId) else { return }
+        // Still the same publisher after the await?
+        guard channels[channelId]?.machine.connection == connectionID else { return }
+        media.updateForwards(connectionID: connectionID, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) })
+    }
+
+    /// Output reports, from the outputs' threads (which wait until this returns).
+    func mediaEvent(_ event: MediaEvent) async {
+        let now = Date()
+        switch event {
+        case .recordingFinished(let plan, let file):
+            do {
+                let video = try await recordVideo(channelId: plan.channelId, userId: plan.userId, sessionId: plan.sessionId, file: file)
+                logger.info("recording ready", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)", "video": "\(video.id)",
+                                                          "duration.sec": "\(video.durationSec)", "bytes": "\(video.sizeBytes)"])
+            } catch {
+                logger.error("recording not recorded in the store", metadata: ["channel": "\(plan.channelId)", "path": "\(file.path)", "error": "\(error)"])
+            }
+        case .forwardFailed(let plan, let forwardId, let url, let error, let attempts):
+            let channel = channels[plan.channelId]?.machine.channel
+            _ = try? await store.appendEvent(.make(type: EventType.forwardFailed.rawValue, channelId: plan.channelId, userId: plan.userId, at: now, data: .object([
+                "channel": channel?.eventJSON ?? .null,
+                "forward": .object(["id": .string(forwardId), "url": .string(url)]), "sessionId": .string(plan.sessionId),
+                "error": .string(error), "attempts": .number(Double(attempts)),
+            ])), now: now)
+            dispatcher?.notify()
+            logger.warning("forward failing", metadata: ["channel": "\(plan.channelId)", "forward": "\(forwardId)", "target": "\(url)",
+                                                        "attempts": "\(attempts)", "error": "\(error)"])
+        }
+    }
+
+    /// The `videos` row and its `video.ready` event, in one transaction.
+    func recordVideo(channelId: String, userId: String, sessionId: String, file: RecordingFile) async throws -> Video {
+        let now = Date()
+        let video = Video(id: Identifiers.make("vid"), channelId: channelId, userId: userId, sessionId: sessionId,
+                          name: (file.path as NSString).lastPathComponent, path: file.path, durationSec: (file.durationSec * 1000).rounded() / 1000,
+                          sizeBytes: file.sizeBytes, videoCodec: file.videoCodec, audioCodec: file.audioCodec, width: file.width,
+                          height: file.height, createdAt: now)
+        _ = try await store.createVideo(video, event: .make(type: EventType.videoReady.rawValue, channelId: channelId, userId: userId, at: now,
+                                                            data: .object(["video": video.json])), now: now)
+        dispatcher?.notify()
+        return video
+    }
+}
+
+/// Hands output reports to the coordinator without a reference cycle (the hub is created in
+/// the coordinator's initializer, before `self` can be captured).
+final class MediaEventRelay: Sendable {
+    private let box = NIOLockedValueBox<WeakCoordinator>(WeakCoordinator())
+
+    private struct WeakCoordinator { weak var value: IngestCoordinator? }
+
+    var target: IngestCoordinator? {
+        get { box.withLockedValue { $0.value } }
+        set { box.withLockedValue { $0.value = newValue } }
+    }
+
+    func deliver(_ event: MediaEvent) async { await target?.mediaEvent(event) }
+}

@@ -1,0 +1,51 @@
+import ChannelStore
+import Foundation
+import Logging
+import MediaPipeline
+
+/// Start-up recovery: what a previous run of this node left behind when it did not stop cleanly.
+extension IngestCoordinator {
+    /// Closes the sessions a previous run of this node left open (`node_lost`): under its id,
+    /// and under `previousNodeIds` — the host name a node used before it had a stable id. A clean
+    /// stop closes them with `shutdown`, so any still open were cut off by a crash.
+    public func recoverOpenSessions(previousNodeIds: [String] = []) async throws {
+        var open: [SessionRecord] = []
+        for id in [nodeId] + previousNodeIds { open += try await store.openSessions(nodeId: id) }
+        for session in open {
+            try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: .nodeLost)
+            logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",
+                                                                                       "reason": "node_lost"])
+        }
+        // Listed now, before any publisher can start a new `.part`; finished in the background by `run()`.
+        interrupted = media?.interruptedRecordings() ?? []
+    }
+
+    /// Finishes each interrupted recording into its MP4 and records it with `video.ready`, like
+    /// a recording that ended normally. One already on record (the crash came between the record
+    /// and the removal of its `.part`) only loses its `.part`; one that fails stays for the next start.
+    func recoverInterruptedRecordings() async {
+        guard let media else { return }
+        let pending = interrupted
+        interrupted = []
+        for recording in pending where !Task.isCancelled {
+            let meta: Logger.Metadata = ["channel": "\(recording.channelId)", "session": "\(recording.sessionId)", "path": "\(recording.partPath)"]
+            do {
+                if try await store.video(path: recording.finalPath) != nil {
+                    media.discard(recording)
+                    continue
+                }
+                guard let file = try await media.finish(recording) else {
+                    logger.warning("interrupted recording held no complete frame; removed", metadata: meta)
+                    continue
+                }
+                let userId = try await store.channel(id: recording.channelId)?.userId ?? ""
+                let video = try await recordVideo(channelId: recording.channelId, userId: userId, sessionId: recording.sessionId, file: file)
+                media.discard(recording)
+                logger.warning("recovered a recording the previous run left unfinished",
+                               metadata: meta.merging(["video": "\(video.id)", "duration.sec": "\(video.durationSec)"]) { a, _ in a })
+            } catch {
+                logger.error("could not recover an interrupted recording; kept for the next start", metadata: meta.merging(["error": "\(error)"]) { a, _ in a })
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ChannelStore
+import ControlAPI
+import Foundation
+import MediaPipeline
+import RTMPServer
+
+/// What the API and `/metrics` read: measured figures of the live sessions.
+extension IngestCoordinator {
+    /// The listener's connection count, for `/v1/system/stats`.
+    public func setConnectionCounter(_ counter: @escaping @Sendable () -> Int) { connectionCounter = counter }
+
+    /// The publisher carrying a channel's session now, if one is connected and started.
+    func current(_ tracked: Tracked) -> IngestSession? {
+        tracked.machine.connection.flatMap { tracked.publishers[$0] }
+    }
+
+    /// `/v1/channels/{id}/stats`: one shape whether a publisher is connected (`live`) or the
+    /// session waits for one (`reconnecting`); bytes and frames cover every connection of the
+    /// session, `uptimeSec` counts from the session's start.
+    public func channelStats(_ channelId: String) async -> JSONValue? {
+        guard let tracked = channels[channelId], tracked.machine.holdsLiveSlot, let session = tracked.machine.session else { return nil }
+        let ingest = current(tracked)
+        let s = ingest?.stats
+        func num(_ v: Double) -> JSONValue { .number((v * 10).rounded() / 10) }
+        let video: JSONValue = s?.video.map { v in
+            .object(["codec": .string(v.codec.rawValue), "profile": v.profileName.map { .string($0) } ?? .null,
+                     "level": v.level.map { .number(Double($0)) } ?? .null, "width": v.width.map { .number(Double($0)) } ?? .null,
+                     "height": v.height.map { .number(Double($0)) } ?? .null])
+        } ?? .null
+        let audio: JSONValue = s?.audio.map { a in
+            .object(["codec": .string(a.codec.rawValue), "sampleRate": a.sampleRate.map { .number(Double($0)) } ?? .null,
+                     "channels": a.channels.map { .number(Double($0)) } ?? .null])
+        } ?? .null
+        let totals = tracked.endedTotals
+        let status = ingest == nil ? (tracked.machine.phase == .live ? "starting" : tracked.machine.phase.rawValue) : "live"
+        return .object([
+            "status": .string(status), "sessionId": .string(session.id), "uptimeSec": num(Date().timeIntervalSince(session.startedAt)),
+            "bytesIn": .number(Double(totals.bytes + (s.map { UInt64($0.mediaBytes) } ?? 0))),
+            "videoFrames": .number(Double(totals.videoFrames + (s?.videoFrames ?? 0))),
+            "audioFrames": .number(Double(totals.audioFrames + (s?.audioFrames ?? 0))),
+            "bitrateKbps": num(s?.bitrateKbps ?? 0), "bitrateKbps10s": num(s?.bitrateKbps10s ?? 0), "fps": num(s?.fps ?? 0),
+            "keyframeIntervalSec": s?.keyframeIntervalSec.map(num) ?? .null, "video": video, "audio": audio,
+            "timestampRepairs": .number(Double(s?.timestampRepairs ?? 0)), "avDriftMs": s?.avDriftMs.map { .number(Double($0)) } ?? .null,
+            "outputs": .array(ingest.map { outputStatuses($0.connectionID) } ?? []),
+        ])
+    }
+
+    func outputStatuses(_ connectionID: UInt64) -> [JSONValue] {
+        (media?.outputs(connectionID: connectionID) ?? []).map { o in
+            .object(["kind": .string(o.kind.rawValue), "id": o.id.map { .string($0) } ?? .null, "state": .string(o.state.rawValue),
+                     "droppedPackets": .number(Double(o.droppedPackets)), "packetsWritten": .number(Double(o.packetsWritten)),
+                     "attempts": .number(Double(o.attempts)), "lastError": o.lastError.map { .string($0) } ?? .null])
+        }
+    }
+
+    /// The live channel's outputs (forward states for `/v1/channels/{id}/forwards`).
+    public func outputs(_ channelId: String) async -> [JSONValue] {
+        guard let connectionID = channels[channelId].flatMap(current)?.connectionID else { return [] }
+        return outputStatuses(connectionID)
+    }
+
+    public func ingestSummary() async -> JSONValue {
+        let kbps = channels.values.compactMap { current($0)?.stats.bitrateKbps10s }.reduce(0, +)
+        return .object(["connections": .number(Double(connectionCounter?() ?? 0)),
+                        "liveChannels": .number(Double(channels.values.filter { $0.machine.holdsLiveSlot }.count)),
+                        "ingestBitrateKbps": .number((kbps * 10).rounded() / 10)])
+    }
+
+    /// SPEC §6 metrics. Labels are bounded: channel ids of live channels, reasons, outcomes —
+    /// never a stream key.
+    public func prometheusText() async -> String {
+        var p = PrometheusText()
+        p.family("livegate_rtmp_connections", .gauge, help: "Open RTMP connections.")
+        p.sample("livegate_rtmp_connections", [], Double(connectionCounter?() ?? 0))
+        p.family("livegate_live_channels", .gauge, help: "Channels live on this node (including reconnect windows).")
+        p.sample("livegate_live_channels", [], Double(channels.values.filter { $0.machine.holdsLiveSlot }.count))
+        p.family("livegate_sessions_started_total", .counter, help: "Publish sessions started.")
+        p.sample("livegate_sessions_started_total", [], Double(sessionsStarted))
+        p.family("livegate_sessions_ended_total", .counter, help: "Publish sessions ended, by offline reason.")
+        for (reason, n) in sessionsEndedByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_sessions_ended_total", [("reason", reason)], Double(n)) }
+        p.family("livegate_publish_rejections_total", .counter, help: "Refused publishes, by reason.")
+        for (reason, n) in rejectionsByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_publish_rejections_total", [("reason", reason)], Double(n)) }
+        p.family("livegate_webhook_deliveries_total", .counter, help: "Webhook delivery attempts, by outcome.")
+        for (outcome, n) in (dispatcher?.outcomeCounts ?? [:]).sorted(by: { $0.key < $1.key }) {
+            p.sample("livegate_webhook_deliveries_total", [("outcome", outcome)], Double(n))
+        }
+        let perChannel: [(String, Channel, IngestStatsSnapshot)] = channels.compactMap { id, e in current(e).map { (id, e.machine.channel, $0.stats) } }
+            .sorted { $0.0 < $1.0 }
+        let families: [(String, PrometheusText.Kind, String, (IngestStatsSnapshot) -> Double?)] = [
+            ("livegate_channel_ingest_bytes_total", .counter, "Media bytes received in the current session.", { Double($0.mediaBytes) }),
+            ("livegate_channel_video_frames_total", .counter, "Video frames received in the current session.", { Double($0.videoFrames) }),
+            ("livegate_channel_audio_frames_total", .counter, "Audio frames received in the current session.", { Double($0.audioFrames) }),
+            ("livegate_channel_bitrate_kbps", .gauge, "Measured ingest bit rate over the last 10 s.", { $0.bitrateKbps10s }),
+            ("livegate_channel_fps", .gauge, "Measured video frame rate.", { $0.fps }),
+            ("livegate_channel_keyframe_interval_seconds", .gauge, "Measured keyframe interval.", { $0.keyframeIntervalSec }),
+            ("livegate_channel_timestamp_repairs_total", .counter, "Non-monotonic timestamps repaired.", { Double($0.timestampRepairs) }),
+        ]
+        for (name, kind, help, value) in families {
+            p.family(name, kind, help: help)
+            for (id, _, stats) in perChannel { if let v = value(stats) { p.sample(name, [("channel", id)], v) } }
+        }
+        // Outputs: labels are the channel id and the output kind (forward ids, never URLs).
+        let outputs: [(String, OutputStatus)] = channels.compactMap { id, e in current(e).map { (id, $0.connectionID) } }
+            .sorted { $0.0 < $1.0 }
+            .flatMap { id, connection in (media?.outputs(connectionID: connection) ?? []).map { (id, $0) } }
+        func labels(_ id: String, _ o: OutputStatus) -> [(String, String)] {
+            [("channel", id), ("output", o.kind.rawValue)] + (o.id.map { [("forward", $0)] } ?? [])
+        }
+        p.family("livegate_output_dropped_packets_total", .counter, help: "Packets an output dropped (queue full, reconnecting, failed).")
+        for (id, o) in outputs { p.sample("livegate_output_dropped_packets_total", labels(id, o), Double(o.droppedPackets)) }
+        p.family("livegate_output_packets_written_total", .counter, help: "Packets an output wrote.")
+        for (id, o) in outputs { p.sample("livegate_output_packets_written_total", labels(id, o), Double(o.packetsWritten)) }
+        p.family("livegate_output_up", .gauge, help: "1 when the output is running, 0 otherwise.")
+        for (id, o) in outputs { p.sample("livegate_output_up", labels(id, o), o.state == .running ? 1 : 0) }
+        p.family("livegate_media_outputs_active", .gauge, help: "Output workers running on this node (including ones flushing).")
+        p.sample("livegate_media_outputs_active", [], Double(media?.activeOutputs ?? 0))
+        return p.text
+    }
+}

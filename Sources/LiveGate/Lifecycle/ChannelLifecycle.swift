@@ -1,0 +1,445 @@
+import ChannelStore
+import Foundation
+import RTMPCore
+import RTMPServer
+
+/// One channel's publishing lifecycle (SPEC §2's decision table, the reconnect window, replace,
+/// kicks, limits and their cooldown) as a pure state machine: no I/O, no clock of its own —
+/// time comes in with each input — in the shape of `RTMPConnectionStateMachine`. Inputs go in,
+/// `Action`s come out; `IngestCoordinator` performs them (store writes, kicks, outputs) and
+/// feeds the outcomes of asynchronous ones (`sessionWritten`, `sessionEnded`) back in.
+///
+///     idle ──publish──▶ starting ──sessionWritten──▶ live ──connection lost──▶ reconnecting
+///      ▲                   │ write failed              │ ▲  clean end, kick,        │ same key back
+///      │                   ▼                           │ └──────────────────────────┘ inside the window
+///      └───sessionEnded── ending ◀─────────────────────┴──── window over ─────────────┘
+public struct ChannelLifecycle: Sendable, Equatable {
+    public typealias ConnectionID = UInt64
+
+    /// Settings that are not per channel.
+    public struct Configuration: Sendable, Equatable {
+        /// `ingest.limitCooldownSec`: after a limit ended a session, publishes are refused this long.
+        public var limitCooldown: TimeInterval = 60
+        /// At most one `channel.publish_rejected` event per this interval while cooling down.
+        public var cooldownEventInterval: TimeInterval = 60
+        public init(limitCooldown: TimeInterval = 60, cooldownEventInterval: TimeInterval = 60) {
+            self.limitCooldown = limitCooldown
+            self.cooldownEventInterval = cooldownEventInterval
+        }
+    }
+
+    /// A publish asking for this channel, with what the decision needs to know.
+    public struct PublishAttempt: Sendable, Equatable {
+        public var connection: ConnectionID
+        /// The channel as stored now (enabled, policy, reconnect window).
+        public var channel: Channel
+        /// The owner's limits.
+        public var limits: UserLimits
+        /// The owner's other channels live, starting or reconnecting (reservations included).
+        public var liveForUser: Int
+        /// The id the session gets if this publish starts one (the machine draws no randomness).
+        public var newSessionId: String
+        public var remoteAddress: String
+        public var encoder: String
+        public var now: Date
+
+        public init(connection: ConnectionID, channel: Channel, limits: UserLimits, liveForUser: Int, newSessionId: String,
+                    remoteAddress: String, encoder: String, now: Date) {
+            self.connection = connection
+            self.channel = channel
+            self.limits = limits
+            self.liveForUser = liveForUser
+            self.newSessionId = newSessionId
+            self.remoteAddress = remoteAddress
+            self.encoder = encoder
+            self.now = now
+        }
+    }
+
+    /// A session: from the first accepted publish until the channel goes offline.
+    public struct Session: Sendable, Equatable {
+        public var id: String
+        public var startedAt: Date
+        public var remoteAddress: String
+        public var encoder: String
+    }
+
+    /// A publish refusal: what the publisher is told, and what is recorded.
+    public struct Rejection: Sendable, Equatable {
+        public var status: NetStatus
+        public var reason: RejectReason
+        public var limit: UserLimit?
+        /// Whether to record a `channel.publish_rejected` event (cooldown refusals are rate-limited).
+        public var recordEvent: Bool
+    }
+
+    /// A limit found exceeded during a session.
+    public struct LimitViolation: Sendable, Equatable {
+        public var limit: UserLimit
+        /// The configured value and the measured one, as the event shows them.
+        public var configured: JSONValue
+        public var measured: JSONValue
+
+        public init(limit: UserLimit, configured: JSONValue, measured: JSONValue) {
+            self.limit = limit
+            self.configured = configured
+            self.measured = measured
+        }
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Tell this publisher no, and close it.
+        case reject(ConnectionID, Rejection)
+        /// Record the new session, the channel live and `channel.live` (one transaction), then
+        /// feed back `sessionWritten` or `sessionWriteFailed`.
+        case writeSession(Session)
+        /// Tell this publisher `Publish.Start`.
+        case accept(ConnectionID)
+        /// Stop a running publisher with this status; the session ends with `reason` when it is
+        /// gone (nil: the session continues — a replaced publisher).
+        case kick(ConnectionID, NetStatus, reason: OfflineReason?)
+        /// The session's first publisher started: start its outputs.
+        case startOutputs(ConnectionID, sessionId: String)
+        /// A later publisher of the same session (reconnect, replace) started: its outputs continue the session's.
+        case continueOutputs(ConnectionID, sessionId: String)
+        /// Record `channel.limit_exceeded`.
+        case recordLimitExceeded(sessionId: String, LimitViolation)
+        /// Record the end (`channel.offline` with `reason`), then feed back `sessionEnded`.
+        case endSession(sessionId: String, reason: OfflineReason)
+    }
+
+    struct Cooldown: Sendable, Equatable {
+        var limit: UserLimit
+        var until: Date
+        var lastEventAt: Date?
+    }
+
+    struct Idle: Sendable, Equatable {
+        var cooldown: Cooldown?
+    }
+
+    struct Starting: Sendable, Equatable {
+        var session: Session
+        /// The publisher to accept once the session is written (a replace may change it).
+        var connection: ConnectionID
+        /// An API change that arrived before the session was written: end it as soon as it is.
+        var cancelled: OfflineReason?
+    }
+
+    struct Live: Sendable, Equatable {
+        var session: Session
+        var connection: ConnectionID
+        /// Whether `connection` has started (Publish.Start answered and media flowing).
+        var started: Bool
+        /// Whether a publisher of this session has started before (outputs exist to continue).
+        var outputsStarted: Bool
+        /// Why `connection` is being kicked; the session ends with it when the connection is gone.
+        var ending: OfflineReason?
+        /// The limit that ended it, for the cooldown.
+        var violated: UserLimit?
+    }
+
+    struct Reconnecting: Sendable, Equatable {
+        var session: Session
+        var deadline: Date
+        var reason: OfflineReason
+        var outputsStarted: Bool
+    }
+
+    struct Ending: Sendable, Equatable {
+        var session: Session
+        var reason: OfflineReason
+        var violated: UserLimit?
+        /// A publish that came while the end was being written: it starts the next session then.
+        var waiting: PublishAttempt?
+    }
+
+    enum State: Sendable, Equatable {
+        case idle(Idle)
+        case starting(Starting)
+        case live(Live)
+        case reconnecting(Reconnecting)
+        case ending(Ending)
+    }
+
+    public let configuration: Configuration
+    private(set) var state: State = .idle(Idle())
+    /// The channel as last seen (policy and window apply from the next decision).
+    public private(set) var channel: Channel
+
+    public init(channel: Channel, configuration: Configuration = Configuration()) {
+        self.channel = channel
+        self.configuration = configuration
+    }
+
+    // MARK: What the rest of the gateway asks
+
+    /// The current session, while there is one.
+    public var session: Session? {
+        switch state {
+        case .idle: return nil
+        case .starting(let s): return s.session
+        case .live(let s): return s.session
+        case .reconnecting(let s): return s.session
+        case .ending(let s): return s.session
+        }
+    }
+
+    /// Counts against the owner's `maxConcurrentLive`: starting (a reservation), live, reconnecting.
+    public var holdsLiveSlot: Bool {
+        switch state {
+        case .idle, .ending: return false
+        case .starting, .live, .reconnecting: return true
+        }
+    }
+
+    /// The publisher currently carrying the session, if one is connected.
+    public var connection: ConnectionID? {
+        if case .live(let s) = state { return s.connection }
+        return nil
+    }
+
+    public enum Phase: String, Sendable { case idle, starting, live, reconnecting, ending }
+
+    public var phase: Phase {
+        switch state {
+        case .idle: return .idle
+        case .starting: return .starting
+        case .live: return .live
+        case .reconnecting: return .reconnecting
+        case .ending: return .ending
+        }
+    }
+
+    /// Whether nothing is left to track (the coordinator may forget the machine).
+    public var isIdle: Bool {
+        if case .idle(let idle) = state { return idle.cooldown == nil }
+        return false
+    }
+
+    /// The refusal for a key that matches no channel (SPEC §2, first row after the app check).
+    public static let unknownKey = Rejection(status: .error(.publishUnauthorized, "unknown stream key"), reason: .unknownKey, limit: nil, recordEvent: true)
+
+    // MARK: Inputs
+
+    /// A publisher asks to publish this channel's key.
+    public mutating func publishRequested(_ attempt: PublishAttempt) -> [Action] {
+        channel = attempt.channel
+        guard attempt.channel.enabled else {
+            return [.reject(attempt.connection, Rejection(status: .error(.publishUnauthorized, "channel is disabled"), reason: .disabled,
+                                                          limit: nil, recordEvent: true))]
+        }
+        switch state {
+        case .idle(var idle):
+            if let cooldown = idle.cooldown {
+                if attempt.now < cooldown.until {
+                    let record = cooldown.lastEventAt.map { attempt.now.timeIntervalSince($0) >= configuration.cooldownEventInterval } ?? true
+                    if record { idle.cooldown?.lastEventAt = attempt.now }
+                    state = .idle(idle)
+                    let seconds = Int(cooldown.until.timeIntervalSince(attempt.now).rounded(.up))
+                    return [.reject(attempt.connection, Rejection(
+                        status: .error(.publishRejected, "\(cooldown.limit.rawValue) exceeded; publishing refused for \(seconds) s"),
+                        reason: .limitCooldown, limit: cooldown.limit, recordEvent: record))]
+                }
+                idle.cooldown = nil
+            }
+            if let max = attempt.limits.maxConcurrentLive, attempt.liveForUser >= max {
+                state = .idle(idle)
+                return [.reject(attempt.connection, Rejection(status: .error(.publishRejected, UserLimit.maxConcurrentLive.rawValue),
+                                                              reason: .limitExceeded, limit: .maxConcurrentLive, recordEvent: true))]
+            }
+            let session = Session(id: attempt.newSessionId, startedAt: attempt.now, remoteAddress: attempt.remoteAddress, encoder: attempt.encoder)
+            state = .starting(Starting(session: session, connection: attempt.connection))
+            return [.writeSession(session)]
+
+        case .starting(var starting):
+            guard attempt.channel.duplicatePolicy == .replace else { return [Self.duplicate(attempt.connection)] }
+            // Replace before the first publisher was even answered: it is refused, the new one
+            // waits for the same session write.
+            let replaced = starting.connection
+            starting.connection = attempt.connection
+            state = .starting(starting)
+            return [.reject(replaced, Rejection(status: NetStatus(level: .status, code: .unpublishSuccess, description: "replaced by a new publisher"),
+                                                reason: .duplicate, limit: nil, recordEvent: false))]
+
+        case .live(var live):
+            guard attempt.channel.duplicatePolicy == .replace, live.ending == nil else { return [Self.duplicate(attempt.connection)] }
+            let replaced = live.connection
+            live.connection = attempt.connection
+            live.started = false
+            state = .live(live)
+            return [.kick(replaced, NetStatus(level: .status, code: .unpublishSuccess, description: "replaced by a new publisher"), reason: nil),
+                    .accept(attempt.connection)]
+
+        case .reconnecting(let reconnecting):
+            // Back inside the window: the same session, no offline/live pair.
+            state = .live(Live(session: reconnecting.session, connection: attempt.connection, started: false,
+                               outputsStarted: reconnecting.outputsStarted, ending: nil, violated: nil))
+            return [.accept(attempt.connection)]
+
+        case .ending(var ending):
+            // The end is being written; this publish starts the next session once it is.
+            if let earlier = ending.waiting {
+                ending.waiting = attempt
+                state = .ending(ending)
+                return [.reject(earlier.connection, Rejection(status: NetStatus(level: .status, code: .unpublishSuccess, description: "replaced by a new publisher"),
+                                                              reason: .duplicate, limit: nil, recordEvent: false))]
+            }
+            ending.waiting = attempt
+            state = .ending(ending)
+            return []
+        }
+    }
+
+    private static func duplicate(_ connection: ConnectionID) -> Action {
+        .reject(connection, Rejection(status: .error(.publishBadName, "this stream key is already publishing"), reason: .duplicate,
+                                      limit: nil, recordEvent: true))
+    }
+
+    /// The session, the channel's live status and `channel.live` are recorded.
+    public mutating func sessionWritten(now: Date) -> [Action] {
+        guard case .starting(let starting) = state else { return [] }
+        if let reason = starting.cancelled {
+            state = .ending(Ending(session: starting.session, reason: reason, violated: nil, waiting: nil))
+            return [.reject(starting.connection, Rejection(status: .error(.publishUnauthorized, "channel \(reason.rawValue.replacingOccurrences(of: "_", with: " "))"),
+                                                           reason: reason == .disabled ? .disabled : .unavailable, limit: nil, recordEvent: false)),
+                    .endSession(sessionId: starting.session.id, reason: reason)]
+        }
+        state = .live(Live(session: starting.session, connection: starting.connection, started: false, outputsStarted: false, ending: nil, violated: nil))
+        return [.accept(starting.connection)]
+    }
+
+    /// The session could not be recorded: the publisher is refused, nothing went live.
+    public mutating func sessionWriteFailed(now: Date) -> [Action] {
+        guard case .starting(let starting) = state else { return [] }
+        state = .idle(Idle())
+        return [.reject(starting.connection, Rejection(status: .error(.publishRejected, "temporarily unavailable"), reason: .unavailable,
+                                                       limit: nil, recordEvent: false))]
+    }
+
+    /// An accepted publisher answered `Publish.Start` and its media flows.
+    public mutating func publisherStarted(_ connection: ConnectionID, now: Date) -> [Action] {
+        guard case .live(var live) = state, live.connection == connection, !live.started else { return [] }
+        live.started = true
+        let continuing = live.outputsStarted
+        live.outputsStarted = true
+        state = .live(live)
+        return [continuing ? .continueOutputs(connection, sessionId: live.session.id) : .startOutputs(connection, sessionId: live.session.id)]
+    }
+
+    /// A publisher's connection ended. Only the session's current publisher matters (a
+    /// replaced one ending changes nothing).
+    public mutating func publisherEnded(_ connection: ConnectionID, reason end: IngestEndReason, now: Date) -> [Action] {
+        guard case .live(let live) = state, live.connection == connection else { return [] }
+        if let reason = live.ending {
+            return finish(live.session, reason: reason, violated: live.violated)
+        }
+        let reason = OfflineReason(end)
+        // A clean stop ends the session at once; a lost publisher gets the window to come back.
+        let lost: Set<IngestEndReason> = [.connectionClosed, .mediaTimeout, .protocolError]
+        guard lost.contains(end), channel.reconnectWindowSec > 0 else { return finish(live.session, reason: reason, violated: nil) }
+        state = .reconnecting(Reconnecting(session: live.session, deadline: now.addingTimeInterval(TimeInterval(channel.reconnectWindowSec)),
+                                           reason: reason, outputsStarted: live.outputsStarted))
+        return []
+    }
+
+    private mutating func finish(_ session: Session, reason: OfflineReason, violated: UserLimit?) -> [Action] {
+        state = .ending(Ending(session: session, reason: reason, violated: violated, waiting: nil))
+        return [.endSession(sessionId: session.id, reason: reason)]
+    }
+
+    /// The end is recorded. A limit that ended it starts the cooldown; a publish that waited starts the next session.
+    public mutating func sessionEnded(now: Date) -> [Action] {
+        guard case .ending(let ending) = state else { return [] }
+        let cooldown = ending.violated.map { Cooldown(limit: $0, until: now.addingTimeInterval(configuration.limitCooldown), lastEventAt: nil) }
+        state = .idle(Idle(cooldown: cooldown))
+        guard var waiting = ending.waiting else { return [] }
+        waiting.now = now
+        return publishRequested(waiting)
+    }
+
+    /// Recording the end failed; the coordinator retries it. The state stays `ending`.
+    public func endSessionAction() -> Action? {
+        guard case .ending(let ending) = state else { return nil }
+        return .endSession(sessionId: ending.session.id, reason: ending.reason)
+    }
+
+    /// A channel change through the API: the publisher is kicked and the session ends with the change's reason.
+    public mutating func channelChanged(_ change: ChannelChange, now: Date) -> [Action] {
+        let reason = change.offlineReason
+        switch state {
+        case .idle, .ending:
+            return []
+        case .starting(var starting):
+            starting.cancelled = reason
+            state = .starting(starting)
+            return []
+        case .live(var live):
+            guard live.ending == nil else { return [] }
+            live.ending = reason
+            state = .live(live)
+            let status: NetStatus = .error(change == .deleted ? .publishBadName : .publishUnauthorized,
+                                           "channel \(reason.rawValue.replacingOccurrences(of: "_", with: " "))")
+            return [.kick(live.connection, status, reason: reason)]
+        case .reconnecting(let reconnecting):
+            return finish(reconnecting.session, reason: reason, violated: nil)
+        }
+    }
+
+    /// The gateway is stopping: a session still open (a publisher gone and not back yet, or one
+    /// still being written) ends with `shutdown`. Connected publishers are kicked by the listener
+    /// and end through `publisherEnded(_, reason: .shutdown)`.
+    public mutating func shutdown(now: Date) -> [Action] {
+        switch state {
+        case .reconnecting(let reconnecting):
+            return finish(reconnecting.session, reason: .shutdown, violated: nil)
+        case .live(let live) where !live.started:
+            return finish(live.session, reason: live.ending ?? .shutdown, violated: live.violated)
+        case .starting(var starting):
+            starting.cancelled = .shutdown
+            state = .starting(starting)
+            return []
+        default:
+            return []
+        }
+    }
+
+    /// The channel was edited (policy, window): applies from the next decision.
+    public mutating func channelEdited(_ channel: Channel) {
+        self.channel = channel
+    }
+
+    /// A limit measured above its configured value on the current publisher.
+    public mutating func limitObserved(_ connection: ConnectionID, _ violation: LimitViolation, now: Date) -> [Action] {
+        guard case .live(var live) = state, live.connection == connection, live.ending == nil else { return [] }
+        live.ending = .limitExceeded
+        live.violated = violation.limit
+        state = .live(live)
+        return [.recordLimitExceeded(sessionId: live.session.id, violation),
+                .kick(connection, .error(.publishRejected, violation.limit.rawValue), reason: .limitExceeded)]
+    }
+
+    /// Time passes: the reconnect window closes, `maxSessionSec` (counted from the session's
+    /// start, across its connections) is checked, a cooldown runs out.
+    public mutating func tick(now: Date, limits: UserLimits) -> [Action] {
+        switch state {
+        case .reconnecting(let reconnecting) where now >= reconnecting.deadline:
+            return finish(reconnecting.session, reason: reconnecting.reason, violated: nil)
+        case .live(let live) where live.ending == nil:
+            if let max = limits.maxSessionSec, now.timeIntervalSince(live.session.startedAt) >= Double(max) {
+                return limitObserved(live.connection, LimitViolation(limit: .maxSessionSec, configured: .number(Double(max)),
+                                                                     measured: .number((now.timeIntervalSince(live.session.startedAt) * 10).rounded() / 10)),
+                                     now: now)
+            }
+            return []
+        case .idle(var idle):
+            if let cooldown = idle.cooldown, now >= cooldown.until {
+                idle.cooldown = nil
+                state = .idle(idle)
+            }
+            return []
+        default:
+            return []
+        }
+    }
+}

@@ -1,0 +1,279 @@
+import ChannelStore
+import Foundation
+@testable import LiveGate
+import RTMPCore
+import XCTest
+
+/// SPEC §2's publish decisions, the reconnect window, replace, kicks and every limit, driven
+/// through the pure `ChannelLifecycle` with an injected clock: no sockets, no ffmpeg, no sleeps.
+final class ChannelLifecycleTests: XCTestCase {
+    typealias Action = ChannelLifecycle.Action
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func channel(window: Int = 10, policy: Channel.DuplicatePolicy = .reject, enabled: Bool = true) -> Channel {
+        Channel(id: "ch_1", userId: "u1", name: "c", streamKey: "KEY", enabled: enabled, reconnectWindowSec: window,
+                duplicatePolicy: policy, createdAt: t0, updatedAt: t0)
+    }
+
+    func attempt(_ connection: UInt64, _ channel: Channel, at seconds: Double = 0, limits: UserLimits = UserLimits(), liveForUser: Int = 0,
+                 session: String = "ses_1") -> ChannelLifecycle.PublishAttempt {
+        .init(connection: connection, channel: channel, limits: limits, liveForUser: liveForUser, newSessionId: session,
+              remoteAddress: "10.0.0.\(connection):5000", encoder: "FMLE/3.0", now: t0.addingTimeInterval(seconds))
+    }
+
+    func at(_ seconds: Double) -> Date { t0.addingTimeInterval(seconds) }
+
+    /// Starts a session on connection 1 and returns the machine live.
+    func liveMachine(_ c: Channel, limits: UserLimits = UserLimits()) -> ChannelLifecycle {
+        var m = ChannelLifecycle(channel: c)
+        XCTAssertEqual(m.publishRequested(attempt(1, c, limits: limits)).count, 1)
+        XCTAssertEqual(m.sessionWritten(now: at(0)), [.accept(1)])
+        XCTAssertEqual(m.publisherStarted(1, now: at(0)), [.startOutputs(1, sessionId: "ses_1")])
+        return m
+    }
+
+    func rejection(_ actions: [Action]) -> ChannelLifecycle.Rejection? {
+        guard actions.count == 1, case .reject(_, let r) = actions[0] else { return nil }
+        return r
+    }
+
+    // MARK: The decision table
+
+    func testUnknownKeyIsUnauthorized() {
+        XCTAssertEqual(ChannelLifecycle.unknownKey.status.code, .publishUnauthorized)
+        XCTAssertEqual(ChannelLifecycle.unknownKey.reason, .unknownKey)
+        XCTAssertTrue(ChannelLifecycle.unknownKey.recordEvent)
+    }
+
+    func testDisabledChannelIsUnauthorized() {
+        var m = ChannelLifecycle(channel: channel(enabled: false))
+        let r = rejection(m.publishRequested(attempt(1, channel(enabled: false))))
+        XCTAssertEqual(r?.status.code, .publishUnauthorized)
+        XCTAssertEqual(r?.status.level, .error)
+        XCTAssertEqual(r?.reason, .disabled)
+        XCTAssertEqual(m.phase, .idle)
+    }
+
+    func testFirstPublishWritesTheSessionThenAccepts() {
+        var m = ChannelLifecycle(channel: channel())
+        let actions = m.publishRequested(attempt(1, channel()))
+        guard case .writeSession(let session) = actions.first, actions.count == 1 else { return XCTFail("\(actions)") }
+        XCTAssertEqual(session.id, "ses_1")
+        XCTAssertEqual(session.startedAt, t0)
+        XCTAssertEqual(m.phase, .starting)
+        XCTAssertTrue(m.holdsLiveSlot, "a reservation counts against maxConcurrentLive")
+        XCTAssertEqual(m.sessionWritten(now: at(0.01)), [.accept(1)])
+        XCTAssertEqual(m.phase, .live)
+    }
+
+    func testSessionWriteFailureRefusesAndFreesTheChannel() {
+        var m = ChannelLifecycle(channel: channel())
+        _ = m.publishRequested(attempt(1, channel()))
+        XCTAssertEqual(rejection(m.sessionWriteFailed(now: at(0)))?.status.code, .publishRejected)
+        XCTAssertEqual(m.phase, .idle)
+        XCTAssertFalse(m.holdsLiveSlot)
+    }
+
+    func testDuplicateUnderRejectIsBadNameAndTheFirstCarriesOn() {
+        var m = liveMachine(channel())
+        let r = rejection(m.publishRequested(attempt(2, channel(), at: 1)))
+        XCTAssertEqual(r?.status.code, .publishBadName)
+        XCTAssertEqual(r?.reason, .duplicate)
+        XCTAssertEqual(m.connection, 1)
+    }
+
+    func testDuplicateWhileStartingUnderRejectIsBadName() {
+        var m = ChannelLifecycle(channel: channel())
+        _ = m.publishRequested(attempt(1, channel()))
+        XCTAssertEqual(rejection(m.publishRequested(attempt(2, channel(), at: 0.001)))?.status.code, .publishBadName)
+        XCTAssertEqual(m.sessionWritten(now: at(0.01)), [.accept(1)])
+    }
+
+    func testReplaceKicksTheOldPublisherAndContinuesTheSession() {
+        let c = channel(policy: .replace)
+        var m = liveMachine(c)
+        let actions = m.publishRequested(attempt(2, c, at: 5, session: "ses_other"))
+        XCTAssertEqual(actions, [.kick(1, NetStatus(level: .status, code: .unpublishSuccess, description: "replaced by a new publisher"), reason: nil),
+                                 .accept(2)])
+        XCTAssertEqual(m.session?.id, "ses_1", "same session")
+        // The replaced publisher going away ends nothing.
+        XCTAssertEqual(m.publisherEnded(1, reason: .kicked, now: at(5.1)), [])
+        XCTAssertEqual(m.publisherStarted(2, now: at(5.1)), [.continueOutputs(2, sessionId: "ses_1")])
+        XCTAssertEqual(m.publisherEnded(2, reason: .unpublished, now: at(9)), [.endSession(sessionId: "ses_1", reason: .unpublished)])
+    }
+
+    /// Used to answer BadName even under `replace` (the first publisher was still being decided).
+    func testReplaceWhileTheFirstIsStillStarting() {
+        let c = channel(policy: .replace)
+        var m = ChannelLifecycle(channel: c)
+        XCTAssertEqual(m.publishRequested(attempt(1, c)).count, 1)
+        let actions = m.publishRequested(attempt(2, c, at: 0.002))
+        XCTAssertEqual(rejection(actions)?.status.code, .unpublishSuccess)
+        guard case .reject(let refused, _) = actions.first else { return XCTFail() }
+        XCTAssertEqual(refused, 1, "the first publisher is the one refused")
+        XCTAssertEqual(m.sessionWritten(now: at(0.01)), [.accept(2)], "the new one gets the session")
+        XCTAssertEqual(m.publisherStarted(2, now: at(0.02)), [.startOutputs(2, sessionId: "ses_1")])
+    }
+
+    func testMaxConcurrentLiveCountsReservations() {
+        let limits = UserLimits(maxConcurrentLive: 2)
+        var m = ChannelLifecycle(channel: channel())
+        let r = rejection(m.publishRequested(attempt(1, channel(), limits: limits, liveForUser: 2)))
+        XCTAssertEqual(r?.status.code, .publishRejected)
+        XCTAssertTrue(r?.status.description.hasSuffix("maxConcurrentLive") == true, r?.status.description ?? "")
+        XCTAssertEqual(r?.limit, .maxConcurrentLive)
+        var n = ChannelLifecycle(channel: channel())
+        guard case .writeSession = n.publishRequested(attempt(1, channel(), limits: limits, liveForUser: 1)).first else { return XCTFail() }
+    }
+
+    // MARK: The reconnect window
+
+    func testCleanUnpublishEndsAtOnce() {
+        var m = liveMachine(channel())
+        XCTAssertEqual(m.publisherEnded(1, reason: .unpublished, now: at(3)), [.endSession(sessionId: "ses_1", reason: .unpublished)])
+        XCTAssertEqual(m.phase, .ending)
+        XCTAssertEqual(m.sessionEnded(now: at(3.01)), [])
+        XCTAssertTrue(m.isIdle)
+    }
+
+    func testReconnectInsideTheWindowContinuesTheSession() {
+        var m = liveMachine(channel(window: 10))
+        XCTAssertEqual(m.publisherEnded(1, reason: .connectionClosed, now: at(7)), [])
+        XCTAssertEqual(m.phase, .reconnecting)
+        XCTAssertTrue(m.holdsLiveSlot)
+        XCTAssertEqual(m.tick(now: at(16.9), limits: UserLimits()), [])
+        XCTAssertEqual(m.publishRequested(attempt(2, channel(window: 10), at: 16.99, session: "ses_new")), [.accept(2)],
+                       "no session write: no offline/live pair")
+        XCTAssertEqual(m.publisherStarted(2, now: at(17)), [.continueOutputs(2, sessionId: "ses_1")])
+        XCTAssertEqual(m.session?.id, "ses_1")
+    }
+
+    func testWindowEdgeAndAfter() {
+        var m = liveMachine(channel(window: 10))
+        _ = m.publisherEnded(1, reason: .mediaTimeout, now: at(7))
+        XCTAssertEqual(m.tick(now: at(17), limits: UserLimits()), [.endSession(sessionId: "ses_1", reason: .mediaTimeout)],
+                       "at the deadline the window is over")
+        _ = m.sessionEnded(now: at(17.01))
+        guard case .writeSession(let next) = m.publishRequested(attempt(2, channel(window: 10), at: 18, session: "ses_2")).first else {
+            return XCTFail("a publish after the window starts a new session")
+        }
+        XCTAssertEqual(next.id, "ses_2")
+    }
+
+    func testZeroWindowEndsAtOnceOnADrop() {
+        var m = liveMachine(channel(window: 0))
+        XCTAssertEqual(m.publisherEnded(1, reason: .connectionClosed, now: at(2)), [.endSession(sessionId: "ses_1", reason: .connectionClosed)])
+    }
+
+    func testProtocolErrorWaitsLikeADrop() {
+        var m = liveMachine(channel(window: 5))
+        XCTAssertEqual(m.publisherEnded(1, reason: .protocolError, now: at(2)), [])
+        XCTAssertEqual(m.tick(now: at(7), limits: UserLimits()), [.endSession(sessionId: "ses_1", reason: .connectionClosed)])
+    }
+
+    func testPublishWhileTheEndIsBeingWrittenStartsTheNextSessionAfterIt() {
+        var m = liveMachine(channel())
+        _ = m.publisherEnded(1, reason: .unpublished, now: at(3))
+        XCTAssertEqual(m.publishRequested(attempt(2, channel(), at: 3.001, session: "ses_2")), [], "waits for the end")
+        let next = m.sessionEnded(now: at(3.01))
+        guard case .writeSession(let session) = next.first else { return XCTFail("\(next)") }
+        XCTAssertEqual(session.id, "ses_2")
+        XCTAssertEqual(m.sessionWritten(now: at(3.02)), [.accept(2)])
+    }
+
+    // MARK: Kicks
+
+    func testAPIChangesKickWithTheirReason() {
+        for (change, reason, code) in [(ChannelChange.keyReset, OfflineReason.keyReset, NetStatus.Code.publishUnauthorized),
+                                       (.disabled, .disabled, .publishUnauthorized), (.deleted, .deleted, .publishBadName)] {
+            var m = liveMachine(channel())
+            let actions = m.channelChanged(change, now: at(2))
+            guard case .kick(1, let status, let why) = actions.first, actions.count == 1 else { return XCTFail("\(actions)") }
+            XCTAssertEqual(status.code, code)
+            XCTAssertEqual(why, reason)
+            // However the connection then ends, the session ends with the change's reason.
+            XCTAssertEqual(m.publisherEnded(1, reason: .kicked, now: at(2.1)), [.endSession(sessionId: "ses_1", reason: reason)])
+        }
+    }
+
+    func testChangeDuringTheWindowEndsAtOnce() {
+        var m = liveMachine(channel())
+        _ = m.publisherEnded(1, reason: .connectionClosed, now: at(2))
+        XCTAssertEqual(m.channelChanged(.keyReset, now: at(3)), [.endSession(sessionId: "ses_1", reason: .keyReset)])
+    }
+
+    func testChangeWhileStartingEndsTheSessionOnceWritten() {
+        var m = ChannelLifecycle(channel: channel())
+        _ = m.publishRequested(attempt(1, channel()))
+        XCTAssertEqual(m.channelChanged(.disabled, now: at(0.001)), [])
+        let actions = m.sessionWritten(now: at(0.01))
+        XCTAssertEqual(actions.count, 2)
+        XCTAssertEqual(rejection([actions[0]])?.status.code, .publishUnauthorized)
+        XCTAssertEqual(actions[1], .endSession(sessionId: "ses_1", reason: .disabled))
+    }
+
+    func testShutdownEndsWithShutdown() {
+        var m = liveMachine(channel())
+        XCTAssertEqual(m.publisherEnded(1, reason: .shutdown, now: at(1)), [.endSession(sessionId: "ses_1", reason: .shutdown)])
+    }
+
+    // MARK: Limits
+
+    func testEveryRunningLimitEndsTheSessionAndCoolsDown() {
+        for limit in [UserLimit.maxBitrateKbps, .maxWidth, .maxHeight, .maxFps, .allowedVideoCodecs] {
+            var m = liveMachine(channel())
+            let violation = ChannelLifecycle.LimitViolation(limit: limit, configured: .number(1), measured: .number(2))
+            XCTAssertEqual(m.limitObserved(1, violation, now: at(1)), [
+                .recordLimitExceeded(sessionId: "ses_1", violation),
+                .kick(1, .error(.publishRejected, limit.rawValue), reason: .limitExceeded),
+            ], "\(limit)")
+            XCTAssertEqual(m.limitObserved(1, violation, now: at(1.1)), [], "once")
+            // The encoder drops (or is dropped): no reconnect window for a limit.
+            XCTAssertEqual(m.publisherEnded(1, reason: .connectionClosed, now: at(1.2)), [.endSession(sessionId: "ses_1", reason: .limitExceeded)])
+            _ = m.sessionEnded(now: at(1.3))
+            // An auto-reconnecting encoder is refused for the cooldown, with one event per minute.
+            let first = rejection(m.publishRequested(attempt(2, channel(), at: 2, session: "ses_2")))
+            XCTAssertEqual(first?.status.code, .publishRejected)
+            XCTAssertTrue(first?.status.description.contains("\(limit.rawValue) exceeded") == true, first?.status.description ?? "")
+            XCTAssertEqual(first?.reason, .limitCooldown)
+            XCTAssertEqual(first?.recordEvent, true)
+            XCTAssertEqual(rejection(m.publishRequested(attempt(3, channel(), at: 3)))?.recordEvent, false)
+            XCTAssertEqual(rejection(m.publishRequested(attempt(4, channel(), at: 61.2)))?.reason, .limitCooldown, "still cooling at 59.9 s")
+            guard case .writeSession = m.publishRequested(attempt(5, channel(), at: 61.4, session: "ses_3")).first else {
+                return XCTFail("after the cooldown a publish starts a session (\(limit))")
+            }
+        }
+    }
+
+    func testCooldownEventAtMostOncePerMinute() {
+        var m = ChannelLifecycle(channel: channel(), configuration: .init(limitCooldown: 300, cooldownEventInterval: 60))
+        XCTAssertEqual(m.publishRequested(attempt(1, channel())).count, 1)
+        _ = m.sessionWritten(now: at(0))
+        _ = m.publisherStarted(1, now: at(0))
+        _ = m.limitObserved(1, .init(limit: .maxFps, configured: .number(30), measured: .number(60)), now: at(1))
+        _ = m.publisherEnded(1, reason: .kicked, now: at(1))
+        _ = m.sessionEnded(now: at(1))
+        let events = stride(from: 2.0, to: 200, by: 5).map { rejection(m.publishRequested(attempt(9, channel(), at: $0)))?.recordEvent ?? false }
+        XCTAssertEqual(events.filter { $0 }.count, 4, "t = 2, 62, 122, 182")
+    }
+
+    /// `maxSessionSec` counts the session, across reconnects — reconnecting at once does not reset it.
+    func testMaxSessionSecCountsTheWholeSession() {
+        let limits = UserLimits(maxSessionSec: 60)
+        var m = liveMachine(channel(), limits: limits)
+        XCTAssertEqual(m.tick(now: at(40), limits: limits), [])
+        _ = m.publisherEnded(1, reason: .connectionClosed, now: at(40))
+        XCTAssertEqual(m.publishRequested(attempt(2, channel(), at: 41, limits: limits)), [.accept(2)])
+        _ = m.publisherStarted(2, now: at(41))
+        XCTAssertEqual(m.tick(now: at(59.9), limits: limits), [])
+        let actions = m.tick(now: at(60), limits: limits)
+        XCTAssertEqual(actions.count, 2)
+        XCTAssertEqual(actions.last, .kick(2, .error(.publishRejected, "maxSessionSec"), reason: .limitExceeded))
+    }
+
+    func testEndRetriesAreTheSameAction() {
+        var m = liveMachine(channel())
+        let end = m.publisherEnded(1, reason: .unpublished, now: at(1))
+        XCTAssertEqual(m.endSessionAction(), end.first, "a failed end write is retried as the same action")
+    }
+}
