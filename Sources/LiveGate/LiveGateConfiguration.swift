@@ -29,6 +29,8 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("rtmp.tlsCertificate", .string, default: "", "PEM certificate chain for RTMPS; empty = RTMPS off."),
         ConfigKey("rtmp.tlsKey", .string, default: "", "PEM private key for RTMPS."),
         ConfigKey("ingest.mediaTimeoutSec", .double(1...3600), default: "10", "A publisher sending no media this long is dropped."),
+        ConfigKey("ingest.limitCooldownSec", .double(0...86400), default: "60",
+                  "After a user limit ended a session, that channel's publishes are refused this long (an auto-reconnecting encoder does not loop)."),
         ConfigKey("http.host", .string, default: "0.0.0.0", "Address the HTTP listener (API, HLS, metrics) binds."),
         ConfigKey("http.port", .int(0...65535), default: "8080", "HTTP listener port."),
         ConfigKey("http.tlsCertificate", .string, default: "", "PEM certificate chain: serve the API over HTTPS; empty = plain HTTP."),

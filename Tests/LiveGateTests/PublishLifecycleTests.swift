@@ -40,14 +40,15 @@ final class PublishLifecycleTests: XCTestCase {
     override func tearDown() async throws { try? FileManager.default.removeItem(at: dir) }
 
     /// `retryScale` shrinks the retry schedule (5 s → 5 s × scale …) so recovery fits in a test.
-    func startStack(retryScale: Double = 1) async throws -> Stack {
+    func startStack(retryScale: Double = 1, limitCooldown: TimeInterval = 60) async throws -> Stack {
         let store = try await StoreFactory.open(url: "", dataDir: dir.appendingPathComponent("data").path, logger: Logger(label: "test"))
         let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let receiver = try await WebhookReceiver.start(secret: secret)
         _ = try await store.createWebhook(id: "wh_test", secret: secret, fields: WebhookFields(url: receiver.url), now: Date())
         let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(), schedule: RetrySchedule(scale: retryScale),
                                            pollInterval: .milliseconds(100), logger: Logger(label: "test.webhooks"))
-        let coordinator = IngestCoordinator(store: store, nodeId: "test-node", dispatcher: dispatcher, logger: Logger(label: "test.ingest"))
+        let coordinator = IngestCoordinator(store: store, nodeId: "test-node", dispatcher: dispatcher,
+                                            lifecycle: .init(limitCooldown: limitCooldown), logger: Logger(label: "test.ingest"))
         var config = RTMPServerConfiguration(host: "127.0.0.1", port: 0)
         config.failedPublishesPerMinute = 100
         let rtmp = RTMPServer(configuration: config, authorizer: coordinator, sink: coordinator, logger: Logger(label: "test.rtmp"))
@@ -255,6 +256,42 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertEqual(events.map(\.type), ["channel.live", "channel.limit_exceeded", "channel.offline"])
         XCTAssertTrue(events.count == 3 && events[1].body.contains("\"limit\":\"maxBitrateKbps\""), "\(events.map(\.body))")
         XCTAssertEqual(events.last?.reason, "limit_exceeded")
+        await stack.stop()
+    }
+
+    /// A limit that ended a session refuses that channel for `ingest.limitCooldownSec`: an
+    /// encoder that reconnects at once gets `NetStream.Publish.Rejected` naming the limit, within
+    /// 2 s and without going live (used to loop live → limit_exceeded → offline for ever), with
+    /// one `channel.publish_rejected` per minute at most; after the cooldown it publishes again.
+    func testLimitCooldownStopsAReconnectLoop() async throws {
+        let stack = try await startStack(limitCooldown: 6)
+        _ = try await channel(stack, "loop", key: "KEY_loop", user: "lim4")
+        try await stack.store.setUserLimits(userId: "lim4", UserLimits(allowedVideoCodecs: ["hevc"]), now: Date())
+        let first = try await publish(stack, "KEY_loop", seconds: 3).value
+        XCTAssertNotEqual(first.exitCode, 0)
+        let ended = await stack.receiver.wait { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(ended)
+        // The encoder comes straight back, three times.
+        for _ in 0..<3 {
+            let again = try await publish(stack, "KEY_loop", seconds: 3).value
+            XCTAssertNotEqual(again.exitCode, 0)
+            XCTAssertLessThan(again.duration, 2)
+            XCTAssertTrue(again.stderr.contains("NetStream.Publish.Rejected") && again.stderr.contains("allowedVideoCodecs"), again.stderr)
+        }
+        let rejected = await stack.receiver.wait { $0.contains { $0.type == "channel.publish_rejected" } }
+        XCTAssertTrue(rejected)
+        try await Task.sleep(for: .milliseconds(500))
+        let events = stack.receiver.all.filter { $0.channelId == "ch_loop" }
+        XCTAssertEqual(events.map(\.type), ["channel.live", "channel.limit_exceeded", "channel.offline", "channel.publish_rejected"],
+                       "one live, one offline, one rejection event for three refused publishes")
+        XCTAssertTrue(events.last?.body.contains("\"reason\":\"limit_cooldown\"") == true, events.last?.body ?? "")
+        XCTAssertTrue(events[1].body.contains("\"configured\":[\"hevc\"]") && events[1].body.contains("\"value\":\"h264\""), events[1].body)
+        // After the cooldown the limit still applies, but the channel may try again.
+        try await Task.sleep(for: .seconds(6))
+        try await stack.store.setUserLimits(userId: "lim4", UserLimits(), now: Date())
+        await stack.coordinator.userLimitsChanged("lim4")
+        let after = try await publish(stack, "KEY_loop", seconds: 2).value
+        XCTAssertEqual(after.exitCode, 0, after.stderr)
         await stack.stop()
     }
 
