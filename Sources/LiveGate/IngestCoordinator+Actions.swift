@@ -51,7 +51,9 @@ extension IngestCoordinator {
             await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection)
         case .recordLimitExceeded(_, let violation):
             await recordLimitExceeded(violation, channelId: channelId)
-        case .endSession(_, let reason):
+        case .endSession(let sessionId, let reason):
+            // The outputs finish first (the recording becomes a video), whatever the store does.
+            media?.endSession(sessionId: sessionId)
             await endSession(channelId: channelId, reason: reason)
         }
     }

@@ -138,7 +138,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     }
 
     public nonisolated func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {
-        media?.sessionEnded(connectionID: session.connectionID)
+        // The outputs are the channel session's: they wait for its next connection or its end.
+        media?.connectionEnded(connectionID: session.connectionID)
         commandSink.yield(.ended(session, reason, stats))
     }
 
@@ -225,6 +226,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         }
         // Publishers were kicked with `shutdown` by the listener first; what is still open ends now.
         for id in Array(channels.keys) { await feed(id) { $0.shutdown(now: Date()) } }
+        media?.endAllSessions()
         // Outputs flush: MP4s get their index and their video records before the store closes.
         if let media, !(await media.drain(timeout: .seconds(8))) {
             logger.error("outputs did not finish before the shutdown deadline")

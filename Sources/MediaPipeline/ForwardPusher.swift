@@ -5,6 +5,9 @@ import Foundation
 /// handshake and each write), so a target that stops reading fails this output in seconds and
 /// the worker reconnects with backoff; ingest never waits for it.
 final class ForwardPusher: MediaWriter {
+    /// A reconnecting or replacing publisher of the same session continues this file/push.
+    var resumesInPlace: Bool { true }
+
     let url: String
     private let interrupt: InterruptFlag
     private let timeoutMicroseconds: Int64

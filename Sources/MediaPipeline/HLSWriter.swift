@@ -3,8 +3,10 @@ import Foundation
 /// SPEC §3 `hls`: MPEG-TS segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
 /// 6-segment rolling window) under `data/hls/CHANNEL_ID/`. A layout change starts a new
 /// segment series that appends to the same playlist after an `EXT-X-DISCONTINUITY`.
-/// Segment names carry the connection, so a publisher reconnecting into the same directory
-/// never collides with, or deletes, the previous one's files. Once a newer session of the
+/// One writer per channel *session*: a publisher that reconnects or replaces another continues
+/// the playlist (media sequence counting on, `EXT-X-DISCONTINUITY` before its first segment).
+/// Segment names carry the session, so a later session writing into the same directory never
+/// collides with, or deletes, an earlier one's files. Once a newer session of the
 /// channel owns the directory (a replacing publisher), this one stops touching the shared
 /// playlist: no more segments, and no final playlist with `EXT-X-ENDLIST`, which would tell
 /// players the live stream had ended.
@@ -37,6 +39,12 @@ final class HLSWriter: MediaWriter {
     }
 
     var playlistPath: String { directory + "/index.m3u8" }
+
+    /// Segment names carry the session (`s` + 12 characters of its id), then a generation per
+    /// layout or connection: no name is reused within a channel's folder.
+    static func prefix(sessionId: String) -> String {
+        "s" + String(sessionId.replacingOccurrences(of: "ses_", with: "").prefix(12))
+    }
 
     func open(_ layout: StreamLayout) throws(AVFailure) {
         do {

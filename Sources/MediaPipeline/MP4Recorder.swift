@@ -25,6 +25,9 @@ public struct RecordingFile: Sendable, Equatable {
 /// only then removed. A `.part` left behind by a `kill -9` is finished the same way at the
 /// next start (`recover(partPath:)`).
 final class MP4Recorder: MediaWriter {
+    /// A reconnecting or replacing publisher of the same session continues this file/push.
+    var resumesInPlace: Bool { true }
+
     static let partSuffix = ".mp4.part"
 
     let directory: String

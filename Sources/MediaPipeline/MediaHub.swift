@@ -44,8 +44,12 @@ public enum MediaEvent: Sendable, Equatable {
 }
 
 /// The media side of the gateway: one `MediaSession` per publishing connection, and the output
-/// workers (HLS, MP4, forwards) each session feeds. Thread-safe; the per-frame path takes one
-/// lock for the session lookup and one for the session.
+/// workers (HLS, MP4, forwards) of each *channel session*, which outlive a connection: a
+/// publisher that reconnects inside the window, or a replacing one, feeds the same workers —
+/// the recording continues in the same file while the stream's layout is unchanged (timestamps
+/// continue after the gap), HLS continues its playlist after an `EXT-X-DISCONTINUITY`. The
+/// outputs end with the session (`endSession`). Thread-safe; the per-frame path takes one lock
+/// for the connection lookup and one for the connection's `MediaSession`.
 public final class MediaHub: Sendable {
     public struct Settings: Sendable {
         public var dataDirectory: String
@@ -77,12 +81,24 @@ public final class MediaHub: Sendable {
         public var recordingsDirectory: String { dataDirectory + "/recordings" }
     }
 
+    /// The outputs of one channel session, across its connections.
+    private struct SessionOutputs {
+        var plan: OutputPlan
+        var workers: [OutputWorker]
+        /// The connection feeding them now (nil between connections).
+        var connection: UInt64?
+        /// Where the last connection left the output timeline, and its layout.
+        var carry: MediaSession.Carry?
+    }
+
     private struct Registry {
         var sessions: [UInt64: MediaSession] = [:]
-        var plans: [UInt64: OutputPlan] = [:]
+        /// connection → its channel session's id, once configured.
+        var sessionOfConnection: [UInt64: String] = [:]
+        var outputs: [String: SessionOutputs] = [:]
         var workers: [ObjectIdentifier: OutputWorker] = [:]
-        /// channel id → the connection whose HLS owns `data/hls/CHANNEL_ID/`.
-        var hlsOwners: [String: UInt64] = [:]
+        /// channel id → the session whose HLS owns `data/hls/CHANNEL_ID/`.
+        var hlsOwners: [String: String] = [:]
     }
 
     public let settings: Settings
@@ -118,41 +134,110 @@ public final class MediaHub: Sendable {
         registry.withLockedValue { $0.sessions[connectionID] }?.announce(hasVideo: hasVideo, hasAudio: hasAudio)
     }
 
+    /// A connection ended and its channel session ends with it: the outputs flush and finish.
     public func sessionEnded(connectionID: UInt64) {
-        let session = registry.withLockedValue { r -> MediaSession? in
-            r.plans.removeValue(forKey: connectionID)
-            return r.sessions.removeValue(forKey: connectionID)
+        let sessionId = registry.withLockedValue { $0.sessionOfConnection[connectionID] }
+        connectionEnded(connectionID: connectionID)
+        if let sessionId { endSession(sessionId: sessionId) }
+    }
+
+    /// A connection ended but its channel session may go on (the reconnect window): the outputs
+    /// stay open and wait for the session's next connection, or for `endSession`.
+    public func connectionEnded(connectionID: UInt64) {
+        registry.withLockedValue { r in
+            guard let session = r.sessions.removeValue(forKey: connectionID) else { return }
+            let carry = session.detach()
+            guard let id = r.sessionOfConnection.removeValue(forKey: connectionID), r.outputs[id]?.connection == connectionID else { return }
+            r.outputs[id]?.connection = nil
+            r.outputs[id]?.carry = carry
         }
-        // The workers stay registered (for `drain`) until they have flushed and exited.
-        for worker in session?.end() ?? [] where worker.kind == .forward { worker.end(abortAfter: settings.forwardStopSeconds) }
+    }
+
+    /// The channel session is over: its outputs flush and finish (the recording becomes a video).
+    /// The workers stay registered (for `drain`) until they have flushed and exited.
+    public func endSession(sessionId: String) {
+        let (outputs, current) = registry.withLockedValue { r -> (SessionOutputs?, MediaSession?) in
+            guard let outputs = r.outputs.removeValue(forKey: sessionId) else { return (nil, nil) }
+            let current = outputs.connection.flatMap { c -> MediaSession? in
+                r.sessionOfConnection[c] = nil
+                return r.sessions[c]
+            }
+            return (outputs, current)
+        }
+        guard let outputs else { return }
+        // A connection still attached flushes what it buffered first.
+        _ = current?.detach()
+        for worker in outputs.workers {
+            worker.send(.end)
+            if worker.kind == .forward { worker.end(abortAfter: settings.forwardStopSeconds) }
+        }
+    }
+
+    /// Every session still open ends (shutdown, before `drain`).
+    public func endAllSessions() {
+        for id in registry.withLockedValue({ Array($0.outputs.keys) }) { endSession(sessionId: id) }
     }
 
     // MARK: Coordinator side
 
-    /// Starts the outputs the channel wants for this connection's session. A plan with no
-    /// outputs keeps the session (a forward may be added while live) with no workers: its
-    /// frames then cost a lock and the layout bookkeeping, nothing is copied or queued.
+    /// Starts the outputs the channel wants for this connection's session — or, when the
+    /// session already has outputs (a reconnect or a replace), joins the connection to them. A
+    /// plan with no outputs keeps the session (a forward may be added while live) with no
+    /// workers: its frames then cost a lock and the layout bookkeeping, nothing is copied or queued.
     public func configure(connectionID: UInt64, plan: OutputPlan) {
-        let session = registry.withLockedValue { r -> MediaSession? in
-            guard let s = r.sessions[connectionID] else { return nil }
-            r.plans[connectionID] = plan
-            if plan.hls { r.hlsOwners[plan.channelId] = connectionID }
-            return s
+        enum Found { case none, fresh(MediaSession), continuing(MediaSession, MediaSession?, SessionOutputs) }
+        let found = registry.withLockedValue { r -> Found in
+            guard let s = r.sessions[connectionID] else { return .none }
+            r.sessionOfConnection[connectionID] = plan.sessionId
+            guard var outputs = r.outputs[plan.sessionId] else { return .fresh(s) }
+            // A replaced publisher still attached stops feeding the outputs now.
+            let previous = outputs.connection.flatMap { c -> MediaSession? in
+                guard c != connectionID else { return nil }
+                r.sessionOfConnection[c] = nil
+                return r.sessions[c]
+            }
+            outputs.connection = connectionID
+            r.outputs[plan.sessionId] = outputs
+            return .continuing(s, previous, outputs)
         }
-        guard let session else { return }
+        switch found {
+        case .none:
+            return
+        case .continuing(let session, let previous, var outputs):
+            if let previous, let carry = previous.detach() { outputs.carry = carry }
+            session.attach(outputs.workers, continuing: outputs.carry)
+            registry.withLockedValue { $0.outputs[plan.sessionId]?.carry = nil }
+            logger.info("outputs continue with a new connection", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",
+                                                                             "outputs": "\(outputs.workers.map { $0.kind.rawValue }.joined(separator: ","))"])
+            if plan.forwards != outputs.plan.forwards { updateForwards(connectionID: connectionID, forwards: plan.forwards) }
+        case .fresh(let session):
+            let workers = makeWorkers(plan)
+            registry.withLockedValue { r in
+                for w in workers { r.workers[ObjectIdentifier(w)] = w }
+                r.outputs[plan.sessionId] = SessionOutputs(plan: plan, workers: workers, connection: connectionID)
+                if plan.hls { r.hlsOwners[plan.channelId] = plan.sessionId }
+            }
+            session.attach(workers, continuing: nil)
+            guard !workers.isEmpty else { return }
+            logger.info("outputs started", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",
+                                                      "outputs": "\(workers.map { $0.kind.rawValue }.joined(separator: ","))"])
+        }
+    }
+
+    private func makeWorkers(_ plan: OutputPlan) -> [OutputWorker] {
         var workers: [OutputWorker] = []
         let log = workerLogger(plan)
         let onExit = workerExited
         if plan.hls {
             let interrupt = InterruptFlag()
-            let channelId = plan.channelId
+            let channelId = plan.channelId, sessionId = plan.sessionId
             let writer = HLSWriter(
-                directory: settings.hlsDirectory + "/" + plan.channelId, prefix: "c\(connectionID)",
+                directory: settings.hlsDirectory + "/" + plan.channelId, prefix: HLSWriter.prefix(sessionId: sessionId),
                 settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize), interrupt: interrupt,
-                ownsDirectory: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == connectionID } },
+                ownsDirectory: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == sessionId } },
                 releaseDirectory: { [registry] in
                     registry.withLockedValue { r in
-                        guard r.hlsOwners[channelId] == connectionID else { return false }
+                        guard r.hlsOwners[channelId] == sessionId else { return false }
                         r.hlsOwners.removeValue(forKey: channelId)
                         return true
                     }
@@ -169,11 +254,7 @@ public final class MediaHub: Sendable {
                                         batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
         }
         for target in plan.forwards { workers.append(makeForwardWorker(plan: plan, target: target, logger: log, onExit: onExit)) }
-        registry.withLockedValue { r in for w in workers { r.workers[ObjectIdentifier(w)] = w } }
-        session.attach(workers)
-        guard !workers.isEmpty else { return }
-        logger.info("outputs started", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",
-                                                  "outputs": "\(workers.map { $0.kind.rawValue }.joined(separator: ","))"])
+        return workers
     }
 
     /// The outputs' logger: every line names the channel and session.
@@ -217,10 +298,10 @@ public final class MediaHub: Sendable {
     /// keyframe. HLS, the recording and the other forwards carry on untouched.
     public func updateForwards(connectionID: UInt64, forwards: [OutputPlan.ForwardTarget]) {
         let found = registry.withLockedValue { r -> (MediaSession, OutputPlan)? in
-            guard let session = r.sessions[connectionID], var plan = r.plans[connectionID] else { return nil }
+            guard let session = r.sessions[connectionID], let id = r.sessionOfConnection[connectionID], var plan = r.outputs[id]?.plan else { return nil }
             let old = plan
             plan.forwards = forwards
-            r.plans[connectionID] = plan
+            r.outputs[id]?.plan = plan
             return (session, old)
         }
         guard let (session, old) = found else { return }
@@ -234,7 +315,12 @@ public final class MediaHub: Sendable {
         let log = workerLogger(plan)
         let onExit = workerExited
         let workers = added.map { makeForwardWorker(plan: plan, target: $0, logger: log, onExit: onExit) }
-        registry.withLockedValue { r in for w in workers { r.workers[ObjectIdentifier(w)] = w } }
+        let stoppedSet = Set(stopped)
+        registry.withLockedValue { r in
+            for w in workers { r.workers[ObjectIdentifier(w)] = w }
+            r.outputs[plan.sessionId]?.workers.removeAll { $0.kind == .forward && $0.id.map(stoppedSet.contains) == true }
+            r.outputs[plan.sessionId]?.workers.append(contentsOf: workers)
+        }
         session.add(workers)
         if !stopped.isEmpty || !added.isEmpty {
             logger.info("forwards changed while live", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)",

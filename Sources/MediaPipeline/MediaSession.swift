@@ -1,3 +1,4 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
 import RTMPCore
@@ -23,7 +24,23 @@ final class MediaSession: Sendable {
         var backlog: [OutputItem] = []
         var backlogDropped = 0
         var ended = false
+        /// Added to every output timestamp: where the session's previous connection left off.
+        var offset: Int64 = 0
+        /// The last timestamp delivered (output timeline).
+        var lastDts: Int64?
+        /// The previous connection's layout: the same layout resumes the outputs instead of restarting them.
+        var resumeLayout: StreamLayout?
     }
+
+    /// Where a connection left its session's outputs: the layout and the timeline's end, and
+    /// when (ms, monotonic), so the next connection's timestamps continue after the gap.
+    struct Carry: Sendable, Equatable {
+        var layout: StreamLayout?
+        var endDts: Int64
+        var atMs: Int64
+    }
+
+    static func nowMs() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
 
     /// How long to wait for a missing sequence header before starting without that track.
     static let layoutWaitMs: Int64 = 1000
@@ -77,14 +94,41 @@ final class MediaSession: Sendable {
         }
     }
 
-    /// The outputs for this session: they receive everything buffered so far, then live packets.
-    func attach(_ workers: [OutputWorker]) {
+    /// The outputs for this connection: they receive everything buffered so far, then live
+    /// packets. `continuing` (a later connection of the same channel session): the workers are
+    /// already running; timestamps continue after the previous connection's, and the same
+    /// layout resumes the outputs (`.resume`) instead of starting a new segment.
+    func attach(_ workers: [OutputWorker], continuing: Carry?) {
         state.withLockedValue { s in
+            // Already gone (closed before its outputs were known): nothing to feed; the outputs
+            // are the session's and must not be ended from here.
+            guard !s.ended else { return }
             s.workers = workers
+            if let carry = continuing {
+                s.offset = carry.endDts + max(1, Self.nowMs() - carry.atMs)
+                s.resumeLayout = carry.layout
+                // What was buffered before the outputs were known moves onto the session's timeline.
+                s.backlog = s.backlog.map { item in
+                    switch item {
+                    case .begin(let layout) where layout == s.resumeLayout:
+                        s.resumeLayout = nil
+                        return .resume(layout)
+                    case .begin:
+                        s.resumeLayout = nil
+                        return item
+                    case .packet(var packet):
+                        packet.dts += s.offset
+                        packet.pts += s.offset
+                        s.lastDts = packet.dts
+                        return .packet(packet)
+                    default:
+                        return item
+                    }
+                }
+            }
             for worker in workers {
-                worker.start()
+                if continuing == nil { worker.start() }
                 for item in s.backlog { worker.send(item) }
-                if s.ended { worker.send(.end) }
             }
             s.backlog = []
         }
@@ -115,18 +159,17 @@ final class MediaSession: Sendable {
         }
     }
 
-    /// The publisher is gone: outputs flush and finish. Frames still waiting for a layout are
-    /// written with whatever tracks are known.
-    func end() -> [OutputWorker] {
+    /// The publisher is gone (or replaced): frames still waiting for a layout are delivered
+    /// with whatever tracks are known, and nothing more. The outputs are the channel session's
+    /// and go on (or end) without this connection; the returned carry is where it left them.
+    func detach() -> Carry? {
         state.withLockedValue { s in
-            guard !s.ended else { return [] }
+            guard !s.ended else { return nil }
             if s.layout == nil, !s.pending.isEmpty, s.video != nil || s.audio != nil { Self.startLayout(&s) }
             s.ended = true
-            if let workers = s.workers {
-                for w in workers { w.send(.end) }
-                return workers
-            }
-            return []
+            guard s.workers != nil else { return nil }
+            s.workers = nil
+            return Carry(layout: s.layout, endDts: s.lastDts ?? s.offset, atMs: Self.nowMs())
         }
     }
 
@@ -150,7 +193,12 @@ final class MediaSession: Sendable {
         let layout = currentLayout(s)
         s.layout = layout
         s.baseDts = s.pending.map(\.dts).min()
-        deliver(.begin(layout), &s)
+        if let resume = s.resumeLayout, resume == layout, s.workers != nil {
+            deliver(.resume(layout), &s)
+        } else {
+            deliver(.begin(layout), &s)
+        }
+        if s.workers != nil { s.resumeLayout = nil }
         let pending = s.pending
         s.pending = []
         for frame in pending { emit(frame, &s) }
@@ -167,7 +215,8 @@ final class MediaSession: Sendable {
         guard let layout = s.layout, let track = layout.index(of: frame.kind), layout.tracks[track].codec == frame.codec else { return }
         if s.workers?.isEmpty == true { return } // no outputs (yet): nothing to copy or queue
         let base = s.baseDts ?? frame.dts
-        let dts = max(0, frame.dts - base)
+        let dts = max(0, frame.dts - base) + s.offset
+        s.lastDts = dts
         // A single-chunk frame is a slice of the socket read buffer (up to 64 KiB). Queued as is,
         // a 200-byte audio frame would pin that whole buffer while an output lags; small frames
         // are copied so the queue's byte bound is what it holds. Large frames were assembled

@@ -7,4 +7,11 @@ protocol MediaWriter: AnyObject {
     func finish() throws(AVFailure)
     func abort()
     func close()
+    /// Whether a new connection of the same session with the same tracks continues the open
+    /// segment (a recording, a push: timestamps simply go on) rather than starting a new one.
+    var resumesInPlace: Bool { get }
+}
+
+extension MediaWriter {
+    var resumesInPlace: Bool { false }
 }

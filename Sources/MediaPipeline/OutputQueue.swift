@@ -5,6 +5,10 @@ import NIOCore
 enum OutputItem: Sendable {
     /// Start (or restart, on a layout change) with these tracks.
     case begin(StreamLayout)
+    /// The session's next connection (a reconnect or a replace) goes on with the same tracks:
+    /// a file or a push continues in place; HLS starts a new segment series after a
+    /// discontinuity (`MediaWriter.resumesInPlace`).
+    case resume(StreamLayout)
     case packet(MediaPacket)
     /// The session ended: finish cleanly and exit.
     case end
@@ -13,7 +17,7 @@ enum OutputItem: Sendable {
 /// The bounded hand-off between ingest (event loops) and one output's thread. `push` never
 /// blocks and never grows past its bounds: when an output falls behind, new packets are
 /// dropped — and counted — until the next video keyframe finds room again, so the output
-/// resumes with a decodable picture. Control items (`begin`, `end`) are never dropped.
+/// resumes with a decodable picture. Control items (`begin`, `resume`, `end`) are never dropped.
 final class OutputQueue: @unchecked Sendable {
     // All state below is guarded by `condition`.
     private let condition = NSCondition()
@@ -42,7 +46,7 @@ final class OutputQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         switch item {
-        case .begin(let layout):
+        case .begin(let layout), .resume(let layout):
             hasVideo = layout.hasVideo
         case .end:
             break

@@ -117,7 +117,10 @@ final class OutputWorker: Sendable {
             if batchPause > 0 { Thread.sleep(forTimeInterval: batchPause) }
             for item in queue.takeAll() {
                 switch item {
-                case .begin(let newLayout):
+                case .resume(let sameLayout) where writer.resumesInPlace && sameLayout == layout:
+                    // The session's next connection: continue the open file or push from its next keyframe.
+                    awaitingKeyframe = sameLayout.hasVideo
+                case .begin(let newLayout), .resume(let newLayout):
                     if isOpen {
                         do throws(AVFailure) { try writer.finish() } catch {
                             logger.warning("output segment did not finish cleanly", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])

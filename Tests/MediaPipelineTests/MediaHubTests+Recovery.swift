@@ -91,47 +91,89 @@ extension MediaHubTests {
 }
 
 extension MediaHubTests {
-    /// A replacing publisher takes the channel's HLS directory over while the old one is still
-    /// writing: the old session stops touching the playlist (no ENDLIST over the new session's
-    /// live playlist) and removes only its own segments.
-    func testAReplacingSessionOwnsTheHLSPlaylistAndTheOldOneLeavesItAlone() async throws {
+    /// A replacing publisher joins the session's outputs: the old connection stops feeding
+    /// them at once, the HLS playlist goes on (no ENDLIST, a discontinuity, segments of both
+    /// connections, media sequence never restarting), and the recording is one file.
+    func testAReplacingConnectionContinuesTheSessionsOutputs() async throws {
         let dir = try MediaTools.temporaryDirectory("hls-handover")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 6, in: dir)
         let all = try frames(clip)
-        let hub = makeHub(dir.appendingPathComponent("data"), events: Events())
+        let events = Events()
+        let hub = makeHub(dir.appendingPathComponent("data"), events: events)
         let half = all.count / 2
         hub.sessionStarted(connectionID: 21)
         hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: 21)
-        hub.configure(connectionID: 21, plan: plan("chH", hls: true, record: false))
+        hub.configure(connectionID: 21, plan: plan("chH", hls: true, record: true))
         for f in all.prefix(half) { hub.media(f, connectionID: 21) }
         let playlist = dir.appendingPathComponent("data/hls/chH/index.m3u8")
-        try await waitUntil(timeout: 10) { ((try? String(contentsOf: playlist, encoding: .utf8)) ?? "").contains("c21-") }
+        try await waitUntil(timeout: 10) { ((try? String(contentsOf: playlist, encoding: .utf8)) ?? "").contains(".ts") }
+        let before = try String(contentsOf: playlist, encoding: .utf8)
 
-        // The replacement starts while the old publisher still sends.
+        // The replacement starts while the old publisher still sends; its timestamps start at 0.
         hub.sessionStarted(connectionID: 22)
         hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: 22)
-        hub.configure(connectionID: 22, plan: plan("chH", hls: true, record: false))
+        hub.configure(connectionID: 22, plan: plan("chH", hls: true, record: true))
+        for f in all.dropFirst(half) { hub.media(f, connectionID: 21) } // ignored from now on
         for f in all { hub.media(f, connectionID: 22) }
-        for f in all.dropFirst(half) { hub.media(f, connectionID: 21) }
-        try await waitUntil(timeout: 10) { ((try? String(contentsOf: playlist, encoding: .utf8)) ?? "").contains("c22-") }
-        hub.sessionEnded(connectionID: 21)
-        try await waitUntil(timeout: 10) { hub.activeOutputs == 1 }
+        hub.connectionEnded(connectionID: 21)
+        try await waitUntil(timeout: 15) {
+            let text = (try? String(contentsOf: playlist, encoding: .utf8)) ?? ""
+            return text.contains("#EXT-X-DISCONTINUITY") && text.components(separatedBy: ".ts").count - 1 >= 4
+        }
+        let during = try String(contentsOf: playlist, encoding: .utf8)
+        XCTAssertFalse(during.contains("#EXT-X-ENDLIST"), during)
+        XCTAssertGreaterThanOrEqual(Self.mediaSequence(during), Self.mediaSequence(before), "the media sequence never goes back")
+        let names = during.split(separator: "\n").filter { $0.hasSuffix(".ts") }
+        XCTAssertEqual(Set(names).count, names.count, "no segment name reused: \(during)")
+        XCTAssertEqual(hub.activeOutputs, 2, "one HLS and one recording for the session, not one per connection")
 
-        let text = try String(contentsOf: playlist, encoding: .utf8)
-        XCTAssertFalse(text.contains("#EXT-X-ENDLIST"), "the old session's end did not end the live playlist: \(text)")
-        XCTAssertFalse(text.contains("c21-"), "only the new session's segments are listed: \(text)")
-        let names = try FileManager.default.contentsOfDirectory(atPath: playlist.deletingLastPathComponent().path)
-        XCTAssertFalse(names.contains { $0.hasPrefix("c21-") }, "the old session removed its own segments: \(names)")
-        XCTAssertTrue(names.contains { $0.hasPrefix("c22-") }, "and left the new one's: \(names)")
-        // It dropped its muxer without a trailer: nothing of it may stay open.
-        let openFiles = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [])
-            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
-        XCTAssertFalse(openFiles.contains { $0.contains("/hls/chH/c21-") }, "no file of the superseded session left open: \(openFiles)")
-
-        hub.sessionEnded(connectionID: 22)
+        hub.endSession(sessionId: "ses_chH")
         let drained = await hub.drain(timeout: .seconds(10))
         XCTAssertTrue(drained)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: playlist.deletingLastPathComponent().path), "the last owner cleans up")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: playlist.deletingLastPathComponent().path), "the session's end cleans up")
+        let files = recordings(events)
+        XCTAssertEqual(files.map { ($0.path as NSString).lastPathComponent }, ["ses_chH.mp4"], "one recording for the session")
+        let probed = try await MediaTools.probe(URL(fileURLWithPath: try XCTUnwrap(files.first).path))
+        func videoFrames(_ frames: some Sequence<MediaFrame>) -> Int { frames.filter { $0.kind == .video && $0.packetType == .codedFrames }.count }
+        XCTAssertEqual(probed.first { $0.codecType == "video" }?.packets, videoFrames(all.prefix(half)) + videoFrames(all),
+                       "the first half from the old publisher, the whole clip from the new one")
+    }
+
+    /// A reconnect inside the window: the outputs wait without a connection, then continue —
+    /// one MP4 whose duration covers both connections and the gap, timestamps never rewinding.
+    func testAReconnectContinuesTheRecordingAndADifferentLayoutStartsThePartTwo() async throws {
+        let dir = try MediaTools.temporaryDirectory("reconnect-record")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 3, in: dir)
+        let large = try await MediaTools.makeClip(seconds: 3, size: "640x360", in: dir, name: "large.flv")
+        let events = Events()
+        let hub = makeHub(dir.appendingPathComponent("data"), events: events)
+        let p = plan("chR2", hls: false, record: true)
+        for (connection, file) in [(UInt64(31), clip), (32, clip), (33, large)] {
+            hub.sessionStarted(connectionID: connection)
+            hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: connection)
+            hub.configure(connectionID: connection, plan: p)
+            for f in try frames(file) { hub.media(f, connectionID: connection) }
+            hub.connectionEnded(connectionID: connection)
+            try await Task.sleep(for: .milliseconds(300)) // the gap between connections
+            if connection == 32 { XCTAssertTrue(recordings(events).isEmpty, "nothing finishes while the session goes on with the same layout") }
+        }
+        hub.endSession(sessionId: p.sessionId)
+        let drained = await hub.drain(timeout: .seconds(15))
+        XCTAssertTrue(drained)
+        let files = recordings(events).sorted { $0.path < $1.path }
+        XCTAssertEqual(files.map { ($0.path as NSString).lastPathComponent }, ["ses_chR2-2.mp4", "ses_chR2.mp4"])
+        let continued = try XCTUnwrap(files.first { $0.path.hasSuffix("ses_chR2.mp4") })
+        let probed = try await MediaTools.probe(URL(fileURLWithPath: continued.path))
+        XCTAssertEqual(probed.first { $0.codecType == "video" }?.packets, 150, "both 3 s connections at 25 fps in one file")
+        XCTAssertGreaterThan(continued.durationSec, 6.2, "the gap is a gap, not a rewind")
+        XCTAssertLessThan(continued.durationSec, 8)
+        XCTAssertEqual(files.first { $0.path.hasSuffix("-2.mp4") }?.width, 640, "the changed layout is the next part")
+    }
+
+    static func mediaSequence(_ playlist: String) -> Int {
+        guard let line = playlist.split(separator: "\n").first(where: { $0.hasPrefix("#EXT-X-MEDIA-SEQUENCE:") }) else { return -1 }
+        return Int(line.dropFirst("#EXT-X-MEDIA-SEQUENCE:".count)) ?? -1
     }
 }
