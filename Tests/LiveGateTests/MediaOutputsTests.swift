@@ -379,7 +379,7 @@ final class MediaOutputsTests: XCTestCase {
                                                             "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 4, timeoutSignal: SIGKILL)
         XCTAssertTrue(killed.timedOut)
         let ready = await setup.receiver.wait(timeout: 15) { $0.contains { $0.type == "video.ready" } }
-        XCTAssertTrue(ready, "the recording is finished at the network drop, not after the reconnect window")
+        XCTAssertTrue(ready, "the recording is finished when the session ends (the reconnect window, 10 s, passed without a reconnect)")
         let listed = try await setup.curl(["\(setup.api)/v1/videos"])
         let video = try XCTUnwrap((data(listed)["items"] as? [[String: Any]])?.first)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path)
@@ -390,6 +390,75 @@ final class MediaOutputsTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(video["durationSec"] as? Double), duration, accuracy: 0.1)
         let streams = try await MediaTools.probe(path: path)
         XCTAssertGreaterThan(streams.first { $0.codecType == "video" }?.packets ?? 0, 50)
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+    }
+
+    /// SPEC §3 across connections, on the real binary: a publisher killed with SIGKILL comes back
+    /// inside the window — one session, one recording holding every frame of both connections
+    /// (duration ≈ both parts and the gap), HLS continuing its playlist after a discontinuity and
+    /// readable by ffprobe, exactly one channel.live and one channel.offline.
+    func testKilledPublisherReconnectingContinuesOneRecordingAndTheHLSPlaylist() async throws {
+        let dir = try MediaTools.temporaryDirectory("reconnect-e2e")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 8, in: dir)
+        let port = freePorts()
+        let setup = try await liveSetup(dir: dir, port: port, token: "recon", record: true)
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"reconnectWindowSec":20}"#])
+        let url = "rtmp://127.0.0.1:\(port)/live/\(setup.key)"
+        let killed = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv", url],
+                                                 timeout: 4, timeoutSignal: SIGKILL)
+        XCTAssertTrue(killed.timedOut)
+        let playlistURL = "http://127.0.0.1:\(port + 1)/hls/\(setup.channelID)/index.m3u8"
+        let between = try await http([playlistURL])
+        XCTAssertEqual(between.status, 200, "the playlist stays while the session waits for its publisher")
+        try await Task.sleep(for: .seconds(1))
+
+        let back = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-t", "5", "-i", clip.path, "-c", "copy", "-f", "flv", url],
+                                        timeout: 30)
+        }
+        // While the second connection streams, the playlist has both connections' segments.
+        var text = ""
+        for _ in 0..<80 {
+            text = String(decoding: try await http([playlistURL]).body, as: UTF8.self)
+            if text.contains("#EXT-X-DISCONTINUITY") && text.components(separatedBy: "-1-").count > 2 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertTrue(text.contains("#EXT-X-DISCONTINUITY"), text)
+        XCTAssertFalse(text.contains("#EXT-X-ENDLIST"), text)
+        let segments = text.split(separator: "\n").filter { $0.hasSuffix(".ts") }
+        XCTAssertEqual(Set(segments).count, segments.count, "no segment name reused")
+        let probe = try await ProcessRunner.run("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", playlistURL], timeout: 30)
+        XCTAssertTrue(probe.stdout.contains("h264"), probe.stdout + probe.stderr)
+        let second = try await back.value
+        XCTAssertEqual(second.exitCode, 0, second.stderr)
+
+        let ready = await setup.receiver.wait(timeout: 20) { $0.contains { $0.type == "video.ready" } }
+        XCTAssertTrue(ready)
+        try await Task.sleep(for: .milliseconds(500))
+        XCTAssertEqual(setup.receiver.all.map(\.type).filter { $0.hasPrefix("channel.") }, ["channel.live", "channel.offline"],
+                       "one session: no offline/live pair for the reconnect")
+        XCTAssertEqual(setup.receiver.events("channel.offline").first?.reason, "unpublished")
+        let sessions = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/sessions"])
+        let session = try XCTUnwrap((data(sessions)["items"] as? [[String: Any]])?.first)
+        XCTAssertEqual((data(sessions)["items"] as? [[String: Any]])?.count, 1)
+        let framesReceived = try XCTUnwrap(session["videoFrames"] as? Int)
+        XCTAssertGreaterThan(framesReceived, 150, "both connections count: ~4 s + 5 s at 25 fps")
+
+        let videos = try await setup.curl(["\(setup.api)/v1/videos"])
+        let items = data(videos)["items"] as? [[String: Any]] ?? []
+        XCTAssertEqual(items.count, 1, "one video for the session: \(items)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path)
+        XCTAssertEqual(files, ["\(try XCTUnwrap(session["id"] as? String)).mp4"])
+        let path = dir.appendingPathComponent("recordings/\(setup.channelID)/\(files[0])").path
+        let streams = try await MediaTools.probe(path: path)
+        XCTAssertEqual(streams.first { $0.codecType == "video" }?.packets, framesReceived, "every frame of both connections is in the file")
+        let duration = try await MediaTools.duration(path)
+        XCTAssertGreaterThan(duration, 9, "≈ 4 s + the gap + 5 s")
+        XCTAssertLessThan(duration, 14)
         setup.gateway.terminate()
         setup.gateway.waitUntilExit()
         await setup.receiver.stop()
