@@ -16,6 +16,9 @@ extension IngestCoordinator {
             logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",
                                                                                        "reason": "node_lost"])
         }
+        if let stale = media?.removeStaleHLS(), !stale.isEmpty {
+            logger.warning("removed HLS playlists a previous run left behind", metadata: ["channels": "\(stale.joined(separator: ","))"])
+        }
         // Listed now, before any publisher can start a new `.part`; finished in the background by `run()`.
         interrupted = media?.interruptedRecordings() ?? []
     }

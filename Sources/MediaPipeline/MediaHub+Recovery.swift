@@ -11,6 +11,18 @@ public struct InterruptedRecording: Sendable, Equatable {
 }
 
 extension MediaHub {
+    /// HLS folders a previous run left (a `kill -9` never wrote `EXT-X-ENDLIST` nor removed
+    /// them): at start-up no session is live on this node, so every one is stale — a player
+    /// would otherwise keep polling a "live" playlist that never moves. Returns the channels.
+    @discardableResult
+    public func removeStaleHLS() -> [String] {
+        let fm = FileManager.default
+        let root = settings.hlsDirectory
+        let stale = (try? fm.contentsOfDirectory(atPath: root)) ?? []
+        for channelId in stale { try? fm.removeItem(atPath: root + "/" + channelId) }
+        return stale
+    }
+
     /// Every `.mp4.part` under `data/recordings/CHANNEL_ID/`, oldest first. Names are
     /// `SESSION_ID.mp4.part` or `SESSION_ID-N.mp4.part` (the Nth file of a session).
     public func interruptedRecordings() -> [InterruptedRecording] {

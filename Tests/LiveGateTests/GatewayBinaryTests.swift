@@ -138,6 +138,9 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertTrue((session["remoteAddr"] as? String)?.hasPrefix("127.0.0.1:") == true)
         let sessionID = try XCTUnwrap(session["id"] as? String)
         try await Task.sleep(for: .milliseconds(2500)) // a few seconds of recording on disk
+        let hlsBefore = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                             "http://127.0.0.1:\(port + 1)/hls/\(channelID)/index.m3u8"], timeout: 10)
+        XCTAssertEqual(hlsBefore.stdout, "200", "live: the playlist is served")
         kill(gateway.processIdentifier, SIGKILL)
         gateway.waitUntilExit()
         let publisher = try await ffmpeg.value
@@ -148,6 +151,11 @@ final class GatewayBinaryTests: XCTestCase {
         let offline = await receiver.wait { $0.contains { $0.type == "channel.offline" } }
         XCTAssertTrue(offline)
         XCTAssertEqual(receiver.events("channel.offline").first?.reason, "node_lost")
+        // The dead session's live playlist is not served any more (it never got its ENDLIST).
+        let hlsAfter = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                                            "http://127.0.0.1:\(port + 1)/hls/\(channelID)/index.m3u8"], timeout: 10)
+        XCTAssertEqual(hlsAfter.stdout, "404")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("hls/\(channelID)").path))
         XCTAssertEqual(receiver.events("channel.offline").first?.channelId, channelID)
         XCTAssertTrue(receiver.all.allSatisfy(\.signatureValid))
         let after = try await curl(["\(api)/v1/channels/\(channelID)"])
