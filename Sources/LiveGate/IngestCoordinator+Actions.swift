@@ -172,6 +172,7 @@ extension IngestCoordinator {
     /// Time for every machine; session length and sustained bit rate; end writes to retry.
     func tick() async {
         let now = Date()
+        await retryUnrecordedVideos(now: now)
         for id in Array(channels.keys) {
             guard let tracked = channels[id] else { continue }
             if let retry = tracked.endRetryAt, retry <= now, case .endSession(_, let reason)? = tracked.machine.endSessionAction() {

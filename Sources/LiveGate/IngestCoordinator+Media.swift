@@ -26,18 +26,16 @@ extension IngestCoordinator {
         media.updateForwards(connectionID: connectionID, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) })
     }
 
-    /// Output reports, from the outputs' threads (which wait until this returns).
-    func mediaEvent(_ event: MediaEvent) async {
+    /// Output reports, from the outputs' threads (which wait until this returns). Answers
+    /// whether the event is handled for good (a recording on record).
+    func mediaEvent(_ event: MediaEvent) async -> Bool {
         let now = Date()
         switch event {
         case .recordingFinished(let plan, let file):
-            do {
-                let video = try await recordVideo(channelId: plan.channelId, userId: plan.userId, sessionId: plan.sessionId, file: file)
-                logger.info("recording ready", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)", "video": "\(video.id)",
-                                                          "duration.sec": "\(video.durationSec)", "bytes": "\(video.sizeBytes)"])
-            } catch {
-                logger.error("recording not recorded in the store", metadata: ["channel": "\(plan.channelId)", "path": "\(file.path)", "error": "\(error)"])
-            }
+            if await record(plan, file) { return true }
+            // Not lost: its .part stays, and it is retried until the store takes it.
+            unrecordedVideos.append((plan, file, now.addingTimeInterval(2)))
+            return false
         case .forwardFailed(let plan, let forwardId, let url, let error, let attempts):
             let channel = channels[plan.channelId]?.machine.channel
             _ = try? await store.appendEvent(.make(type: EventType.forwardFailed.rawValue, channelId: plan.channelId, userId: plan.userId, at: now, data: .object([
@@ -48,7 +46,38 @@ extension IngestCoordinator {
             dispatcher?.notify()
             logger.warning("forward failing", metadata: ["channel": "\(plan.channelId)", "forward": "\(forwardId)", "target": "\(url)",
                                                         "attempts": "\(attempts)", "error": "\(error)"])
+            return true
         }
+    }
+
+    private func record(_ plan: OutputPlan, _ file: RecordingFile) async -> Bool {
+        do {
+            // Already on record (a retry after an answer that was lost)?
+            if try await store.video(path: file.path) == nil {
+                let video = try await recordVideo(channelId: plan.channelId, userId: plan.userId, sessionId: plan.sessionId, file: file)
+                logger.info("recording ready", metadata: ["channel": "\(plan.channelId)", "session": "\(plan.sessionId)", "video": "\(video.id)",
+                                                          "duration.sec": "\(video.durationSec)", "bytes": "\(video.sizeBytes)"])
+            }
+            return true
+        } catch {
+            logger.error("recording not on record yet; retrying", metadata: ["channel": "\(plan.channelId)", "path": "\(file.path)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Recordings finished while the store was failing: recorded once it answers, then their `.part` goes.
+    func retryUnrecordedVideos(now: Date) async {
+        guard unrecordedVideos.contains(where: { $0.retryAt <= now }) else { return }
+        var still: [(plan: OutputPlan, file: RecordingFile, retryAt: Date)] = []
+        for entry in unrecordedVideos {
+            if entry.retryAt > now { still.append(entry); continue }
+            if await record(entry.plan, entry.file) {
+                try? FileManager.default.removeItem(atPath: entry.file.path + ".part")
+            } else {
+                still.append((entry.plan, entry.file, now.addingTimeInterval(5)))
+            }
+        }
+        unrecordedVideos = still
     }
 
     /// The `videos` row and its `video.ready` event, in one transaction.
@@ -77,5 +106,5 @@ final class MediaEventRelay: Sendable {
         set { box.withLockedValue { $0.value = newValue } }
     }
 
-    func deliver(_ event: MediaEvent) async { await target?.mediaEvent(event) }
+    func deliver(_ event: MediaEvent) async -> Bool { await target?.mediaEvent(event) ?? false }
 }

@@ -76,6 +76,9 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     var connectionCounter: (@Sendable () -> Int)?
     var interrupted: [InterruptedRecording] = []
     var limitsCache: [String: (limits: UserLimits, until: Date)] = [:]
+    /// Finished recordings the store could not take yet (retried by `tick`; their `.part`
+    /// stays on disk meanwhile, so a restart would also find them).
+    var unrecordedVideos: [(plan: OutputPlan, file: RecordingFile, retryAt: Date)] = []
 
     public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
                 lifecycle: ChannelLifecycle.Configuration = .init(), logger: Logger) {
@@ -86,7 +89,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         self.lifecycle = lifecycle
         (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
         let relay = MediaEventRelay()
-        self.media = media.map { MediaHub(settings: $0, logger: Logger(label: "livegate.media"), onEvent: { await relay.deliver($0) }) }
+        self.media = media.map { MediaHub(settings: $0, logger: Logger(label: "livegate.media"), handler: { await relay.deliver($0) }) }
         relay.target = self
     }
 

@@ -33,14 +33,16 @@ final class MP4Recorder: MediaWriter {
     let directory: String
     private let baseName: String
     private let interrupt: InterruptFlag
-    private let onFinished: @Sendable (RecordingFile) -> Void
+    /// Reports a finished file; false = it could not be put on record (the store is down): the
+    /// `.part` then stays, so the next start finishes and records it again.
+    private let onFinished: @Sendable (RecordingFile) -> Bool
     private var muxer: MediaMuxer?
     private var part = 0
     private var partPath = ""
     private var offset: Int64?
     private var written = 0
 
-    init(directory: String, baseName: String, interrupt: InterruptFlag, onFinished: @escaping @Sendable (RecordingFile) -> Void) {
+    init(directory: String, baseName: String, interrupt: InterruptFlag, onFinished: @escaping @Sendable (RecordingFile) -> Bool) {
         self.directory = directory
         self.baseName = baseName
         self.interrupt = interrupt
@@ -101,8 +103,9 @@ final class MP4Recorder: MediaWriter {
             if let trailerFailure { throw trailerFailure }
             return
         }
-        onFinished(try Self.finalize(partPath: partPath))
-        try? FileManager.default.removeItem(atPath: partPath)
+        if onFinished(try Self.finalize(partPath: partPath)) {
+            try? FileManager.default.removeItem(atPath: partPath)
+        }
         if let trailerFailure { throw trailerFailure }
     }
 

@@ -103,18 +103,28 @@ public final class MediaHub: Sendable {
 
     public let settings: Settings
     private let logger: Logger
-    private let onEvent: @Sendable (MediaEvent) async -> Void
+    private let onEvent: @Sendable (MediaEvent) async -> Bool
     private let registry = NIOLockedValueBox(Registry())
 
     /// `onEvent` runs on the output's own thread, which waits for it: when a worker has exited,
     /// its recording is already in the store.
-    public init(settings: Settings, logger: Logger, onEvent: @escaping @Sendable (MediaEvent) async -> Void) {
+    /// `onEvent` answers whether the event was handled for good; for `recordingFinished`, false
+    /// (not on record: the store is down) keeps the recording's `.part` for the next start.
+    public init(settings: Settings, logger: Logger, handler onEvent: @escaping @Sendable (MediaEvent) async -> Bool) {
         self.settings = settings
         self.logger = logger
         self.onEvent = onEvent
         var libavLogger = logger
         libavLogger[metadataKey: "source"] = "libav"
         LibavLog.install(libavLogger)
+    }
+
+    /// An `onEvent` that always succeeds (tests, listeners that only watch).
+    public convenience init(settings: Settings, logger: Logger, onEvent: @escaping @Sendable (MediaEvent) async -> Void) {
+        self.init(settings: settings, logger: logger, handler: { event in
+            await onEvent(event)
+            return true
+        })
     }
 
     // MARK: Ingest side (event loops)
@@ -249,7 +259,14 @@ public final class MediaHub: Sendable {
             let interrupt = InterruptFlag()
             let onEvent = self.onEvent
             let writer = MP4Recorder(directory: settings.recordingsDirectory + "/" + plan.channelId, baseName: plan.sessionId, interrupt: interrupt,
-                                     onFinished: { file in Self.waitFor { await onEvent(.recordingFinished(plan: plan, file: file)) } })
+                                     onFinished: { file in
+                                         let handled = NIOLockedValueBox(false)
+                                         Self.waitFor {
+                                             let recorded = await onEvent(.recordingFinished(plan: plan, file: file))
+                                             handled.withLockedValue { $0 = recorded }
+                                         }
+                                         return handled.withLockedValue { $0 }
+                                     })
             workers.append(OutputWorker(kind: .record, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
                                         batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
         }
@@ -287,7 +304,7 @@ public final class MediaHub: Sendable {
             batchPause: settings.forwardBatchPauseSeconds, logger: flog,
             onRepeatedFailure: { error, attempts in
                 Self.waitFor {
-                    await onEvent(.forwardFailed(plan: plan, forwardId: target.id, url: ForwardPusher.redact(target.url), error: error, attempts: attempts))
+                    _ = await onEvent(.forwardFailed(plan: plan, forwardId: target.id, url: ForwardPusher.redact(target.url), error: error, attempts: attempts))
                 }
             },
             onExit: onExit)

@@ -1,0 +1,58 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Nothing is left open when the store fails (issue #11): PostgreSQL goes away (the relay the
+/// gateway reaches it through is killed) while a channel is live; the publisher stops during
+/// the outage; once PostgreSQL is back, the session is ended with its true reason, the
+/// recording finished meanwhile becomes a video, and every event goes out.
+final class StoreOutageTests: XCTestCase {
+    func testAPublisherStoppingWhilePostgreSQLIsDownIsRecordedWhenItIsBack() async throws {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
+              let target = URLComponents(string: base), let targetPort = target.port else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
+        }
+        let scratch = try await PostgresScratchDatabase.create(baseURL: base)
+        let dir = try MediaTools.temporaryDirectory("outage")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 4, in: dir)
+        let port = freePorts(3)
+        var url = try XCTUnwrap(URLComponents(string: scratch.url))
+        url.port = port + 2
+        var relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
+        let setup = try await liveSetup(dir: dir, port: port, token: "outage",
+                                        extraEnv: ["LIVEGATE_DATABASE_URL": try XCTUnwrap(url.string)], record: true)
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let publisher = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 30)
+        }
+        let live = await setup.receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .milliseconds(1500))
+        relay.terminate() // PostgreSQL is gone for the gateway
+        let published = try await publisher.value
+        XCTAssertEqual(published.exitCode, 0, "ingest does not depend on the store: \(published.stderr)")
+        try await Task.sleep(for: .seconds(3)) // the end and the recording fail to be written meanwhile
+        XCTAssertFalse(setup.receiver.all.contains { $0.type == "channel.offline" })
+        relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
+        defer { relay.terminate() }
+
+        let offline = await setup.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(offline, "the session was ended once the store was back")
+        XCTAssertEqual(setup.receiver.events("channel.offline").first?.reason, "unpublished", "with its true reason")
+        let ready = await setup.receiver.wait(timeout: 30) { $0.contains { $0.type == "video.ready" } }
+        XCTAssertTrue(ready, "the recording finished during the outage was recorded")
+        let channel = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)"])
+        XCTAssertEqual((channel["data"] as? [String: Any])?["status"] as? String, "offline")
+        let videos = try await setup.curl(["\(setup.api)/v1/videos"])
+        let items = (videos["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        XCTAssertEqual(items.count, 1, "\(videos)")
+        let recordings = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path)
+        XCTAssertEqual(recordings.filter { $0.hasSuffix(".part") }, [], "the .part goes once the video is on record")
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+        await scratch.drop()
+    }
+}
