@@ -29,12 +29,10 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var session: IngestSession?
     /// The publish being decided or running, for log lines (masked key only).
     private var request: PublishRequest?
-    private var endReason: IngestEndReason?
     private var closing = false
-    private var handshakeTimer: Scheduled<Void>?
-    private var idleTimer: Scheduled<Void>?
-    private var lastActivity = NIODeadline.now()
-    private var lastMedia = NIODeadline.now()
+    /// The connection's timers and end reason (`ConnectionLifecycle`); nil until active.
+    private var lifecycle: ConnectionLifecycle?
+    private var timer: Scheduled<Void>?
     private var needsFlush = false
     /// Whether the first byte has been looked at (a TLS client on the plain port is told so).
     private var firstByteSeen = false
@@ -68,20 +66,15 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         }
         holdsSlot = true
         logger.info("connection accepted", metadata: ["transport": "\(secure ? "rtmps" : "rtmp")"])
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        handshakeTimer = loop.scheduleTask(in: .milliseconds(Int64(deps.configuration.handshakeTimeoutSeconds * 1000))) {
-            let (handler, context) = bound.value
-            guard !handler.machine.isHandshakeComplete else { return }
-            handler.closeWithError(context: context, reason: "handshake not completed within \(handler.deps.configuration.handshakeTimeoutSeconds) s")
-        }
-        scheduleIdleCheck(context: context)
+        lifecycle = ConnectionLifecycle(handshakeTimeout: .milliseconds(Int64(deps.configuration.handshakeTimeoutSeconds * 1000)),
+                                        mediaTimeout: .milliseconds(Int64(deps.configuration.mediaTimeoutSeconds * 1000)),
+                                        now: context.eventLoop.now)
+        checkTimers(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        handshakeTimer?.cancel()
-        idleTimer?.cancel()
+        timer?.cancel()
         if holdsSlot {
             deps.limiter.release(ip: remoteIP)
             holdsSlot = false
@@ -91,7 +84,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             // authorizer may be holding a place for it.
             deps.sink.publishAbandoned(connectionID: connectionID)
         }
-        finishSession(reason: endReason ?? .connectionClosed)
+        finishSession(reason: lifecycle?.closeReason ?? .connectionClosed)
         logger.info("connection closed", metadata: ["bytes.in": "\(machine.bytesReceived)"])
         context.fireChannelInactive()
     }
@@ -106,11 +99,11 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is TransportMismatchEvent {
             transportMismatch = true
-            endReason = .protocolError
+            lifecycle?.ending(.protocolError)
             return
         }
         if let kick = event as? KickEvent {
-            endReason = kick.reason
+            lifecycle?.ending(kick.reason)
             logger.info("publisher kicked", metadata: ["reason": "\(kick.reason.rawValue)", "status": "\(kick.status.code.rawValue)"])
             machine.kick(kick.status)
             drain(context: context)
@@ -124,14 +117,14 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        lastActivity = .now()
+        lifecycle?.bytesReceived(now: context.eventLoop.now)
         let bytes = unwrapInboundIn(data)
         if !firstByteSeen {
             firstByteSeen = true
             if !secure, bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) == TransportMismatch.tlsHandshakeRecord {
                 let tlsPort = deps.ports.tls
                 logger.warning("\(TransportMismatch.tlsOnPlainPort(host: TransportMismatch.host(of: context.channel.localAddress), tlsPort: tlsPort))")
-                endReason = .protocolError
+                lifecycle?.ending(.protocolError)
                 closeAfterFlush(context: context)
                 return
             }
@@ -166,8 +159,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             context.write(wrapOutboundOut(machine.takeOutbound()), promise: nil)
             needsFlush = true
         case .handshakeCompleted(let kind, let c2Matched):
-            handshakeTimer?.cancel()
-            handshakeTimer = nil
+            lifecycle?.handshakeCompleted()
             logger.debug("handshake completed", metadata: ["handshake": "\(kind.rawValue)", "c2.matched": "\(c2Matched)"])
         case .connected(let info):
             logger.info("rtmp connect", metadata: ["app": "\(info.app)", "encoder": "\(info.flashVer ?? "")"])
@@ -178,11 +170,11 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             let session = IngestSession(connectionID: connectionID, request: request, remoteAddress: remoteAddress,
                                         startedAt: .now(), channel: context.channel)
             self.session = session
-            lastMedia = .now()
+            lifecycle?.publishStarted(now: context.eventLoop.now)
             logger.info("publish accepted", metadata: ["key": "\(request.maskedKey)", "encoder": "\(request.connect.flashVer ?? "")"])
             deps.sink.publishStarted(session)
         case .media(let frame):
-            lastMedia = lastActivity
+            lifecycle?.mediaReceived(now: context.eventLoop.now)
             if let session {
                 if frame.packetType == .sequenceHeader { logCodec(frame) }
                 session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs,
@@ -194,8 +186,9 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         case .metadata(let meta):
             if let session { deps.sink.metadata(meta, session: session) }
         case .unpublished:
-            endReason = .unpublished
-            finishSession(reason: .unpublished)
+            lifecycle?.ending(.unpublished)
+            lifecycle?.publishEnded()
+            finishSession(reason: lifecycle?.closeReason ?? .unpublished)
         case .close(let reason):
             switch reason {
             case .publishRejected(let status):
@@ -257,33 +250,35 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     // MARK: Timers and closing
 
-    private func scheduleIdleCheck(context: ChannelHandlerContext) {
-        let timeout = TimeAmount.milliseconds(Int64(deps.configuration.mediaTimeoutSeconds * 1000))
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: min(timeout, .seconds(1))) {
-            let (handler, context) = bound.value
-            guard !handler.closing else { return }
-            let now = NIODeadline.now()
-            if handler.session != nil, handler.endReason == nil, now - handler.lastMedia >= timeout {
-                handler.endReason = .mediaTimeout
-                handler.logger.warning("no media received", metadata: ["timeout.sec": "\(handler.deps.configuration.mediaTimeoutSeconds)"])
-                handler.closeAfterFlush(context: context)
-                return
+    /// Asks the connection's lifecycle what its timers say, and acts or re-arms.
+    private func checkTimers(context: ChannelHandlerContext) {
+        guard !closing, var lifecycle else { return }
+        let verdict = lifecycle.check(now: context.eventLoop.now)
+        self.lifecycle = lifecycle
+        switch verdict {
+        case .checkAgain(let at):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleTask(deadline: at) {
+                let (handler, context) = bound.value
+                handler.checkTimers(context: context)
             }
-            if now - handler.lastActivity >= timeout {
-                handler.logger.notice("idle connection closed", metadata: ["timeout.sec": "\(handler.deps.configuration.mediaTimeoutSeconds)"])
-                if handler.endReason == nil && handler.session != nil { handler.endReason = .mediaTimeout }
-                handler.closeAfterFlush(context: context)
-                return
+        case .close(let reason, let endReason):
+            if !lifecycle.handshakeDone {
+                closeWithError(context: context, reason: reason)
+            } else if endReason == .mediaTimeout, session != nil {
+                logger.warning("no media received", metadata: ["timeout.sec": "\(deps.configuration.mediaTimeoutSeconds)"])
+                closeAfterFlush(context: context)
+            } else {
+                logger.notice("idle connection closed", metadata: ["timeout.sec": "\(deps.configuration.mediaTimeoutSeconds)"])
+                closeAfterFlush(context: context)
             }
-            handler.scheduleIdleCheck(context: context)
         }
     }
 
     private func closeWithError(context: ChannelHandlerContext, reason: String) {
         guard !closing else { return }
         logger.warning("protocol error; closing connection", metadata: ["reason": "\(reason)"])
-        if endReason == nil { endReason = .protocolError }
+        lifecycle?.ending(.protocolError)
         closeAfterFlush(context: context)
     }
 
