@@ -61,7 +61,9 @@ public protocol ChannelStore: Sendable {
     func appendEvent(_ event: NewEvent, now: Date) async throws -> StoredEvent
     func appendPing(_ event: NewEvent, webhookId: String, now: Date) async throws -> (StoredEvent, String)
     func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent
-    func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?) async throws
+    /// The session's figures over all its connections so far, and the connections.
+    func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?,
+                            connections: [SessionConnection]) async throws
     func endSession(id: String, reason: String, now: Date, event: NewEvent) async throws -> StoredEvent?
     func session(id: String) async throws -> SessionRecord?
     func openSessions(nodeId: String) async throws -> [SessionRecord]

@@ -81,6 +81,8 @@ extension IngestCoordinator {
         }
         channels[channelId]?.record = record
         channels[channelId]?.endedTotals = SessionTotals()
+        channels[channelId]?.connectionLog = []
+        channels[channelId]?.connectionIndex = [:]
         dispatcher?.notify()
         sessionsStarted += 1
         logger.info("channel live", metadata: ["channel": "\(channelId)", "session": "\(session.id)", "remote": "\(session.remoteAddress)"])

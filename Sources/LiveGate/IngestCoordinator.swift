@@ -30,6 +30,9 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         var publishers: [ConnectionID: IngestSession] = [:]
         /// Counters of the session's connections that have ended.
         var endedTotals = SessionTotals()
+        /// The session's connections (`connections` of the session record), by connection id.
+        var connectionLog: [SessionConnection] = []
+        var connectionIndex: [ConnectionID: Int] = [:]
         /// (time, media bytes) samples of the current publisher for the sustained-bitrate check.
         var bitrateSamples: [(Date, UInt64)] = []
         /// A failed end write waiting to be retried.
@@ -168,21 +171,34 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         let now = Date()
         switch command {
         case .started(let ingest):
-            guard let id = connections[ingest.connectionID]?.channelId else { return }
-            channels[id]?.publishers[ingest.connectionID] = ingest
-            channels[id]?.bitrateSamples = []
+            guard let id = connections[ingest.connectionID]?.channelId, var tracked = channels[id] else { return }
+            tracked.publishers[ingest.connectionID] = ingest
+            tracked.bitrateSamples = []
+            tracked.connectionIndex[ingest.connectionID] = tracked.connectionLog.count
+            tracked.connectionLog.append(SessionConnection(remoteAddr: ingest.remoteAddress, encoder: ingest.request.connect.flashVer ?? "", startedAt: now))
+            channels[id] = tracked
             await feed(id) { $0.publisherStarted(ingest.connectionID, now: now) }
         case .ended(let ingest, let reason, let stats):
             guard let id = connections.removeValue(forKey: ingest.connectionID)?.channelId, var tracked = channels[id] else { return }
             tracked.publishers[ingest.connectionID] = nil
-            tracked.endedTotals.bytes += stats.bytesReceived
-            tracked.endedTotals.videoFrames += stats.videoFrames
-            tracked.endedTotals.audioFrames += stats.audioFrames
+            // Only a connection of the current session counts towards its figures.
+            if let index = tracked.connectionIndex.removeValue(forKey: ingest.connectionID) {
+                tracked.endedTotals.bytes += stats.bytesReceived
+                tracked.endedTotals.videoFrames += stats.videoFrames
+                tracked.endedTotals.audioFrames += stats.audioFrames
+                tracked.connectionLog[index].endedAt = now
+                tracked.connectionLog[index].endReason = reason.rawValue
+                tracked.connectionLog[index].bytesIn = Int64(stats.bytesReceived)
+            }
             channels[id] = tracked
             if let record = tracked.record {
-                try? await store.updateSessionStats(id: record.id, bytesIn: Int64(tracked.endedTotals.bytes), videoFrames: Int64(tracked.endedTotals.videoFrames),
-                                                    audioFrames: Int64(tracked.endedTotals.audioFrames), videoCodec: stats.video?.codec.rawValue,
-                                                    audioCodec: stats.audio?.codec.rawValue)
+                do {
+                    try await store.updateSessionStats(id: record.id, bytesIn: Int64(tracked.endedTotals.bytes), videoFrames: Int64(tracked.endedTotals.videoFrames),
+                                                       audioFrames: Int64(tracked.endedTotals.audioFrames), videoCodec: stats.video?.codec.rawValue,
+                                                       audioCodec: stats.audio?.codec.rawValue, connections: tracked.connectionLog)
+                } catch {
+                    logger.warning("session figures not recorded", metadata: ["channel": "\(id)", "error": "\(error)"])
+                }
             }
             await feed(id) { $0.publisherEnded(ingest.connectionID, reason: reason, now: now) }
         case .abandoned(let connection):

@@ -314,6 +314,40 @@ extension ChannelStoreConformanceTests {
         XCTAssertNil(missing)
     }
 
+    /// A session's figures and its connections (reconnects, replaces) round-trip, and the end
+    /// keeps them; the channel is live between start and end.
+    func testSessionWithItsConnectionsRoundTrips() async throws {
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        _ = try await store.createChannel(id: p + "cs", streamKey: p + "ks", fields: fields("s", user: "u"), now: t0)
+        let session = SessionRecord(id: p + "ses", channelId: p + "cs", nodeId: "n1", startedAt: t0, remoteAddr: "10.0.0.1:1", encoder: "FMLE/3.0")
+        _ = try await store.startSession(session, event: .make(type: "channel.live", channelId: p + "cs", userId: p + "u", at: t0, data: .object([:])), now: t0)
+        let liveStatus = try await store.channel(id: p + "cs")?.status
+        XCTAssertEqual(liveStatus, .live)
+        let connections = [
+            SessionConnection(remoteAddr: "10.0.0.1:1", encoder: "FMLE/3.0", startedAt: t0, endedAt: t0.addingTimeInterval(7),
+                              endReason: "connection_closed", bytesIn: 1_000),
+            SessionConnection(remoteAddr: "10.0.0.2:2", encoder: "OBS-Studio/30.0", startedAt: t0.addingTimeInterval(9),
+                              endedAt: t0.addingTimeInterval(14), endReason: "unpublished", bytesIn: 2_500),
+        ]
+        try await store.updateSessionStats(id: session.id, bytesIn: 3_500, videoFrames: 300, audioFrames: 500, videoCodec: "h264", audioCodec: "aac",
+                                           connections: connections)
+        _ = try await store.endSession(id: session.id, reason: "unpublished", now: t0.addingTimeInterval(14),
+                                       event: .make(type: "channel.offline", channelId: p + "cs", userId: p + "u", at: t0, data: .object([:])))
+        let found = try await store.session(id: session.id)
+        let stored = try XCTUnwrap(found)
+        XCTAssertEqual(stored.connections, connections)
+        XCTAssertEqual(stored.bytesIn, 3_500)
+        XCTAssertEqual(stored.endReason, "unpublished")
+        let listed = try await store.sessions(channelId: p + "cs", limit: 10, cursor: nil).items
+        XCTAssertEqual(listed.first?.connections.map(\.remoteAddr), ["10.0.0.1:1", "10.0.0.2:2"])
+        guard case .array(let items)? = { if case .object(let o) = stored.json { return o["connections"] } else { return nil } }() else {
+            return XCTFail("the session's JSON lists its connections")
+        }
+        XCTAssertEqual(items.count, 2)
+        let offlineStatus = try await store.channel(id: p + "cs")?.status
+        XCTAssertEqual(offlineStatus, .offline)
+    }
+
     func testForwardsPerChannelWithALimitOfFive() async throws {
         _ = try await store.createChannel(id: p + "fc", streamKey: p + "kfc", fields: ChannelFields(userId: p + "u", name: "f"), now: Date())
         var ids: [String] = []

@@ -447,6 +447,11 @@ final class MediaOutputsTests: XCTestCase {
         XCTAssertEqual((data(sessions)["items"] as? [[String: Any]])?.count, 1)
         let framesReceived = try XCTUnwrap(session["videoFrames"] as? Int)
         XCTAssertGreaterThan(framesReceived, 150, "both connections count: ~4 s + 5 s at 25 fps")
+        // The session lists both connections, how each ended, and their bytes sum to the session's.
+        let connections = try XCTUnwrap(session["connections"] as? [[String: Any]], "\(session)")
+        XCTAssertEqual(connections.map { $0["endReason"] as? String }, ["connection_closed", "unpublished"])
+        XCTAssertTrue(connections.allSatisfy { ($0["remoteAddr"] as? String)?.hasPrefix("127.0.0.1:") == true && $0["endedAt"] is String })
+        XCTAssertEqual(connections.compactMap { $0["bytesIn"] as? Int }.reduce(0, +), session["bytesIn"] as? Int)
 
         let videos = try await setup.curl(["\(setup.api)/v1/videos"])
         let items = data(videos)["items"] as? [[String: Any]] ?? []

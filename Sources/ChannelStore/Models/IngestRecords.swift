@@ -16,10 +16,13 @@ public struct SessionRecord: Sendable, Equatable {
     public var audioFrames: Int64
     /// SPEC §5 offline reason once ended.
     public var endReason: String?
+    /// Every connection that carried the session, oldest first (SPEC §2: sessions span connections).
+    public var connections: [SessionConnection] = []
 
     public init(id: String, channelId: String, nodeId: String, startedAt: Date, endedAt: Date? = nil, remoteAddr: String, encoder: String,
                 videoCodec: String? = nil, audioCodec: String? = nil, bytesIn: Int64 = 0, videoFrames: Int64 = 0, audioFrames: Int64 = 0,
-                endReason: String? = nil) {
+                endReason: String? = nil, connections: [SessionConnection] = []) {
+        self.connections = connections
         self.id = id
         self.channelId = channelId
         self.nodeId = nodeId
@@ -33,6 +36,44 @@ public struct SessionRecord: Sendable, Equatable {
         self.videoFrames = videoFrames
         self.audioFrames = audioFrames
         self.endReason = endReason
+    }
+}
+
+/// One publisher connection of a session.
+public struct SessionConnection: Sendable, Equatable {
+    public var remoteAddr: String
+    public var encoder: String
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var endReason: String?
+    public var bytesIn: Int64
+
+    public init(remoteAddr: String, encoder: String, startedAt: Date, endedAt: Date? = nil, endReason: String? = nil, bytesIn: Int64 = 0) {
+        self.remoteAddr = remoteAddr
+        self.encoder = encoder
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.endReason = endReason
+        self.bytesIn = bytesIn
+    }
+
+    public var json: JSONValue {
+        .object(["remoteAddr": .string(remoteAddr), "encoder": .string(encoder), "startedAt": .string(Timestamp.format(startedAt)),
+                 "endedAt": endedAt.map { .string(Timestamp.format($0)) } ?? .null, "endReason": endReason.map { .string($0) } ?? .null,
+                 "bytesIn": .number(Double(bytesIn))])
+    }
+
+    public init?(json: JSONValue) {
+        guard case .object(let o) = json, case .string(let remote)? = o["remoteAddr"], case .string(let started)? = o["startedAt"] else { return nil }
+        var encoder = ""
+        if case .string(let e)? = o["encoder"] { encoder = e }
+        var ended: Date?
+        if case .string(let e)? = o["endedAt"] { ended = Timestamp.parse(e) }
+        var reason: String?
+        if case .string(let r)? = o["endReason"] { reason = r }
+        var bytes: Int64 = 0
+        if case .number(let n)? = o["bytesIn"] { bytes = Int64(n) }
+        self.init(remoteAddr: remote, encoder: encoder, startedAt: Timestamp.parse(started), endedAt: ended, endReason: reason, bytesIn: bytes)
     }
 }
 

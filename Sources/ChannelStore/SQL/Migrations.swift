@@ -78,6 +78,10 @@ enum Migrations {
                 "CREATE INDEX videos_session ON videos (session_id)",
             ]
         },
+        Migration(version: 4, name: "session connections") { _ in
+            // A session spans connections (reconnects, replaces): each one, as JSON.
+            ["ALTER TABLE sessions ADD COLUMN connections TEXT NOT NULL DEFAULT '[]'"]
+        },
     ]
 }
 

@@ -80,10 +80,13 @@ extension SQLChannelStore {
     }
 
     /// Updates a running session's counters (periodically and at the end).
-    public func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?) async throws {
+    public func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?,
+                                   connections: [SessionConnection]) async throws {
+        let connectionsJSON = JSONValue.array(connections.map(\.json)).jsonText
         try await transaction { db in
             try await db.raw("""
                 UPDATE sessions SET bytes_in = \(bind: bytesIn), video_frames = \(bind: videoFrames), audio_frames = \(bind: audioFrames),
+                  connections = \(bind: connectionsJSON),
                   video_codec = COALESCE(\(bind: videoCodec), video_codec), audio_codec = COALESCE(\(bind: audioCodec), audio_codec)
                 WHERE id = \(bind: id)
                 """).run()
@@ -142,7 +145,13 @@ extension SQLChannelStore {
                       remoteAddr: try row.decode(column: "remote_addr", as: String.self), encoder: try row.decode(column: "encoder", as: String.self),
                       videoCodec: try row.decode(column: "video_codec", as: String?.self), audioCodec: try row.decode(column: "audio_codec", as: String?.self),
                       bytesIn: try row.decode(column: "bytes_in", as: Int64.self), videoFrames: try row.decode(column: "video_frames", as: Int64.self),
-                      audioFrames: try row.decode(column: "audio_frames", as: Int64.self), endReason: try row.decode(column: "end_reason", as: String?.self))
+                      audioFrames: try row.decode(column: "audio_frames", as: Int64.self), endReason: try row.decode(column: "end_reason", as: String?.self),
+                      connections: Self.decodeConnections(try row.decode(column: "connections", as: String?.self)))
+    }
+
+    static func decodeConnections(_ text: String?) -> [SessionConnection] {
+        guard let text, case .array(let items)? = JSONValue.parse(text) else { return [] }
+        return items.compactMap(SessionConnection.init(json:))
     }
 
     // MARK: Deliveries
