@@ -468,4 +468,66 @@ final class MediaOutputsTests: XCTestCase {
         setup.gateway.waitUntilExit()
         await setup.receiver.stop()
     }
+
+    /// `replace` with `record: true`, on the real binary: a replacing publisher with the same
+    /// stream continues the session's one recording (never two writers on one file); one with
+    /// another resolution starts the next part, `SESSION-2.mp4`, its own video.
+    func testReplaceContinuesTheRecordingAndAResolutionChangeStartsPartTwo() async throws {
+        let dir = try MediaTools.temporaryDirectory("replace-record")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let small = try await MediaTools.makeClip(seconds: 8, in: dir)
+        let large = try await MediaTools.makeClip(seconds: 3, size: "640x360", in: dir, name: "large.flv")
+        let port = freePorts()
+        let setup = try await liveSetup(dir: dir, port: port, token: "replrec", record: true)
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let other = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels", "-d", #"{"name":"same","userId":"u1","record":true,"duplicatePolicy":"replace"}"#])
+        let sameID = try XCTUnwrap(data(other)["id"] as? String), sameKey = try XCTUnwrap(data(other)["streamId"] as? String)
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"duplicatePolicy":"replace"}"#])
+
+        func publish(_ clip: URL, _ key: String, seconds: Int) -> Task<ProcessResult, any Error> {
+            Task {
+                try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-t", "\(seconds)", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                       "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 30)
+            }
+        }
+        for (channel, key, second) in [(setup.channelID, setup.key, large), (sameID, sameKey, small)] {
+            let first = publish(small, key, seconds: 8)
+            let live = await setup.receiver.wait { $0.contains { $0.type == "channel.live" && $0.channelId == channel } }
+            XCTAssertTrue(live)
+            try await Task.sleep(for: .seconds(2))
+            let replacing = try await publish(second, key, seconds: 3).value
+            XCTAssertEqual(replacing.exitCode, 0, replacing.stderr)
+            let replaced = try await first.value
+            XCTAssertLessThan(replaced.duration, 7, "the first publisher was replaced")
+        }
+        let ready = await setup.receiver.wait(timeout: 20) { $0.filter { $0.type == "video.ready" }.count >= 3 }
+        XCTAssertTrue(ready)
+        let videos = try await setup.curl(["\(setup.api)/v1/videos?limit=100"])
+        let items = data(videos)["items"] as? [[String: Any]] ?? []
+
+        // Another resolution: two parts, each its own file and video.
+        let parts = items.filter { $0["channelId"] as? String == setup.channelID }.sorted { ($0["name"] as? String ?? "") < ($1["name"] as? String ?? "") }
+        let sessionA = try XCTUnwrap(parts.first?["sessionId"] as? String)
+        XCTAssertEqual(parts.map { $0["name"] as? String }, ["\(sessionA)-2.mp4", "\(sessionA).mp4"])
+        XCTAssertEqual(Set(parts.compactMap { $0["width"] as? Int }), [320, 640])
+        let partFiles = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path).sorted()
+        XCTAssertEqual(partFiles, ["\(sessionA)-2.mp4", "\(sessionA).mp4"])
+        let second = try await MediaTools.probe(path: dir.appendingPathComponent("recordings/\(setup.channelID)/\(sessionA)-2.mp4").path)
+        XCTAssertEqual(second.first { $0.codecType == "video" }?.packets, 75, "the replacing publisher's 3 s at 25 fps")
+
+        // The same stream: one file with both publishers' frames.
+        let same = items.filter { $0["channelId"] as? String == sameID }
+        XCTAssertEqual(same.count, 1, "\(same)")
+        let sessions = try await setup.curl(["\(setup.api)/v1/channels/\(sameID)/sessions"])
+        let session = try XCTUnwrap((data(sessions)["items"] as? [[String: Any]])?.first)
+        XCTAssertEqual((session["connections"] as? [Any])?.count, 2)
+        let file = dir.appendingPathComponent("recordings/\(sameID)/\(try XCTUnwrap(session["id"] as? String)).mp4").path
+        let probed = try await MediaTools.probe(path: file)
+        let frames = try XCTUnwrap(probed.first { $0.codecType == "video" }?.packets)
+        XCTAssertEqual(frames, session["videoFrames"] as? Int, "every frame of both publishers")
+        XCTAssertGreaterThan(frames, 100)
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+    }
 }
