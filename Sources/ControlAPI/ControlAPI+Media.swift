@@ -41,9 +41,9 @@ extension ControlAPI {
     /// Live state per forward id, from the running session's outputs.
     private func forwardStatuses(_ channelId: String) async -> [String: JSONValue] {
         var byId: [String: JSONValue] = [:]
-        for output in await sessions.outputs(channelId) {
-            guard case .object(let o) = output, o["kind"] == .string("forward"), case .string(let id)? = o["id"] else { continue }
-            byId[id] = output
+        for output in await sessions.outputs(channelId) where output.kind == "forward" {
+            guard let id = output.id else { continue }
+            byId[id] = output.json
         }
         return byId
     }

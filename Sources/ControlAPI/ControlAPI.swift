@@ -125,12 +125,8 @@ public struct ControlAPI: Sendable {
     func channelStats(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard let channel = try await store.channel(id: id) else { throw APIError.notFound("channel") }
-        if let stats = await sessions.channelStats(id) { return Envelope.response(data: stats) }
-        return Envelope.response(data: .object([
-            "status": .string(channel.status.rawValue), "sessionId": .null, "uptimeSec": .number(0), "bytesIn": .number(0),
-            "videoFrames": .number(0), "audioFrames": .number(0), "bitrateKbps": .number(0), "bitrateKbps10s": .number(0), "fps": .number(0),
-            "keyframeIntervalSec": .null, "video": .null, "audio": .null, "timestampRepairs": .number(0), "avDriftMs": .null, "outputs": .array([]),
-        ]))
+        let stats = await sessions.channelStats(id) ?? .offline(channel)
+        return Envelope.response(data: stats.json)
     }
 
     func systemStats() async -> Response {

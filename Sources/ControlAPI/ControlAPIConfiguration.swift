@@ -41,12 +41,12 @@ public struct ControlAPIConfiguration: Sendable {
 public protocol LiveSessionControl: Sendable {
     /// The API changed a channel so that its publisher must go (kicked; the session ends with the change's reason).
     func channelChanged(_ channelId: String, change: ChannelChange) async
-    /// Measured stats of a live channel (`/v1/channels/{id}/stats`); nil when not live.
-    func channelStats(_ channelId: String) async -> JSONValue?
+    /// Measured stats of a channel with a session (`/v1/channels/{id}/stats`); nil when it has none.
+    func channelStats(_ channelId: String) async -> ChannelStats?
     /// Connections, live channels and ingest bit rate for `/v1/system/stats`.
     func ingestSummary() async -> JSONValue
     /// The live session's outputs (`kind`, `id`, `state`, `droppedPackets` …); empty when offline.
-    func outputs(_ channelId: String) async -> [JSONValue]
+    func outputs(_ channelId: String) async -> [ChannelStats.Output]
     /// A user's limits were replaced (drop any cached copy).
     func userLimitsChanged(_ userId: String) async
     /// A channel's forwards were created, changed or deleted: a live session applies them now.
@@ -54,7 +54,7 @@ public protocol LiveSessionControl: Sendable {
 }
 
 extension LiveSessionControl {
-    public func outputs(_ channelId: String) async -> [JSONValue] { [] }
+    public func outputs(_ channelId: String) async -> [ChannelStats.Output] { [] }
     public func userLimitsChanged(_ userId: String) async {}
     public func forwardsChanged(_ channelId: String) async {}
 }
@@ -62,6 +62,6 @@ extension LiveSessionControl {
 public struct NoLiveSessions: LiveSessionControl {
     public init() {}
     public func channelChanged(_ channelId: String, change: ChannelChange) async {}
-    public func channelStats(_ channelId: String) async -> JSONValue? { nil }
+    public func channelStats(_ channelId: String) async -> ChannelStats? { nil }
     public func ingestSummary() async -> JSONValue { .object(["connections": .number(0), "liveChannels": .number(0), "ingestBitrateKbps": .number(0)]) }
 }

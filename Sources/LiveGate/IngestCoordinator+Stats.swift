@@ -15,46 +15,45 @@ extension IngestCoordinator {
     }
 
     /// `/v1/channels/{id}/stats`: one shape whether a publisher is connected (`live`) or the
-    /// session waits for one (`reconnecting`); bytes and frames cover every connection of the
-    /// session, `uptimeSec` counts from the session's start.
-    public func channelStats(_ channelId: String) async -> JSONValue? {
+    /// session waits for one (`reconnecting`, `starting`); bytes and frames cover every
+    /// connection of the session, `uptimeSec` counts from the session's start.
+    public func channelStats(_ channelId: String) async -> ChannelStats? {
         guard let tracked = channels[channelId], tracked.machine.holdsLiveSlot, let session = tracked.machine.session else { return nil }
         let ingest = current(tracked)
-        let s = ingest?.stats
-        func num(_ v: Double) -> JSONValue { .number((v * 10).rounded() / 10) }
-        let video: JSONValue = s?.video.map { v in
-            .object(["codec": .string(v.codec.rawValue), "profile": v.profileName.map { .string($0) } ?? .null,
-                     "level": v.level.map { .number(Double($0)) } ?? .null, "width": v.width.map { .number(Double($0)) } ?? .null,
-                     "height": v.height.map { .number(Double($0)) } ?? .null])
-        } ?? .null
-        let audio: JSONValue = s?.audio.map { a in
-            .object(["codec": .string(a.codec.rawValue), "sampleRate": a.sampleRate.map { .number(Double($0)) } ?? .null,
-                     "channels": a.channels.map { .number(Double($0)) } ?? .null])
-        } ?? .null
+        let phase = tracked.machine.phase
+        var stats = ChannelStats(status: ingest != nil ? "live" : (phase == .live ? "starting" : phase.rawValue), sessionId: session.id)
+        stats.uptimeSec = Date().timeIntervalSince(session.startedAt)
         let totals = tracked.endedTotals
-        let status = ingest == nil ? (tracked.machine.phase == .live ? "starting" : tracked.machine.phase.rawValue) : "live"
-        return .object([
-            "status": .string(status), "sessionId": .string(session.id), "uptimeSec": num(Date().timeIntervalSince(session.startedAt)),
-            "bytesIn": .number(Double(totals.bytes + (s.map { UInt64($0.mediaBytes) } ?? 0))),
-            "videoFrames": .number(Double(totals.videoFrames + (s?.videoFrames ?? 0))),
-            "audioFrames": .number(Double(totals.audioFrames + (s?.audioFrames ?? 0))),
-            "bitrateKbps": num(s?.bitrateKbps ?? 0), "bitrateKbps10s": num(s?.bitrateKbps10s ?? 0), "fps": num(s?.fps ?? 0),
-            "keyframeIntervalSec": s?.keyframeIntervalSec.map(num) ?? .null, "video": video, "audio": audio,
-            "timestampRepairs": .number(Double(s?.timestampRepairs ?? 0)), "avDriftMs": s?.avDriftMs.map { .number(Double($0)) } ?? .null,
-            "outputs": .array(ingest.map { outputStatuses($0.connectionID) } ?? []),
-        ])
+        stats.bytesIn = totals.bytes
+        stats.videoFrames = totals.videoFrames
+        stats.audioFrames = totals.audioFrames
+        if let ingest {
+            let s = ingest.stats
+            stats.bytesIn += UInt64(s.mediaBytes)
+            stats.videoFrames += s.videoFrames
+            stats.audioFrames += s.audioFrames
+            stats.bitrateKbps = s.bitrateKbps
+            stats.bitrateKbps10s = s.bitrateKbps10s
+            stats.fps = s.fps
+            stats.keyframeIntervalSec = s.keyframeIntervalSec
+            stats.video = s.video.map { .init(codec: $0.codec.rawValue, profile: $0.profileName, level: $0.level, width: $0.width, height: $0.height) }
+            stats.audio = s.audio.map { .init(codec: $0.codec.rawValue, sampleRate: $0.sampleRate, channels: $0.channels) }
+            stats.timestampRepairs = s.timestampRepairs
+            stats.avDriftMs = s.avDriftMs.map { Int($0) }
+            stats.outputs = outputStatuses(ingest.connectionID)
+        }
+        return stats
     }
 
-    func outputStatuses(_ connectionID: UInt64) -> [JSONValue] {
+    func outputStatuses(_ connectionID: UInt64) -> [ChannelStats.Output] {
         (media?.outputs(connectionID: connectionID) ?? []).map { o in
-            .object(["kind": .string(o.kind.rawValue), "id": o.id.map { .string($0) } ?? .null, "state": .string(o.state.rawValue),
-                     "droppedPackets": .number(Double(o.droppedPackets)), "packetsWritten": .number(Double(o.packetsWritten)),
-                     "attempts": .number(Double(o.attempts)), "lastError": o.lastError.map { .string($0) } ?? .null])
+            ChannelStats.Output(kind: o.kind.rawValue, id: o.id, state: o.state.rawValue, droppedPackets: o.droppedPackets,
+                                packetsWritten: o.packetsWritten, attempts: o.attempts, lastError: o.lastError)
         }
     }
 
     /// The live channel's outputs (forward states for `/v1/channels/{id}/forwards`).
-    public func outputs(_ channelId: String) async -> [JSONValue] {
+    public func outputs(_ channelId: String) async -> [ChannelStats.Output] {
         guard let connectionID = channels[channelId].flatMap(current)?.connectionID else { return [] }
         return outputStatuses(connectionID)
     }

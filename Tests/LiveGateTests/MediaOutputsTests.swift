@@ -414,6 +414,13 @@ final class MediaOutputsTests: XCTestCase {
         let playlistURL = "http://127.0.0.1:\(port + 1)/hls/\(setup.channelID)/index.m3u8"
         let between = try await http([playlistURL])
         XCTAssertEqual(between.status, 200, "the playlist stays while the session waits for its publisher")
+        // While it waits, /stats has the one stats shape, with the session's figures so far.
+        let waiting = data(try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/stats"]))
+        XCTAssertEqual(waiting["status"] as? String, "reconnecting")
+        XCTAssertEqual(Set(waiting.keys), ["status", "sessionId", "uptimeSec", "bytesIn", "videoFrames", "audioFrames", "bitrateKbps", "bitrateKbps10s",
+                                           "fps", "keyframeIntervalSec", "video", "audio", "timestampRepairs", "avDriftMs", "outputs"])
+        XCTAssertGreaterThan(waiting["bytesIn"] as? Int ?? 0, 100_000, "the dropped connection's bytes count")
+        XCTAssertGreaterThan(waiting["uptimeSec"] as? Double ?? 0, 3.5, "from the session's start")
         try await Task.sleep(for: .seconds(1))
 
         let back = Task {

@@ -327,21 +327,16 @@ final class PublishLifecycleTests: XCTestCase {
         let ffmpeg = publish(stack, "KEY_stats", seconds: 3)
         try await Task.sleep(for: .milliseconds(2600))
         let measured = await stack.coordinator.channelStats(ch.id)
-        let stats = try XCTUnwrap(measured?.objectValue)
-        XCTAssertEqual(stats["status"], .string("live"))
-        guard case .number(let fps)? = stats["fps"], case .number(let kbps)? = stats["bitrateKbps10s"],
-              case .number(let gop)? = stats["keyframeIntervalSec"], case .number(let frames)? = stats["videoFrames"] else {
-            return XCTFail("\(stats)")
-        }
-        XCTAssertEqual(fps, 25, accuracy: 3)
-        XCTAssertGreaterThan(kbps, 10)
-        XCTAssertEqual(gop, 2, accuracy: 0.05)
-        XCTAssertGreaterThan(frames, 40)
-        let video = stats["video"]?.objectValue
-        XCTAssertEqual(video?["codec"], .string("h264"))
-        XCTAssertEqual(video?["profile"], .string("Main"))
-        XCTAssertEqual(video?["width"], .number(320))
-        XCTAssertEqual(stats["audio"]?.objectValue?["sampleRate"], .number(48000))
+        let stats = try XCTUnwrap(measured)
+        XCTAssertEqual(stats.status, "live")
+        XCTAssertEqual(stats.fps, 25, accuracy: 3)
+        XCTAssertGreaterThan(stats.bitrateKbps10s, 10)
+        XCTAssertEqual(try XCTUnwrap(stats.keyframeIntervalSec), 2, accuracy: 0.05)
+        XCTAssertGreaterThan(stats.videoFrames, 40)
+        XCTAssertEqual(stats.video?.codec, "h264")
+        XCTAssertEqual(stats.video?.profile, "Main")
+        XCTAssertEqual(stats.video?.width, 320)
+        XCTAssertEqual(stats.audio?.sampleRate, 48000)
         let summary = await stack.coordinator.ingestSummary().objectValue
         XCTAssertEqual(summary?["liveChannels"], .number(1))
 

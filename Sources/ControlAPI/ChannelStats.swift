@@ -1,0 +1,108 @@
+import ChannelStore
+
+/// `/v1/channels/{id}/stats` as the ingest side measures it (SPEC §4 channel stats object):
+/// one typed shape whether the session has a publisher (`live`), waits for one
+/// (`reconnecting`, `starting`) or there is no session (`offline`). ControlAPI renders it —
+/// one renderer for every state — so the domain never builds JSON.
+public struct ChannelStats: Sendable, Equatable {
+    public struct Video: Sendable, Equatable {
+        public var codec: String
+        public var profile: String?
+        public var level: Int?
+        public var width: Int?
+        public var height: Int?
+        public init(codec: String, profile: String?, level: Int?, width: Int?, height: Int?) {
+            self.codec = codec
+            self.profile = profile
+            self.level = level
+            self.width = width
+            self.height = height
+        }
+    }
+
+    public struct Audio: Sendable, Equatable {
+        public var codec: String
+        public var sampleRate: Int?
+        public var channels: Int?
+        public init(codec: String, sampleRate: Int?, channels: Int?) {
+            self.codec = codec
+            self.sampleRate = sampleRate
+            self.channels = channels
+        }
+    }
+
+    /// One output of the session (HLS, the recording, a forward).
+    public struct Output: Sendable, Equatable {
+        public var kind: String
+        public var id: String?
+        public var state: String
+        public var droppedPackets: Int
+        public var packetsWritten: Int
+        public var attempts: Int
+        public var lastError: String?
+        public init(kind: String, id: String?, state: String, droppedPackets: Int, packetsWritten: Int, attempts: Int, lastError: String?) {
+            self.kind = kind
+            self.id = id
+            self.state = state
+            self.droppedPackets = droppedPackets
+            self.packetsWritten = packetsWritten
+            self.attempts = attempts
+            self.lastError = lastError
+        }
+    }
+
+    public var status: String
+    public var sessionId: String?
+    public var uptimeSec: Double = 0
+    public var bytesIn: UInt64 = 0
+    public var videoFrames = 0
+    public var audioFrames = 0
+    public var bitrateKbps: Double = 0
+    public var bitrateKbps10s: Double = 0
+    public var fps: Double = 0
+    public var keyframeIntervalSec: Double?
+    public var video: Video?
+    public var audio: Audio?
+    public var timestampRepairs = 0
+    public var avDriftMs: Int?
+    public var outputs: [Output] = []
+
+    public init(status: String, sessionId: String?) {
+        self.status = status
+        self.sessionId = sessionId
+    }
+
+    /// A channel with no session.
+    public static func offline(_ channel: Channel) -> ChannelStats { ChannelStats(status: channel.status.rawValue, sessionId: nil) }
+}
+
+extension ChannelStats {
+    /// The one rendering of the stats object (tenths for measured rates).
+    var json: JSONValue {
+        func tenths(_ v: Double) -> JSONValue { .number((v * 10).rounded() / 10) }
+        return .object([
+            "status": .string(status), "sessionId": sessionId.map { .string($0) } ?? .null, "uptimeSec": tenths(uptimeSec),
+            "bytesIn": .number(Double(bytesIn)), "videoFrames": .number(Double(videoFrames)), "audioFrames": .number(Double(audioFrames)),
+            "bitrateKbps": tenths(bitrateKbps), "bitrateKbps10s": tenths(bitrateKbps10s), "fps": tenths(fps),
+            "keyframeIntervalSec": keyframeIntervalSec.map(tenths) ?? .null,
+            "video": video.map { v in
+                .object(["codec": .string(v.codec), "profile": v.profile.map { .string($0) } ?? .null, "level": v.level.map { .number(Double($0)) } ?? .null,
+                         "width": v.width.map { .number(Double($0)) } ?? .null, "height": v.height.map { .number(Double($0)) } ?? .null])
+            } ?? .null,
+            "audio": audio.map { a in
+                .object(["codec": .string(a.codec), "sampleRate": a.sampleRate.map { .number(Double($0)) } ?? .null,
+                         "channels": a.channels.map { .number(Double($0)) } ?? .null])
+            } ?? .null,
+            "timestampRepairs": .number(Double(timestampRepairs)), "avDriftMs": avDriftMs.map { .number(Double($0)) } ?? .null,
+            "outputs": .array(outputs.map(\.json)),
+        ])
+    }
+}
+
+extension ChannelStats.Output {
+    var json: JSONValue {
+        .object(["kind": .string(kind), "id": id.map { .string($0) } ?? .null, "state": .string(state),
+                 "droppedPackets": .number(Double(droppedPackets)), "packetsWritten": .number(Double(packetsWritten)),
+                 "attempts": .number(Double(attempts)), "lastError": lastError.map { .string($0) } ?? .null])
+    }
+}
