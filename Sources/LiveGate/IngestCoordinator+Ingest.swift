@@ -1,0 +1,92 @@
+import ChannelStore
+import Foundation
+import MediaPipeline
+import RTMPCore
+import RTMPServer
+
+/// What the RTMP listener reports (`IngestEventSink`): on event loops, enqueued only; applied in
+/// order by `run()` as inputs to the channel's machine.
+extension IngestCoordinator {
+    // MARK: IngestEventSink (event loops: enqueue only)
+
+    public nonisolated func publishStarted(_ session: IngestSession) {
+        // Registered synchronously, so no frame is missed while the coordinator picks the outputs.
+        media?.sessionStarted(connectionID: session.connectionID)
+        commandSink.yield(.started(session))
+    }
+
+    public nonisolated func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {
+        // The outputs are the channel session's: they wait for its next connection or its end.
+        media?.connectionEnded(connectionID: session.connectionID)
+        commandSink.yield(.ended(session, reason, stats))
+    }
+
+    public nonisolated func publishAbandoned(connectionID: UInt64) {
+        commandSink.yield(.abandoned(connectionID))
+    }
+
+    /// Per frame on the event loop: handed to the media hub (O(1)); sequence headers (rare) also
+    /// come here, for codec and size limits.
+    public nonisolated func media(_ frame: MediaFrame, session: IngestSession) {
+        media?.media(frame, connectionID: session.connectionID)
+        guard frame.kind == .video, frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) else { return }
+        commandSink.yield(.video(session, params))
+    }
+
+    public nonisolated func metadata(_ metadata: AMFObject, session: IngestSession) {
+        media?.metadata(metadata, connectionID: session.connectionID)
+        commandSink.yield(.metadata(session, width: metadata["width"]?.numberValue, height: metadata["height"]?.numberValue,
+                                    fps: metadata["framerate"]?.numberValue ?? metadata["fps"]?.numberValue))
+    }
+
+    func apply(_ command: Command) async {
+        let now = Date()
+        switch command {
+        case .started(let ingest):
+            guard let id = connections[ingest.connectionID]?.channelId, var tracked = channels[id] else { return }
+            tracked.publishers[ingest.connectionID] = ingest
+            tracked.bitrateSamples = []
+            tracked.connectionIndex[ingest.connectionID] = tracked.connectionLog.count
+            tracked.connectionLog.append(SessionConnection(remoteAddr: ingest.remoteAddress, encoder: ingest.request.connect.flashVer ?? "", startedAt: now))
+            channels[id] = tracked
+            await feed(id) { $0.publisherStarted(ingest.connectionID, now: now) }
+        case .ended(let ingest, let reason, let stats):
+            guard let id = connections.removeValue(forKey: ingest.connectionID)?.channelId, var tracked = channels[id] else { return }
+            tracked.publishers[ingest.connectionID] = nil
+            // Only a connection of the current session counts towards its figures.
+            if let index = tracked.connectionIndex.removeValue(forKey: ingest.connectionID) {
+                tracked.endedTotals.bytes += stats.bytesReceived
+                tracked.endedTotals.videoFrames += stats.videoFrames
+                tracked.endedTotals.audioFrames += stats.audioFrames
+                tracked.connectionLog[index].endedAt = now
+                tracked.connectionLog[index].endReason = reason.rawValue
+                tracked.connectionLog[index].bytesIn = Int64(stats.bytesReceived)
+            }
+            channels[id] = tracked
+            if let record = tracked.record {
+                do {
+                    try await store.updateSessionStats(id: record.id, bytesIn: Int64(tracked.endedTotals.bytes), videoFrames: Int64(tracked.endedTotals.videoFrames),
+                                                       audioFrames: Int64(tracked.endedTotals.audioFrames), videoCodec: stats.video?.codec.rawValue,
+                                                       audioCodec: stats.audio?.codec.rawValue, connections: tracked.connectionLog)
+                } catch {
+                    logger.warning("session figures not recorded", metadata: ["channel": "\(id)", "error": "\(error)"])
+                }
+            }
+            await feed(id) { $0.publisherEnded(ingest.connectionID, reason: reason, now: now) }
+        case .abandoned(let connection):
+            guard let id = connections[connection]?.channelId else { return }
+            if channels[id]?.machine.connection == connection {
+                connections[connection] = nil
+                await feed(id) { $0.publisherEnded(connection, reason: .connectionClosed, now: now) }
+            } else if waiting[connection] != nil || channels[id]?.machine.phase == .starting || channels[id]?.machine.phase == .ending {
+                abandoned.insert(connection) // accepted later: ended at once then
+            } else {
+                connections[connection] = nil
+            }
+        case .video(let ingest, let params):
+            await checkCodecLimits(ingest, params, now: now)
+        case .metadata(let ingest, let width, let height, let fps):
+            await checkMetadataLimits(ingest, width: width, height: height, fps: fps, now: now)
+        }
+    }
+}
