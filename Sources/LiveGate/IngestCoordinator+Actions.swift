@@ -97,19 +97,48 @@ extension IngestCoordinator {
         }
         do {
             let current = try? await store.channel(id: channelId)
-            try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason)
+            // A retried end keeps the time the session really ended.
+            try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason, at: tracked.endFirstTriedAt)
         } catch {
             logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(error)"])
             channels[channelId]?.endRetryAt = Date().addingTimeInterval(1)
+            if channels[channelId]?.endFirstTriedAt == nil { channels[channelId]?.endFirstTriedAt = Date() }
             return
         }
         channels[channelId]?.record = nil
         channels[channelId]?.endRetryAt = nil
+        channels[channelId]?.endFirstTriedAt = nil
         await feed(channelId) { $0.sessionEnded(now: Date()) }
     }
 
-    func end(sessionRecord: SessionRecord, channel: Channel?, reason: OfflineReason) async throws {
-        let now = Date()
+    /// At shutdown: ends the store has not taken yet are retried for `seconds`; those it still
+    /// refuses are kept on disk for the next start (`PendingEnds`), with their reason and time.
+    func settlePendingEnds(within seconds: TimeInterval) async {
+        let deadline = Date().addingTimeInterval(seconds)
+        func unsettled() -> [(String, Tracked)] { channels.filter { $0.value.endRetryAt != nil && $0.value.record != nil } }
+        while !unsettled().isEmpty, Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(500))
+            for (id, tracked) in unsettled() {
+                guard case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { continue }
+                await endSession(channelId: id, reason: reason)
+            }
+        }
+        let left: [PendingEnds.Entry] = unsettled().compactMap { _, tracked in
+            guard let record = tracked.record, case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { return nil }
+            return PendingEnds.Entry(sessionId: record.id, reason: reason.rawValue, endedAt: tracked.endFirstTriedAt ?? Date())
+        }
+        guard !left.isEmpty else { return }
+        do {
+            try pendingEnds?.save(left)
+            logger.error("session ends not recorded before shutdown; kept for the next start",
+                         metadata: ["sessions": "\(left.map(\.sessionId).joined(separator: ","))"])
+        } catch {
+            logger.error("session ends not recorded and not kept", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func end(sessionRecord: SessionRecord, channel: Channel?, reason: OfflineReason, at endedAt: Date? = nil) async throws {
+        let now = endedAt ?? Date()
         var session = try await store.session(id: sessionRecord.id) ?? sessionRecord
         session.endedAt = now
         session.endReason = reason.rawValue

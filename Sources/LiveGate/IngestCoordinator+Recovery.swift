@@ -11,11 +11,16 @@ extension IngestCoordinator {
     public func recoverOpenSessions(previousNodeIds: [String] = []) async throws {
         var open: [SessionRecord] = []
         for id in [nodeId] + previousNodeIds { open += try await store.openSessions(nodeId: id) }
+        // Ends the previous run decided but could not record (a store outage at shutdown) keep their reason.
+        let decided = pendingEnds?.load() ?? [:]
         for session in open {
-            try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: .nodeLost)
+            let known = decided[session.id]
+            let reason = known.flatMap { OfflineReason(rawValue: $0.reason) } ?? .nodeLost
+            try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: reason, at: known?.endedAt)
             logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",
-                                                                                       "reason": "node_lost"])
+                                                                                       "reason": "\(reason.rawValue)"])
         }
+        pendingEnds?.clear()
         if let stale = media?.removeStaleHLS(), !stale.isEmpty {
             logger.warning("removed HLS playlists a previous run left behind", metadata: ["channels": "\(stale.joined(separator: ","))"])
         }

@@ -35,8 +35,9 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         var connectionIndex: [ConnectionID: Int] = [:]
         /// (time, media bytes) samples of the current publisher for the sustained-bitrate check.
         var bitrateSamples: [(Date, UInt64)] = []
-        /// A failed end write waiting to be retried.
+        /// A failed end write waiting to be retried, and when the end was first tried (its time).
         var endRetryAt: Date?
+        var endFirstTriedAt: Date?
     }
 
     struct SessionTotals {
@@ -83,8 +84,12 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// stays on disk meanwhile, so a restart would also find them).
     var unrecordedVideos: [(plan: OutputPlan, file: RecordingFile, retryAt: Date)] = []
 
+    /// Where session ends the store did not take by shutdown are kept (nil: not kept).
+    let pendingEnds: PendingEnds?
+
     public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
-                lifecycle: ChannelLifecycle.Configuration = .init(), logger: Logger) {
+                lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, logger: Logger) {
+        self.pendingEnds = pendingEndsPath.map(PendingEnds.init(path:))
         self.store = store
         self.nodeId = nodeId
         self.dispatcher = dispatcher
@@ -163,6 +168,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         // Publishers were kicked with `shutdown` by the listener first; what is still open ends now.
         for id in Array(channels.keys) { await feed(id) { $0.shutdown(now: Date()) } }
         media?.endAllSessions()
+        await settlePendingEnds(within: 4)
         // Outputs flush: MP4s get their index and their video records before the store closes.
         if let media, !(await media.drain(timeout: .seconds(8))) {
             logger.error("outputs did not finish before the shutdown deadline")

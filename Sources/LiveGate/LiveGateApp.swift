@@ -147,6 +147,7 @@ public struct LiveGateApp: Sendable {
             media.forwardTLSCAFile = configuration.string("forwards.tlsCaFile")
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
                                                 lifecycle: .init(limitCooldown: configuration.double("ingest.limitCooldownSec")),
+                                                pendingEndsPath: dataDir + "/pending-ends.json",
                                                 logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))

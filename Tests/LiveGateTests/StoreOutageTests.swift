@@ -55,4 +55,54 @@ final class StoreOutageTests: XCTestCase {
         await setup.receiver.stop()
         await scratch.drop()
     }
+
+    /// SIGTERM while PostgreSQL is down and a session end is waiting to be recorded: the process
+    /// still stops within 10 s, keeps the end (reason and time) on disk, and the next start
+    /// records it with its true reason — not `node_lost`.
+    func testSIGTERMDuringAnOutageKeepsTheSessionsEndForTheNextStart() async throws {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
+              let target = URLComponents(string: base), let targetPort = target.port else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
+        }
+        let scratch = try await PostgresScratchDatabase.create(baseURL: base)
+        let dir = try MediaTools.temporaryDirectory("outage-sigterm")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 3, in: dir)
+        let port = freePorts(3)
+        var url = try XCTUnwrap(URLComponents(string: scratch.url))
+        url.port = port + 2
+        let env = ["LIVEGATE_DATABASE_URL": try XCTUnwrap(url.string), "LIVEGATE_DATABASE_CONNECT_TIMEOUT_SEC": "30"]
+        var relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
+        let setup = try await liveSetup(dir: dir, port: port, token: "outage2", extraEnv: env)
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let publisher = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 30)
+        }
+        let live = await setup.receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        relay.terminate()
+        _ = try await publisher.value // a clean unpublish while the store is unreachable
+        try await Task.sleep(for: .seconds(1))
+        let stopping = Date()
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        XCTAssertLessThan(Date().timeIntervalSince(stopping), 10, "SIGTERM is not held up by the outage")
+        XCTAssertEqual(setup.gateway.terminationStatus, 0)
+        let kept = try String(contentsOf: dir.appendingPathComponent("pending-ends.json"), encoding: .utf8)
+        XCTAssertTrue(kept.contains("\"unpublished\""), kept)
+
+        relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
+        defer { relay.terminate() }
+        let (restarted, _) = try await startGateway(dir: dir, port: port, extraEnv: setup.env.merging(env) { $1 }, log: "after.log")
+        defer { if restarted.isRunning { restarted.terminate() } }
+        let offline = await setup.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(offline)
+        XCTAssertEqual(setup.receiver.events("channel.offline").map(\.reason), ["unpublished"], "the true reason, not node_lost")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("pending-ends.json").path))
+        restarted.terminate()
+        restarted.waitUntilExit()
+        await setup.receiver.stop()
+        await scratch.drop()
+    }
 }
