@@ -52,7 +52,10 @@ final class HLSWriter: MediaWriter {
         } catch {
             throw AVFailure("mkdir \(directory)", message: "\(error)")
         }
-        var flags = ["delete_segments", "independent_segments", "temp_file"]
+        // omit_endlist: a segment series ends (a new connection, a new layout) without telling
+        // players the stream is over — the next series appends after a discontinuity. The
+        // playlist is removed when the session ends, so EXT-X-ENDLIST is never needed.
+        var flags = ["delete_segments", "independent_segments", "temp_file", "omit_endlist"]
         if generation > 0 { flags += ["append_list", "discont_start"] }
         let m = try MediaMuxer(format: "hls", url: playlistPath, layout: layout, interrupt: interrupt)
         try m.open(muxerOptions: [

@@ -110,6 +110,15 @@ extension MediaHubTests {
         try await waitUntil(timeout: 10) { ((try? String(contentsOf: playlist, encoding: .utf8)) ?? "").contains(".ts") }
         let before = try String(contentsOf: playlist, encoding: .utf8)
 
+        // A player polling the playlist through the hand-over never sees it end.
+        let watcher = Task.detached { () -> [String] in
+            var seen: [String] = []
+            while !Task.isCancelled {
+                if let text = try? String(contentsOf: playlist, encoding: .utf8), text.contains("#EXT-X-ENDLIST") { seen.append(text) }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+            return seen
+        }
         // The replacement starts while the old publisher still sends; its timestamps start at 0.
         hub.sessionStarted(connectionID: 22)
         hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: 22)
@@ -121,6 +130,9 @@ extension MediaHubTests {
             let text = (try? String(contentsOf: playlist, encoding: .utf8)) ?? ""
             return text.contains("#EXT-X-DISCONTINUITY") && text.components(separatedBy: ".ts").count - 1 >= 4
         }
+        watcher.cancel()
+        let ended = await watcher.value
+        XCTAssertTrue(ended.isEmpty, "the playlist carried EXT-X-ENDLIST during the hand-over: \(ended.first ?? "")")
         let during = try String(contentsOf: playlist, encoding: .utf8)
         XCTAssertFalse(during.contains("#EXT-X-ENDLIST"), during)
         XCTAssertGreaterThanOrEqual(Self.mediaSequence(during), Self.mediaSequence(before), "the media sequence never goes back")
