@@ -89,6 +89,37 @@ extension IngestCoordinator {
         await feed(channelId) { $0.sessionWritten(now: Date()) }
     }
 
+    /// A store write that must not be lost: done now, or — if the store fails, or earlier writes
+    /// are still waiting — queued and retried in order by `tick`.
+    func write(_ what: String, _ operation: @escaping @Sendable () async throws -> Void) async {
+        if deferredWrites.isEmpty {
+            do {
+                try await operation()
+                dispatcher?.notify()
+                return
+            } catch {
+                logger.error("store write failed; retrying", metadata: ["write": "\(what)", "error": "\(error)"])
+            }
+        }
+        deferredWrites.append((what, operation))
+    }
+
+    /// Retries queued writes in order; stops at the first that still fails. True when none is left.
+    @discardableResult
+    func flushDeferredWrites() async -> Bool {
+        while let next = deferredWrites.first {
+            do {
+                try await next.write()
+            } catch {
+                return false
+            }
+            deferredWrites.removeFirst()
+            dispatcher?.notify()
+            logger.info("store write recorded after a failure", metadata: ["write": "\(next.what)"])
+        }
+        return true
+    }
+
     /// The end, with `channel.offline`; a failed write is retried by `tick` until the store is back.
     func endSession(channelId: String, reason: OfflineReason) async {
         guard let tracked = channels[channelId], let record = tracked.record else {
@@ -96,6 +127,8 @@ extension IngestCoordinator {
             return
         }
         do {
+            // Events written before this end go out before it.
+            guard await flushDeferredWrites() else { throw DeferredWritesPending() }
             let current = try? await store.channel(id: channelId)
             // A retried end keeps the time the session really ended.
             try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason, at: tracked.endFirstTriedAt)
@@ -116,12 +149,17 @@ extension IngestCoordinator {
     func settlePendingEnds(within seconds: TimeInterval) async {
         let deadline = Date().addingTimeInterval(seconds)
         func unsettled() -> [(String, Tracked)] { channels.filter { $0.value.endRetryAt != nil && $0.value.record != nil } }
-        while !unsettled().isEmpty, Date() < deadline {
+        while !unsettled().isEmpty || !deferredWrites.isEmpty, Date() < deadline {
             try? await Task.sleep(for: .milliseconds(500))
+            await flushDeferredWrites()
             for (id, tracked) in unsettled() {
                 guard case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { continue }
                 await endSession(channelId: id, reason: reason)
             }
+        }
+        if !deferredWrites.isEmpty {
+            logger.error("store writes lost at shutdown (the store did not come back in time)",
+                         metadata: ["writes": "\(deferredWrites.map(\.what).joined(separator: ","))"])
         }
         let left: [PendingEnds.Entry] = unsettled().compactMap { _, tracked in
             guard let record = tracked.record, case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { return nil }
@@ -164,13 +202,10 @@ extension IngestCoordinator {
                                          "remoteAddr": .string(remote)]
         if let channel { data["channel"] = channel.eventJSON }
         if let limit = rejection.limit { data["limit"] = .string(limit.rawValue) }
-        do {
-            _ = try await store.appendEvent(.make(type: EventType.channelPublishRejected.rawValue, channelId: channel?.id, userId: channel?.userId,
-                                                  at: Date(), data: .object(data)), now: Date())
-            dispatcher?.notify()
-        } catch {
-            logger.error("publish_rejected event not recorded", metadata: ["error": "\(error)"])
-        }
+        let now = Date()
+        let event = NewEvent.make(type: EventType.channelPublishRejected.rawValue, channelId: channel?.id, userId: channel?.userId,
+                                  at: now, data: .object(data))
+        await write("channel.publish_rejected") { [store] in _ = try await store.appendEvent(event, now: now) }
     }
 
     /// `channel.limit_exceeded` with the limit, its configured value, the measured one and the
@@ -187,22 +222,19 @@ extension IngestCoordinator {
         let now = Date()
         logger.warning("user limit exceeded; disconnecting", metadata: ["channel": "\(channelId)", "limit": "\(violation.limit.rawValue)",
                                                                         "value": "\(violation.measured.jsonText)"])
-        do {
-            _ = try await store.appendEvent(.make(type: EventType.channelLimitExceeded.rawValue, channelId: channelId, userId: tracked.machine.channel.userId,
-                                                  at: now, data: .object([
-                                                      "channel": tracked.machine.channel.eventJSON, "session": session.json,
-                                                      "limit": .string(violation.limit.rawValue), "configured": violation.configured,
-                                                      "value": violation.measured,
-                                                  ])), now: now)
-            dispatcher?.notify()
-        } catch {
-            logger.error("limit_exceeded event not recorded", metadata: ["error": "\(error)"])
-        }
+        let event = NewEvent.make(type: EventType.channelLimitExceeded.rawValue, channelId: channelId, userId: tracked.machine.channel.userId,
+                                  at: now, data: .object([
+                                      "channel": tracked.machine.channel.eventJSON, "session": session.json,
+                                      "limit": .string(violation.limit.rawValue), "configured": violation.configured,
+                                      "value": violation.measured,
+                                  ]))
+        await write("channel.limit_exceeded") { [store] in _ = try await store.appendEvent(event, now: now) }
     }
 
     /// Time for every machine; session length and sustained bit rate; end writes to retry.
     func tick() async {
         let now = Date()
+        await flushDeferredWrites()
         await retryUnrecordedVideos(now: now)
         for id in Array(channels.keys) {
             guard let tracked = channels[id] else { continue }
@@ -215,4 +247,9 @@ extension IngestCoordinator {
             await checkBitrate(id, now: now)
         }
     }
+}
+
+/// An end waits for earlier writes of the outbox that are still failing (their order is kept).
+struct DeferredWritesPending: Error, CustomStringConvertible {
+    var description: String { "earlier store writes are still waiting" }
 }

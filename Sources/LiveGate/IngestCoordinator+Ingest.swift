@@ -64,12 +64,11 @@ extension IngestCoordinator {
             }
             channels[id] = tracked
             if let record = tracked.record {
-                do {
-                    try await store.updateSessionStats(id: record.id, bytesIn: Int64(tracked.endedTotals.bytes), videoFrames: Int64(tracked.endedTotals.videoFrames),
-                                                       audioFrames: Int64(tracked.endedTotals.audioFrames), videoCodec: stats.video?.codec.rawValue,
-                                                       audioCodec: stats.audio?.codec.rawValue, connections: tracked.connectionLog)
-                } catch {
-                    logger.warning("session figures not recorded", metadata: ["channel": "\(id)", "error": "\(error)"])
+                let totals = tracked.endedTotals, log = tracked.connectionLog
+                let video = stats.video?.codec.rawValue, audio = stats.audio?.codec.rawValue
+                await write("session figures") { [store] in
+                    try await store.updateSessionStats(id: record.id, bytesIn: Int64(totals.bytes), videoFrames: Int64(totals.videoFrames),
+                                                       audioFrames: Int64(totals.audioFrames), videoCodec: video, audioCodec: audio, connections: log)
                 }
             }
             await feed(id) { $0.publisherEnded(ingest.connectionID, reason: reason, now: now) }

@@ -38,12 +38,12 @@ extension IngestCoordinator {
             return false
         case .forwardFailed(let plan, let forwardId, let url, let error, let attempts):
             let channel = channels[plan.channelId]?.machine.channel
-            _ = try? await store.appendEvent(.make(type: EventType.forwardFailed.rawValue, channelId: plan.channelId, userId: plan.userId, at: now, data: .object([
+            let event = NewEvent.make(type: EventType.forwardFailed.rawValue, channelId: plan.channelId, userId: plan.userId, at: now, data: .object([
                 "channel": channel?.eventJSON ?? .null,
                 "forward": .object(["id": .string(forwardId), "url": .string(url)]), "sessionId": .string(plan.sessionId),
                 "error": .string(error), "attempts": .number(Double(attempts)),
-            ])), now: now)
-            dispatcher?.notify()
+            ]))
+            await write("forward.failed") { [store] in _ = try await store.appendEvent(event, now: now) }
             logger.warning("forward failing", metadata: ["channel": "\(plan.channelId)", "forward": "\(forwardId)", "target": "\(url)",
                                                         "attempts": "\(attempts)", "error": "\(error)"])
             return true

@@ -83,6 +83,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// Finished recordings the store could not take yet (retried by `tick`; their `.part`
     /// stays on disk meanwhile, so a restart would also find them).
     var unrecordedVideos: [(plan: OutputPlan, file: RecordingFile, retryAt: Date)] = []
+    /// Store writes that failed (an outage), retried in order by `tick` before anything newer.
+    var deferredWrites: [(what: String, write: @Sendable () async throws -> Void)] = []
 
     /// Where session ends the store did not take by shutdown are kept (nil: not kept).
     let pendingEnds: PendingEnds?

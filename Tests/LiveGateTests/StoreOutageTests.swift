@@ -45,6 +45,11 @@ final class StoreOutageTests: XCTestCase {
         XCTAssertTrue(ready, "the recording finished during the outage was recorded")
         let channel = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)"])
         XCTAssertEqual((channel["data"] as? [String: Any])?["status"] as? String, "offline")
+        // The session's figures, written when the publisher stopped (during the outage), were kept and written after.
+        let sessions = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/sessions"])
+        let session = try XCTUnwrap(((sessions["data"] as? [String: Any])?["items"] as? [[String: Any]])?.first)
+        XCTAssertGreaterThan(session["bytesIn"] as? Int ?? 0, 50_000, "\(session)")
+        XCTAssertEqual((session["connections"] as? [[String: Any]])?.first?["endReason"] as? String, "unpublished")
         let videos = try await setup.curl(["\(setup.api)/v1/videos"])
         let items = (videos["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
         XCTAssertEqual(items.count, 1, "\(videos)")
