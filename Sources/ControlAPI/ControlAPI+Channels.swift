@@ -66,6 +66,7 @@ extension ControlAPI {
             fields.metadata = fields.metadata ?? .object([:])
         }
         guard let channel = try await store.updateChannel(id: id, fields: fields, now: Date()) else { throw APIError.notFound("channel") }
+        await sessions.channelEdited(channel)
         if before.enabled && !channel.enabled { await sessions.channelChanged(id, change: .disabled) }
         return Envelope.response(data: render(channel))
     }

@@ -51,12 +51,15 @@ public protocol LiveSessionControl: Sendable {
     func userLimitsChanged(_ userId: String) async
     /// A channel's forwards were created, changed or deleted: a live session applies them now.
     func forwardsChanged(_ channelId: String) async
+    /// A channel was edited (policy, reconnect window …): its live session decides by the new values from now on.
+    func channelEdited(_ channel: Channel) async
 }
 
 extension LiveSessionControl {
     public func outputs(_ channelId: String) async -> [ChannelStats.Output] { [] }
     public func userLimitsChanged(_ userId: String) async {}
     public func forwardsChanged(_ channelId: String) async {}
+    public func channelEdited(_ channel: Channel) async {}
 }
 
 public struct NoLiveSessions: LiveSessionControl {

@@ -144,6 +144,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     // MARK: LiveSessionControl (the API changed a channel)
 
+    /// A new reconnect window applies to the next drop, a new policy to the next duplicate publish.
+    public func channelEdited(_ channel: Channel) async {
+        channels[channel.id]?.machine.channelEdited(channel)
+    }
+
     public func channelChanged(_ channelId: String, change: ChannelChange) async {
         await feed(channelId) { $0.channelChanged(change, now: Date()) }
     }

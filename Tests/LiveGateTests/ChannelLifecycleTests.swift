@@ -276,4 +276,14 @@ final class ChannelLifecycleTests: XCTestCase {
         let end = m.publisherEnded(1, reason: .unpublished, now: at(1))
         XCTAssertEqual(m.endSessionAction(), end.first, "a failed end write is retried as the same action")
     }
+
+    /// Edits through the API apply to a live session from its next decision.
+    func testEditsApplyToTheNextDecision() {
+        var m = liveMachine(channel(window: 10, policy: .reject))
+        m.channelEdited(channel(window: 0, policy: .replace))
+        XCTAssertEqual(m.publishRequested(attempt(2, channel(window: 0, policy: .replace), at: 1)).last, .accept(2), "now replace")
+        _ = m.publisherStarted(2, now: at(1.1))
+        XCTAssertEqual(m.publisherEnded(2, reason: .connectionClosed, now: at(2)), [.endSession(sessionId: "ses_1", reason: .connectionClosed)],
+                       "a window of 0 now: no waiting")
+    }
 }
