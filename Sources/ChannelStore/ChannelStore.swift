@@ -69,7 +69,11 @@ public protocol ChannelStore: Sendable {
     func openSessions(nodeId: String) async throws -> [SessionRecord]
     func sessions(channelId: String, limit: Int, cursor: String?) async throws -> Page<SessionRecord>
     func liveChannelCount(userId: String, excluding channelId: String) async throws -> Int
-    func dueDeliveries(now: Date, limit: Int) async throws -> [(delivery: DeliveryRecord, webhook: Webhook, payload: String)]
+    /// Due deliveries, oldest first, at most one per (webhook, channel) and none of a channel whose
+    /// earlier delivery is still pending or in flight (per-channel order); only `webhookId`'s when given.
+    func dueDeliveries(now: Date, limit: Int, webhookId: String?) async throws -> [(delivery: DeliveryRecord, webhook: Webhook, payload: String)]
+    /// Webhooks with at least one delivery due now (each is its own lane).
+    func webhooksWithDueDeliveries(now: Date) async throws -> [String]
     func recordAttempt(deliveryId: String, attempt: Int, state: DeliveryRecord.State, statusCode: Int?, latencyMs: Int,
                        excerpt: String?, nextAttemptAt: Date, now: Date) async throws
     func markSending(deliveryId: String, now: Date) async throws -> Bool

@@ -4,10 +4,14 @@ import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
-/// Delivers the outbox. Wakes when told an event was queued (low latency) and otherwise polls;
-/// takes at most one pending delivery per (webhook, channel) at a time, so order holds per
-/// channel while different channels and receivers proceed in parallel. At-least-once: a crash
-/// between sending and recording means the receiver may see an event twice (same `webhook-id`).
+/// Delivers the outbox. Each receiver (webhook) is its own lane: at most `perWebhook` attempts
+/// in flight per webhook and `overall` in all, each attempt a task of its own that nobody waits
+/// for — a slow, failing or unreachable receiver fills only its own lane, every other lane goes
+/// on. Per (webhook, channel) events go out in order: a channel's next event waits until the
+/// one before it is delivered or scheduled for retry. Wakes when told an event was queued (low
+/// latency), when an attempt ends, and otherwise polls. The outbox is the queue: nothing is held
+/// in memory beyond the attempts in flight, whatever the backlog. At-least-once: a crash between
+/// sending and recording means the receiver may see an event twice (same `webhook-id`).
 public final class WebhookDispatcher: Service, Sendable {
     public struct Outcome: Sendable {
         public var statusCode: Int?
@@ -21,26 +25,36 @@ public final class WebhookDispatcher: Service, Sendable {
     let schedule: RetrySchedule
     let timeout: TimeInterval
     let logger: Logger
+    /// Lane sizes: attempts in flight per webhook, and across all webhooks.
+    let perWebhook: Int
+    let overall: Int
     private let outcomes = NIOLockedValueBox([String: Int]())
     /// Attempts by outcome (`delivered`, `retry`, `failed`) since start, for `/metrics`.
     public var outcomeCounts: [String: Int] { outcomes.withLockedValue { $0 } }
     private let wakeup: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
     let pollInterval: Duration
+    /// Webhook id → deliveries in flight.
+    private let inFlight = NIOLockedValueBox([String: Set<String>]())
 
     public init(store: any ChannelStore, transport: any WebhookTransport, schedule: RetrySchedule = RetrySchedule(), timeout: TimeInterval = 5,
-                pollInterval: Duration = .milliseconds(500), logger: Logger) {
+                pollInterval: Duration = .milliseconds(500), perWebhook: Int = 4, overall: Int = 64, logger: Logger) {
         self.store = store
         self.transport = transport
         self.schedule = schedule
         self.timeout = timeout
         self.pollInterval = pollInterval
+        self.perWebhook = max(1, perWebhook)
+        self.overall = max(1, overall)
         self.logger = logger
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Called after events are committed: deliver now rather than at the next poll.
     public func notify() { wakeup.yield() }
+
+    /// Attempts in flight now, per webhook (tests, diagnostics).
+    public var attemptsInFlight: [String: Int] { inFlight.withLockedValue { $0.mapValues(\.count) } }
 
     public func run() async throws {
         do {
@@ -49,7 +63,7 @@ public final class WebhookDispatcher: Service, Sendable {
             logger.error("could not reset in-flight deliveries", metadata: ["error": "\(error)"])
         }
         await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
+            await withDiscardingTaskGroup { group in
                 // Ticker: turns the poll interval into wake-ups.
                 group.addTask { [pollInterval, wakeup] in
                     while !Task.isCancelled {
@@ -59,7 +73,7 @@ public final class WebhookDispatcher: Service, Sendable {
                 }
                 for await _ in wakeups {
                     if Task.isCancelled { break }
-                    await deliverDue()
+                    await dispatchDue(into: &group)
                 }
                 group.cancelAll()
             }
@@ -69,24 +83,38 @@ public final class WebhookDispatcher: Service, Sendable {
         }
     }
 
-    /// Sends every due delivery (loops while there is more), a bounded number concurrently.
-    func deliverDue() async {
-        while true {
+    /// Starts an attempt for every due delivery whose lane has room; returns without waiting.
+    func dispatchDue(into group: inout DiscardingTaskGroup) async {
+        let now = Date()
+        let hooks: [String]
+        do {
+            hooks = try await store.webhooksWithDueDeliveries(now: now)
+        } catch {
+            logger.error("webhook outbox read failed", metadata: ["error": "\(error)"])
+            return
+        }
+        for hook in hooks.shuffled() {
+            let (busy, total) = inFlight.withLockedValue { ($0[hook]?.count ?? 0, $0.values.reduce(0) { $0 + $1.count }) }
+            let room = min(perWebhook - busy, overall - total)
+            guard room > 0 else { continue }
             let due: [(delivery: DeliveryRecord, webhook: Webhook, payload: String)]
             do {
-                due = try await store.dueDeliveries(now: Date(), limit: 32)
+                due = try await store.dueDeliveries(now: now, limit: room, webhookId: hook)
             } catch {
                 logger.error("webhook outbox read failed", metadata: ["error": "\(error)"])
                 return
             }
-            if due.isEmpty { return }
-            await withTaskGroup(of: Void.self) { group in
-                for item in due {
-                    group.addTask {
-                        // Skip it if someone else took it meanwhile (redelivery, deletion).
-                        guard (try? await self.store.markSending(deliveryId: item.delivery.id, now: Date())) == true else { return }
-                        _ = await self.attempt(item.delivery, webhook: item.webhook, payload: item.payload)
+            for item in due {
+                // Taken by someone else meanwhile (redelivery, deletion)? Then skip it.
+                guard (try? await store.markSending(deliveryId: item.delivery.id, now: Date())) == true else { continue }
+                inFlight.withLockedValue { _ = $0[hook, default: []].insert(item.delivery.id) }
+                group.addTask { [self] in
+                    _ = await attempt(item.delivery, webhook: item.webhook, payload: item.payload)
+                    inFlight.withLockedValue { lanes in
+                        lanes[hook]?.remove(item.delivery.id)
+                        if lanes[hook]?.isEmpty == true { lanes[hook] = nil }
                     }
+                    wakeup.yield() // room in this lane: look for more
                 }
             }
         }

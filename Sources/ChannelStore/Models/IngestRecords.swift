@@ -97,7 +97,8 @@ public struct NewEvent: Sendable {
 
 /// One attempt-tracked delivery of one event to one webhook.
 public struct DeliveryRecord: Sendable, Equatable {
-    public enum State: String, Sendable { case pending, delivered, failed }
+    /// `dropped`: its webhook was disabled before it could be delivered.
+    public enum State: String, Sendable { case pending, delivered, failed, dropped }
 
     public var id: String
     public var webhookId: String

@@ -158,16 +158,25 @@ extension SQLChannelStore {
 
     /// Deliveries due now, at most one per (webhook, channel): the oldest undelivered event of
     /// each, so every channel's events reach each receiver in order.
-    public func dueDeliveries(now: Date, limit: Int) async throws -> [(delivery: DeliveryRecord, webhook: Webhook, payload: String)] {
+    public func webhooksWithDueDeliveries(now: Date) async throws -> [String] {
+        try await read { db in
+            try await db.raw("""
+                SELECT DISTINCT webhook_id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= \(bind: Timestamp.format(now))
+                """).all().map { try $0.decode(column: "webhook_id", as: String.self) }
+        }
+    }
+
+    public func dueDeliveries(now: Date, limit: Int, webhookId: String?) async throws -> [(delivery: DeliveryRecord, webhook: Webhook, payload: String)] {
         let ts = Timestamp.format(now)
+        let onlyHook: SQLQueryString = webhookId.map { "AND d.webhook_id = \(bind: $0)" } ?? ""
         let rows = try await read { db in
             try await db.raw("""
                 SELECT d.id AS d_id, d.webhook_id, d.event_seq, d.attempt, d.state, d.next_attempt_at, d.status_code, d.latency_ms,
                   d.response_excerpt, d.created_at AS d_created_at, d.updated_at AS d_updated_at, e.id AS e_id, e.type AS e_type, e.payload AS e_payload
                 FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq
-                WHERE d.state = 'pending' AND d.next_attempt_at <= \(bind: ts)
+                WHERE d.state = 'pending' AND d.next_attempt_at <= \(bind: ts) \(onlyHook)
                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = d.webhook_id AND p.channel_key = d.channel_key
-                                  AND p.state = 'pending' AND p.event_seq < d.event_seq)
+                                  AND p.state IN ('pending', 'sending') AND p.event_seq < d.event_seq)
                 ORDER BY d.event_seq LIMIT \(unsafeRaw: String(max(1, limit)))
                 """).all()
         }

@@ -57,7 +57,16 @@ extension SQLChannelStore {
             if let events = fields.events { hook.events = events }
             if let channelIds = fields.channelIds { hook.channelIds = channelIds }
             if let userIds = fields.userIds { hook.userIds = userIds }
-            if let enabled = fields.enabled { hook.enabled = enabled }
+            if let enabled = fields.enabled {
+                // Disabled: what was waiting for it is dropped (kept in its log as `dropped`).
+                if hook.enabled && !enabled {
+                    try await db.raw("""
+                        UPDATE webhook_deliveries SET state = 'dropped', updated_at = \(bind: Timestamp.format(now))
+                        WHERE webhook_id = \(bind: id) AND state = 'pending'
+                        """).run()
+                }
+                hook.enabled = enabled
+            }
             try await db.raw("""
                 UPDATE webhooks SET url = \(bind: hook.url), events = \(bind: Self.jsonStrings(hook.events)),
                   channel_ids = \(bind: Self.jsonStrings(hook.channelIds)), user_ids = \(bind: Self.jsonStrings(hook.userIds)),
@@ -73,9 +82,8 @@ extension SQLChannelStore {
         try await transaction { db in
             let exists = try await db.raw("SELECT id FROM webhooks WHERE id = \(bind: id)").first() != nil
             if exists {
-                if try await db.raw("SELECT id FROM webhook_deliveries WHERE webhook_id = \(bind: id) AND state = 'sending'").first() != nil {
-                    throw StoreError.conflict("a delivery to this webhook is in progress; retry in a few seconds")
-                }
+                // Always at once: an attempt still in flight finishes within its timeout and its
+                // outcome, recorded against a row that is gone, changes nothing.
                 try await db.raw("DELETE FROM webhook_deliveries WHERE webhook_id = \(bind: id)").run()
                 try await db.raw("DELETE FROM webhooks WHERE id = \(bind: id)").run()
             }
