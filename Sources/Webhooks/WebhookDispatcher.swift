@@ -37,6 +37,35 @@ public final class WebhookDispatcher: Service, Sendable {
     /// Webhook id → deliveries in flight.
     private let inFlight = NIOLockedValueBox([String: Set<String>]())
 
+    /// An attempt whose outcome the store did not take (it failed mid-attempt): recorded as soon
+    /// as the store answers, before anything else is sent. Its row stays in flight meanwhile, so
+    /// the channel's later events wait behind it (order) instead of overtaking it.
+    struct UnrecordedOutcome: Sendable {
+        var deliveryId: String
+        var attempt: Int
+        var state: DeliveryRecord.State
+        var statusCode: Int?
+        var latencyMs: Int
+        var excerpt: String?
+        var nextAttemptAt: Date
+    }
+    private let unrecorded = NIOLockedValueBox([UnrecordedOutcome]())
+
+    /// Records the outcomes the store failed to take; false while it still fails.
+    func recordUnrecorded() async -> Bool {
+        while let next = unrecorded.withLockedValue({ $0.first }) {
+            do {
+                try await store.recordAttempt(deliveryId: next.deliveryId, attempt: next.attempt, state: next.state, statusCode: next.statusCode,
+                                              latencyMs: next.latencyMs, excerpt: next.excerpt, nextAttemptAt: next.nextAttemptAt, now: Date())
+            } catch {
+                return false
+            }
+            _ = unrecorded.withLockedValue { $0.removeFirst() }
+            logger.info("webhook delivery outcome recorded after a store failure", metadata: ["delivery": "\(next.deliveryId)", "outcome": "\(next.state.rawValue)"])
+        }
+        return true
+    }
+
     public init(store: any ChannelStore, transport: any WebhookTransport, schedule: RetrySchedule = RetrySchedule(), timeout: TimeInterval = 5,
                 pollInterval: Duration = .milliseconds(500), perWebhook: Int = 4, overall: Int = 64, logger: Logger) {
         self.store = store
@@ -85,6 +114,8 @@ public final class WebhookDispatcher: Service, Sendable {
 
     /// Starts an attempt for every due delivery whose lane has room; returns without waiting.
     func dispatchDue(into group: inout DiscardingTaskGroup) async {
+        // Outcomes the store missed come first: until they are recorded, nothing newer goes out.
+        guard await recordUnrecorded() else { return }
         let now = Date()
         let hooks: [String]
         do {
@@ -151,7 +182,12 @@ public final class WebhookDispatcher: Service, Sendable {
             try await store.recordAttempt(deliveryId: delivery.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
                                           latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next, now: now)
         } catch {
-            logger.error("webhook delivery record failed", metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+            logger.error("webhook delivery outcome not recorded; kept until the store answers",
+                         metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+            unrecorded.withLockedValue {
+                $0.append(UnrecordedOutcome(deliveryId: delivery.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
+                                            latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next))
+            }
         }
         outcomes.withLockedValue { $0[state == .pending ? "retry" : state.rawValue, default: 0] += 1 }
         logger.log(level: outcome.delivered ? .debug : .notice, "webhook delivery", metadata: [

@@ -263,6 +263,20 @@ struct TCPRelay {
         }
         process.standardError = FileHandle.nullDevice
         try process.run()
+        // Listening before it is handed out (the interpreter takes a moment to start).
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(listenPort).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            close(fd)
+            if connected { break }
+            usleep(30_000)
+        }
         return TCPRelay(process: process)
     }
 

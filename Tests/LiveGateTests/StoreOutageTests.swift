@@ -1,5 +1,8 @@
+import ChannelStore
 import Foundation
+import Logging
 import TestSupport
+import Webhooks
 import XCTest
 
 /// Nothing is left open when the store fails (issue #11): PostgreSQL goes away (the relay the
@@ -20,6 +23,7 @@ final class StoreOutageTests: XCTestCase {
         var url = try XCTUnwrap(URLComponents(string: scratch.url))
         url.port = port + 2
         var relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
+        defer { relay.terminate() }
         let setup = try await liveSetup(dir: dir, port: port, token: "outage",
                                         extraEnv: ["LIVEGATE_DATABASE_URL": try XCTUnwrap(url.string)], record: true)
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
@@ -36,7 +40,6 @@ final class StoreOutageTests: XCTestCase {
         try await Task.sleep(for: .seconds(3)) // the end and the recording fail to be written meanwhile
         XCTAssertFalse(setup.receiver.all.contains { $0.type == "channel.offline" })
         relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
-        defer { relay.terminate() }
 
         let offline = await setup.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.offline" } }
         XCTAssertTrue(offline, "the session was ended once the store was back")
@@ -78,6 +81,7 @@ final class StoreOutageTests: XCTestCase {
         url.port = port + 2
         let env = ["LIVEGATE_DATABASE_URL": try XCTUnwrap(url.string), "LIVEGATE_DATABASE_CONNECT_TIMEOUT_SEC": "30"]
         var relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
+        defer { relay.terminate() }
         let setup = try await liveSetup(dir: dir, port: port, token: "outage2", extraEnv: env)
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         let publisher = Task {
@@ -98,7 +102,6 @@ final class StoreOutageTests: XCTestCase {
         XCTAssertTrue(kept.contains("\"unpublished\""), kept)
 
         relay = try TCPRelay.start(listenPort: port + 2, targetPort: targetPort)
-        defer { relay.terminate() }
         let (restarted, _) = try await startGateway(dir: dir, port: port, extraEnv: setup.env.merging(env) { $1 }, log: "after.log")
         defer { if restarted.isRunning { restarted.terminate() } }
         let offline = await setup.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.offline" } }
@@ -108,6 +111,58 @@ final class StoreOutageTests: XCTestCase {
         restarted.terminate()
         restarted.waitUntilExit()
         await setup.receiver.stop()
+        await scratch.drop()
+    }
+
+    /// A delivery in flight when the store stopped (its outcome could not be recorded) is not
+    /// stuck: its outcome is recorded when the store is back, and the channel's next event goes
+    /// out only after it — once each, in order (issue #12: it stayed pending until a restart
+    /// and was re-sent after the later event).
+    func testADeliveryWhoseOutcomeCouldNotBeRecordedIsRecordedBeforeLaterEvents() async throws {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
+              let target = URLComponents(string: base), let targetPort = target.port else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
+        }
+        let scratch = try await PostgresScratchDatabase.create(baseURL: base)
+        let port = freePorts(1)
+        var url = try XCTUnwrap(URLComponents(string: scratch.url))
+        url.port = port
+        var relay = try TCPRelay.start(listenPort: port, targetPort: targetPort)
+        defer { relay.terminate() }
+        let store = try await StoreFactory.open(url: try XCTUnwrap(url.string), dataDir: "", logger: Logger(label: "test.store"))
+        let receiver = try await WebhookReceiver.start(secret: "", answerAfter: .milliseconds(1500))
+        let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        receiver.setSecret(secret)
+        _ = try await store.createWebhook(id: "wh_slow", secret: secret, fields: WebhookFields(url: receiver.url), now: Date())
+        let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(), timeout: 5, pollInterval: .milliseconds(200),
+                                           logger: Logger(label: "test.webhooks"))
+        let running = Task { try await dispatcher.run() }
+        for type in ["channel.live", "channel.offline"] {
+            _ = try await store.appendEvent(.make(type: type, channelId: "ch_1", userId: "u", at: Date(),
+                                                  data: .object(["channel": .object(["id": .string("ch_1")])])), now: Date())
+        }
+        dispatcher.notify()
+        try await Task.sleep(for: .milliseconds(700)) // channel.live is at the receiver, not answered yet
+        relay.terminate()                               // … and the store is gone when the answer comes
+        try await Task.sleep(for: .seconds(2))
+        XCTAssertEqual(receiver.all.map(\.type), ["channel.live"], "answered during the outage; the next event waits behind it")
+        relay = try TCPRelay.start(listenPort: port, targetPort: targetPort)
+        let both = await receiver.wait(timeout: 20) { $0.count >= 2 }
+        XCTAssertTrue(both)
+        try await Task.sleep(for: .seconds(2)) // nothing is sent twice
+        XCTAssertEqual(receiver.all.map(\.type), ["channel.live", "channel.offline"], "once each, in order")
+        var deliveries: [DeliveryRecord] = []
+        for _ in 0..<40 {
+            deliveries = (try? await store.deliveries(webhookId: "wh_slow", limit: 10, cursor: nil).items) ?? []
+            if deliveries.count == 2 && deliveries.allSatisfy({ $0.state == .delivered }) { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        XCTAssertEqual(deliveries.map(\.state), [.delivered, .delivered])
+        XCTAssertEqual(deliveries.map(\.attempt), [1, 1])
+        running.cancel()
+        _ = await running.result
+        await receiver.stop()
+        await store.close()
         await scratch.drop()
     }
 }

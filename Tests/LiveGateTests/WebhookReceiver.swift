@@ -30,7 +30,8 @@ final class WebhookReceiver: Sendable {
     private let task: Task<Void, any Error>
     let port: Int
 
-    static func start(secret: String) async throws -> WebhookReceiver {
+    /// `answerAfter`: each request is answered that long after it arrived (a slow receiver).
+    static func start(secret: String, answerAfter: Duration = .zero) async throws -> WebhookReceiver {
         let secretBox = NIOLockedValueBox(secret)
         let box = NIOLockedValueBox<[Received]>([])
         let failing = NIOLockedValueBox(false)
@@ -39,6 +40,7 @@ final class WebhookReceiver: Sendable {
         router.post("/hook") { request, context -> Response in
             var request = request
             let body = String(buffer: try await request.collectBody(upTo: 1 << 20))
+            if answerAfter > .zero { try await Task.sleep(for: answerAfter) }
             if failing.withLockedValue({ $0 }) {
                 failures.withLockedValue { $0 += 1 }
                 return Response(status: .internalServerError)
