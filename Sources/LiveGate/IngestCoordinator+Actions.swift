@@ -75,7 +75,7 @@ extension IngestCoordinator {
                                                                   data: .object(["channel": liveChannel.eventJSON, "session": record.json])),
                                              now: session.startedAt)
         } catch {
-            logger.error("session not recorded; publish refused", metadata: ["channel": "\(channelId)", "error": "\(error)"])
+            logger.error("session not recorded; publish refused", metadata: ["channel": "\(channelId)", "error": "\(StoreFactory.describe(error))"])
             await feed(channelId) { $0.sessionWriteFailed(now: Date()) }
             return
         }
@@ -98,7 +98,7 @@ extension IngestCoordinator {
                 dispatcher?.notify()
                 return
             } catch {
-                logger.error("store write failed; retrying", metadata: ["write": "\(what)", "error": "\(error)"])
+                logger.error("store write failed; retrying", metadata: ["write": "\(what)", "error": "\(StoreFactory.describe(error))"])
             }
         }
         deferredWrites.append((what, operation))
@@ -133,7 +133,7 @@ extension IngestCoordinator {
             // A retried end keeps the time the session really ended.
             try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason, at: tracked.endFirstTriedAt)
         } catch {
-            logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(error)"])
+            logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(StoreFactory.describe(error))"])
             channels[channelId]?.endRetryAt = Date().addingTimeInterval(1)
             if channels[channelId]?.endFirstTriedAt == nil { channels[channelId]?.endFirstTriedAt = Date() }
             return

@@ -60,7 +60,7 @@ extension IngestCoordinator {
             }
             return true
         } catch {
-            logger.error("recording not on record yet; retrying", metadata: ["channel": "\(plan.channelId)", "path": "\(file.path)", "error": "\(error)"])
+            logger.error("recording not on record yet; retrying", metadata: ["channel": "\(plan.channelId)", "path": "\(file.path)", "error": "\(StoreFactory.describe(error))"])
             return false
         }
     }

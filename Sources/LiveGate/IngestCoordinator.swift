@@ -115,7 +115,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             channel = found
             limits = try await userLimits(found.userId)
         } catch {
-            logger.error("publish decision failed; refusing", metadata: ["error": "\(error)", "key": "\(request.maskedKey)"])
+            logger.error("publish decision failed; refusing", metadata: ["error": "\(StoreFactory.describe(error))", "key": "\(request.maskedKey)"])
             return .reject(.error(.publishRejected, "temporarily unavailable"))
         }
         // From here to the machine's answer nothing awaits: the reservation below is seen by the next publish.

@@ -89,7 +89,7 @@ public final class WebhookDispatcher: Service, Sendable {
         do {
             try await store.resetInFlightDeliveries()
         } catch {
-            logger.error("could not reset in-flight deliveries", metadata: ["error": "\(error)"])
+            logger.error("could not reset in-flight deliveries", metadata: ["error": "\(StoreFactory.describe(error))"])
         }
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -121,7 +121,7 @@ public final class WebhookDispatcher: Service, Sendable {
         do {
             hooks = try await store.webhooksWithDueDeliveries(now: now)
         } catch {
-            logger.error("webhook outbox read failed", metadata: ["error": "\(error)"])
+            logger.error("webhook outbox read failed", metadata: ["error": "\(StoreFactory.describe(error))"])
             return
         }
         for hook in hooks.shuffled() {
@@ -132,7 +132,7 @@ public final class WebhookDispatcher: Service, Sendable {
             do {
                 due = try await store.dueDeliveries(now: now, limit: room, webhookId: hook)
             } catch {
-                logger.error("webhook outbox read failed", metadata: ["error": "\(error)"])
+                logger.error("webhook outbox read failed", metadata: ["error": "\(StoreFactory.describe(error))"])
                 return
             }
             for item in due {
@@ -183,7 +183,7 @@ public final class WebhookDispatcher: Service, Sendable {
                                           latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next, now: now)
         } catch {
             logger.error("webhook delivery outcome not recorded; kept until the store answers",
-                         metadata: ["delivery": "\(delivery.id)", "error": "\(error)"])
+                         metadata: ["delivery": "\(delivery.id)", "error": "\(StoreFactory.describe(error))"])
             unrecorded.withLockedValue {
                 $0.append(UnrecordedOutcome(deliveryId: delivery.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
                                             latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next))
