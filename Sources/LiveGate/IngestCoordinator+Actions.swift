@@ -43,9 +43,12 @@ extension IngestCoordinator {
                 logger.info(reason == nil ? "publisher replaced" : "publisher kicked",
                             metadata: ["channel": "\(channelId)", "reason": "\(reason?.rawValue ?? "replaced")"])
                 ingest.kick(status, reason: .kicked)
-            } else if waiting[connection] != nil || connections[connection] != nil {
-                // Accepted but not started yet: the answer it gets is the refusal.
+            } else if waiting[connection] != nil || deciding.contains(connection) {
+                // Not answered yet: the answer it gets is the refusal.
                 resolve(connection, .reject(status))
+            } else if connections[connection] != nil {
+                // Answered `Publish.Start` but not started yet: kicked the moment it starts.
+                pendingKicks[connection] = status
             }
         case .startOutputs(let connection, let sessionId), .continueOutputs(let connection, let sessionId):
             await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection)

@@ -43,6 +43,9 @@ extension IngestCoordinator {
         let now = Date()
         switch command {
         case .started(let ingest):
+            if let status = pendingKicks.removeValue(forKey: ingest.connectionID) {
+                ingest.kick(status, reason: .kicked)
+            }
             guard let id = connections[ingest.connectionID]?.channelId, var tracked = channels[id] else { return }
             tracked.publishers[ingest.connectionID] = ingest
             tracked.bitrateSamples = []
@@ -51,6 +54,7 @@ extension IngestCoordinator {
             channels[id] = tracked
             await feed(id) { $0.publisherStarted(ingest.connectionID, now: now) }
         case .ended(let ingest, let reason, let stats):
+            pendingKicks[ingest.connectionID] = nil
             guard let id = connections.removeValue(forKey: ingest.connectionID)?.channelId, var tracked = channels[id] else { return }
             tracked.publishers[ingest.connectionID] = nil
             // Only a connection of the current session counts towards its figures.
@@ -73,6 +77,7 @@ extension IngestCoordinator {
             }
             await feed(id) { $0.publisherEnded(ingest.connectionID, reason: reason, now: now) }
         case .abandoned(let connection):
+            pendingKicks[connection] = nil
             guard let id = connections[connection]?.channelId else { return }
             if channels[id]?.machine.connection == connection {
                 connections[connection] = nil

@@ -65,6 +65,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// Decisions made before their `authorize` call waited for them, and the waiting calls.
     var decided: [ConnectionID: PublishDecision] = [:]
     var waiting: [ConnectionID: CheckedContinuation<PublishDecision, Never>] = [:]
+    /// `authorize` calls in progress (a decision for any other connection has nobody to hear it).
+    var deciding: Set<ConnectionID> = []
+    /// Publishers kicked after their accept but before they started (a replace in between):
+    /// kicked as soon as they start.
+    var pendingKicks: [ConnectionID: NetStatus] = [:]
     /// Connections that closed while their publish was being decided.
     var abandoned: Set<ConnectionID> = []
     let commands: AsyncStream<Command>
@@ -128,6 +133,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             connection: connectionID, channel: channel, limits: limits, liveForUser: liveForUser,
             newSessionId: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
             remoteAddress: remoteAddress, encoder: request.connect.flashVer ?? "", now: Date())
+        deciding.insert(connectionID)
+        defer { deciding.remove(connectionID) }
         await feed(channel.id) { $0.publishRequested(attempt) }
         if let decision = decided.removeValue(forKey: connectionID) { return decision }
         return await withCheckedContinuation { waiting[connectionID] = $0 }
@@ -137,7 +144,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     func resolve(_ connection: ConnectionID, _ decision: PublishDecision) {
         if let continuation = waiting.removeValue(forKey: connection) {
             continuation.resume(returning: decision)
-        } else {
+        } else if deciding.contains(connection) {
             decided[connection] = decision
         }
     }

@@ -56,11 +56,14 @@ public struct LiveGateLogHandler: LogHandler {
         return String(file[..<range.lowerBound])
     }()
 
+    static let buildRootPrefix = buildRoot + "/"
+
     static func scrubBuildPaths(_ line: String, root: String = buildRoot) -> String {
-        guard !root.isEmpty, line.contains(root + "/") else { return line }
+        let prefix = root == buildRoot ? buildRootPrefix : root + "/"
+        guard !root.isEmpty, line.contains(prefix) else { return line }
         var out = ""
         var rest = Substring(line)
-        while let range = rest.range(of: root + "/") {
+        while let range = rest.range(of: prefix) {
             out += rest[..<range.lowerBound]
             let tail = rest[range.upperBound...]
             let end = tail.firstIndex { $0.isWhitespace || "\"',)]}".contains($0) } ?? tail.endIndex

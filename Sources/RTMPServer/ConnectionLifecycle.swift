@@ -33,10 +33,8 @@ struct ConnectionLifecycle {
 
     mutating func bytesReceived(now: NIODeadline) { lastActivity = now }
 
-    mutating func mediaReceived(now: NIODeadline) {
-        lastActivity = now
-        lastMedia = now
-    }
+    /// Media arrived in the read that `bytesReceived` just stamped: no second clock read per frame.
+    mutating func mediaReceived() { lastMedia = lastActivity }
 
     mutating func handshakeCompleted() { handshakeDone = true }
 

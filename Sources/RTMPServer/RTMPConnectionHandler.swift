@@ -174,7 +174,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             logger.info("publish accepted", metadata: ["key": "\(request.maskedKey)", "encoder": "\(request.connect.flashVer ?? "")"])
             deps.sink.publishStarted(session)
         case .media(let frame):
-            lifecycle?.mediaReceived(now: context.eventLoop.now)
+            lifecycle?.mediaReceived()
             if let session {
                 if frame.packetType == .sequenceHeader { logCodec(frame) }
                 session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs,

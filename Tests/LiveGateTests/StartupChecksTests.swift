@@ -160,10 +160,7 @@ final class StartupChecksTests: XCTestCase {
     /// meanwhile; once it answers, the gateway starts. Never reachable: exit 1 with the cause
     /// after database.connectTimeoutSec. Reachable but refusing (no such database): exit 78 at once.
     func testStartsOncePostgreSQLIsReachableAndGivesUpAfterTheTimeout() async throws {
-        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
-              let target = URLComponents(string: base), let targetPort = target.port else {
-            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
-        }
+        let (base, targetPort) = try testPostgres()
         let scratch = try await PostgresScratchDatabase.create(baseURL: base)
         let dir = try MediaTools.temporaryDirectory("pg-wait")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -11,10 +11,7 @@ import XCTest
 /// recording finished meanwhile becomes a video, and every event goes out.
 final class StoreOutageTests: XCTestCase {
     func testAPublisherStoppingWhilePostgreSQLIsDownIsRecordedWhenItIsBack() async throws {
-        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
-              let target = URLComponents(string: base), let targetPort = target.port else {
-            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
-        }
+        let (base, targetPort) = try testPostgres()
         let scratch = try await PostgresScratchDatabase.create(baseURL: base)
         let dir = try MediaTools.temporaryDirectory("outage")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -68,10 +65,7 @@ final class StoreOutageTests: XCTestCase {
     /// still stops within 10 s, keeps the end (reason and time) on disk, and the next start
     /// records it with its true reason — not `node_lost`.
     func testSIGTERMDuringAnOutageKeepsTheSessionsEndForTheNextStart() async throws {
-        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
-              let target = URLComponents(string: base), let targetPort = target.port else {
-            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
-        }
+        let (base, targetPort) = try testPostgres()
         let scratch = try await PostgresScratchDatabase.create(baseURL: base)
         let dir = try MediaTools.temporaryDirectory("outage-sigterm")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -119,10 +113,7 @@ final class StoreOutageTests: XCTestCase {
     /// out only after it — once each, in order (issue #12: it stayed pending until a restart
     /// and was re-sent after the later event).
     func testADeliveryWhoseOutcomeCouldNotBeRecordedIsRecordedBeforeLaterEvents() async throws {
-        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
-              let target = URLComponents(string: base), let targetPort = target.port else {
-            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
-        }
+        let (base, targetPort) = try testPostgres()
         let scratch = try await PostgresScratchDatabase.create(baseURL: base)
         let port = freePorts(1)
         var url = try XCTUnwrap(URLComponents(string: scratch.url))
@@ -164,5 +155,16 @@ final class StoreOutageTests: XCTestCase {
         await receiver.stop()
         await store.close()
         await scratch.drop()
+    }
+}
+
+extension XCTestCase {
+    /// The PostgreSQL server `make test` started (its URL and port), or a skip.
+    func testPostgres() throws -> (url: String, port: Int) {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"],
+              let port = URLComponents(string: base)?.port else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
+        }
+        return (base, port)
     }
 }

@@ -37,7 +37,8 @@ final class ConnectionLifecycleTests: XCTestCase {
         var m = machine()
         m.handshakeCompleted()
         m.publishStarted(now: t0)
-        m.mediaReceived(now: t0 + .seconds(2))
+        m.bytesReceived(now: t0 + .seconds(2))
+        m.mediaReceived()
         for s in 3...11 { m.bytesReceived(now: t0 + .seconds(Int64(s))) } // pings, no media
         guard case .checkAgain = m.check(now: t0 + .milliseconds(11_999)) else { return XCTFail() }
         XCTAssertEqual(m.check(now: t0 + .seconds(12)), .close(reason: "no media received for 10 s", endReason: .mediaTimeout))

@@ -13,11 +13,7 @@ final class ListenerSocketTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let (cert, key) = try await MediaTools.selfSignedCertificate(in: dir)
         let server = try await TestServer.start { $0.tlsPort = 0; $0.tlsCertificatePath = cert; $0.tlsKeyPath = key }
-        var tlsPort: Int?
-        for _ in 0..<100 where tlsPort == nil {
-            tlsPort = server.server.tlsPort
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let tlsPort: Int? = try await server.waitForTLSPort()
         for port in [server.port, try XCTUnwrap(tlsPort)] {
             let client = try await RawRTMPClient.connect(port: port)
             var accepted: [Int32] = []
@@ -45,11 +41,7 @@ final class ListenerSocketTests: XCTestCase {
         let (cert, key) = try await MediaTools.selfSignedCertificate(in: dir)
         let clip = try await MediaTools.makeClip(seconds: 1, in: dir)
         let server = try await TestServer.start(keys: ["KEY"]) { $0.tlsPort = 0; $0.tlsCertificatePath = cert; $0.tlsKeyPath = key }
-        var tlsPort: Int?
-        for _ in 0..<100 where tlsPort == nil {
-            tlsPort = server.server.tlsPort
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let tlsPort: Int? = try await server.waitForTLSPort()
         let secure = try XCTUnwrap(tlsPort)
 
         let tlsOnPlain = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",

@@ -16,11 +16,7 @@ final class RTMPSTests: XCTestCase {
             $0.tlsCertificatePath = cert
             $0.tlsKeyPath = key
         }
-        var tlsPort: Int?
-        for _ in 0..<50 where tlsPort == nil {
-            tlsPort = server.server.tlsPort
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let tlsPort: Int? = try await server.waitForTLSPort()
         let port = try XCTUnwrap(tlsPort)
         let result = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                            "rtmps://127.0.0.1:\(port)/live/TLSKEY"], timeout: 30)

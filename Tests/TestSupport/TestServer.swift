@@ -36,6 +36,17 @@ public final class TestServer: Sendable {
         self.task = task
     }
 
+    /// The RTMPS listener's port, once it is bound (it starts right after the plain one).
+    public func waitForTLSPort() async throws -> Int {
+        for _ in 0..<100 {
+            if let port = server.tlsPort { return port }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TLSListenerNotStarted()
+    }
+
+    public struct TLSListenerNotStarted: Error {}
+
     public func url(_ key: String, app: String = "live") -> String { "rtmp://127.0.0.1:\(port)/\(app)/\(key)" }
 
     /// Polls until the server holds `count` connections (closes are noticed asynchronously).
