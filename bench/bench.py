@@ -17,6 +17,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -467,6 +468,90 @@ def api_wrk(server, seconds):
 
 # ---------------------------------------------------------------- main
 
+class SlowReceiver:
+    """Answers every POST after `delay` seconds (a receiver that takes its time)."""
+
+    def __init__(self, delay):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(delay)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def refused_port():
+    """A loopback port where nothing listens (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def outbox_backlog(server):
+    """Undelivered deliveries per webhook, read from the SQLite file (WAL: reading beside the writer is fine)."""
+    db = sqlite3.connect(f"file:{os.path.join(server.dir, 'data', 'livegate.sqlite')}?mode=ro", uri=True, timeout=10)
+    rows = db.execute("SELECT webhook_id, COUNT(*) FROM webhook_deliveries WHERE state IN ('pending', 'sending') GROUP BY webhook_id").fetchall()
+    db.close()
+    return dict(rows)
+
+
+def webhook_lanes(server, bench, rounds, channels, rate, seconds):
+    """Issue #12: `channels` channels going live and offline at 2 × `rate` events/s, three receivers —
+    healthy, answering after 4 s, refusing connections. Round 1 has the healthy receiver alone
+    (baseline); later rounds add the two failing ones. Reports the healthy receiver's channel.live
+    latency after Publish.Start and the gateway's RSS while the failing receivers' backlog grows."""
+    clip = clip_600k()
+    healthy, slow = WebhookReceiver(), SlowReceiver(4.0)
+    status, body = server.request("POST", "/v1/webhooks", {"url": f"http://127.0.0.1:{healthy.port}/hook", "events": ["channel.live", "channel.offline"]})
+    healthy_id = body["data"]["id"]
+    keys = server.channels(channels)
+    alone, beside, rss, backlog = [], [], [], []
+    for i in range(rounds):
+        if i == 1:
+            server.request("POST", "/v1/webhooks", {"url": f"http://127.0.0.1:{slow.port}/hook"})
+            server.request("POST", "/v1/webhooks", {"url": f"http://127.0.0.1:{refused_port()}/hook"})
+        healthy.arrivals.clear()
+        times_file = tempfile.mktemp(suffix=".times")
+        r = rtmp_bench(bench, server, clip, keys, seconds, rate=rate, publish_times=times_file, timeout=30)
+        time.sleep(1.5)
+        key_to_channel = {k: c for c, k in keys}
+        delays = []
+        with open(times_file) as f:
+            for line in f:
+                key, ms = line.split()
+                arrived = healthy.arrivals.get(key_to_channel.get(key))
+                if arrived:
+                    delays.append(arrived - float(ms))
+        os.unlink(times_file)
+        delays.sort()
+        (alone if i == 0 else beside).extend(delays)
+        rss.append(server.rss())
+        counts = outbox_backlog(server)
+        backlog.append(sum(v for k, v in counts.items() if k != healthy_id))
+        p = lambda q: delays[min(len(delays) - 1, int(len(delays) * q))] if delays else None
+        log(f"  round {i + 1} ({'healthy receiver alone' if i == 0 else 'beside a 4 s and a refusing receiver'}): accepted {r['accepted']}, "
+            f"channel.live matched {len(delays)}/{len(keys)}, p50 {fmt(p(0.5))} p99 {fmt(p(0.99))} ms; RSS {rss[-1]} KiB; "
+            f"failing receivers' backlog {backlog[-1]}, healthy's {counts.get(healthy_id, 0)}")
+    healthy.stop()
+    slow.stop()
+    pct = lambda xs, q: sorted(xs)[min(len(xs) - 1, int(len(xs) * q))] if xs else None
+    growth = (rss[-1] - rss[1]) / 1024 if len(rss) > 2 else None
+    return pct(alone, 0.99), pct(beside, 0.99), pct(beside, 0.5), growth, (backlog[1], backlog[-1]) if len(backlog) > 1 else (None, None)
+
+
 def fmt(v, digits=2):
     return "—" if v is None else (f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}")
 
@@ -487,7 +572,11 @@ def main():
     ap.add_argument("--hls-streams", type=int, default=10)
     ap.add_argument("--hls-seconds", type=float, default=20)
     ap.add_argument("--wrk-seconds", type=int, default=10)
-    ap.add_argument("--only", default="", help="comma-separated subset: ingest,capacity,accept,hls,api")
+    ap.add_argument("--webhook-rounds", type=int, default=6, help="webhooks: rounds (the first with the healthy receiver alone)")
+    ap.add_argument("--webhook-channels", type=int, default=100)
+    ap.add_argument("--webhook-rate", type=float, default=10, help="webhooks: channels going live per second (× 2 events/s)")
+    ap.add_argument("--webhook-seconds", type=float, default=5, help="webhooks: seconds each channel stays live")
+    ap.add_argument("--only", default="", help="comma-separated subset: ingest,capacity,accept,hls,api,webhooks")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
@@ -525,6 +614,16 @@ def main():
             hook.stop()
             rows.append((f"publish-accept p99 ms ({args.seed_channels:,} channels, {args.accept_rate:.0f}/s)", a, b, "≤ 5 ms"))
             rows.append(("webhook channel.live p99 ms after Publish.Start", h, None, "≤ 100 ms"))
+        if wanted("webhooks"):
+            n, ev = args.webhook_channels, 2 * args.webhook_rate
+            log(f"webhook lanes: {n} channels live/offline at {ev:.0f} events/s, healthy + 4 s + refusing receivers, {args.webhook_rounds} rounds")
+            lg.stop()
+            lg.start()
+            p99_alone, p99, p50, growth, (b0, b1) = webhook_lanes(lg, args.rtmp_bench, args.webhook_rounds, n, args.webhook_rate, args.webhook_seconds)
+            rows.append((f"webhook channel.live p99 ms, healthy receiver alone ({ev:.0f} events/s)", p99_alone, None, "(baseline)"))
+            rows.append(("webhook channel.live p99 ms, beside a 4 s and a refusing receiver", p99, None, "≤ 100 ms"))
+            rows.append(("webhook channel.live p50 ms, beside a 4 s and a refusing receiver", p50, None, "(reference)"))
+            rows.append((f"RSS growth MiB while the failing backlog grew {b0} → {b1}", growth, None, "flat (≈ 0)"))
         if wanted("hls"):
             log(f"HLS remux CPU per stream ({args.hls_streams} real-time streams, {args.hls_seconds:.0f} s)")
             a = hls_cpu_livegate(lg, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds)

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The README's test command (via `make test`): builds the tests, starts PostgreSQL on loopback,
+# makes the Python virtualenv of independent checkers (scripts/python-tools.sh),
 # runs every suite, and — when something fails — repeats each failing assertion at the very end
 # of the output, so a CI log that keeps only its tail still names the test and the line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests || exit $?
 url=$(scripts/start-postgres.sh) || exit $?
+# The independent checkers (standardwebhooks, openapi-spec-validator, jsonschema) in a virtualenv.
+python=$(scripts/python-tools.sh) || exit $?
 log=$(mktemp -t livegate-tests.XXXXXX)
-LIVEGATE_TEST_POSTGRES_URL="$url" swift test --skip-build 2>&1 | tee "$log"
+LIVEGATE_TEST_POSTGRES_URL="$url" LIVEGATE_TEST_PYTHON="$python" swift test --skip-build 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 # Every script of fuzz/, bench/ and scripts/ started once, briefly (LIVEGATE_SKIP_SMOKE=1 skips).
 smoke=0

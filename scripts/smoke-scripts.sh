@@ -23,11 +23,12 @@ fuzz/run.sh "${FUZZ_SECONDS:-30}" > "$work/fuzz.log" 2>&1 || { tail -30 "$work/f
 grep -E "^Done [0-9]+ runs" "$work/fuzz.log" || { tail -30 "$work/fuzz.log"; fail "the fuzzer did not run"; }
 
 step "bench/run.sh (debug build, one short run of ingest, accept and api against nginx-rtmp)"
-BENCH_BUILD=debug bench/run.sh --runs 1 --only ingest,accept,api --ingest-seconds 2 --seed-channels 50 \
-  --accept-publishers 10 --accept-rate 10 --wrk-seconds 1 > "$work/bench.log" 2>&1 || { tail -30 "$work/bench.log"; fail "bench/run.sh"; }
+BENCH_BUILD=debug bench/run.sh --runs 1 --only ingest,accept,api,webhooks --ingest-seconds 2 --seed-channels 50 \
+  --accept-publishers 10 --accept-rate 10 --wrk-seconds 1 --webhook-rounds 2 --webhook-channels 10 --webhook-seconds 1 \
+  > "$work/bench.log" 2>&1 || { tail -30 "$work/bench.log"; fail "bench/run.sh"; }
 grep -q "publish-accept p99 ms" "$work/bench.log" && grep -q "ingest CPU s per GiB" "$work/bench.log" \
-  || { tail -30 "$work/bench.log"; fail "bench/run.sh printed no table"; }
-grep -E "^\| (ingest|publish-accept)" "$work/bench.log"
+  && grep -q "beside a 4 s and a refusing receiver" "$work/bench.log" || { tail -30 "$work/bench.log"; fail "bench/run.sh printed no table"; }
+grep -E "^\| (ingest|publish-accept|webhook)" "$work/bench.log"
 
 step "scripts/leakcheck-media.sh (valgrind)"
 scripts/leakcheck-media.sh > "$work/leak.log" 2>&1 || { tail -30 "$work/leak.log"; fail "leakcheck-media.sh"; }

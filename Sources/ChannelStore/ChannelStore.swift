@@ -55,7 +55,8 @@ public protocol ChannelStore: Sendable {
     func deleteForward(id: String, channelId: String) async throws -> Bool
 
     // Events.
-    func events(after seq: Int64, limit: Int) async throws -> [StoredEvent]
+    /// The event log: gapless, commit-ordered `seq` on both stores; pings are not in it.
+    func events(_ query: EventQuery) async throws -> Page<StoredEvent>
 
     // Sessions, outbox and deliveries (SQLChannelStore+Ingest).
     func appendEvent(_ event: NewEvent, now: Date) async throws -> StoredEvent
@@ -74,8 +75,8 @@ public protocol ChannelStore: Sendable {
     func dueDeliveries(now: Date, limit: Int, webhookId: String?) async throws -> [(delivery: DeliveryRecord, webhook: Webhook, payload: String)]
     /// Webhooks with at least one delivery due now (each is its own lane).
     func webhooksWithDueDeliveries(now: Date) async throws -> [String]
-    func recordAttempt(deliveryId: String, attempt: Int, state: DeliveryRecord.State, statusCode: Int?, latencyMs: Int,
-                       excerpt: String?, nextAttemptAt: Date, now: Date) async throws
+    /// Records an attempt and the webhook's health; returns the webhook if the attempt disabled it.
+    func recordAttempt(_ attempt: DeliveryAttempt, now: Date) async throws -> Webhook?
     func markSending(deliveryId: String, now: Date) async throws -> Bool
     func resetInFlightDeliveries() async throws
     func deliveries(webhookId: String, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord>

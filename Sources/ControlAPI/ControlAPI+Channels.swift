@@ -155,6 +155,9 @@ extension ControlAPI {
         }
     }
 
+    /// The event log: items are exactly the webhook bodies (`{id, type, createdAt, seq, data}`),
+    /// oldest first. `after=SEQ` is the poller's position (gapless, commit-ordered `seq`, so
+    /// nothing is ever skipped); `cursor` pages like every list.
     func events(_ request: Request) async throws -> Response {
         let query = QueryReader(request: request)
         var after: Int64 = 0
@@ -162,14 +165,17 @@ extension ControlAPI {
             guard let n = Int64(raw), n >= 0 else { throw APIError.badRequest("after must be a non-negative integer") }
             after = n
         }
-        let limit = try query.limit()
-        let events = try await store.events(after: after, limit: limit)
-        return Envelope.response(data: .object([
-            "items": .array(events.map { e in
-                .object(["seq": .number(Double(e.seq)), "id": .string(e.id), "type": .string(e.type),
-                         "createdAt": .string(Timestamp.format(e.createdAt)), "data": e.payload])
-            }),
-            "nextAfter": events.last.map { .number(Double($0.seq)) } ?? .number(Double(after)),
-        ]))
+        var types: [String] = []
+        if let raw = query.string("type") {
+            types = raw.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let logged = Set(EventType.logged.map(\.rawValue))
+            if let bad = types.first(where: { !logged.contains($0) }) {
+                throw APIError.badRequest("type: '\(bad.prefix(64))' is not a logged event type (\(EventType.logged.map(\.rawValue).joined(separator: ", ")))")
+            }
+        }
+        let events = try await store.events(EventQuery(after: after, types: types, channelId: query.string("channelId"), userId: query.string("userId"),
+                                                       from: try query.date("from"), to: try query.date("to"), limit: try query.limit(),
+                                                       cursor: query.string("cursor")))
+        return Envelope.response(data: page(events) { $0.payload })
     }
 }

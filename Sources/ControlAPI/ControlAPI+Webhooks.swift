@@ -5,7 +5,8 @@ import Webhooks
 
 extension ControlAPI {
     func webhookFields(_ body: inout BodyReader, requireURL: Bool) -> WebhookFields {
-        body.restrict(to: ["url", "events", "channelIds", "userIds", "enabled"], readOnly: ["id", "secret", "createdAt", "updatedAt"])
+        body.restrict(to: ["url", "events", "channelIds", "userIds", "enabled"],
+                      readOnly: ["id", "secret", "createdAt", "updatedAt", "failingSince", "disabledAt", "disabledReason"])
         var f = WebhookFields()
         if let raw = body.string("url", required: requireURL, maxLength: 2048) {
             if let reason = Self.urlProblem(raw, blockPrivateNetworks: configuration.blockPrivateNetworks) { body.fail("url", reason) } else { f.url = raw }
@@ -74,6 +75,7 @@ extension ControlAPI {
         let fields = webhookFields(&body, requireURL: false)
         try body.check()
         guard let hook = try await store.updateWebhook(id: id, fields: fields, now: Date()) else { throw APIError.notFound("webhook") }
+        if fields.enabled == true { dispatcher?.notify() } // enabled again: what it missed is due now
         return Envelope.response(data: render(hook))
     }
 

@@ -36,6 +36,9 @@ extension ControlAPI {
             "id": .string(w.id), "url": .string(w.url), "events": .array(w.events.map { .string($0) }),
             "channelIds": .array(w.channelIds.map { .string($0) }), "userIds": .array(w.userIds.map { .string($0) }),
             "enabled": .bool(w.enabled), "createdAt": .string(Timestamp.format(w.createdAt)), "updatedAt": .string(Timestamp.format(w.updatedAt)),
+            "failingSince": w.failingSince.map { .string(Timestamp.format($0)) } ?? .null,
+            "disabledAt": w.disabledAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "disabledReason": w.disabledReason.map { .string($0) } ?? .null,
         ]
         if includeSecret { o["secret"] = .string(w.secret) }
         return .object(o)

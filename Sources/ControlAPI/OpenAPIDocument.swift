@@ -26,6 +26,12 @@ extension ControlAPI {
                     "application/json": .object(["schema": .object(["type": .string("object")])]),
                 ])])
             }
+            if route.path == "/v1/events", var responses = operation["responses"]?.objectValue {
+                responses["200"] = .object(["description": .string("Events, oldest first: exactly the webhook bodies"),
+                                            "content": .object(["application/json": .object(["schema": Self.envelope(data: OpenAPIEventSchemas.ref("EventPage"))])])])
+                operation["responses"] = .object(responses)
+                operation["parameters"] = .array(Self.eventLogParameters)
+            }
             var item = paths[route.path]?.objectValue ?? [:]
             item[route.method.rawValue.lowercased()] = .object(operation)
             paths[route.path] = .object(item)
@@ -37,13 +43,37 @@ extension ControlAPI {
             "security": .array([.object(["basicAuth": .array([])])]),
             "components": .object([
                 "securitySchemes": .object(["basicAuth": .object(["type": .string("http"), "scheme": .string("basic")])]),
-                "schemas": .object(["Envelope": .object([
+                "schemas": .object(OpenAPIEventSchemas.components.merging(["Envelope": .object([
                     "type": .string("object"), "required": .array(["ec", "data", "msg"].map { .string($0) }),
                     "properties": .object(["ec": .object(["type": .string("integer")]), "data": .object([:]), "msg": .object(["type": .string("string")])]),
-                ])]),
+                ])]) { $1 }),
             ]),
             "paths": .object(paths),
+            "webhooks": .object(OpenAPIEventSchemas.webhooks),
         ])
+    }
+
+    /// The envelope with a typed `data`.
+    static func envelope(data: JSONValue) -> JSONValue {
+        .object(["allOf": .array([.object(["$ref": .string("#/components/schemas/Envelope")]),
+                                  .object(["type": .string("object"), "properties": .object(["data": data])])])])
+    }
+
+    static var eventLogParameters: [JSONValue] {
+        func query(_ name: String, _ schema: JSONValue, _ text: String) -> JSONValue {
+            .object(["name": .string(name), "in": .string("query"), "required": .bool(false), "schema": schema, "description": .string(text)])
+        }
+        return [
+            query("after", .object(["type": .string("integer"), "minimum": .number(0)]), "Events with a greater seq (a poller's position; never skips one)"),
+            query("type", .object(["type": .string("string")]),
+                  "Comma-separated event types: " + EventType.logged.map(\.rawValue).joined(separator: ", ")),
+            query("channelId", OpenAPIEventSchemas.string, "Events of this channel"),
+            query("userId", OpenAPIEventSchemas.string, "Events of this user's channels"),
+            query("from", OpenAPIEventSchemas.dateTime, "Created at or after (RFC 3339)"),
+            query("to", OpenAPIEventSchemas.dateTime, "Created before (RFC 3339)"),
+            query("limit", .object(["type": .string("integer"), "minimum": .number(1), "maximum": .number(100), "default": .number(20)]), "Page size"),
+            query("cursor", OpenAPIEventSchemas.string, "nextCursor of the previous page"),
+        ]
     }
 
     static func responses(_ route: APIRoute) -> [String: JSONValue] {

@@ -227,7 +227,7 @@ extension IngestCoordinator {
                                                                         "value": "\(violation.measured.jsonText)"])
         let event = NewEvent.make(type: EventType.channelLimitExceeded.rawValue, channelId: channelId, userId: tracked.machine.channel.userId,
                                   at: now, data: .object([
-                                      "channel": tracked.machine.channel.eventJSON, "session": session.json,
+                                      "channel": (await eventChannel(channelId) ?? tracked.machine.channel).eventJSON, "session": session.json,
                                       "limit": .string(violation.limit.rawValue), "configured": violation.configured,
                                       "value": violation.measured,
                                   ]))

@@ -37,7 +37,7 @@ extension IngestCoordinator {
             unrecordedVideos.append((plan, file, now.addingTimeInterval(2)))
             return false
         case .forwardFailed(let plan, let forwardId, let url, let error, let attempts):
-            let channel = channels[plan.channelId]?.machine.channel
+            let channel = await eventChannel(plan.channelId)
             let event = NewEvent.make(type: EventType.forwardFailed.rawValue, channelId: plan.channelId, userId: plan.userId, at: now, data: .object([
                 "channel": channel?.eventJSON ?? .null,
                 "forward": .object(["id": .string(forwardId), "url": .string(url)]), "sessionId": .string(plan.sessionId),
@@ -80,6 +80,21 @@ extension IngestCoordinator {
         unrecordedVideos = still
     }
 
+    /// The channel as an event should show it now: every channel-scoped event carries it. While
+    /// a session is recorded it is `live` (the machine keeps the channel as read at publish
+    /// time); once the session is over, as stored; nil if it was deleted.
+    func eventChannel(_ channelId: String) async -> Channel? {
+        if let tracked = channels[channelId] {
+            var channel = tracked.machine.channel
+            if let record = tracked.record {
+                channel.status = .live
+                channel.lastLiveAt = record.startedAt
+            }
+            return channel
+        }
+        return try? await store.channel(id: channelId)
+    }
+
     /// The `videos` row and its `video.ready` event, in one transaction.
     func recordVideo(channelId: String, userId: String, sessionId: String, file: RecordingFile) async throws -> Video {
         let now = Date()
@@ -87,8 +102,10 @@ extension IngestCoordinator {
                           name: (file.path as NSString).lastPathComponent, path: file.path, durationSec: (file.durationSec * 1000).rounded() / 1000,
                           sizeBytes: file.sizeBytes, videoCodec: file.videoCodec, audioCodec: file.audioCodec, width: file.width,
                           height: file.height, createdAt: now)
+        // The channel as it is now (a recording finishes after its session ended); null if deleted.
+        let channel = await eventChannel(channelId)
         _ = try await store.createVideo(video, event: .make(type: EventType.videoReady.rawValue, channelId: channelId, userId: userId, at: now,
-                                                            data: .object(["video": video.json])), now: now)
+                                                            data: .object(["channel": channel?.eventJSON ?? .null, "video": video.json])), now: now)
         dispatcher?.notify()
         return video
     }

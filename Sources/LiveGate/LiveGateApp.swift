@@ -135,7 +135,12 @@ public struct LiveGateApp: Sendable {
             let dataDir = configuration.string("dataDir")
             let nodeId = identity.id
             let rtmpConfig = configuration.rtmp
-            let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(), logger: Logger(label: "livegate.webhooks"))
+            let disableAfterDays = configuration.double("webhooks.disableAfterDays")
+            let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(),
+                                               perWebhook: configuration.int("webhooks.maxInFlightPerWebhook"),
+                                               overall: configuration.int("webhooks.maxInFlight"),
+                                               disableAfter: disableAfterDays > 0 ? disableAfterDays * 86_400 : nil,
+                                               logger: Logger(label: "livegate.webhooks"))
             var media = MediaHub.Settings(dataDirectory: dataDir)
             media.hlsSegmentSeconds = configuration.double("hls.segmentSec")
             media.hlsListSize = configuration.int("hls.listSize")

@@ -5,18 +5,24 @@ import Foundation
 public struct RetrySchedule: Sendable {
     public static let delays: [TimeInterval] = [5, 30, 120, 600, 1800, 3600]
     public static let steadyDelay: TimeInterval = 7200
-    public var giveUpAfter: TimeInterval = 24 * 3600
-    /// Scales every delay (tests use a small factor to run the schedule in seconds).
-    public var scale: Double = 1
+    /// A delivery still failing when its next attempt would fall past this (counted from when
+    /// it was queued) is given up (`failed`).
+    public var giveUpAfter: TimeInterval
+    /// The jitter of each delay, a fraction in −0.1…0.1 (tests pass `{ 0 }` for exact times).
+    public var jitter: @Sendable () -> Double
 
-    public init(scale: Double = 1, giveUpAfter: TimeInterval = 24 * 3600) {
-        self.scale = scale
+    public init(giveUpAfter: TimeInterval = 24 * 3600, jitter: @escaping @Sendable () -> Double = { Double.random(in: -0.1...0.1) }) {
         self.giveUpAfter = giveUpAfter
+        self.jitter = jitter
     }
 
     /// Delay before attempt `failedAttempts + 1`, after `failedAttempts` failures (≥ 1).
-    public func delay(afterFailedAttempts failedAttempts: Int, jitter: Double = Double.random(in: -0.1...0.1)) -> TimeInterval {
+    public func delay(afterFailedAttempts failedAttempts: Int) -> TimeInterval {
+        delay(afterFailedAttempts: failedAttempts, jitter: jitter())
+    }
+
+    public func delay(afterFailedAttempts failedAttempts: Int, jitter: Double) -> TimeInterval {
         let base = failedAttempts - 1 < Self.delays.count ? Self.delays[max(0, failedAttempts - 1)] : Self.steadyDelay
-        return base * scale * (1 + jitter)
+        return base * (1 + max(-0.1, min(0.1, jitter)))
     }
 }

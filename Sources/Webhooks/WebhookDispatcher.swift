@@ -34,40 +34,50 @@ public final class WebhookDispatcher: Service, Sendable {
     private let wakeup: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
     let pollInterval: Duration
+    let disableAfter: TimeInterval?
+    let clock: any WebhookClock
     /// Webhook id → deliveries in flight.
     private let inFlight = NIOLockedValueBox([String: Set<String>]())
 
-    /// An attempt whose outcome the store did not take (it failed mid-attempt): recorded as soon
-    /// as the store answers, before anything else is sent. Its row stays in flight meanwhile, so
-    /// the channel's later events wait behind it (order) instead of overtaking it.
-    struct UnrecordedOutcome: Sendable {
-        var deliveryId: String
-        var attempt: Int
-        var state: DeliveryRecord.State
-        var statusCode: Int?
-        var latencyMs: Int
-        var excerpt: String?
-        var nextAttemptAt: Date
-    }
-    private let unrecorded = NIOLockedValueBox([UnrecordedOutcome]())
+    /// Attempts whose outcome the store did not take (it failed mid-attempt): recorded as soon
+    /// as the store answers, before anything else is sent. Their rows stay in flight meanwhile,
+    /// so the channel's later events wait behind them (order) instead of overtaking them.
+    private let unrecorded = NIOLockedValueBox([DeliveryAttempt]())
 
     /// Records the outcomes the store failed to take; false while it still fails.
     func recordUnrecorded() async -> Bool {
         while let next = unrecorded.withLockedValue({ $0.first }) {
             do {
-                try await store.recordAttempt(deliveryId: next.deliveryId, attempt: next.attempt, state: next.state, statusCode: next.statusCode,
-                                              latencyMs: next.latencyMs, excerpt: next.excerpt, nextAttemptAt: next.nextAttemptAt, now: Date())
+                try await record(next)
             } catch {
                 return false
             }
             _ = unrecorded.withLockedValue { $0.removeFirst() }
-            logger.info("webhook delivery outcome recorded after a store failure", metadata: ["delivery": "\(next.deliveryId)", "outcome": "\(next.state.rawValue)"])
+            logger.info("webhook delivery outcome recorded after a store failure", metadata: ["delivery": "\(next.deliveryId)", "outcome": "\(Self.outcomeName(next.state))"])
         }
         return true
     }
 
+    /// Records one attempt; a webhook this attempt disabled is reported, and its
+    /// `webhook.disabled` event (queued in the same transaction) sent to the others.
+    private func record(_ attempt: DeliveryAttempt) async throws {
+        guard let disabled = try await store.recordAttempt(attempt, now: clock.now()) else { return }
+        logger.warning("webhook disabled: its deliveries kept failing", metadata: [
+            "webhook.id": "\(disabled.id)", "reason": "\(disabled.disabledReason ?? "")",
+        ])
+        wakeup.yield()
+    }
+
+    /// The word for a state in logs and metrics alike: a failed attempt that will be tried again is a `retry`.
+    static func outcomeName(_ state: DeliveryRecord.State) -> String { state == .pending ? "retry" : state.rawValue }
+
+    /// `disableAfter`: a webhook whose every attempt failed for this long is disabled
+    /// (`webhooks.disableAfterDays`, 5 days; nil: never).
     public init(store: any ChannelStore, transport: any WebhookTransport, schedule: RetrySchedule = RetrySchedule(), timeout: TimeInterval = 5,
-                pollInterval: Duration = .milliseconds(500), perWebhook: Int = 4, overall: Int = 64, logger: Logger) {
+                pollInterval: Duration = .milliseconds(500), perWebhook: Int = 4, overall: Int = 64,
+                disableAfter: TimeInterval? = 5 * 86_400, clock: any WebhookClock = SystemWebhookClock(), logger: Logger) {
+        self.disableAfter = disableAfter
+        self.clock = clock
         self.store = store
         self.transport = transport
         self.schedule = schedule
@@ -112,11 +122,17 @@ public final class WebhookDispatcher: Service, Sendable {
         }
     }
 
+    /// Starts every due attempt that has room and waits until they have all ended (tests step
+    /// a manual clock with this instead of running the service).
+    public func deliverDue() async {
+        await withDiscardingTaskGroup { group in await dispatchDue(into: &group) }
+    }
+
     /// Starts an attempt for every due delivery whose lane has room; returns without waiting.
     func dispatchDue(into group: inout DiscardingTaskGroup) async {
         // Outcomes the store missed come first: until they are recorded, nothing newer goes out.
         guard await recordUnrecorded() else { return }
-        let now = Date()
+        let now = clock.now()
         let hooks: [String]
         do {
             hooks = try await store.webhooksWithDueDeliveries(now: now)
@@ -137,7 +153,7 @@ public final class WebhookDispatcher: Service, Sendable {
             }
             for item in due {
                 // Taken by someone else meanwhile (redelivery, deletion)? Then skip it.
-                guard (try? await store.markSending(deliveryId: item.delivery.id, now: Date())) == true else { continue }
+                guard (try? await store.markSending(deliveryId: item.delivery.id, now: clock.now())) == true else { continue }
                 inFlight.withLockedValue { _ = $0[hook, default: []].insert(item.delivery.id) }
                 group.addTask { [self] in
                     _ = await attempt(item.delivery, webhook: item.webhook, payload: item.payload)
@@ -154,7 +170,7 @@ public final class WebhookDispatcher: Service, Sendable {
     /// One attempt: sign, POST, record the outcome and schedule the retry.
     @discardableResult
     public func attempt(_ delivery: DeliveryRecord, webhook: Webhook, payload: String) async -> Outcome {
-        let timestamp = Int(Date().timeIntervalSince1970)
+        let timestamp = Int(clock.now().timeIntervalSince1970)
         let headers = [("content-type", "application/json"), ("user-agent", "LiveGate-Webhooks/1"),
                        ("webhook-id", delivery.eventId), ("webhook-timestamp", String(timestamp)),
                        ("webhook-signature", WebhookSignature.sign(secret: webhook.secret, id: delivery.eventId, timestamp: timestamp, body: payload))]
@@ -171,28 +187,26 @@ public final class WebhookDispatcher: Service, Sendable {
         let elapsed = ContinuousClock.now - start
         outcome.latencyMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         let attempt = delivery.attempt + 1
-        let now = Date()
+        let now = clock.now()
         var state: DeliveryRecord.State = outcome.delivered ? .delivered : .pending
         var next = now
         if !outcome.delivered {
             next = now.addingTimeInterval(schedule.delay(afterFailedAttempts: attempt))
-            if next.timeIntervalSince(delivery.createdAt) > schedule.giveUpAfter { state = .failed }
+            if next.timeIntervalSince(delivery.retryWindowStart) > schedule.giveUpAfter { state = .failed }
         }
+        let record = DeliveryAttempt(deliveryId: delivery.id, webhookId: webhook.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
+                                     latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next, disableAfter: disableAfter)
         do {
-            try await store.recordAttempt(deliveryId: delivery.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
-                                          latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next, now: now)
+            try await self.record(record)
         } catch {
             logger.error("webhook delivery outcome not recorded; kept until the store answers",
                          metadata: ["delivery": "\(delivery.id)", "error": "\(StoreFactory.describe(error))"])
-            unrecorded.withLockedValue {
-                $0.append(UnrecordedOutcome(deliveryId: delivery.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
-                                            latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next))
-            }
+            unrecorded.withLockedValue { $0.append(record) }
         }
-        outcomes.withLockedValue { $0[state == .pending ? "retry" : state.rawValue, default: 0] += 1 }
+        outcomes.withLockedValue { $0[Self.outcomeName(state), default: 0] += 1 }
         logger.log(level: outcome.delivered ? .debug : .notice, "webhook delivery", metadata: [
             "webhook.id": "\(webhook.id)", "event.type": "\(delivery.eventType)", "event.id": "\(delivery.eventId)",
-            "attempt": "\(attempt)", "status": "\(outcome.statusCode.map(String.init) ?? "-")", "outcome": "\(state.rawValue)",
+            "attempt": "\(attempt)", "status": "\(outcome.statusCode.map(String.init) ?? "-")", "outcome": "\(Self.outcomeName(state))",
             "latency.ms": "\(outcome.latencyMs)",
         ])
         return outcome

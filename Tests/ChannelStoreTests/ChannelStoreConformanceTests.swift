@@ -232,8 +232,8 @@ class ChannelStoreConformanceTests: XCTestCase {
         try await store.ping()
         let videos = try await store.searchVideos(ChannelQuery(userId: p + "none"))
         XCTAssertEqual(videos.items.count, 0)
-        let events = try await store.events(after: Int64.max - 1, limit: 10)
-        XCTAssertEqual(events.count, 0)
+        let events = try await store.events(EventQuery(after: Int64.max - 1, limit: 10))
+        XCTAssertEqual(events.items.count, 0)
     }
 }
 
@@ -293,7 +293,7 @@ extension ChannelStoreConformanceTests {
         let event = try await store.createVideo(video, event: .make(type: "video.ready", channelId: video.channelId, userId: video.userId, at: Date(),
                                                                     data: .object(["video": video.json])), now: Date())
         XCTAssertEqual(event.type, "video.ready")
-        let stored = try await store.events(after: event.seq - 1, limit: 1)
+        let stored = try await store.events(EventQuery(after: event.seq - 1, limit: 1)).items
         XCTAssertEqual(stored.first?.id, event.id)
         let fetched = try await store.video(id: p + "v1")
         let byPath = try await store.video(path: video.path)

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import TestSupport
 import Webhooks
 
 /// A real HTTP webhook receiver on loopback that verifies Standard Webhooks signatures and can
@@ -18,6 +19,9 @@ final class WebhookReceiver: Sendable {
         var signatureValid: Bool
         var body: String
         var at: Date
+        /// The raw headers, for `StandardWebhooksVerifier`.
+        var timestampHeader = ""
+        var signatureHeader = ""
     }
 
     private let secretBox: NIOLockedValueBox<String>
@@ -31,7 +35,9 @@ final class WebhookReceiver: Sendable {
     let port: Int
 
     /// `answerAfter`: each request is answered that long after it arrived (a slow receiver).
-    static func start(secret: String, answerAfter: Duration = .zero) async throws -> WebhookReceiver {
+    /// `port`: 0 = any free one; a receiver stopped and started again on its old port is a
+    /// receiver that was down (connections refused meanwhile).
+    static func start(secret: String, answerAfter: Duration = .zero, port requestedPort: Int = 0) async throws -> WebhookReceiver {
         let secretBox = NIOLockedValueBox(secret)
         let box = NIOLockedValueBox<[Received]>([])
         let failing = NIOLockedValueBox(false)
@@ -56,14 +62,15 @@ final class WebhookReceiver: Sendable {
                                    channelId: (data?["channel"] as? [String: Any])?["id"] as? String,
                                    signatureValid: WebhookSignature.verify(secret: secretBox.withLockedValue { $0 }, id: id, timestamp: ts, body: body, header: sig)
                                        && id == json["id"] as? String,
-                                   body: body, at: Date()))
+                                   body: body, at: Date(), timestampHeader: request.headers[HTTPField.Name("webhook-timestamp")!] ?? "",
+                                   signatureHeader: sig))
             }
             return Response(status: .noContent)
         }
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         var quiet = Logger(label: "test.receiver")
         quiet.logLevel = .critical // cancellation at the end of a test is not an error worth printing
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: requestedPort)),
                               onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
         let task = Task { try await app.runService() }
         var port = 0
@@ -99,6 +106,13 @@ final class WebhookReceiver: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return predicate(all)
+    }
+
+    /// Every request received, checked by `standardwebhooks` (PyPI) — not by our own verify.
+    @discardableResult
+    func verifyWithStandardWebhooks() async throws -> Int {
+        try await StandardWebhooksVerifier.verify(all.map { .init(id: $0.id, timestamp: $0.timestampHeader, signature: $0.signatureHeader, body: $0.body) },
+                                                  secret: secret)
     }
 
     func stop() async {

@@ -15,6 +15,19 @@ extension Channel {
     }
 }
 
+extension Webhook {
+    /// The webhook as `webhook.disabled` shows it: everything but the secret.
+    public var eventJSON: JSONValue {
+        func time(_ d: Date?) -> JSONValue { d.map { .string(Timestamp.format($0)) } ?? .null }
+        return .object([
+            "id": .string(id), "url": .string(url), "events": .array(events.map { .string($0) }),
+            "channelIds": .array(channelIds.map { .string($0) }), "userIds": .array(userIds.map { .string($0) }), "enabled": .bool(enabled),
+            "createdAt": .string(Timestamp.format(createdAt)), "updatedAt": .string(Timestamp.format(updatedAt)),
+            "failingSince": time(failingSince), "disabledAt": time(disabledAt), "disabledReason": disabledReason.map { .string($0) } ?? .null,
+        ])
+    }
+}
+
 extension SessionRecord {
     public var json: JSONValue {
         .object([

@@ -113,9 +113,14 @@ public struct DeliveryRecord: Sendable, Equatable {
     public var responseExcerpt: String?
     public var createdAt: Date
     public var updatedAt: Date
+    /// Where the 24 h retry window starts: when it was queued, or when a webhook the failures
+    /// had disabled was enabled again (its undelivered events get the whole schedule anew).
+    public var retryWindowStart: Date
 
     public init(id: String, webhookId: String, eventSeq: Int64, eventId: String, eventType: String, attempt: Int, state: State,
-                nextAttemptAt: Date, statusCode: Int? = nil, latencyMs: Int? = nil, responseExcerpt: String? = nil, createdAt: Date, updatedAt: Date) {
+                nextAttemptAt: Date, statusCode: Int? = nil, latencyMs: Int? = nil, responseExcerpt: String? = nil, createdAt: Date, updatedAt: Date,
+                retryWindowStart: Date? = nil) {
+        self.retryWindowStart = retryWindowStart ?? createdAt
         self.id = id
         self.webhookId = webhookId
         self.eventSeq = eventSeq

@@ -25,6 +25,10 @@ public enum EventType: String, Sendable, Equatable, CaseIterable {
     case forwardFailed = "forward.failed"
     case webhookPing = "webhook.ping"
     case webhookDisabled = "webhook.disabled"
+
+    /// The types the event log keeps (`/v1/events`): all but `webhook.ping`, which is sent to
+    /// one webhook on request and is no event of the gateway.
+    public static var logged: [EventType] { allCases.filter { $0 != .webhookPing } }
 }
 
 /// A change made to a channel through the API that matters to a live session.

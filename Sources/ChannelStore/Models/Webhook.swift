@@ -12,9 +12,24 @@ public struct Webhook: Sendable, Equatable {
     public var enabled: Bool
     public var createdAt: Date
     public var updatedAt: Date
+    /// First failed attempt since the last delivered one (nil while healthy): after
+    /// `webhooks.disableAfterDays` of failures the webhook is disabled.
+    public var failingSince: Date?
+    /// Set while disabled: when, and why in words ("disabled through the API", or the failures).
+    public var disabledAt: Date?
+    public var disabledReason: String?
+    /// Who disabled it; re-enabling a webhook the failures disabled resumes its undelivered events.
+    public var disabledBy: DisabledBy?
+
+    public enum DisabledBy: String, Sendable { case api, failures }
 
     public init(id: String, url: String, secret: String, events: [String] = [], channelIds: [String] = [], userIds: [String] = [],
-                enabled: Bool = true, createdAt: Date, updatedAt: Date) {
+                enabled: Bool = true, createdAt: Date, updatedAt: Date, failingSince: Date? = nil, disabledAt: Date? = nil,
+                disabledReason: String? = nil, disabledBy: DisabledBy? = nil) {
+        self.failingSince = failingSince
+        self.disabledAt = disabledAt
+        self.disabledReason = disabledReason
+        self.disabledBy = disabledBy
         self.id = id
         self.url = url
         self.secret = secret
@@ -26,8 +41,8 @@ public struct Webhook: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 
-    public static let eventTypes = ["channel.live", "channel.offline", "channel.publish_rejected", "channel.limit_exceeded",
-                                    "video.ready", "forward.failed", "webhook.ping"]
+    /// Every event type a webhook may subscribe to (SPEC §5).
+    public static let eventTypes = EventType.allCases.map(\.rawValue)
 }
 
 public struct WebhookFields: Sendable, Equatable {
@@ -43,6 +58,32 @@ public struct WebhookFields: Sendable, Equatable {
         self.channelIds = channelIds
         self.userIds = userIds
         self.enabled = enabled
+    }
+}
+
+/// Filters of the event log (`GET /v1/events`): after a `seq` (or a cursor), by type, channel,
+/// user and creation time (`from` inclusive, `to` exclusive).
+public struct EventQuery: Sendable, Equatable {
+    public var after: Int64
+    public var types: [String]
+    public var channelId: String?
+    public var userId: String?
+    public var from: Date?
+    public var to: Date?
+    public var limit: Int
+    /// A previous page's `nextCursor` (the later of it and `after` wins).
+    public var cursor: String?
+
+    public init(after: Int64 = 0, types: [String] = [], channelId: String? = nil, userId: String? = nil, from: Date? = nil, to: Date? = nil,
+                limit: Int = 100, cursor: String? = nil) {
+        self.cursor = cursor
+        self.after = after
+        self.types = types
+        self.channelId = channelId
+        self.userId = userId
+        self.from = from
+        self.to = to
+        self.limit = limit
     }
 }
 

@@ -82,6 +82,36 @@ enum Migrations {
             // A session spans connections (reconnects, replaces): each one, as JSON.
             ["ALTER TABLE sessions ADD COLUMN connections TEXT NOT NULL DEFAULT '[]'"]
         },
+        Migration(version: 5, name: "gapless event log, pings out of it, webhook health") { b in
+            var statements: [String] = []
+            // `seq` is assigned by the writer under the event lock at MAX+1 (gapless, in commit
+            // order), no longer by an identity column at insert.
+            if b == .postgres { statements.append("ALTER TABLE events ALTER COLUMN seq DROP IDENTITY IF EXISTS") }
+            statements += [
+                // A ping is no event of the log: its delivery carries its own id, type and body.
+                "ALTER TABLE webhook_deliveries ADD COLUMN event_id TEXT",
+                "ALTER TABLE webhook_deliveries ADD COLUMN event_type TEXT",
+                "ALTER TABLE webhook_deliveries ADD COLUMN payload TEXT",
+                "ALTER TABLE webhook_deliveries ADD COLUMN retry_window_start TEXT",
+                """
+                UPDATE webhook_deliveries SET event_id = (SELECT e.id FROM events e WHERE e.seq = webhook_deliveries.event_seq),
+                  event_type = 'webhook.ping', payload = (SELECT e.payload FROM events e WHERE e.seq = webhook_deliveries.event_seq),
+                  channel_key = '#ping', event_seq = 0
+                WHERE event_seq IN (SELECT seq FROM events WHERE type = 'webhook.ping')
+                """,
+                "DELETE FROM events WHERE type = 'webhook.ping'",
+                "CREATE INDEX events_type ON events (type, seq)",
+                "CREATE INDEX events_channel ON events (channel_id, seq)",
+                "CREATE INDEX events_user ON events (user_id, seq)",
+                "ALTER TABLE webhooks ADD COLUMN failing_since TEXT",
+                "ALTER TABLE webhooks ADD COLUMN disabled_at TEXT",
+                "ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT",
+                "ALTER TABLE webhooks ADD COLUMN disabled_by TEXT",
+                // The last event `seq` when the failures disabled it: re-enabling queues what came after.
+                "ALTER TABLE webhooks ADD COLUMN disabled_seq BIGINT",
+            ]
+            return statements
+        },
     ]
 }
 

@@ -17,7 +17,11 @@ extension SQLChannelStore {
                 userIds: parseStrings(try row.decode(column: "user_ids", as: String.self)),
                 enabled: try row.decode(column: "enabled", as: Int.self) != 0,
                 createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)),
-                updatedAt: Timestamp.parse(try row.decode(column: "updated_at", as: String.self)))
+                updatedAt: Timestamp.parse(try row.decode(column: "updated_at", as: String.self)),
+                failingSince: try row.decode(column: "failing_since", as: String?.self).map(Timestamp.parse),
+                disabledAt: try row.decode(column: "disabled_at", as: String?.self).map(Timestamp.parse),
+                disabledReason: try row.decode(column: "disabled_reason", as: String?.self),
+                disabledBy: try row.decode(column: "disabled_by", as: String?.self).flatMap(Webhook.DisabledBy.init(rawValue:)))
     }
 
     public func createWebhook(id: String, secret: String, fields: WebhookFields, now: Date) async throws -> Webhook {
@@ -51,26 +55,42 @@ extension SQLChannelStore {
     }
 
     public func updateWebhook(id: String, fields: WebhookFields, now: Date) async throws -> Webhook? {
-        let found: Bool = try await transaction { db in
-            guard var hook = try await db.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first().map(Self.decodeWebhook) else { return false }
+        let ts = Timestamp.format(now)
+        let found: Bool = try await transaction { [self] db in
+            guard let row = try await db.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first() else { return false }
+            var hook = try Self.decodeWebhook(row)
+            let disabledSeq = try row.decode(column: "disabled_seq", as: Int64?.self)
             if let url = fields.url { hook.url = url }
             if let events = fields.events { hook.events = events }
             if let channelIds = fields.channelIds { hook.channelIds = channelIds }
             if let userIds = fields.userIds { hook.userIds = userIds }
-            if let enabled = fields.enabled {
-                // Disabled: what was waiting for it is dropped (kept in its log as `dropped`).
-                if hook.enabled && !enabled {
+            if let enabled = fields.enabled, enabled != hook.enabled {
+                if enabled {
+                    // Enabled again: a webhook the failures disabled resumes what it missed.
+                    if hook.disabledBy == .failures { try await resumeDeliveries(db, hook: hook, disabledSeq: disabledSeq, now: now) }
+                    hook.disabledAt = nil
+                    hook.disabledReason = nil
+                    hook.disabledBy = nil
+                    hook.failingSince = nil
+                } else {
+                    // Disabled through the API: what was waiting for it is dropped (kept in its log as `dropped`).
                     try await db.raw("""
-                        UPDATE webhook_deliveries SET state = 'dropped', updated_at = \(bind: Timestamp.format(now))
+                        UPDATE webhook_deliveries SET state = 'dropped', updated_at = \(bind: ts)
                         WHERE webhook_id = \(bind: id) AND state = 'pending'
                         """).run()
+                    hook.disabledAt = now
+                    hook.disabledReason = "disabled through the API"
+                    hook.disabledBy = .api
                 }
                 hook.enabled = enabled
             }
             try await db.raw("""
                 UPDATE webhooks SET url = \(bind: hook.url), events = \(bind: Self.jsonStrings(hook.events)),
                   channel_ids = \(bind: Self.jsonStrings(hook.channelIds)), user_ids = \(bind: Self.jsonStrings(hook.userIds)),
-                  enabled = \(bind: hook.enabled ? 1 : 0), updated_at = \(bind: Timestamp.format(now))
+                  enabled = \(bind: hook.enabled ? 1 : 0), updated_at = \(bind: ts),
+                  failing_since = \(bind: hook.failingSince.map(Timestamp.format)), disabled_at = \(bind: hook.disabledAt.map(Timestamp.format)),
+                  disabled_reason = \(bind: hook.disabledReason), disabled_by = \(bind: hook.disabledBy?.rawValue),
+                  disabled_seq = \(bind: hook.enabled ? nil : disabledSeq)
                 WHERE id = \(bind: id)
                 """).run()
             return true
@@ -112,18 +132,5 @@ extension SQLChannelStore {
         let videos = try rows.map(Self.decodeVideo)
         let next = videos.count > limit ? try rows[limit - 1].decode(column: "seq", as: Int64.self) : nil
         return Page(items: Array(videos.prefix(limit)), nextCursor: next.map(Cursor.encode))
-    }
-
-    public func events(after seq: Int64, limit: Int) async throws -> [StoredEvent] {
-        let limit = max(1, min(limit, 1000))
-        return try await read { db in
-            try await db.raw("SELECT * FROM events WHERE seq > \(bind: seq) ORDER BY seq LIMIT \(unsafeRaw: String(limit))").all().map { row in
-                StoredEvent(seq: try row.decode(column: "seq", as: Int64.self), id: try row.decode(column: "id", as: String.self),
-                            type: try row.decode(column: "type", as: String.self), channelId: try row.decode(column: "channel_id", as: String?.self),
-                            userId: try row.decode(column: "user_id", as: String?.self),
-                            payload: JSONValue.parse(try row.decode(column: "payload", as: String.self)) ?? .null,
-                            createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)))
-            }
-        }
     }
 }

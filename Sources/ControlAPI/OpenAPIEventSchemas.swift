@@ -1,0 +1,139 @@
+import ChannelStore
+
+/// The webhook payloads in the OpenAPI document: one named schema per event type (the same
+/// bodies `/v1/events` lists) and the OpenAPI 3.1 `webhooks` section that says what a receiver
+/// is POSTed. Written from the payload builders (`Channel.eventJSON`, `SessionRecord.json`, …);
+/// `EventSchemaTests` checks every event the gateway sends against these schemas.
+enum OpenAPIEventSchemas {
+    // MARK: A small JSON Schema vocabulary
+
+    static let string: JSONValue = .object(["type": .string("string")])
+    static let integer: JSONValue = .object(["type": .string("integer")])
+    static let number: JSONValue = .object(["type": .string("number")])
+    static let boolean: JSONValue = .object(["type": .string("boolean")])
+    static let dateTime: JSONValue = .object(["type": .string("string"), "format": .string("date-time")])
+    static let anyValue: JSONValue = .object([:])
+
+    static func ref(_ name: String) -> JSONValue { .object(["$ref": .string("#/components/schemas/\(name)")]) }
+    static func nullable(_ schema: JSONValue) -> JSONValue { .object(["oneOf": .array([schema, .object(["type": .string("null")])])]) }
+    static func array(_ items: JSONValue) -> JSONValue { .object(["type": .string("array"), "items": items]) }
+    static func oneOf(_ values: [String]) -> JSONValue { .object(["type": .string("string"), "enum": .array(values.map { .string($0) })]) }
+    static func described(_ schema: JSONValue, _ text: String) -> JSONValue {
+        guard case .object(var o) = schema else { return schema }
+        o["description"] = .string(text)
+        return .object(o)
+    }
+
+    /// A closed object: every property listed, `required` (default: all) present, nothing else.
+    static func object(_ properties: [String: JSONValue], required: [String]? = nil, open: Bool = false) -> JSONValue {
+        var o: [String: JSONValue] = ["type": .string("object"), "properties": .object(properties),
+                                      "required": .array((required ?? properties.keys.sorted()).map { .string($0) })]
+        if !open { o["additionalProperties"] = .bool(false) }
+        return .object(o)
+    }
+
+    // MARK: Payload parts
+
+    static var parts: [String: JSONValue] {
+        [
+            "EventChannel": described(object([
+                "id": string, "userId": string, "name": string, "description": string, "tags": array(string),
+                "status": oneOf(["offline", "live"]), "enabled": boolean, "hls": boolean, "record": boolean, "reconnectWindowSec": integer,
+                "duplicatePolicy": oneOf(["reject", "replace"]), "metadata": .object(["type": .string("object")]),
+                "createdAt": dateTime, "updatedAt": dateTime, "lastLiveAt": nullable(dateTime),
+            ]), "The channel as events carry it: everything but the stream key."),
+            "EventSessionConnection": object([
+                "remoteAddr": string, "encoder": string, "startedAt": dateTime, "endedAt": nullable(dateTime),
+                "endReason": nullable(string), "bytesIn": integer,
+            ]),
+            "EventSession": described(object([
+                "id": string, "channelId": string, "nodeId": string, "startedAt": dateTime, "endedAt": nullable(dateTime),
+                "remoteAddr": string, "encoder": string, "videoCodec": nullable(string), "audioCodec": nullable(string),
+                "bytesIn": integer, "videoFrames": integer, "audioFrames": integer,
+                "reason": nullable(oneOf(OfflineReason.allCases.map(\.rawValue))), "connections": array(ref("EventSessionConnection")),
+            ]), "A publish session, over all its connections (figures so far while it runs)."),
+            "EventVideo": object([
+                "id": string, "channelId": string, "userId": string, "sessionId": nullable(string), "name": string,
+                "durationSec": number, "sizeBytes": integer, "videoCodec": nullable(string), "audioCodec": nullable(string),
+                "width": nullable(integer), "height": nullable(integer), "createdAt": dateTime,
+            ]),
+            "EventWebhook": described(object([
+                "id": string, "url": string, "events": array(string), "channelIds": array(string), "userIds": array(string),
+                "enabled": boolean, "createdAt": dateTime, "updatedAt": dateTime, "failingSince": nullable(dateTime),
+                "disabledAt": nullable(dateTime), "disabledReason": nullable(string),
+            ]), "The webhook, without its secret."),
+        ]
+    }
+
+    /// Each event type's `data`.
+    static var data: [(EventType, String, JSONValue)] {
+        [
+            (.channelLive, "A publisher was accepted and its session recorded.",
+             object(["channel": ref("EventChannel"), "session": ref("EventSession")])),
+            (.channelOffline, "A session ended; `session.reason` says why (null channel: it was deleted).",
+             object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession")])),
+            (.channelPublishRejected, "A publish was refused. `channel` is absent for an unknown key; `limit` names the user limit that refused it.",
+             object(["reason": described(string, "unknown_key, disabled, duplicate, limit_exceeded, limit_cooldown or unavailable"),
+                     "status": described(string, "The NetStream status the publisher got, e.g. NetStream.Publish.BadName"),
+                     "remoteAddr": string, "channel": ref("EventChannel"), "limit": oneOf(UserLimit.allCases.map(\.rawValue))],
+                    required: ["reason", "status", "remoteAddr"])),
+            (.channelLimitExceeded, "A user limit was exceeded during a session, which is then disconnected.",
+             object(["channel": ref("EventChannel"), "session": ref("EventSession"), "limit": oneOf(UserLimit.allCases.map(\.rawValue)),
+                     "configured": described(anyValue, "The limit's configured value"), "value": described(anyValue, "The measured value")])),
+            (.videoReady, "A recording is finished, verified and on record (null channel: it was deleted).",
+             object(["channel": nullable(ref("EventChannel")), "video": ref("EventVideo")])),
+            (.forwardFailed, "A push target kept failing (forwards.failureThreshold attempts in a row).",
+             object(["channel": nullable(ref("EventChannel")), "forward": object(["id": string, "url": string]), "sessionId": string,
+                     "error": string, "attempts": integer])),
+            (.webhookPing, "Sent by POST /v1/webhooks/{id}/test to that webhook only; not in the event log (its seq is 0).",
+             object(["webhookId": string])),
+            (.webhookDisabled, "A webhook whose every delivery failed for webhooks.disableAfterDays was disabled; sent to the other webhooks.",
+             object(["webhook": ref("EventWebhook"), "reason": string, "lastError": string])),
+        ]
+    }
+
+    static func schemaName(_ type: EventType) -> String {
+        type.rawValue.split(whereSeparator: { $0 == "." || $0 == "_" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined() + "Event"
+    }
+
+    /// Components: the parts, one schema per event, and `Event` (any of them, by `type`).
+    static var components: [String: JSONValue] {
+        var schemas = parts
+        for (type, summary, data) in Self.data {
+            schemas[schemaName(type)] = described(object([
+                "id": described(string, "evt_…; the webhook-id header, the same on every retry"),
+                "type": .object(["const": .string(type.rawValue)]),
+                "createdAt": dateTime,
+                "seq": described(integer, "Position in the event log: gapless and in commit order"),
+                "data": data,
+            ]), summary)
+        }
+        schemas["Event"] = .object([
+            "oneOf": .array(EventType.allCases.map { ref(schemaName($0)) }),
+            "discriminator": .object(["propertyName": .string("type"), "mapping": .object(Dictionary(uniqueKeysWithValues:
+                EventType.allCases.map { ($0.rawValue, JSONValue.string("#/components/schemas/\(schemaName($0))")) }))]),
+        ])
+        schemas["EventPage"] = object(["items": array(ref("Event")), "nextCursor": nullable(string)])
+        return schemas
+    }
+
+    /// OpenAPI 3.1 `webhooks`: what each receiver is POSTed, signed as Standard Webhooks.
+    static var webhooks: [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for (type, summary, _) in data {
+            out[type.rawValue] = .object(["post": .object([
+                "operationId": .string("on" + schemaName(type).dropLast("Event".count)),
+                "summary": .string(summary),
+                "description": .string("POSTed as JSON with Standard Webhooks headers (webhook-id = the event id, webhook-timestamp, "
+                    + "webhook-signature: v1,BASE64(HMAC-SHA256(secret, id.timestamp.body))). Any 2xx within 5 s is delivered; "
+                    + "otherwise retried at ≈ 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h for 24 h. Per channel in order; at least once."),
+                "parameters": .array(["webhook-id", "webhook-timestamp", "webhook-signature"].map { name in
+                    .object(["name": .string(name), "in": .string("header"), "required": .bool(true), "schema": string])
+                }),
+                "requestBody": .object(["required": .bool(true), "content": .object(["application/json": .object(["schema": ref(schemaName(type))])])]),
+                "responses": .object(["2XX": .object(["description": .string("Delivered")])]),
+            ])])
+        }
+        return out
+    }
+}
