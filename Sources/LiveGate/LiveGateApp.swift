@@ -177,7 +177,9 @@ public struct LiveGateApp: Sendable {
             await store.close()
             throw error
         }
+        logger.info("services stopped; closing the store")
         await store.close()
+        logger.debug("store closed")
     }
 
     /// Configured credentials are (re)stored hashed on every start. With none configured and

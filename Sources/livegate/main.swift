@@ -56,7 +56,9 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(exitConfigurationError)
         }
         do {
+            let watchdog = ShutdownWatchdog(logger: logger)
             try await LiveGateApp(configuration: config, logger: logger).run()
+            _ = watchdog
         } catch let error as LiveGateApp.StartupError {
             logger.critical("LiveGate cannot start: \(error)")
             throw ExitCode(error.exitCode)
