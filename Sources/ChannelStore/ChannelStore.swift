@@ -79,6 +79,7 @@ public protocol ChannelStore: Sendable {
     func recordAttempt(_ attempt: DeliveryAttempt, now: Date) async throws -> Webhook?
     func markSending(deliveryId: String, now: Date) async throws -> Bool
     func resetInFlightDeliveries() async throws
-    func deliveries(webhookId: String, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord>
+    /// A webhook's delivery log, newest first; only `state`'s when given.
+    func deliveries(webhookId: String, state: DeliveryRecord.State?, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord>
     func redeliver(deliveryId: String, webhookId: String, now: Date) async throws -> Bool
 }

@@ -37,4 +37,7 @@ public struct APIError: Error, Sendable {
                  data: .object(["fields": .object(fields.mapValues { .string($0) })]))
     }
     public static let internalError = APIError(.internalServerError, ec: 5000, "internal error")
+    /// The store cannot be reached (an outage, e.g. PostgreSQL restarting): retry shortly.
+    public static let storeUnavailable = APIError(.serviceUnavailable, ec: 5030, "the store is unavailable; retry shortly",
+                                                  headers: [.retryAfter: "2"])
 }

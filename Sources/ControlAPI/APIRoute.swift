@@ -12,9 +12,16 @@ struct APIRoute: Sendable {
     var summary: String
     var requiresAuth: Bool
     var successStatus: Int
+    /// The query parameters it takes; any other is refused (400/4000) unless `anyQuery`.
+    var query: [QueryParameter]
+    /// HLS players add their own query strings (cache busting): those routes take any.
+    var anyQuery: Bool
     var handler: Handler
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ summary: String, auth: Bool = true, status: Int = 200, _ handler: @escaping Handler) {
+    init(_ method: HTTPRequest.Method, _ path: String, _ summary: String, auth: Bool = true, status: Int = 200, query: [QueryParameter] = [],
+         anyQuery: Bool = false, _ handler: @escaping Handler) {
+        self.query = query
+        self.anyQuery = anyQuery
         self.method = method
         self.path = path
         self.summary = summary
@@ -28,6 +35,24 @@ struct APIRoute: Sendable {
         path.split(separator: "/", omittingEmptySubsequences: false).map { part in
             part.hasPrefix("{") && part.hasSuffix("}") ? ":" + part.dropFirst().dropLast() : String(part)
         }.joined(separator: "/")
+    }
+
+    /// Refuses query parameters the route does not take, naming them.
+    func checkQuery(_ request: Request) throws {
+        guard !anyQuery else { return }
+        for (key, value) in request.uri.queryParameters where value.containsControlCharacter || key.containsControlCharacter {
+            throw APIError.badRequest("query parameter \(String(String(key).unicodeScalars.filter { !$0.isControlCharacter }.prefix(40))) must not contain control characters")
+        }
+        let known = Set(query.map(\.name))
+        var unknown: [String] = []
+        for (key, _) in request.uri.queryParameters where !known.contains(String(key)) {
+            let name = String(String(key).unicodeScalars.filter { !$0.isControlCharacter }.prefix(40))
+            if !unknown.contains(name) { unknown.append(name) }
+        }
+        guard !unknown.isEmpty else { return }
+        let takes = query.isEmpty ? "this endpoint takes none" : "this endpoint takes " + query.map(\.name).joined(separator: ", ")
+        throw APIError(.badRequest, ec: 4000, "unknown query parameter\(unknown.count > 1 ? "s" : ""): \(unknown.joined(separator: ", ")) (\(takes))",
+                       data: .object(["unknownParameters": .array(unknown.map { .string($0) })]))
     }
 
     var pathParameters: [String] {

@@ -20,7 +20,8 @@ struct BasicAuthMiddleware: RouterMiddleware {
         }
         do {
             try await authenticate(request)
-        } catch {
+        } catch let error as APIError where error.status == .unauthorized {
+            // Only wrong credentials count: a store outage while checking them is no failed login.
             throttle.recordFailure(ip: ip)
             throw error
         }

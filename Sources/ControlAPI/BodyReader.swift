@@ -46,12 +46,21 @@ struct BodyReader {
 
     func has(_ key: String) -> Bool { object[key] != nil }
 
-    mutating func string(_ key: String, required: Bool = false, maxLength: Int = 256, allowEmpty: Bool = false) -> String? {
+    /// `"key": null` — in a merge patch (RFC 7396), "remove / back to the default".
+    func isNull(_ key: String) -> Bool { if case .null? = object[key] { return true } else { return false } }
+
+    /// `text`: free text (a description), where tab and line breaks are allowed; other control
+    /// characters are refused everywhere.
+    mutating func string(_ key: String, required: Bool = false, maxLength: Int = 256, allowEmpty: Bool = false, text: Bool = false) -> String? {
         guard let value = object[key] else {
             if required { fail(key, "is required") }
             return nil
         }
+        if case .null = value { fail(key, "must not be null"); return nil }
         guard case .string(let s) = value else { fail(key, "must be a string"); return nil }
+        if text ? s.containsControlCharacterOutsideText : s.containsControlCharacter {
+            fail(key, "must not contain control characters"); return nil
+        }
         let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
         if !allowEmpty && trimmed.isEmpty { fail(key, "must not be empty"); return nil }
         if s.count > maxLength { fail(key, "must be at most \(maxLength) characters"); return nil }
@@ -68,8 +77,10 @@ struct BodyReader {
     mutating func int(_ key: String, in range: ClosedRange<Int>, nullable: Bool = false) -> Int?? {
         guard let value = object[key] else { return .none }
         if case .null = value, nullable { return .some(nil) }
-        guard case .number(let n) = value, n.rounded() == n, n >= Double(Int32.min), n <= Double(Int64(Int32.max) * 1000) else {
-            fail(key, "must be an integer"); return .none
+        guard case .number(let n) = value else { fail(key, "must be an integer"); return .none }
+        guard n.rounded() == n else { fail(key, "must be a whole number"); return .none }
+        guard n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+            fail(key, "must be between \(range.lowerBound) and \(range.upperBound)"); return .none
         }
         guard range.contains(Int(n)) else { fail(key, "must be between \(range.lowerBound) and \(range.upperBound)"); return .none }
         return .some(Int(n))
@@ -93,6 +104,7 @@ struct BodyReader {
             guard case .string(let s) = item, !s.isEmpty, s.count <= maxLength else {
                 fail(key, "must contain non-empty strings of at most \(maxLength) characters"); return .none
             }
+            if s.containsControlCharacter { fail(key, "must not contain control characters"); return .none }
             if let allowed, !allowed.contains(s) {
                 fail(key, "'\(s.prefix(40))' is not one of \(allowed.sorted().joined(separator: ", "))"); return .none
             }

@@ -8,30 +8,58 @@ extension ControlAPI {
     static let channelReadOnly: Set<String> = ["id", "streamId", "streamUrl", "status", "createdAt", "updatedAt", "lastLiveAt", "session"]
 
     /// Validates channel fields; `requireIdentity` makes `name` and `userId` mandatory (POST, PUT).
+    /// `null` puts an optional field back to its default (RFC 7396); `metadata` is returned as
+    /// given — PATCH merges it into the stored one (`mergePatch`).
     func channelFields(_ body: inout BodyReader, requireIdentity: Bool) -> ChannelFields {
         body.restrict(to: Self.channelWritable, readOnly: Self.channelReadOnly)
+        let defaults = ChannelFields.defaults
         var f = ChannelFields()
+        for key in ["name", "userId"] where body.isNull(key) { body.fail(key, "must not be null") }
         f.name = body.string("name", required: requireIdentity, maxLength: 200)
         f.userId = body.string("userId", required: requireIdentity, maxLength: 128)
-        f.description = body.string("description", maxLength: 2000, allowEmpty: true)
-        f.tags = body.stringArray("tags", maxCount: 20, maxLength: 64) ?? nil
-        f.enabled = body.bool("enabled")
-        f.hls = body.bool("hls")
-        f.record = body.bool("record")
-        f.reconnectWindowSec = body.int("reconnectWindowSec", in: 0...300) ?? nil
-        if let raw = body.string("duplicatePolicy") {
+        f.description = body.isNull("description") ? defaults.description : body.string("description", maxLength: 2000, allowEmpty: true, text: true)
+        f.tags = body.isNull("tags") ? defaults.tags : body.stringArray("tags", maxCount: 20, maxLength: 64) ?? nil
+        f.enabled = body.isNull("enabled") ? defaults.enabled : body.bool("enabled")
+        f.hls = body.isNull("hls") ? defaults.hls : body.bool("hls")
+        f.record = body.isNull("record") ? defaults.record : body.bool("record")
+        f.reconnectWindowSec = body.isNull("reconnectWindowSec") ? defaults.reconnectWindowSec : body.int("reconnectWindowSec", in: 0...300) ?? nil
+        if body.isNull("duplicatePolicy") {
+            f.duplicatePolicy = defaults.duplicatePolicy
+        } else if let raw = body.string("duplicatePolicy") {
             if let p = Channel.DuplicatePolicy(rawValue: raw) { f.duplicatePolicy = p } else { body.fail("duplicatePolicy", "must be reject or replace") }
         }
         if let meta = body.object["metadata"] {
-            if case .object = meta, meta.jsonText.utf8.count <= 16 * 1024 { f.metadata = meta }
-            else { body.fail("metadata", "must be a JSON object of at most 16 KiB") }
+            switch meta {
+            case .null: f.metadata = defaults.metadata
+            case .object: f.metadata = meta
+            default: body.fail("metadata", "must be a JSON object")
+            }
         }
         return f
+    }
+
+    /// RFC 7396 JSON Merge Patch: objects merge member by member, `null` removes a member,
+    /// anything else replaces.
+    static func mergePatch(_ target: JSONValue, _ patch: JSONValue) -> JSONValue {
+        guard case .object(let changes) = patch else { return patch }
+        var result: [String: JSONValue] = [:]
+        if case .object(let existing) = target { result = existing }
+        for (key, value) in changes {
+            if case .null = value { result[key] = nil } else { result[key] = mergePatch(result[key] ?? .null, value) }
+        }
+        return .object(result)
+    }
+
+    /// Metadata stays a JSON object of at most 16 KiB (after merging).
+    static func metadataProblem(_ metadata: JSONValue?) -> String? {
+        guard let metadata else { return nil }
+        return metadata.jsonText.utf8.count > 16 * 1024 ? "must be a JSON object of at most 16 KiB" : nil
     }
 
     func createChannel(_ request: Request) async throws -> Response {
         var body = try await BodyReader.read(request)
         let fields = channelFields(&body, requireIdentity: true)
+        if let problem = Self.metadataProblem(fields.metadata) { body.fail("metadata", problem) }
         try body.check()
         let channel = try await store.createChannel(id: Identifiers.make("ch"), streamKey: Identifiers.streamKey(), fields: fields, now: Date())
         return Envelope.response(.created, data: render(channel))
@@ -56,18 +84,17 @@ extension ControlAPI {
         try body.check()
         guard let before = try await store.channel(id: id) else { throw APIError.notFound("channel") }
         if replace {
-            fields.description = fields.description ?? ""
-            fields.tags = fields.tags ?? []
-            fields.enabled = fields.enabled ?? true
-            fields.hls = fields.hls ?? true
-            fields.record = fields.record ?? false
-            fields.reconnectWindowSec = fields.reconnectWindowSec ?? 10
-            fields.duplicatePolicy = fields.duplicatePolicy ?? .reject
-            fields.metadata = fields.metadata ?? .object([:])
+            fields = fields.filled(from: ChannelFields.defaults)
+        } else if let patch = body.object["metadata"], case .object = patch {
+            fields.metadata = Self.mergePatch(before.metadata, patch)
         }
+        if let problem = Self.metadataProblem(fields.metadata) { throw APIError.invalid(["metadata": problem]) }
         guard let channel = try await store.updateChannel(id: id, fields: fields, now: Date()) else { throw APIError.notFound("channel") }
         await sessions.channelEdited(channel)
-        if before.enabled && !channel.enabled { await sessions.channelChanged(id, change: .disabled) }
+        if before.enabled && !channel.enabled {
+            await sessions.channelChanged(id, change: .disabled)
+            return Envelope.response(data: render(await settled(channel)))
+        }
         return Envelope.response(data: render(channel))
     }
 
@@ -82,7 +109,7 @@ extension ControlAPI {
         let id = try parameter(context, "id")
         guard let channel = try await store.resetStreamKey(id: id, newKey: Identifiers.streamKey(), now: Date()) else { throw APIError.notFound("channel") }
         await sessions.channelChanged(id, change: .keyReset)
-        return Envelope.response(data: render(channel))
+        return Envelope.response(data: render(await settled(channel)))
     }
 
     func setEnabled(_ context: APIRequestContext, _ enabled: Bool) async throws -> Response {
@@ -90,8 +117,25 @@ extension ControlAPI {
         guard let channel = try await store.updateChannel(id: id, fields: ChannelFields(enabled: enabled), now: Date()) else {
             throw APIError.notFound("channel")
         }
-        if !enabled { await sessions.channelChanged(id, change: .disabled) }
-        return Envelope.response(data: render(channel))
+        guard !enabled else { return Envelope.response(data: render(channel)) }
+        await sessions.channelChanged(id, change: .disabled)
+        return Envelope.response(data: render(await settled(channel)))
+    }
+
+    /// The channel once a change that kicks its publisher has taken effect: the answer to
+    /// `/disable` or `/reset-key` of a live channel says `offline`, not the `live` it read just
+    /// before the kick. Waits up to 2 s for the session's end to be recorded (a store outage
+    /// may delay it: then the channel as it is).
+    func settled(_ channel: Channel) async -> Channel {
+        guard channel.status == .live else { return channel }
+        let deadline = ContinuousClock.now + .seconds(2)
+        var current = channel
+        while current.status == .live, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            guard let fresh = try? await store.channel(id: channel.id) else { break }
+            current = fresh
+        }
+        return current
     }
 
     // MARK: Users

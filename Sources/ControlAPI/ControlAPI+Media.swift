@@ -29,7 +29,8 @@ extension ControlAPI {
         if let raw = body.string("url", required: requireURL, maxLength: 2048) {
             if let reason = Self.forwardURLProblem(raw, blockPrivateNetworks: configuration.blockPrivateNetworks) { body.fail("url", reason) } else { url = raw }
         }
-        return (url, body.bool("enabled"))
+        if body.isNull("url") { body.fail("url", "must not be null") }
+        return (url, body.isNull("enabled") ? true : body.bool("enabled"))
     }
 
     private func existingChannel(_ context: APIRequestContext) async throws -> String {

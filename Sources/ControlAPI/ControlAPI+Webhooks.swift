@@ -11,10 +11,12 @@ extension ControlAPI {
         if let raw = body.string("url", required: requireURL, maxLength: 2048) {
             if let reason = Self.urlProblem(raw, blockPrivateNetworks: configuration.blockPrivateNetworks) { body.fail("url", reason) } else { f.url = raw }
         }
-        f.events = body.stringArray("events", maxCount: 16, allowed: Set(Webhook.eventTypes)) ?? nil
-        f.channelIds = body.stringArray("channelIds", maxCount: 1000) ?? nil
-        f.userIds = body.stringArray("userIds", maxCount: 1000) ?? nil
-        f.enabled = body.bool("enabled")
+        if body.isNull("url") { body.fail("url", "must not be null") }
+        // null = back to the default (RFC 7396): every event, every channel, every user; enabled.
+        f.events = body.isNull("events") ? [] : body.stringArray("events", maxCount: 16, allowed: Set(Webhook.eventTypes)) ?? nil
+        f.channelIds = body.isNull("channelIds") ? [] : body.stringArray("channelIds", maxCount: 1000) ?? nil
+        f.userIds = body.isNull("userIds") ? [] : body.stringArray("userIds", maxCount: 1000) ?? nil
+        f.enabled = body.isNull("enabled") ? true : body.bool("enabled")
         return f
     }
 
@@ -108,7 +110,14 @@ extension ControlAPI {
         let id = try parameter(context, "id")
         guard try await store.webhook(id: id) != nil else { throw APIError.notFound("webhook") }
         let q = QueryReader(request: request)
-        return Envelope.response(data: page(try await store.deliveries(webhookId: id, limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
+        var state: DeliveryRecord.State?
+        if let raw = q.string("state") {
+            guard let s = DeliveryRecord.State(rawValue: raw) else {
+                throw APIError.badRequest("state must be one of " + DeliveryRecord.State.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            state = s
+        }
+        return Envelope.response(data: page(try await store.deliveries(webhookId: id, state: state, limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
     }
 
     func redeliver(_ context: APIRequestContext) async throws -> Response {

@@ -33,14 +33,31 @@ public struct ControlAPI: Sendable {
         let auth = BasicAuthMiddleware(store: store, throttle: authThrottle)
         var methodsByPath: [String: [HTTPRequest.Method]] = [:]
         for route in routes {
-            methodsByPath[route.routerPath, default: []].append(route.method)
-            let handler = route.handler
+            let handler: APIRoute.Handler = { request, context in
+                try route.checkQuery(request)
+                return try await route.handler(request, context)
+            }
+            let answer: APIRoute.Handler
             if route.requiresAuth {
-                router.on(RouterPath(route.routerPath), method: route.method) { request, context in
-                    try await auth.handle(request, context: context) { request, context in try await handler(request, context) }
+                answer = { (request: Request, context: APIRequestContext) async throws -> Response in
+                    try await auth.handle(request, context: context) { (request: Request, context: APIRequestContext) async throws -> Response in
+                        try await handler(request, context)
+                    }
                 }
             } else {
-                router.on(RouterPath(route.routerPath), method: route.method) { request, context in try await handler(request, context) }
+                answer = handler
+            }
+            methodsByPath[route.routerPath, default: []].append(route.method)
+            router.on(RouterPath(route.routerPath), method: route.method) { (request: Request, context: APIRequestContext) async throws -> Response in
+                try await answer(request, context)
+            }
+            // Every GET answers HEAD: the same status and headers, no body.
+            if route.method == .get {
+                methodsByPath[route.routerPath, default: []].append(.head)
+                router.on(RouterPath(route.routerPath), method: .head) { (request: Request, context: APIRequestContext) async throws -> Response in
+                    let full = try await answer(request, context)
+                    return Response(status: full.status, headers: full.headers, body: .init())
+                }
             }
         }
         let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options]
@@ -62,7 +79,7 @@ public struct ControlAPI: Sendable {
             },
             APIRoute(.get, "/v1/openapi.json", "This API as OpenAPI 3.1", auth: false) { _, _ in openAPIResponse() },
             APIRoute(.post, "/v1/channels", "Create a channel", status: 201) { r, _ in try await createChannel(r) },
-            APIRoute(.get, "/v1/channels", "List channels") { r, _ in try await listChannels(r) },
+            APIRoute(.get, "/v1/channels", "List channels", query: Self.channelFilters + QueryParameter.list) { r, _ in try await listChannels(r) },
             APIRoute(.get, "/v1/channels/{id}", "Read a channel") { _, c in try await getChannel(c) },
             APIRoute(.put, "/v1/channels/{id}", "Replace a channel") { r, c in try await updateChannel(r, c, replace: true) },
             APIRoute(.patch, "/v1/channels/{id}", "Update a channel") { r, c in try await updateChannel(r, c, replace: false) },
@@ -72,33 +89,62 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/disable", "Refuse publishing (kicks the publisher)") { _, c in try await setEnabled(c, false) },
             APIRoute(.get, "/v1/channels/{id}/stats", "Live ingest stats, measured from the media") { _, c in try await channelStats(c) },
             APIRoute(.get, "/v1/system/stats", "Connections, live channels, ingest bit rate, CPU, memory, store health") { _, _ in await systemStats() },
-            APIRoute(.get, "/v1/channels/{id}/sessions", "Publish history with end reasons") { r, c in try await listSessions(r, c) },
+            APIRoute(.get, "/v1/channels/{id}/sessions", "Publish history with end reasons", query: QueryParameter.list) { r, c in try await listSessions(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/test", "Send webhook.ping now and return the receiver's answer") { _, c in try await testWebhook(c) },
-            APIRoute(.get, "/v1/webhooks/{id}/deliveries", "Delivery log") { r, c in try await listDeliveries(r, c) },
+            APIRoute(.get, "/v1/webhooks/{id}/deliveries", "Delivery log, newest first",
+                     query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.list) { r, c in try await listDeliveries(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", "Queue a delivery again") { _, c in try await redeliver(c) },
             APIRoute(.get, "/v1/users/{userId}/config", "Read a user's limits") { _, c in try await getUserConfig(c) },
             APIRoute(.put, "/v1/users/{userId}/config", "Replace a user's limits") { r, c in try await putUserConfig(r, c) },
             APIRoute(.get, "/v1/users/{userId}/usage", "A user's usage against the limits") { _, c in try await getUsage(c) },
             APIRoute(.post, "/v1/webhooks", "Create a webhook (the secret is returned once)", status: 201) { r, _ in try await createWebhook(r) },
-            APIRoute(.get, "/v1/webhooks", "List webhooks") { r, _ in try await listWebhooks(r) },
+            APIRoute(.get, "/v1/webhooks", "List webhooks", query: QueryParameter.list) { r, _ in try await listWebhooks(r) },
             APIRoute(.get, "/v1/webhooks/{id}", "Read a webhook") { _, c in try await getWebhook(c) },
             APIRoute(.patch, "/v1/webhooks/{id}", "Update a webhook") { r, c in try await patchWebhook(r, c) },
             APIRoute(.delete, "/v1/webhooks/{id}", "Delete a webhook", status: 204) { _, c in try await deleteWebhook(c) },
-            APIRoute(.get, "/v1/search", "Search channels or videos") { r, _ in try await search(r) },
+            APIRoute(.get, "/v1/search", "Search channels or videos",
+                     query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list) { r, _ in try await search(r) },
             APIRoute(.get, "/v1/system", "Version, node, ports, codecs, uptime") { _, _ in system() },
-            APIRoute(.get, "/v1/events", "Ordered event log for reconciliation") { r, _ in try await events(r) },
+            APIRoute(.get, "/v1/events", "Ordered event log for reconciliation", query: Self.eventFilters + QueryParameter.list) { r, _ in try await events(r) },
             APIRoute(.post, "/v1/channels/{id}/forwards", "Add a push target (at most 5)", status: 201) { r, c in try await createForward(r, c) },
             APIRoute(.get, "/v1/channels/{id}/forwards", "List push targets with their live state") { _, c in try await listForwards(c) },
             APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", "Read a push target") { _, c in try await getForward(c) },
             APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", "Update a push target") { r, c in try await patchForward(r, c) },
             APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", "Delete a push target", status: 204) { _, c in try await deleteForward(c) },
-            APIRoute(.get, "/v1/videos", "List recordings") { r, _ in try await listVideos(r) },
+            APIRoute(.get, "/v1/videos", "List recordings", query: Self.videoFilters + QueryParameter.list) { r, _ in try await listVideos(r) },
             APIRoute(.get, "/v1/videos/{id}", "Read a recording") { _, c in try await getVideo(c) },
             APIRoute(.delete, "/v1/videos/{id}", "Delete a recording and its file", status: 204) { _, c in try await deleteVideo(c) },
             APIRoute(.get, "/v1/videos/{id}/file", "Download the MP4 (Range supported)") { r, c in try await videoFile(r, c) },
-            APIRoute(.get, "/hls/{channel}/{file}", "HLS playlist and segments of a live channel", auth: false) { _, c in try await hlsFile(c) },
+            APIRoute(.get, "/hls/{channel}/{file}", "HLS playlist and segments of a live channel", auth: false, anyQuery: true) { _, c in try await hlsFile(c) },
         ]
     }
+
+    static let channelFilters: [QueryParameter] = [
+        .oneOf("status", ["live", "offline"], "Only channels in this state"),
+        .string("userId", "Only this user's channels", maxLength: 128),
+        .string("tag", "Only channels with this tag", maxLength: 64),
+        .string("q", "Name contains (case-insensitive)", maxLength: 200),
+        .time("from", "Created at or after (RFC 3339)"),
+        .time("to", "Created at or before (RFC 3339)"),
+    ]
+
+    static let videoFilters: [QueryParameter] = [
+        .string("channelId", "Recordings of this channel", maxLength: 128),
+        .string("userId", "Recordings of this user's channels", maxLength: 128),
+        .string("q", "Name contains (case-insensitive)", maxLength: 200),
+        .time("from", "Created at or after (RFC 3339)"),
+        .time("to", "Created at or before (RFC 3339)"),
+    ]
+
+    static let eventFilters: [QueryParameter] = [
+        QueryParameter("after", .object(["type": .string("integer"), "minimum": .number(0)]),
+                       "Events with a greater seq: a poller's position (gapless and commit-ordered, so never one skipped)"),
+        .string("type", "Comma-separated event types: " + EventType.logged.map(\.rawValue).joined(separator: ", "), maxLength: 512),
+        .string("channelId", "Events of this channel", maxLength: 128),
+        .string("userId", "Events of this user's channels", maxLength: 128),
+        .time("from", "Created at or after (RFC 3339)"),
+        .time("to", "Created before (RFC 3339)"),
+    ]
 
     // MARK: Health
 
@@ -147,8 +193,12 @@ public struct ControlAPI: Sendable {
 
     // MARK: Helpers
 
+    /// A path parameter, percent-decoded (`/v1/users/ng%C6%B0%E1%BB%9Di/usage` is user "người").
+    /// One that cannot name anything (bad encoding, control characters, over 128 bytes) is a 404.
     func parameter(_ context: APIRequestContext, _ name: String) throws -> String {
-        guard let value = context.parameters.get(name), !value.isEmpty, value.utf8.count <= 128 else { throw APIError.notFound(name) }
+        guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding, !value.isEmpty, value.utf8.count <= 128,
+              !value.containsControlCharacter
+        else { throw APIError.notFound(name) }
         return value
     }
 }

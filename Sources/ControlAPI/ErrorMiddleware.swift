@@ -22,10 +22,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         } catch let error as StoreError {
             switch error {
+            case .limitReached("forwards"):
+                // A fixed cap of the product, not a user limit (SPEC §4: 403/4031 "a fixed cap reached").
+                return Envelope.error(APIError(.forbidden, ec: 4031, "a channel has at most \(Forward.maxPerChannel) forwards",
+                                               data: .object(["cap": .string("forwardsPerChannel"), "max": .number(Double(Forward.maxPerChannel))])))
             case .limitReached(let limit): return Envelope.error(.limitReached(limit))
             case .invalidCursor: return Envelope.error(.badRequest("invalid cursor"))
             case .conflict(let what): return Envelope.error(APIError(.conflict, ec: 4090, what))
             }
+        } catch where StoreFactory.isUnavailable(error) {
+            // An outage, not a bug: the client may retry.
+            context.logger.warning("store unavailable", metadata: ["error": "\(StoreFactory.describe(error))", "path": "\(request.uri.path)"])
+            return Envelope.error(.storeUnavailable)
         } catch {
             context.logger.error("unhandled error in API handler", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             return Envelope.error(.internalError)

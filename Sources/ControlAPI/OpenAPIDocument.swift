@@ -15,11 +15,10 @@ extension ControlAPI {
                 "responses": .object(Self.responses(route)),
             ]
             if !route.requiresAuth { operation["security"] = .array([]) }
-            if !route.pathParameters.isEmpty {
-                operation["parameters"] = .array(route.pathParameters.map { name in
-                    .object(["name": .string(name), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])])
-                })
-            }
+            let parameters = route.pathParameters.map { name -> JSONValue in
+                .object(["name": .string(name), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])])
+            } + route.query.map(\.json)
+            if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
             if [.post, .put, .patch].contains(route.method), route.path != "/v1/channels/{id}/reset-key",
                !route.path.hasSuffix("/enable"), !route.path.hasSuffix("/disable") {
                 operation["requestBody"] = .object(["required": .bool(true), "content": .object([
@@ -30,7 +29,6 @@ extension ControlAPI {
                 responses["200"] = .object(["description": .string("Events, oldest first: exactly the webhook bodies"),
                                             "content": .object(["application/json": .object(["schema": Self.envelope(data: OpenAPIEventSchemas.ref("EventPage"))])])])
                 operation["responses"] = .object(responses)
-                operation["parameters"] = .array(Self.eventLogParameters)
             }
             var item = paths[route.path]?.objectValue ?? [:]
             item[route.method.rawValue.lowercased()] = .object(operation)
@@ -57,23 +55,6 @@ extension ControlAPI {
     static func envelope(data: JSONValue) -> JSONValue {
         .object(["allOf": .array([.object(["$ref": .string("#/components/schemas/Envelope")]),
                                   .object(["type": .string("object"), "properties": .object(["data": data])])])])
-    }
-
-    static var eventLogParameters: [JSONValue] {
-        func query(_ name: String, _ schema: JSONValue, _ text: String) -> JSONValue {
-            .object(["name": .string(name), "in": .string("query"), "required": .bool(false), "schema": schema, "description": .string(text)])
-        }
-        return [
-            query("after", .object(["type": .string("integer"), "minimum": .number(0)]), "Events with a greater seq (a poller's position; never skips one)"),
-            query("type", .object(["type": .string("string")]),
-                  "Comma-separated event types: " + EventType.logged.map(\.rawValue).joined(separator: ", ")),
-            query("channelId", OpenAPIEventSchemas.string, "Events of this channel"),
-            query("userId", OpenAPIEventSchemas.string, "Events of this user's channels"),
-            query("from", OpenAPIEventSchemas.dateTime, "Created at or after (RFC 3339)"),
-            query("to", OpenAPIEventSchemas.dateTime, "Created before (RFC 3339)"),
-            query("limit", .object(["type": .string("integer"), "minimum": .number(1), "maximum": .number(100), "default": .number(20)]), "Page size"),
-            query("cursor", OpenAPIEventSchemas.string, "nextCursor of the previous page"),
-        ]
     }
 
     static func responses(_ route: APIRoute) -> [String: JSONValue] {

@@ -31,6 +31,7 @@ struct QueryReader {
 
     func channelQuery() throws -> ChannelQuery {
         ChannelQuery(status: try status(), userId: string("userId"), tag: string("tag"), nameContains: string("q"),
-                     createdFrom: try date("from"), createdTo: try date("to"), limit: try limit(), cursor: string("cursor"))
+                     createdFrom: try date("from"), createdTo: try date("to"), limit: try limit(), cursor: string("cursor"),
+                     channelId: string("channelId"))
     }
 }

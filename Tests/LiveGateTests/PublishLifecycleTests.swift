@@ -106,10 +106,10 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertGreaterThan(history.items.first?.videoFrames ?? 0, 50)
         XCTAssertTrue(history.items.first?.encoder.contains("FMLE") == true)
         // The receiver answers before the dispatcher records the outcome: poll the log briefly.
-        var deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 10, cursor: nil)
+        var deliveries = try await stack.store.deliveries(webhookId: "wh_test", state: nil, limit: 10, cursor: nil)
         for _ in 0..<100 where !deliveries.items.allSatisfy({ $0.state == .delivered }) {
             try await Task.sleep(for: .milliseconds(20))
-            deliveries = try await stack.store.deliveries(webhookId: "wh_test", limit: 10, cursor: nil)
+            deliveries = try await stack.store.deliveries(webhookId: "wh_test", state: nil, limit: 10, cursor: nil)
         }
         XCTAssertTrue(deliveries.items.allSatisfy { $0.state == .delivered && $0.statusCode == 204 })
         if let startedAt = history.items.first?.startedAt {

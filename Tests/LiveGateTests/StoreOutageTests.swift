@@ -144,7 +144,7 @@ final class StoreOutageTests: XCTestCase {
         XCTAssertEqual(receiver.all.map(\.type), ["channel.live", "channel.offline"], "once each, in order")
         var deliveries: [DeliveryRecord] = []
         for _ in 0..<40 {
-            deliveries = (try? await store.deliveries(webhookId: "wh_slow", limit: 10, cursor: nil).items) ?? []
+            deliveries = (try? await store.deliveries(webhookId: "wh_slow", state: nil, limit: 10, cursor: nil).items) ?? []
             if deliveries.count == 2 && deliveries.allSatisfy({ $0.state == .delivered }) { break }
             try await Task.sleep(for: .milliseconds(250))
         }

@@ -86,7 +86,7 @@ class WebhookHealthTests: XCTestCase {
             await dispatcher.deliverDue()
         }
         XCTAssertEqual(transport.calls(to: dead).count, attemptsWhenDisabled, "no attempts while disabled")
-        let kept = try await store.deliveries(webhookId: "wh_dead", limit: 100, cursor: nil).items
+        let kept = try await store.deliveries(webhookId: "wh_dead", state: nil, limit: 100, cursor: nil).items
         XCTAssertFalse(kept.contains { $0.state == .dropped }, "disabled by failures: nothing dropped")
         XCTAssertEqual(transport.calls(to: healthy).filter { $0.body.contains("channel.") }.count, channelEvents.count, "the healthy one got every event")
 
@@ -107,7 +107,7 @@ class WebhookHealthTests: XCTestCase {
         XCTAssertFalse(resent.contains { $0.body.contains("webhook.disabled") }, "not told of its own disabling")
         let healed = try await store.webhook(id: "wh_dead")
         XCTAssertNil(healed?.failingSince, "a delivered attempt ends the failing streak")
-        let final = try await store.deliveries(webhookId: "wh_dead", limit: 100, cursor: nil).items
+        let final = try await store.deliveries(webhookId: "wh_dead", state: nil, limit: 100, cursor: nil).items
         XCTAssertTrue(final.allSatisfy { $0.state == .delivered })
     }
 
@@ -129,7 +129,7 @@ class WebhookHealthTests: XCTestCase {
         _ = try await store.updateWebhook(id: "wh_1", fields: WebhookFields(enabled: true), now: t0)
         clock.advance(60)
         await dispatcher.deliverDue()
-        let states = try await store.deliveries(webhookId: "wh_1", limit: 10, cursor: nil).items.map(\.state)
+        let states = try await store.deliveries(webhookId: "wh_1", state: nil, limit: 10, cursor: nil).items.map(\.state)
         XCTAssertEqual(states, [.dropped], "the dropped one stays dropped; the event logged while disabled is not queued")
         XCTAssertEqual(transport.all.count, 1)
     }

@@ -45,7 +45,7 @@ final class WebhookLanesTests: XCTestCase {
 
         // The stalled receiver holds at most its lane; the refused one failed at once, and said why.
         XCTAssertLessThanOrEqual(dispatcher.attemptsInFlight["wh_stalled"] ?? 0, 4)
-        let refused = try await store.deliveries(webhookId: "wh_refused", limit: 100, cursor: nil).items.filter { $0.attempt > 0 }
+        let refused = try await store.deliveries(webhookId: "wh_refused", state: nil, limit: 100, cursor: nil).items.filter { $0.attempt > 0 }
         XCTAssertFalse(refused.isEmpty)
         for delivery in refused {
             XCTAssertLessThan(delivery.latencyMs ?? 99_999, 1000, "a refused connection fails at once, not after the timeout")
@@ -58,7 +58,7 @@ final class WebhookLanesTests: XCTestCase {
         XCTAssertTrue(deleted)
         try await Task.sleep(for: .seconds(4)) // its attempts run out their timeout
         XCTAssertEqual(dispatcher.attemptsInFlight["wh_stalled"] ?? 0, 0)
-        let stalledLog = try await store.deliveries(webhookId: "wh_stalled", limit: 100, cursor: nil).items
+        let stalledLog = try await store.deliveries(webhookId: "wh_stalled", state: nil, limit: 100, cursor: nil).items
         XCTAssertTrue(stalledLog.isEmpty, "nothing of it is left to deliver")
 
         running.cancel()

@@ -97,7 +97,7 @@ final class WebhookScheduleTests: XCTestCase {
             await dispatcher.deliverDue()
             XCTAssertEqual(transport.all.count, n + 1, "attempt \(n + 1) at \(offset) s")
             XCTAssertEqual(transport.all.last?.at, t0.addingTimeInterval(offset))
-            let delivery = try await store.deliveries(webhookId: "wh_dead", limit: 1, cursor: nil).items[0]
+            let delivery = try await store.deliveries(webhookId: "wh_dead", state: nil, limit: 1, cursor: nil).items[0]
             XCTAssertEqual(delivery.attempt, n + 1)
             if n + 1 < expected.count {
                 XCTAssertEqual(delivery.state, .pending)
@@ -116,13 +116,13 @@ final class WebhookScheduleTests: XCTestCase {
 
         // Redelivering the failed one, the receiver back: sent again with the same webhook-id.
         transport.answer(url, 204)
-        let failed = try await store.deliveries(webhookId: "wh_dead", limit: 1, cursor: nil).items[0]
+        let failed = try await store.deliveries(webhookId: "wh_dead", state: nil, limit: 1, cursor: nil).items[0]
         let queued = try await store.redeliver(deliveryId: failed.id, webhookId: "wh_dead", now: clock.now())
         XCTAssertTrue(queued)
         await dispatcher.deliverDue()
         XCTAssertEqual(transport.all.count, expected.count + 1)
         XCTAssertEqual(transport.all.last?.eventId, transport.all.first?.eventId, "the same webhook-id")
-        let redelivered = try await store.deliveries(webhookId: "wh_dead", limit: 1, cursor: nil).items[0]
+        let redelivered = try await store.deliveries(webhookId: "wh_dead", state: nil, limit: 1, cursor: nil).items[0]
         XCTAssertEqual(redelivered.state, .delivered)
         XCTAssertEqual(redelivered.attempt, expected.count + 1)
     }
@@ -151,7 +151,7 @@ final class WebhookScheduleTests: XCTestCase {
         let elapsed = ContinuousClock.now - started
         XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(4900), "waited for the answer up to the timeout")
         XCTAssertLessThan(elapsed, .milliseconds(6500), "and not longer")
-        let delivery = try await store.deliveries(webhookId: "wh_stalled", limit: 1, cursor: nil).items[0]
+        let delivery = try await store.deliveries(webhookId: "wh_stalled", state: nil, limit: 1, cursor: nil).items[0]
         XCTAssertEqual(delivery.state, .pending, "to be retried")
         XCTAssertEqual(delivery.attempt, 1)
         XCTAssertNil(delivery.statusCode)
@@ -189,7 +189,7 @@ final class WebhookScheduleTests: XCTestCase {
             if second == 60 { receiver = try await WebhookReceiver.start(secret: secret, port: port) }
             await dispatcher.deliverDue()
             if second < 60 {
-                let delivered = try await store.deliveries(webhookId: "wh_back", limit: 100, cursor: nil).items.filter { $0.state == .delivered }
+                let delivered = try await store.deliveries(webhookId: "wh_back", state: nil, limit: 100, cursor: nil).items.filter { $0.state == .delivered }
                 XCTAssertTrue(delivered.isEmpty, "nothing can be delivered while it is down")
             }
             if let receiver, receiver.all.count >= 10 { break }
@@ -200,7 +200,7 @@ final class WebhookScheduleTests: XCTestCase {
         for i in 0..<5 {
             XCTAssertEqual(back.all.filter { $0.channelId == "ch_\(i)" }.map(\.id), logged["ch_\(i)"], "ch_\(i) in order")
         }
-        let deliveries = try await store.deliveries(webhookId: "wh_back", limit: 100, cursor: nil).items
+        let deliveries = try await store.deliveries(webhookId: "wh_back", state: nil, limit: 100, cursor: nil).items
         XCTAssertTrue(deliveries.allSatisfy { $0.state == .delivered })
         XCTAssertTrue(deliveries.filter { $0.eventType == "channel.live" }.allSatisfy { $0.attempt >= 3 }, "refused at 0, 5 and 35 s, delivered at 155 s")
         let verified = try await back.verifyWithStandardWebhooks()

@@ -78,6 +78,18 @@ public struct ChannelFields: Sendable, Equatable {
         self.metadata = metadata
     }
 
+    /// What an unset optional field means (a new channel, a PUT without it, a PATCH setting it to null).
+    public static let defaults = ChannelFields(description: "", tags: [], enabled: true, hls: true, record: false, reconnectWindowSec: 10,
+                                               duplicatePolicy: .reject, metadata: .object([:]))
+
+    /// These fields, with every unset one taken from `other`.
+    public func filled(from other: ChannelFields) -> ChannelFields {
+        ChannelFields(userId: userId ?? other.userId, name: name ?? other.name, description: description ?? other.description,
+                      tags: tags ?? other.tags, enabled: enabled ?? other.enabled, hls: hls ?? other.hls, record: record ?? other.record,
+                      reconnectWindowSec: reconnectWindowSec ?? other.reconnectWindowSec, duplicatePolicy: duplicatePolicy ?? other.duplicatePolicy,
+                      metadata: metadata ?? other.metadata)
+    }
+
     /// Applies the set fields to `channel`.
     public func apply(to channel: inout Channel) {
         if let userId { channel.userId = userId }
@@ -106,8 +118,12 @@ public struct ChannelQuery: Sendable, Equatable {
     /// Opaque position from a previous page (`Page.nextCursor`).
     public var cursor: String?
 
+    /// Videos only: recordings of this channel.
+    public var channelId: String?
+
     public init(status: Channel.Status? = nil, userId: String? = nil, tag: String? = nil, nameContains: String? = nil,
-                createdFrom: Date? = nil, createdTo: Date? = nil, limit: Int = 20, cursor: String? = nil) {
+                createdFrom: Date? = nil, createdTo: Date? = nil, limit: Int = 20, cursor: String? = nil, channelId: String? = nil) {
+        self.channelId = channelId
         self.status = status
         self.userId = userId
         self.tag = tag

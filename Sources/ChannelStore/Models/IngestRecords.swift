@@ -98,7 +98,7 @@ public struct NewEvent: Sendable {
 /// One attempt-tracked delivery of one event to one webhook.
 public struct DeliveryRecord: Sendable, Equatable {
     /// `dropped`: its webhook was disabled before it could be delivered.
-    public enum State: String, Sendable { case pending, delivered, failed, dropped }
+    public enum State: String, Sendable, CaseIterable { case pending, delivered, failed, dropped }
 
     public var id: String
     public var webhookId: String

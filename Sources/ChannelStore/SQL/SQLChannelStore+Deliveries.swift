@@ -168,14 +168,16 @@ extension SQLChannelStore {
         try await db.raw(sql).run()
     }
 
-    public func deliveries(webhookId: String, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord> {
+    public func deliveries(webhookId: String, state: DeliveryRecord.State? = nil, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord> {
         let offset = try Cursor.decode(cursor)
         let limit = max(1, min(limit, 100))
+        // In flight (`sending`) is still waiting to be delivered, as far as the log's reader goes.
+        let stateFilter: SQLQueryString = state.map { $0 == .pending ? "AND d.state IN ('pending', 'sending')" : "AND d.state = \(bind: $0.rawValue)" } ?? ""
         let rows = try await read { db in
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.deliveryColumns)
                 FROM webhook_deliveries d LEFT JOIN events e ON e.seq = d.event_seq
-                WHERE d.webhook_id = \(bind: webhookId) ORDER BY d.seq DESC
+                WHERE d.webhook_id = \(bind: webhookId) \(stateFilter) ORDER BY d.seq DESC
                 LIMIT \(unsafeRaw: String(limit + 1)) OFFSET \(unsafeRaw: String(offset))
                 """).all()
         }

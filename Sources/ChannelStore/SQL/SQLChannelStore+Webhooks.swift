@@ -119,6 +119,7 @@ extension SQLChannelStore {
         let rows = try await read { db in
             var sql = SQLQueryString("SELECT * FROM videos WHERE seq > \(bind: after)")
             if let userId = query.userId { sql.appendInterpolation(unsafeRaw: " AND user_id = "); sql.appendInterpolation(bind: userId) }
+            if let channelId = query.channelId { sql.appendInterpolation(unsafeRaw: " AND channel_id = "); sql.appendInterpolation(bind: channelId) }
             if let q = query.nameContains, !q.isEmpty {
                 sql.appendInterpolation(unsafeRaw: " AND LOWER(name) LIKE ")
                 sql.appendInterpolation(bind: "%" + Self.likeEscape(q.lowercased()) + "%")

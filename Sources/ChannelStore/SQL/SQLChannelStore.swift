@@ -39,8 +39,16 @@ public final class SQLChannelStore: ChannelStore {
 
     /// Runs a read-only `body`: on SQLite on one of the read connections (a write there fails:
     /// they are `query_only`), on PostgreSQL on the pool.
+    /// A read that meets a dropped connection (PostgreSQL restarting) is tried once more on a
+    /// fresh one: it changes nothing, so repeating it is safe.
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        guard !readers.isEmpty else { return try await write(body) }
+        guard !readers.isEmpty else {
+            do {
+                return try await write(body)
+            } catch where StoreFactory.isDroppedConnection(error) {
+                return try await write(body)
+            }
+        }
         let slot = readers[nextReader.withLockedValue { n in
             n = (n + 1) % readers.count
             return n

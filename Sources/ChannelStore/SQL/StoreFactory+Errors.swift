@@ -1,3 +1,4 @@
+import AsyncKit
 import Foundation
 import NIOCore
 import PostgresKit
@@ -37,5 +38,31 @@ extension StoreFactory {
             return state.hasPrefix("28") || state == "3D000" || state == "42501"
         }
         return false
+    }
+
+    /// Whether the store could not be reached or dropped the connection — the API answers
+    /// 503/5030 with `Retry-After` for these (a bug is a 500; an outage is not), and they are no
+    /// failed login. Covers refused/reset connections, pool timeouts, and PostgreSQL's
+    /// connection-class (08xxx), shutdown (57P01–57P03) and too-many-connections (53300) answers.
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        if error is IOError || error is NIOConnectionError || error is ChannelError { return true }
+        if error is ConnectionPoolTimeoutError || error is ConnectionPoolError { return true }
+        guard let error = error as? PSQLError else { return false }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed: return true
+        default: break
+        }
+        if let state = error.serverInfo?[.sqlState] {
+            return state.hasPrefix("08") || state.hasPrefix("57P") || state == "53300"
+        }
+        return false
+    }
+
+    /// A connection the server (or the network) closed under a query: worth one retry on a
+    /// fresh connection for a read (`57P01` during a PostgreSQL restart).
+    static func isDroppedConnection(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return error is ChannelError }
+        if error.code == .serverClosedConnection || error.code == .uncleanShutdown { return true }
+        return error.serverInfo?[.sqlState] == "57P01"
     }
 }
