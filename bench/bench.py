@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, "bench", ".cache")
 CLK = os.sysconf("SC_CLK_TCK")
-TOKEN = ("tok_bench", "bench-secret")
+TOKEN = ("tok_bench", "bench-secret-0123456789")
 
 
 def log(*a):
@@ -503,7 +503,7 @@ def refused_port():
 def outbox_backlog(server):
     """Undelivered deliveries per webhook, read from the SQLite file (WAL: reading beside the writer is fine)."""
     db = sqlite3.connect(f"file:{os.path.join(server.dir, 'data', 'livegate.sqlite')}?mode=ro", uri=True, timeout=10)
-    rows = db.execute("SELECT webhook_id, COUNT(*) FROM webhook_deliveries WHERE state IN ('pending', 'sending') GROUP BY webhook_id").fetchall()
+    rows = db.execute("SELECT webhook_id, COUNT(*) FROM webhook_deliveries WHERE state IN ('pending', 'sending', 'queued') GROUP BY webhook_id").fetchall()
     db.close()
     return dict(rows)
 

@@ -11,8 +11,15 @@ public protocol ChannelStore: Sendable {
 
     // API tokens: secrets are stored as SHA-256 hashes only.
     func tokenCount() async throws -> Int
-    func saveToken(id: String, secretHash: String) async throws
-    func tokenSecretHash(id: String) async throws -> String?
+    /// Stores `token`, replacing one with the same id.
+    func saveToken(_ token: APIToken) async throws
+    func token(id: String) async throws -> APIToken?
+    /// Tokens, oldest first.
+    func listTokens(limit: Int, cursor: String?) async throws -> Page<APIToken>
+    func deleteToken(id: String) async throws -> Bool
+    /// Revokes every token of `origin` but `keeping` (a generated token once configured ones exist).
+    func deleteTokens(origin: APIToken.Origin, keeping id: String) async throws -> [String]
+    func touchToken(id: String, at: Date) async throws
 
     // Channels.
     /// Creates a channel, enforcing the owner's `maxChannels` atomically (throws `StoreError.limitReached`).

@@ -6,10 +6,13 @@ import NIOCore
 public struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The token that authenticated this request (nil on routes without auth).
+    public var grant: TokenGrant?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
+        self.grant = nil
     }
 
     /// The IP (no port) for throttling; "unknown" when the transport has none.

@@ -16,10 +16,13 @@ struct APIRoute: Sendable {
     var query: [QueryParameter]
     /// HLS players add their own query strings (cache busting): those routes take any.
     var anyQuery: Bool
+    /// The scope a token needs (nil: any authenticated token).
+    var scope: TokenScope?
     var handler: Handler
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ summary: String, auth: Bool = true, status: Int = 200, query: [QueryParameter] = [],
-         anyQuery: Bool = false, _ handler: @escaping Handler) {
+    init(_ method: HTTPRequest.Method, _ path: String, _ summary: String, auth: Bool = true, status: Int = 200, scope: TokenScope? = nil,
+         query: [QueryParameter] = [], anyQuery: Bool = false, _ handler: @escaping Handler) {
+        self.scope = scope
         self.query = query
         self.anyQuery = anyQuery
         self.method = method

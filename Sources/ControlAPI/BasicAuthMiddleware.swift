@@ -10,7 +10,7 @@ struct BasicAuthMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
     let store: any ChannelStore
     let throttle: AuthFailureThrottle
-    let tokens = TokenHashCache()
+    let tokens: TokenHashCache
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let ip = context.remoteIP
@@ -18,8 +18,9 @@ struct BasicAuthMiddleware: RouterMiddleware {
             throw APIError(.tooManyRequests, ec: 4290, "too many failed authentication attempts; retry later",
                            headers: [.retryAfter: String(wait)])
         }
+        var context = context
         do {
-            try await authenticate(request)
+            context.grant = try await authenticate(request)
         } catch let error as APIError where error.status == .unauthorized {
             // Only wrong credentials count: a store outage while checking them is no failed login.
             throttle.recordFailure(ip: ip)
@@ -28,7 +29,7 @@ struct BasicAuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    private func authenticate(_ request: Request) async throws {
+    private func authenticate(_ request: Request) async throws -> TokenGrant {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
               let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
               let text = String(data: decoded, encoding: .utf8),
@@ -37,14 +38,19 @@ struct BasicAuthMiddleware: RouterMiddleware {
         let id = String(text[..<colon])
         let secret = String(text[text.index(after: colon)...])
         guard !id.isEmpty, id.utf8.count <= 256 else { throw APIError.unauthorized }
-        let stored: String?
-        if let cached = tokens.hash(id: id) {
-            stored = cached
+        let token: APIToken
+        if let cached = tokens.token(id: id) {
+            token = cached
         } else {
-            stored = try await store.tokenSecretHash(id: id)
-            if let stored { tokens.remember(id: id, hash: stored) }
+            guard let stored = try await store.token(id: id) else { throw APIError.unauthorized }
+            tokens.remember(stored)
+            token = stored
         }
-        guard let stored, Self.constantTimeEquals(Self.hash(secret), stored) else { throw APIError.unauthorized }
+        guard Self.constantTimeEquals(Self.hash(secret), token.secretHash) else { throw APIError.unauthorized }
+        // `lastUsedAt`, written at most once a minute per token (not a write per request).
+        let now = Date()
+        if tokens.shouldTouch(id: id, now: now) { try? await store.touchToken(id: id, at: now) }
+        return TokenGrant(token)
     }
 
     static func hash(_ secret: String) -> String {
@@ -65,26 +71,42 @@ public enum APITokens {
     public static func hash(_ secret: String) -> String { BasicAuthMiddleware.hash(secret) }
 }
 
-/// Known token hashes, kept briefly so an authenticated request costs no store round trip
-/// (`wrk` on `GET /v1/channels/{id}` doubled with it). Tokens are written only at start-up;
-/// a removed token would stop working within `ttl`. Unknown ids are never cached (and are
-/// throttled per IP).
-final class TokenHashCache: Sendable {
+/// Known tokens, kept briefly so an authenticated request costs no store round trip (`wrk` on
+/// `GET /v1/channels/{id}` doubled with it). A token revoked through this node's API is
+/// forgotten at once; one revoked through another node stops working within `ttl`. Unknown ids
+/// are never cached (and are throttled per IP).
+public final class TokenHashCache: Sendable {
     static let ttl: TimeInterval = 10
     static let capacity = 1024
-    private let entries = NIOLockedValueBox([String: (hash: String, until: Date)]())
+    static let touchEvery: TimeInterval = 60
+    private let entries = NIOLockedValueBox([String: (token: APIToken, until: Date)]())
+    private let touched = NIOLockedValueBox([String: Date]())
 
-    func hash(id: String) -> String? {
+    public init() {}
+
+    func token(id: String) -> APIToken? {
         entries.withLockedValue { table in
             guard let entry = table[id], entry.until > Date() else { return nil }
-            return entry.hash
+            return entry.token
         }
     }
 
-    func remember(id: String, hash: String) {
+    func remember(_ token: APIToken) {
         entries.withLockedValue { table in
             if table.count >= Self.capacity { table.removeAll() }
-            table[id] = (hash, Date().addingTimeInterval(Self.ttl))
+            table[token.id] = (token, Date().addingTimeInterval(Self.ttl))
+        }
+    }
+
+    func forget(id: String) { _ = entries.withLockedValue { $0.removeValue(forKey: id) } }
+
+    /// True at most once per `touchEvery` per token.
+    func shouldTouch(id: String, now: Date) -> Bool {
+        touched.withLockedValue { table in
+            if let last = table[id], now.timeIntervalSince(last) < Self.touchEvery { return false }
+            if table.count >= Self.capacity { table.removeAll() }
+            table[id] = now
+            return true
         }
     }
 }

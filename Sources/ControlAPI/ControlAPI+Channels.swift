@@ -56,18 +56,30 @@ extension ControlAPI {
         return metadata.jsonText.utf8.count > 16 * 1024 ? "must be a JSON object of at most 16 KiB" : nil
     }
 
-    func createChannel(_ request: Request) async throws -> Response {
+    func createChannel(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         var body = try await BodyReader.read(request)
-        let fields = channelFields(&body, requireIdentity: true)
+        var fields = channelFields(&body, requireIdentity: context.grant?.userId == nil)
+        if context.grant?.userId != nil && fields.name == nil && !body.has("name") { body.fail("name", "is required") }
+        try checkBoundOwner(&fields, context, creating: true)
         if let problem = Self.metadataProblem(fields.metadata) { body.fail("metadata", problem) }
         try body.check()
         let channel = try await store.createChannel(id: Identifiers.make("ch"), streamKey: Identifiers.streamKey(), fields: fields, now: Date())
         return Envelope.response(.created, data: render(channel))
     }
 
-    func listChannels(_ request: Request) async throws -> Response {
-        let page = try await store.listChannels(try QueryReader(request: request).channelQuery())
-        return Envelope.response(data: try await renderLive(page))
+    func listChannels(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        var query = try QueryReader(request: request).channelQuery()
+        let (user, empty) = listUser(query.userId, context)
+        if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
+        query.userId = user
+        return Envelope.response(data: try await renderLive(try await store.listChannels(query)))
+    }
+
+    /// A token bound to a user creates and keeps channels of that user only.
+    func checkBoundOwner(_ fields: inout ChannelFields, _ context: APIRequestContext, creating: Bool) throws {
+        guard let bound = context.grant?.userId else { return }
+        if creating && fields.userId == nil { fields.userId = bound }
+        if let userId = fields.userId, userId != bound { throw APIError.invalid(["userId": "must be this token's user"]) }
     }
 
     func getChannel(_ context: APIRequestContext) async throws -> Response {
@@ -80,8 +92,10 @@ extension ControlAPI {
     func updateChannel(_ request: Request, _ context: APIRequestContext, replace: Bool) async throws -> Response {
         let id = try parameter(context, "id")
         var body = try await BodyReader.read(request)
-        var fields = channelFields(&body, requireIdentity: replace)
+        var fields = channelFields(&body, requireIdentity: replace && context.grant?.userId == nil)
+        if replace && context.grant?.userId != nil && fields.name == nil && !body.has("name") { body.fail("name", "is required") }
         try body.check()
+        try checkBoundOwner(&fields, context, creating: replace)
         guard let before = try await store.channel(id: id) else { throw APIError.notFound("channel") }
         if replace {
             fields = fields.filled(from: ChannelFields.defaults)
@@ -179,10 +193,14 @@ extension ControlAPI {
 
     // MARK: Search and events
 
-    func search(_ request: Request) async throws -> Response {
+    func search(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let query = QueryReader(request: request)
         let type = query.string("type") ?? "channel"
-        let q = try query.channelQuery()
+        var q = try query.channelQuery()
+        if type == "video" { try context.grant?.require(.videos) }
+        let (user, empty) = listUser(q.userId, context)
+        if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
+        q.userId = user
         switch type {
         case "channel":
             return Envelope.response(data: page(try await store.listChannels(q)) { c in
@@ -202,7 +220,7 @@ extension ControlAPI {
     /// The event log: items are exactly the webhook bodies (`{id, type, createdAt, seq, data}`),
     /// oldest first. `after=SEQ` is the poller's position (gapless, commit-ordered `seq`, so
     /// nothing is ever skipped); `cursor` pages like every list.
-    func events(_ request: Request) async throws -> Response {
+    func events(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let query = QueryReader(request: request)
         var after: Int64 = 0
         if let raw = query.string("after") {
@@ -217,7 +235,9 @@ extension ControlAPI {
                 throw APIError.badRequest("type: '\(bad.prefix(64))' is not a logged event type (\(EventType.logged.map(\.rawValue).joined(separator: ", ")))")
             }
         }
-        let events = try await store.events(EventQuery(after: after, types: types, channelId: query.string("channelId"), userId: query.string("userId"),
+        let (user, empty) = listUser(query.string("userId"), context)
+        if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
+        let events = try await store.events(EventQuery(after: after, types: types, channelId: query.string("channelId"), userId: user,
                                                        from: try query.date("from"), to: try query.date("to"), limit: try query.limit(),
                                                        cursor: query.string("cursor")))
         return Envelope.response(data: page(events) { $0.payload })

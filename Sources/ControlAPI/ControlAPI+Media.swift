@@ -95,8 +95,11 @@ extension ControlAPI {
 
     // MARK: Videos
 
-    func listVideos(_ request: Request) async throws -> Response {
-        let q = try QueryReader(request: request).channelQuery()
+    func listVideos(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        var q = try QueryReader(request: request).channelQuery()
+        let (user, empty) = listUser(q.userId, context)
+        if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
+        q.userId = user
         return Envelope.response(data: page(try await store.searchVideos(q)) { render($0) })
     }
 

@@ -13,6 +13,8 @@ public struct ControlAPI: Sendable {
     let dispatcher: WebhookDispatcher?
     let metrics: (any MetricsProvider)?
     let authThrottle: AuthFailureThrottle
+    /// Authenticated tokens, shared with the token endpoints (a revoked one is forgotten at once).
+    let tokenCache = TokenHashCache()
 
     public init(store: any ChannelStore, sessions: any LiveSessionControl = NoLiveSessions(), dispatcher: WebhookDispatcher? = nil,
                 metrics: (any MetricsProvider)? = nil, configuration: ControlAPIConfiguration) {
@@ -30,10 +32,14 @@ public struct ControlAPI: Sendable {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         let routes = self.routes
-        let auth = BasicAuthMiddleware(store: store, throttle: authThrottle)
+        let auth = BasicAuthMiddleware(store: store, throttle: authThrottle, tokens: tokenCache)
         var methodsByPath: [String: [HTTPRequest.Method]] = [:]
         for route in routes {
             let handler: APIRoute.Handler = { request, context in
+                if let grant = context.grant {
+                    try grant.require(route.scope)
+                    try await checkOwner(route, grant, context)
+                }
                 try route.checkQuery(request)
                 return try await route.handler(request, context)
             }
@@ -78,8 +84,8 @@ public struct ControlAPI: Sendable {
                          body: .init(byteBuffer: ByteBuffer(string: await metrics?.prometheusText() ?? "")))
             },
             APIRoute(.get, "/v1/openapi.json", "This API as OpenAPI 3.1", auth: false) { _, _ in openAPIResponse() },
-            APIRoute(.post, "/v1/channels", "Create a channel", status: 201) { r, _ in try await createChannel(r) },
-            APIRoute(.get, "/v1/channels", "List channels", query: Self.channelFilters + QueryParameter.list) { r, _ in try await listChannels(r) },
+            APIRoute(.post, "/v1/channels", "Create a channel", status: 201) { r, c in try await createChannel(r, c) },
+            APIRoute(.get, "/v1/channels", "List channels", query: Self.channelFilters + QueryParameter.list) { r, c in try await listChannels(r, c) },
             APIRoute(.get, "/v1/channels/{id}", "Read a channel") { _, c in try await getChannel(c) },
             APIRoute(.put, "/v1/channels/{id}", "Replace a channel") { r, c in try await updateChannel(r, c, replace: true) },
             APIRoute(.patch, "/v1/channels/{id}", "Update a channel") { r, c in try await updateChannel(r, c, replace: false) },
@@ -103,20 +109,42 @@ public struct ControlAPI: Sendable {
             APIRoute(.patch, "/v1/webhooks/{id}", "Update a webhook") { r, c in try await patchWebhook(r, c) },
             APIRoute(.delete, "/v1/webhooks/{id}", "Delete a webhook", status: 204) { _, c in try await deleteWebhook(c) },
             APIRoute(.get, "/v1/search", "Search channels or videos",
-                     query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list) { r, _ in try await search(r) },
+                     query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list) { r, c in try await search(r, c) },
             APIRoute(.get, "/v1/system", "Version, node, ports, codecs, uptime") { _, _ in system() },
-            APIRoute(.get, "/v1/events", "Ordered event log for reconciliation", query: Self.eventFilters + QueryParameter.list) { r, _ in try await events(r) },
+            APIRoute(.get, "/v1/events", "Ordered event log for reconciliation", query: Self.eventFilters + QueryParameter.list) { r, c in try await events(r, c) },
             APIRoute(.post, "/v1/channels/{id}/forwards", "Add a push target (at most 5)", status: 201) { r, c in try await createForward(r, c) },
             APIRoute(.get, "/v1/channels/{id}/forwards", "List push targets with their live state") { _, c in try await listForwards(c) },
             APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", "Read a push target") { _, c in try await getForward(c) },
             APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", "Update a push target") { r, c in try await patchForward(r, c) },
             APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", "Delete a push target", status: 204) { _, c in try await deleteForward(c) },
-            APIRoute(.get, "/v1/videos", "List recordings", query: Self.videoFilters + QueryParameter.list) { r, _ in try await listVideos(r) },
+            APIRoute(.get, "/v1/videos", "List recordings", query: Self.videoFilters + QueryParameter.list) { r, c in try await listVideos(r, c) },
             APIRoute(.get, "/v1/videos/{id}", "Read a recording") { _, c in try await getVideo(c) },
             APIRoute(.delete, "/v1/videos/{id}", "Delete a recording and its file", status: 204) { _, c in try await deleteVideo(c) },
             APIRoute(.get, "/v1/videos/{id}/file", "Download the MP4 (Range supported)") { r, c in try await videoFile(r, c) },
             APIRoute(.get, "/hls/{channel}/{file}", "HLS playlist and segments of a live channel", auth: false, anyQuery: true) { _, c in try await hlsFile(c) },
-        ]
+            APIRoute(.post, "/v1/tokens", "Create an API token (the secret is returned once)", status: 201) { r, c in try await createToken(r, c) },
+            APIRoute(.get, "/v1/tokens", "List API tokens", query: QueryParameter.list) { r, _ in try await listTokens(r) },
+            APIRoute(.get, "/v1/tokens/{id}", "Read an API token") { _, c in try await getToken(c) },
+            APIRoute(.delete, "/v1/tokens/{id}", "Revoke an API token", status: 204) { _, c in try await deleteToken(c) },
+        ].map { route in
+            var route = route
+            if route.requiresAuth && route.scope == nil { route.scope = Self.scope(route.method, route.path) }
+            return route
+        }
+    }
+
+    /// The scope each authenticated route needs: tokens → admin; webhooks, videos, system stats
+    /// their own; channels, users, search and the event log → channels:read to read and
+    /// channels:write to change; `/v1/system` → any token.
+    static func scope(_ method: HTTPRequest.Method, _ path: String) -> TokenScope? {
+        if path.hasPrefix("/v1/tokens") { return .admin }
+        if path.hasPrefix("/v1/webhooks") { return .webhooks }
+        if path.hasPrefix("/v1/videos") { return .videos }
+        if path == "/v1/system/stats" { return .statsRead }
+        if path.hasPrefix("/v1/channels") || path.hasPrefix("/v1/users") || path == "/v1/search" || path == "/v1/events" {
+            return method == .get ? .channelsRead : .channelsWrite
+        }
+        return nil
     }
 
     static let channelFilters: [QueryParameter] = [

@@ -15,6 +15,7 @@ extension ControlAPI {
                 "responses": .object(Self.responses(route)),
             ]
             if !route.requiresAuth { operation["security"] = .array([]) }
+            if let scope = route.scope { operation["description"] = .string("Needs a token with the `\(scope.rawValue)` scope (or `admin`).") }
             let parameters = route.pathParameters.map { name -> JSONValue in
                 .object(["name": .string(name), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])])
             } + route.query.map(\.json)
@@ -63,6 +64,11 @@ extension ControlAPI {
         r[String(route.successStatus)] = route.successStatus == 204 ? .object(["description": .string("No content")])
             : .object(["description": .string("Success"), "content": envelope])
         if route.requiresAuth { r["401"] = .object(["description": .string("Missing or wrong credentials"), "content": envelope]) }
+        if let scope = route.scope {
+            r["403"] = .object(["description": .string("The token lacks the \(scope.rawValue) scope (4030), or a limit or cap was reached (4031)"),
+                                "content": envelope])
+        }
+        if route.requiresAuth { r["503"] = .object(["description": .string("The store is unavailable; retry after Retry-After (5030)"), "content": envelope]) }
         if !route.pathParameters.isEmpty { r["404"] = .object(["description": .string("Not found"), "content": envelope]) }
         if [.post, .put, .patch].contains(route.method) {
             r["400"] = .object(["description": .string("Malformed JSON"), "content": envelope])

@@ -28,6 +28,14 @@ public struct ConfigurationPreflight {
         // The store.
         if let reason = StoreFactory.problem(url: configuration.string("database.url")) { add("database.url", reason) }
 
+        // API credentials: both or neither, and a secret worth the name (it guards an admin token).
+        let tokenId = configuration.string("api.tokenId"), tokenSecret = configuration.string("api.tokenSecret")
+        if tokenId.isEmpty != tokenSecret.isEmpty {
+            add(tokenId.isEmpty ? "api.tokenId" : "api.tokenSecret", "must be set with \(tokenId.isEmpty ? "api.tokenSecret" : "api.tokenId") (LIVE_TOKEN_ID and LIVE_TOKEN_SECRET go together)")
+        } else if !tokenSecret.isEmpty && tokenSecret.count < 16 {
+            add("api.tokenSecret", "must be at least 16 characters (it is \(tokenSecret.count)); an admin token needs a secret that cannot be guessed")
+        }
+
         // TLS: both halves or neither; both files usable and matching.
         for (prefix, what) in [("rtmp", "RTMPS would silently stay off"),
                                ("http", "the API and its Basic credentials would be served in clear")] {

@@ -187,11 +187,18 @@ public struct LiveGateApp: Sendable {
     func bootstrapToken(_ store: any ChannelStore) async throws {
         let id = configuration.string("api.tokenId"), secret = configuration.string("api.tokenSecret")
         if !id.isEmpty && !secret.isEmpty {
-            try await store.saveToken(id: id, secretHash: APITokens.hash(secret))
+            try await store.saveToken(APIToken(id: id, secretHash: APITokens.hash(secret), scopes: ["admin"], origin: .configured, createdAt: Date()))
             logger.info("API token configured", metadata: ["token.id": "\(id)"])
+            // Configured credentials take over: a generated token (or one stored before tokens
+            // had an origin) stops working.
+            var revoked = try await store.deleteTokens(origin: .generated, keeping: id)
+            revoked += try await store.deleteTokens(origin: .legacy, keeping: id)
+            if !revoked.isEmpty {
+                logger.notice("revoked the tokens the configured credentials replace", metadata: ["token.ids": "\(revoked.joined(separator: ","))"])
+            }
         } else if try await store.tokenCount() == 0 {
             let newID = Identifiers.make("tok"), newSecret = Identifiers.tokenSecret()
-            try await store.saveToken(id: newID, secretHash: APITokens.hash(newSecret))
+            try await store.saveToken(APIToken(id: newID, secretHash: APITokens.hash(newSecret), scopes: ["admin"], origin: .generated, createdAt: Date()))
             logger.notice("generated an API token; it is shown only now: store it (LIVE_TOKEN_ID / LIVE_TOKEN_SECRET)",
                           metadata: ["LIVE_TOKEN_ID": "\(newID)", "LIVE_TOKEN_SECRET": "\(newSecret)"])
         }

@@ -39,12 +39,30 @@ public struct LiveGateLogHandler: LogHandler {
             for (k, v) in merged.sorted(by: { $0.key < $1.key }) { s += " \(k)=\(Self.quoteIfNeeded(Self.scrubBuildPaths("\(v)")))" }
             line = s
         case .json:
-            var object: [String: String] = ["ts": time, "level": event.level.rawValue, "logger": label, "msg": Self.scrubBuildPaths("\(event.message)")]
-            for (k, v) in merged { object[k] = Self.scrubBuildPaths("\(v)") }
+            var object: [String: Any] = ["ts": time, "level": event.level.rawValue, "logger": label, "msg": Self.scrubBuildPaths("\(event.message)")]
+            for (k, v) in merged {
+                // The line's own keys stay what they are: a metadata key `level` (an H.264
+                // level, say) is written as `meta.level`, never over the log level.
+                let key = Self.reservedJSONKeys.contains(k) ? "meta." + k : k
+                let text = Self.scrubBuildPaths("\(v)")
+                object[key] = Self.jsonNumber(text) ?? text
+            }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
         return line
+    }
+
+    static let reservedJSONKeys: Set<String> = ["ts", "level", "logger", "msg"]
+
+    /// A metadata value that is a plain decimal number is written as a JSON number
+    /// (`"latency.ms": 12`, not `"12"`), so log tools can compare and sum it.
+    static func jsonNumber(_ text: String) -> NSNumber? {
+        guard !text.isEmpty, text.count <= 24, text.first == "-" || text.first!.isASCII && text.first!.isNumber else { return nil }
+        guard text.range(of: #"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"#, options: .regularExpression) != nil else { return nil }
+        if let n = Int64(text) { return NSNumber(value: n) }
+        if let d = Double(text), d.isFinite { return NSNumber(value: d) }
+        return nil
     }
 
     /// The source tree this binary was built from (`/src` in the Docker build). C libraries

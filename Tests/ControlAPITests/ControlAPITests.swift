@@ -23,7 +23,7 @@ class ControlAPITestCase: XCTestCase {
     override func setUp() async throws {
         u = "u\(UUID().uuidString.prefix(8).lowercased())"
         store = try await makeStore()
-        try await store.saveToken(id: tokenID, secretHash: APITokens.hash(tokenSecret))
+        try await store.saveToken(APIToken(id: tokenID, secretHash: APITokens.hash(tokenSecret), scopes: ["admin"], origin: .configured, createdAt: Date()))
         api = ControlAPI(store: store, configuration: ControlAPIConfiguration(version: "test", nodeId: "node-1", publicHost: "live.example.com",
                                                                            rtmpPort: 1935, httpPort: 8080))
     }

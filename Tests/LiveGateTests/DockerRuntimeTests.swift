@@ -103,7 +103,7 @@ final class DockerRuntimeTests: XCTestCase {
         XCTAssertEqual((attributes[.ownerAccountID] as? UInt).map(UInt32.init), user.uid, "the data folder is the runtime user's before VOLUME")
         let port = freePorts(2)
         env.merge(["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_RTMP_PORT": "\(port)",
-                   "LIVEGATE_HTTP_PORT": "\(port + 1)", "LIVE_TOKEN_ID": "tok_img", "LIVE_TOKEN_SECRET": "img-secret"]) { $1 }
+                   "LIVEGATE_HTTP_PORT": "\(port + 1)", "LIVE_TOKEN_ID": "tok_img", "LIVE_TOKEN_SECRET": "img-secret-0123456789"]) { $1 }
 
         // ENTRYPOINT + CMD, as the USER, from the WORKDIR.
         let command = stage.entrypoint + stage.cmd
@@ -121,7 +121,7 @@ final class DockerRuntimeTests: XCTestCase {
         // A publisher streams to it.
         let clip = try await MediaTools.makeClip(seconds: 2, in: scratch)
         let api = "http://127.0.0.1:\(port + 1)"
-        let created = try await ProcessRunner.run("curl", ["-s", "-u", "tok_img:img-secret", "-X", "POST", "\(api)/v1/channels",
+        let created = try await ProcessRunner.run("curl", ["-s", "-u", "tok_img:img-secret-0123456789", "-X", "POST", "\(api)/v1/channels",
                                                            "-d", #"{"name":"image","userId":"u1"}"#], timeout: 10)
         let channel = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any],
                                     created.stdout)
@@ -130,7 +130,7 @@ final class DockerRuntimeTests: XCTestCase {
         XCTAssertEqual(publish.exitCode, 0, publish.stderr + ((try? String(contentsOf: log, encoding: .utf8)) ?? ""))
         var frames = 0
         for _ in 0..<50 where frames == 0 {
-            let sessions = try await ProcessRunner.run("curl", ["-s", "-u", "tok_img:img-secret",
+            let sessions = try await ProcessRunner.run("curl", ["-s", "-u", "tok_img:img-secret-0123456789",
                                                                 "\(api)/v1/channels/\(try XCTUnwrap(channel["id"] as? String))/sessions"], timeout: 10)
             let items = ((try? JSONSerialization.jsonObject(with: Data(sessions.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any])?["items"] as? [[String: Any]]
             if items?.first?["reason"] as? String == "unpublished" { frames = items?.first?["videoFrames"] as? Int ?? 0 }

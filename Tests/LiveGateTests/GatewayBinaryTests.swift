@@ -110,6 +110,40 @@ final class GatewayBinaryTests: XCTestCase {
         second.waitUntilExit()
         let secondLogs = (try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""
         XCTAssertFalse(secondLogs.contains("LIVE_TOKEN_SECRET="), "the secret is printed only once")
+
+        // Configured credentials take over: the generated token is revoked; the configured one is admin.
+        let configured = ["LIVE_TOKEN_ID": "tok_ops", "LIVE_TOKEN_SECRET": "ops-secret-0123456789"]
+        let (third, thirdLog) = try await startGateway(dir: dir, port: port, extraEnv: configured, log: "third.log")
+        defer { if third.isRunning { third.terminate() } }
+        func status(_ credentials: String, _ path: String) async throws -> String {
+            try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", credentials,
+                                                 "http://127.0.0.1:\(port + 1)\(path)"], timeout: 10).stdout
+        }
+        let generatedNow = try await status("\(id):\(secret)", "/v1/channels")
+        XCTAssertEqual(generatedNow, "401", "the generated token stops working once credentials are configured")
+        let configuredNow = try await status("tok_ops:ops-secret-0123456789", "/v1/tokens")
+        XCTAssertEqual(configuredNow, "200", "the configured token is admin")
+        third.terminate()
+        third.waitUntilExit()
+        let thirdLogs = (try? String(contentsOf: thirdLog, encoding: .utf8)) ?? ""
+        XCTAssertTrue(thirdLogs.contains("revoked the tokens the configured credentials replace"), thirdLogs)
+        XCTAssertTrue(thirdLogs.contains(id), "names the revoked token")
+    }
+
+    /// A configured token secret shorter than 16 characters stops both commands before anything starts.
+    func testAShortConfiguredTokenSecretIsRefused() async throws {
+        let dir = try MediaTools.temporaryDirectory("short-secret")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ["LIVE_TOKEN_ID": "tok_x", "LIVE_TOKEN_SECRET": "short", "LIVEGATE_DATA_DIR": dir.path, "PATH": "/usr/bin:/bin"]
+        for command in [["check-config"], ["serve", "--rtmp-port", "\(freePorts())", "--http-port", "0"]] {
+            let r = try await ProcessRunner.run(gatewayBinary, command, timeout: 20, environment: env)
+            XCTAssertEqual(r.exitCode, 78, "\(command): \(r.stderr)")
+            XCTAssertTrue((r.stdout + r.stderr).contains("api.tokenSecret: must be at least 16 characters (it is 5)"), r.stdout + r.stderr)
+        }
+        let half = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20,
+                                               environment: ["LIVE_TOKEN_ID": "tok_x", "LIVEGATE_DATA_DIR": dir.path, "PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(half.exitCode, 78)
+        XCTAssertTrue((half.stdout + half.stderr).contains("api.tokenSecret: must be set with api.tokenId"), half.stdout + half.stderr)
     }
 
     /// `kill -9` while a channel is live: the next start closes the session with `node_lost`,

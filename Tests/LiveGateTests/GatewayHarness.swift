@@ -78,13 +78,13 @@ extension XCTestCase {
     }
 
     func liveSetup(dir: URL, port: Int, token: String, extraEnv: [String: String] = [:], record: Bool = false) async throws -> LiveSetup {
-        let env = ["LIVE_TOKEN_ID": "tok_\(token)", "LIVE_TOKEN_SECRET": "\(token)-secret", "LIVEGATE_NODE_ID": "node-\(token)"]
+        let env = ["LIVE_TOKEN_ID": "tok_\(token)", "LIVE_TOKEN_SECRET": "\(token)-secret-0123456789", "LIVEGATE_NODE_ID": "node-\(token)"]
             .merging(extraEnv) { $1 }
         let receiver = try await WebhookReceiver.start(secret: "")
         let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "before.log")
         let api = "http://127.0.0.1:\(port + 1)"
         let curl: @Sendable ([String]) async throws -> [String: Any] = { args in
-            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_\(token):\(token)-secret"] + args, timeout: 10)
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_\(token):\(token)-secret-0123456789"] + args, timeout: 10)
             return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         }
         let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])

@@ -13,15 +13,36 @@ final class LogFormatTests: XCTestCase {
         handler[metadataKey: "rtmp.connection.id"] = "7"
         let line = handler.line(for: event("publish rejected", ["remote": "127.0.0.1:5000", "channel": "ch_x", "key": "abcd…(43)",
                                                                  "status": "NetStream.Publish.Unauthorized"]), at: Date(timeIntervalSince1970: 0))
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
-        XCTAssertEqual(object["msg"], "publish rejected")
-        XCTAssertEqual(object["level"], "info")
-        XCTAssertEqual(object["logger"], "livegate.rtmp")
-        XCTAssertEqual(object["rtmp.connection.id"], "7")
-        XCTAssertEqual(object["remote"], "127.0.0.1:5000")
-        XCTAssertEqual(object["channel"], "ch_x")
-        XCTAssertEqual(object["ts"], "1970-01-01T00:00:00.000Z")
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(object["msg"] as? String, "publish rejected")
+        XCTAssertEqual(object["level"] as? String, "info")
+        XCTAssertEqual(object["logger"] as? String, "livegate.rtmp")
+        XCTAssertEqual(object["rtmp.connection.id"] as? Int, 7, "a number is a JSON number")
+        XCTAssertEqual(object["remote"] as? String, "127.0.0.1:5000")
+        XCTAssertEqual(object["channel"] as? String, "ch_x")
+        XCTAssertEqual(object["ts"] as? String, "1970-01-01T00:00:00.000Z")
         XCTAssertFalse(line.contains("\n"))
+    }
+
+    /// The log's own `level` is always the log level (an H.264 `level` in the metadata used to
+    /// overwrite it), and numbers are numbers, strings that only look close stay strings.
+    func testJSONKeepsItsLevelAndWritesNumbersAsNumbers() throws {
+        let handler = LiveGateLogHandler(label: "livegate.ingest", level: .info, format: .json)
+        let line = handler.line(for: event("codec info", ["level": "4.1", "msg": "x", "latency.ms": "12", "drift": "-3.5", "bytes": "1048576",
+                                                          "version": "1.2.3", "id": "007", "channel": "ch_1", "rate": "1e3"]),
+                                at: Date(timeIntervalSince1970: 0))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertEqual(object["level"] as? String, "info", "the log level, not the H.264 level")
+        XCTAssertEqual(object["meta.level"] as? Double, 4.1)
+        XCTAssertEqual(object["msg"] as? String, "codec info")
+        XCTAssertEqual(object["meta.msg"] as? String, "x")
+        XCTAssertEqual(object["latency.ms"] as? Int, 12)
+        XCTAssertEqual(object["drift"] as? Double, -3.5)
+        XCTAssertEqual(object["bytes"] as? Int, 1_048_576)
+        XCTAssertEqual(object["rate"] as? Double, 1000)
+        XCTAssertEqual(object["version"] as? String, "1.2.3")
+        XCTAssertEqual(object["id"] as? String, "007", "a leading zero is an identifier, not a number")
+        XCTAssertEqual(object["channel"] as? String, "ch_1")
     }
 
     func testTextLinesAreKeyValueWithQuoting() {

@@ -95,7 +95,7 @@ final class MediaOutputsTests: XCTestCase {
         XCTAssertEqual(video["width"] as? Int, 320)
         XCTAssertEqual(try XCTUnwrap(video["durationSec"] as? Double), sourceDuration, accuracy: 0.5)
         let mp4 = dir.appendingPathComponent("download.mp4")
-        let download = try await ProcessRunner.run("curl", ["-s", "-f", "-u", "tok_media:media-secret", "-o", mp4.path, "\(api)/v1/videos/\(videoID)/file"], timeout: 20)
+        let download = try await ProcessRunner.run("curl", ["-s", "-f", "-u", "tok_media:media-secret-0123456789", "-o", mp4.path, "\(api)/v1/videos/\(videoID)/file"], timeout: 20)
         XCTAssertEqual(download.exitCode, 0)
         let recorded = try await MediaTools.probe(mp4)
         XCTAssertEqual(recorded.first { $0.codecType == "video" }?.packets, source.first { $0.codecType == "video" }?.packets)
@@ -103,12 +103,12 @@ final class MediaOutputsTests: XCTestCase {
         let recordedDuration = try await MediaTools.duration(mp4.path)
         XCTAssertEqual(recordedDuration, sourceDuration, accuracy: 0.5)
         let size = try XCTUnwrap(video["sizeBytes"] as? Int)
-        let ranged = try await http(["-u", "tok_media:media-secret", "-H", "Range: bytes=100-199", "\(api)/v1/videos/\(videoID)/file"])
+        let ranged = try await http(["-u", "tok_media:media-secret-0123456789", "-H", "Range: bytes=100-199", "\(api)/v1/videos/\(videoID)/file"])
         XCTAssertEqual(ranged.status, 206)
         XCTAssertEqual(ranged.body.count, 100)
         XCTAssertEqual(header("content-range", in: ranged.headers), "bytes 100-199/\(size)")
         XCTAssertEqual(ranged.body, try Data(contentsOf: mp4).subdata(in: 100..<200))
-        let beyond = try await http(["-u", "tok_media:media-secret", "-H", "Range: bytes=\(size)-", "\(api)/v1/videos/\(videoID)/file"])
+        let beyond = try await http(["-u", "tok_media:media-secret-0123456789", "-H", "Range: bytes=\(size)-", "\(api)/v1/videos/\(videoID)/file"])
         XCTAssertEqual(beyond.status, 416)
 
         // The forward target received the stream.
@@ -122,9 +122,9 @@ final class MediaOutputsTests: XCTestCase {
         // After the session: HLS is gone; the video can be deleted with its file.
         let gone = try await http(["\(api)/hls/\(channel)/index.m3u8"])
         XCTAssertEqual(gone.status, 404)
-        let deleted = try await http(["-u", "tok_media:media-secret", "-X", "DELETE", "\(api)/v1/videos/\(videoID)"])
+        let deleted = try await http(["-u", "tok_media:media-secret-0123456789", "-X", "DELETE", "\(api)/v1/videos/\(videoID)"])
         XCTAssertEqual(deleted.status, 204)
-        let afterDelete = try await http(["-u", "tok_media:media-secret", "\(api)/v1/videos/\(videoID)"])
+        let afterDelete = try await http(["-u", "tok_media:media-secret-0123456789", "\(api)/v1/videos/\(videoID)"])
         XCTAssertEqual(afterDelete.status, 404)
         XCTAssertTrue(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(channel)").path).isEmpty)
         setup.gateway.terminate()
@@ -243,13 +243,13 @@ final class MediaOutputsTests: XCTestCase {
         let targetDir = dir.appendingPathComponent("target")
         try FileManager.default.createDirectory(at: targetDir, withIntermediateDirectories: true)
         let (target, targetLog) = try await startGateway(dir: targetDir, port: targetPort, extraEnv: [
-            "LIVE_TOKEN_ID": "tok_t", "LIVE_TOKEN_SECRET": "t-secret", "LIVEGATE_RTMP_TLS_PORT": "\(targetTLSPort)",
+            "LIVE_TOKEN_ID": "tok_t", "LIVE_TOKEN_SECRET": "t-secret-0123456789", "LIVEGATE_RTMP_TLS_PORT": "\(targetTLSPort)",
             "LIVEGATE_RTMP_TLS_CERTIFICATE": certificate, "LIVEGATE_RTMP_TLS_KEY": key,
         ], log: "target.log")
         defer { if target.isRunning { kill(target.processIdentifier, SIGKILL) } }
         let targetAPI = "http://127.0.0.1:\(targetPort + 1)"
         func targetCurl(_ args: [String]) async throws -> [String: Any] {
-            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret"] + args, timeout: 10)
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret-0123456789"] + args, timeout: 10)
             return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         }
         let targetChannel = data(try await targetCurl(["-X", "POST", "\(targetAPI)/v1/channels", "-d", #"{"name":"t","userId":"u","record":true,"hls":false}"#]))
@@ -274,7 +274,7 @@ final class MediaOutputsTests: XCTestCase {
         }
         let videoID = try XCTUnwrap(videos.first?["id"] as? String, (try? String(contentsOf: targetLog, encoding: .utf8)) ?? "")
         let downloaded = dir.appendingPathComponent("target-copy.mp4")
-        _ = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret", "-o", downloaded.path, "\(targetAPI)/v1/videos/\(videoID)/file"], timeout: 20)
+        _ = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret-0123456789", "-o", downloaded.path, "\(targetAPI)/v1/videos/\(videoID)/file"], timeout: 20)
         let copy = try await MediaTools.probe(downloaded)
         XCTAssertEqual(copy.first { $0.codecType == "video" }?.packets, source.first { $0.codecType == "video" }?.packets, "every video frame over RTMPS")
         let targetLogText = (try? String(contentsOf: targetLog, encoding: .utf8)) ?? ""

@@ -120,9 +120,9 @@ final class StartupChecksTests: XCTestCase {
         let dir = try MediaTools.temporaryDirectory("nodeid")
         defer { try? FileManager.default.removeItem(at: dir) }
         let port = freePorts(2)
-        let env = ["LIVE_TOKEN_ID": "tok_n", "LIVE_TOKEN_SECRET": "n-secret"]
+        let env = ["LIVE_TOKEN_ID": "tok_n", "LIVE_TOKEN_SECRET": "n-secret-0123456789"]
         func systemNodeId() async throws -> String? {
-            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_n:n-secret", "http://127.0.0.1:\(port + 1)/v1/system"], timeout: 10)
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_n:n-secret-0123456789", "http://127.0.0.1:\(port + 1)/v1/system"], timeout: 10)
             return ((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any])?["nodeId"] as? String
         }
         var seen: [String] = []
@@ -169,7 +169,7 @@ final class StartupChecksTests: XCTestCase {
         var url = try XCTUnwrap(URLComponents(string: scratch.url))
         url.port = proxyPort
         let env = ["LIVEGATE_DATABASE_URL": try XCTUnwrap(url.string), "LIVEGATE_DATABASE_CONNECT_TIMEOUT_SEC": "60",
-                   "LIVE_TOKEN_ID": "tok_pg", "LIVE_TOKEN_SECRET": "pg-secret"]
+                   "LIVE_TOKEN_ID": "tok_pg", "LIVE_TOKEN_SECRET": "pg-secret-0123456789"]
         let log = dir.appendingPathComponent("gateway.log")
         let gateway = Process()
         gateway.executableURL = URL(fileURLWithPath: gatewayBinary)

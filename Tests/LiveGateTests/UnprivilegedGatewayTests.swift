@@ -25,7 +25,7 @@ final class UnprivilegedGatewayTests: XCTestCase {
                    "LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1",
                    "LIVEGATE_RTMP_PORT": "\(port)", "LIVEGATE_HTTP_PORT": "\(port + 1)", "LIVEGATE_RTMP_TLS_PORT": "\(port + 2)",
                    "LIVEGATE_RTMP_TLS_CERTIFICATE": cert, "LIVEGATE_RTMP_TLS_KEY": key,
-                   "LIVE_TOKEN_ID": "tok_nr", "LIVE_TOKEN_SECRET": "nr-secret"]
+                   "LIVE_TOKEN_ID": "tok_nr", "LIVE_TOKEN_SECRET": "nr-secret-0123456789"]
 
         let check = try await user.run(binary, ["check-config"], environment: env)
         XCTAssertEqual(check.exitCode, 0, check.stdout + check.stderr)
@@ -38,7 +38,7 @@ final class UnprivilegedGatewayTests: XCTestCase {
         if getuid() == 0 { XCTAssertEqual(UnprivilegedUser.effectiveUID(of: gateway.processIdentifier), user.uid, "the gateway runs as \(user.uid)") }
 
         let api = "http://127.0.0.1:\(port + 1)"
-        let created = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nr:nr-secret", "-X", "POST", "\(api)/v1/channels",
+        let created = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nr:nr-secret-0123456789", "-X", "POST", "\(api)/v1/channels",
                                                            "-d", #"{"name":"nonroot","userId":"u1"}"#], timeout: 10)
         let channel = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any],
                                     created.stdout)
@@ -53,7 +53,7 @@ final class UnprivilegedGatewayTests: XCTestCase {
         let source = try await MediaTools.probe(clip)
         var items: [[String: Any]] = []
         for _ in 0..<50 {
-            let sessions = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nr:nr-secret", "\(api)/v1/channels/\(id)/sessions"], timeout: 10)
+            let sessions = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nr:nr-secret-0123456789", "\(api)/v1/channels/\(id)/sessions"], timeout: 10)
             items = ((try? JSONSerialization.jsonObject(with: Data(sessions.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any])?["items"]
                 as? [[String: Any]] ?? []
             if items.count == 2 && items.allSatisfy({ $0["reason"] as? String == "unpublished" }) { break }

@@ -17,7 +17,7 @@ final class WebhookEndpointsTests: XCTestCase {
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
         /// Status and parsed body of one request.
         func call(_ method: String, _ path: String) async throws -> (status: Int, body: [String: Any]) {
-            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_endpoints:endpoints-secret", "-X", method, "-w", "\n%{http_code}", api + path], timeout: 15)
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_endpoints:endpoints-secret-0123456789", "-X", method, "-w", "\n%{http_code}", api + path], timeout: 15)
             let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             let status = Int(lines.last ?? "") ?? 0
             let json = (try? JSONSerialization.jsonObject(with: Data(lines.dropLast().joined(separator: "\n").utf8))) as? [String: Any] ?? [:]

@@ -112,6 +112,15 @@ enum Migrations {
             ]
             return statements
         },
+        Migration(version: 6, name: "scoped API tokens") { _ in
+            [
+                // Tokens stored before scopes existed keep doing everything (admin).
+                "ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT '[\"admin\"]'",
+                "ALTER TABLE api_tokens ADD COLUMN user_id TEXT",
+                "ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT",
+                "ALTER TABLE api_tokens ADD COLUMN origin TEXT NOT NULL DEFAULT 'legacy'",
+            ]
+        },
     ]
 }
 

@@ -34,7 +34,7 @@ extension SQLChannelStore {
                 WHERE d.state = 'pending' AND d.next_attempt_at <= \(bind: ts) \(onlyHook)
                   AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id AND w.enabled = 1)
                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = d.webhook_id AND p.channel_key = d.channel_key
-                                  AND p.state IN ('pending', 'sending') AND p.event_seq < d.event_seq)
+                                  AND p.state IN ('pending', 'sending', 'queued') AND p.event_seq < d.event_seq)
                 ORDER BY d.event_seq LIMIT \(unsafeRaw: String(max(1, limit)))
                 """).all()
         }
@@ -93,6 +93,7 @@ extension SQLChannelStore {
                   updated_at = \(bind: ts)
                 WHERE id = \(bind: a.deliveryId)
                 """).run()
+            if a.state != .pending { try await promoteNext(db, after: a.deliveryId, now: now) }
             if a.delivered {
                 try await db.raw("UPDATE webhooks SET failing_since = NULL WHERE id = \(bind: a.webhookId) AND failing_since IS NOT NULL").run()
                 return nil
@@ -125,6 +126,22 @@ extension SQLChannelStore {
         }
     }
 
+    /// A lane's head is done (delivered or given up): the next queued delivery of the same
+    /// (webhook, channel) becomes the head, due at once.
+    func promoteNext(_ db: any SQLDatabase, after deliveryId: String, now: Date) async throws {
+        guard let row = try await db.raw("SELECT webhook_id, channel_key FROM webhook_deliveries WHERE id = \(bind: deliveryId)").first() else { return }
+        let webhookId = try row.decode(column: "webhook_id", as: String.self), lane = try row.decode(column: "channel_key", as: String.self)
+        guard let next = try await db.raw("""
+            SELECT id FROM webhook_deliveries WHERE webhook_id = \(bind: webhookId) AND channel_key = \(bind: lane) AND state = 'queued'
+            ORDER BY event_seq LIMIT 1
+            """).first() else { return }
+        let ts = Timestamp.format(now)
+        try await db.raw("""
+            UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = \(bind: ts), updated_at = \(bind: ts)
+            WHERE id = \(bind: try next.decode(column: "id", as: String.self))
+            """).run()
+    }
+
     /// "5 days", "3 hours", "90 s".
     static func describe(duration: TimeInterval) -> String {
         let seconds = Int(duration.rounded())
@@ -142,7 +159,7 @@ extension SQLChannelStore {
         let since = Timestamp.format(hook.failingSince ?? hook.disabledAt ?? now)
         try await db.raw("""
             UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = \(bind: ts), retry_window_start = \(bind: ts), updated_at = \(bind: ts)
-            WHERE webhook_id = \(bind: hook.id) AND (state = 'pending' OR (state = 'failed' AND updated_at >= \(bind: since)))
+            WHERE webhook_id = \(bind: hook.id) AND (state IN ('pending', 'queued') OR (state = 'failed' AND updated_at >= \(bind: since)))
             """).run()
         guard let disabledSeq else { return }
         var sql = SQLQueryString("""
@@ -171,8 +188,8 @@ extension SQLChannelStore {
     public func deliveries(webhookId: String, state: DeliveryRecord.State? = nil, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord> {
         let offset = try Cursor.decode(cursor)
         let limit = max(1, min(limit, 100))
-        // In flight (`sending`) is still waiting to be delivered, as far as the log's reader goes.
-        let stateFilter: SQLQueryString = state.map { $0 == .pending ? "AND d.state IN ('pending', 'sending')" : "AND d.state = \(bind: $0.rawValue)" } ?? ""
+        // In flight (`sending`) and waiting its turn (`queued`) are `pending` to the log's reader.
+        let stateFilter: SQLQueryString = state.map { $0 == .pending ? "AND d.state IN ('pending', 'sending', 'queued')" : "AND d.state = \(bind: $0.rawValue)" } ?? ""
         let rows = try await read { db in
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.deliveryColumns)

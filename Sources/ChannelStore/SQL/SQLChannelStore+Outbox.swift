@@ -35,11 +35,19 @@ extension SQLChannelStore {
             VALUES (\(bind: seq), \(bind: event.id), \(bind: event.type), \(bind: event.channelId), \(bind: event.userId), \(bind: body.jsonText), \(bind: ts))
             """).run()
         let hooks = try await db.raw("SELECT * FROM webhooks WHERE enabled = 1").all().map(Self.decodeWebhook)
+        let lane = event.channelId ?? ""
         for hook in hooks where Self.matches(hook, type: event.type, channelId: event.channelId, userId: event.userId) {
+            // Behind an undelivered event of the same (webhook, channel) it is `queued`: only a
+            // lane's head is `pending`, so finding what is due costs what is due, not the backlog
+            // a dead receiver piles up. The head's outcome promotes the next (`promoteNext`).
+            let busy = try await db.raw("""
+                SELECT 1 AS one FROM webhook_deliveries WHERE webhook_id = \(bind: hook.id) AND channel_key = \(bind: lane)
+                  AND state IN ('pending', 'sending', 'queued') LIMIT 1
+                """).first() != nil
             try await db.raw("""
                 INSERT INTO webhook_deliveries (id, webhook_id, event_seq, attempt, state, next_attempt_at, created_at, updated_at, channel_key)
-                VALUES (\(bind: Self.deliveryID()), \(bind: hook.id), \(bind: seq), 0, 'pending', \(bind: ts), \(bind: ts), \(bind: ts),
-                  \(bind: event.channelId ?? ""))
+                VALUES (\(bind: Self.deliveryID()), \(bind: hook.id), \(bind: seq), 0, \(bind: busy ? "queued" : "pending"), \(bind: ts), \(bind: ts),
+                  \(bind: ts), \(bind: lane))
                 """).run()
         }
         return StoredEvent(seq: seq, id: event.id, type: event.type, channelId: event.channelId, userId: event.userId, payload: body, createdAt: now)

@@ -76,7 +76,7 @@ extension SQLChannelStore {
                     // Disabled through the API: what was waiting for it is dropped (kept in its log as `dropped`).
                     try await db.raw("""
                         UPDATE webhook_deliveries SET state = 'dropped', updated_at = \(bind: ts)
-                        WHERE webhook_id = \(bind: id) AND state = 'pending'
+                        WHERE webhook_id = \(bind: id) AND state IN ('pending', 'queued')
                         """).run()
                     hook.disabledAt = now
                     hook.disabledReason = "disabled through the API"

@@ -130,26 +130,6 @@ public final class SQLChannelStore: ChannelStore {
         _ = try await read { db in try await db.raw("SELECT 1 AS one").first() }
     }
 
-    // MARK: Tokens
-
-    public func tokenCount() async throws -> Int {
-        try await read { db in try await db.raw("SELECT COUNT(*) AS n FROM api_tokens").first()?.decode(column: "n", as: Int.self) ?? 0 }
-    }
-
-    public func saveToken(id: String, secretHash: String) async throws {
-        let now = Timestamp.format(Date())
-        try await transaction { db in
-            try await db.raw("DELETE FROM api_tokens WHERE id = \(bind: id)").run()
-            try await db.raw("INSERT INTO api_tokens (id, secret_hash, created_at) VALUES (\(bind: id), \(bind: secretHash), \(bind: now))").run()
-        }
-    }
-
-    public func tokenSecretHash(id: String) async throws -> String? {
-        try await read { db in
-            try await db.raw("SELECT secret_hash FROM api_tokens WHERE id = \(bind: id)").first()?.decode(column: "secret_hash", as: String.self)
-        }
-    }
-
     // MARK: Channels
 
     static let channelColumns = """

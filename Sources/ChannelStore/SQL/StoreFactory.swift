@@ -46,7 +46,12 @@ public enum StoreFactory {
         }
     }
 
+    /// `logger` is given to the database drivers capped at `info`: PostgresNIO, SQLiteNIO and
+    /// SQLKit log every statement with its binds at `debug`/`trace` — full stream keys,
+    /// `whsec_…` webhook secrets, token hashes. No log level of the gateway may print those.
     public static func open(url: String, dataDir: String, logger: Logger) async throws -> SQLChannelStore {
+        var logger = logger
+        if logger.logLevel < .info { logger.logLevel = .info }
         if problem(url: url) != nil { throw UnsupportedURL(url: url) }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return try await openPostgres(url: url, logger: logger)
