@@ -21,6 +21,14 @@ public protocol ChannelStore: Sendable {
     func deleteTokens(origin: APIToken.Origin, keeping id: String) async throws -> [String]
     func touchToken(id: String, at: Date) async throws
 
+    // Idempotency keys (SPEC §4: every POST that creates, 24 h).
+    /// Claims `key` for this request, or says what an earlier request with it did.
+    func claimIdempotencyKey(_ request: IdempotentRequest, now: Date) async throws -> IdempotencyClaim
+    /// Stores the answer of a claimed key (replayed to the same request for 24 h).
+    func completeIdempotencyKey(tokenId: String, key: String, status: Int, response: String) async throws
+    /// Gives a claimed key back (the request failed in a way worth retrying: a 5xx).
+    func releaseIdempotencyKey(tokenId: String, key: String) async throws
+
     // Channels.
     /// Creates a channel, enforcing the owner's `maxChannels` atomically (throws `StoreError.limitReached`).
     func createChannel(id: String, streamKey: String, fields: ChannelFields, now: Date) async throws -> Channel

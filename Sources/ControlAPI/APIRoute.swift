@@ -9,6 +9,8 @@ struct APIRoute: Sendable {
     var method: HTTPRequest.Method
     /// OpenAPI form: `/v1/channels/{id}`.
     var path: String
+    /// The OpenAPI `operationId`, what a generated client names the call (`createChannel`).
+    var operationId: String
     var summary: String
     var requiresAuth: Bool
     var successStatus: Int
@@ -20,9 +22,10 @@ struct APIRoute: Sendable {
     var scope: TokenScope?
     var handler: Handler
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ summary: String, auth: Bool = true, status: Int = 200, scope: TokenScope? = nil,
+    init(_ method: HTTPRequest.Method, _ path: String, operation: String, _ summary: String, auth: Bool = true, status: Int = 200, scope: TokenScope? = nil,
          query: [QueryParameter] = [], anyQuery: Bool = false, _ handler: @escaping Handler) {
         self.scope = scope
+        self.operationId = operation
         self.query = query
         self.anyQuery = anyQuery
         self.method = method

@@ -41,6 +41,9 @@ public struct ControlAPI: Sendable {
                     try await checkOwner(route, grant, context)
                 }
                 try route.checkQuery(request)
+                if route.method == .post && route.successStatus == 201 {
+                    return try await idempotent(request, context, route: route, run: route.handler)
+                }
                 return try await route.handler(request, context)
             }
             let answer: APIRoute.Handler
@@ -66,7 +69,7 @@ public struct ControlAPI: Sendable {
                 }
             }
         }
-        let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options]
+        let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, .trace]
         for (path, allowed) in methodsByPath {
             for method in allMethods where !allowed.contains(method) {
                 router.on(RouterPath(path), method: method) { _, _ -> Response in throw APIError.methodNotAllowed(allowed) }
@@ -77,55 +80,55 @@ public struct ControlAPI: Sendable {
 
     var routes: [APIRoute] {
         [
-            APIRoute(.get, "/healthz", "Liveness", auth: false) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
-            APIRoute(.get, "/readyz", "Readiness: the store answers", auth: false) { _, _ in try await readyz() },
-            APIRoute(.get, "/metrics", "Prometheus text format", auth: false) { _, _ in
+            APIRoute(.get, "/healthz", operation: "getHealth", "Liveness", auth: false) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
+            APIRoute(.get, "/readyz", operation: "getReadiness", "Readiness: the store answers", auth: false) { _, _ in try await readyz() },
+            APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", auth: false) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                          body: .init(byteBuffer: ByteBuffer(string: await metrics?.prometheusText() ?? "")))
             },
-            APIRoute(.get, "/v1/openapi.json", "This API as OpenAPI 3.1", auth: false) { _, _ in openAPIResponse() },
-            APIRoute(.post, "/v1/channels", "Create a channel", status: 201) { r, c in try await createChannel(r, c) },
-            APIRoute(.get, "/v1/channels", "List channels", query: Self.channelFilters + QueryParameter.list) { r, c in try await listChannels(r, c) },
-            APIRoute(.get, "/v1/channels/{id}", "Read a channel") { _, c in try await getChannel(c) },
-            APIRoute(.put, "/v1/channels/{id}", "Replace a channel") { r, c in try await updateChannel(r, c, replace: true) },
-            APIRoute(.patch, "/v1/channels/{id}", "Update a channel") { r, c in try await updateChannel(r, c, replace: false) },
-            APIRoute(.delete, "/v1/channels/{id}", "Delete a channel (kicks a live publisher)", status: 204) { _, c in try await deleteChannel(c) },
-            APIRoute(.post, "/v1/channels/{id}/reset-key", "Issue a new stream key (kicks the publisher)") { _, c in try await resetKey(c) },
-            APIRoute(.post, "/v1/channels/{id}/enable", "Allow publishing") { _, c in try await setEnabled(c, true) },
-            APIRoute(.post, "/v1/channels/{id}/disable", "Refuse publishing (kicks the publisher)") { _, c in try await setEnabled(c, false) },
-            APIRoute(.get, "/v1/channels/{id}/stats", "Live ingest stats, measured from the media") { _, c in try await channelStats(c) },
-            APIRoute(.get, "/v1/system/stats", "Connections, live channels, ingest bit rate, CPU, memory, store health") { _, _ in await systemStats() },
-            APIRoute(.get, "/v1/channels/{id}/sessions", "Publish history with end reasons", query: QueryParameter.list) { r, c in try await listSessions(r, c) },
-            APIRoute(.post, "/v1/webhooks/{id}/test", "Send webhook.ping now and return the receiver's answer") { _, c in try await testWebhook(c) },
-            APIRoute(.get, "/v1/webhooks/{id}/deliveries", "Delivery log, newest first",
+            APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", auth: false) { _, _ in openAPIResponse() },
+            APIRoute(.post, "/v1/channels", operation: "createChannel", "Create a channel", status: 201) { r, c in try await createChannel(r, c) },
+            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", query: Self.channelFilters + QueryParameter.list) { r, c in try await listChannels(r, c) },
+            APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel") { _, c in try await getChannel(c) },
+            APIRoute(.put, "/v1/channels/{id}", operation: "replaceChannel", "Replace a channel") { r, c in try await updateChannel(r, c, replace: true) },
+            APIRoute(.patch, "/v1/channels/{id}", operation: "updateChannel", "Update a channel") { r, c in try await updateChannel(r, c, replace: false) },
+            APIRoute(.delete, "/v1/channels/{id}", operation: "deleteChannel", "Delete a channel (kicks a live publisher)", status: 204) { _, c in try await deleteChannel(c) },
+            APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)") { _, c in try await resetKey(c) },
+            APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing") { _, c in try await setEnabled(c, true) },
+            APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)") { _, c in try await setEnabled(c, false) },
+            APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media") { _, c in try await channelStats(c) },
+            APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health") { _, _ in await systemStats() },
+            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", query: QueryParameter.list) { r, c in try await listSessions(r, c) },
+            APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer") { _, c in try await testWebhook(c) },
+            APIRoute(.get, "/v1/webhooks/{id}/deliveries", operation: "listWebhookDeliveries", "Delivery log, newest first",
                      query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.list) { r, c in try await listDeliveries(r, c) },
-            APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", "Queue a delivery again") { _, c in try await redeliver(c) },
-            APIRoute(.get, "/v1/users/{userId}/config", "Read a user's limits") { _, c in try await getUserConfig(c) },
-            APIRoute(.put, "/v1/users/{userId}/config", "Replace a user's limits") { r, c in try await putUserConfig(r, c) },
-            APIRoute(.get, "/v1/users/{userId}/usage", "A user's usage against the limits") { _, c in try await getUsage(c) },
-            APIRoute(.post, "/v1/webhooks", "Create a webhook (the secret is returned once)", status: 201) { r, _ in try await createWebhook(r) },
-            APIRoute(.get, "/v1/webhooks", "List webhooks", query: QueryParameter.list) { r, _ in try await listWebhooks(r) },
-            APIRoute(.get, "/v1/webhooks/{id}", "Read a webhook") { _, c in try await getWebhook(c) },
-            APIRoute(.patch, "/v1/webhooks/{id}", "Update a webhook") { r, c in try await patchWebhook(r, c) },
-            APIRoute(.delete, "/v1/webhooks/{id}", "Delete a webhook", status: 204) { _, c in try await deleteWebhook(c) },
-            APIRoute(.get, "/v1/search", "Search channels or videos",
+            APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", operation: "redeliverWebhookDelivery", "Queue a delivery again") { _, c in try await redeliver(c) },
+            APIRoute(.get, "/v1/users/{userId}/config", operation: "getUserConfig", "Read a user's limits") { _, c in try await getUserConfig(c) },
+            APIRoute(.put, "/v1/users/{userId}/config", operation: "replaceUserConfig", "Replace a user's limits") { r, c in try await putUserConfig(r, c) },
+            APIRoute(.get, "/v1/users/{userId}/usage", operation: "getUserUsage", "A user's usage against the limits") { _, c in try await getUsage(c) },
+            APIRoute(.post, "/v1/webhooks", operation: "createWebhook", "Create a webhook (the secret is returned once)", status: 201) { r, _ in try await createWebhook(r) },
+            APIRoute(.get, "/v1/webhooks", operation: "listWebhooks", "List webhooks", query: QueryParameter.list) { r, _ in try await listWebhooks(r) },
+            APIRoute(.get, "/v1/webhooks/{id}", operation: "getWebhook", "Read a webhook") { _, c in try await getWebhook(c) },
+            APIRoute(.patch, "/v1/webhooks/{id}", operation: "updateWebhook", "Update a webhook") { r, c in try await patchWebhook(r, c) },
+            APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", status: 204) { _, c in try await deleteWebhook(c) },
+            APIRoute(.get, "/v1/search", operation: "search", "Search channels or videos",
                      query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list) { r, c in try await search(r, c) },
-            APIRoute(.get, "/v1/system", "Version, node, ports, codecs, uptime") { _, _ in system() },
-            APIRoute(.get, "/v1/events", "Ordered event log for reconciliation", query: Self.eventFilters + QueryParameter.list) { r, c in try await events(r, c) },
-            APIRoute(.post, "/v1/channels/{id}/forwards", "Add a push target (at most 5)", status: 201) { r, c in try await createForward(r, c) },
-            APIRoute(.get, "/v1/channels/{id}/forwards", "List push targets with their live state") { _, c in try await listForwards(c) },
-            APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", "Read a push target") { _, c in try await getForward(c) },
-            APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", "Update a push target") { r, c in try await patchForward(r, c) },
-            APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", "Delete a push target", status: 204) { _, c in try await deleteForward(c) },
-            APIRoute(.get, "/v1/videos", "List recordings", query: Self.videoFilters + QueryParameter.list) { r, c in try await listVideos(r, c) },
-            APIRoute(.get, "/v1/videos/{id}", "Read a recording") { _, c in try await getVideo(c) },
-            APIRoute(.delete, "/v1/videos/{id}", "Delete a recording and its file", status: 204) { _, c in try await deleteVideo(c) },
-            APIRoute(.get, "/v1/videos/{id}/file", "Download the MP4 (Range supported)") { r, c in try await videoFile(r, c) },
-            APIRoute(.get, "/hls/{channel}/{file}", "HLS playlist and segments of a live channel", auth: false, anyQuery: true) { _, c in try await hlsFile(c) },
-            APIRoute(.post, "/v1/tokens", "Create an API token (the secret is returned once)", status: 201) { r, c in try await createToken(r, c) },
-            APIRoute(.get, "/v1/tokens", "List API tokens", query: QueryParameter.list) { r, _ in try await listTokens(r) },
-            APIRoute(.get, "/v1/tokens/{id}", "Read an API token") { _, c in try await getToken(c) },
-            APIRoute(.delete, "/v1/tokens/{id}", "Revoke an API token", status: 204) { _, c in try await deleteToken(c) },
+            APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime") { _, _ in system() },
+            APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation", query: Self.eventFilters + QueryParameter.list) { r, c in try await events(r, c) },
+            APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", status: 201) { r, c in try await createForward(r, c) },
+            APIRoute(.get, "/v1/channels/{id}/forwards", operation: "listForwards", "List push targets with their live state") { _, c in try await listForwards(c) },
+            APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", operation: "getForward", "Read a push target") { _, c in try await getForward(c) },
+            APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", operation: "updateForward", "Update a push target") { r, c in try await patchForward(r, c) },
+            APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", operation: "deleteForward", "Delete a push target", status: 204) { _, c in try await deleteForward(c) },
+            APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", query: Self.videoFilters + QueryParameter.list) { r, c in try await listVideos(r, c) },
+            APIRoute(.get, "/v1/videos/{id}", operation: "getVideo", "Read a recording") { _, c in try await getVideo(c) },
+            APIRoute(.delete, "/v1/videos/{id}", operation: "deleteVideo", "Delete a recording and its file", status: 204) { _, c in try await deleteVideo(c) },
+            APIRoute(.get, "/v1/videos/{id}/file", operation: "downloadVideoFile", "Download the MP4 (Range supported)") { r, c in try await videoFile(r, c) },
+            APIRoute(.get, "/hls/{channel}/{file}", operation: "getHLSFile", "HLS playlist and segments of a live channel", auth: false, anyQuery: true) { _, c in try await hlsFile(c) },
+            APIRoute(.post, "/v1/tokens", operation: "createToken", "Create an API token (the secret is returned once)", status: 201) { r, c in try await createToken(r, c) },
+            APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", query: QueryParameter.list) { r, _ in try await listTokens(r) },
+            APIRoute(.get, "/v1/tokens/{id}", operation: "getToken", "Read an API token") { _, c in try await getToken(c) },
+            APIRoute(.delete, "/v1/tokens/{id}", operation: "revokeToken", "Revoke an API token", status: 204) { _, c in try await deleteToken(c) },
         ].map { route in
             var route = route
             if route.requiresAuth && route.scope == nil { route.scope = Self.scope(route.method, route.path) }

@@ -9,9 +9,7 @@ extension ControlAPI {
         for route in routes {
             var operation: [String: JSONValue] = [
                 "summary": .string(route.summary),
-                "operationId": .string(route.method.rawValue.lowercased() + route.path.replacingOccurrences(of: "/", with: "_")
-                    .replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "").replacingOccurrences(of: "-", with: "_")
-                    .replacingOccurrences(of: ".", with: "_")),
+                "operationId": .string(route.operationId),
                 "responses": .object(Self.responses(route)),
             ]
             if !route.requiresAuth { operation["security"] = .array([]) }

@@ -187,5 +187,6 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         if let media, !(await media.drain(timeout: .seconds(8))) {
             logger.error("outputs did not finish before the shutdown deadline")
         }
+        logger.info("ingest coordinator stopped")
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOConcurrencyHelpers
 import MediaPipeline
 import NIOSSL
 import RTMPCore
@@ -178,8 +179,29 @@ public struct LiveGateApp: Sendable {
             throw error
         }
         logger.info("services stopped; closing the store")
-        await store.close()
-        logger.debug("store closed")
+        if await Self.close(store, within: .seconds(3)) {
+            logger.info("store closed")
+        } else {
+            logger.error("the store did not close within 3 s; stopping without waiting for it")
+        }
+    }
+
+    /// Closes the store, waiting at most `limit`: a connection pool that never finishes its
+    /// shutdown (suspected in a hang seen once during a PostgreSQL outage at SIGTERM) must not
+    /// keep the process alive. The close runs in a task of its own so the wait can end without it.
+    static func close(_ store: any ChannelStore, within limit: Duration) async -> Bool {
+        let resumed = NIOLockedValueBox(false)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let finish: @Sendable (Bool) -> Void = { closed in
+                let first = resumed.withLockedValue { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: closed) }
+            }
+            Task { await store.close(); finish(true) }
+            Task { try? await Task.sleep(for: limit); finish(false) }
+        }
     }
 
     /// Configured credentials are (re)stored hashed on every start. With none configured and

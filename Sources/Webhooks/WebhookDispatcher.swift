@@ -120,6 +120,7 @@ public final class WebhookDispatcher: Service, Sendable {
             // Stop taking new work; anything undelivered stays in the outbox for the next start.
             wakeup.finish()
         }
+        logger.info("webhook dispatcher stopped")
     }
 
     /// Starts every due attempt that has room and waits until they have all ended (tests step

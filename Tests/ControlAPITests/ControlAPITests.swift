@@ -409,6 +409,13 @@ class ControlAPIConformanceTests: ControlAPITestCase {
                 }
             }
             XCTAssertGreaterThanOrEqual(operations, 20)
+            // operationIds a generated client reads well: unique, camelCase, named for what they do.
+            let ids = paths.values.flatMap { $0.values.compactMap { ($0 as? [String: Any])?["operationId"] as? String } }
+            XCTAssertEqual(ids.count, operations)
+            XCTAssertEqual(Set(ids).count, ids.count, "unique")
+            XCTAssertTrue(ids.allSatisfy { $0.range(of: "^[a-z][A-Za-z]*$", options: .regularExpression) != nil }, "\(ids.sorted())")
+            XCTAssertTrue(Set(["createChannel", "listChannels", "getChannel", "deleteChannel", "listEvents", "createToken"]).isSubset(of: Set(ids)))
+            XCTAssertEqual((paths["/v1/channels"]?["post"] as? [String: Any])?["operationId"] as? String, "createChannel")
         }
     }
 

@@ -158,6 +158,9 @@ extension ControlAPIConformanceTests {
             let notAllowed = try await c.call(.put, "/v1/channels")
             XCTAssertEqual(notAllowed.status, 405)
             XCTAssertTrue(notAllowed.headers[.allow]?.contains("HEAD") == true, notAllowed.headers[.allow] ?? "")
+            let trace = try await c.call(.trace, "/v1/channels")
+            XCTAssertEqual(trace.status, 405, "TRACE on a known path is a method not allowed, not a missing route")
+            XCTAssertEqual(trace.ec, 4050)
         }
     }
 

@@ -91,7 +91,8 @@ final class StoreOutageTests: XCTestCase {
         setup.gateway.terminate()
         setup.gateway.waitUntilExit()
         XCTAssertLessThan(Date().timeIntervalSince(stopping), 10, "SIGTERM is not held up by the outage")
-        XCTAssertEqual(setup.gateway.terminationStatus, 0)
+        let shutdownLog = (try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
+        XCTAssertEqual(setup.gateway.terminationStatus, 0, String(shutdownLog.suffix(3000)))
         let kept = try String(contentsOf: dir.appendingPathComponent("pending-ends.json"), encoding: .utf8)
         XCTAssertTrue(kept.contains("\"unpublished\""), kept)
 

@@ -121,6 +121,15 @@ enum Migrations {
                 "ALTER TABLE api_tokens ADD COLUMN origin TEXT NOT NULL DEFAULT 'legacy'",
             ]
         },
+        Migration(version: 7, name: "idempotency keys") { _ in
+            [
+                """
+                CREATE TABLE idempotency_keys (token_id TEXT NOT NULL, idem_key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+                  body_hash TEXT NOT NULL, status INTEGER, response TEXT, created_at TEXT NOT NULL, PRIMARY KEY (token_id, idem_key))
+                """,
+                "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+            ]
+        },
     ]
 }
 
