@@ -3,7 +3,8 @@ import ChannelStore
 /// The webhook payloads in the OpenAPI document: one named schema per event type (the same
 /// bodies `/v1/events` lists) and the OpenAPI 3.1 `webhooks` section that says what a receiver
 /// is POSTed. Written from the payload builders (`Channel.eventJSON`, `SessionRecord.json`, …);
-/// `EventSchemaTests` checks every event the gateway sends against these schemas.
+/// `WebhookEndpointsTests.testEveryEventTypeMatchesItsPublishedSchema` checks every event type the
+/// gateway sends, produced for real, against these schemas with `jsonschema` (PyPI).
 enum OpenAPIEventSchemas {
     // MARK: A small JSON Schema vocabulary
 
