@@ -20,10 +20,13 @@ struct APIRoute: Sendable {
     var anyQuery: Bool
     /// The scope a token needs (nil: any authenticated token).
     var scope: TokenScope?
+    /// What the OpenAPI document promises for it: body, answer, further statuses, links.
+    var contract: OperationContract
     var handler: Handler
 
     init(_ method: HTTPRequest.Method, _ path: String, operation: String, _ summary: String, auth: Bool = true, status: Int = 200, scope: TokenScope? = nil,
-         query: [QueryParameter] = [], anyQuery: Bool = false, _ handler: @escaping Handler) {
+         query: [QueryParameter] = [], anyQuery: Bool = false, _ contract: OperationContract, _ handler: @escaping Handler) {
+        self.contract = contract
         self.scope = scope
         self.operationId = operation
         self.query = query
@@ -55,10 +58,24 @@ struct APIRoute: Sendable {
             let name = String(String(key).unicodeScalars.filter { !$0.isControlCharacter }.prefix(40))
             if !unknown.contains(name) { unknown.append(name) }
         }
-        guard !unknown.isEmpty else { return }
-        let takes = query.isEmpty ? "this endpoint takes none" : "this endpoint takes " + query.map(\.name).joined(separator: ", ")
-        throw APIError(.badRequest, ec: 4000, "unknown query parameter\(unknown.count > 1 ? "s" : ""): \(unknown.joined(separator: ", ")) (\(takes))",
-                       data: .object(["unknownParameters": .array(unknown.map { .string($0) })]))
+        if !unknown.isEmpty {
+            let takes = query.isEmpty ? "this endpoint takes none" : "this endpoint takes " + query.map(\.name).joined(separator: ", ")
+            throw APIError(.badRequest, ec: 4000, "unknown query parameter\(unknown.count > 1 ? "s" : ""): \(unknown.joined(separator: ", ")) (\(takes))",
+                           data: .object(["unknownParameters": .array(unknown.map { .string($0) })]))
+        }
+        for parameter in query {
+            let values = request.uri.queryParameters.getAll(parameter.name)
+            if values.count > 1 {
+                throw APIError(.badRequest, ec: 4000, "query parameter \(parameter.name) is given more than once",
+                               data: .object(["fields": .object([parameter.name: .string("is given more than once")])]))
+            }
+            for value in values {
+                if let problem = parameter.problem(value) {
+                    throw APIError(.badRequest, ec: 4000, "query parameter \(parameter.name): \(problem)",
+                                   data: .object(["fields": .object([parameter.name: .string(problem)])]))
+                }
+            }
+        }
     }
 
     var pathParameters: [String] {

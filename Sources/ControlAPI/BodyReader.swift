@@ -61,9 +61,9 @@ struct BodyReader {
         if text ? s.containsControlCharacterOutsideText : s.containsControlCharacter {
             fail(key, "must not contain control characters"); return nil
         }
-        let trimmed = s.trimmingCharacters(in: .whitespacesAndNewlines)
-        if !allowEmpty && trimmed.isEmpty { fail(key, "must not be empty"); return nil }
-        if s.count > maxLength { fail(key, "must be at most \(maxLength) characters"); return nil }
+        if !allowEmpty && !s.hasVisibleCharacter { fail(key, "must not be empty"); return nil }
+        // Counted in Unicode scalars, as JSON Schema's maxLength counts (the OpenAPI document says it).
+        if s.unicodeScalars.count > maxLength { fail(key, "must be at most \(maxLength) characters"); return nil }
         return s
     }
 
@@ -101,7 +101,7 @@ struct BodyReader {
         guard items.count <= maxCount else { fail(key, "must have at most \(maxCount) items"); return .none }
         var out: [String] = []
         for item in items {
-            guard case .string(let s) = item, !s.isEmpty, s.count <= maxLength else {
+            guard case .string(let s) = item, !s.isEmpty, s.unicodeScalars.count <= maxLength else {
                 fail(key, "must contain non-empty strings of at most \(maxLength) characters"); return .none
             }
             if s.containsControlCharacter { fail(key, "must not contain control characters"); return .none }

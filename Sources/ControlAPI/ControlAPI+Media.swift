@@ -11,14 +11,17 @@ extension ControlAPI {
     /// `rtmp://` or `rtmps://` with a host and an app path; credentials are not accepted in the
     /// URL (RTMP servers take them in the stream key).
     static func forwardURLProblem(_ raw: String, blockPrivateNetworks: Bool) -> String? {
-        guard let c = URLComponents(string: raw), let scheme = c.scheme?.lowercased(), scheme == "rtmp" || scheme == "rtmps" else {
+        guard let c = URLComponents(string: raw), let scheme = c.scheme, scheme == "rtmp" || scheme == "rtmps" else {
             return "must be an rtmp:// or rtmps:// URL"
         }
         guard let host = c.host, !host.isEmpty else { return "must include a host" }
         if c.user != nil || c.password != nil { return "must not contain credentials" }
         if let port = c.port, !(1...65535).contains(port) { return "has an invalid port" }
-        if c.path.split(separator: "/").isEmpty { return "must include an application path (rtmp://host/app/key)" }
+        if c.percentEncodedPath.split(separator: "/").isEmpty { return "must include an application path (rtmp://host/app/key)" }
         if raw.contains(where: { $0.isWhitespace }) { return "must not contain whitespace" }
+        guard InputRules.wholeMatch(raw, InputRules.forwardURLPattern) else {
+            return "must be an rtmp(s) URL of ASCII characters: host, optional port 1-65535, /app and the stream key"
+        }
         if blockPrivateNetworks && isPrivateHost(host) { return "must not point at a loopback or private network address" }
         return nil
     }

@@ -45,8 +45,14 @@ extension ControlAPI {
         return Envelope.response(data: render(token))
     }
 
+    /// The token of `api.tokenId`/`LIVE_TOKEN_ID` belongs to the configuration: revoked here it
+    /// would lock the operator out until the next start brings it back. 409; change the
+    /// configuration instead.
     func deleteToken(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
+        if let token = try await store.token(id: id), token.origin == .configured {
+            throw APIError(.conflict, ec: 4090, "this token comes from the configuration (api.tokenId); change or remove it there")
+        }
         guard try await store.deleteToken(id: id) else { throw APIError.notFound("token") }
         tokenCache.forget(id: id)
         context.logger.info("API token revoked", metadata: ["token.id": "\(id)"])

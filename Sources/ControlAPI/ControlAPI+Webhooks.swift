@@ -24,13 +24,16 @@ extension ControlAPI {
     /// `blockPrivateNetworks`, not a loopback/private/link-local literal address or `localhost`
     /// (names that resolve there are refused again at delivery time).
     static func urlProblem(_ raw: String, blockPrivateNetworks: Bool) -> String? {
-        guard let c = URLComponents(string: raw), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+        guard let c = URLComponents(string: raw), let scheme = c.scheme, scheme == "http" || scheme == "https" else {
             return "must be an http:// or https:// URL"
         }
         guard let host = c.host, !host.isEmpty else { return "must include a host" }
         if c.user != nil || c.password != nil { return "must not contain credentials" }
         if c.fragment != nil { return "must not contain a fragment" }
         if let port = c.port, !(1...65535).contains(port) { return "has an invalid port" }
+        guard InputRules.wholeMatch(raw, InputRules.webhookURLPattern) else {
+            return "must be an http(s) URL of ASCII characters: host (an IDN in its xn-- form), optional port 1-65535, path and query"
+        }
         if blockPrivateNetworks && isPrivateHost(host) { return "must not point at a loopback or private network address" }
         return nil
     }
@@ -132,7 +135,7 @@ extension ControlAPI {
     func testWebhook(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard let hook = try await store.webhook(id: id) else { throw APIError.notFound("webhook") }
-        guard let dispatcher else { throw APIError(.serviceUnavailable, ec: 5030, "webhook delivery is not running") }
+        guard let dispatcher else { throw APIError(.serviceUnavailable, ec: 5030, "webhook delivery is not running", headers: [.retryAfter: "2"]) }
         let now = Date()
         let (event, deliveryID) = try await store.appendPing(.make(type: "webhook.ping", channelId: nil, userId: nil, at: now,
                                                                   data: .object(["webhookId": .string(hook.id)])), webhookId: hook.id, now: now)

@@ -30,8 +30,12 @@ public struct ControlAPI: Sendable {
     /// known path, 404 for unknown paths, all errors in the envelope.
     public func makeRouter() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        router.add(middleware: ErrorMiddleware())
         let routes = self.routes
+        var errors = ErrorMiddleware<APIRequestContext>()
+        var table: [String: [HTTPRequest.Method]] = [:]
+        for route in routes { table[route.path, default: []] += route.method == .get ? [.get, .head] : [route.method] }
+        errors.methodsByPath = table.map { (path, methods) in (path.split(separator: "/", omittingEmptySubsequences: false), methods) }
+        router.add(middleware: errors)
         let auth = BasicAuthMiddleware(store: store, throttle: authThrottle, tokens: tokenCache)
         var methodsByPath: [String: [HTTPRequest.Method]] = [:]
         for route in routes {
@@ -41,7 +45,7 @@ public struct ControlAPI: Sendable {
                     try await checkOwner(route, grant, context)
                 }
                 try route.checkQuery(request)
-                if route.method == .post && route.successStatus == 201 {
+                if route.isIdempotentCreate {
                     return try await idempotent(request, context, route: route, run: route.handler)
                 }
                 return try await route.handler(request, context)
@@ -79,56 +83,78 @@ public struct ControlAPI: Sendable {
     }
 
     var routes: [APIRoute] {
-        [
-            APIRoute(.get, "/healthz", operation: "getHealth", "Liveness", auth: false) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
-            APIRoute(.get, "/readyz", operation: "getReadiness", "Readiness: the store answers", auth: false) { _, _ in try await readyz() },
-            APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", auth: false) { _, _ in
+        let channelOps = ["getChannel", "updateChannel", "replaceChannel", "deleteChannel", "resetChannelKey", "enableChannel", "disableChannel",
+                          "getChannelStats", "listChannelSessions", "listForwards", "createForward"]
+        let channelLinks = OperationContract.links(channelOps, ["id": "$response.body#/data/id"])
+        let webhookLinks = OperationContract.links(["getWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "listWebhookDeliveries"],
+                                                   ["id": "$response.body#/data/id"])
+        let forwardLinks = OperationContract.links(["getForward", "updateForward", "deleteForward"], ["id": "$response.body#/data/channelId", "fid": "$response.body#/data/id"])
+        let tokenLinks = OperationContract.links(["getToken", "revokeToken"], ["id": "$response.body#/data/id"])
+        let userLinks = OperationContract.links(["getUserConfig", "getUserUsage"], ["userId": "$request.path.userId"])
+        let videoLinks = OperationContract.links(["getVideo", "downloadVideoFile", "deleteVideo"], ["id": "$response.body#/data/items/0/id"])
+        let deliveryLinks = OperationContract.links(["redeliverWebhookDelivery"], ["id": "$request.path.id", "did": "$response.body#/data/items/0/id"])
+        let fileMedia: [String: JSONValue] = ["video/mp4": .object(["type": .string("string"), "format": .string("binary")])]
+        return [
+            APIRoute(.get, "/healthz", operation: "getHealth", "Liveness", auth: false, .json("Health")) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
+            APIRoute(.get, "/readyz", operation: "getReadiness", "Readiness: the store answers", auth: false, .json("Readiness", statuses: [503: [5030]])) { _, _ in try await readyz() },
+            APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", auth: false,
+                     OperationContract(media: ["text/plain": .object(["type": .string("string")])])) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                          body: .init(byteBuffer: ByteBuffer(string: await metrics?.prometheusText() ?? "")))
             },
-            APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", auth: false) { _, _ in openAPIResponse() },
-            APIRoute(.post, "/v1/channels", operation: "createChannel", "Create a channel", status: 201) { r, c in try await createChannel(r, c) },
-            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", query: Self.channelFilters + QueryParameter.list) { r, c in try await listChannels(r, c) },
-            APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel") { _, c in try await getChannel(c) },
-            APIRoute(.put, "/v1/channels/{id}", operation: "replaceChannel", "Replace a channel") { r, c in try await updateChannel(r, c, replace: true) },
-            APIRoute(.patch, "/v1/channels/{id}", operation: "updateChannel", "Update a channel") { r, c in try await updateChannel(r, c, replace: false) },
-            APIRoute(.delete, "/v1/channels/{id}", operation: "deleteChannel", "Delete a channel (kicks a live publisher)", status: 204) { _, c in try await deleteChannel(c) },
-            APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)") { _, c in try await resetKey(c) },
-            APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing") { _, c in try await setEnabled(c, true) },
-            APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)") { _, c in try await setEnabled(c, false) },
-            APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media") { _, c in try await channelStats(c) },
-            APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health") { _, _ in await systemStats() },
-            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", query: QueryParameter.list) { r, c in try await listSessions(r, c) },
-            APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer") { _, c in try await testWebhook(c) },
+            APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", auth: false,
+                     OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },
+            APIRoute(.post, "/v1/channels", operation: "createChannel", "Create a channel", status: 201,
+                     .json("Channel", request: "ChannelCreate", limited: true, links: channelLinks)) { r, c in try await createChannel(r, c) },
+            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", query: Self.channelFilters + QueryParameter.list, .json("ChannelPage")) { r, c in try await listChannels(r, c) },
+            APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel", .json("Channel")) { _, c in try await getChannel(c) },
+            APIRoute(.put, "/v1/channels/{id}", operation: "replaceChannel", "Replace a channel", .json("Channel", request: "ChannelCreate")) { r, c in try await updateChannel(r, c, replace: true) },
+            APIRoute(.patch, "/v1/channels/{id}", operation: "updateChannel", "Update a channel (JSON Merge Patch)", .json("Channel", request: "ChannelPatch")) { r, c in try await updateChannel(r, c, replace: false) },
+            APIRoute(.delete, "/v1/channels/{id}", operation: "deleteChannel", "Delete a channel (kicks a live publisher)", status: 204, .noContent) { _, c in try await deleteChannel(c) },
+            APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)", .json("Channel")) { _, c in try await resetKey(c) },
+            APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing", .json("Channel")) { _, c in try await setEnabled(c, true) },
+            APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)", .json("Channel")) { _, c in try await setEnabled(c, false) },
+            APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media", .json("ChannelStats")) { _, c in try await channelStats(c) },
+            APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", .json("SystemStats")) { _, _ in await systemStats() },
+            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", query: QueryParameter.list, .json("SessionPage")) { r, c in try await listSessions(r, c) },
+            APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer", .json("WebhookTestResult")) { _, c in try await testWebhook(c) },
             APIRoute(.get, "/v1/webhooks/{id}/deliveries", operation: "listWebhookDeliveries", "Delivery log, newest first",
-                     query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.list) { r, c in try await listDeliveries(r, c) },
-            APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", operation: "redeliverWebhookDelivery", "Queue a delivery again") { _, c in try await redeliver(c) },
-            APIRoute(.get, "/v1/users/{userId}/config", operation: "getUserConfig", "Read a user's limits") { _, c in try await getUserConfig(c) },
-            APIRoute(.put, "/v1/users/{userId}/config", operation: "replaceUserConfig", "Replace a user's limits") { r, c in try await putUserConfig(r, c) },
-            APIRoute(.get, "/v1/users/{userId}/usage", operation: "getUserUsage", "A user's usage against the limits") { _, c in try await getUsage(c) },
-            APIRoute(.post, "/v1/webhooks", operation: "createWebhook", "Create a webhook (the secret is returned once)", status: 201) { r, _ in try await createWebhook(r) },
-            APIRoute(.get, "/v1/webhooks", operation: "listWebhooks", "List webhooks", query: QueryParameter.list) { r, _ in try await listWebhooks(r) },
-            APIRoute(.get, "/v1/webhooks/{id}", operation: "getWebhook", "Read a webhook") { _, c in try await getWebhook(c) },
-            APIRoute(.patch, "/v1/webhooks/{id}", operation: "updateWebhook", "Update a webhook") { r, c in try await patchWebhook(r, c) },
-            APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", status: 204) { _, c in try await deleteWebhook(c) },
+                     query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.list, .json("DeliveryPage", links: deliveryLinks)) { r, c in try await listDeliveries(r, c) },
+            APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", operation: "redeliverWebhookDelivery", "Queue a delivery again", status: 202, .json("RedeliveryQueued")) { _, c in try await redeliver(c) },
+            APIRoute(.get, "/v1/users/{userId}/config", operation: "getUserConfig", "Read a user's limits", .json("UserConfig")) { _, c in try await getUserConfig(c) },
+            APIRoute(.put, "/v1/users/{userId}/config", operation: "replaceUserConfig", "Replace a user's limits", .json("UserConfig", request: "UserConfigInput", links: userLinks)) { r, c in try await putUserConfig(r, c) },
+            APIRoute(.get, "/v1/users/{userId}/usage", operation: "getUserUsage", "A user's usage against the limits", .json("Usage")) { _, c in try await getUsage(c) },
+            APIRoute(.post, "/v1/webhooks", operation: "createWebhook", "Create a webhook (the secret is returned once)", status: 201,
+                     .json("WebhookCreated", request: "WebhookCreate", links: webhookLinks)) { r, _ in try await createWebhook(r) },
+            APIRoute(.get, "/v1/webhooks", operation: "listWebhooks", "List webhooks", query: QueryParameter.list, .json("WebhookPage")) { r, _ in try await listWebhooks(r) },
+            APIRoute(.get, "/v1/webhooks/{id}", operation: "getWebhook", "Read a webhook", .json("Webhook")) { _, c in try await getWebhook(c) },
+            APIRoute(.patch, "/v1/webhooks/{id}", operation: "updateWebhook", "Update a webhook (JSON Merge Patch)", .json("Webhook", request: "WebhookPatch")) { r, c in try await patchWebhook(r, c) },
+            APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", status: 204, .noContent) { _, c in try await deleteWebhook(c) },
             APIRoute(.get, "/v1/search", operation: "search", "Search channels or videos",
-                     query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list) { r, c in try await search(r, c) },
-            APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime") { _, _ in system() },
-            APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation", query: Self.eventFilters + QueryParameter.list) { r, c in try await events(r, c) },
-            APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", status: 201) { r, c in try await createForward(r, c) },
-            APIRoute(.get, "/v1/channels/{id}/forwards", operation: "listForwards", "List push targets with their live state") { _, c in try await listForwards(c) },
-            APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", operation: "getForward", "Read a push target") { _, c in try await getForward(c) },
-            APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", operation: "updateForward", "Update a push target") { r, c in try await patchForward(r, c) },
-            APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", operation: "deleteForward", "Delete a push target", status: 204) { _, c in try await deleteForward(c) },
-            APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", query: Self.videoFilters + QueryParameter.list) { r, c in try await listVideos(r, c) },
-            APIRoute(.get, "/v1/videos/{id}", operation: "getVideo", "Read a recording") { _, c in try await getVideo(c) },
-            APIRoute(.delete, "/v1/videos/{id}", operation: "deleteVideo", "Delete a recording and its file", status: 204) { _, c in try await deleteVideo(c) },
-            APIRoute(.get, "/v1/videos/{id}/file", operation: "downloadVideoFile", "Download the MP4 (Range supported)") { r, c in try await videoFile(r, c) },
-            APIRoute(.get, "/hls/{channel}/{file}", operation: "getHLSFile", "HLS playlist and segments of a live channel", auth: false, anyQuery: true) { _, c in try await hlsFile(c) },
-            APIRoute(.post, "/v1/tokens", operation: "createToken", "Create an API token (the secret is returned once)", status: 201) { r, c in try await createToken(r, c) },
-            APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", query: QueryParameter.list) { r, _ in try await listTokens(r) },
-            APIRoute(.get, "/v1/tokens/{id}", operation: "getToken", "Read an API token") { _, c in try await getToken(c) },
-            APIRoute(.delete, "/v1/tokens/{id}", operation: "revokeToken", "Revoke an API token", status: 204) { _, c in try await deleteToken(c) },
+                     query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list, .json("SearchPage")) { r, c in try await search(r, c) },
+            APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime", .json("System")) { _, _ in system() },
+            APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first",
+                     query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
+            APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", status: 201,
+                     .json("Forward", request: "ForwardCreate", limited: true, links: forwardLinks)) { r, c in try await createForward(r, c) },
+            APIRoute(.get, "/v1/channels/{id}/forwards", operation: "listForwards", "List push targets with their live state", .json("ForwardPage")) { _, c in try await listForwards(c) },
+            APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", operation: "getForward", "Read a push target", .json("Forward")) { _, c in try await getForward(c) },
+            APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", operation: "updateForward", "Update a push target (JSON Merge Patch)", .json("Forward", request: "ForwardPatch")) { r, c in try await patchForward(r, c) },
+            APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", operation: "deleteForward", "Delete a push target", status: 204, .noContent) { _, c in try await deleteForward(c) },
+            APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", query: Self.videoFilters + QueryParameter.list, .json("VideoPage", links: videoLinks)) { r, c in try await listVideos(r, c) },
+            APIRoute(.get, "/v1/videos/{id}", operation: "getVideo", "Read a recording", .json("Video")) { _, c in try await getVideo(c) },
+            APIRoute(.delete, "/v1/videos/{id}", operation: "deleteVideo", "Delete a recording and its file", status: 204, .noContent) { _, c in try await deleteVideo(c) },
+            APIRoute(.get, "/v1/videos/{id}/file", operation: "downloadVideoFile", "Download the MP4 (one Range supported)",
+                     OperationContract(media: fileMedia, statuses: [206: [], 416: [4160]])) { r, c in try await videoFile(r, c) },
+            APIRoute(.get, "/hls/{channel}/{file}", operation: "getHLSFile", "HLS playlist and segments of a live channel", auth: false, anyQuery: true,
+                     OperationContract(media: ["application/vnd.apple.mpegurl": .object(["type": .string("string")]),
+                                               "video/mp2t": .object(["type": .string("string"), "format": .string("binary")])])) { _, c in try await hlsFile(c) },
+            APIRoute(.post, "/v1/tokens", operation: "createToken", "Create an API token (the secret is returned once)", status: 201,
+                     .json("TokenCreated", request: "TokenCreate", links: tokenLinks)) { r, c in try await createToken(r, c) },
+            APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", query: QueryParameter.list, .json("TokenPage")) { r, _ in try await listTokens(r) },
+            APIRoute(.get, "/v1/tokens/{id}", operation: "getToken", "Read an API token", .json("Token")) { _, c in try await getToken(c) },
+            APIRoute(.delete, "/v1/tokens/{id}", operation: "revokeToken", "Revoke an API token (not the configured one: 409)", status: 204,
+                     OperationContract(statuses: [409: [4090]])) { _, c in try await deleteToken(c) },
         ].map { route in
             var route = route
             if route.requiresAuth && route.scope == nil { route.scope = Self.scope(route.method, route.path) }
@@ -167,10 +193,17 @@ public struct ControlAPI: Sendable {
         .time("to", "Created at or before (RFC 3339)"),
     ]
 
+    /// A comma-separated list of logged event types.
+    static let eventTypesPattern: String = {
+        let one = "(?:" + EventType.logged.map { $0.rawValue.replacingOccurrences(of: ".", with: "\\.") }.joined(separator: "|") + ")"
+        return "^\(one)(?:,\(one))*$"
+    }()
+
     static let eventFilters: [QueryParameter] = [
-        QueryParameter("after", .object(["type": .string("integer"), "minimum": .number(0)]),
+        QueryParameter("after", .integer(0...Int64.max),
                        "Events with a greater seq: a poller's position (gapless and commit-ordered, so never one skipped)"),
-        .string("type", "Comma-separated event types: " + EventType.logged.map(\.rawValue).joined(separator: ", "), maxLength: 512),
+        .string("type", "Comma-separated event types: " + EventType.logged.map(\.rawValue).joined(separator: ", "), maxLength: 512,
+                pattern: eventTypesPattern),
         .string("channelId", "Events of this channel", maxLength: 128),
         .string("userId", "Events of this user's channels", maxLength: 128),
         .time("from", "Created at or after (RFC 3339)"),
@@ -184,7 +217,7 @@ public struct ControlAPI: Sendable {
             try await store.ping()
             return Envelope.response(data: .object(["status": .string("ready"), "store": .string(store.backendName)]))
         } catch {
-            return Envelope.error(APIError(.serviceUnavailable, ec: 5030, "store unavailable"))
+            return Envelope.error(APIError(.serviceUnavailable, ec: 5030, "store unavailable", headers: [.retryAfter: "2"]))
         }
     }
 

@@ -1,4 +1,5 @@
 import ChannelStore
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -6,6 +7,20 @@ import Logging
 /// own errors (unknown route, oversized body) into their rows of the table, store errors into
 /// 403/400, and anything else into a logged 500 — never a bare stack trace.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Each route path (`/v1/channels/{id}`) with the methods it answers: a method the router
+    /// has no route for (`QUERY`, `PROPFIND` …) on a path that exists is a 405 with `Allow`,
+    /// not a 404.
+    var methodsByPath: [(segments: [Substring], methods: [HTTPRequest.Method])] = []
+
+    func allowed(_ path: String) -> [HTTPRequest.Method]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return methodsByPath.first { entry in
+            entry.segments.count == parts.count && zip(entry.segments, parts).allSatisfy { pattern, part in
+                (pattern.hasPrefix("{") && !part.isEmpty) || pattern == part
+            }
+        }?.methods
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -13,7 +28,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Envelope.error(error)
         } catch let error as HTTPError {
             switch error.status {
-            case .notFound: return Envelope.error(.notFound("route"))
+            case .notFound:
+                if let methods = allowed(request.uri.path), !methods.contains(request.method) { return Envelope.error(.methodNotAllowed(methods)) }
+                return Envelope.error(.notFound("route"))
             case .contentTooLarge: return Envelope.error(.payloadTooLarge)
             case .badRequest: return Envelope.error(.badRequest(error.body ?? "bad request"))
             case .unauthorized: return Envelope.error(.unauthorized)

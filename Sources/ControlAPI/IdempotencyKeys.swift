@@ -55,7 +55,7 @@ extension ControlAPI {
             return response
         }
         // Keep the answer's bytes, and answer with them.
-        var collector = CollectingBodyWriter()
+        let collector = CollectingBodyWriter()
         try await response.body.write(collector.writer)
         let bytes = collector.buffer
         try await store.completeIdempotencyKey(tokenId: grant.tokenId, key: key, status: Int(response.status.code), response: String(buffer: bytes.value))

@@ -2,76 +2,158 @@ import ChannelStore
 import Foundation
 import Hummingbird
 
-/// `/v1/openapi.json`, generated from the route table (OpenAPI 3.1).
+/// `/v1/openapi.json`, generated from the route table (OpenAPI 3.1): every operation with its
+/// parameters, request body, answers (each status with its `ec` codes and headers), content
+/// types and links, from `APIRoute` and its `OperationContract`; the objects from
+/// `OpenAPIResourceSchemas`, the webhook payloads from `OpenAPIEventSchemas`.
 extension ControlAPI {
     var openAPIDocument: JSONValue {
         var paths: [String: JSONValue] = [:]
+        var envelopes: [String: JSONValue] = [:]
         for route in routes {
             var operation: [String: JSONValue] = [
                 "summary": .string(route.summary),
                 "operationId": .string(route.operationId),
-                "responses": .object(Self.responses(route)),
+                "tags": .array([.string(Self.tag(route.path))]),
+                "responses": .object(Self.responses(route, envelopes: &envelopes)),
             ]
             if !route.requiresAuth { operation["security"] = .array([]) }
             if let scope = route.scope { operation["description"] = .string("Needs a token with the `\(scope.rawValue)` scope (or `admin`).") }
-            let parameters = route.pathParameters.map { name -> JSONValue in
+            var parameters = route.pathParameters.map { name -> JSONValue in
                 .object(["name": .string(name), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])])
             } + route.query.map(\.json)
-            if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
-            if [.post, .put, .patch].contains(route.method), route.path != "/v1/channels/{id}/reset-key",
-               !route.path.hasSuffix("/enable"), !route.path.hasSuffix("/disable") {
-                operation["requestBody"] = .object(["required": .bool(true), "content": .object([
-                    "application/json": .object(["schema": .object(["type": .string("object")])]),
-                ])])
+            if route.isIdempotentCreate {
+                parameters.append(.object([
+                    "name": .string("Idempotency-Key"), "in": .string("header"), "required": .bool(false),
+                    "description": .string("Retries with the same key and body within 24 h get the first answer again (Idempotent-Replayed: true)"),
+                    "schema": .object(["type": .string("string"), "minLength": .number(1), "maxLength": .number(255), "pattern": .string("^[!-~]+$")]),
+                ]))
             }
-            if route.path == "/v1/events", var responses = operation["responses"]?.objectValue {
-                responses["200"] = .object(["description": .string("Events, oldest first: exactly the webhook bodies"),
-                                            "content": .object(["application/json": .object(["schema": Self.envelope(data: OpenAPIEventSchemas.ref("EventPage"))])])])
-                operation["responses"] = .object(responses)
+            if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
+            if let body = route.contract.request {
+                let schema: JSONValue = .object(["schema": OpenAPIResourceSchemas.ref(body)])
+                // One media type: generators cannot type a body offered as two (PATCH takes
+                // application/merge-patch+json too; the body is read as JSON whatever its type).
+                operation["requestBody"] = .object(["required": .bool(true), "content": .object(["application/json": schema])])
             }
             var item = paths[route.path]?.objectValue ?? [:]
             item[route.method.rawValue.lowercased()] = .object(operation)
             paths[route.path] = .object(item)
         }
+        var schemas = OpenAPIEventSchemas.components
+        schemas.merge(OpenAPIResourceSchemas.answers) { $1 }
+        schemas.merge(OpenAPIResourceSchemas.requests) { $1 }
+        schemas.merge(envelopes) { $1 }
+        schemas["ErrorDetails"] = OpenAPIResourceSchemas.errorDetails
+        for shape in Self.errorStatuses.values { schemas[shape.name] = OpenAPIResourceSchemas.error(shape.codes) }
         return .object([
             "openapi": .string("3.1.0"),
-            "info": .object(["title": .string("LiveGate control API"), "version": .string(configuration.version)]),
+            "info": .object(["title": .string("LiveGate control API"), "version": .string(configuration.version),
+                             "description": .string("Every JSON answer is the envelope {ec, data, msg}; ec is 0 on success and names the error otherwise.")]),
             "servers": .array([.object(["url": .string("/")])]),
             "security": .array([.object(["basicAuth": .array([])])]),
             "components": .object([
-                "securitySchemes": .object(["basicAuth": .object(["type": .string("http"), "scheme": .string("basic")])]),
-                "schemas": .object(OpenAPIEventSchemas.components.merging(["Envelope": .object([
-                    "type": .string("object"), "required": .array(["ec", "data", "msg"].map { .string($0) }),
-                    "properties": .object(["ec": .object(["type": .string("integer")]), "data": .object([:]), "msg": .object(["type": .string("string")])]),
-                ])]) { $1 }),
+                "securitySchemes": .object(["basicAuth": .object(["type": .string("http"), "scheme": .string("basic"),
+                                                                  "description": .string("An API token: Basic id:secret")])]),
+                "schemas": .object(schemas),
             ]),
             "paths": .object(paths),
             "webhooks": .object(OpenAPIEventSchemas.webhooks),
         ])
     }
 
-    /// The envelope with a typed `data`.
-    static func envelope(data: JSONValue) -> JSONValue {
-        .object(["allOf": .array([.object(["$ref": .string("#/components/schemas/Envelope")]),
-                                  .object(["type": .string("object"), "properties": .object(["data": data])])])])
+    static func tag(_ path: String) -> String {
+        let parts = path.split(separator: "/")
+        guard parts.first == "v1", parts.count > 1 else { return parts.first == "hls" ? "media" : "operations" }
+        switch parts[1] {
+        case "channels": return path.contains("/forwards") ? "forwards" : "channels"
+        case "videos": return "media"
+        default: return String(parts[1])
+        }
     }
 
-    static func responses(_ route: APIRoute) -> [String: JSONValue] {
-        let envelope: JSONValue = .object(["application/json": .object(["schema": .object(["$ref": .string("#/components/schemas/Envelope")])])])
+    /// Error statuses: component name, the `ec` codes (SPEC §4) and the headers always sent.
+    static let errorStatuses: [Int: (name: String, codes: [Int], headers: [String])] = [
+        400: ("BadRequestError", [4000], []), 401: ("UnauthorizedError", [4010], ["WWW-Authenticate"]),
+        403: ("ForbiddenError", [4030, 4031], []), 404: ("NotFoundError", [4040], []), 409: ("ConflictError", [4090], []),
+        413: ("PayloadTooLargeError", [4130], []), 416: ("RangeNotSatisfiableError", [4160], ["Content-Range"]),
+        422: ("ValidationError", [4220], []), 429: ("TooManyRequestsError", [4290], ["Retry-After"]),
+        503: ("ServiceUnavailableError", [5030], ["Retry-After"]),
+    ]
+
+    static let errorDescriptions: [Int: String] = [
+        400: "Bad query parameter (unknown, repeated or invalid, named in data.fields / data.unknownParameters) or unreadable JSON (4000)",
+        401: "Missing or wrong credentials (4010)", 404: "No such resource (4040)",
+        409: "A request with this Idempotency-Key is still in progress (4090)", 413: "Body over 64 KiB (4130)",
+        416: "Range not satisfiable (4160)", 422: "Invalid fields, each named in data.fields (4220)",
+        429: "Too many failed logins from this address; retry after Retry-After (4290)",
+        503: "The store is unavailable; retry after Retry-After (5030)",
+    ]
+
+    static func responses(_ route: APIRoute, envelopes: inout [String: JSONValue]) -> [String: JSONValue] {
+        let contract = route.contract
         var r: [String: JSONValue] = [:]
-        r[String(route.successStatus)] = route.successStatus == 204 ? .object(["description": .string("No content")])
-            : .object(["description": .string("Success"), "content": envelope])
-        if route.requiresAuth { r["401"] = .object(["description": .string("Missing or wrong credentials"), "content": envelope]) }
-        if let scope = route.scope {
-            r["403"] = .object(["description": .string("The token lacks the \(scope.rawValue) scope (4030), or a limit or cap was reached (4031)"),
-                                "content": envelope])
+        var success: [String: JSONValue] = ["description": .string(route.successStatus == 204 ? "Done; no content" : "Success")]
+        if let media = contract.media {
+            success["content"] = .object(media.mapValues { .object(["schema": $0]) })
+        } else if let data = contract.data {
+            var name = route.operationId.prefix(1).uppercased() + route.operationId.dropFirst()
+            if case .string(let ref)? = data.objectValue?["$ref"], let last = ref.split(separator: "/").last { name = String(last) }
+            name += "Envelope"
+            envelopes[name] = OpenAPIResourceSchemas.object([
+                "ec": .object(["const": .number(0)]), "data": data, "msg": OpenAPIResourceSchemas.string,
+            ])
+            success["content"] = .object(["application/json": .object(["schema": OpenAPIResourceSchemas.ref(name)])])
         }
-        if route.requiresAuth { r["503"] = .object(["description": .string("The store is unavailable; retry after Retry-After (5030)"), "content": envelope]) }
-        if !route.pathParameters.isEmpty { r["404"] = .object(["description": .string("Not found"), "content": envelope]) }
-        if [.post, .put, .patch].contains(route.method) {
-            r["400"] = .object(["description": .string("Malformed JSON"), "content": envelope])
-            r["413"] = .object(["description": .string("Body over 64 KiB"), "content": envelope])
-            r["422"] = .object(["description": .string("Invalid fields"), "content": envelope])
+        if route.isIdempotentCreate {
+            success["headers"] = .object(["Idempotent-Replayed": .object(["description": .string("true when this is the kept answer to an earlier request"),
+                                                                          "schema": .object(["type": .string("string"), "enum": .array([.string("true")])])])])
+        }
+        if !contract.links.isEmpty {
+            success["links"] = .object(Dictionary(uniqueKeysWithValues: contract.links.map { name, link in
+                (name, JSONValue.object(["operationId": .string(link.operation), "parameters": .object(link.parameters.mapValues { .string($0) })]))
+            }))
+        }
+        r[String(route.successStatus)] = .object(success)
+
+        var errors: [Int: String] = [:]
+        if !route.anyQuery { errors[400] = errorDescriptions[400] }
+        if route.requiresAuth {
+            for status in [401, 429, 503] { errors[status] = errorDescriptions[status] }
+            if let scope = route.scope {
+                errors[403] = "The token lacks the \(scope.rawValue) scope (4030)" + (contract.limited ? "; or a user limit or fixed cap was reached (4031)" : "")
+            }
+        }
+        if !route.pathParameters.isEmpty { errors[404] = errorDescriptions[404] }
+        if contract.request != nil {
+            errors[413] = errorDescriptions[413]
+            errors[422] = errorDescriptions[422]
+        }
+        if route.isIdempotentCreate {
+            errors[409] = errorDescriptions[409]
+            errors[422] = "Invalid fields, each named in data.fields; or this Idempotency-Key was used with another body (4220)"
+        }
+        for (status, _) in contract.statuses where status >= 400 && errors[status] == nil { errors[status] = errorDescriptions[status] ?? "Error" }
+        if route.operationId == "revokeToken" { errors[409] = "The configured token (api.tokenId) is revoked by changing the configuration (4090)" }
+        for (status, description) in errors {
+            guard let shape = errorStatuses[status] else { continue }
+            var response: [String: JSONValue] = [
+                "description": .string(description),
+                "content": .object(["application/json": .object(["schema": OpenAPIResourceSchemas.ref(shape.name)])]),
+            ]
+            if !shape.headers.isEmpty {
+                response["headers"] = .object(Dictionary(uniqueKeysWithValues: shape.headers.map { name in
+                    (name, JSONValue.object(["required": .bool(true), "schema": OpenAPIResourceSchemas.string]))
+                }))
+            }
+            r[String(status)] = .object(response)
+        }
+        if contract.statuses[206] != nil, let media = contract.media {
+            r["206"] = .object([
+                "description": .string("The requested byte range"),
+                "headers": .object(["Content-Range": .object(["required": .bool(true), "schema": OpenAPIResourceSchemas.string])]),
+                "content": .object(media.mapValues { .object(["schema": $0]) }),
+            ])
         }
         return r
     }
@@ -79,4 +161,9 @@ extension ControlAPI {
     func openAPIResponse() -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument.jsonText)))
     }
+}
+
+extension APIRoute {
+    /// POSTs that create honour `Idempotency-Key`.
+    var isIdempotentCreate: Bool { method == .post && successStatus == 201 }
 }

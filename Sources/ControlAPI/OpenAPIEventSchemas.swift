@@ -5,34 +5,7 @@ import ChannelStore
 /// is POSTed. Written from the payload builders (`Channel.eventJSON`, `SessionRecord.json`, …);
 /// `WebhookEndpointsTests.testEveryEventTypeMatchesItsPublishedSchema` checks every event type the
 /// gateway sends, produced for real, against these schemas with `jsonschema` (PyPI).
-enum OpenAPIEventSchemas {
-    // MARK: A small JSON Schema vocabulary
-
-    static let string: JSONValue = .object(["type": .string("string")])
-    static let integer: JSONValue = .object(["type": .string("integer")])
-    static let number: JSONValue = .object(["type": .string("number")])
-    static let boolean: JSONValue = .object(["type": .string("boolean")])
-    static let dateTime: JSONValue = .object(["type": .string("string"), "format": .string("date-time")])
-    static let anyValue: JSONValue = .object([:])
-
-    static func ref(_ name: String) -> JSONValue { .object(["$ref": .string("#/components/schemas/\(name)")]) }
-    static func nullable(_ schema: JSONValue) -> JSONValue { .object(["oneOf": .array([schema, .object(["type": .string("null")])])]) }
-    static func array(_ items: JSONValue) -> JSONValue { .object(["type": .string("array"), "items": items]) }
-    static func oneOf(_ values: [String]) -> JSONValue { .object(["type": .string("string"), "enum": .array(values.map { .string($0) })]) }
-    static func described(_ schema: JSONValue, _ text: String) -> JSONValue {
-        guard case .object(var o) = schema else { return schema }
-        o["description"] = .string(text)
-        return .object(o)
-    }
-
-    /// A closed object: every property listed, `required` (default: all) present, nothing else.
-    static func object(_ properties: [String: JSONValue], required: [String]? = nil, open: Bool = false) -> JSONValue {
-        var o: [String: JSONValue] = ["type": .string("object"), "properties": .object(properties),
-                                      "required": .array((required ?? properties.keys.sorted()).map { .string($0) })]
-        if !open { o["additionalProperties"] = .bool(false) }
-        return .object(o)
-    }
-
+enum OpenAPIEventSchemas: JSONSchemaVocabulary {
     // MARK: Payload parts
 
     static var parts: [String: JSONValue] {

@@ -19,7 +19,7 @@ struct QueryReader {
 
     func date(_ key: String) throws -> Date? {
         guard let raw = string(key) else { return nil }
-        guard let d = Timestamp.parseStrict(raw) else { throw APIError.badRequest("\(key) must be an RFC 3339 timestamp") }
+        guard let d = RFC3339.parse(raw) else { throw APIError.badRequest("\(key) must be an RFC 3339 timestamp") }
         return d
     }
 

@@ -315,19 +315,20 @@ public enum Timestamp {
     }
 }
 
-/// Opaque list cursors: base64url of the last row's sequence number.
-enum Cursor {
-    static func encode(_ seq: Int64) -> String {
-        Data("s:\(seq)".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-    }
+/// List cursors: `c` and the position (the last row's sequence number, or an offset) in
+/// decimal. Opaque to clients — they pass `nextCursor` back — but with a grammar simple enough
+/// for the OpenAPI document to state exactly (`^c[0-9]{1,18}$`), so every cursor the document
+/// allows is one the store accepts and every other is a 400.
+public enum Cursor {
+    public static let pattern = "^c[0-9]{1,18}$"
+
+    static func encode(_ seq: Int64) -> String { "c\(seq)" }
 
     static func decode(_ cursor: String?) throws -> Int64 {
         guard let cursor, !cursor.isEmpty else { return 0 }
-        var b64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while b64.count % 4 != 0 { b64 += "=" }
-        guard let data = Data(base64Encoded: b64), let text = String(data: data, encoding: .utf8), text.hasPrefix("s:"),
-              let seq = Int64(text.dropFirst(2)), seq >= 0
+        let digits = cursor.utf8.dropFirst()
+        guard cursor.utf8.first == UInt8(ascii: "c"), (1...18).contains(digits.count), digits.allSatisfy({ (48...57).contains($0) }),
+              let seq = Int64(String(cursor.dropFirst()))
         else { throw StoreError.invalidCursor }
         return seq
     }

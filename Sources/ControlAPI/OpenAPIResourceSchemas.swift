@@ -1,0 +1,162 @@
+import ChannelStore
+
+/// The API's own objects in the OpenAPI document: what each answer's `data` is and what each
+/// request body may hold. Written from the renderers (`JSONRendering.swift`, `ChannelStats`,
+/// `SessionRecord.json` …) and the field checks (`channelFields`, `webhookFields`,
+/// `putUserConfig` …, whose rules come from `InputRules`); schemathesis, driven by this
+/// document against the real gateway (`OpenAPIContractTests`), reports any answer that does
+/// not match and any request the two disagree on.
+enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
+    static var name: JSONValue { text(InputRules.namePattern, max: 200) }
+    static var userId: JSONValue { text(InputRules.namePattern, max: 128) }
+    static func token(_ max: Int) -> JSONValue { text(InputRules.tokenPattern, max: max) }
+
+    // MARK: Answers
+
+    static var answers: [String: JSONValue] {
+        let channelProperties: [String: JSONValue] = [
+            "id": string, "userId": string, "name": string, "description": string, "tags": array(string),
+            "streamUrl": described(string, "rtmp://HOST:PORT/APP: where to publish"),
+            "streamId": described(string, "The stream key: a secret, shown only by the API"),
+            "status": oneOf(Channel.Status.allCases.map(\.rawValue)), "enabled": boolean, "hls": boolean, "record": boolean,
+            "reconnectWindowSec": integer, "duplicatePolicy": oneOf(Channel.DuplicatePolicy.allCases.map(\.rawValue)),
+            "metadata": .object(["type": .string("object")]), "createdAt": dateTime, "updatedAt": dateTime, "lastLiveAt": nullable(dateTime),
+            "session": nullable(ref("ChannelSession")),
+        ]
+        let output = object(["kind": oneOf(["hls", "record", "forward"]), "id": nullable(string), "state": string, "droppedPackets": integer,
+                             "packetsWritten": integer, "attempts": integer, "lastError": nullable(string)])
+        let usage = object(["used": integer, "limit": nullable(integer)])
+        var schemas: [String: JSONValue] = [
+            "Health": object(["status": .object(["const": .string("ok")])]),
+            "Readiness": object(["status": .object(["const": .string("ready")]), "store": oneOf(["sqlite", "postgres"])]),
+            "ChannelSession": described(object(["id": string, "startedAt": dateTime, "remoteAddr": string, "encoder": string], required: ["id"]),
+                                        "The running session (all four fields when read one by one or listed; its id in other answers)."),
+            "Channel": described(object(channelProperties), "A channel: what a broadcaster publishes to, with its stream key."),
+            "ChannelPage": page(ref("Channel")),
+            "ChannelStats": described(object([
+                "status": string, "sessionId": nullable(string), "uptimeSec": number, "bytesIn": integer, "videoFrames": integer,
+                "audioFrames": integer, "bitrateKbps": described(number, "Over the last second"), "bitrateKbps10s": number, "fps": number,
+                "keyframeIntervalSec": nullable(number),
+                "video": nullable(object(["codec": string, "profile": nullable(string), "level": nullable(integer), "width": nullable(integer),
+                                          "height": nullable(integer)])),
+                "audio": nullable(object(["codec": string, "sampleRate": nullable(integer), "channels": nullable(integer)])),
+                "timestampRepairs": integer, "avDriftMs": nullable(integer), "outputs": array(ref("Output")),
+            ]), "Measured from the media itself, not taken from the publisher's metadata."),
+            "Output": described(output, "One output of a live session: HLS, the recording or a forward."),
+            "SessionPage": page(ref("EventSession")),
+            "System": object([
+                "version": string, "nodeId": string, "ports": object(["rtmp": integer, "http": integer]), "rtmpApp": string,
+                "store": oneOf(["sqlite", "postgres"]), "codecs": object(["video": array(string), "audio": array(string)]), "uptimeSec": number,
+            ]),
+            "SystemStats": object([
+                "connections": integer, "liveChannels": integer, "ingestBitrateKbps": number, "cpuSeconds": number, "memoryRssBytes": number,
+                "uptimeSec": number, "store": object(["backend": oneOf(["sqlite", "postgres"]), "healthy": boolean]),
+            ]),
+            "UserConfig": described(object([
+                "userId": string, "maxChannels": nullable(integer), "maxConcurrentLive": nullable(integer), "maxBitrateKbps": nullable(integer),
+                "maxWidth": nullable(integer), "maxHeight": nullable(integer), "maxFps": nullable(number), "maxSessionSec": nullable(integer),
+                "allowedVideoCodecs": nullable(array(string)),
+            ]), "A user's limits; null = the server default (none)."),
+            "Usage": object(["userId": string, "channels": usage, "liveChannels": usage]),
+        ]
+        // The webhook as the API shows it is the one events carry (no secret); the 201 adds it once.
+        schemas["Webhook"] = OpenAPIEventSchemas.parts["EventWebhook"]
+        schemas["WebhookCreated"] = described(adding(OpenAPIEventSchemas.parts["EventWebhook"] ?? anyValue, "secret",
+                                                      described(string, "whsec_…: shown once, in this answer")),
+                                              "The new webhook with its signing secret (Standard Webhooks), shown only here.")
+        schemas["WebhookPage"] = page(ref("Webhook"))
+        schemas["Delivery"] = object([
+            "id": string, "webhookId": string, "eventId": string, "eventType": string, "eventSeq": integer, "attempt": integer,
+            "state": oneOf(DeliveryRecord.State.allCases.map(\.rawValue)), "statusCode": nullable(integer), "latencyMs": nullable(integer),
+            "responseExcerpt": nullable(string), "nextAttemptAt": nullable(dateTime), "createdAt": dateTime, "updatedAt": dateTime,
+        ])
+        schemas["DeliveryPage"] = page(ref("Delivery"))
+        schemas["RedeliveryQueued"] = object(["id": string, "state": .object(["const": .string("pending")])])
+        schemas["WebhookTestResult"] = described(object([
+            "delivered": boolean, "latencyMs": integer, "statusCode": nullable(integer), "responseExcerpt": nullable(string),
+            "eventId": string, "deliveryId": string,
+        ]), "What the receiver answered to the webhook.ping sent now.")
+        schemas["Forward"] = object(["id": string, "channelId": string, "url": string, "enabled": boolean, "createdAt": dateTime,
+                                     "updatedAt": dateTime, "status": described(nullable(ref("Output")), "Its output while the channel is live")])
+        schemas["ForwardPage"] = page(ref("Forward"))
+        schemas["Video"] = OpenAPIEventSchemas.parts["EventVideo"]
+        schemas["VideoPage"] = page(ref("Video"))
+        schemas["SearchPage"] = page(.object(["oneOf": .array([
+            adding(object(channelProperties), "type", .object(["const": .string("channel")])),
+            adding(OpenAPIEventSchemas.parts["EventVideo"] ?? anyValue, "type", .object(["const": .string("video")])),
+        ])]))
+        let tokenProperties: [String: JSONValue] = ["id": string, "scopes": array(oneOf(TokenScope.allCases.map(\.rawValue))),
+                                                     "userId": nullable(string), "createdAt": dateTime, "lastUsedAt": nullable(dateTime)]
+        schemas["Token"] = object(tokenProperties)
+        schemas["TokenCreated"] = described(adding(object(tokenProperties), "secret", described(string, "Shown once, in this answer")),
+                                            "The new token; authenticate as Basic id:secret.")
+        schemas["TokenPage"] = page(ref("Token"))
+        return schemas
+    }
+
+    // MARK: Request bodies
+
+    static var requests: [String: JSONValue] {
+        let channelFields: [String: JSONValue] = [
+            "name": name, "userId": userId,
+            "description": orNull(text(InputRules.textPattern, min: 0, max: 2000)),
+            "tags": orNull(array(token(64), maxItems: 20)),
+            "enabled": orNull(boolean), "hls": orNull(boolean), "record": orNull(boolean),
+            "reconnectWindowSec": orNull(described(integer(0...300), "Seconds a dropped publisher may come back within, as the same session")),
+            "duplicatePolicy": orNull(oneOf(Channel.DuplicatePolicy.allCases.map(\.rawValue))),
+            "metadata": orNull(described(.object(["type": .string("object")]), "Free JSON, at most 16 KiB; PATCH merges it (RFC 7396)")),
+        ]
+        let webhookFields: [String: JSONValue] = [
+            "url": described(text(InputRules.webhookURLPattern, max: 2048), "Receiver; with webhooks.blockPrivateNetworks, never a private address"),
+            "events": orNull(described(array(oneOf(Webhook.eventTypes), maxItems: 16), "Empty or null: every event")),
+            "channelIds": orNull(array(token(128), maxItems: 1000)), "userIds": orNull(array(token(128), maxItems: 1000)),
+            "enabled": orNull(boolean),
+        ]
+        let forwardFields: [String: JSONValue] = [
+            "url": described(text(InputRules.forwardURLPattern, max: 2048), "rtmp(s)://host[:port]/app/streamKey"),
+            "enabled": orNull(boolean),
+        ]
+        var limits: [String: JSONValue] = [
+            "maxChannels": orNull(integer(0...1_000_000)), "maxConcurrentLive": orNull(integer(0...100_000)),
+            "maxBitrateKbps": orNull(described(integer(1...1_000_000), "Sustained over 10 s")), "maxWidth": orNull(integer(16...16384)),
+            "maxHeight": orNull(integer(16...16384)), "maxSessionSec": orNull(integer(1...31_536_000)),
+            "allowedVideoCodecs": orNull(array(oneOf(["h264", "hevc", "av1", "vp9"]), maxItems: 8)),
+        ]
+        limits["maxFps"] = orNull(.object(["type": .string("number"), "minimum": .number(1), "maximum": .number(1000)]))
+        let scopes = TokenScope.allCases.map(\.rawValue)
+        let bound = TokenScope.userBound.map(\.rawValue).sorted()
+        return [
+            "ChannelCreate": described(object(channelFields, required: ["name", "userId"]),
+                                       "POST and PUT: name and userId required; every other field takes its default when absent or null."),
+            "ChannelPatch": described(object(channelFields, required: []), "JSON Merge Patch (RFC 7396): fields present change; null restores a default."),
+            "WebhookCreate": object(webhookFields, required: ["url"]),
+            "WebhookPatch": described(object(webhookFields, required: []), "JSON Merge Patch: null restores a default (every event, channel, user; enabled)."),
+            "ForwardCreate": object(forwardFields, required: ["url"]),
+            "ForwardPatch": object(forwardFields, required: []),
+            "UserConfigInput": described(object(limits, required: []), "Every limit; absent or null = the server default (none)."),
+            "TokenCreate": described(.object(["anyOf": .array([
+                object(["scopes": array(oneOf(scopes), maxItems: scopes.count, minItems: 1), "userId": .object(["type": .string("null")])],
+                       required: ["scopes"]),
+                object(["scopes": array(oneOf(bound), maxItems: scopes.count, minItems: 1), "userId": userId], required: ["scopes", "userId"]),
+            ])]), "A token bound to a userId may hold only " + bound.joined(separator: ", ") + "."),
+        ]
+    }
+
+    // MARK: Errors
+
+    /// The error envelope of one HTTP status: its `ec` codes (SPEC §4) and `data` details.
+    static func error(_ codes: [Int]) -> JSONValue {
+        object([
+            "ec": .object(["type": .string("integer"), "enum": .array(codes.map { .number(Double($0)) })]),
+            "msg": described(string, "What went wrong, for people"),
+            "data": nullable(ref("ErrorDetails")),
+        ])
+    }
+
+    static var errorDetails: JSONValue {
+        described(object([
+            "fields": described(.object(["type": .string("object"), "additionalProperties": string]), "Each offending field and why (422, 400)"),
+            "unknownParameters": array(string), "limit": string, "cap": string, "max": integer,
+        ], required: [], open: true), "Details of an error, when there are any.")
+    }
+}
