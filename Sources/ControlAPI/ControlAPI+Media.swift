@@ -22,7 +22,7 @@ extension ControlAPI {
         guard InputRules.wholeMatch(raw, InputRules.forwardURLPattern) else {
             return "must be an rtmp(s) URL of ASCII characters: host, optional port 1-65535, /app and the stream key"
         }
-        if blockPrivateNetworks && isPrivateHost(host) { return "must not point at a loopback or private network address" }
+        if blockPrivateNetworks, let why = privateHostProblem(host) { return why }
         return nil
     }
 
@@ -30,7 +30,7 @@ extension ControlAPI {
         body.restrict(to: ["url", "enabled"], readOnly: ["id", "channelId", "createdAt", "updatedAt", "status"])
         var url: String?
         if let raw = body.string("url", required: requireURL, maxLength: 2048) {
-            if let reason = Self.forwardURLProblem(raw, blockPrivateNetworks: configuration.blockPrivateNetworks) { body.fail("url", reason) } else { url = raw }
+            if let reason = Self.forwardURLProblem(raw, blockPrivateNetworks: configuration.blockPrivateForwards) { body.fail("url", reason) } else { url = raw }
         }
         if body.isNull("url") { body.fail("url", "must not be null") }
         return (url, body.isNull("enabled") ? true : body.bool("enabled"))

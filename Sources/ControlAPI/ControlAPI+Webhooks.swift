@@ -34,26 +34,19 @@ extension ControlAPI {
         guard InputRules.wholeMatch(raw, InputRules.webhookURLPattern) else {
             return "must be an http(s) URL of ASCII characters: host (an IDN in its xn-- form), optional port 1-65535, path and query"
         }
-        if blockPrivateNetworks && isPrivateHost(host) { return "must not point at a loopback or private network address" }
+        if blockPrivateNetworks, let why = privateHostProblem(host) { return why }
         return nil
     }
 
-    static func isPrivateHost(_ rawHost: String) -> Bool {
-        let host = rawHost.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if host == "localhost" || host.hasSuffix(".localhost") { return true }
-        let octets = host.split(separator: ".").compactMap { UInt8($0) }
-        if octets.count == 4 {
-            switch (octets[0], octets[1]) {
-            case (10, _), (127, _), (0, _), (169, 254), (192, 168): return true
-            case (172, let b) where (16...31).contains(b): return true
-            case (100, let b) where (64...127).contains(b): return true
-            default: return false
-            }
-        }
-        if host.contains(":") {
-            return host == "::1" || host == "::" || host.hasPrefix("fc") || host.hasPrefix("fd") || host.hasPrefix("fe80") || host.hasPrefix("::ffff:")
-        }
-        return false
+    /// A host that names a non-public address by itself — a literal in any notation
+    /// (`127.0.0.1`, `2130706433`, `127.1`, `0x7f.1`, `[::ffff:127.0.0.1]` …) or `localhost` —
+    /// refused when the URL is saved. Names are resolved and checked again on every delivery
+    /// or connect (`OutboundGuard`), since DNS can be re-pointed after the check.
+    static func privateHostProblem(_ rawHost: String) -> String? {
+        let host = rawHost.lowercased()
+        if host == "localhost" || host.hasSuffix(".localhost") || host == "localhost." { return "must not point at a non-public address (localhost)" }
+        guard let address = OutboundAddressPolicy.literal(host), let why = OutboundAddressPolicy.refusal(address) else { return nil }
+        return "must not point at a non-public address (\(OutboundAddressPolicy.format(address)): \(why))"
     }
 
     func createWebhook(_ request: Request) async throws -> Response {

@@ -15,11 +15,15 @@ public struct ControlAPIConfiguration: Sendable {
     public var authFailuresPerMinute: Int
     /// `webhooks.blockPrivateNetworks`: refuse webhook URLs on loopback/private addresses.
     public var blockPrivateNetworks: Bool
+    /// `forwards.blockPrivateNetworks`: the same for push targets.
+    public var blockPrivateForwards: Bool
     /// `DATA_DIR/hls`, served at `/hls/…`; nil = no HLS served.
     public var hlsDirectory: String?
 
     public init(version: String, nodeId: String, publicHost: String, rtmpPort: Int, httpPort: Int, rtmpApp: String = "live",
-                startedAt: Date = Date(), authFailuresPerMinute: Int = 20, blockPrivateNetworks: Bool = false, hlsDirectory: String? = nil) {
+                startedAt: Date = Date(), authFailuresPerMinute: Int = 20, blockPrivateNetworks: Bool = false, blockPrivateForwards: Bool = false,
+                hlsDirectory: String? = nil) {
+        self.blockPrivateForwards = blockPrivateForwards
         self.hlsDirectory = hlsDirectory
         self.authFailuresPerMinute = authFailuresPerMinute
         self.blockPrivateNetworks = blockPrivateNetworks

@@ -137,7 +137,15 @@ public struct LiveGateApp: Sendable {
             let nodeId = identity.id
             let rtmpConfig = configuration.rtmp
             let disableAfterDays = configuration.double("webhooks.disableAfterDays")
-            let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(),
+            // The outbound guard: webhook receivers and push targets resolved when reached, every
+            // address checked (`webhooks.blockPrivateNetworks`, `forwards.blockPrivateNetworks`).
+            let hostsFile = configuration.string("network.hostsFile")
+            let resolver: any HostResolver = hostsFile.isEmpty ? SystemHostResolver() : try HostsFileResolver(path: hostsFile)
+            let webhookGuard = OutboundGuard(blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks"), resolver: resolver)
+            let forwardGuard = OutboundGuard(blockPrivateNetworks: configuration.bool("forwards.blockPrivateNetworks"), resolver: resolver)
+            let transport: any WebhookTransport = webhookGuard.blockPrivateNetworks || !hostsFile.isEmpty
+                ? GuardedWebhookTransport(AsyncHTTPClientTransport(), guard: webhookGuard) : AsyncHTTPClientTransport()
+            let dispatcher = WebhookDispatcher(store: store, transport: transport,
                                                perWebhook: configuration.int("webhooks.maxInFlightPerWebhook"),
                                                overall: configuration.int("webhooks.maxInFlight"),
                                                disableAfter: disableAfterDays > 0 ? disableAfterDays * 86_400 : nil,
@@ -151,6 +159,11 @@ public struct LiveGateApp: Sendable {
             media.forwardFailureThreshold = configuration.int("forwards.failureThreshold")
             media.forwardTLSVerify = configuration.bool("forwards.tlsVerify")
             media.forwardTLSCAFile = configuration.string("forwards.tlsCaFile")
+            if forwardGuard.blockPrivateNetworks {
+                media.forwardHostCheck = { host in
+                    do { _ = try forwardGuard.check(host: host); return nil } catch { return "\(error)" }
+                }
+            }
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
                                                 lifecycle: .init(limitCooldown: configuration.double("ingest.limitCooldownSec")),
                                                 pendingEndsPath: dataDir + "/pending-ends.json",
@@ -162,7 +175,8 @@ public struct LiveGateApp: Sendable {
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
-                blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks"), hlsDirectory: media.hlsDirectory))
+                blockPrivateNetworks: webhookGuard.blockPrivateNetworks, blockPrivateForwards: forwardGuard.blockPrivateNetworks,
+                hlsDirectory: media.hlsDirectory))
             gate.open(api.makeRouter().buildResponder())
             let group = ServiceGroup(configuration: .init(
                 // Stopped in reverse: RTMP (publishers end with `shutdown`), then the coordinator

@@ -22,7 +22,11 @@ final class ForwardPusher: MediaWriter {
     }
     private let tls: TLS
 
-    init(url: String, interrupt: InterruptFlag, timeoutSeconds: Double, tls: TLS = TLS()) {
+    /// The outbound guard's verdict on the target's host (nil: not guarded).
+    private let hostCheck: (@Sendable (String) -> String?)?
+
+    init(url: String, interrupt: InterruptFlag, timeoutSeconds: Double, tls: TLS = TLS(), hostCheck: (@Sendable (String) -> String?)? = nil) {
+        self.hostCheck = hostCheck
         self.url = url
         self.interrupt = interrupt
         self.timeoutMicroseconds = Int64(timeoutSeconds * 1_000_000)
@@ -42,6 +46,12 @@ final class ForwardPusher: MediaWriter {
     }
 
     func open(_ layout: StreamLayout) throws(AVFailure) {
+        // Checked at every connect, not only when the forward was saved: its name may have
+        // been re-pointed since. (libavformat resolves it again to connect; the window
+        // between the two lookups is what a guard outside the RTMP client can do.)
+        if let hostCheck, let host = URLComponents(string: url)?.host, let refusal = hostCheck(host) {
+            throw AVFailure("forward connect", message: refusal)
+        }
         let m = try MediaMuxer(format: "flv", url: url, layout: layout, interrupt: interrupt, operationTimeoutMicroseconds: timeoutMicroseconds)
         // A live push is not seekable: no duration/filesize rewrite at the end.
         try m.open(ioOptions: ioOptions, muxerOptions: ["flvflags": "no_duration_filesize"])

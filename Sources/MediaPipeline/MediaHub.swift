@@ -67,6 +67,9 @@ public final class MediaHub: Sendable {
         /// does not unless asked), against `forwardTLSCAFile` or the system's trust store.
         public var forwardTLSVerify = true
         public var forwardTLSCAFile = ""
+        /// Asked with a forward's host just before each connect (`forwards.blockPrivateNetworks`):
+        /// why it may not be reached, or nil. Resolution blocks; it runs on the output's thread.
+        public var forwardHostCheck: (@Sendable (String) -> String?)?
         /// How long a forward may take to flush when its session ends before it is cut off.
         public var forwardStopSeconds: Double = 3
         /// How long file outputs (HLS, MP4) let packets gather between wake-ups; HLS segments
@@ -293,7 +296,7 @@ public final class MediaHub: Sendable {
         let interrupt = InterruptFlag()
         let onEvent = self.onEvent
         let writer = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
-                                   tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile))
+                                   tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile), hostCheck: settings.forwardHostCheck)
         let retry = OutputWorker.RetryPolicy(initialDelay: settings.forwardRetryInitialSeconds, maxDelay: settings.forwardRetryMaxSeconds,
                                              failureThreshold: settings.forwardFailureThreshold)
         var flog = log
