@@ -29,6 +29,20 @@ public struct PostgresScratchDatabase: Sendable {
         try? await Self.run("DROP DATABASE IF EXISTS \(name) WITH (FORCE)", on: server)
     }
 
+    /// Ends every server process connected to this database (`pg_terminate_backend`: what a
+    /// PostgreSQL restart or an administrator does to a client's open connections, 57P01).
+    /// Returns how many it ended.
+    @discardableResult
+    public func terminateConnections() async throws -> Int {
+        let logger = Logger(label: "test.postgres-scratch")
+        let connection = try await PostgresConnection.connect(configuration: server, id: 2, logger: logger)
+        defer { Task { try? await connection.close() } }
+        let rows = try await connection.query(PostgresQuery(unsafeSQL:
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(name)' AND pid <> pg_backend_pid()"), logger: logger)
+        for try await (count) in rows.decode(Int.self) { return count }
+        return 0
+    }
+
     private static func run(_ sql: String, on server: PostgresConnection.Configuration) async throws {
         let logger = Logger(label: "test.postgres-scratch")
         let connection = try await PostgresConnection.connect(configuration: server, id: 1, logger: logger)

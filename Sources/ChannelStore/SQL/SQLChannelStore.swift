@@ -37,16 +37,25 @@ public final class SQLChannelStore: ChannelStore {
 
     // MARK: Execution helpers
 
+    /// Tries of a read on dropped connections: one more than the connections a pool can hold
+    /// per event loop, so a pool whose every connection was ended still answers.
+    static let readAttempts = 6
+
     /// Runs a read-only `body`: on SQLite on one of the read connections (a write there fails:
-    /// they are `query_only`), on PostgreSQL on the pool.
-    /// A read that meets a dropped connection (PostgreSQL restarting) is tried once more on a
-    /// fresh one: it changes nothing, so repeating it is safe.
+    /// they are `query_only`), on PostgreSQL on the pool. A read that meets a dropped
+    /// connection (PostgreSQL restarting) is tried again on another: it changes nothing, so
+    /// repeating it is safe.
     func read<R: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         guard !readers.isEmpty else {
-            do {
-                return try await write(body)
-            } catch where StoreFactory.isDroppedConnection(error) {
-                return try await write(body)
+            // Every pooled connection may have been ended at once (a restart): each retry takes
+            // the next one, dead ones leave the pool, and a fresh connection answers.
+            var attempt = 1
+            while true {
+                do {
+                    return try await write(body)
+                } catch where StoreFactory.isDroppedConnection(error) && attempt < Self.readAttempts {
+                    attempt += 1
+                }
             }
         }
         let slot = readers[nextReader.withLockedValue { n in
@@ -78,7 +87,8 @@ public final class SQLChannelStore: ChannelStore {
                 throw error
             }
         }
-        return try await body(db)
+        let db = self.db
+        return try await StoreDeadline.run { try await body(db) }
     }
 
     /// Runs `body` in one transaction on one connection; rolls back on any error.

@@ -46,7 +46,7 @@ extension StoreFactory {
     /// connection-class (08xxx), shutdown (57P01–57P03) and too-many-connections (53300) answers.
     public static func isUnavailable(_ error: any Error) -> Bool {
         if error is IOError || error is NIOConnectionError || error is ChannelError { return true }
-        if error is ConnectionPoolTimeoutError || error is ConnectionPoolError { return true }
+        if error is ConnectionPoolTimeoutError || error is ConnectionPoolError || error is StoreDeadline.Exceeded { return true }
         guard let error = error as? PSQLError else { return false }
         switch error.code {
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed: return true
@@ -58,11 +58,12 @@ extension StoreFactory {
         return false
     }
 
-    /// A connection the server (or the network) closed under a query: worth one retry on a
-    /// fresh connection for a read (`57P01` during a PostgreSQL restart).
+    /// A connection the server (or the network) closed under a query: worth a retry on
+    /// another connection for a read (`57P01` during a PostgreSQL restart, a reset).
     static func isDroppedConnection(_ error: any Error) -> Bool {
         guard let error = error as? PSQLError else { return error is ChannelError }
-        if error.code == .serverClosedConnection || error.code == .uncleanShutdown { return true }
+        if error.code == .serverClosedConnection || error.code == .uncleanShutdown || error.code == .clientClosedConnection
+            || error.code == .connectionError { return true }
         return error.serverInfo?[.sqlState] == "57P01"
     }
 }
