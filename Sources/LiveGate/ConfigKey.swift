@@ -1,4 +1,5 @@
 import Foundation
+import RTMPServer
 
 /// One documented configuration key: its dotted path, default, and how to validate a value.
 /// The table in `LiveGateConfiguration.keys` is the single source for the file parser, the
@@ -10,6 +11,8 @@ public struct ConfigKey: Sendable {
         case string
         /// A path that, when set, must name a readable file (checked by `check-config` too).
         case readableFile
+        /// Comma-separated addresses or CIDR blocks (`10.0.0.0/8, 127.0.0.2`).
+        case cidrList
         case oneOf([String])
         case bool
     }
@@ -59,6 +62,9 @@ public struct ConfigKey: Sendable {
             return options.contains(value) ? nil : "must be one of \(options.joined(separator: ", "))"
         case .bool:
             return ["true", "false"].contains(value.lowercased()) ? nil : "must be true or false"
+        case .cidrList:
+            let bad = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { CIDRBlock($0) == nil }
+            return bad.isEmpty ? nil : "not an address or CIDR block: \(bad.joined(separator: ", "))"
         }
     }
 }

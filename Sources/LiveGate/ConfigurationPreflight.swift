@@ -29,6 +29,9 @@ public struct ConfigurationPreflight {
         if let reason = StoreFactory.problem(url: configuration.string("database.url")) { add("database.url", reason) }
 
         // API credentials: both or neither, and a secret worth the name (it guards an admin token).
+        if configuration.string("rtmp.proxyProtocol") != "off" && configuration.string("rtmp.trustedProxies").isEmpty {
+            add("rtmp.trustedProxies", "must list the balancers' addresses when rtmp.proxyProtocol is \(configuration.string("rtmp.proxyProtocol")) (a PROXY header from anyone else is refused)")
+        }
         let tokenId = configuration.string("api.tokenId"), tokenSecret = configuration.string("api.tokenSecret")
         if tokenId.isEmpty != tokenSecret.isEmpty {
             add(tokenId.isEmpty ? "api.tokenId" : "api.tokenSecret", "must be set with \(tokenId.isEmpty ? "api.tokenSecret" : "api.tokenId") (LIVE_TOKEN_ID and LIVE_TOKEN_SECRET go together)")

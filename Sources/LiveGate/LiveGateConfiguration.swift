@@ -25,6 +25,10 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("rtmp.maxConnectionsPerIP", .int(0...1_000_000), default: "50", "Connections per remote IP; 0 = unlimited."),
         ConfigKey("rtmp.failedPublishesPerMinute", .int(0...1_000_000), default: "10",
                   "Refused publishes per IP per minute before that IP is refused without lookup for 60 s; 0 = off."),
+        ConfigKey("rtmp.proxyProtocol", .oneOf(ProxyProtocolMode.allCases.map(\.rawValue)), default: "off",
+                  "PROXY protocol from rtmp.trustedProxies: off, v1, v2 (HAProxy send-proxy-v2, AWS NLB) or auto (either, or none)."),
+        ConfigKey("rtmp.trustedProxies", .cidrList, default: "",
+                  "Balancers allowed to send a PROXY header: a list of addresses or CIDR blocks (YAML list or comma-separated)."),
         ConfigKey("rtmp.tlsPort", .int(0...65535), default: "1936", "RTMPS listener port (on only with tlsCertificate and tlsKey)."),
         ConfigKey("rtmp.tlsCertificate", .string, default: "", "PEM certificate chain for RTMPS; empty = RTMPS off."),
         ConfigKey("rtmp.tlsKey", .string, default: "", "PEM private key for RTMPS."),
@@ -158,6 +162,9 @@ public struct LiveGateConfiguration: Sendable {
         flatten(node, prefix: "", file: path)
     }
 
+    /// Keys whose YAML value may be a list.
+    static let listKeys: Set<String> = ["rtmp.trustedProxies"]
+
     private mutating func flatten(_ node: Node, prefix: String, file: String) {
         switch node {
         case .mapping(let mapping):
@@ -168,6 +175,14 @@ public struct LiveGateConfiguration: Sendable {
         case .scalar(let scalar):
             if scalar.string == "null" || scalar.string == "~" { return }
             set(prefix, scalar.string, source: file)
+        case .sequence(let items) where Self.listKeys.contains(prefix):
+            // A list key (`rtmp.trustedProxies`) is kept comma-separated, as its environment form.
+            let values = items.compactMap { $0.scalar?.string }
+            guard values.count == items.count else {
+                problems.append(Problem(source: file, key: prefix, reason: "must be a list of plain values"))
+                return
+            }
+            set(prefix, values.joined(separator: ","), source: file)
         case .sequence:
             problems.append(Problem(source: file, key: prefix, reason: "lists are not accepted here"))
         case .alias:
@@ -194,6 +209,8 @@ public struct LiveGateConfiguration: Sendable {
             failedPublishesPerMinute: int("rtmp.failedPublishesPerMinute")
         )
         c.tlsPort = int("rtmp.tlsPort")
+        c.proxyProtocol = ProxyProtocolMode(rawValue: string("rtmp.proxyProtocol")) ?? .off
+        c.trustedProxies = string("rtmp.trustedProxies").split(separator: ",").compactMap { CIDRBlock(String($0)) }
         c.tlsCertificatePath = string("rtmp.tlsCertificate")
         c.tlsKeyPath = string("rtmp.tlsKey")
         return c

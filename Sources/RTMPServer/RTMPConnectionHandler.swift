@@ -54,10 +54,19 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     // MARK: Lifecycle
 
+    /// The broadcaster behind a trusted proxy (PROXY protocol), told before `channelActive`.
+    private var proxied: ProxiedPeer?
+
     func channelActive(context: ChannelHandlerContext) {
         let address = context.channel.remoteAddress
-        remoteIP = address?.ipAddress ?? "unknown"
-        remoteAddress = address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
+        if let proxied {
+            remoteIP = proxied.ip
+            remoteAddress = proxied.ip.contains(":") ? "[\(proxied.ip)]:\(proxied.port)" : "\(proxied.ip):\(proxied.port)"
+            logger[metadataKey: "via"] = "\(address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown")"
+        } else {
+            remoteIP = address?.ipAddress ?? "unknown"
+            remoteAddress = address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "unknown"
+        }
         logger[metadataKey: "remote"] = "\(remoteAddress)"
         if let refusal = deps.limiter.acquire(ip: remoteIP) {
             logger.warning("connection refused", metadata: ["reason": "\(refusal)"])
@@ -97,6 +106,10 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let peer = event as? ProxiedPeer {
+            proxied = peer
+            return
+        }
         if event is TransportMismatchEvent {
             transportMismatch = true
             lifecycle?.ending(.protocolError)

@@ -78,6 +78,8 @@ public final class RTMPServer: Service, Sendable {
     public func run() async throws {
         let deps = dependencies
         let counter = nextConnectionID
+        let proxyMode = configuration.proxyProtocol, trustedProxies = configuration.trustedProxies
+        let handshakeTimeout = configuration.handshakeTimeoutSeconds
         let children = self.children
         let tlsContext = configuration.tlsEnabled
             ? try Self.makeTLSContext(certificate: configuration.tlsCertificatePath ?? "", key: configuration.tlsKeyPath ?? "") : nil
@@ -96,6 +98,11 @@ public final class RTMPServer: Service, Sendable {
                     children.withLockedValue { $0[key] = channel }
                     channel.closeFuture.whenComplete { _ in _ = children.withLockedValue { $0.removeValue(forKey: key) } }
                     return channel.eventLoop.makeCompletedFuture {
+                        // A balancer's PROXY header comes before anything else, TLS included.
+                        if proxyMode != .off {
+                            try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler(
+                                mode: proxyMode, trusted: trustedProxies, timeout: .milliseconds(Int64(handshakeTimeout * 1000)), logger: deps.logger))
+                        }
                         // RTMPS is RTMP inside TLS: the same handler sees plaintext bytes.
                         if let tls {
                             try channel.pipeline.syncOperations.addHandler(PlainOnTLSPortDetector(logger: deps.logger, ports: deps.ports))

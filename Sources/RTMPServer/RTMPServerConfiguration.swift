@@ -26,6 +26,10 @@ public struct RTMPServerConfiguration: Sendable {
     /// `rtmp.tlsKey`: PEM private key.
     public var tlsKeyPath: String?
 
+    /// `rtmp.proxyProtocol` and `rtmp.trustedProxies`: PROXY headers read from these peers only.
+    public var proxyProtocol: ProxyProtocolMode = .off
+    public var trustedProxies: [CIDRBlock] = []
+
     public var tlsEnabled: Bool { !(tlsCertificatePath ?? "").isEmpty && !(tlsKeyPath ?? "").isEmpty }
 
     public init(

@@ -4,7 +4,8 @@ import NIOCore
 /// the regression tests, so a crash the fuzzer finds is replayed by exactly the same code.
 ///
 /// The first input byte picks what is exercised (mod 4):
-/// 0 — the whole connection path from raw bytes (handshake, chunks, commands, media);
+/// 0 — the whole connection path from raw bytes (a PROXY protocol header, then handshake,
+///     chunks, commands, media);
 /// 1 — the same, after a valid plain handshake, so mutations reach the chunk layer at once;
 /// 2 — AMF0/AMF3 value decoding;
 /// 3 — FLV tag parsing and codec configuration records.
@@ -34,6 +35,20 @@ public enum FuzzHarness {
     }
 
     static func runConnection(_ input: ByteBuffer, splitSeed: Int) {
+        var input = input
+        // What a balancer may put first (rtmp.proxyProtocol): parsed from growing prefixes, as
+        // reads arrive, then the rest goes on as RTMP.
+        var seen = 0
+        while seen < min(input.readableBytes, 16 + ProxyProtocolHeader.v2MaxPayload) {
+            seen = min(input.readableBytes, seen + 1 + splitSeed % 37)
+            let prefix = input.getSlice(at: input.readerIndex, length: seen)!
+            switch ProxyProtocolHeader.parse(prefix.readableBytesView) {
+            case .needMore: continue
+            case .header(_, let consumed): input.moveReaderIndex(forwardBy: consumed)
+            case .absent, .invalid: break
+            }
+            break
+        }
         // Small limits so the fuzzer explores limit paths instead of allocating 8 MiB.
         let limits = RTMPLimits(maxMessageBytes: 64 * 1024, maxChunkSize: 64 * 1024, maxChunkStreams: 8,
                                 maxBufferedBytes: 128 * 1024, maxAMFDepth: 16, maxAMFElements: 256)
