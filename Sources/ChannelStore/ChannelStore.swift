@@ -23,6 +23,10 @@ public protocol ChannelStore: Sendable {
 
     // Idempotency keys (SPEC §4: every POST that creates, 24 h).
     /// Claims `key` for this request, or says what an earlier request with it did.
+    /// Nodes sharing this store (issue #14): registered at start, a heartbeat every 2 s.
+    func registerNode(_ node: NodeRecord) async throws
+    func heartbeatNode(id: String, at now: Date) async throws -> Bool
+    func nodes() async throws -> [NodeRecord]
     func claimIdempotencyKey(_ request: IdempotentRequest, now: Date) async throws -> IdempotencyClaim
     /// Stores the answer of a claimed key (replayed to the same request for 24 h).
     func completeIdempotencyKey(tokenId: String, key: String, status: Int, response: String) async throws

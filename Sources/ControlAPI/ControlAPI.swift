@@ -132,7 +132,7 @@ public struct ControlAPI: Sendable {
             APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", status: 204, .noContent) { _, c in try await deleteWebhook(c) },
             APIRoute(.get, "/v1/search", operation: "search", "Search channels or videos",
                      query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list, .json("SearchPage")) { r, c in try await search(r, c) },
-            APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime", .json("System")) { _, _ in system() },
+            APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", .json("System")) { _, _ in await system() },
             APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first",
                      query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
             APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", status: 201,
@@ -221,8 +221,22 @@ public struct ControlAPI: Sendable {
         }
     }
 
-    func system() -> Response {
-        Envelope.response(data: .object([
+    /// `nodes`: every node registered in the store with its health (heartbeat within 15 s);
+    /// null while the store cannot be read — the rest of the answer is this node's own.
+    func system() async -> Response {
+        let now = Date()
+        let nodes: JSONValue
+        if let records = try? await store.nodes() {
+            nodes = .array(records.map { n in
+                .object(["id": .string(n.id), "addresses": .array(n.addresses.map { .string($0) }), "version": .string(n.version),
+                         "startedAt": .string(Timestamp.format(n.startedAt)), "heartbeatAt": .string(Timestamp.format(n.heartbeatAt)),
+                         "healthy": .bool(n.isHealthy(at: now)), "self": .bool(n.id == configuration.nodeId)])
+            })
+        } else {
+            nodes = .null
+        }
+        return Envelope.response(data: .object([
+            "nodes": nodes,
             "version": .string(configuration.version), "nodeId": .string(configuration.nodeId),
             "ports": .object(["rtmp": .number(Double(configuration.rtmpPort)), "http": .number(Double(configuration.httpPort))]),
             "rtmpApp": .string(configuration.rtmpApp), "store": .string(store.backendName),

@@ -47,7 +47,12 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "System": object([
                 "version": string, "nodeId": string, "ports": object(["rtmp": integer, "http": integer]), "rtmpApp": string,
                 "store": oneOf(["sqlite", "postgres"]), "codecs": object(["video": array(string), "audio": array(string)]), "uptimeSec": number,
+                "nodes": described(nullable(array(ref("Node"))), "Every node sharing the store (null while it cannot be read)"),
             ]),
+            "Node": described(object([
+                "id": string, "addresses": array(string), "version": string, "startedAt": dateTime, "heartbeatAt": dateTime,
+                "healthy": described(boolean, "A heartbeat within the last 15 s"), "self": described(boolean, "The node that answered"),
+            ]), "A gateway node: a heartbeat every 2 s."),
             "SystemStats": object([
                 "connections": integer, "liveChannels": integer, "ingestBitrateKbps": number, "cpuSeconds": number, "memoryRssBytes": number,
                 "uptimeSec": number, "store": object(["backend": oneOf(["sqlite", "postgres"]), "healthy": boolean]),

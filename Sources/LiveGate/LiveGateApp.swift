@@ -178,10 +178,14 @@ public struct LiveGateApp: Sendable {
                 blockPrivateNetworks: webhookGuard.blockPrivateNetworks, blockPrivateForwards: forwardGuard.blockPrivateNetworks,
                 hlsDirectory: media.hlsDirectory))
             gate.open(api.makeRouter().buildResponder())
+            let publicHost = configuration.string("publicHost")
+            let heartbeat = NodeHeartbeat(store: store, node: NodeRecord(
+                id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(configuration.int("http.port"))"],
+                version: Self.version, startedAt: Date(), heartbeatAt: Date()), logger: Logger(label: "livegate.node"))
             let group = ServiceGroup(configuration: .init(
                 // Stopped in reverse: RTMP (publishers end with `shutdown`), then the coordinator
                 // (writes their offline events), then the dispatcher.
-                services: [.init(service: dispatcher), .init(service: coordinator), .init(service: rtmp)],
+                services: [.init(service: heartbeat), .init(service: dispatcher), .init(service: coordinator), .init(service: rtmp)],
                 logger: logger))
             try await withGracefulShutdownHandler {
                 try await group.run()

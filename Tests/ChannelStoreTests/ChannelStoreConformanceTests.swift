@@ -26,6 +26,31 @@ class ChannelStoreConformanceTests: XCTestCase {
 
     func fields(_ name: String, user: String) -> ChannelFields { ChannelFields(userId: p + user, name: name) }
 
+    /// Nodes sharing the store (issue #14 item 1): register (again after a restart: same id,
+    /// new start), heartbeat, list with health; a heartbeat for a removed row says so.
+    func testNodesRegisterHeartbeatAndList() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        try await store.registerNode(NodeRecord(id: p + "a", addresses: ["rtmp://a:1935", "http://a:8080"], version: "1", startedAt: t0, heartbeatAt: t0))
+        try await store.registerNode(NodeRecord(id: p + "b", addresses: ["rtmp://b:1935"], version: "1", startedAt: t0, heartbeatAt: t0))
+        let later = t0.addingTimeInterval(20)
+        let beat = try await store.heartbeatNode(id: p + "a", at: later)
+        XCTAssertTrue(beat)
+        let nodes = try await store.nodes().filter { $0.id.hasPrefix(p) }
+        XCTAssertEqual(nodes.map(\.id), [p + "a", p + "b"])
+        XCTAssertEqual(nodes[0].addresses, ["rtmp://a:1935", "http://a:8080"])
+        XCTAssertEqual(nodes[0].heartbeatAt, later)
+        XCTAssertTrue(nodes[0].isHealthy(at: later.addingTimeInterval(1)))
+        XCTAssertFalse(nodes[1].isHealthy(at: later.addingTimeInterval(1)), "b's heartbeat is 21 s old")
+        let restarted = t0.addingTimeInterval(30)
+        try await store.registerNode(NodeRecord(id: p + "b", addresses: ["rtmp://b2:1935"], version: "2", startedAt: restarted, heartbeatAt: restarted))
+        let b = try await store.nodes().first { $0.id == p + "b" }
+        XCTAssertEqual(b?.version, "2")
+        XCTAssertEqual(b?.startedAt, restarted)
+        XCTAssertEqual(b?.addresses, ["rtmp://b2:1935"])
+        let unknown = try await store.heartbeatNode(id: p + "gone", at: later)
+        XCTAssertFalse(unknown)
+    }
+
     func testCreateReadUpdateDeleteChannel() async throws {
         let now = Date()
         let created = try await store.createChannel(id: p + "c1", streamKey: p + "key1",

@@ -130,6 +130,14 @@ enum Migrations {
                 "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
             ]
         },
+        Migration(version: 8, name: "nodes") { _ in
+            [
+                """
+                CREATE TABLE nodes (id TEXT PRIMARY KEY, addresses TEXT NOT NULL, version TEXT NOT NULL, started_at TEXT NOT NULL,
+                  heartbeat_at TEXT NOT NULL)
+                """,
+            ]
+        },
     ]
 }
 

@@ -1,0 +1,42 @@
+import ChannelStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Keeps this node's row in the shared store fresh (issue #14 item 1): registered at start, a
+/// heartbeat every `NodeRecord.heartbeatInterval` (2 s), so every node's `/v1/system` lists the
+/// nodes and which are healthy, and a surviving node can tell a dead one's leases have expired.
+/// A store outage is logged once when it starts and once when it ends, not every 2 s.
+struct NodeHeartbeat: Service {
+    let store: any ChannelStore
+    let node: NodeRecord
+    let logger: Logger
+
+    func run() async throws {
+        var failing = false
+        var registered = false
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let now = Date()
+                if !registered {
+                    var fresh = node
+                    fresh.heartbeatAt = now
+                    try await store.registerNode(fresh)
+                    registered = true
+                    logger.info("node registered", metadata: ["node.id": "\(node.id)", "addresses": "\(node.addresses.joined(separator: " "))"])
+                } else if !(try await store.heartbeatNode(id: node.id, at: now)) {
+                    registered = false
+                    continue
+                }
+                if failing {
+                    failing = false
+                    logger.notice("node heartbeat written again")
+                }
+            } catch {
+                if !failing { logger.warning("node heartbeat not written", metadata: ["error": "\(StoreFactory.describe(error))"]) }
+                failing = true
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(NodeRecord.heartbeatInterval * 1000))) }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Two real gateway nodes on one PostgreSQL (issue #14 item 1): each node's `/v1/system` lists
+/// both with their health; a node killed with SIGKILL turns unhealthy on the other once its
+/// last heartbeat is 15 s old — not before.
+final class NodesTests: XCTestCase {
+    func testEachNodeListsBothAndSeesAKilledOneLost() async throws {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"] else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL and sets it")
+        }
+        let scratch = try await PostgresScratchDatabase.create(baseURL: base)
+        let dir = try MediaTools.temporaryDirectory("nodes")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var gateways: [(Process, Int)] = []
+        defer { for (g, _) in gateways where g.isRunning { kill(g.processIdentifier, SIGKILL) } }
+        for name in ["a", "b"] {
+            let nodeDir = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: nodeDir, withIntermediateDirectories: true)
+            let port = freePorts()
+            let (g, _) = try await startGateway(dir: nodeDir, port: port, extraEnv: [
+                "LIVEGATE_DATABASE_URL": scratch.url, "LIVE_TOKEN_ID": "tok_nodes", "LIVE_TOKEN_SECRET": "nodes-secret-0123456789",
+            ], log: "gateway.log")
+            gateways.append((g, port))
+        }
+        func nodes(_ port: Int) async throws -> [[String: Any]] {
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nodes:nodes-secret-0123456789", "http://127.0.0.1:\(port + 1)/v1/system"], timeout: 10)
+            let body = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
+            return (body?["data"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
+        }
+        // Ids are the stable generated ones, kept in each data directory.
+        let ids = try ["a", "b"].map { try String(contentsOf: dir.appendingPathComponent("\($0)/node-id"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+        XCTAssertNotEqual(ids[0], ids[1])
+        XCTAssertFalse(ids.contains(ProcessInfo.processInfo.hostName), "never the host name")
+        var both = false
+        for _ in 0..<50 where !both {
+            let seenByA = try await nodes(gateways[0].1), seenByB = try await nodes(gateways[1].1)
+            both = [seenByA, seenByB].allSatisfy { list in
+                Set(list.compactMap { $0["id"] as? String }) == Set(ids) && list.allSatisfy { $0["healthy"] as? Bool == true }
+            }
+            if !both { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        XCTAssertTrue(both, "each node lists both, healthy")
+        let selfFlags = try await nodes(gateways[0].1).map { ($0["id"] as? String ?? "", $0["self"] as? Bool ?? false) }
+        XCTAssertEqual(selfFlags.filter(\.1).map(\.0), [ids[0]])
+
+        kill(gateways[1].0.processIdentifier, SIGKILL)
+        let killed = Date()
+        var lostAfter: Double?
+        while lostAfter == nil, Date().timeIntervalSince(killed) < 25 {
+            let b = try await nodes(gateways[0].1).first { $0["id"] as? String == ids[1] }
+            if b?["healthy"] as? Bool == false { lostAfter = Date().timeIntervalSince(killed) }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let seconds = try XCTUnwrap(lostAfter, "node b was never seen lost")
+        XCTAssertGreaterThanOrEqual(seconds, 12.5, "lost only once its heartbeat is 15 s old (the last one at most 2 s before the kill)")
+        XCTAssertLessThanOrEqual(seconds, 16, "and seen lost within 15 s of its last heartbeat")
+        kill(gateways[0].0.processIdentifier, SIGTERM)
+        await scratch.drop()
+    }
+}
