@@ -154,7 +154,8 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", query: QueryParameter.list, .json("TokenPage")) { r, _ in try await listTokens(r) },
             APIRoute(.get, "/v1/tokens/{id}", operation: "getToken", "Read an API token", .json("Token")) { _, c in try await getToken(c) },
             APIRoute(.delete, "/v1/tokens/{id}", operation: "revokeToken", "Revoke an API token (not the configured one: 409)", status: 204,
-                     OperationContract(statuses: [409: [4090]])) { _, c in try await deleteToken(c) },
+                     OperationContract(statuses: [409: [4090]],
+                                       descriptions: [409: "The configured token (api.tokenId) is revoked by changing the configuration (4090)"])) { _, c in try await deleteToken(c) },
         ].map { route in
             var route = route
             if route.requiresAuth && route.scope == nil { route.scope = Self.scope(route.method, route.path) }

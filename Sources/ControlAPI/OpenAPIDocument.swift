@@ -133,8 +133,9 @@ extension ControlAPI {
             errors[409] = errorDescriptions[409]
             errors[422] = "Invalid fields, each named in data.fields; or this Idempotency-Key was used with another body (4220)"
         }
-        for (status, _) in contract.statuses where status >= 400 && errors[status] == nil { errors[status] = errorDescriptions[status] ?? "Error" }
-        if route.operationId == "revokeToken" { errors[409] = "The configured token (api.tokenId) is revoked by changing the configuration (4090)" }
+        for (status, _) in contract.statuses where status >= 400 {
+            errors[status] = contract.descriptions[status] ?? errors[status] ?? errorDescriptions[status] ?? "Error"
+        }
         for (status, description) in errors {
             guard let shape = errorStatuses[status] else { continue }
             var response: [String: JSONValue] = [

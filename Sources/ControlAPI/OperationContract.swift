@@ -14,13 +14,16 @@ struct OperationContract: Sendable {
     var media: [String: JSONValue]?
     /// Statuses beyond the implied ones (206, 416, 503 …), each with its `ec` codes (empty: success).
     var statuses: [Int: [Int]]
+    /// What an extra status means for this operation, when the generic text would mislead.
+    var descriptions: [Int: String] = [:]
     /// Whether a user limit or fixed cap can refuse it (403 with 4031 as well as 4030).
     var limited: Bool
     /// `links` of the success answer: name → (operationId, parameter → runtime expression).
     var links: [String: (operation: String, parameters: [String: String])]
 
-    init(request: String? = nil, data: JSONValue? = nil, media: [String: JSONValue]? = nil, statuses: [Int: [Int]] = [:], limited: Bool = false,
-         links: [String: (operation: String, parameters: [String: String])] = [:]) {
+    init(request: String? = nil, data: JSONValue? = nil, media: [String: JSONValue]? = nil, statuses: [Int: [Int]] = [:], descriptions: [Int: String] = [:],
+         limited: Bool = false, links: [String: (operation: String, parameters: [String: String])] = [:]) {
+        self.descriptions = descriptions
         self.request = request
         self.data = data
         self.media = media

@@ -53,6 +53,21 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertTrue(text.contains { $0.contains("forwards.tlsCaFile") && $0.contains("cannot read the file") }, "\(text)")
     }
 
+    /// `rtmp.trustedProxies` as a YAML list or the environment's comma list; a bad entry named.
+    func testTrustedProxiesTakeAListOrACommaListAndNameABadEntry() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("lg-\(UUID()).yaml")
+        try "rtmp:\n  proxyProtocol: v2\n  trustedProxies: [10.0.0.0/8, 127.0.0.2, \"2001:db8::/32\"]\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let listed = LiveGateConfiguration(file: file.path, environment: [:])
+        XCTAssertEqual(listed.problems, [])
+        XCTAssertEqual(listed.rtmp.proxyProtocol, .v2)
+        XCTAssertEqual(listed.rtmp.trustedProxies.map(\.description), ["10.0.0.0/8", "127.0.0.2/32", "2001:db8:0:0:0:0:0:0/32"])
+        let env = LiveGateConfiguration(file: nil, environment: ["LIVEGATE_RTMP_TRUSTED_PROXIES": "192.168.1.0/24, 10.1.2.3/33"])
+        XCTAssertTrue(env.problems.map(\.description).contains { $0.contains("rtmp.trustedProxies") || $0.contains("LIVEGATE_RTMP_TRUSTED_PROXIES") },
+                      "\(env.problems)")
+        XCTAssertTrue(env.problems.map(\.description).contains { $0.contains("10.1.2.3/33") }, "\(env.problems)")
+    }
+
     func testSampleConfigFileDocumentsEveryKeyWithItsDefault() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let path = root.appendingPathComponent("config/livegate.yaml").path
