@@ -201,7 +201,7 @@ public struct ControlAPI: Sendable {
     }()
 
     static let eventFilters: [QueryParameter] = [
-        QueryParameter("after", .integer(0...Int64.max),
+        QueryParameter("after", .integer(0...QueryParameter.largestExactInteger),
                        "Events with a greater seq: a poller's position (gapless and commit-ordered, so never one skipped)"),
         .string("type", "Comma-separated event types: " + EventType.logged.map(\.rawValue).joined(separator: ", "), maxLength: 512,
                 pattern: eventTypesPattern),

@@ -37,6 +37,11 @@ struct QueryParameter: Sendable {
         QueryParameter(name, .dateTime, description)
     }
 
+    /// The largest integer a parameter takes: 2^53 − 1, the largest every JSON reader holds
+    /// exactly. The document's `maximum` is a JSON number; at `Int64.max` it rounds to 2^63 and a
+    /// client (schemathesis found it) may send 9223372036854775999 believing it in range.
+    static let largestExactInteger: Int64 = 9_007_199_254_740_991
+
     static let limit = QueryParameter("limit", .integer(1...100), "Page size", default: .number(20))
     static let cursor = QueryParameter.string("cursor", "`nextCursor` of the previous page", maxLength: 19, pattern: Cursor.pattern)
     /// `limit` and `cursor`: every list.
