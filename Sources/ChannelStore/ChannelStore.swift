@@ -81,10 +81,19 @@ public protocol ChannelStore: Sendable {
     func appendEvent(_ event: NewEvent, now: Date) async throws -> StoredEvent
     func appendPing(_ event: NewEvent, webhookId: String, now: Date) async throws -> (StoredEvent, String)
     func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent
+    /// A publish's session decided across nodes by the channel's lease (SQLChannelStore+Leases).
+    func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool) async throws -> SessionStart
+    func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
+                   now: Date) async throws -> Bool
+    func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String]
+    func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession]
+    func lease(channelId: String) async throws -> SessionLease?
+    /// Tells every other node (nothing to tell on a single-node store).
+    func broadcast(_ message: ClusterMessage) async throws
     /// The session's figures over all its connections so far, and the connections.
     func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?,
                             connections: [SessionConnection]) async throws
-    func endSession(id: String, reason: String, now: Date, event: NewEvent) async throws -> StoredEvent?
+    func endSession(id: String, reason: String, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent?
     func session(id: String) async throws -> SessionRecord?
     func openSessions(nodeId: String) async throws -> [SessionRecord]
     func sessions(channelId: String, limit: Int, cursor: String?) async throws -> Page<SessionRecord>
@@ -96,9 +105,23 @@ public protocol ChannelStore: Sendable {
     func webhooksWithDueDeliveries(now: Date) async throws -> [String]
     /// Records an attempt and the webhook's health; returns the webhook if the attempt disabled it.
     func recordAttempt(_ attempt: DeliveryAttempt, now: Date) async throws -> Webhook?
-    func markSending(deliveryId: String, now: Date) async throws -> Bool
-    func resetInFlightDeliveries() async throws
+    /// Claims a due delivery for `node` until `claimUntil` (false: another node has it, or it is gone).
+    func claimDelivery(deliveryId: String, node: String, claimUntil: Date, now: Date) async throws -> Bool
+    /// At start: what this node left in flight is due again (at-least-once).
+    func resetInFlightDeliveries(node: String) async throws
+    /// Claims that outlived their expiry (their node died mid-attempt) are due again.
+    func releaseExpiredClaims(now: Date) async throws -> Int
     /// A webhook's delivery log, newest first; only `state`'s when given.
     func deliveries(webhookId: String, state: DeliveryRecord.State?, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord>
     func redeliver(deliveryId: String, webhookId: String, now: Date) async throws -> Bool
+}
+
+extension ChannelStore {
+    public func endSession(id: String, reason: String, now: Date, event: NewEvent) async throws -> StoredEvent? {
+        try await endSession(id: id, reason: reason, now: now, event: event, byNode: nil)
+    }
+
+    public func markSending(deliveryId: String, now: Date) async throws -> Bool {
+        try await claimDelivery(deliveryId: deliveryId, node: "", claimUntil: now.addingTimeInterval(60), now: now)
+    }
 }

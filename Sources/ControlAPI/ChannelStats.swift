@@ -77,8 +77,9 @@ public struct ChannelStats: Sendable, Equatable {
 }
 
 extension ChannelStats {
-    /// The one rendering of the stats object (tenths for measured rates).
-    var json: JSONValue {
+    /// The one rendering of the stats object (tenths for measured rates); also the snapshot a
+    /// node stores for the other nodes' API (`init(json:)` reads it back).
+    public var json: JSONValue {
         func tenths(_ v: Double) -> JSONValue { .number((v * 10).rounded() / 10) }
         return .object([
             "status": .string(status), "sessionId": sessionId.map { .string($0) } ?? .null, "uptimeSec": tenths(uptimeSec),
@@ -100,9 +101,44 @@ extension ChannelStats {
 }
 
 extension ChannelStats.Output {
-    var json: JSONValue {
+    public var json: JSONValue {
         .object(["kind": .string(kind), "id": id.map { .string($0) } ?? .null, "state": .string(state),
                  "droppedPackets": .number(Double(droppedPackets)), "packetsWritten": .number(Double(packetsWritten)),
                  "attempts": .number(Double(attempts)), "lastError": lastError.map { .string($0) } ?? .null])
+    }
+}
+
+extension ChannelStats {
+    /// A snapshot another node stored (`json`); nil if it is not one.
+    public init?(json: JSONValue) {
+        guard case .object(let o) = json, case .string(let status)? = o["status"] else { return nil }
+        func number(_ v: JSONValue?) -> Double? { if case .number(let n)? = v { return n } else { return nil } }
+        func string(_ v: JSONValue?) -> String? { if case .string(let s)? = v { return s } else { return nil } }
+        self.init(status: status, sessionId: string(o["sessionId"]))
+        uptimeSec = number(o["uptimeSec"]) ?? 0
+        bytesIn = UInt64(max(0, number(o["bytesIn"]) ?? 0))
+        videoFrames = Int(number(o["videoFrames"]) ?? 0)
+        audioFrames = Int(number(o["audioFrames"]) ?? 0)
+        bitrateKbps = number(o["bitrateKbps"]) ?? 0
+        bitrateKbps10s = number(o["bitrateKbps10s"]) ?? 0
+        fps = number(o["fps"]) ?? 0
+        keyframeIntervalSec = number(o["keyframeIntervalSec"])
+        if case .object(let v)? = o["video"], let codec = string(v["codec"]) {
+            video = Video(codec: codec, profile: string(v["profile"]), level: number(v["level"]).map { Int($0) },
+                          width: number(v["width"]).map { Int($0) }, height: number(v["height"]).map { Int($0) })
+        }
+        if case .object(let a)? = o["audio"], let codec = string(a["codec"]) {
+            audio = Audio(codec: codec, sampleRate: number(a["sampleRate"]).map { Int($0) }, channels: number(a["channels"]).map { Int($0) })
+        }
+        timestampRepairs = Int(number(o["timestampRepairs"]) ?? 0)
+        avDriftMs = number(o["avDriftMs"]).map { Int($0) }
+        if case .array(let items)? = o["outputs"] {
+            outputs = items.compactMap { item in
+                guard case .object(let x) = item, let kind = string(x["kind"]), let state = string(x["state"]) else { return nil }
+                return Output(kind: kind, id: string(x["id"]), state: state, droppedPackets: Int(number(x["droppedPackets"]) ?? 0),
+                              packetsWritten: Int(number(x["packetsWritten"]) ?? 0), attempts: Int(number(x["attempts"]) ?? 0),
+                              lastError: string(x["lastError"]))
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@ extension IngestCoordinator {
         let actions = input(&tracked.machine)
         channels[channelId] = tracked
         for action in actions { await perform(action, channelId: channelId) }
+        await syncLease(channelId)
         // Nothing left to remember (no session, no cooldown, no publisher): forget the channel.
         if let t = channels[channelId], t.machine.isIdle, t.publishers.isEmpty, !connections.values.contains(where: { $0.channelId == channelId }) {
             channels[channelId] = nil
@@ -51,7 +52,15 @@ extension IngestCoordinator {
                 pendingKicks[connection] = status
             }
         case .startOutputs(let connection, let sessionId), .continueOutputs(let connection, let sessionId):
-            await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection)
+            await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection, part: tracked.outputsPart)
+        case .releaseSession(let sessionId):
+            // The recording made here becomes the session's part; HLS here stops.
+            media?.endSession(sessionId: sessionId)
+            channels[channelId]?.record = nil
+            channels[channelId]?.leaseSince = nil
+            channels[channelId]?.leaseState = nil
+            channels[channelId]?.outputsPart = nil
+            logger.info("session let go: it goes on, or was ended, on another node", metadata: ["channel": "\(channelId)", "session": "\(sessionId)"])
         case .recordLimitExceeded(_, let violation):
             await recordLimitExceeded(violation, channelId: channelId)
         case .endSession(let sessionId, let reason):
@@ -72,20 +81,49 @@ extension IngestCoordinator {
         var liveChannel = channel
         liveChannel.status = .live
         liveChannel.lastLiveAt = session.startedAt
+        let acquiredAt = Date()
+        let outcome: SessionStart
         do {
-            _ = try await store.startSession(record, event: .make(type: EventType.channelLive.rawValue, channelId: channelId, userId: channel.userId,
-                                                                  at: session.startedAt,
-                                                                  data: .object(["channel": liveChannel.eventJSON, "session": record.json])),
-                                             now: session.startedAt)
+            // The channel's lease decides across nodes (SPEC §7): new, continued from another node, or busy there.
+            outcome = try await store.acquireSession(record, event: .make(type: EventType.channelLive.rawValue, channelId: channelId, userId: channel.userId,
+                                                                          at: session.startedAt,
+                                                                          data: .object(["channel": liveChannel.eventJSON, "session": record.json])),
+                                                     now: session.startedAt, takeOver: channel.duplicatePolicy == .replace)
         } catch {
             logger.error("session not recorded; publish refused", metadata: ["channel": "\(channelId)", "error": "\(StoreFactory.describe(error))"])
             await feed(channelId) { $0.sessionWriteFailed(now: Date()) }
+            return
+        }
+        switch outcome {
+        case .started:
+            break
+        case .busy(let node):
+            logger.info("publish refused: the channel is live on another node", metadata: ["channel": "\(channelId)", "node": "\(node)"])
+            await feed(channelId) { $0.sessionBusyElsewhere(now: Date()) }
+            return
+        case .continued(let continued, let fromNode, let replaced):
+            // Its figures and connections so far come with it: this node's writes add to them.
+            channels[channelId]?.record = continued
+            channels[channelId]?.endedTotals = SessionTotals(bytes: UInt64(max(0, continued.bytesIn)), videoFrames: Int(continued.videoFrames),
+                                                             audioFrames: Int(continued.audioFrames))
+            channels[channelId]?.connectionLog = continued.connections
+            channels[channelId]?.connectionIndex = [:]
+            channels[channelId]?.leaseSince = acquiredAt
+            channels[channelId]?.leaseState = .live
+            channels[channelId]?.outputsPart = continued.connections.count + 1
+            logger.info(replaced ? "publisher replaces the one on another node; the session continues here" : "publisher came back through this node; the session continues here",
+                        metadata: ["channel": "\(channelId)", "session": "\(continued.id)", "from.node": "\(fromNode)"])
+            let adopted = ChannelLifecycle.Session(id: continued.id, startedAt: continued.startedAt, remoteAddress: continued.remoteAddr, encoder: continued.encoder)
+            await feed(channelId) { $0.sessionAdopted(adopted, now: Date()) }
             return
         }
         channels[channelId]?.record = record
         channels[channelId]?.endedTotals = SessionTotals()
         channels[channelId]?.connectionLog = []
         channels[channelId]?.connectionIndex = [:]
+        channels[channelId]?.leaseSince = acquiredAt
+        channels[channelId]?.leaseState = .live
+        channels[channelId]?.outputsPart = nil
         dispatcher?.notify()
         sessionsStarted += 1
         logger.info("channel live", metadata: ["channel": "\(channelId)", "session": "\(session.id)", "remote": "\(session.remoteAddress)"])
@@ -144,6 +182,9 @@ extension IngestCoordinator {
         channels[channelId]?.record = nil
         channels[channelId]?.endRetryAt = nil
         channels[channelId]?.endFirstTriedAt = nil
+        channels[channelId]?.leaseSince = nil
+        channels[channelId]?.leaseState = nil
+        channels[channelId]?.outputsPart = nil
         await feed(channelId) { $0.sessionEnded(now: Date()) }
     }
 
@@ -188,9 +229,10 @@ extension IngestCoordinator {
             c.status = .offline
             channelJSON = c.eventJSON
         }
+        // Only while this node holds the lease: a session that moved on is the other node's to end.
         let ended = try await store.endSession(id: session.id, reason: reason.rawValue, now: now, event: .make(
             type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: channel?.userId, at: now,
-            data: .object(["channel": channelJSON, "session": session.json])))
+            data: .object(["channel": channelJSON, "session": session.json])), byNode: nodeId)
         if ended != nil {
             sessionsEndedByReason[reason.rawValue, default: 0] += 1
             dispatcher?.notify()

@@ -8,12 +8,14 @@ import NIOConcurrencyHelpers
 /// The media outputs of a session (SPEC §3) and what they report back.
 extension IngestCoordinator {
     /// Starts what the channel asks for: HLS, a recording, its enabled forwards.
-    func startOutputs(channelId: String, sessionId: String, connectionID: UInt64) async {
+    /// `part`: the session came from another node; this node's recording is that part of it.
+    func startOutputs(channelId: String, sessionId: String, connectionID: UInt64, part: Int? = nil) async {
         guard let media, let channel = channels[channelId]?.machine.channel else { return }
         let forwards = (try? await store.forwards(channelId: channelId)) ?? []
-        media.configure(connectionID: connectionID, plan: OutputPlan(
-            channelId: channelId, userId: channel.userId, sessionId: sessionId, hls: channel.hls,
-            record: channel.record, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) }))
+        var plan = OutputPlan(channelId: channelId, userId: channel.userId, sessionId: sessionId, hls: channel.hls,
+                              record: channel.record, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) })
+        plan.part = part
+        media.configure(connectionID: connectionID, plan: plan)
     }
 
     /// Forwards changed through the API: the live session (if any) starts and stops pushes now

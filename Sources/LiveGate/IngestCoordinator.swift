@@ -38,6 +38,12 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         /// A failed end write waiting to be retried, and when the end was first tried (its time).
         var endRetryAt: Date?
         var endFirstTriedAt: Date?
+        /// When this node got the session's lease (a renewal that began earlier cannot have seen it).
+        var leaseSince: Date?
+        /// The lease state last written (`reconnecting` while the window runs).
+        var leaseState: SessionLease.State?
+        /// Continued from another node: the outputs here are this part of the session.
+        var outputsPart: Int?
     }
 
     struct SessionTotals {
@@ -165,6 +171,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [weak self] in await self?.recoverInterruptedRecordings() }
+        group.addTask { [weak self] in await self?.runLeaseKeeping() }
             group.addTask { [weak self] in
                 // Reconnect windows, session length, bit rate and end retries: a few times a second.
                 while !Task.isCancelled {

@@ -132,6 +132,7 @@ public struct LiveGateApp: Sendable {
         let store = try await openStore(gate: gate)
         logger.info("store opened", metadata: ["backend": "\(store.backendName)"])
         do {
+            try await refuseSharedSQLite(store, nodeId: identity.id)
             try await bootstrapToken(store)
             let dataDir = configuration.string("dataDir")
             let nodeId = identity.id
@@ -149,7 +150,7 @@ public struct LiveGateApp: Sendable {
                                                perWebhook: configuration.int("webhooks.maxInFlightPerWebhook"),
                                                overall: configuration.int("webhooks.maxInFlight"),
                                                disableAfter: disableAfterDays > 0 ? disableAfterDays * 86_400 : nil,
-                                               logger: Logger(label: "livegate.webhooks"))
+                                               nodeId: nodeId, logger: Logger(label: "livegate.webhooks"))
             var media = MediaHub.Settings(dataDirectory: dataDir)
             media.hlsSegmentSeconds = configuration.double("hls.segmentSec")
             media.hlsListSize = configuration.int("hls.listSize")
@@ -171,7 +172,8 @@ public struct LiveGateApp: Sendable {
             try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
-            let api = ControlAPI(store: store, sessions: coordinator, dispatcher: dispatcher, metrics: coordinator, configuration: ControlAPIConfiguration(
+            let sessions = ClusterSessionControl(local: coordinator, store: store, nodeId: nodeId, logger: Logger(label: "livegate.cluster"))
+            let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: ControlAPIConfiguration(
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
@@ -182,10 +184,15 @@ public struct LiveGateApp: Sendable {
             let heartbeat = NodeHeartbeat(store: store, node: NodeRecord(
                 id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(configuration.int("http.port"))"],
                 version: Self.version, startedAt: Date(), heartbeatAt: Date()), logger: Logger(label: "livegate.node"))
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat)]
+            if store.backend == .postgres {
+                services.append(.init(service: ClusterListener(url: configuration.string("database.url"), coordinator: coordinator, nodeId: nodeId,
+                                                               logger: Logger(label: "livegate.cluster"))))
+            }
             let group = ServiceGroup(configuration: .init(
                 // Stopped in reverse: RTMP (publishers end with `shutdown`), then the coordinator
                 // (writes their offline events), then the dispatcher.
-                services: [.init(service: heartbeat), .init(service: dispatcher), .init(service: coordinator), .init(service: rtmp)],
+                services: services + [.init(service: dispatcher), .init(service: coordinator), .init(service: rtmp)],
                 logger: logger))
             try await withGracefulShutdownHandler {
                 try await group.run()
@@ -202,6 +209,21 @@ public struct LiveGateApp: Sendable {
         } else {
             logger.error("the store did not close within 3 s; stopping without waiting for it")
         }
+    }
+
+    /// SQLite is single-node (SPEC §7): a second node started on the same database file (a
+    /// shared volume, a copied config) would split "who is live" between two processes without
+    /// leases that hold across them. If another node's heartbeat in this file is fresh, refuse.
+    func refuseSharedSQLite(_ store: SQLChannelStore, nodeId: String) async throws {
+        guard store.backend == .sqlite else { return }
+        let now = Date()
+        if let other = try await store.nodes().first(where: { $0.id != nodeId && $0.isHealthy(at: now) }) {
+            throw StartupError(description: """
+                SQLite is single-node: node \(other.id) wrote its heartbeat to this database \(Int(now.timeIntervalSince(other.heartbeatAt))) s ago. \
+                Several nodes need PostgreSQL (database.url: postgres://…); one node per SQLite file.
+                """, exitCode: 78)
+        }
+        logger.info("store is SQLite: this node runs alone (several nodes need PostgreSQL)")
     }
 
     /// Closes the store, waiting at most `limit`: a connection pool that never finishes its

@@ -23,6 +23,9 @@ public struct OutputPlan: Sendable, Equatable {
     public var hls: Bool
     public var record: Bool
     public var forwards: [ForwardTarget]
+    /// The session continued from another node: this node's recording is this part of it
+    /// (`SESSION-PART.mp4`; recovery reads the session id back from the name).
+    public var part: Int?
 
     public init(channelId: String, userId: String, sessionId: String, hls: Bool, record: Bool, forwards: [ForwardTarget]) {
         self.channelId = channelId
@@ -261,7 +264,7 @@ public final class MediaHub: Sendable {
         if plan.record {
             let interrupt = InterruptFlag()
             let onEvent = self.onEvent
-            let writer = MP4Recorder(directory: settings.recordingsDirectory + "/" + plan.channelId, baseName: plan.sessionId, interrupt: interrupt,
+            let writer = MP4Recorder(directory: settings.recordingsDirectory + "/" + plan.channelId, baseName: plan.sessionId + (plan.part.map { "-\($0)" } ?? ""), interrupt: interrupt,
                                      onFinished: { file in
                                          let handled = NIOLockedValueBox(false)
                                          Self.waitFor {

@@ -36,6 +36,11 @@ public final class WebhookDispatcher: Service, Sendable {
     let pollInterval: Duration
     let disableAfter: TimeInterval?
     let clock: any WebhookClock
+    /// This node's id: its claims on shared outbox rows (issue #14 item 4) carry it.
+    let nodeId: String
+    /// How long a claim holds: past the attempt's timeout with room to record it. A node that
+    /// dies mid-attempt loses nothing: its claim expires and another node's dispatcher retries.
+    var claimDuration: TimeInterval { timeout + 30 }
     /// Webhook id → deliveries in flight.
     private let inFlight = NIOLockedValueBox([String: Set<String>]())
 
@@ -75,7 +80,8 @@ public final class WebhookDispatcher: Service, Sendable {
     /// (`webhooks.disableAfterDays`, 5 days; nil: never).
     public init(store: any ChannelStore, transport: any WebhookTransport, schedule: RetrySchedule = RetrySchedule(), timeout: TimeInterval = 5,
                 pollInterval: Duration = .milliseconds(500), perWebhook: Int = 4, overall: Int = 64,
-                disableAfter: TimeInterval? = 5 * 86_400, clock: any WebhookClock = SystemWebhookClock(), logger: Logger) {
+                disableAfter: TimeInterval? = 5 * 86_400, clock: any WebhookClock = SystemWebhookClock(), nodeId: String = "", logger: Logger) {
+        self.nodeId = nodeId
         self.disableAfter = disableAfter
         self.clock = clock
         self.store = store
@@ -97,7 +103,7 @@ public final class WebhookDispatcher: Service, Sendable {
 
     public func run() async throws {
         do {
-            try await store.resetInFlightDeliveries()
+            try await store.resetInFlightDeliveries(node: nodeId)
         } catch {
             logger.error("could not reset in-flight deliveries", metadata: ["error": "\(StoreFactory.describe(error))"])
         }
@@ -136,6 +142,10 @@ public final class WebhookDispatcher: Service, Sendable {
         let now = clock.now()
         let hooks: [String]
         do {
+            // Another node died holding claims: what it had in flight is due again.
+            if try await store.releaseExpiredClaims(now: now) > 0 {
+                logger.notice("webhook deliveries of an unresponsive node are due again (their claims expired)")
+            }
             hooks = try await store.webhooksWithDueDeliveries(now: now)
         } catch {
             logger.error("webhook outbox read failed", metadata: ["error": "\(StoreFactory.describe(error))"])
@@ -154,10 +164,13 @@ public final class WebhookDispatcher: Service, Sendable {
             }
             for item in due {
                 // Taken by someone else meanwhile (redelivery, deletion)? Then skip it.
-                guard (try? await store.markSending(deliveryId: item.delivery.id, now: clock.now())) == true else { continue }
+                // Claimed by one node at a time; taken by another node (or a redelivery, a deletion) meanwhile? Then skip it.
+                let claimedAt = clock.now()
+                guard (try? await store.claimDelivery(deliveryId: item.delivery.id, node: nodeId, claimUntil: claimedAt.addingTimeInterval(claimDuration),
+                                                      now: claimedAt)) == true else { continue }
                 inFlight.withLockedValue { _ = $0[hook, default: []].insert(item.delivery.id) }
                 group.addTask { [self] in
-                    _ = await attempt(item.delivery, webhook: item.webhook, payload: item.payload)
+                    _ = await attempt(item.delivery, webhook: item.webhook, payload: item.payload, claimedBy: nodeId)
                     inFlight.withLockedValue { lanes in
                         lanes[hook]?.remove(item.delivery.id)
                         if lanes[hook]?.isEmpty == true { lanes[hook] = nil }
@@ -170,7 +183,8 @@ public final class WebhookDispatcher: Service, Sendable {
 
     /// One attempt: sign, POST, record the outcome and schedule the retry.
     @discardableResult
-    public func attempt(_ delivery: DeliveryRecord, webhook: Webhook, payload: String) async -> Outcome {
+    /// `claimedBy`: the claim it runs under (the outcome is recorded only while the claim holds).
+    public func attempt(_ delivery: DeliveryRecord, webhook: Webhook, payload: String, claimedBy: String? = nil) async -> Outcome {
         let timestamp = Int(clock.now().timeIntervalSince1970)
         let headers = [("content-type", "application/json"), ("user-agent", "LiveGate-Webhooks/1"),
                        ("webhook-id", delivery.eventId), ("webhook-timestamp", String(timestamp)),
@@ -196,7 +210,8 @@ public final class WebhookDispatcher: Service, Sendable {
             if next.timeIntervalSince(delivery.retryWindowStart) > schedule.giveUpAfter { state = .failed }
         }
         let record = DeliveryAttempt(deliveryId: delivery.id, webhookId: webhook.id, attempt: attempt, state: state, statusCode: outcome.statusCode,
-                                     latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next, disableAfter: disableAfter)
+                                     latencyMs: outcome.latencyMs, excerpt: outcome.excerpt, nextAttemptAt: next, disableAfter: disableAfter,
+                                     claimedBy: claimedBy)
         do {
             try await self.record(record)
         } catch {

@@ -14,9 +14,12 @@ public struct DeliveryAttempt: Sendable, Equatable {
     public var nextAttemptAt: Date
     /// A webhook whose attempts have all failed for this long is disabled (nil: never).
     public var disableAfter: TimeInterval?
+    /// The node whose claim this attempt ran under: recorded only while that claim holds (nil: any).
+    public var claimedBy: String?
 
     public init(deliveryId: String, webhookId: String, attempt: Int, state: DeliveryRecord.State, statusCode: Int?, latencyMs: Int,
-                excerpt: String?, nextAttemptAt: Date, disableAfter: TimeInterval?) {
+                excerpt: String?, nextAttemptAt: Date, disableAfter: TimeInterval?, claimedBy: String? = nil) {
+        self.claimedBy = claimedBy
         self.deliveryId = deliveryId
         self.webhookId = webhookId
         self.attempt = attempt

@@ -138,6 +138,18 @@ enum Migrations {
                 """,
             ]
         },
+        Migration(version: 9, name: "channel leases and delivery claims") { _ in
+            [
+                """
+                CREATE TABLE channel_leases (channel_id TEXT PRIMARY KEY, session_id TEXT NOT NULL UNIQUE, node_id TEXT NOT NULL,
+                  state TEXT NOT NULL, window_ends_at TEXT, end_reason TEXT, expires_at TEXT NOT NULL, stats TEXT, updated_at TEXT NOT NULL)
+                """,
+                "CREATE INDEX channel_leases_node ON channel_leases (node_id)",
+                "CREATE INDEX channel_leases_expires ON channel_leases (expires_at)",
+                "ALTER TABLE webhook_deliveries ADD COLUMN claimed_by TEXT",
+                "ALTER TABLE webhook_deliveries ADD COLUMN claim_expires_at TEXT",
+            ]
+        },
     ]
 }
 

@@ -63,20 +63,43 @@ extension SQLChannelStore {
             retryWindowStart: try row.decode(column: "retry_window_start", as: String?.self).map(Timestamp.parse))
     }
 
-    /// Marks a delivery in flight. Returns false if it is no longer pending (taken or deleted).
-    public func markSending(deliveryId: String, now: Date) async throws -> Bool {
-        try await transaction { db in
-            let pending = try await db.raw("SELECT id FROM webhook_deliveries WHERE id = \(bind: deliveryId) AND state = 'pending'").first() != nil
-            if pending {
-                try await db.raw("UPDATE webhook_deliveries SET state = 'sending', updated_at = \(bind: Timestamp.format(now)) WHERE id = \(bind: deliveryId)").run()
-            }
-            return pending
+    /// Claims a due delivery for `node` until `claimUntil`: one conditional statement, so of two
+    /// nodes claiming it at once one gets it. False if it is no longer pending (taken or deleted).
+    public func claimDelivery(deliveryId: String, node: String, claimUntil: Date, now: Date) async throws -> Bool {
+        try await write { db in
+            try await db.raw("""
+                UPDATE webhook_deliveries SET state = 'sending', claimed_by = \(bind: node), claim_expires_at = \(bind: Timestamp.format(claimUntil)),
+                  updated_at = \(bind: Timestamp.format(now))
+                WHERE id = \(bind: deliveryId) AND state = 'pending' RETURNING id
+                """).first() != nil
         }
     }
 
-    /// After a crash, deliveries left in flight are pending again (at-least-once).
-    public func resetInFlightDeliveries() async throws {
-        try await transaction { db in try await db.raw("UPDATE webhook_deliveries SET state = 'pending' WHERE state = 'sending'").run() }
+    /// At start: the deliveries this node left in flight (it stopped mid-attempt) are pending
+    /// again (at-least-once); other nodes' claims are theirs until they expire.
+    public func resetInFlightDeliveries(node: String) async throws {
+        try await write { db in
+            try await db.raw("""
+                UPDATE webhook_deliveries SET state = 'pending', claimed_by = NULL, claim_expires_at = NULL
+                WHERE state = 'sending' AND (claimed_by = \(bind: node) OR claimed_by IS NULL OR claimed_by = '')
+                """).run()
+        }
+    }
+
+    /// Claims whose node did not record an outcome before they expired (it died mid-attempt)
+    /// are pending again; returns how many.
+    public func releaseExpiredClaims(now: Date) async throws -> Int {
+        let ts = Timestamp.format(now)
+        let expired = try await read { db in
+            try await db.raw("SELECT id FROM webhook_deliveries WHERE state = 'sending' AND claim_expires_at < \(bind: ts) LIMIT 1").first() != nil
+        }
+        guard expired else { return 0 }
+        return try await write { db in
+            try await db.raw("""
+                UPDATE webhook_deliveries SET state = 'pending', claimed_by = NULL, claim_expires_at = NULL, updated_at = \(bind: ts)
+                WHERE state = 'sending' AND claim_expires_at < \(bind: ts) RETURNING id
+                """).all().count
+        }
     }
 
     /// Records one attempt and keeps the webhook's health: a delivered attempt ends a failing
@@ -86,13 +109,16 @@ extension SQLChannelStore {
     /// Returns the webhook when this attempt disabled it.
     public func recordAttempt(_ a: DeliveryAttempt, now: Date) async throws -> Webhook? {
         let ts = Timestamp.format(now)
+        let claim: SQLQueryString = a.claimedBy.map { " AND claimed_by = \(bind: $0)" } ?? ""
         return try await transaction { [self] db in
-            try await db.raw("""
+            // Only the claim's holder records: a claim that expired and was taken again (this node
+            // stalled past it) belongs to the new holder, whose outcome counts.
+            guard try await db.raw("""
                 UPDATE webhook_deliveries SET attempt = \(bind: a.attempt), state = \(bind: a.state.rawValue), status_code = \(bind: a.statusCode),
                   latency_ms = \(bind: a.latencyMs), response_excerpt = \(bind: a.excerpt), next_attempt_at = \(bind: Timestamp.format(a.nextAttemptAt)),
-                  updated_at = \(bind: ts)
-                WHERE id = \(bind: a.deliveryId)
-                """).run()
+                  updated_at = \(bind: ts), claimed_by = NULL, claim_expires_at = NULL
+                WHERE id = \(bind: a.deliveryId)\(claim) RETURNING id
+                """).first() != nil else { return nil }
             if a.state != .pending { try await promoteNext(db, after: a.deliveryId, now: now) }
             if a.delivered {
                 try await db.raw("UPDATE webhooks SET failing_since = NULL WHERE id = \(bind: a.webhookId) AND failing_since IS NOT NULL").run()

@@ -6,23 +6,6 @@ import SQLKit
 extension SQLChannelStore {
     // MARK: Sessions
 
-    /// Marks the channel live, records the session and queues `channel.live`, atomically.
-    public func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent {
-        // Urgent: the publisher is waiting for Publish.Start until this commits.
-        try await transaction(urgent: true) { [self] db in
-            try await db.raw("""
-                INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder)
-                VALUES (\(bind: session.id), \(bind: session.channelId), \(bind: session.nodeId), \(bind: Timestamp.format(session.startedAt)),
-                  \(bind: session.remoteAddr), \(bind: session.encoder))
-                """).run()
-            try await db.raw("""
-                UPDATE channels SET status = 'live', session_id = \(bind: session.id), last_live_at = \(bind: Timestamp.format(now))
-                WHERE id = \(bind: session.channelId)
-                """).run()
-            return try await insertEvent(db, event, now: now)
-        }
-    }
-
     /// Updates a running session's counters (periodically and at the end).
     public func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?,
                                    connections: [SessionConnection]) async throws {
@@ -38,14 +21,16 @@ extension SQLChannelStore {
     }
 
     /// Ends a session with its reason, marks the channel offline (if this session still owns it)
-    /// and queues `channel.offline`, atomically. Returns nil if the session had already ended.
-    public func endSession(id: String, reason: String, now: Date, event: NewEvent) async throws -> StoredEvent? {
+    /// and queues `channel.offline`, atomically, and releases its lease. Nil if the session had
+    /// already ended — or, with `byNode`, if its lease is another node's (it moved: that node
+    /// ends it).
+    public func endSession(id: String, reason: String, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent? {
         try await transaction { [self] db in
-            let open = try await db.raw("SELECT id FROM sessions WHERE id = \(bind: id) AND ended_at IS NULL").first() != nil
-            guard open else { return nil }
-            try await db.raw("UPDATE sessions SET ended_at = \(bind: Timestamp.format(now)), end_reason = \(bind: reason) WHERE id = \(bind: id)").run()
-            try await db.raw("UPDATE channels SET status = 'offline', session_id = NULL WHERE session_id = \(bind: id)").run()
-            return try await insertEvent(db, event, now: now)
+            let holder = try await db.raw("SELECT node_id FROM channel_leases WHERE session_id = \(bind: id) \(unsafeRaw: lockRow)").first()
+                .map { try $0.decode(column: "node_id", as: String.self) }
+            if let byNode, let holder, holder != byNode { return nil }
+            try await db.raw("DELETE FROM channel_leases WHERE session_id = \(bind: id)").run()
+            return try await endOpenSession(db, id: id, reason: reason, now: now, event: event)?.1
         }
     }
 

@@ -75,9 +75,9 @@ extension SQLChannelStore {
         try await transaction { db in
             try await db.raw("""
                 INSERT INTO webhook_deliveries (id, webhook_id, event_seq, attempt, state, next_attempt_at, created_at, updated_at, channel_key,
-                  event_id, event_type, payload)
+                  event_id, event_type, payload, claimed_by, claim_expires_at)
                 VALUES (\(bind: deliveryID), \(bind: webhookId), 0, 0, 'sending', \(bind: ts), \(bind: ts), \(bind: ts), '#ping',
-                  \(bind: event.id), \(bind: event.type), \(bind: body.jsonText))
+                  \(bind: event.id), \(bind: event.type), \(bind: body.jsonText), '#ping', \(bind: Timestamp.format(now.addingTimeInterval(120))))
                 """).run()
         }
         return (StoredEvent(seq: 0, id: event.id, type: event.type, channelId: nil, userId: nil, payload: body, createdAt: now), deliveryID)

@@ -106,6 +106,8 @@ public struct ChannelLifecycle: Sendable, Equatable {
         case recordLimitExceeded(sessionId: String, LimitViolation)
         /// Record the end (`channel.offline` with `reason`), then feed back `sessionEnded`.
         case endSession(sessionId: String, reason: OfflineReason)
+        /// The session went on (or ended) on another node: finish its outputs here, record nothing.
+        case releaseSession(sessionId: String)
     }
 
     struct Cooldown: Sendable, Equatable {
@@ -196,6 +198,13 @@ public struct ChannelLifecycle: Sendable, Equatable {
     /// The publisher currently carrying the session, if one is connected.
     public var connection: ConnectionID? {
         if case .live(let s) = state { return s.connection }
+        return nil
+    }
+
+    /// While reconnecting: when the window closes and the reason the session ends with then
+    /// (the lease carries both, so another node can continue or end the session by them).
+    public var reconnectWindow: (endsAt: Date, reason: OfflineReason)? {
+        if case .reconnecting(let r) = state { return (r.deadline, r.reason) }
         return nil
     }
 
@@ -307,6 +316,51 @@ public struct ChannelLifecycle: Sendable, Equatable {
         }
         state = .live(Live(session: starting.session, connection: starting.connection, started: false, outputsStarted: false, ending: nil, violated: nil))
         return [.accept(starting.connection)]
+    }
+
+    /// The store gave this publish another node's session (issue #14: it reconnected here inside
+    /// the window, or replaced that node's publisher): it continues that session — no
+    /// offline/live pair — and its outputs continue it as new parts.
+    public mutating func sessionAdopted(_ session: Session, now: Date) -> [Action] {
+        guard case .starting(let starting) = state else { return [] }
+        if let reason = starting.cancelled {
+            state = .ending(Ending(session: session, reason: reason, violated: nil, waiting: nil))
+            return [.reject(starting.connection, Rejection(status: .error(.publishUnauthorized, "channel \(reason.rawValue.replacingOccurrences(of: "_", with: " "))"),
+                                                           reason: reason == .disabled ? .disabled : .unavailable, limit: nil, recordEvent: false)),
+                    .endSession(sessionId: session.id, reason: reason)]
+        }
+        state = .live(Live(session: session, connection: starting.connection, started: false, outputsStarted: true, ending: nil, violated: nil))
+        return [.accept(starting.connection)]
+    }
+
+    /// A publisher carries the session on another node and the policy is `reject` (SPEC §2
+    /// across nodes): this publish gets `BadName`.
+    public mutating func sessionBusyElsewhere(now: Date) -> [Action] {
+        guard case .starting(let starting) = state else { return [] }
+        state = .idle(Idle())
+        return [Self.duplicate(starting.connection)]
+    }
+
+    /// This node no longer holds the session's lease: another node continued it (a reconnect
+    /// there, a `replace` there) or ended it (this node was taken for lost). The publisher here,
+    /// if any, is told it was replaced and closed; the outputs here finish as the session's part;
+    /// nothing is recorded as an end — the session is not over, or was ended by the other node.
+    public mutating func sessionMoved(sessionId: String, now: Date) -> [Action] {
+        guard let session, session.id == sessionId else { return [] }
+        var actions: [Action] = []
+        switch state {
+        case .live(let live):
+            actions.append(.kick(live.connection, NetStatus(level: .status, code: .unpublishSuccess, description: "replaced by a new publisher"),
+                                 reason: nil))
+        case .reconnecting:
+            break
+        case .starting, .ending, .idle:
+            // Starting: the write has not returned yet (it decides); ending: the end write decides.
+            return []
+        }
+        state = .idle(Idle())
+        actions.append(.releaseSession(sessionId: sessionId))
+        return actions
     }
 
     /// The session could not be recorded: the publisher is refused, nothing went live.

@@ -1,0 +1,194 @@
+import Foundation
+import SQLKit
+
+/// Channel leases (issue #14 items 2 and 3): who carries each live or reconnecting session,
+/// decided by the database so that SPEC §2's decision table holds across nodes. Every decision
+/// that reads a lease and changes it runs in one transaction holding the lease row
+/// (`FOR UPDATE` on PostgreSQL; SQLite has one writer), and every session end is one
+/// conditional `UPDATE … WHERE ended_at IS NULL`, so of two nodes ending the same session (a
+/// survivor sweeping a lost node's lease, the lost node restarting) exactly one records it and
+/// queues its `channel.offline`.
+extension SQLChannelStore {
+    /// `pg_notify` channel that carries `ClusterMessage`s between nodes.
+    public static let notifyChannel = "livegate"
+
+    var lockRow: String { backend == .postgres ? "FOR UPDATE" : "" }
+    var lockRowSkipLocked: String { backend == .postgres ? "FOR UPDATE SKIP LOCKED" : "" }
+
+    /// A publish asks for the channel: a new session (the lease is free, or held by a lost
+    /// node — whose session ends with `node_lost` here, in the same transaction), another node's
+    /// session continued (it is reconnecting inside its window, or `takeOver` — the `replace`
+    /// policy), or busy.
+    public func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool) async throws -> SessionStart {
+        let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))
+        // Urgent: the publisher is waiting for Publish.Start until this commits.
+        return try await transaction(urgent: true) { [self] db in
+            for _ in 0..<3 {
+                // The primary key decides between two nodes inserting at once: PostgreSQL makes
+                // the second wait for the first's commit, then do nothing.
+                let inserted = try await db.raw("""
+                    INSERT INTO channel_leases (channel_id, session_id, node_id, state, expires_at, updated_at)
+                    VALUES (\(bind: session.channelId), \(bind: session.id), \(bind: session.nodeId), 'live', \(bind: expires), \(bind: ts))
+                    ON CONFLICT (channel_id) DO NOTHING RETURNING channel_id
+                    """).first() != nil
+                if inserted {
+                    try await db.raw("""
+                        INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder)
+                        VALUES (\(bind: session.id), \(bind: session.channelId), \(bind: session.nodeId), \(bind: Timestamp.format(session.startedAt)),
+                          \(bind: session.remoteAddr), \(bind: session.encoder))
+                        """).run()
+                    try await db.raw("""
+                        UPDATE channels SET status = 'live', session_id = \(bind: session.id), last_live_at = \(bind: ts)
+                        WHERE id = \(bind: session.channelId)
+                        """).run()
+                    return .started(try await insertEvent(db, event, now: now))
+                }
+                guard let lease = try await db.raw("SELECT * FROM channel_leases WHERE channel_id = \(bind: session.channelId) \(unsafeRaw: lockRow)")
+                    .first().map(Self.decodeLease) else { continue } // ended meanwhile: try again
+                if lease.expiresAt < now {
+                    // Its node stopped renewing it: that session is over.
+                    _ = try await releaseAndEnd(db, lease, reason: OfflineReason.nodeLost.rawValue, now: now)
+                    continue
+                }
+                let reconnecting = lease.state == .reconnecting
+                if reconnecting, let windowEnd = lease.windowEndsAt, windowEnd <= now {
+                    // The window closed before its holder ended it: ended here, as the holder would have.
+                    _ = try await releaseAndEnd(db, lease, reason: lease.endReason ?? OfflineReason.connectionClosed.rawValue, now: now)
+                    continue
+                }
+                guard reconnecting || takeOver else { return .busy(node: lease.nodeId) }
+                try await db.raw("""
+                    UPDATE channel_leases SET node_id = \(bind: session.nodeId), state = 'live', window_ends_at = NULL, end_reason = NULL,
+                      expires_at = \(bind: expires), stats = NULL, updated_at = \(bind: ts)
+                    WHERE channel_id = \(bind: lease.channelId)
+                    """).run()
+                try await db.raw("UPDATE sessions SET node_id = \(bind: session.nodeId) WHERE id = \(bind: lease.sessionId)").run()
+                guard let continued = try await db.raw("SELECT * FROM sessions WHERE id = \(bind: lease.sessionId)").first().map(Self.decodeSession) else {
+                    throw StoreError.conflict("lease \(lease.channelId) names no session")
+                }
+                try await notify(db, .leaseMoved(channelId: lease.channelId, sessionId: lease.sessionId, from: lease.nodeId, to: session.nodeId))
+                return .continued(continued, fromNode: lease.nodeId, replaced: !reconnecting)
+            }
+            throw StoreError.conflict("the channel's lease kept changing")
+        }
+    }
+
+    /// `startSession` of a single node: a new session, or a conflict.
+    public func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent {
+        guard case .started(let stored) = try await acquireSession(session, event: event, now: now, takeOver: false) else {
+            throw StoreError.conflict("channel \(session.channelId) already has a session")
+        }
+        return stored
+    }
+
+    /// The holder's session changes phase (its publisher lost: `reconnecting` until `windowEndsAt`;
+    /// back: `live`). False when this node no longer holds it.
+    public func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
+                          now: Date) async throws -> Bool {
+        let ts = Timestamp.format(now)
+        return try await transaction { db in
+            try await db.raw("""
+                UPDATE channel_leases SET state = \(bind: state.rawValue), window_ends_at = \(bind: windowEndsAt.map(Timestamp.format)),
+                  end_reason = \(bind: endReason), expires_at = \(bind: Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))),
+                  updated_at = \(bind: ts)
+                WHERE channel_id = \(bind: channelId) AND session_id = \(bind: sessionId) AND node_id = \(bind: nodeId) RETURNING channel_id
+                """).first() != nil
+        }
+    }
+
+    /// Renews every lease `nodeId` holds and stores its stats snapshots; returns what it still
+    /// holds (channel → session): a session missing was taken over or ended by another node.
+    public func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String] {
+        let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))
+        return try await transaction { db in
+            var held: [String: String] = [:]
+            for row in try await db.raw("""
+                UPDATE channel_leases SET expires_at = \(bind: expires) WHERE node_id = \(bind: nodeId) RETURNING channel_id, session_id
+                """).all() {
+                held[try row.decode(column: "channel_id", as: String.self)] = try row.decode(column: "session_id", as: String.self)
+            }
+            for (channelId, snapshot) in stats where held[channelId] != nil {
+                try await db.raw("""
+                    UPDATE channel_leases SET stats = \(bind: snapshot), updated_at = \(bind: ts)
+                    WHERE channel_id = \(bind: channelId) AND node_id = \(bind: nodeId)
+                    """).run()
+            }
+            return held
+        }
+    }
+
+    /// Ends the sessions of leases nobody renewed (their node is lost) with `node_lost`: each
+    /// claimed by one node (`SKIP LOCKED`: nodes sweeping at once take different rows), its end
+    /// and `channel.offline` in the claim's transaction.
+    public func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession] {
+        let ts = Timestamp.format(now)
+        // Cheap when nothing expired (the common case): a read, no write lock.
+        let any = try await read { db in
+            try await db.raw("SELECT channel_id FROM channel_leases WHERE expires_at < \(bind: ts) LIMIT 1").first() != nil
+        }
+        guard any else { return [] }
+        return try await transaction { [self] db in
+            let leases = try await db.raw("""
+                SELECT * FROM channel_leases WHERE expires_at < \(bind: ts) ORDER BY expires_at LIMIT \(unsafeRaw: String(max(1, limit))) \(unsafeRaw: lockRowSkipLocked)
+                """).all().map(Self.decodeLease)
+            var lost: [LostSession] = []
+            for lease in leases {
+                guard let (session, event) = try await releaseAndEnd(db, lease, reason: OfflineReason.nodeLost.rawValue, now: now) else { continue }
+                lost.append(LostSession(session: session, lostNode: lease.nodeId, event: event))
+            }
+            return lost
+        }
+    }
+
+    public func lease(channelId: String) async throws -> SessionLease? {
+        try await read { db in try await db.raw("SELECT * FROM channel_leases WHERE channel_id = \(bind: channelId)").first().map(Self.decodeLease) }
+    }
+
+    /// Inside a transaction holding `lease`: removes it and ends its session.
+    private func releaseAndEnd(_ db: any SQLDatabase, _ lease: SessionLease, reason: String, now: Date) async throws -> (SessionRecord, StoredEvent)? {
+        try await db.raw("DELETE FROM channel_leases WHERE channel_id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
+        return try await endOpenSession(db, id: lease.sessionId, reason: reason, now: now, event: nil)
+    }
+
+    /// Inside a transaction: ends the session if it is still open — one conditional statement,
+    /// so of two transactions ending it one does — marks its channel offline and queues
+    /// `channel.offline` (`event`, or one built from the rows). Nil when it had already ended.
+    func endOpenSession(_ db: any SQLDatabase, id: String, reason: String, now: Date, event: NewEvent?) async throws -> (SessionRecord, StoredEvent)? {
+        let ts = Timestamp.format(now)
+        guard let session = try await db.raw("""
+            UPDATE sessions SET ended_at = \(bind: ts), end_reason = \(bind: reason) WHERE id = \(bind: id) AND ended_at IS NULL RETURNING *
+            """).first().map(Self.decodeSession) else { return nil }
+        try await db.raw("UPDATE channels SET status = 'offline', session_id = NULL WHERE session_id = \(bind: id)").run()
+        let built: NewEvent
+        if let event {
+            built = event
+        } else {
+            let channel = try await db.raw("SELECT * FROM channels WHERE id = \(bind: session.channelId)").first().map(Self.decodeChannel)
+            built = .make(type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: channel?.userId, at: now,
+                          data: .object(["channel": channel?.eventJSON ?? .null, "session": session.json]))
+        }
+        return (session, try await insertEvent(db, built, now: now))
+    }
+
+    /// Inside a transaction: a message to every node, delivered when (and only if) it commits.
+    func notify(_ db: any SQLDatabase, _ message: ClusterMessage) async throws {
+        guard backend == .postgres else { return }
+        try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), \(bind: message.payload))").run()
+    }
+
+    /// Sends a message to every node now (PostgreSQL; nothing to send on SQLite, a single node).
+    public func broadcast(_ message: ClusterMessage) async throws {
+        guard backend == .postgres else { return }
+        _ = try await write { db in try await db.raw("SELECT pg_notify(\(bind: Self.notifyChannel), \(bind: message.payload))").run() }
+    }
+
+    static func decodeLease(_ row: any SQLRow) throws -> SessionLease {
+        SessionLease(channelId: try row.decode(column: "channel_id", as: String.self), sessionId: try row.decode(column: "session_id", as: String.self),
+                     nodeId: try row.decode(column: "node_id", as: String.self),
+                     state: SessionLease.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .live,
+                     windowEndsAt: try row.decode(column: "window_ends_at", as: String?.self).map(Timestamp.parse),
+                     endReason: try row.decode(column: "end_reason", as: String?.self),
+                     expiresAt: Timestamp.parse(try row.decode(column: "expires_at", as: String.self)),
+                     stats: try row.decode(column: "stats", as: String?.self))
+    }
+}

@@ -1,0 +1,119 @@
+import ChannelStore
+import ControlAPI
+import Foundation
+import Logging
+
+/// Several nodes on one store (issue #14, SPEC §7): the leases this node holds are renewed with
+/// its heartbeat and carry its stats snapshots; leases of lost nodes are swept and their
+/// sessions ended with `node_lost`; messages from other nodes (`ClusterMessage`, PostgreSQL
+/// `NOTIFY`) reach the sessions here. On SQLite (one node) the same code runs and finds nobody else.
+extension IngestCoordinator {
+    /// More than one node can share the store (PostgreSQL): stats snapshots are worth writing.
+    var clustered: Bool { store.backendName == SQLBackend.postgres.rawValue }
+
+    /// Keeps the lease's state in step with the machine: `reconnecting` (with the window's end
+    /// and reason) while the publisher is gone, so another node can continue the session; `live`
+    /// when it is back.
+    func syncLease(_ channelId: String) async {
+        guard let tracked = channels[channelId], let record = tracked.record, let held = tracked.leaseState else { return }
+        let want: SessionLease.State
+        switch tracked.machine.phase {
+        case .reconnecting: want = .reconnecting
+        case .live: want = .live
+        default: return
+        }
+        guard want != held else { return }
+        channels[channelId]?.leaseState = want
+        let window = tracked.machine.reconnectWindow
+        do {
+            let still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,
+                                                  windowEndsAt: window?.endsAt, endReason: window?.reason.rawValue, now: Date())
+            if !still { await leaseLost(channelId, sessionId: record.id) }
+        } catch {
+            // The renewal keeps the lease; another node just cannot continue the session meanwhile.
+            logger.warning("lease state not written", metadata: ["channel": "\(channelId)", "state": "\(want.rawValue)", "error": "\(StoreFactory.describe(error))"])
+        }
+    }
+
+    /// Renews the leases every heartbeat interval and sweeps lost nodes' leases every second.
+    func runLeaseKeeping() async {
+        var lastRenewal = Date.distantPast
+        var failing = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            if Task.isCancelled { return }
+            if Date().timeIntervalSince(lastRenewal) >= NodeRecord.heartbeatInterval {
+                lastRenewal = Date()
+                do {
+                    try await renewLeases()
+                    if failing { logger.notice("leases renewed again") }
+                    failing = false
+                } catch {
+                    if !failing { logger.warning("leases not renewed", metadata: ["error": "\(StoreFactory.describe(error))"]) }
+                    failing = true
+                }
+            }
+            do {
+                try await sweepLostNodes()
+            } catch {
+                if !failing { logger.warning("lost nodes' leases not swept", metadata: ["error": "\(StoreFactory.describe(error))"]) }
+            }
+        }
+    }
+
+    func renewLeases() async throws {
+        let started = Date()
+        var snapshots: [String: String] = [:]
+        if clustered {
+            for id in channels.keys {
+                guard let stats = await channelStats(id) else { continue }
+                snapshots[id] = stats.json.jsonText
+            }
+        }
+        let held = try await store.renewLeases(nodeId: nodeId, now: started, stats: snapshots)
+        // A lease this node had before the renewal began and no longer holds: another node
+        // continued the session (its NOTIFY was missed) or ended it (this node was taken for lost).
+        for (id, tracked) in channels {
+            guard let record = tracked.record, let since = tracked.leaseSince, since < started, held[id] != record.id,
+                  tracked.machine.phase == .live || tracked.machine.phase == .reconnecting else { continue }
+            await leaseLost(id, sessionId: record.id)
+        }
+    }
+
+    func sweepLostNodes() async throws {
+        let lost = try await store.claimExpiredLeases(now: Date(), limit: 100)
+        guard !lost.isEmpty else { return }
+        dispatcher?.notify()
+        for entry in lost {
+            sessionsEndedByReason[OfflineReason.nodeLost.rawValue, default: 0] += 1
+            logger.warning("ended the session of a lost node", metadata: [
+                "channel": "\(entry.session.channelId)", "session": "\(entry.session.id)", "node": "\(entry.lostNode)", "reason": "node_lost"])
+            // This node's own lease expired (it could not renew for too long): its publisher goes.
+            if entry.lostNode == nodeId { await leaseLost(entry.session.channelId, sessionId: entry.session.id) }
+        }
+    }
+
+    func leaseLost(_ channelId: String, sessionId: String) async {
+        guard channels[channelId]?.record?.id == sessionId else { return }
+        logger.notice("this node no longer holds the session's lease", metadata: ["channel": "\(channelId)", "session": "\(sessionId)"])
+        await feed(channelId) { $0.sessionMoved(sessionId: sessionId, now: Date()) }
+    }
+
+    /// A message from another node.
+    public func handle(_ message: ClusterMessage) async {
+        switch message {
+        case .leaseMoved(let channelId, let sessionId, let from, _):
+            guard from == nodeId else { return }
+            await leaseLost(channelId, sessionId: sessionId)
+        case .channelChanged(let channelId, let change, _):
+            await channelChanged(channelId, change: change)
+        case .channelEdited(let channelId, _):
+            guard channels[channelId] != nil, let channel = try? await store.channel(id: channelId) else { return }
+            await channelEdited(channel)
+        case .userLimitsChanged(let userId, _):
+            await userLimitsChanged(userId)
+        case .forwardsChanged(let channelId, _):
+            await forwardsChanged(channelId)
+        }
+    }
+}
