@@ -94,6 +94,9 @@ public protocol ChannelStore: Sendable {
     func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?,
                             connections: [SessionConnection]) async throws
     func endSession(id: String, reason: String, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent?
+    /// One ended connection's figures and entry, added to its session's (additive: nodes in turn).
+    func addSessionConnection(id: String, _ connection: SessionConnection, videoFrames: Int64, audioFrames: Int64,
+                              videoCodec: String?, audioCodec: String?) async throws
     func session(id: String) async throws -> SessionRecord?
     func openSessions(nodeId: String) async throws -> [SessionRecord]
     func sessions(channelId: String, limit: Int, cursor: String?) async throws -> Page<SessionRecord>

@@ -56,6 +56,10 @@ extension IngestCoordinator {
         case .releaseSession(let sessionId):
             // The recording made here becomes the session's part; HLS here stops.
             media?.endSession(sessionId: sessionId)
+            for (connection, index) in tracked.connectionIndex where tracked.publishers[connection] != nil {
+                releasedConnections[connection] = (sessionId, tracked.connectionLog[index])
+            }
+            channels[channelId]?.connectionIndex = [:]
             channels[channelId]?.record = nil
             channels[channelId]?.leaseSince = nil
             channels[channelId]?.leaseState = nil

@@ -58,7 +58,8 @@ extension IngestCoordinator {
             guard let id = connections.removeValue(forKey: ingest.connectionID)?.channelId, var tracked = channels[id] else { return }
             tracked.publishers[ingest.connectionID] = nil
             // Only a connection of the current session counts towards its figures.
-            if let index = tracked.connectionIndex.removeValue(forKey: ingest.connectionID) {
+            let index = tracked.connectionIndex.removeValue(forKey: ingest.connectionID)
+            if let index {
                 tracked.endedTotals.bytes += stats.bytesReceived
                 tracked.endedTotals.videoFrames += stats.videoFrames
                 tracked.endedTotals.audioFrames += stats.audioFrames
@@ -66,13 +67,19 @@ extension IngestCoordinator {
                 tracked.connectionLog[index].endReason = reason.rawValue
                 tracked.connectionLog[index].bytesIn = Int64(stats.bytesReceived)
             }
+            // A connection of a session that moved to another node still adds its figures to it.
+            let released = releasedConnections.removeValue(forKey: ingest.connectionID)
             channels[id] = tracked
-            if let record = tracked.record {
-                let totals = tracked.endedTotals, log = tracked.connectionLog
+            if let sessionId = tracked.record?.id ?? released?.sessionId, let entry = released?.entry ?? index.map({ tracked.connectionLog[$0] }) {
                 let video = stats.video?.codec.rawValue, audio = stats.audio?.codec.rawValue
+                var entry = entry
+                entry.endedAt = entry.endedAt ?? now
+                entry.endReason = entry.endReason ?? reason.rawValue
+                entry.bytesIn = Int64(stats.bytesReceived)
+                let finished = entry
                 await write("session figures") { [store] in
-                    try await store.updateSessionStats(id: record.id, bytesIn: Int64(totals.bytes), videoFrames: Int64(totals.videoFrames),
-                                                       audioFrames: Int64(totals.audioFrames), videoCodec: video, audioCodec: audio, connections: log)
+                    try await store.addSessionConnection(id: sessionId, finished, videoFrames: Int64(stats.videoFrames), audioFrames: Int64(stats.audioFrames),
+                                                         videoCodec: video, audioCodec: audio)
                 }
             }
             await feed(id) { $0.publisherEnded(ingest.connectionID, reason: reason, now: now) }

@@ -76,6 +76,9 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// Publishers kicked after their accept but before they started (a replace in between):
     /// kicked as soon as they start.
     var pendingKicks: [ConnectionID: NetStatus] = [:]
+    /// Publishers of sessions that moved to another node, still connected until their kick lands:
+    /// their figures are added to that session when they end.
+    var releasedConnections: [ConnectionID: (sessionId: String, entry: SessionConnection)] = [:]
     /// Connections that closed while their publish was being decided.
     var abandoned: Set<ConnectionID> = []
     let commands: AsyncStream<Command>

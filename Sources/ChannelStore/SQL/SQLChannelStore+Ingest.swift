@@ -20,6 +20,27 @@ extension SQLChannelStore {
         }
     }
 
+    /// Adds one ended connection to its session: its figures to the session's, and its entry to
+    /// `connections` (by start time; an entry with the same start and address is replaced).
+    /// Additive, so nodes that carried the session in turn (a reconnect or a `replace` across
+    /// nodes) each add theirs and none overwrites another's.
+    public func addSessionConnection(id: String, _ connection: SessionConnection, videoFrames: Int64, audioFrames: Int64,
+                                     videoCodec: String?, audioCodec: String?) async throws {
+        try await transaction { [self] db in
+            guard let row = try await db.raw("SELECT connections FROM sessions WHERE id = \(bind: id) \(unsafeRaw: lockRow)").first() else { return }
+            var list = Self.decodeConnections(try row.decode(column: "connections", as: String?.self))
+            list.removeAll { $0.startedAt == connection.startedAt && $0.remoteAddr == connection.remoteAddr }
+            list.append(connection)
+            list.sort { $0.startedAt < $1.startedAt }
+            try await db.raw("""
+                UPDATE sessions SET bytes_in = bytes_in + \(bind: connection.bytesIn), video_frames = video_frames + \(bind: videoFrames),
+                  audio_frames = audio_frames + \(bind: audioFrames), connections = \(bind: JSONValue.array(list.map(\.json)).jsonText),
+                  video_codec = COALESCE(\(bind: videoCodec), video_codec), audio_codec = COALESCE(\(bind: audioCodec), audio_codec)
+                WHERE id = \(bind: id)
+                """).run()
+        }
+    }
+
     /// Ends a session with its reason, marks the channel offline (if this session still owns it)
     /// and queues `channel.offline`, atomically, and releases its lease. Nil if the session had
     /// already ended — or, with `byNode`, if its lease is another node's (it moved: that node

@@ -1,0 +1,216 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// SPEC §2's decision table across real nodes on one PostgreSQL (issue #14 items 2–5, 9): the
+/// channel's lease in the database decides, `NOTIFY` carries what the other node must act on.
+final class ClusterTests: XCTestCase {
+    /// A duplicate on the other node gets BadName; once the policy (edited through node B) is
+    /// `replace`, a publish on B takes the session over and A's publisher is gone within ~1 s —
+    /// one session, one `channel.live`, no `channel.offline` in between.
+    func testDuplicateAcrossNodesIsRefusedAndReplaceTakesTheSessionOver() async throws {
+        let cluster = try await startCluster("cluster-replace")
+        var publishers: [Process] = []
+        defer { for p in publishers where p.isRunning { p.terminate() } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        let channel = try await cluster.createChannel(#"{"name":"dup","userId":"u1","duplicatePolicy":"reject"}"#)
+        let a = try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(channel.key)", seconds: 60)
+        publishers.append(a)
+        let live = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == channel.id } }
+        XCTAssertTrue(live, "live on node a")
+
+        let duplicate = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                               "\(cluster.nodes[1].rtmp)/\(channel.key)"], timeout: 30)
+        XCTAssertNotEqual(duplicate.exitCode, 0, "node b refused the duplicate")
+        XCTAssertTrue(cluster.logText(1).contains("the channel is live on another node"), cluster.logText(1))
+        let rejected = await cluster.receiver.wait(timeout: 10) { $0.contains { $0.type == "channel.publish_rejected" && $0.body.contains("\"reason\":\"duplicate\"") } }
+        XCTAssertTrue(rejected, "channel.publish_rejected reason duplicate")
+        XCTAssertTrue(a.isRunning, "node a's publisher goes on")
+
+        // The policy changed through node b; a publish there now replaces a's publisher.
+        let patched = try await cluster.curl(1, ["-X", "PATCH", "/v1/channels/\(channel.id)", "-H", "Content-Type: application/merge-patch+json",
+                                                 "-d", #"{"duplicatePolicy":"replace"}"#])
+        XCTAssertEqual((patched["data"] as? [String: Any])?["duplicatePolicy"] as? String, "replace", "\(patched)")
+        let b = try startPublisher(clip, url: "\(cluster.nodes[1].rtmp)/\(channel.key)", seconds: 6)
+        publishers.append(b)
+        let replacedAt = Date()
+        let aGone = await eventually(5) { !a.isRunning }
+        XCTAssertTrue(aGone, "node a's publisher was kicked")
+        XCTAssertLessThan(Date().timeIntervalSince(replacedAt), 3.5, "within ~1 s of b's accept (ffmpeg's connect and handshake included)")
+        XCTAssertTrue(cluster.logText(0).contains("no longer holds the session's lease"), cluster.logText(0))
+        // b finishes cleanly: now the session ends, once.
+        let offline = await cluster.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.offline" && $0.channelId == channel.id } }
+        XCTAssertTrue(offline)
+        try await Task.sleep(for: .seconds(1))
+        let events = cluster.receiver.all.filter { $0.channelId == channel.id }
+        XCTAssertEqual(events.filter { $0.type == "channel.live" }.count, 1, "one session: \(events.map(\.type))")
+        XCTAssertEqual(events.filter { $0.type == "channel.offline" }.count, 1, "\(events.map(\.type))")
+        XCTAssertEqual(events.first { $0.type == "channel.offline" }?.reason, "unpublished")
+        let sessions = try await cluster.sessions(channel.id, via: 1)
+        XCTAssertEqual(sessions.count, 1, "\(sessions)")
+        XCTAssertEqual(sessions.first?["nodeId"] as? String, "node-b", "\(sessions)")
+        XCTAssertEqual((sessions.first?["connections"] as? [[String: Any]])?.count, 2, "both publishers carried the one session: \(sessions)")
+        await cluster.stop()
+    }
+
+    /// The publisher drops and comes back to the other node inside the reconnect window: the same
+    /// session goes on there (no offline/live pair) and the recording continues there as a part.
+    func testReconnectingToTheOtherNodeInsideTheWindowContinuesTheSession() async throws {
+        let cluster = try await startCluster("cluster-reconnect")
+        var publishers: [Process] = []
+        defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        let channel = try await cluster.createChannel(#"{"name":"rc","userId":"u1","record":true,"reconnectWindowSec":15}"#)
+        let a = try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(channel.key)", seconds: 60)
+        publishers.append(a)
+        let live = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == channel.id } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .seconds(3))
+        // Lost, not unpublished: the window opens on node a.
+        kill(a.processIdentifier, SIGKILL)
+        let reconnecting = try await eventually(10) {
+            let stats = try await cluster.curl(1, ["/v1/channels/\(channel.id)/stats"])
+            return (stats["data"] as? [String: Any])?["status"] as? String == "reconnecting"
+        }
+        XCTAssertTrue(reconnecting, "node b sees the session reconnecting (node a's snapshot)")
+        let b = try startPublisher(clip, url: "\(cluster.nodes[1].rtmp)/\(channel.key)", seconds: 4)
+        publishers.append(b)
+        let continued = await eventually(15) { cluster.logText(1).contains("the session continues here") }
+        XCTAssertTrue(continued, cluster.logText(1))
+        let ended = await cluster.receiver.wait(timeout: 40) { $0.contains { $0.type == "channel.offline" && $0.channelId == channel.id } }
+        XCTAssertTrue(ended)
+        let ready = await cluster.receiver.wait(timeout: 20) { $0.filter { $0.type == "video.ready" }.count >= 2 }
+        XCTAssertTrue(ready, "a part from each node: \(cluster.receiver.all.map(\.type))")
+        try await Task.sleep(for: .seconds(1))
+        let events = cluster.receiver.all.filter { $0.channelId == channel.id }
+        XCTAssertEqual(events.filter { $0.type == "channel.live" }.count, 1, "no offline/live pair: \(events.map(\.type))")
+        XCTAssertEqual(events.filter { $0.type == "channel.offline" }.count, 1, "\(events.map(\.type))")
+        XCTAssertEqual(events.first { $0.type == "channel.offline" }?.reason, "unpublished")
+        let sessions = try await cluster.sessions(channel.id)
+        XCTAssertEqual(sessions.count, 1, "\(sessions)")
+        let connections = sessions.first?["connections"] as? [[String: Any]] ?? []
+        XCTAssertEqual(connections.map { $0["endReason"] as? String ?? "" }, ["connection_closed", "unpublished"], "\(connections)")
+        // Both parts are recordings of the one session, each a real MP4 (ffprobe) on its node's disk.
+        let videos = (try await cluster.curl(1, ["/v1/videos?channelId=\(channel.id)"])["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        XCTAssertEqual(videos.count, 2, "\(videos)")
+        let sessionId = try XCTUnwrap(sessions.first?["id"] as? String)
+        XCTAssertEqual(Set(videos.compactMap { $0["sessionId"] as? String }), [sessionId])
+        for node in cluster.nodes {
+            let folder = node.dir.appendingPathComponent("recordings/\(channel.id)")
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".mp4") }
+            XCTAssertEqual(files.count, 1, "\(node.name): \(files)")
+            for file in files {
+                let path = folder.appendingPathComponent(file).path
+                let streams = try await MediaTools.probe(path: path)
+                XCTAssertTrue(streams.contains { $0.codecType == "video" && $0.packets > 10 }, "\(node.name)/\(file): \(streams)")
+                let seconds = try await MediaTools.duration(path)
+                XCTAssertGreaterThan(seconds, 1, "\(node.name)/\(file)")
+            }
+        }
+        await cluster.stop()
+    }
+
+    /// The node carrying a live channel is SIGKILLed and restarted at once, while the other node
+    /// sweeps leases: the session ends with `node_lost` within 15 s, and exactly one
+    /// `channel.offline` goes out.
+    func testAKilledNodesSessionEndsOnceWithNodeLost() async throws {
+        let cluster = try await startCluster("cluster-lost")
+        var publishers: [Process] = []
+        var restarted: Process?
+        defer {
+            for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            if let restarted, restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) }
+        }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        var channels: [(id: String, key: String)] = []
+        for i in 0..<3 { channels.append(try await cluster.createChannel(#"{"name":"lost\#(i)","userId":"u\#(i)","reconnectWindowSec":5}"#)) }
+        for c in channels { publishers.append(try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(c.key)", seconds: 90)) }
+        let live = await cluster.receiver.wait(timeout: 25) { r in channels.allSatisfy { c in r.contains { $0.type == "channel.live" && $0.channelId == c.id } } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .seconds(2))
+        kill(cluster.nodes[0].process.processIdentifier, SIGKILL)
+        let killedAt = Date()
+        // One channel's publisher is left to find out on its own; the node comes back 6 s later (racing node b's sweep).
+        try await Task.sleep(for: .seconds(6))
+        restarted = try await startClusterNode("node-a", dir: cluster.nodes[0].dir, env: cluster.env, port: cluster.nodes[0].port).process
+        let allOffline = await cluster.receiver.wait(timeout: 20) { r in
+            channels.allSatisfy { c in r.contains { $0.type == "channel.offline" && $0.channelId == c.id } }
+        }
+        XCTAssertTrue(allOffline, "\(cluster.receiver.all.map(\.type))")
+        for c in channels {
+            let offline = try XCTUnwrap(cluster.receiver.all.first { $0.type == "channel.offline" && $0.channelId == c.id })
+            XCTAssertEqual(offline.reason, "node_lost")
+            XCTAssertLessThanOrEqual(offline.at.timeIntervalSince(killedAt), 15, "within 15 s of the kill")
+        }
+        try await Task.sleep(for: .seconds(4))
+        for c in channels {
+            XCTAssertEqual(cluster.receiver.all.filter { $0.type == "channel.offline" && $0.channelId == c.id }.count, 1, "exactly once")
+            let status = (try await cluster.curl(1, ["/v1/channels/\(c.id)"])["data"] as? [String: Any])?["status"] as? String
+            XCTAssertEqual(status, "offline")
+        }
+        await cluster.stop()
+    }
+
+    /// Limits replaced through node b reach the publisher on node a within a second; node b
+    /// answers the channel's stats from node a's snapshot; a disable through node b kicks it.
+    func testChangesThroughOneNodeReachThePublisherOnTheOther() async throws {
+        let cluster = try await startCluster("cluster-changes")
+        var publishers: [Process] = []
+        defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        let limited = try await cluster.createChannel(#"{"name":"lim","userId":"limited"}"#)
+        let other = try await cluster.createChannel(#"{"name":"dis","userId":"other"}"#)
+        publishers.append(try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(limited.key)", seconds: 60))
+        publishers.append(try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(other.key)", seconds: 60))
+        let live = await cluster.receiver.wait(timeout: 20) { $0.filter { $0.type == "channel.live" }.count == 2 }
+        XCTAssertTrue(live)
+
+        // Stats through node b: node a's snapshot, with media counted.
+        let measured = try await eventually(8) {
+            let data = (try await cluster.curl(1, ["/v1/channels/\(limited.id)/stats"])["data"] as? [String: Any]) ?? [:]
+            return data["status"] as? String == "live" && (data["bytesIn"] as? Double ?? 0) > 10_000 && (data["video"] as? [String: Any])?["codec"] as? String == "h264"
+        }
+        let seen = try await cluster.curl(1, ["/v1/channels/\(limited.id)/stats"])
+        XCTAssertTrue(measured, "stats from any node: \(seen)")
+
+        let put = try await cluster.curl(1, ["-X", "PUT", "/v1/users/limited/config", "-d", #"{"maxSessionSec":3}"#])
+        XCTAssertNotNil(put["data"], "\(put)")
+        let changedAt = Date()
+        let exceeded = await cluster.receiver.wait(timeout: 10) { $0.contains { $0.type == "channel.limit_exceeded" && $0.channelId == limited.id } }
+        XCTAssertTrue(exceeded, "the new limit applied on node a")
+        let exceededAt = cluster.receiver.all.first { $0.type == "channel.limit_exceeded" }?.at ?? .distantFuture
+        XCTAssertLessThan(exceededAt.timeIntervalSince(changedAt), 2, "within ~1 s (and the webhook's trip)")
+
+        _ = try await cluster.curl(1, ["-X", "POST", "/v1/channels/\(other.id)/disable"])
+        let disabledAt = Date()
+        let kicked = await cluster.receiver.wait(timeout: 10) { $0.contains { $0.type == "channel.offline" && $0.channelId == other.id } }
+        XCTAssertTrue(kicked)
+        let offline = cluster.receiver.all.first { $0.type == "channel.offline" && $0.channelId == other.id }
+        XCTAssertEqual(offline?.reason, "disabled")
+        XCTAssertLessThan((offline?.at ?? .distantFuture).timeIntervalSince(disabledAt), 2)
+        await cluster.stop()
+    }
+
+    /// Both nodes' dispatchers deliver from the shared outbox: a channel's events reach the
+    /// receiver once each, in `seq` order.
+    func testBothDispatchersKeepEachChannelsOrder() async throws {
+        let cluster = try await startCluster("cluster-order")
+        let clip = try await MediaTools.makeClip(seconds: 1, in: cluster.dir)
+        let channel = try await cluster.createChannel(#"{"name":"ord","userId":"u1","enabled":false}"#)
+        // Refused publishes, alternating between the nodes: each one queues a channel.publish_rejected.
+        for i in 0..<16 {
+            _ = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "quiet", "-i", clip.path, "-c", "copy", "-t", "0.5", "-f", "flv",
+                                                       "\(cluster.nodes[i % 2].rtmp)/\(channel.key)"], timeout: 20)
+        }
+        let all = await cluster.receiver.wait(timeout: 30) { $0.filter { $0.channelId == channel.id }.count >= 16 }
+        XCTAssertTrue(all, "\(cluster.receiver.all.count)")
+        try await Task.sleep(for: .seconds(1))
+        let seqs = cluster.receiver.all.filter { $0.channelId == channel.id }.map(\.seq)
+        XCTAssertEqual(seqs.count, 16, "each once: \(seqs)")
+        XCTAssertEqual(seqs, seqs.sorted(), "in order")
+        XCTAssertEqual(Set(seqs).count, seqs.count)
+        let verified = try await cluster.receiver.verifyWithStandardWebhooks()
+        XCTAssertEqual(verified, cluster.receiver.all.count)
+        await cluster.stop()
+    }
+}
