@@ -110,10 +110,10 @@ final class ClusterTests: XCTestCase {
         await cluster.stop()
     }
 
-    /// The node carrying a live channel is SIGKILLed and restarted at once, while the other node
-    /// sweeps leases: the session ends with `node_lost` within 15 s, and exactly one
-    /// `channel.offline` goes out.
-    func testAKilledNodesSessionEndsOnceWithNodeLost() async throws {
+    /// The node carrying live channels is SIGKILLed: node b finds their leases expired and ends
+    /// each session with `node_lost` within 15 s, exactly one `channel.offline` each; when node a
+    /// comes back its own recovery finds nothing left to end (no second offline).
+    func testAKilledNodesSessionsEndOnceWithNodeLost() async throws {
         let cluster = try await startCluster("cluster-lost")
         var publishers: [Process] = []
         var restarted: Process?
@@ -130,10 +130,7 @@ final class ClusterTests: XCTestCase {
         try await Task.sleep(for: .seconds(2))
         kill(cluster.nodes[0].process.processIdentifier, SIGKILL)
         let killedAt = Date()
-        // One channel's publisher is left to find out on its own; the node comes back 6 s later (racing node b's sweep).
-        try await Task.sleep(for: .seconds(6))
-        restarted = try await startClusterNode("node-a", dir: cluster.nodes[0].dir, env: cluster.env, port: cluster.nodes[0].port).process
-        let allOffline = await cluster.receiver.wait(timeout: 20) { r in
+        let allOffline = await cluster.receiver.wait(timeout: 16) { r in
             channels.allSatisfy { c in r.contains { $0.type == "channel.offline" && $0.channelId == c.id } }
         }
         XCTAssertTrue(allOffline, "\(cluster.receiver.all.map(\.type))")
@@ -141,13 +138,20 @@ final class ClusterTests: XCTestCase {
             let offline = try XCTUnwrap(cluster.receiver.all.first { $0.type == "channel.offline" && $0.channelId == c.id })
             XCTAssertEqual(offline.reason, "node_lost")
             XCTAssertLessThanOrEqual(offline.at.timeIntervalSince(killedAt), 15, "within 15 s of the kill")
+            XCTAssertGreaterThanOrEqual(offline.at.timeIntervalSince(killedAt), 6, "not before the lease could have expired")
         }
+        XCTAssertTrue(cluster.logText(1).contains("ended the session of a lost node"), cluster.logText(1))
+        // Node a comes back with the same id: nothing is ended twice.
+        let node = try await startClusterNode("node-a", dir: cluster.nodes[0].dir, env: cluster.env, port: cluster.nodes[0].port)
+        restarted = node.process
         try await Task.sleep(for: .seconds(4))
         for c in channels {
             XCTAssertEqual(cluster.receiver.all.filter { $0.type == "channel.offline" && $0.channelId == c.id }.count, 1, "exactly once")
             let status = (try await cluster.curl(1, ["/v1/channels/\(c.id)"])["data"] as? [String: Any])?["status"] as? String
             XCTAssertEqual(status, "offline")
         }
+        let restartedLog = (try? String(contentsOf: node.log, encoding: .utf8)) ?? ""
+        XCTAssertFalse(restartedLog.contains("closed a session left open"), restartedLog)
         await cluster.stop()
     }
 

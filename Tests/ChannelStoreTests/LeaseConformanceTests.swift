@@ -1,0 +1,166 @@
+import ChannelStore
+import Foundation
+import XCTest
+
+/// Channel leases and delivery claims (issue #14 items 2–4) on both stores: the decision table
+/// across nodes, the reconnect window carried by the lease, lost nodes' sessions ended exactly
+/// once, and claims that only one of several racing nodes wins.
+extension ChannelStoreConformanceTests {
+    private func live(_ channel: String, _ session: String, node: String) -> (SessionRecord, NewEvent) {
+        (SessionRecord(id: p + session, channelId: p + channel, nodeId: node, startedAt: Date(), remoteAddr: "10.0.0.1:1", encoder: "ffmpeg"),
+         .make(type: "channel.live", channelId: p + channel, userId: p + "u", at: Date(), data: .object([:])))
+    }
+
+    private func offlineEvents(_ session: String) async throws -> [StoredEvent] {
+        try await store.events(EventQuery(types: ["channel.offline"], limit: 1000)).items.filter {
+            if case .object(let o) = $0.payload, case .object(let d)? = o["data"], case .object(let s)? = d["session"], case .string(let id)? = s["id"] {
+                return id == p + session
+            }
+            return false
+        }
+    }
+
+    private func offlineReason(_ event: StoredEvent) -> String? {
+        if case .object(let o) = event.payload, case .object(let d)? = o["data"], case .object(let s)? = d["session"], case .string(let r)? = s["reason"] { return r }
+        return nil
+    }
+
+    func testTheLeaseDecidesEveryPublishAcrossNodes() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        _ = try await store.createChannel(id: p + "c", streamKey: p + "k", fields: fields("c", user: "u"), now: t0)
+        let (s1, e1) = live("c", "s1", node: "A")
+        guard case .started = try await store.acquireSession(s1, event: e1, now: t0, takeOver: false) else { return XCTFail("a free channel starts a session") }
+        // Another node, policy reject: busy there.
+        let (s2, e2) = live("c", "s2", node: "B")
+        let busy = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(1), takeOver: false)
+        XCTAssertEqual(busy, .busy(node: "A"))
+        // Policy replace: the session moves to B, whole.
+        guard case .continued(let moved, let from, let replaced) = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(2), takeOver: true) else {
+            return XCTFail("replace takes the session over")
+        }
+        XCTAssertEqual(moved.id, s1.id)
+        XCTAssertEqual(moved.nodeId, "B")
+        XCTAssertEqual(from, "A")
+        XCTAssertTrue(replaced)
+        let s2Row = try await store.session(id: s2.id)
+        XCTAssertNil(s2Row, "no second session")
+        // A no longer holds it: its end and its lease writes are refused.
+        let endedByA = try await store.endSession(id: s1.id, reason: "kicked", now: t0.addingTimeInterval(3),
+                                                  event: .make(type: "channel.offline", channelId: p + "c", userId: nil, at: t0, data: .object([:])), byNode: "A")
+        XCTAssertNil(endedByA)
+        let stillOpen = try await store.session(id: s1.id)
+        XCTAssertNil(stillOpen?.endedAt)
+        let markedByA = try await store.markLease(channelId: p + "c", sessionId: s1.id, nodeId: "A", state: .reconnecting, windowEndsAt: nil, endReason: nil, now: t0)
+        XCTAssertFalse(markedByA)
+        // B's publisher is lost: reconnecting for 10 s; a publish on C inside the window continues it.
+        let marked = try await store.markLease(channelId: p + "c", sessionId: s1.id, nodeId: "B", state: .reconnecting,
+                                               windowEndsAt: t0.addingTimeInterval(14), endReason: "connection_closed", now: t0.addingTimeInterval(4))
+        XCTAssertTrue(marked)
+        let (s3, e3) = live("c", "s3", node: "C")
+        guard case .continued(let again, "B", false) = try await store.acquireSession(s3, event: e3, now: t0.addingTimeInterval(5), takeOver: false) else {
+            return XCTFail("a reconnect inside the window continues the session")
+        }
+        XCTAssertEqual(again.id, s1.id)
+        // C loses it too; a publish after the window closed ends it with the window's reason and starts anew.
+        _ = try await store.markLease(channelId: p + "c", sessionId: s1.id, nodeId: "C", state: .reconnecting,
+                                      windowEndsAt: t0.addingTimeInterval(7), endReason: "media_timeout", now: t0.addingTimeInterval(6))
+        let (s4, e4) = live("c", "s4", node: "A")
+        guard case .started = try await store.acquireSession(s4, event: e4, now: t0.addingTimeInterval(8), takeOver: false) else {
+            return XCTFail("after the window a new session starts")
+        }
+        let s1Ends = try await offlineEvents("s1")
+        XCTAssertEqual(s1Ends.count, 1)
+        XCTAssertEqual(s1Ends.first.flatMap(offlineReason), "media_timeout")
+        let renewedA = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(9), stats: [p + "c": #"{"status":"live"}"#])
+        XCTAssertEqual(renewedA, [p + "c": s4.id])
+        let renewedC = try await store.renewLeases(nodeId: "C", now: t0.addingTimeInterval(9), stats: [:])
+        XCTAssertEqual(renewedC, [:])
+        let lease = try await store.lease(channelId: p + "c")
+        XCTAssertEqual(lease?.stats, #"{"status":"live"}"#)
+        // A stops renewing: not lost before the lease's time to live, lost after, and only once.
+        let early = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + SessionLease.timeToLive - 1), limit: 10)
+        XCTAssertEqual(early, [])
+        let lost = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + SessionLease.timeToLive + 1), limit: 10)
+        XCTAssertEqual(lost.map(\.session.id), [s4.id])
+        XCTAssertEqual(lost.first?.lostNode, "A")
+        XCTAssertEqual(lost.first?.session.endReason, "node_lost")
+        let twice = try await store.claimExpiredLeases(now: t0.addingTimeInterval(30), limit: 10)
+        XCTAssertEqual(twice, [])
+        let s4Ends = try await offlineEvents("s4")
+        XCTAssertEqual(s4Ends.map(offlineReason), ["node_lost"])
+        let channel = try await store.channel(id: p + "c")
+        XCTAssertEqual(channel?.status, .offline)
+        // The lost node coming back cannot end it again.
+        let late = try await store.endSession(id: s4.id, reason: "node_lost", now: t0.addingTimeInterval(31),
+                                              event: .make(type: "channel.offline", channelId: p + "c", userId: nil, at: t0, data: .object([:])), byNode: "A")
+        XCTAssertNil(late)
+        // A publish that finds an expired lease ends that session (node_lost) and starts its own.
+        let (s5, e5) = live("c", "s5", node: "A")
+        _ = try await store.acquireSession(s5, event: e5, now: t0.addingTimeInterval(40), takeOver: false)
+        let (s6, e6) = live("c", "s6", node: "B")
+        guard case .started = try await store.acquireSession(s6, event: e6, now: t0.addingTimeInterval(40 + SessionLease.timeToLive + 1), takeOver: false) else {
+            return XCTFail("an expired lease does not block")
+        }
+        let s5Ends = try await offlineEvents("s5")
+        XCTAssertEqual(s5Ends.map(offlineReason), ["node_lost"])
+    }
+
+    /// Nodes racing: of eight publishes at once exactly one starts a session; of eight sweeps at
+    /// once exactly one ends the lost session; of eight claims of a delivery exactly one wins.
+    func testRacingNodesTakeOneLeaseEndOnceAndClaimOnce() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        _ = try await store.createChannel(id: p + "r", streamKey: p + "kr", fields: fields("r", user: "u"), now: t0)
+        _ = try await store.createWebhook(id: p + "wh", secret: "whsec_x", fields: WebhookFields(url: "http://127.0.0.1:9/x"), now: t0)
+        let store = self.store!
+        let p = self.p
+        let outcomes = try await withThrowingTaskGroup(of: SessionStart.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    let session = SessionRecord(id: p + "race\(i)", channelId: p + "r", nodeId: "N\(i)", startedAt: t0, remoteAddr: "10.0.0.\(i):1", encoder: "x")
+                    return try await store.acquireSession(session, event: .make(type: "channel.live", channelId: p + "r", userId: p + "u", at: t0, data: .object([:])),
+                                                          now: t0, takeOver: false)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let started = outcomes.filter { if case .started = $0 { return true } else { return false } }
+        XCTAssertEqual(started.count, 1, "\(outcomes)")
+        XCTAssertEqual(outcomes.filter { if case .busy = $0 { return true } else { return false } }.count, 7)
+        let sweeps = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 { group.addTask { try await store.claimExpiredLeases(now: t0.addingTimeInterval(SessionLease.timeToLive + 1), limit: 10).count } }
+            return try await group.reduce(0, +)
+        }
+        XCTAssertEqual(sweeps, 1)
+        let offline = try await store.events(EventQuery(types: ["channel.offline"], limit: 100)).items.filter { $0.channelId == p + "r" }
+        XCTAssertEqual(offline.count, 1)
+        let listed = try await store.deliveries(webhookId: p + "wh", limit: 100, cursor: nil).items
+        let delivery = try XCTUnwrap(listed.last, "the oldest: its lane's head (the offline one waits behind it)")
+        let claims = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<8 {
+                group.addTask { try await store.claimDelivery(deliveryId: delivery.id, node: "N\(i)", claimUntil: t0.addingTimeInterval(60), now: t0) }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        XCTAssertEqual(claims.filter { $0 }.count, 1, "\(claims)")
+        // The claim's holder records; another node's late outcome for it does not.
+        let foreign = try await store.recordAttempt(DeliveryAttempt(deliveryId: delivery.id, webhookId: p + "wh", attempt: 1, state: .delivered, statusCode: 200,
+                                                                    latencyMs: 1, excerpt: nil, nextAttemptAt: t0, disableAfter: nil, claimedBy: "nobody"), now: t0)
+        XCTAssertNil(foreign)
+        let stillSending = try await store.deliveries(webhookId: p + "wh", limit: 100, cursor: nil).items.first { $0.id == delivery.id }
+        XCTAssertEqual(stillSending?.attempt, 0)
+        // The holder dies: its claim expires and the delivery is due again for everyone.
+        let early = try await store.releaseExpiredClaims(now: t0.addingTimeInterval(59))
+        XCTAssertEqual(early, 0)
+        let released = try await store.releaseExpiredClaims(now: t0.addingTimeInterval(61))
+        XCTAssertEqual(released, 1)
+        let reclaimed = try await store.claimDelivery(deliveryId: delivery.id, node: "N9", claimUntil: t0.addingTimeInterval(120), now: t0.addingTimeInterval(61))
+        XCTAssertTrue(reclaimed)
+        // A starting node resets only its own claims.
+        try await store.resetInFlightDeliveries(node: "N1")
+        let notMine = try await store.claimDelivery(deliveryId: delivery.id, node: "N1", claimUntil: t0.addingTimeInterval(120), now: t0.addingTimeInterval(62))
+        XCTAssertFalse(notMine)
+        try await store.resetInFlightDeliveries(node: "N9")
+        let mineAgain = try await store.claimDelivery(deliveryId: delivery.id, node: "N1", claimUntil: t0.addingTimeInterval(120), now: t0.addingTimeInterval(62))
+        XCTAssertTrue(mineAgain)
+    }
+}
