@@ -1,0 +1,110 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Two nodes behind HAProxy from Debian (issue #14 item 9): RTMP balanced round robin with
+/// `send-proxy-v2` from the proxy's own source address (127.0.0.2), the API round robin too.
+/// A publisher that drops and reconnects through the balancer lands on the other node and its
+/// session continues there; a duplicate through the balancer is refused wherever it lands; every
+/// node sees the broadcaster's address (127.0.0.1), never the proxy's.
+final class ClusterBalancerTests: XCTestCase {
+    func testReconnectThroughTheBalancerContinuesTheSessionOnTheOtherNode() async throws {
+        let haproxy = try ProcessRunner.which("haproxy")
+        let cluster = try await startCluster("cluster-haproxy", extraEnv: ["LIVEGATE_RTMP_PROXY_PROTOCOL": "v2", "LIVEGATE_RTMP_TRUSTED_PROXIES": "127.0.0.2/32"])
+        var publishers: [Process] = []
+        defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        let front = freePorts(2)
+        let config = cluster.dir.appendingPathComponent("haproxy.cfg")
+        try """
+        defaults
+          timeout connect 5s
+          timeout client 60s
+          timeout server 60s
+        frontend rtmp
+          mode tcp
+          bind 127.0.0.1:\(front)
+          default_backend rtmp_nodes
+        backend rtmp_nodes
+          mode tcp
+          balance roundrobin
+          server a 127.0.0.1:\(cluster.nodes[0].port) send-proxy-v2 source 127.0.0.2
+          server b 127.0.0.1:\(cluster.nodes[1].port) send-proxy-v2 source 127.0.0.2
+        frontend api
+          mode http
+          bind 127.0.0.1:\(front + 1)
+          default_backend api_nodes
+        backend api_nodes
+          mode http
+          balance roundrobin
+          option httpchk GET /readyz
+          server a 127.0.0.1:\(cluster.nodes[0].port + 1) check inter 1s
+          server b 127.0.0.1:\(cluster.nodes[1].port + 1) check inter 1s
+
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: haproxy)
+        proxy.arguments = ["-db", "-f", config.path]
+        let proxyLog = cluster.dir.appendingPathComponent("haproxy.log")
+        _ = FileManager.default.createFile(atPath: proxyLog.path, contents: nil)
+        proxy.standardOutput = try FileHandle(forWritingTo: proxyLog)
+        proxy.standardError = proxy.standardOutput
+        try proxy.run()
+        defer { proxy.terminate() }
+        try await Task.sleep(for: .milliseconds(1500))
+        XCTAssertTrue(proxy.isRunning, (try? String(contentsOf: proxyLog, encoding: .utf8)) ?? "")
+
+        // The API through the balancer: both nodes answer for the same channels.
+        let channel = try await cluster.createChannel(#"{"name":"lb","userId":"u1","reconnectWindowSec":15}"#)
+        var answeredBy: Set<String> = []
+        for _ in 0..<4 {
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "\(ClusterHarness.token):\(ClusterHarness.secret)", "http://127.0.0.1:\(front + 1)/v1/system"], timeout: 10)
+            let data = ((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any])?["data"] as? [String: Any]
+            if let node = data?["nodeId"] as? String { answeredBy.insert(node) }
+        }
+        for _ in 0..<2 {
+            let got = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "\(ClusterHarness.token):\(ClusterHarness.secret)",
+                                                           "http://127.0.0.1:\(front + 1)/v1/channels/\(channel.id)"], timeout: 10)
+            XCTAssertEqual(got.stdout, "200")
+        }
+        XCTAssertEqual(answeredBy, ["node-a", "node-b"], "round robin reached both nodes")
+
+        let url = "rtmp://127.0.0.1:\(front)/live/\(channel.key)"
+        let first = try startPublisher(clip, url: url, seconds: 60)
+        publishers.append(first)
+        let live = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == channel.id } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .seconds(2))
+        let firstNode = try await cluster.sessions(channel.id).first?["nodeId"] as? String
+        kill(first.processIdentifier, SIGKILL)
+        try await Task.sleep(for: .milliseconds(500))
+        let second = try startPublisher(clip, url: url, seconds: 5)
+        publishers.append(second)
+        let moved = try await eventually(15) {
+            let node = try await cluster.sessions(channel.id).first?["nodeId"] as? String
+            return node != nil && node != firstNode
+        }
+        XCTAssertTrue(moved, "the reconnect went to the other node (\(firstNode ?? "?")) and the session with it")
+        // A duplicate through the balancer lands on the first node again: refused there.
+        let duplicate = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-t", "1", "-f", "flv", url],
+                                                    timeout: 30)
+        XCTAssertNotEqual(duplicate.exitCode, 0, "BadName through the balancer")
+        let ended = await cluster.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.offline" && $0.channelId == channel.id } }
+        XCTAssertTrue(ended)
+        try await Task.sleep(for: .seconds(1))
+        let events = cluster.receiver.all.filter { $0.channelId == channel.id }
+        XCTAssertEqual(events.filter { $0.type == "channel.live" }.count, 1, "no offline/live pair: \(events.map(\.type))")
+        XCTAssertEqual(events.filter { $0.type == "channel.offline" }.count, 1)
+        XCTAssertEqual(events.first { $0.type == "channel.offline" }?.reason, "unpublished")
+        let sessions = try await cluster.sessions(channel.id, via: 1)
+        XCTAssertEqual(sessions.count, 1)
+        let connections = sessions.first?["connections"] as? [[String: Any]] ?? []
+        XCTAssertEqual(connections.count, 2, "\(connections)")
+        XCTAssertTrue(connections.allSatisfy { ($0["remoteAddr"] as? String ?? "").hasPrefix("127.0.0.1:") }, "the broadcaster, not the proxy: \(connections)")
+        for i in 0..<2 {
+            let accepted = cluster.logText(i).split(separator: "\n").filter { $0.contains("connection accepted") }
+            XCTAssertTrue(accepted.contains { $0.contains("remote=127.0.0.1:") && $0.contains("via=127.0.0.2:") }, "\(cluster.nodes[i].name): \(accepted)")
+        }
+        await cluster.stop()
+    }
+}
