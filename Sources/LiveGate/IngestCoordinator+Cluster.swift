@@ -36,9 +36,15 @@ extension IngestCoordinator {
     }
 
     /// Renews the leases every heartbeat interval and sweeps lost nodes' leases every second.
+    ///
+    /// A node sweeps only once its own renewals have succeeded for a whole lease lifetime: after
+    /// an outage of the store itself every lease is stale, and a node that swept at once would
+    /// end the sessions of nodes that are alive but had not renewed yet. A node cut off alone is
+    /// swept by the others, whose store never failed.
     func runLeaseKeeping() async {
         var lastRenewal = Date.distantPast
         var failing = false
+        var healthySince: Date?
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { return }
@@ -48,11 +54,14 @@ extension IngestCoordinator {
                     try await renewLeases()
                     if failing { logger.notice("leases renewed again") }
                     failing = false
+                    if healthySince == nil { healthySince = lastRenewal }
                 } catch {
                     if !failing { logger.warning("leases not renewed", metadata: ["error": "\(StoreFactory.describe(error))"]) }
                     failing = true
+                    healthySince = nil
                 }
             }
+            guard let since = healthySince, Date().timeIntervalSince(since) >= SessionLease.timeToLive else { continue }
             do {
                 try await sweepLostNodes()
             } catch {

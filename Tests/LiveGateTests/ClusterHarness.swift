@@ -52,13 +52,16 @@ struct ClusterHarness {
 
 extension XCTestCase {
     /// Starts `count` nodes (ids node-a, node-b …) on one fresh database and a webhook to a receiver.
-    func startCluster(_ name: String, count: Int = 2, extraEnv: [String: String] = [:]) async throws -> ClusterHarness {
+    /// `databasePort`: the nodes reach PostgreSQL through this port (a relay the test can cut).
+    func startCluster(_ name: String, count: Int = 2, extraEnv: [String: String] = [:], databasePort: Int? = nil) async throws -> ClusterHarness {
         guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"] else {
             throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL and sets it")
         }
         let scratch = try await PostgresScratchDatabase.create(baseURL: base)
         let dir = try MediaTools.temporaryDirectory(name)
-        let env = ["LIVEGATE_DATABASE_URL": scratch.url, "LIVE_TOKEN_ID": ClusterHarness.token, "LIVE_TOKEN_SECRET": ClusterHarness.secret,
+        var url = try XCTUnwrap(URLComponents(string: scratch.url))
+        if let databasePort { url.port = databasePort }
+        let env = ["LIVEGATE_DATABASE_URL": try XCTUnwrap(url.string), "LIVE_TOKEN_ID": ClusterHarness.token, "LIVE_TOKEN_SECRET": ClusterHarness.secret,
                    "LIVEGATE_RTMP_FAILED_PUBLISHES_PER_MINUTE": "0", "LIVEGATE_API_AUTH_FAILURES_PER_MINUTE": "0"].merging(extraEnv) { $1 }
         var nodes: [ClusterHarness.Node] = []
         for i in 0..<count {

@@ -11,7 +11,7 @@ final class ClusterTests: XCTestCase {
     func testDuplicateAcrossNodesIsRefusedAndReplaceTakesTheSessionOver() async throws {
         let cluster = try await startCluster("cluster-replace")
         var publishers: [Process] = []
-        defer { for p in publishers where p.isRunning { p.terminate() } }
+        defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
         let channel = try await cluster.createChannel(#"{"name":"dup","userId":"u1","duplicatePolicy":"reject"}"#)
         let a = try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(channel.key)", seconds: 60)
@@ -217,4 +217,62 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(verified, cluster.receiver.all.count)
         await cluster.stop()
     }
+}
+
+/// PostgreSQL goes away under both nodes for longer than a lease lives, and comes back (issue
+/// #14 item 9): the live stream goes on, a new publish meanwhile is refused with a clear status,
+/// and once the store is back the leases are renewed before anyone sweeps — no session of a
+/// live node is taken for lost; the session ends once, when its publisher stops.
+final class ClusterStoreOutageTests: XCTestCase {
+    func testPostgreSQLGoneMidStreamKeepsTheStreamAndReconcilesWhenBack() async throws {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"], let target = URLComponents(string: base)?.port else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
+        }
+        let relayPort = freePorts(1)
+        var relay = try TCPRelay.start(listenPort: relayPort, targetPort: target)
+        defer { relay.terminate() }
+        let cluster = try await startCluster("cluster-outage", databasePort: relayPort)
+        var publishers: [Process] = []
+        defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        let streaming = try await cluster.createChannel(#"{"name":"on","userId":"u1"}"#)
+        let later = try await cluster.createChannel(#"{"name":"later","userId":"u2"}"#)
+        let a = try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(streaming.key)", seconds: 60)
+        publishers.append(a)
+        let live = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == streaming.id } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .seconds(2))
+
+        relay.terminate() // PostgreSQL is gone for both nodes
+        try await Task.sleep(for: .seconds(2))
+        let refused = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-t", "1", "-f", "flv",
+                                                             "\(cluster.nodes[1].rtmp)/\(later.key)"], timeout: 30)
+        XCTAssertNotEqual(refused.exitCode, 0, "a new publish is refused while the store is down")
+        XCTAssertTrue(cluster.logText(1).contains("NetStream.Publish.Rejected: temporarily unavailable"), cluster.logText(1))
+        try await Task.sleep(for: .seconds(10)) // longer than a lease lives
+        XCTAssertTrue(a.isRunning, "the live stream goes on without the store")
+
+        relay = try TCPRelay.start(listenPort: relayPort, targetPort: target)
+        try await Task.sleep(for: .seconds(SessionLeaseTimeToLive + 4))
+        XCTAssertTrue(a.isRunning, "not taken for lost once the store is back")
+        XCTAssertFalse(cluster.receiver.all.contains { $0.type == "channel.offline" }, "\(cluster.receiver.all.map(\.type))")
+        let status = (try await cluster.curl(1, ["/v1/channels/\(streaming.id)"])["data"] as? [String: Any])?["status"] as? String
+        XCTAssertEqual(status, "live")
+        // Publishing works again, and the stream's end is recorded once.
+        let b = try startPublisher(clip, url: "\(cluster.nodes[1].rtmp)/\(later.key)", seconds: 3)
+        publishers.append(b)
+        let second = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == later.id } }
+        XCTAssertTrue(second)
+        // Dropped (SIGKILL: the test process's blocked SIGTERM would be inherited): the window runs out, once.
+        kill(a.processIdentifier, SIGKILL)
+        let ended = await cluster.receiver.wait(timeout: 25) { $0.contains { $0.type == "channel.offline" && $0.channelId == streaming.id } }
+        XCTAssertTrue(ended, cluster.logText(0).split(separator: "\n").filter { !$0.contains("Opening new connection") }.suffix(40).joined(separator: "\n"))
+        try await Task.sleep(for: .seconds(1))
+        XCTAssertEqual(cluster.receiver.all.filter { $0.type == "channel.offline" && $0.channelId == streaming.id }.count, 1)
+        XCTAssertEqual(cluster.receiver.all.first { $0.type == "channel.offline" && $0.channelId == streaming.id }?.reason, "connection_closed")
+        await cluster.stop()
+    }
+
+    /// `SessionLease.timeToLive` (10 s) as the test waits it.
+    let SessionLeaseTimeToLive = 10
 }

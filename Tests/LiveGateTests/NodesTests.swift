@@ -59,4 +59,38 @@ final class NodesTests: XCTestCase {
         kill(gateways[0].0.processIdentifier, SIGTERM)
         await scratch.drop()
     }
+
+    /// SQLite is single-node (issue #14 item 7): a second node started on the same database file
+    /// refuses to start (exit 78, saying why) while the first is alive; the first goes on.
+    func testASecondNodeOnTheSameSQLiteFileRefusesToStart() async throws {
+        let dir = try MediaTools.temporaryDirectory("sqlite-single")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let database = "sqlite://" + dir.appendingPathComponent("shared.sqlite").path
+        let env = ["LIVEGATE_DATABASE_URL": database, "LIVE_TOKEN_ID": "tok_single", "LIVE_TOKEN_SECRET": "single-secret-0123456789"]
+        let aDir = dir.appendingPathComponent("a"), bDir = dir.appendingPathComponent("b")
+        for d in [aDir, bDir] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        let port = freePorts()
+        let (first, firstLog) = try await startGateway(dir: aDir, port: port, extraEnv: env.merging(["LIVEGATE_NODE_ID": "solo-a"]) { $1 }, log: "a.log")
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        XCTAssertTrue(((try? String(contentsOf: firstLog, encoding: .utf8)) ?? "").contains("this node runs alone"))
+        try await Task.sleep(for: .seconds(1)) // its first heartbeat is in the file
+        let second = Process()
+        second.executableURL = URL(fileURLWithPath: gatewayBinary)
+        let otherPort = freePorts()
+        second.arguments = ["serve", "--rtmp-port", "\(otherPort)", "--http-port", "\(otherPort + 1)"]
+        second.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": bDir.path, "PATH": "/usr/bin:/bin",
+                              "LIVEGATE_NODE_ID": "solo-b"].merging(env) { $1 }
+        let errors = Pipe()
+        second.standardError = errors
+        second.standardOutput = FileHandle.nullDevice
+        try second.run()
+        let exited = await eventually(20) { !second.isRunning }
+        if !exited { kill(second.processIdentifier, SIGKILL) }
+        XCTAssertTrue(exited, "the second node does not run")
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(second.terminationStatus, 78, text)
+        XCTAssertTrue(text.contains("SQLite is single-node: node solo-a"), text)
+        XCTAssertTrue(text.contains("PostgreSQL"), text)
+        XCTAssertTrue(first.isRunning, "the first node goes on")
+    }
 }
