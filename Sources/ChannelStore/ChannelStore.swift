@@ -27,6 +27,8 @@ public protocol ChannelStore: Sendable {
     func registerNode(_ node: NodeRecord) async throws
     func heartbeatNode(id: String, at now: Date) async throws -> Bool
     func nodes() async throws -> [NodeRecord]
+    /// A node that stops cleanly leaves the list (a crashed one stays, unhealthy, until it is back).
+    func removeNode(id: String) async throws
     func claimIdempotencyKey(_ request: IdempotentRequest, now: Date) async throws -> IdempotencyClaim
     /// Stores the answer of a claimed key (replayed to the same request for 24 h).
     func completeIdempotencyKey(tokenId: String, key: String, status: Int, response: String) async throws
@@ -88,6 +90,7 @@ public protocol ChannelStore: Sendable {
     func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String]
     func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession]
     func lease(channelId: String) async throws -> SessionLease?
+    func sessionsElsewhere(userId: String, nodeId: String, excluding channelId: String) async throws -> Int
     /// Tells every other node (nothing to tell on a single-node store).
     func broadcast(_ message: ClusterMessage) async throws
     /// The session's figures over all its connections so far, and the connections.

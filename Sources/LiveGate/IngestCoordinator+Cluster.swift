@@ -45,6 +45,7 @@ extension IngestCoordinator {
         var lastRenewal = Date.distantPast
         var failing = false
         var healthySince: Date?
+        var lastResync = Date()
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             if Task.isCancelled { return }
@@ -60,6 +61,10 @@ extension IngestCoordinator {
                     failing = true
                     healthySince = nil
                 }
+            }
+            if clustered, Date().timeIntervalSince(lastResync) >= Self.resyncInterval {
+                lastResync = Date()
+                await resyncCarriedChannels()
             }
             guard let since = healthySince, Date().timeIntervalSince(since) >= SessionLease.timeToLive else { continue }
             do {
@@ -86,6 +91,34 @@ extension IngestCoordinator {
             guard let record = tracked.record, let since = tracked.leaseSince, since < started, held[id] != record.id,
                   tracked.machine.phase == .live || tracked.machine.phase == .reconnecting else { continue }
             await leaseLost(id, sessionId: record.id)
+        }
+    }
+
+    /// The fallback for a message lost with a dropped `LISTEN` connection (issue #14 item 5):
+    /// every `resyncInterval` the channels carried here are read again — deleted, disabled or
+    /// with a new key, their publisher goes as if the message had come — and their owners'
+    /// limits are refreshed.
+    static let resyncInterval: TimeInterval = 10
+
+    func resyncCarriedChannels() async {
+        var limitsByUser: [String: UserLimits] = [:]
+        for (id, tracked) in channels where tracked.record != nil && (tracked.machine.phase == .live || tracked.machine.phase == .reconnecting) {
+            let known = tracked.machine.channel
+            let stored: Channel?
+            do { stored = try await store.channel(id: id) } catch { return }
+            guard let stored else {
+                await channelChanged(id, change: .deleted)
+                continue
+            }
+            if !stored.enabled {
+                await channelChanged(id, change: .disabled)
+            } else if stored.streamKey != known.streamKey {
+                await channelChanged(id, change: .keyReset)
+            } else {
+                if stored.duplicatePolicy != known.duplicatePolicy || stored.reconnectWindowSec != known.reconnectWindowSec { await channelEdited(stored) }
+                if limitsByUser[stored.userId] == nil { limitsByUser[stored.userId] = try? await store.userLimits(userId: stored.userId) }
+                if let limits = limitsByUser[stored.userId], channels[id] != nil { channels[id]?.limits = limits }
+            }
         }
     }
 

@@ -121,6 +121,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     public func authorize(_ request: PublishRequest, connectionID: UInt64, remoteAddress: String) async -> PublishDecision {
         let channel: Channel, limits: UserLimits
+        var elsewhere = 0
         do {
             guard let found = try await store.channel(streamKey: request.streamKey), constantTimeEquals(found.streamKey, request.streamKey) else {
                 await recordRejection(ChannelLifecycle.unknownKey, channel: nil, remote: remoteAddress)
@@ -128,6 +129,10 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             }
             channel = found
             limits = try await userLimits(found.userId)
+            // Other nodes' sessions of the same user count against maxConcurrentLive too.
+            if clustered, limits.maxConcurrentLive != nil {
+                elsewhere = try await store.sessionsElsewhere(userId: found.userId, nodeId: nodeId, excluding: found.id)
+            }
         } catch {
             logger.error("publish decision failed; refusing", metadata: ["error": "\(StoreFactory.describe(error))", "key": "\(request.maskedKey)"])
             return .reject(.error(.publishRejected, "temporarily unavailable"))
@@ -137,7 +142,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         tracked.limits = limits
         channels[channel.id] = tracked
         connections[connectionID] = (channel.id, remoteAddress)
-        let liveForUser = channels.values.filter { $0.machine.channel.userId == channel.userId && $0.machine.channel.id != channel.id && $0.machine.holdsLiveSlot }.count
+        let liveForUser = channels.values.filter { $0.machine.channel.userId == channel.userId && $0.machine.channel.id != channel.id && $0.machine.holdsLiveSlot }.count + elsewhere
         let attempt = ChannelLifecycle.PublishAttempt(
             connection: connectionID, channel: channel, limits: limits, liveForUser: liveForUser,
             newSessionId: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),

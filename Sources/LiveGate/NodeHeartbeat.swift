@@ -38,5 +38,14 @@ struct NodeHeartbeat: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(NodeRecord.heartbeatInterval * 1000))) }
         }
+        // A clean stop: the other nodes (and a next node on the same SQLite file) need not wait
+        // 15 s to know it is gone. Stopped last, so its sessions were ended before this.
+        guard registered else { return }
+        do {
+            try await store.removeNode(id: node.id)
+            logger.info("node left the nodes list", metadata: ["node.id": "\(node.id)"])
+        } catch {
+            logger.warning("node not removed from the nodes list", metadata: ["error": "\(StoreFactory.describe(error))"])
+        }
     }
 }

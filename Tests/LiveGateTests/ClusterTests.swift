@@ -195,6 +195,29 @@ final class ClusterTests: XCTestCase {
         await cluster.stop()
     }
 
+    /// `maxConcurrentLive` counts the user's sessions on every node.
+    func testConcurrentLiveLimitCountsEveryNode() async throws {
+        let cluster = try await startCluster("cluster-quota")
+        var publishers: [Process] = []
+        defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        _ = try await cluster.curl(0, ["-X", "PUT", "/v1/users/quota/config", "-d", #"{"maxConcurrentLive":1}"#])
+        let first = try await cluster.createChannel(#"{"name":"q1","userId":"quota"}"#)
+        let second = try await cluster.createChannel(#"{"name":"q2","userId":"quota"}"#)
+        publishers.append(try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(first.key)", seconds: 30))
+        let live = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == first.id } }
+        XCTAssertTrue(live)
+        let refused = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-t", "1", "-f", "flv",
+                                                             "\(cluster.nodes[1].rtmp)/\(second.key)"], timeout: 30)
+        XCTAssertNotEqual(refused.exitCode, 0, "the user's one live slot is taken on the other node")
+        let rejected = await cluster.receiver.wait(timeout: 10) {
+            $0.contains { $0.type == "channel.publish_rejected" && $0.channelId == second.id && $0.body.contains("\"limit\":\"maxConcurrentLive\"") }
+        }
+        XCTAssertTrue(rejected, "\(cluster.receiver.all.map(\.body))")
+        XCTAssertFalse(cluster.receiver.all.contains { $0.type == "channel.live" && $0.channelId == second.id })
+        await cluster.stop()
+    }
+
     /// Both nodes' dispatchers deliver from the shared outbox: a channel's events reach the
     /// receiver once each, in `seq` order.
     func testBothDispatchersKeepEachChannelsOrder() async throws {

@@ -86,6 +86,39 @@ final class DockerFilesTests: XCTestCase {
         XCTAssertTrue(try text("README.md").contains("compose.rtmps.yaml"), "the README says how to turn RTMPS on")
     }
 
+    /// Several nodes (issue #14 item 8): two nodes with distinct stable ids on one PostgreSQL,
+    /// HAProxy in front with `send-proxy-v2` from the one address the nodes trust; the nodes'
+    /// environment passes the gateway's own validation and HAProxy's own check accepts its file.
+    func testClusterComposeTwoNodesBehindHAProxy() async throws {
+        let compose = try XCTUnwrap(try Yams.load(yaml: try text("docker/compose.cluster.yaml")) as? [String: Any])
+        let services = try XCTUnwrap(compose["services"] as? [String: Any])
+        XCTAssertEqual(Set(services.keys), ["postgres", "livegate-a", "livegate-b", "haproxy"])
+        let haproxy = try XCTUnwrap(services["haproxy"] as? [String: Any])
+        XCTAssertEqual(Set(haproxy["ports"] as? [String] ?? []), ["1935:1935", "8080:8080"])
+        let proxyAddress = try XCTUnwrap(((haproxy["networks"] as? [String: Any])?["cluster"] as? [String: Any])?["ipv4_address"] as? String)
+        let known = Set(LiveGateConfiguration.keys.map(\.environmentName)).union(["LIVE_TOKEN_ID", "LIVE_TOKEN_SECRET"])
+        var ids: [String] = []
+        for name in ["livegate-a", "livegate-b"] {
+            let node = try XCTUnwrap(services[name] as? [String: Any], name)
+            XCTAssertNil(node["ports"], "\(name): reached through HAProxy only")
+            let env = try XCTUnwrap(node["environment"] as? [String: Any], name).compactMapValues { $0 as? String }
+            for key in env.keys { XCTAssertTrue(known.contains(key), "\(name): \(key) is not a configuration variable") }
+            XCTAssertEqual(env["LIVEGATE_RTMP_PROXY_PROTOCOL"], "v2")
+            XCTAssertEqual(env["LIVEGATE_RTMP_TRUSTED_PROXIES"], proxyAddress + "/32", "trusts HAProxy and nobody else")
+            ids.append(try XCTUnwrap(env["LIVEGATE_NODE_ID"]))
+            let config = LiveGateConfiguration(file: nil, environment: env.mapValues { Self.interpolate($0, ["POSTGRES_PASSWORD": "change-me"]) })
+            XCTAssertTrue(config.problems.isEmpty, "\(name): \(config.problems)")
+            XCTAssertTrue((node["volumes"] as? [String] ?? []).first?.hasPrefix("\(name)-data:") == true, "\(name): its own data directory")
+        }
+        XCTAssertEqual(Set(ids).count, 2, "distinct stable node ids: \(ids)")
+        let cfg = try text("docker/haproxy.cluster.cfg")
+        XCTAssertEqual(cfg.components(separatedBy: "send-proxy-v2").count - 1, 2, "every RTMP server gets the PROXY header")
+        let checked = try await ProcessRunner.run(try ProcessRunner.which("haproxy"), ["-c", "-f", root.appendingPathComponent("docker/haproxy.cluster.cfg").path],
+                                                  timeout: 20)
+        XCTAssertEqual(checked.exitCode, 0, checked.stdout + checked.stderr)
+        XCTAssertTrue(try text("README.md").contains("compose.cluster.yaml"), "the README's several-nodes section names it")
+    }
+
     func testDockerfileBuildsWithTheTestedToolchainAndVersions() async throws {
         let dockerfile = try text("docker/Dockerfile")
         let lines = dockerfile.split(separator: "\n").map(String.init)

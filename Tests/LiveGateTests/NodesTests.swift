@@ -92,5 +92,11 @@ final class NodesTests: XCTestCase {
         XCTAssertTrue(text.contains("SQLite is single-node: node solo-a"), text)
         XCTAssertTrue(text.contains("PostgreSQL"), text)
         XCTAssertTrue(first.isRunning, "the first node goes on")
+        // Stopped cleanly, it leaves the nodes list: the other node may start at once.
+        first.terminate()
+        first.waitUntilExit()
+        let (replacement, _) = try await startGateway(dir: bDir, port: otherPort, extraEnv: env.merging(["LIVEGATE_NODE_ID": "solo-b"]) { $1 }, log: "b.log")
+        defer { if replacement.isRunning { kill(replacement.processIdentifier, SIGKILL) } }
+        XCTAssertTrue(replacement.isRunning)
     }
 }

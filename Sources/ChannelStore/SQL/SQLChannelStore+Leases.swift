@@ -140,6 +140,17 @@ extension SQLChannelStore {
         }
     }
 
+    /// The user's channels whose sessions other nodes carry (live or reconnecting), but
+    /// `excluding`: what `maxConcurrentLive` counts beside this node's own.
+    public func sessionsElsewhere(userId: String, nodeId: String, excluding channelId: String) async throws -> Int {
+        try await read { db in
+            try await db.raw("""
+                SELECT COUNT(*) AS n FROM channel_leases l JOIN channels c ON c.id = l.channel_id
+                WHERE c.user_id = \(bind: userId) AND l.node_id <> \(bind: nodeId) AND l.channel_id <> \(bind: channelId)
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
     public func lease(channelId: String) async throws -> SessionLease? {
         try await read { db in try await db.raw("SELECT * FROM channel_leases WHERE channel_id = \(bind: channelId)").first().map(Self.decodeLease) }
     }

@@ -22,6 +22,10 @@ extension SQLChannelStore {
         }
     }
 
+    public func removeNode(id: String) async throws {
+        try await write { db in try await db.raw("DELETE FROM nodes WHERE id = \(bind: id)").run() }
+    }
+
     public func nodes() async throws -> [NodeRecord] {
         try await read { db in
             try await db.raw("SELECT id, addresses, version, started_at, heartbeat_at FROM nodes ORDER BY id").all().map { row in
