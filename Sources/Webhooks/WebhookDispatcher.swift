@@ -38,9 +38,10 @@ public final class WebhookDispatcher: Service, Sendable {
     let clock: any WebhookClock
     /// This node's id: its claims on shared outbox rows (issue #14 item 4) carry it.
     let nodeId: String
-    /// How long a claim holds: past the attempt's timeout with room to record it. A node that
+    /// How long a claim holds: the attempt's timeout and 10 s to record it (a store write that
+    /// takes longer is cut by `StoreDeadline`). A node that
     /// dies mid-attempt loses nothing: its claim expires and another node's dispatcher retries.
-    var claimDuration: TimeInterval { timeout + 30 }
+    var claimDuration: TimeInterval { timeout + 10 }
     /// Webhook id → deliveries in flight.
     private let inFlight = NIOLockedValueBox([String: Set<String>]())
 

@@ -38,6 +38,10 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(aGone, "node a's publisher was kicked")
         XCTAssertLessThan(Date().timeIntervalSince(replacedAt), 3.5, "within ~1 s of b's accept (ffmpeg's connect and handshake included)")
         XCTAssertTrue(cluster.logText(0).contains("no longer holds the session's lease"), cluster.logText(0))
+        // Measured between the two nodes' own log lines: b took the session, a kicked its publisher.
+        let tookOver = try XCTUnwrap(Self.logTime(cluster.logText(1), "publisher replaces the one on another node"), cluster.logText(1))
+        let kicked = try XCTUnwrap(Self.logTime(cluster.logText(0), "publisher replaced"), cluster.logText(0))
+        XCTAssertLessThan(kicked.timeIntervalSince(tookOver), 1, "the old node kicks within 1 s (NOTIFY)")
         // b finishes cleanly: now the session ends, once.
         let offline = await cluster.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.offline" && $0.channelId == channel.id } }
         XCTAssertTrue(offline)
@@ -51,6 +55,14 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(sessions.first?["nodeId"] as? String, "node-b", "\(sessions)")
         XCTAssertEqual((sessions.first?["connections"] as? [[String: Any]])?.count, 2, "both publishers carried the one session: \(sessions)")
         await cluster.stop()
+    }
+
+    /// The time of the first log line containing `text` (the text format starts with an RFC 3339 time).
+    static func logTime(_ log: String, _ text: String) -> Date? {
+        guard let line = log.split(separator: "\n").first(where: { $0.contains(text) }), let stamp = line.split(separator: " ").first else { return nil }
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return format.date(from: String(stamp))
     }
 
     /// The publisher drops and comes back to the other node inside the reconnect window: the same
@@ -215,6 +227,40 @@ final class ClusterTests: XCTestCase {
         }
         XCTAssertTrue(rejected, "\(cluster.receiver.all.map(\.body))")
         XCTAssertFalse(cluster.receiver.all.contains { $0.type == "channel.live" && $0.channelId == second.id })
+        await cluster.stop()
+    }
+
+    /// The node delivering a webhook is SIGKILLed mid-attempt: nothing is lost — its claim
+    /// expires and the other node's dispatcher delivers the same event (same `webhook-id`).
+    func testANodeKilledMidDeliveryLosesNothing() async throws {
+        let cluster = try await startCluster("cluster-claim")
+        cluster.receiver.setAnswerAfter(.seconds(4)) // slower than the kill, faster than the 5 s timeout
+        let clip = try await MediaTools.makeClip(seconds: 1, in: cluster.dir)
+        let channel = try await cluster.createChannel(#"{"name":"claim","userId":"u1","enabled":false}"#)
+        _ = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "quiet", "-i", clip.path, "-c", "copy", "-t", "0.5", "-f", "flv",
+                                                   "\(cluster.nodes[0].rtmp)/\(channel.key)"], timeout: 20)
+        var holder: String?
+        let claimed = try await eventually(10, every: .milliseconds(50)) {
+            holder = try await cluster.scratch.strings("SELECT claimed_by FROM webhook_deliveries WHERE state = 'sending' AND claimed_by IS NOT NULL").first
+            return holder != nil
+        }
+        XCTAssertTrue(claimed, "a node claimed the delivery")
+        let victim = try XCTUnwrap(cluster.nodes.firstIndex { $0.name == holder }, "\(holder ?? "?")")
+        kill(cluster.nodes[victim].process.processIdentifier, SIGKILL)
+        let killedAt = Date()
+        cluster.receiver.setAnswerAfter(.zero)
+        let survivor = 1 - victim
+        let delivered = try await eventually(30, every: .milliseconds(250)) {
+            try await cluster.scratch.strings("SELECT state FROM webhook_deliveries").contains("delivered")
+        }
+        XCTAssertTrue(delivered, "the other node delivered it")
+        XCTAssertLessThan(Date().timeIntervalSince(killedAt), 20, "once the claim (timeout 5 s + 10 s) expired")
+        XCTAssertTrue(cluster.logText(survivor).contains("deliveries of an unresponsive node are due again"), cluster.logText(survivor))
+        let rejected = cluster.receiver.all.filter { $0.type == "channel.publish_rejected" }
+        XCTAssertGreaterThanOrEqual(rejected.count, 1)
+        XCTAssertEqual(Set(rejected.map(\.id)).count, 1, "the same event, at least once: \(rejected.map(\.id))")
+        let holders = try await cluster.scratch.strings("SELECT COALESCE(claimed_by, '-') FROM webhook_deliveries")
+        XCTAssertEqual(holders, ["-"], "no claim left behind")
         await cluster.stop()
     }
 

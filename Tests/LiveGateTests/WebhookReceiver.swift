@@ -32,6 +32,9 @@ final class WebhookReceiver: Sendable {
     private let failing: NIOLockedValueBox<Bool>
     private let failures: NIOLockedValueBox<Int>
     private let task: Task<Void, any Error>
+    private let delay: NIOLockedValueBox<Duration>
+    /// How long from now on each request waits before it is answered.
+    func setAnswerAfter(_ value: Duration) { delay.withLockedValue { $0 = value } }
     let port: Int
 
     /// `answerAfter`: each request is answered that long after it arrived (a slow receiver).
@@ -42,11 +45,13 @@ final class WebhookReceiver: Sendable {
         let box = NIOLockedValueBox<[Received]>([])
         let failing = NIOLockedValueBox(false)
         let failures = NIOLockedValueBox(0)
+        let delay = NIOLockedValueBox(answerAfter)
         let router = Router()
         router.post("/hook") { request, context -> Response in
             var request = request
             let body = String(buffer: try await request.collectBody(upTo: 1 << 20))
-            if answerAfter > .zero { try await Task.sleep(for: answerAfter) }
+            let wait = delay.withLockedValue { $0 }
+            if wait > .zero { try await Task.sleep(for: wait) }
             if failing.withLockedValue({ $0 }) {
                 failures.withLockedValue { $0 += 1 }
                 return Response(status: .internalServerError)
@@ -75,11 +80,12 @@ final class WebhookReceiver: Sendable {
         let task = Task { try await app.runService() }
         var port = 0
         for await p in stream { port = p; break }
-        return WebhookReceiver(secretBox: secretBox, received: box, failing: failing, failures: failures, task: task, port: port)
+        return WebhookReceiver(secretBox: secretBox, received: box, failing: failing, failures: failures, delay: delay, task: task, port: port)
     }
 
     private init(secretBox: NIOLockedValueBox<String>, received: NIOLockedValueBox<[Received]>, failing: NIOLockedValueBox<Bool>, failures: NIOLockedValueBox<Int>,
-                 task: Task<Void, any Error>, port: Int) {
+                 delay: NIOLockedValueBox<Duration>, task: Task<Void, any Error>, port: Int) {
+        self.delay = delay
         self.secretBox = secretBox
         self.received = received
         self.failing = failing

@@ -43,6 +43,18 @@ public struct PostgresScratchDatabase: Sendable {
         return 0
     }
 
+    /// The first column of each row of `sql` run in this database, as text (test inspection).
+    public func strings(_ sql: String) async throws -> [String] {
+        let logger = Logger(label: "test.postgres-scratch")
+        var own = server
+        own.database = name
+        let connection = try await PostgresConnection.connect(configuration: own, id: 3, logger: logger)
+        defer { Task { try? await connection.close() } }
+        var out: [String] = []
+        for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(String.self) { out.append(value) }
+        return out
+    }
+
     private static func run(_ sql: String, on server: PostgresConnection.Configuration) async throws {
         let logger = Logger(label: "test.postgres-scratch")
         let connection = try await PostgresConnection.connect(configuration: server, id: 1, logger: logger)
