@@ -77,6 +77,8 @@ extension IngestCoordinator {
 
     func renewLeases() async throws {
         let started = Date()
+        // One node on SQLite holding no session has nothing to renew: no write every 2 s.
+        guard clustered || channels.values.contains(where: { $0.record != nil }) else { return }
         var snapshots: [String: String] = [:]
         if clustered {
             for id in channels.keys {

@@ -70,7 +70,9 @@ extension IngestCoordinator {
             // A connection of a session that moved to another node still adds its figures to it.
             let released = releasedConnections.removeValue(forKey: ingest.connectionID)
             channels[id] = tracked
-            if let sessionId = tracked.record?.id ?? released?.sessionId, let entry = released?.entry ?? index.map({ tracked.connectionLog[$0] }) {
+            let target: (sessionId: String, entry: SessionConnection)? = released
+                ?? tracked.record.flatMap { record in index.map { (record.id, tracked.connectionLog[$0]) } }
+            if let (sessionId, entry) = target {
                 let video = stats.video?.codec.rawValue, audio = stats.audio?.codec.rawValue
                 var entry = entry
                 entry.endedAt = entry.endedAt ?? now
