@@ -85,14 +85,24 @@ final class ClusterTests: XCTestCase {
             return (stats["data"] as? [String: Any])?["status"] as? String == "reconnecting"
         }
         XCTAssertTrue(reconnecting, "node b sees the session reconnecting (node a's snapshot)")
-        let b = try startPublisher(clip, url: "\(cluster.nodes[1].rtmp)/\(channel.key)", seconds: 4)
+        let b = try startPublisher(clip, url: "\(cluster.nodes[1].rtmp)/\(channel.key)", seconds: 8)
         publishers.append(b)
         let continued = await eventually(15) { cluster.logText(1).contains("the session continues here") }
         XCTAssertTrue(continued, cluster.logText(1))
+        // HLS continues on node b: its playlist plays (ffprobe over HTTP).
+        let playlist = "\(cluster.nodes[1].api)/hls/\(channel.id)/index.m3u8"
+        let serving = try await eventually(15, every: .milliseconds(250)) {
+            try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", playlist], timeout: 5).stdout == "200"
+        }
+        XCTAssertTrue(serving, "node b serves the session's HLS")
+        if serving {
+            let streams = try await MediaTools.probe(path: playlist)
+            XCTAssertTrue(streams.contains { $0.codecType == "video" && $0.packets > 0 }, "\(streams)")
+        }
         let ended = await cluster.receiver.wait(timeout: 40) { $0.contains { $0.type == "channel.offline" && $0.channelId == channel.id } }
         XCTAssertTrue(ended)
-        let ready = await cluster.receiver.wait(timeout: 20) { $0.filter { $0.type == "video.ready" }.count >= 2 }
-        XCTAssertTrue(ready, "a part from each node: \(cluster.receiver.all.map(\.type))")
+        let ready = await cluster.receiver.wait(timeout: 40) { $0.filter { $0.type == "video.ready" }.count >= 2 }
+        XCTAssertTrue(ready, "a part from each node: \(cluster.receiver.all.map(\.type)) " + cluster.logText(1).split(separator: "\n").filter { $0.contains("record") || $0.contains("output") || $0.contains("error") }.joined(separator: "\n"))
         try await Task.sleep(for: .seconds(1))
         let events = cluster.receiver.all.filter { $0.channelId == channel.id }
         XCTAssertEqual(events.filter { $0.type == "channel.live" }.count, 1, "no offline/live pair: \(events.map(\.type))")
