@@ -93,9 +93,6 @@ public protocol ChannelStore: Sendable {
     func sessionsElsewhere(userId: String, nodeId: String, excluding channelId: String) async throws -> Int
     /// Tells every other node (nothing to tell on a single-node store).
     func broadcast(_ message: ClusterMessage) async throws
-    /// The session's figures over all its connections so far, and the connections.
-    func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?,
-                            connections: [SessionConnection]) async throws
     func endSession(id: String, reason: String, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent?
     /// One ended connection's figures and entry, added to its session's (additive: nodes in turn).
     func addSessionConnection(id: String, _ connection: SessionConnection, videoFrames: Int64, audioFrames: Int64,
@@ -127,7 +124,4 @@ extension ChannelStore {
         try await endSession(id: id, reason: reason, now: now, event: event, byNode: nil)
     }
 
-    public func markSending(deliveryId: String, now: Date) async throws -> Bool {
-        try await claimDelivery(deliveryId: deliveryId, node: "", claimUntil: now.addingTimeInterval(60), now: now)
-    }
 }

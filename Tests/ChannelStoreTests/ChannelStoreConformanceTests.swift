@@ -418,14 +418,19 @@ extension ChannelStoreConformanceTests {
             SessionConnection(remoteAddr: "10.0.0.2:2", encoder: "OBS-Studio/30.0", startedAt: t0.addingTimeInterval(9),
                               endedAt: t0.addingTimeInterval(14), endReason: "unpublished", bytesIn: 2_500),
         ]
-        try await store.updateSessionStats(id: session.id, bytesIn: 3_500, videoFrames: 300, audioFrames: 500, videoCodec: "h264", audioCodec: "aac",
-                                           connections: connections)
+        // Each connection adds its own figures (out of order: the list is kept by start time).
+        try await store.addSessionConnection(id: session.id, connections[1], videoFrames: 200, audioFrames: 300, videoCodec: nil, audioCodec: "aac")
+        try await store.addSessionConnection(id: session.id, connections[0], videoFrames: 100, audioFrames: 200, videoCodec: "h264", audioCodec: nil)
         _ = try await store.endSession(id: session.id, reason: "unpublished", now: t0.addingTimeInterval(14),
                                        event: .make(type: "channel.offline", channelId: p + "cs", userId: p + "u", at: t0, data: .object([:])))
         let found = try await store.session(id: session.id)
         let stored = try XCTUnwrap(found)
         XCTAssertEqual(stored.connections, connections)
         XCTAssertEqual(stored.bytesIn, 3_500)
+        XCTAssertEqual(stored.videoFrames, 300)
+        XCTAssertEqual(stored.audioFrames, 500)
+        XCTAssertEqual(stored.videoCodec, "h264")
+        XCTAssertEqual(stored.audioCodec, "aac")
         XCTAssertEqual(stored.endReason, "unpublished")
         let listed = try await store.sessions(channelId: p + "cs", limit: 10, cursor: nil).items
         XCTAssertEqual(listed.first?.connections.map(\.remoteAddr), ["10.0.0.1:1", "10.0.0.2:2"])

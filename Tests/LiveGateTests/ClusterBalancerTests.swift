@@ -9,14 +9,12 @@ import XCTest
 /// node sees the broadcaster's address (127.0.0.1), never the proxy's.
 final class ClusterBalancerTests: XCTestCase {
     func testReconnectThroughTheBalancerContinuesTheSessionOnTheOtherNode() async throws {
-        let haproxy = try ProcessRunner.which("haproxy")
         let cluster = try await startCluster("cluster-haproxy", extraEnv: ["LIVEGATE_RTMP_PROXY_PROTOCOL": "v2", "LIVEGATE_RTMP_TRUSTED_PROXIES": "127.0.0.2/32"])
         var publishers: [Process] = []
         defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
         let front = freePorts(2)
-        let config = cluster.dir.appendingPathComponent("haproxy.cfg")
-        try """
+        let proxy = try await startHAProxy("""
         defaults
           timeout connect 5s
           timeout client 60s
@@ -41,18 +39,8 @@ final class ClusterBalancerTests: XCTestCase {
           server a 127.0.0.1:\(cluster.nodes[0].port + 1) check inter 1s
           server b 127.0.0.1:\(cluster.nodes[1].port + 1) check inter 1s
 
-        """.write(to: config, atomically: true, encoding: .utf8)
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: haproxy)
-        proxy.arguments = ["-db", "-f", config.path]
-        let proxyLog = cluster.dir.appendingPathComponent("haproxy.log")
-        _ = FileManager.default.createFile(atPath: proxyLog.path, contents: nil)
-        proxy.standardOutput = try FileHandle(forWritingTo: proxyLog)
-        proxy.standardError = proxy.standardOutput
-        try proxy.run()
+        """, in: cluster.dir, settle: .milliseconds(1500))
         defer { proxy.terminate() }
-        try await Task.sleep(for: .milliseconds(1500))
-        XCTAssertTrue(proxy.isRunning, (try? String(contentsOf: proxyLog, encoding: .utf8)) ?? "")
 
         // The API through the balancer: both nodes answer for the same channels.
         let channel = try await cluster.createChannel(#"{"name":"lb","userId":"u1","reconnectWindowSec":15}"#)

@@ -294,6 +294,15 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(Set(seqs).count, seqs.count)
         let verified = try await cluster.receiver.verifyWithStandardWebhooks()
         XCTAssertEqual(verified, cluster.receiver.all.count)
+        // Both dispatchers took part (each node's own counter), and together they delivered each once.
+        var delivered: [Int] = []
+        for node in cluster.nodes {
+            let metrics = try await ProcessRunner.run("curl", ["-s", "\(node.api)/metrics"], timeout: 10).stdout
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("livegate_webhook_deliveries_total{outcome=\"delivered\"}") }
+            delivered.append(line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? 0)
+        }
+        XCTAssertTrue(delivered.allSatisfy { $0 > 0 }, "each node delivered some: \(delivered)")
+        XCTAssertEqual(delivered.reduce(0, +), 16, "\(delivered)")
         await cluster.stop()
     }
 }

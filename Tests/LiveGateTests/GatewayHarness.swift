@@ -95,4 +95,22 @@ extension XCTestCase {
                          key: try XCTUnwrap(channel["streamId"] as? String), env: env, curl: curl)
     }
 
+
+    /// Starts Debian's `haproxy` in the foreground with `config` (written to `dir/haproxy.cfg`),
+    /// its output in `dir/haproxy.log`; waits `settle` for its listeners and checks it is running.
+    func startHAProxy(_ config: String, in dir: URL, settle: Duration = .milliseconds(500)) async throws -> Process {
+        let file = dir.appendingPathComponent("haproxy.cfg")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: try ProcessRunner.which("haproxy"))
+        proxy.arguments = ["-db", "-f", file.path]
+        let log = dir.appendingPathComponent("haproxy.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        proxy.standardOutput = try FileHandle(forWritingTo: log)
+        proxy.standardError = proxy.standardOutput
+        try proxy.run()
+        try await Task.sleep(for: settle)
+        XCTAssertTrue(proxy.isRunning, "haproxy started: " + ((try? String(contentsOf: log, encoding: .utf8)) ?? ""))
+        return proxy
+    }
 }

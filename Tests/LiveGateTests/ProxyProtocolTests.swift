@@ -9,7 +9,6 @@ import XCTest
 /// trusted proxy, or a malformed one from one that is, closes that connection with a reason.
 final class ProxyProtocolTests: XCTestCase {
     func testBehindHAProxyTheBroadcastersAddressIsTheOneSeen() async throws {
-        let haproxy = try ProcessRunner.which("haproxy")
         let python = try await StandardWebhooksVerifier.python()
         let dir = try MediaTools.temporaryDirectory("proxy-protocol")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -19,8 +18,7 @@ final class ProxyProtocolTests: XCTestCase {
         let setup = try await liveSetup(dir: dir, port: port, token: "proxy",
                                         extraEnv: ["LIVEGATE_RTMP_PROXY_PROTOCOL": "v2", "LIVEGATE_RTMP_TRUSTED_PROXIES": "127.0.0.2/32"])
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        let config = dir.appendingPathComponent("haproxy.cfg")
-        try """
+        let proxy = try await startHAProxy("""
         defaults
           mode tcp
           timeout connect 5s
@@ -32,18 +30,8 @@ final class ProxyProtocolTests: XCTestCase {
         backend gateways
           server gw1 127.0.0.1:\(port) send-proxy-v2 source 127.0.0.2
 
-        """.write(to: config, atomically: true, encoding: .utf8)
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: haproxy)
-        proxy.arguments = ["-db", "-f", config.path]
-        let proxyLog = dir.appendingPathComponent("haproxy.log")
-        _ = FileManager.default.createFile(atPath: proxyLog.path, contents: nil)
-        proxy.standardOutput = try FileHandle(forWritingTo: proxyLog)
-        proxy.standardError = proxy.standardOutput
-        try proxy.run()
+        """, in: dir)
         defer { proxy.terminate() }
-        try await Task.sleep(for: .milliseconds(500))
-        XCTAssertTrue(proxy.isRunning, "haproxy started: " + ((try? String(contentsOf: proxyLog, encoding: .utf8)) ?? ""))
 
         // Through the balancer: the session's remoteAddr is ffmpeg's 127.0.0.1, not the proxy's 127.0.0.2.
         let published = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",

@@ -6,20 +6,6 @@ import SQLKit
 extension SQLChannelStore {
     // MARK: Sessions
 
-    /// Updates a running session's counters (periodically and at the end).
-    public func updateSessionStats(id: String, bytesIn: Int64, videoFrames: Int64, audioFrames: Int64, videoCodec: String?, audioCodec: String?,
-                                   connections: [SessionConnection]) async throws {
-        let connectionsJSON = JSONValue.array(connections.map(\.json)).jsonText
-        try await transaction { db in
-            try await db.raw("""
-                UPDATE sessions SET bytes_in = \(bind: bytesIn), video_frames = \(bind: videoFrames), audio_frames = \(bind: audioFrames),
-                  connections = \(bind: connectionsJSON),
-                  video_codec = COALESCE(\(bind: videoCodec), video_codec), audio_codec = COALESCE(\(bind: audioCodec), audio_codec)
-                WHERE id = \(bind: id)
-                """).run()
-        }
-    }
-
     /// Adds one ended connection to its session: its figures to the session's, and its entry to
     /// `connections` (by start time; an entry with the same start and address is replaced).
     /// Additive, so nodes that carried the session in turn (a reconnect or a `replace` across
