@@ -7,6 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests || exit $?
 url=$(scripts/start-postgres.sh) || exit $?
+# Leave nothing running: the PostgreSQL started above is stopped however the run ends.
+trap 'scripts/start-postgres.sh stop' EXIT
 # The independent checkers (standardwebhooks, openapi-spec-validator, jsonschema) in a virtualenv.
 python=$(scripts/python-tools.sh) || exit $?
 log=$(mktemp -t livegate-tests.XXXXXX)

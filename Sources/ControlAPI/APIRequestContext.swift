@@ -2,7 +2,8 @@ import Hummingbird
 import NIOCore
 
 /// The request context of the control API: Hummingbird's core context plus the peer address,
-/// which the auth throttle keys on.
+/// which the failed-login throttle keys on (or on the
+/// client a trusted proxy names: `ClientAddress`).
 public struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
@@ -14,7 +15,4 @@ public struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
         self.remoteAddress = source.channel.remoteAddress
         self.grant = nil
     }
-
-    /// The IP (no port) for throttling; "unknown" when the transport has none.
-    var remoteIP: String { remoteAddress?.ipAddress ?? "unknown" }
 }

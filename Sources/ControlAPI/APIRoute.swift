@@ -12,29 +12,29 @@ struct APIRoute: Sendable {
     /// The OpenAPI `operationId`, what a generated client names the call (`createChannel`).
     var operationId: String
     var summary: String
-    var requiresAuth: Bool
+    /// Who may call it (fails closed: `.unbound(.admin)` unless the route says otherwise).
+    var access: RouteAccess
+    var requiresAuth: Bool { access.requiresAuth }
+    var scope: TokenScope? { access.scope }
     var successStatus: Int
     /// The query parameters it takes; any other is refused (400/4000) unless `anyQuery`.
     var query: [QueryParameter]
     /// HLS players add their own query strings (cache busting): those routes take any.
     var anyQuery: Bool
-    /// The scope a token needs (nil: any authenticated token).
-    var scope: TokenScope?
     /// What the OpenAPI document promises for it: body, answer, further statuses, links.
     var contract: OperationContract
     var handler: Handler
 
-    init(_ method: HTTPRequest.Method, _ path: String, operation: String, _ summary: String, auth: Bool = true, status: Int = 200, scope: TokenScope? = nil,
+    init(_ method: HTTPRequest.Method, _ path: String, operation: String, _ summary: String, access: RouteAccess = .unbound(.admin), status: Int = 200,
          query: [QueryParameter] = [], anyQuery: Bool = false, _ contract: OperationContract, _ handler: @escaping Handler) {
         self.contract = contract
-        self.scope = scope
+        self.access = access
         self.operationId = operation
         self.query = query
         self.anyQuery = anyQuery
         self.method = method
         self.path = path
         self.summary = summary
-        self.requiresAuth = auth
         self.successStatus = status
         self.handler = handler
     }

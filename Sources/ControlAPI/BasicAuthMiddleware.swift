@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// HTTP Basic auth against API tokens. Secrets are stored as SHA-256 hashes (they are
 /// high-entropy random values, so a slow hash adds nothing) and compared in constant time.
@@ -11,33 +12,48 @@ struct BasicAuthMiddleware: RouterMiddleware {
     let store: any ChannelStore
     let throttle: AuthFailureThrottle
     let tokens: TokenHashCache
+    /// `http.trustedProxies`: peers whose `X-Forwarded-For` names the client.
+    let trustedProxy: @Sendable (SocketAddress) -> Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let ip = context.remoteIP
-        if let wait = throttle.retryAfter(ip: ip) {
-            throw APIError(.tooManyRequests, ec: 4290, "too many failed authentication attempts; retry later",
-                           headers: [.retryAfter: String(wait)])
-        }
         var context = context
+        let presented = Self.credentials(request)
         do {
-            context.grant = try await authenticate(request)
+            context.grant = try await authenticate(presented)
         } catch let error as APIError where error.status == .unauthorized {
             // Only wrong credentials count: a store outage while checking them is no failed login.
-            throttle.recordFailure(ip: ip)
-            throw error
+            // Correct credentials never get here, however many failures their address has.
+            // A request with no credentials guesses nothing: a plain 401, never counted.
+            guard let presented else { throw error }
+            let ip = ClientAddress.resolve(peer: context.remoteAddress, headers: request.headers, trusted: trustedProxy)
+            switch throttle.fail(ip: ip, tokenId: presented.id) {
+            case .rejected:
+                throw error
+            case .throttled(let seconds, let burstBegan):
+                if burstBegan {
+                    context.logger.warning("failed API logins throttled", metadata: [
+                        "client": "\(ip)", "token.id": "\(String(presented.id.prefix(64)))", "retry.after": "\(seconds)",
+                    ])
+                }
+                throw APIError(.tooManyRequests, ec: 4290, "too many failed authentication attempts from this address or for this token; retry later",
+                               headers: [.retryAfter: String(seconds)])
+            }
         }
         return try await next(request, context)
     }
 
-    private func authenticate(_ request: Request) async throws -> TokenGrant {
+    /// The token id and secret of a Basic `Authorization` header, nil when it holds none.
+    static func credentials(_ request: Request) -> (id: String, secret: String)? {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
               let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
               let text = String(data: decoded, encoding: .utf8),
               let colon = text.firstIndex(of: ":")
-        else { throw APIError.unauthorized }
-        let id = String(text[..<colon])
-        let secret = String(text[text.index(after: colon)...])
-        guard !id.isEmpty, id.utf8.count <= 256 else { throw APIError.unauthorized }
+        else { return nil }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
+    }
+
+    private func authenticate(_ presented: (id: String, secret: String)?) async throws -> TokenGrant {
+        guard let (id, secret) = presented, !id.isEmpty, id.utf8.count <= 256 else { throw APIError.unauthorized }
         let token: APIToken
         if let cached = tokens.token(id: id) {
             token = cached

@@ -36,12 +36,12 @@ public struct ControlAPI: Sendable {
         for route in routes { table[route.path, default: []] += route.method == .get ? [.get, .head] : [route.method] }
         errors.methodsByPath = table.map { (path, methods) in (path.split(separator: "/", omittingEmptySubsequences: false), methods) }
         router.add(middleware: errors)
-        let auth = BasicAuthMiddleware(store: store, throttle: authThrottle, tokens: tokenCache)
+        let auth = BasicAuthMiddleware(store: store, throttle: authThrottle, tokens: tokenCache, trustedProxy: configuration.trustedProxy)
         var methodsByPath: [String: [HTTPRequest.Method]] = [:]
         for route in routes {
             let handler: APIRoute.Handler = { request, context in
                 if let grant = context.grant {
-                    try grant.require(route.scope)
+                    try grant.authorize(route.access)
                     try await checkOwner(route, grant, context)
                 }
                 try route.checkQuery(request)
@@ -95,86 +95,68 @@ public struct ControlAPI: Sendable {
         let deliveryLinks = OperationContract.links(["redeliverWebhookDelivery"], ["id": "$request.path.id", "did": "$response.body#/data/items/0/id"])
         let fileMedia: [String: JSONValue] = ["video/mp4": .object(["type": .string("string"), "format": .string("binary")])]
         return [
-            APIRoute(.get, "/healthz", operation: "getHealth", "Liveness", auth: false, .json("Health")) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
-            APIRoute(.get, "/readyz", operation: "getReadiness", "Readiness: the store answers", auth: false, .json("Readiness", statuses: [503: [5030]])) { _, _ in try await readyz() },
-            APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", auth: false,
+            APIRoute(.get, "/healthz", operation: "getHealth", "Liveness", access: .anonymous, .json("Health")) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
+            APIRoute(.get, "/readyz", operation: "getReadiness", "Readiness: the store answers", access: .anonymous, .json("Readiness", statuses: [503: [5030]])) { _, _ in try await readyz() },
+            APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", access: .anonymous,
                      OperationContract(media: ["text/plain": .object(["type": .string("string")])])) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                         body: .init(byteBuffer: ByteBuffer(string: await metrics?.prometheusText() ?? "")))
+                         body: .init(byteBuffer: ByteBuffer(string: (await metrics?.prometheusText() ?? "") + authThrottle.prometheusText())))
             },
-            APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", auth: false,
+            APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", access: .anonymous,
                      OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },
-            APIRoute(.post, "/v1/channels", operation: "createChannel", "Create a channel", status: 201,
+            APIRoute(.post, "/v1/channels", operation: "createChannel", "Create a channel", access: .scope(.channelsWrite), status: 201,
                      .json("Channel", request: "ChannelCreate", limited: true, links: channelLinks)) { r, c in try await createChannel(r, c) },
-            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", query: Self.channelFilters + QueryParameter.list, .json("ChannelPage")) { r, c in try await listChannels(r, c) },
-            APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel", .json("Channel")) { _, c in try await getChannel(c) },
-            APIRoute(.put, "/v1/channels/{id}", operation: "replaceChannel", "Replace a channel", .json("Channel", request: "ChannelCreate")) { r, c in try await updateChannel(r, c, replace: true) },
-            APIRoute(.patch, "/v1/channels/{id}", operation: "updateChannel", "Update a channel (JSON Merge Patch)", .json("Channel", request: "ChannelPatch")) { r, c in try await updateChannel(r, c, replace: false) },
-            APIRoute(.delete, "/v1/channels/{id}", operation: "deleteChannel", "Delete a channel (kicks a live publisher)", status: 204, .noContent) { _, c in try await deleteChannel(c) },
-            APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)", .json("Channel")) { _, c in try await resetKey(c) },
-            APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing", .json("Channel")) { _, c in try await setEnabled(c, true) },
-            APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)", .json("Channel")) { _, c in try await setEnabled(c, false) },
-            APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media", .json("ChannelStats")) { _, c in try await channelStats(c) },
-            APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", .json("SystemStats")) { _, _ in await systemStats() },
-            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", query: QueryParameter.list, .json("SessionPage")) { r, c in try await listSessions(r, c) },
-            APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer", .json("WebhookTestResult")) { _, c in try await testWebhook(c) },
-            APIRoute(.get, "/v1/webhooks/{id}/deliveries", operation: "listWebhookDeliveries", "Delivery log, newest first",
+            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", access: .scope(.channelsRead), query: Self.channelFilters + QueryParameter.list, .json("ChannelPage")) { r, c in try await listChannels(r, c) },
+            APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel", access: .scope(.channelsRead), .json("Channel")) { _, c in try await getChannel(c) },
+            APIRoute(.put, "/v1/channels/{id}", operation: "replaceChannel", "Replace a channel", access: .scope(.channelsWrite), .json("Channel", request: "ChannelCreate")) { r, c in try await updateChannel(r, c, replace: true) },
+            APIRoute(.patch, "/v1/channels/{id}", operation: "updateChannel", "Update a channel (JSON Merge Patch)", access: .scope(.channelsWrite), .json("Channel", request: "ChannelPatch")) { r, c in try await updateChannel(r, c, replace: false) },
+            APIRoute(.delete, "/v1/channels/{id}", operation: "deleteChannel", "Delete a channel (kicks a live publisher)", access: .scope(.channelsWrite), status: 204, .noContent) { _, c in try await deleteChannel(c) },
+            APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await resetKey(c) },
+            APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, true) },
+            APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, false) },
+            APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media", access: .scope(.channelsRead), .json("ChannelStats")) { _, c in try await channelStats(c) },
+            APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", access: .unbound(.statsRead), .json("SystemStats")) { _, _ in await systemStats() },
+            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .scope(.channelsRead), query: QueryParameter.list, .json("SessionPage")) { r, c in try await listSessions(r, c) },
+            APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer", access: .unbound(.webhooks), .json("WebhookTestResult")) { _, c in try await testWebhook(c) },
+            APIRoute(.get, "/v1/webhooks/{id}/deliveries", operation: "listWebhookDeliveries", "Delivery log, newest first", access: .unbound(.webhooks),
                      query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.list, .json("DeliveryPage", links: deliveryLinks)) { r, c in try await listDeliveries(r, c) },
-            APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", operation: "redeliverWebhookDelivery", "Queue a delivery again", status: 202, .json("RedeliveryQueued")) { _, c in try await redeliver(c) },
-            APIRoute(.get, "/v1/users/{userId}/config", operation: "getUserConfig", "Read a user's limits", .json("UserConfig")) { _, c in try await getUserConfig(c) },
-            APIRoute(.put, "/v1/users/{userId}/config", operation: "replaceUserConfig", "Replace a user's limits", .json("UserConfig", request: "UserConfigInput", links: userLinks)) { r, c in try await putUserConfig(r, c) },
-            APIRoute(.get, "/v1/users/{userId}/usage", operation: "getUserUsage", "A user's usage against the limits", .json("Usage")) { _, c in try await getUsage(c) },
-            APIRoute(.post, "/v1/webhooks", operation: "createWebhook", "Create a webhook (the secret is returned once)", status: 201,
+            APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", operation: "redeliverWebhookDelivery", "Queue a delivery again", access: .unbound(.webhooks), status: 202, .json("RedeliveryQueued")) { _, c in try await redeliver(c) },
+            APIRoute(.get, "/v1/users/{userId}/config", operation: "getUserConfig", "Read a user's limits", access: .scope(.channelsRead), .json("UserConfig")) { _, c in try await getUserConfig(c) },
+            APIRoute(.put, "/v1/users/{userId}/config", operation: "replaceUserConfig", "Replace a user's limits", access: .unbound(.admin), .json("UserConfig", request: "UserConfigInput", links: userLinks)) { r, c in try await putUserConfig(r, c) },
+            APIRoute(.get, "/v1/users/{userId}/usage", operation: "getUserUsage", "A user's usage against the limits", access: .scope(.channelsRead), .json("Usage")) { _, c in try await getUsage(c) },
+            APIRoute(.post, "/v1/webhooks", operation: "createWebhook", "Create a webhook (the secret is returned once)", access: .unbound(.webhooks), status: 201,
                      .json("WebhookCreated", request: "WebhookCreate", links: webhookLinks)) { r, _ in try await createWebhook(r) },
-            APIRoute(.get, "/v1/webhooks", operation: "listWebhooks", "List webhooks", query: QueryParameter.list, .json("WebhookPage")) { r, _ in try await listWebhooks(r) },
-            APIRoute(.get, "/v1/webhooks/{id}", operation: "getWebhook", "Read a webhook", .json("Webhook")) { _, c in try await getWebhook(c) },
-            APIRoute(.patch, "/v1/webhooks/{id}", operation: "updateWebhook", "Update a webhook (JSON Merge Patch)", .json("Webhook", request: "WebhookPatch")) { r, c in try await patchWebhook(r, c) },
-            APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", status: 204, .noContent) { _, c in try await deleteWebhook(c) },
-            APIRoute(.get, "/v1/search", operation: "search", "Search channels or videos",
+            APIRoute(.get, "/v1/webhooks", operation: "listWebhooks", "List webhooks", access: .unbound(.webhooks), query: QueryParameter.list, .json("WebhookPage")) { r, _ in try await listWebhooks(r) },
+            APIRoute(.get, "/v1/webhooks/{id}", operation: "getWebhook", "Read a webhook", access: .unbound(.webhooks), .json("Webhook")) { _, c in try await getWebhook(c) },
+            APIRoute(.patch, "/v1/webhooks/{id}", operation: "updateWebhook", "Update a webhook (JSON Merge Patch)", access: .unbound(.webhooks), .json("Webhook", request: "WebhookPatch")) { r, c in try await patchWebhook(r, c) },
+            APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", access: .unbound(.webhooks), status: 204, .noContent) { _, c in try await deleteWebhook(c) },
+            APIRoute(.get, "/v1/search", operation: "search", "Search channels or videos", access: .scope(.channelsRead),
                      query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list, .json("SearchPage")) { r, c in try await search(r, c) },
-            APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", .json("System")) { _, _ in await system() },
-            APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first",
+            APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", access: .anyToken, .json("System")) { _, _ in await system() },
+            APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first", access: .scope(.channelsRead),
                      query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
-            APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", status: 201,
+            APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", access: .scope(.channelsWrite), status: 201,
                      .json("Forward", request: "ForwardCreate", limited: true, links: forwardLinks)) { r, c in try await createForward(r, c) },
-            APIRoute(.get, "/v1/channels/{id}/forwards", operation: "listForwards", "List push targets with their live state", .json("ForwardPage")) { _, c in try await listForwards(c) },
-            APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", operation: "getForward", "Read a push target", .json("Forward")) { _, c in try await getForward(c) },
-            APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", operation: "updateForward", "Update a push target (JSON Merge Patch)", .json("Forward", request: "ForwardPatch")) { r, c in try await patchForward(r, c) },
-            APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", operation: "deleteForward", "Delete a push target", status: 204, .noContent) { _, c in try await deleteForward(c) },
-            APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", query: Self.videoFilters + QueryParameter.list, .json("VideoPage", links: videoLinks)) { r, c in try await listVideos(r, c) },
-            APIRoute(.get, "/v1/videos/{id}", operation: "getVideo", "Read a recording", .json("Video")) { _, c in try await getVideo(c) },
-            APIRoute(.delete, "/v1/videos/{id}", operation: "deleteVideo", "Delete a recording and its file", status: 204, .noContent) { _, c in try await deleteVideo(c) },
-            APIRoute(.get, "/v1/videos/{id}/file", operation: "downloadVideoFile", "Download the MP4 (one Range supported)",
+            APIRoute(.get, "/v1/channels/{id}/forwards", operation: "listForwards", "List push targets with their live state", access: .scope(.channelsRead), .json("ForwardPage")) { _, c in try await listForwards(c) },
+            APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", operation: "getForward", "Read a push target", access: .scope(.channelsRead), .json("Forward")) { _, c in try await getForward(c) },
+            APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", operation: "updateForward", "Update a push target (JSON Merge Patch)", access: .scope(.channelsWrite), .json("Forward", request: "ForwardPatch")) { r, c in try await patchForward(r, c) },
+            APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", operation: "deleteForward", "Delete a push target", access: .scope(.channelsWrite), status: 204, .noContent) { _, c in try await deleteForward(c) },
+            APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", access: .scope(.videos), query: Self.videoFilters + QueryParameter.list, .json("VideoPage", links: videoLinks)) { r, c in try await listVideos(r, c) },
+            APIRoute(.get, "/v1/videos/{id}", operation: "getVideo", "Read a recording", access: .scope(.videos), .json("Video")) { _, c in try await getVideo(c) },
+            APIRoute(.delete, "/v1/videos/{id}", operation: "deleteVideo", "Delete a recording and its file", access: .scope(.videos), status: 204, .noContent) { _, c in try await deleteVideo(c) },
+            APIRoute(.get, "/v1/videos/{id}/file", operation: "downloadVideoFile", "Download the MP4 (one Range supported)", access: .scope(.videos),
                      OperationContract(media: fileMedia, statuses: [206: [], 416: [4160]])) { r, c in try await videoFile(r, c) },
-            APIRoute(.get, "/hls/{channel}/{file}", operation: "getHLSFile", "HLS playlist and segments of a live channel", auth: false, anyQuery: true,
+            APIRoute(.get, "/hls/{channel}/{file}", operation: "getHLSFile", "HLS playlist and segments of a live channel", access: .anonymous, anyQuery: true,
                      OperationContract(media: ["application/vnd.apple.mpegurl": .object(["type": .string("string")]),
                                                "video/mp2t": .object(["type": .string("string"), "format": .string("binary")])])) { _, c in try await hlsFile(c) },
-            APIRoute(.post, "/v1/tokens", operation: "createToken", "Create an API token (the secret is returned once)", status: 201,
+            APIRoute(.post, "/v1/tokens", operation: "createToken", "Create an API token (the secret is returned once)", access: .unbound(.admin), status: 201,
                      .json("TokenCreated", request: "TokenCreate", links: tokenLinks)) { r, c in try await createToken(r, c) },
-            APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", query: QueryParameter.list, .json("TokenPage")) { r, _ in try await listTokens(r) },
-            APIRoute(.get, "/v1/tokens/{id}", operation: "getToken", "Read an API token", .json("Token")) { _, c in try await getToken(c) },
-            APIRoute(.delete, "/v1/tokens/{id}", operation: "revokeToken", "Revoke an API token (not the configured one: 409)", status: 204,
+            APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", access: .unbound(.admin), query: QueryParameter.list, .json("TokenPage")) { r, _ in try await listTokens(r) },
+            APIRoute(.get, "/v1/tokens/{id}", operation: "getToken", "Read an API token", access: .unbound(.admin), .json("Token")) { _, c in try await getToken(c) },
+            APIRoute(.delete, "/v1/tokens/{id}", operation: "revokeToken", "Revoke an API token (not the configured one: 409)", access: .unbound(.admin), status: 204,
                      OperationContract(statuses: [409: [4090]],
                                        descriptions: [409: "The configured token (api.tokenId) is revoked by changing the configuration (4090)"])) { _, c in try await deleteToken(c) },
-        ].map { route in
-            var route = route
-            if route.requiresAuth && route.scope == nil { route.scope = Self.scope(route.method, route.path) }
-            return route
-        }
-    }
-
-    /// The scope each authenticated route needs: tokens → admin; webhooks, videos, system stats
-    /// their own; channels, users, search and the event log → channels:read to read and
-    /// channels:write to change; `/v1/system` → any token.
-    static func scope(_ method: HTTPRequest.Method, _ path: String) -> TokenScope? {
-        if path.hasPrefix("/v1/tokens") { return .admin }
-        if path.hasPrefix("/v1/webhooks") { return .webhooks }
-        if path.hasPrefix("/v1/videos") { return .videos }
-        if path == "/v1/system/stats" { return .statsRead }
-        if path.hasPrefix("/v1/channels") || path.hasPrefix("/v1/users") || path == "/v1/search" || path == "/v1/events" {
-            return method == .get ? .channelsRead : .channelsWrite
-        }
-        return nil
+        ]
     }
 
     static let channelFilters: [QueryParameter] = [

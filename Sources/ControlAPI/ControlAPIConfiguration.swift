@@ -1,5 +1,6 @@
 import ChannelStore
 import Foundation
+import enum NIOCore.SocketAddress
 
 /// What the API needs to know about the rest of the gateway.
 public struct ControlAPIConfiguration: Sendable {
@@ -11,7 +12,8 @@ public struct ControlAPIConfiguration: Sendable {
     public var httpPort: Int
     public var rtmpApp: String
     public var startedAt: Date
-    /// `api.authFailuresPerMinute`: failed logins per IP per minute before 429; 0 = off.
+    /// `api.authFailuresPerMinute`: failed logins per client address or token id per minute
+    /// before failing attempts get 429 (correct credentials never do); 0 = off.
     public var authFailuresPerMinute: Int
     /// `webhooks.blockPrivateNetworks`: refuse webhook URLs on loopback/private addresses.
     public var blockPrivateNetworks: Bool
@@ -19,10 +21,14 @@ public struct ControlAPIConfiguration: Sendable {
     public var blockPrivateForwards: Bool
     /// `DATA_DIR/hls`, served at `/hls/…`; nil = no HLS served.
     public var hlsDirectory: String?
+    /// `http.trustedProxies`: a peer for which this is true is a balancer, and the client's
+    /// address is read from its `X-Forwarded-For` (`ClientAddress`).
+    public var trustedProxy: @Sendable (SocketAddress) -> Bool
 
     public init(version: String, nodeId: String, publicHost: String, rtmpPort: Int, httpPort: Int, rtmpApp: String = "live",
                 startedAt: Date = Date(), authFailuresPerMinute: Int = 20, blockPrivateNetworks: Bool = false, blockPrivateForwards: Bool = false,
-                hlsDirectory: String? = nil) {
+                hlsDirectory: String? = nil, trustedProxy: @escaping @Sendable (SocketAddress) -> Bool = { _ in false }) {
+        self.trustedProxy = trustedProxy
         self.blockPrivateForwards = blockPrivateForwards
         self.hlsDirectory = hlsDirectory
         self.authFailuresPerMinute = authFailuresPerMinute

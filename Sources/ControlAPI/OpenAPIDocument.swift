@@ -18,7 +18,7 @@ extension ControlAPI {
                 "responses": .object(Self.responses(route, envelopes: &envelopes)),
             ]
             if !route.requiresAuth { operation["security"] = .array([]) }
-            if let scope = route.scope { operation["description"] = .string("Needs a token with the `\(scope.rawValue)` scope (or `admin`).") }
+            if route.requiresAuth { operation["description"] = .string(route.access.summary) }
             var parameters = route.pathParameters.map { name -> JSONValue in
                 .object(["name": .string(name), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])])
             } + route.query.map(\.json)
@@ -121,7 +121,8 @@ extension ControlAPI {
         if route.requiresAuth {
             for status in [401, 429, 503] { errors[status] = errorDescriptions[status] }
             if let scope = route.scope {
-                errors[403] = "The token lacks the \(scope.rawValue) scope (4030)" + (contract.limited ? "; or a user limit or fixed cap was reached (4031)" : "")
+                let unbound = route.access == RouteAccess.unbound(scope) ? ", or is bound to a user" : ""
+                errors[403] = "The token lacks the \(scope.rawValue) scope\(unbound) (4030)" + (contract.limited ? "; or a user limit or fixed cap was reached (4031)" : "")
             }
         }
         if !route.pathParameters.isEmpty { errors[404] = errorDescriptions[404] }

@@ -145,9 +145,12 @@ extension IngestCoordinator {
 
     /// A message from another node.
     public func handle(_ message: ClusterMessage) async {
+        if case .leaseMoved(_, _, let from, _) = message, from != nodeId { return }
+        // One line per message acted on: how an operator (and the cluster tests) tell a change
+        // that arrived at once from one the periodic resync caught up with.
+        logger.info("message from another node", metadata: ["cluster.message": "\(message.kind)", "origin": "\(message.origin)"])
         switch message {
-        case .leaseMoved(let channelId, let sessionId, let from, _):
-            guard from == nodeId else { return }
+        case .leaseMoved(let channelId, let sessionId, _, _):
             await leaseLost(channelId, sessionId: sessionId)
         case .channelChanged(let channelId, let change, _):
             await channelChanged(channelId, change: change)

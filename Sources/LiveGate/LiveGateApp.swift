@@ -173,12 +173,13 @@ public struct LiveGateApp: Sendable {
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
             let sessions = ClusterSessionControl(local: coordinator, store: store, nodeId: nodeId, logger: Logger(label: "livegate.cluster"))
+            let httpProxies = configuration.string("http.trustedProxies").split(separator: ",").compactMap { CIDRBlock(String($0)) }
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: ControlAPIConfiguration(
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
                 blockPrivateNetworks: webhookGuard.blockPrivateNetworks, blockPrivateForwards: forwardGuard.blockPrivateNetworks,
-                hlsDirectory: media.hlsDirectory))
+                hlsDirectory: media.hlsDirectory, trustedProxy: { [httpProxies] peer in httpProxies.contains { $0.contains(peer) } }))
             gate.open(api.makeRouter().buildResponder())
             let publicHost = configuration.string("publicHost")
             let heartbeat = NodeHeartbeat(store: store, node: NodeRecord(

@@ -37,6 +37,8 @@ public struct LiveGateConfiguration: Sendable {
                   "After a user limit ended a session, that channel's publishes are refused this long (an auto-reconnecting encoder does not loop)."),
         ConfigKey("http.host", .string, default: "0.0.0.0", "Address the HTTP listener (API, HLS, metrics) binds."),
         ConfigKey("http.port", .int(0...65535), default: "8080", "HTTP listener port."),
+        ConfigKey("http.trustedProxies", .cidrList, default: "",
+                  "Balancers in front of the HTTP port: from these peers the client's address is read from X-Forwarded-For (failed-login throttle, logs). A list of addresses or CIDR blocks."),
         ConfigKey("http.tlsCertificate", .string, default: "", "PEM certificate chain: serve the API over HTTPS; empty = plain HTTP."),
         ConfigKey("http.tlsKey", .string, default: "", "PEM private key for HTTPS."),
         ConfigKey("publicHost", .string, default: "localhost", "Host put into streamUrl (rtmp://HOST:PORT/live)."),
@@ -47,7 +49,7 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("api.tokenId", .string, default: "", "API token id (LIVE_TOKEN_ID). Empty with no tokens stored: one is generated and printed once."),
         ConfigKey("api.tokenSecret", .string, default: "", "API token secret (LIVE_TOKEN_SECRET); stored hashed."),
         ConfigKey("api.authFailuresPerMinute", .int(0...1_000_000), default: "20",
-                  "Failed Basic-auth attempts per IP per minute before 429 with Retry-After; 0 = off."),
+                  "Failed Basic-auth attempts per client address or token id per minute before further failing attempts get 429 with Retry-After (doubling while they go on); correct credentials are always accepted; 0 = off."),
         ConfigKey("webhooks.blockPrivateNetworks", .bool, default: "false",
                   "Refuse webhook receivers on non-public addresses (loopback, private, link-local, metadata …): checked when saved and on every delivery."),
         ConfigKey("forwards.blockPrivateNetworks", .bool, default: "false",
@@ -163,7 +165,7 @@ public struct LiveGateConfiguration: Sendable {
     }
 
     /// Keys whose YAML value may be a list.
-    static let listKeys: Set<String> = ["rtmp.trustedProxies"]
+    static let listKeys: Set<String> = ["rtmp.trustedProxies", "http.trustedProxies"]
 
     private mutating func flatten(_ node: Node, prefix: String, file: String) {
         switch node {

@@ -78,9 +78,14 @@ extension ControlAPIConformanceTests {
             for (method, path, body) in [(HTTPRequest.Method.get, "/v1/channels/\(theirsID)", nil as String?),
                                          (.patch, "/v1/channels/\(theirsID)", #"{"name":"x"}"#), (.delete, "/v1/channels/\(theirsID)", nil),
                                          (.post, "/v1/channels/\(theirsID)/disable", nil), (.get, "/v1/channels/\(theirsID)/sessions", nil),
-                                         (.get, "/v1/users/\(other)/usage", nil), (.put, "/v1/users/\(other)/config", #"{"maxChannels":1}"#)] {
+                                         (.get, "/v1/users/\(other)/usage", nil), (.get, "/v1/users/\(other)/config", nil)] {
                 let r = try await c.call(method, path, body, auth: .some(token))
                 XCTAssertEqual(r.status, 404, "\(method) \(path)")
+            }
+            // Limits are the operator's: a bound token changes no user's, its own included.
+            for user in [other, u] {
+                let r = try await c.call(.put, "/v1/users/\(user)/config", #"{"maxChannels":1}"#, auth: .some(token))
+                XCTAssertEqual(r.status, 403, "PUT /v1/users/\(user)/config")
             }
             let own = try await c.call(.get, "/v1/channels/\(mineID)", auth: .some(token))
             XCTAssertEqual(own.status, 200)

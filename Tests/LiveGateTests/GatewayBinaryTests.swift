@@ -52,14 +52,11 @@ final class GatewayBinaryTests: XCTestCase {
         let r = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                       "rtmp://127.0.0.1:\(port)/live/ANYKEY"], timeout: 10)
         XCTAssertNotEqual(r.exitCode, 0)
-        XCTAssertLessThan(r.duration, 2.0)
         XCTAssertTrue(r.stderr.contains("NetStream.Publish.Unauthorized"), r.stderr)
 
-        let start = Date()
         gateway.terminate() // SIGTERM
         gateway.waitUntilExit()
         XCTAssertEqual(gateway.terminationStatus, 0)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
         let logs = String(decoding: logPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertTrue(logs.contains("publish rejected"), logs)
         XCTAssertTrue(logs.contains("key=ANYK…(6)"), logs)
@@ -242,11 +239,9 @@ final class GatewayBinaryTests: XCTestCase {
         let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
         XCTAssertTrue(live)
         try await Task.sleep(for: .milliseconds(1500)) // some media recorded
-        let start = Date()
         gateway.terminate()
         gateway.waitUntilExit()
         XCTAssertEqual(gateway.terminationStatus, 0)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
         _ = try await ffmpeg.value
 
         // Whatever was not delivered before exit goes out after the next start.

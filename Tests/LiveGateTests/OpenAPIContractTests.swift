@@ -11,6 +11,13 @@ import XCTest
 final class OpenAPIContractTests: XCTestCase {
     /// How long schemathesis runs (`LIVEGATE_CONTRACT_SECONDS`, default 150: the coverage phase alone takes ~80 s on two cores; CI keeps the default).
     var seconds: Int { Int(ProcessInfo.processInfo.environment["LIVEGATE_CONTRACT_SECONDS"] ?? "") ?? 150 }
+    /// The generator's seed: fixed, so CI runs the same cases every time (a finding is then a
+    /// change in the server or the document, never the dice). `LIVEGATE_CONTRACT_SEED=random`
+    /// lets schemathesis pick one (it prints it, to replay a finding); any number replays that run.
+    var seedArguments: [String] {
+        let raw = ProcessInfo.processInfo.environment["LIVEGATE_CONTRACT_SEED"] ?? "20261205"
+        return raw == "random" ? [] : ["--seed", raw]
+    }
 
     func testSchemathesisWithEveryCheckReportsNoFailure() async throws {
         let python = try await StandardWebhooksVerifier.python()
@@ -60,6 +67,26 @@ final class OpenAPIContractTests: XCTestCase {
         }
         XCTAssertTrue(playlist, "the live channel has a playlist")
 
+        // Each operation on an existing thing gets a real one, so its valid cases reach the
+        // handler: with only random ids every valid case is a 404, and an operation without a
+        // body (DELETE …/forwards/{fid}) is then mostly the coverage phase's deliberate
+        // no-credential cases — schemathesis reads that as "only 401" (its missing_auth
+        // warning) although valid credentials were sent. Deletes get their own things, so they
+        // cannot take away what the other operations are given.
+        func channelWithForward(_ name: String) async throws -> (channel: String, forward: String) {
+            let channel = try await setup.curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(name)","userId":"u-contract"}"#])["data"] as? [String: Any]
+            let id = try XCTUnwrap(channel?["id"] as? String)
+            let forward = try await setup.curl(["-X", "POST", "\(api)/v1/channels/\(id)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:9/live/x","enabled":false}"#])["data"] as? [String: Any]
+            return (id, try XCTUnwrap(forward?["id"] as? String))
+        }
+        let kept = try await channelWithForward("kept"), doomed = try await channelWithForward("doomed")
+        let doomedHook = try await setup.curl(["-X", "POST", "\(api)/v1/webhooks", "-d", #"{"url":"http://127.0.0.1:9/hook","enabled":false}"#])["data"] as? [String: Any]
+        let doomedHookID = try XCTUnwrap(doomedHook?["id"] as? String)
+        let doomedToken = try await setup.curl(["-X", "POST", "\(api)/v1/tokens", "-d", #"{"scopes":["videos"]}"#])["data"] as? [String: Any]
+        let doomedTokenID = try XCTUnwrap(doomedToken?["id"] as? String)
+        let channelOperations = ["getChannel", "updateChannel", "replaceChannel", "resetChannelKey", "enableChannel", "disableChannel",
+                                 "getChannelStats", "listChannelSessions", "listForwards", "createForward"].map { "\"\($0)\"" }.joined(separator: ", ")
+
         let config = dir.appendingPathComponent("schemathesis.toml")
         try """
         [warnings]
@@ -76,6 +103,38 @@ final class OpenAPIContractTests: XCTestCase {
         [[operations]]
         include-operation-id = "redeliverWebhookDelivery"
         parameters = { id = "\(webhookID)", did = "\(deliveryID)" }
+
+        [[operations]]
+        include-operation-id = [\(channelOperations)]
+        parameters = { id = "\(kept.channel)" }
+
+        [[operations]]
+        include-operation-id = ["getForward", "updateForward"]
+        parameters = { id = "\(kept.channel)", fid = "\(kept.forward)" }
+
+        [[operations]]
+        include-operation-id = "deleteForward"
+        parameters = { id = "\(doomed.channel)", fid = "\(doomed.forward)" }
+
+        [[operations]]
+        include-operation-id = "deleteChannel"
+        parameters = { id = "\(doomed.channel)" }
+
+        [[operations]]
+        include-operation-id = ["getWebhook", "updateWebhook", "testWebhook", "listWebhookDeliveries"]
+        parameters = { id = "\(webhookID)" }
+
+        [[operations]]
+        include-operation-id = "deleteWebhook"
+        parameters = { id = "\(doomedHookID)" }
+
+        [[operations]]
+        include-operation-id = ["getToken", "revokeToken"]
+        parameters = { id = "\(doomedTokenID)" }
+
+        [[operations]]
+        include-operation-id = ["getUserConfig", "replaceUserConfig", "getUserUsage"]
+        parameters = { userId = "u-contract" }
         """.write(to: config, atomically: true, encoding: .utf8)
         let hooksFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/schemathesis_hooks.py").path
@@ -83,7 +142,7 @@ final class OpenAPIContractTests: XCTestCase {
         env["SCHEMATHESIS_HOOKS"] = hooksFile
         let run = try await ProcessRunner.run(schemathesis, [
             "--config-file", config.path, "run", "\(api)/v1/openapi.json", "-a", "tok_contract:contract-secret-0123456789",
-            "--checks", "all", "--max-time", "\(seconds)", "--workers", "2", "--no-color", "--request-timeout", "10",
+            "--checks", "all", "--max-time", "\(seconds)",] + seedArguments + [ "--workers", "2", "--no-color", "--request-timeout", "10",
         ], timeout: Double(seconds + 240), environment: env)
         let output = run.stdout + run.stderr
         let summary = output.range(of: "SUMMARY").map { String(output[$0.lowerBound...]) } ?? String(output.suffix(4000))

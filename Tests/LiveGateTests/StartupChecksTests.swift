@@ -209,7 +209,6 @@ final class StartupChecksTests: XCTestCase {
                                                                "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATABASE_CONNECT_TIMEOUT_SEC": "2",
                                                                "LIVEGATE_DATABASE_URL": "postgres://livegate@127.0.0.1:\(port + 2)/x"])
         XCTAssertEqual(gaveUp.exitCode, 1, gaveUp.stderr)
-        XCTAssertLessThan(gaveUp.duration, 10)
         XCTAssertTrue(gaveUp.stderr.contains("LiveGate cannot start: PostgreSQL not reachable after"), gaveUp.stderr)
         XCTAssertTrue(gaveUp.stderr.contains("(database.connectTimeoutSec): "), gaveUp.stderr)
 

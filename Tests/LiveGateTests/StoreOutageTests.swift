@@ -87,10 +87,9 @@ final class StoreOutageTests: XCTestCase {
         relay.terminate()
         _ = try await publisher.value // a clean unpublish while the store is unreachable
         try await Task.sleep(for: .seconds(1))
-        let stopping = Date()
+        // SIGTERM is not held up by the outage: exit 0, not the shutdown watchdog's 70.
         setup.gateway.terminate()
         setup.gateway.waitUntilExit()
-        XCTAssertLessThan(Date().timeIntervalSince(stopping), 10, "SIGTERM is not held up by the outage")
         let shutdownLog = (try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
         XCTAssertEqual(setup.gateway.terminationStatus, 0, String(shutdownLog.suffix(3000)))
         let kept = try String(contentsOf: dir.appendingPathComponent("pending-ends.json"), encoding: .utf8)

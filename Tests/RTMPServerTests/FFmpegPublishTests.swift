@@ -85,7 +85,6 @@ final class FFmpegPublishTests: XCTestCase {
         let server = try await TestServer.start(keys: ["KEY"])
         let result = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-re", "-i", clip.path, "-c", "copy", "-f", "flv", server.url("WRONG")], timeout: 10)
         XCTAssertNotEqual(result.exitCode, 0)
-        XCTAssertLessThan(result.duration, 2.0)
         XCTAssertTrue(result.stderr.contains("NetStream.Publish.Unauthorized"), result.stderr)
         XCTAssertNil(server.sink.stream("WRONG"))
         let rejected = server.logs.matching { $0.message == "publish rejected" }
@@ -110,7 +109,6 @@ final class FFmpegPublishTests: XCTestCase {
         let server = try await TestServer.start(keys: ["KEY"])
         let result = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-i", clip.path, "-c", "copy", "-f", "flv", server.url("KEY", app: "other")], timeout: 10)
         XCTAssertNotEqual(result.exitCode, 0)
-        XCTAssertLessThan(result.duration, 2.0)
         XCTAssertTrue(result.stderr.contains("NetConnection.Connect.Rejected"), result.stderr)
         await server.stop()
     }

@@ -26,6 +26,17 @@ public enum ClusterMessage: Sendable, Equatable {
         }
     }
 
+    /// Its name on the wire (`leaseMoved`, `userLimitsChanged` …), for logs.
+    public var kind: String {
+        switch self {
+        case .leaseMoved: return "leaseMoved"
+        case .channelChanged: return "channelChanged"
+        case .channelEdited: return "channelEdited"
+        case .userLimitsChanged: return "userLimitsChanged"
+        case .forwardsChanged: return "forwardsChanged"
+        }
+    }
+
     public var payload: String {
         let object: [String: String]
         switch self {
