@@ -105,6 +105,7 @@ final class DockerFilesTests: XCTestCase {
             for key in env.keys { XCTAssertTrue(known.contains(key), "\(name): \(key) is not a configuration variable") }
             XCTAssertEqual(env["LIVEGATE_RTMP_PROXY_PROTOCOL"], "v2")
             XCTAssertEqual(env["LIVEGATE_RTMP_TRUSTED_PROXIES"], proxyAddress + "/32", "trusts HAProxy and nobody else")
+            XCTAssertEqual(env["LIVEGATE_HTTP_TRUSTED_PROXIES"], proxyAddress + "/32", "reads X-Forwarded-For from HAProxy and nobody else")
             ids.append(try XCTUnwrap(env["LIVEGATE_NODE_ID"]))
             let config = LiveGateConfiguration(file: nil, environment: env.mapValues { Self.interpolate($0, ["POSTGRES_PASSWORD": "change-me"]) })
             XCTAssertTrue(config.problems.isEmpty, "\(name): \(config.problems)")
@@ -113,6 +114,7 @@ final class DockerFilesTests: XCTestCase {
         XCTAssertEqual(Set(ids).count, 2, "distinct stable node ids: \(ids)")
         let cfg = try text("docker/haproxy.cluster.cfg")
         XCTAssertEqual(cfg.components(separatedBy: "send-proxy-v2").count - 1, 2, "every RTMP server gets the PROXY header")
+        XCTAssertTrue(cfg.contains("option forwardfor"), "the API frontend names the client in X-Forwarded-For")
         let checked = try await ProcessRunner.run(try ProcessRunner.which("haproxy"), ["-c", "-f", root.appendingPathComponent("docker/haproxy.cluster.cfg").path],
                                                   timeout: 20)
         XCTAssertEqual(checked.exitCode, 0, checked.stdout + checked.stderr)
