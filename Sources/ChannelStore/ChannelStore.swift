@@ -57,6 +57,8 @@ public protocol ChannelStore: Sendable {
     func listWebhooks(limit: Int, cursor: String?) async throws -> Page<Webhook>
     func updateWebhook(id: String, fields: WebhookFields, now: Date) async throws -> Webhook?
     func deleteWebhook(id: String) async throws -> Bool
+    /// A new secret; the old one signs beside it until `overlapUntil`. Nil: no such webhook.
+    func rotateWebhookSecret(id: String, newSecret: String, overlapUntil: Date, now: Date) async throws -> Webhook?
 
     // Videos (recordings) and forwards (push targets).
     func searchVideos(_ query: ChannelQuery) async throws -> Page<Video>

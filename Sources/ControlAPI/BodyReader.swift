@@ -11,7 +11,17 @@ struct BodyReader {
     let object: [String: JSONValue]
     private(set) var problems: [String: String] = [:]
 
-    static func read(_ request: Request) async throws -> BodyReader {
+    /// A body that may be left out: none (or an empty one) reads as `{}`.
+    static func readOptional(_ request: Request) async throws -> BodyReader {
+        if request.headers[.contentLength] == "0" || (request.headers[.contentLength] == nil && request.headers[.transferEncoding] == nil) {
+            return BodyReader(object: [:])
+        }
+        return try await read(request, optional: true)
+    }
+
+    static func read(_ request: Request) async throws -> BodyReader { try await read(request, optional: false) }
+
+    private static func read(_ request: Request, optional: Bool) async throws -> BodyReader {
         var request = request
         let buffer: ByteBuffer
         do {
@@ -23,6 +33,7 @@ struct BodyReader {
         } catch {
             throw APIError.badRequest("unreadable body")
         }
+        if optional && buffer.readableBytes == 0 { return BodyReader(object: [:]) }
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("a JSON object body is required") }
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
             throw APIError.badRequest("malformed JSON")

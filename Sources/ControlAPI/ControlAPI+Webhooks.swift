@@ -77,6 +77,22 @@ extension ControlAPI {
         return Envelope.response(data: render(hook))
     }
 
+    /// A new secret, shown once; the old one keeps signing beside it (two `v1,` signatures in
+    /// `webhook-signature`) for `overlapSec`, so receivers can switch without losing a delivery
+    /// (docs/api.md, "Rotating a webhook secret").
+    func rotateWebhookSecret(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        var body = try await BodyReader.readOptional(request)
+        body.restrict(to: ["overlapSec"], readOnly: [])
+        let overlap = (body.int("overlapSec", in: 0...604_800) ?? nil).map(Double.init) ?? configuration.webhookSecretOverlap
+        try body.check()
+        let now = Date()
+        guard let hook = try await store.rotateWebhookSecret(id: id, newSecret: Identifiers.webhookSecret(), overlapUntil: now.addingTimeInterval(overlap), now: now)
+        else { throw APIError.notFound("webhook") }
+        context.logger.info("webhook secret rotated", metadata: ["webhook.id": "\(hook.id)", "overlap.sec": "\(Int(overlap))"])
+        return Envelope.response(data: render(hook, includeSecret: true))
+    }
+
     func deleteWebhook(_ context: APIRequestContext) async throws -> Response {
         guard try await store.deleteWebhook(id: try parameter(context, "id")) else { throw APIError.notFound("webhook") }
         return Envelope.noContent()
@@ -134,7 +150,8 @@ extension ControlAPI {
                                                                   data: .object(["webhookId": .string(hook.id)])), webhookId: hook.id, now: now)
         let delivery = DeliveryRecord(id: deliveryID, webhookId: hook.id, eventSeq: event.seq, eventId: event.id, eventType: event.type, attempt: 0,
                                       state: .pending, nextAttemptAt: now, createdAt: now, updatedAt: now)
-        let outcome = await dispatcher.attempt(delivery, webhook: hook, payload: event.payload.jsonText)
+        // One attempt, answered here and never retried: a test is not a delivery to keep trying.
+        let outcome = await dispatcher.attempt(delivery, webhook: hook, payload: event.payload.jsonText, claimedBy: "#ping", retried: false)
         var answer: [String: JSONValue] = ["delivered": .bool(outcome.delivered), "latencyMs": .number(Double(outcome.latencyMs))]
         answer["statusCode"] = outcome.statusCode.map { JSONValue.number(Double($0)) } ?? .null
         answer["responseExcerpt"] = outcome.excerpt.map { JSONValue.string($0) } ?? .null

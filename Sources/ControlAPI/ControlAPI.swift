@@ -86,7 +86,7 @@ public struct ControlAPI: Sendable {
         let channelOps = ["getChannel", "updateChannel", "replaceChannel", "deleteChannel", "resetChannelKey", "enableChannel", "disableChannel",
                           "getChannelStats", "listChannelSessions", "listForwards", "createForward"]
         let channelLinks = OperationContract.links(channelOps, ["id": "$response.body#/data/id"])
-        let webhookLinks = OperationContract.links(["getWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "listWebhookDeliveries"],
+        let webhookLinks = OperationContract.links(["getWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "listWebhookDeliveries", "rotateWebhookSecret"],
                                                    ["id": "$response.body#/data/id"])
         let forwardLinks = OperationContract.links(["getForward", "updateForward", "deleteForward"], ["id": "$response.body#/data/channelId", "fid": "$response.body#/data/id"])
         let tokenLinks = OperationContract.links(["getToken", "revokeToken"], ["id": "$response.body#/data/id"])
@@ -118,6 +118,10 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", access: .unbound(.statsRead), .json("SystemStats")) { _, _ in await systemStats() },
             APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .scope(.channelsRead), query: QueryParameter.list, .json("SessionPage")) { r, c in try await listSessions(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer", access: .unbound(.webhooks), .json("WebhookTestResult")) { _, c in try await testWebhook(c) },
+            APIRoute(.post, "/v1/webhooks/{id}/rotate-secret", operation: "rotateWebhookSecret", "New signing secret; the old one signs beside it for overlapSec",
+                     access: .unbound(.webhooks), { var c = OperationContract.json("WebhookRotated", request: "WebhookRotate"); c.requestOptional = true; return c }()) { r, c in
+                try await rotateWebhookSecret(r, c)
+            },
             APIRoute(.get, "/v1/webhooks/{id}/deliveries", operation: "listWebhookDeliveries", "Delivery log, newest first", access: .unbound(.webhooks),
                      query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.list, .json("DeliveryPage", links: deliveryLinks)) { r, c in try await listDeliveries(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", operation: "redeliverWebhookDelivery", "Queue a delivery again", access: .unbound(.webhooks), status: 202, .json("RedeliveryQueued")) { _, c in try await redeliver(c) },

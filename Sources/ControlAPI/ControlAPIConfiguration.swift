@@ -19,6 +19,8 @@ public struct ControlAPIConfiguration: Sendable {
     public var blockPrivateNetworks: Bool
     /// `forwards.blockPrivateNetworks`: the same for push targets.
     public var blockPrivateForwards: Bool
+    /// `webhooks.secretOverlapSec`: how long a rotated-out secret keeps signing.
+    public var webhookSecretOverlap: TimeInterval = 86_400
     /// `DATA_DIR/hls`, served at `/hls/…`; nil = no HLS served.
     public var hlsDirectory: String?
     /// `http.trustedProxies`: a peer for which this is true is a balancer, and the client's

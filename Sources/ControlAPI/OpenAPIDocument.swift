@@ -34,7 +34,7 @@ extension ControlAPI {
                 let schema: JSONValue = .object(["schema": OpenAPIResourceSchemas.ref(body)])
                 // One media type: generators cannot type a body offered as two (PATCH takes
                 // application/merge-patch+json too; the body is read as JSON whatever its type).
-                operation["requestBody"] = .object(["required": .bool(true), "content": .object(["application/json": schema])])
+                operation["requestBody"] = .object(["required": .bool(!route.contract.requestOptional), "content": .object(["application/json": schema])])
             }
             var item = paths[route.path]?.objectValue ?? [:]
             item[route.method.rawValue.lowercased()] = .object(operation)

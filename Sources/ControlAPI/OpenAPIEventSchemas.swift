@@ -21,7 +21,8 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "endReason": nullable(string), "bytesIn": integer,
             ]),
             "EventSession": described(object([
-                "id": string, "channelId": string, "nodeId": string, "startedAt": dateTime, "endedAt": nullable(dateTime),
+                "id": string, "channelId": string, "userId": described(nullable(string), "The channel's owner (kept when the channel is deleted)"),
+                "nodeId": string, "startedAt": dateTime, "endedAt": nullable(dateTime),
                 "remoteAddr": string, "encoder": string, "videoCodec": nullable(string), "audioCodec": nullable(string),
                 "bytesIn": integer, "videoFrames": integer, "audioFrames": integer,
                 "reason": nullable(oneOf(OfflineReason.allCases.map(\.rawValue))), "connections": array(ref("EventSessionConnection")),
@@ -35,6 +36,7 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "id": string, "url": string, "events": array(string), "channelIds": array(string), "userIds": array(string),
                 "enabled": boolean, "createdAt": dateTime, "updatedAt": dateTime, "failingSince": nullable(dateTime),
                 "disabledAt": nullable(dateTime), "disabledReason": nullable(string),
+                "previousSecretExpiresAt": described(nullable(dateTime), "After a rotation: until when the replaced secret still signs beside the new one"),
             ]), "The webhook, without its secret."),
         ]
     }

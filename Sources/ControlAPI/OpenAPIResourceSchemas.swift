@@ -70,6 +70,11 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                                                       described(string, "whsec_…: shown once, in this answer")),
                                               "The new webhook with its signing secret (Standard Webhooks), shown only here.")
         schemas["WebhookPage"] = page(ref("Webhook"))
+        schemas["WebhookRotated"] = described(adding(OpenAPIEventSchemas.parts["EventWebhook"] ?? anyValue, "secret",
+                                                      described(string, "whsec_…: the new secret, shown once, in this answer")),
+                                              "The webhook with its new signing secret; the old one signs beside it until previousSecretExpiresAt.")
+        schemas["WebhookRotate"] = described(object(["overlapSec": described(integer(0...604_800), "How long the old secret keeps signing (default webhooks.secretOverlapSec)")],
+                                                    required: []), "Optional; an empty body takes the defaults.")
         schemas["Delivery"] = object([
             "id": string, "webhookId": string, "eventId": string, "eventType": string, "eventSeq": integer, "attempt": integer,
             "state": oneOf(DeliveryRecord.State.allCases.map(\.rawValue)), "statusCode": nullable(integer), "latencyMs": nullable(integer),

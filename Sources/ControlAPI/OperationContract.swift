@@ -8,6 +8,8 @@ import ChannelStore
 struct OperationContract: Sendable {
     /// Component name of the JSON request body (`ChannelCreate`).
     var request: String?
+    /// The body may be left out (`rotate-secret`: an empty request takes the defaults).
+    var requestOptional = false
     /// Schema of `data` in the success envelope; nil with `media` or a 204.
     var data: JSONValue?
     /// Success media types of a non-JSON answer (HLS, MP4, Prometheus text), with their schemas.

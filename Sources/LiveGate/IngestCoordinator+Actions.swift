@@ -228,14 +228,17 @@ extension IngestCoordinator {
         var session = try await store.session(id: sessionRecord.id) ?? sessionRecord
         session.endedAt = now
         session.endReason = reason.rawValue
+        if session.userId == nil { session.userId = channel?.userId }
+        // One rule for events after a delete (docs/api.md, "Events of a deleted channel"):
+        // `data.channel` is null; `data.session` still names the channel and its owner.
         var channelJSON: JSONValue = .null
-        if var c = channel {
+        if reason != .deleted, var c = channel {
             c.status = .offline
             channelJSON = c.eventJSON
         }
         // Only while this node holds the lease: a session that moved on is the other node's to end.
         let ended = try await store.endSession(id: session.id, reason: reason.rawValue, now: now, event: .make(
-            type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: channel?.userId, at: now,
+            type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: session.userId, at: now,
             data: .object(["channel": channelJSON, "session": session.json])), byNode: nodeId)
         if ended != nil {
             sessionsEndedByReason[reason.rawValue, default: 0] += 1

@@ -174,12 +174,14 @@ public struct LiveGateApp: Sendable {
             await coordinator.setConnectionCounter { rtmp.connectionCount }
             let sessions = ClusterSessionControl(local: coordinator, store: store, nodeId: nodeId, logger: Logger(label: "livegate.cluster"))
             let httpProxies = configuration.string("http.trustedProxies").split(separator: ",").compactMap { CIDRBlock(String($0)) }
-            let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: ControlAPIConfiguration(
+            var apiConfiguration = ControlAPIConfiguration(
                 version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
                 rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
                 authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
                 blockPrivateNetworks: webhookGuard.blockPrivateNetworks, blockPrivateForwards: forwardGuard.blockPrivateNetworks,
-                hlsDirectory: media.hlsDirectory, trustedProxy: { [httpProxies] peer in httpProxies.contains { $0.contains(peer) } }))
+                hlsDirectory: media.hlsDirectory, trustedProxy: { [httpProxies] peer in httpProxies.contains { $0.contains(peer) } })
+            apiConfiguration.webhookSecretOverlap = Double(configuration.int("webhooks.secretOverlapSec"))
+            let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())
             let publicHost = configuration.string("publicHost")
             let heartbeat = NodeHeartbeat(store: store, node: NodeRecord(

@@ -56,6 +56,8 @@ public struct LiveGateConfiguration: Sendable {
                   "Refuse push targets on non-public addresses: checked when saved and before every connect."),
         ConfigKey("network.hostsFile", .readableFile, default: "",
                   "hosts(5) file consulted before DNS for webhook and forward hosts (split-horizon overrides); empty = none."),
+        ConfigKey("webhooks.secretOverlapSec", .int(0...604_800), default: "86400",
+                  "After POST /v1/webhooks/{id}/rotate-secret, the old secret keeps signing beside the new one this long (a request may ask for another overlapSec)."),
         ConfigKey("webhooks.disableAfterDays", .double(0...365), default: "5",
                   "A webhook whose every delivery failed this long is disabled (webhook.disabled to the others); 0 = never."),
         ConfigKey("webhooks.maxInFlightPerWebhook", .int(1...64), default: "4",

@@ -185,11 +185,14 @@ public final class WebhookDispatcher: Service, Sendable {
     /// One attempt: sign, POST, record the outcome and schedule the retry.
     @discardableResult
     /// `claimedBy`: the claim it runs under (the outcome is recorded only while the claim holds).
-    public func attempt(_ delivery: DeliveryRecord, webhook: Webhook, payload: String, claimedBy: String? = nil) async -> Outcome {
+    /// One attempt, recorded. `retried: false` (a test ping) makes it the only one: `failed`
+    /// when it fails, never queued again.
+    public func attempt(_ delivery: DeliveryRecord, webhook: Webhook, payload: String, claimedBy: String? = nil, retried: Bool = true) async -> Outcome {
         let timestamp = Int(clock.now().timeIntervalSince1970)
         let headers = [("content-type", "application/json"), ("user-agent", "LiveGate-Webhooks/1"),
                        ("webhook-id", delivery.eventId), ("webhook-timestamp", String(timestamp)),
-                       ("webhook-signature", WebhookSignature.sign(secret: webhook.secret, id: delivery.eventId, timestamp: timestamp, body: payload))]
+                       ("webhook-signature", WebhookSignature.header(secrets: webhook.signingSecrets(at: clock.now()), id: delivery.eventId,
+                                                                      timestamp: timestamp, body: payload))]
         let start = ContinuousClock.now
         var outcome = Outcome(statusCode: nil, latencyMs: 0, excerpt: nil, delivered: false)
         do {
@@ -206,7 +209,9 @@ public final class WebhookDispatcher: Service, Sendable {
         let now = clock.now()
         var state: DeliveryRecord.State = outcome.delivered ? .delivered : .pending
         var next = now
-        if !outcome.delivered {
+        if !outcome.delivered && !retried {
+            state = .failed
+        } else if !outcome.delivered {
             next = now.addingTimeInterval(schedule.delay(afterFailedAttempts: attempt))
             if next.timeIntervalSince(delivery.retryWindowStart) > schedule.giveUpAfter { state = .failed }
         }

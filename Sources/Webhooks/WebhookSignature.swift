@@ -14,6 +14,13 @@ public enum WebhookSignature {
         return "v1," + Data(mac).base64EncodedString()
     }
 
+    /// The `webhook-signature` header for several secrets (a rotation's overlap): one `v1,`
+    /// signature per secret, space-separated, as Standard Webhooks allows; a receiver that
+    /// knows either secret finds its match.
+    public static func header(secrets: [String], id: String, timestamp: Int, body: String) -> String {
+        secrets.map { sign(secret: $0, id: id, timestamp: timestamp, body: body) }.joined(separator: " ")
+    }
+
     /// What a receiver does: true when any `v1,` signature in the header matches.
     public static func verify(secret: String, id: String, timestamp: Int, body: String, header: String) -> Bool {
         let expected = sign(secret: secret, id: id, timestamp: timestamp, body: body)

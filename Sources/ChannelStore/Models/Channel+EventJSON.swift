@@ -23,6 +23,7 @@ extension Webhook {
             "id": .string(id), "url": .string(url), "events": .array(events.map { .string($0) }),
             "channelIds": .array(channelIds.map { .string($0) }), "userIds": .array(userIds.map { .string($0) }), "enabled": .bool(enabled),
             "createdAt": .string(Timestamp.format(createdAt)), "updatedAt": .string(Timestamp.format(updatedAt)),
+            "previousSecretExpiresAt": previousSecret == nil ? .null : time(previousSecretUntil),
             "failingSince": time(failingSince), "disabledAt": time(disabledAt), "disabledReason": disabledReason.map { .string($0) } ?? .null,
         ])
     }
@@ -31,7 +32,8 @@ extension Webhook {
 extension SessionRecord {
     public var json: JSONValue {
         .object([
-            "id": .string(id), "channelId": .string(channelId), "nodeId": .string(nodeId), "startedAt": .string(Timestamp.format(startedAt)),
+            "id": .string(id), "channelId": .string(channelId), "userId": userId.map { .string($0) } ?? .null,
+            "nodeId": .string(nodeId), "startedAt": .string(Timestamp.format(startedAt)),
             "endedAt": endedAt.map { .string(Timestamp.format($0)) } ?? .null, "remoteAddr": .string(remoteAddr), "encoder": .string(encoder),
             "videoCodec": videoCodec.map { .string($0) } ?? .null, "audioCodec": audioCodec.map { .string($0) } ?? .null,
             "bytesIn": .number(Double(bytesIn)), "videoFrames": .number(Double(videoFrames)), "audioFrames": .number(Double(audioFrames)),

@@ -18,10 +18,14 @@ public struct SessionRecord: Sendable, Equatable {
     public var endReason: String?
     /// Every connection that carried the session, oldest first (SPEC §2: sessions span connections).
     public var connections: [SessionConnection] = []
+    /// The channel's owner when the session started: kept with the session, so events about it
+    /// still say whose it was after the channel is deleted.
+    public var userId: String?
 
     public init(id: String, channelId: String, nodeId: String, startedAt: Date, endedAt: Date? = nil, remoteAddr: String, encoder: String,
                 videoCodec: String? = nil, audioCodec: String? = nil, bytesIn: Int64 = 0, videoFrames: Int64 = 0, audioFrames: Int64 = 0,
-                endReason: String? = nil, connections: [SessionConnection] = []) {
+                endReason: String? = nil, connections: [SessionConnection] = [], userId: String? = nil) {
+        self.userId = userId
         self.connections = connections
         self.id = id
         self.channelId = channelId

@@ -23,9 +23,23 @@ public struct Webhook: Sendable, Equatable {
 
     public enum DisabledBy: String, Sendable { case api, failures }
 
+    /// The secret the last rotation replaced, and until when it still signs beside `secret`
+    /// (docs/api.md, "Rotating a webhook secret").
+    public var previousSecret: String?
+    public var previousSecretUntil: Date?
+
+    /// The secrets that sign a delivery sent at `now`: the current one first, then the
+    /// previous one during its overlap.
+    public func signingSecrets(at now: Date) -> [String] {
+        guard let previousSecret, let until = previousSecretUntil, until > now else { return [secret] }
+        return [secret, previousSecret]
+    }
+
     public init(id: String, url: String, secret: String, events: [String] = [], channelIds: [String] = [], userIds: [String] = [],
                 enabled: Bool = true, createdAt: Date, updatedAt: Date, failingSince: Date? = nil, disabledAt: Date? = nil,
-                disabledReason: String? = nil, disabledBy: DisabledBy? = nil) {
+                disabledReason: String? = nil, disabledBy: DisabledBy? = nil, previousSecret: String? = nil, previousSecretUntil: Date? = nil) {
+        self.previousSecret = previousSecret
+        self.previousSecretUntil = previousSecretUntil
         self.failingSince = failingSince
         self.disabledAt = disabledAt
         self.disabledReason = disabledReason

@@ -150,6 +150,16 @@ enum Migrations {
                 "ALTER TABLE webhook_deliveries ADD COLUMN claim_expires_at TEXT",
             ]
         },
+        Migration(version: 10, name: "webhook secret rotation, session owners") { _ in
+            [
+                // The secret a rotation replaced keeps signing (beside the new one) until then.
+                "ALTER TABLE webhooks ADD COLUMN previous_secret TEXT",
+                "ALTER TABLE webhooks ADD COLUMN previous_secret_until TEXT",
+                // Whose session it was, kept with it: events after the channel is deleted still say.
+                "ALTER TABLE sessions ADD COLUMN user_id TEXT",
+                "UPDATE sessions SET user_id = (SELECT user_id FROM channels WHERE channels.id = sessions.channel_id)",
+            ]
+        },
     ]
 }
 

@@ -113,12 +113,15 @@ extension SQLChannelStore {
         return try await transaction { [self] db in
             // Only the claim's holder records: a claim that expired and was taken again (this node
             // stalled past it) belongs to the new holder, whose outcome counts.
-            guard try await db.raw("""
+            guard let row = try await db.raw("""
                 UPDATE webhook_deliveries SET attempt = \(bind: a.attempt), state = \(bind: a.state.rawValue), status_code = \(bind: a.statusCode),
                   latency_ms = \(bind: a.latencyMs), response_excerpt = \(bind: a.excerpt), next_attempt_at = \(bind: Timestamp.format(a.nextAttemptAt)),
                   updated_at = \(bind: ts), claimed_by = NULL, claim_expires_at = NULL
-                WHERE id = \(bind: a.deliveryId)\(claim) RETURNING id
-                """).first() != nil else { return nil }
+                WHERE id = \(bind: a.deliveryId)\(claim) RETURNING channel_key
+                """).first() else { return nil }
+            // A test ping (`#ping`) is one attempt that says nothing of the receiver's health over
+            // time: it neither starts nor clears `failing_since`, and never disables the webhook.
+            if try row.decode(column: "channel_key", as: String.self) == "#ping" { return nil }
             if a.state != .pending { try await promoteNext(db, after: a.deliveryId, now: now) }
             if a.delivered {
                 try await db.raw("UPDATE webhooks SET failing_since = NULL WHERE id = \(bind: a.webhookId) AND failing_since IS NOT NULL").run()

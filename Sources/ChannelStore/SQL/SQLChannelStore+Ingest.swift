@@ -82,7 +82,8 @@ extension SQLChannelStore {
                       videoCodec: try row.decode(column: "video_codec", as: String?.self), audioCodec: try row.decode(column: "audio_codec", as: String?.self),
                       bytesIn: try row.decode(column: "bytes_in", as: Int64.self), videoFrames: try row.decode(column: "video_frames", as: Int64.self),
                       audioFrames: try row.decode(column: "audio_frames", as: Int64.self), endReason: try row.decode(column: "end_reason", as: String?.self),
-                      connections: Self.decodeConnections(try row.decode(column: "connections", as: String?.self)))
+                      connections: Self.decodeConnections(try row.decode(column: "connections", as: String?.self)),
+                      userId: try row.decode(column: "user_id", as: String?.self))
     }
 
     static func decodeConnections(_ text: String?) -> [SessionConnection] {

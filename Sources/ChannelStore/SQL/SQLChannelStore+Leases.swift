@@ -33,9 +33,9 @@ extension SQLChannelStore {
                     """).first() != nil
                 if inserted {
                     try await db.raw("""
-                        INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder)
+                        INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder, user_id)
                         VALUES (\(bind: session.id), \(bind: session.channelId), \(bind: session.nodeId), \(bind: Timestamp.format(session.startedAt)),
-                          \(bind: session.remoteAddr), \(bind: session.encoder))
+                          \(bind: session.remoteAddr), \(bind: session.encoder), (SELECT user_id FROM channels WHERE id = \(bind: session.channelId)))
                         """).run()
                     try await db.raw("""
                         UPDATE channels SET status = 'live', session_id = \(bind: session.id), last_live_at = \(bind: ts)
@@ -175,7 +175,7 @@ extension SQLChannelStore {
             built = event
         } else {
             let channel = try await db.raw("SELECT * FROM channels WHERE id = \(bind: session.channelId)").first().map(Self.decodeChannel)
-            built = .make(type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: channel?.userId, at: now,
+            built = .make(type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: channel?.userId ?? session.userId, at: now,
                           data: .object(["channel": channel?.eventJSON ?? .null, "session": session.json]))
         }
         return (session, try await insertEvent(db, built, now: now))

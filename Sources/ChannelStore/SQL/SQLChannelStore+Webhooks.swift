@@ -21,7 +21,22 @@ extension SQLChannelStore {
                 failingSince: try row.decode(column: "failing_since", as: String?.self).map(Timestamp.parse),
                 disabledAt: try row.decode(column: "disabled_at", as: String?.self).map(Timestamp.parse),
                 disabledReason: try row.decode(column: "disabled_reason", as: String?.self),
-                disabledBy: try row.decode(column: "disabled_by", as: String?.self).flatMap(Webhook.DisabledBy.init(rawValue:)))
+                disabledBy: try row.decode(column: "disabled_by", as: String?.self).flatMap(Webhook.DisabledBy.init(rawValue:)),
+                previousSecret: try row.decode(column: "previous_secret", as: String?.self),
+                previousSecretUntil: try row.decode(column: "previous_secret_until", as: String?.self).map(Timestamp.parse))
+    }
+
+    /// Replaces the secret; the old one keeps signing beside it until `overlapUntil` (a
+    /// rotation during an overlap drops the older one at once: at most two sign).
+    public func rotateWebhookSecret(id: String, newSecret: String, overlapUntil: Date, now: Date) async throws -> Webhook? {
+        let ts = Timestamp.format(now)
+        return try await transaction { db in
+            try await db.raw("""
+                UPDATE webhooks SET previous_secret = secret, previous_secret_until = \(bind: Timestamp.format(overlapUntil)),
+                  secret = \(bind: newSecret), updated_at = \(bind: ts)
+                WHERE id = \(bind: id) RETURNING *
+                """).first().map(Self.decodeWebhook)
+        }
     }
 
     public func createWebhook(id: String, secret: String, fields: WebhookFields, now: Date) async throws -> Webhook {
