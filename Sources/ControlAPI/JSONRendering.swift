@@ -31,15 +31,10 @@ extension ControlAPI {
         ])
     }
 
+    /// The webhook as the API shows it: what events carry (`eventJSON`, no secret), plus the
+    /// secret in the one answer that makes it.
     func render(_ w: Webhook, includeSecret: Bool = false) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(w.id), "url": .string(w.url), "events": .array(w.events.map { .string($0) }),
-            "channelIds": .array(w.channelIds.map { .string($0) }), "userIds": .array(w.userIds.map { .string($0) }),
-            "enabled": .bool(w.enabled), "createdAt": .string(Timestamp.format(w.createdAt)), "updatedAt": .string(Timestamp.format(w.updatedAt)),
-            "failingSince": w.failingSince.map { .string(Timestamp.format($0)) } ?? .null,
-            "disabledAt": w.disabledAt.map { .string(Timestamp.format($0)) } ?? .null,
-            "disabledReason": w.disabledReason.map { .string($0) } ?? .null,
-        ]
+        var o = w.eventJSON.objectValue ?? [:]
         if includeSecret { o["secret"] = .string(w.secret) }
         return .object(o)
     }
