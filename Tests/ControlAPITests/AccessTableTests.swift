@@ -35,7 +35,7 @@ extension ControlAPIConformanceTests {
         "replaceUserConfig": .unbound("admin"),
         "listVideos": .scope("videos"), "getVideo": .scope("videos"), "deleteVideo": .scope("videos"), "downloadVideoFile": .scope("videos"),
         "createWebhook": .unbound("webhooks"), "listWebhooks": .unbound("webhooks"), "getWebhook": .unbound("webhooks"),
-        "updateWebhook": .unbound("webhooks"), "deleteWebhook": .unbound("webhooks"), "testWebhook": .unbound("webhooks"),
+        "updateWebhook": .unbound("webhooks"), "deleteWebhook": .unbound("webhooks"), "testWebhook": .unbound("webhooks"), "rotateWebhookSecret": .unbound("webhooks"),
         "listWebhookDeliveries": .unbound("webhooks"), "redeliverWebhookDelivery": .unbound("webhooks"),
         "createToken": .unbound("admin"), "listTokens": .unbound("admin"), "getToken": .unbound("admin"), "revokeToken": .unbound("admin"),
     ]
@@ -74,8 +74,9 @@ extension ControlAPIConformanceTests {
                     operations.append((method, path, try XCTUnwrap((op as? [String: Any])?["operationId"] as? String)))
                 }
             }
-            XCTAssertEqual(Set(operations.map(\.id)), Set(Self.accessTable.keys),
-                           "every operation of the document has a row in the access table, and every row an operation")
+            let documented = Set(operations.map(\.id)), listed = Set(Self.accessTable.keys)
+            XCTAssertEqual(documented.subtracting(listed).sorted(), [], "operations with no row in the access table")
+            XCTAssertEqual(listed.subtracting(documented).sorted(), [], "rows of the access table with no operation")
 
             /// Fresh resources of user `u` for one call, so a delete or a key reset never spoils the next.
             func concretePath(_ path: String) async throws -> String {
@@ -112,7 +113,7 @@ extension ControlAPIConformanceTests {
             }
 
             var checked = 0
-            for op in operations.sorted(by: { $0.id < $1.id }) {
+            for op in operations.sorted(by: { $0.id < $1.id }) where listed.contains(op.id) {
                 let expected = try XCTUnwrap(Self.accessTable[op.id])
                 let method = HTTPRequest.Method(rawValue: op.method.uppercased())!
                 let body = Self.accessBody(op.id, user: u)

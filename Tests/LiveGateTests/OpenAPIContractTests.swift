@@ -121,7 +121,7 @@ final class OpenAPIContractTests: XCTestCase {
         parameters = { id = "\(doomed.channel)" }
 
         [[operations]]
-        include-operation-id = ["getWebhook", "updateWebhook", "testWebhook", "listWebhookDeliveries"]
+        include-operation-id = ["getWebhook", "updateWebhook", "testWebhook", "listWebhookDeliveries", "rotateWebhookSecret"]
         parameters = { id = "\(webhookID)" }
 
         [[operations]]
