@@ -35,11 +35,45 @@ struct BodyReader {
         }
         if optional && buffer.readableBytes == 0 { return BodyReader(object: [:]) }
         guard buffer.readableBytes > 0 else { throw APIError.badRequest("a JSON object body is required") }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)) else {
-            throw APIError.badRequest("malformed JSON")
-        }
+        try checkMediaType(request)
+        let value = try parse(buffer)
         guard case .object(let object) = value else { throw APIError.badRequest("the body must be a JSON object") }
         return BodyReader(object: object)
+    }
+
+    /// A body is JSON and says so (docs/api.md, "Strict JSON"): `Content-Type` is
+    /// `application/json` (a `charset` parameter, if any, is UTF-8), or for PATCH also
+    /// `application/merge-patch+json` (RFC 7396); anything else, or none, is 415/4150.
+    static func checkMediaType(_ request: Request) throws {
+        let allowed = request.method == .patch ? ["application/json", "application/merge-patch+json"] : ["application/json"]
+        let raw = request.headers[.contentType] ?? ""
+        let parts = raw.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let type = parts.first ?? ""
+        let charset = parts.dropFirst().first { $0.hasPrefix("charset=") }.map { $0.dropFirst(8).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        guard allowed.contains(type), charset == nil || charset == "utf-8" else {
+            let named = raw.isEmpty ? "no Content-Type" : "Content-Type \(String(raw.unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }.prefix(100)))"
+            throw APIError(.unsupportedMediaType, ec: 4150, "\(named): the body must be sent as \(allowed.joined(separator: " or ")) (UTF-8)",
+                           data: .object(["accepted": .array(allowed.map { .string($0) })]))
+        }
+    }
+
+    /// The body as JSON, strictly: malformed JSON, a duplicate member name or nesting deeper than
+    /// 32 is 400/4000 saying which and where (`data.pointer`, a JSON Pointer).
+    static func parse(_ buffer: ByteBuffer) throws -> JSONValue {
+        do {
+            return try StrictJSONParser.parse(buffer.readableBytesView)
+        } catch {
+            let what: String
+            switch error.kind {
+            case .syntax: what = "malformed JSON: "
+            case .duplicateKey: what = "duplicate member name in JSON: "
+            case .tooDeep: what = "JSON nested too deeply: "
+            }
+            var data: [String: JSONValue] = ["pointer": .string(error.pointer)]
+            if case .duplicateKey(let key) = error.kind { data["duplicateKey"] = .string(String(key.unicodeScalars.prefix(128))) }
+            if error.kind == .tooDeep { data["maxDepth"] = .number(Double(StrictJSONParser.maxDepth)) }
+            throw APIError(.badRequest, ec: 4000, what + error.message + (error.pointer.isEmpty ? "" : " (at \(error.pointer))"), data: .object(data))
+        }
     }
 
     init(object: [String: JSONValue]) {

@@ -7,11 +7,14 @@ import NIOCore
 
 /// `Idempotency-Key` on every POST that creates (SPEC §4): an App Server retrying after a
 /// timeout gets the first answer again instead of a second channel. Per token, 24 h; the same
-/// key with another body (or path) is 422; a retry while the first is still running is 409.
-/// 5xx answers are not kept (the retry runs again); every other answer is.
+/// key with another body (compared as canonical JSON) or on another operation is 422, saying
+/// which; a retry while the first is still running is 409. 5xx answers and refusals of invalid
+/// input are not kept (docs/api.md, "Idempotency").
 extension ControlAPI {
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
     static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
+    /// Statuses of a request refused as invalid before it changed anything: 400, 413, 415, 422.
+    static let refusedBeforeRunning: Set<Int> = [400, 413, 415, 422]
 
     func idempotent(_ request: Request, _ context: APIRequestContext, route: APIRoute, run: (Request, APIRequestContext) async throws -> Response)
         async throws -> Response {
@@ -26,15 +29,21 @@ extension ControlAPI {
         } catch {
             throw APIError.payloadTooLarge
         }
-        let hash = SHA256.hash(data: Data(body.readableBytesView)).map { String(format: "%02x", $0) }.joined()
+        // The body as canonical JSON (RFC 8785): reordered keys or other whitespace are the same
+        // request. A body that is not JSON is compared byte for byte (it is refused anyway).
+        let canonical = (try? StrictJSONParser.parse(body.readableBytesView)).map { Array(CanonicalJSON.serialize($0).utf8) } ?? Array(body.readableBytesView)
+        let hash = SHA256.hash(data: canonical).map { String(format: "%02x", $0) }.joined()
         let claim = IdempotentRequest(tokenId: grant.tokenId, key: key, method: request.method.rawValue, path: request.uri.path, bodyHash: hash)
         switch try await store.claimIdempotencyKey(claim, now: Date()) {
         case .replay(let status, let response):
             var headers: HTTPFields = [.contentType: "application/json"]
             headers[Self.replayedHeader] = "true"
             return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: response)))
-        case .mismatch:
-            throw APIError(.unprocessableContent, ec: 4220, "this Idempotency-Key was used for another request (another body or path)",
+        case .mismatch(.operation):
+            throw APIError(.unprocessableContent, ec: 4220, "this Idempotency-Key was used for another operation (another method or path)",
+                           data: .object(["fields": .object(["Idempotency-Key": .string("was used for another operation (method or path)")])]))
+        case .mismatch(.body):
+            throw APIError(.unprocessableContent, ec: 4220, "this Idempotency-Key was used with another request body",
                            data: .object(["fields": .object(["Idempotency-Key": .string("was used with another request body")])]))
         case .inProgress:
             throw APIError(.conflict, ec: 4090, "a request with this Idempotency-Key is still in progress", headers: [.retryAfter: "1"])
@@ -50,7 +59,10 @@ extension ControlAPI {
             try? await store.releaseIdempotencyKey(tokenId: grant.tokenId, key: key)
             throw error
         }
-        guard response.status.code < 500 else {
+        // Not kept: a 5xx (the retry runs again), and a request refused as invalid before it
+        // did anything — bad JSON, a wrong media type, an oversized body, invalid fields — so
+        // the corrected request can use the same key (as Stripe does).
+        guard response.status.code < 500, !Self.refusedBeforeRunning.contains(Int(response.status.code)) else {
             try? await store.releaseIdempotencyKey(tokenId: grant.tokenId, key: key)
             return response
         }

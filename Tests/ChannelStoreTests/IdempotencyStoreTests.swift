@@ -17,7 +17,11 @@ extension ChannelStoreConformanceTests {
         var other = request
         other.bodyHash = "other"
         let mismatch = try await store.claimIdempotencyKey(other, now: t0.addingTimeInterval(60))
-        XCTAssertEqual(mismatch, .mismatch)
+        XCTAssertEqual(mismatch, .mismatch(.body))
+        var otherPath = request
+        otherPath.path = "/v1/webhooks"
+        let elsewhere = try await store.claimIdempotencyKey(otherPath, now: t0.addingTimeInterval(60))
+        XCTAssertEqual(elsewhere, .mismatch(.operation))
         var otherToken = request
         otherToken.tokenId = p + "tok2"
         let separate = try await store.claimIdempotencyKey(otherToken, now: t0)

@@ -53,8 +53,9 @@ class ControlAPITestCase: XCTestCase {
         let tokenID: String
         let tokenSecret: String
 
+        /// `json` is sent as `application/json`; `rawBody` as it is, with only the headers given.
         func call(_ method: HTTPRequest.Method, _ uri: String, _ json: String? = nil, auth: String?? = .none,
-                  headers extra: HTTPFields = [:]) async throws -> Reply {
+                  headers extra: HTTPFields = [:], rawBody: String? = nil) async throws -> Reply {
             var headers = extra
             switch auth {
             case .none: headers[.authorization] = "Basic " + Data("\(tokenID):\(tokenSecret)".utf8).base64EncodedString()
@@ -62,7 +63,7 @@ class ControlAPITestCase: XCTestCase {
             case .some(.none): break
             }
             if json != nil { headers[.contentType] = "application/json" }
-            return try await client.execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { r in
+            return try await client.execute(uri: uri, method: method, headers: headers, body: (json ?? rawBody).map { ByteBuffer(string: $0) }) { r in
                 let raw = String(buffer: r.body)
                 let object = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
                 return Reply(status: Int(r.status.code), headers: r.headers, body: object, raw: raw)

@@ -21,19 +21,36 @@ extension ControlAPIConformanceTests {
             let listed = try await c.call(.get, "/v1/channels?userId=\(u)")
             XCTAssertEqual(listed.items.count, 1, "one channel, whatever the retries")
 
+            // The same JSON said another way is the same request (RFC 8785 canonical form):
+            // keys reordered, whitespace, escapes, 1.0 for 1 — it used to be 422.
+            for same in ["{ \"userId\" : \"\(u)\",\n  \"name\": \"once\" }", #"{"name":"\u006fnce","userId":"\#(u)"}"#] {
+                let replayed = try await c.call(.post, "/v1/channels", same, headers: [key: "create-once-1"])
+                XCTAssertEqual(replayed.status, 201, "\(same): \(replayed.raw)")
+                XCTAssertEqual(replayed.raw, first.raw)
+                XCTAssertEqual(replayed.headers[HTTPField.Name("Idempotent-Replayed")!], "true")
+            }
+            let withLimit = try await c.call(.post, "/v1/channels", #"{"name":"lim","userId":"\#(u)","reconnectWindowSec":10}"#, headers: [key: "numbers"])
+            let sameNumber = try await c.call(.post, "/v1/channels", #"{"reconnectWindowSec":10.0,"userId":"\#(u)","name":"lim"}"#, headers: [key: "numbers"])
+            XCTAssertEqual(sameNumber.raw, withLimit.raw, "10.0 is 10")
+
             let other = try await c.call(.post, "/v1/channels", #"{"name":"twice","userId":"\#(u)"}"#, headers: [key: "create-once-1"])
             XCTAssertEqual(other.status, 422, "the same key with another body")
             XCTAssertEqual(other.ec, 4220)
-            XCTAssertNotNil(other.fields["Idempotency-Key"])
-            let elsewhere = try await c.call(.post, "/v1/webhooks", body, headers: [key: "create-once-1"])
+            XCTAssertEqual(other.fields["Idempotency-Key"], "was used with another request body")
+            let elsewhere = try await c.call(.post, "/v1/webhooks", #"{"url":"http://127.0.0.1:9/h"}"#, headers: [key: "create-once-1"])
             XCTAssertEqual(elsewhere.status, 422, "the same key on another path")
+            XCTAssertEqual(elsewhere.fields["Idempotency-Key"], "was used for another operation (method or path)", "named as such")
 
-            // A refused request is answered the same way again (it is an answer too).
+            // A request refused as invalid does not use the key up: corrected, it runs.
             let invalid = try await c.call(.post, "/v1/channels", #"{"name":""}"#, headers: [key: "bad-1"])
             XCTAssertEqual(invalid.status, 422)
-            let invalidAgain = try await c.call(.post, "/v1/channels", #"{"name":""}"#, headers: [key: "bad-1"])
-            XCTAssertEqual(invalidAgain.raw, invalid.raw)
-            XCTAssertEqual(invalidAgain.headers[HTTPField.Name("Idempotent-Replayed")!], "true")
+            XCTAssertNil(invalid.headers[HTTPField.Name("Idempotent-Replayed")!])
+            let corrected = try await c.call(.post, "/v1/channels", #"{"name":"fixed","userId":"\#(u)"}"#, headers: [key: "bad-1"])
+            XCTAssertEqual(corrected.status, 201, "the key was not used up: \(corrected.raw)")
+            let malformed = try await c.call(.post, "/v1/channels", #"{"name":"x","name":"y"}"#, headers: [key: "bad-2"])
+            XCTAssertEqual(malformed.status, 400)
+            let fixed = try await c.call(.post, "/v1/channels", #"{"name":"y","userId":"\#(u)"}"#, headers: [key: "bad-2"])
+            XCTAssertEqual(fixed.status, 201, fixed.raw)
 
             // Without a key, two POSTs are two channels; a new key is a new request.
             _ = try await c.call(.post, "/v1/channels", body)
@@ -41,7 +58,7 @@ extension ControlAPIConformanceTests {
             XCTAssertEqual(second.status, 201)
             XCTAssertNotEqual(second.data?["id"] as? String, first.data?["id"] as? String)
             let count = try await c.call(.get, "/v1/channels?userId=\(u)")
-            XCTAssertEqual(count.items.count, 3)
+            XCTAssertEqual(count.items.count, 6)
 
             for bad in [String(repeating: "k", count: 256), "has space", "tab\tkey"] {
                 let r = try await c.call(.post, "/v1/channels", body, headers: [key: bad])

@@ -11,7 +11,7 @@ final class APIAsDeployedTests: XCTestCase {
         let headers = FileManager.default.temporaryDirectory.appendingPathComponent("h-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: headers) }
         var args = ["-s", "-u", "tok_\(token):\(token)-secret-0123456789", "-X", method, "-D", headers.path, "-w", "\n%{http_code}", api + path]
-        if let body { args += ["-d", body] }
+        if let body { args += ["--json", body] }
         let r = try await ProcessRunner.run("curl", args, timeout: 15)
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         let json = (try? JSONSerialization.jsonObject(with: Data(lines.dropLast().joined(separator: "\n").utf8))) as? [String: Any] ?? [:]

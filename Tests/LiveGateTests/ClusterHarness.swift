@@ -31,7 +31,7 @@ struct ClusterHarness {
 
     /// A channel created through node 0.
     func createChannel(_ body: String) async throws -> (id: String, key: String) {
-        let created = try await curl(0, ["-X", "POST", "/v1/channels", "-d", body])
+        let created = try await curl(0, ["-X", "POST", "/v1/channels", "--json", body])
         let channel = try XCTUnwrap(created["data"] as? [String: Any], "\(created)")
         return (try XCTUnwrap(channel["id"] as? String), try XCTUnwrap(channel["streamId"] as? String))
     }
@@ -70,7 +70,7 @@ extension XCTestCase {
         }
         let receiver = try await WebhookReceiver.start(secret: "")
         var cluster = ClusterHarness(scratch: scratch, dir: dir, nodes: nodes, receiver: receiver, env: env)
-        let hook = try await cluster.curl(0, ["-X", "POST", "/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
+        let hook = try await cluster.curl(0, ["-X", "POST", "/v1/webhooks", "--json", "{\"url\":\"\(receiver.url)\"}"])
         receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String, "\(hook)"))
         cluster.nodes = nodes
         return cluster

@@ -29,7 +29,7 @@ final class ClusterTests: XCTestCase {
 
         // The policy changed through node b; a publish there now replaces a's publisher.
         let patched = try await cluster.curl(1, ["-X", "PATCH", "/v1/channels/\(channel.id)", "-H", "Content-Type: application/merge-patch+json",
-                                                 "-d", #"{"duplicatePolicy":"replace"}"#])
+                                                 "--json", #"{"duplicatePolicy":"replace"}"#])
         XCTAssertEqual((patched["data"] as? [String: Any])?["duplicatePolicy"] as? String, "replace", "\(patched)")
         let b = try startPublisher(clip, url: "\(cluster.nodes[1].rtmp)/\(channel.key)", seconds: 6)
         publishers.append(b)
@@ -203,7 +203,7 @@ final class ClusterTests: XCTestCase {
         let seen = try await cluster.curl(1, ["/v1/channels/\(limited.id)/stats"])
         XCTAssertTrue(measured, "stats from any node: \(seen)")
 
-        let put = try await cluster.curl(1, ["-X", "PUT", "/v1/users/limited/config", "-d", #"{"maxSessionSec":3}"#])
+        let put = try await cluster.curl(1, ["-X", "PUT", "/v1/users/limited/config", "--json", #"{"maxSessionSec":3}"#])
         XCTAssertNotNil(put["data"], "\(put)")
         let exceeded = await cluster.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.limit_exceeded" && $0.channelId == limited.id } }
         XCTAssertTrue(exceeded, "the new limit applied on node a")
@@ -225,7 +225,7 @@ final class ClusterTests: XCTestCase {
         var publishers: [Process] = []
         defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
-        _ = try await cluster.curl(0, ["-X", "PUT", "/v1/users/quota/config", "-d", #"{"maxConcurrentLive":1}"#])
+        _ = try await cluster.curl(0, ["-X", "PUT", "/v1/users/quota/config", "--json", #"{"maxConcurrentLive":1}"#])
         let first = try await cluster.createChannel(#"{"name":"q1","userId":"quota"}"#)
         let second = try await cluster.createChannel(#"{"name":"q2","userId":"quota"}"#)
         publishers.append(try startPublisher(clip, url: "\(cluster.nodes[0].rtmp)/\(first.key)", seconds: 30))

@@ -122,7 +122,7 @@ final class DockerRuntimeTests: XCTestCase {
         let clip = try await MediaTools.makeClip(seconds: 2, in: scratch)
         let api = "http://127.0.0.1:\(port + 1)"
         let created = try await ProcessRunner.run("curl", ["-s", "-u", "tok_img:img-secret-0123456789", "-X", "POST", "\(api)/v1/channels",
-                                                           "-d", #"{"name":"image","userId":"u1"}"#], timeout: 10)
+                                                           "--json", #"{"name":"image","userId":"u1"}"#], timeout: 10)
         let channel = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any],
                                     created.stdout)
         let publish = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",

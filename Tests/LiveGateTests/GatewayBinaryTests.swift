@@ -81,7 +81,7 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("livegate.sqlite").path))
 
         let r = try await ProcessRunner.run("curl", ["-s", "-w", "\n%{http_code}", "-u", "\(id):\(secret)", "-X", "POST",
-                                                     "http://127.0.0.1:\(port + 1)/v1/channels", "-d", #"{"name":"demo","userId":"u1"}"#], timeout: 10)
+                                                     "http://127.0.0.1:\(port + 1)/v1/channels", "--json", #"{"name":"demo","userId":"u1"}"#], timeout: 10)
         let lines = r.stdout.split(separator: "\n")
         XCTAssertEqual(lines.last, "201", r.stdout)
         let body = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lines.first!.utf8)) as? [String: Any])
@@ -231,7 +231,7 @@ final class GatewayBinaryTests: XCTestCase {
         let setup = try await liveSetup(dir: dir, port: port, token: "t")
         let (gateway, receiver, key, env) = (setup.gateway, setup.receiver, setup.key, setup.env)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
-        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"record":true}"#])
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"record":true}"#])
         let ffmpeg = Task {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 20)

@@ -87,9 +87,9 @@ extension XCTestCase {
             let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_\(token):\(token)-secret-0123456789"] + args, timeout: 10)
             return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         }
-        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", "{\"url\":\"\(receiver.url)\"}"])
+        let hook = try await curl(["-X", "POST", "\(api)/v1/webhooks", "--json", "{\"url\":\"\(receiver.url)\"}"])
         receiver.setSecret(try XCTUnwrap((hook["data"] as? [String: Any])?["secret"] as? String))
-        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(token)","userId":"u1","record":\#(record)}"#])
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "--json", #"{"name":"\#(token)","userId":"u1","record":\#(record)}"#])
         let channel = try XCTUnwrap(created["data"] as? [String: Any])
         return LiveSetup(gateway: gateway, receiver: receiver, api: api, channelID: try XCTUnwrap(channel["id"] as? String),
                          key: try XCTUnwrap(channel["streamId"] as? String), env: env, curl: curl)

@@ -42,8 +42,8 @@ final class MediaOutputsTests: XCTestCase {
         let setup = try await liveSetup(dir: dir, port: port, token: "media")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         let (api, channel, curl) = (setup.api, setup.channelID, setup.curl)
-        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(channel)", "-d", #"{"record":true}"#])
-        let fwd = try await curl(["-X", "POST", "\(api)/v1/channels/\(channel)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwdkey"}"#])
+        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(channel)", "--json", #"{"record":true}"#])
+        let fwd = try await curl(["-X", "POST", "\(api)/v1/channels/\(channel)/forwards", "--json", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwdkey"}"#])
         let forwardID = try XCTUnwrap(data(fwd)["id"] as? String, "\(fwd)")
 
         let publisher = Task {
@@ -146,9 +146,9 @@ final class MediaOutputsTests: XCTestCase {
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         let (api, curl) = (setup.api, setup.curl)
         let stalledChannel = setup.channelID
-        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(stalledChannel)", "-d", #"{"hls":false}"#])
-        _ = try await curl(["-X", "POST", "\(api)/v1/channels/\(stalledChannel)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:\#(stalled.port)/live/x"}"#])
-        let other = data(try await curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"other","userId":"u2"}"#]))
+        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(stalledChannel)", "--json", #"{"hls":false}"#])
+        _ = try await curl(["-X", "POST", "\(api)/v1/channels/\(stalledChannel)/forwards", "--json", #"{"url":"rtmp://127.0.0.1:\#(stalled.port)/live/x"}"#])
+        let other = data(try await curl(["-X", "POST", "\(api)/v1/channels", "--json", #"{"name":"other","userId":"u2"}"#]))
         let otherID = try XCTUnwrap(other["id"] as? String), otherKey = try XCTUnwrap(other["streamId"] as? String)
 
         func publish(_ key: String) -> Task<ProcessResult, any Error> {
@@ -201,9 +201,9 @@ final class MediaOutputsTests: XCTestCase {
         let port = freePorts(4), forwardPort = port + 3
         let setup = try await liveSetup(dir: dir, port: port, token: "recon")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"hls":false}"#])
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"hls":false}"#])
         _ = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels/\(setup.channelID)/forwards",
-                                  "-d", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwd"}"#])
+                                  "--json", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwd"}"#])
         func target(_ name: String, seconds: Double) -> Task<ProcessResult, any Error> {
             Task {
                 try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-listen", "1", "-i", "rtmp://127.0.0.1:\(forwardPort)/live/fwd",
@@ -253,15 +253,15 @@ final class MediaOutputsTests: XCTestCase {
             let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_t:t-secret-0123456789"] + args, timeout: 10)
             return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         }
-        let targetChannel = data(try await targetCurl(["-X", "POST", "\(targetAPI)/v1/channels", "-d", #"{"name":"t","userId":"u","record":true,"hls":false}"#]))
+        let targetChannel = data(try await targetCurl(["-X", "POST", "\(targetAPI)/v1/channels", "--json", #"{"name":"t","userId":"u","record":true,"hls":false}"#]))
         let targetKey = try XCTUnwrap(targetChannel["streamId"] as? String, "\(targetChannel)")
 
         // The source gateway trusts the target's self-signed certificate through its CA file.
         let setup = try await liveSetup(dir: dir, port: port, token: "tlsfwd", extraEnv: ["LIVEGATE_FORWARDS_TLS_CA_FILE": certificate])
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"hls":false}"#])
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"hls":false}"#])
         let forward = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels/\(setup.channelID)/forwards",
-                                            "-d", #"{"url":"rtmps://127.0.0.1:\#(targetTLSPort)/live/\#(targetKey)"}"#])
+                                            "--json", #"{"url":"rtmps://127.0.0.1:\#(targetTLSPort)/live/\#(targetKey)"}"#])
         XCTAssertNotNil(data(forward)["id"], "\(forward)")
         let published = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                                "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 30)
@@ -289,9 +289,9 @@ final class MediaOutputsTests: XCTestCase {
         try FileManager.default.createDirectory(at: strictDir, withIntermediateDirectories: true)
         let strict = try await liveSetup(dir: strictDir, port: port, token: "strict")
         defer { if strict.gateway.isRunning { kill(strict.gateway.processIdentifier, SIGKILL) } }
-        _ = try await strict.curl(["-X", "PATCH", "\(strict.api)/v1/channels/\(strict.channelID)", "-d", #"{"hls":false}"#])
+        _ = try await strict.curl(["-X", "PATCH", "\(strict.api)/v1/channels/\(strict.channelID)", "--json", #"{"hls":false}"#])
         _ = try await strict.curl(["-X", "POST", "\(strict.api)/v1/channels/\(strict.channelID)/forwards",
-                                   "-d", #"{"url":"rtmps://127.0.0.1:\#(targetTLSPort)/live/\#(targetKey)"}"#])
+                                   "--json", #"{"url":"rtmps://127.0.0.1:\#(targetTLSPort)/live/\#(targetKey)"}"#])
         let refused = Task {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(strict.key)"], timeout: 30)
@@ -325,7 +325,7 @@ final class MediaOutputsTests: XCTestCase {
         let setup = try await liveSetup(dir: dir, port: port, token: "livefwd")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         let (api, channel, curl) = (setup.api, setup.channelID, setup.curl)
-        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(channel)", "-d", #"{"hls":false}"#])
+        _ = try await curl(["-X", "PATCH", "\(api)/v1/channels/\(channel)", "--json", #"{"hls":false}"#])
         let publisher = Task {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 40)
@@ -338,7 +338,7 @@ final class MediaOutputsTests: XCTestCase {
                                                    "-c", "copy", "-f", "flv", "-y", received.path], timeout: 30)
         }
         try await Task.sleep(for: .milliseconds(300))
-        let created = try await curl(["-X", "POST", "\(api)/v1/channels/\(channel)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwd"}"#])
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels/\(channel)/forwards", "--json", #"{"url":"rtmp://127.0.0.1:\#(forwardPort)/live/fwd"}"#])
         let forwardID = try XCTUnwrap(data(created)["id"] as? String, "\(created)")
         var state = ""
         for _ in 0..<50 where state != "running" {
@@ -372,7 +372,7 @@ final class MediaOutputsTests: XCTestCase {
         let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "kill")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"record":true,"hls":false}"#])
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"record":true,"hls":false}"#])
         let killed = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                             "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 4, timeoutSignal: SIGKILL)
         XCTAssertTrue(killed.timedOut)
@@ -404,7 +404,7 @@ final class MediaOutputsTests: XCTestCase {
         let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "recon", record: true)
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"reconnectWindowSec":20}"#])
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"reconnectWindowSec":20}"#])
         let url = "rtmp://127.0.0.1:\(port)/live/\(setup.key)"
         let killed = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv", url],
                                                  timeout: 4, timeoutSignal: SIGKILL)
@@ -485,9 +485,9 @@ final class MediaOutputsTests: XCTestCase {
         let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "replrec", record: true)
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        let other = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels", "-d", #"{"name":"same","userId":"u1","record":true,"duplicatePolicy":"replace"}"#])
+        let other = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels", "--json", #"{"name":"same","userId":"u1","record":true,"duplicatePolicy":"replace"}"#])
         let sameID = try XCTUnwrap(data(other)["id"] as? String), sameKey = try XCTUnwrap(data(other)["streamId"] as? String)
-        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "-d", #"{"duplicatePolicy":"replace"}"#])
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"duplicatePolicy":"replace"}"#])
 
         func publish(_ clip: URL, _ key: String, seconds: Int) -> Task<ProcessResult, any Error> {
             Task {

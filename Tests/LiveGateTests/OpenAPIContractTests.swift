@@ -48,7 +48,7 @@ final class OpenAPIContractTests: XCTestCase {
         let webhookID = try XCTUnwrap(hooks.first?["id"] as? String)
         let deliveries = (try await setup.curl(["\(api)/v1/webhooks/\(webhookID)/deliveries"])["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
         let deliveryID = try XCTUnwrap(deliveries.first?["id"] as? String)
-        let hlsChannel = try await setup.curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"hls","userId":"u-hls"}"#])["data"] as? [String: Any]
+        let hlsChannel = try await setup.curl(["-X", "POST", "\(api)/v1/channels", "--json", #"{"name":"hls","userId":"u-hls"}"#])["data"] as? [String: Any]
         let hlsID = try XCTUnwrap(hlsChannel?["id"] as? String), hlsKey = try XCTUnwrap(hlsChannel?["streamId"] as? String)
         let loop = Process()
         loop.executableURL = URL(fileURLWithPath: try ProcessRunner.which("ffmpeg"))
@@ -74,15 +74,15 @@ final class OpenAPIContractTests: XCTestCase {
         // warning) although valid credentials were sent. Deletes get their own things, so they
         // cannot take away what the other operations are given.
         func channelWithForward(_ name: String) async throws -> (channel: String, forward: String) {
-            let channel = try await setup.curl(["-X", "POST", "\(api)/v1/channels", "-d", #"{"name":"\#(name)","userId":"u-contract"}"#])["data"] as? [String: Any]
+            let channel = try await setup.curl(["-X", "POST", "\(api)/v1/channels", "--json", #"{"name":"\#(name)","userId":"u-contract"}"#])["data"] as? [String: Any]
             let id = try XCTUnwrap(channel?["id"] as? String)
-            let forward = try await setup.curl(["-X", "POST", "\(api)/v1/channels/\(id)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:9/live/x","enabled":false}"#])["data"] as? [String: Any]
+            let forward = try await setup.curl(["-X", "POST", "\(api)/v1/channels/\(id)/forwards", "--json", #"{"url":"rtmp://127.0.0.1:9/live/x","enabled":false}"#])["data"] as? [String: Any]
             return (id, try XCTUnwrap(forward?["id"] as? String))
         }
         let kept = try await channelWithForward("kept"), doomed = try await channelWithForward("doomed")
-        let doomedHook = try await setup.curl(["-X", "POST", "\(api)/v1/webhooks", "-d", #"{"url":"http://127.0.0.1:9/hook","enabled":false}"#])["data"] as? [String: Any]
+        let doomedHook = try await setup.curl(["-X", "POST", "\(api)/v1/webhooks", "--json", #"{"url":"http://127.0.0.1:9/hook","enabled":false}"#])["data"] as? [String: Any]
         let doomedHookID = try XCTUnwrap(doomedHook?["id"] as? String)
-        let doomedToken = try await setup.curl(["-X", "POST", "\(api)/v1/tokens", "-d", #"{"scopes":["videos"]}"#])["data"] as? [String: Any]
+        let doomedToken = try await setup.curl(["-X", "POST", "\(api)/v1/tokens", "--json", #"{"scopes":["videos"]}"#])["data"] as? [String: Any]
         let doomedTokenID = try XCTUnwrap(doomedToken?["id"] as? String)
         let channelOperations = ["getChannel", "updateChannel", "replaceChannel", "resetChannelKey", "enableChannel", "disableChannel",
                                  "getChannelStats", "listChannelSessions", "listForwards", "createForward"].map { "\"\($0)\"" }.joined(separator: ", ")

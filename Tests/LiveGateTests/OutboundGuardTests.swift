@@ -126,7 +126,7 @@ final class OutboundGuardTests: XCTestCase {
         let api = "http://127.0.0.1:\(port + 1)"
         func call(_ method: String, _ path: String, _ body: String? = nil, api: String = api) async throws -> (Int, [String: Any]) {
             let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_guard:guard-secret-0123456789", "-X", method, "-w", "\n%{http_code}", api + path]
-                                                + (body.map { ["-d", $0] } ?? []), timeout: 15)
+                                                + (body.map { ["--json", $0] } ?? []), timeout: 15)
             let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             return (Int(lines.last ?? "") ?? 0,
                     (try? JSONSerialization.jsonObject(with: Data(lines.dropLast().joined(separator: "\n").utf8))) as? [String: Any] ?? [:])

@@ -16,7 +16,7 @@ final class RTMPBenchSmokeTests: XCTestCase {
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         var keys: [String] = []
         for i in 0..<10 {
-            let created = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels", "-d", #"{"name":"b\#(i)","userId":"bench","hls":false}"#])
+            let created = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels", "--json", #"{"name":"b\#(i)","userId":"bench","hls":false}"#])
             keys.append(try XCTUnwrap((created["data"] as? [String: Any])?["streamId"] as? String))
         }
         let keysFile = dir.appendingPathComponent("keys.txt")

@@ -25,7 +25,7 @@ final class SecretsInLogsTests: XCTestCase {
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
         let forwardKey = "fwdKEY" + UUID().uuidString.replacingOccurrences(of: "-", with: "")
         _ = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels/\(setup.channelID)/forwards",
-                                  "-d", "{\"url\":\"rtmp://127.0.0.1:9/live/\(forwardKey)\"}"])
+                                  "--json", "{\"url\":\"rtmp://127.0.0.1:9/live/\(forwardKey)\"}"])
         let published = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                                "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 30)
         XCTAssertEqual(published.exitCode, 0, published.stderr)

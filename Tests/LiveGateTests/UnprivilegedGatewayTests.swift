@@ -39,7 +39,7 @@ final class UnprivilegedGatewayTests: XCTestCase {
 
         let api = "http://127.0.0.1:\(port + 1)"
         let created = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nr:nr-secret-0123456789", "-X", "POST", "\(api)/v1/channels",
-                                                           "-d", #"{"name":"nonroot","userId":"u1"}"#], timeout: 10)
+                                                           "--json", #"{"name":"nonroot","userId":"u1"}"#], timeout: 10)
         let channel = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["data"] as? [String: Any],
                                     created.stdout)
         let id = try XCTUnwrap(channel["id"] as? String), streamKey = try XCTUnwrap(channel["streamId"] as? String)

@@ -161,13 +161,13 @@ final class WebhookEndpointsTests: XCTestCase {
             try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(streamKey)"], timeout: 30)
         }
-        let dead = try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", #"{"url":"http://127.0.0.1:9/dead"}"#])
+        let dead = try await curl(["-X", "POST", "\(api)/v1/webhooks", "--json", #"{"url":"http://127.0.0.1:9/dead"}"#])
         let deadID = try XCTUnwrap((dead["data"] as? [String: Any])?["id"] as? String)
-        _ = try await curl(["-X", "POST", "\(api)/v1/channels/\(channelID)/forwards", "-d", #"{"url":"rtmp://127.0.0.1:9/live/nowhere"}"#])
+        _ = try await curl(["-X", "POST", "\(api)/v1/channels/\(channelID)/forwards", "--json", #"{"url":"rtmp://127.0.0.1:9/live/nowhere"}"#])
 
         _ = try await publish(key) // live, forward.failed, offline, video.ready
         _ = try await publish("not-a-key") // publish_rejected without a channel
-        _ = try await curl(["-X", "PUT", "\(api)/v1/users/u1/config", "-d", #"{"maxSessionSec":1}"#])
+        _ = try await curl(["-X", "PUT", "\(api)/v1/users/u1/config", "--json", #"{"maxSessionSec":1}"#])
         _ = try await publish(key) // limit_exceeded, offline (limit_exceeded), video.ready
         _ = try await publish(key) // publish_rejected (limit_cooldown) with its channel
         let disabled = await receiver.wait(timeout: 20) { r in r.contains { $0.type == "webhook.disabled" } }

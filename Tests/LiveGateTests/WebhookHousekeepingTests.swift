@@ -18,7 +18,7 @@ final class WebhookHousekeepingTests: XCTestCase {
         func data(_ r: [String: Any]) -> [String: Any] { r["data"] as? [String: Any] ?? [:] }
 
         // A ping to a receiver that is down: the answer says so, and it is never tried again.
-        let dead = data(try await curl(["-X", "POST", "\(api)/v1/webhooks", "-d", #"{"url":"http://127.0.0.1:9/hook"}"#]))
+        let dead = data(try await curl(["-X", "POST", "\(api)/v1/webhooks", "--json", #"{"url":"http://127.0.0.1:9/hook"}"#]))
         let deadID = try XCTUnwrap(dead["id"] as? String)
         let ping = data(try await curl(["-X", "POST", "\(api)/v1/webhooks/\(deadID)/test"]))
         XCTAssertEqual(ping["delivered"] as? Bool, false, "\(ping)")
@@ -57,7 +57,7 @@ final class WebhookHousekeepingTests: XCTestCase {
 
         // Rotation with no overlap: only the newest secret signs.
         let again = data(try await curl(["-X", "POST", "\(api)/v1/webhooks/\(hookID)/rotate-secret", "-H", "Content-Type: application/json",
-                                         "-d", #"{"overlapSec":0}"#]))
+                                         "--json", #"{"overlapSec":0}"#]))
         let newest = try XCTUnwrap(again["secret"] as? String, "\(again)")
         receiver.setSecret(newest)
         let afterOverlap = data(try await curl(["-X", "POST", "\(api)/v1/webhooks/\(hookID)/test"]))
@@ -73,7 +73,7 @@ final class WebhookHousekeepingTests: XCTestCase {
             } catch is StandardWebhooksVerifier.Failure {}
         }
         let bad = data(try await curl(["-X", "POST", "\(api)/v1/webhooks/\(hookID)/rotate-secret", "-H", "Content-Type: application/json",
-                                       "-d", #"{"overlapSec":-1}"#]))
+                                       "--json", #"{"overlapSec":-1}"#]))
         XCTAssertNotNil((bad["fields"] as? [String: Any])?["overlapSec"], "\(bad)")
 
         // Deleting a live channel: channel.offline with channel null, and whose it was in the session.

@@ -27,8 +27,17 @@ public enum IdempotencyClaim: Sendable, Equatable {
     case claimed
     /// The same request was answered before: answer the same.
     case replay(status: Int, response: String)
-    /// The key was used for another request (body, method or path).
-    case mismatch
+    /// The key was used for another request: another operation (method or path), or the same
+    /// one with another body.
+    case mismatch(IdempotencyMismatch)
     /// The first request with this key is still running.
     case inProgress
+}
+
+/// What differs from the request a key was first used for.
+public enum IdempotencyMismatch: String, Sendable, Equatable {
+    /// Another method or path: the key belongs to another operation.
+    case operation
+    /// The same operation with a body that is not the same JSON.
+    case body
 }

@@ -11,9 +11,9 @@ extension SQLChannelStore {
             if let row = try await db.raw("""
                 SELECT method, path, body_hash, status, response FROM idempotency_keys WHERE token_id = \(bind: r.tokenId) AND idem_key = \(bind: r.key)
                 """).first() {
-                guard try row.decode(column: "method", as: String.self) == r.method, try row.decode(column: "path", as: String.self) == r.path,
-                      try row.decode(column: "body_hash", as: String.self) == r.bodyHash
-                else { return .mismatch }
+                guard try row.decode(column: "method", as: String.self) == r.method, try row.decode(column: "path", as: String.self) == r.path
+                else { return .mismatch(.operation) }
+                guard try row.decode(column: "body_hash", as: String.self) == r.bodyHash else { return .mismatch(.body) }
                 guard let status = try row.decode(column: "status", as: Int?.self), let response = try row.decode(column: "response", as: String?.self) else {
                     return .inProgress
                 }
