@@ -124,8 +124,17 @@ extension ControlAPI {
               let size = (attributes[.size] as? NSNumber)?.intValue else { throw APIError.notFound("video file") }
         var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes"]
         headers[.contentDisposition] = "inline; filename=\"\(video.id).mp4\""
+        // A finished recording never changes: its id and size make a strong tag, and its
+        // creation time is its Last-Modified (docs/api.md, "Conditional requests").
+        let validators = ConditionalRequest.Validators(etag: "\"\(video.id)-\(size)\"", lastModified: video.createdAt)
+        headers.append(contentsOf: validators.headers)
+        if let header = request.headers[ConditionalRequest.ifNoneMatch], ConditionalRequest.noneMatchFails(header, validators.etag) {
+            return Response(status: .notModified, headers: validators.headers)
+        }
         let fileIO = FileIO()
-        switch Self.byteRange(request.headers[.range], size: size) {
+        // If-Range with a validator that is not current: the whole file (RFC 9110 §13.1.5).
+        let range = ConditionalRequest.rangeAllowed(request.headers[ConditionalRequest.ifRange], validators) ? request.headers[.range] : nil
+        switch Self.byteRange(range, size: size) {
         case .none:
             headers[.contentLength] = String(size)
             if size == 0 { return Response(status: .ok, headers: headers, body: .init()) }

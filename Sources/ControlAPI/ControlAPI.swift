@@ -38,6 +38,8 @@ public struct ControlAPI: Sendable {
         router.add(middleware: errors)
         let auth = BasicAuthMiddleware(store: store, throttle: authThrottle, tokens: tokenCache, trustedProxy: configuration.trustedProxy)
         var methodsByPath: [String: [HTTPRequest.Method]] = [:]
+        // The GET of each conditional path: what If-Match compares against.
+        let readers = Dictionary(routes.filter { $0.method == .get }.map { ($0.path, $0.handler) }, uniquingKeysWith: { a, _ in a })
         for route in routes {
             let handler: APIRoute.Handler = { request, context in
                 if let grant = context.grant {
@@ -47,6 +49,9 @@ public struct ControlAPI: Sendable {
                 try route.checkQuery(request)
                 if route.isIdempotentCreate {
                     return try await idempotent(request, context, route: route, run: route.handler)
+                }
+                if Self.conditionalPaths.contains(route.path), let read = readers[route.path] {
+                    return try await conditional(request, context, route: route, read: read)
                 }
                 return try await route.handler(request, context)
             }

@@ -29,6 +29,7 @@ extension ControlAPI {
                     "schema": .object(["type": .string("string"), "minLength": .number(1), "maxLength": .number(255), "pattern": .string("^[!-~]+$")]),
                 ]))
             }
+            parameters += route.preconditionParameters
             if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
             if let body = route.contract.request {
                 let schema: JSONValue = .object(["schema": OpenAPIResourceSchemas.ref(body)])
@@ -76,15 +77,18 @@ extension ControlAPI {
     static let errorStatuses: [Int: (name: String, codes: [Int], headers: [String])] = [
         400: ("BadRequestError", [4000], []), 401: ("UnauthorizedError", [4010], ["WWW-Authenticate"]),
         403: ("ForbiddenError", [4030, 4031], []), 404: ("NotFoundError", [4040], []), 409: ("ConflictError", [4090], []),
-        413: ("PayloadTooLargeError", [4130], []), 416: ("RangeNotSatisfiableError", [4160], ["Content-Range"]),
+        412: ("PreconditionFailedError", [4120], []), 413: ("PayloadTooLargeError", [4130], []),
+        415: ("UnsupportedMediaTypeError", [4150], []), 416: ("RangeNotSatisfiableError", [4160], ["Content-Range"]),
         422: ("ValidationError", [4220], []), 429: ("TooManyRequestsError", [4290], ["Retry-After"]),
         503: ("ServiceUnavailableError", [5030], ["Retry-After"]),
     ]
 
     static let errorDescriptions: [Int: String] = [
-        400: "Bad query parameter (unknown, repeated or invalid, named in data.fields / data.unknownParameters) or unreadable JSON (4000)",
+        400: "Bad query parameter (unknown, repeated or invalid, named in data.fields / data.unknownParameters), or a body that is not strict JSON: malformed, a duplicate member name, nesting deeper than 32 (4000; data.pointer says where)",
         401: "Missing or wrong credentials (4010)", 404: "No such resource (4040)",
         409: "A request with this Idempotency-Key is still in progress (4090)", 413: "Body over 64 KiB (4130)",
+        412: "If-Match names a representation that is no longer current (4120; data.etag is the current one)",
+        415: "The body is not sent as application/json (4150; data.accepted lists the media types taken)",
         416: "Range not satisfiable (4160)", 422: "Invalid fields, each named in data.fields (4220)",
         429: "Too many failed logins from this address; retry after Retry-After (4290)",
         503: "The store is unavailable; retry after Retry-After (5030)",
@@ -114,7 +118,6 @@ extension ControlAPI {
                 (name, JSONValue.object(["operationId": .string(link.operation), "parameters": .object(link.parameters.mapValues { .string($0) })]))
             }))
         }
-        r[String(route.successStatus)] = .object(success)
 
         var errors: [Int: String] = [:]
         if !route.anyQuery { errors[400] = errorDescriptions[400] }
@@ -128,7 +131,20 @@ extension ControlAPI {
         if !route.pathParameters.isEmpty { errors[404] = errorDescriptions[404] }
         if contract.request != nil {
             errors[413] = errorDescriptions[413]
+            errors[415] = errorDescriptions[415]
             errors[422] = errorDescriptions[422]
+        }
+        let validatorHeaders: JSONValue = .object([
+            "ETag": .object(["required": .bool(true), "description": .string("Strong entity tag of this representation"), "schema": OpenAPIResourceSchemas.string]),
+            "Last-Modified": .object(["required": .bool(false), "description": .string("updatedAt (or createdAt) as an HTTP date"), "schema": OpenAPIResourceSchemas.string]),
+        ])
+        if route.hasValidators {
+            if route.successStatus != 204 { success["headers"] = validatorHeaders }
+            if route.method == .get {
+                r["304"] = .object(["description": .string("Not modified: If-None-Match names the current ETag"), "headers": validatorHeaders])
+            } else {
+                errors[412] = errorDescriptions[412]
+            }
         }
         if route.isIdempotentCreate {
             errors[409] = errorDescriptions[409]
@@ -150,10 +166,12 @@ extension ControlAPI {
             }
             r[String(status)] = .object(response)
         }
+        r[String(route.successStatus)] = .object(success)
         if contract.statuses[206] != nil, let media = contract.media {
             r["206"] = .object([
                 "description": .string("The requested byte range"),
-                "headers": .object(["Content-Range": .object(["required": .bool(true), "schema": OpenAPIResourceSchemas.string])]),
+                "headers": .object(["Content-Range": .object(["required": .bool(true), "schema": OpenAPIResourceSchemas.string]),
+                                    "ETag": .object(["required": .bool(true), "schema": OpenAPIResourceSchemas.string])]),
                 "content": .object(media.mapValues { .object(["schema": $0]) }),
             ])
         }
@@ -168,4 +186,23 @@ extension ControlAPI {
 extension APIRoute {
     /// POSTs that create honour `Idempotency-Key`.
     var isIdempotentCreate: Bool { method == .post && successStatus == 201 }
+
+    /// Answers carry `ETag`/`Last-Modified` and honour preconditions (docs/api.md, "Conditional requests").
+    var hasValidators: Bool { ControlAPI.conditionalPaths.contains(path) || operationId == "downloadVideoFile" }
+
+    /// The precondition headers it takes, as OpenAPI parameters.
+    var preconditionParameters: [JSONValue] {
+        guard hasValidators else { return [] }
+        func header(_ name: String, _ text: String) -> JSONValue {
+            .object(["name": .string(name), "in": .string("header"), "required": .bool(false), "description": .string(text),
+                     "schema": .object(["type": .string("string")])])
+        }
+        switch method {
+        case .get where operationId == "downloadVideoFile":
+            return [header("If-None-Match", "304 when it names the current ETag"),
+                    header("If-Range", "Send the Range only if this is the current ETag or Last-Modified; otherwise the whole file")]
+        case .get: return [header("If-None-Match", "304 when it names the current ETag (or *)")]
+        default: return [header("If-Match", "Go on only if this is the current ETag (or * for any); otherwise 412")]
+        }
+    }
 }
