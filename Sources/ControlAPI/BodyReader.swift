@@ -112,6 +112,15 @@ struct BodyReader {
         return s
     }
 
+    /// A user id (docs/api.md, "User ids"): NFC-normalised; whitespace or control characters at
+    /// its ends, or control characters inside, fail the field (422).
+    mutating func userId(_ key: String, required: Bool = false) -> String? {
+        guard object[key] != nil || required else { return nil }
+        guard let raw = string(key, required: required, maxLength: 4 * UserIdentifier.maxLength, allowEmpty: true) else { return nil }
+        if let problem = UserIdentifier.problem(raw) { fail(key, problem); return nil }
+        return UserIdentifier.normalize(raw)
+    }
+
     mutating func bool(_ key: String) -> Bool? {
         guard let value = object[key] else { return nil }
         guard case .bool(let b) = value else { fail(key, "must be true or false"); return nil }

@@ -16,7 +16,7 @@ extension ControlAPI {
         var f = ChannelFields()
         for key in ["name", "userId"] where body.isNull(key) { body.fail(key, "must not be null") }
         f.name = body.string("name", required: requireIdentity, maxLength: 200)
-        f.userId = body.string("userId", required: requireIdentity, maxLength: 128)
+        f.userId = body.userId("userId", required: requireIdentity)
         f.description = body.isNull("description") ? defaults.description : body.string("description", maxLength: 2000, allowEmpty: true, text: true)
         f.tags = body.isNull("tags") ? defaults.tags : body.stringArray("tags", maxCount: 20, maxLength: 64) ?? nil
         f.enabled = body.isNull("enabled") ? defaults.enabled : body.bool("enabled")
@@ -155,12 +155,12 @@ extension ControlAPI {
     // MARK: Users
 
     func getUserConfig(_ context: APIRequestContext) async throws -> Response {
-        let userId = try parameter(context, "userId")
+        let userId = try userParameter(context)
         return Envelope.response(data: render(try await store.userLimits(userId: userId), userId: userId))
     }
 
     func putUserConfig(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let userId = try parameter(context, "userId")
+        let userId = try userParameter(context)
         var body = try await BodyReader.read(request)
         body.restrict(to: ["maxChannels", "maxConcurrentLive", "maxBitrateKbps", "maxWidth", "maxHeight", "maxFps", "maxSessionSec",
                            "allowedVideoCodecs"], readOnly: ["userId"])
@@ -180,7 +180,7 @@ extension ControlAPI {
     }
 
     func getUsage(_ context: APIRequestContext) async throws -> Response {
-        let userId = try parameter(context, "userId")
+        let userId = try userParameter(context)
         let usage = try await store.usage(userId: userId)
         let limits = try await store.userLimits(userId: userId)
         func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
@@ -235,7 +235,7 @@ extension ControlAPI {
                 throw APIError.badRequest("type: '\(bad.prefix(64))' is not a logged event type (\(EventType.logged.map(\.rawValue).joined(separator: ", ")))")
             }
         }
-        let (user, empty) = listUser(query.string("userId"), context)
+        let (user, empty) = listUser(try query.userId(), context)
         if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
         let events = try await store.events(EventQuery(after: after, types: types, channelId: query.string("channelId"), userId: user,
                                                        from: try query.date("from"), to: try query.date("to"), limit: try query.limit(),

@@ -18,7 +18,7 @@ extension ControlAPI {
         body.restrict(to: ["scopes", "userId"], readOnly: ["id", "secret", "createdAt", "lastUsedAt"])
         let names = body.stringArray("scopes", maxCount: TokenScope.allCases.count, allowed: Set(TokenScope.allCases.map(\.rawValue))) ?? nil
         if names == nil && !body.has("scopes") { body.fail("scopes", "is required") }
-        let userId = body.isNull("userId") ? nil : body.string("userId", maxLength: 128)
+        let userId = body.isNull("userId") ? nil : body.userId("userId")
         if let names {
             if names.isEmpty { body.fail("scopes", "must name at least one scope") }
             let scopes = Set(names.compactMap(TokenScope.init(rawValue:)))
@@ -64,7 +64,7 @@ extension ControlAPI {
     func checkOwner(_ route: APIRoute, _ grant: TokenGrant, _ context: APIRequestContext) async throws {
         guard let bound = grant.userId else { return }
         if route.path.hasPrefix("/v1/users/{userId}") {
-            guard try parameter(context, "userId") == bound else { throw APIError.notFound("userId") }
+            guard try userParameter(context) == bound else { throw APIError.notFound("userId") }
         } else if route.path.hasPrefix("/v1/channels/{id}") {
             guard let channel = try await store.channel(id: try parameter(context, "id")), channel.userId == bound else {
                 throw APIError.notFound("channel")

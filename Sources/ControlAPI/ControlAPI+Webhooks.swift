@@ -16,6 +16,10 @@ extension ControlAPI {
         f.events = body.isNull("events") ? [] : body.stringArray("events", maxCount: 16, allowed: Set(Webhook.eventTypes)) ?? nil
         f.channelIds = body.isNull("channelIds") ? [] : body.stringArray("channelIds", maxCount: 1000) ?? nil
         f.userIds = body.isNull("userIds") ? [] : body.stringArray("userIds", maxCount: 1000) ?? nil
+        if let ids = f.userIds {
+            if let problem = ids.lazy.compactMap(UserIdentifier.problem).first { body.fail("userIds", "each " + problem) }
+            f.userIds = ids.map(UserIdentifier.normalize)
+        }
         f.enabled = body.isNull("enabled") ? true : body.bool("enabled")
         return f
     }

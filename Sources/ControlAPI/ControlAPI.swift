@@ -170,7 +170,7 @@ public struct ControlAPI: Sendable {
 
     static let channelFilters: [QueryParameter] = [
         .oneOf("status", ["live", "offline"], "Only channels in this state"),
-        .string("userId", "Only this user's channels", maxLength: 128),
+        .string("userId", "Only this user's channels (NFC-normalised; whitespace at the ends: 422)", maxLength: 128, pattern: InputRules.userIdPattern),
         .string("tag", "Only channels with this tag", maxLength: 64),
         .string("q", "Name contains (case-insensitive)", maxLength: 200),
         .time("from", "Created at or after (RFC 3339)"),
@@ -179,7 +179,7 @@ public struct ControlAPI: Sendable {
 
     static let videoFilters: [QueryParameter] = [
         .string("channelId", "Recordings of this channel", maxLength: 128),
-        .string("userId", "Recordings of this user's channels", maxLength: 128),
+        .string("userId", "Recordings of this user's channels (NFC-normalised; whitespace at the ends: 422)", maxLength: 128, pattern: InputRules.userIdPattern),
         .string("q", "Name contains (case-insensitive)", maxLength: 200),
         .time("from", "Created at or after (RFC 3339)"),
         .time("to", "Created at or before (RFC 3339)"),
@@ -197,7 +197,7 @@ public struct ControlAPI: Sendable {
         .string("type", "Comma-separated event types: " + EventType.logged.map(\.rawValue).joined(separator: ", "), maxLength: 512,
                 pattern: eventTypesPattern),
         .string("channelId", "Events of this channel", maxLength: 128),
-        .string("userId", "Events of this user's channels", maxLength: 128),
+        .string("userId", "Events of this user's channels (NFC-normalised; whitespace at the ends: 422)", maxLength: 128, pattern: InputRules.userIdPattern),
         .time("from", "Created at or after (RFC 3339)"),
         .time("to", "Created before (RFC 3339)"),
     ]
@@ -265,6 +265,14 @@ public struct ControlAPI: Sendable {
 
     /// A path parameter, percent-decoded (`/v1/users/ng%C6%B0%E1%BB%9Di/usage` is user "người").
     /// One that cannot name anything (bad encoding, control characters, over 128 bytes) is a 404.
+    /// The `{userId}` of a path, NFC-normalised; one with whitespace or control characters at its
+    /// ends is refused (422), as in a body (docs/api.md, "User ids").
+    func userParameter(_ context: APIRequestContext) throws -> String {
+        guard let raw = context.parameters.get("userId"), let value = raw.removingPercentEncoding else { throw APIError.notFound("userId") }
+        if let problem = UserIdentifier.problem(value) { throw APIError.invalid(["userId": problem]) }
+        return UserIdentifier.normalize(value)
+    }
+
     func parameter(_ context: APIRequestContext, _ name: String) throws -> String {
         guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding, !value.isEmpty, value.utf8.count <= 128,
               !value.containsControlCharacter

@@ -13,6 +13,9 @@ enum InputRules {
     static let namePattern = "^[^\(controls)]*[^\(blank)][^\(controls)]*$"
     /// An id, a tag: no control character.
     static let tokenPattern = "^[^\(controls)]+$"
+    /// A user id: no whitespace or control character at either end, no control character inside
+    /// (docs/api.md, "User ids"); NFC is applied, not required.
+    static let userIdPattern = "^[^\(blank)](?:[^\(controls)]*[^\(blank)])?$"
     /// Free text (a description): tab, line feed and carriage return allowed, no other control.
     static let textPattern = #"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"#
 

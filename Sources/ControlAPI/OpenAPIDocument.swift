@@ -20,7 +20,9 @@ extension ControlAPI {
             if !route.requiresAuth { operation["security"] = .array([]) }
             if route.requiresAuth { operation["description"] = .string(route.access.summary) }
             var parameters = route.pathParameters.map { name -> JSONValue in
-                .object(["name": .string(name), "in": .string("path"), "required": .bool(true), "schema": .object(["type": .string("string")])])
+                let schema: JSONValue = name == "userId" ? .object(["type": .string("string"), "pattern": .string(InputRules.userIdPattern)])
+                    : .object(["type": .string("string")])
+                return .object(["name": .string(name), "in": .string("path"), "required": .bool(true), "schema": schema])
             } + route.query.map(\.json)
             if route.isIdempotentCreate {
                 parameters.append(.object([

@@ -8,7 +8,7 @@ import ChannelStore
 /// not match and any request the two disagree on.
 enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
     static var name: JSONValue { text(InputRules.namePattern, max: 200) }
-    static var userId: JSONValue { text(InputRules.namePattern, max: 128) }
+    static var userId: JSONValue { described(text(InputRules.userIdPattern, max: 128), "NFC-normalised; no whitespace or control character at the ends") }
     static func token(_ max: Int) -> JSONValue { text(InputRules.tokenPattern, max: max) }
 
     // MARK: Answers
@@ -119,7 +119,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
         let webhookFields: [String: JSONValue] = [
             "url": described(text(InputRules.webhookURLPattern, max: 2048), "Receiver; with webhooks.blockPrivateNetworks, never a private address"),
             "events": orNull(described(array(oneOf(Webhook.eventTypes), maxItems: 16), "Empty or null: every event")),
-            "channelIds": orNull(array(token(128), maxItems: 1000)), "userIds": orNull(array(token(128), maxItems: 1000)),
+            "channelIds": orNull(array(token(128), maxItems: 1000)), "userIds": orNull(array(userId, maxItems: 1000)),
             "enabled": orNull(boolean),
         ]
         let forwardFields: [String: JSONValue] = [

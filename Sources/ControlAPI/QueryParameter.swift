@@ -54,6 +54,8 @@ struct QueryParameter: Sendable {
             if value.isEmpty { return "must not be empty" }
             if value.unicodeScalars.count > maxLength { return "must be at most \(maxLength) characters" }
             if pattern == InputRules.tokenPattern { return value.containsControlCharacter ? "must not contain control characters" : nil }
+            // A user id's ends are checked by `QueryReader.userId()` (422, as for a body).
+            if pattern == InputRules.userIdPattern { return value.containsControlCharacter ? "must not contain control characters" : nil }
             return InputRules.wholeMatch(value, pattern) ? nil : "is not valid (\(pattern == Cursor.pattern ? "pass nextCursor as returned" : "pattern \(pattern)"))"
         case .oneOf(let values):
             return values.contains(value) ? nil : "must be one of \(values.joined(separator: ", "))"

@@ -29,8 +29,16 @@ struct QueryReader {
         return s
     }
 
+    /// The `userId` filter, NFC-normalised; whitespace or control characters at its ends are
+    /// refused with 422 naming it, as everywhere a user id enters (docs/api.md, "User ids").
+    func userId() throws -> String? {
+        guard let raw = request.uri.queryParameters.get("userId"), !raw.isEmpty else { return nil }
+        if let problem = UserIdentifier.problem(raw) { throw APIError.invalid(["userId": problem]) }
+        return UserIdentifier.normalize(raw)
+    }
+
     func channelQuery() throws -> ChannelQuery {
-        ChannelQuery(status: try status(), userId: string("userId"), tag: string("tag"), nameContains: string("q"),
+        ChannelQuery(status: try status(), userId: try userId(), tag: string("tag"), nameContains: string("q"),
                      createdFrom: try date("from"), createdTo: try date("to"), limit: try limit(), cursor: string("cursor"),
                      channelId: string("channelId"))
     }

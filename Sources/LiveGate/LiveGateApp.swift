@@ -95,6 +95,8 @@ public struct LiveGateApp: Sendable {
         guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
             do {
                 return try await StoreFactory.open(url: url, dataDir: dataDir, logger: storeLogger)
+            } catch let collision as SQLChannelStore.UserIdCollision {
+                throw StartupError(description: "\(collision)", exitCode: 78)
             } catch {
                 throw StartupError(description: "cannot open the store: \(StoreFactory.describe(error))", exitCode: 1)
             }
@@ -108,6 +110,8 @@ public struct LiveGateApp: Sendable {
             attempt += 1
             do {
                 return try await StoreFactory.open(url: url, dataDir: dataDir, logger: storeLogger)
+            } catch let collision as SQLChannelStore.UserIdCollision {
+                throw StartupError(description: "\(collision)", exitCode: 78)
             } catch {
                 let cause = StoreFactory.describe(error)
                 if StoreFactory.isPermanent(error) {

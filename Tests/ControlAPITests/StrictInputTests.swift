@@ -27,7 +27,7 @@ extension ControlAPIConformanceTests {
             let config = try await c.call(.get, "/v1/users/\(encoded)/config")
             XCTAssertEqual(config.data?["maxChannels"] as? Int, 1)
             let bad = try await c.call(.get, "/v1/users/a%00b/usage")
-            XCTAssertEqual(bad.status, 404, "a control character names no user")
+            XCTAssertEqual(bad.status, 422, "a control character is refused in a user id, as in a body")
         }
     }
 

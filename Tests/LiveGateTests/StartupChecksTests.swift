@@ -1,5 +1,7 @@
+import ChannelStore
 import Foundation
 import LiveGate
+import Logging
 import TestSupport
 import XCTest
 
@@ -281,5 +283,50 @@ struct TCPRelay {
     func terminate() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+    }
+}
+
+/// Issue #19 item 6 on the real binary: a store written before user ids were normalised, holding
+/// two ids that are one user under the rule, stops the start with both named (exit 78); one
+/// whose ids only need rewriting starts and answers with the normalised ids.
+final class UserIdStartupTests: XCTestCase {
+    /// A store as an older version left it: channels under the given user ids, written as they came.
+    func oldStore(_ users: [String]) async throws -> URL {
+        let dir = try MediaTools.temporaryDirectory("userids")
+        let store = try await StoreFactory.open(url: "", dataDir: dir.path, logger: Logger(label: "test"))
+        for (i, user) in users.enumerated() {
+            _ = try await store.createChannel(id: "ch_\(i)", streamKey: "k_\(i)", fields: ChannelFields(userId: user, name: "c\(i)"), now: Date())
+        }
+        await store.close()
+        return dir
+    }
+
+    func testCollidingStoredUserIdsStopTheStartNamingThemAndOthersAreRewritten() async throws {
+        let port = freePorts()
+        func env(_ dir: URL) -> [String: String] {
+            ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.path, "LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1",
+             "LIVE_TOKEN_ID": "tok_ids", "LIVE_TOKEN_SECRET": "ids-secret-0123456789"]
+        }
+        let colliding = try await oldStore(["dave", "dave ", "erin"])
+        defer { try? FileManager.default.removeItem(at: colliding) }
+        let refused = try await ProcessRunner.run(gatewayBinary, ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"], timeout: 30,
+                                                  environment: env(colliding))
+        XCTAssertEqual(refused.exitCode, 78, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains(#"["dave", "dave "]"#), refused.stderr)
+        XCTAssertFalse(refused.stderr.contains("erin"), "only the colliding ids are named")
+
+        // No collision: the start rewrites them, and the API shows them normalised.
+        let rewritable = try await oldStore(["ngu\u{031B}o\u{031B}\u{0300}i", " erin ", "dave"])
+        defer { try? FileManager.default.removeItem(at: rewritable) }
+        let (gateway, _) = try await startGateway(dir: rewritable, port: port, extraEnv: env(rewritable), log: "after.log")
+        defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_ids:ids-secret-0123456789", "http://127.0.0.1:\(port + 1)/v1/channels?limit=100"], timeout: 10)
+        let items = (((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any])?["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        let users = Set(items.compactMap { ($0["userId"] as? String).map { Array($0.utf8) } })
+        XCTAssertEqual(users, [Array("người".utf8), Array("erin".utf8), Array("dave".utf8)], r.stdout)
+        gateway.terminate()
+        gateway.waitUntilExit()
+        let log = (try? String(contentsOf: rewritable.appendingPathComponent("after.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("stored user ids normalised"), log)
     }
 }

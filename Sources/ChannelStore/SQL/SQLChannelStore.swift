@@ -134,6 +134,7 @@ public final class SQLChannelStore: ChannelStore {
                 logger.info("database migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
         }
+        try await normalizeStoredUserIds(logger: logger)
     }
 
     public func ping() async throws {
