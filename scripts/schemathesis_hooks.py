@@ -5,7 +5,11 @@ bodies, and LiveGate then answers 422 as SPEC section 4 says it must (same key, 
 fuzzer would report that as "a valid request rejected", so every well-formed key it sends is
 replaced by a fresh one; malformed keys (the negative cases) go out as generated and must be
 refused. Idempotency itself is tested in IdempotencyTests.
+
+A token's `expiresAt` must be in the future (a past one is 422), which a schema cannot say: a
+well-formed date-time the fuzzer picks is moved a day ahead; malformed ones go out as generated.
 """
+import datetime
 import re
 import uuid
 
@@ -21,3 +25,12 @@ def before_call(context, case, kwargs):
     if isinstance(key, str) and WELL_FORMED.fullmatch(key):
         headers["Idempotency-Key"] = "st-" + uuid.uuid4().hex
         case.headers = headers
+
+    body = case.body
+    if isinstance(body, dict) and isinstance(body.get("expiresAt"), str):
+        try:
+            datetime.datetime.fromisoformat(body["expiresAt"].replace("Z", "+00:00"))
+        except ValueError:
+            return
+        future = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+        body["expiresAt"] = future.strftime("%Y-%m-%dT%H:%M:%SZ")

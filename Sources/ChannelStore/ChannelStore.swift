@@ -15,7 +15,7 @@ public protocol ChannelStore: Sendable {
     func saveToken(_ token: APIToken) async throws
     func token(id: String) async throws -> APIToken?
     /// Tokens, oldest first.
-    func listTokens(limit: Int, cursor: String?) async throws -> Page<APIToken>
+    func listTokens(limit: Int, cursor: String?, descending: Bool) async throws -> Page<APIToken>
     func deleteToken(id: String) async throws -> Bool
     /// Revokes every token of `origin` but `keeping` (a generated token once configured ones exist).
     func deleteTokens(origin: APIToken.Origin, keeping id: String) async throws -> [String]
@@ -54,7 +54,7 @@ public protocol ChannelStore: Sendable {
     // Webhooks.
     func createWebhook(id: String, secret: String, fields: WebhookFields, now: Date) async throws -> Webhook
     func webhook(id: String) async throws -> Webhook?
-    func listWebhooks(limit: Int, cursor: String?) async throws -> Page<Webhook>
+    func listWebhooks(limit: Int, cursor: String?, descending: Bool) async throws -> Page<Webhook>
     func updateWebhook(id: String, fields: WebhookFields, now: Date) async throws -> Webhook?
     func deleteWebhook(id: String) async throws -> Bool
     /// A new secret; the old one signs beside it until `overlapUntil`. Nil: no such webhook.
@@ -101,7 +101,7 @@ public protocol ChannelStore: Sendable {
                               videoCodec: String?, audioCodec: String?) async throws
     func session(id: String) async throws -> SessionRecord?
     func openSessions(nodeId: String) async throws -> [SessionRecord]
-    func sessions(channelId: String, limit: Int, cursor: String?) async throws -> Page<SessionRecord>
+    func sessions(channelId: String, limit: Int, cursor: String?, descending: Bool) async throws -> Page<SessionRecord>
     func liveChannelCount(userId: String, excluding channelId: String) async throws -> Int
     /// Due deliveries, oldest first, at most one per (webhook, channel) and none of a channel whose
     /// earlier delivery is still pending or in flight (per-channel order); only `webhookId`'s when given.
@@ -117,7 +117,7 @@ public protocol ChannelStore: Sendable {
     /// Claims that outlived their expiry (their node died mid-attempt) are due again.
     func releaseExpiredClaims(now: Date) async throws -> Int
     /// A webhook's delivery log, newest first; only `state`'s when given.
-    func deliveries(webhookId: String, state: DeliveryRecord.State?, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord>
+    func deliveries(webhookId: String, state: DeliveryRecord.State?, limit: Int, cursor: String?, descending: Bool) async throws -> Page<DeliveryRecord>
     func redeliver(deliveryId: String, webhookId: String, now: Date) async throws -> Bool
 }
 
@@ -126,4 +126,19 @@ extension ChannelStore {
         try await endSession(id: id, reason: reason, now: now, event: event, byNode: nil)
     }
 
+}
+
+extension ChannelStore {
+    /// Oldest first.
+    public func listWebhooks(limit: Int, cursor: String?) async throws -> Page<Webhook> { try await listWebhooks(limit: limit, cursor: cursor, descending: false) }
+    /// Oldest first.
+    public func listTokens(limit: Int, cursor: String?) async throws -> Page<APIToken> { try await listTokens(limit: limit, cursor: cursor, descending: false) }
+    /// Newest first.
+    public func sessions(channelId: String, limit: Int, cursor: String?) async throws -> Page<SessionRecord> {
+        try await sessions(channelId: channelId, limit: limit, cursor: cursor, descending: true)
+    }
+    /// Newest first.
+    public func deliveries(webhookId: String, state: DeliveryRecord.State? = nil, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord> {
+        try await deliveries(webhookId: webhookId, state: state, limit: limit, cursor: cursor, descending: true)
+    }
 }

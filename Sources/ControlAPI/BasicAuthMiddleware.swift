@@ -63,6 +63,13 @@ struct BasicAuthMiddleware: RouterMiddleware {
             token = stored
         }
         guard Self.constantTimeEquals(Self.hash(secret), token.secretHash) else { throw APIError.unauthorized }
+        if let expiresAt = token.expiresAt, expiresAt <= Date() {
+            // Said only to whoever holds the secret: the id alone learns nothing.
+            var expired = APIError.unauthorized
+            expired.message = "this token expired at \(Timestamp.format(expiresAt)); create a new one"
+            expired.data = .object(["expiredAt": .string(Timestamp.format(expiresAt))])
+            throw expired
+        }
         // `lastUsedAt`, written at most once a minute per token (not a write per request).
         let now = Date()
         if tokens.shouldTouch(id: id, now: now) { try? await store.touchToken(id: id, at: now) }

@@ -99,7 +99,7 @@ extension ControlAPI {
     // MARK: Videos
 
     func listVideos(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        var q = try QueryReader(request: request).channelQuery()
+        var q = try QueryReader(request: request).channelQuery(newestFirst: true)
         let (user, empty) = listUser(q.userId, context)
         if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
         q.userId = user

@@ -8,6 +8,7 @@ extension ControlAPI {
         var o: [String: JSONValue] = [
             "id": .string(t.id), "scopes": .array(t.scopes.map { .string($0) }), "userId": t.userId.map { .string($0) } ?? .null,
             "createdAt": .string(Timestamp.format(t.createdAt)), "lastUsedAt": t.lastUsedAt.map { .string(Timestamp.format($0)) } ?? .null,
+            "name": t.name.map { .string($0) } ?? .null, "expiresAt": t.expiresAt.map { .string(Timestamp.format($0)) } ?? .null,
         ]
         if let secret { o["secret"] = .string(secret) }
         return .object(o)
@@ -15,7 +16,16 @@ extension ControlAPI {
 
     func createToken(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         var body = try await BodyReader.read(request)
-        body.restrict(to: ["scopes", "userId"], readOnly: ["id", "secret", "createdAt", "lastUsedAt"])
+        body.restrict(to: ["scopes", "userId", "name", "expiresAt"], readOnly: ["id", "secret", "createdAt", "lastUsedAt"])
+        let name = body.isNull("name") ? nil : body.string("name", maxLength: 100)
+        var expiresAt: Date?
+        if !body.isNull("expiresAt"), let raw = body.string("expiresAt", maxLength: 64) {
+            if let date = RFC3339.parse(raw) {
+                if date <= Date() { body.fail("expiresAt", "must be in the future") } else { expiresAt = Timestamp.parse(Timestamp.format(date)) }
+            } else {
+                body.fail("expiresAt", "must be an RFC 3339 timestamp")
+            }
+        }
         let names = body.stringArray("scopes", maxCount: TokenScope.allCases.count, allowed: Set(TokenScope.allCases.map(\.rawValue))) ?? nil
         if names == nil && !body.has("scopes") { body.fail("scopes", "is required") }
         let userId = body.isNull("userId") ? nil : body.userId("userId")
@@ -29,7 +39,7 @@ extension ControlAPI {
         try body.check()
         let secret = Identifiers.tokenSecret()
         let token = APIToken(id: Identifiers.make("tok"), secretHash: BasicAuthMiddleware.hash(secret), scopes: names ?? [], userId: userId,
-                             origin: .api, createdAt: Timestamp.parse(Timestamp.format(Date())))
+                             origin: .api, createdAt: Timestamp.parse(Timestamp.format(Date())), name: name, expiresAt: expiresAt)
         try await store.saveToken(token)
         context.logger.info("API token created", metadata: ["token.id": "\(token.id)", "scopes": "\(token.scopes.joined(separator: ","))"])
         return Envelope.response(.created, data: render(token, secret: secret))
@@ -37,7 +47,7 @@ extension ControlAPI {
 
     func listTokens(_ request: Request) async throws -> Response {
         let q = QueryReader(request: request)
-        return Envelope.response(data: page(try await store.listTokens(limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
+        return Envelope.response(data: page(try await store.listTokens(limit: try q.limit(), cursor: q.string("cursor"), descending: q.descending(byDefault: false))) { render($0) })
     }
 
     func getToken(_ context: APIRequestContext) async throws -> Response {

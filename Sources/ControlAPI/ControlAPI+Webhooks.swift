@@ -63,7 +63,7 @@ extension ControlAPI {
 
     func listWebhooks(_ request: Request) async throws -> Response {
         let q = QueryReader(request: request)
-        return Envelope.response(data: page(try await store.listWebhooks(limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
+        return Envelope.response(data: page(try await store.listWebhooks(limit: try q.limit(), cursor: q.string("cursor"), descending: q.descending(byDefault: false))) { render($0) })
     }
 
     func getWebhook(_ context: APIRequestContext) async throws -> Response {
@@ -108,7 +108,7 @@ extension ControlAPI {
         let id = try parameter(context, "id")
         guard try await store.channel(id: id) != nil else { throw APIError.notFound("channel") }
         let q = QueryReader(request: request)
-        return Envelope.response(data: page(try await store.sessions(channelId: id, limit: try q.limit(), cursor: q.string("cursor"))) { $0.json })
+        return Envelope.response(data: page(try await store.sessions(channelId: id, limit: try q.limit(), cursor: q.string("cursor"), descending: q.descending(byDefault: true))) { $0.json })
     }
 
     func render(_ d: DeliveryRecord) -> JSONValue {
@@ -133,7 +133,8 @@ extension ControlAPI {
             }
             state = s
         }
-        return Envelope.response(data: page(try await store.deliveries(webhookId: id, state: state, limit: try q.limit(), cursor: q.string("cursor"))) { render($0) })
+        return Envelope.response(data: page(try await store.deliveries(webhookId: id, state: state, limit: try q.limit(), cursor: q.string("cursor"),
+                                                                   descending: q.descending(byDefault: true))) { render($0) })
     }
 
     func redeliver(_ context: APIRequestContext) async throws -> Response {

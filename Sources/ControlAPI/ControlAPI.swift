@@ -50,6 +50,9 @@ public struct ControlAPI: Sendable {
                 if route.isIdempotentCreate {
                     return try await idempotent(request, context, route: route, run: route.handler)
                 }
+                if route.query.contains(where: { $0.name == "cursor" }) {
+                    return try await boundCursor(request, context, run: route.handler)
+                }
                 if Self.conditionalPaths.contains(route.path), let read = readers[route.path] {
                     return try await conditional(request, context, route: route, read: read)
                 }
@@ -111,7 +114,7 @@ public struct ControlAPI: Sendable {
                      OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },
             APIRoute(.post, "/v1/channels", operation: "createChannel", "Create a channel", access: .scope(.channelsWrite), status: 201,
                      .json("Channel", request: "ChannelCreate", limited: true, links: channelLinks)) { r, c in try await createChannel(r, c) },
-            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", access: .scope(.channelsRead), query: Self.channelFilters + QueryParameter.list, .json("ChannelPage")) { r, c in try await listChannels(r, c) },
+            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", access: .scope(.channelsRead), query: Self.channelFilters + QueryParameter.ordered(newestFirst: false), .json("ChannelPage")) { r, c in try await listChannels(r, c) },
             APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel", access: .scope(.channelsRead), .json("Channel")) { _, c in try await getChannel(c) },
             APIRoute(.put, "/v1/channels/{id}", operation: "replaceChannel", "Replace a channel", access: .scope(.channelsWrite), .json("Channel", request: "ChannelCreate")) { r, c in try await updateChannel(r, c, replace: true) },
             APIRoute(.patch, "/v1/channels/{id}", operation: "updateChannel", "Update a channel (JSON Merge Patch)", access: .scope(.channelsWrite), .json("Channel", request: "ChannelPatch")) { r, c in try await updateChannel(r, c, replace: false) },
@@ -121,26 +124,26 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, false) },
             APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media", access: .scope(.channelsRead), .json("ChannelStats")) { _, c in try await channelStats(c) },
             APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", access: .unbound(.statsRead), .json("SystemStats")) { _, _ in await systemStats() },
-            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .scope(.channelsRead), query: QueryParameter.list, .json("SessionPage")) { r, c in try await listSessions(r, c) },
+            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .scope(.channelsRead), query: QueryParameter.ordered(newestFirst: true), .json("SessionPage")) { r, c in try await listSessions(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer", access: .unbound(.webhooks), .json("WebhookTestResult")) { _, c in try await testWebhook(c) },
             APIRoute(.post, "/v1/webhooks/{id}/rotate-secret", operation: "rotateWebhookSecret", "New signing secret; the old one signs beside it for overlapSec",
                      access: .unbound(.webhooks), { var c = OperationContract.json("WebhookRotated", request: "WebhookRotate"); c.requestOptional = true; return c }()) { r, c in
                 try await rotateWebhookSecret(r, c)
             },
             APIRoute(.get, "/v1/webhooks/{id}/deliveries", operation: "listWebhookDeliveries", "Delivery log, newest first", access: .unbound(.webhooks),
-                     query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.list, .json("DeliveryPage", links: deliveryLinks)) { r, c in try await listDeliveries(r, c) },
+                     query: [.oneOf("state", DeliveryRecord.State.allCases.map(\.rawValue), "Only deliveries in this state")] + QueryParameter.ordered(newestFirst: true), .json("DeliveryPage", links: deliveryLinks)) { r, c in try await listDeliveries(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/deliveries/{did}/redeliver", operation: "redeliverWebhookDelivery", "Queue a delivery again", access: .unbound(.webhooks), status: 202, .json("RedeliveryQueued")) { _, c in try await redeliver(c) },
             APIRoute(.get, "/v1/users/{userId}/config", operation: "getUserConfig", "Read a user's limits", access: .scope(.channelsRead), .json("UserConfig")) { _, c in try await getUserConfig(c) },
             APIRoute(.put, "/v1/users/{userId}/config", operation: "replaceUserConfig", "Replace a user's limits", access: .unbound(.admin), .json("UserConfig", request: "UserConfigInput", links: userLinks)) { r, c in try await putUserConfig(r, c) },
             APIRoute(.get, "/v1/users/{userId}/usage", operation: "getUserUsage", "A user's usage against the limits", access: .scope(.channelsRead), .json("Usage")) { _, c in try await getUsage(c) },
             APIRoute(.post, "/v1/webhooks", operation: "createWebhook", "Create a webhook (the secret is returned once)", access: .unbound(.webhooks), status: 201,
                      .json("WebhookCreated", request: "WebhookCreate", links: webhookLinks)) { r, _ in try await createWebhook(r) },
-            APIRoute(.get, "/v1/webhooks", operation: "listWebhooks", "List webhooks", access: .unbound(.webhooks), query: QueryParameter.list, .json("WebhookPage")) { r, _ in try await listWebhooks(r) },
+            APIRoute(.get, "/v1/webhooks", operation: "listWebhooks", "List webhooks", access: .unbound(.webhooks), query: QueryParameter.ordered(newestFirst: false), .json("WebhookPage")) { r, _ in try await listWebhooks(r) },
             APIRoute(.get, "/v1/webhooks/{id}", operation: "getWebhook", "Read a webhook", access: .unbound(.webhooks), .json("Webhook")) { _, c in try await getWebhook(c) },
             APIRoute(.patch, "/v1/webhooks/{id}", operation: "updateWebhook", "Update a webhook (JSON Merge Patch)", access: .unbound(.webhooks), .json("Webhook", request: "WebhookPatch")) { r, c in try await patchWebhook(r, c) },
             APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", access: .unbound(.webhooks), status: 204, .noContent) { _, c in try await deleteWebhook(c) },
             APIRoute(.get, "/v1/search", operation: "search", "Search channels or videos", access: .scope(.channelsRead),
-                     query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.list, .json("SearchPage")) { r, c in try await search(r, c) },
+                     query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.ordered(newestFirst: false), .json("SearchPage")) { r, c in try await search(r, c) },
             APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", access: .anyToken, .json("System")) { _, _ in await system() },
             APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first", access: .scope(.channelsRead),
                      query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
@@ -150,7 +153,7 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/channels/{id}/forwards/{fid}", operation: "getForward", "Read a push target", access: .scope(.channelsRead), .json("Forward")) { _, c in try await getForward(c) },
             APIRoute(.patch, "/v1/channels/{id}/forwards/{fid}", operation: "updateForward", "Update a push target (JSON Merge Patch)", access: .scope(.channelsWrite), .json("Forward", request: "ForwardPatch")) { r, c in try await patchForward(r, c) },
             APIRoute(.delete, "/v1/channels/{id}/forwards/{fid}", operation: "deleteForward", "Delete a push target", access: .scope(.channelsWrite), status: 204, .noContent) { _, c in try await deleteForward(c) },
-            APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", access: .scope(.videos), query: Self.videoFilters + QueryParameter.list, .json("VideoPage", links: videoLinks)) { r, c in try await listVideos(r, c) },
+            APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", access: .scope(.videos), query: Self.videoFilters + QueryParameter.ordered(newestFirst: true), .json("VideoPage", links: videoLinks)) { r, c in try await listVideos(r, c) },
             APIRoute(.get, "/v1/videos/{id}", operation: "getVideo", "Read a recording", access: .scope(.videos), .json("Video")) { _, c in try await getVideo(c) },
             APIRoute(.delete, "/v1/videos/{id}", operation: "deleteVideo", "Delete a recording and its file", access: .scope(.videos), status: 204, .noContent) { _, c in try await deleteVideo(c) },
             APIRoute(.get, "/v1/videos/{id}/file", operation: "downloadVideoFile", "Download the MP4 (one Range supported)", access: .scope(.videos),
@@ -160,7 +163,7 @@ public struct ControlAPI: Sendable {
                                                "video/mp2t": .object(["type": .string("string"), "format": .string("binary")])])) { _, c in try await hlsFile(c) },
             APIRoute(.post, "/v1/tokens", operation: "createToken", "Create an API token (the secret is returned once)", access: .unbound(.admin), status: 201,
                      .json("TokenCreated", request: "TokenCreate", links: tokenLinks)) { r, c in try await createToken(r, c) },
-            APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", access: .unbound(.admin), query: QueryParameter.list, .json("TokenPage")) { r, _ in try await listTokens(r) },
+            APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", access: .unbound(.admin), query: QueryParameter.ordered(newestFirst: false), .json("TokenPage")) { r, _ in try await listTokens(r) },
             APIRoute(.get, "/v1/tokens/{id}", operation: "getToken", "Read an API token", access: .unbound(.admin), .json("Token")) { _, c in try await getToken(c) },
             APIRoute(.delete, "/v1/tokens/{id}", operation: "revokeToken", "Revoke an API token (not the configured one: 409)", access: .unbound(.admin), status: 204,
                      OperationContract(statuses: [409: [4090]],

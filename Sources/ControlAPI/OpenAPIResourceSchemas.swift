@@ -8,6 +8,8 @@ import ChannelStore
 /// not match and any request the two disagree on.
 enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
     static var name: JSONValue { text(InputRules.namePattern, max: 200) }
+    static var tokenName: JSONValue { described(nullable(text(InputRules.namePattern, max: 100)), "What the operator calls the token") }
+    static var tokenExpiry: JSONValue { described(nullable(dateTime), "RFC 3339, in the future: after it the token no longer authenticates (401)") }
     static var userId: JSONValue { described(text(InputRules.userIdPattern, max: 128), "NFC-normalised; no whitespace or control character at the ends") }
     static func token(_ max: Int) -> JSONValue { text(InputRules.tokenPattern, max: max) }
 
@@ -96,7 +98,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             adding(OpenAPIEventSchemas.parts["EventVideo"] ?? anyValue, "type", .object(["const": .string("video")])),
         ])]))
         let tokenProperties: [String: JSONValue] = ["id": string, "scopes": array(oneOf(TokenScope.allCases.map(\.rawValue))),
-                                                     "userId": nullable(string), "createdAt": dateTime, "lastUsedAt": nullable(dateTime)]
+                                                     "userId": nullable(string), "createdAt": dateTime, "lastUsedAt": nullable(dateTime),
+                                                     "name": nullable(string), "expiresAt": described(nullable(dateTime), "After this it no longer authenticates (401)")]
         schemas["Token"] = object(tokenProperties)
         schemas["TokenCreated"] = described(adding(object(tokenProperties), "secret", described(string, "Shown once, in this answer")),
                                             "The new token; authenticate as Basic id:secret.")
@@ -145,9 +148,10 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "ForwardPatch": object(forwardFields, required: []),
             "UserConfigInput": described(object(limits, required: []), "Every limit; absent or null = the server default (none)."),
             "TokenCreate": described(.object(["anyOf": .array([
-                object(["scopes": array(oneOf(scopes), maxItems: scopes.count, minItems: 1), "userId": .object(["type": .string("null")])],
-                       required: ["scopes"]),
-                object(["scopes": array(oneOf(bound), maxItems: scopes.count, minItems: 1), "userId": userId], required: ["scopes", "userId"]),
+                object(["scopes": array(oneOf(scopes), maxItems: scopes.count, minItems: 1), "userId": .object(["type": .string("null")]),
+                        "name": tokenName, "expiresAt": tokenExpiry], required: ["scopes"]),
+                object(["scopes": array(oneOf(bound), maxItems: scopes.count, minItems: 1), "userId": userId, "name": tokenName, "expiresAt": tokenExpiry],
+                       required: ["scopes", "userId"]),
             ])]), "A token bound to a userId may hold only " + bound.joined(separator: ", ") + "."),
         ]
     }

@@ -43,9 +43,16 @@ struct QueryParameter: Sendable {
     static let largestExactInteger: Int64 = 9_007_199_254_740_991
 
     static let limit = QueryParameter("limit", .integer(1...100), "Page size", default: .number(20))
-    static let cursor = QueryParameter.string("cursor", "`nextCursor` of the previous page", maxLength: 19, pattern: Cursor.pattern)
+    /// `nextCursor` of the previous page: `c<position>.<fingerprint of the query>` (a bare
+    /// `c<position>` from an earlier version is taken as it is).
+    static let cursor = QueryParameter.string("cursor", "`nextCursor` of the previous page, with the same filters and order", maxLength: 28,
+                                              pattern: "^c[0-9]{1,18}(?:\\.[0-9a-f]{8})?$")
     /// `limit` and `cursor`: every list.
     static let list = [limit, cursor]
+    /// `limit`, `cursor` and `order`: lists of things a client may want newest first.
+    static func ordered(newestFirst: Bool) -> [QueryParameter] {
+        list + [.oneOf("order", ["asc", "desc"], newestFirst ? "desc (the default): newest first; asc: oldest first" : "asc (the default): oldest first; desc: newest first")]
+    }
 
     /// Why `value` is not acceptable, or nil.
     func problem(_ value: String) -> String? {

@@ -37,9 +37,20 @@ struct QueryReader {
         return UserIdentifier.normalize(raw)
     }
 
-    func channelQuery() throws -> ChannelQuery {
-        ChannelQuery(status: try status(), userId: try userId(), tag: string("tag"), nameContains: string("q"),
-                     createdFrom: try date("from"), createdTo: try date("to"), limit: try limit(), cursor: string("cursor"),
-                     channelId: string("channelId"))
+    /// `order=desc`, or the list's own default when absent.
+    func descending(byDefault: Bool) -> Bool {
+        switch string("order") {
+        case "desc": return true
+        case "asc": return false
+        default: return byDefault
+        }
+    }
+
+    func channelQuery(newestFirst: Bool = false) throws -> ChannelQuery {
+        var query = ChannelQuery(status: try status(), userId: try userId(), tag: string("tag"), nameContains: string("q"),
+                                 createdFrom: try date("from"), createdTo: try date("to"), limit: try limit(), cursor: string("cursor"),
+                                 channelId: string("channelId"))
+        query.descending = descending(byDefault: newestFirst)
+        return query
     }
 }

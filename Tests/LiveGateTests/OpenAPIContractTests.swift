@@ -97,6 +97,11 @@ final class OpenAPIContractTests: XCTestCase {
         [checks.positive_data_acceptance]
         expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5xx"]
 
+        # The same 412 is a refusal too when the fuzzer's body was invalid as well (the
+        # precondition is checked first, as RFC 9110 allows).
+        [checks.negative_data_rejection]
+        expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "415", "422", "428", "429", "5xx"]
+
         [[operations]]
         include-operation-id = "getHLSFile"
         parameters = { channel = "\(hlsID)", file = "index.m3u8" }

@@ -64,7 +64,8 @@ final class WebhookReceiver: Sendable {
             box.withLockedValue {
                 $0.append(Received(id: id, type: json["type"] as? String ?? "", seq: json["seq"] as? Int ?? -1,
                                    reason: (data?["session"] as? [String: Any])?["reason"] as? String ?? data?["reason"] as? String,
-                                   channelId: (data?["channel"] as? [String: Any])?["id"] as? String,
+                                   // A deleted channel's events carry channel null; the session still names it.
+                                   channelId: (data?["channel"] as? [String: Any])?["id"] as? String ?? (data?["session"] as? [String: Any])?["channelId"] as? String,
                                    signatureValid: WebhookSignature.verify(secret: secretBox.withLockedValue { $0 }, id: id, timestamp: ts, body: body, header: sig)
                                        && id == json["id"] as? String,
                                    body: body, at: Date(), timestampHeader: request.headers[HTTPField.Name("webhook-timestamp")!] ?? "",

@@ -15,8 +15,15 @@ public struct APIToken: Sendable, Equatable {
     public var origin: Origin
     public var createdAt: Date
     public var lastUsedAt: Date?
+    /// What the operator calls it ("billing worker"); shown in lists, never used to authenticate.
+    public var name: String?
+    /// After this the token no longer authenticates (401 saying so); nil = never.
+    public var expiresAt: Date?
 
-    public init(id: String, secretHash: String, scopes: [String], userId: String? = nil, origin: Origin, createdAt: Date, lastUsedAt: Date? = nil) {
+    public init(id: String, secretHash: String, scopes: [String], userId: String? = nil, origin: Origin, createdAt: Date, lastUsedAt: Date? = nil,
+                name: String? = nil, expiresAt: Date? = nil) {
+        self.name = name
+        self.expiresAt = expiresAt
         self.id = id
         self.secretHash = secretHash
         self.scopes = scopes

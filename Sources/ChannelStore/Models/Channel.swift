@@ -120,6 +120,8 @@ public struct ChannelQuery: Sendable, Equatable {
 
     /// Videos only: recordings of this channel.
     public var channelId: String?
+    /// Newest first (`order=desc`).
+    public var descending = false
 
     public init(status: Channel.Status? = nil, userId: String? = nil, tag: String? = nil, nameContains: String? = nil,
                 createdFrom: Date? = nil, createdTo: Date? = nil, limit: Int = 20, cursor: String? = nil, channelId: String? = nil) {

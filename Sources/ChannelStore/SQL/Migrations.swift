@@ -160,6 +160,12 @@ enum Migrations {
                 "UPDATE sessions SET user_id = (SELECT user_id FROM channels WHERE channels.id = sessions.channel_id)",
             ]
         },
+        Migration(version: 11, name: "token names and expiry") { _ in
+            [
+                "ALTER TABLE api_tokens ADD COLUMN name TEXT",
+                "ALTER TABLE api_tokens ADD COLUMN expires_at TEXT",
+            ]
+        },
     ]
 }
 

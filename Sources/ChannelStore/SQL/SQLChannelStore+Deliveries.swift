@@ -214,7 +214,7 @@ extension SQLChannelStore {
         try await db.raw(sql).run()
     }
 
-    public func deliveries(webhookId: String, state: DeliveryRecord.State? = nil, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord> {
+    public func deliveries(webhookId: String, state: DeliveryRecord.State? = nil, limit: Int, cursor: String?, descending: Bool) async throws -> Page<DeliveryRecord> {
         let offset = try Cursor.decode(cursor)
         let limit = max(1, min(limit, 100))
         // In flight (`sending`) and waiting its turn (`queued`) are `pending` to the log's reader.
@@ -223,7 +223,7 @@ extension SQLChannelStore {
             try await db.raw("""
                 SELECT \(unsafeRaw: Self.deliveryColumns)
                 FROM webhook_deliveries d LEFT JOIN events e ON e.seq = d.event_seq
-                WHERE d.webhook_id = \(bind: webhookId) \(stateFilter) ORDER BY d.seq DESC
+                WHERE d.webhook_id = \(bind: webhookId) \(stateFilter) ORDER BY \(unsafeRaw: descending ? "d.seq DESC" : "d.seq")
                 LIMIT \(unsafeRaw: String(limit + 1)) OFFSET \(unsafeRaw: String(offset))
                 """).all()
         }

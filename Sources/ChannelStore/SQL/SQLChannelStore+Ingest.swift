@@ -52,13 +52,13 @@ extension SQLChannelStore {
         }
     }
 
-    /// A channel's publish history, newest first.
-    public func sessions(channelId: String, limit: Int, cursor: String?) async throws -> Page<SessionRecord> {
+    /// A channel's publish history, newest first unless `descending` is false.
+    public func sessions(channelId: String, limit: Int, cursor: String?, descending: Bool) async throws -> Page<SessionRecord> {
         let offset = try Cursor.decode(cursor)
         let limit = max(1, min(limit, 100))
         let rows = try await read { db in
             try await db.raw("""
-                SELECT * FROM sessions WHERE channel_id = \(bind: channelId) ORDER BY started_at DESC, id DESC
+                SELECT * FROM sessions WHERE channel_id = \(bind: channelId) ORDER BY \(unsafeRaw: descending ? "started_at DESC, id DESC" : "started_at, id")
                 LIMIT \(unsafeRaw: String(limit + 1)) OFFSET \(unsafeRaw: String(offset))
                 """).all()
         }

@@ -8,7 +8,9 @@ extension SQLChannelStore {
                  scopes: parseStrings(try row.decode(column: "scopes", as: String.self)), userId: try row.decode(column: "user_id", as: String?.self),
                  origin: APIToken.Origin(rawValue: try row.decode(column: "origin", as: String.self)) ?? .legacy,
                  createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)),
-                 lastUsedAt: try row.decode(column: "last_used_at", as: String?.self).map(Timestamp.parse))
+                 lastUsedAt: try row.decode(column: "last_used_at", as: String?.self).map(Timestamp.parse),
+                 name: try row.decode(column: "name", as: String?.self),
+                 expiresAt: try row.decode(column: "expires_at", as: String?.self).map(Timestamp.parse))
     }
 
     public func tokenCount() async throws -> Int {
@@ -19,9 +21,9 @@ extension SQLChannelStore {
         try await transaction { db in
             try await db.raw("DELETE FROM api_tokens WHERE id = \(bind: token.id)").run()
             try await db.raw("""
-                INSERT INTO api_tokens (id, secret_hash, created_at, scopes, user_id, origin)
+                INSERT INTO api_tokens (id, secret_hash, created_at, scopes, user_id, origin, name, expires_at)
                 VALUES (\(bind: token.id), \(bind: token.secretHash), \(bind: Timestamp.format(token.createdAt)), \(bind: Self.jsonStrings(token.scopes)),
-                  \(bind: token.userId), \(bind: token.origin.rawValue))
+                  \(bind: token.userId), \(bind: token.origin.rawValue), \(bind: token.name), \(bind: token.expiresAt.map(Timestamp.format)))
                 """).run()
         }
     }
@@ -30,12 +32,12 @@ extension SQLChannelStore {
         try await read { db in try await db.raw("SELECT * FROM api_tokens WHERE id = \(bind: id)").first().map(Self.decodeToken) }
     }
 
-    public func listTokens(limit: Int, cursor: String?) async throws -> Page<APIToken> {
+    public func listTokens(limit: Int, cursor: String?, descending: Bool) async throws -> Page<APIToken> {
         let offset = try Cursor.decode(cursor)
         let limit = max(1, min(limit, 100))
         let rows = try await read { db in
             try await db.raw("""
-                SELECT * FROM api_tokens ORDER BY created_at, id LIMIT \(unsafeRaw: String(limit + 1)) OFFSET \(unsafeRaw: String(offset))
+                SELECT * FROM api_tokens ORDER BY \(unsafeRaw: descending ? "created_at DESC, id DESC" : "created_at, id") LIMIT \(unsafeRaw: String(limit + 1)) OFFSET \(unsafeRaw: String(offset))
                 """).all()
         }
         let tokens = try rows.map(Self.decodeToken)

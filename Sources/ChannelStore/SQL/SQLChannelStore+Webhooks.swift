@@ -58,11 +58,11 @@ extension SQLChannelStore {
         try await read { db in try await db.raw("SELECT * FROM webhooks WHERE id = \(bind: id)").first().map(Self.decodeWebhook) }
     }
 
-    public func listWebhooks(limit: Int, cursor: String?) async throws -> Page<Webhook> {
-        let after = try Cursor.decode(cursor)
+    public func listWebhooks(limit: Int, cursor: String?, descending: Bool) async throws -> Page<Webhook> {
+        let (position, order) = try Self.keyset(cursor, descending: descending)
         let limit = max(1, min(limit, 100))
         let rows = try await read { db in
-            try await db.raw("SELECT * FROM webhooks WHERE seq > \(bind: after) ORDER BY seq LIMIT \(unsafeRaw: String(limit + 1))").all()
+            try await db.raw("SELECT * FROM webhooks WHERE \(position)\(unsafeRaw: order) LIMIT \(unsafeRaw: String(limit + 1))").all()
         }
         let hooks = try rows.map(Self.decodeWebhook)
         let next = hooks.count > limit ? try rows[limit - 1].decode(column: "seq", as: Int64.self) : nil
@@ -129,10 +129,11 @@ extension SQLChannelStore {
     // MARK: Videos and events
 
     public func searchVideos(_ query: ChannelQuery) async throws -> Page<Video> {
-        let after = try Cursor.decode(query.cursor)
+        let (position, order) = try Self.keyset(query.cursor, descending: query.descending)
         let limit = max(1, min(query.limit, 100))
         let rows = try await read { db in
-            var sql = SQLQueryString("SELECT * FROM videos WHERE seq > \(bind: after)")
+            var sql = SQLQueryString("SELECT * FROM videos WHERE ")
+            sql.appendInterpolation(position)
             if let userId = query.userId { sql.appendInterpolation(unsafeRaw: " AND user_id = "); sql.appendInterpolation(bind: userId) }
             if let channelId = query.channelId { sql.appendInterpolation(unsafeRaw: " AND channel_id = "); sql.appendInterpolation(bind: channelId) }
             if let q = query.nameContains, !q.isEmpty {
@@ -142,7 +143,7 @@ extension SQLChannelStore {
             }
             if let from = query.createdFrom { sql.appendInterpolation(unsafeRaw: " AND created_at >= "); sql.appendInterpolation(bind: Timestamp.format(from)) }
             if let to = query.createdTo { sql.appendInterpolation(unsafeRaw: " AND created_at <= "); sql.appendInterpolation(bind: Timestamp.format(to)) }
-            sql.appendInterpolation(unsafeRaw: " ORDER BY seq LIMIT \(limit + 1)")
+            sql.appendInterpolation(unsafeRaw: order + " LIMIT \(limit + 1)")
             return try await db.raw(sql).all()
         }
         let videos = try rows.map(Self.decodeVideo)

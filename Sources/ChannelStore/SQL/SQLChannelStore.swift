@@ -192,13 +192,23 @@ public final class SQLChannelStore: ChannelStore {
         }
     }
 
+    /// Keyset paging on `seq`: the rows after the cursor in the list's order, and that order.
+    static func keyset(_ cursor: String?, descending: Bool) throws -> (where: SQLQueryString, order: String) {
+        let position = try Cursor.decode(cursor)
+        if descending {
+            return (cursor == nil || cursor?.isEmpty == true ? "seq > 0" : "seq < \(bind: position)", " ORDER BY seq DESC")
+        }
+        return ("seq > \(bind: position)", " ORDER BY seq")
+    }
+
     public func listChannels(_ query: ChannelQuery) async throws -> Page<Channel> {
-        let after = try Cursor.decode(query.cursor)
+        let (position, order) = try Self.keyset(query.cursor, descending: query.descending)
         let limit = max(1, min(query.limit, 100))
         let rows = try await read { db in
-            var sql = SQLQueryString("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE seq > \(bind: after)")
+            var sql = SQLQueryString("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE ")
+            sql.appendInterpolation(position)
             Self.appendFilters(&sql, query)
-            sql.appendInterpolation(unsafeRaw: " ORDER BY seq LIMIT \(limit + 1)")
+            sql.appendInterpolation(unsafeRaw: order + " LIMIT \(limit + 1)")
             return try await db.raw(sql).all()
         }
         let channels = try rows.map(Self.decodeChannel)
