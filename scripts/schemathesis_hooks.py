@@ -6,6 +6,9 @@ fuzzer would report that as "a valid request rejected", so every well-formed key
 replaced by a fresh one; malformed keys (the negative cases) go out as generated and must be
 refused. Idempotency itself is tested in IdempotencyTests.
 
+A list's cursor is valid only for the query that made it (another query's is 400, by design);
+a cursor the fuzzer makes up is dropped, so its list requests stay valid.
+
 A token's `expiresAt` must be in the future (a past one is 422), which a schema cannot say: a
 well-formed date-time the fuzzer picks is moved a day ahead; malformed ones go out as generated.
 """
@@ -25,6 +28,11 @@ def before_call(context, case, kwargs):
     if isinstance(key, str) and WELL_FORMED.fullmatch(key):
         headers["Idempotency-Key"] = "st-" + uuid.uuid4().hex
         case.headers = headers
+
+    query = case.query or {}
+    if isinstance(query.get("cursor"), str) and re.fullmatch(r"c[0-9]{1,18}(\.[0-9a-f]{8})?", query["cursor"]):
+        del query["cursor"]
+        case.query = query
 
     body = case.body
     if isinstance(body, dict) and isinstance(body.get("expiresAt"), str):

@@ -57,6 +57,11 @@ public protocol ChannelStore: Sendable {
     func listWebhooks(limit: Int, cursor: String?, descending: Bool) async throws -> Page<Webhook>
     func updateWebhook(id: String, fields: WebhookFields, now: Date) async throws -> Webhook?
     func deleteWebhook(id: String) async throws -> Bool
+    /// Playback signing keys (docs/api.md, "Playback").
+    func createSigningKey(_ key: SigningKey) async throws
+    func signingKey(id: String) async throws -> SigningKey?
+    func signingKeys() async throws -> [SigningKey]
+    func deleteSigningKey(id: String) async throws -> Bool
     /// A new secret; the old one signs beside it until `overlapUntil`. Nil: no such webhook.
     func rotateWebhookSecret(id: String, newSecret: String, overlapUntil: Date, now: Date) async throws -> Webhook?
 

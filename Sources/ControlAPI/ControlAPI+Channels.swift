@@ -4,8 +4,8 @@ import Hummingbird
 
 extension ControlAPI {
     static let channelWritable: Set<String> = ["userId", "name", "description", "tags", "enabled", "hls", "record",
-                                                "reconnectWindowSec", "duplicatePolicy", "metadata"]
-    static let channelReadOnly: Set<String> = ["id", "streamId", "streamUrl", "status", "createdAt", "updatedAt", "lastLiveAt", "session"]
+                                                "reconnectWindowSec", "duplicatePolicy", "metadata", "playbackPolicy"]
+    static let channelReadOnly: Set<String> = ["id", "streamId", "streamUrl", "status", "createdAt", "updatedAt", "lastLiveAt", "session", "playback"]
 
     /// Validates channel fields; `requireIdentity` makes `name` and `userId` mandatory (POST, PUT).
     /// `null` puts an optional field back to its default (RFC 7396); `metadata` is returned as
@@ -27,6 +27,11 @@ extension ControlAPI {
             f.duplicatePolicy = defaults.duplicatePolicy
         } else if let raw = body.string("duplicatePolicy") {
             if let p = Channel.DuplicatePolicy(rawValue: raw) { f.duplicatePolicy = p } else { body.fail("duplicatePolicy", "must be reject or replace") }
+        }
+        if body.isNull("playbackPolicy") {
+            f.playbackPolicy = defaults.playbackPolicy
+        } else if let raw = body.string("playbackPolicy") {
+            if let p = Channel.PlaybackPolicy(rawValue: raw) { f.playbackPolicy = p } else { body.fail("playbackPolicy", "must be public or signed") }
         }
         if let meta = body.object["metadata"] {
             switch meta {
@@ -104,6 +109,7 @@ extension ControlAPI {
         }
         if let problem = Self.metadataProblem(fields.metadata) { throw APIError.invalid(["metadata": problem]) }
         guard let channel = try await store.updateChannel(id: id, fields: fields, now: Date()) else { throw APIError.notFound("channel") }
+        playbackCache.forgetChannel(id)
         await sessions.channelEdited(channel)
         if before.enabled && !channel.enabled {
             await sessions.channelChanged(id, change: .disabled)
@@ -115,6 +121,7 @@ extension ControlAPI {
     func deleteChannel(_ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard try await store.deleteChannel(id: id) else { throw APIError.notFound("channel") }
+        playbackCache.forgetChannel(id)
         await sessions.channelChanged(id, change: .deleted)
         return Envelope.noContent()
     }

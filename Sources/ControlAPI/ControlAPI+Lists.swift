@@ -33,7 +33,9 @@ extension ControlAPI {
         let response = try await run(request, context)
         guard response.status == .ok, let (_, data) = try await Self.collect(response), case .object(var page) = data else { return response }
         if case .string(let next)? = page["nextCursor"] { page["nextCursor"] = .string(next + "." + fingerprint) }
-        return Envelope.response(data: .object(page), headers: response.headers)
+        var headers = response.headers
+        headers[.contentLength] = nil // the body grows by the fingerprint
+        return Envelope.response(data: .object(page), headers: headers)
     }
 
     /// The request with its `cursor` query parameter replaced (what the store reads).

@@ -36,7 +36,7 @@ extension ControlAPI {
         return (url, body.isNull("enabled") ? true : body.bool("enabled"))
     }
 
-    private func existingChannel(_ context: APIRequestContext) async throws -> String {
+    func existingChannel(_ context: APIRequestContext) async throws -> String {
         let id = try parameter(context, "id")
         guard try await store.channel(id: id) != nil else { throw APIError.notFound("channel") }
         return id
@@ -178,7 +178,7 @@ extension ControlAPI {
 
     /// `GET /hls/CHANNEL_ID/FILE`: public (SPEC §3), names checked so nothing outside
     /// `data/hls/` can be reached; the playlist is never cached, segments briefly.
-    func hlsFile(_ context: APIRequestContext) async throws -> Response {
+    func hlsFile(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         guard let root = configuration.hlsDirectory else { throw APIError.notFound("file") }
         let channel = try parameter(context, "channel"), file = try parameter(context, "file")
         func safe(_ name: String) -> Bool {
@@ -192,6 +192,13 @@ extension ControlAPI {
         default: throw APIError.notFound("file")
         }
         let path = root + "/" + channel + "/" + file
+        // A signed channel plays only with a valid token, on the playlist and on every segment.
+        if let token = try await checkPlayback(request, channelId: channel), contentType == "application/vnd.apple.mpegurl" {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw APIError.notFound("file") }
+            let body = Self.playlist(text, token: token)
+            return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: cacheControl, .accessControlAllowOrigin: "*",
+                                                   .contentLength: String(body.utf8.count)], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         // Read on NIO's file thread pool (a segment can be megabytes), never on the caller's thread.
         guard let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue, size > 0 else {
             throw APIError.notFound("file")

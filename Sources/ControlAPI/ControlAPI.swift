@@ -15,6 +15,8 @@ public struct ControlAPI: Sendable {
     let authThrottle: AuthFailureThrottle
     /// Authenticated tokens, shared with the token endpoints (a revoked one is forgotten at once).
     let tokenCache = TokenHashCache()
+    /// Playback policies and signing keys the HLS route reads on every request.
+    let playbackCache = PlaybackCache()
 
     public init(store: any ChannelStore, sessions: any LiveSessionControl = NoLiveSessions(), dispatcher: WebhookDispatcher? = nil,
                 metrics: (any MetricsProvider)? = nil, configuration: ControlAPIConfiguration) {
@@ -92,7 +94,7 @@ public struct ControlAPI: Sendable {
 
     var routes: [APIRoute] {
         let channelOps = ["getChannel", "updateChannel", "replaceChannel", "deleteChannel", "resetChannelKey", "enableChannel", "disableChannel",
-                          "getChannelStats", "listChannelSessions", "listForwards", "createForward"]
+                          "getChannelStats", "listChannelSessions", "listForwards", "createForward", "createPlaybackToken"]
         let channelLinks = OperationContract.links(channelOps, ["id": "$response.body#/data/id"])
         let webhookLinks = OperationContract.links(["getWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "listWebhookDeliveries", "rotateWebhookSecret"],
                                                    ["id": "$response.body#/data/id"])
@@ -126,6 +128,15 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", access: .unbound(.statsRead), .json("SystemStats")) { _, _ in await systemStats() },
             APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .scope(.channelsRead), query: QueryParameter.ordered(newestFirst: true), .json("SessionPage")) { r, c in try await listSessions(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer", access: .unbound(.webhooks), .json("WebhookTestResult")) { _, c in try await testWebhook(c) },
+            APIRoute(.post, "/v1/channels/{id}/playback-tokens", operation: "createPlaybackToken", "Mint a playback token for a signed channel",
+                     access: .scope(.channelsRead), status: 201, { var c = OperationContract.json("PlaybackToken", request: "PlaybackTokenCreate"); c.requestOptional = true; return c }()) { r, c in
+                try await createPlaybackToken(r, c)
+            },
+            APIRoute(.post, "/v1/signing-keys", operation: "createSigningKey", "Make a playback signing key (the secret is returned once)", status: 201,
+                     .json("SigningKeyCreated")) { _, _ in try await createSigningKey() },
+            APIRoute(.get, "/v1/signing-keys", operation: "listSigningKeys", "List playback signing keys", .json("SigningKeyPage")) { _, _ in try await listSigningKeys() },
+            APIRoute(.delete, "/v1/signing-keys/{id}", operation: "deleteSigningKey", "Delete a signing key: its tokens stop playing at once", status: 204,
+                     .noContent) { _, c in try await deleteSigningKey(c) },
             APIRoute(.post, "/v1/webhooks/{id}/rotate-secret", operation: "rotateWebhookSecret", "New signing secret; the old one signs beside it for overlapSec",
                      access: .unbound(.webhooks), { var c = OperationContract.json("WebhookRotated", request: "WebhookRotate"); c.requestOptional = true; return c }()) { r, c in
                 try await rotateWebhookSecret(r, c)
@@ -160,7 +171,11 @@ public struct ControlAPI: Sendable {
                      OperationContract(media: fileMedia, statuses: [206: [], 416: [4160]])) { r, c in try await videoFile(r, c) },
             APIRoute(.get, "/hls/{channel}/{file}", operation: "getHLSFile", "HLS playlist and segments of a live channel", access: .anonymous, anyQuery: true,
                      OperationContract(media: ["application/vnd.apple.mpegurl": .object(["type": .string("string")]),
-                                               "video/mp2t": .object(["type": .string("string"), "format": .string("binary")])])) { _, c in try await hlsFile(c) },
+                                               "video/mp2t": .object(["type": .string("string"), "format": .string("binary")])],
+                                       statuses: [403: [4030]],
+                                       descriptions: [403: "A signed channel without a valid playback token (?token=): missing, expired, for another channel or signed by a deleted key (4030)"])) { r, c in
+                try await hlsFile(r, c)
+            },
             APIRoute(.post, "/v1/tokens", operation: "createToken", "Create an API token (the secret is returned once)", access: .unbound(.admin), status: 201,
                      .json("TokenCreated", request: "TokenCreate", links: tokenLinks)) { r, c in try await createToken(r, c) },
             APIRoute(.get, "/v1/tokens", operation: "listTokens", "List API tokens", access: .unbound(.admin), query: QueryParameter.ordered(newestFirst: false), .json("TokenPage")) { r, _ in try await listTokens(r) },

@@ -19,6 +19,12 @@ public struct ControlAPIConfiguration: Sendable {
     public var blockPrivateNetworks: Bool
     /// `forwards.blockPrivateNetworks`: the same for push targets.
     public var blockPrivateForwards: Bool
+    /// `publicHttpUrl`: the HTTP base players and clients reach this API at (no trailing slash):
+    /// channels' `playback.hlsUrl` are built on it. Empty: `http://publicHost:httpPort`.
+    public var publicHttpUrlSetting = ""
+    public var publicHttpUrl: String {
+        publicHttpUrlSetting.isEmpty ? "http://\(publicHost):\(httpPort)" : String(publicHttpUrlSetting.reversed().drop { $0 == "/" }.reversed())
+    }
     /// `webhooks.secretOverlapSec`: how long a rotated-out secret keeps signing.
     public var webhookSecretOverlap: TimeInterval = 86_400
     /// `DATA_DIR/hls`, served at `/hls/…`; nil = no HLS served.

@@ -28,6 +28,7 @@ extension ControlAPI {
             "metadata": c.metadata, "createdAt": .string(Timestamp.format(c.createdAt)), "updatedAt": .string(Timestamp.format(c.updatedAt)),
             "lastLiveAt": c.lastLiveAt.map { .string(Timestamp.format($0)) } ?? .null,
             "session": c.sessionId.map { .object(["id": .string($0)]) } ?? .null,
+            "playback": .object(["hlsUrl": c.hls ? .string(hlsURL(c.id)) : .null]), "playbackPolicy": .string(c.playbackPolicy.rawValue),
         ])
     }
 

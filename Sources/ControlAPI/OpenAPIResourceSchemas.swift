@@ -24,6 +24,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "reconnectWindowSec": integer, "duplicatePolicy": oneOf(Channel.DuplicatePolicy.allCases.map(\.rawValue)),
             "metadata": .object(["type": .string("object")]), "createdAt": dateTime, "updatedAt": dateTime, "lastLiveAt": nullable(dateTime),
             "session": nullable(ref("ChannelSession")),
+            "playback": object(["hlsUrl": described(nullable(string), "Where players read it (publicHttpUrl/hls/ID/index.m3u8); null when hls is off. A signed channel needs ?token=")]),
+            "playbackPolicy": oneOf(Channel.PlaybackPolicy.allCases.map(\.rawValue)),
         ]
         let output = object(["kind": oneOf(["hls", "record", "forward"]), "id": nullable(string), "state": string, "droppedPackets": integer,
                              "packetsWritten": integer, "attempts": integer, "lastError": nullable(string)])
@@ -75,6 +77,15 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
         schemas["WebhookRotated"] = described(adding(OpenAPIEventSchemas.parts["EventWebhook"] ?? anyValue, "secret",
                                                       described(string, "whsec_…: the new secret, shown once, in this answer")),
                                               "The webhook with its new signing secret; the old one signs beside it until previousSecretExpiresAt.")
+        schemas["PlaybackTokenCreate"] = described(object(["expiresInSec": described(integer(1...604_800), "Lifetime (default 3600)")], required: []),
+                                                   "Optional; an empty body takes the defaults.")
+        schemas["PlaybackToken"] = object(["token": described(string, "Put in ?token= of the playlist URL; segments carry it on"), "keyId": string,
+                                           "channelId": string, "expiresAt": dateTime, "hlsUrl": described(string, "The playlist URL with the token")])
+        schemas["SigningKey"] = object(["id": string, "createdAt": dateTime])
+        schemas["SigningKeyCreated"] = described(adding(object(["id": string, "createdAt": dateTime]), "secret",
+                                                        described(string, "base64url (no padding) of 32 bytes: the HMAC-SHA256 key, shown once")),
+                                                 "A playback signing key; the App Server may mint tokens with it (docs/api.md, Playback).")
+        schemas["SigningKeyPage"] = page(ref("SigningKey"))
         schemas["WebhookRotate"] = described(object(["overlapSec": described(integer(0...604_800), "How long the old secret keeps signing (default webhooks.secretOverlapSec)")],
                                                     required: []), "Optional; an empty body takes the defaults.")
         schemas["Delivery"] = object([
@@ -118,6 +129,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "reconnectWindowSec": orNull(described(integer(0...300), "Seconds a dropped publisher may come back within, as the same session")),
             "duplicatePolicy": orNull(oneOf(Channel.DuplicatePolicy.allCases.map(\.rawValue))),
             "metadata": orNull(described(.object(["type": .string("object")]), "Free JSON, at most 16 KiB; PATCH merges it (RFC 7396)")),
+            "playbackPolicy": orNull(described(oneOf(Channel.PlaybackPolicy.allCases.map(\.rawValue)), "public (default): anyone with the URL plays; signed: only with a playback token")),
         ]
         let webhookFields: [String: JSONValue] = [
             "url": described(text(InputRules.webhookURLPattern, max: 2048), "Receiver; with webhooks.blockPrivateNetworks, never a private address"),

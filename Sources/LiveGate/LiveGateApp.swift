@@ -158,6 +158,7 @@ public struct LiveGateApp: Sendable {
             var media = MediaHub.Settings(dataDirectory: dataDir)
             media.hlsSegmentSeconds = configuration.double("hls.segmentSec")
             media.hlsListSize = configuration.int("hls.listSize")
+            media.hlsKeepAfterEndSeconds = configuration.double("hls.keepAfterEndSec")
             media.queueMaxPackets = configuration.int("outputs.queueMaxPackets")
             media.queueMaxBytes = configuration.int("outputs.queueMaxMB") << 20
             media.forwardTimeoutSeconds = configuration.double("forwards.timeoutSec")
@@ -185,6 +186,7 @@ public struct LiveGateApp: Sendable {
                 blockPrivateNetworks: webhookGuard.blockPrivateNetworks, blockPrivateForwards: forwardGuard.blockPrivateNetworks,
                 hlsDirectory: media.hlsDirectory, trustedProxy: { [httpProxies] peer in httpProxies.contains { $0.contains(peer) } })
             apiConfiguration.webhookSecretOverlap = Double(configuration.int("webhooks.secretOverlapSec"))
+            apiConfiguration.publicHttpUrlSetting = configuration.string("publicHttpUrl")
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())
             let publicHost = configuration.string("publicHost")

@@ -14,6 +14,9 @@ final class HLSWriter: MediaWriter {
     struct Settings: Sendable {
         var segmentSeconds: Double = 2
         var listSize: Int = 6
+        /// After the session the ended playlist (with `EXT-X-ENDLIST`) and its segments stay
+        /// this long, so players finish instead of meeting a 404 (`hls.keepAfterEndSec`).
+        var keepAfterEnd: Double = 60
     }
 
     let directory: String
@@ -24,12 +27,20 @@ final class HLSWriter: MediaWriter {
     private let ownsDirectory: @Sendable () -> Bool
     /// Asked at the end: the same, giving the directory up if so.
     private let releaseDirectory: @Sendable () -> Bool
+    /// Whether no session owns the directory now (asked when the kept files go).
+    private let directoryIsFree: @Sendable () -> Bool
+    /// Runs the removal of the kept files later (injected: tests run it at once).
+    private let schedule: @Sendable (Double, @escaping @Sendable () -> Void) -> Void
     private var superseded = false
     private var muxer: MediaMuxer?
     private var generation = 0
 
     init(directory: String, prefix: String, settings: Settings, interrupt: InterruptFlag,
-         ownsDirectory: @escaping @Sendable () -> Bool = { true }, releaseDirectory: @escaping @Sendable () -> Bool) {
+         ownsDirectory: @escaping @Sendable () -> Bool = { true }, releaseDirectory: @escaping @Sendable () -> Bool,
+         directoryIsFree: @escaping @Sendable () -> Bool = { true },
+         schedule: @escaping @Sendable (Double, @escaping @Sendable () -> Void) -> Void = HLSWriter.afterDelay) {
+        self.directoryIsFree = directoryIsFree
+        self.schedule = schedule
         self.ownsDirectory = ownsDirectory
         self.directory = directory
         self.prefix = prefix
@@ -53,8 +64,8 @@ final class HLSWriter: MediaWriter {
             throw AVFailure("mkdir \(directory)", message: "\(error)")
         }
         // omit_endlist: a segment series ends (a new connection, a new layout) without telling
-        // players the stream is over — the next series appends after a discontinuity. The
-        // playlist is removed when the session ends, so EXT-X-ENDLIST is never needed.
+        // players the stream is over — the next series appends after a discontinuity. When the
+        // session ends, `finish` adds EXT-X-ENDLIST itself.
         var flags = ["delete_segments", "independent_segments", "temp_file", "omit_endlist"]
         if generation > 0 { flags += ["append_list", "discont_start"] }
         let m = try MediaMuxer(format: "hls", url: playlistPath, layout: layout, interrupt: interrupt)
@@ -82,21 +93,50 @@ final class HLSWriter: MediaWriter {
         // The trailer rewrites the playlist with ENDLIST: only while the directory is ours.
         guard !superseded, ownsDirectory() else { return }
         try muxer?.finish()
+        // The session is over: players that reach the end stop there instead of waiting.
+        Self.appendEndList(playlistPath)
+    }
+
+    /// Adds `#EXT-X-ENDLIST` to a finished playlist (written to a temporary file and renamed,
+    /// so a player never reads half of it).
+    static func appendEndList(_ path: String) {
+        guard var text = try? String(contentsOfFile: path, encoding: .utf8), !text.contains("#EXT-X-ENDLIST") else { return }
+        if !text.hasSuffix("\n") { text += "\n" }
+        text += "#EXT-X-ENDLIST\n"
+        let temporary = path + ".end.tmp"
+        do {
+            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+            _ = rename(temporary, path)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+        }
+    }
+
+    static let afterDelay: @Sendable (Double, @escaping @Sendable () -> Void) -> Void = { seconds, work in
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: work)
     }
 
     func abort() { muxer = nil }
 
-    /// After the session: the playlist and this session's segments go away (SPEC §3). The
-    /// directory itself only if no newer session of the channel is writing into it.
+    /// After the session: the ended playlist and this session's segments stay `keepAfterEnd`
+    /// seconds, then go (docs/api.md, "Playback"). The directory itself goes only if no newer
+    /// session of the channel has started writing into it meanwhile; that one's files are never
+    /// touched.
     func close() {
         muxer = nil
-        let fm = FileManager.default
-        if releaseDirectory() {
-            try? fm.removeItem(atPath: directory)
-            return
+        let owned = releaseDirectory()
+        let directory = directory, prefix = prefix, isFree = directoryIsFree
+        let remove: @Sendable () -> Void = {
+            let fm = FileManager.default
+            if owned && isFree() {
+                try? fm.removeItem(atPath: directory)
+                return
+            }
+            for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix + "-") {
+                try? fm.removeItem(atPath: directory + "/" + name)
+            }
         }
-        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix + "-") {
-            try? fm.removeItem(atPath: directory + "/" + name)
-        }
+        // A superseded session's playlist is the newer one's: its own segments go at once.
+        if owned && settings.keepAfterEnd > 0 { schedule(settings.keepAfterEnd, remove) } else { remove() }
     }
 }

@@ -58,6 +58,8 @@ public final class MediaHub: Sendable {
         public var dataDirectory: String
         public var hlsSegmentSeconds: Double = 2
         public var hlsListSize: Int = 6
+        /// `hls.keepAfterEndSec`: an ended session's playlist (with EXT-X-ENDLIST) stays this long.
+        public var hlsKeepAfterEndSeconds: Double = 60
         /// Per-output queue bounds; past them the output drops to the next keyframe.
         public var queueMaxPackets: Int = 2048
         public var queueMaxBytes: Int = 32 << 20
@@ -249,7 +251,8 @@ public final class MediaHub: Sendable {
             let channelId = plan.channelId, sessionId = plan.sessionId
             let writer = HLSWriter(
                 directory: settings.hlsDirectory + "/" + plan.channelId, prefix: HLSWriter.prefix(sessionId: sessionId),
-                settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize), interrupt: interrupt,
+                settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize, keepAfterEnd: settings.hlsKeepAfterEndSeconds),
+                interrupt: interrupt,
                 ownsDirectory: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == sessionId } },
                 releaseDirectory: { [registry] in
                     registry.withLockedValue { r in
@@ -257,7 +260,8 @@ public final class MediaHub: Sendable {
                         r.hlsOwners.removeValue(forKey: channelId)
                         return true
                     }
-                })
+                },
+                directoryIsFree: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == nil } })
             workers.append(OutputWorker(kind: .hls, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
                                         batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
         }

@@ -36,6 +36,8 @@ extension ControlAPIConformanceTests {
         "listVideos": .scope("videos"), "getVideo": .scope("videos"), "deleteVideo": .scope("videos"), "downloadVideoFile": .scope("videos"),
         "createWebhook": .unbound("webhooks"), "listWebhooks": .unbound("webhooks"), "getWebhook": .unbound("webhooks"),
         "updateWebhook": .unbound("webhooks"), "deleteWebhook": .unbound("webhooks"), "testWebhook": .unbound("webhooks"), "rotateWebhookSecret": .unbound("webhooks"),
+        "createPlaybackToken": .scope("channels:read"), "createSigningKey": .unbound("admin"), "listSigningKeys": .unbound("admin"),
+        "deleteSigningKey": .unbound("admin"),
         "listWebhookDeliveries": .unbound("webhooks"), "redeliverWebhookDelivery": .unbound("webhooks"),
         "createToken": .unbound("admin"), "listTokens": .unbound("admin"), "getToken": .unbound("admin"), "revokeToken": .unbound("admin"),
     ]
@@ -102,6 +104,10 @@ extension ControlAPIConformanceTests {
                     _ = try await store.createVideo(video, event: .make(type: "video.ready", channelId: video.channelId, userId: u, at: Date(),
                                                                         data: .object(["video": .null])), now: Date())
                     result = result.replacingOccurrences(of: "{id}", with: video.id)
+                } else if path.hasPrefix("/v1/signing-keys/{id}") {
+                    let id = "sk_\(UUID().uuidString.prefix(8).lowercased())"
+                    try await store.createSigningKey(SigningKey(id: id, secret: "AAAA", createdAt: Date()))
+                    result = result.replacingOccurrences(of: "{id}", with: id)
                 } else if path.hasPrefix("/v1/tokens/{id}") {
                     let id = "tok_victim\(UUID().uuidString.prefix(8).lowercased())"
                     try await store.saveToken(APIToken(id: id, secretHash: APITokens.hash("x"), scopes: ["videos"], origin: .api, createdAt: Date()))

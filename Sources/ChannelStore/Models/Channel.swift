@@ -4,6 +4,9 @@ import Foundation
 public struct Channel: Sendable, Equatable {
     public enum Status: String, Sendable, Codable, CaseIterable { case offline, live }
     public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable { case reject, replace }
+    /// Who may play its HLS (docs/api.md, "Playback"): anyone with the URL, or only a request
+    /// carrying a valid playback token.
+    public enum PlaybackPolicy: String, Sendable, Codable, CaseIterable { case `public`, signed }
 
     public var id: String
     public var userId: String
@@ -24,6 +27,7 @@ public struct Channel: Sendable, Equatable {
     public var lastLiveAt: Date?
     /// The running session's id while live.
     public var sessionId: String?
+    public var playbackPolicy: PlaybackPolicy = .public
 
     public init(id: String, userId: String, name: String, description: String = "", tags: [String] = [], streamKey: String,
                 status: Status = .offline, enabled: Bool = true, hls: Bool = true, record: Bool = false,
@@ -62,10 +66,12 @@ public struct ChannelFields: Sendable, Equatable {
     public var reconnectWindowSec: Int?
     public var duplicatePolicy: Channel.DuplicatePolicy?
     public var metadata: JSONValue?
+    public var playbackPolicy: Channel.PlaybackPolicy?
 
     public init(userId: String? = nil, name: String? = nil, description: String? = nil, tags: [String]? = nil, enabled: Bool? = nil,
                 hls: Bool? = nil, record: Bool? = nil, reconnectWindowSec: Int? = nil,
-                duplicatePolicy: Channel.DuplicatePolicy? = nil, metadata: JSONValue? = nil) {
+                duplicatePolicy: Channel.DuplicatePolicy? = nil, metadata: JSONValue? = nil, playbackPolicy: Channel.PlaybackPolicy? = nil) {
+        self.playbackPolicy = playbackPolicy
         self.userId = userId
         self.name = name
         self.description = description
@@ -80,14 +86,14 @@ public struct ChannelFields: Sendable, Equatable {
 
     /// What an unset optional field means (a new channel, a PUT without it, a PATCH setting it to null).
     public static let defaults = ChannelFields(description: "", tags: [], enabled: true, hls: true, record: false, reconnectWindowSec: 10,
-                                               duplicatePolicy: .reject, metadata: .object([:]))
+                                               duplicatePolicy: .reject, metadata: .object([:]), playbackPolicy: .public)
 
     /// These fields, with every unset one taken from `other`.
     public func filled(from other: ChannelFields) -> ChannelFields {
         ChannelFields(userId: userId ?? other.userId, name: name ?? other.name, description: description ?? other.description,
                       tags: tags ?? other.tags, enabled: enabled ?? other.enabled, hls: hls ?? other.hls, record: record ?? other.record,
                       reconnectWindowSec: reconnectWindowSec ?? other.reconnectWindowSec, duplicatePolicy: duplicatePolicy ?? other.duplicatePolicy,
-                      metadata: metadata ?? other.metadata)
+                      metadata: metadata ?? other.metadata, playbackPolicy: playbackPolicy ?? other.playbackPolicy)
     }
 
     /// Applies the set fields to `channel`.
@@ -102,6 +108,7 @@ public struct ChannelFields: Sendable, Equatable {
         if let reconnectWindowSec { channel.reconnectWindowSec = reconnectWindowSec }
         if let duplicatePolicy { channel.duplicatePolicy = duplicatePolicy }
         if let metadata { channel.metadata = metadata }
+        if let playbackPolicy { channel.playbackPolicy = playbackPolicy }
     }
 }
 

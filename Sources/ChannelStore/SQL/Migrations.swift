@@ -166,6 +166,12 @@ enum Migrations {
                 "ALTER TABLE api_tokens ADD COLUMN expires_at TEXT",
             ]
         },
+        Migration(version: 12, name: "signed playback") { _ in
+            [
+                "ALTER TABLE channels ADD COLUMN playback_policy TEXT NOT NULL DEFAULT 'public'",
+                "CREATE TABLE signing_keys (id TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at TEXT NOT NULL)",
+            ]
+        },
     ]
 }
 

@@ -145,7 +145,7 @@ public final class SQLChannelStore: ChannelStore {
 
     static let channelColumns = """
         seq, id, user_id, name, description, tags, stream_key, status, enabled, hls, record, reconnect_window_sec,
-        duplicate_policy, metadata, created_at, updated_at, last_live_at, session_id
+        duplicate_policy, metadata, created_at, updated_at, last_live_at, session_id, playback_policy
         """
 
     public func createChannel(id: String, streamKey: String, fields: ChannelFields, now: Date) async throws -> Channel {
@@ -157,10 +157,11 @@ public final class SQLChannelStore: ChannelStore {
             let ts = Timestamp.format(now)
             try await db.raw("""
                 INSERT INTO channels (id, user_id, name, description, tags, stream_key, status, enabled, hls, record,
-                  reconnect_window_sec, duplicate_policy, metadata, created_at, updated_at)
+                  reconnect_window_sec, duplicate_policy, metadata, created_at, updated_at, playback_policy)
                 VALUES (\(bind: c.id), \(bind: c.userId), \(bind: c.name), \(bind: c.description), \(bind: JSONValue.array(c.tags.map { .string($0) }).jsonText),
                   \(bind: c.streamKey), \(bind: c.status.rawValue), \(bind: c.enabled ? 1 : 0), \(bind: c.hls ? 1 : 0), \(bind: c.record ? 1 : 0),
-                  \(bind: c.reconnectWindowSec), \(bind: c.duplicatePolicy.rawValue), \(bind: c.metadata.jsonText), \(bind: ts), \(bind: ts))
+                  \(bind: c.reconnectWindowSec), \(bind: c.duplicatePolicy.rawValue), \(bind: c.metadata.jsonText), \(bind: ts), \(bind: ts),
+                  \(bind: c.playbackPolicy.rawValue))
                 """).run()
         }
         return try await self.channel(id: id) ?? channel
@@ -253,7 +254,7 @@ public final class SQLChannelStore: ChannelStore {
                   tags = \(bind: JSONValue.array(c.tags.map { .string($0) }).jsonText), enabled = \(bind: c.enabled ? 1 : 0),
                   hls = \(bind: c.hls ? 1 : 0), record = \(bind: c.record ? 1 : 0), reconnect_window_sec = \(bind: c.reconnectWindowSec),
                   duplicate_policy = \(bind: c.duplicatePolicy.rawValue), metadata = \(bind: c.metadata.jsonText),
-                  updated_at = \(bind: Timestamp.format(now))
+                  playback_policy = \(bind: c.playbackPolicy.rawValue), updated_at = \(bind: Timestamp.format(now))
                 WHERE id = \(bind: id)
                 """).run()
             return c
@@ -290,7 +291,7 @@ public final class SQLChannelStore: ChannelStore {
             if case .array(let a)? = JSONValue.parse(tagsText) { return a.compactMap { if case .string(let s) = $0 { s } else { nil } } }
             return []
         }()
-        return Channel(
+        var channel = Channel(
             id: try row.decode(column: "id", as: String.self),
             userId: try row.decode(column: "user_id", as: String.self),
             name: try row.decode(column: "name", as: String.self),
@@ -309,6 +310,8 @@ public final class SQLChannelStore: ChannelStore {
             lastLiveAt: try row.decode(column: "last_live_at", as: String?.self).map(Timestamp.parse),
             sessionId: try row.decode(column: "session_id", as: String?.self)
         )
+        channel.playbackPolicy = Channel.PlaybackPolicy(rawValue: (try? row.decode(column: "playback_policy", as: String.self)) ?? "public") ?? .public
+        return channel
     }
 }
 
