@@ -74,7 +74,9 @@ public protocol ChannelStore: Sendable {
     /// recorded just before the crash is not recorded twice).
     func video(path: String) async throws -> Video?
     /// Removes the record and returns it (the caller deletes the file).
-    func deleteVideo(id: String) async throws -> Video?
+    func deleteVideo(id: String, reason: String, now: Date) async throws -> Video?
+    /// Recordings past their owner's retention (`UserLimits.retentionDays`, else `defaultDays`).
+    func expiredVideos(defaultDays: Double?, now: Date, limit: Int) async throws -> [Video]
     /// Throws `StoreError.limitReached("forwards")` past `Forward.maxPerChannel`.
     func createForward(id: String, channelId: String, url: String, enabled: Bool, now: Date) async throws -> Forward
     func forwards(channelId: String) async throws -> [Forward]

@@ -170,7 +170,7 @@ extension ControlAPI {
         let userId = try userParameter(context)
         var body = try await BodyReader.read(request)
         body.restrict(to: ["maxChannels", "maxConcurrentLive", "maxBitrateKbps", "maxWidth", "maxHeight", "maxFps", "maxSessionSec",
-                           "allowedVideoCodecs"], readOnly: ["userId"])
+                           "allowedVideoCodecs", "retentionDays"], readOnly: ["userId"])
         var l = UserLimits()
         l.maxChannels = body.int("maxChannels", in: 0...1_000_000, nullable: true) ?? nil
         l.maxConcurrentLive = body.int("maxConcurrentLive", in: 0...100_000, nullable: true) ?? nil
@@ -180,6 +180,7 @@ extension ControlAPI {
         l.maxFps = body.double("maxFps", in: 1...1000, nullable: true) ?? nil
         l.maxSessionSec = body.int("maxSessionSec", in: 1...31_536_000, nullable: true) ?? nil
         l.allowedVideoCodecs = body.stringArray("allowedVideoCodecs", maxCount: 8, allowed: ["h264", "hevc", "av1", "vp9"], nullable: true) ?? nil
+        l.retentionDays = body.int("retentionDays", in: 1...36_500, nullable: true) ?? nil
         try body.check()
         try await store.setUserLimits(userId: userId, l, now: Date())
         await sessions.userLimitsChanged(userId)
@@ -195,6 +196,8 @@ extension ControlAPI {
             "userId": .string(userId),
             "channels": .object(["used": .number(Double(usage.channels)), "limit": n(limits.maxChannels)]),
             "liveChannels": .object(["used": .number(Double(usage.liveChannels)), "limit": n(limits.maxConcurrentLive)]),
+            "storage": .object(["videos": .number(Double(usage.videos)), "bytes": .number(Double(usage.videoBytes)),
+                                "retentionDays": n(limits.retentionDays ?? configuration.retentionDays)]),
         ]))
     }
 

@@ -112,7 +112,8 @@ extension ControlAPI {
     }
 
     func deleteVideo(_ context: APIRequestContext) async throws -> Response {
-        guard let video = try await store.deleteVideo(id: try parameter(context, "id")) else { throw APIError.notFound("video") }
+        guard let video = try await store.deleteVideo(id: try parameter(context, "id"), reason: "deleted", now: Date()) else { throw APIError.notFound("video") }
+        dispatcher?.notify()
         try? FileManager.default.removeItem(atPath: video.path)
         return Envelope.noContent()
     }

@@ -25,6 +25,8 @@ public struct ControlAPIConfiguration: Sendable {
     public var publicHttpUrl: String {
         publicHttpUrlSetting.isEmpty ? "http://\(publicHost):\(httpPort)" : String(publicHttpUrlSetting.reversed().drop { $0 == "/" }.reversed())
     }
+    /// `recordings.retentionDays` (whole days; nil = kept for ever): shown in `/usage`.
+    public var retentionDays: Int?
     /// `webhooks.secretOverlapSec`: how long a rotated-out secret keeps signing.
     public var webhookSecretOverlap: TimeInterval = 86_400
     /// `DATA_DIR/hls`, served at `/hls/…`; nil = no HLS served.

@@ -56,6 +56,7 @@ extension ControlAPI {
             "maxBitrateKbps": n(l.maxBitrateKbps), "maxWidth": n(l.maxWidth), "maxHeight": n(l.maxHeight),
             "maxFps": l.maxFps.map { .number($0) } ?? .null, "maxSessionSec": n(l.maxSessionSec),
             "allowedVideoCodecs": l.allowedVideoCodecs.map { .array($0.map { .string($0) }) } ?? .null,
+            "retentionDays": n(l.retentionDays),
         ])
     }
 

@@ -61,5 +61,5 @@ extension JSONSchemaVocabulary {
     }
 
     /// `{items: [...], nextCursor}`: every list.
-    static func page(_ item: JSONValue) -> JSONValue { object(["items": array(item), "nextCursor": nullable(text(Cursor.pattern, max: 19))]) }
+    static func page(_ item: JSONValue) -> JSONValue { object(["items": array(item), "nextCursor": nullable(text(QueryParameter.cursorPattern, max: 28))]) }
 }

@@ -58,6 +58,8 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                      "configured": described(anyValue, "The limit's configured value"), "value": described(anyValue, "The measured value")])),
             (.videoReady, "A recording is finished, verified and on record (null channel: it was deleted).",
              object(["channel": nullable(ref("EventChannel")), "video": ref("EventVideo")])),
+            (.videoDeleted, "A recording and its file were deleted: through the API, or by recordings.retentionDays (reason).",
+             object(["channel": nullable(ref("EventChannel")), "video": ref("EventVideo"), "reason": oneOf(["deleted", "retention"])])),
             (.forwardFailed, "A push target kept failing (forwards.failureThreshold attempts in a row).",
              object(["channel": nullable(ref("EventChannel")), "forward": object(["id": string, "url": string]), "sessionId": string,
                      "error": string, "attempts": integer])),

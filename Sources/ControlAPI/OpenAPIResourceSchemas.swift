@@ -64,9 +64,11 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "UserConfig": described(object([
                 "userId": string, "maxChannels": nullable(integer), "maxConcurrentLive": nullable(integer), "maxBitrateKbps": nullable(integer),
                 "maxWidth": nullable(integer), "maxHeight": nullable(integer), "maxFps": nullable(number), "maxSessionSec": nullable(integer),
-                "allowedVideoCodecs": nullable(array(string)),
+                "allowedVideoCodecs": nullable(array(string)), "retentionDays": nullable(integer),
             ]), "A user's limits; null = the server default (none)."),
-            "Usage": object(["userId": string, "channels": usage, "liveChannels": usage]),
+            "Usage": object(["userId": string, "channels": usage, "liveChannels": usage,
+                             "storage": described(object(["videos": integer, "bytes": integer, "retentionDays": nullable(integer)]),
+                                                  "Recordings kept, their bytes on disk, and after how many days they are deleted (null: never)")]),
         ]
         // The webhook as the API shows it is the one events carry (no secret); the 201 adds it once.
         schemas["Webhook"] = OpenAPIEventSchemas.parts["EventWebhook"]
@@ -146,6 +148,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "maxBitrateKbps": orNull(described(integer(1...1_000_000), "Sustained over 10 s")), "maxWidth": orNull(integer(16...16384)),
             "maxHeight": orNull(integer(16...16384)), "maxSessionSec": orNull(integer(1...31_536_000)),
             "allowedVideoCodecs": orNull(array(oneOf(["h264", "hevc", "av1", "vp9"]), maxItems: 8)),
+            "retentionDays": orNull(described(integer(1...36_500), "Recordings older than this are deleted (video.deleted); null: recordings.retentionDays")),
         ]
         limits["maxFps"] = orNull(.object(["type": .string("number"), "minimum": .number(1), "maximum": .number(1000)]))
         let scopes = TokenScope.allCases.map(\.rawValue)

@@ -45,8 +45,9 @@ struct QueryParameter: Sendable {
     static let limit = QueryParameter("limit", .integer(1...100), "Page size", default: .number(20))
     /// `nextCursor` of the previous page: `c<position>.<fingerprint of the query>` (a bare
     /// `c<position>` from an earlier version is taken as it is).
+    static let cursorPattern = "^c[0-9]{1,18}(?:\\.[0-9a-f]{8})?$"
     static let cursor = QueryParameter.string("cursor", "`nextCursor` of the previous page, with the same filters and order", maxLength: 28,
-                                              pattern: "^c[0-9]{1,18}(?:\\.[0-9a-f]{8})?$")
+                                              pattern: cursorPattern)
     /// `limit` and `cursor`: every list.
     static let list = [limit, cursor]
     /// `limit`, `cursor` and `order`: lists of things a client may want newest first.

@@ -187,6 +187,8 @@ public struct LiveGateApp: Sendable {
                 hlsDirectory: media.hlsDirectory, trustedProxy: { [httpProxies] peer in httpProxies.contains { $0.contains(peer) } })
             apiConfiguration.webhookSecretOverlap = Double(configuration.int("webhooks.secretOverlapSec"))
             apiConfiguration.publicHttpUrlSetting = configuration.string("publicHttpUrl")
+            let retentionDays = configuration.int("recordings.retentionDays")
+            apiConfiguration.retentionDays = retentionDays > 0 ? retentionDays : nil
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())
             let publicHost = configuration.string("publicHost")
@@ -194,6 +196,8 @@ public struct LiveGateApp: Sendable {
                 id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(configuration.int("http.port"))"],
                 version: Self.version, startedAt: Date(), heartbeatAt: Date()), logger: Logger(label: "livegate.node"))
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat)]
+            services.append(.init(service: RecordingRetention(store: store, defaultDays: retentionDays > 0 ? Double(retentionDays) : nil,
+                                                              dispatcher: dispatcher, interval: .seconds(3600), logger: Logger(label: "livegate.recordings"))))
             if store.backend == .postgres {
                 services.append(.init(service: ClusterListener(url: configuration.string("database.url"), coordinator: coordinator, nodeId: nodeId,
                                                                logger: Logger(label: "livegate.cluster"))))

@@ -10,9 +10,14 @@ public struct UserLimits: Sendable, Equatable {
     public var maxSessionSec: Int?
     /// e.g. `["h264", "hevc"]`; `nil` = any.
     public var allowedVideoCodecs: [String]?
+    /// Recordings older than this many days are deleted (`recordings.retentionDays` for this
+    /// user); nil = the server's setting.
+    public var retentionDays: Int?
 
     public init(maxChannels: Int? = nil, maxConcurrentLive: Int? = nil, maxBitrateKbps: Int? = nil, maxWidth: Int? = nil,
-                maxHeight: Int? = nil, maxFps: Double? = nil, maxSessionSec: Int? = nil, allowedVideoCodecs: [String]? = nil) {
+                maxHeight: Int? = nil, maxFps: Double? = nil, maxSessionSec: Int? = nil, allowedVideoCodecs: [String]? = nil,
+                retentionDays: Int? = nil) {
+        self.retentionDays = retentionDays
         self.maxChannels = maxChannels
         self.maxConcurrentLive = maxConcurrentLive
         self.maxBitrateKbps = maxBitrateKbps
@@ -28,4 +33,14 @@ public struct UserLimits: Sendable, Equatable {
 public struct UserUsage: Sendable, Equatable {
     public var channels: Int
     public var liveChannels: Int
+    /// Recordings kept, and their bytes on disk.
+    public var videos: Int = 0
+    public var videoBytes: Int64 = 0
+
+    public init(channels: Int, liveChannels: Int, videos: Int = 0, videoBytes: Int64 = 0) {
+        self.channels = channels
+        self.liveChannels = liveChannels
+        self.videos = videos
+        self.videoBytes = videoBytes
+    }
 }

@@ -22,6 +22,7 @@ public enum EventType: String, Sendable, Equatable, CaseIterable {
     case channelPublishRejected = "channel.publish_rejected"
     case channelLimitExceeded = "channel.limit_exceeded"
     case videoReady = "video.ready"
+    case videoDeleted = "video.deleted"
     case forwardFailed = "forward.failed"
     case webhookPing = "webhook.ping"
     case webhookDisabled = "webhook.disabled"

@@ -172,6 +172,12 @@ enum Migrations {
                 "CREATE TABLE signing_keys (id TEXT PRIMARY KEY, secret TEXT NOT NULL, created_at TEXT NOT NULL)",
             ]
         },
+        Migration(version: 13, name: "recording retention per user") { _ in
+            [
+                "ALTER TABLE user_limits ADD COLUMN retention_days INTEGER",
+                "CREATE INDEX videos_created ON videos (created_at)",
+            ]
+        },
     ]
 }
 

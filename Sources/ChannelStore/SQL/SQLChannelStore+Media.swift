@@ -28,11 +28,41 @@ extension SQLChannelStore {
     }
 
     /// Removes the record and returns it, so the caller can delete the file.
-    public func deleteVideo(id: String) async throws -> Video? {
-        try await transaction { db in
-            guard let row = try await db.raw("SELECT * FROM videos WHERE id = \(bind: id)").first() else { return nil }
-            try await db.raw("DELETE FROM videos WHERE id = \(bind: id)").run()
-            return try Self.decodeVideo(row)
+    /// Deletes the row and logs `video.deleted` (why: `deleted` through the API, `retention`)
+    /// in one transaction; nil when it was already gone (so of two nodes sweeping, one logs it).
+    /// The file is the caller's to remove.
+    public func deleteVideo(id: String, reason: String, now: Date) async throws -> Video? {
+        try await transaction { [self] db in
+            guard let row = try await db.raw("DELETE FROM videos WHERE id = \(bind: id) RETURNING *").first() else { return nil }
+            let video = try Self.decodeVideo(row)
+            let channel = try await db.raw("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE id = \(bind: video.channelId)").first()
+                .map(Self.decodeChannel)
+            _ = try await insertEvent(db, .make(type: EventType.videoDeleted.rawValue, channelId: video.channelId, userId: video.userId, at: now,
+                                                data: .object(["channel": channel?.eventJSON ?? .null, "video": video.json, "reason": .string(reason)])),
+                                      now: now)
+            return video
+        }
+    }
+
+    /// Recordings older than their owner's retention, oldest first: `retentionDays` of the
+    /// user's config, else `defaultDays` (nil: keep for ever).
+    public func expiredVideos(defaultDays: Double?, now: Date, limit: Int) async throws -> [Video] {
+        try await read { db in
+            var overrides: [String: Int] = [:]
+            for row in try await db.raw("SELECT user_id, retention_days FROM user_limits WHERE retention_days IS NOT NULL").all() {
+                overrides[try row.decode(column: "user_id", as: String.self)] = try row.decode(column: "retention_days", as: Int.self)
+            }
+            let shortest = ([defaultDays].compactMap { $0 } + overrides.values.map(Double.init)).min()
+            guard let shortest else { return [] }
+            let oldest = Timestamp.format(now.addingTimeInterval(-shortest * 86_400))
+            var expired: [Video] = []
+            for row in try await db.raw("SELECT * FROM videos WHERE created_at < \(bind: oldest) ORDER BY created_at LIMIT 1000").all() {
+                let video = try Self.decodeVideo(row)
+                guard let days = overrides[video.userId].map(Double.init) ?? defaultDays else { continue }
+                if video.createdAt < now.addingTimeInterval(-days * 86_400) { expired.append(video) }
+                if expired.count >= limit { break }
+            }
+            return expired
         }
     }
 

@@ -17,7 +17,8 @@ extension SQLChannelStore {
                 allowedVideoCodecs: codecs.flatMap { v -> [String]? in
                     if case .array(let a) = v { return a.compactMap { if case .string(let s) = $0 { s } else { nil } } }
                     return nil
-                })
+                },
+                retentionDays: try row.decode(column: "retention_days", as: Int?.self))
         }
     }
 
@@ -27,9 +28,10 @@ extension SQLChannelStore {
             try await db.raw("DELETE FROM user_limits WHERE user_id = \(bind: userId)").run()
             try await db.raw("""
                 INSERT INTO user_limits (user_id, max_channels, max_concurrent_live, max_bitrate_kbps, max_width, max_height, max_fps,
-                  max_session_sec, allowed_video_codecs, updated_at)
+                  max_session_sec, allowed_video_codecs, updated_at, retention_days)
                 VALUES (\(bind: userId), \(bind: l.maxChannels), \(bind: l.maxConcurrentLive), \(bind: l.maxBitrateKbps), \(bind: l.maxWidth),
-                  \(bind: l.maxHeight), \(bind: l.maxFps), \(bind: l.maxSessionSec), \(bind: codecs), \(bind: Timestamp.format(now)))
+                  \(bind: l.maxHeight), \(bind: l.maxFps), \(bind: l.maxSessionSec), \(bind: codecs), \(bind: Timestamp.format(now)),
+                  \(bind: l.retentionDays))
                 """).run()
         }
     }
@@ -40,7 +42,11 @@ extension SQLChannelStore {
                 SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status = 'live' THEN 1 ELSE 0 END), 0) AS live
                 FROM channels WHERE user_id = \(bind: userId)
                 """).first()
-            return UserUsage(channels: try row?.decode(column: "n", as: Int.self) ?? 0, liveChannels: try row?.decode(column: "live", as: Int.self) ?? 0)
+            let videos = try await db.raw("""
+                SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS bytes FROM videos WHERE user_id = \(bind: userId)
+                """).first()
+            return UserUsage(channels: try row?.decode(column: "n", as: Int.self) ?? 0, liveChannels: try row?.decode(column: "live", as: Int.self) ?? 0,
+                             videos: try videos?.decode(column: "n", as: Int.self) ?? 0, videoBytes: try videos?.decode(column: "bytes", as: Int64.self) ?? 0)
         }
     }
 }
