@@ -131,6 +131,12 @@ extension ControlAPI {
             }
         }
         if !route.pathParameters.isEmpty { errors[404] = errorDescriptions[404] }
+        if route.query.contains(where: { $0.name == "userId" }) {
+            errors[422] = "The userId filter begins or ends with whitespace (4220; data.fields.userId)"
+        }
+        if route.pathParameters.contains("userId") {
+            errors[422] = "The user id begins or ends with whitespace or holds a control character (4220; data.fields.userId)"
+        }
         if contract.request != nil {
             errors[413] = errorDescriptions[413]
             errors[415] = errorDescriptions[415]

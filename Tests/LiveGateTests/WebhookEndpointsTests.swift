@@ -175,7 +175,12 @@ final class WebhookEndpointsTests: XCTestCase {
         let hooks = try await curl(["\(api)/v1/webhooks"])
         let ok = try XCTUnwrap(((hooks["data"] as? [String: Any])?["items"] as? [[String: Any]])?.first { $0["id"] as? String != deadID })
         _ = try await curl(["-X", "POST", "\(api)/v1/webhooks/\(try XCTUnwrap(ok["id"] as? String))/test"])
-        let everything = await receiver.wait(timeout: 20) { r in Set(r.map(\.type)).count == 8 }
+        // video.deleted: one recording deleted through the API.
+        let ready = await receiver.wait(timeout: 20) { r in r.contains { $0.type == "video.ready" } }
+        XCTAssertTrue(ready)
+        let videos = ((try await curl(["\(api)/v1/videos"])["data"] as? [String: Any])?["items"] as? [[String: Any]]) ?? []
+        _ = try await curl(["-X", "DELETE", "\(api)/v1/videos/\(try XCTUnwrap(videos.first?["id"] as? String))"])
+        let everything = await receiver.wait(timeout: 20) { r in Set(r.map(\.type)).count == 9 }
         XCTAssertTrue(everything, "got \(Set(receiver.all.map(\.type)).sorted())")
 
         let deadHook = try await curl(["\(api)/v1/webhooks/\(deadID)"])
@@ -194,7 +199,7 @@ final class WebhookEndpointsTests: XCTestCase {
         let check = try await ProcessRunner.run(python, [root.appendingPathComponent("scripts/check-event-schemas.py").path, docFile.path, bodiesFile.path],
                                                 timeout: 60)
         XCTAssertEqual(check.exitCode, 0, check.stdout + check.stderr)
-        XCTAssertTrue(check.stdout.contains(#""types": ["channel.limit_exceeded", "channel.live", "channel.offline", "channel.publish_rejected", "forward.failed", "video.ready", "webhook.disabled", "webhook.ping"]"#),
+        XCTAssertTrue(check.stdout.contains(#""types": ["channel.limit_exceeded", "channel.live", "channel.offline", "channel.publish_rejected", "forward.failed", "video.deleted", "video.ready", "webhook.disabled", "webhook.ping"]"#),
                       check.stdout)
 
         // Channel-scoped events carry their channel, never its key.
