@@ -36,6 +36,8 @@ extension ControlAPIConformanceTests {
         try await withClient { c in
             _ = try await c.createChannel("mine", user: u)
             _ = try await c.createChannel("theirs", user: u + "x")
+            let emptyName = try await c.call(.get, "/v1/channels?userId=\(u)&=5")
+            XCTAssertEqual(emptyName.status, 400, "a parameter with an empty name is unknown too")
             let misspelt = try await c.call(.get, "/v1/channels?userid=\(u)")
             XCTAssertEqual(misspelt.status, 400, "a misspelt filter must not return every user's channels")
             XCTAssertEqual(misspelt.ec, 4000)
