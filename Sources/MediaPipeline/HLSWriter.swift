@@ -65,7 +65,7 @@ final class HLSWriter: MediaWriter {
         }
         // omit_endlist: a segment series ends (a new connection, a new layout) without telling
         // players the stream is over — the next series appends after a discontinuity. When the
-        // session ends, `finish` adds EXT-X-ENDLIST itself.
+        // session ends, `close` adds EXT-X-ENDLIST itself.
         var flags = ["delete_segments", "independent_segments", "temp_file", "omit_endlist"]
         if generation > 0 { flags += ["append_list", "discont_start"] }
         let m = try MediaMuxer(format: "hls", url: playlistPath, layout: layout, interrupt: interrupt)
@@ -93,8 +93,6 @@ final class HLSWriter: MediaWriter {
         // The trailer rewrites the playlist with ENDLIST: only while the directory is ours.
         guard !superseded, ownsDirectory() else { return }
         try muxer?.finish()
-        // The session is over: players that reach the end stop there instead of waiting.
-        Self.appendEndList(playlistPath)
     }
 
     /// Adds `#EXT-X-ENDLIST` to a finished playlist (written to a temporary file and renamed,
@@ -125,6 +123,9 @@ final class HLSWriter: MediaWriter {
     func close() {
         muxer = nil
         let owned = releaseDirectory()
+        // The session is over (a segment series also finishes at a new connection or layout,
+        // so not in `finish`): players that reach the end stop there instead of waiting.
+        if owned && !superseded { Self.appendEndList(playlistPath) }
         let directory = directory, prefix = prefix, isFree = directoryIsFree
         let remove: @Sendable () -> Void = {
             let fm = FileManager.default

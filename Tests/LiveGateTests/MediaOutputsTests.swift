@@ -119,9 +119,11 @@ final class MediaOutputsTests: XCTestCase {
         XCTAssertEqual(copy.first { $0.codecType == "audio" }?.packets ?? 0, source.first { $0.codecType == "audio" }?.packets ?? 0, accuracy: 2)
         _ = forwardID
 
-        // After the session: HLS is gone; the video can be deleted with its file.
-        let gone = try await http(["\(api)/hls/\(channel)/index.m3u8"])
-        XCTAssertEqual(gone.status, 404)
+        // After the session: the playlist has ended (kept for hls.keepAfterEndSec); the video
+        // can be deleted with its file.
+        let ended = try await http(["\(api)/hls/\(channel)/index.m3u8"])
+        XCTAssertEqual(ended.status, 200)
+        XCTAssertTrue((String(data: ended.body, encoding: .utf8) ?? "").hasSuffix("#EXT-X-ENDLIST\n"), "players finish instead of erroring")
         let deleted = try await http(["-u", "tok_media:media-secret-0123456789", "-X", "DELETE", "\(api)/v1/videos/\(videoID)"])
         XCTAssertEqual(deleted.status, 204)
         let afterDelete = try await http(["-u", "tok_media:media-secret-0123456789", "\(api)/v1/videos/\(videoID)"])

@@ -30,6 +30,9 @@ final class MediaHubTests: XCTestCase {
     func makeHub(_ dir: URL, events: Events, logger: Logger = Logger(label: "test.media"),
                  settings: (inout MediaHub.Settings) -> Void = { _ in }) -> MediaHub {
         var s = MediaHub.Settings(dataDirectory: dir.path)
+        // Removed at the session's end, so the tests can see that they are (the kept playlist
+        // has its own test).
+        s.hlsKeepAfterEndSeconds = 0
         settings(&s)
         return MediaHub(settings: s, logger: logger, onEvent: { e in events.box.withLockedValue { $0.append(e) } })
     }
