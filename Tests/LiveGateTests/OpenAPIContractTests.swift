@@ -102,6 +102,16 @@ final class OpenAPIContractTests: XCTestCase {
         include-operation-id = ["listEvents", "listChannelSessions", "listWebhookDeliveries", "listChannels", "listVideos", "listWebhooks", "listTokens", "search", "listForwards", "listSigningKeys"]
         checks.negative_data_rejection.enabled = false
 
+        # A forward is addressed by two random ids the fuzzer cannot guess (its pool finds none:
+        # a channel's forwards are listed on their own path), so every valid case of these three
+        # is a 404, never "accepted", and schemathesis calls them "only 401" from the coverage
+        # phase's deliberate no-credential cases (its missing_auth: any accepted valid case would
+        # clear it). Who may call them is walked with real forwards by AccessTableTests; the
+        # warning is left out for them alone, every other operation must be reached.
+        [[operations]]
+        include-operation-id = ["getForward", "updateForward", "deleteForward"]
+        warnings.display = ["missing_test_data", "validation_mismatch", "missing_deserializer", "unsupported_regex", "method_not_allowed", "unresolvable_reference", "rate_limited"]
+
         [[operations]]
         include-operation-id = "getHLSFile"
         parameters = { channel = "\(hlsID)", file = "index.m3u8" }
