@@ -29,7 +29,7 @@ final class MediaOutputsTests: XCTestCase {
     func testPublishYieldsHLSARecordingAndAForwardCopy() async throws {
         let dir = try MediaTools.temporaryDirectory("outputs")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let clip = try await MediaTools.makeClip(seconds: 6, in: dir)
+        let clip = try await MediaTools.makeClip(seconds: 12, in: dir) // long enough that the live-state checks below never race its end on a busy machine
         let source = try await MediaTools.probe(clip)
         let sourceDuration = try await MediaTools.duration(clip.path)
         let port = freePorts(), forwardPort = port + 2
