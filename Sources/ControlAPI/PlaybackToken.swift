@@ -50,27 +50,18 @@ enum PlaybackToken {
         guard let token, !token.isEmpty else { return .missing }
         guard let claims = claims(token) else { return .malformed }
         guard let key = try await lookup(claims.keyId) else { return .unknownKey }
-        guard let expected = mint(claims, secret: key.secret), constantTimeEquals(expected, token) else { return .badSignature }
+        guard let expected = mint(claims, secret: key.secret), BasicAuthMiddleware.constantTimeEquals(expected, token) else { return .badSignature }
         guard claims.channelId == channelId else { return .otherChannel }
         guard Double(claims.expiresAt) > now.timeIntervalSince1970 else { return .expired }
         return nil
     }
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func base64URL(_ data: Data) -> String { Identifiers.base64url(Array(data)) }
 
     static func base64URLDecode(_ text: String) -> Data? {
         guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
         var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while s.count % 4 != 0 { s += "=" }
         return Data(base64Encoded: s)
-    }
-
-    private static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
