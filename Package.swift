@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// LiveGate: an RTMP ingest gateway. The arrows between targets follow ARCHITECTURE.md:
+/// LiveGate: an RTMP ingest gateway. The arrows between targets follow docs/architecture.md:
 /// protocol code (RTMPCore) knows nothing of sockets; RTMPServer adds SwiftNIO; LiveGate composes.
 /// The per-byte ingest path (chunk decoding, the session state machine, the NIO handler) runs
 /// with dynamic exclusivity checks off in release builds: perf showed `swift_beginAccess` at ~5%

@@ -21,7 +21,7 @@ public protocol ChannelStore: Sendable {
     func deleteTokens(origin: APIToken.Origin, keeping id: String) async throws -> [String]
     func touchToken(id: String, at: Date) async throws
 
-    // Idempotency keys (SPEC §4: every POST that creates, 24 h).
+    // Idempotency keys (docs/contract.md §4: every POST that creates, 24 h).
     /// Claims `key` for this request, or says what an earlier request with it did.
     /// Nodes sharing this store (issue #14): registered at start, a heartbeat every 2 s.
     func registerNode(_ node: NodeRecord) async throws

@@ -2,7 +2,7 @@ import ChannelStore
 import HTTPTypes
 import Hummingbird
 
-/// An error with its HTTP status and SPEC §4 `ec` code. Everything a handler throws ends up as
+/// An error with its HTTP status and docs/contract.md §4 `ec` code. Everything a handler throws ends up as
 /// one of these, so every error response has the same envelope.
 public struct APIError: Error, Sendable {
     public var status: HTTPResponse.Status

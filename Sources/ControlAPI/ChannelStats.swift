@@ -1,6 +1,6 @@
 import ChannelStore
 
-/// `/v1/channels/{id}/stats` as the ingest side measures it (SPEC §4 channel stats object):
+/// `/v1/channels/{id}/stats` as the ingest side measures it (docs/contract.md §4 channel stats object):
 /// one typed shape whether the session has a publisher (`live`), waits for one
 /// (`reconnecting`, `starting`) or there is no session (`offline`). ControlAPI renders it —
 /// one renderer for every state — so the domain never builds JSON.

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Forwards (push targets), videos (recordings) and HLS playback: SPEC §3 and the
+/// Forwards (push targets), videos (recordings) and HLS playback: docs/contract.md §3 and the
 /// forwards/videos rows of §4.
 extension ControlAPI {
     // MARK: Forwards
@@ -177,7 +177,7 @@ extension ControlAPI {
 
     // MARK: HLS playback
 
-    /// `GET /hls/CHANNEL_ID/FILE`: public (SPEC §3), names checked so nothing outside
+    /// `GET /hls/CHANNEL_ID/FILE`: public (docs/contract.md §3), names checked so nothing outside
     /// `data/hls/` can be reached; the playlist is never cached, segments briefly.
     func hlsFile(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         guard let root = configuration.hlsDirectory else { throw APIError.notFound("file") }

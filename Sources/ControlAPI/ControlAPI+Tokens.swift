@@ -2,7 +2,7 @@ import ChannelStore
 import Foundation
 import Hummingbird
 
-/// API tokens with scopes (SPEC §4) and what a token bound to one user may see.
+/// API tokens with scopes (docs/contract.md §4) and what a token bound to one user may see.
 extension ControlAPI {
     func render(_ t: APIToken, secret: String? = nil) -> JSONValue {
         var o: [String: JSONValue] = [

@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import Webhooks
 
-/// The REST control API (SPEC §4) on Hummingbird, embedded in the gateway process.
+/// The REST control API (docs/contract.md §4) on Hummingbird, embedded in the gateway process.
 public struct ControlAPI: Sendable {
     public let store: any ChannelStore
     public let configuration: ControlAPIConfiguration

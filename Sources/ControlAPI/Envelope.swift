@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The `{ec, data, msg}` envelope of every JSON answer (SPEC §4).
+/// The `{ec, data, msg}` envelope of every JSON answer (docs/contract.md §4).
 enum Envelope {
     static func response(_ status: HTTPResponse.Status = .ok, data: JSONValue, ec: Int = 0, msg: String = "ok", headers: HTTPFields = [:]) -> Response {
         let body = JSONValue.object(["ec": .number(Double(ec)), "data": data, "msg": .string(msg)])

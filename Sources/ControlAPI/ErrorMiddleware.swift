@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Turns everything thrown below it into the SPEC §4 envelope: `APIError` as is, Hummingbird's
+/// Turns everything thrown below it into the docs/contract.md §4 envelope: `APIError` as is, Hummingbird's
 /// own errors (unknown route, oversized body) into their rows of the table, store errors into
 /// 403/400, and anything else into a logged 500 — never a bare stack trace.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -40,7 +40,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as StoreError {
             switch error {
             case .limitReached("forwards"):
-                // A fixed cap of the product, not a user limit (SPEC §4: 403/4031 "a fixed cap reached").
+                // A fixed cap of the product, not a user limit (docs/contract.md §4: 403/4031 "a fixed cap reached").
                 return Envelope.error(APIError(.forbidden, ec: 4031, "a channel has at most \(Forward.maxPerChannel) forwards",
                                                data: .object(["cap": .string("forwardsPerChannel"), "max": .number(Double(Forward.maxPerChannel))])))
             case .limitReached(let limit): return Envelope.error(.limitReached(limit))

@@ -5,7 +5,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// `Idempotency-Key` on every POST that creates (SPEC §4): an App Server retrying after a
+/// `Idempotency-Key` on every POST that creates (docs/contract.md §4): an App Server retrying after a
 /// timeout gets the first answer again instead of a second channel. Per token, 24 h; the same
 /// key with another body (compared as canonical JSON) or on another operation is 422, saying
 /// which; a retry while the first is still running is 409. 5xx answers and refusals of invalid

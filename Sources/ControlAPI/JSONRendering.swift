@@ -1,7 +1,7 @@
 import ChannelStore
 import Foundation
 
-/// API representations (camelCase, SPEC §4).
+/// API representations (camelCase, docs/contract.md §4).
 extension ControlAPI {
     /// The channel with its running session filled in (`id`, `startedAt`, `remoteAddr`, `encoder`).
     func renderLive(_ c: Channel) async throws -> JSONValue {

@@ -75,7 +75,7 @@ extension ControlAPI {
         }
     }
 
-    /// Error statuses: component name, the `ec` codes (SPEC §4) and the headers always sent.
+    /// Error statuses: component name, the `ec` codes (docs/contract.md §4) and the headers always sent.
     static let errorStatuses: [Int: (name: String, codes: [Int], headers: [String])] = [
         400: ("BadRequestError", [4000], []), 401: ("UnauthorizedError", [4010], ["WWW-Authenticate"]),
         403: ("ForbiddenError", [4030, 4031], []), 404: ("NotFoundError", [4040], []), 409: ("ConflictError", [4090], []),

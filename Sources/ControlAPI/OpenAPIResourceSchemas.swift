@@ -173,7 +173,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
 
     // MARK: Errors
 
-    /// The error envelope of one HTTP status: its `ec` codes (SPEC §4) and `data` details.
+    /// The error envelope of one HTTP status: its `ec` codes (docs/contract.md §4) and `data` details.
     static func error(_ codes: [Int]) -> JSONValue {
         object([
             "ec": .object(["type": .string("integer"), "enum": .array(codes.map { .number(Double($0)) })]),

@@ -2,7 +2,7 @@ import ChannelStore
 import Foundation
 import Hummingbird
 
-/// Query-string parameters; a bad value is a 400 (SPEC §4: "bad query").
+/// Query-string parameters; a bad value is a 400 (docs/contract.md §4: "bad query").
 struct QueryReader {
     let request: Request
 

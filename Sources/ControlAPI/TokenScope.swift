@@ -1,6 +1,6 @@
 import ChannelStore
 
-/// What an API token may do (SPEC §4). `admin` may do everything, tokens included.
+/// What an API token may do (docs/contract.md §4). `admin` may do everything, tokens included.
 public enum TokenScope: String, Sendable, CaseIterable {
     case admin
     case channelsRead = "channels:read"

@@ -88,7 +88,7 @@ extension IngestCoordinator {
         let acquiredAt = Date()
         let outcome: SessionStart
         do {
-            // The channel's lease decides across nodes (SPEC §7): new, continued from another node, or busy there.
+            // The channel's lease decides across nodes (docs/contract.md §7): new, continued from another node, or busy there.
             outcome = try await store.acquireSession(record, event: .make(type: EventType.channelLive.rawValue, channelId: channelId, userId: channel.userId,
                                                                           at: session.startedAt,
                                                                           data: .object(["channel": liveChannel.eventJSON, "session": record.json])),

@@ -3,7 +3,7 @@ import ControlAPI
 import Foundation
 import Logging
 
-/// Several nodes on one store (issue #14, SPEC §7): the leases this node holds are renewed with
+/// Several nodes on one store (issue #14, docs/contract.md §7): the leases this node holds are renewed with
 /// its heartbeat and carry its stats snapshots; leases of lost nodes are swept and their
 /// sessions ended with `node_lost`; messages from other nodes (`ClusterMessage`, PostgreSQL
 /// `NOTIFY`) reach the sessions here. On SQLite (one node) the same code runs and finds nobody else.

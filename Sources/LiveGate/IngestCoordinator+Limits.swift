@@ -3,11 +3,11 @@ import Foundation
 import RTMPCore
 import RTMPServer
 
-/// Measuring the running limits (SPEC §4 user config) and reporting what exceeds them to the
+/// Measuring the running limits (docs/contract.md §4 user config) and reporting what exceeds them to the
 /// channel's machine, which decides what follows (`limitObserved`). The owner's limits are read
 /// once per `limitsTTL`; the API drops a user's entry when it replaces them.
 extension IngestCoordinator {
-    /// SPEC §4: `maxBitrateKbps` is judged over a sustained 10 s.
+    /// docs/contract.md §4: `maxBitrateKbps` is judged over a sustained 10 s.
     static let bitrateWindow: TimeInterval = 10
     static let limitsTTL: TimeInterval = 30
 

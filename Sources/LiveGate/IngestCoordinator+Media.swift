@@ -5,7 +5,7 @@ import Logging
 import MediaPipeline
 import NIOConcurrencyHelpers
 
-/// The media outputs of a session (SPEC §3) and what they report back.
+/// The media outputs of a session (docs/contract.md §3) and what they report back.
 extension IngestCoordinator {
     /// Starts what the channel asks for: HLS, a recording, its enabled forwards.
     /// `part`: the session came from another node; this node's recording is that part of it.

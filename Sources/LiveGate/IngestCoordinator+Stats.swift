@@ -65,7 +65,7 @@ extension IngestCoordinator {
                         "ingestBitrateKbps": .number((kbps * 10).rounded() / 10)])
     }
 
-    /// SPEC §6 metrics. Labels are bounded: channel ids of live channels, reasons, outcomes —
+    /// docs/contract.md §6 metrics. Labels are bounded: channel ids of live channels, reasons, outcomes —
     /// never a stream key.
     public func prometheusText() async -> String {
         var p = PrometheusText()

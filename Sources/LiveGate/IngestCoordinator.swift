@@ -8,7 +8,7 @@ import RTMPServer
 import ServiceLifecycle
 import Webhooks
 
-/// Joins the RTMP listener to the channel store. Every lifecycle rule — SPEC §2's decision
+/// Joins the RTMP listener to the channel store. Every lifecycle rule — docs/contract.md §2's decision
 /// table, the reconnect window, replace, kicks, limits and their cooldown — lives in
 /// `ChannelLifecycle`, one pure machine per channel; this actor feeds it what happens (publish
 /// requests, publishers starting and ending, API changes, measured limits, time) and performs

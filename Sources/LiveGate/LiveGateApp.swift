@@ -224,7 +224,7 @@ public struct LiveGateApp: Sendable {
         }
     }
 
-    /// SQLite is single-node (SPEC §7): a second node started on the same database file (a
+    /// SQLite is single-node (docs/contract.md §7): a second node started on the same database file (a
     /// shared volume, a copied config) would split "who is live" between two processes without
     /// leases that hold across them. If another node's heartbeat in this file is fresh, refuse.
     func refuseSharedSQLite(_ store: SQLChannelStore, nodeId: String) async throws {

@@ -4,7 +4,7 @@ import RTMPServer
 import Yams
 
 /// The gateway's configuration: built-in defaults < config file < environment < flags
-/// (SPEC §1). Values are kept as validated strings keyed by dotted path and read through
+/// (docs/contract.md §1). Values are kept as validated strings keyed by dotted path and read through
 /// typed accessors, so every key is documented and checked in one place (`keys`).
 public struct LiveGateConfiguration: Sendable {
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
@@ -112,7 +112,7 @@ public struct LiveGateConfiguration: Sendable {
             warnings.append(Problem(source: "environment", key: name,
                                     reason: "names no configuration key (ignored); did you mean \(nearest.environmentName) (\(nearest.path))?"))
         }
-        // The seed's names for the API credentials.
+        // The credential names App Servers built for the original API already use.
         if let id = environment["LIVE_TOKEN_ID"] { set("api.tokenId", id, source: "environment LIVE_TOKEN_ID") }
         if let secret = environment["LIVE_TOKEN_SECRET"] { set("api.tokenSecret", secret, source: "environment LIVE_TOKEN_SECRET") }
         for (path, value) in overrides { set(path, value, source: "flag") }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// This node's stable id (SPEC §7): the configured `nodeId`, or one generated on the first start
+/// This node's stable id (docs/contract.md §7): the configured `nodeId`, or one generated on the first start
 /// and kept in `DATA_DIR/node-id`. Never the host name: a recreated container gets a new host
 /// name, and sessions a crashed node left open are found again by its id — under a new id they
 /// would stay `live` for ever.

@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 
-/// SPEC §6: after SIGTERM the process exits within 10 s. The services shut down in order and
+/// docs/contract.md §6: after SIGTERM the process exits within 10 s. The services shut down in order and
 /// normally finish in well under that; this is the guarantee when one of them does not (a
 /// library call that never completes — seen once in a full test run, a PostgreSQL outage at
 /// shutdown, with every thread idle). It watches the signals on its own Dispatch source, apart

@@ -1,6 +1,6 @@
 import Foundation
 
-/// SPEC §3 `forwards`: re-publishes the session to another server (`rtmp://` or `rtmps://`)
+/// docs/contract.md §3 `forwards`: re-publishes the session to another server (`rtmp://` or `rtmps://`)
 /// through libavformat's FLV muxer and RTMP protocol. Every blocking call is bounded (connect,
 /// handshake and each write), so a target that stops reading fails this output in seconds and
 /// the worker reconnects with backoff; ingest never waits for it.

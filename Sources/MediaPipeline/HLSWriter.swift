@@ -1,6 +1,6 @@
 import Foundation
 
-/// SPEC §3 `hls`: MPEG-TS segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
+/// docs/contract.md §3 `hls`: MPEG-TS segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
 /// 6-segment rolling window) under `data/hls/CHANNEL_ID/`. A layout change starts a new
 /// segment series that appends to the same playlist after an `EXT-X-DISCONTINUITY`.
 /// One writer per channel *session*: a publisher that reconnects or replaces another continues

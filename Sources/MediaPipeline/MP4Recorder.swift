@@ -14,7 +14,7 @@ public struct RecordingFile: Sendable, Equatable {
     public var audioFrames: Int
 }
 
-/// SPEC §3 `record`: one MP4 per session (a layout change mid-session starts `NAME-2.mp4`).
+/// docs/contract.md §3 `record`: one MP4 per session (a layout change mid-session starts `NAME-2.mp4`).
 ///
 /// Crash-safe in two steps. While live, packets go to `NAME.mp4.part` as *fragmented* MP4
 /// (an empty `moov`, then a `moof`+`mdat` at each keyframe and at least every second, flushed

@@ -5,7 +5,7 @@ import Logging
 import NIOConcurrencyHelpers
 import RTMPCore
 
-/// What a channel's session should produce (SPEC §3), decided by the coordinator from the
+/// What a channel's session should produce (docs/contract.md §3), decided by the coordinator from the
 /// channel record when the publish starts.
 public struct OutputPlan: Sendable, Equatable {
     public struct ForwardTarget: Sendable, Equatable {

@@ -1,4 +1,4 @@
-/// Which kind of output (SPEC §3).
+/// Which kind of output (docs/contract.md §3).
 public enum OutputKind: String, Sendable, Equatable {
     case hls, record, forward
 }

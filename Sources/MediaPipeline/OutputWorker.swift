@@ -13,7 +13,7 @@ final class OutputWorker: Sendable {
     struct RetryPolicy: Sendable {
         var initialDelay: Double = 1
         var maxDelay: Double = 30
-        /// Consecutive failed attempts after which `onRepeatedFailure` fires (SPEC §5 `forward.failed`).
+        /// Consecutive failed attempts after which `onRepeatedFailure` fires (docs/contract.md §5 `forward.failed`).
         var failureThreshold: Int = 3
         /// Packets written after which a connection counts as healthy again.
         var healthyAfterPackets: Int = 100

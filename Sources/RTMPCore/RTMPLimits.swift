@@ -2,7 +2,7 @@
 /// against these *before* memory is reserved, so a hostile peer can cost us at most
 /// `maxMessageBytes` per connection (plus `maxBufferedBytes` across partial messages).
 public struct RTMPLimits: Sendable, Equatable {
-    /// Largest message (after reassembly) a peer may declare. SPEC §2: 8 MiB default.
+    /// Largest message (after reassembly) a peer may declare. docs/contract.md §2: 8 MiB default.
     public var maxMessageBytes: Int
     /// Chunk sizes above this are clamped: no message can be longer than 16 MiB (24-bit length).
     public var maxChunkSize: Int

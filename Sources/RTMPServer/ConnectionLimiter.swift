@@ -1,6 +1,6 @@
 import NIOConcurrencyHelpers
 
-/// Connection caps per server and per remote IP (SPEC §2: 10,000 and 50). Shared by all
+/// Connection caps per server and per remote IP (docs/contract.md §2: 10,000 and 50). Shared by all
 /// event loops, so it is lock-protected; the critical sections are a few dictionary ops.
 public final class ConnectionLimiter: Sendable {
     public enum Refusal: Equatable, Sendable, CustomStringConvertible {

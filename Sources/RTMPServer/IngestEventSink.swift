@@ -1,6 +1,6 @@
 import RTMPCore
 
-/// Why a publishing session ended (SPEC §5 offline reasons that the listener can know).
+/// Why a publishing session ended (docs/contract.md §5 offline reasons that the listener can know).
 public enum IngestEndReason: String, Sendable, Equatable {
     case unpublished
     case connectionClosed = "connection_closed"

@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Failed-publish throttling per IP (SPEC §2 `failedPublishesPerMinute`): after N refusals in a
+/// Failed-publish throttling per IP (docs/contract.md §2 `failedPublishesPerMinute`): after N refusals in a
 /// minute, that IP's publishes are refused for 60 s without asking the authorizer, so a key
 /// scanner cannot turn into database load. Connections and handshakes are still accepted.
 public final class PublishThrottle: Sendable {

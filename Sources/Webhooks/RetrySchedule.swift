@@ -1,6 +1,6 @@
 import Foundation
 
-/// SPEC §5: ≈ 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h, for 24 h; each delay
+/// docs/contract.md §5: ≈ 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h, for 24 h; each delay
 /// jittered by ±10 % so a receiver that comes back is not hit by every gateway at once.
 public struct RetrySchedule: Sendable {
     public static let delays: [TimeInterval] = [5, 30, 120, 600, 1800, 3600]

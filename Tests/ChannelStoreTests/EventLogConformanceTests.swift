@@ -2,7 +2,7 @@ import ChannelStore
 import Foundation
 import XCTest
 
-/// The event log (SPEC §4 `/v1/events`, §5): `seq` is gapless and in commit order, so a reader
+/// The event log (docs/contract.md §4 `/v1/events`, §5): `seq` is gapless and in commit order, so a reader
 /// polling `?after=SEQ` never misses an event, whatever writers run at once.
 extension ChannelStoreConformanceTests {
     func testConcurrentWritersAndAPollerSeeEveryEventExactlyOnceInCommitOrder() async throws {

@@ -4,7 +4,7 @@ import Foundation
 import HTTPTypes
 import XCTest
 
-/// Forwards and videos (SPEC §4 rows), on both stores through the conformance subclasses.
+/// Forwards and videos (docs/contract.md §4 rows), on both stores through the conformance subclasses.
 extension ControlAPIConformanceTests {
     func testForwardsCRUDValidationAndLimit() async throws {
         let u = self.u

@@ -8,7 +8,7 @@ import Logging
 import TestSupport
 import XCTest
 
-/// Every endpoint's success and error paths, asserting status, `ec` and body (SPEC §4),
+/// Every endpoint's success and error paths, asserting status, `ec` and body (docs/contract.md §4),
 /// run on SQLite and on PostgreSQL.
 class ControlAPITestCase: XCTestCase {
     var store: SQLChannelStore!

@@ -4,7 +4,7 @@ import Foundation
 import HTTPTypes
 import XCTest
 
-/// `Idempotency-Key` (issue #13 item 3, SPEC §4) through HTTP on both stores: an App Server's
+/// `Idempotency-Key` (issue #13 item 3, docs/contract.md §4) through HTTP on both stores: an App Server's
 /// retries never create two channels.
 extension ControlAPIConformanceTests {
     func testIdempotencyKeyReplaysTheFirstAnswerAndRefusesAnotherBody() async throws {

@@ -4,7 +4,7 @@ import Foundation
 import RTMPCore
 import XCTest
 
-/// SPEC §2's publish decisions, the reconnect window, replace, kicks and every limit, driven
+/// docs/contract.md §2's publish decisions, the reconnect window, replace, kicks and every limit, driven
 /// through the pure `ChannelLifecycle` with an injected clock: no sockets, no ffmpeg, no sleeps.
 final class ChannelLifecycleTests: XCTestCase {
     typealias Action = ChannelLifecycle.Action

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// SPEC §2's decision table across real nodes on one PostgreSQL (issue #14 items 2–5, 9): the
+/// docs/contract.md §2's decision table across real nodes on one PostgreSQL (issue #14 items 2–5, 9): the
 /// channel's lease in the database decides, `NOTIFY` carries what the other node must act on.
 final class ClusterTests: XCTestCase {
     /// A duplicate on the other node gets BadName; once the policy (edited through node B) is

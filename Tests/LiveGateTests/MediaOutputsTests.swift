@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// SPEC §3 end to end on the real binary: ffmpeg publishes, and the HLS served over HTTP, the
+/// docs/contract.md §3 end to end on the real binary: ffmpeg publishes, and the HLS served over HTTP, the
 /// MP4 listed under /v1/videos and the copy pushed to a forward target are all checked with
 /// ffprobe; a stalled forward target and a killed publisher harm nothing.
 final class MediaOutputsTests: XCTestCase {
@@ -395,7 +395,7 @@ final class MediaOutputsTests: XCTestCase {
         await setup.receiver.stop()
     }
 
-    /// SPEC §3 across connections, on the real binary: a publisher killed with SIGKILL comes back
+    /// docs/contract.md §3 across connections, on the real binary: a publisher killed with SIGKILL comes back
     /// inside the window — one session, one recording holding every frame of both connections
     /// (duration ≈ both parts and the gap), HLS continuing its playlist after a discontinuity and
     /// readable by ffprobe, exactly one channel.live and one channel.offline.

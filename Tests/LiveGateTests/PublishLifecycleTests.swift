@@ -210,7 +210,7 @@ final class PublishLifecycleTests: XCTestCase {
         await stack.stop()
     }
 
-    /// `maxBitrateKbps` is judged on the bit rate sustained over 10 s (SPEC §4): a stream above it
+    /// `maxBitrateKbps` is judged on the bit rate sustained over 10 s (docs/contract.md §4): a stream above it
     /// keeps going for those 10 s, then gets the warning event and the disconnect.
     func testSustainedBitrateOverTheLimitDisconnectsAfterTenSeconds() async throws {
         let stack = try await startStack()

@@ -5,7 +5,7 @@ import TestSupport
 import Webhooks
 import XCTest
 
-/// SPEC §5 / issue #12 item 3, on both stores: a webhook whose every delivery failed for
+/// docs/contract.md §5 / issue #12 item 3, on both stores: a webhook whose every delivery failed for
 /// `webhooks.disableAfterDays` (5) is disabled — a note in its object, `webhook.disabled` to the
 /// other webhooks (not to itself), no attempts while disabled; enabling it again resumes from
 /// its oldest undelivered event, including what was logged while it was disabled. Driven

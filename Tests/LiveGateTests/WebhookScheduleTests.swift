@@ -65,7 +65,7 @@ final class WebhookScheduleTests: XCTestCase {
         .make(type: type, channelId: channel, userId: "u", at: at, data: .object(["channel": .object(["id": .string(channel)])]))
     }
 
-    /// SPEC §5: attempts at 0, 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h — each
+    /// docs/contract.md §5: attempts at 0, 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h — each
     /// exactly when due (not a second before), given up (`failed`) once the next would fall
     /// past 24 h, and nothing after that.
     func testRetryScheduleIsFollowedToTheSecondUntilItGivesUpAfter24Hours() async throws {
@@ -78,7 +78,7 @@ final class WebhookScheduleTests: XCTestCase {
                                            clock: clock, logger: Logger(label: "test.webhooks"))
         _ = try await store.appendEvent(event("channel.live", channel: "ch_1", at: t0), now: t0)
 
-        // The schedule as the SPEC words it, written out here rather than read from RetrySchedule.
+        // The schedule as docs/contract.md §5 words it, written out here rather than read from RetrySchedule.
         var expected: [TimeInterval] = [0]
         for delay in [5.0, 30, 120, 600, 1800, 3600] + Array(repeating: 7200.0, count: 20) {
             let next = expected.last! + delay

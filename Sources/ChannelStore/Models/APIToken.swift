@@ -1,6 +1,6 @@
 import Foundation
 
-/// An API token (SPEC §4): Basic `id:secret`, the secret kept as a SHA-256 hash only. Its
+/// An API token (docs/contract.md §4): Basic `id:secret`, the secret kept as a SHA-256 hash only. Its
 /// scopes say what it may do; one bound to a `userId` sees only that user's resources.
 public struct APIToken: Sendable, Equatable {
     /// How the token came to be: `configured` (LIVE_TOKEN_ID/SECRET), `generated` (printed at a

@@ -1,7 +1,7 @@
 import Foundation
 
 extension Channel {
-    /// The channel as it appears in event payloads: everything but the stream key (SPEC §4:
+    /// The channel as it appears in event payloads: everything but the stream key (docs/contract.md §4:
     /// no event payload carries a key).
     public var eventJSON: JSONValue {
         .object([
@@ -57,7 +57,7 @@ extension Video {
 }
 
 extension NewEvent {
-    /// An event in the SPEC §5 envelope: `{id, type, createdAt, seq, data}`.
+    /// An event in the docs/contract.md §5 envelope: `{id, type, createdAt, seq, data}`.
     public static func make(type: String, channelId: String?, userId: String?, at now: Date, data: JSONValue) -> NewEvent {
         let id = "evt_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24)
         let eventID = String(id)

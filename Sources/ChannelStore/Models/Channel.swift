@@ -1,6 +1,6 @@
 import Foundation
 
-/// A channel: one stream key, its owner and its output switches (SPEC §4 channel object).
+/// A channel: one stream key, its owner and its output switches (docs/contract.md §4 channel object).
 public struct Channel: Sendable, Equatable {
     public enum Status: String, Sendable, Codable, CaseIterable { case offline, live }
     public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable { case reject, replace }
@@ -13,7 +13,7 @@ public struct Channel: Sendable, Equatable {
     public var name: String
     public var description: String
     public var tags: [String]
-    /// The secret stream key (`streamId` in the API, after the seed's naming).
+    /// The secret stream key (`streamId` in the API, the name the original API used).
     public var streamKey: String
     public var status: Status
     public var enabled: Bool

@@ -1,9 +1,9 @@
 import Foundation
 
-/// A push target of a channel (SPEC §3 `forwards`): while the channel is live, its media is
+/// A push target of a channel (docs/contract.md §3 `forwards`): while the channel is live, its media is
 /// re-published to `url` (`rtmp://` or `rtmps://`).
 public struct Forward: Sendable, Equatable {
-    /// SPEC §3: at most this many targets per channel.
+    /// docs/contract.md §3: at most this many targets per channel.
     public static let maxPerChannel = 5
 
     public var id: String

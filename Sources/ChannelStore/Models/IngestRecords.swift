@@ -1,6 +1,6 @@
 import Foundation
 
-/// One publish session of a channel (SPEC §4 `/v1/channels/{id}/sessions`).
+/// One publish session of a channel (docs/contract.md §4 `/v1/channels/{id}/sessions`).
 public struct SessionRecord: Sendable, Equatable {
     public var id: String
     public var channelId: String
@@ -14,9 +14,9 @@ public struct SessionRecord: Sendable, Equatable {
     public var bytesIn: Int64
     public var videoFrames: Int64
     public var audioFrames: Int64
-    /// SPEC §5 offline reason once ended.
+    /// docs/contract.md §5 offline reason once ended.
     public var endReason: String?
-    /// Every connection that carried the session, oldest first (SPEC §2: sessions span connections).
+    /// Every connection that carried the session, oldest first (docs/contract.md §2: sessions span connections).
     public var connections: [SessionConnection] = []
     /// The channel's owner when the session started: kept with the session, so events about it
     /// still say whose it was after the channel is deleted.

@@ -14,7 +14,7 @@ public struct NodeRecord: Sendable, Equatable {
 
     /// How often a running node writes its heartbeat.
     public static let heartbeatInterval: TimeInterval = 2
-    /// A node whose heartbeat is older than this is lost (SPEC §7: seen within 15 s).
+    /// A node whose heartbeat is older than this is lost (docs/contract.md §7: seen within 15 s).
     public static let lostAfter: TimeInterval = 15
 
     public init(id: String, addresses: [String], version: String, startedAt: Date, heartbeatAt: Date) {

@@ -9,7 +9,7 @@ public struct SessionLease: Sendable, Equatable {
     public enum State: String, Sendable {
         /// A publisher carries the session on the holder.
         case live
-        /// The publisher is gone; the session waits for it until `windowEndsAt` (SPEC §2).
+        /// The publisher is gone; the session waits for it until `windowEndsAt` (docs/contract.md §2).
         case reconnecting
     }
 

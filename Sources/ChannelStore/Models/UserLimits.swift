@@ -1,4 +1,4 @@
-/// Per-user limits (SPEC §4 `/v1/users/{userId}/config`). `nil` = the server default (unlimited).
+/// Per-user limits (docs/contract.md §4 `/v1/users/{userId}/config`). `nil` = the server default (unlimited).
 public struct UserLimits: Sendable, Equatable {
     public var maxChannels: Int?
     public var maxConcurrentLive: Int?

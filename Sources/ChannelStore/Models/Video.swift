@@ -1,6 +1,6 @@
 import Foundation
 
-/// A finished MP4 recording of one publish session (SPEC §3 `record`).
+/// A finished MP4 recording of one publish session (docs/contract.md §3 `record`).
 public struct Video: Sendable, Equatable {
     public var id: String
     public var channelId: String

@@ -1,7 +1,7 @@
 /// The typed vocabulary of the lifecycle, shared by the store's events, the API and the
-/// ingest side: raw values are the wire names (SPEC §5), so nothing compares strings.
+/// ingest side: raw values are the wire names (docs/contract.md §5), so nothing compares strings.
 
-/// Why a session ended (SPEC §5 `reason` of `channel.offline`). The raw values are the wire names.
+/// Why a session ended (docs/contract.md §5 `reason` of `channel.offline`). The raw values are the wire names.
 public enum OfflineReason: String, Sendable, Equatable, CaseIterable {
     case unpublished
     case connectionClosed = "connection_closed"
@@ -15,7 +15,7 @@ public enum OfflineReason: String, Sendable, Equatable, CaseIterable {
     case nodeLost = "node_lost"
 }
 
-/// The webhook event types (SPEC §5).
+/// The webhook event types (docs/contract.md §5).
 public enum EventType: String, Sendable, Equatable, CaseIterable {
     case channelLive = "channel.live"
     case channelOffline = "channel.offline"
@@ -48,7 +48,7 @@ public enum ChannelChange: String, Sendable, Equatable {
     }
 }
 
-/// The per-user limits (SPEC §4 user config) that a publish or a running session can exceed.
+/// The per-user limits (docs/contract.md §4 user config) that a publish or a running session can exceed.
 public enum UserLimit: String, Sendable, Equatable, CaseIterable {
     case maxConcurrentLive
     case maxBitrateKbps

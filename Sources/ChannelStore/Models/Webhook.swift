@@ -1,6 +1,6 @@
 import Foundation
 
-/// A webhook subscription (SPEC §4/§5). `secret` signs deliveries; the API shows it once.
+/// A webhook subscription (docs/contract.md §4/§5). `secret` signs deliveries; the API shows it once.
 public struct Webhook: Sendable, Equatable {
     public var id: String
     public var url: String
@@ -55,7 +55,7 @@ public struct Webhook: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 
-    /// Every event type a webhook may subscribe to (SPEC §5).
+    /// Every event type a webhook may subscribe to (docs/contract.md §5).
     public static let eventTypes = EventType.allCases.map(\.rawValue)
 }
 
@@ -101,7 +101,7 @@ public struct EventQuery: Sendable, Equatable {
     }
 }
 
-/// An outbox event (SPEC §5), ordered by `seq`.
+/// An outbox event (docs/contract.md §5), ordered by `seq`.
 public struct StoredEvent: Sendable, Equatable {
     public var seq: Int64
     public var id: String

@@ -2,7 +2,7 @@ import Foundation
 import SQLKit
 
 /// Channel leases (issue #14 items 2 and 3): who carries each live or reconnecting session,
-/// decided by the database so that SPEC §2's decision table holds across nodes. Every decision
+/// decided by the database so that docs/contract.md §2's decision table holds across nodes. Every decision
 /// that reads a lease and changes it runs in one transaction holding the lease row
 /// (`FOR UPDATE` on PostgreSQL; SQLite has one writer), and every session end is one
 /// conditional `UPDATE … WHERE ended_at IS NULL`, so of two nodes ending the same session (a

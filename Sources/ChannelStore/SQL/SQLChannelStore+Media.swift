@@ -1,7 +1,7 @@
 import Foundation
 import SQLKit
 
-/// Recordings (videos) and push targets (forwards): SPEC §3 and the videos/forwards rows of §4.
+/// Recordings (videos) and push targets (forwards): docs/contract.md §3 and the videos/forwards rows of §4.
 extension SQLChannelStore {
     // MARK: Videos
 

@@ -1,7 +1,7 @@
 import Foundation
 import SQLKit
 
-/// API tokens (SPEC §4): hashed secrets, scopes, an optional bound user, last use.
+/// API tokens (docs/contract.md §4): hashed secrets, scopes, an optional bound user, last use.
 extension SQLChannelStore {
     static func decodeToken(_ row: any SQLRow) throws -> APIToken {
         APIToken(id: try row.decode(column: "id", as: String.self), secretHash: try row.decode(column: "secret_hash", as: String.self),

@@ -3,7 +3,7 @@ import Foundation
 import RTMPCore
 import RTMPServer
 
-/// One channel's publishing lifecycle (SPEC §2's decision table, the reconnect window, replace,
+/// One channel's publishing lifecycle (docs/contract.md §2's decision table, the reconnect window, replace,
 /// kicks, limits and their cooldown) as a pure state machine: no I/O, no clock of its own —
 /// time comes in with each input — in the shape of `RTMPConnectionStateMachine`. Inputs go in,
 /// `Action`s come out; `IngestCoordinator` performs them (store writes, kicks, outputs) and
@@ -226,7 +226,7 @@ public struct ChannelLifecycle: Sendable, Equatable {
         return false
     }
 
-    /// The refusal for a key that matches no channel (SPEC §2, first row after the app check).
+    /// The refusal for a key that matches no channel (docs/contract.md §2, first row after the app check).
     public static let unknownKey = Rejection(status: .error(.publishUnauthorized, "unknown stream key"), reason: .unknownKey, limit: nil, recordEvent: true)
 
     // MARK: Inputs
@@ -333,7 +333,7 @@ public struct ChannelLifecycle: Sendable, Equatable {
         return [.accept(starting.connection)]
     }
 
-    /// A publisher carries the session on another node and the policy is `reject` (SPEC §2
+    /// A publisher carries the session on another node and the policy is `reject` (docs/contract.md §2
     /// across nodes): this publish gets `BadName`.
     public mutating func sessionBusyElsewhere(now: Date) -> [Action] {
         guard case .starting(let starting) = state else { return [] }

@@ -9,9 +9,9 @@ import NIOCore
 public struct RTMPConnectionStateMachine {
     public struct Configuration: Sendable {
         public var limits: RTMPLimits
-        /// Applications accepted by `connect` (SPEC §2: `live`).
+        /// Applications accepted by `connect` (docs/contract.md §2: `live`).
         public var allowedApps: Set<String>
-        /// Chunk size we announce and send with (SPEC: 4096 or more).
+        /// Chunk size we announce and send with (docs/contract.md §2: 4096 or more).
         public var outboundChunkSize: Int
         /// Window Acknowledgement Size we ask the peer to honour, and our Set Peer Bandwidth.
         public var windowAcknowledgementSize: UInt32
