@@ -96,6 +96,8 @@ public protocol ChannelStore: Sendable {
     func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool) async throws -> SessionStart
     func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
                    now: Date) async throws -> Bool
+    func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
+                   leftAt: Date?, now: Date, announce: Bool) async throws -> Bool
     func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String]
     func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession]
     func lease(channelId: String) async throws -> SessionLease?

@@ -148,10 +148,10 @@ extension ControlAPI {
     /// before the kick. Waits up to 2 s for the session's end to be recorded (a store outage
     /// may delay it: then the channel as it is).
     func settled(_ channel: Channel) async -> Channel {
-        guard channel.status == .live else { return channel }
+        guard channel.status != .offline else { return channel }
         let deadline = ContinuousClock.now + .seconds(2)
         var current = channel
-        while current.status == .live, ContinuousClock.now < deadline {
+        while current.status != .offline, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
             guard let fresh = try? await store.channel(id: channel.id) else { break }
             current = fresh

@@ -12,7 +12,7 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
         [
             "EventChannel": described(object([
                 "id": string, "userId": string, "name": string, "description": string, "tags": array(string),
-                "status": oneOf(["offline", "live"]), "enabled": boolean, "hls": boolean, "record": boolean, "reconnectWindowSec": integer,
+                "status": oneOf(Channel.Status.allCases.map(\.rawValue)), "enabled": boolean, "hls": boolean, "record": boolean, "reconnectWindowSec": integer,
                 "duplicatePolicy": oneOf(["reject", "replace"]), "metadata": .object(["type": .string("object")]),
                 "createdAt": dateTime, "updatedAt": dateTime, "lastLiveAt": nullable(dateTime),
             ]), "The channel as events carry it: everything but the stream key."),
@@ -56,6 +56,16 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
             (.channelLimitExceeded, "A user limit was exceeded during a session, which is then disconnected.",
              object(["channel": ref("EventChannel"), "session": ref("EventSession"), "limit": oneOf(UserLimit.allCases.map(\.rawValue)),
                      "configured": described(anyValue, "The limit's configured value"), "value": described(anyValue, "The measured value")])),
+            (.channelDisconnected, "The publisher dropped (connection closed or media timeout): the channel is reconnecting until windowEndsAt; "
+                + "the same key publishing before then continues the session (channel.reconnected), otherwise channel.offline follows, ended at leftAt.",
+             object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession"), "nodeId": string,
+                     "reason": described(nullable(string), "What channel.offline will say if nobody comes back: connection_closed or media_timeout"),
+                     "leftAt": described(nullable(dateTime), "When the publisher left (its last media for a media timeout)"),
+                     "windowEndsAt": nullable(dateTime)])),
+            (.channelReconnected, "A publisher came back inside the reconnect window: the same session goes on (no offline/live pair).",
+             object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession"), "nodeId": string,
+                     "remoteAddr": described(string, "Present when the publisher came back through another node")],
+                    required: ["channel", "session", "nodeId"])),
             (.videoReady, "A recording is finished, verified and on record (null channel: it was deleted).",
              object(["channel": nullable(ref("EventChannel")), "video": ref("EventVideo")])),
             (.videoDeleted, "A recording and its file were deleted: through the API, or by recordings.retentionDays (reason).",

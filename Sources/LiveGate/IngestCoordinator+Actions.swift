@@ -43,13 +43,14 @@ extension IngestCoordinator {
             if let ingest = tracked.publishers[connection] {
                 logger.info(reason == nil ? "publisher replaced" : "publisher kicked",
                             metadata: ["channel": "\(channelId)", "reason": "\(reason?.rawValue ?? "replaced")"])
-                ingest.kick(status, reason: .kicked)
+                // A replaced connection's own end says so (`endReason: replaced` in the session's connections).
+                ingest.kick(status, reason: reason == nil ? .replaced : .kicked)
             } else if waiting[connection] != nil || deciding.contains(connection) {
                 // Not answered yet: the answer it gets is the refusal.
                 resolve(connection, .reject(status))
             } else if connections[connection] != nil {
                 // Answered `Publish.Start` but not started yet: kicked the moment it starts.
-                pendingKicks[connection] = status
+                pendingKicks[connection] = (status, reason == nil ? .replaced : .kicked)
             }
         case .startOutputs(let connection, let sessionId), .continueOutputs(let connection, let sessionId):
             await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection, part: tracked.outputsPart)
@@ -175,8 +176,10 @@ extension IngestCoordinator {
             // Events written before this end go out before it.
             guard await flushDeferredWrites() else { throw DeferredWritesPending() }
             let current = try? await store.channel(id: channelId)
-            // A retried end keeps the time the session really ended.
-            try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason, at: tracked.endFirstTriedAt)
+            // The session ended when its last publisher left (the machine knows when), and a
+            // retried end keeps that time.
+            try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason,
+                          at: tracked.machine.endTime ?? tracked.endFirstTriedAt)
         } catch {
             logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(StoreFactory.describe(error))"])
             channels[channelId]?.endRetryAt = Date().addingTimeInterval(1)
@@ -211,7 +214,7 @@ extension IngestCoordinator {
         }
         let left: [PendingEnds.Entry] = unsettled().compactMap { _, tracked in
             guard let record = tracked.record, case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { return nil }
-            return PendingEnds.Entry(sessionId: record.id, reason: reason.rawValue, endedAt: tracked.endFirstTriedAt ?? Date())
+            return PendingEnds.Entry(sessionId: record.id, reason: reason.rawValue, endedAt: tracked.machine.endTime ?? tracked.endFirstTriedAt ?? Date())
         }
         guard !left.isEmpty else { return }
         do {

@@ -26,8 +26,11 @@ extension IngestCoordinator {
         channels[channelId]?.leaseState = want
         let window = tracked.machine.reconnectWindow
         do {
+            // The channel's status follows, with channel.disconnected / channel.reconnected in the same write.
             let still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,
-                                                  windowEndsAt: window?.endsAt, endReason: window?.reason.rawValue, now: Date())
+                                                  windowEndsAt: window?.endsAt, endReason: window?.reason.rawValue, leftAt: window?.leftAt,
+                                                  now: Date(), announce: true)
+            dispatcher?.notify()
             if !still { await leaseLost(channelId, sessionId: record.id) }
         } catch {
             // The renewal keeps the lease; another node just cannot continue the session meanwhile.

@@ -43,8 +43,8 @@ extension IngestCoordinator {
         let now = Date()
         switch command {
         case .started(let ingest):
-            if let status = pendingKicks.removeValue(forKey: ingest.connectionID) {
-                ingest.kick(status, reason: .kicked)
+            if let kick = pendingKicks.removeValue(forKey: ingest.connectionID) {
+                ingest.kick(kick.status, reason: kick.reason)
             }
             guard let id = connections[ingest.connectionID]?.channelId, var tracked = channels[id] else { return }
             tracked.publishers[ingest.connectionID] = ingest

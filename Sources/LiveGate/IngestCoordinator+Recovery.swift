@@ -16,7 +16,14 @@ extension IngestCoordinator {
         for session in open {
             let known = decided[session.id]
             let reason = known.flatMap { OfflineReason(rawValue: $0.reason) } ?? .nodeLost
-            try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: reason, at: known?.endedAt)
+            // Cut off by a crash: the session ended when its publisher left, or at this node's
+            // last lease renewal — not now, at the restart (docs/contract.md §2: durations are billed).
+            var endedAt = known?.endedAt
+            if endedAt == nil, let lease = try await store.lease(channelId: session.channelId), lease.sessionId == session.id {
+                let lastRenewal = lease.expiresAt.addingTimeInterval(-SessionLease.timeToLive)
+                endedAt = min(Date(), lease.state == .reconnecting ? (lease.leftAt ?? lastRenewal) : lastRenewal)
+            }
+            try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: reason, at: endedAt)
             logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",
                                                                                        "reason": "\(reason.rawValue)"])
         }

@@ -75,7 +75,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     var deciding: Set<ConnectionID> = []
     /// Publishers kicked after their accept but before they started (a replace in between):
     /// kicked as soon as they start.
-    var pendingKicks: [ConnectionID: NetStatus] = [:]
+    var pendingKicks: [ConnectionID: (status: NetStatus, reason: IngestEndReason)] = [:]
     /// Publishers of sessions that moved to another node, still connected until their kick lands:
     /// their figures are added to that session when they end.
     var releasedConnections: [ConnectionID: (sessionId: String, entry: SessionConnection)] = [:]

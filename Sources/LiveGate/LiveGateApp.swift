@@ -171,7 +171,8 @@ public struct LiveGateApp: Sendable {
                 }
             }
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
-                                                lifecycle: .init(limitCooldown: configuration.double("ingest.limitCooldownSec")),
+                                                lifecycle: .init(limitCooldown: configuration.double("ingest.limitCooldownSec"),
+                                                                 mediaTimeout: configuration.double("ingest.mediaTimeoutSec")),
                                                 pendingEndsPath: dataDir + "/pending-ends.json",
                                                 logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)

@@ -6,6 +6,8 @@ public enum IngestEndReason: String, Sendable, Equatable {
     case connectionClosed = "connection_closed"
     case mediaTimeout = "media_timeout"
     case kicked
+    /// Another publisher of the same key took over (the channel's `replace` policy).
+    case replaced
     case protocolError = "protocol_error"
     case shutdown
 }

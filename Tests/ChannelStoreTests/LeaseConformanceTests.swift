@@ -164,3 +164,75 @@ extension ChannelStoreConformanceTests {
         XCTAssertTrue(mineAgain)
     }
 }
+
+/// The lifecycle as an integrator reads it (docs/contract.md §2): `reconnecting` status with
+/// `channel.disconnected` / `channel.reconnected` written with the lease, and true end times
+/// — at the drop when the window closes elsewhere, at the last renewal for a lost node.
+extension ChannelStoreConformanceTests {
+    private func events(_ type: String, channel: String) async throws -> [[String: JSONValue]] {
+        try await store.events(EventQuery(types: [type], limit: 1000)).items.compactMap { event -> [String: JSONValue]? in
+            guard event.channelId == p + channel, case .object(let o) = event.payload, case .object(let d)? = o["data"] else { return nil }
+            return d
+        }
+    }
+
+    func testReconnectingIsAStatusWithItsEventsAndTheEndIsWhenThePublisherLeft() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        _ = try await store.createChannel(id: p + "rc", streamKey: p + "rk", fields: fields("rc", user: "u"), now: t0)
+        let s1 = SessionRecord(id: p + "rs1", channelId: p + "rc", nodeId: "A", startedAt: t0, remoteAddr: "10.0.0.1:1", encoder: "ffmpeg")
+        guard case .started = try await store.acquireSession(s1, event: .make(type: "channel.live", channelId: p + "rc", userId: p + "u", at: t0, data: .object([:])),
+                                                             now: t0, takeOver: false) else { return XCTFail("starts") }
+        // The publisher drops at t0+5: reconnecting, channel.disconnected with the window.
+        let marked = try await store.markLease(channelId: p + "rc", sessionId: s1.id, nodeId: "A", state: .reconnecting, windowEndsAt: t0.addingTimeInterval(15),
+                                               endReason: "connection_closed", leftAt: t0.addingTimeInterval(5), now: t0.addingTimeInterval(5), announce: true)
+        XCTAssertTrue(marked)
+        var channel = try await store.channel(id: p + "rc")
+        XCTAssertEqual(channel?.status, .reconnecting)
+        let reconnectingList = try await store.listChannels(ChannelQuery(status: .reconnecting, limit: 100)).items.map(\.id)
+        XCTAssertTrue(reconnectingList.contains(p + "rc"), "filterable by status")
+        let liveList = try await store.listChannels(ChannelQuery(status: .live, limit: 100)).items.map(\.id)
+        XCTAssertFalse(liveList.contains(p + "rc"), "not listed as live while its publisher is away")
+        let usage = try await store.usage(userId: p + "u")
+        XCTAssertEqual(usage.liveChannels, 1, "a reconnecting channel still holds its owner's live slot")
+        var disconnected = try await events("channel.disconnected", channel: "rc")
+        XCTAssertEqual(disconnected.count, 1)
+        XCTAssertEqual(disconnected.first?["reason"], .string("connection_closed"))
+        XCTAssertEqual(disconnected.first?["leftAt"], .string(Timestamp.format(t0.addingTimeInterval(5))))
+        XCTAssertEqual(disconnected.first?["windowEndsAt"], .string(Timestamp.format(t0.addingTimeInterval(15))))
+        if case .object(let c)? = disconnected.first?["channel"] { XCTAssertEqual(c["status"], .string("reconnecting")) } else { XCTFail("carries its channel") }
+        // Marking it again (a renewal of the same state) sends nothing more.
+        _ = try await store.markLease(channelId: p + "rc", sessionId: s1.id, nodeId: "A", state: .reconnecting, windowEndsAt: t0.addingTimeInterval(15),
+                                      endReason: "connection_closed", leftAt: t0.addingTimeInterval(5), now: t0.addingTimeInterval(6), announce: true)
+        disconnected = try await events("channel.disconnected", channel: "rc")
+        XCTAssertEqual(disconnected.count, 1)
+        // Back through another node inside the window: live again, channel.reconnected, same session.
+        let s2 = SessionRecord(id: p + "rs2", channelId: p + "rc", nodeId: "B", startedAt: t0.addingTimeInterval(8), remoteAddr: "10.0.0.2:2", encoder: "obs")
+        guard case .continued(let continued, "A", false) = try await store.acquireSession(
+            s2, event: .make(type: "channel.live", channelId: p + "rc", userId: p + "u", at: t0, data: .object([:])), now: t0.addingTimeInterval(8), takeOver: false)
+        else { return XCTFail("continues") }
+        XCTAssertEqual(continued.id, s1.id)
+        channel = try await store.channel(id: p + "rc")
+        XCTAssertEqual(channel?.status, .live)
+        let reconnected = try await events("channel.reconnected", channel: "rc")
+        XCTAssertEqual(reconnected.count, 1)
+        XCTAssertEqual(reconnected.first?["nodeId"], .string("B"))
+        XCTAssertEqual(reconnected.first?["remoteAddr"], .string("10.0.0.2:2"))
+        // B's publisher drops at t0+20 and nobody comes back: the session ends at t0+20, not at the window's end.
+        _ = try await store.markLease(channelId: p + "rc", sessionId: s1.id, nodeId: "B", state: .reconnecting, windowEndsAt: t0.addingTimeInterval(30),
+                                      endReason: "media_timeout", leftAt: t0.addingTimeInterval(20), now: t0.addingTimeInterval(21), announce: true)
+        // (A publish after the window closed, while B's lease is still renewed, ends it with the window's reason.)
+        let s3 = SessionRecord(id: p + "rs3", channelId: p + "rc", nodeId: "A", startedAt: t0.addingTimeInterval(30.5), remoteAddr: "10.0.0.1:3", encoder: "ffmpeg")
+        guard case .started = try await store.acquireSession(s3, event: .make(type: "channel.live", channelId: p + "rc", userId: p + "u", at: t0, data: .object([:])),
+                                                             now: t0.addingTimeInterval(30.5), takeOver: false) else { return XCTFail("a new session after the window") }
+        let ended = try await store.session(id: s1.id)
+        XCTAssertEqual(ended?.endedAt, t0.addingTimeInterval(20))
+        XCTAssertEqual(ended?.endReason, "media_timeout")
+        // A lost node: its live session ends at its last renewal (t0+42), not when swept (t0+60).
+        _ = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(42), stats: [:])
+        let lost = try await store.claimExpiredLeases(now: t0.addingTimeInterval(60), limit: 10)
+        XCTAssertEqual(lost.map(\.session.id), [s3.id])
+        XCTAssertEqual(lost.first?.session.endedAt, t0.addingTimeInterval(42))
+        channel = try await store.channel(id: p + "rc")
+        XCTAssertEqual(channel?.status, .offline)
+    }
+}

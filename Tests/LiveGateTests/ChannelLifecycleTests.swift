@@ -160,6 +160,59 @@ final class ChannelLifecycleTests: XCTestCase {
         XCTAssertEqual(next.id, "ses_2")
     }
 
+    // MARK: True end times (docs/contract.md §2, "Sessions span connections")
+
+    func testADroppedSessionEndsWhenThePublisherLeftNotWhenTheWindowClosed() {
+        var m = liveMachine(channel(window: 10))
+        XCTAssertEqual(m.reconnectWindow?.leftAt, nil)
+        _ = m.publisherEnded(1, reason: .connectionClosed, now: at(7))
+        XCTAssertEqual(m.reconnectWindow?.leftAt, at(7))
+        XCTAssertEqual(m.reconnectWindow?.endsAt, at(17))
+        XCTAssertEqual(m.tick(now: at(17.4), limits: UserLimits()), [.endSession(sessionId: "ses_1", reason: .connectionClosed)])
+        XCTAssertEqual(m.endTime, at(7), "billed to the drop, not to the window's end")
+    }
+
+    func testAMediaTimeoutEndsAtTheLastMedia() {
+        var m = ChannelLifecycle(channel: channel(window: 10), configuration: .init(mediaTimeout: 6))
+        _ = m.publishRequested(attempt(1, channel(window: 10)))
+        _ = m.sessionWritten(now: at(0))
+        _ = m.publisherStarted(1, now: at(0))
+        // The listener saw 6 s of silence at t = 20: the last media came at 14.
+        _ = m.publisherEnded(1, reason: .mediaTimeout, now: at(20))
+        XCTAssertEqual(m.reconnectWindow?.leftAt, at(14))
+        _ = m.tick(now: at(30), limits: UserLimits())
+        XCTAssertEqual(m.endTime, at(14))
+        // Without a window the same rule applies to the immediate end.
+        var zero = ChannelLifecycle(channel: channel(window: 0), configuration: .init(mediaTimeout: 6))
+        _ = zero.publishRequested(attempt(1, channel(window: 0)))
+        _ = zero.sessionWritten(now: at(0))
+        _ = zero.publisherStarted(1, now: at(0))
+        XCTAssertEqual(zero.publisherEnded(1, reason: .mediaTimeout, now: at(20)), [.endSession(sessionId: "ses_1", reason: .mediaTimeout)])
+        XCTAssertEqual(zero.endTime, at(14))
+    }
+
+    func testCleanEndsChangesAndShutdownDuringTheWindowKeepTheirTimes() {
+        var clean = liveMachine(channel())
+        _ = clean.publisherEnded(1, reason: .unpublished, now: at(3))
+        XCTAssertEqual(clean.endTime, at(3))
+        // A change (disable) or a shutdown while nobody is connected: the session ended at the drop.
+        var disabled = liveMachine(channel())
+        _ = disabled.publisherEnded(1, reason: .connectionClosed, now: at(4))
+        XCTAssertEqual(disabled.channelChanged(.disabled, now: at(9)), [.endSession(sessionId: "ses_1", reason: .disabled)])
+        XCTAssertEqual(disabled.endTime, at(4))
+        var stopping = liveMachine(channel())
+        _ = stopping.publisherEnded(1, reason: .connectionClosed, now: at(5))
+        XCTAssertEqual(stopping.shutdown(now: at(8)), [.endSession(sessionId: "ses_1", reason: .shutdown)])
+        XCTAssertEqual(stopping.endTime, at(5))
+        // A reconnect clears the window: the end is the later publisher's.
+        var back = liveMachine(channel())
+        _ = back.publisherEnded(1, reason: .connectionClosed, now: at(2))
+        _ = back.publishRequested(attempt(2, channel(), at: 4))
+        _ = back.publisherStarted(2, now: at(4))
+        _ = back.publisherEnded(2, reason: .unpublished, now: at(30))
+        XCTAssertEqual(back.endTime, at(30))
+    }
+
     func testZeroWindowEndsAtOnceOnADrop() {
         var m = liveMachine(channel(window: 0))
         XCTAssertEqual(m.publisherEnded(1, reason: .connectionClosed, now: at(2)), [.endSession(sessionId: "ses_1", reason: .connectionClosed)])

@@ -2,7 +2,8 @@ import Foundation
 
 /// A channel: one stream key, its owner and its output switches (docs/contract.md §4 channel object).
 public struct Channel: Sendable, Equatable {
-    public enum Status: String, Sendable, Codable, CaseIterable { case offline, live }
+    /// `reconnecting`: the publisher dropped and the reconnect window is open (docs/contract.md §2).
+    public enum Status: String, Sendable, Codable, CaseIterable { case offline, live, reconnecting }
     public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable { case reject, replace }
     /// Who may play its HLS (docs/api.md, "Playback"): anyone with the URL, or only a request
     /// carrying a valid playback token.

@@ -21,6 +21,8 @@ public struct SessionLease: Sendable, Equatable {
     public var windowEndsAt: Date?
     public var endReason: String?
     public var expiresAt: Date
+    /// Reconnecting: when the last publisher left (the session's end if nobody comes back).
+    public var leftAt: Date?
     /// The holder's latest snapshot of `/v1/channels/{id}/stats` (JSON), for the other nodes' API.
     public var stats: String?
 
@@ -29,7 +31,8 @@ public struct SessionLease: Sendable, Equatable {
     public static let timeToLive: TimeInterval = 10
 
     public init(channelId: String, sessionId: String, nodeId: String, state: State, windowEndsAt: Date? = nil, endReason: String? = nil,
-                expiresAt: Date, stats: String? = nil) {
+                expiresAt: Date, stats: String? = nil, leftAt: Date? = nil) {
+        self.leftAt = leftAt
         self.channelId = channelId
         self.sessionId = sessionId
         self.nodeId = nodeId

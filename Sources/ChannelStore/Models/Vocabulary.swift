@@ -21,6 +21,10 @@ public enum EventType: String, Sendable, Equatable, CaseIterable {
     case channelOffline = "channel.offline"
     case channelPublishRejected = "channel.publish_rejected"
     case channelLimitExceeded = "channel.limit_exceeded"
+    /// The publisher dropped; the reconnect window is open (reason, when it left, window end).
+    case channelDisconnected = "channel.disconnected"
+    /// A publisher came back inside the window: the same session goes on.
+    case channelReconnected = "channel.reconnected"
     case videoReady = "video.ready"
     case videoDeleted = "video.deleted"
     case forwardFailed = "forward.failed"

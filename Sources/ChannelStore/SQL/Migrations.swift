@@ -178,6 +178,18 @@ enum Migrations {
                 "CREATE INDEX videos_created ON videos (created_at)",
             ]
         },
+        Migration(version: 14, name: "lifecycle: when publishers left, cooldowns with the channel, retired keys") { _ in
+            [
+                // When a reconnecting session's last publisher left: its end time if nobody comes back.
+                "ALTER TABLE channel_leases ADD COLUMN left_at TEXT",
+                // A limit's cooldown, shown and enforced by every node (docs/contract.md §2, "Limits").
+                "ALTER TABLE channels ADD COLUMN cooldown_until TEXT",
+                "ALTER TABLE channels ADD COLUMN cooldown_limit TEXT",
+                // Keys `reset-key` retired, for 24 h: a publish with one is `key_rotated`, channel named.
+                "CREATE TABLE retired_keys (stream_key TEXT PRIMARY KEY, channel_id TEXT NOT NULL, retired_at TEXT NOT NULL)",
+                "CREATE INDEX retired_keys_at ON retired_keys (retired_at)",
+            ]
+        },
     ]
 }
 

@@ -68,7 +68,7 @@ extension SQLChannelStore {
 
     public func liveChannelCount(userId: String, excluding channelId: String) async throws -> Int {
         try await read { db in
-            try await db.raw("SELECT COUNT(*) AS n FROM channels WHERE user_id = \(bind: userId) AND status = 'live' AND id <> \(bind: channelId)")
+            try await db.raw("SELECT COUNT(*) AS n FROM channels WHERE user_id = \(bind: userId) AND status IN ('live', 'reconnecting') AND id <> \(bind: channelId)")
                 .first()?.decode(column: "n", as: Int.self) ?? 0
         }
     }

@@ -56,6 +56,14 @@ extension SQLChannelStore {
                     _ = try await releaseAndEnd(db, lease, reason: lease.endReason ?? OfflineReason.connectionClosed.rawValue, now: now)
                     continue
                 }
+                if reconnecting {
+                    // Back through this node inside the window: the channel is live again, said in the same transaction.
+                    try await db.raw("UPDATE channels SET status = 'live' WHERE id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
+                    if let reconnected = try await lifecycleEvent(db, .channelReconnected, sessionId: lease.sessionId, now: now,
+                                                                  extra: ["remoteAddr": .string(session.remoteAddr), "nodeId": .string(session.nodeId)]) {
+                        _ = try await insertEvent(db, reconnected, now: now)
+                    }
+                }
                 guard reconnecting || takeOver else { return .busy(node: lease.nodeId) }
                 try await db.raw("""
                     UPDATE channel_leases SET node_id = \(bind: session.nodeId), state = 'live', window_ends_at = NULL, end_reason = NULL,
@@ -85,14 +93,42 @@ extension SQLChannelStore {
     /// back: `live`). False when this node no longer holds it.
     public func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
                           now: Date) async throws -> Bool {
+        try await markLease(channelId: channelId, sessionId: sessionId, nodeId: nodeId, state: state, windowEndsAt: windowEndsAt,
+                            endReason: endReason, leftAt: nil, now: now, announce: false)
+    }
+
+    /// `markLease`, and the channel's `status` follows it (`reconnecting` while the window runs,
+    /// `live` when the publisher is back) with, when `announce`, `channel.disconnected` (reason,
+    /// when the publisher left, window end) or `channel.reconnected` — all in one transaction,
+    /// so the status an integrator reads and the event it receives never disagree.
+    public func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
+                          leftAt: Date?, now: Date, announce: Bool) async throws -> Bool {
         let ts = Timestamp.format(now)
-        return try await transaction { db in
-            try await db.raw("""
+        return try await transaction { [self] db in
+            let held = try await db.raw("""
                 UPDATE channel_leases SET state = \(bind: state.rawValue), window_ends_at = \(bind: windowEndsAt.map(Timestamp.format)),
-                  end_reason = \(bind: endReason), expires_at = \(bind: Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))),
-                  updated_at = \(bind: ts)
+                  end_reason = \(bind: endReason), left_at = \(bind: leftAt.map(Timestamp.format)),
+                  expires_at = \(bind: Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))), updated_at = \(bind: ts)
                 WHERE channel_id = \(bind: channelId) AND session_id = \(bind: sessionId) AND node_id = \(bind: nodeId) RETURNING channel_id
                 """).first() != nil
+            guard held else { return false }
+            let status: Channel.Status = state == .reconnecting ? .reconnecting : .live
+            let changed = try await db.raw("""
+                UPDATE channels SET status = \(bind: status.rawValue) WHERE id = \(bind: channelId) AND session_id = \(bind: sessionId)
+                  AND status <> \(bind: status.rawValue) RETURNING id
+                """).first() != nil
+            guard announce, changed else { return true }
+            var extra: [String: JSONValue] = ["nodeId": .string(nodeId)]
+            if state == .reconnecting {
+                extra["reason"] = endReason.map(JSONValue.string) ?? .null
+                extra["leftAt"] = leftAt.map { .string(Timestamp.format($0)) } ?? .null
+                extra["windowEndsAt"] = windowEndsAt.map { .string(Timestamp.format($0)) } ?? .null
+            }
+            if let event = try await lifecycleEvent(db, state == .reconnecting ? .channelDisconnected : .channelReconnected, sessionId: sessionId,
+                                                    now: now, extra: extra) {
+                _ = try await insertEvent(db, event, now: now)
+            }
+            return true
         }
     }
 
@@ -156,9 +192,25 @@ extension SQLChannelStore {
     }
 
     /// Inside a transaction holding `lease`: removes it and ends its session.
+    ///
+    /// The session ends when its last publisher left (docs/contract.md §2, "Sessions span
+    /// connections"): a reconnecting lease at its `left_at`; a lost node's live session at the
+    /// node's last renewal (the lease's expiry less its lifetime), not when it was swept.
     private func releaseAndEnd(_ db: any SQLDatabase, _ lease: SessionLease, reason: String, now: Date) async throws -> (SessionRecord, StoredEvent)? {
         try await db.raw("DELETE FROM channel_leases WHERE channel_id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
-        return try await endOpenSession(db, id: lease.sessionId, reason: reason, now: now, event: nil)
+        let lastRenewal = lease.expiresAt.addingTimeInterval(-SessionLease.timeToLive)
+        let endedAt = min(now, lease.state == .reconnecting ? (lease.leftAt ?? lastRenewal) : lastRenewal)
+        return try await endOpenSession(db, id: lease.sessionId, reason: reason, now: endedAt, event: nil)
+    }
+
+    /// Inside a transaction: a lifecycle event of the session's channel (`channel.disconnected`,
+    /// `channel.reconnected`) built from the rows as they are now, with `extra` fields in `data`.
+    func lifecycleEvent(_ db: any SQLDatabase, _ type: EventType, sessionId: String, now: Date, extra: [String: JSONValue]) async throws -> NewEvent? {
+        guard let session = try await db.raw("SELECT * FROM sessions WHERE id = \(bind: sessionId)").first().map(Self.decodeSession) else { return nil }
+        let channel = try await db.raw("SELECT * FROM channels WHERE id = \(bind: session.channelId)").first().map(Self.decodeChannel)
+        var data: [String: JSONValue] = ["channel": channel?.eventJSON ?? .null, "session": session.json]
+        for (key, value) in extra { data[key] = value }
+        return .make(type: type.rawValue, channelId: session.channelId, userId: channel?.userId ?? session.userId, at: now, data: .object(data))
     }
 
     /// Inside a transaction: ends the session if it is still open — one conditional statement,
@@ -200,6 +252,7 @@ extension SQLChannelStore {
                      windowEndsAt: try row.decode(column: "window_ends_at", as: String?.self).map(Timestamp.parse),
                      endReason: try row.decode(column: "end_reason", as: String?.self),
                      expiresAt: Timestamp.parse(try row.decode(column: "expires_at", as: String.self)),
-                     stats: try row.decode(column: "stats", as: String?.self))
+                     stats: try row.decode(column: "stats", as: String?.self),
+                     leftAt: try row.decode(column: "left_at", as: String?.self).map(Timestamp.parse))
     }
 }

@@ -39,7 +39,7 @@ extension SQLChannelStore {
     public func usage(userId: String) async throws -> UserUsage {
         try await read { db in
             let row = try await db.raw("""
-                SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status = 'live' THEN 1 ELSE 0 END), 0) AS live
+                SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN status IN ('live', 'reconnecting') THEN 1 ELSE 0 END), 0) AS live
                 FROM channels WHERE user_id = \(bind: userId)
                 """).first()
             let videos = try await db.raw("""

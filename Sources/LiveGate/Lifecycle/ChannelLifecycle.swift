@@ -22,9 +22,13 @@ public struct ChannelLifecycle: Sendable, Equatable {
         public var limitCooldown: TimeInterval = 60
         /// At most one `channel.publish_rejected` event per this interval while cooling down.
         public var cooldownEventInterval: TimeInterval = 60
-        public init(limitCooldown: TimeInterval = 60, cooldownEventInterval: TimeInterval = 60) {
+        /// `ingest.mediaTimeoutSec`: a publisher ended for silence left this long before its end
+        /// was seen — the session's end time is its last media (docs/contract.md §2, "Lifecycle").
+        public var mediaTimeout: TimeInterval = 10
+        public init(limitCooldown: TimeInterval = 60, cooldownEventInterval: TimeInterval = 60, mediaTimeout: TimeInterval = 10) {
             self.limitCooldown = limitCooldown
             self.cooldownEventInterval = cooldownEventInterval
+            self.mediaTimeout = mediaTimeout
         }
     }
 
@@ -146,6 +150,8 @@ public struct ChannelLifecycle: Sendable, Equatable {
         var deadline: Date
         var reason: OfflineReason
         var outputsStarted: Bool
+        /// When the last publisher left: the session's end time if nobody comes back.
+        var leftAt: Date
     }
 
     struct Ending: Sendable, Equatable {
@@ -154,6 +160,8 @@ public struct ChannelLifecycle: Sendable, Equatable {
         var violated: UserLimit?
         /// A publish that came while the end was being written: it starts the next session then.
         var waiting: PublishAttempt?
+        /// The session's true end: when its last publisher left, not when the end was decided.
+        var endedAt: Date
     }
 
     enum State: Sendable, Equatable {
@@ -203,8 +211,14 @@ public struct ChannelLifecycle: Sendable, Equatable {
 
     /// While reconnecting: when the window closes and the reason the session ends with then
     /// (the lease carries both, so another node can continue or end the session by them).
-    public var reconnectWindow: (endsAt: Date, reason: OfflineReason)? {
-        if case .reconnecting(let r) = state { return (r.deadline, r.reason) }
+    public var reconnectWindow: (endsAt: Date, reason: OfflineReason, leftAt: Date)? {
+        if case .reconnecting(let r) = state { return (r.deadline, r.reason, r.leftAt) }
+        return nil
+    }
+
+    /// While the end is being recorded: the time the session ended (its last publisher left).
+    public var endTime: Date? {
+        if case .ending(let e) = state { return e.endedAt }
         return nil
     }
 
@@ -309,7 +323,7 @@ public struct ChannelLifecycle: Sendable, Equatable {
     public mutating func sessionWritten(now: Date) -> [Action] {
         guard case .starting(let starting) = state else { return [] }
         if let reason = starting.cancelled {
-            state = .ending(Ending(session: starting.session, reason: reason, violated: nil, waiting: nil))
+            state = .ending(Ending(session: starting.session, reason: reason, violated: nil, waiting: nil, endedAt: now))
             return [.reject(starting.connection, Rejection(status: .error(.publishUnauthorized, "channel \(reason.rawValue.replacingOccurrences(of: "_", with: " "))"),
                                                            reason: reason == .disabled ? .disabled : .unavailable, limit: nil, recordEvent: false)),
                     .endSession(sessionId: starting.session.id, reason: reason)]
@@ -324,7 +338,7 @@ public struct ChannelLifecycle: Sendable, Equatable {
     public mutating func sessionAdopted(_ session: Session, now: Date) -> [Action] {
         guard case .starting(let starting) = state else { return [] }
         if let reason = starting.cancelled {
-            state = .ending(Ending(session: session, reason: reason, violated: nil, waiting: nil))
+            state = .ending(Ending(session: session, reason: reason, violated: nil, waiting: nil, endedAt: now))
             return [.reject(starting.connection, Rejection(status: .error(.publishUnauthorized, "channel \(reason.rawValue.replacingOccurrences(of: "_", with: " "))"),
                                                            reason: reason == .disabled ? .disabled : .unavailable, limit: nil, recordEvent: false)),
                     .endSession(sessionId: session.id, reason: reason)]
@@ -385,20 +399,22 @@ public struct ChannelLifecycle: Sendable, Equatable {
     /// replaced one ending changes nothing).
     public mutating func publisherEnded(_ connection: ConnectionID, reason end: IngestEndReason, now: Date) -> [Action] {
         guard case .live(let live) = state, live.connection == connection else { return [] }
+        // A publisher ended for silence left at its last media, the mediaTimeout before its end was seen.
+        let leftAt = end == .mediaTimeout ? now.addingTimeInterval(-configuration.mediaTimeout) : now
         if let reason = live.ending {
-            return finish(live.session, reason: reason, violated: live.violated)
+            return finish(live.session, reason: reason, violated: live.violated, at: leftAt)
         }
         let reason = OfflineReason(end)
         // A clean stop ends the session at once; a lost publisher gets the window to come back.
         let lost: Set<IngestEndReason> = [.connectionClosed, .mediaTimeout, .protocolError]
-        guard lost.contains(end), channel.reconnectWindowSec > 0 else { return finish(live.session, reason: reason, violated: nil) }
+        guard lost.contains(end), channel.reconnectWindowSec > 0 else { return finish(live.session, reason: reason, violated: nil, at: leftAt) }
         state = .reconnecting(Reconnecting(session: live.session, deadline: now.addingTimeInterval(TimeInterval(channel.reconnectWindowSec)),
-                                           reason: reason, outputsStarted: live.outputsStarted))
+                                           reason: reason, outputsStarted: live.outputsStarted, leftAt: leftAt))
         return []
     }
 
-    private mutating func finish(_ session: Session, reason: OfflineReason, violated: UserLimit?) -> [Action] {
-        state = .ending(Ending(session: session, reason: reason, violated: violated, waiting: nil))
+    private mutating func finish(_ session: Session, reason: OfflineReason, violated: UserLimit?, at endedAt: Date) -> [Action] {
+        state = .ending(Ending(session: session, reason: reason, violated: violated, waiting: nil, endedAt: endedAt))
         return [.endSession(sessionId: session.id, reason: reason)]
     }
 
@@ -436,7 +452,7 @@ public struct ChannelLifecycle: Sendable, Equatable {
                                            "channel \(reason.rawValue.replacingOccurrences(of: "_", with: " "))")
             return [.kick(live.connection, status, reason: reason)]
         case .reconnecting(let reconnecting):
-            return finish(reconnecting.session, reason: reason, violated: nil)
+            return finish(reconnecting.session, reason: reason, violated: nil, at: reconnecting.leftAt)
         }
     }
 
@@ -446,9 +462,9 @@ public struct ChannelLifecycle: Sendable, Equatable {
     public mutating func shutdown(now: Date) -> [Action] {
         switch state {
         case .reconnecting(let reconnecting):
-            return finish(reconnecting.session, reason: .shutdown, violated: nil)
+            return finish(reconnecting.session, reason: .shutdown, violated: nil, at: reconnecting.leftAt)
         case .live(let live) where !live.started:
-            return finish(live.session, reason: live.ending ?? .shutdown, violated: live.violated)
+            return finish(live.session, reason: live.ending ?? .shutdown, violated: live.violated, at: now)
         case .starting(var starting):
             starting.cancelled = .shutdown
             state = .starting(starting)
@@ -478,7 +494,8 @@ public struct ChannelLifecycle: Sendable, Equatable {
     public mutating func tick(now: Date, limits: UserLimits) -> [Action] {
         switch state {
         case .reconnecting(let reconnecting) where now >= reconnecting.deadline:
-            return finish(reconnecting.session, reason: reconnecting.reason, violated: nil)
+            // The window closed: the session ended when its publisher left, not now.
+            return finish(reconnecting.session, reason: reconnecting.reason, violated: nil, at: reconnecting.leftAt)
         case .live(let live) where live.ending == nil:
             if let max = limits.maxSessionSec, now.timeIntervalSince(live.session.startedAt) >= Double(max) {
                 return limitObserved(live.connection, LimitViolation(limit: .maxSessionSec, configured: .number(Double(max)),

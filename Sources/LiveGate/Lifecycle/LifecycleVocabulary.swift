@@ -7,7 +7,7 @@ extension OfflineReason {
         switch end {
         case .unpublished: self = .unpublished
         case .shutdown: self = .shutdown
-        case .kicked: self = .kicked
+        case .kicked, .replaced: self = .kicked
         case .mediaTimeout: self = .mediaTimeout
         case .connectionClosed, .protocolError: self = .connectionClosed
         }
