@@ -105,6 +105,7 @@ public protocol ChannelStore: Sendable {
     /// Tells every other node (nothing to tell on a single-node store).
     func broadcast(_ message: ClusterMessage) async throws
     func endSession(id: String, reason: String, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent?
+    func endSession(id: String, reason: String, endedAt: Date, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent?
     /// One ended connection's figures and entry, added to its session's (additive: nodes in turn).
     func addSessionConnection(id: String, _ connection: SessionConnection, videoFrames: Int64, audioFrames: Int64,
                               videoCodec: String?, audioCodec: String?) async throws

@@ -227,9 +227,12 @@ extension IngestCoordinator {
     }
 
     func end(sessionRecord: SessionRecord, channel: Channel?, reason: OfflineReason, at endedAt: Date? = nil) async throws {
-        let now = endedAt ?? Date()
+        // The session's end (when its last publisher left) and the time it is recorded differ
+        // for a window that closed or a restart: the event is stamped now, the session `endedAt`.
+        let now = Date()
+        let endedAt = min(endedAt ?? now, now)
         var session = try await store.session(id: sessionRecord.id) ?? sessionRecord
-        session.endedAt = now
+        session.endedAt = endedAt
         session.endReason = reason.rawValue
         if session.userId == nil { session.userId = channel?.userId }
         // One rule for events after a delete (docs/api.md, "Events of a deleted channel"):
@@ -240,7 +243,7 @@ extension IngestCoordinator {
             channelJSON = c.eventJSON
         }
         // Only while this node holds the lease: a session that moved on is the other node's to end.
-        let ended = try await store.endSession(id: session.id, reason: reason.rawValue, now: now, event: .make(
+        let ended = try await store.endSession(id: session.id, reason: reason.rawValue, endedAt: endedAt, now: now, event: .make(
             type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: session.userId, at: now,
             data: .object(["channel": channelJSON, "session": session.json])), byNode: nodeId)
         if ended != nil {

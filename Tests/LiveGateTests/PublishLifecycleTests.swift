@@ -173,17 +173,36 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertTrue(ended)
         XCTAssertEqual(stack.receiver.events("channel.live").count, 1, "replacement continues the session: no offline/live pair")
         XCTAssertEqual(stack.receiver.events("channel.offline").first?.reason, "unpublished")
+        // The replaced connection says so in the session's history; the replacing one unpublished.
+        let first = try await stack.store.sessions(channelId: "ch_rep", limit: 10, cursor: nil, descending: true).items.first
+        XCTAssertEqual(first?.connections.map(\.endReason), ["replaced", "unpublished"])
 
-        // A publisher that drops without unpublishing: offline only after the 2 s window.
-        // Killed by the 1.2 s timeout: the TCP connection closes without FCUnpublish.
-        _ = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
-                                                   stack.url("KEY_rep")], timeout: 1.2, timeoutSignal: SIGKILL)
+        // A publisher that drops without unpublishing (killed: the TCP connection closes without
+        // FCUnpublish) and comes back inside the 2 s window: reconnecting, then the same session.
+        let dropped: [String] = ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv", stack.url("KEY_rep")]
+        _ = try await ProcessRunner.run("ffmpeg", dropped, timeout: 1.2, timeoutSignal: SIGKILL)
+        let disconnected = await stack.receiver.wait(timeout: 5) { $0.contains { $0.type == "channel.disconnected" } }
+        XCTAssertTrue(disconnected, "channel.disconnected when the window opens")
+        let during = try await stack.store.channel(id: "ch_rep")
+        XCTAssertEqual(during?.status, .reconnecting, "the channel itself says reconnecting, not live")
+        _ = try await ProcessRunner.run("ffmpeg", dropped, timeout: 1.2, timeoutSignal: SIGKILL)
         let droppedAt = Date()
+        let reconnected = await stack.receiver.wait(timeout: 5) { $0.contains { $0.type == "channel.reconnected" } }
+        XCTAssertTrue(reconnected, "channel.reconnected: the same session goes on")
+        // Nobody comes back the second time: offline once the window is over, ended at the drop.
         let offline2 = await stack.receiver.wait(timeout: 8) { $0.filter { $0.type == "channel.offline" }.count == 2 }
         XCTAssertTrue(offline2)
+        XCTAssertEqual(stack.receiver.events("channel.live").count, 2, "the reconnect made no new session")
+        XCTAssertEqual(stack.receiver.events("channel.disconnected").count, 2)
         let last = stack.receiver.events("channel.offline").last
         XCTAssertEqual(last?.reason, "connection_closed")
         XCTAssertGreaterThanOrEqual(last!.at.timeIntervalSince(droppedAt), 1.5, "waited for the reconnect window")
+        let session = try await stack.store.sessions(channelId: "ch_rep", limit: 10, cursor: nil, descending: true).items.first
+        let endedAt = try XCTUnwrap(session?.endedAt)
+        XCTAssertLessThan(abs(endedAt.timeIntervalSince(droppedAt)), 1.0, "the session ended at the drop, not when the window closed")
+        XCTAssertEqual(session?.connections.count, 2)
+        let after = try await stack.store.channel(id: "ch_rep")
+        XCTAssertEqual(after?.status, .offline)
         await stack.stop()
     }
 

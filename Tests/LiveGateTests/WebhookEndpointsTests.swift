@@ -166,6 +166,10 @@ final class WebhookEndpointsTests: XCTestCase {
         _ = try await curl(["-X", "POST", "\(api)/v1/channels/\(channelID)/forwards", "--json", #"{"url":"rtmp://127.0.0.1:9/live/nowhere"}"#])
 
         _ = try await publish(key) // live, forward.failed, offline, video.ready
+        // disconnected (killed: no unpublish), then reconnected inside the window, then offline.
+        _ = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 1.5, timeoutSignal: SIGKILL)
+        _ = try await publish(key)
         _ = try await publish("not-a-key") // publish_rejected without a channel
         _ = try await curl(["-X", "PUT", "\(api)/v1/users/u1/config", "--json", #"{"maxSessionSec":1}"#])
         _ = try await publish(key) // limit_exceeded, offline (limit_exceeded), video.ready
@@ -180,7 +184,7 @@ final class WebhookEndpointsTests: XCTestCase {
         XCTAssertTrue(ready)
         let videos = ((try await curl(["\(api)/v1/videos"])["data"] as? [String: Any])?["items"] as? [[String: Any]]) ?? []
         _ = try await curl(["-X", "DELETE", "\(api)/v1/videos/\(try XCTUnwrap(videos.first?["id"] as? String))"])
-        let everything = await receiver.wait(timeout: 20) { r in Set(r.map(\.type)).count == 9 }
+        let everything = await receiver.wait(timeout: 20) { r in Set(r.map(\.type)).count == 11 }
         XCTAssertTrue(everything, "got \(Set(receiver.all.map(\.type)).sorted())")
 
         let deadHook = try await curl(["\(api)/v1/webhooks/\(deadID)"])
@@ -199,7 +203,7 @@ final class WebhookEndpointsTests: XCTestCase {
         let check = try await ProcessRunner.run(python, [root.appendingPathComponent("scripts/check-event-schemas.py").path, docFile.path, bodiesFile.path],
                                                 timeout: 60)
         XCTAssertEqual(check.exitCode, 0, check.stdout + check.stderr)
-        XCTAssertTrue(check.stdout.contains(#""types": ["channel.limit_exceeded", "channel.live", "channel.offline", "channel.publish_rejected", "forward.failed", "video.deleted", "video.ready", "webhook.disabled", "webhook.ping"]"#),
+        XCTAssertTrue(check.stdout.contains(#""types": ["channel.disconnected", "channel.limit_exceeded", "channel.live", "channel.offline", "channel.publish_rejected", "channel.reconnected", "forward.failed", "video.deleted", "video.ready", "webhook.disabled", "webhook.ping"]"#),
                       check.stdout)
 
         // Channel-scoped events carry their channel, never its key.

@@ -32,12 +32,17 @@ extension SQLChannelStore {
     /// already ended — or, with `byNode`, if its lease is another node's (it moved: that node
     /// ends it).
     public func endSession(id: String, reason: String, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent? {
+        try await endSession(id: id, reason: reason, endedAt: now, now: now, event: event, byNode: byNode)
+    }
+
+    /// Ends the session at `endedAt` (when its last publisher left), recorded `now`.
+    public func endSession(id: String, reason: String, endedAt: Date, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent? {
         try await transaction { [self] db in
             let holder = try await db.raw("SELECT node_id FROM channel_leases WHERE session_id = \(bind: id) \(unsafeRaw: lockRow)").first()
                 .map { try $0.decode(column: "node_id", as: String.self) }
             if let byNode, let holder, holder != byNode { return nil }
             try await db.raw("DELETE FROM channel_leases WHERE session_id = \(bind: id)").run()
-            return try await endOpenSession(db, id: id, reason: reason, now: now, event: event)?.1
+            return try await endOpenSession(db, id: id, reason: reason, endedAt: endedAt, now: now, event: event)?.1
         }
     }
 

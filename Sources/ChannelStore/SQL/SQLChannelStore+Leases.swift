@@ -200,7 +200,7 @@ extension SQLChannelStore {
         try await db.raw("DELETE FROM channel_leases WHERE channel_id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
         let lastRenewal = lease.expiresAt.addingTimeInterval(-SessionLease.timeToLive)
         let endedAt = min(now, lease.state == .reconnecting ? (lease.leftAt ?? lastRenewal) : lastRenewal)
-        return try await endOpenSession(db, id: lease.sessionId, reason: reason, now: endedAt, event: nil)
+        return try await endOpenSession(db, id: lease.sessionId, reason: reason, endedAt: endedAt, now: now, event: nil)
     }
 
     /// Inside a transaction: a lifecycle event of the session's channel (`channel.disconnected`,
@@ -216,10 +216,9 @@ extension SQLChannelStore {
     /// Inside a transaction: ends the session if it is still open — one conditional statement,
     /// so of two transactions ending it one does — marks its channel offline and queues
     /// `channel.offline` (`event`, or one built from the rows). Nil when it had already ended.
-    func endOpenSession(_ db: any SQLDatabase, id: String, reason: String, now: Date, event: NewEvent?) async throws -> (SessionRecord, StoredEvent)? {
-        let ts = Timestamp.format(now)
+    func endOpenSession(_ db: any SQLDatabase, id: String, reason: String, endedAt: Date, now: Date, event: NewEvent?) async throws -> (SessionRecord, StoredEvent)? {
         guard let session = try await db.raw("""
-            UPDATE sessions SET ended_at = \(bind: ts), end_reason = \(bind: reason) WHERE id = \(bind: id) AND ended_at IS NULL RETURNING *
+            UPDATE sessions SET ended_at = \(bind: Timestamp.format(endedAt)), end_reason = \(bind: reason) WHERE id = \(bind: id) AND ended_at IS NULL RETURNING *
             """).first().map(Self.decodeSession) else { return nil }
         try await db.raw("UPDATE channels SET status = 'offline', session_id = NULL WHERE session_id = \(bind: id)").run()
         let built: NewEvent
