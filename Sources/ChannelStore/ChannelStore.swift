@@ -106,6 +106,10 @@ public protocol ChannelStore: Sendable {
     func broadcast(_ message: ClusterMessage) async throws
     func endSession(id: String, reason: String, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent?
     func endSession(id: String, reason: String, endedAt: Date, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent?
+    func endSession(id: String, reason: String, endedAt: Date, now: Date, event: NewEvent, byNode: String?,
+                    cooldown: (until: Date, limit: UserLimit)?) async throws -> StoredEvent?
+    /// Ends a channel's limit cooldown (`POST /v1/channels/{id}/clear-cooldown`); nil: no such channel.
+    func clearCooldown(channelId: String, now: Date) async throws -> Channel?
     /// One ended connection's figures and entry, added to its session's (additive: nodes in turn).
     func addSessionConnection(id: String, _ connection: SessionConnection, videoFrames: Int64, audioFrames: Int64,
                               videoCodec: String?, audioCodec: String?) async throws

@@ -133,6 +133,15 @@ extension ControlAPI {
         return Envelope.response(data: render(await settled(channel)))
     }
 
+    /// `POST /v1/channels/{id}/clear-cooldown` (docs/contract.md §2, "Limits"): the stored
+    /// cooldown goes, and every node's machine drops its copy (`channelEdited`).
+    func clearCooldown(_ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard let channel = try await store.clearCooldown(channelId: id, now: Date()) else { throw APIError.notFound("channel") }
+        await sessions.channelEdited(channel)
+        return Envelope.response(data: try await renderLive(channel))
+    }
+
     func setEnabled(_ context: APIRequestContext, _ enabled: Bool) async throws -> Response {
         let id = try parameter(context, "id")
         guard let channel = try await store.updateChannel(id: id, fields: ChannelFields(enabled: enabled), now: Date()) else {

@@ -94,7 +94,7 @@ public struct ControlAPI: Sendable {
 
     var routes: [APIRoute] {
         let channelOps = ["getChannel", "updateChannel", "replaceChannel", "deleteChannel", "resetChannelKey", "enableChannel", "disableChannel",
-                          "getChannelStats", "listChannelSessions", "listForwards", "createForward", "createPlaybackToken"]
+                          "clearChannelCooldown", "getChannelStats", "listChannelSessions", "listForwards", "createForward", "createPlaybackToken"]
         let channelLinks = OperationContract.links(channelOps, ["id": "$response.body#/data/id"])
         let webhookLinks = OperationContract.links(["getWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "listWebhookDeliveries", "rotateWebhookSecret"],
                                                    ["id": "$response.body#/data/id"])
@@ -124,6 +124,9 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await resetKey(c) },
             APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, true) },
             APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, false) },
+            APIRoute(.post, "/v1/channels/{id}/clear-cooldown", operation: "clearChannelCooldown",
+                     "End the channel's limit cooldown: its publishes are accepted again (an operator's call: tokens bound to a user may not)",
+                     access: .unbound(.channelsWrite), .json("Channel")) { _, c in try await clearCooldown(c) },
             APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media", access: .scope(.channelsRead), .json("ChannelStats")) { _, c in try await channelStats(c) },
             APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", access: .unbound(.statsRead), .json("SystemStats")) { _, _ in await systemStats() },
             APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .scope(.channelsRead), query: QueryParameter.ordered(newestFirst: true), .json("SessionPage")) { r, c in try await listSessions(r, c) },

@@ -20,7 +20,7 @@ extension ControlAPI {
     }
 
     func render(_ c: Channel) -> JSONValue {
-        .object([
+        let fields: [String: JSONValue] = [
             "id": .string(c.id), "userId": .string(c.userId), "name": .string(c.name), "description": .string(c.description),
             "tags": .array(c.tags.map { .string($0) }), "streamUrl": .string(configuration.streamUrl), "streamId": .string(c.streamKey),
             "status": .string(c.status.rawValue), "enabled": .bool(c.enabled), "hls": .bool(c.hls), "record": .bool(c.record),
@@ -29,7 +29,8 @@ extension ControlAPI {
             "lastLiveAt": c.lastLiveAt.map { .string(Timestamp.format($0)) } ?? .null,
             "session": c.sessionId.map { .object(["id": .string($0)]) } ?? .null,
             "playback": .object(["hlsUrl": c.hls ? .string(hlsURL(c.id)) : .null]), "playbackPolicy": .string(c.playbackPolicy.rawValue),
-        ])
+        ]
+        return .object(c.cooldownJSON(at: Date()).merging(fields) { _, own in own })
     }
 
     /// The webhook as the API shows it: what events carry (`eventJSON`, no secret), plus the

@@ -15,6 +15,7 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "status": oneOf(Channel.Status.allCases.map(\.rawValue)), "enabled": boolean, "hls": boolean, "record": boolean, "reconnectWindowSec": integer,
                 "duplicatePolicy": oneOf(["reject", "replace"]), "metadata": .object(["type": .string("object")]),
                 "createdAt": dateTime, "updatedAt": dateTime, "lastLiveAt": nullable(dateTime),
+                "cooldownUntil": nullable(dateTime), "cooldownLimit": nullable(oneOf(UserLimit.allCases.map(\.rawValue))),
             ]), "The channel as events carry it: everything but the stream key."),
             "EventSessionConnection": object([
                 "remoteAddr": string, "encoder": string, "startedAt": dateTime, "endedAt": nullable(dateTime),

@@ -26,6 +26,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "session": nullable(ref("ChannelSession")),
             "playback": object(["hlsUrl": described(nullable(string), "Where players read it (publicHttpUrl/hls/ID/index.m3u8); null when hls is off. A signed channel needs ?token=")]),
             "playbackPolicy": oneOf(Channel.PlaybackPolicy.allCases.map(\.rawValue)),
+            "cooldownUntil": described(nullable(dateTime), "A limit ended the last session: publishes are refused until then (cleared by raising the limit or POST clear-cooldown)"),
+            "cooldownLimit": described(nullable(oneOf(UserLimit.allCases.map(\.rawValue))), "The limit that started the cooldown"),
         ]
         let output = object(["kind": oneOf(["hls", "record", "forward"]), "id": nullable(string), "state": string, "droppedPackets": integer,
                              "packetsWritten": integer, "attempts": integer, "lastError": nullable(string)])

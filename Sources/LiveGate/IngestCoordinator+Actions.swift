@@ -179,7 +179,7 @@ extension IngestCoordinator {
             // The session ended when its last publisher left (the machine knows when), and a
             // retried end keeps that time.
             try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason,
-                          at: tracked.machine.endTime ?? tracked.endFirstTriedAt)
+                          at: tracked.machine.endTime ?? tracked.endFirstTriedAt, cooldown: tracked.machine.pendingCooldown)
         } catch {
             logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(StoreFactory.describe(error))"])
             channels[channelId]?.endRetryAt = Date().addingTimeInterval(1)
@@ -200,7 +200,9 @@ extension IngestCoordinator {
     func settlePendingEnds(within seconds: TimeInterval) async {
         let deadline = Date().addingTimeInterval(seconds)
         func unsettled() -> [(String, Tracked)] { channels.filter { $0.value.endRetryAt != nil && $0.value.record != nil } }
-        while !unsettled().isEmpty || !deferredWrites.isEmpty, Date() < deadline {
+        // Cancelled (not a graceful stop): every write would fail at once and the sleep would not
+        // wait, so nothing is retried — what is left is kept on disk below.
+        while !unsettled().isEmpty || !deferredWrites.isEmpty, Date() < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
             await flushDeferredWrites()
             for (id, tracked) in unsettled() {
@@ -226,7 +228,8 @@ extension IngestCoordinator {
         }
     }
 
-    func end(sessionRecord: SessionRecord, channel: Channel?, reason: OfflineReason, at endedAt: Date? = nil) async throws {
+    func end(sessionRecord: SessionRecord, channel: Channel?, reason: OfflineReason, at endedAt: Date? = nil,
+             cooldown: (until: Date, limit: UserLimit)? = nil) async throws {
         // The session's end (when its last publisher left) and the time it is recorded differ
         // for a window that closed or a restart: the event is stamped now, the session `endedAt`.
         let now = Date()
@@ -240,12 +243,16 @@ extension IngestCoordinator {
         var channelJSON: JSONValue = .null
         if reason != .deleted, var c = channel {
             c.status = .offline
+            if let cooldown {
+                c.cooldownUntil = cooldown.until
+                c.cooldownLimit = cooldown.limit
+            }
             channelJSON = c.eventJSON
         }
         // Only while this node holds the lease: a session that moved on is the other node's to end.
         let ended = try await store.endSession(id: session.id, reason: reason.rawValue, endedAt: endedAt, now: now, event: .make(
             type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: session.userId, at: now,
-            data: .object(["channel": channelJSON, "session": session.json])), byNode: nodeId)
+            data: .object(["channel": channelJSON, "session": session.json])), byNode: nodeId, cooldown: cooldown)
         if ended != nil {
             sessionsEndedByReason[reason.rawValue, default: 0] += 1
             dispatcher?.notify()

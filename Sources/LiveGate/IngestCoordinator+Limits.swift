@@ -23,7 +23,11 @@ extension IngestCoordinator {
         limitsCache[userId] = nil
         // Running sessions of that user judge by the new limits from now on.
         guard let limits = try? await store.userLimits(userId: userId) else { return }
-        for (id, tracked) in channels where tracked.machine.channel.userId == userId { channels[id]?.limits = limits }
+        for (id, tracked) in channels where tracked.machine.channel.userId == userId {
+            channels[id]?.limits = limits
+            // Raising or removing a limit ended its cooldowns in the store: the machines follow.
+            if let fresh = try? await store.channel(id: id) { channels[id]?.machine.channelEdited(fresh) }
+        }
     }
 
     private func observe(_ ingest: IngestSession, _ limit: UserLimit, configured: JSONValue, measured: JSONValue, now: Date) async {

@@ -258,6 +258,57 @@ class ControlAPIConformanceTests: ControlAPITestCase {
         }
     }
 
+    /// A limit's cooldown is shown with the channel and ended by clear-cooldown or by easing
+    /// that limit (docs/contract.md §2, "Limits") — on SQLite and PostgreSQL.
+    func testACooldownIsShownAndClearedByTheAPIOrByEasingTheLimit() async throws {
+        let u = self.u, store = self.store!
+        try await withClient { c in
+            let id = try await c.createChannel("cool", user: u)["id"] as! String
+            func shown() async throws -> (until: Any?, limit: Any?) {
+                let data = try await c.call(.get, "/v1/channels/\(id)").data
+                return (data?["cooldownUntil"], data?["cooldownLimit"])
+            }
+            let none = try await shown()
+            XCTAssertTrue(none.until is NSNull && none.limit is NSNull, "no cooldown: null")
+            // A session that a limit ended, as the coordinator records it.
+            func coolDown() async throws {
+                let session = SessionRecord(id: "ses_" + UUID().uuidString.prefix(8).lowercased(), channelId: id, nodeId: "n", startedAt: Date(),
+                                            remoteAddr: "10.0.0.1:1", encoder: "x")
+                _ = try await store.startSession(session, event: .make(type: "channel.live", channelId: id, userId: u, at: Date(), data: .object([:])), now: Date())
+                _ = try await store.endSession(id: session.id, reason: "limit_exceeded", endedAt: Date(), now: Date(),
+                                               event: .make(type: "channel.offline", channelId: id, userId: u, at: Date(), data: .object([:])), byNode: nil,
+                                               cooldown: (Date().addingTimeInterval(600), .maxFps))
+            }
+            _ = try await c.call(.put, "/v1/users/\(u)/config", #"{"maxFps":30}"#)
+            try await coolDown()
+            let cooling = try await shown()
+            XCTAssertEqual(cooling.limit as? String, "maxFps")
+            let until = try XCTUnwrap(cooling.until as? String)
+            XCTAssertGreaterThan(Timestamp.parse(until).timeIntervalSinceNow, 590)
+            // clear-cooldown: the operator's call.
+            let cleared = try await c.call(.post, "/v1/channels/\(id)/clear-cooldown")
+            XCTAssertEqual(cleared.status, 200, cleared.raw)
+            XCTAssertTrue(cleared.data?["cooldownUntil"] is NSNull)
+            XCTAssertTrue(cleared.data?["cooldownLimit"] is NSNull)
+            let afterClear = try await shown()
+            XCTAssertTrue(afterClear.until is NSNull)
+            let missing = try await c.call(.post, "/v1/channels/ch_nope/clear-cooldown")
+            XCTAssertEqual(missing.status, 404)
+            // Tightening the limit keeps the cooldown; raising it ends it; so does removing it.
+            try await coolDown()
+            _ = try await c.call(.put, "/v1/users/\(u)/config", #"{"maxFps":25}"#)
+            let tightened = try await shown()
+            XCTAssertEqual(tightened.limit as? String, "maxFps")
+            _ = try await c.call(.put, "/v1/users/\(u)/config", #"{"maxFps":60}"#)
+            let raised = try await shown()
+            XCTAssertTrue(raised.until is NSNull, "raised: the cooldown is over")
+            try await coolDown()
+            _ = try await c.call(.put, "/v1/users/\(u)/config", #"{}"#)
+            let removed = try await shown()
+            XCTAssertTrue(removed.until is NSNull, "removed: the cooldown is over")
+        }
+    }
+
     func testListPaginationFiltersAndBadQueries() async throws {
         let u = self.u
         try await withClient { c in

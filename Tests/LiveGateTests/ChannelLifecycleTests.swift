@@ -291,11 +291,60 @@ final class ChannelLifecycleTests: XCTestCase {
             XCTAssertEqual(first?.reason, .limitCooldown)
             XCTAssertEqual(first?.recordEvent, true)
             XCTAssertEqual(rejection(m.publishRequested(attempt(3, channel(), at: 3)))?.recordEvent, false)
-            XCTAssertEqual(rejection(m.publishRequested(attempt(4, channel(), at: 61.2)))?.reason, .limitCooldown, "still cooling at 59.9 s")
-            guard case .writeSession = m.publishRequested(attempt(5, channel(), at: 61.4, session: "ses_3")).first else {
+            // Counted from the session's end (the drop at 1.2), not from when the end was recorded.
+            XCTAssertEqual(rejection(m.publishRequested(attempt(4, channel(), at: 61.1)))?.reason, .limitCooldown, "still cooling at 59.9 s")
+            guard case .writeSession = m.publishRequested(attempt(5, channel(), at: 61.2, session: "ses_3")).first else {
                 return XCTFail("after the cooldown a publish starts a session (\(limit))")
             }
         }
+    }
+
+    /// The cooldown is stored with the channel: written with the end, enforced by any machine
+    /// (any node) that reads it, ended by the API clearing it.
+    func testTheStoredCooldownIsWhatEveryNodeEnforcesAndClearingItEndsIt() {
+        var m = liveMachine(channel())
+        _ = m.limitObserved(1, .init(limit: .maxFps, configured: .number(30), measured: .number(60)), now: at(5))
+        XCTAssertNil(m.pendingCooldown, "nothing to store before the end")
+        _ = m.publisherEnded(1, reason: .kicked, now: at(5.1))
+        XCTAssertEqual(m.pendingCooldown?.limit, .maxFps)
+        XCTAssertEqual(m.pendingCooldown?.until, at(65.1), "written with the end, counted from it")
+        _ = m.sessionEnded(now: at(5.3))
+        XCTAssertEqual(m.channel.cooldownUntil, at(65.1))
+        XCTAssertNil(m.pendingCooldown)
+
+        // Another node's machine knows nothing but the channel it reads: it refuses too.
+        var cooled = channel()
+        cooled.cooldownUntil = at(65.1)
+        cooled.cooldownLimit = .maxFps
+        var other = ChannelLifecycle(channel: cooled)
+        let refused = rejection(other.publishRequested(attempt(7, cooled, at: 30)))
+        XCTAssertEqual(refused?.reason, .limitCooldown)
+        XCTAssertEqual(refused?.limit, .maxFps)
+        XCTAssertTrue(refused?.status.description.hasSuffix("maxFps exceeded; publishing refused for 36 s") == true, refused?.status.description ?? "")
+        guard case .writeSession = other.publishRequested(attempt(8, cooled, at: 65.2, session: "ses_9")).first else {
+            return XCTFail("an expired stored cooldown refuses nothing")
+        }
+
+        // The API cleared it: the channel edit reaches the machine that started it, which drops its copy.
+        var cleared = cooled
+        cleared.cooldownUntil = nil
+        cleared.cooldownLimit = nil
+        m.channelEdited(cleared)
+        guard case .writeSession = m.publishRequested(attempt(9, cleared, at: 31, session: "ses_10")).first else {
+            return XCTFail("a cleared cooldown refuses nothing")
+        }
+    }
+
+    func testAPublishThatReadTheChannelBeforeTheCooldownWasStoredIsStillRefused() {
+        var m = liveMachine(channel())
+        _ = m.limitObserved(1, .init(limit: .maxSessionSec, configured: .number(10), measured: .number(10)), now: at(10))
+        _ = m.publisherEnded(1, reason: .kicked, now: at(10))
+        // This publish read the channel before the end (and its cooldown) was written: it waits.
+        XCTAssertEqual(m.publishRequested(attempt(2, channel(), at: 10.1, session: "ses_2")), [])
+        let after = m.sessionEnded(now: at(10.2))
+        XCTAssertEqual(rejection(after)?.reason, .limitCooldown, "refused by the cooldown its stale channel did not show")
+        // A publish that read the channel meanwhile (stale too) meets the machine's own copy.
+        XCTAssertEqual(rejection(m.publishRequested(attempt(3, channel(), at: 11)))?.reason, .limitCooldown)
     }
 
     func testCooldownEventAtMostOncePerMinute() {

@@ -253,13 +253,19 @@ final class PublishLifecycleTests: XCTestCase {
     /// 2 s and without going live (used to loop live → limit_exceeded → offline for ever), with
     /// one `channel.publish_rejected` per minute at most; after the cooldown it publishes again.
     func testLimitCooldownStopsAReconnectLoop() async throws {
-        let stack = try await startStack(limitCooldown: 6)
+        let stack = try await startStack(limitCooldown: 300)
         _ = try await channel(stack, "loop", key: "KEY_loop", user: "lim4")
-        try await stack.store.setUserLimits(userId: "lim4", UserLimits(allowedVideoCodecs: ["hevc"]), now: Date())
+        try await stack.store.setUserLimits(userId: "lim4", UserLimits(maxFps: 120, allowedVideoCodecs: ["hevc"]), now: Date())
         let first = try await publish(stack, "KEY_loop", seconds: 3).value
         XCTAssertNotEqual(first.exitCode, 0)
         let ended = await stack.receiver.wait { $0.contains { $0.type == "channel.offline" } }
         XCTAssertTrue(ended)
+        // The cooldown is stored with the channel (every node enforces it) and the offline event shows it.
+        let cooled = try await stack.store.channel(id: "ch_loop")
+        XCTAssertEqual(cooled?.cooldownLimit, .allowedVideoCodecs)
+        let until = try XCTUnwrap(cooled?.cooldownUntil)
+        XCTAssertEqual(until.timeIntervalSinceNow, 300, accuracy: 10)
+        XCTAssertTrue(stack.receiver.events("channel.offline").first?.body.contains("\"cooldownLimit\":\"allowedVideoCodecs\"") == true)
         // The encoder comes straight back, three times.
         for _ in 0..<3 {
             let again = try await publish(stack, "KEY_loop", seconds: 3).value
@@ -268,18 +274,26 @@ final class PublishLifecycleTests: XCTestCase {
         }
         let rejected = await stack.receiver.wait { $0.contains { $0.type == "channel.publish_rejected" } }
         XCTAssertTrue(rejected)
-        try await Task.sleep(for: .milliseconds(500))
         let events = stack.receiver.all.filter { $0.channelId == "ch_loop" }
         XCTAssertEqual(events.map(\.type), ["channel.live", "channel.limit_exceeded", "channel.offline", "channel.publish_rejected"],
                        "one live, one offline, one rejection event for three refused publishes")
         XCTAssertTrue(events.last?.body.contains("\"reason\":\"limit_cooldown\"") == true, events.last?.body ?? "")
         XCTAssertTrue(events[1].body.contains("\"configured\":[\"hevc\"]") && events[1].body.contains("\"value\":\"h264\""), events[1].body)
-        // After the cooldown the limit still applies, but the channel may try again.
-        try await Task.sleep(for: .seconds(6))
-        try await stack.store.setUserLimits(userId: "lim4", UserLimits(), now: Date())
+        // Tightening another limit leaves the cooldown alone.
+        try await stack.store.setUserLimits(userId: "lim4", UserLimits(maxFps: 60, allowedVideoCodecs: ["hevc"]), now: Date())
         await stack.coordinator.userLimitsChanged("lim4")
+        let stillCooling = try await stack.store.channel(id: "ch_loop")
+        XCTAssertNotNil(stillCooling?.cooldownUntil)
+        // Widening the limit that started it ends the cooldown at once, on every node: no waiting out the 300 s.
+        try await stack.store.setUserLimits(userId: "lim4", UserLimits(maxFps: 60, allowedVideoCodecs: ["hevc", "h264"]), now: Date())
+        await stack.coordinator.userLimitsChanged("lim4")
+        let cleared = try await stack.store.channel(id: "ch_loop")
+        XCTAssertNil(cleared?.cooldownUntil)
+        XCTAssertNil(cleared?.cooldownLimit)
         let after = try await publish(stack, "KEY_loop", seconds: 2).value
         XCTAssertEqual(after.exitCode, 0, after.stderr)
+        let done = await stack.receiver.wait { $0.filter { $0.type == "channel.offline" }.count == 2 }
+        XCTAssertTrue(done)
         await stack.stop()
     }
 

@@ -4,14 +4,15 @@ extension Channel {
     /// The channel as it appears in event payloads: everything but the stream key (docs/contract.md §4:
     /// no event payload carries a key).
     public var eventJSON: JSONValue {
-        .object([
+        let fields: [String: JSONValue] = [
             "id": .string(id), "userId": .string(userId), "name": .string(name), "description": .string(description),
             "tags": .array(tags.map { .string($0) }), "status": .string(status.rawValue), "enabled": .bool(enabled), "hls": .bool(hls),
             "record": .bool(record), "reconnectWindowSec": .number(Double(reconnectWindowSec)),
             "duplicatePolicy": .string(duplicatePolicy.rawValue), "metadata": metadata,
             "createdAt": .string(Timestamp.format(createdAt)), "updatedAt": .string(Timestamp.format(updatedAt)),
             "lastLiveAt": lastLiveAt.map { .string(Timestamp.format($0)) } ?? .null,
-        ])
+        ]
+        return .object(cooldownJSON(at: Date()).merging(fields) { _, own in own })
     }
 }
 

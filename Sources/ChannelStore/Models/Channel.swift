@@ -29,6 +29,23 @@ public struct Channel: Sendable, Equatable {
     /// The running session's id while live.
     public var sessionId: String?
     public var playbackPolicy: PlaybackPolicy = .public
+    /// A limit ended this channel's last session: its publishes are refused until then
+    /// (docs/contract.md §2, "Limits"). Stored with the channel, so every node enforces it.
+    public var cooldownUntil: Date?
+    public var cooldownLimit: UserLimit?
+
+    /// The cooldown still running at `now` (an expired one is no cooldown).
+    public func cooldown(at now: Date) -> (until: Date, limit: UserLimit?)? {
+        guard let until = cooldownUntil, until > now else { return nil }
+        return (until, cooldownLimit)
+    }
+
+    /// `cooldownUntil` and `cooldownLimit` as the API and events show them (null when none runs).
+    public func cooldownJSON(at now: Date) -> [String: JSONValue] {
+        let running = cooldown(at: now)
+        return ["cooldownUntil": running.map { .string(Timestamp.format($0.until)) } ?? .null,
+                "cooldownLimit": running?.limit.map { .string($0.rawValue) } ?? .null]
+    }
 
     public init(id: String, userId: String, name: String, description: String = "", tags: [String] = [], streamKey: String,
                 status: Status = .offline, enabled: Bool = true, hls: Bool = true, record: Bool = false,

@@ -29,6 +29,30 @@ public struct UserLimits: Sendable, Equatable {
     }
 }
 
+extension UserLimits {
+    /// Whether these limits ease `limit` compared with `before`: removed, raised, or (codecs)
+    /// widened — what ends a cooldown that limit started (docs/contract.md §2, "Limits").
+    public func eases(_ limit: UserLimit, comparedWith before: UserLimits) -> Bool {
+        func looser<T: Comparable>(_ new: T?, _ old: T?) -> Bool {
+            guard let new else { return old != nil }
+            guard let old else { return false }
+            return new > old
+        }
+        switch limit {
+        case .maxConcurrentLive: return looser(maxConcurrentLive, before.maxConcurrentLive)
+        case .maxBitrateKbps: return looser(maxBitrateKbps, before.maxBitrateKbps)
+        case .maxWidth: return looser(maxWidth, before.maxWidth)
+        case .maxHeight: return looser(maxHeight, before.maxHeight)
+        case .maxFps: return looser(maxFps, before.maxFps)
+        case .maxSessionSec: return looser(maxSessionSec, before.maxSessionSec)
+        case .allowedVideoCodecs:
+            guard let new = allowedVideoCodecs else { return before.allowedVideoCodecs != nil }
+            guard let old = before.allowedVideoCodecs else { return false }
+            return Set(new).isStrictSuperset(of: Set(old))
+        }
+    }
+}
+
 /// Current use against the limits.
 public struct UserUsage: Sendable, Equatable {
     public var channels: Int

@@ -37,7 +37,20 @@ extension SQLChannelStore {
 
     /// Ends the session at `endedAt` (when its last publisher left), recorded `now`.
     public func endSession(id: String, reason: String, endedAt: Date, now: Date, event: NewEvent, byNode: String?) async throws -> StoredEvent? {
+        try await endSession(id: id, reason: reason, endedAt: endedAt, now: now, event: event, byNode: byNode, cooldown: nil)
+    }
+
+    /// `endSession`, and a limit's cooldown stored with the channel in the same transaction
+    /// (docs/contract.md §2, "Limits"): from the moment the end is visible, every node refuses.
+    public func endSession(id: String, reason: String, endedAt: Date, now: Date, event: NewEvent, byNode: String?,
+                           cooldown: (until: Date, limit: UserLimit)?) async throws -> StoredEvent? {
         try await transaction { [self] db in
+            if let cooldown {
+                try await db.raw("""
+                    UPDATE channels SET cooldown_until = \(bind: Timestamp.format(cooldown.until)), cooldown_limit = \(bind: cooldown.limit.rawValue)
+                    WHERE session_id = \(bind: id)
+                    """).run()
+            }
             let holder = try await db.raw("SELECT node_id FROM channel_leases WHERE session_id = \(bind: id) \(unsafeRaw: lockRow)").first()
                 .map { try $0.decode(column: "node_id", as: String.self) }
             if let byNode, let holder, holder != byNode { return nil }

@@ -5,6 +5,19 @@ extension SQLChannelStore {
     public func userLimits(userId: String) async throws -> UserLimits {
         try await read { db in
             guard let row = try await db.raw("SELECT * FROM user_limits WHERE user_id = \(bind: userId)").first() else { return UserLimits() }
+            return try Self.decodeLimits(row)
+        }
+    }
+
+    public func clearCooldown(channelId: String, now: Date) async throws -> Channel? {
+        try await transaction { db in
+            try await db.raw("""
+                UPDATE channels SET cooldown_until = NULL, cooldown_limit = NULL WHERE id = \(bind: channelId) RETURNING *
+                """).first().map(Self.decodeChannel)
+        }
+    }
+
+    static func decodeLimits(_ row: any SQLRow) throws -> UserLimits {
             let codecs = try row.decode(column: "allowed_video_codecs", as: String?.self).flatMap(JSONValue.parse)
             return UserLimits(
                 maxChannels: try row.decode(column: "max_channels", as: Int?.self),
@@ -19,12 +32,19 @@ extension SQLChannelStore {
                     return nil
                 },
                 retentionDays: try row.decode(column: "retention_days", as: Int?.self))
-        }
     }
 
     public func setUserLimits(userId: String, _ l: UserLimits, now: Date) async throws {
         let codecs = l.allowedVideoCodecs.map { JSONValue.array($0.map { .string($0) }).jsonText }
-        try await transaction { db in
+        try await transaction { [self] db in
+            let before = try await db.raw("SELECT * FROM user_limits WHERE user_id = \(bind: userId)").first().map(Self.decodeLimits) ?? UserLimits()
+            // A cooldown ends when the operator raises or removes the limit that started it.
+            let eased = UserLimit.allCases.filter { l.eases($0, comparedWith: before) }
+            for limit in eased {
+                try await db.raw("""
+                    UPDATE channels SET cooldown_until = NULL, cooldown_limit = NULL WHERE user_id = \(bind: userId) AND cooldown_limit = \(bind: limit.rawValue)
+                    """).run()
+            }
             try await db.raw("DELETE FROM user_limits WHERE user_id = \(bind: userId)").run()
             try await db.raw("""
                 INSERT INTO user_limits (user_id, max_channels, max_concurrent_live, max_bitrate_kbps, max_width, max_height, max_fps,

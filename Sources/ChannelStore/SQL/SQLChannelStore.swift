@@ -145,7 +145,8 @@ public final class SQLChannelStore: ChannelStore {
 
     static let channelColumns = """
         seq, id, user_id, name, description, tags, stream_key, status, enabled, hls, record, reconnect_window_sec,
-        duplicate_policy, metadata, created_at, updated_at, last_live_at, session_id, playback_policy
+        duplicate_policy, metadata, created_at, updated_at, last_live_at, session_id, playback_policy,
+        cooldown_until, cooldown_limit
         """
 
     public func createChannel(id: String, streamKey: String, fields: ChannelFields, now: Date) async throws -> Channel {
@@ -311,6 +312,8 @@ public final class SQLChannelStore: ChannelStore {
             sessionId: try row.decode(column: "session_id", as: String?.self)
         )
         channel.playbackPolicy = Channel.PlaybackPolicy(rawValue: (try? row.decode(column: "playback_policy", as: String.self)) ?? "public") ?? .public
+        channel.cooldownUntil = try row.decode(column: "cooldown_until", as: String?.self).map(Timestamp.parse)
+        channel.cooldownLimit = try row.decode(column: "cooldown_limit", as: String?.self).flatMap(UserLimit.init(rawValue:))
         return channel
     }
 }

@@ -114,14 +114,18 @@ public struct ChannelLifecycle: Sendable, Equatable {
         case releaseSession(sessionId: String)
     }
 
+    /// A cooldown this machine started. The channel as stored carries it too (written with the
+    /// session's end) and is what every node decides by; this copy only covers a publish whose
+    /// channel was read just before that write, and goes when the API clears the stored one.
     struct Cooldown: Sendable, Equatable {
         var limit: UserLimit
         var until: Date
-        var lastEventAt: Date?
     }
 
     struct Idle: Sendable, Equatable {
         var cooldown: Cooldown?
+        /// When the last `channel.publish_rejected` of a cooldown was recorded (at most one per interval).
+        var lastCooldownEventAt: Date?
     }
 
     struct Starting: Sendable, Equatable {
@@ -236,7 +240,7 @@ public struct ChannelLifecycle: Sendable, Equatable {
 
     /// Whether nothing is left to track (the coordinator may forget the machine).
     public var isIdle: Bool {
-        if case .idle(let idle) = state { return idle.cooldown == nil }
+        if case .idle(let idle) = state { return idle.cooldown == nil && idle.lastCooldownEventAt == nil }
         return false
     }
 
@@ -254,17 +258,19 @@ public struct ChannelLifecycle: Sendable, Equatable {
         }
         switch state {
         case .idle(var idle):
-            if let cooldown = idle.cooldown {
-                if attempt.now < cooldown.until {
-                    let record = cooldown.lastEventAt.map { attempt.now.timeIntervalSince($0) >= configuration.cooldownEventInterval } ?? true
-                    if record { idle.cooldown?.lastEventAt = attempt.now }
-                    state = .idle(idle)
-                    let seconds = Int(cooldown.until.timeIntervalSince(attempt.now).rounded(.up))
-                    return [.reject(attempt.connection, Rejection(
-                        status: .error(.publishRejected, "\(cooldown.limit.rawValue) exceeded; publishing refused for \(seconds) s"),
-                        reason: .limitCooldown, limit: cooldown.limit, recordEvent: record))]
-                }
-                idle.cooldown = nil
+            if let cooldown = idle.cooldown, attempt.now >= cooldown.until { idle.cooldown = nil }
+            // The stored cooldown (any node may have started it), or the one this machine just started.
+            let stored = attempt.channel.cooldown(at: attempt.now)
+            if stored != nil || idle.cooldown != nil {
+                let until = max(stored?.until ?? .distantPast, idle.cooldown?.until ?? .distantPast)
+                let limit = stored?.limit ?? idle.cooldown?.limit
+                let record = idle.lastCooldownEventAt.map { attempt.now.timeIntervalSince($0) >= configuration.cooldownEventInterval } ?? true
+                if record { idle.lastCooldownEventAt = attempt.now }
+                state = .idle(idle)
+                let seconds = Int(until.timeIntervalSince(attempt.now).rounded(.up))
+                return [.reject(attempt.connection, Rejection(
+                    status: .error(.publishRejected, "\(limit?.rawValue ?? "a limit") exceeded; publishing refused for \(seconds) s"),
+                    reason: .limitCooldown, limit: limit, recordEvent: record))]
             }
             if let max = attempt.limits.maxConcurrentLive, attempt.liveForUser >= max {
                 state = .idle(idle)
@@ -418,11 +424,22 @@ public struct ChannelLifecycle: Sendable, Equatable {
         return [.endSession(sessionId: session.id, reason: reason)]
     }
 
+    /// The cooldown the end being recorded starts (a limit ended the session): written with the
+    /// end, in its transaction, so every node refuses the channel's publishes from then on.
+    public var pendingCooldown: (until: Date, limit: UserLimit)? {
+        guard case .ending(let ending) = state, let limit = ending.violated, configuration.limitCooldown > 0 else { return nil }
+        return (ending.endedAt.addingTimeInterval(configuration.limitCooldown), limit)
+    }
+
     /// The end is recorded. A limit that ended it starts the cooldown; a publish that waited starts the next session.
     public mutating func sessionEnded(now: Date) -> [Action] {
         guard case .ending(let ending) = state else { return [] }
-        let cooldown = ending.violated.map { Cooldown(limit: $0, until: now.addingTimeInterval(configuration.limitCooldown), lastEventAt: nil) }
+        let cooldown = pendingCooldown.map { Cooldown(limit: $0.limit, until: $0.until) }
         state = .idle(Idle(cooldown: cooldown))
+        if let cooldown {
+            channel.cooldownUntil = cooldown.until
+            channel.cooldownLimit = cooldown.limit
+        }
         guard var waiting = ending.waiting else { return [] }
         waiting.now = now
         return publishRequested(waiting)
@@ -474,9 +491,14 @@ public struct ChannelLifecycle: Sendable, Equatable {
         }
     }
 
-    /// The channel was edited (policy, window): applies from the next decision.
+    /// The channel was edited (policy, window, its cooldown cleared): applies from the next
+    /// decision. A stored cooldown that is gone ends this machine's copy too.
     public mutating func channelEdited(_ channel: Channel) {
         self.channel = channel
+        if case .idle(var idle) = state, idle.cooldown != nil, channel.cooldownUntil == nil {
+            idle.cooldown = nil
+            state = .idle(idle)
+        }
     }
 
     /// A limit measured above its configured value on the current publisher.
@@ -504,10 +526,9 @@ public struct ChannelLifecycle: Sendable, Equatable {
             }
             return []
         case .idle(var idle):
-            if let cooldown = idle.cooldown, now >= cooldown.until {
-                idle.cooldown = nil
-                state = .idle(idle)
-            }
+            if let cooldown = idle.cooldown, now >= cooldown.until { idle.cooldown = nil }
+            if let last = idle.lastCooldownEventAt, now.timeIntervalSince(last) >= configuration.cooldownEventInterval { idle.lastCooldownEventAt = nil }
+            state = .idle(idle)
             return []
         default:
             return []
