@@ -44,6 +44,8 @@ public protocol ChannelStore: Sendable {
     /// Applies `fields`; returns nil for an unknown id. A changed `userId` is checked against the new owner's `maxChannels`.
     func updateChannel(id: String, fields: ChannelFields, now: Date) async throws -> Channel?
     func resetStreamKey(id: String, newKey: String, now: Date) async throws -> Channel?
+    /// The channel whose key `reset-key` retired in the last 24 h (nil: never a key, or too old).
+    func channelRetiring(streamKey: String, now: Date) async throws -> Channel?
     func deleteChannel(id: String) async throws -> Bool
 
     // Users.

@@ -49,10 +49,13 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
              object(["channel": ref("EventChannel"), "session": ref("EventSession")])),
             (.channelOffline, "A session ended; `session.reason` says why (null channel: it was deleted).",
              object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession")])),
-            (.channelPublishRejected, "A publish was refused. `channel` is absent for an unknown key; `limit` names the user limit that refused it.",
-             object(["reason": described(string, "unknown_key, disabled, duplicate, limit_exceeded, limit_cooldown or unavailable"),
-                     "status": described(string, "The NetStream status the publisher got, e.g. NetStream.Publish.BadName"),
-                     "remoteAddr": string, "channel": ref("EventChannel"), "limit": oneOf(UserLimit.allCases.map(\.rawValue))],
+            (.channelPublishRejected, "A publish was refused. `channel` is absent for an unknown key or application; `limit` names the user limit "
+                + "that refused it. key_rotated (a key reset-key retired in the last day, channel named) and unknown_app (app names the application asked for) "
+                + "are recorded at most once per address and minute.",
+             object(["reason": described(string, "unknown_key, key_rotated, unknown_app, disabled, duplicate, limit_exceeded, limit_cooldown or unavailable"),
+                     "status": described(string, "The status the publisher got, e.g. NetStream.Publish.BadName or NetConnection.Connect.Rejected"),
+                     "remoteAddr": string, "channel": ref("EventChannel"), "limit": oneOf(UserLimit.allCases.map(\.rawValue)),
+                     "app": described(string, "unknown_app: the application the connect named")],
                     required: ["reason", "status", "remoteAddr"])),
             (.channelLimitExceeded, "A user limit was exceeded during a session, which is then disconnected.",
              object(["channel": ref("EventChannel"), "session": ref("EventSession"), "limit": oneOf(UserLimit.allCases.map(\.rawValue)),

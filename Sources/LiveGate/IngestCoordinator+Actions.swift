@@ -260,11 +260,12 @@ extension IngestCoordinator {
         }
     }
 
-    func recordRejection(_ rejection: ChannelLifecycle.Rejection, channel: Channel?, remote: String) async {
+    func recordRejection(_ rejection: ChannelLifecycle.Rejection, channel: Channel?, remote: String, extra: [String: JSONValue] = [:]) async {
         rejectionsByReason[rejection.reason.rawValue, default: 0] += 1
         guard rejection.recordEvent else { return }
         var data: [String: JSONValue] = ["reason": .string(rejection.reason.rawValue), "status": .string(rejection.status.code.rawValue),
                                          "remoteAddr": .string(remote)]
+        for (key, value) in extra { data[key] = value }
         if let channel { data["channel"] = channel.eventJSON }
         if let limit = rejection.limit { data["limit"] = .string(limit.rawValue) }
         let now = Date()

@@ -33,6 +33,10 @@ extension IngestCoordinator {
         commandSink.yield(.video(session, params))
     }
 
+    public nonisolated func applicationRejected(app: String, remoteAddress: String) {
+        commandSink.yield(.applicationRejected(app: app, remote: remoteAddress))
+    }
+
     public nonisolated func metadata(_ metadata: AMFObject, session: IngestSession) {
         media?.metadata(metadata, connectionID: session.connectionID)
         commandSink.yield(.metadata(session, width: metadata["width"]?.numberValue, height: metadata["height"]?.numberValue,
@@ -100,6 +104,10 @@ extension IngestCoordinator {
             await checkCodecLimits(ingest, params, now: now)
         case .metadata(let ingest, let width, let height, let fps):
             await checkMetadataLimits(ingest, width: width, height: height, fps: fps, now: now)
+        case .applicationRejected(let app, let remote):
+            let rejection = ChannelLifecycle.Rejection(status: .error(.connectRejected, "unknown application"), reason: .unknownApp, limit: nil,
+                                                       recordEvent: rejectionEvents.allow(.unknownApp, address: remote, now: now))
+            await recordRejection(rejection, channel: nil, remote: remote, extra: ["app": .string(app)])
         }
     }
 }

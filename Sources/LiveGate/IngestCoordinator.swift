@@ -58,6 +58,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         case abandoned(ConnectionID)
         case video(IngestSession, VideoCodecParameters)
         case metadata(IngestSession, width: Double?, height: Double?, fps: Double?)
+        case applicationRejected(app: String, remote: String)
     }
 
     let store: any ChannelStore
@@ -89,6 +90,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     // Counters for /metrics.
     var rejectionsByReason: [String: Int] = [:]
+    /// Refusals any peer can cause are recorded once per address and minute.
+    var rejectionEvents = RejectionEventLimiter()
     var sessionsEndedByReason: [String: Int] = [:]
     var sessionsStarted = 0
     var connectionCounter: (@Sendable () -> Int)?
@@ -124,6 +127,15 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         var elsewhere = 0
         do {
             guard let found = try await store.channel(streamKey: request.streamKey), constantTimeEquals(found.streamKey, request.streamKey) else {
+                // A key `reset-key` retired: the broadcaster's encoder still has the old one.
+                if let retired = try await store.channelRetiring(streamKey: request.streamKey, now: Date()) {
+                    logger.notice("publish with a stream key that reset-key retired", metadata: ["channel": "\(retired.id)", "key": "\(request.maskedKey)",
+                                                                                               "remote": "\(remoteAddress)"])
+                    var rejection = ChannelLifecycle.keyRotated
+                    rejection.recordEvent = rejectionEvents.allow(.keyRotated, address: remoteAddress, now: Date())
+                    await recordRejection(rejection, channel: retired, remote: remoteAddress)
+                    return .reject(rejection.status)
+                }
                 await recordRejection(ChannelLifecycle.unknownKey, channel: nil, remote: remoteAddress)
                 return .reject(ChannelLifecycle.unknownKey.status)
             }

@@ -34,6 +34,9 @@ public protocol IngestEventSink: Sendable {
     /// A connection that asked to publish closed without starting (refused, or gone while its
     /// publish was being decided — after an accept that came too late).
     func publishAbandoned(connectionID: UInt64)
+    /// A `connect` named an application this listener does not serve (answered
+    /// `NetConnection.Connect.Rejected` and closed): recorded as a refused publish, `unknown_app`.
+    func applicationRejected(app: String, remoteAddress: String)
 }
 
 extension IngestEventSink {
@@ -42,6 +45,7 @@ extension IngestEventSink {
     public func metadata(_ metadata: AMFObject, session: IngestSession) {}
     public func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {}
     public func publishAbandoned(connectionID: UInt64) {}
+    public func applicationRejected(app: String, remoteAddress: String) {}
 }
 
 /// A sink that ignores everything.

@@ -209,6 +209,9 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
                                                            "key": "\(request?.maskedKey ?? "-")", "app": "\(request?.app ?? "-")"])
             case .kicked:
                 break
+            case .appRejected(let app):
+                logger.info("connection rejected", metadata: ["reason": "\(reason)"])
+                deps.sink.applicationRejected(app: String(app.prefix(64)), remoteAddress: remoteAddress)
             default:
                 logger.info("connection rejected", metadata: ["reason": "\(reason)"])
             }

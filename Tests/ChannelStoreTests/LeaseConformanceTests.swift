@@ -236,3 +236,25 @@ extension ChannelStoreConformanceTests {
         XCTAssertEqual(channel?.status, .offline)
     }
 }
+
+extension ChannelStoreConformanceTests {
+    /// `reset-key` remembers the key it retired for a day (docs/contract.md §2, `key_rotated`).
+    func testAResetKeyIsRememberedForADay() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        _ = try await store.createChannel(id: p + "rk", streamKey: p + "old", fields: fields("rk", user: "u"), now: t0)
+        _ = try await store.resetStreamKey(id: p + "rk", newKey: p + "new", now: t0)
+        let found = try await store.channelRetiring(streamKey: p + "old", now: t0.addingTimeInterval(3600))
+        XCTAssertEqual(found?.id, p + "rk")
+        XCTAssertEqual(found?.streamKey, p + "new", "the channel as it is now")
+        let current = try await store.channelRetiring(streamKey: p + "new", now: t0)
+        XCTAssertNil(current, "the current key is no retired key")
+        let stale = try await store.channelRetiring(streamKey: p + "old", now: t0.addingTimeInterval(24 * 3600 + 1))
+        XCTAssertNil(stale, "forgotten after a day")
+        // Reset again: both earlier keys point at the channel.
+        _ = try await store.resetStreamKey(id: p + "rk", newKey: p + "newer", now: t0.addingTimeInterval(10))
+        let first = try await store.channelRetiring(streamKey: p + "old", now: t0.addingTimeInterval(20))
+        let second = try await store.channelRetiring(streamKey: p + "new", now: t0.addingTimeInterval(20))
+        XCTAssertEqual(first?.id, p + "rk")
+        XCTAssertEqual(second?.id, p + "rk")
+    }
+}

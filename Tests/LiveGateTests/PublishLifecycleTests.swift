@@ -155,6 +155,34 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertTrue(rejectedOK)
         let reasons = stack.receiver.events("channel.publish_rejected").compactMap(\.reason)
         XCTAssertEqual(Set(reasons), ["unknown_key", "disabled", "duplicate", "limit_exceeded"])
+
+        // A key that reset-key retired: refused like any wrong key, recorded as key_rotated with
+        // the channel named — once per address and minute, however often the encoder retries.
+        let rotated = try await channel(stack, "rot", key: "KEY_rot")
+        _ = try await stack.store.resetStreamKey(id: rotated.id, newKey: "KEY_rot_new", now: Date())
+        for _ in 0..<2 {
+            let old = try await publish(stack, "KEY_rot", realtime: false).value
+            XCTAssertTrue(old.stderr.contains("NetStream.Publish.Unauthorized"), old.stderr)
+        }
+        // An application other than `live`: refused at connect, recorded as unknown_app, also once.
+        for _ in 0..<2 {
+            let other = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-t", "1", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                               "rtmp://127.0.0.1:\(stack.port)/other/KEY_a"], timeout: 30)
+            XCTAssertNotEqual(other.exitCode, 0)
+        }
+        let recorded = await stack.receiver.wait {
+            $0.contains { $0.reason == "key_rotated" } && $0.contains { $0.reason == "unknown_app" }
+        }
+        XCTAssertTrue(recorded)
+        try await Task.sleep(for: .milliseconds(300)) // a second event, if one were sent, is on its way
+        let rotatedEvents = stack.receiver.events("channel.publish_rejected").filter { $0.reason == "key_rotated" }
+        XCTAssertEqual(rotatedEvents.count, 1)
+        XCTAssertEqual(rotatedEvents.first?.channelId, "ch_rot", "the channel is named")
+        XCTAssertFalse(rotatedEvents.first?.body.contains("KEY_rot") == true, "no key in the event")
+        let appEvents = stack.receiver.events("channel.publish_rejected").filter { $0.reason == "unknown_app" }
+        XCTAssertEqual(appEvents.count, 1)
+        XCTAssertTrue(appEvents.first?.body.contains(#""app":"other""#) == true, appEvents.first?.body ?? "")
+        XCTAssertTrue(appEvents.first?.body.contains("NetConnection.Connect.Rejected") == true, appEvents.first?.body ?? "")
         await stack.stop()
     }
 

@@ -266,13 +266,33 @@ public final class SQLChannelStore: ChannelStore {
 
     public func resetStreamKey(id: String, newKey: String, now: Date) async throws -> Channel? {
         let found = try await transaction { db in
-            let exists = try await db.raw("SELECT id FROM channels WHERE id = \(bind: id)").first() != nil
-            if exists {
-                try await db.raw("UPDATE channels SET stream_key = \(bind: newKey), updated_at = \(bind: Timestamp.format(now)) WHERE id = \(bind: id)").run()
-            }
-            return exists
+            guard let old = try await db.raw("SELECT stream_key FROM channels WHERE id = \(bind: id)").first()
+                .map({ try $0.decode(column: "stream_key", as: String.self) }) else { return false }
+            try await db.raw("UPDATE channels SET stream_key = \(bind: newKey), updated_at = \(bind: Timestamp.format(now)) WHERE id = \(bind: id)").run()
+            // The retired key is remembered for a day (docs/contract.md §2): a publish with it is
+            // refused as `key_rotated` with the channel named, not as an unknown key.
+            try await db.raw("DELETE FROM retired_keys WHERE retired_at < \(bind: Timestamp.format(now.addingTimeInterval(-Self.retiredKeyLifetime)))").run()
+            try await db.raw("DELETE FROM retired_keys WHERE stream_key = \(bind: old)").run()
+            try await db.raw("""
+                INSERT INTO retired_keys (stream_key, channel_id, retired_at) VALUES (\(bind: old), \(bind: id), \(bind: Timestamp.format(now)))
+                """).run()
+            return true
         }
         return found ? try await channel(id: id) : nil
+    }
+
+    /// How long `reset-key` remembers a retired key.
+    public static let retiredKeyLifetime: TimeInterval = 24 * 3600
+
+    /// The channel whose key `streamKey` was until `reset-key` retired it in the last day.
+    public func channelRetiring(streamKey: String, now: Date) async throws -> Channel? {
+        try await read { db in
+            guard let channelId = try await db.raw("""
+                SELECT channel_id FROM retired_keys WHERE stream_key = \(bind: streamKey)
+                  AND retired_at >= \(bind: Timestamp.format(now.addingTimeInterval(-Self.retiredKeyLifetime)))
+                """).first().map({ try $0.decode(column: "channel_id", as: String.self) }) else { return nil }
+            return try await db.raw("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE id = \(bind: channelId)").first().map(Self.decodeChannel)
+        }
     }
 
     public func deleteChannel(id: String) async throws -> Bool {

@@ -246,6 +246,9 @@ public struct ChannelLifecycle: Sendable, Equatable {
 
     /// The refusal for a key that matches no channel (docs/contract.md §2, first row after the app check).
     public static let unknownKey = Rejection(status: .error(.publishUnauthorized, "unknown stream key"), reason: .unknownKey, limit: nil, recordEvent: true)
+    /// The refusal for a key `reset-key` retired in the last day: told as unauthorized like any
+    /// wrong key (the publisher learns nothing), recorded with the channel it belonged to.
+    public static let keyRotated = Rejection(status: .error(.publishUnauthorized, "unknown stream key"), reason: .keyRotated, limit: nil, recordEvent: true)
 
     // MARK: Inputs
 

@@ -24,4 +24,8 @@ public enum RejectReason: String, Sendable, Equatable {
     case limitCooldown = "limit_cooldown"
     /// The store could not record the session.
     case unavailable
+    /// The key was the channel's until `reset-key` retired it (in the last 24 h).
+    case keyRotated = "key_rotated"
+    /// `connect` named an application other than the listener's (`live`).
+    case unknownApp = "unknown_app"
 }
