@@ -46,6 +46,8 @@ public protocol ChannelStore: Sendable {
     func resetStreamKey(id: String, newKey: String, now: Date) async throws -> Channel?
     /// The channel whose key `reset-key` retired in the last 24 h (nil: never a key, or too old).
     func channelRetiring(streamKey: String, now: Date) async throws -> Channel?
+    /// Stores what `channel.media` reports on the open session and queues the event; nil when the session is over.
+    func recordSessionMedia(id: String, media: JSONValue, event: NewEvent, now: Date) async throws -> StoredEvent?
     func deleteChannel(id: String) async throws -> Bool
 
     // Users.

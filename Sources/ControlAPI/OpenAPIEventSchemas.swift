@@ -27,7 +27,15 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "remoteAddr": string, "encoder": string, "videoCodec": nullable(string), "audioCodec": nullable(string),
                 "bytesIn": integer, "videoFrames": integer, "audioFrames": integer,
                 "reason": nullable(oneOf(OfflineReason.allCases.map(\.rawValue))), "connections": array(ref("EventSessionConnection")),
+                "media": described(nullable(ref("SessionMedia")), "The tracks channel.media reported (null until then)"),
             ]), "A publish session, over all its connections (figures so far while it runs)."),
+            "MediaVideoTrack": object([
+                "codec": described(string, "h264, hevc, av1, vp9 …"), "profile": nullable(string), "level": nullable(integer),
+                "width": nullable(integer), "height": nullable(integer),
+                "frameRate": described(nullable(number), "From the SPS timing, else onMetaData's framerate, else measured"),
+            ]),
+            "MediaAudioTrack": object(["codec": described(string, "aac, mp3, opus …"), "sampleRate": nullable(integer), "channels": nullable(integer)]),
+            "SessionMedia": object(["video": nullable(ref("MediaVideoTrack")), "audio": nullable(ref("MediaAudioTrack"))]),
             "EventVideo": object([
                 "id": string, "channelId": string, "userId": string, "sessionId": nullable(string), "name": string,
                 "durationSec": number, "sizeBytes": integer, "videoCodec": nullable(string), "audioCodec": nullable(string),
@@ -70,6 +78,10 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
              object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession"), "nodeId": string,
                      "remoteAddr": described(string, "Present when the publisher came back through another node")],
                     required: ["channel", "session", "nodeId"])),
+            (.channelMedia, "A publisher's tracks, once its first sequence headers were parsed (within about a second of Publish.Start); "
+                + "sent again only when a reconnecting publisher brings other tracks.",
+             object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession"),
+                     "video": nullable(ref("MediaVideoTrack")), "audio": nullable(ref("MediaAudioTrack"))])),
             (.videoReady, "A recording is finished, verified and on record (null channel: it was deleted).",
              object(["channel": nullable(ref("EventChannel")), "video": ref("EventVideo")])),
             (.videoDeleted, "A recording and its file were deleted: through the API, or by recordings.retentionDays (reason).",

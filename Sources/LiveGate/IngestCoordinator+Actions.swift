@@ -311,6 +311,7 @@ extension IngestCoordinator {
             }
             await feed(id) { $0.tick(now: now, limits: tracked.limits) }
             await checkBitrate(id, now: now)
+            await reportMediaIfReady(id, now: now)
         }
     }
 }

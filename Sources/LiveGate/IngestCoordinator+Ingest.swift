@@ -61,6 +61,8 @@ extension IngestCoordinator {
             pendingKicks[ingest.connectionID] = nil
             guard let id = connections.removeValue(forKey: ingest.connectionID)?.channelId, var tracked = channels[id] else { return }
             tracked.publishers[ingest.connectionID] = nil
+            tracked.mediaReported.remove(ingest.connectionID)
+            tracked.declaredFps[ingest.connectionID] = nil
             // Only a connection of the current session counts towards its figures.
             let index = tracked.connectionIndex.removeValue(forKey: ingest.connectionID)
             if let index {
@@ -102,7 +104,9 @@ extension IngestCoordinator {
             }
         case .video(let ingest, let params):
             await checkCodecLimits(ingest, params, now: now)
+            if let id = connections[ingest.connectionID]?.channelId { await reportMediaIfReady(id, now: now) }
         case .metadata(let ingest, let width, let height, let fps):
+            if let fps, fps > 0, fps < 1000, let id = connections[ingest.connectionID]?.channelId { channels[id]?.declaredFps[ingest.connectionID] = fps }
             await checkMetadataLimits(ingest, width: width, height: height, fps: fps, now: now)
         case .applicationRejected(let app, let remote):
             let rejection = ChannelLifecycle.Rejection(status: .error(.connectRejected, "unknown application"), reason: .unknownApp, limit: nil,

@@ -44,6 +44,9 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         var leaseState: SessionLease.State?
         /// Continued from another node: the outputs here are this part of the session.
         var outputsPart: Int?
+        /// Publishers whose tracks `channel.media` has reported, and the frame rate each declared.
+        var mediaReported: Set<ConnectionID> = []
+        var declaredFps: [ConnectionID: Double] = [:]
     }
 
     struct SessionTotals {

@@ -105,6 +105,28 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertEqual(history.items.first?.endReason, "unpublished")
         XCTAssertGreaterThan(history.items.first?.videoFrames ?? 0, 50)
         XCTAssertTrue(history.items.first?.encoder.contains("FMLE") == true)
+        // channel.media: the tracks as parsed from the sequence headers (the clip is H.264 Main
+        // 320x240 at 25 fps, AAC 48 kHz stereo), after channel.live and before channel.offline;
+        // the session carries them.
+        let mediaEvent = try XCTUnwrap(stack.receiver.events("channel.media").first, "channel.media was sent")
+        XCTAssertEqual(stack.receiver.events("channel.media").count, 1)
+        XCTAssertTrue(stack.receiver.events("channel.live").first!.seq < mediaEvent.seq && mediaEvent.seq < offline.seq)
+        let mediaBody = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(mediaEvent.body.utf8)) as? [String: Any])
+        let mediaData = try XCTUnwrap(mediaBody["data"] as? [String: Any])
+        let video = try XCTUnwrap(mediaData["video"] as? [String: Any])
+        XCTAssertEqual(video["codec"] as? String, "h264")
+        XCTAssertEqual(video["profile"] as? String, "Main")
+        XCTAssertEqual(video["width"] as? Int, 320)
+        XCTAssertEqual(video["height"] as? Int, 240)
+        XCTAssertEqual(video["frameRate"] as? Double ?? 0, 25, accuracy: 0.5)
+        let audio = try XCTUnwrap(mediaData["audio"] as? [String: Any])
+        XCTAssertEqual(audio["codec"] as? String, "aac")
+        XCTAssertEqual(audio["sampleRate"] as? Int, 48000)
+        XCTAssertEqual(audio["channels"] as? Int, 2)
+        guard case .object(let stored)? = history.items.first?.media, case .object(let storedVideo)? = stored["video"] else {
+            return XCTFail("the session carries the media: \(String(describing: history.items.first?.media))")
+        }
+        XCTAssertEqual(storedVideo["width"], .number(320))
         // The receiver answers before the dispatcher records the outcome: poll the log briefly.
         var deliveries = try await stack.store.deliveries(webhookId: "wh_test", state: nil, limit: 10, cursor: nil)
         for _ in 0..<100 where !deliveries.items.allSatisfy({ $0.state == .delivered }) {

@@ -56,7 +56,7 @@ final class WebhookEndpointsTests: XCTestCase {
         let log = try await call("GET", "/v1/events")
         XCTAssertEqual(log.status, 200)
         let logged = items(log)
-        XCTAssertEqual(logged.map { $0["type"] as? String }, ["channel.live", "channel.offline"], "no webhook.ping in the log")
+        XCTAssertEqual(logged.map { $0["type"] as? String }, ["channel.live", "channel.media", "channel.offline"], "no webhook.ping in the log")
         XCTAssertTrue(data(log).keys.contains("nextCursor"))
         XCTAssertTrue(data(log)["nextCursor"] is NSNull)
         for item in logged {
@@ -71,14 +71,14 @@ final class WebhookEndpointsTests: XCTestCase {
             XCTAssertFalse(sent.body.contains(key), "no stream key in a payload")
         }
         let seqs = logged.compactMap { $0["seq"] as? Int }
-        XCTAssertEqual(seqs, [seqs[0], seqs[0] + 1], "gapless")
+        XCTAssertEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2], "gapless")
         let first = try await call("GET", "/v1/events?limit=1")
         XCTAssertEqual(items(first).map { $0["type"] as? String }, ["channel.live"])
         let cursor = try XCTUnwrap(data(first)["nextCursor"] as? String)
         let second = try await call("GET", "/v1/events?limit=1&cursor=\(cursor)")
-        XCTAssertEqual(items(second).map { $0["type"] as? String }, ["channel.offline"])
+        XCTAssertEqual(items(second).map { $0["type"] as? String }, ["channel.media"])
         let v1 = items(try await call("GET", "/v1/events?after=\(seqs[0])")).map { $0["seq"] as? Int }
-        XCTAssertEqual(v1, [seqs[1]])
+        XCTAssertEqual(v1, [seqs[1], seqs[2]])
         let v2 = items(try await call("GET", "/v1/events?type=channel.offline")).count
         XCTAssertEqual(v2, 1)
         let v3 = items(try await call("GET", "/v1/events?type=channel.live,channel.offline&channelId=\(channelID)&userId=u1")).count
@@ -88,7 +88,7 @@ final class WebhookEndpointsTests: XCTestCase {
         let v5 = items(try await call("GET", "/v1/events?userId=u2")).count
         XCTAssertEqual(v5, 0)
         let v6 = items(try await call("GET", "/v1/events?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z")).count
-        XCTAssertEqual(v6, 2)
+        XCTAssertEqual(v6, 3)
         let v7 = items(try await call("GET", "/v1/events?to=2000-01-01T00:00:00Z")).count
         XCTAssertEqual(v7, 0)
         let v8 = try await call("GET", "/v1/events?type=webhook.ping").status
@@ -102,7 +102,7 @@ final class WebhookEndpointsTests: XCTestCase {
         let deliveries = try await call("GET", "/v1/webhooks/\(webhookID)/deliveries")
         XCTAssertEqual(deliveries.status, 200)
         let log2 = items(deliveries)
-        XCTAssertEqual(log2.map { $0["eventType"] as? String }, ["webhook.ping", "channel.offline", "channel.live"])
+        XCTAssertEqual(log2.map { $0["eventType"] as? String }, ["webhook.ping", "channel.offline", "channel.media", "channel.live"])
         XCTAssertEqual(log2.first?["id"] as? String, pingDelivery)
         XCTAssertEqual(log2.first?["eventId"] as? String, pingEvent)
         for d in log2 {
@@ -113,7 +113,7 @@ final class WebhookEndpointsTests: XCTestCase {
             XCTAssertTrue(d["nextAttemptAt"] is NSNull, "nothing more to do")
             XCTAssertNotNil(d["latencyMs"] as? Int)
         }
-        XCTAssertEqual(log2.dropFirst().map { $0["eventSeq"] as? Int }, [seqs[1], seqs[0]])
+        XCTAssertEqual(log2.dropFirst().map { $0["eventSeq"] as? Int }, [seqs[2], seqs[1], seqs[0]])
         let v11 = try await call("GET", "/v1/webhooks/wh_nope/deliveries").status
         XCTAssertEqual(v11, 404)
 
@@ -136,7 +136,7 @@ final class WebhookEndpointsTests: XCTestCase {
 
         let verified = try await receiver.verifyWithStandardWebhooks()
         XCTAssertEqual(verified, receiver.all.count)
-        XCTAssertEqual(verified, 4, "live, offline, ping, the redelivered live")
+        XCTAssertEqual(verified, 5, "live, media, offline, ping, the redelivered live")
         gateway.terminate()
         gateway.waitUntilExit()
         await receiver.stop()
@@ -184,7 +184,7 @@ final class WebhookEndpointsTests: XCTestCase {
         XCTAssertTrue(ready)
         let videos = ((try await curl(["\(api)/v1/videos"])["data"] as? [String: Any])?["items"] as? [[String: Any]]) ?? []
         _ = try await curl(["-X", "DELETE", "\(api)/v1/videos/\(try XCTUnwrap(videos.first?["id"] as? String))"])
-        let everything = await receiver.wait(timeout: 20) { r in Set(r.map(\.type)).count == 11 }
+        let everything = await receiver.wait(timeout: 20) { r in Set(r.map(\.type)).count == 12 }
         XCTAssertTrue(everything, "got \(Set(receiver.all.map(\.type)).sorted())")
 
         let deadHook = try await curl(["\(api)/v1/webhooks/\(deadID)"])
@@ -203,7 +203,7 @@ final class WebhookEndpointsTests: XCTestCase {
         let check = try await ProcessRunner.run(python, [root.appendingPathComponent("scripts/check-event-schemas.py").path, docFile.path, bodiesFile.path],
                                                 timeout: 60)
         XCTAssertEqual(check.exitCode, 0, check.stdout + check.stderr)
-        XCTAssertTrue(check.stdout.contains(#""types": ["channel.disconnected", "channel.limit_exceeded", "channel.live", "channel.offline", "channel.publish_rejected", "channel.reconnected", "forward.failed", "video.deleted", "video.ready", "webhook.disabled", "webhook.ping"]"#),
+        XCTAssertTrue(check.stdout.contains(#""types": ["channel.disconnected", "channel.limit_exceeded", "channel.live", "channel.media", "channel.offline", "channel.publish_rejected", "channel.reconnected", "forward.failed", "video.deleted", "video.ready", "webhook.disabled", "webhook.ping"]"#),
                       check.stdout)
 
         // Channel-scoped events carry their channel, never its key.

@@ -39,7 +39,7 @@ extension SessionRecord {
             "videoCodec": videoCodec.map { .string($0) } ?? .null, "audioCodec": audioCodec.map { .string($0) } ?? .null,
             "bytesIn": .number(Double(bytesIn)), "videoFrames": .number(Double(videoFrames)), "audioFrames": .number(Double(audioFrames)),
             "reason": endReason.map { .string($0) } ?? .null,
-            "connections": .array(connections.map(\.json)),
+            "connections": .array(connections.map(\.json)), "media": media ?? .null,
         ])
     }
 }

@@ -21,6 +21,9 @@ public struct SessionRecord: Sendable, Equatable {
     /// The channel's owner when the session started: kept with the session, so events about it
     /// still say whose it was after the channel is deleted.
     public var userId: String?
+    /// The tracks as `channel.media` reported them (`video`, `audio`), once the first sequence
+    /// headers were parsed; the latest connection's.
+    public var media: JSONValue?
 
     public init(id: String, channelId: String, nodeId: String, startedAt: Date, endedAt: Date? = nil, remoteAddr: String, encoder: String,
                 videoCodec: String? = nil, audioCodec: String? = nil, bytesIn: Int64 = 0, videoFrames: Int64 = 0, audioFrames: Int64 = 0,

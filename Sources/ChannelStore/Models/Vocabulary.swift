@@ -25,6 +25,8 @@ public enum EventType: String, Sendable, Equatable, CaseIterable {
     case channelDisconnected = "channel.disconnected"
     /// A publisher came back inside the window: the same session goes on.
     case channelReconnected = "channel.reconnected"
+    /// The tracks of a publisher, once its first sequence headers were parsed.
+    case channelMedia = "channel.media"
     case videoReady = "video.ready"
     case videoDeleted = "video.deleted"
     case forwardFailed = "forward.failed"

@@ -190,6 +190,10 @@ enum Migrations {
                 "CREATE INDEX retired_keys_at ON retired_keys (retired_at)",
             ]
         },
+        Migration(version: 15, name: "session media") { _ in
+            // What `channel.media` reported (codec, size, rates of each track): the session carries it.
+            ["ALTER TABLE sessions ADD COLUMN media TEXT"]
+        },
     ]
 }
 

@@ -92,7 +92,7 @@ extension SQLChannelStore {
     }
 
     static func decodeSession(_ row: any SQLRow) throws -> SessionRecord {
-        SessionRecord(id: try row.decode(column: "id", as: String.self), channelId: try row.decode(column: "channel_id", as: String.self),
+        var session = SessionRecord(id: try row.decode(column: "id", as: String.self), channelId: try row.decode(column: "channel_id", as: String.self),
                       nodeId: try row.decode(column: "node_id", as: String.self),
                       startedAt: Timestamp.parse(try row.decode(column: "started_at", as: String.self)),
                       endedAt: try row.decode(column: "ended_at", as: String?.self).map(Timestamp.parse),
@@ -102,6 +102,17 @@ extension SQLChannelStore {
                       audioFrames: try row.decode(column: "audio_frames", as: Int64.self), endReason: try row.decode(column: "end_reason", as: String?.self),
                       connections: Self.decodeConnections(try row.decode(column: "connections", as: String?.self)),
                       userId: try row.decode(column: "user_id", as: String?.self))
+        session.media = try row.decode(column: "media", as: String?.self).flatMap(JSONValue.parse)
+        return session
+    }
+
+    /// The session's tracks and `channel.media`, in one transaction (docs/contract.md §2, "Media facts").
+    public func recordSessionMedia(id: String, media: JSONValue, event: NewEvent, now: Date) async throws -> StoredEvent? {
+        try await transaction { [self] db in
+            guard try await db.raw("UPDATE sessions SET media = \(bind: media.jsonText) WHERE id = \(bind: id) AND ended_at IS NULL RETURNING id")
+                .first() != nil else { return nil }
+            return try await insertEvent(db, event, now: now)
+        }
     }
 
     static func decodeConnections(_ text: String?) -> [SessionConnection] {
