@@ -140,9 +140,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The fuzzing entry point, kept out of RTMPCore's public API: the libFuzzer target and
+        // the regression tests share it.
+        .target(
+            name: "RTMPFuzzHarness",
+            dependencies: ["RTMPCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "RTMPFuzzer",
-            dependencies: ["RTMPCore"]
+            dependencies: ["RTMPFuzzHarness"]
         ),
         .executableTarget(
             name: "livegate",
@@ -167,7 +173,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RTMPCoreTests",
-            dependencies: ["RTMPCore", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RTMPCore", "RTMPFuzzHarness", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

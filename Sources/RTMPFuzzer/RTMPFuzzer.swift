@@ -1,5 +1,5 @@
 import Foundation
-import RTMPCore
+import RTMPFuzzHarness
 
 #if FUZZING
 /// libFuzzer's driver, which `-sanitize=fuzzer` links in.

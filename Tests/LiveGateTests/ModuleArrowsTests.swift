@@ -19,7 +19,8 @@ final class ModuleArrowsTests: XCTestCase {
         "MediaPipeline": ["CFFmpeg", "RTMPCore"],
         "LiveGate": ["RTMPCore", "RTMPServer", "ChannelStore", "Webhooks", "ControlAPI", "MediaPipeline"],
         "livegate": ["LiveGate"],
-        "RTMPFuzzer": ["RTMPCore"],
+        "RTMPFuzzHarness": ["RTMPCore"],
+        "RTMPFuzzer": ["RTMPFuzzHarness"],
         "rtmp-bench": ["RTMPCore"],
     ]
 

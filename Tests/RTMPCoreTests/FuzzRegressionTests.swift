@@ -1,5 +1,6 @@
 import Foundation
 import RTMPCore
+import RTMPFuzzHarness
 import XCTest
 
 /// Every input the fuzzer ever crashed on (and the seed corpus) is replayed through the same

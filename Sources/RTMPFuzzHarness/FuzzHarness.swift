@@ -1,4 +1,5 @@
 import NIOCore
+import RTMPCore
 
 /// The one entry point shared by the libFuzzer target (`RTMPFuzzer`), its corpus replayer and
 /// the regression tests, so a crash the fuzzer finds is replayed by exactly the same code.
