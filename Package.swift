@@ -35,6 +35,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
+        // The vocabulary every part shares: channels, limits, sessions, events and their
+        // payloads, the ports between the API and the ingest domain. Foundation only.
+        .target(name: "LiveGateModel"),
         .target(
             name: "RTMPCore",
             dependencies: [
@@ -42,6 +45,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: hotPathSettings
+        ),
+        // The ingest domain: the channel machine and the rules it decides by, pure (no I/O, time
+        // as an input). It knows the protocol's vocabulary, never a socket, a database or HTTP.
+        .target(
+            name: "IngestCore",
+            dependencies: ["LiveGateModel", "RTMPCore"]
         ),
         .target(
             name: "RTMPServer",
@@ -74,6 +83,7 @@ let package = Package(
         .target(
             name: "ChannelStore",
             dependencies: [
+                "LiveGateModel",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
@@ -87,6 +97,7 @@ let package = Package(
         .target(
             name: "Webhooks",
             dependencies: [
+                "LiveGateModel",
                 "ChannelStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -99,6 +110,7 @@ let package = Package(
         .target(
             name: "ControlAPI",
             dependencies: [
+                "LiveGateModel",
                 "ChannelStore",
                 "Webhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -111,6 +123,8 @@ let package = Package(
         .target(
             name: "LiveGate",
             dependencies: [
+                "LiveGateModel",
+                "IngestCore",
                 "RTMPCore",
                 "MediaPipeline",
                 "RTMPServer",
@@ -177,6 +191,10 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "IngestCoreTests",
+            dependencies: ["IngestCore", "LiveGateModel", "RTMPCore"]
+        ),
+        .testTarget(
             name: "RTMPServerTests",
             dependencies: [
                 "RTMPServer", "RTMPCore", "TestSupport",
@@ -197,12 +215,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelStoreTests",
-            dependencies: ["ChannelStore", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["LiveGateModel", "ChannelStore", "TestSupport", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(
             name: "ControlAPITests",
             dependencies: [
+                "LiveGateModel",
                 "ControlAPI", "ChannelStore", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -212,6 +231,7 @@ let package = Package(
         .testTarget(
             name: "LiveGateTests",
             dependencies: [
+                "LiveGateModel",
                 "LiveGate", "RTMPCore", "RTMPServer", "ChannelStore", "Webhooks", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

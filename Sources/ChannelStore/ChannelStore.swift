@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// Everything LiveGate keeps durably. One protocol, implemented by `SQLChannelStore` over

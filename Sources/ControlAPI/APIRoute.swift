@@ -1,3 +1,4 @@
+import LiveGateModel
 import HTTPTypes
 import Hummingbird
 

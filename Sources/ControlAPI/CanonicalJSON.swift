@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// The JSON Canonicalization Scheme (RFC 8785): one byte sequence per JSON value, so two bodies

@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 import Foundation
 import enum NIOCore.SocketAddress
@@ -54,37 +55,4 @@ public struct ControlAPIConfiguration: Sendable {
 
     /// `rtmp://HOST:PORT/live` — OBS's "Server"; the stream key is `streamId`.
     public var streamUrl: String { "rtmp://\(publicHost):\(rtmpPort)/\(rtmpApp)" }
-}
-
-/// Hooks into live sessions, so deleting a channel, resetting its key or disabling it kicks the
-/// current publisher. The publish lifecycle (issue #4) implements it; until then nothing is live.
-public protocol LiveSessionControl: Sendable {
-    /// The API changed a channel so that its publisher must go (kicked; the session ends with the change's reason).
-    func channelChanged(_ channelId: String, change: ChannelChange) async
-    /// Measured stats of a channel with a session (`/v1/channels/{id}/stats`); nil when it has none.
-    func channelStats(_ channelId: String) async -> ChannelStats?
-    /// Connections, live channels and ingest bit rate for `/v1/system/stats`.
-    func ingestSummary() async -> JSONValue
-    /// The live session's outputs (`kind`, `id`, `state`, `droppedPackets` …); empty when offline.
-    func outputs(_ channelId: String) async -> [ChannelStats.Output]
-    /// A user's limits were replaced (drop any cached copy).
-    func userLimitsChanged(_ userId: String) async
-    /// A channel's forwards were created, changed or deleted: a live session applies them now.
-    func forwardsChanged(_ channelId: String) async
-    /// A channel was edited (policy, reconnect window …): its live session decides by the new values from now on.
-    func channelEdited(_ channel: Channel) async
-}
-
-extension LiveSessionControl {
-    public func outputs(_ channelId: String) async -> [ChannelStats.Output] { [] }
-    public func userLimitsChanged(_ userId: String) async {}
-    public func forwardsChanged(_ channelId: String) async {}
-    public func channelEdited(_ channel: Channel) async {}
-}
-
-public struct NoLiveSessions: LiveSessionControl {
-    public init() {}
-    public func channelChanged(_ channelId: String, change: ChannelChange) async {}
-    public func channelStats(_ channelId: String) async -> ChannelStats? { nil }
-    public func ingestSummary() async -> JSONValue { .object(["connections": .number(0), "liveChannels": .number(0), "ingestBitrateKbps": .number(0)]) }
 }

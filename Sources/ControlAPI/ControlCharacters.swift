@@ -1,3 +1,4 @@
+import LiveGateModel
 extension Unicode.Scalar {
     /// C0, DEL and C1 control characters (Unicode category Cc): never part of a name, an id, a
     /// tag or a URL. (A NUL used to cut `"a\u0000b"` to `"a"` on its way into the store.)

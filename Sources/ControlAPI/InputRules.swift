@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// What the API accepts in names, ids, tags, free text and URLs, stated once: the checks in

@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// A small JSON Schema vocabulary for the OpenAPI document's builders

@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// The webhook payloads in the OpenAPI document: one named schema per event type (the same

@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// The API's own objects in the OpenAPI document: what each answer's `data` is and what each

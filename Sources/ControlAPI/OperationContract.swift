@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// What one route promises in the OpenAPI document beyond its method and path: the request

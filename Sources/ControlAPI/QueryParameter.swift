@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// A query parameter an endpoint takes. The route table lists them, so the router refuses

@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// RFC 3339 §5.6 `date-time`, exactly: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, `T`/`Z` in either

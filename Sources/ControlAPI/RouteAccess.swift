@@ -1,3 +1,4 @@
+import LiveGateModel
 /// Who may call a route: declared once per route in `ControlAPI.routes`, enforced before the
 /// handler runs, and published in the OpenAPI document (docs/api.md, "Who may call what").
 ///

@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// A JSON parser for request bodies that refuses what a lenient one lets through

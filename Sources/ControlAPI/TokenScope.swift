@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 
 /// What an API token may do (docs/contract.md §4). `admin` may do everything, tokens included.

@@ -1,5 +1,7 @@
+import LiveGateModel
 import ChannelStore
 import Foundation
+import IngestCore
 import RTMPCore
 import RTMPServer
 

@@ -1,5 +1,5 @@
+import LiveGateModel
 import ChannelStore
-import ControlAPI
 import Foundation
 import Logging
 

@@ -1,5 +1,7 @@
+import LiveGateModel
 import ChannelStore
 import Foundation
+import IngestCore
 import MediaPipeline
 import RTMPCore
 import RTMPServer

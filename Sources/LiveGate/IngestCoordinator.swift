@@ -1,6 +1,7 @@
+import LiveGateModel
 import ChannelStore
-import ControlAPI
 import Foundation
+import IngestCore
 import Logging
 import MediaPipeline
 import RTMPCore

@@ -1,3 +1,4 @@
+import LiveGateModel
 /// A configuration holds secrets (the API token secret, the database password in its URL).
 /// swift-service-lifecycle logs the services it starts at `debug` with `String(describing:)`,
 /// and the default description of a struct prints every stored value: the token secret was in

@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// This node's stable id (docs/contract.md §7): the configured `nodeId`, or one generated on the first start

@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// Session ends the store would not take before the process stopped (SIGTERM during a store

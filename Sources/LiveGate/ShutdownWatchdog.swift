@@ -1,3 +1,4 @@
+import LiveGateModel
 import Dispatch
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import RTMPCore
 import NIOCore
 
 /// One connection's own lifecycle, apart from the RTMP protocol (`RTMPConnectionStateMachine`)

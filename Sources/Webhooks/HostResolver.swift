@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// Turns a host name into addresses, for the outbound guard (`OutboundGuard`). Synchronous:

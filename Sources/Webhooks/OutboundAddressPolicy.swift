@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// Which addresses a webhook or a forward may reach when private networks are blocked

@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// The outbound URL guard (`webhooks.blockPrivateNetworks`, `forwards.blockPrivateNetworks`):

@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// docs/contract.md §5: ≈ 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h, for 24 h; each delay

@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// The dispatcher's time: when a delivery is due, when an attempt was made, how long a webhook

@@ -1,3 +1,4 @@
+import LiveGateModel
 import Crypto
 import Foundation
 

@@ -1,3 +1,4 @@
+import LiveGateModel
 import AsyncHTTPClient
 import Foundation
 import NIOCore

@@ -1,3 +1,4 @@
+import LiveGateModel
 @testable import ChannelStore
 import NIOConcurrencyHelpers
 import XCTest

@@ -1,3 +1,4 @@
+import LiveGateModel
 @testable import ControlAPI
 import Foundation
 import HTTPTypes

@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 @testable import ControlAPI
 import Foundation

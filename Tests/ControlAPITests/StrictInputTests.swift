@@ -1,3 +1,4 @@
+import LiveGateModel
 import ChannelStore
 import ControlAPI
 import Foundation

@@ -1,3 +1,4 @@
+import LiveGateModel
 @testable import ControlAPI
 import ChannelStore
 import Foundation

@@ -1,3 +1,4 @@
+import LiveGateModel
 /// An async mutex with two queues. SQLite is one writing connection: every write goes through
 /// this so a transaction never interleaves with another's statements. Waiters marked
 /// `urgent` — a publisher waiting for its `Publish.Start` — go before the background writes

@@ -1,3 +1,4 @@
+import LiveGateModel
 import SQLKit
 
 /// Versioned schema migrations. Each runs once, in order, inside a transaction, recorded in

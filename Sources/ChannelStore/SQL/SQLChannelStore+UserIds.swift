@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 import Logging
 import SQLKit

@@ -1,3 +1,4 @@
+import LiveGateModel
 import AsyncKit
 import Foundation
 import NIOCore

@@ -61,4 +61,10 @@ public struct LostSession: Sendable, Equatable {
     public var session: SessionRecord
     public var lostNode: String
     public var event: StoredEvent
+
+    public init(session: SessionRecord, lostNode: String, event: StoredEvent) {
+        self.session = session
+        self.lostNode = lostNode
+        self.event = event
+    }
 }

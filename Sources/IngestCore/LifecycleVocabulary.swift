@@ -1,5 +1,5 @@
-import ChannelStore
-import RTMPServer
+import LiveGateModel
+import RTMPCore
 
 extension OfflineReason {
     /// How a publisher's connection ended, as an offline reason when nothing else explains it.

@@ -2,9 +2,9 @@ import Foundation
 
 /// Random identifiers and secrets, from the system CSPRNG.
 public enum Identifiers {
-    static let base32: [Character] = Array("abcdefghijklmnopqrstuvwxyz234567")
+    public static let base32: [Character] = Array("abcdefghijklmnopqrstuvwxyz234567")
 
-    static func randomBytes(_ n: Int) -> [UInt8] {
+    public static func randomBytes(_ n: Int) -> [UInt8] {
         var g = SystemRandomNumberGenerator()
         return (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
     }
@@ -23,7 +23,7 @@ public enum Identifiers {
 
     public static func tokenSecret() -> String { base64url(randomBytes(32)) }
 
-    static func base64url(_ bytes: [UInt8]) -> String {
+    public static func base64url(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }

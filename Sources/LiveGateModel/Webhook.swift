@@ -110,6 +110,16 @@ public struct StoredEvent: Sendable, Equatable {
     public var userId: String?
     public var payload: JSONValue
     public var createdAt: Date
+
+    public init(seq: Int64, id: String, type: String, channelId: String?, userId: String?, payload: JSONValue, createdAt: Date) {
+        self.seq = seq
+        self.id = id
+        self.type = type
+        self.channelId = channelId
+        self.userId = userId
+        self.payload = payload
+        self.createdAt = createdAt
+    }
 }
 
 /// Errors a store reports in terms the API maps to statuses.

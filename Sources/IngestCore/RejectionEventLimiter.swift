@@ -1,3 +1,4 @@
+import LiveGateModel
 import Foundation
 
 /// At most one recorded refusal per address and reason per interval, for the refusals any
@@ -6,18 +7,18 @@ import Foundation
 /// still counts in the metrics; only the event is limited. Pure: time comes in with each call.
 /// Memory is bounded: entries older than the interval are dropped when the table grows, and past
 /// `capacity` addresses nothing more is recorded until they age out.
-struct RejectionEventLimiter: Sendable {
-    var interval: TimeInterval = 60
-    var capacity = 10_000
+public struct RejectionEventLimiter: Sendable {
+    public var interval: TimeInterval = 60
+    public var capacity = 10_000
     private var lastRecorded: [String: Date] = [:]
 
-    init(interval: TimeInterval = 60, capacity: Int = 10_000) {
+    public init(interval: TimeInterval = 60, capacity: Int = 10_000) {
         self.interval = interval
         self.capacity = capacity
     }
 
     /// Whether this refusal's event is recorded; remembers it when it is.
-    mutating func allow(_ reason: RejectReason, address: String, now: Date) -> Bool {
+    public mutating func allow(_ reason: RejectReason, address: String, now: Date) -> Bool {
         let key = reason.rawValue + " " + Self.host(of: address)
         if let last = lastRecorded[key], now.timeIntervalSince(last) < interval { return false }
         if lastRecorded[key] == nil, lastRecorded.count >= capacity {
@@ -28,10 +29,10 @@ struct RejectionEventLimiter: Sendable {
         return true
     }
 
-    var count: Int { lastRecorded.count }
+    public var count: Int { lastRecorded.count }
 
     /// The address without its port: `10.0.0.1:5000` → `10.0.0.1`, `[::1]:5000` → `::1`.
-    static func host(of address: String) -> String {
+    public static func host(of address: String) -> String {
         if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
             return String(address[address.index(after: address.startIndex)..<close])
         }

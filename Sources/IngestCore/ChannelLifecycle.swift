@@ -1,7 +1,6 @@
-import ChannelStore
+import LiveGateModel
 import Foundation
 import RTMPCore
-import RTMPServer
 
 /// One channel's publishing lifecycle (docs/contract.md §2's decision table, the reconnect window, replace,
 /// kicks, limits and their cooldown) as a pure state machine: no I/O, no clock of its own —
@@ -66,6 +65,13 @@ public struct ChannelLifecycle: Sendable, Equatable {
         public var startedAt: Date
         public var remoteAddress: String
         public var encoder: String
+
+        public init(id: String, startedAt: Date, remoteAddress: String, encoder: String) {
+            self.id = id
+            self.startedAt = startedAt
+            self.remoteAddress = remoteAddress
+            self.encoder = encoder
+        }
     }
 
     /// A publish refusal: what the publisher is told, and what is recorded.
@@ -75,6 +81,13 @@ public struct ChannelLifecycle: Sendable, Equatable {
         public var limit: UserLimit?
         /// Whether to record a `channel.publish_rejected` event (cooldown refusals are rate-limited).
         public var recordEvent: Bool
+
+        public init(status: NetStatus, reason: RejectReason, limit: UserLimit?, recordEvent: Bool) {
+            self.status = status
+            self.reason = reason
+            self.limit = limit
+            self.recordEvent = recordEvent
+        }
     }
 
     /// A limit found exceeded during a session.

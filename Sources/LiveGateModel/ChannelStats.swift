@@ -1,4 +1,4 @@
-import ChannelStore
+import Foundation
 
 /// `/v1/channels/{id}/stats` as the ingest side measures it (docs/contract.md §4 channel stats object):
 /// one typed shape whether the session has a publisher (`live`), waits for one

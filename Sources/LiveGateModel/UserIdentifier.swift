@@ -27,7 +27,7 @@ public enum UserIdentifier {
     }
 
     /// The form a stored id takes under the rule: NFC, whitespace at the ends dropped.
-    static func canonical(_ stored: String) -> String {
+    public static func canonical(_ stored: String) -> String {
         var scalars = Substring(normalize(stored)).unicodeScalars
         while let f = scalars.first, f.properties.isWhitespace { scalars.removeFirst() }
         while let l = scalars.last, l.properties.isWhitespace { scalars.removeLast() }
