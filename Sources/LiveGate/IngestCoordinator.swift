@@ -109,9 +109,13 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     /// Where session ends the store did not take by shutdown are kept (nil: not kept).
     let pendingEnds: PendingEnds?
+    /// The time its part of a shutdown may take.
+    let shutdownBudget: ShutdownBudget
 
     public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
-                lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, logger: Logger) {
+                lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, shutdownBudget: ShutdownBudget = .init(),
+                logger: Logger) {
+        self.shutdownBudget = shutdownBudget
         self.pendingEnds = pendingEndsPath.map(PendingEnds.init(path:))
         self.store = store
         self.nodeId = nodeId
@@ -213,9 +217,9 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         // Publishers were kicked with `shutdown` by the listener first; what is still open ends now.
         for id in Array(channels.keys) { await feed(id) { $0.shutdown(now: Date()) } }
         media?.endAllSessions()
-        await settlePendingEnds(within: 4)
+        await settlePendingEnds(within: shutdownBudget.settleWrites)
         // Outputs flush: MP4s get their index and their video records before the store closes.
-        if let media, !(await media.drain(timeout: .seconds(8))) {
+        if let media, !(await media.drain(timeout: .milliseconds(Int64(shutdownBudget.drainOutputs * 1000)))) {
             logger.error("outputs did not finish before the shutdown deadline")
         }
         logger.info("ingest coordinator stopped")

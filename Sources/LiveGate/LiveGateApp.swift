@@ -23,10 +23,13 @@ public struct LiveGateApp: Sendable {
 
     public let configuration: LiveGateConfiguration
     public let logger: Logger
+    /// How the 10 s after SIGTERM are spent (the watchdog in `main` uses the same budget).
+    public let shutdownBudget: ShutdownBudget
 
-    public init(configuration: LiveGateConfiguration, logger: Logger) {
+    public init(configuration: LiveGateConfiguration, logger: Logger, shutdownBudget: ShutdownBudget = .init()) {
         self.configuration = configuration
         self.logger = logger
+        self.shutdownBudget = shutdownBudget
     }
 
     /// A failure that stops start-up, with the exit code `serve` uses: 78 (EX_CONFIG) when the
@@ -52,12 +55,16 @@ public struct LiveGateApp: Sendable {
         let gate = StartupGate<APIRequestContext>()
         let http = try makeHTTPListener(gate: gate)
         let core = GatewayCore(app: self, identity: identity, gate: gate)
-        let group = ServiceGroup(configuration: .init(
+        var groupConfiguration = ServiceGroupConfiguration(
             // Stopped in reverse: HTTP first, then the core (RTMP, the coordinator, the dispatcher).
             // A core that cannot start (store unreachable) stops the HTTP listener gracefully.
             services: [.init(service: core, failureTerminationBehavior: .gracefullyShutdownGroup),
                        .init(service: http, failureTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // Past the budget what is still stopping is cancelled (pending ends are kept on disk);
+        // the watchdog's logged exit follows if even that hangs. Never a fatalError.
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownBudget.graceful * 1000))
+        let group = ServiceGroup(configuration: groupConfiguration)
         logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(configuration.rtmp.port)",
                                                     "http.port": "\(configuration.int("http.port"))"])
         try await group.run()
@@ -174,7 +181,7 @@ public struct LiveGateApp: Sendable {
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
                                                 lifecycle: .init(limitCooldown: configuration.double("ingest.limitCooldownSec"),
                                                                  mediaTimeout: configuration.double("ingest.mediaTimeoutSec")),
-                                                pendingEndsPath: dataDir + "/pending-ends.json",
+                                                pendingEndsPath: dataDir + "/pending-ends.json", shutdownBudget: shutdownBudget,
                                                 logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
@@ -219,10 +226,11 @@ public struct LiveGateApp: Sendable {
             throw error
         }
         logger.info("services stopped; closing the store")
-        if await Self.close(store, within: .seconds(3)) {
+        let closeWithin = shutdownBudget.closeStore
+        if await Self.close(store, within: .milliseconds(Int64(closeWithin * 1000))) {
             logger.info("store closed")
         } else {
-            logger.error("the store did not close within 3 s; stopping without waiting for it")
+            logger.error("the store did not close in time; stopping without waiting for it", metadata: ["budget.sec": "\(closeWithin)"])
         }
     }
 

@@ -18,6 +18,9 @@ public final class ShutdownWatchdog {
         sources = signals.map { signal in
             let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
             source.setEventHandler {
+                // Said when the signal arrives, whatever the services are doing.
+                logger.notice("signal received; stopping", metadata: ["signal": "\(signal == SIGTERM ? "SIGTERM" : signal == SIGINT ? "SIGINT" : "\(signal)")",
+                                                                     "deadline.sec": "\(deadline)"])
                 queue.asyncAfter(deadline: .now() + deadline) {
                     logger.critical("shutdown did not finish in time; exiting", metadata: ["deadline.sec": "\(deadline)"])
                     exit(70)

@@ -56,8 +56,9 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(exitConfigurationError)
         }
         do {
-            let watchdog = ShutdownWatchdog(logger: logger)
-            try await LiveGateApp(configuration: config, logger: logger).run()
+            let budget = ShutdownBudget()
+            let watchdog = ShutdownWatchdog(deadline: budget.watchdog, logger: logger)
+            try await LiveGateApp(configuration: config, logger: logger, shutdownBudget: budget).run()
             _ = watchdog
         } catch let error as LiveGateApp.StartupError {
             logger.critical("LiveGate cannot start: \(error)")

@@ -60,6 +60,7 @@ final class GatewayBinaryTests: XCTestCase {
         let logs = String(decoding: logPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertTrue(logs.contains("publish rejected"), logs)
         XCTAssertTrue(logs.contains("key=ANYK…(6)"), logs)
+        XCTAssertTrue(logs.contains("signal received; stopping") && logs.contains("signal=SIGTERM"), "the signal is logged when it arrives: " + logs)
         XCTAssertFalse(logs.contains("ANYKEY"), "stream keys are never logged whole")
     }
 
