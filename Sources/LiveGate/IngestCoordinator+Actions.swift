@@ -37,7 +37,7 @@ extension IngestCoordinator {
                 // Gone while it was being decided: accepted and lost at once (the window applies).
                 connections[connection] = nil
                 resolve(connection, .accept)
-                await feed(channelId) { $0.publisherEnded(connection, reason: .connectionClosed, now: Date()) }
+                await feed(channelId) { $0.publisherEnded(connection, reason: .connectionClosed, now: clock.now()) }
             } else {
                 resolve(connection, .accept)
             }
@@ -88,7 +88,7 @@ extension IngestCoordinator {
         var liveChannel = channel
         liveChannel.status = .live
         liveChannel.lastLiveAt = session.startedAt
-        let acquiredAt = Date()
+        let acquiredAt = clock.now()
         let outcome: SessionStart
         do {
             // The channel's lease decides across nodes (docs/contract.md §7): new, continued from another node, or busy there.
@@ -98,7 +98,7 @@ extension IngestCoordinator {
                                                      now: session.startedAt, takeOver: channel.duplicatePolicy == .replace)
         } catch {
             logger.error("session not recorded; publish refused", metadata: ["channel": "\(channelId)", "error": "\(StoreFactory.describe(error))"])
-            await feed(channelId) { $0.sessionWriteFailed(now: Date()) }
+            await feed(channelId) { $0.sessionWriteFailed(now: clock.now()) }
             return
         }
         switch outcome {
@@ -106,7 +106,7 @@ extension IngestCoordinator {
             break
         case .busy(let node):
             logger.info("publish refused: the channel is live on another node", metadata: ["channel": "\(channelId)", "node": "\(node)"])
-            await feed(channelId) { $0.sessionBusyElsewhere(now: Date()) }
+            await feed(channelId) { $0.sessionBusyElsewhere(now: clock.now()) }
             return
         case .continued(let continued, let fromNode, let replaced):
             // Its figures and connections so far come with it: this node's writes add to them.
@@ -121,7 +121,7 @@ extension IngestCoordinator {
             logger.info(replaced ? "publisher replaces the one on another node; the session continues here" : "publisher came back through this node; the session continues here",
                         metadata: ["channel": "\(channelId)", "session": "\(continued.id)", "from.node": "\(fromNode)"])
             let adopted = ChannelLifecycle.Session(id: continued.id, startedAt: continued.startedAt, remoteAddress: continued.remoteAddr, encoder: continued.encoder)
-            await feed(channelId) { $0.sessionAdopted(adopted, now: Date()) }
+            await feed(channelId) { $0.sessionAdopted(adopted, now: clock.now()) }
             return
         }
         channels[channelId]?.record = record
@@ -134,7 +134,7 @@ extension IngestCoordinator {
         dispatcher?.notify()
         sessionsStarted += 1
         logger.info("channel live", metadata: ["channel": "\(channelId)", "session": "\(session.id)", "remote": "\(session.remoteAddress)"])
-        await feed(channelId) { $0.sessionWritten(now: Date()) }
+        await feed(channelId) { $0.sessionWritten(now: clock.now()) }
     }
 
     /// A store write that must not be lost: done now, or — if the store fails, or earlier writes
@@ -171,7 +171,7 @@ extension IngestCoordinator {
     /// The end, with `channel.offline`; a failed write is retried by `tick` until the store is back.
     func endSession(channelId: String, reason: OfflineReason) async {
         guard let tracked = channels[channelId], let record = tracked.record else {
-            await feed(channelId) { $0.sessionEnded(now: Date()) }
+            await feed(channelId) { $0.sessionEnded(now: clock.now()) }
             return
         }
         do {
@@ -184,8 +184,8 @@ extension IngestCoordinator {
                           at: tracked.machine.endTime ?? tracked.endFirstTriedAt, cooldown: tracked.machine.pendingCooldown)
         } catch {
             logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(StoreFactory.describe(error))"])
-            channels[channelId]?.endRetryAt = Date().addingTimeInterval(1)
-            if channels[channelId]?.endFirstTriedAt == nil { channels[channelId]?.endFirstTriedAt = Date() }
+            channels[channelId]?.endRetryAt = clock.now().addingTimeInterval(1)
+            if channels[channelId]?.endFirstTriedAt == nil { channels[channelId]?.endFirstTriedAt = clock.now() }
             return
         }
         channels[channelId]?.record = nil
@@ -194,7 +194,7 @@ extension IngestCoordinator {
         channels[channelId]?.leaseSince = nil
         channels[channelId]?.leaseState = nil
         channels[channelId]?.outputsPart = nil
-        await feed(channelId) { $0.sessionEnded(now: Date()) }
+        await feed(channelId) { $0.sessionEnded(now: clock.now()) }
     }
 
     /// At shutdown: ends the store has not taken yet are retried for `seconds`; those it still
@@ -218,7 +218,7 @@ extension IngestCoordinator {
         }
         let left: [PendingEnds.Entry] = unsettled().compactMap { _, tracked in
             guard let record = tracked.record, case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { return nil }
-            return PendingEnds.Entry(sessionId: record.id, reason: reason.rawValue, endedAt: tracked.machine.endTime ?? tracked.endFirstTriedAt ?? Date())
+            return PendingEnds.Entry(sessionId: record.id, reason: reason.rawValue, endedAt: tracked.machine.endTime ?? tracked.endFirstTriedAt ?? clock.now())
         }
         guard !left.isEmpty else { return }
         do {
@@ -234,7 +234,7 @@ extension IngestCoordinator {
              cooldown: (until: Date, limit: UserLimit)? = nil) async throws {
         // The session's end (when its last publisher left) and the time it is recorded differ
         // for a window that closed or a restart: the event is stamped now, the session `endedAt`.
-        let now = Date()
+        let now = clock.now()
         let endedAt = min(endedAt ?? now, now)
         var session = try await store.session(id: sessionRecord.id) ?? sessionRecord
         session.endedAt = endedAt
@@ -270,7 +270,7 @@ extension IngestCoordinator {
         for (key, value) in extra { data[key] = value }
         if let channel { data["channel"] = channel.eventJSON }
         if let limit = rejection.limit { data["limit"] = .string(limit.rawValue) }
-        let now = Date()
+        let now = clock.now()
         let event = NewEvent.make(type: EventType.channelPublishRejected.rawValue, channelId: channel?.id, userId: channel?.userId,
                                   at: now, data: .object(data))
         await write("channel.publish_rejected") { [store] in _ = try await store.appendEvent(event, now: now) }
@@ -287,7 +287,7 @@ extension IngestCoordinator {
         session.audioFrames = Int64(tracked.endedTotals.audioFrames + (live?.audioFrames ?? 0))
         session.videoCodec = running?.stats.video?.codec.rawValue ?? session.videoCodec
         session.audioCodec = running?.stats.audio?.codec.rawValue ?? session.audioCodec
-        let now = Date()
+        let now = clock.now()
         logger.warning("user limit exceeded; disconnecting", metadata: ["channel": "\(channelId)", "limit": "\(violation.limit.rawValue)",
                                                                         "value": "\(violation.measured.jsonText)"])
         let event = NewEvent.make(type: EventType.channelLimitExceeded.rawValue, channelId: channelId, userId: tracked.machine.channel.userId,
@@ -300,8 +300,9 @@ extension IngestCoordinator {
     }
 
     /// Time for every machine; session length and sustained bit rate; end writes to retry.
-    func tick() async {
-        let now = Date()
+    /// Called by `run()` a few times a second, or by a test driving a manual `IngestClock`.
+    public func tick() async {
+        let now = clock.now()
         await flushDeferredWrites()
         await retryUnrecordedVideos(now: now)
         for id in Array(channels.keys) {

@@ -29,7 +29,7 @@ extension IngestCoordinator {
             // The channel's status follows, with channel.disconnected / channel.reconnected in the same write.
             let still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,
                                                   windowEndsAt: window?.endsAt, endReason: window?.reason.rawValue, leftAt: window?.leftAt,
-                                                  now: Date(), announce: true)
+                                                  now: clock.now(), announce: true)
             dispatcher?.notify()
             if !still { await leaseLost(channelId, sessionId: record.id) }
         } catch {
@@ -128,7 +128,7 @@ extension IngestCoordinator {
     }
 
     func sweepLostNodes() async throws {
-        let lost = try await store.claimExpiredLeases(now: Date(), limit: 100)
+        let lost = try await store.claimExpiredLeases(now: clock.now(), limit: 100)
         guard !lost.isEmpty else { return }
         dispatcher?.notify()
         for entry in lost {
@@ -143,7 +143,7 @@ extension IngestCoordinator {
     func leaseLost(_ channelId: String, sessionId: String) async {
         guard channels[channelId]?.record?.id == sessionId else { return }
         logger.notice("this node no longer holds the session's lease", metadata: ["channel": "\(channelId)", "session": "\(sessionId)"])
-        await feed(channelId) { $0.sessionMoved(sessionId: sessionId, now: Date()) }
+        await feed(channelId) { $0.sessionMoved(sessionId: sessionId, now: clock.now()) }
     }
 
     /// A message from another node.

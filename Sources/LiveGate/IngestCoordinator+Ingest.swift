@@ -46,7 +46,7 @@ extension IngestCoordinator {
     }
 
     func apply(_ command: Command) async {
-        let now = Date()
+        let now = clock.now()
         switch command {
         case .started(let ingest):
             if let kick = pendingKicks.removeValue(forKey: ingest.connectionID) {

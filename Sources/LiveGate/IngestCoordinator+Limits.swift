@@ -14,10 +14,10 @@ extension IngestCoordinator {
     static let limitsTTL: TimeInterval = 30
 
     func userLimits(_ userId: String) async throws -> UserLimits {
-        if let cached = limitsCache[userId], cached.until > Date() { return cached.limits }
+        if let cached = limitsCache[userId], cached.until > clock.now() { return cached.limits }
         let limits = try await store.userLimits(userId: userId)
         if limitsCache.count > 10_000 { limitsCache.removeAll() }
-        limitsCache[userId] = (limits, Date().addingTimeInterval(Self.limitsTTL))
+        limitsCache[userId] = (limits, clock.now().addingTimeInterval(Self.limitsTTL))
         return limits
     }
 

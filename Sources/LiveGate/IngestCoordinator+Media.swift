@@ -31,7 +31,7 @@ extension IngestCoordinator {
     /// Output reports, from the outputs' threads (which wait until this returns). Answers
     /// whether the event is handled for good (a recording on record).
     func mediaEvent(_ event: MediaEvent) async -> Bool {
-        let now = Date()
+        let now = clock.now()
         switch event {
         case .recordingFinished(let plan, let file):
             if await record(plan, file) { return true }
@@ -99,7 +99,7 @@ extension IngestCoordinator {
 
     /// The `videos` row and its `video.ready` event, in one transaction.
     func recordVideo(channelId: String, userId: String, sessionId: String, file: RecordingFile) async throws -> Video {
-        let now = Date()
+        let now = clock.now()
         let video = Video(id: Identifiers.make("vid"), channelId: channelId, userId: userId, sessionId: sessionId,
                           name: (file.path as NSString).lastPathComponent, path: file.path, durationSec: (file.durationSec * 1000).rounded() / 1000,
                           sizeBytes: file.sizeBytes, videoCodec: file.videoCodec, audioCodec: file.audioCodec, width: file.width,

@@ -23,7 +23,7 @@ extension IngestCoordinator {
             var endedAt = known?.endedAt
             if endedAt == nil, let lease = try await store.lease(channelId: session.channelId), lease.sessionId == session.id {
                 let lastRenewal = lease.expiresAt.addingTimeInterval(-SessionLease.timeToLive)
-                endedAt = min(Date(), lease.state == .reconnecting ? (lease.leftAt ?? lastRenewal) : lastRenewal)
+                endedAt = min(clock.now(), lease.state == .reconnecting ? (lease.leftAt ?? lastRenewal) : lastRenewal)
             }
             try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: reason, at: endedAt)
             logger.warning("closed a session left open by a previous run", metadata: ["channel": "\(session.channelId)", "session": "\(session.id)",

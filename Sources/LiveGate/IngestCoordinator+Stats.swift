@@ -22,7 +22,7 @@ extension IngestCoordinator {
         let ingest = current(tracked)
         let phase = tracked.machine.phase
         var stats = ChannelStats(status: ingest != nil ? "live" : (phase == .live ? "starting" : phase.rawValue), sessionId: session.id)
-        stats.uptimeSec = Date().timeIntervalSince(session.startedAt)
+        stats.uptimeSec = clock.now().timeIntervalSince(session.startedAt)
         let totals = tracked.endedTotals
         stats.bytesIn = totals.bytes
         stats.videoFrames = totals.videoFrames

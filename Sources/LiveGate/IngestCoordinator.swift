@@ -111,11 +111,14 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     let pendingEnds: PendingEnds?
     /// The time its part of a shutdown may take.
     let shutdownBudget: ShutdownBudget
+    /// What "now" is for every decision and record (a manual clock in tests).
+    let clock: IngestClock
 
     public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
                 lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, shutdownBudget: ShutdownBudget = .init(),
-                logger: Logger) {
+                clock: IngestClock = .system, logger: Logger) {
         self.shutdownBudget = shutdownBudget
+        self.clock = clock
         self.pendingEnds = pendingEndsPath.map(PendingEnds.init(path:))
         self.store = store
         self.nodeId = nodeId
@@ -136,11 +139,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         do {
             guard let found = try await store.channel(streamKey: request.streamKey), constantTimeEquals(found.streamKey, request.streamKey) else {
                 // A key `reset-key` retired: the broadcaster's encoder still has the old one.
-                if let retired = try await store.channelRetiring(streamKey: request.streamKey, now: Date()) {
+                if let retired = try await store.channelRetiring(streamKey: request.streamKey, now: clock.now()) {
                     logger.notice("publish with a stream key that reset-key retired", metadata: ["channel": "\(retired.id)", "key": "\(request.maskedKey)",
                                                                                                "remote": "\(remoteAddress)"])
                     var rejection = ChannelLifecycle.keyRotated
-                    rejection.recordEvent = rejectionEvents.allow(.keyRotated, address: remoteAddress, now: Date())
+                    rejection.recordEvent = rejectionEvents.allow(.keyRotated, address: remoteAddress, now: clock.now())
                     await recordRejection(rejection, channel: retired, remote: remoteAddress)
                     return .reject(rejection.status)
                 }
@@ -166,7 +169,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         let attempt = ChannelLifecycle.PublishAttempt(
             connection: connectionID, channel: channel, limits: limits, liveForUser: liveForUser,
             newSessionId: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
-            remoteAddress: remoteAddress, encoder: request.connect.flashVer ?? "", now: Date())
+            remoteAddress: remoteAddress, encoder: request.connect.flashVer ?? "", now: clock.now())
         deciding.insert(connectionID)
         defer { deciding.remove(connectionID) }
         await feed(channel.id) { $0.publishRequested(attempt) }
@@ -191,7 +194,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     }
 
     public func channelChanged(_ channelId: String, change: ChannelChange) async {
-        await feed(channelId) { $0.channelChanged(change, now: Date()) }
+        await feed(channelId) { $0.channelChanged(change, now: clock.now()) }
     }
 
     // MARK: Service
@@ -199,12 +202,14 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [weak self] in await self?.recoverInterruptedRecordings() }
-        group.addTask { [weak self] in await self?.runLeaseKeeping() }
-            group.addTask { [weak self] in
-                // Reconnect windows, session length, bit rate and end retries: a few times a second.
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(200))
-                    await self?.tick()
+            if clock.runsTimers {
+                group.addTask { [weak self] in await self?.runLeaseKeeping() }
+                group.addTask { [weak self] in
+                    // Reconnect windows, session length, bit rate and end retries: a few times a second.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(200))
+                        await self?.tick()
+                    }
                 }
             }
             await withGracefulShutdownHandler {
@@ -215,7 +220,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             group.cancelAll()
         }
         // Publishers were kicked with `shutdown` by the listener first; what is still open ends now.
-        for id in Array(channels.keys) { await feed(id) { $0.shutdown(now: Date()) } }
+        for id in Array(channels.keys) { await feed(id) { $0.shutdown(now: clock.now()) } }
         media?.endAllSessions()
         await settlePendingEnds(within: shutdownBudget.settleWrites)
         // Outputs flush: MP4s get their index and their video records before the store closes.

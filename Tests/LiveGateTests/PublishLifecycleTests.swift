@@ -40,7 +40,7 @@ final class PublishLifecycleTests: XCTestCase {
 
     override func tearDown() async throws { try? FileManager.default.removeItem(at: dir) }
 
-    func startStack(limitCooldown: TimeInterval = 60) async throws -> Stack {
+    func startStack(limitCooldown: TimeInterval = 60, clock: IngestClock = .system) async throws -> Stack {
         let store = try await StoreFactory.open(url: "", dataDir: dir.appendingPathComponent("data").path, logger: Logger(label: "test"))
         let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let receiver = try await WebhookReceiver.start(secret: secret)
@@ -48,7 +48,7 @@ final class PublishLifecycleTests: XCTestCase {
         let dispatcher = WebhookDispatcher(store: store, transport: AsyncHTTPClientTransport(),
                                            pollInterval: .milliseconds(100), logger: Logger(label: "test.webhooks"))
         let coordinator = IngestCoordinator(store: store, nodeId: "test-node", dispatcher: dispatcher,
-                                            lifecycle: .init(limitCooldown: limitCooldown), logger: Logger(label: "test.ingest"))
+                                            lifecycle: .init(limitCooldown: limitCooldown), clock: clock, logger: Logger(label: "test.ingest"))
         var config = RTMPServerConfiguration(host: "127.0.0.1", port: 0)
         config.failedPublishesPerMinute = 100
         let rtmp = RTMPServer(configuration: config, authorizer: coordinator, sink: coordinator, logger: Logger(label: "test.rtmp"))
@@ -254,6 +254,40 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertEqual(session?.connections.count, 2)
         let after = try await stack.store.channel(id: "ch_rep")
         XCTAssertEqual(after?.status, .offline)
+        await stack.stop()
+    }
+
+    /// The reconnect window on the coordinator's injected clock: a 300 s window opens when a
+    /// real ffmpeg publisher is killed, stays open at 299 s and closes at 300 s — driven by
+    /// `tick()`, no waiting — and the session ends at the drop, not at the window's end.
+    func testTheReconnectWindowRunsOnTheInjectedClock() async throws {
+        let wall = ManualWallClock()
+        let t0 = wall.now
+        let stack = try await startStack(clock: .manual(wall))
+        _ = try await channel(stack, "win", key: "KEY_win", reconnect: 300)
+        _ = try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   stack.url("KEY_win")], timeout: 1.2, timeoutSignal: SIGKILL)
+        let disconnected = await stack.receiver.wait(timeout: 5) { $0.contains { $0.type == "channel.disconnected" } }
+        XCTAssertTrue(disconnected)
+        let body = try XCTUnwrap(stack.receiver.events("channel.disconnected").first?.body)
+        XCTAssertTrue(body.contains(#""windowEndsAt":"\#(Timestamp.format(t0.addingTimeInterval(300)))""#), body)
+
+        wall.advance(by: 299)
+        await stack.coordinator.tick()
+        let open = try await stack.store.channel(id: "ch_win")
+        XCTAssertEqual(open?.status, .reconnecting, "the window is still open at 299 s")
+        wall.advance(by: 1)
+        await stack.coordinator.tick()
+        let closed = try await stack.store.channel(id: "ch_win")
+        XCTAssertEqual(closed?.status, .offline)
+        let session = try await stack.store.sessions(channelId: "ch_win", limit: 1, cursor: nil, descending: true).items.first
+        XCTAssertEqual(session?.startedAt, t0)
+        XCTAssertEqual(session?.endedAt, t0, "ended when the publisher left (the clock stood still until then)")
+        XCTAssertEqual(session?.endReason, "connection_closed")
+        // (Read from the event log: the dispatcher delivers by real time, and this event is dated 300 s ahead.)
+        let offline = try await stack.store.events(EventQuery(types: ["channel.offline"], limit: 10)).items
+        XCTAssertEqual(offline.count, 1, "closed at 300 s, once")
+        XCTAssertEqual(offline.first?.createdAt, t0.addingTimeInterval(300), "recorded when the window closed")
         await stack.stop()
     }
 
