@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateModel
 import TestSupport
 import XCTest
 
@@ -390,6 +391,13 @@ final class MediaOutputsTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(video["durationSec"] as? Double), duration, accuracy: 0.1)
         let streams = try await MediaTools.probe(path: path)
         XCTAssertGreaterThan(streams.first { $0.codecType == "video" }?.packets ?? 0, 50)
+        // The session ended when the publisher was killed, not when the 10 s window closed: its
+        // billed duration and the recording's (ffprobe) agree within a second.
+        let sessions = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/sessions"])
+        let session = try XCTUnwrap((data(sessions)["items"] as? [[String: Any]])?.first)
+        let started = Timestamp.parse(try XCTUnwrap(session["startedAt"] as? String))
+        let ended = Timestamp.parse(try XCTUnwrap(session["endedAt"] as? String))
+        XCTAssertEqual(ended.timeIntervalSince(started), duration, accuracy: 1.0, "session \(session)")
         setup.gateway.terminate()
         setup.gateway.waitUntilExit()
         await setup.receiver.stop()
