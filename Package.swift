@@ -215,7 +215,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChannelStoreTests",
-            dependencies: ["LiveGateModel", "ChannelStore", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            dependencies: ["LiveGateModel", "IngestCore", "ChannelStore", "TestSupport", .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(

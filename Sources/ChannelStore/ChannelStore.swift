@@ -98,7 +98,9 @@ public protocol ChannelStore: Sendable {
     func appendPing(_ event: NewEvent, webhookId: String, now: Date) async throws -> (StoredEvent, String)
     func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent
     /// A publish's session decided across nodes by the channel's lease (SQLChannelStore+Leases).
-    func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool) async throws -> SessionStart
+    /// `rule` is the decision table's cross-node half (`IngestCore.CrossNodeDecision.rule`), run
+    /// inside the transaction on the lease it finds.
+    func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart
     func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
                    now: Date) async throws -> Bool
     func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,

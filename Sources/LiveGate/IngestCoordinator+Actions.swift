@@ -95,7 +95,8 @@ extension IngestCoordinator {
             outcome = try await store.acquireSession(record, event: .make(type: EventType.channelLive.rawValue, channelId: channelId, userId: channel.userId,
                                                                           at: session.startedAt,
                                                                           data: .object(["channel": liveChannel.eventJSON, "session": record.json])),
-                                                     now: session.startedAt, takeOver: channel.duplicatePolicy == .replace)
+                                                     now: session.startedAt, takeOver: channel.duplicatePolicy == .replace,
+                                                     rule: CrossNodeDecision.rule)
         } catch {
             logger.error("session not recorded; publish refused", metadata: ["channel": "\(channelId)", "error": "\(StoreFactory.describe(error))"])
             await feed(channelId) { $0.sessionWriteFailed(now: clock.now()) }

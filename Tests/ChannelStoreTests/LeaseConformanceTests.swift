@@ -1,6 +1,7 @@
 import LiveGateModel
 import ChannelStore
 import Foundation
+import IngestCore
 import XCTest
 
 /// Channel leases and delivery claims (issue #14 items 2–4) on both stores: the decision table
@@ -30,13 +31,13 @@ extension ChannelStoreConformanceTests {
         let t0 = Timestamp.parse(Timestamp.format(Date()))
         _ = try await store.createChannel(id: p + "c", streamKey: p + "k", fields: fields("c", user: "u"), now: t0)
         let (s1, e1) = live("c", "s1", node: "A")
-        guard case .started = try await store.acquireSession(s1, event: e1, now: t0, takeOver: false) else { return XCTFail("a free channel starts a session") }
+        guard case .started = try await store.acquireSession(s1, event: e1, now: t0, takeOver: false, rule: CrossNodeDecision.rule) else { return XCTFail("a free channel starts a session") }
         // Another node, policy reject: busy there.
         let (s2, e2) = live("c", "s2", node: "B")
-        let busy = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(1), takeOver: false)
+        let busy = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(1), takeOver: false, rule: CrossNodeDecision.rule)
         XCTAssertEqual(busy, .busy(node: "A"))
         // Policy replace: the session moves to B, whole.
-        guard case .continued(let moved, let from, let replaced) = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(2), takeOver: true) else {
+        guard case .continued(let moved, let from, let replaced) = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(2), takeOver: true, rule: CrossNodeDecision.rule) else {
             return XCTFail("replace takes the session over")
         }
         XCTAssertEqual(moved.id, s1.id)
@@ -58,7 +59,7 @@ extension ChannelStoreConformanceTests {
                                                windowEndsAt: t0.addingTimeInterval(14), endReason: "connection_closed", now: t0.addingTimeInterval(4))
         XCTAssertTrue(marked)
         let (s3, e3) = live("c", "s3", node: "C")
-        guard case .continued(let again, "B", false) = try await store.acquireSession(s3, event: e3, now: t0.addingTimeInterval(5), takeOver: false) else {
+        guard case .continued(let again, "B", false) = try await store.acquireSession(s3, event: e3, now: t0.addingTimeInterval(5), takeOver: false, rule: CrossNodeDecision.rule) else {
             return XCTFail("a reconnect inside the window continues the session")
         }
         XCTAssertEqual(again.id, s1.id)
@@ -66,7 +67,7 @@ extension ChannelStoreConformanceTests {
         _ = try await store.markLease(channelId: p + "c", sessionId: s1.id, nodeId: "C", state: .reconnecting,
                                       windowEndsAt: t0.addingTimeInterval(7), endReason: "media_timeout", now: t0.addingTimeInterval(6))
         let (s4, e4) = live("c", "s4", node: "A")
-        guard case .started = try await store.acquireSession(s4, event: e4, now: t0.addingTimeInterval(8), takeOver: false) else {
+        guard case .started = try await store.acquireSession(s4, event: e4, now: t0.addingTimeInterval(8), takeOver: false, rule: CrossNodeDecision.rule) else {
             return XCTFail("after the window a new session starts")
         }
         let s1Ends = try await offlineEvents("s1")
@@ -97,9 +98,9 @@ extension ChannelStoreConformanceTests {
         XCTAssertNil(late)
         // A publish that finds an expired lease ends that session (node_lost) and starts its own.
         let (s5, e5) = live("c", "s5", node: "A")
-        _ = try await store.acquireSession(s5, event: e5, now: t0.addingTimeInterval(40), takeOver: false)
+        _ = try await store.acquireSession(s5, event: e5, now: t0.addingTimeInterval(40), takeOver: false, rule: CrossNodeDecision.rule)
         let (s6, e6) = live("c", "s6", node: "B")
-        guard case .started = try await store.acquireSession(s6, event: e6, now: t0.addingTimeInterval(40 + SessionLease.timeToLive + 1), takeOver: false) else {
+        guard case .started = try await store.acquireSession(s6, event: e6, now: t0.addingTimeInterval(40 + SessionLease.timeToLive + 1), takeOver: false, rule: CrossNodeDecision.rule) else {
             return XCTFail("an expired lease does not block")
         }
         let s5Ends = try await offlineEvents("s5")
@@ -119,7 +120,7 @@ extension ChannelStoreConformanceTests {
                 group.addTask {
                     let session = SessionRecord(id: p + "race\(i)", channelId: p + "r", nodeId: "N\(i)", startedAt: t0, remoteAddr: "10.0.0.\(i):1", encoder: "x")
                     return try await store.acquireSession(session, event: .make(type: "channel.live", channelId: p + "r", userId: p + "u", at: t0, data: .object([:])),
-                                                          now: t0, takeOver: false)
+                                                          now: t0, takeOver: false, rule: CrossNodeDecision.rule)
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -182,7 +183,7 @@ extension ChannelStoreConformanceTests {
         _ = try await store.createChannel(id: p + "rc", streamKey: p + "rk", fields: fields("rc", user: "u"), now: t0)
         let s1 = SessionRecord(id: p + "rs1", channelId: p + "rc", nodeId: "A", startedAt: t0, remoteAddr: "10.0.0.1:1", encoder: "ffmpeg")
         guard case .started = try await store.acquireSession(s1, event: .make(type: "channel.live", channelId: p + "rc", userId: p + "u", at: t0, data: .object([:])),
-                                                             now: t0, takeOver: false) else { return XCTFail("starts") }
+                                                             now: t0, takeOver: false, rule: CrossNodeDecision.rule) else { return XCTFail("starts") }
         // The publisher drops at t0+5: reconnecting, channel.disconnected with the window.
         let marked = try await store.markLease(channelId: p + "rc", sessionId: s1.id, nodeId: "A", state: .reconnecting, windowEndsAt: t0.addingTimeInterval(15),
                                                endReason: "connection_closed", leftAt: t0.addingTimeInterval(5), now: t0.addingTimeInterval(5), announce: true)
@@ -209,7 +210,7 @@ extension ChannelStoreConformanceTests {
         // Back through another node inside the window: live again, channel.reconnected, same session.
         let s2 = SessionRecord(id: p + "rs2", channelId: p + "rc", nodeId: "B", startedAt: t0.addingTimeInterval(8), remoteAddr: "10.0.0.2:2", encoder: "obs")
         guard case .continued(let continued, "A", false) = try await store.acquireSession(
-            s2, event: .make(type: "channel.live", channelId: p + "rc", userId: p + "u", at: t0, data: .object([:])), now: t0.addingTimeInterval(8), takeOver: false)
+            s2, event: .make(type: "channel.live", channelId: p + "rc", userId: p + "u", at: t0, data: .object([:])), now: t0.addingTimeInterval(8), takeOver: false, rule: CrossNodeDecision.rule)
         else { return XCTFail("continues") }
         XCTAssertEqual(continued.id, s1.id)
         channel = try await store.channel(id: p + "rc")
@@ -224,7 +225,7 @@ extension ChannelStoreConformanceTests {
         // (A publish after the window closed, while B's lease is still renewed, ends it with the window's reason.)
         let s3 = SessionRecord(id: p + "rs3", channelId: p + "rc", nodeId: "A", startedAt: t0.addingTimeInterval(30.5), remoteAddr: "10.0.0.1:3", encoder: "ffmpeg")
         guard case .started = try await store.acquireSession(s3, event: .make(type: "channel.live", channelId: p + "rc", userId: p + "u", at: t0, data: .object([:])),
-                                                             now: t0.addingTimeInterval(30.5), takeOver: false) else { return XCTFail("a new session after the window") }
+                                                             now: t0.addingTimeInterval(30.5), takeOver: false, rule: CrossNodeDecision.rule) else { return XCTFail("a new session after the window") }
         let ended = try await store.session(id: s1.id)
         XCTAssertEqual(ended?.endedAt, t0.addingTimeInterval(20))
         XCTAssertEqual(ended?.endReason, "media_timeout")

@@ -20,7 +20,7 @@ extension SQLChannelStore {
     /// node — whose session ends with `node_lost` here, in the same transaction), another node's
     /// session continued (it is reconnecting inside its window, or `takeOver` — the `replace`
     /// policy), or busy.
-    public func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool) async throws -> SessionStart {
+    public func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart {
         let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))
         // Urgent: the publisher is waiting for Publish.Start until this commits.
         return try await transaction(urgent: true) { [self] db in
@@ -46,18 +46,19 @@ extension SQLChannelStore {
                 }
                 guard let lease = try await db.raw("SELECT * FROM channel_leases WHERE channel_id = \(bind: session.channelId) \(unsafeRaw: lockRow)")
                     .first().map(Self.decodeLease) else { continue } // ended meanwhile: try again
-                if lease.expiresAt < now {
-                    // Its node stopped renewing it: that session is over.
-                    _ = try await releaseAndEnd(db, lease, reason: OfflineReason.nodeLost.rawValue, now: now)
+                // The decision table's cross-node half is the ingest domain's (`rule`); the store
+                // reads the facts and carries out the verdict, all in this transaction.
+                let replaced: Bool
+                switch rule(LeaseFacts(lease: lease, now: now, takeOver: takeOver)) {
+                case .endThenRetry(let reason):
+                    _ = try await releaseAndEnd(db, lease, reason: reason.rawValue, now: now)
                     continue
+                case .busy(let node):
+                    return .busy(node: node)
+                case .continueHere(let byReplace):
+                    replaced = byReplace
                 }
-                let reconnecting = lease.state == .reconnecting
-                if reconnecting, let windowEnd = lease.windowEndsAt, windowEnd <= now {
-                    // The window closed before its holder ended it: ended here, as the holder would have.
-                    _ = try await releaseAndEnd(db, lease, reason: lease.endReason ?? OfflineReason.connectionClosed.rawValue, now: now)
-                    continue
-                }
-                if reconnecting {
+                if !replaced {
                     // Back through this node inside the window: the channel is live again, said in the same transaction.
                     try await db.raw("UPDATE channels SET status = 'live' WHERE id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
                     if let reconnected = try await lifecycleEvent(db, .channelReconnected, sessionId: lease.sessionId, now: now,
@@ -65,7 +66,6 @@ extension SQLChannelStore {
                         _ = try await insertEvent(db, reconnected, now: now)
                     }
                 }
-                guard reconnecting || takeOver else { return .busy(node: lease.nodeId) }
                 try await db.raw("""
                     UPDATE channel_leases SET node_id = \(bind: session.nodeId), state = 'live', window_ends_at = NULL, end_reason = NULL,
                       expires_at = \(bind: expires), stats = NULL, updated_at = \(bind: ts)
@@ -76,15 +76,16 @@ extension SQLChannelStore {
                     throw StoreError.conflict("lease \(lease.channelId) names no session")
                 }
                 try await notify(db, .leaseMoved(channelId: lease.channelId, sessionId: lease.sessionId, from: lease.nodeId, to: session.nodeId))
-                return .continued(continued, fromNode: lease.nodeId, replaced: !reconnecting)
+                return .continued(continued, fromNode: lease.nodeId, replaced: replaced)
             }
             throw StoreError.conflict("the channel's lease kept changing")
         }
     }
 
-    /// `startSession` of a single node: a new session, or a conflict.
+    /// `startSession` of a single node: a new session, or a conflict (a lease held in any state).
     public func startSession(_ session: SessionRecord, event: NewEvent, now: Date) async throws -> StoredEvent {
-        guard case .started(let stored) = try await acquireSession(session, event: event, now: now, takeOver: false) else {
+        guard case .started(let stored) = try await acquireSession(session, event: event, now: now, takeOver: false,
+                                                                   rule: { .busy(node: $0.lease.nodeId) }) else {
             throw StoreError.conflict("channel \(session.channelId) already has a session")
         }
         return stored
