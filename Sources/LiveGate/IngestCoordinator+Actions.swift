@@ -241,21 +241,14 @@ extension IngestCoordinator {
         session.endedAt = endedAt
         session.endReason = reason.rawValue
         if session.userId == nil { session.userId = channel?.userId }
-        // One rule for events after a delete (docs/api.md, "Events of a deleted channel"):
-        // `data.channel` is null; `data.session` still names the channel and its owner.
-        var channelJSON: JSONValue = .null
-        if reason != .deleted, var c = channel {
-            c.status = .offline
-            if let cooldown {
-                c.cooldownUntil = cooldown.until
-                c.cooldownLimit = cooldown.limit
-            }
-            channelJSON = c.eventJSON
+        var after = channel
+        if let cooldown {
+            after?.cooldownUntil = cooldown.until
+            after?.cooldownLimit = cooldown.limit
         }
         // Only while this node holds the lease: a session that moved on is the other node's to end.
-        let ended = try await store.endSession(id: session.id, reason: reason.rawValue, endedAt: endedAt, now: now, event: .make(
-            type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: session.userId, at: now,
-            data: .object(["channel": channelJSON, "session": session.json])), byNode: nodeId, cooldown: cooldown)
+        let ended = try await store.endSession(id: session.id, reason: reason.rawValue, endedAt: endedAt, now: now,
+                                               event: .channelOffline(channel: after, session: session, at: now), byNode: nodeId, cooldown: cooldown)
         if ended != nil {
             sessionsEndedByReason[reason.rawValue, default: 0] += 1
             dispatcher?.notify()

@@ -16,6 +16,23 @@ extension Channel {
     }
 }
 
+extension NewEvent {
+    /// `channel.offline`, built one way wherever a session ends (the node that carried it, or a
+    /// node sweeping a lost one): the channel as it is after the end (`offline`, with a cooldown
+    /// the end started) — `null` once the channel is deleted (docs/api.md, "Events of a deleted
+    /// channel"); `data.session` still names the channel and its owner.
+    public static func channelOffline(channel: Channel?, session: SessionRecord, at now: Date) -> NewEvent {
+        var channelJSON: JSONValue = .null
+        if session.endReason != OfflineReason.deleted.rawValue, var c = channel {
+            c.status = .offline
+            c.sessionId = nil
+            channelJSON = c.eventJSON
+        }
+        return .make(type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: session.userId ?? channel?.userId, at: now,
+                     data: .object(["channel": channelJSON, "session": session.json]))
+    }
+}
+
 extension Webhook {
     /// The webhook as `webhook.disabled` shows it: everything but the secret.
     public var eventJSON: JSONValue {

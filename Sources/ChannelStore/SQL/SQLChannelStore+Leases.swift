@@ -228,8 +228,7 @@ extension SQLChannelStore {
             built = event
         } else {
             let channel = try await db.raw("SELECT * FROM channels WHERE id = \(bind: session.channelId)").first().map(Self.decodeChannel)
-            built = .make(type: EventType.channelOffline.rawValue, channelId: session.channelId, userId: channel?.userId ?? session.userId, at: now,
-                          data: .object(["channel": channel?.eventJSON ?? .null, "session": session.json]))
+            built = .channelOffline(channel: channel, session: session, at: now)
         }
         return (session, try await insertEvent(db, built, now: now))
     }
