@@ -291,6 +291,56 @@ final class PublishLifecycleTests: XCTestCase {
         await stack.stop()
     }
 
+    /// `maxSessionSec` and the cooldown after it on the injected clock, with a real publisher:
+    /// at 60 s the session is cut, the channel refuses publishes until 60 s after that end, and
+    /// accepts again once the clock passes it — no waiting for either minute.
+    func testMaxSessionSecAndItsCooldownRunOnTheInjectedClock() async throws {
+        let wall = ManualWallClock()
+        let t0 = wall.now
+        let stack = try await startStack(limitCooldown: 60, clock: .manual(wall))
+        _ = try await channel(stack, "cap", key: "KEY_cap", user: "capped")
+        try await stack.store.setUserLimits(userId: "capped", UserLimits(maxSessionSec: 60), now: Date())
+        let arguments = ["-re", "-hide_banner", "-loglevel", "error", "-stream_loop", "-1", "-i", clip.path, "-t", "30",
+                         "-c", "copy", "-f", "flv", stack.url("KEY_cap")]
+        let first = Task { try await ProcessRunner.run("ffmpeg", arguments, timeout: 40) }
+        let live = await stack.receiver.wait(timeout: 10) { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        wall.advance(by: 59)
+        await stack.coordinator.tick()
+        let stillLive = try await stack.store.channel(id: "ch_cap")
+        XCTAssertEqual(stillLive?.status, .live, "59 s: under the limit")
+        wall.advance(by: 1)
+        await stack.coordinator.tick()
+        let cut = try await first.value
+        XCTAssertNotEqual(cut.exitCode, 0, "cut off at 60 s")
+        XCTAssertFalse(cut.timedOut)
+        var ended: Channel?
+        for _ in 0..<100 {
+            ended = try await stack.store.channel(id: "ch_cap")
+            if ended?.status == .offline { break }
+            try await Task.sleep(for: .milliseconds(20)) // the end is written after the kick lands
+        }
+        XCTAssertEqual(ended?.status, .offline)
+        XCTAssertEqual(ended?.cooldownLimit, .maxSessionSec)
+        XCTAssertEqual(ended?.cooldownUntil, t0.addingTimeInterval(120), "60 s after the session's end")
+        let session = try await stack.store.sessions(channelId: "ch_cap", limit: 1, cursor: nil, descending: true).items.first
+        XCTAssertEqual(session?.endedAt, t0.addingTimeInterval(60))
+        XCTAssertEqual(session?.endReason, "limit_exceeded")
+        // (From the event log: the dispatcher delivers by real time, and these are dated 60 s ahead.)
+        let exceeded = try await stack.store.events(EventQuery(types: ["channel.limit_exceeded"], limit: 10)).items
+        XCTAssertEqual(exceeded.count, 1)
+        XCTAssertEqual(exceeded.first?.createdAt, t0.addingTimeInterval(60))
+
+        wall.advance(by: 59)
+        let refused = try await publish(stack, "KEY_cap", realtime: false, seconds: 1).value
+        XCTAssertTrue(refused.stderr.contains("NetStream.Publish.Rejected") && refused.stderr.contains("maxSessionSec"), refused.stderr)
+        wall.advance(by: 1.5)
+        await stack.coordinator.tick()
+        let again = try await publish(stack, "KEY_cap", realtime: false, seconds: 1).value
+        XCTAssertEqual(again.exitCode, 0, "the cooldown is over: \(again.stderr)")
+        await stack.stop()
+    }
+
     func testLimitsExceededDuringASessionWarnThenDisconnect() async throws {
         let stack = try await startStack()
         _ = try await channel(stack, "long", key: "KEY_long", user: "lim1")
