@@ -81,7 +81,7 @@ class WebhookHealthTests: XCTestCase {
         // While disabled: no attempts; what it did not get is kept, not dropped.
         let attemptsWhenDisabled = transport.calls(to: dead).count
         for _ in 0..<5 {
-            clock.advance(3 * 3600)
+            clock.advance(by: 3 * 3600)
             channelEvents.append(try await store.appendEvent(.make(type: "channel.offline", channelId: "ch_0", userId: "u", at: clock.now(),
                                                                    data: .object([:])), now: clock.now()))
             await dispatcher.deliverDue()
@@ -128,7 +128,7 @@ class WebhookHealthTests: XCTestCase {
         _ = try await store.appendEvent(.make(type: "channel.offline", channelId: "ch", userId: "u", at: t0, data: .object([:])), now: t0)
         transport.answer(dead, 204)
         _ = try await store.updateWebhook(id: "wh_1", fields: WebhookFields(enabled: true), now: t0)
-        clock.advance(60)
+        clock.advance(by: 60)
         await dispatcher.deliverDue()
         let states = try await store.deliveries(webhookId: "wh_1", state: nil, limit: 10, cursor: nil).items.map(\.state)
         XCTAssertEqual(states, [.dropped], "the dropped one stays dropped; the event logged while disabled is not queued")

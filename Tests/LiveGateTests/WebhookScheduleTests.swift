@@ -9,13 +9,7 @@ import XCTest
 
 /// A clock the test moves by hand: the dispatcher runs the real schedule (5 s … 24 h, 5 days
 /// to disable) in milliseconds, with no scaled copy of it.
-final class ManualClock: WebhookClock {
-    private let current: NIOLockedValueBox<Date>
-    init(_ start: Date) { current = NIOLockedValueBox(start) }
-    func now() -> Date { current.withLockedValue { $0 } }
-    func set(_ date: Date) { current.withLockedValue { $0 = date } }
-    func advance(_ seconds: TimeInterval) { current.withLockedValue { $0 = $0.addingTimeInterval(seconds) } }
-}
+typealias ManualClock = ManualWallClock
 
 /// A transport that answers from a script and notes when (on the manual clock) each POST came.
 final class ScriptedTransport: WebhookTransport {
