@@ -13,9 +13,11 @@ extension IngestCoordinator {
 
     /// Keeps the lease's state in step with the machine: `reconnecting` (with the window's end
     /// and reason) while the publisher is gone, so another node can continue the session; `live`
-    /// when it is back.
+    /// when it is back. The channel's status and `channel.disconnected` / `channel.reconnected`
+    /// go in the same write, so a write the store refused is tried again (every feed and tick
+    /// calls this) rather than lost; one write at a time, in the machine's order.
     func syncLease(_ channelId: String) async {
-        guard let tracked = channels[channelId], let record = tracked.record, let held = tracked.leaseState else { return }
+        guard let tracked = channels[channelId], let record = tracked.record, let held = tracked.leaseState, !tracked.leaseSyncing else { return }
         let want: SessionLease.State
         switch tracked.machine.phase {
         case .reconnecting: want = .reconnecting
@@ -23,19 +25,31 @@ extension IngestCoordinator {
         default: return
         }
         guard want != held else { return }
-        channels[channelId]?.leaseState = want
+        channels[channelId]?.leaseSyncing = true
         let window = tracked.machine.reconnectWindow
+        var written = false
         do {
-            // The channel's status follows, with channel.disconnected / channel.reconnected in the same write.
             let still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,
                                                   windowEndsAt: window?.endsAt, endReason: window?.reason.rawValue, leftAt: window?.leftAt,
                                                   now: clock.now(), announce: true)
+            written = true
             dispatcher?.notify()
+            if channels[channelId]?.leaseSyncFailing == true { logger.notice("lease state written again", metadata: ["channel": "\(channelId)"]) }
+            channels[channelId]?.leaseSyncFailing = false
+            if channels[channelId]?.record?.id == record.id { channels[channelId]?.leaseState = want }
             if !still { await leaseLost(channelId, sessionId: record.id) }
         } catch {
-            // The renewal keeps the lease; another node just cannot continue the session meanwhile.
-            logger.warning("lease state not written", metadata: ["channel": "\(channelId)", "state": "\(want.rawValue)", "error": "\(StoreFactory.describe(error))"])
+            // The renewal keeps the lease; another node just cannot continue the session until
+            // this is written. Said once per outage, retried by the next tick.
+            if channels[channelId]?.leaseSyncFailing != true {
+                logger.warning("lease state not written; retrying", metadata: ["channel": "\(channelId)", "state": "\(want.rawValue)",
+                                                                                "error": "\(StoreFactory.describe(error))"])
+            }
+            channels[channelId]?.leaseSyncFailing = true
         }
+        channels[channelId]?.leaseSyncing = false
+        // The machine may have moved on while this was written (a reconnect at once): follow it.
+        if written { await syncLease(channelId) }
     }
 
     /// Renews the leases every heartbeat interval and sweeps lost nodes' leases every second.

@@ -41,8 +41,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         var endFirstTriedAt: Date?
         /// When this node got the session's lease (a renewal that began earlier cannot have seen it).
         var leaseSince: Date?
-        /// The lease state last written (`reconnecting` while the window runs).
+        /// The lease state last written (`reconnecting` while the window runs), whether a write
+        /// of it is under way, and whether the last one failed (an outage: logged once).
         var leaseState: SessionLease.State?
+        var leaseSyncing = false
+        var leaseSyncFailing = false
         /// Continued from another node: the outputs here are this part of the session.
         var outputsPart: Int?
         /// Publishers whose tracks `channel.media` has reported, and the frame rate each declared.
