@@ -232,7 +232,7 @@ let package = Package(
             name: "LiveGateTests",
             dependencies: [
                 "LiveGateModel",
-                "LiveGate", "RTMPCore", "RTMPServer", "ChannelStore", "Webhooks", "TestSupport",
+                "LiveGate", "IngestCore", "RTMPCore", "RTMPServer", "ChannelStore", "Webhooks", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

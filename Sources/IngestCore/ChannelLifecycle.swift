@@ -24,7 +24,11 @@ public struct ChannelLifecycle: Sendable, Equatable {
         /// `ingest.mediaTimeoutSec`: a publisher ended for silence left this long before its end
         /// was seen — the session's end time is its last media (docs/contract.md §2, "Lifecycle").
         public var mediaTimeout: TimeInterval = 10
-        public init(limitCooldown: TimeInterval = 60, cooldownEventInterval: TimeInterval = 60, mediaTimeout: TimeInterval = 10) {
+        /// How long after a failed end write it is tried again.
+        public var endRetryInterval: TimeInterval = 1
+        public init(limitCooldown: TimeInterval = 60, cooldownEventInterval: TimeInterval = 60, mediaTimeout: TimeInterval = 10,
+                    endRetryInterval: TimeInterval = 1) {
+            self.endRetryInterval = endRetryInterval
             self.limitCooldown = limitCooldown
             self.cooldownEventInterval = cooldownEventInterval
             self.mediaTimeout = mediaTimeout
@@ -179,6 +183,8 @@ public struct ChannelLifecycle: Sendable, Equatable {
         var waiting: PublishAttempt?
         /// The session's true end: when its last publisher left, not when the end was decided.
         var endedAt: Date
+        /// The store refused the end (an outage): when `tick` asks for it again.
+        var retryAt: Date?
     }
 
     enum State: Sendable, Equatable {
@@ -461,10 +467,26 @@ public struct ChannelLifecycle: Sendable, Equatable {
         return publishRequested(waiting)
     }
 
-    /// Recording the end failed; the coordinator retries it. The state stays `ending`.
-    public func endSessionAction() -> Action? {
-        guard case .ending(let ending) = state else { return nil }
-        return .endSession(sessionId: ending.session.id, reason: ending.reason)
+    /// Recording the end failed (the store is out): `tick` asks for it again after
+    /// `endRetryInterval`, with the same reason and end time, until the store takes it.
+    public mutating func sessionEndFailed(now: Date) {
+        guard case .ending(var ending) = state else { return }
+        ending.retryAt = now.addingTimeInterval(configuration.endRetryInterval)
+        state = .ending(ending)
+    }
+
+    /// The end the store has refused so far (kept on disk if the gateway stops before it is back).
+    public var unrecordedEnd: (sessionId: String, reason: OfflineReason, endedAt: Date)? {
+        guard case .ending(let ending) = state, ending.retryAt != nil else { return nil }
+        return (ending.session.id, ending.reason, ending.endedAt)
+    }
+
+    /// Asks for a refused end again now (a shutdown settling what it can), whatever its retry time.
+    public mutating func retryEndNow() -> [Action] {
+        guard case .ending(var ending) = state, ending.retryAt != nil else { return [] }
+        ending.retryAt = nil
+        state = .ending(ending)
+        return [.endSession(sessionId: ending.session.id, reason: ending.reason)]
     }
 
     /// A channel change through the API: the publisher is kicked and the session ends with the change's reason.
@@ -541,6 +563,8 @@ public struct ChannelLifecycle: Sendable, Equatable {
                                      now: now)
             }
             return []
+        case .ending(let ending) where ending.retryAt.map { now >= $0 } ?? false:
+            return retryEndNow()
         case .idle(var idle):
             if let cooldown = idle.cooldown, now >= cooldown.until { idle.cooldown = nil }
             if let last = idle.lastCooldownEventAt, now.timeIntervalSince(last) >= configuration.cooldownEventInterval { idle.lastCooldownEventAt = nil }

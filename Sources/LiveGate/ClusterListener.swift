@@ -16,7 +16,7 @@ struct ClusterListener: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { [url, coordinator, nodeId, logger] in
             await ClusterNotifications.listen(url: url, logger: logger, onConnected: {
-                try? await coordinator.renewLeases()
+                try? await coordinator.renewLeases(now: coordinator.clock.now())
             }, onMessage: { message in
                 guard message.origin != nodeId else { return }
                 await coordinator.handle(message)

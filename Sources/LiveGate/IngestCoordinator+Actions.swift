@@ -16,7 +16,7 @@ extension IngestCoordinator {
         for action in actions { await perform(action, channelId: channelId) }
         await syncLease(channelId)
         // Nothing left to remember (no session, no cooldown, no publisher): forget the channel.
-        if let t = channels[channelId], t.machine.isIdle, t.publishers.isEmpty, !connections.values.contains(where: { $0.channelId == channelId }) {
+        if let t = channels[channelId], t.machine.isIdle, !connections.hasConnections(channelId: channelId) {
             channels[channelId] = nil
         }
     }
@@ -26,47 +26,31 @@ extension IngestCoordinator {
         let channel = tracked.machine.channel
         switch action {
         case .reject(let connection, let rejection):
-            let remote = connections.removeValue(forKey: connection)?.remote ?? "unknown"
-            abandoned.remove(connection)
-            await recordRejection(rejection, channel: channel, remote: remote)
-            resolve(connection, .reject(rejection.status))
+            await recordRejection(rejection, channel: channel, remote: connections.remote(of: connection) ?? "unknown")
+            await resolve(connection, .reject(rejection.status), channelId: channelId)
         case .writeSession(let session):
             await writeSession(session, channelId: channelId)
         case .accept(let connection):
-            if abandoned.remove(connection) != nil {
-                // Gone while it was being decided: accepted and lost at once (the window applies).
-                connections[connection] = nil
-                resolve(connection, .accept)
-                await feed(channelId) { $0.publisherEnded(connection, reason: .connectionClosed, now: clock.now()) }
-            } else {
-                resolve(connection, .accept)
-            }
+            await resolve(connection, .accept, channelId: channelId)
         case .kick(let connection, let status, let reason):
-            if let ingest = tracked.publishers[connection] {
-                logger.info(reason == nil ? "publisher replaced" : "publisher kicked",
+            switch connections.kick(connection, status: status, reason: reason) {
+            case .kickNow(let ingest, let status, let end):
+                logger.info(end == .replaced ? "publisher replaced" : "publisher kicked",
                             metadata: ["channel": "\(channelId)", "reason": "\(reason?.rawValue ?? "replaced")"])
                 // A replaced connection's own end says so (`endReason: replaced` in the session's connections).
-                ingest.kick(status, reason: reason == nil ? .replaced : .kicked)
-            } else if waiting[connection] != nil || deciding.contains(connection) {
-                // Not answered yet: the answer it gets is the refusal.
-                resolve(connection, .reject(status))
-            } else if connections[connection] != nil {
-                // Answered `Publish.Start` but not started yet: kicked the moment it starts.
-                pendingKicks[connection] = (status, reason == nil ? .replaced : .kicked)
+                ingest.kick(status, reason: end)
+            case .refuse(let status):
+                await resolve(connection, .reject(status), channelId: channelId)
+            case .kickWhenStarted, .nothing:
+                break
             }
         case .startOutputs(let connection, let sessionId), .continueOutputs(let connection, let sessionId):
-            await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection, part: tracked.outputsPart)
+            await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection, part: tracked.book.outputsPart)
         case .releaseSession(let sessionId):
             // The recording made here becomes the session's part; HLS here stops.
             media?.endSession(sessionId: sessionId)
-            for (connection, index) in tracked.connectionIndex where tracked.publishers[connection] != nil {
-                releasedConnections[connection] = (sessionId, tracked.connectionLog[index])
-            }
-            channels[channelId]?.connectionIndex = [:]
-            channels[channelId]?.record = nil
-            channels[channelId]?.leaseSince = nil
-            channels[channelId]?.leaseState = nil
-            channels[channelId]?.outputsPart = nil
+            let running = channels[channelId]?.book.closed() ?? [:]
+            connections.sessionReleased(channelId: channelId, sessionId: sessionId, log: running)
             logger.info("session let go: it goes on, or was ended, on another node", metadata: ["channel": "\(channelId)", "session": "\(sessionId)"])
         case .recordLimitExceeded(_, let violation):
             await recordLimitExceeded(violation, channelId: channelId)
@@ -111,27 +95,14 @@ extension IngestCoordinator {
             return
         case .continued(let continued, let fromNode, let replaced):
             // Its figures and connections so far come with it: this node's writes add to them.
-            channels[channelId]?.record = continued
-            channels[channelId]?.endedTotals = SessionTotals(bytes: UInt64(max(0, continued.bytesIn)), videoFrames: Int(continued.videoFrames),
-                                                             audioFrames: Int(continued.audioFrames))
-            channels[channelId]?.connectionLog = continued.connections
-            channels[channelId]?.connectionIndex = [:]
-            channels[channelId]?.leaseSince = acquiredAt
-            channels[channelId]?.leaseState = .live
-            channels[channelId]?.outputsPart = continued.connections.count + 1
+            channels[channelId]?.book.continued(continued, leaseAt: acquiredAt)
             logger.info(replaced ? "publisher replaces the one on another node; the session continues here" : "publisher came back through this node; the session continues here",
                         metadata: ["channel": "\(channelId)", "session": "\(continued.id)", "from.node": "\(fromNode)"])
             let adopted = ChannelLifecycle.Session(id: continued.id, startedAt: continued.startedAt, remoteAddress: continued.remoteAddr, encoder: continued.encoder)
             await feed(channelId) { $0.sessionAdopted(adopted, now: clock.now()) }
             return
         }
-        channels[channelId]?.record = record
-        channels[channelId]?.endedTotals = SessionTotals()
-        channels[channelId]?.connectionLog = []
-        channels[channelId]?.connectionIndex = [:]
-        channels[channelId]?.leaseSince = acquiredAt
-        channels[channelId]?.leaseState = .live
-        channels[channelId]?.outputsPart = nil
+        channels[channelId]?.book.began(record, leaseAt: acquiredAt)
         dispatcher?.notify()
         sessionsStarted += 1
         logger.info("channel live", metadata: ["channel": "\(channelId)", "session": "\(session.id)", "remote": "\(session.remoteAddress)"])
@@ -169,9 +140,10 @@ extension IngestCoordinator {
         return true
     }
 
-    /// The end, with `channel.offline`; a failed write is retried by `tick` until the store is back.
+    /// The end, with `channel.offline`; a write the store refuses is asked for again by the
+    /// machine's `tick` (`sessionEndFailed`) until the store is back.
     func endSession(channelId: String, reason: OfflineReason) async {
-        guard let tracked = channels[channelId], let record = tracked.record else {
+        guard let tracked = channels[channelId], let record = tracked.book.record, let endedAt = tracked.machine.endTime else {
             await feed(channelId) { $0.sessionEnded(now: clock.now()) }
             return
         }
@@ -179,47 +151,38 @@ extension IngestCoordinator {
             // Events written before this end go out before it.
             guard await flushDeferredWrites() else { throw DeferredWritesPending() }
             let current = try? await store.channel(id: channelId)
-            // The session ended when its last publisher left (the machine knows when), and a
-            // retried end keeps that time.
+            // The session ended when its last publisher left (the machine knows when).
             try await end(sessionRecord: record, channel: current ?? tracked.machine.channel, reason: reason,
-                          at: tracked.machine.endTime ?? tracked.endFirstTriedAt, cooldown: tracked.machine.pendingCooldown)
+                          at: endedAt, cooldown: tracked.machine.pendingCooldown)
         } catch {
             logger.error("session end not recorded; retrying", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "error": "\(StoreFactory.describe(error))"])
-            channels[channelId]?.endRetryAt = clock.now().addingTimeInterval(1)
-            if channels[channelId]?.endFirstTriedAt == nil { channels[channelId]?.endFirstTriedAt = clock.now() }
+            channels[channelId]?.machine.sessionEndFailed(now: clock.now())
             return
         }
-        channels[channelId]?.record = nil
-        channels[channelId]?.endRetryAt = nil
-        channels[channelId]?.endFirstTriedAt = nil
-        channels[channelId]?.leaseSince = nil
-        channels[channelId]?.leaseState = nil
-        channels[channelId]?.outputsPart = nil
+        channels[channelId]?.book.closed()
         await feed(channelId) { $0.sessionEnded(now: clock.now()) }
     }
 
     /// At shutdown: ends the store has not taken yet are retried for `seconds`; those it still
     /// refuses are kept on disk for the next start (`PendingEnds`), with their reason and time.
     func settlePendingEnds(within seconds: TimeInterval) async {
-        let deadline = Date().addingTimeInterval(seconds)
-        func unsettled() -> [(String, Tracked)] { channels.filter { $0.value.endRetryAt != nil && $0.value.record != nil } }
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
+        func unsettled() -> [String] { channels.filter { $0.value.machine.unrecordedEnd != nil && $0.value.book.record != nil }.map(\.key) }
         // Cancelled (not a graceful stop): every write would fail at once and the sleep would not
-        // wait, so nothing is retried — what is left is kept on disk below.
-        while !unsettled().isEmpty || !deferredWrites.isEmpty, Date() < deadline, !Task.isCancelled {
+        // wait, so nothing is retried — what is left is kept on disk below. (Real time: this
+        // bounds how long the process waits, it decides nothing.)
+        while !unsettled().isEmpty || !deferredWrites.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
             await flushDeferredWrites()
-            for (id, tracked) in unsettled() {
-                guard case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { continue }
-                await endSession(channelId: id, reason: reason)
-            }
+            for id in unsettled() { await feed(id) { $0.retryEndNow() } }
         }
         if !deferredWrites.isEmpty {
             logger.error("store writes lost at shutdown (the store did not come back in time)",
                          metadata: ["writes": "\(deferredWrites.map(\.what).joined(separator: ","))"])
         }
-        let left: [PendingEnds.Entry] = unsettled().compactMap { _, tracked in
-            guard let record = tracked.record, case .endSession(_, let reason)? = tracked.machine.endSessionAction() else { return nil }
-            return PendingEnds.Entry(sessionId: record.id, reason: reason.rawValue, endedAt: tracked.machine.endTime ?? tracked.endFirstTriedAt ?? clock.now())
+        let left: [PendingEnds.Entry] = unsettled().compactMap { id in
+            guard let end = channels[id]?.machine.unrecordedEnd else { return nil }
+            return PendingEnds.Entry(sessionId: end.sessionId, reason: end.reason.rawValue, endedAt: end.endedAt)
         }
         guard !left.isEmpty else { return }
         do {
@@ -273,12 +236,12 @@ extension IngestCoordinator {
     /// `channel.limit_exceeded` with the limit, its configured value, the measured one and the
     /// session as it is now (its figures so far, not as it was at its start).
     func recordLimitExceeded(_ violation: ChannelLifecycle.LimitViolation, channelId: String) async {
-        guard let tracked = channels[channelId], var session = tracked.record else { return }
-        let running = tracked.machine.connection.flatMap { tracked.publishers[$0] }
+        guard let tracked = channels[channelId], var session = tracked.book.record else { return }
+        let running = current(tracked)
         let live = running?.liveStats
-        session.bytesIn = Int64(tracked.endedTotals.bytes + (live?.mediaBytes ?? 0))
-        session.videoFrames = Int64(tracked.endedTotals.videoFrames + (live?.videoFrames ?? 0))
-        session.audioFrames = Int64(tracked.endedTotals.audioFrames + (live?.audioFrames ?? 0))
+        session.bytesIn = Int64(tracked.book.totals.bytes + (live?.mediaBytes ?? 0))
+        session.videoFrames = Int64(tracked.book.totals.videoFrames + (live?.videoFrames ?? 0))
+        session.audioFrames = Int64(tracked.book.totals.audioFrames + (live?.audioFrames ?? 0))
         session.videoCodec = running?.stats.video?.codec.rawValue ?? session.videoCodec
         session.audioCodec = running?.stats.audio?.codec.rawValue ?? session.audioCodec
         let now = clock.now()
@@ -301,11 +264,7 @@ extension IngestCoordinator {
         await retryUnrecordedVideos(now: now)
         for id in Array(channels.keys) {
             guard let tracked = channels[id] else { continue }
-            if let retry = tracked.endRetryAt, retry <= now, case .endSession(_, let reason)? = tracked.machine.endSessionAction() {
-                channels[id]?.endRetryAt = nil
-                await endSession(channelId: id, reason: reason)
-                continue
-            }
+            // Reconnect windows, maxSessionSec, cooldowns, and ends the store refused.
             await feed(id) { $0.tick(now: now, limits: tracked.limits) }
             await checkBitrate(id, now: now)
             await reportMediaIfReady(id, now: now)

@@ -17,85 +17,64 @@ extension IngestCoordinator {
     /// go in the same write, so a write the store refused is tried again (every feed and tick
     /// calls this) rather than lost; one write at a time, in the machine's order.
     func syncLease(_ channelId: String) async {
-        guard let tracked = channels[channelId], let record = tracked.record, let held = tracked.leaseState, !tracked.leaseSyncing else { return }
-        let want: SessionLease.State
-        switch tracked.machine.phase {
-        case .reconnecting: want = .reconnecting
-        case .live: want = .live
-        default: return
-        }
-        guard want != held else { return }
-        channels[channelId]?.leaseSyncing = true
+        guard let tracked = channels[channelId], let record = tracked.book.record,
+              let want = channels[channelId]?.book.leaseWriteNeeded(for: tracked.machine.phase) else { return }
         let window = tracked.machine.reconnectWindow
-        var written = false
+        var still = true, ok = false
         do {
-            let still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,
-                                                  windowEndsAt: window?.endsAt, endReason: window?.reason.rawValue, leftAt: window?.leftAt,
-                                                  now: clock.now(), announce: true)
-            written = true
+            still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,
+                                              windowEndsAt: window?.endsAt, endReason: window?.reason.rawValue, leftAt: window?.leftAt,
+                                              now: clock.now(), announce: true)
+            ok = true
             dispatcher?.notify()
-            if channels[channelId]?.leaseSyncFailing == true { logger.notice("lease state written again", metadata: ["channel": "\(channelId)"]) }
-            channels[channelId]?.leaseSyncFailing = false
-            if channels[channelId]?.record?.id == record.id { channels[channelId]?.leaseState = want }
-            if !still { await leaseLost(channelId, sessionId: record.id) }
         } catch {
             // The renewal keeps the lease; another node just cannot continue the session until
-            // this is written. Said once per outage, retried by the next tick.
-            if channels[channelId]?.leaseSyncFailing != true {
+            // this is written. Said once per outage, retried by the next feed or tick.
+            if channels[channelId]?.book.leaseWritten(want, sessionId: record.id, ok: false) ?? false {
                 logger.warning("lease state not written; retrying", metadata: ["channel": "\(channelId)", "state": "\(want.rawValue)",
                                                                                 "error": "\(StoreFactory.describe(error))"])
             }
-            channels[channelId]?.leaseSyncFailing = true
+            return
         }
-        channels[channelId]?.leaseSyncing = false
+        if channels[channelId]?.book.leaseWritten(want, sessionId: record.id, ok: ok) ?? false {
+            logger.notice("lease state written again", metadata: ["channel": "\(channelId)"])
+        }
+        if !still { await leaseLost(channelId, sessionId: record.id) }
         // The machine may have moved on while this was written (a reconnect at once): follow it.
-        if written { await syncLease(channelId) }
+        await syncLease(channelId)
     }
 
-    /// Renews the leases every heartbeat interval and sweeps lost nodes' leases every second.
-    ///
-    /// A node sweeps only once its own renewals have succeeded for a whole lease lifetime: after
-    /// an outage of the store itself every lease is stale, and a node that swept at once would
-    /// end the sessions of nodes that are alive but had not renewed yet. A node cut off alone is
-    /// swept by the others, whose store never failed.
-    func runLeaseKeeping() async {
-        var lastRenewal = Date.distantPast
-        var failing = false
-        var healthySince: Date?
-        var lastResync = Date()
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
-            if Task.isCancelled { return }
-            if Date().timeIntervalSince(lastRenewal) >= NodeRecord.heartbeatInterval {
-                lastRenewal = Date()
+    /// Renews the leases, re-reads carried channels and sweeps lost nodes' leases when
+    /// `LeaseKeeping` says they are due. `run()` calls it every second; a test driving a manual
+    /// `IngestClock` calls it itself.
+    public func keepLeases() async {
+        let now = clock.now()
+        for duty in leaseKeeping.due(now: now) {
+            switch duty {
+            case .renew:
                 do {
-                    try await renewLeases()
-                    if failing { logger.notice("leases renewed again") }
-                    failing = false
-                    if healthySince == nil { healthySince = lastRenewal }
+                    try await renewLeases(now: now)
+                    if leaseKeeping.renewed(at: now, ok: true) { logger.notice("leases renewed again") }
                 } catch {
-                    if !failing { logger.warning("leases not renewed", metadata: ["error": "\(StoreFactory.describe(error))"]) }
-                    failing = true
-                    healthySince = nil
+                    if leaseKeeping.renewed(at: now, ok: false) {
+                        logger.warning("leases not renewed", metadata: ["error": "\(StoreFactory.describe(error))"])
+                    }
+                }
+            case .resync:
+                if clustered { await resyncCarriedChannels() }
+            case .sweep:
+                do {
+                    try await sweepLostNodes()
+                } catch {
+                    if !leaseKeeping.failing { logger.warning("lost nodes' leases not swept", metadata: ["error": "\(StoreFactory.describe(error))"]) }
                 }
             }
-            if clustered, Date().timeIntervalSince(lastResync) >= Self.resyncInterval {
-                lastResync = Date()
-                await resyncCarriedChannels()
-            }
-            guard let since = healthySince, Date().timeIntervalSince(since) >= SessionLease.timeToLive else { continue }
-            do {
-                try await sweepLostNodes()
-            } catch {
-                if !failing { logger.warning("lost nodes' leases not swept", metadata: ["error": "\(StoreFactory.describe(error))"]) }
-            }
         }
     }
 
-    func renewLeases() async throws {
-        let started = Date()
+    func renewLeases(now started: Date) async throws {
         // One node on SQLite holding no session has nothing to renew: no write every 2 s.
-        guard clustered || channels.values.contains(where: { $0.record != nil }) else { return }
+        guard clustered || channels.values.contains(where: { $0.book.record != nil }) else { return }
         var snapshots: [String: String] = [:]
         if clustered {
             for id in channels.keys {
@@ -107,21 +86,20 @@ extension IngestCoordinator {
         // A lease this node had before the renewal began and no longer holds: another node
         // continued the session (its NOTIFY was missed) or ended it (this node was taken for lost).
         for (id, tracked) in channels {
-            guard let record = tracked.record, let since = tracked.leaseSince, since < started, held[id] != record.id,
+            guard let record = tracked.book.record, let since = tracked.book.leaseSince, since < started, held[id] != record.id,
                   tracked.machine.phase == .live || tracked.machine.phase == .reconnecting else { continue }
             await leaseLost(id, sessionId: record.id)
         }
     }
 
     /// The fallback for a message lost with a dropped `LISTEN` connection (issue #14 item 5):
-    /// every `resyncInterval` the channels carried here are read again — deleted, disabled or
-    /// with a new key, their publisher goes as if the message had come — and their owners'
-    /// limits are refreshed.
-    static let resyncInterval: TimeInterval = 10
+    /// every `LeaseKeeping.Configuration.resyncInterval` (10 s) the channels carried here are
+    /// read again — deleted, disabled or with a new key, their publisher goes as if the message
+    /// had come — and their owners' limits are refreshed.
 
     func resyncCarriedChannels() async {
         var limitsByUser: [String: UserLimits] = [:]
-        for (id, tracked) in channels where tracked.record != nil && (tracked.machine.phase == .live || tracked.machine.phase == .reconnecting) {
+        for (id, tracked) in channels where tracked.book.record != nil && (tracked.machine.phase == .live || tracked.machine.phase == .reconnecting) {
             let known = tracked.machine.channel
             let stored: Channel?
             do { stored = try await store.channel(id: id) } catch { return }
@@ -155,7 +133,7 @@ extension IngestCoordinator {
     }
 
     func leaseLost(_ channelId: String, sessionId: String) async {
-        guard channels[channelId]?.record?.id == sessionId else { return }
+        guard channels[channelId]?.book.record?.id == sessionId else { return }
         logger.notice("this node no longer holds the session's lease", metadata: ["channel": "\(channelId)", "session": "\(sessionId)"])
         await feed(channelId) { $0.sessionMoved(sessionId: sessionId, now: clock.now()) }
     }

@@ -45,41 +45,31 @@ extension IngestCoordinator {
                                     fps: metadata["framerate"]?.numberValue ?? metadata["fps"]?.numberValue))
     }
 
+    /// Returns once every report the listener enqueued before this call has been applied: a
+    /// test driving the coordinator in-process waits on it instead of on time.
+    public nonisolated func processed() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            commandSink.yield(.barrier { done.resume() })
+        }
+    }
+
     func apply(_ command: Command) async {
         let now = clock.now()
         switch command {
         case .started(let ingest):
-            if let kick = pendingKicks.removeValue(forKey: ingest.connectionID) {
-                ingest.kick(kick.status, reason: kick.reason)
-            }
-            guard let id = connections[ingest.connectionID]?.channelId, var tracked = channels[id] else { return }
-            tracked.publishers[ingest.connectionID] = ingest
-            tracked.bitrateSamples = []
-            tracked.connectionIndex[ingest.connectionID] = tracked.connectionLog.count
-            tracked.connectionLog.append(SessionConnection(remoteAddr: ingest.remoteAddress, encoder: ingest.request.connect.flashVer ?? "", startedAt: now))
-            channels[id] = tracked
+            let outcome = connections.started(ingest.connectionID, handle: ingest)
+            if let kick = outcome.kick { ingest.kick(kick.status, reason: kick.reason) }
+            guard let id = outcome.channelId, channels[id] != nil else { return }
+            channels[id]?.book.connectionStarted(ingest.connectionID, remote: ingest.remoteAddress, encoder: ingest.request.connect.flashVer ?? "", at: now)
             await feed(id) { $0.publisherStarted(ingest.connectionID, now: now) }
         case .ended(let ingest, let reason, let stats):
-            pendingKicks[ingest.connectionID] = nil
-            guard let id = connections.removeValue(forKey: ingest.connectionID)?.channelId, var tracked = channels[id] else { return }
-            tracked.publishers[ingest.connectionID] = nil
-            tracked.mediaReported.remove(ingest.connectionID)
-            tracked.declaredFps[ingest.connectionID] = nil
-            // Only a connection of the current session counts towards its figures.
-            let index = tracked.connectionIndex.removeValue(forKey: ingest.connectionID)
-            if let index {
-                tracked.endedTotals.bytes += stats.bytesReceived
-                tracked.endedTotals.videoFrames += stats.videoFrames
-                tracked.endedTotals.audioFrames += stats.audioFrames
-                tracked.connectionLog[index].endedAt = now
-                tracked.connectionLog[index].endReason = reason.rawValue
-                tracked.connectionLog[index].bytesIn = Int64(stats.bytesReceived)
-            }
-            // A connection of a session that moved to another node still adds its figures to it.
-            let released = releasedConnections.removeValue(forKey: ingest.connectionID)
-            channels[id] = tracked
-            let target: (sessionId: String, entry: SessionConnection)? = released
-                ?? tracked.record.flatMap { record in index.map { (record.id, tracked.connectionLog[$0]) } }
+            let outcome = connections.ended(ingest.connectionID)
+            guard let id = outcome.channelId, channels[id] != nil else { return }
+            // Only a connection of the current session counts towards its figures; one of a
+            // session that moved to another node still adds its figures to that session.
+            let finished = channels[id]?.book.connectionEnded(ingest.connectionID, reason: reason, bytes: stats.bytesReceived,
+                                                              videoFrames: stats.videoFrames, audioFrames: stats.audioFrames, at: now)
+            let target = outcome.released ?? channels[id]?.book.record.flatMap { record in finished.map { (record.id, $0) } }
             if let (sessionId, entry) = target {
                 let video = stats.video?.codec.rawValue, audio = stats.audio?.codec.rawValue
                 var entry = entry
@@ -94,22 +84,18 @@ extension IngestCoordinator {
             }
             await feed(id) { $0.publisherEnded(ingest.connectionID, reason: reason, now: now) }
         case .abandoned(let connection):
-            pendingKicks[connection] = nil
-            guard let id = connections[connection]?.channelId else { return }
-            if channels[id]?.machine.connection == connection {
-                connections[connection] = nil
+            let isCurrent = connections.channel(of: connection).flatMap { channels[$0]?.machine.connection } == connection
+            if case .publisherEnded(let id) = connections.closedBeforeStart(connection, isCurrent: isCurrent) {
                 await feed(id) { $0.publisherEnded(connection, reason: .connectionClosed, now: now) }
-            } else if waiting[connection] != nil || channels[id]?.machine.phase == .starting || channels[id]?.machine.phase == .ending {
-                abandoned.insert(connection) // accepted later: ended at once then
-            } else {
-                connections[connection] = nil
             }
         case .video(let ingest, let params):
             await checkCodecLimits(ingest, params, now: now)
-            if let id = connections[ingest.connectionID]?.channelId { await reportMediaIfReady(id, now: now) }
+            if let id = connections.channel(of: ingest.connectionID) { await reportMediaIfReady(id, now: now) }
         case .metadata(let ingest, let width, let height, let fps):
-            if let fps, fps > 0, fps < 1000, let id = connections[ingest.connectionID]?.channelId { channels[id]?.declaredFps[ingest.connectionID] = fps }
+            if let fps, let id = connections.channel(of: ingest.connectionID) { channels[id]?.book.declared(fps: fps, by: ingest.connectionID) }
             await checkMetadataLimits(ingest, width: width, height: height, fps: fps, now: now)
+        case .barrier(let done):
+            done()
         case .applicationRejected(let app, let remote):
             let rejection = ChannelLifecycle.Rejection(status: .error(.connectRejected, "unknown application"), reason: .unknownApp, limit: nil,
                                                        recordEvent: rejectionEvents.allow(.unknownApp, address: remote, now: now))

@@ -33,13 +33,13 @@ extension IngestCoordinator {
     }
 
     private func observe(_ ingest: IngestSession, _ limit: UserLimit, configured: JSONValue, measured: JSONValue, now: Date) async {
-        guard let id = connections[ingest.connectionID]?.channelId else { return }
+        guard let id = connections.channel(of: ingest.connectionID) else { return }
         let violation = ChannelLifecycle.LimitViolation(limit: limit, configured: configured, measured: measured)
         await feed(id) { $0.limitObserved(ingest.connectionID, violation, now: now) }
     }
 
     private func limits(of ingest: IngestSession) -> UserLimits? {
-        connections[ingest.connectionID].flatMap { channels[$0.channelId]?.limits }
+        connections.channel(of: ingest.connectionID).flatMap { channels[$0]?.limits }
     }
 
     /// From a video sequence header: codec, size, frame rate (SPS timing).
@@ -70,15 +70,8 @@ extension IngestCoordinator {
 
     /// Sustained bit rate of the current publisher over `bitrateWindow`.
     func checkBitrate(_ channelId: String, now: Date) async {
-        guard let tracked = channels[channelId], let maxKbps = tracked.limits.maxBitrateKbps,
-              let connection = tracked.machine.connection, let ingest = tracked.publishers[connection] else { return }
-        var samples = tracked.bitrateSamples
-        let bytes = ingest.liveStats.mediaBytes
-        samples.append((now, bytes))
-        samples.removeAll { now.timeIntervalSince($0.0) > Self.bitrateWindow + 0.5 }
-        channels[channelId]?.bitrateSamples = samples
-        guard let first = samples.first, now.timeIntervalSince(first.0) >= Self.bitrateWindow else { return }
-        let kbps = Double(bytes &- first.1) * 8 / 1000 / now.timeIntervalSince(first.0)
+        guard let tracked = channels[channelId], let maxKbps = tracked.limits.maxBitrateKbps, let ingest = current(tracked),
+              let kbps = channels[channelId]?.book.bitrate(now: now, bytes: ingest.liveStats.mediaBytes, window: Self.bitrateWindow) else { return }
         if kbps > Double(maxKbps) {
             await observe(ingest, .maxBitrateKbps, configured: .number(Double(maxKbps)), measured: .number((kbps * 10).rounded() / 10), now: now)
         }

@@ -88,7 +88,7 @@ extension IngestCoordinator {
     func eventChannel(_ channelId: String) async -> Channel? {
         if let tracked = channels[channelId] {
             var channel = tracked.machine.channel
-            if let record = tracked.record {
+            if let record = tracked.book.record {
                 channel.status = .live
                 channel.lastLiveAt = record.startedAt
             }

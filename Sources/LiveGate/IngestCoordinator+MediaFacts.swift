@@ -13,18 +13,15 @@ extension IngestCoordinator {
     static let mediaReportWait: TimeInterval = 1
 
     func reportMediaIfReady(_ channelId: String, now: Date) async {
-        guard let tracked = channels[channelId], let record = tracked.record, let ingest = current(tracked),
-              !tracked.mediaReported.contains(ingest.connectionID) else { return }
+        guard let tracked = channels[channelId], let record = tracked.book.record, let ingest = current(tracked) else { return }
         let stats = ingest.stats
-        let started = tracked.connectionIndex[ingest.connectionID].map { tracked.connectionLog[$0].startedAt } ?? now
-        let waited = now.timeIntervalSince(started) >= Self.mediaReportWait
-        guard (stats.video != nil && stats.audio != nil) || (waited && (stats.video != nil || stats.audio != nil)) else { return }
-        channels[channelId]?.mediaReported.insert(ingest.connectionID)
+        guard channels[channelId]?.book.mediaReportDue(ingest.connectionID, hasVideo: stats.video != nil, hasAudio: stats.audio != nil,
+                                                       now: now, wait: Self.mediaReportWait) == true else { return }
 
         var video: JSONValue = .null
         if let v = stats.video {
             // The SPS's own timing, else what the encoder declared in onMetaData, else what was measured.
-            let rate = v.frameRate ?? tracked.declaredFps[ingest.connectionID] ?? (stats.fps > 0 ? stats.fps : nil)
+            let rate = v.frameRate ?? tracked.book.declaredFps(of: ingest.connectionID) ?? (stats.fps > 0 ? stats.fps : nil)
             video = .object([
                 "codec": .string(v.codec.rawValue), "profile": v.profileName.map(JSONValue.string) ?? .null,
                 "level": v.level.map { .number(Double($0)) } ?? .null,
@@ -38,7 +35,7 @@ extension IngestCoordinator {
         } ?? .null
         let media: JSONValue = .object(["video": video, "audio": audio])
         guard media != record.media else { return }
-        channels[channelId]?.record?.media = media
+        channels[channelId]?.book.mediaRecorded(media)
         var session = record
         session.media = media
         let channel = await eventChannel(channelId) ?? tracked.machine.channel

@@ -11,7 +11,7 @@ extension IngestCoordinator {
 
     /// The publisher carrying a channel's session now, if one is connected and started.
     func current(_ tracked: Tracked) -> IngestSession? {
-        tracked.machine.connection.flatMap { tracked.publishers[$0] }
+        tracked.machine.connection.flatMap { connections.handle(of: $0) }
     }
 
     /// `/v1/channels/{id}/stats`: one shape whether a publisher is connected (`live`) or the
@@ -23,7 +23,7 @@ extension IngestCoordinator {
         let phase = tracked.machine.phase
         var stats = ChannelStats(status: ingest != nil ? "live" : (phase == .live ? "starting" : phase.rawValue), sessionId: session.id)
         stats.uptimeSec = clock.now().timeIntervalSince(session.startedAt)
-        let totals = tracked.endedTotals
+        let totals = tracked.book.totals
         stats.bytesIn = totals.bytes
         stats.videoFrames = totals.videoFrames
         stats.audioFrames = totals.audioFrames

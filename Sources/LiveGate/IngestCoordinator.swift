@@ -21,42 +21,12 @@ import Webhooks
 public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionControl, MetricsProvider, Service {
     typealias ConnectionID = ChannelLifecycle.ConnectionID
 
-    /// What the coordinator keeps beside each channel's machine.
+    /// What the coordinator keeps per channel: its machine, the owner's limits, and the
+    /// session's bookkeeping (IngestCore's `SessionBook`).
     struct Tracked {
         var machine: ChannelLifecycle
         var limits: UserLimits
-        /// The session row as written (stats are added to it when connections end).
-        var record: SessionRecord?
-        /// Publishers that started, by connection (a replaced one until it is gone).
-        var publishers: [ConnectionID: IngestSession] = [:]
-        /// Counters of the session's connections that have ended.
-        var endedTotals = SessionTotals()
-        /// The session's connections (`connections` of the session record), by connection id.
-        var connectionLog: [SessionConnection] = []
-        var connectionIndex: [ConnectionID: Int] = [:]
-        /// (time, media bytes) samples of the current publisher for the sustained-bitrate check.
-        var bitrateSamples: [(Date, UInt64)] = []
-        /// A failed end write waiting to be retried, and when the end was first tried (its time).
-        var endRetryAt: Date?
-        var endFirstTriedAt: Date?
-        /// When this node got the session's lease (a renewal that began earlier cannot have seen it).
-        var leaseSince: Date?
-        /// The lease state last written (`reconnecting` while the window runs), whether a write
-        /// of it is under way, and whether the last one failed (an outage: logged once).
-        var leaseState: SessionLease.State?
-        var leaseSyncing = false
-        var leaseSyncFailing = false
-        /// Continued from another node: the outputs here are this part of the session.
-        var outputsPart: Int?
-        /// Publishers whose tracks `channel.media` has reported, and the frame rate each declared.
-        var mediaReported: Set<ConnectionID> = []
-        var declaredFps: [ConnectionID: Double] = [:]
-    }
-
-    struct SessionTotals {
-        var bytes: UInt64 = 0
-        var videoFrames = 0
-        var audioFrames = 0
+        var book = SessionBook()
     }
 
     enum Command: Sendable {
@@ -66,6 +36,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         case video(IngestSession, VideoCodecParameters)
         case metadata(IngestSession, width: Double?, height: Double?, fps: Double?)
         case applicationRejected(app: String, remote: String)
+        /// Resumed once every report enqueued before it has been applied (`processed()`).
+        case barrier(@Sendable () -> Void)
     }
 
     let store: any ChannelStore
@@ -74,21 +46,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     let dispatcher: WebhookDispatcher?
     let lifecycle: ChannelLifecycle.Configuration
     var channels: [String: Tracked] = [:]
-    /// Which channel each deciding or publishing connection belongs to, and where it came from.
-    var connections: [ConnectionID: (channelId: String, remote: String)] = [:]
-    /// Decisions made before their `authorize` call waited for them, and the waiting calls.
-    var decided: [ConnectionID: PublishDecision] = [:]
-    var waiting: [ConnectionID: CheckedContinuation<PublishDecision, Never>] = [:]
-    /// `authorize` calls in progress (a decision for any other connection has nobody to hear it).
-    var deciding: Set<ConnectionID> = []
-    /// Publishers kicked after their accept but before they started (a replace in between):
-    /// kicked as soon as they start.
-    var pendingKicks: [ConnectionID: (status: NetStatus, reason: IngestEndReason)] = [:]
-    /// Publishers of sessions that moved to another node, still connected until their kick lands:
-    /// their figures are added to that session when they end.
-    var releasedConnections: [ConnectionID: (sessionId: String, entry: SessionConnection)] = [:]
-    /// Connections that closed while their publish was being decided.
-    var abandoned: Set<ConnectionID> = []
+    /// Every publishing connection's phase (IngestCore's `PublishConnections`).
+    var connections = PublishConnections<IngestSession>()
+    /// The `authorize` calls suspended until their channel's machine answers (a mechanism, not
+    /// a phase: whether a connection is still being decided is `connections`' to say).
+    var answerSlots: [ConnectionID: CheckedContinuation<PublishDecision, Never>] = [:]
     let commands: AsyncStream<Command>
     let commandSink: AsyncStream<Command>.Continuation
 
@@ -116,12 +78,16 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     let shutdownBudget: ShutdownBudget
     /// What "now" is for every decision and record (a manual clock in tests).
     let clock: IngestClock
+    /// When leases are renewed, carried channels re-read and lost nodes swept.
+    var leaseKeeping: LeaseKeeping
 
     public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
                 lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, shutdownBudget: ShutdownBudget = .init(),
                 clock: IngestClock = .system, logger: Logger) {
         self.shutdownBudget = shutdownBudget
         self.clock = clock
+        self.leaseKeeping = LeaseKeeping(configuration: .init(resyncInterval: store.backendName == SQLBackend.postgres.rawValue ? 10 : nil),
+                                         startedAt: clock.now())
         self.pendingEnds = pendingEndsPath.map(PendingEnds.init(path:))
         self.store = store
         self.nodeId = nodeId
@@ -167,25 +133,26 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         var tracked = channels[channel.id] ?? Tracked(machine: ChannelLifecycle(channel: channel, configuration: lifecycle), limits: limits)
         tracked.limits = limits
         channels[channel.id] = tracked
-        connections[connectionID] = (channel.id, remoteAddress)
+        connections.deciding(connectionID, channelId: channel.id, remote: remoteAddress)
         let liveForUser = channels.values.filter { $0.machine.channel.userId == channel.userId && $0.machine.channel.id != channel.id && $0.machine.holdsLiveSlot }.count + elsewhere
         let attempt = ChannelLifecycle.PublishAttempt(
             connection: connectionID, channel: channel, limits: limits, liveForUser: liveForUser,
             newSessionId: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
             remoteAddress: remoteAddress, encoder: request.connect.flashVer ?? "", now: clock.now())
-        deciding.insert(connectionID)
-        defer { deciding.remove(connectionID) }
         await feed(channel.id) { $0.publishRequested(attempt) }
-        if let decision = decided.removeValue(forKey: connectionID) { return decision }
-        return await withCheckedContinuation { waiting[connectionID] = $0 }
+        if let decision = connections.answerTaken(connectionID) { return decision }
+        return await withCheckedContinuation { answerSlots[connectionID] = $0 }
     }
 
-    /// Hands a decision to the `authorize` call of `connection` (now, or when it asks).
-    func resolve(_ connection: ConnectionID, _ decision: PublishDecision) {
-        if let continuation = waiting.removeValue(forKey: connection) {
-            continuation.resume(returning: decision)
-        } else if deciding.contains(connection) {
-            decided[connection] = decision
+    /// Hands a decision to the `authorize` call of `connection` (now if it waits, else it
+    /// takes it when it asks). An accept for a connection that closed meanwhile is also its end.
+    func resolve(_ connection: ConnectionID, _ decision: PublishDecision, channelId: String) async {
+        let outcome = connections.answered(connection, decision)
+        if outcome != .nobody, let continuation = answerSlots.removeValue(forKey: connection) {
+            continuation.resume(returning: connections.answerTaken(connection) ?? decision)
+        }
+        if outcome == .deliverThenEnded {
+            await feed(channelId) { $0.publisherEnded(connection, reason: .connectionClosed, now: clock.now()) }
         }
     }
 
@@ -206,9 +173,15 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [weak self] in await self?.recoverInterruptedRecordings() }
             if clock.runsTimers {
-                group.addTask { [weak self] in await self?.runLeaseKeeping() }
+                // The cadence only (the decisions read `clock.now()`): reconnect windows, session
+                // length, bit rate and end retries a few times a second; leases every second.
                 group.addTask { [weak self] in
-                    // Reconnect windows, session length, bit rate and end retries: a few times a second.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        await self?.keepLeases()
+                    }
+                }
+                group.addTask { [weak self] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .milliseconds(200))
                         await self?.tick()

@@ -11,6 +11,18 @@ public struct IngestSessionStats: Sendable, Equatable {
     public var skippedMediaMessages: Int
     public var video: VideoCodecParameters?
     public var audio: AudioCodecParameters?
+
+    public init(bytesReceived: UInt64 = 0, mediaBytes: UInt64 = 0, videoFrames: Int = 0, audioFrames: Int = 0, timestampRepairs: Int = 0,
+                skippedMediaMessages: Int = 0, video: VideoCodecParameters? = nil, audio: AudioCodecParameters? = nil) {
+        self.bytesReceived = bytesReceived
+        self.mediaBytes = mediaBytes
+        self.videoFrames = videoFrames
+        self.audioFrames = audioFrames
+        self.timestampRepairs = timestampRepairs
+        self.skippedMediaMessages = skippedMediaMessages
+        self.video = video
+        self.audio = audio
+    }
 }
 
 /// Receives what publishers send. Methods are called on the connection's event loop and must

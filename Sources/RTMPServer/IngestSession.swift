@@ -15,7 +15,10 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     public let request: PublishRequest
     public let remoteAddress: String
     public let startedAt: NIODeadline
-    private let channel: any Channel
+    /// Where a kick goes: the connection's pipeline, or — for a session with no connection
+    /// behind it (`detached`) — a callback.
+    private let channel: (any Channel)?
+    private let onKick: (@Sendable (NetStatus, IngestEndReason) -> Void)?
     private let tracker = NIOLockedValueBox(IngestStatsTracker())
 
     /// Running counters (limit enforcement).
@@ -51,12 +54,33 @@ public final class IngestSession: Sendable, CustomStringConvertible {
         self.remoteAddress = remoteAddress
         self.startedAt = startedAt
         self.channel = channel
+        self.onKick = nil
+    }
+
+    private init(connectionID: UInt64, request: PublishRequest, remoteAddress: String, onKick: @escaping @Sendable (NetStatus, IngestEndReason) -> Void) {
+        self.connectionID = connectionID
+        self.request = request
+        self.remoteAddress = remoteAddress
+        self.startedAt = .now()
+        self.channel = nil
+        self.onKick = onKick
+    }
+
+    /// A session with no connection behind it: what consumes sessions (the ingest coordinator)
+    /// can be driven in-process, in milliseconds, with a kick reported to `onKick`.
+    public static func detached(connectionID: UInt64, request: PublishRequest, remoteAddress: String,
+                                onKick: @escaping @Sendable (NetStatus, IngestEndReason) -> Void) -> IngestSession {
+        IngestSession(connectionID: connectionID, request: request, remoteAddress: remoteAddress, onKick: onKick)
     }
 
     /// Ends the session from the server side: the client gets `status`, then the connection
     /// closes and the sink sees `publishEnded` with `reason`.
     public func kick(_ status: NetStatus, reason: IngestEndReason = .kicked) {
-        channel.pipeline.fireUserInboundEventTriggered(KickEvent(status: status, reason: reason))
+        if let channel {
+            channel.pipeline.fireUserInboundEventTriggered(KickEvent(status: status, reason: reason))
+        } else {
+            onKick?(status, reason)
+        }
     }
 
     public var description: String { "IngestSession(conn: \(connectionID), key: \(request.maskedKey), remote: \(remoteAddress))" }

@@ -374,10 +374,23 @@ final class ChannelLifecycleTests: XCTestCase {
         XCTAssertEqual(actions.last, .kick(2, .error(.publishRejected, "maxSessionSec"), reason: .limitExceeded))
     }
 
-    func testEndRetriesAreTheSameAction() {
+    /// A refused end is asked for again on the tick after `endRetryInterval`, as the same action
+    /// with the same end time — never before, and not once it is recorded.
+    func testARefusedEndIsRetriedByTheTickWithItsTime() {
         var m = liveMachine(channel())
         let end = m.publisherEnded(1, reason: .unpublished, now: at(1))
-        XCTAssertEqual(m.endSessionAction(), end.first, "a failed end write is retried as the same action")
+        XCTAssertNil(m.unrecordedEnd, "nothing refused yet")
+        m.sessionEndFailed(now: at(1.2))
+        XCTAssertEqual(m.unrecordedEnd?.endedAt, at(1), "kept with its true end time")
+        XCTAssertEqual(m.tick(now: at(2.1), limits: UserLimits()), [], "not before the retry interval")
+        XCTAssertEqual(m.tick(now: at(2.2), limits: UserLimits()), end, "a failed end write is retried as the same action")
+        XCTAssertEqual(m.tick(now: at(9), limits: UserLimits()), [], "one retry in flight at a time")
+        m.sessionEndFailed(now: at(9))
+        XCTAssertEqual(m.retryEndNow(), end, "a shutdown asks at once")
+        XCTAssertEqual(m.sessionEnded(now: at(10)), [])
+        XCTAssertNil(m.unrecordedEnd)
+        XCTAssertEqual(m.retryEndNow(), [], "nothing left to retry")
+        XCTAssertEqual(m.phase, .idle)
     }
 
     /// Edits through the API apply to a live session from its next decision.

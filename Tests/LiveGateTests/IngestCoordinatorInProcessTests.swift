@@ -1,0 +1,240 @@
+import ChannelStore
+import Foundation
+import LiveGate
+import LiveGateModel
+import RTMPCore
+import RTMPServer
+import XCTest
+
+/// The coordinator's decisions (docs/contract.md §2 and §7) followed in-process on a manual
+/// clock, against a real store: a publish, a reconnect, a replace, a limit kick and its stored
+/// cooldown, a connection that closed before it started, a node lost and a session continued on
+/// another node. Every test runs in milliseconds; none waits for time to pass.
+final class IngestCoordinatorInProcessTests: XCTestCase {
+    func testAPublishGoesLiveAndEndsAtItsUnpublish() async throws {
+        let bench = try await IngestBench("publish")
+        defer { Task { await bench.close() } }
+        let ch = try await bench.channel("a", key: "KEY_a_0123456789")
+        let t0 = bench.wall.now()
+        await bench.goLive("KEY_a_0123456789", connection: 1)
+        var stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .live)
+        let sessionId = try XCTUnwrap(stored?.sessionId)
+        await bench.advance(42)
+        await bench.end(1, .unpublished)
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .offline)
+        let session = try await bench.store.session(id: sessionId)
+        XCTAssertEqual(session?.startedAt, t0)
+        XCTAssertEqual(session?.endedAt, t0.addingTimeInterval(42), "ended at the unpublish, on the injected clock")
+        XCTAssertEqual(session?.endReason, "unpublished")
+        let types = try await bench.types(channel: ch.id)
+        XCTAssertEqual(types, ["channel.live", "channel.offline"])
+    }
+
+    /// The window after a drop: `reconnecting` with `channel.disconnected`, the same session when
+    /// the publisher comes back (`channel.reconnected`), and — when it does not — the end dated
+    /// at the drop, not at the window's close.
+    func testTheReconnectWindowOnAManualClock() async throws {
+        let bench = try await IngestBench("window")
+        defer { Task { await bench.close() } }
+        let ch = try await bench.channel("w", key: "KEY_w_0123456789", window: 10)
+        let t0 = bench.wall.now()
+        await bench.goLive("KEY_w_0123456789", connection: 1)
+        await bench.advance(5)
+        await bench.end(1, .connectionClosed)
+        var stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .reconnecting)
+        let sessionId = try XCTUnwrap(stored?.sessionId)
+        let disconnected = try await bench.events("channel.disconnected")
+        XCTAssertEqual(disconnected.count, 1)
+        XCTAssertEqual(disconnected.first?.data["windowEndsAt"]?.stringValue, Timestamp.format(t0.addingTimeInterval(15)))
+
+        await bench.advance(3)
+        await bench.goLive("KEY_w_0123456789", connection: 2)
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .live)
+        XCTAssertEqual(stored?.sessionId, sessionId, "the same session")
+        let reconnected = try await bench.events("channel.reconnected")
+        XCTAssertEqual(reconnected.count, 1)
+
+        await bench.advance(2)
+        await bench.end(2, .connectionClosed) // at t0 + 10
+        await bench.advance(9.9)
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .reconnecting, "the window is still open at 9.9 s")
+        await bench.advance(0.1)
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .offline, "closed at 10 s")
+        let session = try await bench.store.session(id: sessionId)
+        XCTAssertEqual(session?.endedAt, t0.addingTimeInterval(10), "ended when its last publisher left")
+        XCTAssertEqual(session?.endReason, "connection_closed")
+        XCTAssertEqual(session?.connections.count, 2)
+        let types = try await bench.types(channel: ch.id)
+        XCTAssertEqual(types, ["channel.live", "channel.disconnected", "channel.reconnected", "channel.disconnected", "channel.offline"])
+    }
+
+    /// `replace`: the first publisher is kicked with `replaced` (its own end says so), the
+    /// session goes on with the second; under `reject` the second is refused.
+    func testReplaceAndRejectOfASecondPublisher() async throws {
+        let bench = try await IngestBench("replace")
+        defer { Task { await bench.close() } }
+        let replace = try await bench.channel("r", key: "KEY_r_0123456789", policy: .replace)
+        let reject = try await bench.channel("j", key: "KEY_j_0123456789", policy: .reject)
+        await bench.goLive("KEY_r_0123456789", connection: 1)
+        await bench.advance(1)
+        await bench.goLive("KEY_r_0123456789", connection: 2)
+        XCTAssertEqual(bench.kicked(1).map(\.reason), [.replaced])
+        XCTAssertEqual(bench.kicked(1).first?.status.code, .unpublishSuccess)
+        await bench.end(1, .replaced)
+        let stored = try await bench.store.channel(id: replace.id)
+        XCTAssertEqual(stored?.status, .live, "the replaced connection's end ends nothing")
+        await bench.end(2, .unpublished)
+        let session = try await bench.lastSession(replace.id)
+        XCTAssertEqual(session?.connections.map(\.endReason), ["replaced", "unpublished"])
+        let lives = try await bench.events("channel.live", channel: replace.id)
+        XCTAssertEqual(lives.count, 1, "one session")
+
+        await bench.goLive("KEY_j_0123456789", connection: 3)
+        let second = await bench.publish("KEY_j_0123456789", connection: 4)
+        XCTAssertEqual(second, .reject(.error(.publishBadName, "this stream key is already publishing")))
+        XCTAssertTrue(bench.kicked(3).isEmpty)
+        let refused = try await bench.events("channel.publish_rejected", channel: reject.id)
+        XCTAssertEqual(refused.first?.data["reason"]?.stringValue, "duplicate")
+    }
+
+    /// `maxSessionSec` on the injected clock: the kick comes at the limit, not before; the end
+    /// stores the cooldown with the channel; publishes are refused until it is cleared.
+    func testALimitKickAndItsStoredCooldown() async throws {
+        let bench = try await IngestBench("limit", lifecycle: .init(limitCooldown: 60))
+        defer { Task { await bench.close() } }
+        let ch = try await bench.channel("l", key: "KEY_l_0123456789", user: "u9")
+        try await bench.store.setUserLimits(userId: "u9", UserLimits(maxSessionSec: 30), now: bench.wall.now())
+        let t0 = bench.wall.now()
+        await bench.goLive("KEY_l_0123456789", connection: 1)
+        await bench.advance(29.8)
+        XCTAssertTrue(bench.kicked(1).isEmpty, "not before the limit")
+        await bench.advance(0.2)
+        XCTAssertEqual(bench.kicked(1).map(\.reason), [.kicked])
+        XCTAssertEqual(bench.kicked(1).first?.status, .error(.publishRejected, "maxSessionSec"))
+        let exceeded = try await bench.events("channel.limit_exceeded")
+        XCTAssertEqual(exceeded.first?.data["limit"]?.stringValue, "maxSessionSec")
+        await bench.end(1, .kicked)
+        var stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .offline)
+        XCTAssertEqual(stored?.cooldownUntil, t0.addingTimeInterval(90), "stored with the channel: 60 s from the end")
+        XCTAssertEqual(stored?.cooldownLimit, .maxSessionSec)
+
+        let during = await bench.publish("KEY_l_0123456789", connection: 2)
+        XCTAssertEqual(during, .reject(.error(.publishRejected, "maxSessionSec exceeded; publishing refused for 60 s")), "cooling down")
+        // The operator clears it (what POST /v1/channels/{id}/clear-cooldown does).
+        let cleared = try await bench.store.clearCooldown(channelId: ch.id, now: bench.wall.now())
+        await bench.node().coordinator.channelEdited(try XCTUnwrap(cleared))
+        try await bench.store.setUserLimits(userId: "u9", UserLimits(), now: bench.wall.now())
+        await bench.node().coordinator.userLimitsChanged("u9")
+        let after = await bench.publish("KEY_l_0123456789", connection: 3)
+        XCTAssertEqual(after, .accept)
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertNil(stored?.cooldownUntil)
+    }
+
+    /// A cooldown runs out on the clock alone.
+    func testACooldownRunsOutOnTheClock() async throws {
+        let bench = try await IngestBench("cooldown", lifecycle: .init(limitCooldown: 60))
+        defer { Task { await bench.close() } }
+        try await bench.channel("c", key: "KEY_c_0123456789", user: "u8")
+        try await bench.store.setUserLimits(userId: "u8", UserLimits(maxSessionSec: 5), now: bench.wall.now())
+        await bench.goLive("KEY_c_0123456789", connection: 1)
+        await bench.advance(5)
+        await bench.end(1, .kicked)
+        try await bench.store.setUserLimits(userId: "u8", UserLimits(maxSessionSec: 5_000), now: bench.wall.now())
+        await bench.advance(59.9)
+        let refused = await bench.publish("KEY_c_0123456789", connection: 2)
+        XCTAssertNotEqual(refused, .accept, "59.9 s after the end")
+        await bench.advance(0.2)
+        let accepted = await bench.publish("KEY_c_0123456789", connection: 3)
+        XCTAssertEqual(accepted, .accept, "60 s after the end")
+    }
+
+    /// A connection accepted but closed before it started publishing: the window applies, the
+    /// session ends at the close.
+    func testAConnectionThatClosesBeforeItStarts() async throws {
+        let bench = try await IngestBench("abandoned")
+        defer { Task { await bench.close() } }
+        let ch = try await bench.channel("x", key: "KEY_x_0123456789", window: 10)
+        let t0 = bench.wall.now()
+        let decision = await bench.publish("KEY_x_0123456789", connection: 1)
+        XCTAssertEqual(decision, .accept)
+        bench.node().coordinator.publishAbandoned(connectionID: 1)
+        await bench.node().coordinator.processed()
+        var stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .reconnecting)
+        await bench.advance(10)
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .offline)
+        let session = try await bench.lastSession(ch.id)
+        XCTAssertEqual(session?.endedAt, t0)
+        let again = await bench.publish("KEY_x_0123456789", connection: 2)
+        XCTAssertEqual(again, .accept, "nothing of the closed connection is left behind")
+    }
+
+    /// Node loss on a manual clock: `n1` stops renewing; `n2`, healthy for a whole lease
+    /// lifetime, sweeps its lease and ends the session `node_lost` at `n1`'s last renewal. When
+    /// `n1` comes back, its renewal finds the lease gone and its publisher is kicked.
+    func testALostNodesSessionIsSweptAndItsPublisherGoesWhenItReturns() async throws {
+        let bench = try await IngestBench("node-lost")
+        defer { Task { await bench.close() } }
+        bench.addNode("n2")
+        let ch = try await bench.channel("n", key: "KEY_n_0123456789")
+        let t0 = bench.wall.now()
+        await bench.goLive("KEY_n_0123456789", connection: 1, on: "n1")
+        await bench.advance(0, keepLeases: ["n1", "n2"]) // n1 renews at t0
+        var sweptAt: TimeInterval?
+        for second in 1...(Int(SessionLease.timeToLive) * 3) {
+            await bench.advance(1, keepLeases: ["n2"])
+            if try await bench.store.channel(id: ch.id)?.status == .offline { sweptAt = TimeInterval(second); break }
+        }
+        let swept = try XCTUnwrap(sweptAt, "n2 never swept n1's lease")
+        XCTAssertGreaterThanOrEqual(swept, SessionLease.timeToLive, "not before the lease expired")
+        XCTAssertLessThanOrEqual(swept, SessionLease.timeToLive + 2, "within a sweep of its expiry")
+        let session = try await bench.lastSession(ch.id)
+        XCTAssertEqual(session?.endReason, "node_lost")
+        XCTAssertEqual(session?.endedAt, t0, "ended at n1's last renewal")
+        XCTAssertTrue(bench.kicked(1).isEmpty)
+
+        await bench.advance(1, keepLeases: ["n1"])
+        XCTAssertEqual(bench.kicked(1).count, 1, "n1 learns it lost the lease and lets its publisher go")
+        let offline = try await bench.events("channel.offline", channel: ch.id)
+        XCTAssertEqual(offline.count, 1, "one end, by n2")
+    }
+
+    /// Across nodes: a live session on n1 refuses a publish through n2 (busy); once its
+    /// publisher dropped, the same key through n2 continues the session there.
+    func testASessionContinuesOnAnotherNodeInsideItsWindow() async throws {
+        let bench = try await IngestBench("across")
+        defer { Task { await bench.close() } }
+        bench.addNode("n2")
+        let ch = try await bench.channel("m", key: "KEY_m_0123456789", window: 10)
+        await bench.goLive("KEY_m_0123456789", connection: 1, on: "n1")
+        let busy = await bench.publish("KEY_m_0123456789", connection: 2, on: "n2")
+        XCTAssertNotEqual(busy, .accept, "live on n1")
+        let sessionId = try await bench.store.channel(id: ch.id)?.sessionId
+        await bench.advance(2)
+        await bench.end(1, .connectionClosed, on: "n1")
+        await bench.advance(2)
+        await bench.goLive("KEY_m_0123456789", connection: 3, on: "n2")
+        var stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .live)
+        XCTAssertEqual(stored?.sessionId, sessionId, "the same session, now on n2")
+        // n1's window runs out on its clock: it no longer holds the session, so it ends nothing.
+        await bench.advance(11, keepLeases: ["n1", "n2"])
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .live, "n1 does not end n2's session")
+        await bench.end(3, .unpublished, on: "n2")
+        stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .offline)
+        let offline = try await bench.events("channel.offline", channel: ch.id)
+        XCTAssertEqual(offline.count, 1)
+        XCTAssertEqual(offline.first?.data["session"]?["reason"]?.stringValue, "unpublished")
+    }
+}
