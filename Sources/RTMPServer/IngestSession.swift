@@ -66,6 +66,12 @@ public final class IngestSession: Sendable, CustomStringConvertible {
         self.onKick = onKick
     }
 
+    /// Counts a received media message as the listener does for each one (public so a
+    /// `detached` session can be fed by a test).
+    public func received(_ frame: MediaFrame, bytes: Int) {
+        record(frame, bytes: bytes, repairs: 0, video: nil, audio: nil)
+    }
+
     /// A session with no connection behind it: what consumes sessions (the ingest coordinator)
     /// can be driven in-process, in milliseconds, with a kick reported to `onKick`.
     public static func detached(connectionID: UInt64, request: PublishRequest, remoteAddress: String,

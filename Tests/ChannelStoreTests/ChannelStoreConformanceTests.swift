@@ -42,6 +42,8 @@ class ChannelStoreConformanceTests: XCTestCase {
         XCTAssertEqual(nodes[0].heartbeatAt, later)
         XCTAssertTrue(nodes[0].isHealthy(at: later.addingTimeInterval(1)))
         XCTAssertFalse(nodes[1].isHealthy(at: later.addingTimeInterval(1)), "b's heartbeat is 21 s old")
+        XCTAssertTrue(nodes[1].isHealthy(at: t0.addingTimeInterval(NodeRecord.lostAfter)), "healthy up to 15 s after its heartbeat")
+        XCTAssertFalse(nodes[1].isHealthy(at: t0.addingTimeInterval(NodeRecord.lostAfter + 0.001)), "lost after")
         let restarted = t0.addingTimeInterval(30)
         try await store.registerNode(NodeRecord(id: p + "b", addresses: ["rtmp://b2:1935"], version: "2", startedAt: restarted, heartbeatAt: restarted))
         let b = try await store.nodes().first { $0.id == p + "b" }

@@ -5,6 +5,7 @@ import LiveGate
 import LiveGateModel
 import Logging
 import NIOConcurrencyHelpers
+import struct NIOCore.ByteBuffer
 import RTMPCore
 import RTMPServer
 import TestSupport
@@ -98,6 +99,13 @@ final class IngestBench: @unchecked Sendable {
         let decision = await publish(key, connection: connection, on: nodeId)
         XCTAssertEqual(decision, .accept, "publish of \(key) on connection \(connection)", file: file, line: line)
         await start(connection, key: key, on: nodeId)
+    }
+
+    /// The publisher sends `bytes` of video (one frame), as the listener counts it.
+    func send(_ connection: UInt64, bytes: Int, on nodeId: String = "n1") {
+        guard let session = node(nodeId).sessions[connection] else { return XCTFail("connection \(connection) never started") }
+        let frame = MediaFrame(kind: .video, codec: .h264, packetType: .codedFrames, isKeyframe: false, dts: 0, data: ByteBuffer())
+        session.received(frame, bytes: bytes)
     }
 
     /// The publisher's connection ended (as the listener reports it).

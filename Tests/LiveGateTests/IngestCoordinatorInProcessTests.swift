@@ -237,4 +237,35 @@ final class IngestCoordinatorInProcessTests: XCTestCase {
         XCTAssertEqual(offline.count, 1)
         XCTAssertEqual(offline.first?.data["session"]?["reason"]?.stringValue, "unpublished")
     }
+
+    /// `maxBitrateKbps` is judged over a sustained 10 s of the injected clock: 1,600 kbit/s
+    /// against a limit of 1,000 is cut at 10 s, not at 9.9; 800 kbit/s for a minute never is.
+    func testASustainedBitrateOverTheLimitIsCutAtTenSeconds() async throws {
+        let bench = try await IngestBench("bitrate")
+        defer { Task { await bench.close() } }
+        let ch = try await bench.channel("b", key: "KEY_b_0123456789", user: "u7")
+        try await bench.channel("s", key: "KEY_s_0123456789", user: "u7")
+        try await bench.store.setUserLimits(userId: "u7", UserLimits(maxBitrateKbps: 1000), now: bench.wall.now())
+        await bench.goLive("KEY_b_0123456789", connection: 1)
+        await bench.goLive("KEY_s_0123456789", connection: 2)
+        await bench.advance(0)
+        for tenth in 1...99 {
+            bench.send(1, bytes: 20_000) // 1,600 kbit/s
+            bench.send(2, bytes: 10_000) // 800 kbit/s
+            await bench.advance(0.1)
+            XCTAssertTrue(bench.kicked(1).isEmpty, "cut after \(Double(tenth) / 10) s")
+        }
+        bench.send(1, bytes: 20_000)
+        bench.send(2, bytes: 10_000)
+        await bench.advance(0.1)
+        XCTAssertEqual(bench.kicked(1).first?.status, .error(.publishRejected, "maxBitrateKbps"))
+        let exceeded = try await bench.events("channel.limit_exceeded", channel: ch.id)
+        XCTAssertEqual(exceeded.first?.data["limit"]?.stringValue, "maxBitrateKbps")
+        XCTAssertEqual(exceeded.first?.data["value"], .number(1600), "measured over the window")
+        for _ in 0..<500 {
+            bench.send(2, bytes: 10_000)
+            await bench.advance(0.1)
+        }
+        XCTAssertTrue(bench.kicked(2).isEmpty, "under the limit: never cut")
+    }
 }

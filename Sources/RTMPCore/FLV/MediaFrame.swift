@@ -35,6 +35,18 @@ public struct MediaFrame: Sendable, Equatable {
     public var legacyAudio: FLVAudioHeader?
 
     public var pts: Int64 { dts + Int64(compositionTimeOffset) }
+
+    public init(kind: MediaKind, codec: MediaCodec, packetType: MediaPacketType, isKeyframe: Bool, dts: Int64, compositionTimeOffset: Int32 = 0,
+                data: ByteBuffer, legacyAudio: FLVAudioHeader? = nil) {
+        self.kind = kind
+        self.codec = codec
+        self.packetType = packetType
+        self.isKeyframe = isKeyframe
+        self.dts = dts
+        self.compositionTimeOffset = compositionTimeOffset
+        self.data = data
+        self.legacyAudio = legacyAudio
+    }
 }
 
 /// The sound-format bits of a legacy FLV audio tag.
