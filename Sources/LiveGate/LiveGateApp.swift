@@ -12,6 +12,7 @@ import NIOSSL
 import RTMPCore
 import RTMPServer
 import ServiceLifecycle
+import UnixSignals
 import Webhooks
 
 /// Composes LiveGate's services into one `ServiceGroup` that shuts down in reverse order on
@@ -21,13 +22,18 @@ import Webhooks
 public struct LiveGateApp: Sendable {
     public static let version = "0.2.0"
 
-    public let configuration: LiveGateConfiguration
+    /// The configuration, typed and read once (`GatewaySettings`).
+    public let settings: GatewaySettings
     public let logger: Logger
     /// How the 10 s after SIGTERM are spent (the watchdog in `main` uses the same budget).
     public let shutdownBudget: ShutdownBudget
 
     public init(configuration: LiveGateConfiguration, logger: Logger, shutdownBudget: ShutdownBudget = .init()) {
-        self.configuration = configuration
+        self.init(settings: GatewaySettings(configuration), logger: logger, shutdownBudget: shutdownBudget)
+    }
+
+    public init(settings: GatewaySettings, logger: Logger, shutdownBudget: ShutdownBudget = .init()) {
+        self.settings = settings
         self.logger = logger
         self.shutdownBudget = shutdownBudget
     }
@@ -39,19 +45,31 @@ public struct LiveGateApp: Sendable {
         public var exitCode: Int32
     }
 
-    /// Runs until SIGTERM/SIGINT. The HTTP listener comes up first, behind a `StartupGate`
-    /// (`/healthz` 200, `/readyz` 503) while the store opens — PostgreSQL may need a while —
-    /// then the rest starts and the gate opens onto the API.
+    /// Runs until SIGTERM/SIGINT.
     public func run() async throws {
-        let dataDir = configuration.string("dataDir")
+        let group = try buildApplication()
+        logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(settings.rtmp.port)",
+                                                    "http.port": "\(settings.http.port)"])
+        try await group.run()
+        logger.info("LiveGate stopped")
+    }
+
+    /// The one composition seam (as Hummingbird's application template has it): the whole
+    /// gateway as a `ServiceGroup`, ready to run. The HTTP listener comes up first, behind a
+    /// `StartupGate` (`/healthz` 200, `/readyz` 503) while the store opens — PostgreSQL may need
+    /// a while — then the rest starts (`GatewayCore`) and the gate opens onto the API. `serve`
+    /// runs it on SIGTERM/SIGINT; a test runs it in-process with no signals and stops it with
+    /// `triggerGracefulShutdown()`.
+    public func buildApplication(gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]) throws -> ServiceGroup {
+        let dataDir = settings.dataDir
         let identity: NodeIdentity
         do {
-            identity = try NodeIdentity.resolve(configured: configuration.string("nodeId"), dataDirectory: dataDir)
+            identity = try NodeIdentity.resolve(configured: settings.nodeId, dataDirectory: dataDir)
         } catch {
             throw StartupError(description: "dataDir: \(error)", exitCode: 78)
         }
         logger.info("node identity", metadata: ["node.id": "\(identity.id)",
-                                                "node.id.source": "\(configuration.string("nodeId").isEmpty ? "\(dataDir)/\(NodeIdentity.fileName)" : "nodeId")"])
+                                                "node.id.source": "\(settings.nodeId.isEmpty ? "\(dataDir)/\(NodeIdentity.fileName)" : "nodeId")"])
         let gate = StartupGate<APIRequestContext>()
         let http = try makeHTTPListener(gate: gate)
         let core = GatewayCore(app: self, identity: identity, gate: gate)
@@ -60,20 +78,16 @@ public struct LiveGateApp: Sendable {
             // A core that cannot start (store unreachable) stops the HTTP listener gracefully.
             services: [.init(service: core, failureTerminationBehavior: .gracefullyShutdownGroup),
                        .init(service: http, failureTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
         // Past the budget what is still stopping is cancelled (pending ends are kept on disk);
         // the watchdog's logged exit follows if even that hangs. Never a fatalError.
         groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(shutdownBudget.graceful * 1000))
-        let group = ServiceGroup(configuration: groupConfiguration)
-        logger.info("LiveGate starting", metadata: ["version": "\(Self.version)", "rtmp.port": "\(configuration.rtmp.port)",
-                                                    "http.port": "\(configuration.int("http.port"))"])
-        try await group.run()
-        logger.info("LiveGate stopped")
+        return ServiceGroup(configuration: groupConfiguration)
     }
 
     /// The HTTP listener (API, HLS, metrics): HTTPS when a certificate and key are configured.
     func makeHTTPListener(gate: StartupGate<APIRequestContext>) throws -> NamedListener {
-        let certificate = configuration.string("http.tlsCertificate"), key = configuration.string("http.tlsKey")
+        let certificate = settings.http.tlsCertificate, key = settings.http.tlsKey
         let server: HTTPServerBuilder
         if certificate.isEmpty && key.isEmpty {
             server = .http1()
@@ -82,11 +96,11 @@ public struct LiveGateApp: Sendable {
             do {
                 tls = try TLSFiles(certificatePath: certificate, keyPath: key).serverConfiguration()
             } catch {
-                throw StartupError(description: "\(configuration.source(of: "http.tlsKey")): http.tls: \(error.reason)", exitCode: 78)
+                throw StartupError(description: "\(settings.http.tlsKeySource): http.tls: \(error.reason)", exitCode: 78)
             }
             server = try .tls(.http1(), tlsConfiguration: tls)
         }
-        let host = configuration.string("http.host"), port = configuration.int("http.port")
+        let host = settings.http.host, port = settings.http.port
         let running = NamedListener.RunningFlag()
         let application = Application(responder: gate, server: server,
                                       configuration: .init(address: .hostname(host, port: port), serverName: "LiveGate"),
@@ -98,9 +112,9 @@ public struct LiveGateApp: Sendable {
     /// `database.connectTimeoutSec`, one log line per attempt; a server that answers and refuses
     /// (wrong password, no such database) stops at once.
     func openStore(gate: StartupGate<APIRequestContext>) async throws -> SQLChannelStore {
-        let url = configuration.string("database.url"), dataDir = configuration.string("dataDir")
+        let url = settings.database.url, dataDir = settings.dataDir
         let storeLogger = Logger(label: "livegate.store")
-        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+        guard settings.database.isPostgres else {
             do {
                 return try await StoreFactory.open(url: url, dataDir: dataDir, logger: storeLogger)
             } catch let collision as SQLChannelStore.UserIdCollision {
@@ -109,7 +123,7 @@ public struct LiveGateApp: Sendable {
                 throw StartupError(description: "cannot open the store: \(StoreFactory.describe(error))", exitCode: 1)
             }
         }
-        let limit = configuration.double("database.connectTimeoutSec")
+        let limit = settings.database.connectTimeout
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(Int(limit * 1000))
         var delay = Duration.milliseconds(500)
@@ -146,69 +160,54 @@ public struct LiveGateApp: Sendable {
         do {
             try await refuseSharedSQLite(store, nodeId: identity.id)
             try await bootstrapToken(store)
-            let dataDir = configuration.string("dataDir")
             let nodeId = identity.id
-            let rtmpConfig = configuration.rtmp
-            let disableAfterDays = configuration.double("webhooks.disableAfterDays")
+            let rtmpConfig = settings.rtmp
             // The outbound guard: webhook receivers and push targets resolved when reached, every
             // address checked (`webhooks.blockPrivateNetworks`, `forwards.blockPrivateNetworks`).
-            let hostsFile = configuration.string("network.hostsFile")
+            let hostsFile = settings.hostsFile
             let resolver: any HostResolver = hostsFile.isEmpty ? SystemHostResolver() : try HostsFileResolver(path: hostsFile)
-            let webhookGuard = OutboundGuard(blockPrivateNetworks: configuration.bool("webhooks.blockPrivateNetworks"), resolver: resolver)
-            let forwardGuard = OutboundGuard(blockPrivateNetworks: configuration.bool("forwards.blockPrivateNetworks"), resolver: resolver)
+            let webhookGuard = OutboundGuard(blockPrivateNetworks: settings.webhooks.blockPrivateNetworks, resolver: resolver)
+            let forwardGuard = OutboundGuard(blockPrivateNetworks: settings.blockPrivateForwards, resolver: resolver)
             let transport: any WebhookTransport = webhookGuard.blockPrivateNetworks || !hostsFile.isEmpty
                 ? GuardedWebhookTransport(AsyncHTTPClientTransport(), guard: webhookGuard) : AsyncHTTPClientTransport()
             let dispatcher = WebhookDispatcher(store: store, transport: transport,
-                                               perWebhook: configuration.int("webhooks.maxInFlightPerWebhook"),
-                                               overall: configuration.int("webhooks.maxInFlight"),
-                                               disableAfter: disableAfterDays > 0 ? disableAfterDays * 86_400 : nil,
+                                               perWebhook: settings.webhooks.maxInFlightPerWebhook, overall: settings.webhooks.maxInFlight,
+                                               disableAfter: settings.webhooks.disableAfter,
                                                nodeId: nodeId, logger: Logger(label: "livegate.webhooks"))
-            var media = MediaHub.Settings(dataDirectory: dataDir)
-            media.hlsSegmentSeconds = configuration.double("hls.segmentSec")
-            media.hlsListSize = configuration.int("hls.listSize")
-            media.hlsKeepAfterEndSeconds = configuration.double("hls.keepAfterEndSec")
-            media.queueMaxPackets = configuration.int("outputs.queueMaxPackets")
-            media.queueMaxBytes = configuration.int("outputs.queueMaxMB") << 20
-            media.forwardTimeoutSeconds = configuration.double("forwards.timeoutSec")
-            media.forwardFailureThreshold = configuration.int("forwards.failureThreshold")
-            media.forwardTLSVerify = configuration.bool("forwards.tlsVerify")
-            media.forwardTLSCAFile = configuration.string("forwards.tlsCaFile")
+            var media = settings.media
             if forwardGuard.blockPrivateNetworks {
                 media.forwardHostCheck = { host in
                     do { _ = try forwardGuard.check(host: host); return nil } catch { return "\(error)" }
                 }
             }
-            let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media,
-                                                lifecycle: .init(limitCooldown: configuration.double("ingest.limitCooldownSec"),
-                                                                 mediaTimeout: configuration.double("ingest.mediaTimeoutSec")),
-                                                pendingEndsPath: dataDir + "/pending-ends.json", shutdownBudget: shutdownBudget,
+            let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media, lifecycle: settings.lifecycle,
+                                                pendingEndsPath: settings.dataDir + "/pending-ends.json", shutdownBudget: shutdownBudget,
                                                 logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
             let sessions = ClusterSessionControl(local: coordinator, store: store, nodeId: nodeId, logger: Logger(label: "livegate.cluster"))
-            let httpProxies = configuration.string("http.trustedProxies").split(separator: ",").compactMap { CIDRBlock(String($0)) }
+            let httpProxies = settings.http.trustedProxies
             var apiConfiguration = ControlAPIConfiguration(
-                version: Self.version, nodeId: nodeId, publicHost: configuration.string("publicHost"),
-                rtmpPort: rtmpConfig.port, httpPort: configuration.int("http.port"), rtmpApp: configuration.string("rtmp.app"),
-                authFailuresPerMinute: configuration.int("api.authFailuresPerMinute"),
+                version: Self.version, nodeId: nodeId, publicHost: settings.publicHost,
+                rtmpPort: rtmpConfig.port, httpPort: settings.http.port, rtmpApp: settings.rtmpApp,
+                authFailuresPerMinute: settings.api.authFailuresPerMinute,
                 blockPrivateNetworks: webhookGuard.blockPrivateNetworks, blockPrivateForwards: forwardGuard.blockPrivateNetworks,
                 hlsDirectory: media.hlsDirectory, trustedProxy: { [httpProxies] peer in httpProxies.contains { $0.contains(peer) } })
-            apiConfiguration.webhookSecretOverlap = Double(configuration.int("webhooks.secretOverlapSec"))
-            apiConfiguration.publicHttpUrlSetting = configuration.string("publicHttpUrl")
-            let retentionDays = configuration.int("recordings.retentionDays")
-            apiConfiguration.retentionDays = retentionDays > 0 ? retentionDays : nil
+            apiConfiguration.webhookSecretOverlap = settings.webhooks.secretOverlap
+            apiConfiguration.publicHttpUrlSetting = settings.publicHttpUrl
+            apiConfiguration.retentionDays = settings.retentionDays
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())
-            let publicHost = configuration.string("publicHost")
+            let publicHost = settings.publicHost
             let heartbeat = NodeHeartbeat(store: store, node: NodeRecord(
-                id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(configuration.int("http.port"))"],
+                id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(settings.http.port)"],
                 version: Self.version, startedAt: Date(), heartbeatAt: Date()), logger: Logger(label: "livegate.node"))
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat)]
-            services.append(.init(service: RecordingRetention(store: store, defaultDays: retentionDays > 0 ? Double(retentionDays) : nil,
+            services.append(.init(service: RecordingRetention(store: store, defaultDays: settings.retentionDays.map(Double.init),
                                                               dispatcher: dispatcher, interval: .seconds(3600), logger: Logger(label: "livegate.recordings"))))
             if store.backend == .postgres {
-                services.append(.init(service: ClusterListener(url: configuration.string("database.url"), coordinator: coordinator, nodeId: nodeId,
+                services.append(.init(service: ClusterListener(url: settings.database.url, coordinator: coordinator, nodeId: nodeId,
                                                                logger: Logger(label: "livegate.cluster"))))
             }
             let group = ServiceGroup(configuration: .init(
@@ -270,7 +269,7 @@ public struct LiveGateApp: Sendable {
     /// Configured credentials are (re)stored hashed on every start. With none configured and
     /// none stored, a pair is generated and printed once: it cannot be shown again.
     func bootstrapToken(_ store: any ChannelStore) async throws {
-        let id = configuration.string("api.tokenId"), secret = configuration.string("api.tokenSecret")
+        let id = settings.api.tokenId, secret = settings.api.tokenSecret
         if !id.isEmpty && !secret.isEmpty {
             try await store.saveToken(APIToken(id: id, secretHash: APITokens.hash(secret), scopes: ["admin"], origin: .configured, createdAt: Date()))
             logger.info("API token configured", metadata: ["token.id": "\(id)"])

@@ -1,0 +1,100 @@
+import Foundation
+import IngestCore
+import MediaPipeline
+import RTMPServer
+
+/// The configuration as the composition uses it: read once from `LiveGateConfiguration` (whose
+/// string keys are validated and documented in one table, docs/contract.md §1), typed, and
+/// handed to `buildApplication`. Nothing below the composition reads a key by name; a test
+/// builds the real stack from a configuration (or edits these fields) in-process.
+public struct GatewaySettings: Sendable {
+    public struct HTTP: Sendable {
+        public var host: String
+        public var port: Int
+        public var tlsCertificate: String
+        public var tlsKey: String
+        /// Where `http.tlsKey` was set (for `FILE: KEY: reason` errors).
+        public var tlsKeySource: String
+        /// Balancers whose X-Forwarded-For is believed.
+        public var trustedProxies: [CIDRBlock]
+    }
+
+    public struct Database: Sendable {
+        /// Empty: SQLite in `dataDir`; `sqlite://…` or `postgres://…`.
+        public var url: String
+        /// How long an unreachable PostgreSQL is retried at start.
+        public var connectTimeout: TimeInterval
+        public var isPostgres: Bool { url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") }
+    }
+
+    public struct API: Sendable {
+        public var tokenId: String
+        public var tokenSecret: String
+        public var authFailuresPerMinute: Int
+    }
+
+    public struct Webhooks: Sendable {
+        public var blockPrivateNetworks: Bool
+        public var maxInFlightPerWebhook: Int
+        public var maxInFlight: Int
+        /// Seconds of failures after which a webhook is disabled (nil: never).
+        public var disableAfter: TimeInterval?
+        public var secretOverlap: TimeInterval
+    }
+
+    public var dataDir: String
+    /// The configured node id (empty: generated once and kept in `dataDir`).
+    public var nodeId: String
+    public var database: Database
+    public var http: HTTP
+    public var rtmp: RTMPServerConfiguration
+    public var rtmpApp: String
+    public var publicHost: String
+    public var publicHttpUrl: String
+    public var api: API
+    public var webhooks: Webhooks
+    public var blockPrivateForwards: Bool
+    /// hosts(5) file consulted before DNS for webhook and forward hosts (empty: none).
+    public var hostsFile: String
+    /// HLS, recordings and forwards.
+    public var media: MediaHub.Settings
+    /// The channel machine's settings (cooldown, media timeout).
+    public var lifecycle: ChannelLifecycle.Configuration
+    /// Days recordings are kept (nil: for ever).
+    public var retentionDays: Int?
+
+    /// Reads every key the composition needs, once.
+    public init(_ c: LiveGateConfiguration) {
+        dataDir = c.string("dataDir")
+        nodeId = c.string("nodeId")
+        database = Database(url: c.string("database.url"), connectTimeout: c.double("database.connectTimeoutSec"))
+        http = HTTP(host: c.string("http.host"), port: c.int("http.port"), tlsCertificate: c.string("http.tlsCertificate"),
+                    tlsKey: c.string("http.tlsKey"), tlsKeySource: c.source(of: "http.tlsKey"),
+                    trustedProxies: c.string("http.trustedProxies").split(separator: ",").compactMap { CIDRBlock(String($0)) })
+        rtmp = c.rtmp
+        rtmpApp = c.string("rtmp.app")
+        publicHost = c.string("publicHost")
+        publicHttpUrl = c.string("publicHttpUrl")
+        api = API(tokenId: c.string("api.tokenId"), tokenSecret: c.string("api.tokenSecret"), authFailuresPerMinute: c.int("api.authFailuresPerMinute"))
+        let disableAfterDays = c.double("webhooks.disableAfterDays")
+        webhooks = Webhooks(blockPrivateNetworks: c.bool("webhooks.blockPrivateNetworks"), maxInFlightPerWebhook: c.int("webhooks.maxInFlightPerWebhook"),
+                            maxInFlight: c.int("webhooks.maxInFlight"), disableAfter: disableAfterDays > 0 ? disableAfterDays * 86_400 : nil,
+                            secretOverlap: Double(c.int("webhooks.secretOverlapSec")))
+        blockPrivateForwards = c.bool("forwards.blockPrivateNetworks")
+        hostsFile = c.string("network.hostsFile")
+        var media = MediaHub.Settings(dataDirectory: dataDir)
+        media.hlsSegmentSeconds = c.double("hls.segmentSec")
+        media.hlsListSize = c.int("hls.listSize")
+        media.hlsKeepAfterEndSeconds = c.double("hls.keepAfterEndSec")
+        media.queueMaxPackets = c.int("outputs.queueMaxPackets")
+        media.queueMaxBytes = c.int("outputs.queueMaxMB") << 20
+        media.forwardTimeoutSeconds = c.double("forwards.timeoutSec")
+        media.forwardFailureThreshold = c.int("forwards.failureThreshold")
+        media.forwardTLSVerify = c.bool("forwards.tlsVerify")
+        media.forwardTLSCAFile = c.string("forwards.tlsCaFile")
+        self.media = media
+        lifecycle = ChannelLifecycle.Configuration(limitCooldown: c.double("ingest.limitCooldownSec"), mediaTimeout: c.double("ingest.mediaTimeoutSec"))
+        let retention = c.int("recordings.retentionDays")
+        retentionDays = retention > 0 ? retention : nil
+    }
+}

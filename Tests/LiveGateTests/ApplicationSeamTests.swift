@@ -1,0 +1,81 @@
+import ChannelStore
+import Foundation
+import LiveGate
+import LiveGateModel
+import Logging
+import ServiceLifecycle
+import TestSupport
+import XCTest
+
+/// The composition seam (docs/architecture.md, "Composition"): the whole gateway — HTTP behind
+/// its start-up gate, the store, the coordinator, the RTMP listener, the dispatcher — built
+/// in-process by `buildApplication()` from a configuration, exercised by real clients (curl,
+/// ffmpeg), and stopped by the service group's graceful shutdown as SIGTERM would.
+final class ApplicationSeamTests: XCTestCase {
+    func testTheGatewayBuiltInProcessFromItsConfigurationServesAndStopsGracefully() async throws {
+        let dir = try MediaTools.temporaryDirectory("seam")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 3, in: dir)
+        let port = freePorts(2)
+        let configuration = LiveGateConfiguration(file: nil, environment: [:], overrides: [
+            "rtmp.host": "127.0.0.1", "rtmp.port": "\(port)", "http.host": "127.0.0.1", "http.port": "\(port + 1)",
+            "dataDir": dir.appendingPathComponent("data").path, "nodeId": "seam-node",
+            "api.tokenId": "tok_seam", "api.tokenSecret": "seam-secret-0123456789",
+        ])
+        XCTAssertEqual(configuration.problems, [])
+        let settings = GatewaySettings(configuration)
+        XCTAssertEqual(settings.rtmp.port, port, "read once, typed")
+        XCTAssertEqual(settings.http.port, port + 1)
+        var logger = Logger(label: "seam")
+        logger.logLevel = .warning
+        let group = try LiveGateApp(settings: settings, logger: logger).buildApplication(gracefulShutdownSignals: [])
+        let running = Task { try await group.run() }
+
+        let api = "http://127.0.0.1:\(port + 1)"
+        @Sendable func curl(_ args: [String]) async throws -> (status: Int, json: [String: Any]) {
+            let r = try await ProcessRunner.run("curl", ["-s", "-w", "\n%{http_code}", "-u", "tok_seam:seam-secret-0123456789"] + args, timeout: 10)
+            let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            let status = Int(lines.last ?? "") ?? 0
+            let body = lines.dropLast().joined(separator: "\n")
+            return (status, (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:])
+        }
+        var ready = false
+        for _ in 0..<300 where !ready {
+            ready = try await curl(["\(api)/readyz"]).status == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        XCTAssertTrue(ready, "the gate opened onto the API")
+        let created = try await curl(["-X", "POST", "\(api)/v1/channels", "--json", #"{"name":"seam","userId":"u1"}"#])
+        XCTAssertEqual(created.status, 201)
+        let channel = try XCTUnwrap(created.json["data"] as? [String: Any])
+        let id = try XCTUnwrap(channel["id"] as? String), key = try XCTUnwrap(channel["streamId"] as? String)
+
+        // A publisher that outlives the service group: the graceful stop ends its session with `shutdown`.
+        let publisher = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-stream_loop", "-1", "-i", clip.path,
+                                                   "-t", "30", "-c", "copy", "-f", "flv", "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 40)
+        }
+        var live = false
+        for _ in 0..<200 where !live {
+            live = ((try await curl(["\(api)/v1/channels/\(id)"]).json["data"] as? [String: Any])?["status"] as? String) == "live"
+            if !live { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        XCTAssertTrue(live, "published through the in-process listener")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let result = try await publisher.value
+        XCTAssertNotEqual(result.exitCode, 0, "the publisher was let go by the stop, not by its clip's end")
+        let unreachable = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(api)/healthz"], timeout: 10)
+        XCTAssertEqual(unreachable.stdout, "000", "the HTTP listener is closed")
+
+        // What the stop left in the store.
+        let store = try await StoreFactory.open(url: "", dataDir: dir.appendingPathComponent("data").path, logger: Logger(label: "seam.check"))
+        let stored = try await store.channel(id: id)
+        XCTAssertEqual(stored?.status, .offline)
+        let session = try await store.sessions(channelId: id, limit: 1, cursor: nil).items.first
+        XCTAssertEqual(session?.endReason, "shutdown")
+        XCTAssertEqual(session?.nodeId, "seam-node")
+        await store.close()
+    }
+}
