@@ -106,7 +106,9 @@ public struct ControlAPI: Sendable {
         let deliveryLinks = OperationContract.links(["redeliverWebhookDelivery"], ["id": "$request.path.id", "did": "$response.body#/data/items/0/id"])
         let fileMedia: [String: JSONValue] = ["video/mp4": .object(["type": .string("string"), "format": .string("binary")])]
         return [
-            APIRoute(.get, "/healthz", operation: "getHealth", "Liveness", access: .anonymous, .json("Health")) { _, _ in Envelope.response(data: .object(["status": .string("ok")])) },
+            APIRoute(.get, "/healthz", operation: "getHealth", "Liveness", access: .anonymous, .json("Health")) { [configuration] _, _ in
+                Envelope.response(data: .object(["status": .string("ok"), "nodeId": .string(configuration.nodeId)]))
+            },
             APIRoute(.get, "/readyz", operation: "getReadiness", "Readiness: the store answers", access: .anonymous, .json("Readiness", statuses: [503: [5030]])) { _, _ in try await readyz() },
             APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", access: .anonymous,
                      OperationContract(media: ["text/plain": .object(["type": .string("string")])])) { _, _ in

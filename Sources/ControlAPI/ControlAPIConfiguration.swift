@@ -54,5 +54,10 @@ public struct ControlAPIConfiguration: Sendable {
     }
 
     /// `rtmp://HOST:PORT/live` — OBS's "Server"; the stream key is `streamId`.
-    public var streamUrl: String { "rtmp://\(publicHost):\(rtmpPort)/\(rtmpApp)" }
+    /// `publicRtmpUrl` when set (the balancer's address publishers use, with the application),
+    /// else this node's own `rtmp://publicHost:rtmpPort/app`.
+    public var publicRtmpUrlSetting = ""
+    public var streamUrl: String {
+        publicRtmpUrlSetting.isEmpty ? "rtmp://\(publicHost):\(rtmpPort)/\(rtmpApp)" : String(publicRtmpUrlSetting.reversed().drop { $0 == "/" }.reversed())
+    }
 }

@@ -54,7 +54,8 @@ extension ControlAPI {
             "openapi": .string("3.1.0"),
             "info": .object(["title": .string("LiveGate control API"), "version": .string(configuration.version),
                              "description": .string("Every JSON answer is the envelope {ec, data, msg}; ec is 0 on success and names the error otherwise.")]),
-            "servers": .array([.object(["url": .string("/")])]),
+            // Behind a balancer, the address clients use (`publicHttpUrl`); else relative to wherever the document was read.
+            "servers": .array([.object(["url": .string(configuration.publicHttpUrlSetting.isEmpty ? "/" : configuration.publicHttpUrl)])]),
             "security": .array([.object(["basicAuth": .array([])])]),
             "components": .object([
                 "securitySchemes": .object(["basicAuth": .object(["type": .string("http"), "scheme": .string("basic"),

@@ -34,7 +34,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                              "packetsWritten": integer, "attempts": integer, "lastError": nullable(string)])
         let usage = object(["used": integer, "limit": nullable(integer)])
         var schemas: [String: JSONValue] = [
-            "Health": object(["status": .object(["const": .string("ok")])]),
+            "Health": object(["status": .object(["const": .string("ok")]),
+                              "nodeId": .object(["type": .string("string"), "description": .string("The node that answered (check-config recognises its own running node by it).")])]),
             "Readiness": object(["status": .object(["const": .string("ready")]), "store": oneOf(["sqlite", "postgres"])]),
             "ChannelSession": described(object(["id": string, "startedAt": dateTime, "remoteAddr": string, "encoder": string], required: ["id"]),
                                         "The running session (all four fields when read one by one or listed; its id in other answers)."),

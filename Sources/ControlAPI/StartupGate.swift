@@ -10,7 +10,12 @@ public final class StartupGate<Context: RequestContext>: HTTPResponder, Sendable
     private let inner = NIOLockedValueBox<(any HTTPResponder<Context>)?>(nil)
     private let reason = NIOLockedValueBox<String>("starting: opening the store")
 
-    public init() {}
+    /// The node this listener belongs to (said by `/healthz` from the first moment).
+    private let nodeId: String?
+
+    public init(nodeId: String? = nil) {
+        self.nodeId = nodeId
+    }
 
     /// From now on requests go to `responder` (the API's router).
     public func open(_ responder: any HTTPResponder<Context>) {
@@ -30,7 +35,9 @@ public final class StartupGate<Context: RequestContext>: HTTPResponder, Sendable
         }
         let waiting = reason.withLockedValue { $0 }
         if request.uri.path == "/healthz" {
-            return Envelope.response(data: .object(["status": .string("starting")]))
+            var data: [String: JSONValue] = ["status": .string("starting")]
+            if let nodeId { data["nodeId"] = .string(nodeId) }
+            return Envelope.response(data: .object(data))
         }
         return Envelope.error(APIError(.serviceUnavailable, ec: 5030, waiting, data: .object(["status": .string("starting")]),
                                        headers: [.retryAfter: "5"]))

@@ -405,12 +405,16 @@ public struct ChannelLifecycle: Sendable, Equatable {
         return actions
     }
 
+    /// The refusal when the store cannot decide or record a publish (an outage). Whether its
+    /// event is recorded is the coordinator's to say (once per address and minute).
+    public static let unavailable = Rejection(status: .error(.publishRejected, "temporarily unavailable"), reason: .unavailable,
+                                              limit: nil, recordEvent: false)
+
     /// The session could not be recorded: the publisher is refused, nothing went live.
     public mutating func sessionWriteFailed(now: Date) -> [Action] {
         guard case .starting(let starting) = state else { return [] }
         state = .idle(Idle())
-        return [.reject(starting.connection, Rejection(status: .error(.publishRejected, "temporarily unavailable"), reason: .unavailable,
-                                                       limit: nil, recordEvent: false))]
+        return [.reject(starting.connection, Self.unavailable)]
     }
 
     /// An accepted publisher answered `Publish.Start` and its media flows.

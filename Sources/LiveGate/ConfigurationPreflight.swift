@@ -29,6 +29,18 @@ public struct ConfigurationPreflight {
         // The store.
         if let reason = StoreFactory.problem(url: configuration.string("database.url")) { add("database.url", reason) }
 
+        // Public addresses: absolute URLs of the right kind, or empty.
+        for (key, schemes) in [("publicRtmpUrl", ["rtmp", "rtmps"]), ("publicHttpUrl", ["http", "https"])] {
+            let value = configuration.string(key)
+            guard !value.isEmpty else { continue }
+            let components = URLComponents(string: value)
+            if components?.scheme.map({ schemes.contains($0.lowercased()) }) != true || (components?.host ?? "").isEmpty {
+                add(key, "must be a \(schemes.map { "\($0)://" }.joined(separator: " or ")) URL with a host (got '\(value.prefix(80))')")
+            } else if key == "publicRtmpUrl", (components?.path ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/")).isEmpty {
+                add(key, "must name the application (rtmp://HOST[:PORT]/\(configuration.string("rtmp.app")))")
+            }
+        }
+
         // API credentials: both or neither, and a secret worth the name (it guards an admin token).
         if configuration.string("rtmp.proxyProtocol") != "off" && configuration.string("rtmp.trustedProxies").isEmpty {
             add("rtmp.trustedProxies", "must list the balancers' addresses when rtmp.proxyProtocol is \(configuration.string("rtmp.proxyProtocol")) (a PROXY header from anyone else is refused)")
@@ -224,5 +236,36 @@ extension LiveGateConfiguration {
         var copy = self
         copy.append(ConfigurationPreflight(configuration: self, probePorts: probePorts).problems())
         return copy
+    }
+
+    /// `check-config`'s database check: PostgreSQL is connected to and authenticated, as `serve`
+    /// will. A refusal (wrong password, no such database) is a problem — `serve` would exit 78;
+    /// a server not answering now is a warning — `serve` keeps trying for
+    /// `database.connectTimeoutSec`. Returns a line for the report when the check passed.
+    public mutating func checkDatabase() async -> String? {
+        let url = string("database.url")
+        let result = await StoreFactory.checkConnection(url: url)
+        switch result {
+        case .refused(let reason):
+            append([Problem(source: source(of: "database.url"), key: "database.url", reason: "PostgreSQL refused the connection: \(reason)")])
+        case .unreachable(let reason):
+            appendWarning(Problem(source: source(of: "database.url"), key: "database.url",
+                                  reason: "PostgreSQL does not answer now (serve retries for database.connectTimeoutSec): \(reason)"))
+        case .ok:
+            return "database.url: PostgreSQL reachable, credentials accepted"
+        case .notChecked:
+            break
+        }
+        return nil
+    }
+
+    /// Whether a node with this configuration is running now: its HTTP listener answers
+    /// `/healthz` naming this configuration's node id (configured, or kept in `dataDir`).
+    /// `check-config` then checks everything but binding that node's ports, and says so.
+    public func runningNode() async -> (id: String, url: String)? {
+        guard let id = NodeIdentity.existing(configured: string("nodeId"), dataDirectory: string("dataDir")) else { return nil }
+        let probe = HealthProbe(configuration: self, path: "/healthz", timeoutSeconds: 2)
+        let result = await probe.run()
+        return result.healthy && result.nodeId == id ? (id, probe.url) : nil
     }
 }

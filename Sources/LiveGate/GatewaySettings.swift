@@ -51,6 +51,7 @@ public struct GatewaySettings: Sendable {
     public var rtmpApp: String
     public var publicHost: String
     public var publicHttpUrl: String
+    public var publicRtmpUrl: String
     public var api: API
     public var webhooks: Webhooks
     public var blockPrivateForwards: Bool
@@ -75,6 +76,7 @@ public struct GatewaySettings: Sendable {
         rtmpApp = c.string("rtmp.app")
         publicHost = c.string("publicHost")
         publicHttpUrl = c.string("publicHttpUrl")
+        publicRtmpUrl = c.string("publicRtmpUrl")
         api = API(tokenId: c.string("api.tokenId"), tokenSecret: c.string("api.tokenSecret"), authFailuresPerMinute: c.int("api.authFailuresPerMinute"))
         let disableAfterDays = c.double("webhooks.disableAfterDays")
         webhooks = Webhooks(blockPrivateNetworks: c.bool("webhooks.blockPrivateNetworks"), maxInFlightPerWebhook: c.int("webhooks.maxInFlightPerWebhook"),

@@ -12,6 +12,8 @@ public struct HealthProbe: Sendable {
     public struct Result: Sendable {
         public var healthy: Bool
         public var summary: String
+        /// The node id the answer names (`/healthz` says which node answered).
+        public var nodeId: String? = nil
     }
 
     public let url: String
@@ -47,7 +49,10 @@ public struct HealthProbe: Sendable {
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
             let body = try await response.body.collect(upTo: 64 * 1024)
             let text = String(buffer: body)
-            result = Result(healthy: response.status.code == 200, summary: "\(url): \(response.status.code) \(text.prefix(300))")
+            let data = (JSONValue.parse(text)?.objectValue?["data"])?.objectValue
+            var nodeId: String?
+            if case .string(let id)? = data?["nodeId"] { nodeId = id }
+            result = Result(healthy: response.status.code == 200, summary: "\(url): \(response.status.code) \(text.prefix(300))", nodeId: nodeId)
         } catch {
             result = Result(healthy: false, summary: "\(url): \(error)")
         }

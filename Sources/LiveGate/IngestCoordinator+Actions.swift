@@ -25,8 +25,11 @@ extension IngestCoordinator {
         guard let tracked = channels[channelId] else { return }
         let channel = tracked.machine.channel
         switch action {
-        case .reject(let connection, let rejection):
-            await recordRejection(rejection, channel: channel, remote: connections.remote(of: connection) ?? "unknown")
+        case .reject(let connection, var rejection):
+            let remote = connections.remote(of: connection) ?? "unknown"
+            // An outage refusal is recorded once per address and minute, as any peer can cause it.
+            if rejection.reason == .unavailable { rejection.recordEvent = rejectionEvents.allow(.unavailable, address: remote, now: clock.now()) }
+            await recordRejection(rejection, channel: channel, remote: remote)
             await resolve(connection, .reject(rejection.status), channelId: channelId)
         case .writeSession(let session):
             await writeSession(session, channelId: channelId)
@@ -111,7 +114,8 @@ extension IngestCoordinator {
 
     /// A store write that must not be lost: done now, or — if the store fails, or earlier writes
     /// are still waiting — queued and retried in order by `tick`.
-    func write(_ what: String, _ operation: @escaping @Sendable () async throws -> Void) async {
+    /// `refusal`: a refusal event (any peer can cause them): bounded while queued.
+    func write(_ what: String, refusal: Bool = false, _ operation: @escaping @Sendable () async throws -> Void) async {
         if deferredWrites.isEmpty {
             do {
                 try await operation()
@@ -120,6 +124,14 @@ extension IngestCoordinator {
             } catch {
                 logger.error("store write failed; retrying", metadata: ["write": "\(what)", "error": "\(StoreFactory.describe(error))"])
             }
+        }
+        if refusal {
+            guard deferredRefusals < Self.deferredRefusalsLimit else {
+                if droppedWrites == 0 { logger.error("too many refusals queued during the outage; counting the rest only", metadata: ["write": "\(what)"]) }
+                droppedWrites += 1
+                return
+            }
+            deferredRefusals += 1
         }
         deferredWrites.append((what, operation))
     }
@@ -134,6 +146,7 @@ extension IngestCoordinator {
                 return false
             }
             deferredWrites.removeFirst()
+            if next.what == "channel.publish_rejected" { deferredRefusals = max(0, deferredRefusals - 1) }
             dispatcher?.notify()
             logger.info("store write recorded after a failure", metadata: ["write": "\(next.what)"])
         }
@@ -230,7 +243,7 @@ extension IngestCoordinator {
         let now = clock.now()
         let event = NewEvent.make(type: EventType.channelPublishRejected.rawValue, channelId: channel?.id, userId: channel?.userId,
                                   at: now, data: .object(data))
-        await write("channel.publish_rejected") { [store] in _ = try await store.appendEvent(event, now: now) }
+        await write("channel.publish_rejected", refusal: true) { [store] in _ = try await store.appendEvent(event, now: now) }
     }
 
     /// `channel.limit_exceeded` with the limit, its configured value, the measured one and the

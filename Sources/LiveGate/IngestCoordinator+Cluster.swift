@@ -54,8 +54,10 @@ extension IngestCoordinator {
             case .renew:
                 do {
                     try await renewLeases(now: now)
+                    leaseRenewals["ok", default: 0] += 1
                     if leaseKeeping.renewed(at: now, ok: true) { logger.notice("leases renewed again") }
                 } catch {
+                    leaseRenewals["failed", default: 0] += 1
                     if leaseKeeping.renewed(at: now, ok: false) {
                         logger.warning("leases not renewed", metadata: ["error": "\(StoreFactory.describe(error))"])
                     }

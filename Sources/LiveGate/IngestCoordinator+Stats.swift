@@ -79,6 +79,14 @@ extension IngestCoordinator {
         for (reason, n) in sessionsEndedByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_sessions_ended_total", [("reason", reason)], Double(n)) }
         p.family("livegate_publish_rejections_total", .counter, help: "Refused publishes, by reason.")
         for (reason, n) in rejectionsByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_publish_rejections_total", [("reason", reason)], Double(n)) }
+        p.family("livegate_lease_renewals_total", .counter, help: "Renewals of this node's leases, by outcome.")
+        for (outcome, n) in leaseRenewals.sorted(by: { $0.key < $1.key }) { p.sample("livegate_lease_renewals_total", [("outcome", outcome)], Double(n)) }
+        p.family("livegate_leases_held", .gauge, help: "Sessions whose lease this node holds.")
+        p.sample("livegate_leases_held", [], Double(channels.values.filter { $0.book.record != nil }.count))
+        p.family("livegate_store_writes_pending", .gauge, help: "Lifecycle writes the store refused (an outage), waiting to be retried in order.")
+        p.sample("livegate_store_writes_pending", [], Double(deferredWrites.count))
+        p.family("livegate_store_writes_dropped_total", .counter, help: "Refusal events not kept because too many were queued during an outage.")
+        p.sample("livegate_store_writes_dropped_total", [], Double(droppedWrites))
         p.family("livegate_webhook_deliveries_total", .counter, help: "Webhook delivery attempts, by outcome.")
         for (outcome, n) in (dispatcher?.outcomeCounts ?? [:]).sorted(by: { $0.key < $1.key }) {
             p.sample("livegate_webhook_deliveries_total", [("outcome", outcome)], Double(n))
@@ -89,7 +97,10 @@ extension IngestCoordinator {
             ("livegate_channel_ingest_bytes_total", .counter, "Media bytes received in the current session.", { Double($0.mediaBytes) }),
             ("livegate_channel_video_frames_total", .counter, "Video frames received in the current session.", { Double($0.videoFrames) }),
             ("livegate_channel_audio_frames_total", .counter, "Audio frames received in the current session.", { Double($0.audioFrames) }),
-            ("livegate_channel_bitrate_kbps", .gauge, "Measured ingest bit rate over the last 10 s.", { $0.bitrateKbps10s }),
+            ("livegate_channel_ingest_bytes_per_second", .gauge, "Measured ingest rate over the last 10 s, in bytes per second (Prometheus's base unit).",
+             { $0.bitrateKbps10s * 1000 / 8 }),
+            ("livegate_channel_bitrate_kbps", .gauge, "Deprecated (removed in the next release): livegate_channel_ingest_bytes_per_second × 8 / 1000.",
+             { $0.bitrateKbps10s }),
             ("livegate_channel_fps", .gauge, "Measured video frame rate.", { $0.fps }),
             ("livegate_channel_keyframe_interval_seconds", .gauge, "Measured keyframe interval.", { $0.keyframeIntervalSec }),
             ("livegate_channel_timestamp_repairs_total", .counter, "Non-monotonic timestamps repaired.", { Double($0.timestampRepairs) }),
@@ -113,6 +124,7 @@ extension IngestCoordinator {
         for (id, o) in outputs { p.sample("livegate_output_up", labels(id, o), o.state == .running ? 1 : 0) }
         p.family("livegate_media_outputs_active", .gauge, help: "Output workers running on this node (including ones flushing).")
         p.sample("livegate_media_outputs_active", [], Double(media?.activeOutputs ?? 0))
+        ProcessMetrics.append(to: &p, version: LiveGateApp.version)
         return p.text
     }
 }

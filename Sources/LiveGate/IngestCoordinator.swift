@@ -40,7 +40,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         case barrier(@Sendable () -> Void)
     }
 
-    let store: any ChannelStore
+    let store: any IngestStore
     let nodeId: String
     let logger: Logger
     let dispatcher: WebhookDispatcher?
@@ -62,6 +62,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// Refusals any peer can cause are recorded once per address and minute.
     var rejectionEvents = RejectionEventLimiter()
     var sessionsEndedByReason: [String: Int] = [:]
+    /// Lease renewals by outcome (`ok`, `failed`), for `/metrics`.
+    var leaseRenewals: [String: Int] = [:]
     var sessionsStarted = 0
     var connectionCounter: (@Sendable () -> Int)?
     var interrupted: [InterruptedRecording] = []
@@ -71,6 +73,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     var unrecordedVideos: [(plan: OutputPlan, file: RecordingFile, retryAt: Date)] = []
     /// Store writes that failed (an outage), retried in order by `tick` before anything newer.
     var deferredWrites: [(what: String, write: @Sendable () async throws -> Void)] = []
+    /// Refusal events any peer can cause are queued only up to `deferredRefusalsLimit` during an
+    /// outage; those beyond are counted (`livegate_store_writes_dropped_total`), not kept.
+    static let deferredRefusalsLimit = 10_000
+    var deferredRefusals = 0
+    var droppedWrites = 0
 
     /// Where session ends the store did not take by shutdown are kept (nil: not kept).
     let pendingEnds: PendingEnds?
@@ -81,7 +88,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// When leases are renewed, carried channels re-read and lost nodes swept.
     var leaseKeeping: LeaseKeeping
 
-    public init(store: any ChannelStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
+    public init(store: any IngestStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
                 lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, shutdownBudget: ShutdownBudget = .init(),
                 clock: IngestClock = .system, logger: Logger) {
         self.shutdownBudget = shutdownBudget
@@ -126,8 +133,13 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
                 elsewhere = try await store.sessionsElsewhere(userId: found.userId, nodeId: nodeId, excluding: found.id)
             }
         } catch {
-            logger.error("publish decision failed; refusing", metadata: ["error": "\(StoreFactory.describe(error))", "key": "\(request.maskedKey)"])
-            return .reject(.error(.publishRejected, "temporarily unavailable"))
+            logger.error("publish decision failed; refusing", metadata: ["error": "\(StoreFactory.describe(error))", "key": "\(request.maskedKey)",
+                                                                         "remote": "\(remoteAddress)"])
+            // Recorded like every refusal: queued until the store is back (once per address and minute).
+            var refusal = ChannelLifecycle.unavailable
+            refusal.recordEvent = rejectionEvents.allow(.unavailable, address: remoteAddress, now: clock.now())
+            await recordRejection(refusal, channel: nil, remote: remoteAddress)
+            return .reject(refusal.status)
         }
         // From here to the machine's answer nothing awaits: the reservation below is seen by the next publish.
         var tracked = channels[channel.id] ?? Tracked(machine: ChannelLifecycle(channel: channel, configuration: lifecycle), limits: limits)

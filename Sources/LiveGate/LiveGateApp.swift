@@ -68,9 +68,10 @@ public struct LiveGateApp: Sendable {
         } catch {
             throw StartupError(description: "dataDir: \(error)", exitCode: 78)
         }
+        LogContext.nodeId = identity.id
         logger.info("node identity", metadata: ["node.id": "\(identity.id)",
                                                 "node.id.source": "\(settings.nodeId.isEmpty ? "\(dataDir)/\(NodeIdentity.fileName)" : "nodeId")"])
-        let gate = StartupGate<APIRequestContext>()
+        let gate = StartupGate<APIRequestContext>(nodeId: identity.id)
         let http = try makeHTTPListener(gate: gate)
         let core = GatewayCore(app: self, identity: identity, gate: gate)
         var groupConfiguration = ServiceGroupConfiguration(
@@ -196,6 +197,7 @@ public struct LiveGateApp: Sendable {
                 hlsDirectory: media.hlsDirectory, trustedProxy: { [httpProxies] peer in httpProxies.contains { $0.contains(peer) } })
             apiConfiguration.webhookSecretOverlap = settings.webhooks.secretOverlap
             apiConfiguration.publicHttpUrlSetting = settings.publicHttpUrl
+            apiConfiguration.publicRtmpUrlSetting = settings.publicRtmpUrl
             apiConfiguration.retentionDays = settings.retentionDays
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())

@@ -43,6 +43,8 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("http.tlsCertificate", .string, default: "", "PEM certificate chain: serve the API over HTTPS; empty = plain HTTP."),
         ConfigKey("http.tlsKey", .string, default: "", "PEM private key for HTTPS."),
         ConfigKey("publicHost", .string, default: "localhost", "Host put into streamUrl (rtmp://HOST:PORT/live)."),
+        ConfigKey("publicRtmpUrl", .string, default: "",
+                  "Where publishers reach the RTMP port, with the application (rtmp://live.example.com/live or rtmps://… behind a balancer): channels' streamUrl; empty = rtmp://publicHost:rtmp.port/rtmp.app."),
         ConfigKey("publicHttpUrl", .string, default: "",
                   "Base URL players reach the HTTP port at (https://live.example.com behind a balancer): channels' playback.hlsUrl; empty = http://publicHost:http.port."),
         ConfigKey("dataDir", .string, default: "data", "Folder for the SQLite file, HLS and recordings."),
@@ -156,6 +158,7 @@ public struct LiveGateConfiguration: Sendable {
 
     /// Adds problems found beyond single values (`ConfigurationPreflight`).
     mutating func append(_ more: [Problem]) { problems.append(contentsOf: more) }
+    mutating func appendWarning(_ warning: Problem) { warnings.append(warning) }
 
     private mutating func loadFile(_ path: String) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

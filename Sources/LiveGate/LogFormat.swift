@@ -1,6 +1,18 @@
 import LiveGateModel
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
+
+/// What every line of this process says about where it comes from: the node id, once it is
+/// known (set by `buildApplication` as soon as the identity is resolved), so a fleet's logs
+/// gathered in one place say which node wrote each line.
+public enum LogContext {
+    private static let node = NIOLockedValueBox<String?>(nil)
+    public static var nodeId: String? {
+        get { node.withLockedValue { $0 } }
+        set { node.withLockedValue { $0 = newValue } }
+    }
+}
 
 /// One line per log event, as plain `key=value` text or as a JSON object, to stderr.
 /// Metadata keys are emitted sorted so lines are stable and greppable.
@@ -31,6 +43,7 @@ public struct LiveGateLogHandler: LogHandler {
     public func line(for event: LogEvent, at date: Date) -> String {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
+        if merged["node.id"] == nil, let node = LogContext.nodeId { merged["node.id"] = .string(node) }
         let time = ISO8601DateFormatter.string(from: date, timeZone: .gmt,
                                                formatOptions: [.withInternetDateTime, .withFractionalSeconds])
         let line: String

@@ -53,6 +53,16 @@ public struct NodeIdentity: Sendable, Equatable {
         return NodeIdentity(id: id, previousIds: hostName.isEmpty || hostName == id ? [] : [hostName])
     }
 
+    /// The id a node with this configuration has, without creating one: the configured id, or
+    /// the one kept in `dataDirectory` (nil: none yet). For `check-config`.
+    public static func existing(configured: String, dataDirectory: String) -> String? {
+        if !configured.isEmpty { return configured }
+        let path = (dataDirectory as NSString).appendingPathComponent(fileName)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let stored = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return isValid(stored) ? stored : nil
+    }
+
     /// `node_` + 16 lowercase base-32 characters (80 random bits).
     static func generate() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")

@@ -75,15 +75,23 @@ struct Version: ParsableCommand {
     func run() { print("livegate \(LiveGateApp.version)") }
 }
 
-struct CheckConfig: ParsableCommand {
+struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Check the configuration as `serve` would (values, files, certificates, ports, directories, database URL) and exit: 0 = OK, 78 = problems (FILE: KEY: reason).")
+        abstract: "Check the configuration as `serve` would (values, files, certificates, ports, directories, the database: connected and authenticated) and exit: 0 = OK, 78 = problems (FILE: KEY: reason). On a node running with this configuration, everything but binding its ports is checked.")
     @OptionGroup var options: ConfigOption
 
-    func run() throws {
-        let config = options.load().checked()
+    func run() async throws {
+        let loaded = options.load()
+        // A running node holds the ports: checking them would only say "cannot bind".
+        let running = await loaded.runningNode()
+        var config = loaded.checked(probePorts: running == nil)
+        let database = await config.checkDatabase()
         for warning in config.warnings { print("warning: \(warning)") }
+        if let running {
+            print("note: node \(running.id) is running with this configuration (\(running.url)): every check was made but binding its ports")
+        }
+        if let database { print("note: \(database)") }
         if config.problems.isEmpty {
             print("configuration OK")
             return

@@ -247,6 +247,23 @@ class ChannelStoreConformanceTests: XCTestCase {
         XCTAssertNil(missingHook)
     }
 
+    /// Nodes started at once save the same configured token at once: every save succeeds (a
+    /// delete-then-insert failed one of them on the primary key, 3 runs in 15 on PostgreSQL).
+    func testTwentyConcurrentSavesOfOneTokenAllSucceed() async throws {
+        let id = p + "race"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<20 {
+                group.addTask { [store] in
+                    try await store!.saveToken(APIToken(id: id, secretHash: "h\(i)", scopes: ["admin"], origin: .configured, createdAt: Date()))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let token = try await store.token(id: id)
+        XCTAssertNotNil(token)
+        XCTAssertTrue(token?.secretHash.hasPrefix("h") == true)
+    }
+
     func testTokensAreStoredHashedAndReplaced() async throws {
         try await store.saveToken(APIToken(id: p + "tok", secretHash: "h1", scopes: ["admin"], origin: .configured, createdAt: Date()))
         try await store.saveToken(APIToken(id: p + "tok", secretHash: "h2", scopes: ["videos"], userId: "u9", origin: .api, createdAt: Date()))

@@ -21,6 +21,7 @@ final class ApplicationSeamTests: XCTestCase {
             "rtmp.host": "127.0.0.1", "rtmp.port": "\(port)", "http.host": "127.0.0.1", "http.port": "\(port + 1)",
             "dataDir": dir.appendingPathComponent("data").path, "nodeId": "seam-node",
             "api.tokenId": "tok_seam", "api.tokenSecret": "seam-secret-0123456789",
+            "publicRtmpUrl": "rtmps://live.example.com:443/live/", "publicHttpUrl": "https://live.example.com",
         ])
         XCTAssertEqual(configuration.problems, [])
         let settings = GatewaySettings(configuration)
@@ -49,6 +50,10 @@ final class ApplicationSeamTests: XCTestCase {
         XCTAssertEqual(created.status, 201)
         let channel = try XCTUnwrap(created.json["data"] as? [String: Any])
         let id = try XCTUnwrap(channel["id"] as? String), key = try XCTUnwrap(channel["streamId"] as? String)
+        XCTAssertEqual(channel["streamUrl"] as? String, "rtmps://live.example.com:443/live", "the balancer's address, not this node's")
+        XCTAssertEqual((channel["playback"] as? [String: Any])?["hlsUrl"] as? String, "https://live.example.com/hls/\(id)/index.m3u8")
+        let document = try await curl(["\(api)/v1/openapi.json"])
+        XCTAssertEqual((document.json["servers"] as? [[String: Any]])?.first?["url"] as? String, "https://live.example.com")
 
         // A publisher that outlives the service group: the graceful stop ends its session with `shutdown`.
         let publisher = Task {
@@ -61,6 +66,20 @@ final class ApplicationSeamTests: XCTestCase {
             if !live { try await Task.sleep(for: .milliseconds(100)) }
         }
         XCTAssertTrue(live, "published through the in-process listener")
+
+        // /metrics in Prometheus's own judgement (promtool), with the standard process figures,
+        // rates in base units, and every LiveGate metric the shipped alert rules read.
+        let scrape = try await ProcessRunner.run("curl", ["-s", "-u", "tok_seam:seam-secret-0123456789", "\(api)/metrics"], timeout: 10)
+        let metricsFile = dir.appendingPathComponent("metrics.txt")
+        try scrape.stdout.write(to: metricsFile, atomically: true, encoding: .utf8)
+        let lint = try await ProcessRunner.run("sh", ["-c", "promtool check metrics < '\(metricsFile.path)'"], timeout: 30)
+        XCTAssertEqual(lint.exitCode, 0, "promtool check metrics: \(lint.stdout)\(lint.stderr)")
+        for name in ["livegate_build_info{version=", "process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+                     "process_start_time_seconds ", "livegate_channel_ingest_bytes_per_second{channel=\"\(id)\"}", "livegate_leases_held 1"] {
+            XCTAssertTrue(scrape.stdout.contains(name), "\(name) in /metrics")
+        }
+        let exported = Set(scrape.stdout.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
+        XCTAssertEqual(try AlertRulesTests.metricNamesInRules().subtracting(exported), [], "the alert rules read only metrics the gateway exports")
 
         await group.triggerGracefulShutdown()
         try await running.value

@@ -17,7 +17,10 @@ import XCTest
 /// learns by waiting seconds for a window, a cooldown or a lease to run out, this learns in
 /// milliseconds (docs/architecture.md, "Habits": time is an input).
 final class IngestBench: @unchecked Sendable {
-    let store: any ChannelStore
+    /// The store as the tests read it (the nodes may see it through `flaky`).
+    let store: SQLChannelStore
+    /// Set: the nodes reach the store through it, and a test can take it down.
+    let flaky: FlakyIngestStore?
     let wall: ManualWallClock
     let dir: URL
     private(set) var nodes: [String: Node] = [:]
@@ -38,7 +41,7 @@ final class IngestBench: @unchecked Sendable {
 
     /// A store (SQLite in a temporary directory, or the PostgreSQL of `LIVEGATE_TEST_POSTGRES_URL`
     /// when `postgres` is set) and one node `n1`.
-    init(_ name: String, postgres: Bool = false, lifecycle: ChannelLifecycle.Configuration = .init()) async throws {
+    init(_ name: String, postgres: Bool = false, flaky: Bool = false, lifecycle: ChannelLifecycle.Configuration = .init()) async throws {
         dir = try MediaTools.temporaryDirectory("bench-\(name)")
         wall = ManualWallClock()
         if postgres {
@@ -47,6 +50,7 @@ final class IngestBench: @unchecked Sendable {
         } else {
             store = try await StoreFactory.open(url: "", dataDir: dir.path, logger: Logger(label: "bench.store"))
         }
+        self.flaky = flaky ? FlakyIngestStore(store) : nil
         addNode("n1", lifecycle: lifecycle)
     }
 
@@ -54,7 +58,7 @@ final class IngestBench: @unchecked Sendable {
     func addNode(_ id: String, lifecycle: ChannelLifecycle.Configuration = .init()) -> Node {
         var logger = Logger(label: "bench.\(id)")
         logger.logLevel = .warning
-        let node = Node(id: id, coordinator: IngestCoordinator(store: store, nodeId: id, dispatcher: nil, lifecycle: lifecycle,
+        let node = Node(id: id, coordinator: IngestCoordinator(store: flaky.map { $0 as any IngestStore } ?? store, nodeId: id, dispatcher: nil, lifecycle: lifecycle,
                                                                clock: .manual(wall), logger: logger))
         nodes[id] = node
         return node

@@ -51,6 +51,23 @@ final class LogFormatTests: XCTestCase {
         XCTAssertEqual(line, #"1970-01-01T00:00:00.000Z INFO [livegate] publish ended encoder="FMLE/3.0 (compatible)" reason=unpublished"#)
     }
 
+    /// Once the node's identity is known every line names it, whichever logger wrote it (a
+    /// fleet's logs gathered in one place say which node wrote each line); a line that names a
+    /// node itself keeps its own.
+    func testEveryLineNamesTheNodeOnceItIsKnown() {
+        LogContext.nodeId = nil // an in-process gateway of another test may have set it
+        defer { LogContext.nodeId = nil }
+        let handler = LiveGateLogHandler(label: "livegate.rtmp", level: .info, format: .text)
+        let at = Date(timeIntervalSince1970: 0)
+        XCTAssertEqual(handler.line(for: event("connection accepted", [:]), at: at), "1970-01-01T00:00:00.000Z INFO [livegate.rtmp] connection accepted")
+        LogContext.nodeId = "node_abc"
+        XCTAssertEqual(handler.line(for: event("connection accepted", ["rtmp.connection.id": "7"]), at: at),
+                       "1970-01-01T00:00:00.000Z INFO [livegate.rtmp] connection accepted node.id=node_abc rtmp.connection.id=7")
+        XCTAssertTrue(handler.line(for: event("node registered", ["node.id": "node_other"]), at: at).hasSuffix("node.id=node_other"))
+        let json = LiveGateLogHandler(label: "livegate", level: .info, format: .json)
+        XCTAssertTrue(json.line(for: event("x", [:]), at: at).contains(#""node.id":"node_abc""#))
+    }
+
     /// A C library's error stack can carry `__FILE__` (BoringSSL: "… at /src/.build/checkouts/
     /// swift-nio-ssl/Sources/CNIOBoringSSL/ssl/ssl_cert.cc:330"); log lines show the file's name.
     func testBuildPathsAreReducedToFileNames() throws {

@@ -50,6 +50,10 @@ final class StartupChecksTests: XCTestCase {
                  line: "flag: http.port: \(port) is also rtmp.port (the RTMP listener); each listener needs its own port"),
             Case(name: "RTMPS on the RTMP port", env: ["LIVEGATE_RTMP_TLS_CERTIFICATE": cert, "LIVEGATE_RTMP_TLS_KEY": key, "LIVEGATE_RTMP_TLS_PORT": "\(port)"],
                  line: "environment LIVEGATE_RTMP_TLS_PORT: rtmp.tlsPort: \(port) is also rtmp.port (the RTMP listener); each listener needs its own port"),
+            Case(name: "public rtmp url", env: ["LIVEGATE_PUBLIC_RTMP_URL": "http://live.example.com/live"],
+                 line: "environment LIVEGATE_PUBLIC_RTMP_URL: publicRtmpUrl: must be a rtmp:// or rtmps:// URL with a host (got 'http://live.example.com/live')"),
+            Case(name: "public rtmp url without its app", env: ["LIVEGATE_PUBLIC_RTMP_URL": "rtmps://live.example.com:443/"],
+                 line: "environment LIVEGATE_PUBLIC_RTMP_URL: publicRtmpUrl: must name the application (rtmp://HOST[:PORT]/live)"),
             Case(name: "bad host", env: ["LIVEGATE_RTMP_HOST": "999.1.1.1"], line: "environment LIVEGATE_RTMP_HOST: rtmp.host: '999.1.1.1' is not an IPv4 address"),
             Case(name: "dataDir under a file", env: ["LIVEGATE_DATA_DIR": notADirectory.path + "/data"],
                  line: "environment LIVEGATE_DATA_DIR: dataDir: \(notADirectory.path)/data cannot be created by this user (uid \(getuid())): Not a directory"),
@@ -92,6 +96,54 @@ final class StartupChecksTests: XCTestCase {
         XCTAssertEqual(ok.exitCode, 0, ok.stdout)
         XCTAssertEqual(ok.stdout, "configuration OK\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("hls").path), "check-config leaves no folder behind")
+    }
+
+    /// `check-config` connects to PostgreSQL as `serve` will: a role the server refuses is a
+    /// problem (78, with the server's reason) where it used to say "configuration OK"; a server
+    /// that does not answer is a warning (serve retries). And on a node running with this
+    /// configuration it checks everything but binding that node's ports, saying so, instead of
+    /// failing with "cannot bind".
+    func testCheckConfigChecksTheDatabaseAndRecognisesItsRunningNode() async throws {
+        let dir = try MediaTools.temporaryDirectory("preflight-db")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePorts(2)
+        let base = ["PATH": "/usr/bin:/bin", "LIVEGATE_DATA_DIR": dir.path, "LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1",
+                    "LIVEGATE_RTMP_PORT": "\(port)", "LIVEGATE_HTTP_PORT": "\(port + 1)"]
+        if let url = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"], var components = URLComponents(string: url) {
+            components.user = "no_such_role"
+            components.password = "wrong"
+            var env = base
+            env["LIVEGATE_DATABASE_URL"] = components.string!
+            let refused = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20, environment: env)
+            XCTAssertEqual(refused.exitCode, 78, refused.stdout)
+            XCTAssertTrue(refused.stdout.contains("environment LIVEGATE_DATABASE_URL: database.url: PostgreSQL refused the connection:"), refused.stdout)
+            XCTAssertTrue(refused.stdout.contains("no_such_role"), "the server's reason: \(refused.stdout)")
+            XCTAssertFalse(refused.stdout.contains("wrong"), "never the password: \(refused.stdout)")
+            env["LIVEGATE_DATABASE_URL"] = url
+            let good = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20, environment: env)
+            XCTAssertEqual(good.exitCode, 0, good.stdout)
+            XCTAssertTrue(good.stdout.contains("note: database.url: PostgreSQL reachable, credentials accepted"), good.stdout)
+        }
+        var silent = base
+        silent["LIVEGATE_DATABASE_URL"] = "postgres://livegate:x@127.0.0.1:\(port + 5)/livegate"
+        let unreachable = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20, environment: silent)
+        XCTAssertEqual(unreachable.exitCode, 0, "a server that does not answer now is not a configuration error: \(unreachable.stdout)")
+        XCTAssertTrue(unreachable.stdout.contains("warning: environment LIVEGATE_DATABASE_URL: database.url: PostgreSQL does not answer now"), unreachable.stdout)
+
+        let env = base.merging(["LIVE_TOKEN_ID": "tok_cc", "LIVE_TOKEN_SECRET": "cc-secret-0123456789"]) { $1 }
+        let (gateway, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "serve.log")
+        defer { kill(gateway.processIdentifier, SIGTERM) }
+        let nodeId = try String(contentsOf: dir.appendingPathComponent("node-id"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let running = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20, environment: env)
+        XCTAssertEqual(running.exitCode, 0, running.stdout)
+        XCTAssertTrue(running.stdout.contains("note: node \(nodeId) is running with this configuration (http://127.0.0.1:\(port + 1)/healthz): every check was made but binding its ports"),
+                      running.stdout)
+        XCTAssertFalse(running.stdout.contains("cannot bind"), running.stdout)
+        // Another configuration on the same ports is not that node: its ports are checked (and busy).
+        let other = try await ProcessRunner.run(gatewayBinary, ["check-config"], timeout: 20,
+                                                environment: env.merging(["LIVEGATE_NODE_ID": "someone-else"]) { $1 })
+        XCTAssertEqual(other.exitCode, 78, other.stdout)
+        XCTAssertTrue(other.stdout.contains("cannot bind"), other.stdout)
     }
 
     /// A file value keeps the file's name as its source; a misspelt variable is a warning that

@@ -18,13 +18,17 @@ extension SQLChannelStore {
         try await read { db in try await db.raw("SELECT COUNT(*) AS n FROM api_tokens").first()?.decode(column: "n", as: Int.self) ?? 0 }
     }
 
+    /// Creates the token or replaces the one with its id, in one statement: two nodes started at
+    /// once with the same configured token both succeed (a delete then insert raced: one of
+    /// them failed on the primary key).
     public func saveToken(_ token: APIToken) async throws {
         try await transaction { db in
-            try await db.raw("DELETE FROM api_tokens WHERE id = \(bind: token.id)").run()
             try await db.raw("""
                 INSERT INTO api_tokens (id, secret_hash, created_at, scopes, user_id, origin, name, expires_at)
                 VALUES (\(bind: token.id), \(bind: token.secretHash), \(bind: Timestamp.format(token.createdAt)), \(bind: Self.jsonStrings(token.scopes)),
                   \(bind: token.userId), \(bind: token.origin.rawValue), \(bind: token.name), \(bind: token.expiresAt.map(Timestamp.format)))
+                ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, created_at = excluded.created_at, scopes = excluded.scopes,
+                  user_id = excluded.user_id, origin = excluded.origin, name = excluded.name, expires_at = excluded.expires_at
                 """).run()
         }
     }

@@ -103,6 +103,34 @@ public enum StoreFactory {
         }
     }
 
+    /// What `check-config` learns from the database without changing it: a PostgreSQL URL is
+    /// connected to and authenticated (`SELECT 1`, no migration). `.refused`: the server answered
+    /// and said no (wrong password, no such database) — `serve` would exit 78; `.unreachable`:
+    /// nobody answered in `timeout` — `serve` would keep trying for `database.connectTimeoutSec`.
+    public enum ConnectionCheck: Sendable, Equatable {
+        case ok
+        case notChecked
+        case refused(String)
+        case unreachable(String)
+    }
+
+    public static func checkConnection(url: String, timeout: TimeAmount = .seconds(5)) async -> ConnectionCheck {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"), problem(url: url) == nil,
+              let configuration = try? SQLPostgresConfiguration(url: url) else { return .notChecked }
+        var quiet = Logger(label: "livegate.check-config")
+        quiet.logLevel = .critical
+        var core = configuration.coreConfiguration
+        core.options.connectTimeout = timeout
+        do {
+            let connection = try await PostgresConnection.connect(configuration: core, id: 0, logger: quiet)
+            defer { Task { try? await connection.close() } }
+            _ = try await connection.query("SELECT 1", logger: quiet)
+            return .ok
+        } catch {
+            return isPermanent(error) ? .refused(describe(error)) : .unreachable(describe(error))
+        }
+    }
+
     public static func openPostgres(url: String, logger: Logger) async throws -> SQLChannelStore {
         let configuration = try SQLPostgresConfiguration(url: url)
         // One probe connection first, with a quiet logger: an unreachable server is one error

@@ -1,0 +1,73 @@
+import ChannelStore
+import Foundation
+import IngestCore
+import LiveGateModel
+import NIOConcurrencyHelpers
+
+/// A real store behind IngestCore's `IngestStore` port that can be taken down and brought back
+/// at will: while `down`, every call fails as an unreachable database would. The coordinator's
+/// outage behaviour (refusals, retried ends and lease states, writes kept in order) runs
+/// in-process with it, in milliseconds.
+final class FlakyIngestStore: IngestStore {
+    let base: SQLChannelStore
+    private let state = NIOLockedValueBox(false)
+
+    struct Unreachable: Error, CustomStringConvertible {
+        var description: String { "the store is unreachable (FlakyIngestStore)" }
+    }
+
+    init(_ base: SQLChannelStore) { self.base = base }
+
+    var down: Bool {
+        get { state.withLockedValue { $0 } }
+        set { state.withLockedValue { $0 = newValue } }
+    }
+
+    private func check() throws { if down { throw Unreachable() } }
+
+    var backendName: String { base.backendName }
+    func channel(id: String) async throws -> Channel? { try check(); return try await base.channel(id: id) }
+    func channel(streamKey: String) async throws -> Channel? { try check(); return try await base.channel(streamKey: streamKey) }
+    func channelRetiring(streamKey: String, now: Date) async throws -> Channel? { try check(); return try await base.channelRetiring(streamKey: streamKey, now: now) }
+    func userLimits(userId: String) async throws -> UserLimits { try check(); return try await base.userLimits(userId: userId) }
+    func forwards(channelId: String) async throws -> [Forward] { try check(); return try await base.forwards(channelId: channelId) }
+    func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart {
+        try check()
+        return try await base.acquireSession(session, event: event, now: now, takeOver: takeOver, rule: rule)
+    }
+    func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
+                   leftAt: Date?, now: Date, announce: Bool) async throws -> Bool {
+        try check()
+        return try await base.markLease(channelId: channelId, sessionId: sessionId, nodeId: nodeId, state: state, windowEndsAt: windowEndsAt,
+                                        endReason: endReason, leftAt: leftAt, now: now, announce: announce)
+    }
+    func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String] {
+        try check()
+        return try await base.renewLeases(nodeId: nodeId, now: now, stats: stats)
+    }
+    func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession] { try check(); return try await base.claimExpiredLeases(now: now, limit: limit) }
+    func lease(channelId: String) async throws -> SessionLease? { try check(); return try await base.lease(channelId: channelId) }
+    func sessionsElsewhere(userId: String, nodeId: String, excluding channelId: String) async throws -> Int {
+        try check()
+        return try await base.sessionsElsewhere(userId: userId, nodeId: nodeId, excluding: channelId)
+    }
+    func endSession(id: String, reason: String, endedAt: Date, now: Date, event: NewEvent, byNode: String?,
+                    cooldown: (until: Date, limit: UserLimit)?) async throws -> StoredEvent? {
+        try check()
+        return try await base.endSession(id: id, reason: reason, endedAt: endedAt, now: now, event: event, byNode: byNode, cooldown: cooldown)
+    }
+    func addSessionConnection(id: String, _ connection: SessionConnection, videoFrames: Int64, audioFrames: Int64,
+                              videoCodec: String?, audioCodec: String?) async throws {
+        try check()
+        try await base.addSessionConnection(id: id, connection, videoFrames: videoFrames, audioFrames: audioFrames, videoCodec: videoCodec, audioCodec: audioCodec)
+    }
+    func recordSessionMedia(id: String, media: JSONValue, event: NewEvent, now: Date) async throws -> StoredEvent? {
+        try check()
+        return try await base.recordSessionMedia(id: id, media: media, event: event, now: now)
+    }
+    func session(id: String) async throws -> SessionRecord? { try check(); return try await base.session(id: id) }
+    func openSessions(nodeId: String) async throws -> [SessionRecord] { try check(); return try await base.openSessions(nodeId: nodeId) }
+    func appendEvent(_ event: NewEvent, now: Date) async throws -> StoredEvent { try check(); return try await base.appendEvent(event, now: now) }
+    func createVideo(_ video: Video, event: NewEvent, now: Date) async throws -> StoredEvent { try check(); return try await base.createVideo(video, event: event, now: now) }
+    func video(path: String) async throws -> Video? { try check(); return try await base.video(path: path) }
+}
