@@ -268,4 +268,102 @@ final class IngestCoordinatorInProcessTests: XCTestCase {
         }
         XCTAssertTrue(bench.kicked(2).isEmpty, "under the limit: never cut")
     }
+
+    /// The refusals of the decision table, each recorded with its reason: an unknown key, a
+    /// disabled channel, a key `reset-key` retired (`key_rotated`, naming the channel), a
+    /// `connect` to another application (`unknown_app`) — the last two once per address and minute.
+    func testEveryRefusalOfTheTableIsRecordedWithItsReason() async throws {
+        let bench = try await IngestBench("refusals-table")
+        defer { Task { await bench.close() } }
+        let off = try await bench.channel("off", key: "KEY_off_0123456789")
+        _ = try await bench.store.updateChannel(id: off.id, fields: ChannelFields(enabled: false), now: bench.wall.now())
+        let rotated = try await bench.channel("rot", key: "KEY_rot_0123456789")
+        _ = try await bench.store.resetStreamKey(id: rotated.id, newKey: "KEY_rot_new_0123456789", now: bench.wall.now())
+
+        let unknown = await bench.publish("KEY_nobody_0123456789", connection: 1)
+        XCTAssertEqual(unknown, .reject(.error(.publishUnauthorized, "unknown stream key")))
+        let disabled = await bench.publish("KEY_off_0123456789", connection: 2)
+        XCTAssertEqual(disabled, .reject(.error(.publishUnauthorized, "channel is disabled")))
+        for connection in UInt64(3)...4 {
+            let old = await bench.publish("KEY_rot_0123456789", connection: connection)
+            XCTAssertEqual(old, .reject(.error(.publishUnauthorized, "unknown stream key")), "to the encoder a retired key is unknown")
+        }
+        for _ in 0..<2 { bench.node().coordinator.applicationRejected(app: "other", remoteAddress: "10.0.0.1:5000") }
+        await bench.node().coordinator.processed()
+
+        let events = try await bench.events("channel.publish_rejected")
+        XCTAssertEqual(events.map { $0.data["reason"]?.stringValue }, ["unknown_key", "disabled", "key_rotated", "unknown_app"])
+        XCTAssertEqual(events[2].channelId, rotated.id, "key_rotated names the channel")
+        XCTAssertEqual(events[3].data["app"]?.stringValue, "other")
+        let metrics = await bench.node().coordinator.prometheusText()
+        for (reason, count) in [("unknown_key", 1), ("disabled", 1), ("key_rotated", 2), ("unknown_app", 2)] {
+            XCTAssertTrue(metrics.contains("livegate_publish_rejections_total{reason=\"\(reason)\"} \(count)"), "\(reason): \(metrics)")
+        }
+        await bench.advance(60)
+        let again = await bench.publish("KEY_rot_0123456789", connection: 5)
+        XCTAssertNotEqual(again, .accept)
+        let later = try await bench.events("channel.publish_rejected")
+        XCTAssertEqual(later.count, 5, "a minute later the same address is recorded again")
+    }
+
+    /// A channel disabled, deleted or given a new key while live: its publisher is kicked and the
+    /// session ends with the change's reason — no reconnect window for a change.
+    func testAChannelChangeKicksThePublisherAndEndsTheSession() async throws {
+        let bench = try await IngestBench("changes")
+        defer { Task { await bench.close() } }
+        for (i, change) in [ChannelChange.disabled, .deleted, .keyReset].enumerated() {
+            let ch = try await bench.channel("c\(i)", key: "KEY_c\(i)_0123456789", window: 30)
+            await bench.goLive("KEY_c\(i)_0123456789", connection: UInt64(10 + i))
+            await bench.advance(1)
+            await bench.node().coordinator.channelChanged(ch.id, change: change)
+            XCTAssertEqual(bench.kicked(UInt64(10 + i)).map(\.reason), [.kicked], "\(change)")
+            await bench.end(UInt64(10 + i), .kicked)
+            let session = try await bench.lastSession(ch.id)
+            XCTAssertEqual(session?.endReason, change.offlineReason.rawValue, "\(change)")
+            XCTAssertNotNil(session?.endedAt, "ended at once, not after the 30 s window")
+        }
+    }
+
+    /// A publisher dropped for silence left at its last media: the session (its window over)
+    /// ends `ingest.mediaTimeoutSec` before the timeout was seen.
+    func testAMediaTimeoutEndsTheSessionAtTheLastMedia() async throws {
+        let bench = try await IngestBench("media-timeout", lifecycle: .init(mediaTimeout: 10))
+        defer { Task { await bench.close() } }
+        let ch = try await bench.channel("t", key: "KEY_t_0123456789", window: 5)
+        let t0 = bench.wall.now()
+        await bench.goLive("KEY_t_0123456789", connection: 1)
+        await bench.advance(30)
+        await bench.end(1, .mediaTimeout) // seen at t0 + 30: the last media came at t0 + 20
+        await bench.advance(5)
+        let session = try await bench.lastSession(ch.id)
+        XCTAssertEqual(session?.endReason, "media_timeout")
+        XCTAssertEqual(session?.endedAt, t0.addingTimeInterval(20))
+    }
+
+    /// `replace` across nodes: a publish through n2 takes the session over from n1, whose
+    /// publisher is let go when n1 learns the lease moved; one session, one offline.
+    func testReplaceAcrossNodesTakesTheSessionOver() async throws {
+        let bench = try await IngestBench("replace-across")
+        defer { Task { await bench.close() } }
+        bench.addNode("n2")
+        let ch = try await bench.channel("x", key: "KEY_x_0123456789", policy: .replace)
+        await bench.goLive("KEY_x_0123456789", connection: 1, on: "n1")
+        let sessionId = try await bench.store.channel(id: ch.id)?.sessionId
+        await bench.advance(1)
+        await bench.goLive("KEY_x_0123456789", connection: 2, on: "n2")
+        let continued = try await bench.store.channel(id: ch.id)?.sessionId
+        XCTAssertEqual(continued, sessionId, "the same session, continued on n2")
+        XCTAssertTrue(bench.kicked(1).isEmpty, "n1 has not heard yet (no NOTIFY on SQLite)")
+        await bench.advance(2, keepLeases: ["n1"])
+        XCTAssertEqual(bench.kicked(1).count, 1, "n1's renewal finds the lease gone: its publisher goes")
+        await bench.end(1, .kicked, on: "n1")
+        await bench.advance(1, keepLeases: ["n1", "n2"])
+        let status = try await bench.store.channel(id: ch.id)?.status
+        XCTAssertEqual(status, .live, "n1 ends nothing of n2's session")
+        await bench.end(2, .unpublished, on: "n2")
+        let offline = try await bench.events("channel.offline", channel: ch.id)
+        XCTAssertEqual(offline.count, 1)
+        let lives = try await bench.events("channel.live", channel: ch.id)
+        XCTAssertEqual(lives.count, 1)
+    }
 }
