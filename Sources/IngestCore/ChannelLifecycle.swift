@@ -375,6 +375,16 @@ public struct ChannelLifecycle: Sendable, Equatable {
         return [.accept(starting.connection)]
     }
 
+    /// This node restarted and finds a session it handed over (or whose publisher had dropped)
+    /// still inside its window: it waits for its publisher again, as before the restart — the
+    /// window counted from when the publisher left, not from now; its outputs continue as new parts.
+    public mutating func resumed(_ session: Session, deadline: Date, reason: OfflineReason, leftAt: Date, now: Date) -> [Action] {
+        guard case .idle = state else { return [] }
+        guard deadline > now else { return finish(session, reason: reason, violated: nil, at: leftAt) }
+        state = .reconnecting(Reconnecting(session: session, deadline: deadline, reason: reason, outputsStarted: true, leftAt: leftAt))
+        return []
+    }
+
     /// A publisher carries the session on another node and the policy is `reject` (docs/contract.md §2
     /// across nodes): this publish gets `BadName`.
     public mutating func sessionBusyElsewhere(now: Date) -> [Action] {
@@ -437,8 +447,11 @@ public struct ChannelLifecycle: Sendable, Equatable {
             return finish(live.session, reason: reason, violated: live.violated, at: leftAt)
         }
         let reason = OfflineReason(end)
-        // A clean stop ends the session at once; a lost publisher gets the window to come back.
-        let lost: Set<IngestEndReason> = [.connectionClosed, .mediaTimeout, .protocolError]
+        // A clean stop ends the session at once; a lost publisher gets the window to come back —
+        // and so does one this gateway let go because it is stopping (`shutdown`): the session is
+        // handed over (docs/contract.md §6), continued by the publisher's return to any node, or
+        // to this one once it has restarted.
+        let lost: Set<IngestEndReason> = [.connectionClosed, .mediaTimeout, .protocolError, .shutdown]
         guard lost.contains(end), channel.reconnectWindowSec > 0 else { return finish(live.session, reason: reason, violated: nil, at: leftAt) }
         state = .reconnecting(Reconnecting(session: live.session, deadline: now.addingTimeInterval(TimeInterval(channel.reconnectWindowSec)),
                                            reason: reason, outputsStarted: live.outputsStarted, leftAt: leftAt))

@@ -11,15 +11,19 @@ public enum CrossNodeDecision {
 
     public static func decide(_ facts: LeaseFacts) -> LeaseVerdict {
         let lease = facts.lease
-        // Its node stopped renewing it: that session is over.
-        if lease.expiresAt < facts.now { return .endThenRetry(reason: .nodeLost) }
-        let reconnecting = lease.state == .reconnecting
-        if reconnecting, let windowEnd = lease.windowEndsAt, windowEnd <= facts.now {
-            // The window closed before its holder ended it: ended here, as the holder would have.
-            return .endThenRetry(reason: lease.endReason.flatMap(OfflineReason.init(rawValue:)) ?? .connectionClosed)
+        if lease.state == .reconnecting {
+            if let windowEnd = lease.windowEndsAt, windowEnd <= facts.now {
+                // The window closed before its holder ended it: ended here, as the holder would have.
+                return .endThenRetry(reason: lease.endReason.flatMap(OfflineReason.init(rawValue:)) ?? .connectionClosed)
+            }
+            // Inside the window any node continues it — also when its holder is gone (stopped
+            // for a restart, or crashed): the window, not the holder's lease, decides.
+            return .continueHere(replaced: false)
         }
-        // Inside the window any node continues it; a live one only under `replace`.
-        guard reconnecting || facts.takeOver else { return .busy(node: lease.nodeId) }
-        return .continueHere(replaced: !reconnecting)
+        // A live session whose node stopped renewing its lease is over.
+        if lease.expiresAt < facts.now { return .endThenRetry(reason: .nodeLost) }
+        // A live one is taken over only under `replace`.
+        guard facts.takeOver else { return .busy(node: lease.nodeId) }
+        return .continueHere(replaced: true)
     }
 }

@@ -55,13 +55,13 @@ public struct SessionBook: Sendable {
 
     /// A session of another node continues here: its figures and connections come with it, this
     /// node's writes add to them, its outputs here are the next part.
-    public mutating func continued(_ record: SessionRecord, leaseAt: Date) {
+    public mutating func continued(_ record: SessionRecord, leaseAt: Date, leaseState: SessionLease.State = .live) {
         reset()
         self.record = record
         totals = Totals(bytes: UInt64(max(0, record.bytesIn)), videoFrames: Int(record.videoFrames), audioFrames: Int(record.audioFrames))
         connectionLog = record.connections
         leaseSince = leaseAt
-        leaseState = .live
+        self.leaseState = leaseState
         outputsPart = record.connections.count + 1
     }
 

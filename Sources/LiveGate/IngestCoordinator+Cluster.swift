@@ -126,9 +126,10 @@ extension IngestCoordinator {
         guard !lost.isEmpty else { return }
         dispatcher?.notify()
         for entry in lost {
-            sessionsEndedByReason[OfflineReason.nodeLost.rawValue, default: 0] += 1
+            let reason = entry.session.endReason ?? OfflineReason.nodeLost.rawValue
+            sessionsEndedByReason[reason, default: 0] += 1
             logger.warning("ended the session of a lost node", metadata: [
-                "channel": "\(entry.session.channelId)", "session": "\(entry.session.id)", "node": "\(entry.lostNode)", "reason": "node_lost"])
+                "channel": "\(entry.session.channelId)", "session": "\(entry.session.id)", "node": "\(entry.lostNode)", "reason": "\(reason)"])
             // This node's own lease expired (it could not renew for too long): its publisher goes.
             if entry.lostNode == nodeId { await leaseLost(entry.session.channelId, sessionId: entry.session.id) }
         }

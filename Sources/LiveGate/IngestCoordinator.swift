@@ -207,8 +207,20 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             }
             group.cancelAll()
         }
-        // Publishers were kicked with `shutdown` by the listener first; what is still open ends now.
-        for id in Array(channels.keys) { await feed(id) { $0.shutdown(now: clock.now()) } }
+        // Publishers were let go with `shutdown` by the listener first: their sessions are handed
+        // over (`reconnecting`, the window open, written with the lease) — continued when their
+        // publisher comes back to any node, or to this one once it has restarted. What could not
+        // be handed over (the lease state not written: a store outage; a window of 0) ends now.
+        for id in Array(channels.keys) {
+            guard let tracked = channels[id] else { continue }
+            if tracked.machine.phase == .reconnecting, tracked.book.leaseState == .reconnecting, let record = tracked.book.record {
+                logger.notice("session handed over; it continues when its publisher comes back inside the window", metadata: [
+                    "channel": "\(id)", "session": "\(record.id)",
+                    "window.ends": "\(tracked.machine.reconnectWindow.map { Timestamp.format($0.endsAt) } ?? "-")"])
+                continue
+            }
+            await feed(id) { $0.shutdown(now: clock.now()) }
+        }
         media?.endAllSessions()
         await settlePendingEnds(within: shutdownBudget.settleWrites)
         // Outputs flush: MP4s get their index and their video records before the store closes.

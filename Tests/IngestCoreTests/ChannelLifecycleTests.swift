@@ -266,9 +266,38 @@ final class ChannelLifecycleTests: XCTestCase {
         XCTAssertEqual(actions[1], .endSession(sessionId: "ses_1", reason: .disabled))
     }
 
-    func testShutdownEndsWithShutdown() {
-        var m = liveMachine(channel())
-        XCTAssertEqual(m.publisherEnded(1, reason: .shutdown, now: at(1)), [.endSession(sessionId: "ses_1", reason: .shutdown)])
+    /// A publisher let go because the gateway stops hands its session over: the window opens
+    /// (reason `shutdown`) and its return — to any node, or to this one restarted — continues it.
+    /// With no window it ends at once, with `shutdown`.
+    func testAShutdownHandsTheSessionOver() {
+        var m = liveMachine(channel(window: 10))
+        XCTAssertEqual(m.publisherEnded(1, reason: .shutdown, now: at(1)), [])
+        XCTAssertEqual(m.phase, .reconnecting)
+        XCTAssertEqual(m.reconnectWindow?.reason, .shutdown)
+        XCTAssertEqual(m.reconnectWindow?.endsAt, at(11))
+        XCTAssertEqual(m.reconnectWindow?.leftAt, at(1))
+        XCTAssertEqual(m.tick(now: at(11), limits: UserLimits()), [.endSession(sessionId: "ses_1", reason: .shutdown)], "nobody came back")
+        XCTAssertEqual(m.endTime, at(1))
+        var none = liveMachine(channel(window: 0))
+        XCTAssertEqual(none.publisherEnded(1, reason: .shutdown, now: at(1)), [.endSession(sessionId: "ses_1", reason: .shutdown)])
+    }
+
+    /// After a restart: a session handed over (or whose publisher had dropped) waits again for
+    /// the rest of its window, counted from when its publisher left; a publish continues it with
+    /// its outputs as the next part. One whose window closed while the node was down ends at the drop.
+    func testASessionResumedAfterARestart() {
+        let session = ChannelLifecycle.Session(id: "ses_9", startedAt: at(0), remoteAddress: "r", encoder: "e")
+        var m = ChannelLifecycle(channel: channel(window: 30))
+        XCTAssertEqual(m.resumed(session, deadline: at(40), reason: .shutdown, leftAt: at(10), now: at(25)), [])
+        XCTAssertEqual(m.phase, .reconnecting)
+        XCTAssertTrue(m.holdsLiveSlot)
+        XCTAssertEqual(m.publishRequested(attempt(2, channel(window: 30), at: 26)), [.accept(2)])
+        XCTAssertEqual(m.publisherStarted(2, now: at(26)), [.continueOutputs(2, sessionId: "ses_9")], "the next part of its outputs")
+        XCTAssertEqual(m.resumed(session, deadline: at(40), reason: .shutdown, leftAt: at(10), now: at(27)), [], "only from idle")
+        var late = ChannelLifecycle(channel: channel(window: 30))
+        XCTAssertEqual(late.resumed(session, deadline: at(40), reason: .shutdown, leftAt: at(10), now: at(40)),
+                       [.endSession(sessionId: "ses_9", reason: .shutdown)])
+        XCTAssertEqual(late.endTime, at(10))
     }
 
     // MARK: Limits

@@ -33,9 +33,17 @@ final class CrossNodeDecisionTests: XCTestCase {
         XCTAssertEqual(decide(lease(.reconnecting, windowEndsIn: -1, reason: "nonsense")), .endThenRetry(reason: .connectionClosed))
     }
 
+    /// A session its node handed over (stopping for a restart) or whose node died while its
+    /// publisher was away: inside the window it is continued here, whoever renews the lease.
+    func testAReconnectingSessionOfAStoppedNodeIsContinuedInsideItsWindow() {
+        XCTAssertEqual(decide(lease(.reconnecting, expiresIn: -30, windowEndsIn: 5, reason: "shutdown")), .continueHere(replaced: false))
+        XCTAssertEqual(decide(lease(.reconnecting, expiresIn: -30, windowEndsIn: -1, reason: "shutdown")), .endThenRetry(reason: .shutdown),
+                       "and ended as its holder would have once the window closed")
+    }
+
     func testALeaseNobodyRenewedBelongsToALostNode() {
         XCTAssertEqual(decide(lease(.live, expiresIn: -0.001)), .endThenRetry(reason: .nodeLost))
-        XCTAssertEqual(decide(lease(.reconnecting, expiresIn: -1, windowEndsIn: 5)), .endThenRetry(reason: .nodeLost), "lost before its window closed")
+        XCTAssertEqual(decide(lease(.live, expiresIn: -1), takeOver: true), .endThenRetry(reason: .nodeLost), "replace or not")
         XCTAssertEqual(decide(lease(.live, expiresIn: 0)), .busy(node: "node-a"), "at its expiry it still holds")
     }
 }

@@ -55,7 +55,7 @@ final class ApplicationSeamTests: XCTestCase {
         let document = try await curl(["\(api)/v1/openapi.json"])
         XCTAssertEqual((document.json["servers"] as? [[String: Any]])?.first?["url"] as? String, "https://live.example.com")
 
-        // A publisher that outlives the service group: the graceful stop ends its session with `shutdown`.
+        // A publisher that outlives the service group: the graceful stop hands its session over.
         let publisher = Task {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-stream_loop", "-1", "-i", clip.path,
                                                    "-t", "30", "-c", "copy", "-f", "flv", "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 40)
@@ -91,9 +91,12 @@ final class ApplicationSeamTests: XCTestCase {
         // What the stop left in the store.
         let store = try await StoreFactory.open(url: "", dataDir: dir.appendingPathComponent("data").path, logger: Logger(label: "seam.check"))
         let stored = try await store.channel(id: id)
-        XCTAssertEqual(stored?.status, .offline)
+        XCTAssertEqual(stored?.status, .reconnecting, "handed over: its publisher may come back inside the window")
+        let lease = try await store.lease(channelId: id)
+        XCTAssertEqual(lease?.state, .reconnecting)
+        XCTAssertEqual(lease?.endReason, "shutdown")
         let session = try await store.sessions(channelId: id, limit: 1, cursor: nil).items.first
-        XCTAssertEqual(session?.endReason, "shutdown")
+        XCTAssertNil(session?.endedAt)
         XCTAssertEqual(session?.nodeId, "seam-node")
         await store.close()
     }

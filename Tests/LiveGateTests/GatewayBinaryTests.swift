@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateModel
 import TestSupport
 import XCTest
 
@@ -222,47 +223,105 @@ final class GatewayBinaryTests: XCTestCase {
         await receiver.stop()
     }
 
-    /// SIGTERM while live: the session ends with `shutdown` (not `node_lost`), exit 0 within 10 s,
-    /// and its `channel.offline` — persisted if not yet sent — reaches the receiver.
-    func testSIGTERMWhileLiveEndsWithShutdown() async throws {
+    /// SIGTERM while live hands the session over instead of ending it (docs/contract.md §6): exit
+    /// 0, `channel.disconnected` (reason `shutdown`), the recording finished as a part and
+    /// recorded before the exit. After the restart the same key inside the window continues the
+    /// same session — `channel.reconnected`, no offline/live pair, a second recorded part — and
+    /// one `channel.offline` comes at its real end.
+    func testSIGTERMHandsTheSessionOverAndARestartContinuesIt() async throws {
         let dir = try MediaTools.temporaryDirectory("sigterm")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let clip = try await MediaTools.makeClip(seconds: 5, in: dir)
+        let clip = try await MediaTools.makeClip(seconds: 4, in: dir)
         let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "t")
         let (gateway, receiver, key, env) = (setup.gateway, setup.receiver, setup.key, setup.env)
         defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
-        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"record":true}"#])
-        let ffmpeg = Task {
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"record":true,"reconnectWindowSec":60}"#])
+        let publish: @Sendable () async throws -> ProcessResult = {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 20)
         }
+        let first = Task { try await publish() }
         let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
         XCTAssertTrue(live)
         try await Task.sleep(for: .milliseconds(1500)) // some media recorded
         gateway.terminate()
         gateway.waitUntilExit()
         XCTAssertEqual(gateway.terminationStatus, 0)
-        _ = try await ffmpeg.value
+        _ = try await first.value
+        let log = (try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("session handed over"), log)
 
-        // Whatever was not delivered before exit goes out after the next start.
         let (restarted, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "after.log")
         defer { if restarted.isRunning { restarted.terminate() } }
-        let offline = await receiver.wait { $0.contains { $0.type == "channel.offline" } }
-        XCTAssertTrue(offline)
-        XCTAssertEqual(receiver.events("channel.offline").map(\.reason), ["shutdown"])
-        // The recording was finished (index written) and recorded before the process exited.
+        let after = (try? String(contentsOf: dir.appendingPathComponent("after.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(after.contains("session resumed after the restart"), after)
+        let disconnected = await receiver.wait { $0.contains { $0.type == "channel.disconnected" } }
+        XCTAssertTrue(disconnected)
+        XCTAssertTrue(receiver.events("channel.disconnected").first?.body.contains(#""reason":"shutdown""#) == true,
+                      receiver.events("channel.disconnected").first?.body ?? "")
+        let status = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)"])
+        XCTAssertEqual((status["data"] as? [String: Any])?["status"] as? String, "reconnecting", "the window is open across the restart")
+
+        // The publisher comes back to the restarted node: the same session.
+        let second = try await publish()
+        XCTAssertEqual(second.exitCode, 0, second.stderr)
+        let ended = await receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(ended)
+        let lifecycle = receiver.all.filter { $0.channelId == setup.channelID && $0.type.hasPrefix("channel.") && $0.type != "channel.media" }.map(\.type)
+        XCTAssertEqual(lifecycle, ["channel.live", "channel.disconnected", "channel.reconnected", "channel.offline"])
+        XCTAssertEqual(receiver.events("channel.offline").map(\.reason), ["unpublished"])
+        let sessions = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/sessions"])
+        let items = (sessions["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        XCTAssertEqual(items.count, 1, "one session across the restart: \(sessions)")
+        XCTAssertEqual((items.first?["connections"] as? [[String: Any]])?.map { $0["endReason"] as? String }, ["shutdown", "unpublished"])
+        // Both parts recorded, each a playable MP4.
+        let ready = await receiver.wait(timeout: 20) { $0.filter { $0.type == "video.ready" }.count >= 2 }
+        XCTAssertTrue(ready, "\(receiver.all.map(\.type))")
         let recordings = dir.appendingPathComponent("recordings/\(setup.channelID)")
         let files = try FileManager.default.contentsOfDirectory(atPath: recordings.path)
-        XCTAssertEqual(files.filter { $0.hasSuffix(".mp4") }.count, 1, "\(files)")
+        XCTAssertEqual(files.filter { $0.hasSuffix(".mp4") }.count, 2, "\(files)")
         XCTAssertFalse(files.contains { $0.hasSuffix(".part") }, "\(files)")
-        let mp4 = recordings.appendingPathComponent(files.first { $0.hasSuffix(".mp4") } ?? "none").path
-        let streams = try await MediaTools.probe(path: mp4)
-        XCTAssertGreaterThan(streams.first { $0.codecType == "video" }?.packets ?? 0, 0)
-        let videos = try await setup.curl(["\(setup.api)/v1/videos"])
-        XCTAssertEqual(((videos["data"] as? [String: Any])?["items"] as? [Any])?.count, 1, "\(videos)")
-        let ready = await receiver.wait { $0.contains { $0.type == "video.ready" } }
-        XCTAssertTrue(ready)
+        for mp4 in files where mp4.hasSuffix(".mp4") {
+            let streams = try await MediaTools.probe(path: recordings.appendingPathComponent(mp4).path)
+            XCTAssertGreaterThan(streams.first { $0.codecType == "video" }?.packets ?? 0, 0, mp4)
+        }
+        restarted.terminate()
+        restarted.waitUntilExit()
+        await receiver.stop()
+    }
+
+    /// A handed-over session nobody comes back to ends when its window closes — after the
+    /// restart — with `shutdown`, dated when the gateway let its publisher go.
+    func testAHandedOverSessionNobodyResumesEndsWithShutdownAtTheStop() async throws {
+        let dir = try MediaTools.temporaryDirectory("sigterm-gone")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 4, in: dir)
+        let port = freePorts()
+        let setup = try await liveSetup(dir: dir, port: port, token: "g")
+        let (gateway, receiver, key, env) = (setup.gateway, setup.receiver, setup.key, setup.env)
+        defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        _ = try await setup.curl(["-X", "PATCH", "\(setup.api)/v1/channels/\(setup.channelID)", "--json", #"{"reconnectWindowSec":4}"#])
+        let first = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(key)"], timeout: 20)
+        }
+        let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .milliseconds(500))
+        let stoppedAt = Date()
+        gateway.terminate()
+        gateway.waitUntilExit()
+        _ = try await first.value
+        let (restarted, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "after.log")
+        defer { if restarted.isRunning { restarted.terminate() } }
+        let offline = await receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(offline)
+        XCTAssertEqual(receiver.events("channel.offline").map(\.reason), ["shutdown"])
+        let sessions = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/sessions"])
+        let session = ((sessions["data"] as? [String: Any])?["items"] as? [[String: Any]])?.first
+        let endedAt = try XCTUnwrap((session?["endedAt"] as? String).map(Timestamp.parse))
+        XCTAssertEqual(endedAt.timeIntervalSince(stoppedAt), 0, accuracy: 1.5, "dated at the stop, not at the window's close after the restart")
         restarted.terminate()
         restarted.waitUntilExit()
         await receiver.stop()

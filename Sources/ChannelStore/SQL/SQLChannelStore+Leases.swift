@@ -158,20 +158,32 @@ extension SQLChannelStore {
     /// Ends the sessions of leases nobody renewed (their node is lost) with `node_lost`: each
     /// claimed by one node (`SKIP LOCKED`: nodes sweeping at once take different rows), its end
     /// and `channel.offline` in the claim's transaction.
+    /// A lease's window is no reason to keep it: live, or reconnecting with its window closed
+    /// (timestamps are fixed-width ISO text, so they compare as text). A reconnecting session of
+    /// a stopped or lost node waits out its window for its publisher (docs/contract.md §7).
+    static func windowOver(_ ts: String) -> String {
+        "(state <> 'reconnecting' OR window_ends_at IS NULL OR window_ends_at < '\(ts)')"
+    }
+
     public func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession] {
         let ts = Timestamp.format(now)
         // Cheap when nothing expired (the common case): a read, no write lock.
         let any = try await read { db in
-            try await db.raw("SELECT channel_id FROM channel_leases WHERE expires_at < \(bind: ts) LIMIT 1").first() != nil
+            try await db.raw("SELECT channel_id FROM channel_leases WHERE expires_at < \(bind: ts) AND \(unsafeRaw: Self.windowOver(ts)) LIMIT 1").first() != nil
         }
         guard any else { return [] }
         return try await transaction { [self] db in
             let leases = try await db.raw("""
-                SELECT * FROM channel_leases WHERE expires_at < \(bind: ts) ORDER BY expires_at LIMIT \(unsafeRaw: String(max(1, limit))) \(unsafeRaw: lockRowSkipLocked)
+                SELECT * FROM channel_leases WHERE expires_at < \(bind: ts) AND \(unsafeRaw: Self.windowOver(ts))
+                ORDER BY expires_at LIMIT \(unsafeRaw: String(max(1, limit))) \(unsafeRaw: lockRowSkipLocked)
                 """).all().map(Self.decodeLease)
             var lost: [LostSession] = []
             for lease in leases {
-                guard let (session, event) = try await releaseAndEnd(db, lease, reason: OfflineReason.nodeLost.rawValue, now: now) else { continue }
+                // A reconnecting session (its publisher had left, or its node handed it over when
+                // stopping) ended when its window closed, for the reason it was waiting: its node's
+                // death changes nothing. A live one ended with its node.
+                let reason = lease.state == .reconnecting ? (lease.endReason ?? OfflineReason.nodeLost.rawValue) : OfflineReason.nodeLost.rawValue
+                guard let (session, event) = try await releaseAndEnd(db, lease, reason: reason, now: now) else { continue }
                 lost.append(LostSession(session: session, lostNode: lease.nodeId, event: event))
             }
             return lost
