@@ -138,6 +138,9 @@ public protocol ChannelStore: Sendable {
     /// Claims that outlived their expiry (their node died mid-attempt) are due again.
     func releaseExpiredClaims(now: Date) async throws -> Int
     /// A webhook's delivery log, newest first; only `state`'s when given.
+    /// Deliveries not made yet (`pending`, across every webhook) and when the oldest of them
+    /// was created: the backlog an operator watches (`/metrics`).
+    func webhookBacklog() async throws -> (pending: Int, oldestCreatedAt: Date?)
     func deliveries(webhookId: String, state: DeliveryRecord.State?, limit: Int, cursor: String?, descending: Bool) async throws -> Page<DeliveryRecord>
     func redeliver(deliveryId: String, webhookId: String, now: Date) async throws -> Bool
 }

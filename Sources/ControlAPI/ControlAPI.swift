@@ -18,6 +18,8 @@ public struct ControlAPI: Sendable {
     let tokenCache = TokenHashCache()
     /// Playback policies and signing keys the HLS route reads on every request.
     let playbackCache = PlaybackCache()
+    /// Requests by route and status, for `/metrics`.
+    let requestMetrics = RequestMetrics()
 
     public init(store: any ChannelStore, sessions: any LiveSessionControl = NoLiveSessions(), dispatcher: WebhookDispatcher? = nil,
                 metrics: (any MetricsProvider)? = nil, configuration: ControlAPIConfiguration) {
@@ -38,6 +40,8 @@ public struct ControlAPI: Sendable {
         var table: [String: [HTTPRequest.Method]] = [:]
         for route in routes { table[route.path, default: []] += route.method == .get ? [.get, .head] : [route.method] }
         errors.methodsByPath = table.map { (path, methods) in (path.split(separator: "/", omittingEmptySubsequences: false), methods) }
+        requestMetrics.setPaths(routes.map(\.path))
+        router.add(middleware: RequestMetricsMiddleware<APIRequestContext>(metrics: requestMetrics))
         router.add(middleware: errors)
         let auth = BasicAuthMiddleware(store: store, throttle: authThrottle, tokens: tokenCache, trustedProxy: configuration.trustedProxy)
         var methodsByPath: [String: [HTTPRequest.Method]] = [:]
@@ -113,7 +117,7 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", access: .anonymous,
                      OperationContract(media: ["text/plain": .object(["type": .string("string")])])) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                         body: .init(byteBuffer: ByteBuffer(string: (await metrics?.prometheusText() ?? "") + authThrottle.prometheusText())))
+                         body: .init(byteBuffer: ByteBuffer(string: (await metrics?.prometheusText() ?? "") + authThrottle.prometheusText() + requestMetrics.prometheusText())))
             },
             APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", access: .anonymous,
                      OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },
@@ -193,7 +197,8 @@ public struct ControlAPI: Sendable {
     }
 
     static let channelFilters: [QueryParameter] = [
-        .oneOf("status", ["live", "offline"], "Only channels in this state"),
+        .oneOf("status", ["live", "reconnecting", "offline"], "Only channels in this state"),
+        .string("node", "Only channels whose session this node carries (live or reconnecting): a node id from /v1/system", maxLength: 128),
         .string("userId", "Only this user's channels (NFC-normalised; whitespace at the ends: 422)", maxLength: 128, pattern: InputRules.userIdPattern),
         .string("tag", "Only channels with this tag", maxLength: 64),
         .string("q", "Name contains (case-insensitive)", maxLength: 200),

@@ -26,7 +26,7 @@ struct QueryReader {
 
     func status() throws -> Channel.Status? {
         guard let raw = string("status") else { return nil }
-        guard let s = Channel.Status(rawValue: raw) else { throw APIError.badRequest("status must be live or offline") }
+        guard let s = Channel.Status(rawValue: raw) else { throw APIError.badRequest("status must be live, reconnecting or offline") }
         return s
     }
 
@@ -52,6 +52,7 @@ struct QueryReader {
                                  createdFrom: try date("from"), createdTo: try date("to"), limit: try limit(), cursor: string("cursor"),
                                  channelId: string("channelId"))
         query.descending = descending(byDefault: newestFirst)
+        query.nodeId = string("node")
         return query
     }
 }

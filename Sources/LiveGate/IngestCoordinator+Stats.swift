@@ -91,6 +91,12 @@ extension IngestCoordinator {
         for (outcome, n) in (dispatcher?.outcomeCounts ?? [:]).sorted(by: { $0.key < $1.key }) {
             p.sample("livegate_webhook_deliveries_total", [("outcome", outcome)], Double(n))
         }
+        if let backlog = await dispatcher?.backlog() {
+            p.family("livegate_webhook_backlog", .gauge, help: "Webhook deliveries waiting to be made (first attempts and retries), across the fleet.")
+            p.sample("livegate_webhook_backlog", [], Double(backlog.pending))
+            p.family("livegate_webhook_oldest_pending_age_seconds", .gauge, help: "Age of the oldest delivery waiting, in seconds (0: none).")
+            p.sample("livegate_webhook_oldest_pending_age_seconds", [], backlog.oldestAgeSeconds)
+        }
         let perChannel: [(String, Channel, IngestStatsSnapshot)] = channels.compactMap { id, e in current(e).map { (id, e.machine.channel, $0.stats) } }
             .sorted { $0.0 < $1.0 }
         let families: [(String, PrometheusText.Kind, String, (IngestStatsSnapshot) -> Double?)] = [

@@ -145,6 +145,8 @@ public struct ChannelQuery: Sendable, Equatable {
 
     /// Videos only: recordings of this channel.
     public var channelId: String?
+    /// Channels only: those whose session this node carries (its lease).
+    public var nodeId: String?
     /// Newest first (`order=desc`).
     public var descending = false
 

@@ -32,6 +32,13 @@ public final class WebhookDispatcher: Service, Sendable {
     private let outcomes = NIOLockedValueBox([String: Int]())
     /// Attempts by outcome (`delivered`, `retry`, `failed`) since start, for `/metrics`.
     public var outcomeCounts: [String: Int] { outcomes.withLockedValue { $0 } }
+
+    /// Deliveries waiting (first attempts and retries) and the age of the oldest, on this
+    /// dispatcher's clock; nil when the store cannot say (an outage).
+    public func backlog() async -> (pending: Int, oldestAgeSeconds: Double)? {
+        guard let b = try? await store.webhookBacklog() else { return nil }
+        return (b.pending, b.oldestCreatedAt.map { max(0, clock.now().timeIntervalSince($0)) } ?? 0)
+    }
     private let wakeup: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
     let pollInterval: Duration

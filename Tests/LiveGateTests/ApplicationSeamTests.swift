@@ -67,6 +67,12 @@ final class ApplicationSeamTests: XCTestCase {
         }
         XCTAssertTrue(live, "published through the in-process listener")
 
+        // The channels this node carries, by its id (the one a fleet's /v1/system lists).
+        let carried = try await curl(["\(api)/v1/channels?node=seam-node"])
+        XCTAssertEqual(((carried.json["data"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, [id])
+        let elsewhere = try await curl(["\(api)/v1/channels?node=another-node"])
+        XCTAssertEqual(((elsewhere.json["data"] as? [String: Any])?["items"] as? [Any])?.count, 0)
+
         // /metrics in Prometheus's own judgement (promtool), with the standard process figures,
         // rates in base units, and every LiveGate metric the shipped alert rules read.
         let scrape = try await ProcessRunner.run("curl", ["-s", "-u", "tok_seam:seam-secret-0123456789", "\(api)/metrics"], timeout: 10)
@@ -75,9 +81,14 @@ final class ApplicationSeamTests: XCTestCase {
         let lint = try await ProcessRunner.run("sh", ["-c", "promtool check metrics < '\(metricsFile.path)'"], timeout: 30)
         XCTAssertEqual(lint.exitCode, 0, "promtool check metrics: \(lint.stdout)\(lint.stderr)")
         for name in ["livegate_build_info{version=", "process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
-                     "process_start_time_seconds ", "livegate_channel_ingest_bytes_per_second{channel=\"\(id)\"}", "livegate_leases_held 1"] {
+                     "process_start_time_seconds ", "livegate_channel_ingest_bytes_per_second{channel=\"\(id)\"}", "livegate_leases_held 1",
+                     "livegate_webhook_backlog 0", "livegate_webhook_oldest_pending_age_seconds 0",
+                     #"livegate_http_requests_total{route="/v1/channels",method="POST",status="201"} 1"#,
+                     #"livegate_http_requests_total{route="/v1/channels/{id}",method="GET",status="200"}"#,
+                     #"livegate_http_requests_total{route="/readyz",method="GET",status="200"}"#] {
             XCTAssertTrue(scrape.stdout.contains(name), "\(name) in /metrics")
         }
+        XCTAssertFalse(scrape.stdout.contains("route=\"/v1/channels/\(id)\""), "routes are templates, never ids")
         let exported = Set(scrape.stdout.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
         XCTAssertEqual(try AlertRulesTests.metricNamesInRules().subtracting(exported), [], "the alert rules read only metrics the gateway exports")
 

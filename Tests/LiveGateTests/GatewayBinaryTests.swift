@@ -262,6 +262,9 @@ final class GatewayBinaryTests: XCTestCase {
                       receiver.events("channel.disconnected").first?.body ?? "")
         let status = try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)"])
         XCTAssertEqual((status["data"] as? [String: Any])?["status"] as? String, "reconnecting", "the window is open across the restart")
+        let waiting = try await setup.curl(["\(setup.api)/v1/channels?status=reconnecting"])
+        XCTAssertEqual(((waiting["data"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, [setup.channelID],
+                       "and ?status=reconnecting lists it")
 
         // The publisher comes back to the restarted node: the same session.
         let second = try await publish()

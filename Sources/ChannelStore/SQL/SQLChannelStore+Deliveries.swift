@@ -246,4 +246,11 @@ extension SQLChannelStore {
             return exists
         }
     }
+
+    public func webhookBacklog() async throws -> (pending: Int, oldestCreatedAt: Date?) {
+        try await read { db in
+            let row = try await db.raw("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries WHERE state = 'pending'").first()
+            return (try row?.decode(column: "n", as: Int.self) ?? 0, try row?.decode(column: "oldest", as: String?.self).map(Timestamp.parse))
+        }
+    }
 }

@@ -37,7 +37,7 @@ extension SQLChannelStore {
 
     public func setUserLimits(userId: String, _ l: UserLimits, now: Date) async throws {
         let codecs = l.allowedVideoCodecs.map { JSONValue.array($0.map { .string($0) }).jsonText }
-        try await transaction { [self] db in
+        try await transaction { db in
             let before = try await db.raw("SELECT * FROM user_limits WHERE user_id = \(bind: userId)").first().map(Self.decodeLimits) ?? UserLimits()
             // A cooldown ends when the operator raises or removes the limit that started it.
             let eased = UserLimit.allCases.filter { l.eases($0, comparedWith: before) }

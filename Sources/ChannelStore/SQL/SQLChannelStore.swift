@@ -222,6 +222,11 @@ public final class SQLChannelStore: ChannelStore {
     static func appendFilters(_ sql: inout SQLQueryString, _ q: ChannelQuery) {
         if let status = q.status { sql.appendInterpolation(unsafeRaw: " AND status = "); sql.appendInterpolation(bind: status.rawValue) }
         if let userId = q.userId { sql.appendInterpolation(unsafeRaw: " AND user_id = "); sql.appendInterpolation(bind: userId) }
+        if let node = q.nodeId {
+            sql.appendInterpolation(unsafeRaw: " AND id IN (SELECT channel_id FROM channel_leases WHERE node_id = ")
+            sql.appendInterpolation(bind: node)
+            sql.appendInterpolation(unsafeRaw: ")")
+        }
         if let tag = q.tag {
             // Tags are a JSON array of strings; match the quoted element exactly.
             sql.appendInterpolation(unsafeRaw: " AND tags LIKE ")
