@@ -114,10 +114,19 @@ public struct ControlAPI: Sendable {
                 Envelope.response(data: .object(["status": .string("ok"), "nodeId": .string(configuration.nodeId)]))
             },
             APIRoute(.get, "/readyz", operation: "getReadiness", "Readiness: the store answers", access: .anonymous, .json("Readiness", statuses: [503: [5030]])) { _, _ in try await readyz() },
+            APIRoute(.get, "/readyz/ingest", operation: "getIngestReadiness",
+                     "Readiness for publishers and players: this node takes publishes (503 while it drains; a store outage does not count — LiveGate refuses those publishes itself)",
+                     access: .anonymous, .json("IngestReadiness", statuses: [503: [5030]])) { [configuration] _, _ in
+                if let reason = configuration.ingestUnavailable() {
+                    return Envelope.error(APIError(.serviceUnavailable, ec: 5030, reason, data: .object(["status": .string("draining")]), headers: [.retryAfter: "5"]))
+                }
+                return Envelope.response(data: .object(["status": .string("ready")]))
+            },
             APIRoute(.get, "/metrics", operation: "getMetrics", "Prometheus text format", access: .anonymous,
                      OperationContract(media: ["text/plain": .object(["type": .string("string")])])) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                         body: .init(byteBuffer: ByteBuffer(string: (await metrics?.prometheusText() ?? "") + authThrottle.prometheusText() + requestMetrics.prometheusText())))
+                         body: .init(byteBuffer: ByteBuffer(string: (await metrics?.prometheusText() ?? "") + authThrottle.prometheusText() + requestMetrics.prometheusText()
+                                                                      + (await storeHealthText()))))
             },
             APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", access: .anonymous,
                      OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },
@@ -232,6 +241,21 @@ public struct ControlAPI: Sendable {
     ]
 
     // MARK: Health
+
+    /// `livegate_store_up` and the time a round trip to the store took, measured at each scrape
+    /// (the ping is bounded like every store call, so an outage shows as 0, not as a hung scrape).
+    func storeHealthText() async -> String {
+        let started = ContinuousClock.now
+        let up = (try? await store.ping()) != nil
+        let elapsed = ContinuousClock.now - started
+        var p = PrometheusText()
+        p.family("livegate_store_up", .gauge, help: "1 when the store answered this scrape's ping, 0 otherwise.")
+        p.sample("livegate_store_up", [("backend", store.backendName)], up ? 1 : 0)
+        p.family("livegate_store_ping_seconds", .gauge, help: "How long this scrape's ping of the store took, in seconds.")
+        p.sample("livegate_store_ping_seconds", [("backend", store.backendName)],
+                 Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return p.text
+    }
 
     func readyz() async throws -> Response {
         do {

@@ -54,6 +54,10 @@ public struct ControlAPIConfiguration: Sendable {
     }
 
     /// `rtmp://HOST:PORT/live` — OBS's "Server"; the stream key is `streamId`.
+    /// Why this node takes no publishes now (`draining`), nil while it does: `/readyz/ingest`,
+    /// which balancers check for RTMP and HLS.
+    public var ingestUnavailable: @Sendable () -> String? = { nil }
+
     /// `publicRtmpUrl` when set (the balancer's address publishers use, with the application),
     /// else this node's own `rtmp://publicHost:rtmpPort/app`.
     public var publicRtmpUrlSetting = ""

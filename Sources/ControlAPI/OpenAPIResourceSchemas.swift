@@ -37,6 +37,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "Health": object(["status": .object(["const": .string("ok")]),
                               "nodeId": .object(["type": .string("string"), "description": .string("The node that answered (check-config recognises its own running node by it).")])]),
             "Readiness": object(["status": .object(["const": .string("ready")]), "store": oneOf(["sqlite", "postgres"])]),
+            "IngestReadiness": object(["status": .object(["const": .string("ready")])]),
             "ChannelSession": described(object(["id": string, "startedAt": dateTime, "remoteAddr": string, "encoder": string], required: ["id"]),
                                         "The running session (all four fields when read one by one or listed; its id in other answers)."),
             "Channel": described(object(channelProperties), "A channel: what a broadcaster publishes to, with its stream key."),

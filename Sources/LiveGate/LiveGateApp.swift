@@ -27,6 +27,8 @@ public struct LiveGateApp: Sendable {
     public let logger: Logger
     /// How the 10 s after SIGTERM are spent (the watchdog in `main` uses the same budget).
     public let shutdownBudget: ShutdownBudget
+    /// Set when the stop begins: `/readyz/ingest` answers 503 `draining` from then on.
+    let draining = NIOLockedValueBox(false)
 
     public init(configuration: LiveGateConfiguration, logger: Logger, shutdownBudget: ShutdownBudget = .init()) {
         self.init(settings: GatewaySettings(configuration), logger: logger, shutdownBudget: shutdownBudget)
@@ -75,10 +77,12 @@ public struct LiveGateApp: Sendable {
         let http = try makeHTTPListener(gate: gate)
         let core = GatewayCore(app: self, identity: identity, gate: gate)
         var groupConfiguration = ServiceGroupConfiguration(
-            // Stopped in reverse: HTTP first, then the core (RTMP, the coordinator, the dispatcher).
-            // A core that cannot start (store unreachable) stops the HTTP listener gracefully.
-            services: [.init(service: core, failureTerminationBehavior: .gracefullyShutdownGroup),
-                       .init(service: http, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            // Stopped in reverse: the core first (it drains: `/readyz/ingest` answers 503
+            // `draining` while RTMP stops and sessions are handed over), the HTTP listener last,
+            // so balancers see the drain. A core that cannot start (store unreachable) stops the
+            // HTTP listener gracefully.
+            services: [.init(service: http, failureTerminationBehavior: .gracefullyShutdownGroup),
+                       .init(service: core, failureTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
         // Past the budget what is still stopping is cancelled (pending ends are kept on disk);
         // the watchdog's logged exit follows if even that hangs. Never a fatalError.
@@ -198,6 +202,8 @@ public struct LiveGateApp: Sendable {
             apiConfiguration.webhookSecretOverlap = settings.webhooks.secretOverlap
             apiConfiguration.publicHttpUrlSetting = settings.publicHttpUrl
             apiConfiguration.publicRtmpUrlSetting = settings.publicRtmpUrl
+            let draining = self.draining
+            apiConfiguration.ingestUnavailable = { draining.withLockedValue { $0 } ? "draining: this node takes no new publishes" : nil }
             apiConfiguration.retentionDays = settings.retentionDays
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())
@@ -219,7 +225,10 @@ public struct LiveGateApp: Sendable {
                 logger: logger))
             try await withGracefulShutdownHandler {
                 try await group.run()
-            } onGracefulShutdown: {
+            } onGracefulShutdown: { [logger, draining] in
+                // From now on /readyz/ingest fails: balancers send new publishers elsewhere.
+                draining.withLockedValue { $0 = true }
+                logger.notice("draining: no new publishes; sessions are handed over")
                 Task { await group.triggerGracefulShutdown() }
             }
         } catch {

@@ -22,7 +22,7 @@ extension ControlAPIConformanceTests {
     }
 
     static let accessTable: [String: Expected] = [
-        "getHealth": .anonymous, "getReadiness": .anonymous, "getMetrics": .anonymous, "getOpenAPIDocument": .anonymous, "getHLSFile": .anonymous,
+        "getHealth": .anonymous, "getReadiness": .anonymous, "getIngestReadiness": .anonymous, "getMetrics": .anonymous, "getOpenAPIDocument": .anonymous, "getHLSFile": .anonymous,
         "getSystem": .anyToken,
         "getSystemStats": .unbound("stats:read"),
         "createChannel": .scope("channels:write"), "listChannels": .scope("channels:read"), "getChannel": .scope("channels:read"),

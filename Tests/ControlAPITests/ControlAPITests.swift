@@ -433,6 +433,9 @@ class ControlAPIConformanceTests: ControlAPITestCase {
             XCTAssertNotNil(system.data?["uptimeSec"])
             let ready = try await c.call(.get, "/readyz", auth: .some(nil))
             XCTAssertEqual(ready.status, 200)
+            let ingest = try await c.call(.get, "/readyz/ingest", auth: .some(nil))
+            XCTAssertEqual(ingest.status, 200)
+            XCTAssertEqual(ingest.data?["status"] as? String, "ready")
             let events = try await c.call(.get, "/v1/events?after=0")
             XCTAssertEqual(events.status, 200)
             let badAfter = try await c.call(.get, "/v1/events?after=-5")
@@ -547,6 +550,23 @@ final class ControlAPIPolicyTests: ControlAPITestCase {
         try await super.setUp()
         api = ControlAPI(store: store, configuration: ControlAPIConfiguration(version: "t", nodeId: "n", publicHost: "h", rtmpPort: 1935,
                                                                            httpPort: 8080, authFailuresPerMinute: 3, blockPrivateNetworks: true))
+    }
+
+    /// `/readyz/ingest` follows what the gateway says about taking publishes: 503 `draining`
+    /// with `Retry-After` once it is stopping — whatever the store does.
+    func testIngestReadinessSaysDrainingWhenTheGatewayStops() async throws {
+        var configuration = ControlAPIConfiguration(version: "t", nodeId: "n", publicHost: "h", rtmpPort: 1935, httpPort: 8080)
+        configuration.ingestUnavailable = { "draining: this node takes no new publishes" }
+        api = ControlAPI(store: store, configuration: configuration)
+        try await withClient(.live) { c in
+            let draining = try await c.call(.get, "/readyz/ingest", auth: .some(nil))
+            XCTAssertEqual(draining.status, 503)
+            XCTAssertEqual(draining.ec, 5030)
+            XCTAssertEqual(draining.data?["status"] as? String, "draining")
+            XCTAssertEqual(draining.headers[.retryAfter], "5")
+            let store = try await c.call(.get, "/readyz", auth: .some(nil))
+            XCTAssertEqual(store.status, 200, "the store still answers: /readyz is about the store")
+        }
     }
 
     /// The lockout integrators hit: failures from one address used to answer 429 to everything

@@ -95,4 +95,68 @@ final class ClusterBalancerTests: XCTestCase {
         }
         await cluster.stop()
     }
+
+    /// The shipped balancer file itself (`docker/haproxy.cluster.cfg`), run by Debian's HAProxy
+    /// with loopback addresses from the environment: both nodes checked healthy on
+    /// `/readyz/ingest`; during a PostgreSQL outage a publish through it reaches LiveGate and is
+    /// refused with `Publish.Rejected: temporarily unavailable` (not cut at TCP), and the API
+    /// answers LiveGate's own 503 with `Retry-After`; the stats page answers on loopback.
+    func testTheShippedBalancerConfigKeepsTheOutagePromises() async throws {
+        guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"], let target = URLComponents(string: base)?.port else {
+            throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL not set (make test starts PostgreSQL)")
+        }
+        let relayPort = freePorts(1)
+        let relay = try TCPRelay.start(listenPort: relayPort, targetPort: target)
+        defer { relay.terminate() }
+        let cluster = try await startCluster("shipped-lb", extraEnv: ["LIVEGATE_RTMP_PROXY_PROTOCOL": "v2", "LIVEGATE_RTMP_TRUSTED_PROXIES": "127.0.0.1/32",
+                                                                      "LIVEGATE_HTTP_TRUSTED_PROXIES": "127.0.0.1/32"], databasePort: relayPort)
+        var publishers: [Process] = []
+        defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        let front = freePorts(3)
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docker/haproxy.cluster.cfg")
+        let proxy = try await startHAProxy(file: shipped, environment: [
+            "LB_RTMP_BIND": "127.0.0.1:\(front)", "LB_HTTP_BIND": "127.0.0.1:\(front + 1)", "LB_STATS_BIND": "127.0.0.1:\(front + 2)",
+            "NODE_A_HOST": "127.0.0.1", "NODE_B_HOST": "127.0.0.1",
+            "NODE_A_RTMP_PORT": "\(cluster.nodes[0].port)", "NODE_A_HTTP_PORT": "\(cluster.nodes[0].port + 1)",
+            "NODE_B_RTMP_PORT": "\(cluster.nodes[1].port)", "NODE_B_HTTP_PORT": "\(cluster.nodes[1].port + 1)",
+        ], in: cluster.dir, settle: .milliseconds(2500))
+        defer { proxy.terminate() }
+        func statsCSV() async throws -> String {
+            try await ProcessRunner.run("curl", ["-s", "http://127.0.0.1:\(front + 2)/stats;csv"], timeout: 10).stdout
+        }
+        let stats = try await statsCSV()
+        for backend in ["rtmp_nodes", "http_nodes"] {
+            let up = stats.split(separator: "\n").filter { $0.hasPrefix(backend + ",livegate-") && $0.contains(",UP,") }.count
+            XCTAssertEqual(up, 2, "\(backend): both nodes checked up on /readyz/ingest: \(stats)")
+        }
+        let channel = try await cluster.createChannel(#"{"name":"lb2","userId":"u1"}"#)
+        let later = try await cluster.createChannel(#"{"name":"lb3","userId":"u2"}"#).key
+        let before = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "\(ClusterHarness.token):\(ClusterHarness.secret)",
+                                                          "http://127.0.0.1:\(front + 1)/v1/channels/\(channel.id)"], timeout: 10)
+        XCTAssertEqual(before.stdout, "200")
+        let a = try startPublisher(clip, url: "rtmp://127.0.0.1:\(front)/live/\(channel.key)", seconds: 60)
+        publishers.append(a)
+        let live = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == channel.id } }
+        XCTAssertTrue(live, "a publish through the shipped balancer")
+
+        relay.terminate() // PostgreSQL is gone for both nodes
+        try await Task.sleep(for: .seconds(3)) // longer than two health checks: the nodes must stay in
+        let during = try await statsCSV()
+        XCTAssertEqual(during.split(separator: "\n").filter { $0.hasPrefix("rtmp_nodes,livegate-") && $0.contains(",UP,") }.count, 2,
+                       "a store outage does not take the nodes out of the RTMP backend: \(during)")
+        let refused = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                             "rtmp://127.0.0.1:\(front)/live/\(later)"], timeout: 30)
+        XCTAssertNotEqual(refused.exitCode, 0)
+        XCTAssertFalse(refused.stderr.contains("Cannot read RTMP handshake"), "not cut at TCP: \(refused.stderr)")
+        let logs = cluster.logText(0) + cluster.logText(1)
+        XCTAssertTrue(logs.contains("NetStream.Publish.Rejected: temporarily unavailable"), "refused by LiveGate itself")
+        let api = try await ProcessRunner.run("curl", ["-s", "-i", "-u", "\(ClusterHarness.token):\(ClusterHarness.secret)",
+                                                       "http://127.0.0.1:\(front + 1)/v1/channels/\(channel.id)"], timeout: 20)
+        XCTAssertTrue(api.stdout.hasPrefix("HTTP/1.1 503"), api.stdout)
+        XCTAssertTrue(api.stdout.lowercased().contains("retry-after:"), "LiveGate's 503, with Retry-After: \(api.stdout)")
+        XCTAssertTrue(api.stdout.contains("\"ec\":5030"), "the envelope, not HAProxy's HTML page: \(api.stdout)")
+        XCTAssertTrue(a.isRunning, "the live stream goes on through the outage")
+    }
 }

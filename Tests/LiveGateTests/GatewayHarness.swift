@@ -101,9 +101,15 @@ extension XCTestCase {
     func startHAProxy(_ config: String, in dir: URL, settle: Duration = .milliseconds(500)) async throws -> Process {
         let file = dir.appendingPathComponent("haproxy.cfg")
         try config.write(to: file, atomically: true, encoding: .utf8)
+        return try await startHAProxy(file: file, in: dir, settle: settle)
+    }
+
+    /// Runs a configuration file as it is (the shipped one), its addresses from `environment`.
+    func startHAProxy(file: URL, environment: [String: String] = [:], in dir: URL, settle: Duration = .milliseconds(500)) async throws -> Process {
         let proxy = Process()
         proxy.executableURL = URL(fileURLWithPath: try ProcessRunner.which("haproxy"))
         proxy.arguments = ["-db", "-f", file.path]
+        if !environment.isEmpty { proxy.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 } }
         let log = dir.appendingPathComponent("haproxy.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         proxy.standardOutput = try FileHandle(forWritingTo: log)
