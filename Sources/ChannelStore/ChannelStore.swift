@@ -27,6 +27,8 @@ public protocol ChannelStore: Sendable {
     /// Nodes sharing this store (issue #14): registered at start, a heartbeat every 2 s.
     func registerNode(_ node: NodeRecord) async throws
     func heartbeatNode(id: String, at now: Date) async throws -> Bool
+    /// Nodes whose heartbeat is older than `lostAfter`, each taken for lost once (`node.lost`).
+    func claimLostNodes(now: Date, lostAfter: TimeInterval) async throws -> [NodeRecord]
     func nodes() async throws -> [NodeRecord]
     /// A node that stops cleanly leaves the list (a crashed one stays, unhealthy, until it is back).
     func removeNode(id: String) async throws

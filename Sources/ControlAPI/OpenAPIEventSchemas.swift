@@ -42,6 +42,9 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "durationSec": number, "sizeBytes": integer, "videoCodec": nullable(string), "audioCodec": nullable(string),
                 "width": nullable(integer), "height": nullable(integer), "createdAt": dateTime,
             ]),
+            "EventNode": described(object([
+                "id": string, "addresses": array(string), "version": string, "startedAt": dateTime, "heartbeatAt": dateTime,
+            ]), "A node of the fleet as its heartbeat row has it."),
             "EventWebhook": described(object([
                 "id": string, "url": string, "events": array(string), "channelIds": array(string), "userIds": array(string),
                 "enabled": boolean, "createdAt": dateTime, "updatedAt": dateTime, "failingSince": nullable(dateTime),
@@ -72,7 +75,7 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
             (.channelDisconnected, "The publisher dropped (connection closed or media timeout): the channel is reconnecting until windowEndsAt; "
                 + "the same key publishing before then continues the session (channel.reconnected), otherwise channel.offline follows, ended at leftAt.",
              object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession"), "nodeId": string,
-                     "reason": described(nullable(string), "What channel.offline will say if nobody comes back: connection_closed or media_timeout"),
+                     "reason": described(nullable(string), "What channel.offline will say if nobody comes back: connection_closed, media_timeout, or shutdown (its node stopped and handed the session over)"),
                      "leftAt": described(nullable(dateTime), "When the publisher left (its last media for a media timeout)"),
                      "windowEndsAt": nullable(dateTime)])),
             (.channelReconnected, "A publisher came back inside the reconnect window: the same session goes on (no offline/live pair).",
@@ -92,6 +95,11 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                      "error": string, "attempts": integer])),
             (.webhookPing, "Sent by POST /v1/webhooks/{id}/test to that webhook only; not in the event log (its seq is 0).",
              object(["webhookId": string])),
+            (.nodeJoined, "A node registered (it started), or its heartbeat came back after node.lost.",
+             object(["node": ref("EventNode"), "rejoined": described(boolean, "true: it had been taken for lost")])),
+            (.nodeLost, "A node's heartbeat is older than 15 s (crashed or cut off); sent once, by whichever node saw it first. "
+                + "Its live sessions end with node_lost; its reconnecting ones wait out their window.",
+             object(["node": ref("EventNode")])),
             (.webhookDisabled, "A webhook whose every delivery failed for webhooks.disableAfterDays was disabled; sent to the other webhooks.",
              object(["webhook": ref("EventWebhook"), "reason": string, "lastError": string])),
         ]

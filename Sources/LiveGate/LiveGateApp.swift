@@ -210,7 +210,7 @@ public struct LiveGateApp: Sendable {
             let publicHost = settings.publicHost
             let heartbeat = NodeHeartbeat(store: store, node: NodeRecord(
                 id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(settings.http.port)"],
-                version: Self.version, startedAt: Date(), heartbeatAt: Date()), logger: Logger(label: "livegate.node"))
+                version: Self.version, startedAt: Date(), heartbeatAt: Date()), dispatcher: dispatcher, logger: Logger(label: "livegate.node"))
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat)]
             services.append(.init(service: RecordingRetention(store: store, defaultDays: settings.retentionDays.map(Double.init),
                                                               dispatcher: dispatcher, interval: .seconds(3600), logger: Logger(label: "livegate.recordings"))))

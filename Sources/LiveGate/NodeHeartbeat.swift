@@ -3,6 +3,7 @@ import ChannelStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Webhooks
 
 /// Keeps this node's row in the shared store fresh (issue #14 item 1): registered at start, a
 /// heartbeat every `NodeRecord.heartbeatInterval` (2 s), so every node's `/v1/system` lists the
@@ -11,6 +12,8 @@ import ServiceLifecycle
 struct NodeHeartbeat: Service {
     let store: any ChannelStore
     let node: NodeRecord
+    /// Told when a node event was written, so it goes out at once.
+    var dispatcher: WebhookDispatcher? = nil
     let logger: Logger
 
     func run() async throws {
@@ -24,6 +27,7 @@ struct NodeHeartbeat: Service {
                     fresh.heartbeatAt = now
                     try await store.registerNode(fresh)
                     registered = true
+                    dispatcher?.notify()
                     logger.info("node registered", metadata: ["node.id": "\(node.id)", "addresses": "\(node.addresses.joined(separator: " "))"])
                 } else if !(try await store.heartbeatNode(id: node.id, at: now)) {
                     registered = false
@@ -32,6 +36,13 @@ struct NodeHeartbeat: Service {
                 if failing {
                     failing = false
                     logger.notice("node heartbeat written again")
+                }
+                // Every node watches the others: a heartbeat older than 15 s is a lost node,
+                // announced once (`node.lost`) by whichever node sees it first.
+                for lost in try await store.claimLostNodes(now: now, lostAfter: NodeRecord.lostAfter) {
+                    logger.warning("node lost: no heartbeat for \(Int(NodeRecord.lostAfter)) s", metadata: [
+                        "lost.node": "\(lost.id)", "heartbeat.at": "\(Timestamp.format(lost.heartbeatAt))"])
+                    dispatcher?.notify()
                 }
             } catch {
                 if !failing { logger.warning("node heartbeat not written", metadata: ["error": "\(StoreFactory.describe(error))"]) }

@@ -32,6 +32,10 @@ public enum EventType: String, Sendable, Equatable, CaseIterable {
     case forwardFailed = "forward.failed"
     case webhookPing = "webhook.ping"
     case webhookDisabled = "webhook.disabled"
+    /// A node registered (it started) or its heartbeat came back after it was taken for lost.
+    case nodeJoined = "node.joined"
+    /// A node's heartbeat is older than `NodeRecord.lostAfter`: it crashed or is cut off.
+    case nodeLost = "node.lost"
 
     /// The types the event log keeps (`/v1/events`): all but `webhook.ping`, which is sent to
     /// one webhook on request and is no event of the gateway.

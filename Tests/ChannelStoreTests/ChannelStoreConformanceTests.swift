@@ -27,6 +27,38 @@ class ChannelStoreConformanceTests: XCTestCase {
 
     func fields(_ name: String, user: String) -> ChannelFields { ChannelFields(userId: p + user, name: name) }
 
+    /// `node.joined` when a node registers; `node.lost` once when its heartbeat is older than
+    /// 15 s, whoever asks (nodes sweep at once); `node.joined` (rejoined) when it beats again.
+    func testNodeEventsJoinedLostOnceAndBack() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        let after = try await store.events(EventQuery(limit: 1, cursor: nil)).items.last?.seq ?? 0
+        let id = p + "x"
+        let mine = { (events: [StoredEvent]) -> [StoredEvent] in
+            events.filter { $0.payload.objectValue?["data"]?.objectValue?["node"]?.objectValue?["id"] == JSONValue.string(id) }
+        }
+        try await store.registerNode(NodeRecord(id: p + "x", addresses: ["rtmp://x:1935"], version: "1", startedAt: t0, heartbeatAt: t0))
+        var events = mine(try await store.events(EventQuery(after: 0, types: ["node.joined", "node.lost"], limit: 500)).items)
+        XCTAssertEqual(events.map { $0.type }, ["node.joined"])
+        XCTAssertGreaterThan(events.first?.seq ?? 0, after)
+        let none = try await store.claimLostNodes(now: t0.addingTimeInterval(NodeRecord.lostAfter), lostAfter: NodeRecord.lostAfter)
+        XCTAssertFalse(none.contains { $0.id == p + "x" }, "not before 15 s")
+        let store = self.store!
+        let claimed = try await withThrowingTaskGroup(of: [NodeRecord].self) { group in
+            for _ in 0..<2 { group.addTask { try await store.claimLostNodes(now: t0.addingTimeInterval(16), lostAfter: NodeRecord.lostAfter) } }
+            return try await group.reduce(into: [NodeRecord]()) { $0 += $1 }
+        }.filter { $0.id == id }
+        XCTAssertEqual(claimed.count, 1, "taken for lost once, though two nodes swept at once")
+        events = mine(try await store.events(EventQuery(after: 0, types: ["node.joined", "node.lost"], limit: 500)).items)
+        XCTAssertEqual(events.map { $0.type }, ["node.joined", "node.lost"])
+        let beat = try await store.heartbeatNode(id: p + "x", at: t0.addingTimeInterval(20))
+        XCTAssertTrue(beat)
+        _ = try await store.heartbeatNode(id: p + "x", at: t0.addingTimeInterval(22))
+        events = mine(try await store.events(EventQuery(after: 0, types: ["node.joined", "node.lost"], limit: 500)).items)
+        XCTAssertEqual(events.map { $0.type }, ["node.joined", "node.lost", "node.joined"])
+        XCTAssertEqual(events.last?.payload.objectValue?["data"]?.objectValue?["rejoined"], JSONValue.bool(true))
+        try await store.removeNode(id: p + "x")
+    }
+
     /// Nodes sharing the store (issue #14 item 1): register (again after a restart: same id,
     /// new start), heartbeat, list with health; a heartbeat for a removed row says so.
     func testNodesRegisterHeartbeatAndList() async throws {

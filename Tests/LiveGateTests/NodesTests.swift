@@ -24,6 +24,12 @@ final class NodesTests: XCTestCase {
             ], log: "gateway.log")
             gateways.append((g, port))
         }
+        func events(_ port: Int, _ type: String) async throws -> [[String: Any]] {
+            let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nodes:nodes-secret-0123456789", "http://127.0.0.1:\(port + 1)/v1/events?type=\(type)"],
+                                                timeout: 10)
+            let body = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
+            return (body?["data"] as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        }
         func nodes(_ port: Int) async throws -> [[String: Any]] {
             let r = try await ProcessRunner.run("curl", ["-s", "-u", "tok_nodes:nodes-secret-0123456789", "http://127.0.0.1:\(port + 1)/v1/system"], timeout: 10)
             let body = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
@@ -57,6 +63,29 @@ final class NodesTests: XCTestCase {
         // manual clock in ChannelStoreConformanceTests, not by timing processes).
         let seconds = try XCTUnwrap(lostAfter, "node b was never seen lost")
         XCTAssertGreaterThanOrEqual(seconds, 12.5, "not before its heartbeat was 15 s old (the last one at most 2 s before the kill)")
+
+        // The fleet's events: each node joined; b was lost — once, though a sweeps every 2 s.
+        var lostEvents: [[String: Any]] = []
+        for _ in 0..<20 where lostEvents.isEmpty {
+            lostEvents = try await events(gateways[0].1, "node.lost")
+            if lostEvents.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        try await Task.sleep(for: .seconds(3)) // more sweeps: still one
+        lostEvents = try await events(gateways[0].1, "node.lost")
+        XCTAssertEqual(lostEvents.compactMap { (($0["data"] as? [String: Any])?["node"] as? [String: Any])?["id"] as? String }, [ids[1]])
+        let joined = try await events(gateways[0].1, "node.joined")
+        XCTAssertEqual(Set(joined.compactMap { (($0["data"] as? [String: Any])?["node"] as? [String: Any])?["id"] as? String }), Set(ids))
+        // Both bodies against the published schemas (jsonschema, PyPI).
+        let document = try await ProcessRunner.run("curl", ["-s", "http://127.0.0.1:\(gateways[0].1 + 1)/v1/openapi.json"], timeout: 10).stdout
+        let docFile = dir.appendingPathComponent("openapi.json"), bodiesFile = dir.appendingPathComponent("events.json")
+        try Data(document.utf8).write(to: docFile)
+        try JSONSerialization.data(withJSONObject: joined + lostEvents).write(to: bodiesFile)
+        let python = try await StandardWebhooksVerifier.python()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let check = try await ProcessRunner.run(python, [root.appendingPathComponent("scripts/check-event-schemas.py").path, docFile.path, bodiesFile.path],
+                                                timeout: 60)
+        XCTAssertEqual(check.exitCode, 0, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.contains(#""types": ["node.joined", "node.lost"]"#), check.stdout)
         kill(gateways[0].0.processIdentifier, SIGTERM)
         await scratch.drop()
     }

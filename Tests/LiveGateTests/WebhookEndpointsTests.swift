@@ -55,8 +55,13 @@ final class WebhookEndpointsTests: XCTestCase {
         // The event log: exactly the webhook bodies, no pings, paged and filtered like every list.
         let log = try await call("GET", "/v1/events")
         XCTAssertEqual(log.status, 200)
-        let logged = items(log)
+        let all = items(log)
+        // The node's start is in the log too (node.joined, before this test's webhook existed,
+        // so not delivered to it).
+        XCTAssertEqual(all.first?["type"] as? String, "node.joined")
+        let logged = all.filter { ($0["type"] as? String)?.hasPrefix("channel.") == true }
         XCTAssertEqual(logged.map { $0["type"] as? String }, ["channel.live", "channel.media", "channel.offline"], "no webhook.ping in the log")
+        XCTAssertEqual(all.count, logged.count + 1)
         XCTAssertTrue(data(log).keys.contains("nextCursor"))
         XCTAssertTrue(data(log)["nextCursor"] is NSNull)
         for item in logged {
@@ -70,13 +75,14 @@ final class WebhookEndpointsTests: XCTestCase {
             XCTAssertNil(channel["streamId"])
             XCTAssertFalse(sent.body.contains(key), "no stream key in a payload")
         }
+        let allSeqs = all.compactMap { $0["seq"] as? Int }
+        XCTAssertEqual(allSeqs, [allSeqs[0], allSeqs[0] + 1, allSeqs[0] + 2, allSeqs[0] + 3], "gapless")
         let seqs = logged.compactMap { $0["seq"] as? Int }
-        XCTAssertEqual(seqs, [seqs[0], seqs[0] + 1, seqs[0] + 2], "gapless")
         let first = try await call("GET", "/v1/events?limit=1")
-        XCTAssertEqual(items(first).map { $0["type"] as? String }, ["channel.live"])
+        XCTAssertEqual(items(first).map { $0["type"] as? String }, ["node.joined"])
         let cursor = try XCTUnwrap(data(first)["nextCursor"] as? String)
         let second = try await call("GET", "/v1/events?limit=1&cursor=\(cursor)")
-        XCTAssertEqual(items(second).map { $0["type"] as? String }, ["channel.media"])
+        XCTAssertEqual(items(second).map { $0["type"] as? String }, ["channel.live"])
         let v1 = items(try await call("GET", "/v1/events?after=\(seqs[0])")).map { $0["seq"] as? Int }
         XCTAssertEqual(v1, [seqs[1], seqs[2]])
         let v2 = items(try await call("GET", "/v1/events?type=channel.offline")).count
@@ -88,7 +94,7 @@ final class WebhookEndpointsTests: XCTestCase {
         let v5 = items(try await call("GET", "/v1/events?userId=u2")).count
         XCTAssertEqual(v5, 0)
         let v6 = items(try await call("GET", "/v1/events?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z")).count
-        XCTAssertEqual(v6, 3)
+        XCTAssertEqual(v6, 4)
         let v7 = items(try await call("GET", "/v1/events?to=2000-01-01T00:00:00Z")).count
         XCTAssertEqual(v7, 0)
         let v8 = try await call("GET", "/v1/events?type=webhook.ping").status

@@ -195,6 +195,10 @@ enum Migrations {
             // What `channel.media` reported (codec, size, rates of each track): the session carries it.
             ["ALTER TABLE sessions ADD COLUMN media TEXT"]
         },
+        Migration(version: 16, name: "nodes taken for lost") { _ in
+            // When a node was taken for lost (`node.lost` sent once; cleared when it is back).
+            ["ALTER TABLE nodes ADD COLUMN lost_at TEXT"]
+        },
     ]
 }
 

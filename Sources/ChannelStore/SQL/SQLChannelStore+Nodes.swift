@@ -4,23 +4,74 @@ import SQLKit
 
 /// The `nodes` table: each node registers at start and writes a heartbeat every 2 s.
 extension SQLChannelStore {
+    /// Registers (or re-registers) a node, with `node.joined` in the same transaction.
     public func registerNode(_ node: NodeRecord) async throws {
-        try await write { db in
+        try await transaction { [self] db in
             try await db.raw("""
-                INSERT INTO nodes (id, addresses, version, started_at, heartbeat_at)
+                INSERT INTO nodes (id, addresses, version, started_at, heartbeat_at, lost_at)
                 VALUES (\(bind: node.id), \(bind: Self.jsonStrings(node.addresses)), \(bind: node.version), \(bind: Timestamp.format(node.startedAt)),
-                        \(bind: Timestamp.format(node.heartbeatAt)))
+                        \(bind: Timestamp.format(node.heartbeatAt)), NULL)
                 ON CONFLICT (id) DO UPDATE SET addresses = excluded.addresses, version = excluded.version, started_at = excluded.started_at,
-                  heartbeat_at = excluded.heartbeat_at
+                  heartbeat_at = excluded.heartbeat_at, lost_at = NULL
                 """).run()
+            _ = try await insertEvent(db, Self.nodeEvent(.nodeJoined, node, at: node.heartbeatAt, rejoined: false), now: node.heartbeatAt)
         }
     }
 
-    /// False when the node has no row (removed): the caller registers again.
+    /// False when the node has no row (removed): the caller registers again. A node that had
+    /// been taken for lost and beats again is back: `node.joined` (`rejoined`).
     public func heartbeatNode(id: String, at now: Date) async throws -> Bool {
-        try await write { db in
-            try await db.raw("UPDATE nodes SET heartbeat_at = \(bind: Timestamp.format(now)) WHERE id = \(bind: id) RETURNING id").first() != nil
+        try await transaction { [self] db in
+            guard let before = try await db.raw("SELECT lost_at FROM nodes WHERE id = \(bind: id)").first() else { return false }
+            let wasLost = try before.decode(column: "lost_at", as: String?.self) != nil
+            guard let row = try await db.raw("""
+                UPDATE nodes SET heartbeat_at = \(bind: Timestamp.format(now)), lost_at = NULL WHERE id = \(bind: id)
+                RETURNING id, addresses, version, started_at, heartbeat_at
+                """).first() else { return false }
+            if wasLost { _ = try await insertEvent(db, Self.nodeEvent(.nodeJoined, try Self.decodeNode(row), at: now, rejoined: true), now: now) }
+            return true
         }
+    }
+
+    /// Takes every node whose heartbeat is older than `lostAfter` for lost, once: `node.lost`
+    /// in the same transaction as the mark, so of several nodes sweeping one sends it.
+    public func claimLostNodes(now: Date, lostAfter: TimeInterval = NodeRecord.lostAfter) async throws -> [NodeRecord] {
+        let cutoff = Timestamp.format(now.addingTimeInterval(-lostAfter))
+        let any = try await read { db in
+            try await db.raw("SELECT id FROM nodes WHERE heartbeat_at < \(bind: cutoff) AND lost_at IS NULL LIMIT 1").first() != nil
+        }
+        guard any else { return [] }
+        return try await transaction { [self] db in
+            let rows = try await db.raw("""
+                UPDATE nodes SET lost_at = \(bind: Timestamp.format(now)) WHERE heartbeat_at < \(bind: cutoff) AND lost_at IS NULL
+                RETURNING id, addresses, version, started_at, heartbeat_at
+                """).all()
+            var lost: [NodeRecord] = []
+            for row in rows {
+                let node = try Self.decodeNode(row)
+                _ = try await insertEvent(db, Self.nodeEvent(.nodeLost, node, at: now, rejoined: nil), now: now)
+                lost.append(node)
+            }
+            return lost
+        }
+    }
+
+    static func nodeEvent(_ type: EventType, _ node: NodeRecord, at: Date, rejoined: Bool?) -> NewEvent {
+        var data: [String: JSONValue] = ["node": .object([
+            "id": .string(node.id), "addresses": .array(node.addresses.map { .string($0) }), "version": .string(node.version),
+            "startedAt": .string(Timestamp.format(node.startedAt)), "heartbeatAt": .string(Timestamp.format(node.heartbeatAt)),
+        ])]
+        if let rejoined { data["rejoined"] = .bool(rejoined) }
+        return .make(type: type.rawValue, channelId: nil, userId: nil, at: at, data: .object(data))
+    }
+
+    static func decodeNode(_ row: any SQLRow) throws -> NodeRecord {
+        let addresses = try row.decode(column: "addresses", as: String.self)
+        let parsed = (try? JSONDecoder().decode([String].self, from: Data(addresses.utf8))) ?? []
+        return NodeRecord(id: try row.decode(column: "id", as: String.self), addresses: parsed,
+                          version: try row.decode(column: "version", as: String.self),
+                          startedAt: Timestamp.parse(try row.decode(column: "started_at", as: String.self)),
+                          heartbeatAt: Timestamp.parse(try row.decode(column: "heartbeat_at", as: String.self)))
     }
 
     public func removeNode(id: String) async throws {
@@ -29,14 +80,7 @@ extension SQLChannelStore {
 
     public func nodes() async throws -> [NodeRecord] {
         try await read { db in
-            try await db.raw("SELECT id, addresses, version, started_at, heartbeat_at FROM nodes ORDER BY id").all().map { row in
-                let addresses = try row.decode(column: "addresses", as: String.self)
-                let parsed = (try? JSONDecoder().decode([String].self, from: Data(addresses.utf8))) ?? []
-                return NodeRecord(id: try row.decode(column: "id", as: String.self), addresses: parsed,
-                                  version: try row.decode(column: "version", as: String.self),
-                                  startedAt: Timestamp.parse(try row.decode(column: "started_at", as: String.self)),
-                                  heartbeatAt: Timestamp.parse(try row.decode(column: "heartbeat_at", as: String.self)))
-            }
+            try await db.raw("SELECT id, addresses, version, started_at, heartbeat_at FROM nodes ORDER BY id").all().map(Self.decodeNode)
         }
     }
 }
