@@ -227,6 +227,13 @@ public struct ChannelLifecycle: Sendable, Equatable {
     }
 
     /// The publisher currently carrying the session, if one is connected.
+    /// The connection whose publish is being recorded (`starting`), for log lines that join the
+    /// listener's (`rtmp.connection.id`).
+    public var startingConnection: ConnectionID? {
+        if case .starting(let s) = state { return s.connection }
+        return nil
+    }
+
     public var connection: ConnectionID? {
         if case .live(let s) = state { return s.connection }
         return nil

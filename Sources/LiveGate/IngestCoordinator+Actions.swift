@@ -2,6 +2,7 @@ import LiveGateModel
 import ChannelStore
 import Foundation
 import IngestCore
+import Logging
 import RTMPCore
 import RTMPServer
 
@@ -39,7 +40,7 @@ extension IngestCoordinator {
             switch connections.kick(connection, status: status, reason: reason) {
             case .kickNow(let ingest, let status, let end):
                 logger.info(end == .replaced ? "publisher replaced" : "publisher kicked",
-                            metadata: ["channel": "\(channelId)", "reason": "\(reason?.rawValue ?? "replaced")"])
+                            metadata: ["channel": "\(channelId)", "reason": "\(reason?.rawValue ?? "replaced")", "rtmp.connection.id": "\(connection)"])
                 // A replaced connection's own end says so (`endReason: replaced` in the session's connections).
                 ingest.kick(status, reason: end)
             case .refuse(let status):
@@ -108,7 +109,9 @@ extension IngestCoordinator {
         channels[channelId]?.book.began(record, leaseAt: acquiredAt)
         dispatcher?.notify()
         sessionsStarted += 1
-        logger.info("channel live", metadata: ["channel": "\(channelId)", "session": "\(session.id)", "remote": "\(session.remoteAddress)"])
+        var liveMetadata: Logger.Metadata = ["channel": "\(channelId)", "session": "\(session.id)", "remote": "\(session.remoteAddress)"]
+        if let connection = channels[channelId]?.machine.startingConnection { liveMetadata["rtmp.connection.id"] = "\(connection)" }
+        logger.info("channel live", metadata: liveMetadata)
         await feed(channelId) { $0.sessionWritten(now: clock.now()) }
     }
 
@@ -259,6 +262,7 @@ extension IngestCoordinator {
         session.audioCodec = running?.stats.audio?.codec.rawValue ?? session.audioCodec
         let now = clock.now()
         logger.warning("user limit exceeded; disconnecting", metadata: ["channel": "\(channelId)", "limit": "\(violation.limit.rawValue)",
+                                                                        "rtmp.connection.id": "\(running.map { "\($0.connectionID)" } ?? "-")",
                                                                         "value": "\(violation.measured.jsonText)"])
         let event = NewEvent.make(type: EventType.channelLimitExceeded.rawValue, channelId: channelId, userId: tracked.machine.channel.userId,
                                   at: now, data: .object([

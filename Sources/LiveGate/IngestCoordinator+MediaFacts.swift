@@ -41,7 +41,8 @@ extension IngestCoordinator {
         let channel = await eventChannel(channelId) ?? tracked.machine.channel
         let event = NewEvent.make(type: EventType.channelMedia.rawValue, channelId: channelId, userId: channel.userId, at: now,
                                   data: .object(["channel": channel.eventJSON, "session": session.json, "video": video, "audio": audio]))
-        logger.info("publisher media", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "media": "\(media.jsonText)"])
+        logger.info("publisher media", metadata: ["channel": "\(channelId)", "session": "\(record.id)", "media": "\(media.jsonText)",
+                                                  "rtmp.connection.id": "\(ingest.connectionID)"])
         await write("channel.media") { [store] in _ = try await store.recordSessionMedia(id: record.id, media: media, event: event, now: now) }
     }
 }

@@ -117,6 +117,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
                 // A key `reset-key` retired: the broadcaster's encoder still has the old one.
                 if let retired = try await store.channelRetiring(streamKey: request.streamKey, now: clock.now()) {
                     logger.notice("publish with a stream key that reset-key retired", metadata: ["channel": "\(retired.id)", "key": "\(request.maskedKey)",
+                                                                                                 "rtmp.connection.id": "\(connectionID)",
                                                                                                "remote": "\(remoteAddress)"])
                     var rejection = ChannelLifecycle.keyRotated
                     rejection.recordEvent = rejectionEvents.allow(.keyRotated, address: remoteAddress, now: clock.now())
@@ -134,6 +135,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             }
         } catch {
             logger.error("publish decision failed; refusing", metadata: ["error": "\(StoreFactory.describe(error))", "key": "\(request.maskedKey)",
+                                                                         "rtmp.connection.id": "\(connectionID)",
                                                                          "remote": "\(remoteAddress)"])
             // Recorded like every refusal: queued until the store is back (once per address and minute).
             var refusal = ChannelLifecycle.unavailable

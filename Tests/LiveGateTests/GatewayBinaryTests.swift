@@ -251,6 +251,13 @@ final class GatewayBinaryTests: XCTestCase {
         _ = try await first.value
         let log = (try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
         XCTAssertTrue(log.contains("session handed over"), log)
+        // A fleet's logs join: the lifecycle line names the node and the RTMP connection the
+        // listener's lines name.
+        let liveLine = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("] channel live") }, log)
+        XCTAssertTrue(liveLine.contains("node.id=node-t"), String(liveLine))
+        let connection = try XCTUnwrap(liveLine.range(of: #"rtmp\.connection\.id=\d+"#, options: .regularExpression).map { String(liveLine[$0]) }, String(liveLine))
+        XCTAssertTrue(log.split(separator: "\n").contains { $0.contains("[livegate.rtmp]") && ($0.contains(connection + " ") || $0.hasSuffix(connection)) },
+                      "an RTMP line with \(connection)")
 
         let (restarted, _) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "after.log")
         defer { if restarted.isRunning { restarted.terminate() } }
@@ -282,7 +289,13 @@ final class GatewayBinaryTests: XCTestCase {
         let ready = await receiver.wait(timeout: 20) { $0.filter { $0.type == "video.ready" }.count >= 2 }
         XCTAssertTrue(ready, "\(receiver.all.map(\.type))")
         let recordings = dir.appendingPathComponent("recordings/\(setup.channelID)")
-        let files = try FileManager.default.contentsOfDirectory(atPath: recordings.path)
+        // The `.part` goes once its video is on record (just after video.ready is written).
+        var files: [String] = []
+        for _ in 0..<50 {
+            files = try FileManager.default.contentsOfDirectory(atPath: recordings.path)
+            if !files.contains(where: { $0.hasSuffix(".part") }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         XCTAssertEqual(files.filter { $0.hasSuffix(".mp4") }.count, 2, "\(files)")
         XCTAssertFalse(files.contains { $0.hasSuffix(".part") }, "\(files)")
         for mp4 in files where mp4.hasSuffix(".mp4") {
