@@ -110,6 +110,8 @@ final class ClusterBalancerTests: XCTestCase {
         defer { relay.terminate() }
         let cluster = try await startCluster("shipped-lb", extraEnv: ["LIVEGATE_RTMP_PROXY_PROTOCOL": "v2", "LIVEGATE_RTMP_TRUSTED_PROXIES": "127.0.0.1/32",
                                                                       "LIVEGATE_HTTP_TRUSTED_PROXIES": "127.0.0.1/32"], databasePort: relayPort)
+        // Whatever fails below, the nodes do not outlive the test.
+        defer { for node in cluster.nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
         var publishers: [Process] = []
         defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
@@ -158,5 +160,6 @@ final class ClusterBalancerTests: XCTestCase {
         XCTAssertTrue(api.stdout.lowercased().contains("retry-after:"), "LiveGate's 503, with Retry-After: \(api.stdout)")
         XCTAssertTrue(api.stdout.contains("\"ec\":5030"), "the envelope, not HAProxy's HTML page: \(api.stdout)")
         XCTAssertTrue(a.isRunning, "the live stream goes on through the outage")
+        await cluster.stop()
     }
 }
