@@ -119,10 +119,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
                     logger.notice("publish with a stream key that reset-key retired", metadata: ["channel": "\(retired.id)", "key": "\(request.maskedKey)",
                                                                                                  "rtmp.connection.id": "\(connectionID)",
                                                                                                "remote": "\(remoteAddress)"])
-                    var rejection = ChannelLifecycle.keyRotated
-                    rejection.recordEvent = rejectionEvents.allow(.keyRotated, address: remoteAddress, now: clock.now())
-                    await recordRejection(rejection, channel: retired, remote: remoteAddress)
-                    return .reject(rejection.status)
+                    return await refuseOncePerMinute(ChannelLifecycle.keyRotated, channel: retired, remote: remoteAddress)
                 }
                 await recordRejection(ChannelLifecycle.unknownKey, channel: nil, remote: remoteAddress)
                 return .reject(ChannelLifecycle.unknownKey.status)
@@ -137,11 +134,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             logger.error("publish decision failed; refusing", metadata: ["error": "\(StoreFactory.describe(error))", "key": "\(request.maskedKey)",
                                                                          "rtmp.connection.id": "\(connectionID)",
                                                                          "remote": "\(remoteAddress)"])
-            // Recorded like every refusal: queued until the store is back (once per address and minute).
-            var refusal = ChannelLifecycle.unavailable
-            refusal.recordEvent = rejectionEvents.allow(.unavailable, address: remoteAddress, now: clock.now())
-            await recordRejection(refusal, channel: nil, remote: remoteAddress)
-            return .reject(refusal.status)
+            // Recorded like every refusal: queued until the store is back.
+            return await refuseOncePerMinute(ChannelLifecycle.unavailable, channel: nil, remote: remoteAddress)
         }
         // From here to the machine's answer nothing awaits: the reservation below is seen by the next publish.
         var tracked = channels[channel.id] ?? Tracked(machine: ChannelLifecycle(channel: channel, configuration: lifecycle), limits: limits)
@@ -156,6 +150,14 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         await feed(channel.id) { $0.publishRequested(attempt) }
         if let decision = connections.answerTaken(connectionID) { return decision }
         return await withCheckedContinuation { answerSlots[connectionID] = $0 }
+    }
+
+    /// A refusal any peer can cause: counted always, its event recorded once per address and minute.
+    func refuseOncePerMinute(_ rejection: ChannelLifecycle.Rejection, channel: Channel?, remote: String) async -> PublishDecision {
+        var rejection = rejection
+        rejection.recordEvent = rejectionEvents.allow(rejection.reason, address: remote, now: clock.now())
+        await recordRejection(rejection, channel: channel, remote: remote)
+        return .reject(rejection.status)
     }
 
     /// Hands a decision to the `authorize` call of `connection` (now if it waits, else it
