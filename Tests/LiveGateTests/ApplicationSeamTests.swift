@@ -92,8 +92,23 @@ final class ApplicationSeamTests: XCTestCase {
         let exported = Set(scrape.stdout.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
         XCTAssertEqual(try AlertRulesTests.metricNamesInRules().subtracting(exported), [], "the alert rules read only metrics the gateway exports")
 
+        // While the core stops (the HTTP listener stops last), balancers see `draining`.
+        let watcher = Task { () -> [String] in
+            var seen: [String] = []
+            for _ in 0..<400 {
+                let r = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(api)/readyz/ingest"], timeout: 5)
+                seen.append(r.stdout)
+                if r.stdout == "000" { break }
+            }
+            return seen
+        }
         await group.triggerGracefulShutdown()
         try await running.value
+        let statuses = try await watcher.value
+        XCTAssertTrue(statuses.contains("503"), "draining seen while the node stopped: \(statuses)")
+        if let first = statuses.firstIndex(of: "503") {
+            XCTAssertFalse(statuses[first...].contains("200"), "never ready again once draining: \(statuses)")
+        }
         let result = try await publisher.value
         XCTAssertNotEqual(result.exitCode, 0, "the publisher was let go by the stop, not by its clip's end")
         let unreachable = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(api)/healthz"], timeout: 10)
