@@ -65,15 +65,25 @@ final class MediaOutputsTests: XCTestCase {
         XCTAssertTrue(playlist.contains("#EXTINF"), "a playlist with a segment while live")
         XCTAssertEqual(header("content-type", in: headers), "application/vnd.apple.mpegurl")
         XCTAssertTrue(header("cache-control", in: headers)?.contains("no-cache") == true, headers)
-        let segment = try XCTUnwrap(playlist.split(separator: "\n").first { $0.hasSuffix(".ts") })
-        let segmentStreams = try await MediaTools.probe(path: "\(api)/hls/\(channel)/\(segment)")
-        XCTAssertEqual(segmentStreams.map(\.codecName).sorted(), ["aac", "h264"])
-        XCTAssertEqual(segmentStreams.first { $0.codecType == "video" }?.packets, 50, "a 2 s segment at 25 fps")
-        let stats = data(try await curl(["\(api)/v1/channels/\(channel)/stats"]))
+        // The live-state checks come first, while the 12 s publish surely runs (a CI machine
+        // under load once took longer than the rest of the clip to probe a segment); the
+        // forward is polled until it has connected.
+        var stats: [String: Any] = [:]
+        for _ in 0..<50 {
+            stats = data(try await curl(["\(api)/v1/channels/\(channel)/stats"]))
+            if (stats["outputs"] as? [[String: Any]])?.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let outputs = stats["outputs"] as? [[String: Any]] ?? []
         XCTAssertEqual(outputs.compactMap { $0["kind"] as? String }.sorted(), ["forward", "hls", "record"], "\(stats)")
-        let forwards = data(try await curl(["\(api)/v1/channels/\(channel)/forwards"]))
-        let forwardStatus = ((forwards["items"] as? [[String: Any]])?.first?["status"] as? [String: Any])
+        var forwards: [String: Any] = [:]
+        var forwardStatus: [String: Any]?
+        for _ in 0..<50 {
+            forwards = data(try await curl(["\(api)/v1/channels/\(channel)/forwards"]))
+            forwardStatus = ((forwards["items"] as? [[String: Any]])?.first?["status"] as? [String: Any])
+            if forwardStatus?["state"] as? String == "running" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         XCTAssertEqual(forwardStatus?["state"] as? String, "running", "\(forwards)")
         let metrics = String(data: try await http(["\(api)/metrics"]).body, encoding: .utf8) ?? ""
         for kind in ["hls", "record"] {
@@ -81,6 +91,10 @@ final class MediaOutputsTests: XCTestCase {
         }
         XCTAssertTrue(metrics.contains("livegate_output_dropped_packets_total{channel=\"\(channel)\",output=\"forward\",forward=\"\(forwardID)\"} 0"), metrics)
         XCTAssertFalse(metrics.contains("fwdkey"), "no target URL or key in metrics")
+        let segment = try XCTUnwrap(playlist.split(separator: "\n").first { $0.hasSuffix(".ts") })
+        let segmentStreams = try await MediaTools.probe(path: "\(api)/hls/\(channel)/\(segment)")
+        XCTAssertEqual(segmentStreams.map(\.codecName).sorted(), ["aac", "h264"])
+        XCTAssertEqual(segmentStreams.first { $0.codecType == "video" }?.packets, 50, "a 2 s segment at 25 fps")
 
         let published = try await publisher.value
         XCTAssertEqual(published.exitCode, 0, published.stderr)

@@ -92,17 +92,29 @@ public final class SQLChannelStore: ChannelStore {
     }
 
     /// Runs `body` in one transaction on one connection; rolls back on any error.
+    ///
+    /// The rollback runs in a task of its own, so a cancelled caller (a dispatcher stopped
+    /// mid-write) cannot skip it: on SQLite the one writing connection would otherwise stay
+    /// inside the open transaction, and every later write would fail with "cannot start a
+    /// transaction within a transaction". Should that still happen (a rollback the database
+    /// refused), the next `BEGIN` ends the stale transaction and starts again once.
     func transaction<R: Sendable>(urgent: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let begin = backend.beginWrite
+        let sqlite = backend == .sqlite
         return try await write(urgent: urgent) { db in
             try await db.withSession { session in
-                try await session.raw(SQLQueryString(begin)).run()
+                do {
+                    try await session.raw(SQLQueryString(begin)).run()
+                } catch where sqlite && "\(error)".contains("within a transaction") {
+                    try await Task { try await session.raw("ROLLBACK").run() }.value
+                    try await session.raw(SQLQueryString(begin)).run()
+                }
                 do {
                     let result = try await body(session)
                     try await session.raw("COMMIT").run()
                     return result
                 } catch {
-                    try? await session.raw("ROLLBACK").run()
+                    await Task { try? await session.raw("ROLLBACK").run() }.value
                     throw error
                 }
             }
