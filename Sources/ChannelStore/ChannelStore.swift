@@ -81,7 +81,12 @@ public protocol ChannelStore: Sendable {
     /// recorded just before the crash is not recorded twice).
     func video(path: String) async throws -> Video?
     /// Removes the record and returns it (the caller deletes the file).
-    func deleteVideo(id: String, reason: String, now: Date) async throws -> Video?
+    func deleteVideo(id: String, reason: String, now: Date, byNode: String) async throws -> Video?
+    func fileDeletions(nodeId: String, limit: Int) async throws -> [FileDeletion]
+    func finishFileDeletion(seq: Int64) async throws
+    func failFileDeletion(seq: Int64, error: String) async throws
+    func pendingFileDeletions() async throws -> [String: Int]
+    func clusterSecret() async throws -> String?
     /// Recordings past their owner's retention (`UserLimits.retentionDays`, else `defaultDays`).
     func expiredVideos(defaultDays: Double?, now: Date, limit: Int) async throws -> [Video]
     /// Throws `StoreError.limitReached("forwards")` past `Forward.maxPerChannel`.

@@ -112,16 +112,26 @@ extension ControlAPI {
         return Envelope.response(data: render(video))
     }
 
+    /// The record goes at once; the file's removal is queued for the node that holds it
+    /// (applied here and now when that is this node; docs/contract.md §7, "Files on several nodes").
     func deleteVideo(_ context: APIRequestContext) async throws -> Response {
-        guard let video = try await store.deleteVideo(id: try parameter(context, "id"), reason: "deleted", now: Date()) else { throw APIError.notFound("video") }
+        guard try await store.deleteVideo(id: try parameter(context, "id"), reason: "deleted", now: Date(), byNode: configuration.nodeId) != nil else {
+            throw APIError.notFound("video")
+        }
         dispatcher?.notify()
-        try? FileManager.default.removeItem(atPath: video.path)
+        await configuration.applyFileDeletions()
         return Envelope.noContent()
     }
 
-    /// The MP4 itself, with single-range `Range` support (players seek with it).
+    /// The MP4 itself, with single-range `Range` support (players seek with it) — from this
+    /// node's disk (or storage all nodes share), else fetched from the node that recorded it.
     func videoFile(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         guard let video = try await store.video(id: try parameter(context, "id")) else { throw APIError.notFound("video") }
+        if !FileManager.default.fileExists(atPath: video.path), let relayed = try await relayedVideo(request, video: video) { return relayed }
+        return try await localVideoFile(request, video: video, context: context)
+    }
+
+    func localVideoFile(_ request: Request, video: Video, context: APIRequestContext) async throws -> Response {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: video.path),
               let size = (attributes[.size] as? NSNumber)?.intValue else { throw APIError.notFound("video file") }
         var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes"]
@@ -179,23 +189,41 @@ extension ControlAPI {
     // MARK: HLS playback
 
     /// `GET /hls/CHANNEL_ID/FILE`: public (docs/contract.md §3), names checked so nothing outside
-    /// `data/hls/` can be reached; the playlist is never cached, segments briefly.
+    /// `data/hls/` can be reached; the playlist is never cached, segments briefly. A file
+    /// another node holds is fetched from it (docs/contract.md §7, "Files on several nodes").
     func hlsFile(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        guard let root = configuration.hlsDirectory else { throw APIError.notFound("file") }
         let channel = try parameter(context, "channel"), file = try parameter(context, "file")
-        func safe(_ name: String) -> Bool {
-            !name.hasPrefix(".") && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_-.".unicodeScalars.contains($0) }
-        }
-        guard safe(channel), safe(file) else { throw APIError.notFound("file") }
-        let contentType: String, cacheControl: String
-        switch (file as NSString).pathExtension {
-        case "m3u8": (contentType, cacheControl) = ("application/vnd.apple.mpegurl", "no-cache, no-store, must-revalidate")
-        case "ts": (contentType, cacheControl) = ("video/mp2t", "public, max-age=60")
-        default: throw APIError.notFound("file")
-        }
-        let path = root + "/" + channel + "/" + file
+        guard Self.safeHLSName(channel), Self.safeHLSName(file), let kind = Self.hlsKind(file) else { throw APIError.notFound("file") }
         // A signed channel plays only with a valid token, on the playlist and on every segment.
-        if let token = try await checkPlayback(request, channelId: channel), contentType == "application/vnd.apple.mpegurl" {
+        let token = try await checkPlayback(request, channelId: channel)
+        let playlist = kind.contentType == "application/vnd.apple.mpegurl"
+        if let peer = await hlsPeer(channel: channel, file: file, playlist: playlist) {
+            return try await relayedHLS(peer, channel: channel, file: file, token: playlist ? token : nil,
+                                        contentType: kind.contentType, cacheControl: kind.cacheControl)
+        }
+        return try await localHLSFile(channel: channel, file: file, token: playlist ? token : nil, contentType: kind.contentType,
+                                      cacheControl: kind.cacheControl, context: context)
+    }
+
+    static func safeHLSName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".")
+            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_-.".unicodeScalars.contains($0) }
+    }
+
+    static func hlsKind(_ file: String) -> (contentType: String, cacheControl: String)? {
+        switch (file as NSString).pathExtension {
+        case "m3u8": return ("application/vnd.apple.mpegurl", "no-cache, no-store, must-revalidate")
+        case "ts": return ("video/mp2t", "public, max-age=60")
+        default: return nil
+        }
+    }
+
+    /// A file of this node's `data/hls/`; a playlist with `token` gets it added to each segment.
+    func localHLSFile(channel: String, file: String, token: String?, contentType: String, cacheControl: String,
+                      context: APIRequestContext) async throws -> Response {
+        guard let root = configuration.hlsDirectory else { throw APIError.notFound("file") }
+        let path = root + "/" + channel + "/" + file
+        if let token {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw APIError.notFound("file") }
             let body = Self.playlist(text, token: token)
             return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: cacheControl, .accessControlAllowOrigin: "*",

@@ -88,6 +88,10 @@ public struct ControlAPI: Sendable {
                 }
             }
         }
+        // Node-to-node (docs/contract.md §7, "Files on several nodes"): not part of the public
+        // API, not in the OpenAPI document; every request must carry a node's signature.
+        router.on(RouterPath("/internal/v1/hls/{channel}/{file}"), method: .get) { request, context in try await internalHLSFile(request, context) }
+        router.on(RouterPath("/internal/v1/videos/{id}/file"), method: .get) { request, context in try await internalVideoFile(request, context) }
         let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, .trace]
         for (path, allowed) in methodsByPath {
             for method in allMethods where !allowed.contains(method) {
@@ -126,7 +130,7 @@ public struct ControlAPI: Sendable {
                      OperationContract(media: ["text/plain": .object(["type": .string("string")])])) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                          body: .init(byteBuffer: ByteBuffer(string: (await metrics?.prometheusText() ?? "") + authThrottle.prometheusText() + requestMetrics.prometheusText()
-                                                                      + (await storeHealthText()))))
+                                                                      + (await storeHealthText()) + (configuration.peers?.prometheusText() ?? ""))))
             },
             APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", access: .anonymous,
                      OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },

@@ -53,6 +53,12 @@ public struct ControlAPIConfiguration: Sendable {
         self.startedAt = startedAt
     }
 
+    /// Fetches what another node holds (HLS files, recordings) and signs node-to-node
+    /// requests; nil: a single node, nothing to fetch, the internal endpoints closed.
+    public var peers: PeerRelay?
+    /// Applies the file removals queued for this node now (a deleted recording's file).
+    public var applyFileDeletions: @Sendable () async -> Void = {}
+
     /// `rtmp://HOST:PORT/live` — OBS's "Server"; the stream key is `streamId`.
     /// Why this node takes no publishes now (`draining`), nil while it does: `/readyz/ingest`,
     /// which balancers check for RTMP and HLS.

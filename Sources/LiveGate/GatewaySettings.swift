@@ -1,5 +1,6 @@
 import Foundation
 import IngestCore
+import LiveGateModel
 import MediaPipeline
 import RTMPServer
 
@@ -63,6 +64,29 @@ public struct GatewaySettings: Sendable {
     public var lifecycle: ChannelLifecycle.Configuration
     /// Days recordings are kept (nil: for ever).
     public var retentionDays: Int?
+    /// `cluster.advertiseUrl` as configured (empty: derived, `advertiseUrl(nodeId:)`).
+    public var advertiseUrlSetting: String
+    /// `cluster.secret` (empty: the shared database's).
+    public var clusterSecret: String
+    /// `recordings.dir` (empty: DATA_DIR/recordings).
+    public var recordingsDir: String
+
+    /// This node's folder under `recordings.dir` (nil when unset): named after its id, so no two
+    /// nodes sharing the storage collide, and start-up recovery only ever reads its own files.
+    public func recordingsDirectory(nodeId: String) -> String? {
+        guard !recordingsDir.isEmpty else { return nil }
+        let safe = !nodeId.isEmpty && !nodeId.hasPrefix(".")
+            && nodeId.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+        return String(recordingsDir.reversed().drop { $0 == "/" }.reversed()) + "/" + (safe ? nodeId : "node-" + NodeTag.of(nodeId))
+    }
+
+    /// Where the other nodes reach this one's internal endpoints.
+    public var advertiseUrl: String {
+        if !advertiseUrlSetting.isEmpty { return String(advertiseUrlSetting.reversed().drop { $0 == "/" }.reversed()) }
+        let scheme = http.tlsCertificate.isEmpty ? "http" : "https"
+        let host = ["0.0.0.0", "::", "", "[::]"].contains(http.host) ? ProcessInfo.processInfo.hostName : http.host
+        return "\(scheme)://\(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host):\(http.port)"
+    }
 
     /// Reads every key the composition needs, once.
     public init(_ c: LiveGateConfiguration) {
@@ -96,6 +120,9 @@ public struct GatewaySettings: Sendable {
         media.forwardTLSCAFile = c.string("forwards.tlsCaFile")
         self.media = media
         lifecycle = ChannelLifecycle.Configuration(limitCooldown: c.double("ingest.limitCooldownSec"), mediaTimeout: c.double("ingest.mediaTimeoutSec"))
+        advertiseUrlSetting = c.string("cluster.advertiseUrl")
+        clusterSecret = c.string("cluster.secret")
+        recordingsDir = c.string("recordings.dir")
         let retention = c.int("recordings.retentionDays")
         retentionDays = retention > 0 ? retention : nil
     }

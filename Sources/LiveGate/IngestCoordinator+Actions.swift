@@ -49,7 +49,8 @@ extension IngestCoordinator {
                 break
             }
         case .startOutputs(let connection, let sessionId), .continueOutputs(let connection, let sessionId):
-            await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection, part: tracked.book.outputsPart)
+            await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection, part: tracked.book.outputsPart,
+                               continuesSince: tracked.book.outputsPart == nil ? nil : tracked.book.record?.startedAt)
         case .releaseSession(let sessionId):
             // The recording made here becomes the session's part; HLS here stops.
             media?.endSession(sessionId: sessionId)

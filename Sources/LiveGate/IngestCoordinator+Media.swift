@@ -9,12 +9,14 @@ import NIOConcurrencyHelpers
 extension IngestCoordinator {
     /// Starts what the channel asks for: HLS, a recording, its enabled forwards.
     /// `part`: the session came from another node; this node's recording is that part of it.
-    func startOutputs(channelId: String, sessionId: String, connectionID: UInt64, part: Int? = nil) async {
+    /// `continuesSince`: that session's start, so its HLS numbering goes on past the earlier parts'.
+    func startOutputs(channelId: String, sessionId: String, connectionID: UInt64, part: Int? = nil, continuesSince: Date? = nil) async {
         guard let media, let channel = channels[channelId]?.machine.channel else { return }
         let forwards = (try? await store.forwards(channelId: channelId)) ?? []
         var plan = OutputPlan(channelId: channelId, userId: channel.userId, sessionId: sessionId, hls: channel.hls,
                               record: channel.record, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) })
         plan.part = part
+        plan.continuesSessionStartedAt = continuesSince
         media.configure(connectionID: connectionID, plan: plan)
     }
 
@@ -103,7 +105,7 @@ extension IngestCoordinator {
         let video = Video(id: Identifiers.make("vid"), channelId: channelId, userId: userId, sessionId: sessionId,
                           name: (file.path as NSString).lastPathComponent, path: file.path, durationSec: (file.durationSec * 1000).rounded() / 1000,
                           sizeBytes: file.sizeBytes, videoCodec: file.videoCodec, audioCodec: file.audioCodec, width: file.width,
-                          height: file.height, createdAt: now)
+                          height: file.height, createdAt: now, nodeId: nodeId)
         // The channel as it is now (a recording finishes after its session ended); null if deleted.
         let channel = await eventChannel(channelId)
         _ = try await store.createVideo(video, event: .make(type: EventType.videoReady.rawValue, channelId: channelId, userId: userId, at: now,

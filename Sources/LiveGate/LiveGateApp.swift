@@ -180,6 +180,8 @@ public struct LiveGateApp: Sendable {
                                                disableAfter: settings.webhooks.disableAfter,
                                                nodeId: nodeId, logger: Logger(label: "livegate.webhooks"))
             var media = settings.media
+            media.hlsNodeTag = NodeTag.of(nodeId)
+            media.recordingsDirectoryOverride = settings.recordingsDirectory(nodeId: nodeId)
             if forwardGuard.blockPrivateNetworks {
                 media.forwardHostCheck = { host in
                     do { _ = try forwardGuard.check(host: host); return nil } catch { return "\(error)" }
@@ -205,14 +207,22 @@ public struct LiveGateApp: Sendable {
             let draining = self.draining
             apiConfiguration.ingestUnavailable = { draining.withLockedValue { $0 } ? "draining: this node takes no new publishes" : nil }
             apiConfiguration.retentionDays = settings.retentionDays
+            // Files other nodes hold are fetched from them, signed with the cluster's key.
+            let configuredSecret = settings.clusterSecret
+            let secret = configuredSecret.isEmpty ? ((try? await store.clusterSecret()) ?? nil) : configuredSecret
+            let peers = secret.map { PeerRelay(settings: .init(nodeId: nodeId, secret: $0), store: store, logger: Logger(label: "livegate.cluster")) }
+            apiConfiguration.peers = peers
+            let fileDeletions = FileDeletions(store: store, nodeId: nodeId, logger: Logger(label: "livegate.recordings"))
+            apiConfiguration.applyFileDeletions = { _ = try? await fileDeletions.apply() }
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())
             let publicHost = settings.publicHost
             let heartbeat = NodeHeartbeat(store: store, node: NodeRecord(
                 id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(settings.http.port)"],
-                version: Self.version, startedAt: Date(), heartbeatAt: Date()), dispatcher: dispatcher, logger: Logger(label: "livegate.node"))
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat)]
-            services.append(.init(service: RecordingRetention(store: store, defaultDays: settings.retentionDays.map(Double.init),
+                version: Self.version, startedAt: Date(), heartbeatAt: Date(), advertiseUrl: settings.advertiseUrl),
+                dispatcher: dispatcher, logger: Logger(label: "livegate.node"))
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat), .init(service: fileDeletions)]
+            services.append(.init(service: RecordingRetention(store: store, nodeId: nodeId, defaultDays: settings.retentionDays.map(Double.init),
                                                               dispatcher: dispatcher, interval: .seconds(3600), logger: Logger(label: "livegate.recordings"))))
             if store.backend == .postgres {
                 services.append(.init(service: ClusterListener(url: settings.database.url, coordinator: coordinator, nodeId: nodeId,
@@ -223,14 +233,20 @@ public struct LiveGateApp: Sendable {
                 // (writes their offline events), then the dispatcher.
                 services: services + [.init(service: dispatcher), .init(service: coordinator), .init(service: rtmp)],
                 logger: logger))
-            try await withGracefulShutdownHandler {
-                try await group.run()
-            } onGracefulShutdown: { [logger, draining] in
-                // From now on /readyz/ingest fails: balancers send new publishers elsewhere.
-                draining.withLockedValue { $0 = true }
-                logger.notice("draining: no new publishes; sessions are handed over")
-                Task { await group.triggerGracefulShutdown() }
+            do {
+                try await withGracefulShutdownHandler {
+                    try await group.run()
+                } onGracefulShutdown: { [logger, draining] in
+                    // From now on /readyz/ingest fails: balancers send new publishers elsewhere.
+                    draining.withLockedValue { $0 = true }
+                    logger.notice("draining: no new publishes; sessions are handed over")
+                    Task { await group.triggerGracefulShutdown() }
+                }
+            } catch {
+                await peers?.shutdown()
+                throw error
             }
+            await peers?.shutdown()
         } catch {
             await store.close()
             throw error

@@ -10,11 +10,11 @@ import Webhooks
 /// removes the row and logs `video.deleted` (reason `retention`) in one transaction, then the
 /// file. Sweeps at start and every `interval`.
 ///
-/// Several nodes: each sweeps; the row goes once (the other node's delete finds nothing). A
-/// recording whose file is on another node is left to that node, unless it is a day past its
-/// retention (its file is gone, or its node is), so a row never outlives its retention for good.
+/// Several nodes: each sweeps; the row goes once (the other node's delete finds nothing), and
+/// the file's removal is queued for the node that holds it (`FileDeletions`).
 struct RecordingRetention: Service {
     let store: any ChannelStore
+    let nodeId: String
     let defaultDays: Double?
     let dispatcher: WebhookDispatcher?
     let interval: Duration
@@ -33,29 +33,24 @@ struct RecordingRetention: Service {
 
     /// One sweep at `now`: the number of recordings deleted.
     @discardableResult
-    func sweep(now: Date, fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) async throws -> Int {
+    func sweep(now: Date) async throws -> Int {
         var deleted = 0
         while true {
             let expired = try await store.expiredVideos(defaultDays: defaultDays, now: now, limit: 100)
             var progressed = false
             for video in expired {
-                let local = fileExists(video.path)
-                let graceOver = try await isDayPastRetention(video, now: now)
-                guard local || graceOver else { continue }
-                guard let gone = try await store.deleteVideo(id: video.id, reason: "retention", now: now) else { continue }
+                guard let gone = try await store.deleteVideo(id: video.id, reason: "retention", now: now, byNode: nodeId) else { continue }
                 progressed = true
                 deleted += 1
-                if local { try? FileManager.default.removeItem(atPath: gone.path) }
                 logger.info("recording deleted: past its retention", metadata: [
-                    "video": "\(gone.id)", "channel": "\(gone.channelId)", "user": "\(gone.userId)", "file.here": "\(local)"])
+                    "video": "\(gone.id)", "channel": "\(gone.channelId)", "user": "\(gone.userId)", "file.node": "\(gone.nodeId ?? nodeId)"])
             }
             if deleted > 0 { dispatcher?.notify() }
-            if expired.count < 100 || !progressed { return deleted }
+            if expired.count < 100 || !progressed { break }
         }
+        // This node's files go now; another node's with its next pass.
+        if deleted > 0 { _ = try? await FileDeletions(store: store, nodeId: nodeId, logger: logger).apply() }
+        return deleted
     }
 
-    private func isDayPastRetention(_ video: Video, now: Date) async throws -> Bool {
-        let days = try await store.userLimits(userId: video.userId).retentionDays.map(Double.init) ?? defaultDays ?? .infinity
-        return video.createdAt < now.addingTimeInterval(-(days + 1) * 86_400)
-    }
 }

@@ -11,13 +11,17 @@ public struct NodeRecord: Sendable, Equatable {
     public var version: String
     public var startedAt: Date
     public var heartbeatAt: Date
+    /// Where the other nodes reach this one's internal endpoints (`cluster.advertiseUrl`): HLS
+    /// and recordings it holds are fetched from there. Nil: a node older than that setting.
+    public var advertiseUrl: String?
 
     /// How often a running node writes its heartbeat.
     public static let heartbeatInterval: TimeInterval = 2
     /// A node whose heartbeat is older than this is lost (docs/contract.md §7: seen within 15 s).
     public static let lostAfter: TimeInterval = 15
 
-    public init(id: String, addresses: [String], version: String, startedAt: Date, heartbeatAt: Date) {
+    public init(id: String, addresses: [String], version: String, startedAt: Date, heartbeatAt: Date, advertiseUrl: String? = nil) {
+        self.advertiseUrl = advertiseUrl
         self.id = id
         self.addresses = addresses
         self.version = version

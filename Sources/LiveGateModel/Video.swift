@@ -16,9 +16,13 @@ public struct Video: Sendable, Equatable {
     public var width: Int?
     public var height: Int?
     public var createdAt: Date
+    /// The node whose disk holds the file; the others fetch it from there (docs/contract.md §7,
+    /// "Files on several nodes"). Nil for recordings made before nodes were recorded.
+    public var nodeId: String?
 
     public init(id: String, channelId: String, userId: String, sessionId: String?, name: String, path: String, durationSec: Double,
-                sizeBytes: Int64, videoCodec: String?, audioCodec: String?, width: Int?, height: Int?, createdAt: Date) {
+                sizeBytes: Int64, videoCodec: String?, audioCodec: String?, width: Int?, height: Int?, createdAt: Date, nodeId: String? = nil) {
+        self.nodeId = nodeId
         self.id = id
         self.channelId = channelId
         self.userId = userId

@@ -17,6 +17,9 @@ final class HLSWriter: MediaWriter {
         /// After the session the ended playlist (with `EXT-X-ENDLIST`) and its segments stay
         /// this long, so players finish instead of meeting a 404 (`hls.keepAfterEndSec`).
         var keepAfterEnd: Double = 60
+        /// The media sequence number of the first segment, for a session continued from
+        /// another writer (another node, or this node's previous run); nil: 0.
+        var startNumber: Int?
     }
 
     let directory: String
@@ -51,10 +54,30 @@ final class HLSWriter: MediaWriter {
 
     var playlistPath: String { directory + "/index.m3u8" }
 
-    /// Segment names carry the session (`s` + 12 characters of its id), then a generation per
-    /// layout or connection: no name is reused within a channel's folder.
-    static func prefix(sessionId: String) -> String {
-        "s" + String(sessionId.replacingOccurrences(of: "ses_", with: "").prefix(12))
+    /// Segment names carry the session (`s` + 12 characters of its id), the writing node's tag
+    /// (`NodeTag`: which node to fetch it from), this run's tag, then a generation per layout
+    /// or connection: `sSESSION-NODETAG-RUN-GEN-NNNNN.ts`. No name is reused within a
+    /// channel's folder, across nodes sharing storage or across a restart.
+    static func prefix(sessionId: String, nodeTag: String, runTag: String) -> String {
+        "s" + String(sessionId.replacingOccurrences(of: "ses_", with: "").prefix(12)) + "-" + nodeTag + "-" + runTag
+    }
+
+    static func makeRunTag() -> String {
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+        return String((0..<4).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+    }
+
+    /// The first media sequence number for a writer that continues a session another writer
+    /// began (docs/contract.md §7, "Files on several nodes"): players must see the sequence go
+    /// on, never back. The earlier writers' numbers cannot be read (their node may be dead), but
+    /// they are bounded: libavformat cuts a segment when the stream reaches the next multiple
+    /// of the target duration, so a series holds at most `elapsed / segmentSeconds + 1`
+    /// segments, and a session has one series per connection or layout change. Past that
+    /// bound, with a margin of 1000 series, no number repeats; a player just sees a jump
+    /// after the `EXT-X-DISCONTINUITY`.
+    static func continuationStart(sessionStartedAt: Date, now: Date, segmentSeconds: Double) -> Int {
+        let elapsed = max(0, now.timeIntervalSince(sessionStartedAt))
+        return Int((elapsed / max(segmentSeconds, 0.1)).rounded(.up)) + 1000
     }
 
     func open(_ layout: StreamLayout) throws(AVFailure) {
@@ -68,6 +91,13 @@ final class HLSWriter: MediaWriter {
         // session ends, `close` adds EXT-X-ENDLIST itself.
         var flags = ["delete_segments", "independent_segments", "temp_file", "omit_endlist"]
         if generation > 0 { flags += ["append_list", "discont_start"] }
+        // A continued session's first series: a fresh playlist, numbered past the earlier
+        // writers', starting with a discontinuity (players reset their decoders there).
+        var startNumber: [String: String] = [:]
+        if generation == 0, let first = settings.startNumber {
+            flags += ["discont_start"]
+            startNumber = ["start_number": String(first)]
+        }
         let m = try MediaMuxer(format: "hls", url: playlistPath, layout: layout, interrupt: interrupt)
         try m.open(muxerOptions: [
             "hls_time": String(settings.segmentSeconds),
@@ -75,7 +105,7 @@ final class HLSWriter: MediaWriter {
             "hls_flags": flags.joined(separator: "+"),
             "hls_segment_type": "mpegts",
             "hls_segment_filename": "\(directory)/\(prefix)-\(generation)-%05d.ts",
-        ])
+        ].merging(startNumber) { $1 })
         muxer = m
         generation += 1
     }

@@ -26,6 +26,10 @@ public struct OutputPlan: Sendable, Equatable {
     /// The session continued from another node: this node's recording is this part of it
     /// (`SESSION-PART.mp4`; recovery reads the session id back from the name).
     public var part: Int?
+    /// When the session began, for a session this node continues (from another node, or from
+    /// its own previous run): its HLS media sequence starts past every number an earlier
+    /// writer can have used (`HLSWriter.continuationStart`). Nil: a new session, from 0.
+    public var continuesSessionStartedAt: Date?
 
     public init(channelId: String, userId: String, sessionId: String, hls: Bool, record: Bool, forwards: [ForwardTarget]) {
         self.channelId = channelId
@@ -83,10 +87,21 @@ public final class MediaHub: Sendable {
         /// The same for forwards, where it adds to the push's latency.
         public var forwardBatchPauseSeconds: Double = 0.02
 
+        /// This node's tag in HLS segment names (`NodeTag`): any node can tell from a segment's
+        /// name which node holds it.
+        public var hlsNodeTag = "00000000"
+        /// This run's mark in segment names (4 base-36 characters): a session resumed after a
+        /// restart, on the same node, never reuses a name the previous run wrote.
+        public var hlsRunTag: String = HLSWriter.makeRunTag()
+
         public init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
         public var hlsDirectory: String { dataDirectory + "/hls" }
-        public var recordingsDirectory: String { dataDirectory + "/recordings" }
+        /// Where recordings go: `DATA_DIR/recordings`, or this node's own sub-folder of
+        /// `recordings.dir` (storage several nodes share).
+        public var recordingsDirectoryOverride: String?
+        public var recordingsDirectory: String { recordingsDirectoryOverride ?? dataDirectory + "/recordings" }
+
     }
 
     /// The outputs of one channel session, across its connections.
@@ -250,8 +265,12 @@ public final class MediaHub: Sendable {
             let interrupt = InterruptFlag()
             let channelId = plan.channelId, sessionId = plan.sessionId
             let writer = HLSWriter(
-                directory: settings.hlsDirectory + "/" + plan.channelId, prefix: HLSWriter.prefix(sessionId: sessionId),
-                settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize, keepAfterEnd: settings.hlsKeepAfterEndSeconds),
+                directory: settings.hlsDirectory + "/" + plan.channelId,
+                prefix: HLSWriter.prefix(sessionId: sessionId, nodeTag: settings.hlsNodeTag, runTag: settings.hlsRunTag),
+                settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize, keepAfterEnd: settings.hlsKeepAfterEndSeconds,
+                                startNumber: plan.continuesSessionStartedAt.map {
+                                    HLSWriter.continuationStart(sessionStartedAt: $0, now: Date(), segmentSeconds: settings.hlsSegmentSeconds)
+                                }),
                 interrupt: interrupt,
                 ownsDirectory: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == sessionId } },
                 releaseDirectory: { [registry] in

@@ -21,6 +21,8 @@ struct ClusterHarness {
     var receiver: WebhookReceiver
     var env: [String: String]
     static let token = "tok_cluster", secret = "cluster-secret-0123456789"
+    /// Where every node of a `privateData` cluster sees its own data directory.
+    static let privateDataPath = "/tmp/livegate-node-data"
 
     func curl(_ node: Int, _ args: [String]) async throws -> [String: Any] {
         let r = try await ProcessRunner.run("curl", ["-s", "-u", "\(Self.token):\(Self.secret)"] + args.map {
@@ -53,7 +55,10 @@ struct ClusterHarness {
 extension XCTestCase {
     /// Starts `count` nodes (ids node-a, node-b …) on one fresh database and a webhook to a receiver.
     /// `databasePort`: the nodes reach PostgreSQL through this port (a relay the test can cut).
-    func startCluster(_ name: String, count: Int = 2, extraEnv: [String: String] = [:], databasePort: Int? = nil) async throws -> ClusterHarness {
+    /// `privateData`: each node in its own mount namespace with its data directory at one shared
+    /// path (`ClusterHarness.privateDataPath`), so no node can read another's files.
+    func startCluster(_ name: String, count: Int = 2, extraEnv: [String: String] = [:], databasePort: Int? = nil,
+                      privateData: Bool = false) async throws -> ClusterHarness {
         guard let base = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"] else {
             throw XCTSkip("LIVEGATE_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL and sets it")
         }
@@ -66,7 +71,8 @@ extension XCTestCase {
         var nodes: [ClusterHarness.Node] = []
         for i in 0..<count {
             let name = "node-" + String(UnicodeScalar(UInt8(97 + i)))
-            nodes.append(try await startClusterNode(name, dir: dir.appendingPathComponent(name), env: env))
+            nodes.append(try await startClusterNode(name, dir: dir.appendingPathComponent(name), env: env,
+                                                    privateDataAt: privateData ? ClusterHarness.privateDataPath : nil))
         }
         let receiver = try await WebhookReceiver.start(secret: "")
         var cluster = ClusterHarness(scratch: scratch, dir: dir, nodes: nodes, receiver: receiver, env: env)
@@ -76,11 +82,11 @@ extension XCTestCase {
         return cluster
     }
 
-    func startClusterNode(_ name: String, dir: URL, env: [String: String], port: Int? = nil) async throws -> ClusterHarness.Node {
+    func startClusterNode(_ name: String, dir: URL, env: [String: String], port: Int? = nil, privateDataAt: String? = nil) async throws -> ClusterHarness.Node {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let port = port ?? freePorts()
         let (process, log) = try await startGateway(dir: dir, port: port, extraEnv: env.merging(["LIVEGATE_NODE_ID": name]) { $1 },
-                                                    log: "gateway-\(Int(Date().timeIntervalSince1970 * 1000)).log")
+                                                    log: "gateway-\(Int(Date().timeIntervalSince1970 * 1000)).log", privateDataAt: privateDataAt)
         return ClusterHarness.Node(name: name, process: process, port: port, dir: dir, log: log)
     }
 

@@ -14,11 +14,25 @@ extension XCTestCase {
     }
 
     /// Starts `livegate serve` on loopback with its stderr in a file; waits for the HTTP listener.
-    func startGateway(dir: URL, port: Int, extraEnv: [String: String] = [:], log: String) async throws -> (Process, URL) {
+    /// `privateDataAt`: the gateway runs in a mount namespace of its own where `dir` is mounted
+    /// at that path — every node of a cluster sees its own data directory at the same path, as
+    /// separate containers or machines would, and none can read another's files by their path.
+    func startGateway(dir: URL, port: Int, extraEnv: [String: String] = [:], log: String, privateDataAt: String? = nil) async throws -> (Process, URL) {
         let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: gatewayBinary)
-        gateway.arguments = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
-        gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dir.path,
+        let serve = ["serve", "--rtmp-port", "\(port)", "--http-port", "\(port + 1)"]
+        var dataDir = dir.path
+        if let mountPoint = privateDataAt {
+            try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+            gateway.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            // As root a mount namespace is enough; otherwise a user namespace maps us to root in it.
+            gateway.arguments = (getuid() == 0 ? ["-m"] : ["-m", "-r"]) + ["--propagation", "private", "/bin/sh", "-c",
+                                 #"mount --bind "$1" "$2" && shift 2 && exec "$@""#, "livegate-node", dir.path, mountPoint, gatewayBinary] + serve
+            dataDir = mountPoint
+        } else {
+            gateway.executableURL = URL(fileURLWithPath: gatewayBinary)
+            gateway.arguments = serve
+        }
+        gateway.environment = ["LIVEGATE_RTMP_HOST": "127.0.0.1", "LIVEGATE_HTTP_HOST": "127.0.0.1", "LIVEGATE_DATA_DIR": dataDir,
                                "PATH": "/usr/bin:/bin"].merging(extraEnv) { $1 }
         let logFile = dir.appendingPathComponent(log)
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)

@@ -11,11 +11,11 @@ import XCTest
 /// the binary as deployed: an old recording is deleted at start with `video.deleted`, a deleted
 /// one through the API says so too, and `/usage` counts what is kept.
 final class RecordingRetentionTests: XCTestCase {
-    func video(_ id: String, user: String, ageDays: Double, now: Date, dir: URL, file: Bool = true) throws -> Video {
+    func video(_ id: String, user: String, ageDays: Double, now: Date, dir: URL, file: Bool = true, node: String? = nil) throws -> Video {
         let path = dir.appendingPathComponent("\(id).mp4")
         if file { try Data(repeating: 7, count: 1000).write(to: path) }
         return Video(id: id, channelId: "ch_\(user)", userId: user, sessionId: nil, name: "\(id).mp4", path: path.path, durationSec: 1,
-                     sizeBytes: 1000, videoCodec: "h264", audioCodec: nil, width: 16, height: 16, createdAt: now.addingTimeInterval(-ageDays * 86_400))
+                     sizeBytes: 1000, videoCodec: "h264", audioCodec: nil, width: 16, height: 16, createdAt: now.addingTimeInterval(-ageDays * 86_400), nodeId: node)
     }
 
     func testTheSweepDeletesWhatIsPastItsOwnersRetentionAndNothingElse() async throws {
@@ -30,18 +30,25 @@ final class RecordingRetentionTests: XCTestCase {
             try video("v_new", user: "plain", ageDays: 3, now: now, dir: dir),           // within them
             try video("v_short", user: "short", ageDays: 2, now: now, dir: dir),         // past its user's 1 day
             try video("v_long", user: "long", ageDays: 10, now: now, dir: dir),          // within its user's 30 days
-            try video("v_away", user: "plain", ageDays: 7.5, now: now, dir: dir, file: false),  // another node's file, in its grace day
-            try video("v_lost", user: "plain", ageDays: 9, now: now, dir: dir, file: false),    // nobody's file, a day past
+            try video("v_away", user: "plain", ageDays: 7.5, now: now, dir: dir, file: false, node: "node-b"),  // another node's file
+            try video("v_lost", user: "plain", ageDays: 9, now: now, dir: dir, file: false, node: "node-gone"), // a node long gone
         ]
         for v in videos {
             _ = try await store.createVideo(v, event: .make(type: "video.ready", channelId: v.channelId, userId: v.userId, at: now, data: .null), now: now)
         }
-        let sweeper = RecordingRetention(store: store, defaultDays: 7, dispatcher: nil, interval: .seconds(3600), logger: Logger(label: "test"))
+        let sweeper = RecordingRetention(store: store, nodeId: "node-a", defaultDays: 7, dispatcher: nil, interval: .seconds(3600), logger: Logger(label: "test"))
         let deleted = try await sweeper.sweep(now: now)
-        XCTAssertEqual(deleted, 3)
+        XCTAssertEqual(deleted, 4)
         var left: [String] = []
         for v in videos where try await store.video(id: v.id) != nil { left.append(v.id) }
-        XCTAssertEqual(left, ["v_new", "v_long", "v_away"])
+        XCTAssertEqual(left, ["v_new", "v_long"])
+        // This node's files went at once; the other nodes' removals wait for them, queued.
+        let pending = try await store.pendingFileDeletions()
+        XCTAssertEqual(pending, ["node-b": 1, "node-gone": 1])
+        let applied = try await FileDeletions(store: store, nodeId: "node-b", logger: Logger(label: "test")).apply()
+        XCTAssertEqual(applied, 1, "node-b applies its own (the file already gone counts as removed)")
+        let after = try await store.pendingFileDeletions()
+        XCTAssertEqual(after, ["node-gone": 1])
         for id in ["v_old", "v_short"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(id).mp4").path), "\(id)'s file went with it")
         }
@@ -49,11 +56,11 @@ final class RecordingRetentionTests: XCTestCase {
         let events = try await store.events(EventQuery(types: ["video.deleted"], limit: 100)).items
         let data = events.compactMap { $0.payload.objectValue?["data"]?.objectValue }
         XCTAssertEqual(Set(data.compactMap { ($0["video"]?.objectValue?["id"]).flatMap { if case .string(let s) = $0 { s } else { nil } } }),
-                       ["v_old", "v_short", "v_lost"])
-        XCTAssertTrue(data.count == 3 && data.allSatisfy { $0["reason"] == .string("retention") }, "\(data)")
+                       ["v_old", "v_short", "v_away", "v_lost"])
+        XCTAssertTrue(data.count == 4 && data.allSatisfy { $0["reason"] == .string("retention") }, "\(data)")
         let again = try await sweeper.sweep(now: now)
         XCTAssertEqual(again, 0, "a second node's sweep finds nothing left")
-        let none = RecordingRetention(store: store, defaultDays: nil, dispatcher: nil, interval: .seconds(3600), logger: Logger(label: "test"))
+        let none = RecordingRetention(store: store, nodeId: "node-a", defaultDays: nil, dispatcher: nil, interval: .seconds(3600), logger: Logger(label: "test"))
         let kept = try await none.sweep(now: now.addingTimeInterval(365 * 86_400))
         XCTAssertEqual(kept, 1, "without a server retention only the users' own apply (v_long, a year on)")
         let usage = try await store.usage(userId: "plain")

@@ -199,6 +199,26 @@ enum Migrations {
             // When a node was taken for lost (`node.lost` sent once; cleared when it is back).
             ["ALTER TABLE nodes ADD COLUMN lost_at TEXT"]
         },
+        Migration(version: 17, name: "files any node serves: node addresses, video owners, file deletions, the cluster secret") { b in
+            [
+                // Where the other nodes reach this one's internal endpoints (`cluster.advertiseUrl`).
+                "ALTER TABLE nodes ADD COLUMN advertise_url TEXT",
+                // The node whose disk holds the file (null: recorded before this, on the one node there was).
+                "ALTER TABLE videos ADD COLUMN node_id TEXT",
+                // A file to remove on the node that holds it: its owner applies and deletes the row
+                // (docs/contract.md §7, "Files on several nodes").
+                """
+                CREATE TABLE file_deletions (seq \(b.autoIncrementPrimaryKey), node_id TEXT NOT NULL, path TEXT NOT NULL,
+                  requested_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT)
+                """,
+                "CREATE INDEX file_deletions_node ON file_deletions (node_id, seq)",
+                // The key node-to-node requests are signed with when `cluster.secret` is not set:
+                // made once, here, so every node on this database shares it with no configuration.
+                "CREATE TABLE cluster_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                b == .sqlite ? "INSERT INTO cluster_settings (name, value) VALUES ('secret', lower(hex(randomblob(32))))"
+                    : "INSERT INTO cluster_settings (name, value) VALUES ('secret', md5(random()::text || clock_timestamp()::text) || md5(random()::text || clock_timestamp()::text))",
+            ]
+        },
     ]
 }
 

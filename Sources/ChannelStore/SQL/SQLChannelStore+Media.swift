@@ -11,10 +11,10 @@ extension SQLChannelStore {
         try await transaction { [self] db in
             try await db.raw("""
                 INSERT INTO videos (id, channel_id, user_id, session_id, name, path, duration_sec, size_bytes, video_codec, audio_codec,
-                  width, height, created_at)
+                  width, height, created_at, node_id)
                 VALUES (\(bind: video.id), \(bind: video.channelId), \(bind: video.userId), \(bind: video.sessionId), \(bind: video.name),
                   \(bind: video.path), \(bind: video.durationSec), \(bind: video.sizeBytes), \(bind: video.videoCodec), \(bind: video.audioCodec),
-                  \(bind: video.width), \(bind: video.height), \(bind: Timestamp.format(video.createdAt)))
+                  \(bind: video.width), \(bind: video.height), \(bind: Timestamp.format(video.createdAt)), \(bind: video.nodeId))
                 """).run()
             return try await insertEvent(db, event, now: now)
         }
@@ -28,14 +28,17 @@ extension SQLChannelStore {
         try await read { db in try await db.raw("SELECT * FROM videos WHERE path = \(bind: path)").first() }.map(Self.decodeVideo)
     }
 
-    /// Removes the record and returns it, so the caller can delete the file.
-    /// Deletes the row and logs `video.deleted` (why: `deleted` through the API, `retention`)
-    /// in one transaction; nil when it was already gone (so of two nodes sweeping, one logs it).
-    /// The file is the caller's to remove.
-    public func deleteVideo(id: String, reason: String, now: Date) async throws -> Video? {
+    /// Deletes the row, logs `video.deleted` (why: `deleted` through the API, `retention`) and
+    /// queues the file's removal on the node that holds it (`byNode` for a recording with no
+    /// node on record), all in one transaction; nil when it was already gone (so of two nodes
+    /// sweeping, one logs it). The owner applies the queued removal (`fileDeletions`).
+    public func deleteVideo(id: String, reason: String, now: Date, byNode: String) async throws -> Video? {
         try await transaction { [self] db in
             guard let row = try await db.raw("DELETE FROM videos WHERE id = \(bind: id) RETURNING *").first() else { return nil }
             let video = try Self.decodeVideo(row)
+            try await db.raw("""
+                INSERT INTO file_deletions (node_id, path, requested_at) VALUES (\(bind: video.nodeId ?? byNode), \(bind: video.path), \(bind: Timestamp.format(now)))
+                """).run()
             let channel = try await db.raw("SELECT \(unsafeRaw: Self.channelColumns) FROM channels WHERE id = \(bind: video.channelId)").first()
                 .map(Self.decodeChannel)
             _ = try await insertEvent(db, .make(type: EventType.videoDeleted.rawValue, channelId: video.channelId, userId: video.userId, at: now,
@@ -75,7 +78,55 @@ extension SQLChannelStore {
               sizeBytes: try row.decode(column: "size_bytes", as: Int64.self), videoCodec: try row.decode(column: "video_codec", as: String?.self),
               audioCodec: try row.decode(column: "audio_codec", as: String?.self), width: try row.decode(column: "width", as: Int?.self),
               height: try row.decode(column: "height", as: Int?.self),
-              createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)))
+              createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)),
+              nodeId: try row.decode(column: "node_id", as: String?.self))
+    }
+
+    // MARK: File deletions
+
+    /// Removals queued for `nodeId`'s disk, oldest first.
+    public func fileDeletions(nodeId: String, limit: Int) async throws -> [FileDeletion] {
+        try await read { db in
+            try await db.raw("""
+                SELECT seq, node_id, path, requested_at, attempts FROM file_deletions WHERE node_id = \(bind: nodeId) ORDER BY seq LIMIT \(bind: limit)
+                """).all().map { row in
+                FileDeletion(seq: try row.decode(column: "seq", as: Int64.self), nodeId: try row.decode(column: "node_id", as: String.self),
+                             path: try row.decode(column: "path", as: String.self),
+                             requestedAt: Timestamp.parse(try row.decode(column: "requested_at", as: String.self)),
+                             attempts: try row.decode(column: "attempts", as: Int.self))
+            }
+        }
+    }
+
+    /// The file is gone: the removal is done.
+    public func finishFileDeletion(seq: Int64) async throws {
+        try await write { db in try await db.raw("DELETE FROM file_deletions WHERE seq = \(bind: seq)").run() }
+    }
+
+    /// The removal failed this time (kept, tried again).
+    public func failFileDeletion(seq: Int64, error: String) async throws {
+        try await write { db in
+            try await db.raw("UPDATE file_deletions SET attempts = attempts + 1, last_error = \(bind: String(error.prefix(500))) WHERE seq = \(bind: seq)").run()
+        }
+    }
+
+    /// Removals queued for nodes, by node (for `/v1/system` and tests).
+    public func pendingFileDeletions() async throws -> [String: Int] {
+        try await read { db in
+            var byNode: [String: Int] = [:]
+            for row in try await db.raw("SELECT node_id, COUNT(*) AS n FROM file_deletions GROUP BY node_id").all() {
+                byNode[try row.decode(column: "node_id", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return byNode
+        }
+    }
+
+    /// The key node-to-node requests are signed with when `cluster.secret` is not configured:
+    /// made by the migration that created the table, the same for every node on this database.
+    public func clusterSecret() async throws -> String? {
+        try await read { db in
+            try await db.raw("SELECT value FROM cluster_settings WHERE name = 'secret'").first()?.decode(column: "value", as: String.self)
+        }
     }
 
     // MARK: Forwards

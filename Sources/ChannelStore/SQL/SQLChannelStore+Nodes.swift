@@ -8,11 +8,11 @@ extension SQLChannelStore {
     public func registerNode(_ node: NodeRecord) async throws {
         try await transaction { [self] db in
             try await db.raw("""
-                INSERT INTO nodes (id, addresses, version, started_at, heartbeat_at, lost_at)
+                INSERT INTO nodes (id, addresses, version, started_at, heartbeat_at, lost_at, advertise_url)
                 VALUES (\(bind: node.id), \(bind: Self.jsonStrings(node.addresses)), \(bind: node.version), \(bind: Timestamp.format(node.startedAt)),
-                        \(bind: Timestamp.format(node.heartbeatAt)), NULL)
+                        \(bind: Timestamp.format(node.heartbeatAt)), NULL, \(bind: node.advertiseUrl))
                 ON CONFLICT (id) DO UPDATE SET addresses = excluded.addresses, version = excluded.version, started_at = excluded.started_at,
-                  heartbeat_at = excluded.heartbeat_at, lost_at = NULL
+                  heartbeat_at = excluded.heartbeat_at, lost_at = NULL, advertise_url = excluded.advertise_url
                 """).run()
             _ = try await insertEvent(db, Self.nodeEvent(.nodeJoined, node, at: node.heartbeatAt, rejoined: false), now: node.heartbeatAt)
         }
@@ -26,7 +26,7 @@ extension SQLChannelStore {
             let wasLost = try before.decode(column: "lost_at", as: String?.self) != nil
             guard let row = try await db.raw("""
                 UPDATE nodes SET heartbeat_at = \(bind: Timestamp.format(now)), lost_at = NULL WHERE id = \(bind: id)
-                RETURNING id, addresses, version, started_at, heartbeat_at
+                RETURNING id, addresses, version, started_at, heartbeat_at, advertise_url
                 """).first() else { return false }
             if wasLost { _ = try await insertEvent(db, Self.nodeEvent(.nodeJoined, try Self.decodeNode(row), at: now, rejoined: true), now: now) }
             return true
@@ -44,7 +44,7 @@ extension SQLChannelStore {
         return try await transaction { [self] db in
             let rows = try await db.raw("""
                 UPDATE nodes SET lost_at = \(bind: Timestamp.format(now)) WHERE heartbeat_at < \(bind: cutoff) AND lost_at IS NULL
-                RETURNING id, addresses, version, started_at, heartbeat_at
+                RETURNING id, addresses, version, started_at, heartbeat_at, advertise_url
                 """).all()
             var lost: [NodeRecord] = []
             for row in rows {
@@ -71,7 +71,8 @@ extension SQLChannelStore {
         return NodeRecord(id: try row.decode(column: "id", as: String.self), addresses: parsed,
                           version: try row.decode(column: "version", as: String.self),
                           startedAt: Timestamp.parse(try row.decode(column: "started_at", as: String.self)),
-                          heartbeatAt: Timestamp.parse(try row.decode(column: "heartbeat_at", as: String.self)))
+                          heartbeatAt: Timestamp.parse(try row.decode(column: "heartbeat_at", as: String.self)),
+                          advertiseUrl: try row.decode(column: "advertise_url", as: String?.self))
     }
 
     public func removeNode(id: String) async throws {
@@ -80,7 +81,7 @@ extension SQLChannelStore {
 
     public func nodes() async throws -> [NodeRecord] {
         try await read { db in
-            try await db.raw("SELECT id, addresses, version, started_at, heartbeat_at FROM nodes ORDER BY id").all().map(Self.decodeNode)
+            try await db.raw("SELECT id, addresses, version, started_at, heartbeat_at, advertise_url FROM nodes ORDER BY id").all().map(Self.decodeNode)
         }
     }
 }
