@@ -32,6 +32,8 @@ public protocol ChannelStore: Sendable {
     func nodes() async throws -> [NodeRecord]
     /// A node that stops cleanly leaves the list (a crashed one stays, unhealthy, until it is back).
     func removeNode(id: String) async throws
+    func forgetNode(id: String, now: Date) async throws -> Bool
+    func departedNodes() async throws -> [String: (departedAt: Date, removed: Bool)]
     func claimIdempotencyKey(_ request: IdempotentRequest, now: Date) async throws -> IdempotencyClaim
     /// Stores the answer of a claimed key (replayed to the same request for 24 h).
     func completeIdempotencyKey(tokenId: String, key: String, status: Int, response: String) async throws

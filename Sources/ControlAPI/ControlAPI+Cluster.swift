@@ -8,7 +8,7 @@ import NIOCore
 /// What any node serves of what another node holds, and the internal endpoints the nodes
 /// fetch it from (docs/contract.md §7, "Files on several nodes").
 extension ControlAPI {
-    static let peerUnavailable = APIError(.serviceUnavailable, ec: 5031, "the node holding this file cannot be reached; retry shortly",
+    static let peerUnavailable = APIError(.serviceUnavailable, ec: 5030, "the node holding this file cannot be reached; retry shortly",
                                           headers: [.retryAfter: "1"])
 
     // MARK: Which node holds it
@@ -69,8 +69,13 @@ extension ControlAPI {
 
     /// A recording whose file is on another node: its answer (200, 206, 304, 416) passed on.
     func relayedVideo(_ request: Request, video: Video) async throws -> Response? {
-        guard let relay = configuration.peers, let owner = video.nodeId, owner != relay.settings.nodeId else { return nil }
-        guard let node = await relay.node(id: owner) else { return nil }
+        guard let owner = video.nodeId, owner != configuration.nodeId else { return nil }
+        guard await fileAvailability()(owner) else {
+            throw APIError(.notFound, ec: 4041, "the recording's file was on node \(owner), which is gone (see fileAvailable)",
+                           data: .object(["nodeId": .string(owner), "fileAvailable": .bool(false)]))
+        }
+        guard let relay = configuration.peers else { return nil }
+        guard let node = await relay.node(id: owner) else { throw Self.peerUnavailable }
         var headers: [(String, String)] = []
         for name in [HTTPField.Name.range, ConditionalRequest.ifRange, ConditionalRequest.ifNoneMatch] {
             if let value = request.headers[name] { headers.append((name.rawName, value)) }
@@ -88,6 +93,44 @@ extension ControlAPI {
             let length = passed["content-length"].flatMap(Int.init)
             return Response(status: .init(code: status), headers: fields, body: Self.streamed(download, contentLength: length))
         }
+    }
+
+    // MARK: Whether a recording's file can still be had
+
+    /// For each node id: can a file on it still be fetched? A node in the list whose heartbeat
+    /// is within `nodeGoneAfter`, or one that stopped cleanly less than that ago; not one the
+    /// operator removed, nor one gone longer. Read once per request.
+    func fileAvailability() async -> @Sendable (String?) -> Bool {
+        let now = Date(), goneAfter = configuration.nodeGoneAfter
+        guard let nodes = try? await store.nodes(), let departed = try? await store.departedNodes() else { return { _ in true } }
+        let heartbeats = Dictionary(nodes.map { ($0.id, $0.heartbeatAt) }, uniquingKeysWith: { a, _ in a })
+        return { nodeId in
+            guard let nodeId else { return true }
+            if let beat = heartbeats[nodeId] { return now.timeIntervalSince(beat) <= goneAfter }
+            guard let left = departed[nodeId], !left.removed else { return false }
+            return now.timeIntervalSince(left.departedAt) <= goneAfter
+        }
+    }
+
+    /// A recording as the API shows it: where its file is, and whether it can still be had.
+    func render(_ video: Video, available: Bool) -> JSONValue {
+        guard case .object(var o) = video.json else { return video.json }
+        o["nodeId"] = video.nodeId.map { .string($0) } ?? .null
+        o["fileAvailable"] = .bool(available)
+        return .object(o)
+    }
+
+    /// `DELETE /v1/system/nodes/{id}`: the operator says a node is gone for good — it leaves
+    /// the list, and its recordings say `fileAvailable: false`. Not this node, nor one whose
+    /// heartbeat is fresh (409: stop it first).
+    func forgetNode(_ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        if id == configuration.nodeId { throw APIError(.conflict, ec: 4090, "this node cannot remove itself; remove it from another node once it is stopped") }
+        if let node = try await store.nodes().first(where: { $0.id == id }), node.isHealthy(at: Date()) {
+            throw APIError(.conflict, ec: 4090, "node \(id) is running (heartbeat \(Timestamp.format(node.heartbeatAt))); stop it first")
+        }
+        guard try await store.forgetNode(id: id, now: Date()) else { throw APIError.notFound("node") }
+        return Envelope.noContent()
     }
 
     // MARK: Internal endpoints

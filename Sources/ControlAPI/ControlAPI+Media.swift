@@ -2,6 +2,7 @@ import LiveGateModel
 import ChannelStore
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 
 /// Forwards (push targets), videos (recordings) and HLS playback: docs/contract.md §3 and the
@@ -104,12 +105,13 @@ extension ControlAPI {
         let (user, empty) = listUser(q.userId, context)
         if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
         q.userId = user
-        return Envelope.response(data: page(try await store.searchVideos(q)) { render($0) })
+        let available = await fileAvailability()
+        return Envelope.response(data: page(try await store.searchVideos(q)) { render($0, available: available($0.nodeId)) })
     }
 
     func getVideo(_ context: APIRequestContext) async throws -> Response {
         guard let video = try await store.video(id: try parameter(context, "id")) else { throw APIError.notFound("video") }
-        return Envelope.response(data: render(video))
+        return Envelope.response(data: render(video, available: await fileAvailability()(video.nodeId)))
     }
 
     /// The record goes at once; the file's removal is queued for the node that holds it
@@ -119,7 +121,7 @@ extension ControlAPI {
             throw APIError.notFound("video")
         }
         dispatcher?.notify()
-        await configuration.applyFileDeletions()
+        _ = try? await FileDeletionQueue(store: store, nodeId: configuration.nodeId, logger: Logger(label: "livegate.recordings")).apply()
         return Envelope.noContent()
     }
 

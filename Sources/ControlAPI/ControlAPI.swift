@@ -178,6 +178,10 @@ public struct ControlAPI: Sendable {
             APIRoute(.delete, "/v1/webhooks/{id}", operation: "deleteWebhook", "Delete a webhook", access: .unbound(.webhooks), status: 204, .noContent) { _, c in try await deleteWebhook(c) },
             APIRoute(.get, "/v1/search", operation: "search", "Search channels or videos", access: .scope(.channelsRead),
                      query: [.oneOf("type", ["channel", "video"], "What to search (default channel)")] + Self.channelFilters + QueryParameter.ordered(newestFirst: false), .json("SearchPage")) { r, c in try await search(r, c) },
+            APIRoute(.delete, "/v1/system/nodes/{id}", operation: "removeNode",
+                     "Remove a stopped or lost node for good: it leaves the list, its recordings' files are unavailable", access: .unbound(.admin), status: 204,
+                     OperationContract(statuses: [409: [4090]],
+                                       descriptions: [409: "This node itself, or a node whose heartbeat is fresh: stop it first (4090)"])) { _, c in try await forgetNode(c) },
             APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", access: .anyToken, .json("System")) { _, _ in await system() },
             APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first", access: .scope(.channelsRead),
                      query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
@@ -279,7 +283,8 @@ public struct ControlAPI: Sendable {
             nodes = .array(records.map { n in
                 .object(["id": .string(n.id), "addresses": .array(n.addresses.map { .string($0) }), "version": .string(n.version),
                          "startedAt": .string(Timestamp.format(n.startedAt)), "heartbeatAt": .string(Timestamp.format(n.heartbeatAt)),
-                         "healthy": .bool(n.isHealthy(at: now)), "self": .bool(n.id == configuration.nodeId)])
+                         "healthy": .bool(n.isHealthy(at: now)), "self": .bool(n.id == configuration.nodeId),
+                         "advertiseUrl": n.advertiseUrl.map { .string($0) } ?? .null])
             })
         } else {
             nodes = .null

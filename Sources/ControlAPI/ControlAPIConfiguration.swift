@@ -56,8 +56,9 @@ public struct ControlAPIConfiguration: Sendable {
     /// Fetches what another node holds (HLS files, recordings) and signs node-to-node
     /// requests; nil: a single node, nothing to fetch, the internal endpoints closed.
     public var peers: PeerRelay?
-    /// Applies the file removals queued for this node now (a deleted recording's file).
-    public var applyFileDeletions: @Sendable () async -> Void = {}
+    /// `cluster.nodeGoneAfterHours`: a node absent (no heartbeat, or stopped) this long is gone
+    /// for good, and its recordings' files with it (`fileAvailable: false`).
+    public var nodeGoneAfter: TimeInterval = 24 * 3600
 
     /// `rtmp://HOST:PORT/live` — OBS's "Server"; the stream key is `streamId`.
     /// Why this node takes no publishes now (`draining`), nil while it does: `/readyz/ingest`,

@@ -80,7 +80,7 @@ extension ControlAPI {
     /// Error statuses: component name, the `ec` codes (docs/contract.md §4) and the headers always sent.
     static let errorStatuses: [Int: (name: String, codes: [Int], headers: [String])] = [
         400: ("BadRequestError", [4000], []), 401: ("UnauthorizedError", [4010], ["WWW-Authenticate"]),
-        403: ("ForbiddenError", [4030, 4031], []), 404: ("NotFoundError", [4040], []), 409: ("ConflictError", [4090], []),
+        403: ("ForbiddenError", [4030, 4031], []), 404: ("NotFoundError", [4040, 4041], []), 409: ("ConflictError", [4090], []),
         412: ("PreconditionFailedError", [4120], []), 413: ("PayloadTooLargeError", [4130], []),
         415: ("UnsupportedMediaTypeError", [4150], []), 416: ("RangeNotSatisfiableError", [4160], ["Content-Range"]),
         422: ("ValidationError", [4220], []), 429: ("TooManyRequestsError", [4290], ["Retry-After"]),

@@ -61,6 +61,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "Node": described(object([
                 "id": string, "addresses": array(string), "version": string, "startedAt": dateTime, "heartbeatAt": dateTime,
                 "healthy": described(boolean, "A heartbeat within the last 15 s"), "self": described(boolean, "The node that answered"),
+                "advertiseUrl": described(nullable(string), "Where the other nodes fetch its HLS files and recordings (cluster.advertiseUrl)"),
             ]), "A gateway node: a heartbeat every 2 s."),
             "SystemStats": object([
                 "connections": integer, "liveChannels": integer, "ingestBitrateKbps": number, "cpuSeconds": number, "memoryRssBytes": number,
@@ -109,7 +110,9 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
         schemas["Forward"] = object(["id": string, "channelId": string, "url": string, "enabled": boolean, "createdAt": dateTime,
                                      "updatedAt": dateTime, "status": described(nullable(ref("Output")), "Its output while the channel is live")])
         schemas["ForwardPage"] = page(ref("Forward"))
-        schemas["Video"] = OpenAPIEventSchemas.parts["EventVideo"]
+        schemas["Video"] = adding(adding(OpenAPIEventSchemas.parts["EventVideo"] ?? anyValue,
+                                         "nodeId", described(nullable(string), "The node whose disk holds the file (null: recorded before nodes were recorded); any node serves it")),
+                                  "fileAvailable", described(boolean, "False once the file's node is gone for good (removed by the operator, or absent for cluster.nodeGoneAfterHours): the download answers 404 (4041)"))
         schemas["VideoPage"] = page(ref("Video"))
         schemas["SearchPage"] = page(.object(["oneOf": .array([
             adding(object(channelProperties), "type", .object(["const": .string("channel")])),

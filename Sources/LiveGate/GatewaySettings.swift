@@ -70,6 +70,8 @@ public struct GatewaySettings: Sendable {
     public var clusterSecret: String
     /// `recordings.dir` (empty: DATA_DIR/recordings).
     public var recordingsDir: String
+    /// `cluster.nodeGoneAfterHours`, in seconds.
+    public var nodeGoneAfter: TimeInterval
 
     /// This node's folder under `recordings.dir` (nil when unset): named after its id, so no two
     /// nodes sharing the storage collide, and start-up recovery only ever reads its own files.
@@ -123,6 +125,7 @@ public struct GatewaySettings: Sendable {
         advertiseUrlSetting = c.string("cluster.advertiseUrl")
         clusterSecret = c.string("cluster.secret")
         recordingsDir = c.string("recordings.dir")
+        nodeGoneAfter = c.double("cluster.nodeGoneAfterHours") * 3600
         let retention = c.int("recordings.retentionDays")
         retentionDays = retention > 0 ? retention : nil
     }

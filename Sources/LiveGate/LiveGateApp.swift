@@ -212,8 +212,8 @@ public struct LiveGateApp: Sendable {
             let secret = configuredSecret.isEmpty ? ((try? await store.clusterSecret()) ?? nil) : configuredSecret
             let peers = secret.map { PeerRelay(settings: .init(nodeId: nodeId, secret: $0), store: store, logger: Logger(label: "livegate.cluster")) }
             apiConfiguration.peers = peers
+            apiConfiguration.nodeGoneAfter = settings.nodeGoneAfter
             let fileDeletions = FileDeletions(store: store, nodeId: nodeId, logger: Logger(label: "livegate.recordings"))
-            apiConfiguration.applyFileDeletions = { _ = try? await fileDeletions.apply() }
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())
             let publicHost = settings.publicHost

@@ -23,7 +23,7 @@ extension ControlAPIConformanceTests {
 
     static let accessTable: [String: Expected] = [
         "getHealth": .anonymous, "getReadiness": .anonymous, "getIngestReadiness": .anonymous, "getMetrics": .anonymous, "getOpenAPIDocument": .anonymous, "getHLSFile": .anonymous,
-        "getSystem": .anyToken,
+        "getSystem": .anyToken, "removeNode": .unbound("admin"),
         "getSystemStats": .unbound("stats:read"),
         "createChannel": .scope("channels:write"), "listChannels": .scope("channels:read"), "getChannel": .scope("channels:read"),
         "replaceChannel": .scope("channels:write"), "updateChannel": .scope("channels:write"), "deleteChannel": .scope("channels:write"),
@@ -113,6 +113,12 @@ extension ControlAPIConformanceTests {
                 } else if path.hasPrefix("/v1/tokens/{id}") {
                     let id = "tok_victim\(UUID().uuidString.prefix(8).lowercased())"
                     try await store.saveToken(APIToken(id: id, secretHash: APITokens.hash("x"), scopes: ["videos"], origin: .api, createdAt: Date()))
+                    result = result.replacingOccurrences(of: "{id}", with: id)
+                } else if path.hasPrefix("/v1/system/nodes/{id}") {
+                    // A node that stopped long ago, so removing it succeeds.
+                    let id = "node-old-\(UUID().uuidString.prefix(8).lowercased())"
+                    try await store.registerNode(NodeRecord(id: id, addresses: [], version: "t", startedAt: Date(timeIntervalSinceNow: -7200),
+                                                            heartbeatAt: Date(timeIntervalSinceNow: -3600)))
                     result = result.replacingOccurrences(of: "{id}", with: id)
                 } else if path.hasPrefix("/hls/") {
                     result = "/hls/ch_none/index.m3u8"

@@ -80,6 +80,48 @@ extension ControlAPIConformanceTests {
         }
     }
 
+    /// Issue #21 item 2: a recording whose node is gone for good says so (`fileAvailable:
+    /// false`, a download 404 that explains) instead of a bare 404; one whose node merely
+    /// stopped a moment ago does not; the operator can declare a node gone at once.
+    func testARecordingSaysWhenItsFilesNodeIsGoneForGood() async throws {
+        let u = self.u, store = self.store!
+        let now = Date()
+        func video(_ id: String, node: String?) async throws {
+            let v = Video(id: id, channelId: "ch_\(u)", userId: u, sessionId: nil, name: "\(id).mp4", path: "/nowhere/\(id).mp4", durationSec: 1,
+                          sizeBytes: 10, videoCodec: "h264", audioCodec: nil, width: 2, height: 2, createdAt: now, nodeId: node)
+            _ = try await store.createVideo(v, event: .make(type: "video.ready", channelId: v.channelId, userId: u, at: now, data: .null), now: now)
+        }
+        try await video("vid_gone_\(u)", node: "never-listed-\(u)")
+        try await video("vid_left_\(u)", node: "left-\(u)")
+        try await video("vid_old_\(u)", node: nil)
+        // A node that stopped cleanly just now: its files count as available (it may come back).
+        try await store.registerNode(NodeRecord(id: "left-\(u)", addresses: [], version: "t", startedAt: now, heartbeatAt: now.addingTimeInterval(-60)))
+        try await store.removeNode(id: "left-\(u)")
+        try await withClient { c in
+            func available(_ id: String) async throws -> Bool? { try await c.call(.get, "/v1/videos/\(id)").data?["fileAvailable"] as? Bool }
+            let gone = try await available("vid_gone_\(u)"), left = try await available("vid_left_\(u)"), old = try await available("vid_old_\(u)")
+            XCTAssertEqual(gone, false, "a node nobody knows")
+            XCTAssertEqual(left, true, "a node that stopped a minute ago")
+            XCTAssertEqual(old, true, "a recording from before nodes were recorded")
+            let node = try await c.call(.get, "/v1/videos/vid_left_\(u)").data?["nodeId"] as? String
+            XCTAssertEqual(node, "left-\(u)")
+            let download = try await c.call(.get, "/v1/videos/vid_gone_\(u)/file")
+            XCTAssertEqual(download.status, 404)
+            XCTAssertEqual(download.body["ec"] as? Int, 4041, download.raw)
+            // The operator removes the stopped node for good.
+            let removed = try await c.call(.delete, "/v1/system/nodes/left-\(u)")
+            XCTAssertEqual(removed.status, 204)
+            let after = try await available("vid_left_\(u)")
+            XCTAssertEqual(after, false)
+            let unknown = try await c.call(.delete, "/v1/system/nodes/nobody-\(u)")
+            XCTAssertEqual(unknown.status, 404)
+            // A running node cannot be removed, nor the node answering.
+            try await store.registerNode(NodeRecord(id: "alive-\(u)", addresses: [], version: "t", startedAt: Date(), heartbeatAt: Date()))
+            let alive = try await c.call(.delete, "/v1/system/nodes/alive-\(u)")
+            XCTAssertEqual(alive.status, 409)
+        }
+    }
+
     func testVideosListReadDownloadWithRangeAndDelete() async throws {
         let u = self.u
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("lg-video-\(UUID()).mp4")

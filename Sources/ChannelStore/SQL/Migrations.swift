@@ -215,6 +215,9 @@ enum Migrations {
                 // The key node-to-node requests are signed with when `cluster.secret` is not set:
                 // made once, here, so every node on this database shares it with no configuration.
                 "CREATE TABLE cluster_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                // Nodes that left the `nodes` list: when (a clean stop), and whether the operator
+                // removed them for good — their recordings' files are then unavailable.
+                "CREATE TABLE departed_nodes (id TEXT PRIMARY KEY, departed_at TEXT NOT NULL, removed INTEGER NOT NULL DEFAULT 0)",
                 b == .sqlite ? "INSERT INTO cluster_settings (name, value) VALUES ('secret', lower(hex(randomblob(32))))"
                     : "INSERT INTO cluster_settings (name, value) VALUES ('secret', md5(random()::text || clock_timestamp()::text) || md5(random()::text || clock_timestamp()::text))",
             ]

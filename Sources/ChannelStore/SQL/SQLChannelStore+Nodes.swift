@@ -7,6 +7,7 @@ extension SQLChannelStore {
     /// Registers (or re-registers) a node, with `node.joined` in the same transaction.
     public func registerNode(_ node: NodeRecord) async throws {
         try await transaction { [self] db in
+            try await db.raw("DELETE FROM departed_nodes WHERE id = \(bind: node.id)").run()
             try await db.raw("""
                 INSERT INTO nodes (id, addresses, version, started_at, heartbeat_at, lost_at, advertise_url)
                 VALUES (\(bind: node.id), \(bind: Self.jsonStrings(node.addresses)), \(bind: node.version), \(bind: Timestamp.format(node.startedAt)),
@@ -75,8 +76,45 @@ extension SQLChannelStore {
                           advertiseUrl: try row.decode(column: "advertise_url", as: String?.self))
     }
 
+    /// A clean stop: the node leaves the list, and when it left is kept (its recordings' files
+    /// count as available until `cluster.nodeGoneAfterHours` after that).
     public func removeNode(id: String) async throws {
-        try await write { db in try await db.raw("DELETE FROM nodes WHERE id = \(bind: id)").run() }
+        let now = Timestamp.format(Date())
+        try await transaction { db in
+            try await db.raw("DELETE FROM nodes WHERE id = \(bind: id)").run()
+            try await db.raw("""
+                INSERT INTO departed_nodes (id, departed_at, removed) VALUES (\(bind: id), \(bind: now), 0)
+                ON CONFLICT (id) DO UPDATE SET departed_at = excluded.departed_at
+                """).run()
+        }
+    }
+
+    /// The operator removes a node for good (`DELETE /v1/system/nodes/{id}`): false if it was
+    /// not known at all. Its recordings' files are unavailable from now on.
+    public func forgetNode(id: String, now: Date) async throws -> Bool {
+        try await transaction { db in
+            let listed = try await db.raw("DELETE FROM nodes WHERE id = \(bind: id) RETURNING id").first() != nil
+            let departed = try await db.raw("SELECT id FROM departed_nodes WHERE id = \(bind: id)").first() != nil
+            let recorded = try await db.raw("SELECT id FROM videos WHERE node_id = \(bind: id) LIMIT 1").first() != nil
+            guard listed || departed || recorded else { return false }
+            try await db.raw("""
+                INSERT INTO departed_nodes (id, departed_at, removed) VALUES (\(bind: id), \(bind: Timestamp.format(now)), 1)
+                ON CONFLICT (id) DO UPDATE SET removed = 1
+                """).run()
+            return true
+        }
+    }
+
+    /// Nodes that left the list: when, and whether removed for good.
+    public func departedNodes() async throws -> [String: (departedAt: Date, removed: Bool)] {
+        try await read { db in
+            var out: [String: (departedAt: Date, removed: Bool)] = [:]
+            for row in try await db.raw("SELECT id, departed_at, removed FROM departed_nodes").all() {
+                out[try row.decode(column: "id", as: String.self)] = (Timestamp.parse(try row.decode(column: "departed_at", as: String.self)),
+                                                                      try row.decode(column: "removed", as: Int.self) != 0)
+            }
+            return out
+        }
     }
 
     public func nodes() async throws -> [NodeRecord] {
