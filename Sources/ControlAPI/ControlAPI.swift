@@ -283,7 +283,7 @@ public struct ControlAPI: Sendable {
             nodes = .array(records.map { n in
                 .object(["id": .string(n.id), "addresses": .array(n.addresses.map { .string($0) }), "version": .string(n.version),
                          "startedAt": .string(Timestamp.format(n.startedAt)), "heartbeatAt": .string(Timestamp.format(n.heartbeatAt)),
-                         "healthy": .bool(n.isHealthy(at: now)), "self": .bool(n.id == configuration.nodeId),
+                         "healthy": .bool(now.timeIntervalSince(n.heartbeatAt) <= configuration.leaseTimeToLive), "self": .bool(n.id == configuration.nodeId),
                          "advertiseUrl": n.advertiseUrl.map { .string($0) } ?? .null])
             })
         } else {

@@ -56,6 +56,9 @@ public struct ControlAPIConfiguration: Sendable {
     /// Fetches what another node holds (HLS files, recordings) and signs node-to-node
     /// requests; nil: a single node, nothing to fetch, the internal endpoints closed.
     public var peers: PeerRelay?
+    /// `cluster.leaseTtlSec`: a node whose heartbeat is older is not `healthy` in `/v1/system`
+    /// (the same life its sessions' leases have).
+    public var leaseTimeToLive: TimeInterval = SessionLease.timeToLive
     /// `cluster.nodeGoneAfterHours`: a node absent (no heartbeat, or stopped) this long is gone
     /// for good, and its recordings' files with it (`fileAvailable: false`).
     public var nodeGoneAfter: TimeInterval = 24 * 3600

@@ -60,7 +60,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             ]),
             "Node": described(object([
                 "id": string, "addresses": array(string), "version": string, "startedAt": dateTime, "heartbeatAt": dateTime,
-                "healthy": described(boolean, "A heartbeat within the last 15 s"), "self": described(boolean, "The node that answered"),
+                "healthy": described(boolean, "A heartbeat within cluster.leaseTtlSec (5 s): the life its sessions' leases have"), "self": described(boolean, "The node that answered"),
                 "advertiseUrl": described(nullable(string), "Where the other nodes fetch its HLS files and recordings (cluster.advertiseUrl)"),
             ]), "A gateway node: a heartbeat every 2 s."),
             "SystemStats": object([

@@ -20,10 +20,23 @@ public enum CrossNodeDecision {
             // for a restart, or crashed): the window, not the holder's lease, decides.
             return .continueHere(replaced: false)
         }
-        // A live session whose node stopped renewing its lease is over.
-        if lease.expiresAt < facts.now { return .endThenRetry(reason: .nodeLost) }
-        // A live one is taken over only under `replace`.
-        guard facts.takeOver else { return .busy(node: lease.nodeId) }
-        return .continueHere(replaced: true)
+        // A live session whose node stopped renewing its lease: its node is lost, and its
+        // publisher went with it — this publish is that publisher coming back (any publish
+        // with the key is, as on one node) and continues the session while the window, counted
+        // from the node's last renewal, is open; after it, the session is over.
+        if lease.expiresAt < facts.now {
+            if facts.reconnectWindow > 0, facts.lastRenewal.addingTimeInterval(facts.reconnectWindow) > facts.now {
+                return .continueHere(replaced: false)
+            }
+            return .endThenRetry(reason: .nodeLost)
+        }
+        // A live one is taken over under `replace`.
+        if facts.takeOver { return .continueHere(replaced: true) }
+        // Its node is late renewing (dead, probably): wait for the lease to expire rather than
+        // refuse a publisher that is coming back to a crashed node's session.
+        if facts.now.timeIntervalSince(facts.lastRenewal) > facts.renewInterval + 1 {
+            return .holderSilent(node: lease.nodeId, until: lease.expiresAt)
+        }
+        return .busy(node: lease.nodeId)
     }
 }

@@ -70,6 +70,8 @@ public struct GatewaySettings: Sendable {
     public var clusterSecret: String
     /// `recordings.dir` (empty: DATA_DIR/recordings).
     public var recordingsDir: String
+    /// `cluster.leaseTtlSec`.
+    public var leaseTimeToLive: TimeInterval
     /// `cluster.nodeGoneAfterHours`, in seconds.
     public var nodeGoneAfter: TimeInterval
 
@@ -126,6 +128,7 @@ public struct GatewaySettings: Sendable {
         clusterSecret = c.string("cluster.secret")
         recordingsDir = c.string("recordings.dir")
         nodeGoneAfter = c.double("cluster.nodeGoneAfterHours") * 3600
+        leaseTimeToLive = c.double("cluster.leaseTtlSec")
         let retention = c.int("recordings.retentionDays")
         retentionDays = retention > 0 ? retention : nil
     }

@@ -70,7 +70,7 @@ extension IngestCoordinator {
     /// the publisher is answered. (Answering first and writing from the command loop cut accept
     /// p50 by ~40% but queued the write behind other sessions' work: channel.live webhooks went
     /// from p99 62 ms to 1.1 s — BENCHMARKS.md.)
-    func writeSession(_ session: ChannelLifecycle.Session, channelId: String) async {
+    func writeSession(_ session: ChannelLifecycle.Session, channelId: String, held: Bool = false) async {
         guard let channel = channels[channelId]?.machine.channel else { return }
         let record = SessionRecord(id: session.id, channelId: channelId, nodeId: nodeId, startedAt: session.startedAt,
                                    remoteAddr: session.remoteAddress, encoder: session.encoder)
@@ -94,7 +94,19 @@ extension IngestCoordinator {
         switch outcome {
         case .started:
             break
-        case .busy(let node):
+        case .busy(let node, let retryAt):
+            // Its node stopped renewing (dead, probably): held until its lease expires, then
+            // asked again — it then continues the session instead of being refused.
+            if let retryAt, !held, clock.runsTimers {
+                let wait = min(max(0, retryAt.timeIntervalSince(clock.now())) + 0.25, leaseKeeping.configuration.timeToLive + 1)
+                logger.notice("publish held: the node carrying the session stopped renewing its lease", metadata: [
+                    "channel": "\(channelId)", "node": "\(node)", "wait.sec": "\(String(format: "%.1f", wait))"])
+                try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                // Still this publish waiting (not closed, not cancelled meanwhile)?
+                guard let machine = channels[channelId]?.machine, machine.startingConnection != nil, machine.session?.id == session.id else { return }
+                await writeSession(session, channelId: channelId, held: true)
+                return
+            }
             logger.info("publish refused: the channel is live on another node", metadata: ["channel": "\(channelId)", "node": "\(node)"])
             await feed(channelId) { $0.sessionBusyElsewhere(now: clock.now()) }
             return

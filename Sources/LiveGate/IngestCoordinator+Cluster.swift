@@ -126,6 +126,14 @@ extension IngestCoordinator {
         guard !lost.isEmpty else { return }
         dispatcher?.notify()
         for entry in lost {
+            if let until = entry.waitingUntil {
+                logger.warning("a lost node's session waits for its publisher", metadata: [
+                    "channel": "\(entry.session.channelId)", "session": "\(entry.session.id)", "node": "\(entry.lostNode)",
+                    "window.ends": "\(Timestamp.format(until))"])
+                // This node's own lease (it could not renew for too long): its publisher goes now.
+                if entry.lostNode == nodeId { await leaseLost(entry.session.channelId, sessionId: entry.session.id) }
+                continue
+            }
             let reason = entry.session.endReason ?? OfflineReason.nodeLost.rawValue
             sessionsEndedByReason[reason, default: 0] += 1
             logger.warning("ended the session of a lost node", metadata: [

@@ -30,7 +30,7 @@ extension IngestCoordinator {
             let reason = known.flatMap { OfflineReason(rawValue: $0.reason) } ?? waitedFor ?? .nodeLost
             var endedAt = known?.endedAt
             if endedAt == nil, let lease {
-                let lastRenewal = lease.expiresAt.addingTimeInterval(-SessionLease.timeToLive)
+                let lastRenewal = lease.expiresAt.addingTimeInterval(-leaseKeeping.configuration.timeToLive)
                 endedAt = min(now, lease.state == .reconnecting ? (lease.leftAt ?? lastRenewal) : lastRenewal)
             }
             try await end(sessionRecord: session, channel: try await store.channel(id: session.channelId), reason: reason, at: endedAt)

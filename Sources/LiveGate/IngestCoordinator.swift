@@ -90,10 +90,12 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
 
     public init(store: any IngestStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
                 lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, shutdownBudget: ShutdownBudget = .init(),
-                clock: IngestClock = .system, logger: Logger) {
+                clock: IngestClock = .system, leaseTimeToLive: TimeInterval = SessionLease.timeToLive, logger: Logger) {
         self.shutdownBudget = shutdownBudget
         self.clock = clock
-        self.leaseKeeping = LeaseKeeping(configuration: .init(resyncInterval: store.backendName == SQLBackend.postgres.rawValue ? 10 : nil),
+        self.leaseKeeping = LeaseKeeping(configuration: .init(renewInterval: SessionLease.renewInterval(timeToLive: leaseTimeToLive),
+                                                              timeToLive: leaseTimeToLive,
+                                                              resyncInterval: store.backendName == SQLBackend.postgres.rawValue ? 10 : nil),
                                          startedAt: clock.now())
         self.pendingEnds = pendingEndsPath.map(PendingEnds.init(path:))
         self.store = store

@@ -187,9 +187,15 @@ public struct LiveGateApp: Sendable {
                     do { _ = try forwardGuard.check(host: host); return nil } catch { return "\(error)" }
                 }
             }
+            var timing = SQLChannelStore.LeaseTiming()
+            timing.timeToLive = settings.leaseTimeToLive
+            timing.renewInterval = SessionLease.renewInterval(timeToLive: settings.leaseTimeToLive)
+            // Several nodes: lease times on the database's clock, so no node's skew decides.
+            timing.databaseClock = store.backend == .postgres
+            store.leaseTiming = timing
             let coordinator = IngestCoordinator(store: store, nodeId: nodeId, dispatcher: dispatcher, media: media, lifecycle: settings.lifecycle,
                                                 pendingEndsPath: settings.dataDir + "/pending-ends.json", shutdownBudget: shutdownBudget,
-                                                logger: Logger(label: "livegate.ingest"))
+                                                leaseTimeToLive: settings.leaseTimeToLive, logger: Logger(label: "livegate.ingest"))
             try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
@@ -213,6 +219,7 @@ public struct LiveGateApp: Sendable {
             let peers = secret.map { PeerRelay(settings: .init(nodeId: nodeId, secret: $0), store: store, logger: Logger(label: "livegate.cluster")) }
             apiConfiguration.peers = peers
             apiConfiguration.nodeGoneAfter = settings.nodeGoneAfter
+            apiConfiguration.leaseTimeToLive = settings.leaseTimeToLive
             let fileDeletions = FileDeletions(store: store, nodeId: nodeId, logger: Logger(label: "livegate.recordings"))
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
             gate.open(api.makeRouter().buildResponder())

@@ -7,12 +7,26 @@ public struct LeaseFacts: Sendable, Equatable {
     public var now: Date
     /// The channel's duplicate policy is `replace`.
     public var takeOver: Bool
+    /// The channel's `reconnectWindowSec`: how long after its node's last renewal a lost node's
+    /// live session may still be continued by its publisher coming back.
+    public var reconnectWindow: TimeInterval
+    /// The lease's lifetime and renewal period (`cluster.leaseTtlSec`): its last renewal is its
+    /// expiry less its lifetime; a renewal later than one period (and a second's grace) is overdue.
+    public var timeToLive: TimeInterval
+    public var renewInterval: TimeInterval
 
-    public init(lease: SessionLease, now: Date, takeOver: Bool) {
+    public init(lease: SessionLease, now: Date, takeOver: Bool, reconnectWindow: TimeInterval = 0,
+                timeToLive: TimeInterval = SessionLease.timeToLive, renewInterval: TimeInterval = SessionLease.renewInterval) {
         self.lease = lease
         self.now = now
         self.takeOver = takeOver
+        self.reconnectWindow = reconnectWindow
+        self.timeToLive = timeToLive
+        self.renewInterval = renewInterval
     }
+
+    /// When the holder last renewed the lease.
+    public var lastRenewal: Date { lease.expiresAt.addingTimeInterval(-timeToLive) }
 }
 
 /// What the decision table says about those facts; the store carries it out in the same transaction.
@@ -25,6 +39,10 @@ public enum LeaseVerdict: Sendable, Equatable {
     case continueHere(replaced: Bool)
     /// A publisher carries the session on `node` and the policy is `reject`: `BadName`.
     case busy(node: String)
+    /// The holder `node` has stopped renewing the lease, which has not expired yet: the publish
+    /// waits (until `until`, the lease's expiry) and asks again, rather than being refused for
+    /// a node that is probably dead.
+    case holderSilent(node: String, until: Date)
 }
 
 /// The rule the store runs on the facts (`IngestCore.CrossNodeDecision.rule`): passed in, so the

@@ -26,9 +26,16 @@ public struct SessionLease: Sendable, Equatable {
     /// The holder's latest snapshot of `/v1/channels/{id}/stats` (JSON), for the other nodes' API.
     public var stats: String?
 
-    /// How long a lease outlives its last renewal: renewed every `NodeRecord.heartbeatInterval`
-    /// (2 s), so a node is taken for lost after ~5 missed beats and its sessions end within 15 s.
-    public static let timeToLive: TimeInterval = 10
+    /// How long a lease outlives its last renewal by default (`cluster.leaseTtlSec`): renewed
+    /// every `renewInterval`, so a dead node's sessions can be continued elsewhere 5 s after
+    /// its last renewal — two missed renewals, never one late write.
+    public static let timeToLive: TimeInterval = 5
+    /// How often the holder renews its leases by default: 2 s, or less for a short lifetime
+    /// (`renewInterval(timeToLive:)`).
+    public static let renewInterval: TimeInterval = 2
+
+    /// The renewal period for a lease lifetime: at least two renewals fit in it.
+    public static func renewInterval(timeToLive: TimeInterval) -> TimeInterval { min(renewInterval, timeToLive / 2.5) }
 
     public init(channelId: String, sessionId: String, nodeId: String, state: State, windowEndsAt: Date? = nil, endReason: String? = nil,
                 expiresAt: Date, stats: String? = nil, leftAt: Date? = nil) {
@@ -52,19 +59,27 @@ public enum SessionStart: Sendable, Equatable {
     /// window, or (`replaced`) this publish replaces it by the channel's `replace` policy. The
     /// lease and the session row moved to this node; the old holder is told (`ClusterMessage.leaseMoved`).
     case continued(SessionRecord, fromNode: String, replaced: Bool)
-    /// A publisher carries the session on `node` and the policy is `reject`.
-    case busy(node: String)
+    /// A publisher carries the session on `node` and the policy is `reject`. `retryAt`: that
+    /// node has stopped renewing its lease; asked again then, the publish probably continues
+    /// the session (its node is lost) — worth holding the publisher for.
+    case busy(node: String, retryAt: Date?)
 }
 
 /// A session ended by `claimExpiredLeases`: its node stopped renewing the lease.
+/// A lost node's live session inside its window is not ended but waits for its publisher
+/// (`waitingUntil`, with `channel.disconnected` as `event`).
 public struct LostSession: Sendable, Equatable {
     public var session: SessionRecord
     public var lostNode: String
     public var event: StoredEvent
+    /// Not ended: waiting for its publisher until then (the node's last renewal plus the
+    /// channel's window).
+    public var waitingUntil: Date?
 
-    public init(session: SessionRecord, lostNode: String, event: StoredEvent) {
+    public init(session: SessionRecord, lostNode: String, event: StoredEvent, waitingUntil: Date? = nil) {
         self.session = session
         self.lostNode = lostNode
         self.event = event
+        self.waitingUntil = waitingUntil
     }
 }

@@ -35,7 +35,7 @@ extension ChannelStoreConformanceTests {
         // Another node, policy reject: busy there.
         let (s2, e2) = live("c", "s2", node: "B")
         let busy = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(1), takeOver: false, rule: CrossNodeDecision.rule)
-        XCTAssertEqual(busy, .busy(node: "A"))
+        XCTAssertEqual(busy, .busy(node: "A", retryAt: nil))
         // Policy replace: the session moves to B, whole.
         guard case .continued(let moved, let from, let replaced) = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(2), takeOver: true, rule: CrossNodeDecision.rule) else {
             return XCTFail("replace takes the session over")
@@ -79,15 +79,34 @@ extension ChannelStoreConformanceTests {
         XCTAssertEqual(renewedC, [:])
         let lease = try await store.lease(channelId: p + "c")
         XCTAssertEqual(lease?.stats, #"{"status":"live"}"#)
-        // A stops renewing: not lost before the lease's time to live, lost after, and only once.
-        let early = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + SessionLease.timeToLive - 1), limit: 10)
+        // A stops renewing: not lost before the lease's time to live. After it, its live
+        // session is not ended: it waits for its publisher (the channel's 10 s window, counted
+        // from A's last renewal), reconnecting, with `channel.disconnected` — once.
+        let ttl = SessionLease.timeToLive
+        let early = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + ttl - 1), limit: 10)
         XCTAssertEqual(early, [])
-        let lost = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + SessionLease.timeToLive + 1), limit: 10)
+        // Overdue but not expired: a publish is held (asked again at the expiry), not refused.
+        let (s4b, e4b) = live("c", "s4b", node: "B")
+        let held = try await store.acquireSession(s4b, event: e4b, now: t0.addingTimeInterval(9 + ttl - 1), takeOver: false, rule: CrossNodeDecision.rule)
+        XCTAssertEqual(held, .busy(node: "A", retryAt: t0.addingTimeInterval(9 + ttl)))
+        let lost = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + ttl + 1), limit: 10)
         XCTAssertEqual(lost.map(\.session.id), [s4.id])
         XCTAssertEqual(lost.first?.lostNode, "A")
-        XCTAssertEqual(lost.first?.session.endReason, "node_lost")
-        let twice = try await store.claimExpiredLeases(now: t0.addingTimeInterval(30), limit: 10)
+        XCTAssertEqual(lost.first?.waitingUntil, t0.addingTimeInterval(9 + 10))
+        XCTAssertNil(lost.first?.session.endedAt, "not ended: waiting for its publisher")
+        let waiting = try await store.channel(id: p + "c")
+        XCTAssertEqual(waiting?.status, .reconnecting)
+        let twice = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + ttl + 2), limit: 10)
         XCTAssertEqual(twice, [])
+        // Fencing: A, alive after all, no longer renews it — it was taken for lost.
+        let renewedLate = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(9 + ttl + 2), stats: [:])
+        XCTAssertEqual(renewedLate, [:])
+        // Nobody came back: at the window's end it ends with node_lost, at A's last renewal.
+        let ended = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + 10 + 1), limit: 10)
+        XCTAssertEqual(ended.map(\.session.id), [s4.id])
+        XCTAssertNil(ended.first?.waitingUntil)
+        XCTAssertEqual(ended.first?.session.endReason, "node_lost")
+        XCTAssertEqual(ended.first?.session.endedAt, t0.addingTimeInterval(9))
         let s4Ends = try await offlineEvents("s4")
         XCTAssertEqual(s4Ends.map(offlineReason), ["node_lost"])
         let channel = try await store.channel(id: p + "c")
@@ -96,22 +115,38 @@ extension ChannelStoreConformanceTests {
         let late = try await store.endSession(id: s4.id, reason: "node_lost", now: t0.addingTimeInterval(31),
                                               event: .make(type: "channel.offline", channelId: p + "c", userId: nil, at: t0, data: .object([:])), byNode: "A")
         XCTAssertNil(late)
-        // A publish that finds an expired lease ends that session (node_lost) and starts its own.
+        // A publish that finds an expired live lease inside the window continues its session
+        // (the crashed node's publisher, back through another node) — no offline/live pair.
         let (s5, e5) = live("c", "s5", node: "A")
         _ = try await store.acquireSession(s5, event: e5, now: t0.addingTimeInterval(40), takeOver: false, rule: CrossNodeDecision.rule)
         let (s6, e6) = live("c", "s6", node: "B")
-        guard case .started = try await store.acquireSession(s6, event: e6, now: t0.addingTimeInterval(40 + SessionLease.timeToLive + 1), takeOver: false, rule: CrossNodeDecision.rule) else {
-            return XCTFail("an expired lease does not block")
+        guard case .continued(let taken, "A", false) = try await store.acquireSession(s6, event: e6, now: t0.addingTimeInterval(40 + ttl + 1), takeOver: false,
+                                                                                    rule: CrossNodeDecision.rule) else {
+            return XCTFail("a dead node's session is continued inside the window")
         }
+        XCTAssertEqual(taken.id, s5.id)
         let s5Ends = try await offlineEvents("s5")
-        XCTAssertEqual(s5Ends.map(offlineReason), ["node_lost"])
+        XCTAssertEqual(s5Ends.count, 0)
+        let lifecycle = try await store.events(EventQuery(types: ["channel.disconnected", "channel.reconnected"], limit: 100)).items
+            .filter { $0.channelId == p + "c" }.map(\.type)
+        XCTAssertEqual(Array(lifecycle.suffix(2)), ["channel.disconnected", "channel.reconnected"])
+        // After the window a publish finds the session over: node_lost, then its own.
+        let (s7, e7) = live("c", "s7", node: "C")
+        guard case .started = try await store.acquireSession(s7, event: e7, now: t0.addingTimeInterval(40 + ttl + 1 + ttl + 10 + 1), takeOver: false,
+                                                             rule: CrossNodeDecision.rule) else {
+            return XCTFail("an expired lease past its window does not block")
+        }
+        let s5Over = try await offlineEvents("s5")
+        XCTAssertEqual(s5Over.map(offlineReason), ["node_lost"])
     }
 
     /// Nodes racing: of eight publishes at once exactly one starts a session; of eight sweeps at
     /// once exactly one ends the lost session; of eight claims of a delivery exactly one wins.
     func testRacingNodesTakeOneLeaseEndOnceAndClaimOnce() async throws {
         let t0 = Timestamp.parse(Timestamp.format(Date()))
-        _ = try await store.createChannel(id: p + "r", streamKey: p + "kr", fields: fields("r", user: "u"), now: t0)
+        var noWindow = fields("r", user: "u")
+        noWindow.reconnectWindowSec = 0 // a lost node's session ends at once (nothing to wait for)
+        _ = try await store.createChannel(id: p + "r", streamKey: p + "kr", fields: noWindow, now: t0)
         _ = try await store.createWebhook(id: p + "wh", secret: "whsec_x", fields: WebhookFields(url: "http://127.0.0.1:9/x"), now: t0)
         let store = self.store!
         let p = self.p

@@ -41,9 +41,30 @@ final class CrossNodeDecisionTests: XCTestCase {
                        "and ended as its holder would have once the window closed")
     }
 
+    func decide(_ lease: SessionLease, takeOver: Bool = false, window: TimeInterval) -> LeaseVerdict {
+        CrossNodeDecision.decide(LeaseFacts(lease: lease, now: now, takeOver: takeOver, reconnectWindow: window, timeToLive: 5, renewInterval: 2))
+    }
+
+    /// A lease nobody renewed for its lifetime belongs to a lost node: its publisher, coming
+    /// back through another node, continues the session while the window — counted from the
+    /// node's last renewal — is open; after that the session is over.
     func testALeaseNobodyRenewedBelongsToALostNode() {
-        XCTAssertEqual(decide(lease(.live, expiresIn: -0.001)), .endThenRetry(reason: .nodeLost))
-        XCTAssertEqual(decide(lease(.live, expiresIn: -1), takeOver: true), .endThenRetry(reason: .nodeLost), "replace or not")
-        XCTAssertEqual(decide(lease(.live, expiresIn: 0)), .busy(node: "node-a"), "at its expiry it still holds")
+        // Last renewal 5.001 s ago (expired 1 ms ago): inside a 10 s window, continued.
+        XCTAssertEqual(decide(lease(.live, expiresIn: -0.001), window: 10), .continueHere(replaced: false))
+        XCTAssertEqual(decide(lease(.live, expiresIn: -1), takeOver: true, window: 10), .continueHere(replaced: false), "replace or not: a reconnect")
+        // Last renewal 11 s ago: past a 10 s window; no window at all: over at once.
+        XCTAssertEqual(decide(lease(.live, expiresIn: -6), window: 10), .endThenRetry(reason: .nodeLost))
+        XCTAssertEqual(decide(lease(.live, expiresIn: -0.001), window: 0), .endThenRetry(reason: .nodeLost))
+    }
+
+    /// A holder late with its renewal (3 s and more since the last, renewed every 2 s) is
+    /// probably dead: the publish waits for the lease to expire instead of being refused; a
+    /// holder renewing on time keeps its publisher (`BadName` for the duplicate).
+    func testAPublishIsHeldWhileTheHolderIsLateAndRefusedWhileItRenews() {
+        XCTAssertEqual(decide(lease(.live, expiresIn: 4), window: 10), .busy(node: "node-a"), "renewed 1 s ago")
+        XCTAssertEqual(decide(lease(.live, expiresIn: 2.1), window: 10), .busy(node: "node-a"), "renewed 2.9 s ago: not late yet")
+        XCTAssertEqual(decide(lease(.live, expiresIn: 1.5), window: 10), .holderSilent(node: "node-a", until: now.addingTimeInterval(1.5)))
+        XCTAssertEqual(decide(lease(.live, expiresIn: 0), window: 10), .holderSilent(node: "node-a", until: now), "at its expiry it still holds")
+        XCTAssertEqual(decide(lease(.live, expiresIn: 1.5), takeOver: true, window: 10), .continueHere(replaced: true), "replace takes over at once")
     }
 }

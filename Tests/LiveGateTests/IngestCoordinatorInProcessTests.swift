@@ -179,33 +179,62 @@ final class IngestCoordinatorInProcessTests: XCTestCase {
     }
 
     /// Node loss on a manual clock: `n1` stops renewing; `n2`, healthy for a whole lease
-    /// lifetime, sweeps its lease and ends the session `node_lost` at `n1`'s last renewal. When
-    /// `n1` comes back, its renewal finds the lease gone and its publisher is kicked.
-    func testALostNodesSessionIsSweptAndItsPublisherGoesWhenItReturns() async throws {
+    /// lifetime, finds its lease expired and sets the session waiting for its publisher
+    /// (reconnecting, `channel.disconnected` with `node_lost`). When `n1` comes back its renewal
+    /// finds the lease no longer its own: its publisher is kicked (fencing). Nobody publishes
+    /// again, so the session ends `node_lost` at `n1`'s last renewal when the window closes.
+    func testALostNodesSessionWaitsOutItsWindowAndItsPublisherGoesWhenItReturns() async throws {
         let bench = try await IngestBench("node-lost")
         defer { Task { await bench.close() } }
         bench.addNode("n2")
-        let ch = try await bench.channel("n", key: "KEY_n_0123456789")
+        let ch = try await bench.channel("n", key: "KEY_n_0123456789", window: 10)
         let t0 = bench.wall.now()
         await bench.goLive("KEY_n_0123456789", connection: 1, on: "n1")
         await bench.advance(0, keepLeases: ["n1", "n2"]) // n1 renews at t0
-        var sweptAt: TimeInterval?
+        var waitingAt: TimeInterval?
         for second in 1...(Int(SessionLease.timeToLive) * 3) {
             await bench.advance(1, keepLeases: ["n2"])
-            if try await bench.store.channel(id: ch.id)?.status == .offline { sweptAt = TimeInterval(second); break }
+            if try await bench.store.channel(id: ch.id)?.status == .reconnecting { waitingAt = TimeInterval(second); break }
         }
-        let swept = try XCTUnwrap(sweptAt, "n2 never swept n1's lease")
-        XCTAssertGreaterThanOrEqual(swept, SessionLease.timeToLive, "not before the lease expired")
-        XCTAssertLessThanOrEqual(swept, SessionLease.timeToLive + 2, "within a sweep of its expiry")
+        let waiting = try XCTUnwrap(waitingAt, "n2 never took n1 for lost")
+        XCTAssertGreaterThanOrEqual(waiting, SessionLease.timeToLive, "not before the lease expired")
+        XCTAssertLessThanOrEqual(waiting, SessionLease.timeToLive + 2, "within a sweep of its expiry")
+        let disconnected = try await bench.events("channel.disconnected", channel: ch.id)
+        XCTAssertEqual(disconnected.count, 1)
+        XCTAssertEqual(disconnected.first?.data["reason"]?.stringValue, "node_lost")
+        XCTAssertTrue(bench.kicked(1).isEmpty)
+
+        await bench.advance(1, keepLeases: ["n1", "n2"])
+        XCTAssertEqual(bench.kicked(1).count, 1, "n1 learns it lost the lease and lets its publisher go")
+        for _ in 0..<12 where try await bench.store.channel(id: ch.id)?.status != .offline {
+            await bench.advance(1, keepLeases: ["n1", "n2"])
+        }
         let session = try await bench.lastSession(ch.id)
         XCTAssertEqual(session?.endReason, "node_lost")
         XCTAssertEqual(session?.endedAt, t0, "ended at n1's last renewal")
-        XCTAssertTrue(bench.kicked(1).isEmpty)
-
-        await bench.advance(1, keepLeases: ["n1"])
-        XCTAssertEqual(bench.kicked(1).count, 1, "n1 learns it lost the lease and lets its publisher go")
         let offline = try await bench.events("channel.offline", channel: ch.id)
-        XCTAssertEqual(offline.count, 1, "one end, by n2")
+        XCTAssertEqual(offline.count, 1, "one end")
+    }
+
+    /// A crashed node's live session is continued by its publisher coming back through another
+    /// node inside the window: the same session, `channel.disconnected` then
+    /// `channel.reconnected`, no offline/live pair.
+    func testALostNodesPublisherComingBackElsewhereContinuesItsSession() async throws {
+        let bench = try await IngestBench("node-lost-back")
+        defer { Task { await bench.close() } }
+        bench.addNode("n2")
+        let ch = try await bench.channel("b", key: "KEY_b_0123456789", window: 10)
+        await bench.goLive("KEY_b_0123456789", connection: 1, on: "n1")
+        await bench.advance(0, keepLeases: ["n1", "n2"])
+        let sessionId = try await bench.store.channel(id: ch.id)?.sessionId
+        // n1 dies (renews no more); its lease expires; the publisher comes back through n2.
+        await bench.advance(SessionLease.timeToLive + 0.5, keepLeases: ["n2"])
+        await bench.goLive("KEY_b_0123456789", connection: 2, on: "n2")
+        let stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .live)
+        XCTAssertEqual(stored?.sessionId, sessionId, "the same session")
+        let types = try await bench.types(channel: ch.id)
+        XCTAssertEqual(types.filter { $0.hasPrefix("channel.") }, ["channel.live", "channel.disconnected", "channel.reconnected"], "\(types)")
     }
 
     /// Across nodes: a live session on n1 refuses a publish through n2 (busy); once its

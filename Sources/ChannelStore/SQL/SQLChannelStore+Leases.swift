@@ -20,10 +20,12 @@ extension SQLChannelStore {
     /// node — whose session ends with `node_lost` here, in the same transaction), another node's
     /// session continued (it is reconnecting inside its window, or `takeOver` — the `replace`
     /// policy), or busy.
-    public func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart {
-        let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))
+    public func acquireSession(_ session: SessionRecord, event: NewEvent, now callerNow: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart {
+        let timing = leaseTiming
         // Urgent: the publisher is waiting for Publish.Start until this commits.
         return try await transaction(urgent: true) { [self] db in
+            let now = try await leaseNow(db, callerNow)
+            let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(timing.timeToLive))
             for _ in 0..<3 {
                 // The primary key decides between two nodes inserting at once: PostgreSQL makes
                 // the second wait for the first's commit, then do nothing.
@@ -48,15 +50,34 @@ extension SQLChannelStore {
                     .first().map(Self.decodeLease) else { continue } // ended meanwhile: try again
                 // The decision table's cross-node half is the ingest domain's (`rule`); the store
                 // reads the facts and carries out the verdict, all in this transaction.
+                let window = try await db.raw("SELECT reconnect_window_sec FROM channels WHERE id = \(bind: lease.channelId)").first()?
+                    .decode(column: "reconnect_window_sec", as: Int.self) ?? 0
+                let facts = LeaseFacts(lease: lease, now: now, takeOver: takeOver, reconnectWindow: TimeInterval(window),
+                                       timeToLive: timing.timeToLive, renewInterval: timing.renewInterval)
                 let replaced: Bool
-                switch rule(LeaseFacts(lease: lease, now: now, takeOver: takeOver)) {
+                switch rule(facts) {
                 case .endThenRetry(let reason):
                     _ = try await releaseAndEnd(db, lease, reason: reason.rawValue, now: now)
                     continue
                 case .busy(let node):
-                    return .busy(node: node)
+                    return .busy(node: node, retryAt: nil)
+                case .holderSilent(let node, let until):
+                    // Expressed on the caller's clock: it waits this long, then asks again.
+                    return .busy(node: node, retryAt: callerNow.addingTimeInterval(max(0, until.timeIntervalSince(now))))
                 case .continueHere(let byReplace):
                     replaced = byReplace
+                }
+                if !replaced && lease.state == .live {
+                    // A lost node's live session, its publisher back here: first what the node
+                    // could not say — its publisher left with it, at its last renewal.
+                    let leftAt = facts.lastRenewal
+                    try await db.raw("UPDATE channels SET status = 'reconnecting' WHERE id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
+                    if let disconnected = try await lifecycleEvent(db, .channelDisconnected, sessionId: lease.sessionId, now: now, extra: [
+                        "nodeId": .string(lease.nodeId), "reason": .string(OfflineReason.nodeLost.rawValue), "leftAt": .string(Timestamp.format(leftAt)),
+                        "windowEndsAt": .string(Timestamp.format(leftAt.addingTimeInterval(TimeInterval(window)))),
+                    ]) {
+                        _ = try await insertEvent(db, disconnected, now: now)
+                    }
                 }
                 if !replaced {
                     // Back through this node inside the window: the channel is live again, said in the same transaction.
@@ -104,13 +125,15 @@ extension SQLChannelStore {
     /// when the publisher left, window end) or `channel.reconnected` — all in one transaction,
     /// so the status an integrator reads and the event it receives never disagree.
     public func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
-                          leftAt: Date?, now: Date, announce: Bool) async throws -> Bool {
-        let ts = Timestamp.format(now)
+                          leftAt: Date?, now callerNow: Date, announce: Bool) async throws -> Bool {
+        let ttl = leaseTiming.timeToLive
         return try await transaction { [self] db in
+            let now = try await leaseNow(db, callerNow)
+            let ts = Timestamp.format(now)
             let held = try await db.raw("""
                 UPDATE channel_leases SET state = \(bind: state.rawValue), window_ends_at = \(bind: windowEndsAt.map(Timestamp.format)),
                   end_reason = \(bind: endReason), left_at = \(bind: leftAt.map(Timestamp.format)),
-                  expires_at = \(bind: Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))), updated_at = \(bind: ts)
+                  expires_at = \(bind: Timestamp.format(now.addingTimeInterval(ttl))), updated_at = \(bind: ts)
                 WHERE channel_id = \(bind: channelId) AND session_id = \(bind: sessionId) AND node_id = \(bind: nodeId) RETURNING channel_id
                 """).first() != nil
             guard held else { return false }
@@ -136,12 +159,21 @@ extension SQLChannelStore {
 
     /// Renews every lease `nodeId` holds and stores its stats snapshots; returns what it still
     /// holds (channel → session): a session missing was taken over or ended by another node.
-    public func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String] {
-        let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(SessionLease.timeToLive))
-        return try await transaction { db in
+    ///
+    /// Fencing: a live lease another node found expired and set waiting for its publisher
+    /// (`claimExpiredLeases`: reconnecting, `node_lost`) is not renewed — this node was taken
+    /// for lost; it lets the session go (its publisher reconnects, to any node) and writes
+    /// nothing more under that lease.
+    public func renewLeases(nodeId: String, now callerNow: Date, stats: [String: String]) async throws -> [String: String] {
+        let ttl = leaseTiming.timeToLive
+        return try await transaction { [self] db in
+            let now = try await leaseNow(db, callerNow)
+            let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(ttl))
             var held: [String: String] = [:]
             for row in try await db.raw("""
-                UPDATE channel_leases SET expires_at = \(bind: expires) WHERE node_id = \(bind: nodeId) RETURNING channel_id, session_id
+                UPDATE channel_leases SET expires_at = \(bind: expires) WHERE node_id = \(bind: nodeId)
+                  AND NOT (state = 'reconnecting' AND end_reason = \(bind: OfflineReason.nodeLost.rawValue))
+                RETURNING channel_id, session_id
                 """).all() {
                 held[try row.decode(column: "channel_id", as: String.self)] = try row.decode(column: "session_id", as: String.self)
             }
@@ -165,20 +197,46 @@ extension SQLChannelStore {
         "(state <> 'reconnecting' OR window_ends_at IS NULL OR window_ends_at < '\(ts)')"
     }
 
-    public func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession] {
-        let ts = Timestamp.format(now)
+    public func claimExpiredLeases(now callerNow: Date, limit: Int) async throws -> [LostSession] {
         // Cheap when nothing expired (the common case): a read, no write lock.
-        let any = try await read { db in
-            try await db.raw("SELECT channel_id FROM channel_leases WHERE expires_at < \(bind: ts) AND \(unsafeRaw: Self.windowOver(ts)) LIMIT 1").first() != nil
+        let any = try await read { [self] db in
+            let ts = Timestamp.format(try await leaseNow(db, callerNow))
+            return try await db.raw("SELECT channel_id FROM channel_leases WHERE expires_at < \(bind: ts) AND \(unsafeRaw: Self.windowOver(ts)) LIMIT 1").first() != nil
         }
         guard any else { return [] }
+        let ttl = leaseTiming.timeToLive
         return try await transaction { [self] db in
+            let now = try await leaseNow(db, callerNow)
+            let ts = Timestamp.format(now)
             let leases = try await db.raw("""
                 SELECT * FROM channel_leases WHERE expires_at < \(bind: ts) AND \(unsafeRaw: Self.windowOver(ts))
                 ORDER BY expires_at LIMIT \(unsafeRaw: String(max(1, limit))) \(unsafeRaw: lockRowSkipLocked)
                 """).all().map(Self.decodeLease)
             var lost: [LostSession] = []
             for lease in leases {
+                // A live session of a lost node: its publisher went with the node, and may come
+                // back through any node while the channel's window — counted from the node's
+                // last renewal — is open. It waits (reconnecting, `channel.disconnected`); it
+                // ends with `node_lost` only if nobody comes back.
+                let lastRenewal = lease.expiresAt.addingTimeInterval(-ttl)
+                if lease.state == .live,
+                   let window = try await db.raw("SELECT reconnect_window_sec FROM channels WHERE id = \(bind: lease.channelId)").first()?
+                       .decode(column: "reconnect_window_sec", as: Int.self), window > 0,
+                   lastRenewal.addingTimeInterval(TimeInterval(window)) > now {
+                    let windowEnd = lastRenewal.addingTimeInterval(TimeInterval(window))
+                    try await db.raw("""
+                        UPDATE channel_leases SET state = 'reconnecting', window_ends_at = \(bind: Timestamp.format(windowEnd)),
+                          end_reason = \(bind: OfflineReason.nodeLost.rawValue), left_at = \(bind: Timestamp.format(lastRenewal)), updated_at = \(bind: ts)
+                        WHERE channel_id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)
+                        """).run()
+                    try await db.raw("UPDATE channels SET status = 'reconnecting' WHERE id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
+                    guard let event = try await lifecycleEvent(db, .channelDisconnected, sessionId: lease.sessionId, now: now, extra: [
+                        "nodeId": .string(lease.nodeId), "reason": .string(OfflineReason.nodeLost.rawValue),
+                        "leftAt": .string(Timestamp.format(lastRenewal)), "windowEndsAt": .string(Timestamp.format(windowEnd)),
+                    ]), let session = try await db.raw("SELECT * FROM sessions WHERE id = \(bind: lease.sessionId)").first().map(Self.decodeSession) else { continue }
+                    lost.append(LostSession(session: session, lostNode: lease.nodeId, event: try await insertEvent(db, event, now: now), waitingUntil: windowEnd))
+                    continue
+                }
                 // A reconnecting session (its publisher had left, or its node handed it over when
                 // stopping) ended when its window closed, for the reason it was waiting: its node's
                 // death changes nothing. A live one ended with its node.
@@ -212,7 +270,7 @@ extension SQLChannelStore {
     /// node's last renewal (the lease's expiry less its lifetime), not when it was swept.
     private func releaseAndEnd(_ db: any SQLDatabase, _ lease: SessionLease, reason: String, now: Date) async throws -> (SessionRecord, StoredEvent)? {
         try await db.raw("DELETE FROM channel_leases WHERE channel_id = \(bind: lease.channelId) AND session_id = \(bind: lease.sessionId)").run()
-        let lastRenewal = lease.expiresAt.addingTimeInterval(-SessionLease.timeToLive)
+        let lastRenewal = lease.expiresAt.addingTimeInterval(-leaseTiming.timeToLive)
         let endedAt = min(now, lease.state == .reconnecting ? (lease.leftAt ?? lastRenewal) : lastRenewal)
         return try await endOpenSession(db, id: lease.sessionId, reason: reason, endedAt: endedAt, now: now, event: nil)
     }

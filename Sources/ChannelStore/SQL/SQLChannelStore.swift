@@ -19,6 +19,30 @@ public final class SQLChannelStore: ChannelStore {
 
     public var backendName: String { backend.rawValue }
 
+    /// How leases are timed (docs/contract.md §7): their lifetime and renewal period
+    /// (`cluster.leaseTtlSec`), and whether lease times are read from the database's clock
+    /// (several nodes on PostgreSQL: no node's clock skew can make another's lease look
+    /// expired) rather than taken from the caller (one node; tests on a manual clock).
+    public struct LeaseTiming: Sendable {
+        public var timeToLive: TimeInterval = SessionLease.timeToLive
+        public var renewInterval: TimeInterval = SessionLease.renewInterval
+        public var databaseClock = false
+        public init() {}
+    }
+    private let leaseTimingBox = NIOLockedValueBox(LeaseTiming())
+    public var leaseTiming: LeaseTiming {
+        get { leaseTimingBox.withLockedValue { $0 } }
+        set { leaseTimingBox.withLockedValue { $0 = newValue } }
+    }
+
+    /// Inside a lease transaction: the time leases are judged at — the database's, when so
+    /// configured, else the caller's `now`.
+    func leaseNow(_ db: any SQLDatabase, _ now: Date) async throws -> Date {
+        guard backend == .postgres, leaseTiming.databaseClock else { return now }
+        let seconds = try await db.raw("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8 AS now").first()?.decode(column: "now", as: Double.self)
+        return seconds.map { Date(timeIntervalSince1970: $0) } ?? now
+    }
+
     /// A read-only SQLite connection and the lock that keeps it to one operation at a time.
     struct ReadConnection: Sendable {
         let db: any SQLDatabase
