@@ -133,6 +133,16 @@ extension ControlAPI {
         return Envelope.noContent()
     }
 
+    /// `POST /v1/system/drain`: this node refuses new publishes (`/readyz/ingest` 503), keeps
+    /// its publishers until they left or `shutdown.drainSec` passed, then stops — handing its
+    /// sessions over, as at a SIGTERM — and exits. A second call reports the drain under way.
+    func drainNode() async throws -> Response {
+        guard let drain = configuration.drain else { throw APIError(.conflict, ec: 4090, "this server cannot be drained (no gateway behind this API)") }
+        let (publishers, stopsBy) = await drain()
+        return Envelope.response(.accepted, data: .object(["nodeId": .string(configuration.nodeId), "draining": .bool(true),
+                                                         "publishers": .number(Double(publishers)), "stopsBy": .string(Timestamp.format(stopsBy))]))
+    }
+
     // MARK: Internal endpoints
 
     /// Refuses anything not signed by a node of this cluster (403, logged), before any lookup.

@@ -63,6 +63,11 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "healthy": described(boolean, "A heartbeat within cluster.leaseTtlSec (5 s): the life its sessions' leases have"), "self": described(boolean, "The node that answered"),
                 "advertiseUrl": described(nullable(string), "Where the other nodes fetch its HLS files and recordings (cluster.advertiseUrl)"),
             ]), "A gateway node: a heartbeat every 2 s."),
+            "Drain": described(object([
+                "nodeId": string, "draining": boolean,
+                "publishers": described(integer, "Publishers this node carries now; each is handed over when it stops"),
+                "stopsBy": described(dateTime, "When the node stops at the latest (shutdown.drainSec after the first call)"),
+            ]), "A drain under way."),
             "SystemStats": object([
                 "connections": integer, "liveChannels": integer, "ingestBitrateKbps": number, "cpuSeconds": number, "memoryRssBytes": number,
                 "uptimeSec": number, "store": object(["backend": oneOf(["sqlite", "postgres"]), "healthy": boolean]),

@@ -112,6 +112,22 @@ public final class PeerRelay: Sendable {
         return holder
     }
 
+    /// Whether `nodeId` answers at all (its `/healthz`, within half a second): a node whose
+    /// process died refuses the connection at once. Asked before refusing a publish for a
+    /// session another node holds (docs/contract.md §7): a dead holder's publisher is held, not
+    /// refused. Unknown or unlisted nodes, and nodes with no address, count as alive (refused
+    /// as before: the lease decides).
+    public func isAlive(nodeId: String) async -> Bool {
+        guard let node = await node(id: nodeId), let base = node.advertiseUrl, !base.isEmpty else { return true }
+        let request = HTTPClientRequest(url: base + "/healthz")
+        do {
+            _ = try await client.execute(request, timeout: .milliseconds(500))
+            return true
+        } catch {
+            return false
+        }
+    }
+
     // MARK: Fetching
 
     /// A segment or playlist of another node, shared by everyone asking for it meanwhile.

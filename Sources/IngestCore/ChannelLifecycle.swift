@@ -424,6 +424,11 @@ public struct ChannelLifecycle: Sendable, Equatable {
 
     /// The refusal when the store cannot decide or record a publish (an outage). Whether its
     /// event is recorded is the coordinator's to say (once per address and minute).
+    /// The refusal while the node is stopping: the encoder publishes again, and the balancer
+    /// (whose `/readyz/ingest` check fails by then) sends it to another node.
+    public static let draining = Rejection(status: .error(.publishRejected, "this node is stopping; publish again"), reason: .unavailable,
+                                           limit: nil, recordEvent: false)
+
     public static let unavailable = Rejection(status: .error(.publishRejected, "temporarily unavailable"), reason: .unavailable,
                                               limit: nil, recordEvent: false)
 

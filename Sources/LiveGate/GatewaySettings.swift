@@ -70,6 +70,8 @@ public struct GatewaySettings: Sendable {
     public var clusterSecret: String
     /// `recordings.dir` (empty: DATA_DIR/recordings).
     public var recordingsDir: String
+    /// `shutdown.drainSec`: how long a drain keeps its publishers (see `LiveGateApp.runCore`).
+    public var drainSec: TimeInterval
     /// `cluster.leaseTtlSec`.
     public var leaseTimeToLive: TimeInterval
     /// `cluster.nodeGoneAfterHours`, in seconds.
@@ -129,6 +131,7 @@ public struct GatewaySettings: Sendable {
         recordingsDir = c.string("recordings.dir")
         nodeGoneAfter = c.double("cluster.nodeGoneAfterHours") * 3600
         leaseTimeToLive = c.double("cluster.leaseTtlSec")
+        drainSec = c.double("shutdown.drainSec")
         let retention = c.int("recordings.retentionDays")
         retentionDays = retention > 0 ? retention : nil
     }

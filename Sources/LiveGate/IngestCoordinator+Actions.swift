@@ -94,10 +94,11 @@ extension IngestCoordinator {
         switch outcome {
         case .started:
             break
-        case .busy(let node, let retryAt):
-            // Its node stopped renewing (dead, probably): held until its lease expires, then
-            // asked again — it then continues the session instead of being refused.
-            if let retryAt, !held, clock.runsTimers {
+        case .busy(let node, let retryAt, let late):
+            // Its node stopped renewing, or does not answer at all (dead, probably): held until
+            // its lease expires, then asked again — it then continues the session instead of
+            // being refused. A holder renewing on time and answering keeps its publisher.
+            if let retryAt, !held, clock.runsTimers, late ? true : !(await nodeAlive(node)) {
                 let wait = min(max(0, retryAt.timeIntervalSince(clock.now())) + 0.25, leaseKeeping.configuration.timeToLive + 1)
                 logger.notice("publish held: the node carrying the session stopped renewing its lease", metadata: [
                     "channel": "\(channelId)", "node": "\(node)", "wait.sec": "\(String(format: "%.1f", wait))"])

@@ -26,6 +26,19 @@ extension IngestCoordinator {
                try await resume(session, lease: lease, windowEnd: windowEnd, now: now) {
                 continue
             }
+            // Live when this node died (a crash, restarted fast): its publisher went with it and
+            // may come back, here or anywhere, inside the window counted from the last renewal.
+            if known == nil, var lease, lease.nodeId == nodeId, lease.state == .live,
+               let window = try await store.channel(id: session.channelId)?.reconnectWindowSec, window > 0 {
+                let lastRenewal = lease.expiresAt.addingTimeInterval(-leaseKeeping.configuration.timeToLive)
+                let windowEnd = lastRenewal.addingTimeInterval(TimeInterval(window))
+                if windowEnd > now,
+                   try await store.markLease(channelId: session.channelId, sessionId: session.id, nodeId: nodeId, state: .reconnecting, windowEndsAt: windowEnd,
+                                             endReason: OfflineReason.nodeLost.rawValue, leftAt: lastRenewal, now: now, announce: true) {
+                    (lease.state, lease.windowEndsAt, lease.endReason, lease.leftAt) = (.reconnecting, windowEnd, OfflineReason.nodeLost.rawValue, lastRenewal)
+                    if try await resume(session, lease: lease, windowEnd: windowEnd, now: now) { continue }
+                }
+            }
             let waitedFor = lease?.state == .reconnecting ? lease?.endReason.flatMap(OfflineReason.init(rawValue:)) : nil
             let reason = known.flatMap { OfflineReason(rawValue: $0.reason) } ?? waitedFor ?? .nodeLost
             var endedAt = known?.endedAt

@@ -87,6 +87,26 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     let clock: IngestClock
     /// When leases are renewed, carried channels re-read and lost nodes swept.
     var leaseKeeping: LeaseKeeping
+    /// Whether another node answers at all (`PeerRelay.isAlive`); one node alone: always.
+    var nodeAlive: @Sendable (String) async -> Bool = { _ in true }
+
+    /// The node is stopping (SIGTERM, `POST /v1/system/drain`): new publishes are refused
+    /// with `NetStream.Publish.Rejected` so their encoders go to another node; the sessions
+    /// it carries are handed over when it stops.
+    var draining = false
+
+    public func startDraining() {
+        guard !draining else { return }
+        draining = true
+        logger.notice("draining: new publishes are refused; carried sessions are handed over at the stop",
+                      metadata: ["publishers": "\(publisherCount)"])
+    }
+
+    /// Publishers connected and carrying a session here now.
+    public var publisherCount: Int { channels.values.filter { $0.machine.connection != nil }.count }
+
+    /// How to tell whether another node is alive (set once, before `run`).
+    public func setNodeProbe(_ probe: @escaping @Sendable (String) async -> Bool) { nodeAlive = probe }
 
     public init(store: any IngestStore, nodeId: String, dispatcher: WebhookDispatcher?, media: MediaHub.Settings? = nil,
                 lifecycle: ChannelLifecycle.Configuration = .init(), pendingEndsPath: String? = nil, shutdownBudget: ShutdownBudget = .init(),
@@ -114,6 +134,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     public func authorize(_ request: PublishRequest, connectionID: UInt64, remoteAddress: String) async -> PublishDecision {
         let channel: Channel, limits: UserLimits
         var elsewhere = 0
+        if draining {
+            logger.info("publish refused: this node is draining", metadata: ["key": "\(request.maskedKey)", "rtmp.connection.id": "\(connectionID)",
+                                                                              "remote": "\(remoteAddress)"])
+            return .reject(ChannelLifecycle.draining.status)
+        }
         do {
             guard let found = try await store.channel(streamKey: request.streamKey), constantTimeEquals(found.streamKey, request.streamKey) else {
                 // A key `reset-key` retired: the broadcaster's encoder still has the old one.

@@ -82,7 +82,8 @@ public struct LiveGateApp: Sendable {
             // so balancers see the drain. A core that cannot start (store unreachable) stops the
             // HTTP listener gracefully.
             services: [.init(service: http, failureTerminationBehavior: .gracefullyShutdownGroup),
-                       .init(service: core, failureTerminationBehavior: .gracefullyShutdownGroup)],
+                       // The core returning (a drain through the API finished) stops the process too.
+                       .init(service: core, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
             gracefulShutdownSignals: gracefulShutdownSignals, logger: logger)
         // Past the budget what is still stopping is cancelled (pending ends are kept on disk);
         // the watchdog's logged exit follows if even that hangs. Never a fatalError.
@@ -218,7 +219,45 @@ public struct LiveGateApp: Sendable {
             let secret = configuredSecret.isEmpty ? ((try? await store.clusterSecret()) ?? nil) : configuredSecret
             let peers = secret.map { PeerRelay(settings: .init(nodeId: nodeId, secret: $0), store: store, logger: Logger(label: "livegate.cluster")) }
             apiConfiguration.peers = peers
+            if let peers { await coordinator.setNodeProbe { await peers.isAlive(nodeId: $0) } }
             apiConfiguration.nodeGoneAfter = settings.nodeGoneAfter
+            // The drain (docs/contract.md §6): no new publishes (`/readyz/ingest` 503, a publish
+            // refused with Publish.Rejected), the publishers kept until they leave or the wait
+            // is over — so balancers see the drain before they reconnect — then the stop, which
+            // hands the sessions over. Through the API the wait is `shutdown.drainSec`; after a
+            // SIGTERM, what the 10 s promise leaves of it.
+            let stopping = NIOLockedValueBox<ServiceGroup?>(nil)
+            let drainSec = settings.drainSec
+            let budget = shutdownBudget
+            let drainDeadline = NIOLockedValueBox<Date?>(nil)
+            let drain: @Sendable (TimeInterval, String) async -> Date = { [logger, draining] wait, why in
+                draining.withLockedValue { $0 = true }
+                await coordinator.startDraining()
+                // The first call sets the deadline; a later one (a SIGTERM during an API drain) keeps it.
+                let (deadline, first) = drainDeadline.withLockedValue { known -> (Date, Bool) in
+                    let asked = Date().addingTimeInterval(wait)
+                    if let earlier = known {
+                        known = min(earlier, asked) // a SIGTERM during an API drain keeps its own promise
+                        return (min(earlier, asked), false)
+                    }
+                    known = asked
+                    return (asked, true)
+                }
+                guard first else { return deadline }
+                let publishers = await coordinator.publisherCount
+                logger.notice("draining", metadata: ["why": "\(why)", "wait.sec": "\(String(format: "%.1f", wait))", "publishers": "\(publishers)"])
+                Task {
+                    while let until = drainDeadline.withLockedValue({ $0 }), Date() < until, await coordinator.publisherCount > 0 {
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                    await stopping.withLockedValue { $0 }?.triggerGracefulShutdown()
+                }
+                return deadline
+            }
+            apiConfiguration.drain = {
+                let deadline = await drain(drainSec, "POST /v1/system/drain")
+                return (await coordinator.publisherCount, deadline)
+            }
             apiConfiguration.leaseTimeToLive = settings.leaseTimeToLive
             let fileDeletions = FileDeletions(store: store, nodeId: nodeId, logger: Logger(label: "livegate.recordings"))
             let api = ControlAPI(store: store, sessions: sessions, dispatcher: dispatcher, metrics: coordinator, configuration: apiConfiguration)
@@ -240,14 +279,15 @@ public struct LiveGateApp: Sendable {
                 // (writes their offline events), then the dispatcher.
                 services: services + [.init(service: dispatcher), .init(service: coordinator), .init(service: rtmp)],
                 logger: logger))
+            stopping.withLockedValue { $0 = group }
             do {
                 try await withGracefulShutdownHandler {
                     try await group.run()
-                } onGracefulShutdown: { [logger, draining] in
+                } onGracefulShutdown: {
                     // From now on /readyz/ingest fails: balancers send new publishers elsewhere.
-                    draining.withLockedValue { $0 = true }
-                    logger.notice("draining: no new publishes; sessions are handed over")
-                    Task { await group.triggerGracefulShutdown() }
+                    // The wait is what the budget leaves after the stop's own steps.
+                    let reserve = budget.settleWrites + budget.drainOutputs + budget.closeStore
+                    Task { _ = await drain(max(0, min(drainSec, budget.graceful - reserve)), "signal") }
                 }
             } catch {
                 await peers?.shutdown()

@@ -86,6 +86,8 @@ public struct LiveGateConfiguration: Sendable {
                   "Where the other nodes reach this node's HTTP port (http://10.0.0.5:8080): they fetch the HLS files and recordings it holds from there; empty = http://HOST:http.port with http.host, or this machine's host name when that is 0.0.0.0."),
         ConfigKey("cluster.secret", .string, default: "",
                   "Key node-to-node requests are signed with (HMAC-SHA256); empty = a key the shared database made once, the same for every node on it."),
+        ConfigKey("shutdown.drainSec", .double(0...600), default: "8",
+                  "A drain (POST /v1/system/drain) keeps the publishers this long — or until they left — after refusing new ones, then stops the node, handing its sessions over. After a SIGTERM the wait is what the 10 s exit leaves (1 s)."),
         ConfigKey("cluster.leaseTtlSec", .double(2...60), default: "5",
                   "A session's lease outlives its node's last renewal this long (on PostgreSQL judged on the database's clock): then its node counts as dead and the session can be continued elsewhere."),
         ConfigKey("cluster.nodeGoneAfterHours", .double(0.01...87_600), default: "24",

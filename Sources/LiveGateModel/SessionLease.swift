@@ -59,10 +59,11 @@ public enum SessionStart: Sendable, Equatable {
     /// window, or (`replaced`) this publish replaces it by the channel's `replace` policy. The
     /// lease and the session row moved to this node; the old holder is told (`ClusterMessage.leaseMoved`).
     case continued(SessionRecord, fromNode: String, replaced: Bool)
-    /// A publisher carries the session on `node` and the policy is `reject`. `retryAt`: that
-    /// node has stopped renewing its lease; asked again then, the publish probably continues
-    /// the session (its node is lost) — worth holding the publisher for.
-    case busy(node: String, retryAt: Date?)
+    /// A publisher carries the session on `node` and the policy is `reject`. `retryAt`: when
+    /// that node's lease expires unless renewed (on the caller's clock); `late`: its renewal is
+    /// already overdue. A publish to a session whose node is dead is held until `retryAt` and
+    /// asked again — it then continues the session instead of being refused.
+    case busy(node: String, retryAt: Date?, late: Bool)
 }
 
 /// A session ended by `claimExpiredLeases`: its node stopped renewing the lease.

@@ -35,7 +35,7 @@ extension ChannelStoreConformanceTests {
         // Another node, policy reject: busy there.
         let (s2, e2) = live("c", "s2", node: "B")
         let busy = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(1), takeOver: false, rule: CrossNodeDecision.rule)
-        XCTAssertEqual(busy, .busy(node: "A", retryAt: nil))
+        XCTAssertEqual(busy, .busy(node: "A", retryAt: t0.addingTimeInterval(SessionLease.timeToLive), late: false), "renewed on time: busy until its expiry")
         // Policy replace: the session moves to B, whole.
         guard case .continued(let moved, let from, let replaced) = try await store.acquireSession(s2, event: e2, now: t0.addingTimeInterval(2), takeOver: true, rule: CrossNodeDecision.rule) else {
             return XCTFail("replace takes the session over")
@@ -88,7 +88,7 @@ extension ChannelStoreConformanceTests {
         // Overdue but not expired: a publish is held (asked again at the expiry), not refused.
         let (s4b, e4b) = live("c", "s4b", node: "B")
         let held = try await store.acquireSession(s4b, event: e4b, now: t0.addingTimeInterval(9 + ttl - 1), takeOver: false, rule: CrossNodeDecision.rule)
-        XCTAssertEqual(held, .busy(node: "A", retryAt: t0.addingTimeInterval(9 + ttl)))
+        XCTAssertEqual(held, .busy(node: "A", retryAt: t0.addingTimeInterval(9 + ttl), late: true))
         let lost = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + ttl + 1), limit: 10)
         XCTAssertEqual(lost.map(\.session.id), [s4.id])
         XCTAssertEqual(lost.first?.lostNode, "A")

@@ -23,7 +23,7 @@ extension ControlAPIConformanceTests {
 
     static let accessTable: [String: Expected] = [
         "getHealth": .anonymous, "getReadiness": .anonymous, "getIngestReadiness": .anonymous, "getMetrics": .anonymous, "getOpenAPIDocument": .anonymous, "getHLSFile": .anonymous,
-        "getSystem": .anyToken, "removeNode": .unbound("admin"),
+        "getSystem": .anyToken, "removeNode": .unbound("admin"), "drainNode": .unbound("admin"),
         "getSystemStats": .unbound("stats:read"),
         "createChannel": .scope("channels:write"), "listChannels": .scope("channels:read"), "getChannel": .scope("channels:read"),
         "replaceChannel": .scope("channels:write"), "updateChannel": .scope("channels:write"), "deleteChannel": .scope("channels:write"),

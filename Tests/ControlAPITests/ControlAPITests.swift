@@ -25,8 +25,10 @@ class ControlAPITestCase: XCTestCase {
         u = "u\(UUID().uuidString.prefix(8).lowercased())"
         store = try await makeStore()
         try await store.saveToken(APIToken(id: tokenID, secretHash: APITokens.hash(tokenSecret), scopes: ["admin"], origin: .configured, createdAt: Date()))
-        api = ControlAPI(store: store, configuration: ControlAPIConfiguration(version: "test", nodeId: "node-1", publicHost: "live.example.com",
-                                                                           rtmpPort: 1935, httpPort: 8080))
+        var configuration = ControlAPIConfiguration(version: "test", nodeId: "node-1", publicHost: "live.example.com", rtmpPort: 1935, httpPort: 8080)
+        // A drain that stops nothing (the real one is GatewayBinaryTests'): what the API answers.
+        configuration.drain = { (0, Date(timeIntervalSince1970: 1_900_000_000)) }
+        api = ControlAPI(store: store, configuration: configuration)
     }
 
     override func tearDown() async throws { await store?.close() }

@@ -145,8 +145,10 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertTrue((half.stdout + half.stderr).contains("api.tokenSecret: must be set with api.tokenId"), half.stdout + half.stderr)
     }
 
-    /// `kill -9` while a channel is live: the next start closes the session with `node_lost`,
-    /// sends `channel.offline`, and the API shows the channel offline.
+    /// `kill -9` while a channel is live: the next start finds the session left live, sets it
+    /// waiting for its publisher for the rest of its window (counted from the node's last lease
+    /// renewal: `channel.disconnected`, `node_lost`), and — nobody coming back — closes it with
+    /// `node_lost` at the window's end, sends `channel.offline`, and the API shows it offline.
     func testKill9WhileLiveEndsWithNodeLostAfterRestart() async throws {
         let dir = try MediaTools.temporaryDirectory("crash")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -181,8 +183,11 @@ final class GatewayBinaryTests: XCTestCase {
 
         let (restarted, log) = try await startGateway(dir: dir, port: port, extraEnv: env, log: "after.log")
         defer { if restarted.isRunning { restarted.terminate() } }
-        let offline = await receiver.wait { $0.contains { $0.type == "channel.offline" } }
-        XCTAssertTrue(offline)
+        let waiting = await receiver.wait { $0.contains { $0.type == "channel.disconnected" } }
+        XCTAssertTrue(waiting, "the restart sets the crashed session waiting for its publisher")
+        XCTAssertEqual(receiver.events("channel.disconnected").first?.reason, "node_lost")
+        let offline = await receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.offline" } }
+        XCTAssertTrue(offline, "nobody came back: ended when the window closed")
         XCTAssertEqual(receiver.events("channel.offline").first?.reason, "node_lost")
         // The dead session's live playlist is not served any more (it never got its ENDLIST).
         let hlsAfter = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
@@ -220,6 +225,56 @@ final class GatewayBinaryTests: XCTestCase {
         restarted.terminate()
         restarted.waitUntilExit()
         XCTAssertEqual(restarted.terminationStatus, 0)
+        await receiver.stop()
+    }
+
+    /// Issue #21 item 4: `POST /v1/system/drain` — the node refuses new publishes at once
+    /// (`Publish.Rejected`, and `/readyz/ingest` 503 so the balancer moves new connections),
+    /// keeps its publisher for `shutdown.drainSec`, then stops like at a SIGTERM: the session
+    /// handed over (`channel.disconnected`, reason `shutdown`), the process exiting 0.
+    func testADrainRefusesNewPublishesThenStopsHandingItsSessionOver() async throws {
+        let dir = try MediaTools.temporaryDirectory("drain")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: dir)
+        let port = freePorts()
+        let setup = try await liveSetup(dir: dir, port: port, token: "drain", extraEnv: ["LIVEGATE_SHUTDOWN_DRAIN_SEC": "3"])
+        let (gateway, receiver, api) = (setup.gateway, setup.receiver, setup.api)
+        defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+        let created = try await setup.curl(["-X", "POST", "\(api)/v1/channels", "--json", #"{"name":"other","userId":"u1"}"#])
+        let other = try XCTUnwrap(created["data"] as? [String: Any], "\(created)")
+        let otherKey = try XCTUnwrap(other["streamId"] as? String)
+        let publisher = try startPublisher(clip, url: "rtmp://127.0.0.1:\(port)/live/\(setup.key)", seconds: 60)
+        defer { if publisher.isRunning { kill(publisher.processIdentifier, SIGKILL) } }
+        let live = await receiver.wait { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live)
+        let ready = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(api)/readyz/ingest"], timeout: 10)
+        XCTAssertEqual(ready.stdout, "200")
+
+        let started = Date()
+        let drained = try await setup.curl(["-X", "POST", "\(api)/v1/system/drain"])
+        let data = try XCTUnwrap(drained["data"] as? [String: Any], "\(drained)")
+        XCTAssertEqual(data["draining"] as? Bool, true)
+        XCTAssertEqual(data["publishers"] as? Int, 1)
+        let refused = try await ProcessRunner.run("curl", ["-s", "-w", "\n%{http_code}", "\(api)/readyz/ingest"], timeout: 10)
+        XCTAssertTrue(refused.stdout.hasSuffix("503") && refused.stdout.contains("draining"), refused.stdout)
+        // A new publish is refused while the old one goes on.
+        let late = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                          "rtmp://127.0.0.1:\(port)/live/\(otherKey)"], timeout: 20)
+        XCTAssertNotEqual(late.exitCode, 0, "refused while draining")
+        XCTAssertTrue(publisher.isRunning, "the carried publisher is kept during the drain")
+
+        // Then the node stops by itself, the session handed over.
+        let exited = await eventually(15) { !gateway.isRunning }
+        XCTAssertTrue(exited)
+        XCTAssertEqual(gateway.terminationStatus, 0)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 2.5, "kept its publisher for the drain")
+        let log = (try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(log.contains("publish refused: this node is draining"), log)
+        XCTAssertTrue(log.contains("session handed over"), log)
+        let disconnected = await receiver.wait { $0.contains { $0.type == "channel.disconnected" } }
+        XCTAssertTrue(disconnected)
+        XCTAssertEqual(receiver.events("channel.disconnected").first?.reason, "shutdown")
+        XCTAssertFalse(receiver.all.contains { $0.type == "channel.offline" }, "handed over, not ended")
         await receiver.stop()
     }
 

@@ -60,10 +60,11 @@ extension SQLChannelStore {
                     _ = try await releaseAndEnd(db, lease, reason: reason.rawValue, now: now)
                     continue
                 case .busy(let node):
-                    return .busy(node: node, retryAt: nil)
+                    // Expressed on the caller's clock: the caller may hold the publish that long.
+                    return .busy(node: node, retryAt: lease.state == .live ? callerNow.addingTimeInterval(max(0, lease.expiresAt.timeIntervalSince(now))) : nil,
+                                 late: false)
                 case .holderSilent(let node, let until):
-                    // Expressed on the caller's clock: it waits this long, then asks again.
-                    return .busy(node: node, retryAt: callerNow.addingTimeInterval(max(0, until.timeIntervalSince(now))))
+                    return .busy(node: node, retryAt: callerNow.addingTimeInterval(max(0, until.timeIntervalSince(now))), late: true)
                 case .continueHere(let byReplace):
                     replaced = byReplace
                 }
