@@ -106,6 +106,8 @@ final class DockerFilesTests: XCTestCase {
             XCTAssertEqual(env["LIVEGATE_RTMP_PROXY_PROTOCOL"], "v2")
             XCTAssertEqual(env["LIVEGATE_RTMP_TRUSTED_PROXIES"], proxyAddress + "/32", "trusts HAProxy and nobody else")
             XCTAssertEqual(env["LIVEGATE_HTTP_TRUSTED_PROXIES"], proxyAddress + "/32", "reads X-Forwarded-For from HAProxy and nobody else")
+            XCTAssertEqual(env["LIVEGATE_CLUSTER_ADVERTISE_URL"], "http://\(name):8080",
+                           "\(name): the other node fetches its HLS files and recordings by its service name (the container's host name is random)")
             ids.append(try XCTUnwrap(env["LIVEGATE_NODE_ID"]))
             let config = LiveGateConfiguration(file: nil, environment: env.mapValues { Self.interpolate($0, ["POSTGRES_PASSWORD": "change-me"]) })
             XCTAssertTrue(config.problems.isEmpty, "\(name): \(config.problems)")
