@@ -62,6 +62,8 @@ extension IngestCoordinator {
         case .endSession(let sessionId, let reason):
             // The outputs finish first (the recording becomes a video), whatever the store does.
             media?.endSession(sessionId: sessionId)
+            // A playlist kept across a restart for a publisher who never came back ends too.
+            media?.releaseKeptHLS(channelId: channelId)
             await endSession(channelId: channelId, reason: reason)
         }
     }

@@ -134,6 +134,8 @@ extension IngestCoordinator {
                 if entry.lostNode == nodeId { await leaseLost(entry.session.channelId, sessionId: entry.session.id) }
                 continue
             }
+            // A playlist this node kept for it (a restart inside its window) ends with it.
+            media?.releaseKeptHLS(channelId: entry.session.channelId)
             let reason = entry.session.endReason ?? OfflineReason.nodeLost.rawValue
             sessionsEndedByReason[reason, default: 0] += 1
             logger.warning("ended the session of a lost node", metadata: [

@@ -51,7 +51,9 @@ extension IngestCoordinator {
                                                                                        "reason": "\(reason.rawValue)"])
         }
         pendingEnds?.clear()
-        if let stale = media?.removeStaleHLS(), !stale.isEmpty {
+        // The resumed sessions' playlists stay until their window closes (docs/contract.md §6).
+        let resumed = Set(channels.keys)
+        if let stale = media?.removeStaleHLS(keeping: resumed), !stale.isEmpty {
             logger.warning("removed HLS playlists a previous run left behind", metadata: ["channels": "\(stale.joined(separator: ","))"])
         }
         // Listed now, before any publisher can start a new `.part`; finished in the background by `run()`.

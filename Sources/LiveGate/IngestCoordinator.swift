@@ -242,9 +242,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         // over (`reconnecting`, the window open, written with the lease) — continued when their
         // publisher comes back to any node, or to this one once it has restarted. What could not
         // be handed over (the lease state not written: a store outage; a window of 0) ends now.
+        var handedOver: Set<String> = []
         for id in Array(channels.keys) {
             guard let tracked = channels[id] else { continue }
             if tracked.machine.phase == .reconnecting, tracked.book.leaseState == .reconnecting, let record = tracked.book.record {
+                handedOver.insert(record.id)
                 logger.notice("session handed over; it continues when its publisher comes back inside the window", metadata: [
                     "channel": "\(id)", "session": "\(record.id)",
                     "window.ends": "\(tracked.machine.reconnectWindow.map { Timestamp.format($0.endsAt) } ?? "-")"])
@@ -252,7 +254,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             }
             await feed(id) { $0.shutdown(now: clock.now()) }
         }
-        media?.endAllSessions()
+        media?.endAllSessions(handedOver: handedOver)
         await settlePendingEnds(within: shutdownBudget.settleWrites)
         // Outputs flush: MP4s get their index and their video records before the store closes.
         if let media, !(await media.drain(timeout: .milliseconds(Int64(shutdownBudget.drainOutputs * 1000)))) {

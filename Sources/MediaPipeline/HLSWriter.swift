@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// docs/contract.md §3 `hls`: MPEG-TS segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
 /// 6-segment rolling window) under `data/hls/CHANNEL_ID/`. A layout change starts a new
@@ -35,14 +36,18 @@ final class HLSWriter: MediaWriter {
     /// Runs the removal of the kept files later (injected: tests run it at once).
     private let schedule: @Sendable (Double, @escaping @Sendable () -> Void) -> Void
     private var superseded = false
+    /// Set when the session is handed over (a node stopping): its playlist stays as it is — no
+    /// `EXT-X-ENDLIST`, nothing removed — for the session's continuation (docs/contract.md §6).
+    private let handedOver: NIOLockedValueBox<Bool>
     private var muxer: MediaMuxer?
     private var generation = 0
 
-    init(directory: String, prefix: String, settings: Settings, interrupt: InterruptFlag,
+    init(directory: String, prefix: String, settings: Settings, interrupt: InterruptFlag, handedOver: NIOLockedValueBox<Bool> = NIOLockedValueBox(false),
          ownsDirectory: @escaping @Sendable () -> Bool = { true }, releaseDirectory: @escaping @Sendable () -> Bool,
          directoryIsFree: @escaping @Sendable () -> Bool = { true },
          schedule: @escaping @Sendable (Double, @escaping @Sendable () -> Void) -> Void = HLSWriter.afterDelay) {
         self.directoryIsFree = directoryIsFree
+        self.handedOver = handedOver
         self.schedule = schedule
         self.ownsDirectory = ownsDirectory
         self.directory = directory
@@ -146,6 +151,7 @@ final class HLSWriter: MediaWriter {
 
     func abort() { muxer = nil }
 
+
     /// After the session: the ended playlist and this session's segments stay `keepAfterEnd`
     /// seconds, then go (docs/api.md, "Playback"). The directory itself goes only if no newer
     /// session of the channel has started writing into it meanwhile; that one's files are never
@@ -153,6 +159,9 @@ final class HLSWriter: MediaWriter {
     func close() {
         muxer = nil
         let owned = releaseDirectory()
+        // Handed over: players keep polling a playlist that has not ended; the continuation
+        // (here after a restart, or on another node) writes the next series after a discontinuity.
+        if handedOver.withLockedValue({ $0 }) { return }
         // The session is over (a segment series also finishes at a new connection or layout,
         // so not in `finish`): players that reach the end stop there instead of waiting.
         if owned && !superseded { Self.appendEndList(playlistPath) }

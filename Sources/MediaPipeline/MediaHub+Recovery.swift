@@ -14,11 +14,13 @@ extension MediaHub {
     /// HLS folders a previous run left (a `kill -9` never wrote `EXT-X-ENDLIST` nor removed
     /// them): at start-up no session is live on this node, so every one is stale — a player
     /// would otherwise keep polling a "live" playlist that never moves. Returns the channels.
+    /// `keeping`: channels whose session was resumed (handed over, or cut off by a crash, and
+    /// still inside its window): their playlists stay for the publisher coming back.
     @discardableResult
-    public func removeStaleHLS() -> [String] {
+    public func removeStaleHLS(keeping: Set<String> = []) -> [String] {
         let fm = FileManager.default
         let root = settings.hlsDirectory
-        let stale = (try? fm.contentsOfDirectory(atPath: root)) ?? []
+        let stale = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).filter { !keeping.contains($0) }
         for channelId in stale { try? fm.removeItem(atPath: root + "/" + channelId) }
         return stale
     }

@@ -122,6 +122,8 @@ public final class MediaHub: Sendable {
         var workers: [ObjectIdentifier: OutputWorker] = [:]
         /// channel id → the session whose HLS owns `data/hls/CHANNEL_ID/`.
         var hlsOwners: [String: String] = [:]
+        /// Each session's HLS writer's "handed over" flag: set, it keeps its playlist as it is.
+        var hlsHandedOver: [String: NIOLockedValueBox<Bool>] = [:]
     }
 
     public let settings: Settings
@@ -188,8 +190,12 @@ public final class MediaHub: Sendable {
 
     /// The channel session is over: its outputs flush and finish (the recording becomes a video).
     /// The workers stay registered (for `drain`) until they have flushed and exited.
-    public func endSession(sessionId: String) {
+    /// `handedOver`: the session is not over — this node stops and hands it over — so its HLS
+    /// playlist is kept as it is (no `EXT-X-ENDLIST`, nothing removed) for its continuation.
+    public func endSession(sessionId: String, handedOver: Bool = false) {
         let (outputs, current) = registry.withLockedValue { r -> (SessionOutputs?, MediaSession?) in
+            let flag = r.hlsHandedOver.removeValue(forKey: sessionId)
+            if handedOver { flag?.withLockedValue { $0 = true } }
             guard let outputs = r.outputs.removeValue(forKey: sessionId) else { return (nil, nil) }
             let current = outputs.connection.flatMap { c -> MediaSession? in
                 r.sessionOfConnection[c] = nil
@@ -206,9 +212,25 @@ public final class MediaHub: Sendable {
         }
     }
 
-    /// Every session still open ends (shutdown, before `drain`).
-    public func endAllSessions() {
-        for id in registry.withLockedValue({ Array($0.outputs.keys) }) { endSession(sessionId: id) }
+    /// Every session still open ends (shutdown, before `drain`); those `handedOver` keep their playlists.
+    public func endAllSessions(handedOver: Set<String> = []) {
+        for id in registry.withLockedValue({ Array($0.outputs.keys) }) { endSession(sessionId: id, handedOver: handedOver.contains(id)) }
+    }
+
+    /// A channel's HLS folder kept for a session that was handed over: once that session ends
+    /// without its publisher coming back here (its window closed, or it went on elsewhere) and
+    /// no writer of this node owns the folder, the playlist gets `EXT-X-ENDLIST` (players stop)
+    /// and the folder goes after `hls.keepAfterEndSec`.
+    public func releaseKeptHLS(channelId: String) {
+        guard registry.withLockedValue({ $0.hlsOwners[channelId] == nil }) else { return }
+        let directory = settings.hlsDirectory + "/" + channelId
+        guard FileManager.default.fileExists(atPath: directory) else { return }
+        HLSWriter.appendEndList(directory + "/index.m3u8")
+        let registry = self.registry
+        HLSWriter.afterDelay(settings.hlsKeepAfterEndSeconds) {
+            guard registry.withLockedValue({ $0.hlsOwners[channelId] == nil }) else { return }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     // MARK: Coordinator side
@@ -264,6 +286,7 @@ public final class MediaHub: Sendable {
         if plan.hls {
             let interrupt = InterruptFlag()
             let channelId = plan.channelId, sessionId = plan.sessionId
+            let handedOver = NIOLockedValueBox(false)
             let writer = HLSWriter(
                 directory: settings.hlsDirectory + "/" + plan.channelId,
                 prefix: HLSWriter.prefix(sessionId: sessionId, nodeTag: settings.hlsNodeTag, runTag: settings.hlsRunTag),
@@ -271,7 +294,7 @@ public final class MediaHub: Sendable {
                                 startNumber: plan.continuesSessionStartedAt.map {
                                     HLSWriter.continuationStart(sessionStartedAt: $0, now: Date(), segmentSeconds: settings.hlsSegmentSeconds)
                                 }),
-                interrupt: interrupt,
+                interrupt: interrupt, handedOver: handedOver,
                 ownsDirectory: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == sessionId } },
                 releaseDirectory: { [registry] in
                     registry.withLockedValue { r in
@@ -281,6 +304,7 @@ public final class MediaHub: Sendable {
                     }
                 },
                 directoryIsFree: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == nil } })
+            registry.withLockedValue { $0.hlsHandedOver[sessionId] = handedOver }
             workers.append(OutputWorker(kind: .hls, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
                                         batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
         }

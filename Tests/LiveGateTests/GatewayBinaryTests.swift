@@ -189,11 +189,11 @@ final class GatewayBinaryTests: XCTestCase {
         let offline = await receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.offline" } }
         XCTAssertTrue(offline, "nobody came back: ended when the window closed")
         XCTAssertEqual(receiver.events("channel.offline").first?.reason, "node_lost")
-        // The dead session's live playlist is not served any more (it never got its ENDLIST).
-        let hlsAfter = try await ProcessRunner.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+        // The playlist kept through the window ends with the session: EXT-X-ENDLIST, so players
+        // stop instead of polling a "live" playlist that never moves (gone after keepAfterEndSec).
+        let hlsAfter = try await ProcessRunner.run("curl", ["-s", "-w", "\n%{http_code}",
                                                             "http://127.0.0.1:\(port + 1)/hls/\(channelID)/index.m3u8"], timeout: 10)
-        XCTAssertEqual(hlsAfter.stdout, "404")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("hls/\(channelID)").path))
+        XCTAssertTrue(hlsAfter.stdout.hasSuffix("200") && hlsAfter.stdout.contains("#EXT-X-ENDLIST"), hlsAfter.stdout)
         XCTAssertEqual(receiver.events("channel.offline").first?.channelId, channelID)
         XCTAssertTrue(receiver.all.allSatisfy(\.signatureValid))
         let after = try await curl(["\(api)/v1/channels/\(channelID)"])
@@ -306,6 +306,12 @@ final class GatewayBinaryTests: XCTestCase {
         _ = try await first.value
         let log = (try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
         XCTAssertTrue(log.contains("session handed over"), log)
+        // The playlist is kept as it was: the session has not ended (no EXT-X-ENDLIST).
+        let playlistFile = dir.appendingPathComponent("hls/\(setup.channelID)/index.m3u8")
+        let kept = try String(contentsOf: playlistFile, encoding: .utf8)
+        XCTAssertTrue(kept.contains("#EXTINF") && !kept.contains("#EXT-X-ENDLIST"), kept)
+        let sequenceBefore = try XCTUnwrap(kept.split(separator: "\n").first { $0.hasPrefix("#EXT-X-MEDIA-SEQUENCE:") }
+            .flatMap { Int($0.split(separator: ":")[1]) }, kept)
         // A fleet's logs join: the lifecycle line names the node and the RTMP connection the
         // listener's lines name.
         let liveLine = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("] channel live") }, log)
@@ -328,9 +334,23 @@ final class GatewayBinaryTests: XCTestCase {
         XCTAssertEqual(((waiting["data"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String }, [setup.channelID],
                        "and ?status=reconnecting lists it")
 
-        // The publisher comes back to the restarted node: the same session.
-        let second = try await publish()
-        XCTAssertEqual(second.exitCode, 0, second.stderr)
+        // While it waits, the restarted node still serves the playlist (not ended).
+        let waitingPlaylist = try await ProcessRunner.run("curl", ["-s", "-w", "\n%{http_code}", "\(setup.api)/hls/\(setup.channelID)/index.m3u8"], timeout: 10)
+        XCTAssertTrue(waitingPlaylist.stdout.hasSuffix("200") && !waitingPlaylist.stdout.contains("#EXT-X-ENDLIST"), waitingPlaylist.stdout)
+
+        // The publisher comes back to the restarted node: the same session, its playlist going
+        // on after a discontinuity with a media sequence past the first run's.
+        let second = Task { try await publish() }
+        var continued = ""
+        let numbered = await eventually(15, every: .milliseconds(200)) {
+            continued = (try? String(contentsOf: playlistFile, encoding: .utf8)) ?? ""
+            return continued.contains("#EXT-X-DISCONTINUITY") && continued.contains("#EXTINF")
+        }
+        XCTAssertTrue(numbered, continued)
+        let sequenceAfter = continued.split(separator: "\n").first { $0.hasPrefix("#EXT-X-MEDIA-SEQUENCE:") }.flatMap { Int($0.split(separator: ":")[1]) }
+        XCTAssertGreaterThan(sequenceAfter ?? -1, sequenceBefore, continued)
+        let secondRun = try await second.value
+        XCTAssertEqual(secondRun.exitCode, 0, secondRun.stderr)
         let ended = await receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.offline" } }
         XCTAssertTrue(ended)
         let lifecycle = receiver.all.filter { $0.channelId == setup.channelID && $0.type.hasPrefix("channel.") && $0.type != "channel.media" }.map(\.type)
