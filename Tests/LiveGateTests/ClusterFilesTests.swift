@@ -188,3 +188,63 @@ final class ClusterFilesTests: XCTestCase {
         return String(format: "%08x", hash)
     }
 }
+
+extension ClusterFilesTests {
+    /// Issue #21 item 2, shared storage: `recordings.dir` on a folder both nodes mount (as NFS
+    /// would be). Each node writes under its own sub-folder (its node id); a recording is
+    /// downloaded through the other node straight from the shared file; a node's start-up
+    /// recovery never touches the other node's unfinished `.part`; a delete through either node
+    /// removes the file (applied by the node that wrote it).
+    func testTwoNodesOnSharedRecordingStorageNeverCollide() async throws {
+        let shared = try MediaTools.temporaryDirectory("shared-recordings")
+        defer { try? FileManager.default.removeItem(at: shared) }
+        let cluster = try await startCluster("cluster-shared", extraEnv: ["LIVEGATE_RECORDINGS_DIR": shared.path], privateData: true)
+        var nodes = cluster.nodes
+        defer { for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
+        defer { Task { await cluster.stop() } }
+        let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
+        let onA = try await cluster.createChannel(#"{"name":"sa","userId":"u1","record":true}"#)
+        let onB = try await cluster.createChannel(#"{"name":"sb","userId":"u2","record":true}"#)
+        let a = try startPublisher(clip, url: "\(nodes[0].rtmp)/\(onA.key)", seconds: 4)
+        let b = try startPublisher(clip, url: "\(nodes[1].rtmp)/\(onB.key)", seconds: 4)
+        defer { for p in [a, b] where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let ready = await cluster.receiver.wait(timeout: 40) { $0.filter { $0.type == "video.ready" }.count >= 2 }
+        XCTAssertTrue(ready)
+        // Each node's files under its own folder of the shared storage.
+        let byNode = Dictionary(uniqueKeysWithValues: ["node-a", "node-b"].map { node in
+            (node, (FileManager.default.enumerator(atPath: shared.appendingPathComponent(node).path)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".mp4") })
+        })
+        XCTAssertEqual(byNode["node-a"]?.count, 1, "\(byNode)")
+        XCTAssertEqual(byNode["node-b"]?.count, 1, "\(byNode)")
+        XCTAssertTrue(byNode["node-a"]?.first?.hasPrefix(onA.id + "/") == true, "\(byNode)")
+
+        // Node a's recording through node b: served from the shared file, byte for byte.
+        let auth = ["-u", "\(ClusterHarness.token):\(ClusterHarness.secret)"]
+        let videos = try await cluster.curl(1, ["/v1/videos?channelId=\(onA.id)"])
+        let video = try XCTUnwrap(((videos["data"] as? [String: Any])?["items"] as? [[String: Any]])?.first, "\(videos)")
+        let videoId = try XCTUnwrap(video["id"] as? String)
+        XCTAssertEqual(video["nodeId"] as? String, "node-a")
+        let file = shared.appendingPathComponent("node-a/\(try XCTUnwrap(byNode["node-a"]?.first))")
+        let viaB = try await get("\(nodes[1].api)/v1/videos/\(videoId)/file", auth)
+        XCTAssertEqual(viaB.status, 200)
+        XCTAssertEqual(viaB.body, try Data(contentsOf: file))
+
+        // An unfinished recording of node b's (as a crash leaves it): node a's restart leaves it alone.
+        let foreignPart = shared.appendingPathComponent("node-b/\(onB.id)/ses_unfinished.mp4.part")
+        try Data(repeating: 0, count: 4096).write(to: foreignPart)
+        nodes[0].process.terminate()
+        nodes[0].process.waitUntilExit()
+        nodes[0] = try await startClusterNode("node-a", dir: nodes[0].dir, env: cluster.env, port: nodes[0].port,
+                                              privateDataAt: ClusterHarness.privateDataPath)
+        try await Task.sleep(for: .seconds(2))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: foreignPart.path), "node a's recovery never touches node b's files")
+        let restartedLog = (try? String(contentsOf: nodes[0].log, encoding: .utf8)) ?? ""
+        XCTAssertFalse(restartedLog.contains("ses_unfinished"), restartedLog)
+
+        // Deleted through node b: node a removes its file.
+        let deleted = try await get("\(nodes[1].api)/v1/videos/\(videoId)", auth + ["-X", "DELETE"])
+        XCTAssertEqual(deleted.status, 204)
+        let removed = await eventually(15) { !FileManager.default.fileExists(atPath: file.path) }
+        XCTAssertTrue(removed)
+    }
+}

@@ -226,7 +226,8 @@ final class IngestCoordinatorInProcessTests: XCTestCase {
         let ch = try await bench.channel("b", key: "KEY_b_0123456789", window: 10)
         await bench.goLive("KEY_b_0123456789", connection: 1, on: "n1")
         await bench.advance(0, keepLeases: ["n1", "n2"])
-        let sessionId = try await bench.store.channel(id: ch.id)?.sessionId
+        let before = try await bench.store.channel(id: ch.id)
+        let sessionId = try XCTUnwrap(before?.sessionId)
         // n1 dies (renews no more); its lease expires; the publisher comes back through n2.
         await bench.advance(SessionLease.timeToLive + 0.5, keepLeases: ["n2"])
         await bench.goLive("KEY_b_0123456789", connection: 2, on: "n2")
@@ -247,7 +248,8 @@ final class IngestCoordinatorInProcessTests: XCTestCase {
         await bench.goLive("KEY_m_0123456789", connection: 1, on: "n1")
         let busy = await bench.publish("KEY_m_0123456789", connection: 2, on: "n2")
         XCTAssertNotEqual(busy, .accept, "live on n1")
-        let sessionId = try await bench.store.channel(id: ch.id)?.sessionId
+        let before = try await bench.store.channel(id: ch.id)
+        let sessionId = try XCTUnwrap(before?.sessionId)
         await bench.advance(2)
         await bench.end(1, .connectionClosed, on: "n1")
         await bench.advance(2)
