@@ -190,7 +190,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RTMPCoreTests",
-            dependencies: ["RTMPCore", "RTMPFuzzHarness", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RTMPCore", "RTMPFuzzHarness", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -31,8 +31,13 @@ extension IngestCoordinator {
     /// come here, for codec and size limits.
     public nonisolated func media(_ frame: MediaFrame, session: IngestSession) {
         media?.media(frame, connectionID: session.connectionID)
-        guard frame.kind == .video, frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) else { return }
-        commandSink.yield(.video(session, params))
+        guard frame.kind == .video else { return }
+        if frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) {
+            commandSink.yield(.video(session, params))
+        } else if frame.codec == .vp9, frame.isKeyframe, let size = VideoCodecParameters.keyframeSize(frame) {
+            // VP9's size comes with its keyframes (one every few seconds): the size limits apply to it.
+            commandSink.yield(.video(session, VideoCodecParameters(codec: .vp9, width: size.width, height: size.height)))
+        }
     }
 
     public nonisolated func applicationRejected(app: String, remoteAddress: String) {

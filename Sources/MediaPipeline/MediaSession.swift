@@ -77,6 +77,14 @@ final class MediaSession: Sendable {
                 }
                 if s.layout != nil { Self.relayout(&s) }
             case .codedFrames:
+                // VP9's sequence start has no size; muxers need one (an MP4 without it fails to
+                // open): the first keyframe gives it.
+                if frame.kind == .video, frame.codec == .vp9, frame.isKeyframe, var video = s.video, video.width == nil,
+                   let size = VideoCodecParameters.keyframeSize(frame) {
+                    (video.width, video.height) = (size.width, size.height)
+                    s.video = video
+                    if s.layout != nil { Self.relayout(&s) }
+                }
                 if frame.kind == .audio, s.audio == nil, frame.codec != .aac, let track = TrackFormat.audio(frame) {
                     // Codecs without a sequence header (MP3 …) are described by their first frame.
                     s.audio = track

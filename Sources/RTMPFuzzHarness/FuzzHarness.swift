@@ -30,7 +30,10 @@ public enum FuzzHarness {
             _ = try? decoder.decodeAll(&buffer)
         default:
             let buffer = ByteBuffer(bytes: body)
-            if let frame = try? FLVTagParser.parseVideo(buffer, timestamp: 0) { _ = VideoCodecParameters.parse(frame) }
+            if let frame = try? FLVTagParser.parseVideo(buffer, timestamp: 0) {
+                _ = VideoCodecParameters.parse(frame)
+                _ = VideoCodecParameters.keyframeSize(frame)
+            }
             if let frame = try? FLVTagParser.parseAudio(buffer, timestamp: 0) { _ = AudioCodecParameters.parse(frame) }
         }
     }

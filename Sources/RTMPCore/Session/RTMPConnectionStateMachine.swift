@@ -284,6 +284,12 @@ public struct RTMPConnectionStateMachine {
             if frame.packetType == .codedFrames {
                 frame.dts = videoTimeline.next(message.timestamp)
                 videoFrames += 1
+                // VP9's sequence start carries no size: its first keyframe says it.
+                if frame.codec == .vp9, frame.isKeyframe, videoParameters?.width == nil, let size = VideoCodecParameters.keyframeSize(frame) {
+                    var known = videoParameters ?? VideoCodecParameters(codec: .vp9)
+                    (known.width, known.height) = (size.width, size.height)
+                    videoParameters = known
+                }
             } else {
                 frame.dts = videoTimeline.peek(message.timestamp)
                 if frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) { videoParameters = params }
