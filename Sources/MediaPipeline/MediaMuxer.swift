@@ -55,6 +55,9 @@ final class MediaMuxer {
         case .video:
             par.pointee.width = Int32(track.width ?? 0)
             par.pointee.height = Int32(track.height ?? 0)
+            if let format = track.pixelFormat { par.pointee.format = format.rawValue }
+            if let profile = track.profile, track.codec == .vp9 || track.codec == .av1 { par.pointee.profile = Int32(profile) }
+            if let level = track.level, track.codec == .vp9 { par.pointee.level = Int32(level) }
         case .audio:
             par.pointee.sample_rate = Int32(track.sampleRate ?? 44100)
             av_channel_layout_default(&par.pointee.ch_layout, Int32(track.channels ?? 2))

@@ -15,9 +15,21 @@ public struct TrackFormat: Sendable, Equatable {
     public var height: Int?
     public var sampleRate: Int?
     public var channels: Int?
+    /// Video: what the sequence header says (profile, level, bit depth, chroma). Muxers that
+    /// write their own configuration box from the stream parameters need them — MP4's `vpcC`
+    /// for VP9 cannot be written without the pixel format.
+    public var profile: Int?
+    public var level: Int?
+    public var bitDepth: Int?
+    public var chromaFormat: String?
 
     public init(kind: MediaKind, codec: MediaCodec, extradata: [UInt8], width: Int? = nil, height: Int? = nil,
-                sampleRate: Int? = nil, channels: Int? = nil) {
+                sampleRate: Int? = nil, channels: Int? = nil, profile: Int? = nil, level: Int? = nil, bitDepth: Int? = nil,
+                chromaFormat: String? = nil) {
+        self.profile = profile
+        self.level = level
+        self.bitDepth = bitDepth
+        self.chromaFormat = chromaFormat
         self.kind = kind
         self.codec = codec
         self.extradata = extradata
@@ -49,7 +61,28 @@ public struct TrackFormat: Sendable, Equatable {
         guard frame.kind == .video, frame.packetType == .sequenceHeader, avCodecID(frame.codec) != nil else { return nil }
         let params = VideoCodecParameters.parse(frame)
         return TrackFormat(kind: .video, codec: frame.codec, extradata: Array(frame.data.readableBytesView),
-                           width: params?.width, height: params?.height)
+                           width: params?.width, height: params?.height, profile: params?.profile, level: params?.level,
+                           bitDepth: params?.bitDepth, chromaFormat: params?.chromaFormat)
+    }
+
+    /// libavutil's pixel format for a bit depth and chroma format (planar YUV, little-endian);
+    /// nil when the sequence header did not say (the muxers then go without).
+    var pixelFormat: AVPixelFormat? {
+        switch (bitDepth ?? (chromaFormat == nil ? nil : 8), chromaFormat ?? "4:2:0") {
+        case (8?, "4:2:0"): AV_PIX_FMT_YUV420P
+        case (10?, "4:2:0"): AV_PIX_FMT_YUV420P10LE
+        case (12?, "4:2:0"): AV_PIX_FMT_YUV420P12LE
+        case (8?, "4:2:2"): AV_PIX_FMT_YUV422P
+        case (10?, "4:2:2"): AV_PIX_FMT_YUV422P10LE
+        case (12?, "4:2:2"): AV_PIX_FMT_YUV422P12LE
+        case (8?, "4:4:4"): AV_PIX_FMT_YUV444P
+        case (10?, "4:4:4"): AV_PIX_FMT_YUV444P10LE
+        case (12?, "4:4:4"): AV_PIX_FMT_YUV444P12LE
+        case (8?, "4:0:0"): AV_PIX_FMT_GRAY8
+        case (10?, "4:0:0"): AV_PIX_FMT_GRAY10LE
+        case (12?, "4:0:0"): AV_PIX_FMT_GRAY12LE
+        default: nil
+        }
     }
 
     /// The track an audio sequence header (or, for codecs without one, the first frame) describes.

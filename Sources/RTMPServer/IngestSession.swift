@@ -42,6 +42,8 @@ public final class IngestSession: Sendable, CustomStringConvertible {
             if frame.packetType == .sequenceHeader {
                 t.video = video
                 t.audio = audio
+            } else if frame.codec == .vp9, frame.isKeyframe, t.video?.width == nil {
+                t.video = video // VP9's size arrives with its first keyframe
             }
         }
     }

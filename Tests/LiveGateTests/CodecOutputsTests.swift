@@ -1,0 +1,72 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Issue #22 ("done when", first part): HEVC, AV1 and VP9 publishes — written by FFmpeg 8's
+/// encoders and Enhanced-RTMP muxer through PyAV (`scripts/publish-codec.py`), as today's
+/// encoders send them — each show their true size in the session's media and `/stats`, and
+/// record to an MP4 that Debian's ffprobe reads with the same codec and size. (Before: no size,
+/// and `avformat_write_header: Invalid argument` — no recording at all.)
+final class CodecOutputsTests: XCTestCase {
+    func testHEVCAV1AndVP9AreMeasuredAndRecorded() async throws {
+        let python = try await StandardWebhooksVerifier.python()
+        guard try await ProcessRunner.run(python, ["-c", "import av"], timeout: 30).exitCode == 0 else {
+            throw XCTSkip("PyAV (PyPI av) is not installed: scripts/python-tools.sh installs it")
+        }
+        let dir = try MediaTools.temporaryDirectory("codecs")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePorts()
+        let setup = try await liveSetup(dir: dir, port: port, token: "codecs", record: true)
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/publish-codec.py").path
+        let cases: [(encoder: String, codec: String, width: Int, height: Int)] = [
+            ("libx265", "hevc", 640, 360), ("libsvtav1", "av1", 480, 272), ("libvpx-vp9", "vp9", 426, 240),
+        ]
+        for (index, c) in cases.enumerated() {
+            let created = try await setup.curl(["-X", "POST", "\(setup.api)/v1/channels", "--json", #"{"name":"\#(c.codec)","userId":"u1","record":true}"#])
+            let channel = try XCTUnwrap(created["data"] as? [String: Any], "\(created)")
+            let (id, key) = (try XCTUnwrap(channel["id"] as? String), try XCTUnwrap(channel["streamId"] as? String))
+            let publisher = Task {
+                try await ProcessRunner.run(python, [script, "rtmp://127.0.0.1:\(port)/live/\(key)", c.encoder, "\(c.width)", "\(c.height)", "4"], timeout: 90)
+            }
+            // While live: /stats names the codec and its size.
+            var stats: [String: Any] = [:]
+            let measured = try await eventually(30, every: .milliseconds(250)) {
+                stats = (try await setup.curl(["\(setup.api)/v1/channels/\(id)/stats"])["data"] as? [String: Any]) ?? [:]
+                return (stats["video"] as? [String: Any])?["width"] as? Int != nil
+            }
+            XCTAssertTrue(measured, "\(c.codec): \(stats)")
+            let video = stats["video"] as? [String: Any] ?? [:]
+            XCTAssertEqual(video["codec"] as? String, c.codec)
+            XCTAssertEqual(video["width"] as? Int, c.width, c.codec)
+            XCTAssertEqual(video["height"] as? Int, c.height, c.codec)
+            let published = try await publisher.value
+            XCTAssertEqual(published.exitCode, 0, published.stderr.suffix(1500).description)
+            // The recording: listed with its size, and an MP4 ffprobe reads as the same codec and size.
+            let ready = await setup.receiver.wait(timeout: 30) { $0.filter { $0.type == "video.ready" }.count >= index + 1 }
+            XCTAssertTrue(ready, "\(c.codec): no recording: " + ((try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? "").suffix(3000))
+            let videos = try await setup.curl(["\(setup.api)/v1/videos?channelId=\(id)"])
+            guard let recorded = ((videos["data"] as? [String: Any])?["items"] as? [[String: Any]])?.first, let videoId = recorded["id"] as? String else {
+                XCTFail("\(c.codec): \(videos)")
+                continue
+            }
+            XCTAssertEqual(recorded["videoCodec"] as? String, c.codec)
+            XCTAssertEqual(recorded["width"] as? Int, c.width)
+            let mp4 = dir.appendingPathComponent("\(c.codec).mp4")
+            let download = try await ProcessRunner.run("curl", ["-s", "-f", "-u", "tok_codecs:codecs-secret-0123456789", "-o", mp4.path,
+                                                                "\(setup.api)/v1/videos/\(videoId)/file"], timeout: 30)
+            XCTAssertEqual(download.exitCode, 0)
+            let streams = try await MediaTools.probe(mp4)
+            let track = try XCTUnwrap(streams.first { $0.codecType == "video" }, "\(c.codec): \(streams)")
+            XCTAssertEqual(track.codecName, c.codec)
+            XCTAssertGreaterThan(track.packets, 60, "\(c.codec): the seconds published")
+            let size = try await ProcessRunner.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "csv=p=0",
+                                                               mp4.path], timeout: 20)
+            XCTAssertEqual(size.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "\(c.width),\(c.height)", c.codec)
+        }
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+        await setup.receiver.stop()
+    }
+}
