@@ -23,6 +23,45 @@ CASES = [
 ]
 
 
+AUDIO_CASES = [
+    # name, encoder, sample rate, layout, sample format
+    ("aac-44k-stereo", "aac", 44100, "stereo", "fltp"),
+    ("aac-96k-mono", "aac", 96000, "mono", "fltp"),
+    ("opus-stereo", "libopus", 48000, "stereo", "s16"),
+    ("opus-mono", "libopus", 48000, "mono", "s16"),
+    ("flac-48k", "flac", 48000, "stereo", "s16"),
+    ("flac-96k-6ch", "flac", 96000, "5.1", "s16"),
+    ("ac3-48k-51", "ac3", 48000, "5.1", "fltp"),
+    ("ac3-44k-stereo", "ac3", 44100, "stereo", "fltp"),
+    ("eac3-48k-stereo", "eac3", 48000, "stereo", "fltp"),
+    ("mp3-48k-stereo", "libmp3lame", 48000, "stereo", "fltp"),
+    ("mp3-44k-mono", "libmp3lame", 44100, "mono", "fltp"),
+]
+
+
+def write_audio(path, codec, rate, layout, fmt):
+    with av.open(path, "w", format="flv") as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        stream.format = fmt
+        samples = stream.codec_context.frame_size or 1024
+        for i in range(20):
+            frame = av.AudioFrame(format=fmt, layout=layout, samples=samples)
+            for plane in frame.planes:
+                plane.update(bytes(plane.buffer_size))
+            frame.sample_rate = rate
+            frame.pts = i * samples
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def read_back_audio(path):
+    with av.open(path) as container:
+        c = container.streams.audio[0].codec_context
+        return {"codec": c.name, "sampleRate": c.sample_rate, "channels": c.channels if hasattr(c, "channels") else c.layout.nb_channels}
+
+
 def write(path, codec, width, height, pix_fmt, options):
     with av.open(path, "w", format="flv") as out:
         stream = out.add_stream(codec, rate=30, options=options)
@@ -55,7 +94,12 @@ def main():
         path = os.path.join(out_dir, name + ".flv")
         write(path, codec, width, height, pix_fmt, options)
         results[name] = read_back(path)
-    print(json.dumps(results))
+    audio = {}
+    for name, codec, rate, layout, fmt in AUDIO_CASES:
+        path = os.path.join(out_dir, name + ".flv")
+        write_audio(path, codec, rate, layout, fmt)
+        audio[name] = read_back_audio(path)
+    print(json.dumps({"video": results, "audio": audio}))
 
 
 if __name__ == "__main__":

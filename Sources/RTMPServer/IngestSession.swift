@@ -44,6 +44,8 @@ public final class IngestSession: Sendable, CustomStringConvertible {
                 t.audio = audio
             } else if frame.codec == .vp9, frame.isKeyframe, t.video?.width == nil {
                 t.video = video // VP9's size arrives with its first keyframe
+            } else if frame.kind == .audio, t.audio == nil {
+                t.audio = audio // codecs without a sequence start (MP3, AC-3): their first frame says it
             }
         }
     }

@@ -9,8 +9,20 @@ import XCTest
 /// (`scripts/codec-fixtures.py`), and what FFmpeg reads back from each file is the answer the
 /// parsers must agree with: size (after HEVC's conformance window), bit depth, chroma format
 /// and profile — from HEVC's SPS inside `hvcC`, AV1's sequence header OBU inside `av1C`,
-/// VP9's `vpcC` plus its first keyframe's uncompressed header.
+/// VP9's `vpcC` plus its first keyframe's uncompressed header; for audio the sample rate and
+/// channels of AAC, Opus, FLAC, AC-3, E-AC-3 and MP3.
 final class CodecParameterTests: XCTestCase {
+    struct Fixtures: Decodable {
+        var video: [String: Expected]
+        var audio: [String: ExpectedAudio]
+    }
+
+    struct ExpectedAudio: Decodable {
+        var codec: String
+        var sampleRate: Int
+        var channels: Int
+    }
+
     struct Expected: Decodable {
         var codec: String
         var width: Int
@@ -20,7 +32,7 @@ final class CodecParameterTests: XCTestCase {
         var profile: String?
     }
 
-    func testEveryVideoCodecsSizeDepthChromaAndProfileAgreeWithFFmpeg() async throws {
+    func testEveryCodecsParametersAgreeWithFFmpeg() async throws {
         let python = try await StandardWebhooksVerifier.python()
         let check = try await ProcessRunner.run(python, ["-c", "import av"], timeout: 30)
         guard check.exitCode == 0 else { throw XCTSkip("PyAV (PyPI av) is not installed: scripts/python-tools.sh installs it") }
@@ -31,8 +43,27 @@ final class CodecParameterTests: XCTestCase {
         let run = try await ProcessRunner.run(python, [script, dir.path], timeout: 300)
         XCTAssertEqual(run.exitCode, 0, run.stderr.suffix(2000).description)
         let json = try XCTUnwrap(run.stdout.split(separator: "\n").last { $0.hasPrefix("{") }, run.stdout)
-        let expected = try JSONDecoder().decode([String: Expected].self, from: Data(json.utf8))
+        let both = try JSONDecoder().decode(Fixtures.self, from: Data(json.utf8))
+        let expected = both.video
         XCTAssertEqual(expected.count, 7, "\(expected.keys)")
+        XCTAssertEqual(both.audio.count, 11, "\(both.audio.keys)")
+        // Audio: the sequence start where the codec has one (AAC, Opus, FLAC), else the first
+        // frame (MP3's frame header, AC-3/E-AC-3's sync frame).
+        for (name, want) in both.audio.sorted(by: { $0.key < $1.key }) {
+            let bytes = try Data(contentsOf: dir.appendingPathComponent(name + ".flv"))
+            let reader = try FLVFileReader(bytes: ByteBuffer(bytes: bytes))
+            var params: AudioCodecParameters?
+            for tag in reader.tags where tag.type == 8 && params == nil {
+                guard let frame = try FLVTagParser.parseAudio(tag.body, timestamp: tag.timestamp) else { continue }
+                if frame.packetType == .sequenceHeader || (frame.packetType == .codedFrames && [.mp3, .ac3, .eac3].contains(frame.codec)) {
+                    params = AudioCodecParameters.parse(frame)
+                }
+            }
+            let got = try XCTUnwrap(params, "\(name): nothing parsed")
+            XCTAssertEqual(got.codec.rawValue, want.codec == "mp3float" ? "mp3" : want.codec, name)
+            XCTAssertEqual(got.sampleRate, want.sampleRate, name)
+            XCTAssertEqual(got.channels, want.channels, name)
+        }
         for (name, want) in expected.sorted(by: { $0.key < $1.key }) {
             let bytes = try Data(contentsOf: dir.appendingPathComponent(name + ".flv"))
             let reader = try FLVFileReader(bytes: ByteBuffer(bytes: bytes))
@@ -91,6 +122,15 @@ final class CodecParameterTests: XCTestCase {
                 _ = VideoCodecParameters.parse(frame)
                 let key = MediaFrame(kind: .video, codec: codec, packetType: .codedFrames, isKeyframe: true, dts: 0, data: ByteBuffer(bytes: bytes))
                 _ = VideoCodecParameters.keyframeSize(key)
+            }
+        }
+        for codec in [MediaCodec.aac, .opus, .flac, .mp3, .ac3, .eac3] {
+            for _ in 0..<2000 {
+                var bytes = (0..<Int.random(in: 0..<48, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                if bytes.count >= 2, Bool.random() { (bytes[0], bytes[1]) = codec == .mp3 ? (0xFF, 0xFB) : (0x0B, 0x77) }
+                for type in [MediaPacketType.sequenceHeader, .codedFrames] {
+                    _ = AudioCodecParameters.parse(MediaFrame(kind: .audio, codec: codec, packetType: type, isKeyframe: false, dts: 0, data: ByteBuffer(bytes: bytes)))
+                }
             }
         }
     }
