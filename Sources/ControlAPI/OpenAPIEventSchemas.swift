@@ -34,6 +34,8 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "codec": described(string, "h264, hevc, av1, vp9 …"), "profile": nullable(string), "level": nullable(integer),
                 "width": nullable(integer), "height": nullable(integer),
                 "frameRate": described(nullable(number), "From the SPS timing, else onMetaData's framerate, else measured"),
+                "bitDepth": described(nullable(integer), "Luma bit depth (8, 10, 12) from the sequence header (HEVC, AV1, VP9)"),
+                "chromaFormat": described(nullable(oneOf(["4:0:0", "4:2:0", "4:2:2", "4:4:4"])), "From the sequence header (HEVC, AV1, VP9)"),
             ]),
             "MediaAudioTrack": object(["codec": described(string, "aac, mp3, opus …"), "sampleRate": nullable(integer), "channels": nullable(integer)]),
             "SessionMedia": object(["video": nullable(ref("MediaVideoTrack")), "audio": nullable(ref("MediaAudioTrack"))]),

@@ -27,6 +27,7 @@ extension IngestCoordinator {
                 "level": v.level.map { .number(Double($0)) } ?? .null,
                 "width": v.width.map { .number(Double($0)) } ?? .null, "height": v.height.map { .number(Double($0)) } ?? .null,
                 "frameRate": rate.map { .number(($0 * 1000).rounded() / 1000) } ?? .null,
+                "bitDepth": v.bitDepth.map { .number(Double($0)) } ?? .null, "chromaFormat": v.chromaFormat.map(JSONValue.string) ?? .null,
             ])
         }
         let audio: JSONValue = stats.audio.map { a in

@@ -36,7 +36,8 @@ extension IngestCoordinator {
             stats.bitrateKbps10s = s.bitrateKbps10s
             stats.fps = s.fps
             stats.keyframeIntervalSec = s.keyframeIntervalSec
-            stats.video = s.video.map { .init(codec: $0.codec.rawValue, profile: $0.profileName, level: $0.level, width: $0.width, height: $0.height) }
+            stats.video = s.video.map { .init(codec: $0.codec.rawValue, profile: $0.profileName, level: $0.level, width: $0.width, height: $0.height,
+                                              bitDepth: $0.bitDepth, chromaFormat: $0.chromaFormat) }
             stats.audio = s.audio.map { .init(codec: $0.codec.rawValue, sampleRate: $0.sampleRate, channels: $0.channels) }
             stats.timestampRepairs = s.timestampRepairs
             stats.avDriftMs = s.avDriftMs.map { Int($0) }

@@ -11,7 +11,12 @@ public struct ChannelStats: Sendable, Equatable {
         public var level: Int?
         public var width: Int?
         public var height: Int?
-        public init(codec: String, profile: String?, level: Int?, width: Int?, height: Int?) {
+        /// Luma bit depth and chroma format ("4:2:0" …) where the sequence header says them.
+        public var bitDepth: Int?
+        public var chromaFormat: String?
+        public init(codec: String, profile: String?, level: Int?, width: Int?, height: Int?, bitDepth: Int? = nil, chromaFormat: String? = nil) {
+            self.bitDepth = bitDepth
+            self.chromaFormat = chromaFormat
             self.codec = codec
             self.profile = profile
             self.level = level
@@ -88,7 +93,8 @@ extension ChannelStats {
             "keyframeIntervalSec": keyframeIntervalSec.map(tenths) ?? .null,
             "video": video.map { v in
                 .object(["codec": .string(v.codec), "profile": v.profile.map { .string($0) } ?? .null, "level": v.level.map { .number(Double($0)) } ?? .null,
-                         "width": v.width.map { .number(Double($0)) } ?? .null, "height": v.height.map { .number(Double($0)) } ?? .null])
+                         "width": v.width.map { .number(Double($0)) } ?? .null, "height": v.height.map { .number(Double($0)) } ?? .null,
+                         "bitDepth": v.bitDepth.map { .number(Double($0)) } ?? .null, "chromaFormat": v.chromaFormat.map { .string($0) } ?? .null])
             } ?? .null,
             "audio": audio.map { a in
                 .object(["codec": .string(a.codec), "sampleRate": a.sampleRate.map { .number(Double($0)) } ?? .null,
@@ -125,7 +131,8 @@ extension ChannelStats {
         keyframeIntervalSec = number(o["keyframeIntervalSec"])
         if case .object(let v)? = o["video"], let codec = string(v["codec"]) {
             video = Video(codec: codec, profile: string(v["profile"]), level: number(v["level"]).map { Int($0) },
-                          width: number(v["width"]).map { Int($0) }, height: number(v["height"]).map { Int($0) })
+                          width: number(v["width"]).map { Int($0) }, height: number(v["height"]).map { Int($0) },
+                          bitDepth: number(v["bitDepth"]).map { Int($0) }, chromaFormat: string(v["chromaFormat"]))
         }
         if case .object(let a)? = o["audio"], let codec = string(a["codec"]) {
             audio = Audio(codec: codec, sampleRate: number(a["sampleRate"]).map { Int($0) }, channels: number(a["channels"]).map { Int($0) })

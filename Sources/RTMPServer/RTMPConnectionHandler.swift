@@ -27,6 +27,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var remoteAddress = "unknown"
     private var holdsSlot = false
     private var session: IngestSession?
+    /// VP9: its size came with a keyframe, after the codec line was logged; logged once more then.
+    private var loggedKeyframeSize = false
     /// The publish being decided or running, for log lines (masked key only).
     private var request: PublishRequest?
     private var closing = false
@@ -189,7 +191,12 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         case .media(let frame):
             lifecycle?.mediaReceived()
             if let session {
-                if frame.packetType == .sequenceHeader { logCodec(frame) }
+                if frame.packetType == .sequenceHeader {
+                    logCodec(frame)
+                } else if frame.codec == .vp9, frame.isKeyframe, !loggedKeyframeSize, machine.videoParameters?.width != nil {
+                    loggedKeyframeSize = true // VP9: the size its first keyframe gave
+                    logCodec(frame)
+                }
                 session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs,
                                video: machine.videoParameters, audio: machine.audioParameters)
                 deps.sink.media(frame, session: session)
@@ -222,7 +229,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private func logCodec(_ frame: MediaFrame) {
         if frame.kind == .video, let v = machine.videoParameters {
             logger.info("video codec", metadata: ["codec": "\(v.codec.rawValue)", "profile": "\(v.profileName ?? "-")",
-                                                  "level": "\(v.level ?? 0)", "width": "\(v.width ?? 0)", "height": "\(v.height ?? 0)"])
+                                                  "level": "\(v.level ?? 0)", "width": "\(v.width ?? 0)", "height": "\(v.height ?? 0)",
+                                                  "bit.depth": "\(v.bitDepth.map(String.init) ?? "-")", "chroma": "\(v.chromaFormat ?? "-")"])
         } else if frame.kind == .audio, let a = machine.audioParameters {
             logger.info("audio codec", metadata: ["codec": "\(a.codec.rawValue)", "sampleRate": "\(a.sampleRate ?? 0)",
                                                   "channels": "\(a.channels ?? 0)"])

@@ -10,38 +10,58 @@ import XCTest
 /// goes on across both restarts, and its recording continues as parts of that one session.
 final class ClusterRollingRestartTests: XCTestCase {
     /// An encoder that publishes `url` again a second after each time it loses its server.
+    /// Stopping it is race-free: a process started while it stops is killed at once, and
+    /// `stop()` returns only once the loop has ended.
     final class ReconnectingPublisher: @unchecked Sendable {
         private let lock = NIOLock()
         private var current: Process?
         private var stopped = false
         private(set) var starts = 0
-        let loop: Task<Void, Never>
+        var loop: Task<Void, Never>!
 
         init(clip: URL, url: String, start: @escaping @Sendable (URL, String) throws -> Process) {
-            let box = NIOLockedValueBox<ReconnectingPublisher?>(nil)
-            loop = Task {
-                while !Task.isCancelled {
-                    guard let me = box.withLockedValue({ $0 }) else { try? await Task.sleep(for: .milliseconds(50)); continue }
-                    if me.lock.withLock({ me.stopped }) { return }
+            loop = Task { [self] in
+                while !lock.withLock({ stopped }) {
                     if let p = try? start(clip, url) {
-                        me.lock.withLock { me.current = p; me.starts += 1 }
-                        while p.isRunning { try? await Task.sleep(for: .milliseconds(200)) }
+                        let kept = lock.withLock { () -> Bool in
+                            guard !stopped else { return false }
+                            current = p
+                            starts += 1
+                            return true
+                        }
+                        if !kept {
+                            kill(p.processIdentifier, SIGKILL)
+                            return
+                        }
+                        while p.isRunning, !lock.withLock({ stopped }) { try? await Task.sleep(for: .milliseconds(200)) }
                     }
-                    try? await Task.sleep(for: .seconds(1))
+                    for _ in 0..<10 where !lock.withLock({ stopped }) { try? await Task.sleep(for: .milliseconds(100)) }
                 }
             }
-            box.withLockedValue { $0 = self }
         }
 
         var restarts: Int { lock.withLock { starts - 1 } }
 
-        /// Stops publishing: a clean unpublish (SIGINT lets ffmpeg close its stream).
+        /// Stops publishing: a clean unpublish (SIGINT lets ffmpeg close its stream), SIGKILL
+        /// if it has not gone within 5 s.
         func stop() async {
-            let p = lock.withLock { () -> Process? in stopped = true; return current }
+            let p = lock.withLock { () -> Process? in
+                stopped = true
+                return current
+            }
             if let p, p.isRunning { kill(p.processIdentifier, SIGINT) }
             for _ in 0..<50 where p?.isRunning == true { try? await Task.sleep(for: .milliseconds(100)) }
             if let p, p.isRunning { kill(p.processIdentifier, SIGKILL) }
-            loop.cancel()
+            await loop.value
+        }
+
+        /// Whatever happens in the test, no ffmpeg outlives it.
+        func kill9() {
+            let p = lock.withLock { () -> Process? in
+                stopped = true
+                return current
+            }
+            if let p, p.isRunning { kill(p.processIdentifier, SIGKILL) }
         }
     }
 
@@ -78,7 +98,7 @@ final class ClusterRollingRestartTests: XCTestCase {
             return p
         }
         let publishers = channels.map { ReconnectingPublisher(clip: clip, url: "rtmp://127.0.0.1:\(front)/live/\($0.key)", start: start) }
-        defer { for p in publishers { p.loop.cancel() } }
+        defer { for p in publishers { p.kill9() } }
         let live = await cluster.receiver.wait(timeout: 40) { r in channels.allSatisfy { c in r.contains { $0.type == "channel.live" && $0.channelId == c.id } } }
         XCTAssertTrue(live, "\(cluster.receiver.all.map(\.type))")
         var sessions: [String: String] = [:]
@@ -146,7 +166,15 @@ final class ClusterRollingRestartTests: XCTestCase {
         // The publishers stop: each session ends once, and its recording is parts of it.
         for p in publishers { await p.stop() }
         let ended = await cluster.receiver.wait(timeout: 60) { r in channels.allSatisfy { c in r.contains { $0.type == "channel.offline" && $0.channelId == c.id } } }
-        XCTAssertTrue(ended)
+        if !ended {
+            var missing: [String] = []
+            for c in channels where !cluster.receiver.all.contains(where: { $0.type == "channel.offline" && $0.channelId == c.id }) {
+                let data = (try await cluster.curl(1, ["/v1/channels/\(c.id)"])["data"] as? [String: Any]) ?? [:]
+                missing.append("\(c.id): status \(data["status"] ?? "?"), events \(cluster.receiver.all.filter { $0.channelId == c.id }.map(\.type))")
+            }
+            XCTFail("sessions not ended 60 s after their publishers stopped:\n" + missing.joined(separator: "\n")
+                    + "\nnode a: " + String(cluster.logText(0).suffix(1500)) + "\nnode b: " + String(((try? String(contentsOf: nodes[1].log, encoding: .utf8)) ?? "").suffix(3000)))
+        }
         try await Task.sleep(for: .seconds(3)) // the last parts' video.ready
         for c in channels {
             let videos = ((try await cluster.curl(0, ["/v1/videos?channelId=\(c.id)"])["data"] as? [String: Any])?["items"] as? [[String: Any]]) ?? []

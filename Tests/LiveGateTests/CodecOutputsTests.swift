@@ -41,6 +41,8 @@ final class CodecOutputsTests: XCTestCase {
             XCTAssertEqual(video["codec"] as? String, c.codec)
             XCTAssertEqual(video["width"] as? Int, c.width, c.codec)
             XCTAssertEqual(video["height"] as? Int, c.height, c.codec)
+            XCTAssertEqual(video["bitDepth"] as? Int, 8, c.codec)
+            XCTAssertEqual(video["chromaFormat"] as? String, "4:2:0", c.codec)
             let published = try await publisher.value
             XCTAssertEqual(published.exitCode, 0, published.stderr.suffix(1500).description)
             // The recording: listed with its size, and an MP4 ffprobe reads as the same codec and size.
