@@ -49,7 +49,7 @@ struct RecordingRetention: Service {
             if expired.count < 100 || !progressed { break }
         }
         // This node's files go now; another node's with its next pass.
-        if deleted > 0 { _ = try? await FileDeletions(store: store, nodeId: nodeId, logger: logger).apply() }
+        if deleted > 0 { _ = try? await FileDeletionQueue(store: store, nodeId: nodeId, logger: logger).apply() }
         return deleted
     }
 

@@ -115,15 +115,7 @@ final class ClusterBalancerTests: XCTestCase {
         var publishers: [Process] = []
         defer { for p in publishers where p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
-        let front = freePorts(3)
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docker/haproxy.cluster.cfg")
-        let proxy = try await startHAProxy(file: shipped, environment: [
-            "LB_RTMP_BIND": "127.0.0.1:\(front)", "LB_HTTP_BIND": "127.0.0.1:\(front + 1)", "LB_STATS_BIND": "127.0.0.1:\(front + 2)",
-            "NODE_A_HOST": "127.0.0.1", "NODE_B_HOST": "127.0.0.1",
-            "NODE_A_RTMP_PORT": "\(cluster.nodes[0].port)", "NODE_A_HTTP_PORT": "\(cluster.nodes[0].port + 1)",
-            "NODE_B_RTMP_PORT": "\(cluster.nodes[1].port)", "NODE_B_HTTP_PORT": "\(cluster.nodes[1].port + 1)",
-        ], in: cluster.dir, settle: .milliseconds(2500))
+        let (proxy, front) = try await startShippedBalancer(cluster)
         defer { proxy.terminate() }
         func statsCSV() async throws -> String {
             try await ProcessRunner.run("curl", ["-s", "http://127.0.0.1:\(front + 2)/stats;csv"], timeout: 10).stdout

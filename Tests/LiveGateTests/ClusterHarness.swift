@@ -90,6 +90,23 @@ extension XCTestCase {
         return ClusterHarness.Node(name: name, process: process, port: port, dir: dir, log: log)
     }
 
+    /// Debian's HAProxy running the shipped `docker/haproxy.cluster.cfg` unchanged in front of
+    /// the cluster's two nodes, its addresses from the environment: RTMP on `front`, HTTP on
+    /// `front + 1`, the stats page on `front + 2`.
+    func startShippedBalancer(_ cluster: ClusterHarness, nodes: [ClusterHarness.Node]? = nil) async throws -> (proxy: Process, front: Int) {
+        let nodes = nodes ?? cluster.nodes
+        let front = freePorts(3)
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docker/haproxy.cluster.cfg")
+        let proxy = try await startHAProxy(file: shipped, environment: [
+            "LB_RTMP_BIND": "127.0.0.1:\(front)", "LB_HTTP_BIND": "127.0.0.1:\(front + 1)", "LB_STATS_BIND": "127.0.0.1:\(front + 2)",
+            "NODE_A_HOST": "127.0.0.1", "NODE_B_HOST": "127.0.0.1",
+            "NODE_A_RTMP_PORT": "\(nodes[0].port)", "NODE_A_HTTP_PORT": "\(nodes[0].port + 1)",
+            "NODE_B_RTMP_PORT": "\(nodes[1].port)", "NODE_B_HTTP_PORT": "\(nodes[1].port + 1)",
+        ], in: cluster.dir, settle: .milliseconds(2500))
+        return (proxy, front)
+    }
+
     /// ffmpeg publishing `clip` in a loop to `url` for at most `seconds` (then it unpublishes cleanly).
     func startPublisher(_ clip: URL, url: String, seconds: Int) throws -> Process {
         let p = Process()

@@ -71,15 +71,7 @@ final class ClusterRollingRestartTests: XCTestCase {
         var nodes = cluster.nodes
         defer { for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) } }
         let clip = try await MediaTools.makeClip(seconds: 2, in: cluster.dir)
-        let front = freePorts(3)
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docker/haproxy.cluster.cfg")
-        let proxy = try await startHAProxy(file: shipped, environment: [
-            "LB_RTMP_BIND": "127.0.0.1:\(front)", "LB_HTTP_BIND": "127.0.0.1:\(front + 1)", "LB_STATS_BIND": "127.0.0.1:\(front + 2)",
-            "NODE_A_HOST": "127.0.0.1", "NODE_B_HOST": "127.0.0.1",
-            "NODE_A_RTMP_PORT": "\(nodes[0].port)", "NODE_A_HTTP_PORT": "\(nodes[0].port + 1)",
-            "NODE_B_RTMP_PORT": "\(nodes[1].port)", "NODE_B_HTTP_PORT": "\(nodes[1].port + 1)",
-        ], in: cluster.dir, settle: .milliseconds(2500))
+        let (proxy, front) = try await startShippedBalancer(cluster, nodes: nodes)
         defer { proxy.terminate() }
 
         var channels: [(id: String, key: String)] = []
