@@ -216,6 +216,9 @@ extension ControlAPI {
         switch (file as NSString).pathExtension {
         case "m3u8": return ("application/vnd.apple.mpegurl", "no-cache, no-store, must-revalidate")
         case "ts": return ("video/mp2t", "public, max-age=60")
+        // fMP4 (CMAF) segments and their initialization section (`EXT-X-MAP`).
+        case "m4s": return ("video/iso.segment", "public, max-age=60")
+        case "mp4": return ("video/mp4", "public, max-age=60")
         default: return nil
         }
     }

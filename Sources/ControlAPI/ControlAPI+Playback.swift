@@ -77,14 +77,18 @@ extension ControlAPI {
         return token
     }
 
-    /// A signed channel's playlist, its segment URIs carrying the token on: a player that was
-    /// given `index.m3u8?token=…` needs nothing else.
+    /// A signed channel's playlist, its URIs carrying the token on: segment and variant lines,
+    /// and the `URI="…"` of `EXT-X-MAP` (fMP4 initialization) and `EXT-X-MEDIA` (audio
+    /// renditions). A player that was given `index.m3u8?token=…` needs nothing else.
     static func playlist(_ text: String, token: String) -> String {
         let encoded = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_."))) ?? token
+        func signed(_ uri: String) -> String { uri + (uri.contains("?") ? "&" : "?") + "token=" + encoded }
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             let l = String(line)
-            guard !l.isEmpty, !l.hasPrefix("#") else { return l }
-            return l + (l.contains("?") ? "&" : "?") + "token=" + encoded
+            guard !l.isEmpty else { return l }
+            guard l.hasPrefix("#") else { return signed(l) }
+            guard let start = l.range(of: "URI=\""), let end = l[start.upperBound...].firstIndex(of: "\"") else { return l }
+            return String(l[..<start.upperBound]) + signed(String(l[start.upperBound..<end])) + String(l[end...])
         }.joined(separator: "\n")
     }
 }

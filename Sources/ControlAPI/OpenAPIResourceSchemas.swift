@@ -31,7 +31,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "cooldownLimit": described(nullable(oneOf(UserLimit.allCases.map(\.rawValue))), "The limit that started the cooldown"),
         ]
         let output = object(["kind": oneOf(["hls", "record", "forward"]), "id": nullable(string), "state": string, "droppedPackets": integer,
-                             "packetsWritten": integer, "attempts": integer, "lastError": nullable(string)])
+                             "packetsWritten": integer, "attempts": integer, "lastError": nullable(string),
+                             "notCarried": described(array(string), "Tracks this output cannot take, each with why")])
         let usage = object(["used": integer, "limit": nullable(integer)])
         var schemas: [String: JSONValue] = [
             "Health": object(["status": .object(["const": .string("ok")]),
@@ -46,13 +47,25 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "status": string, "sessionId": nullable(string), "uptimeSec": number, "bytesIn": integer, "videoFrames": integer,
                 "audioFrames": integer, "bitrateKbps": described(number, "Over the last second"), "bitrateKbps10s": number, "fps": number,
                 "keyframeIntervalSec": nullable(number),
-                "video": nullable(object(["codec": string, "profile": nullable(string), "level": nullable(integer), "width": nullable(integer),
-                                          "height": nullable(integer), "bitDepth": nullable(integer),
-                                          "chromaFormat": nullable(oneOf(["4:0:0", "4:2:0", "4:2:2", "4:4:4"]))])),
-                "audio": nullable(object(["codec": string, "sampleRate": nullable(integer), "channels": nullable(integer)])),
+                "video": nullable(ref("VideoParameters")),
+                "audio": nullable(ref("AudioParameters")),
                 "timestampRepairs": integer, "avDriftMs": nullable(integer), "outputs": array(ref("Output")),
+                "tracks": described(array(ref("Track")), "Every track, video first; track 0 of each kind is also `video`/`audio`"),
             ]), "Measured from the media itself, not taken from the publisher's metadata."),
             "Output": described(output, "One output of a live session: HLS, the recording or a forward."),
+            "VideoParameters": object(["codec": string, "profile": nullable(string), "level": nullable(integer), "width": nullable(integer),
+                                       "height": nullable(integer), "bitDepth": nullable(integer),
+                                       "chromaFormat": nullable(oneOf(["4:0:0", "4:2:0", "4:2:2", "4:4:4"]))]),
+            "AudioParameters": object(["codec": string, "sampleRate": nullable(integer), "channels": nullable(integer),
+                                       "channelLayout": described(nullable(string), "From an Enhanced-RTMP MultichannelConfig")]),
+            "Track": described(object([
+                "trackId": integer, "kind": oneOf(["video", "audio"]), "codec": string, "bitrateKbps": described(number, "Over the last 10 s"),
+                "frames": integer, "frameRate": nullable(number), "keyframeIntervalSec": nullable(number),
+                "width": nullable(integer), "height": nullable(integer),
+                "video": nullable(ref("VideoParameters")), "audio": nullable(ref("AudioParameters")),
+                "aligned": described(nullable(boolean), "Video tracks other than 0: keyframes within a frame of track 0's"),
+                "inOutputs": described(boolean, "False for a track that appeared after the outputs were laid out (it joins at the next session)"),
+            ]), "One track of an Enhanced-RTMP publish (track 0 alone for a classic one)."),
             "SessionPage": page(ref("EventSession")),
             "System": object([
                 "version": string, "nodeId": string, "ports": object(["rtmp": integer, "http": integer]), "rtmpApp": string,

@@ -117,6 +117,7 @@ public struct GatewaySettings: Sendable {
         var media = MediaHub.Settings(dataDirectory: dataDir)
         media.hlsSegmentSeconds = c.double("hls.segmentSec")
         media.hlsListSize = c.int("hls.listSize")
+        media.hlsSegmentFormat = c.string("hls.segmentFormat")
         media.hlsKeepAfterEndSeconds = c.double("hls.keepAfterEndSec")
         media.queueMaxPackets = c.int("outputs.queueMaxPackets")
         media.queueMaxBytes = c.int("outputs.queueMaxMB") << 20

@@ -38,7 +38,18 @@ extension IngestCoordinator {
             stats.keyframeIntervalSec = s.keyframeIntervalSec
             stats.video = s.video.map { .init(codec: $0.codec.rawValue, profile: $0.profileName, level: $0.level, width: $0.width, height: $0.height,
                                               bitDepth: $0.bitDepth, chromaFormat: $0.chromaFormat) }
-            stats.audio = s.audio.map { .init(codec: $0.codec.rawValue, sampleRate: $0.sampleRate, channels: $0.channels) }
+            stats.audio = s.audio.map { .init(codec: $0.codec.rawValue, sampleRate: $0.sampleRate, channels: $0.channels, channelLayout: $0.channelLayout) }
+            let late = Set(media?.lateTracks(connectionID: ingest.connectionID) ?? [])
+            stats.tracks = s.tracks.map { t in
+                ChannelStats.Track(trackId: Int(t.key.trackId), kind: t.key.kind.rawValue, codec: t.codec.rawValue, bitrateKbps: t.bitrateKbps,
+                                   frames: t.frames, frameRate: t.frameRate, keyframeIntervalSec: t.keyframeIntervalSec,
+                                   video: t.video.map { .init(codec: $0.codec.rawValue, profile: $0.profileName, level: $0.level, width: $0.width,
+                                                              height: $0.height, bitDepth: $0.bitDepth, chromaFormat: $0.chromaFormat) },
+                                   audio: t.audio.map { .init(codec: $0.codec.rawValue, sampleRate: $0.sampleRate, channels: $0.channels,
+                                                              channelLayout: $0.channelLayout) },
+                                   aligned: t.alignedWithTrack0,
+                                   inOutputs: !late.contains("\(t.key.kind.rawValue) \(t.key.trackId) (\(t.codec.rawValue))"))
+            }
             stats.timestampRepairs = s.timestampRepairs
             stats.avDriftMs = s.avDriftMs.map { Int($0) }
             stats.outputs = outputStatuses(ingest.connectionID)
@@ -49,7 +60,7 @@ extension IngestCoordinator {
     func outputStatuses(_ connectionID: UInt64) -> [ChannelStats.Output] {
         (media?.outputs(connectionID: connectionID) ?? []).map { o in
             ChannelStats.Output(kind: o.kind.rawValue, id: o.id, state: o.state.rawValue, droppedPackets: o.droppedPackets,
-                                packetsWritten: o.packetsWritten, attempts: o.attempts, lastError: o.lastError)
+                                packetsWritten: o.packetsWritten, attempts: o.attempts, lastError: o.lastError, notCarried: o.notCarried)
         }
     }
 

@@ -70,6 +70,8 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("webhooks.maxInFlight", .int(1...4096), default: "64", "Attempts in flight across all receivers."),
         ConfigKey("hls.segmentSec", .double(0.5...60), default: "2", "HLS target segment length (segments are cut on keyframes)."),
         ConfigKey("hls.listSize", .int(1...100), default: "6", "Segments in the live HLS playlist."),
+        ConfigKey("hls.segmentFormat", .oneOf(["auto", "mpegts", "fmp4"]), default: "auto",
+                  "HLS segments: auto = fMP4 (CMAF, EXT-X-MAP) when a track is HEVC, AV1, VP9, Opus or FLAC, else MPEG-TS; decided per session."),
         ConfigKey("recordings.retentionDays", .int(0...36_500), default: "0",
                   "Recordings older than this many days are deleted, file and row, with a video.deleted event; 0 = kept for ever (a user's config may set its own)."),
         ConfigKey("hls.keepAfterEndSec", .double(0...86400), default: "60",

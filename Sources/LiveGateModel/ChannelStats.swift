@@ -29,10 +29,46 @@ public struct ChannelStats: Sendable, Equatable {
         public var codec: String
         public var sampleRate: Int?
         public var channels: Int?
-        public init(codec: String, sampleRate: Int?, channels: Int?) {
+        /// From an E-RTMP `MultichannelConfig` ("stereo", "5.1", "FL+FR+LFE" …).
+        public var channelLayout: String?
+        public init(codec: String, sampleRate: Int?, channels: Int?, channelLayout: String? = nil) {
             self.codec = codec
             self.sampleRate = sampleRate
             self.channels = channels
+            self.channelLayout = channelLayout
+        }
+    }
+
+    /// One track of the publish (docs/contract.md §4 `tracks`): track 0 of each kind is what
+    /// `video`/`audio` show; an Enhanced-RTMP multitrack publish has more.
+    public struct Track: Sendable, Equatable {
+        public var trackId: Int
+        public var kind: String
+        public var codec: String
+        public var bitrateKbps: Double
+        public var frames: Int
+        public var frameRate: Double?
+        public var keyframeIntervalSec: Double?
+        public var video: Video?
+        public var audio: Audio?
+        /// Video tracks other than 0: whether their keyframes coincide with track 0's.
+        public var aligned: Bool?
+        /// False for a track that appeared after the session's outputs were laid out: it
+        /// joins at the next session.
+        public var inOutputs: Bool
+        public init(trackId: Int, kind: String, codec: String, bitrateKbps: Double, frames: Int, frameRate: Double? = nil,
+                    keyframeIntervalSec: Double? = nil, video: Video? = nil, audio: Audio? = nil, aligned: Bool? = nil, inOutputs: Bool = true) {
+            self.trackId = trackId
+            self.kind = kind
+            self.codec = codec
+            self.bitrateKbps = bitrateKbps
+            self.frames = frames
+            self.frameRate = frameRate
+            self.keyframeIntervalSec = keyframeIntervalSec
+            self.video = video
+            self.audio = audio
+            self.aligned = aligned
+            self.inOutputs = inOutputs
         }
     }
 
@@ -45,7 +81,11 @@ public struct ChannelStats: Sendable, Equatable {
         public var packetsWritten: Int
         public var attempts: Int
         public var lastError: String?
-        public init(kind: String, id: String?, state: String, droppedPackets: Int, packetsWritten: Int, attempts: Int, lastError: String?) {
+        /// Tracks this output cannot take, each with why ("video 0 (av1): MPEG-TS cannot carry it").
+        public var notCarried: [String] = []
+        public init(kind: String, id: String?, state: String, droppedPackets: Int, packetsWritten: Int, attempts: Int, lastError: String?,
+                    notCarried: [String] = []) {
+            self.notCarried = notCarried
             self.kind = kind
             self.id = id
             self.state = state
@@ -71,6 +111,7 @@ public struct ChannelStats: Sendable, Equatable {
     public var timestampRepairs = 0
     public var avDriftMs: Int?
     public var outputs: [Output] = []
+    public var tracks: [Track] = []
 
     public init(status: String, sessionId: String?) {
         self.status = status
@@ -91,18 +132,67 @@ extension ChannelStats {
             "bytesIn": .number(Double(bytesIn)), "videoFrames": .number(Double(videoFrames)), "audioFrames": .number(Double(audioFrames)),
             "bitrateKbps": tenths(bitrateKbps), "bitrateKbps10s": tenths(bitrateKbps10s), "fps": tenths(fps),
             "keyframeIntervalSec": keyframeIntervalSec.map(tenths) ?? .null,
-            "video": video.map { v in
-                .object(["codec": .string(v.codec), "profile": v.profile.map { .string($0) } ?? .null, "level": v.level.map { .number(Double($0)) } ?? .null,
-                         "width": v.width.map { .number(Double($0)) } ?? .null, "height": v.height.map { .number(Double($0)) } ?? .null,
-                         "bitDepth": v.bitDepth.map { .number(Double($0)) } ?? .null, "chromaFormat": v.chromaFormat.map { .string($0) } ?? .null])
-            } ?? .null,
-            "audio": audio.map { a in
-                .object(["codec": .string(a.codec), "sampleRate": a.sampleRate.map { .number(Double($0)) } ?? .null,
-                         "channels": a.channels.map { .number(Double($0)) } ?? .null])
-            } ?? .null,
+            "video": video.map(\.json) ?? .null,
+            "audio": audio.map(\.json) ?? .null,
             "timestampRepairs": .number(Double(timestampRepairs)), "avDriftMs": avDriftMs.map { .number(Double($0)) } ?? .null,
             "outputs": .array(outputs.map(\.json)),
+            "tracks": .array(tracks.map(\.json)),
         ])
+    }
+}
+
+extension ChannelStats.Video {
+    public var json: JSONValue {
+        .object(["codec": .string(codec), "profile": profile.map { .string($0) } ?? .null, "level": level.map { .number(Double($0)) } ?? .null,
+                 "width": width.map { .number(Double($0)) } ?? .null, "height": height.map { .number(Double($0)) } ?? .null,
+                 "bitDepth": bitDepth.map { .number(Double($0)) } ?? .null, "chromaFormat": chromaFormat.map { .string($0) } ?? .null])
+    }
+
+    init?(json: JSONValue?) {
+        guard case .object(let v)? = json, case .string(let codec)? = v["codec"] else { return nil }
+        self.init(codec: codec, profile: ChannelStats.string(v["profile"]), level: ChannelStats.number(v["level"]).map { Int($0) },
+                  width: ChannelStats.number(v["width"]).map { Int($0) }, height: ChannelStats.number(v["height"]).map { Int($0) },
+                  bitDepth: ChannelStats.number(v["bitDepth"]).map { Int($0) }, chromaFormat: ChannelStats.string(v["chromaFormat"]))
+    }
+}
+
+extension ChannelStats.Audio {
+    public var json: JSONValue {
+        .object(["codec": .string(codec), "sampleRate": sampleRate.map { .number(Double($0)) } ?? .null,
+                 "channels": channels.map { .number(Double($0)) } ?? .null, "channelLayout": channelLayout.map { .string($0) } ?? .null])
+    }
+
+    init?(json: JSONValue?) {
+        guard case .object(let a)? = json, case .string(let codec)? = a["codec"] else { return nil }
+        self.init(codec: codec, sampleRate: ChannelStats.number(a["sampleRate"]).map { Int($0) },
+                  channels: ChannelStats.number(a["channels"]).map { Int($0) }, channelLayout: ChannelStats.string(a["channelLayout"]))
+    }
+}
+
+extension ChannelStats.Track {
+    public var json: JSONValue {
+        func tenths(_ v: Double) -> JSONValue { .number((v * 10).rounded() / 10) }
+        return .object([
+            "trackId": .number(Double(trackId)), "kind": .string(kind), "codec": .string(codec), "bitrateKbps": tenths(bitrateKbps),
+            "frames": .number(Double(frames)), "frameRate": frameRate.map { .number(($0 * 1000).rounded() / 1000) } ?? .null,
+            "keyframeIntervalSec": keyframeIntervalSec.map(tenths) ?? .null,
+            "width": video?.width.map { .number(Double($0)) } ?? .null, "height": video?.height.map { .number(Double($0)) } ?? .null,
+            "video": video.map(\.json) ?? .null, "audio": audio.map(\.json) ?? .null,
+            "aligned": aligned.map { .bool($0) } ?? .null, "inOutputs": .bool(inOutputs),
+        ])
+    }
+
+    init?(json: JSONValue) {
+        guard case .object(let t) = json, let id = ChannelStats.number(t["trackId"]), let kind = ChannelStats.string(t["kind"]),
+              let codec = ChannelStats.string(t["codec"]) else { return nil }
+        var aligned: Bool?
+        if case .bool(let b)? = t["aligned"] { aligned = b }
+        var inOutputs = true
+        if case .bool(let b)? = t["inOutputs"] { inOutputs = b }
+        self.init(trackId: Int(id), kind: kind, codec: codec, bitrateKbps: ChannelStats.number(t["bitrateKbps"]) ?? 0,
+                  frames: Int(ChannelStats.number(t["frames"]) ?? 0), frameRate: ChannelStats.number(t["frameRate"]),
+                  keyframeIntervalSec: ChannelStats.number(t["keyframeIntervalSec"]), video: ChannelStats.Video(json: t["video"]),
+                  audio: ChannelStats.Audio(json: t["audio"]), aligned: aligned, inOutputs: inOutputs)
     }
 }
 
@@ -110,7 +200,8 @@ extension ChannelStats.Output {
     public var json: JSONValue {
         .object(["kind": .string(kind), "id": id.map { .string($0) } ?? .null, "state": .string(state),
                  "droppedPackets": .number(Double(droppedPackets)), "packetsWritten": .number(Double(packetsWritten)),
-                 "attempts": .number(Double(attempts)), "lastError": lastError.map { .string($0) } ?? .null])
+                 "attempts": .number(Double(attempts)), "lastError": lastError.map { .string($0) } ?? .null,
+                 "notCarried": .array(notCarried.map { .string($0) })])
     }
 }
 
@@ -118,8 +209,7 @@ extension ChannelStats {
     /// A snapshot another node stored (`json`); nil if it is not one.
     public init?(json: JSONValue) {
         guard case .object(let o) = json, case .string(let status)? = o["status"] else { return nil }
-        func number(_ v: JSONValue?) -> Double? { if case .number(let n)? = v { return n } else { return nil } }
-        func string(_ v: JSONValue?) -> String? { if case .string(let s)? = v { return s } else { return nil } }
+        let number = Self.number, string = Self.string
         self.init(status: status, sessionId: string(o["sessionId"]))
         uptimeSec = number(o["uptimeSec"]) ?? 0
         bytesIn = UInt64(max(0, number(o["bytesIn"]) ?? 0))
@@ -129,14 +219,9 @@ extension ChannelStats {
         bitrateKbps10s = number(o["bitrateKbps10s"]) ?? 0
         fps = number(o["fps"]) ?? 0
         keyframeIntervalSec = number(o["keyframeIntervalSec"])
-        if case .object(let v)? = o["video"], let codec = string(v["codec"]) {
-            video = Video(codec: codec, profile: string(v["profile"]), level: number(v["level"]).map { Int($0) },
-                          width: number(v["width"]).map { Int($0) }, height: number(v["height"]).map { Int($0) },
-                          bitDepth: number(v["bitDepth"]).map { Int($0) }, chromaFormat: string(v["chromaFormat"]))
-        }
-        if case .object(let a)? = o["audio"], let codec = string(a["codec"]) {
-            audio = Audio(codec: codec, sampleRate: number(a["sampleRate"]).map { Int($0) }, channels: number(a["channels"]).map { Int($0) })
-        }
+        video = Video(json: o["video"])
+        audio = Audio(json: o["audio"])
+        if case .array(let items)? = o["tracks"] { tracks = items.compactMap(Track.init(json:)) }
         timestampRepairs = Int(number(o["timestampRepairs"]) ?? 0)
         avDriftMs = number(o["avDriftMs"]).map { Int($0) }
         if case .array(let items)? = o["outputs"] {
@@ -144,8 +229,14 @@ extension ChannelStats {
                 guard case .object(let x) = item, let kind = string(x["kind"]), let state = string(x["state"]) else { return nil }
                 return Output(kind: kind, id: string(x["id"]), state: state, droppedPackets: Int(number(x["droppedPackets"]) ?? 0),
                               packetsWritten: Int(number(x["packetsWritten"]) ?? 0), attempts: Int(number(x["attempts"]) ?? 0),
-                              lastError: string(x["lastError"]))
+                              lastError: string(x["lastError"]),
+                              notCarried: { if case .array(let a)? = x["notCarried"] { return a.compactMap(string) } else { return [] } }())
             }
         }
     }
+}
+
+extension ChannelStats {
+    static func number(_ v: JSONValue?) -> Double? { if case .number(let n)? = v { return n } else { return nil } }
+    static func string(_ v: JSONValue?) -> String? { if case .string(let s)? = v { return s } else { return nil } }
 }

@@ -1,8 +1,13 @@
 import Foundation
 import NIOConcurrencyHelpers
+import RTMPCore
 
-/// docs/contract.md §3 `hls`: MPEG-TS segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
-/// 6-segment rolling window) under `data/hls/CHANNEL_ID/`. A layout change starts a new
+/// docs/contract.md §3 `hls`: segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
+/// 6-segment rolling window) under `data/hls/CHANNEL_ID/` — MPEG-TS, or fMP4 with an
+/// `EXT-X-MAP` for the codecs MPEG-TS cannot carry well (`hls.segmentFormat`). A session with
+/// several video (or audio) tracks is *adaptive*: `index.m3u8` becomes a multivariant playlist
+/// over one media playlist per track (`HLSRendition`), every variant cut where track 0 is.
+/// A layout change starts a new
 /// segment series that appends to the same playlist after an `EXT-X-DISCONTINUITY`.
 /// One writer per channel *session*: a publisher that reconnects or replaces another continues
 /// the playlist (media sequence counting on, `EXT-X-DISCONTINUITY` before its first segment).
@@ -21,7 +26,21 @@ final class HLSWriter: MediaWriter {
         /// The media sequence number of the first segment, for a session continued from
         /// another writer (another node, or this node's previous run); nil: 0.
         var startNumber: Int?
+        var segmentFormat: SegmentFormat = .auto
     }
+
+    /// `hls.segmentFormat`.
+    enum SegmentFormat: String, Sendable, CaseIterable {
+        /// fMP4 when a track needs it (`needsFMP4`), else MPEG-TS: decided per session.
+        case auto, mpegts, fmp4
+    }
+
+    /// Codecs for which MPEG-TS is the wrong container: AV1, VP9 and FLAC have no MPEG-TS
+    /// binding libavformat 5.1 writes (players see unknown data), Apple players take HEVC and
+    /// Opus from fMP4 only.
+    static let needsFMP4: Set<MediaCodec> = [.hevc, .av1, .vp9, .opus, .flac]
+    /// What an MPEG-TS segment cannot carry at all (left out, and named, when `mpegts` is forced).
+    static let notInMPEGTS: Set<MediaCodec> = [.av1, .vp9, .flac]
 
     let directory: String
     private let prefix: String
@@ -39,8 +58,16 @@ final class HLSWriter: MediaWriter {
     /// Set when the session is handed over (a node stopping): its playlist stays as it is — no
     /// `EXT-X-ENDLIST`, nothing removed — for the session's continuation (docs/contract.md §6).
     private let handedOver: NIOLockedValueBox<Bool>
-    private var muxer: MediaMuxer?
+    private var renditions: [HLSRendition] = []
     private var generation = 0
+    /// Decided at the session's first layout and kept: players that loaded a multivariant
+    /// playlist must not find a media playlist at the same URL later, nor the reverse.
+    private var adaptive: Bool?
+    private var fmp4 = false
+    private var master: HLSMasterPlaylist?
+    private(set) var notCarried: [String] = []
+    /// Recent decode times of track 0's keyframes: the cut points other variants follow.
+    private var primaryKeyframes: [Int64] = []
 
     init(directory: String, prefix: String, settings: Settings, interrupt: InterruptFlag, handedOver: NIOLockedValueBox<Bool> = NIOLockedValueBox(false),
          ownsDirectory: @escaping @Sendable () -> Bool = { true }, releaseDirectory: @escaping @Sendable () -> Bool,
@@ -91,6 +118,18 @@ final class HLSWriter: MediaWriter {
         } catch {
             throw AVFailure("mkdir \(directory)", message: "\(error)")
         }
+        let isAdaptive = adaptive ?? (layout.videoTracks.count > 1 || layout.audioTracks.count > 1)
+        adaptive = isAdaptive
+        switch settings.segmentFormat {
+        case .fmp4: fmp4 = true
+        case .mpegts: fmp4 = false
+        case .auto: fmp4 = layout.tracks.contains { Self.needsFMP4.contains($0.codec) }
+        }
+        let carried = layout.projected { fmp4 || !Self.notInMPEGTS.contains($0.codec) }
+        notCarried = carried.dropped.map { "\($0.label): MPEG-TS cannot carry it (hls.segmentFormat fmp4 or auto)" }
+        guard !carried.layout.tracks.isEmpty else {
+            throw AVFailure("hls open", message: "no track HLS can carry (\(notCarried.joined(separator: "; ")))")
+        }
         // omit_endlist: a segment series ends (a new connection, a new layout) without telling
         // players the stream is over — the next series appends after a discontinuity. When the
         // session ends, `close` adds EXT-X-ENDLIST itself.
@@ -98,37 +137,129 @@ final class HLSWriter: MediaWriter {
         if generation > 0 { flags += ["append_list", "discont_start"] }
         // A continued session's first series: a fresh playlist, numbered past the earlier
         // writers', starting with a discontinuity (players reset their decoders there).
-        var startNumber: [String: String] = [:]
-        if generation == 0, let first = settings.startNumber {
-            flags += ["discont_start"]
-            startNumber = ["start_number": String(first)]
-        }
-        let m = try MediaMuxer(format: "hls", url: playlistPath, layout: layout, interrupt: interrupt)
-        try m.open(muxerOptions: [
+        var options: [String: String] = [
             "hls_time": String(settings.segmentSeconds),
             "hls_list_size": String(settings.listSize),
-            "hls_flags": flags.joined(separator: "+"),
-            "hls_segment_type": "mpegts",
-            "hls_segment_filename": "\(directory)/\(prefix)-\(generation)-%05d.ts",
-        ].merging(startNumber) { $1 })
-        muxer = m
+            "hls_segment_type": fmp4 ? "fmp4" : "mpegts",
+        ]
+        if generation == 0, let first = settings.startNumber {
+            flags += ["discont_start"]
+            options["start_number"] = String(first)
+        }
+        options["hls_flags"] = flags.joined(separator: "+")
+        let series = "\(prefix)-\(generation)"
+        let ext = fmp4 ? "m4s" : "ts"
+        var plans: [(name: String, playlist: String, projection: TrackProjection)] = []
+        if isAdaptive {
+            for track in carried.layout.tracks {
+                let name = (track.kind == .video ? "v" : "a") + String(track.trackId)
+                let projection = layout.projected { $0 == track }
+                plans.append((name, name + ".m3u8", projection))
+            }
+        } else {
+            plans.append(("", "index.m3u8", carried))
+        }
+        var opened: [HLSRendition] = []
+        for plan in plans {
+            let stem = plan.name.isEmpty ? series : series + "-" + plan.name
+            var o = options
+            o["hls_segment_filename"] = "\(directory)/\(stem)\(plan.name.isEmpty ? "-" : "_")%05d.\(ext)"
+            if fmp4 { o["hls_fmp4_init_filename"] = "\(stem)\(plan.name.isEmpty ? "-" : "_")init.mp4" }
+            let m = try MediaMuxer(format: "hls", url: directory + "/" + plan.playlist, layout: plan.projection.layout, interrupt: interrupt)
+            try m.open(muxerOptions: o)
+            opened.append(HLSRendition(name: plan.name, playlist: plan.playlist, projection: plan.projection, muxer: m,
+                                       track: plan.projection.layout.tracks[0]))
+        }
+        renditions = opened
+        renditionPlaylists = Array(Set(renditionPlaylists + plans.map { directory + "/" + $0.playlist })).sorted()
+        master = nil
+        primaryKeyframes = []
         generation += 1
     }
 
     func write(_ packet: MediaPacket) throws(AVFailure) {
-        guard let muxer else { throw AVFailure("hls write", message: "not open") }
+        guard !renditions.isEmpty else { throw AVFailure("hls write", message: "not open") }
         // Checked where a segment may be cut: from there on the newer session writes the playlist.
-        if packet.kind == .video && packet.isKeyframe && !superseded && !ownsDirectory() { superseded = true }
+        if packet.kind == .video && packet.track == 0 && packet.isKeyframe && !superseded && !ownsDirectory() { superseded = true }
         if superseded { return }
-        try muxer.write(packet)
+        if packet.kind == .video && packet.track == 0 && packet.isKeyframe {
+            primaryKeyframes.append(packet.dts)
+            if primaryKeyframes.count > 8 { primaryKeyframes.removeFirst() }
+        }
+        for i in renditions.indices {
+            guard var mapped = renditions[i].projection.map(packet) else { continue }
+            if adaptive == true, packet.kind == .video, packet.track != 0 {
+                // A variant is cut where track 0 is: its keyframe counts as one only when track 0
+                // has a keyframe within a frame of it, or at its first keyframe after a track-0
+                // keyframe it did not match (an unaligned rendition: its own next keyframe).
+                guard renditions[i].started || packet.isKeyframe else { continue }
+                if packet.isKeyframe { mapped.isKeyframe = renditions[i].cutEligible(packet.dts, primaryKeyframes: primaryKeyframes) }
+            }
+            try renditions[i].write(mapped, packet: packet)
+        }
+        if adaptive == true { try updateMaster() }
+    }
+
+    /// Writes (and, as the measured bit rates grow, rewrites) `index.m3u8` once every variant
+    /// has a first segment's worth of media (docs/contract.md §3, "Several tracks").
+    private func updateMaster() throws(AVFailure) {
+        let ready = renditions.allSatisfy { $0.measuredMs >= Int64(settings.segmentSeconds * 1000) || $0.track.kind == .audio }
+        guard ready else { return }
+        let audio = renditions.filter { $0.track.kind == .audio }
+        let audioPeak = audio.map(\.peakBitsPerSecond).max() ?? 0
+        let audioAverage = audio.map(\.averageBitsPerSecond).max() ?? 0
+        let audioCodecs = Array(Set(audio.compactMap { CodecString.of($0.track) })).sorted()
+        let variants = renditions.filter { $0.track.kind == .video }.map { r in
+            HLSMasterPlaylist.Variant(uri: r.playlist, bandwidth: max(r.peakBitsPerSecond, r.averageBitsPerSecond) + max(audioPeak, audioAverage),
+                                      averageBandwidth: r.averageBitsPerSecond + audioAverage,
+                                      width: r.track.width, height: r.track.height, frameRate: r.frameRate,
+                                      codecs: [CodecString.of(r.track)].compactMap { $0 } + audioCodecs, videoRange: nil)
+        }
+        let renditionsOfAudio = audio.enumerated().map { i, r in
+            HLSMasterPlaylist.AudioRendition(uri: r.playlist, name: "audio \(r.track.trackId)", language: nil, channels: r.track.channels,
+                                             isDefault: i == 0)
+        }
+        var next = HLSMasterPlaylist(variants: variants, audio: renditionsOfAudio, version: fmp4 ? 7 : 3)
+        if let current = master {
+            // Rewritten only when a variant's peak grew by more than a tenth: players re-read it rarely.
+            let grew = zip(current.variants, next.variants).contains { Double($1.bandwidth) > Double($0.bandwidth) * 1.1 }
+            guard grew || current.variants.count != next.variants.count else { return }
+            next.variants = zip(current.variants, next.variants).map { old, new in
+                var v = new
+                v.bandwidth = max(old.bandwidth, new.bandwidth)
+                return v
+            }
+        }
+        master = next
+        Self.writeAtomically(next.render(), to: playlistPath)
+    }
+
+    static func writeAtomically(_ text: String, to path: String) {
+        let temporary = path + ".tmp"
+        do {
+            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+            _ = rename(temporary, path)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+        }
     }
 
     func finish() throws(AVFailure) {
-        defer { muxer = nil }
+        defer { renditions = [] }
         // The trailer rewrites the playlist with ENDLIST: only while the directory is ours.
         guard !superseded, ownsDirectory() else { return }
-        try muxer?.finish()
+        var failure: AVFailure?
+        for r in renditions {
+            do throws(AVFailure) { try r.muxer.finish() } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
     }
+
+    /// The media playlists this writer keeps (all of them, for an adaptive session).
+    private var mediaPlaylists: [String] {
+        adaptive == true ? renditionPlaylists : [playlistPath]
+    }
+    private var renditionPlaylists: [String] = []
 
     /// Adds `#EXT-X-ENDLIST` to a finished playlist (written to a temporary file and renamed,
     /// so a player never reads half of it).
@@ -149,7 +280,7 @@ final class HLSWriter: MediaWriter {
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: work)
     }
 
-    func abort() { muxer = nil }
+    func abort() { renditions = [] }
 
 
     /// After the session: the ended playlist and this session's segments stay `keepAfterEnd`
@@ -157,14 +288,14 @@ final class HLSWriter: MediaWriter {
     /// session of the channel has started writing into it meanwhile; that one's files are never
     /// touched.
     func close() {
-        muxer = nil
+        renditions = []
         let owned = releaseDirectory()
         // Handed over: players keep polling a playlist that has not ended; the continuation
         // (here after a restart, or on another node) writes the next series after a discontinuity.
         if handedOver.withLockedValue({ $0 }) { return }
         // The session is over (a segment series also finishes at a new connection or layout,
         // so not in `finish`): players that reach the end stop there instead of waiting.
-        if owned && !superseded { Self.appendEndList(playlistPath) }
+        if owned && !superseded { for path in mediaPlaylists { Self.appendEndList(path) } }
         let directory = directory, prefix = prefix, isFree = directoryIsFree
         let remove: @Sendable () -> Void = {
             let fm = FileManager.default

@@ -61,6 +61,8 @@ public final class MediaHub: Sendable {
     public struct Settings: Sendable {
         public var dataDirectory: String
         public var hlsSegmentSeconds: Double = 2
+        /// `hls.segmentFormat`: auto, mpegts or fmp4.
+        public var hlsSegmentFormat = "auto"
         public var hlsListSize: Int = 6
         /// `hls.keepAfterEndSec`: an ended session's playlist (with EXT-X-ENDLIST) stays this long.
         public var hlsKeepAfterEndSeconds: Double = 60
@@ -293,7 +295,8 @@ public final class MediaHub: Sendable {
                 settings: .init(segmentSeconds: settings.hlsSegmentSeconds, listSize: settings.hlsListSize, keepAfterEnd: settings.hlsKeepAfterEndSeconds,
                                 startNumber: plan.continuesSessionStartedAt.map {
                                     HLSWriter.continuationStart(sessionStartedAt: $0, now: Date(), segmentSeconds: settings.hlsSegmentSeconds)
-                                }),
+                                },
+                                segmentFormat: HLSWriter.SegmentFormat(rawValue: settings.hlsSegmentFormat) ?? .auto),
                 interrupt: interrupt, handedOver: handedOver,
                 ownsDirectory: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == sessionId } },
                 releaseDirectory: { [registry] in
@@ -345,8 +348,9 @@ public final class MediaHub: Sendable {
                                    onExit: @escaping @Sendable (OutputWorker) -> Void) -> OutputWorker {
         let interrupt = InterruptFlag()
         let onEvent = self.onEvent
-        let writer = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
+        let pusher = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
                                    tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile), hostCheck: settings.forwardHostCheck)
+        let writer = TrackSelectingWriter(pusher, select: TrackSelectingWriter.plainRTMP)
         let retry = OutputWorker.RetryPolicy(initialDelay: settings.forwardRetryInitialSeconds, maxDelay: settings.forwardRetryMaxSeconds,
                                              failureThreshold: settings.forwardFailureThreshold)
         var flog = log
@@ -400,6 +404,11 @@ public final class MediaHub: Sendable {
     }
 
     /// The outputs of a connection's session, for the channel stats and the forwards API.
+    /// Tracks that appeared after the session's outputs were laid out ("video 2 (h264)").
+    public func lateTracks(connectionID: UInt64) -> [String] {
+        registry.withLockedValue { $0.sessions[connectionID] }?.lateTracks ?? []
+    }
+
     public func outputs(connectionID: UInt64) -> [OutputStatus] {
         registry.withLockedValue { $0.sessions[connectionID] }?.workers.map(\.currentStatus) ?? []
     }

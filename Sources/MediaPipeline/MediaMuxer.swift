@@ -27,7 +27,10 @@ final class MediaMuxer {
         lastDts = Array(repeating: Int64.min, count: layout.tracks.count)
         context.pointee.interrupt_callback = interrupt.callback
         for track in layout.tracks { try addStream(track) }
+        hasFLAC = layout.tracks.contains { $0.codec == .flac }
     }
+
+    private var hasFLAC = false
 
     deinit {
         closeIO()
@@ -77,6 +80,11 @@ final class MediaMuxer {
             var callback = context.pointee.interrupt_callback
             try checkBlocking(avio_open2(&context.pointee.pb, url, AVIO_FLAG_WRITE, &callback, &dict), "avio_open2")
         }
+        var muxerOptions = muxerOptions
+        // libavformat 5.1's MP4 muxer (also under HLS's fMP4 segments) writes FLAC only when
+        // told experimental features are allowed; the boxes it writes (dfLa) are the ones
+        // later versions write by default (docs/contract.md §3, codec × output table).
+        if hasFLAC { muxerOptions["strict"] = "experimental" }
         var dict = Self.dictionary(muxerOptions)
         defer { av_dict_free(&dict) }
         try checkBlocking(avformat_write_header(context, &dict), "avformat_write_header")
@@ -84,16 +92,21 @@ final class MediaMuxer {
     }
 
     /// Writes one packet (copied into a padded libav buffer), timestamps rescaled from
-    /// milliseconds to the stream's time base. DTS is kept strictly increasing per track and
-    /// PTS never before DTS, as every muxer requires.
+    /// milliseconds (plus ModEx nanoseconds) to the stream's time base. DTS is kept strictly
+    /// increasing per track in that time base and PTS never before DTS, as every muxer requires.
     func write(_ packet: MediaPacket, timestampOffset: Int64 = 0) throws(AVFailure) {
         guard packet.track < lastDts.count, let stream = context.pointee.streams[packet.track] else {
             throw AVFailure("write", message: "no track \(packet.track)")
         }
-        var dts = packet.dts - timestampOffset
+        // Milliseconds plus the E-RTMP ModEx nanosecond offset, on a microsecond timeline, rounded
+        // once into the stream's own time base (90 kHz for MPEG-TS, the track timescale in MP4).
+        let tb = stream.pointee.time_base
+        let microseconds = AVRational(num: 1, den: 1_000_000)
+        let fraction = Int64(packet.subMillisecondNanos / 1000)
+        var dts = av_rescale_q((packet.dts - timestampOffset) * 1000 + fraction, microseconds, tb)
         if dts <= lastDts[packet.track] { dts = lastDts[packet.track] + 1 }
         lastDts[packet.track] = dts
-        let pts = max(packet.pts - timestampOffset, dts)
+        let pts = max(av_rescale_q((packet.pts - timestampOffset) * 1000 + fraction, microseconds, tb), dts)
         guard let pkt = av_packet_alloc() else { throw AVFailure("av_packet_alloc", message: "out of memory") }
         defer {
             var owned: UnsafeMutablePointer<AVPacket>? = pkt
@@ -106,10 +119,8 @@ final class MediaMuxer {
                 pkt.pointee.data.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: size)
             }
         }
-        let tb = stream.pointee.time_base
-        let ms = AVRational(num: 1, den: 1000)
-        pkt.pointee.dts = av_rescale_q(dts, ms, tb)
-        pkt.pointee.pts = av_rescale_q(pts, ms, tb)
+        pkt.pointee.dts = dts
+        pkt.pointee.pts = pts
         pkt.pointee.stream_index = Int32(packet.track)
         if packet.isKeyframe { pkt.pointee.flags |= lg_pkt_flag_key() }
         interrupt.operationTimeout(microseconds: operationTimeoutMicroseconds)

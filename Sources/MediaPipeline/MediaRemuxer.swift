@@ -60,6 +60,8 @@ enum MediaRemuxer {
         guard !streams.isEmpty else { throw AVFailure("remux \(input)", message: "no audio or video stream") }
 
         try AVFailure.check(avio_open2(&target.pointee.pb, output, AVIO_FLAG_WRITE, nil, nil), "avio_open2(\(output))")
+        var muxerOptions = muxerOptions
+        if streams.contains(where: { $0.codec == "flac" }) { muxerOptions["strict"] = "experimental" } // see MediaMuxer.open
         var options = MediaMuxer.dictionary(muxerOptions)
         defer { av_dict_free(&options) }
         try AVFailure.check(avformat_write_header(target, &options), "avformat_write_header")

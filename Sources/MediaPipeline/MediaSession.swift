@@ -7,14 +7,21 @@ import RTMPCore
 /// every frame, so it only does bookkeeping and O(1) hand-offs:
 ///
 /// - collects the sequence headers into a `StreamLayout` (waiting briefly, buffered, until every
-///   track `onMetaData` announced has its header, or 1 s of media has passed),
+///   track `onMetaData` announced has its header, or 1 s of media has passed; a multitrack
+///   publish always waits the second, and its set of tracks is then fixed for the session),
 /// - rebases timestamps so outputs start at zero on the publisher's 64-bit timeline,
 /// - starts a new segment on every output when a sequence header changes mid-stream,
 /// - buffers (bounded) until the coordinator has attached the channel's outputs.
 final class MediaSession: Sendable {
     private struct State {
-        var video: TrackFormat?
-        var audio: TrackFormat?
+        /// Every track's format by E-RTMP track id.
+        var videos: [UInt8: TrackFormat] = [:]
+        var audios: [UInt8: TrackFormat] = [:]
+        /// A track other than 0 has been seen: the layout waits for the first second of media
+        /// (docs/contract.md §3, "Several tracks").
+        var multitrack = false
+        /// Tracks that appeared after the layout was decided: reported, carried from the next session.
+        var late: Set<String> = []
         var layout: StreamLayout?
         var expectsVideo: Bool?
         var expectsAudio: Bool?
@@ -66,29 +73,27 @@ final class MediaSession: Sendable {
     func ingest(_ frame: MediaFrame) {
         state.withLockedValue { s in
             guard !s.ended else { return }
+            if frame.trackId != 0 { s.multitrack = true }
             switch frame.packetType {
             case .sequenceHeader:
                 if frame.kind == .video {
-                    guard let track = TrackFormat.video(sequenceHeader: frame), track != s.video else { return }
-                    s.video = track
+                    guard let track = TrackFormat.video(sequenceHeader: frame), track != s.videos[frame.trackId] else { return }
+                    Self.update(track, &s)
                 } else {
-                    guard let track = TrackFormat.audio(frame), track != s.audio else { return }
-                    s.audio = track
+                    guard let track = TrackFormat.audio(frame), track != s.audios[frame.trackId] else { return }
+                    Self.update(track, &s)
                 }
-                if s.layout != nil { Self.relayout(&s) }
             case .codedFrames:
                 // VP9's sequence start has no size; muxers need one (an MP4 without it fails to
                 // open): the first keyframe gives it.
-                if frame.kind == .video, frame.codec == .vp9, frame.isKeyframe, var video = s.video, video.width == nil,
+                if frame.kind == .video, frame.codec == .vp9, frame.isKeyframe, var video = s.videos[frame.trackId], video.width == nil,
                    let size = VideoCodecParameters.keyframeSize(frame) {
                     (video.width, video.height) = (size.width, size.height)
-                    s.video = video
-                    if s.layout != nil { Self.relayout(&s) }
+                    Self.update(video, &s)
                 }
-                if frame.kind == .audio, s.audio == nil, frame.codec != .aac, let track = TrackFormat.audio(frame) {
+                if frame.kind == .audio, s.audios[frame.trackId] == nil, frame.codec != .aac, let track = TrackFormat.audio(frame) {
                     // Codecs without a sequence header (MP3 …) are described by their first frame.
-                    s.audio = track
-                    if s.layout != nil { Self.relayout(&s) }
+                    Self.update(track, &s)
                 }
                 guard s.layout != nil else {
                     s.pending.append(frame)
@@ -96,10 +101,27 @@ final class MediaSession: Sendable {
                     return
                 }
                 Self.emit(frame, &s)
-            case .sequenceEnd, .metadata:
+            case .sequenceEnd, .metadata, .multichannelConfig:
                 return
             }
         }
+    }
+
+    /// Tracks that arrived after this session's layout was fixed (`video 2 (h264)`).
+    var lateTracks: [String] { state.withLockedValue { $0.late.sorted() } }
+
+    /// A track's (new) format. Before the layout is decided it only joins the set; after, a
+    /// track of the layout changing (a new resolution) starts new segments, track 0 joining
+    /// late (audio after a second of video) is added as before, and any other new track is
+    /// reported and left for the next session.
+    private static func update(_ track: TrackFormat, _ s: inout State) {
+        let known = (track.kind == .video ? s.videos : s.audios)[track.trackId] != nil
+        if let layout = s.layout, !known, track.trackId != 0 || layout.index(of: track.kind) != nil {
+            s.late.insert(track.label)
+            return
+        }
+        if track.kind == .video { s.videos[track.trackId] = track } else { s.audios[track.trackId] = track }
+        if s.layout != nil { relayout(&s) }
     }
 
     /// The outputs for this connection: they receive everything buffered so far, then live
@@ -173,7 +195,7 @@ final class MediaSession: Sendable {
     func detach() -> Carry? {
         state.withLockedValue { s in
             guard !s.ended else { return nil }
-            if s.layout == nil, !s.pending.isEmpty, s.video != nil || s.audio != nil { Self.startLayout(&s) }
+            if s.layout == nil, !s.pending.isEmpty, !s.videos.isEmpty || !s.audios.isEmpty { Self.startLayout(&s) }
             s.ended = true
             guard s.workers != nil else { return nil }
             s.workers = nil
@@ -187,14 +209,16 @@ final class MediaSession: Sendable {
 
     private static func ready(_ s: State) -> Bool {
         guard let first = s.pending.first, let last = s.pending.last else { return false }
-        if last.dts - first.dts >= layoutWaitMs || s.pending.count >= maxPendingFrames { return s.video != nil || s.audio != nil }
-        let videoDone = s.video != nil || s.expectsVideo == false
-        let audioDone = s.audio != nil || s.expectsAudio == false
-        return videoDone && audioDone && (s.video != nil || s.audio != nil)
+        let any = !s.videos.isEmpty || !s.audios.isEmpty
+        if last.dts - first.dts >= layoutWaitMs || s.pending.count >= maxPendingFrames * max(1, (s.videos.count + s.audios.count) / 2) { return any }
+        if s.multitrack { return false }
+        let videoDone = s.videos[0] != nil || s.expectsVideo == false
+        let audioDone = s.audios[0] != nil || s.expectsAudio == false
+        return videoDone && audioDone && any
     }
 
     private static func currentLayout(_ s: State) -> StreamLayout {
-        StreamLayout(tracks: [s.video, s.audio].compactMap { $0 })
+        StreamLayout(tracks: s.videos.keys.sorted().compactMap { s.videos[$0] } + s.audios.keys.sorted().compactMap { s.audios[$0] })
     }
 
     private static func startLayout(_ s: inout State) {
@@ -220,7 +244,8 @@ final class MediaSession: Sendable {
     }
 
     private static func emit(_ frame: MediaFrame, _ s: inout State) {
-        guard let layout = s.layout, let track = layout.index(of: frame.kind), layout.tracks[track].codec == frame.codec else { return }
+        guard let layout = s.layout, let track = layout.index(of: frame.kind, trackId: frame.trackId),
+              layout.tracks[track].codec == frame.codec else { return }
         if s.workers?.isEmpty == true { return } // no outputs (yet): nothing to copy or queue
         let base = s.baseDts ?? frame.dts
         let dts = max(0, frame.dts - base) + s.offset
@@ -231,8 +256,10 @@ final class MediaSession: Sendable {
         // into buffers of their own.
         var data = frame.data
         if data.readableBytes <= Self.copyBelowBytes { data = ByteBuffer(bytes: data.readableBytesView) }
-        deliver(.packet(MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
-                                    isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)), &s)
+        var packet = MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
+                                 isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)
+        packet.subMillisecondNanos = frame.timestampOffsetNanos
+        deliver(.packet(packet), &s)
     }
 
     private static func deliver(_ item: OutputItem, _ s: inout State) {

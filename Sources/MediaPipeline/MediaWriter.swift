@@ -10,8 +10,11 @@ protocol MediaWriter: AnyObject {
     /// Whether a new connection of the same session with the same tracks continues the open
     /// segment (a recording, a push: timestamps simply go on) rather than starting a new one.
     var resumesInPlace: Bool { get }
+    /// Tracks of the layout last opened that this output does not write, each with why.
+    var notCarried: [String] { get }
 }
 
 extension MediaWriter {
     var resumesInPlace: Bool { false }
+    var notCarried: [String] { [] }
 }

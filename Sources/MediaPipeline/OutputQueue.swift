@@ -53,7 +53,7 @@ final class OutputQueue: @unchecked Sendable {
         case .packet(let packet):
             let size = packet.data.readableBytes
             if dropping {
-                let resumes = (!hasVideo || (packet.kind == .video && packet.isKeyframe))
+                let resumes = (!hasVideo || (packet.kind == .video && packet.track == 0 && packet.isKeyframe)) // the default video track's keyframe
                     && queuedPackets < maxPackets / 2 && queuedBytes + size < maxBytes / 2
                 guard resumes else {
                     droppedCount += 1

@@ -25,4 +25,6 @@ public struct OutputStatus: Sendable, Equatable {
     /// Connection attempts of a forward (1 after the first successful connect).
     public var attempts: Int
     public var lastError: String?
+    /// Tracks the output cannot take, each with why (named, never dropped silently).
+    public var notCarried: [String] = []
 }

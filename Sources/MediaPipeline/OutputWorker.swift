@@ -149,16 +149,25 @@ final class OutputWorker: Sendable {
                             retryAt = nil
                             writtenSinceOpen = 0
                             awaitingKeyframe = layout.hasVideo
-                            update { $0.state = .running }
+                            let notCarried = writer.notCarried
+                            update { status in
+                                if status.notCarried != notCarried, !notCarried.isEmpty {
+                                    logger.warning("output does not carry every track", metadata: ["output": "\(kind.rawValue)",
+                                                                                                  "not.carried": "\(notCarried.joined(separator: "; "))"])
+                                }
+                                status.notCarried = notCarried
+                                status.state = .running
+                            }
                         } catch {
                             fail(error)
                             queue.countDropped(1)
                             continue
                         }
                     }
-                    // Every segment, file and push starts on a keyframe.
+                    // Every segment, file and push starts on a keyframe of the default video track
+                    // (index 0: the layout puts video first, lowest track id first).
                     if awaitingKeyframe {
-                        guard packet.kind == .video && packet.isKeyframe else { continue }
+                        guard packet.kind == .video && packet.track == 0 && packet.isKeyframe else { continue }
                         awaitingKeyframe = false
                     }
                     do throws(AVFailure) {

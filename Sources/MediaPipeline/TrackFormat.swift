@@ -10,6 +10,8 @@ import RTMPCore
 public struct TrackFormat: Sendable, Equatable {
     public var kind: MediaKind
     public var codec: MediaCodec
+    /// The E-RTMP track id (0: the default track, the only one of a single-track publish).
+    public var trackId: UInt8 = 0
     public var extradata: [UInt8]
     public var width: Int?
     public var height: Int?
@@ -50,6 +52,7 @@ public struct TrackFormat: Sendable, Equatable {
         case .aac: AV_CODEC_ID_AAC
         case .mp3: AV_CODEC_ID_MP3
         case .opus: AV_CODEC_ID_OPUS
+        case .flac: AV_CODEC_ID_FLAC
         case .ac3: AV_CODEC_ID_AC3
         case .eac3: AV_CODEC_ID_EAC3
         default: nil
@@ -60,9 +63,11 @@ public struct TrackFormat: Sendable, Equatable {
     public static func video(sequenceHeader frame: MediaFrame) -> TrackFormat? {
         guard frame.kind == .video, frame.packetType == .sequenceHeader, avCodecID(frame.codec) != nil else { return nil }
         let params = VideoCodecParameters.parse(frame)
-        return TrackFormat(kind: .video, codec: frame.codec, extradata: Array(frame.data.readableBytesView),
-                           width: params?.width, height: params?.height, profile: params?.profile, level: params?.level,
-                           bitDepth: params?.bitDepth, chromaFormat: params?.chromaFormat)
+        var track = TrackFormat(kind: .video, codec: frame.codec, extradata: Array(frame.data.readableBytesView),
+                                width: params?.width, height: params?.height, profile: params?.profile, level: params?.level,
+                                bitDepth: params?.bitDepth, chromaFormat: params?.chromaFormat)
+        track.trackId = frame.trackId
+        return track
     }
 
     /// libavutil's pixel format for a bit depth and chroma format (planar YUV, little-endian);
@@ -89,25 +94,88 @@ public struct TrackFormat: Sendable, Equatable {
     public static func audio(_ frame: MediaFrame) -> TrackFormat? {
         guard frame.kind == .audio, avCodecID(frame.codec) != nil else { return nil }
         let params = AudioCodecParameters.parse(frame)
-        let extradata = frame.packetType == .sequenceHeader ? Array(frame.data.readableBytesView) : []
+        var extradata = frame.packetType == .sequenceHeader ? Array(frame.data.readableBytesView) : []
+        if frame.codec == .flac { extradata = flacStreamInfo(extradata) }
         if frame.codec == .aac && extradata.isEmpty { return nil } // AAC needs its AudioSpecificConfig
-        return TrackFormat(kind: .audio, codec: frame.codec, extradata: extradata,
-                           sampleRate: params?.sampleRate ?? frame.legacyAudio?.sampleRate,
-                           channels: params?.channels ?? frame.legacyAudio?.channels)
+        var track = TrackFormat(kind: .audio, codec: frame.codec, extradata: extradata,
+                                sampleRate: params?.sampleRate ?? frame.legacyAudio?.sampleRate,
+                                channels: params?.channels ?? frame.legacyAudio?.channels)
+        track.trackId = frame.trackId
+        return track
     }
+
+    /// FLAC's sequence start may be `fLaC` + a metadata block header + STREAMINFO (as E-RTMP
+    /// describes it) or STREAMINFO alone; libavformat's MP4 muxer writes `dfLa` from the
+    /// 34-byte STREAMINFO, so that is what the track keeps.
+    static func flacStreamInfo(_ bytes: [UInt8]) -> [UInt8] {
+        var b = bytes[...]
+        if b.starts(with: Array("fLaC".utf8)) { b = b.dropFirst(4) }
+        if b.count >= 38, b[b.startIndex] & 0x7F == 0, b[b.startIndex + 1] == 0, b[b.startIndex + 2] == 0, b[b.startIndex + 3] == 34 {
+            b = b.dropFirst(4)
+        }
+        return b.count >= 34 ? Array(b.prefix(34)) : bytes
+    }
+
+    /// "video 1 (hevc)": how logs and output statuses name a track.
+    var label: String { "\(kind.rawValue) \(trackId) (\(codec.rawValue))" }
 }
 
-/// The tracks of one output segment, video first. A change of layout (new resolution, a track
-/// appearing) starts a new segment on every output.
+/// The tracks of one output segment: video tracks by track id, then audio tracks by track id
+/// (so index 0 is video track 0 when there is video). A change of layout (new resolution, a
+/// track appearing) starts a new segment on every output.
 public struct StreamLayout: Sendable, Equatable {
     public var tracks: [TrackFormat]
 
     public init(tracks: [TrackFormat]) { self.tracks = tracks }
 
+    /// The default (lowest-numbered) video and audio tracks.
     public var video: TrackFormat? { tracks.first { $0.kind == .video } }
     public var audio: TrackFormat? { tracks.first { $0.kind == .audio } }
     public var hasVideo: Bool { video != nil }
+    public var videoTracks: [TrackFormat] { tracks.filter { $0.kind == .video } }
+    public var audioTracks: [TrackFormat] { tracks.filter { $0.kind == .audio } }
     func index(of kind: MediaKind) -> Int? { tracks.firstIndex { $0.kind == kind } }
+    func index(of kind: MediaKind, trackId: UInt8) -> Int? { tracks.firstIndex { $0.kind == kind && $0.trackId == trackId } }
+    /// The track whose keyframes start every output segment: the default video track.
+    var primaryVideoIndex: Int? { index(of: .video) }
+
+    /// The tracks `keep` accepts, and for each of this layout's indices where it went.
+    func projected(_ keep: (TrackFormat) -> Bool) -> TrackProjection {
+        var map = [Int?](repeating: nil, count: tracks.count)
+        var kept: [TrackFormat] = []
+        var dropped: [TrackFormat] = []
+        for (i, track) in tracks.enumerated() {
+            if keep(track) {
+                map[i] = kept.count
+                kept.append(track)
+            } else {
+                dropped.append(track)
+            }
+        }
+        return TrackProjection(layout: StreamLayout(tracks: kept), indexMap: map, dropped: dropped)
+    }
+
+    /// The default video and audio tracks only: what a plain (not Enhanced) RTMP target gets.
+    var defaultTracks: TrackProjection {
+        let v = video, a = audio
+        return projected { $0 == v || $0 == a }
+    }
+}
+
+/// Part of a layout, for an output that takes only some of the tracks (a plain RTMP forward:
+/// track 0; a container that cannot carry a codec): packets are renumbered into it, the rest
+/// are not written — and `dropped` names them, for the output's status and log.
+struct TrackProjection: Sendable, Equatable {
+    var layout: StreamLayout
+    var indexMap: [Int?]
+    var dropped: [TrackFormat]
+
+    func map(_ packet: MediaPacket) -> MediaPacket? {
+        guard packet.track < indexMap.count, let index = indexMap[packet.track] else { return nil }
+        var p = packet
+        p.track = index
+        return p
+    }
 }
 
 /// One coded frame on its way to an output, timestamps in milliseconds from the session's
@@ -119,6 +187,8 @@ public struct MediaPacket: Sendable {
     public var pts: Int64
     public var isKeyframe: Bool
     public var data: ByteBuffer
+    /// E-RTMP ModEx `TimestampOffsetNano` (0…999,999): added to both times when a muxer rescales them.
+    public var subMillisecondNanos: Int32 = 0
 
     public init(kind: MediaKind, track: Int, dts: Int64, pts: Int64, isKeyframe: Bool, data: ByteBuffer) {
         self.kind = kind

@@ -39,9 +39,12 @@ public final class IngestSession: Sendable, CustomStringConvertible {
         tracker.withLockedValue { t in
             t.record(frame, bytes: bytes, nowMs: now)
             t.timestampRepairs = repairs
-            if frame.packetType == .sequenceHeader {
-                t.video = video
-                t.audio = audio
+            let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
+            if frame.kind == .video, let video { t.tracks[key]?.video = video }
+            if frame.kind == .audio, let audio { t.tracks[key]?.audio = audio }
+            guard frame.trackId == 0 else { return }
+            if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig {
+                if frame.kind == .video { t.video = video } else { t.audio = audio }
             } else if frame.codec == .vp9, frame.isKeyframe, t.video?.width == nil {
                 t.video = video // VP9's size arrives with its first keyframe
             } else if frame.kind == .audio, t.audio == nil {

@@ -21,15 +21,21 @@ public struct IngestStatsTracker: Sendable {
     public var timestampRepairs = 0
     public var video: VideoCodecParameters?
     public var audio: AudioCodecParameters?
+    /// Every track of the publish, track 0 included (docs/contract.md §4 `tracks`).
+    public var tracks: [MediaTrackKey: TrackStatsTracker] = [:]
 
     public init() {}
 
     /// Records one media message of `bytes` at wall time `nowMs` (milliseconds, monotonic).
+    /// The top-level figures other than bytes are track 0's; `tracks` has each one's.
     public mutating func record(_ frame: MediaFrame, bytes: Int, nowMs: Int64) {
         advance(to: nowMs / 1000)
         mediaBytes &+= UInt64(bytes)
         buckets[Int((nowMs / 1000) % 11)] &+= UInt64(bytes)
-        guard frame.packetType == .codedFrames else { return }
+        let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
+        if tracks[key] == nil, tracks.count >= Self.maxTracks { return }
+        tracks[key, default: TrackStatsTracker(codec: frame.codec)].record(frame, bytes: bytes, nowMs: nowMs)
+        guard frame.packetType == .codedFrames, frame.trackId == 0 else { return }
         if frame.kind == .video {
             videoFrames += 1
             lastVideo = (frame.dts, nowMs)
@@ -83,14 +89,104 @@ public struct IngestStatsTracker: Sendable {
         if let v = lastVideo, let a = lastAudio {
             drift = (v.dts - a.dts) - (v.arrivalMs - a.arrivalMs)
         }
+        let track0Keyframes = tracks[MediaTrackKey(kind: .video, trackId: 0)]?.recentKeyframes ?? []
+        let trackSnapshots = tracks.keys.sorted().compactMap { key in
+            tracks[key]?.snapshot(key, nowMs: nowMs, firstSecond: copy.firstSecond, track0Keyframes: track0Keyframes)
+        }
         return IngestStatsSnapshot(
             mediaBytes: mediaBytes, videoFrames: videoFrames, audioFrames: audioFrames,
             bitrateKbps: s1 > 0 ? Double(bytes1) * 8 / 1000 / Double(s1) : 0,
             bitrateKbps10s: s10 > 0 ? Double(bytes10) * 8 / 1000 / Double(s10) : 0,
             fps: fps,
             keyframeIntervalSec: keyframeIntervalsMs.isEmpty ? nil : Double(keyframeIntervalsMs.reduce(0, +)) / Double(keyframeIntervalsMs.count) / 1000,
-            timestampRepairs: timestampRepairs, avDriftMs: drift, video: video, audio: audio)
+            timestampRepairs: timestampRepairs, avDriftMs: drift, video: video, audio: audio, tracks: trackSnapshots)
     }
+
+    /// E-RTMP track ids are a byte per kind: a publisher cannot make more than 512 entries,
+    /// but a bound here keeps the per-frame map small whatever it sends.
+    static let maxTracks = 64
+}
+
+/// One track's figures: bytes per second (the last 11 s), frames, frame rate from its own
+/// timestamps, keyframe interval, and its recent keyframes (to tell whether a rendition's
+/// keyframes line up with track 0's, as adaptive HLS needs).
+public struct TrackStatsTracker: Sendable {
+    var codec: MediaCodec
+    private var buckets = [UInt64](repeating: 0, count: 11)
+    private var bucketSecond: Int64 = -1
+    var frames = 0
+    private var recentDTS: [Int64] = []
+    private(set) var recentKeyframes: [Int64] = []
+    public var video: VideoCodecParameters?
+    public var audio: AudioCodecParameters?
+
+    init(codec: MediaCodec) { self.codec = codec }
+
+    mutating func record(_ frame: MediaFrame, bytes: Int, nowMs: Int64) {
+        let second = nowMs / 1000
+        if bucketSecond < 0 { bucketSecond = second }
+        if second > bucketSecond {
+            for s in 1...min(second - bucketSecond, 11) { buckets[Int((bucketSecond + s) % 11)] = 0 }
+            bucketSecond = second
+        }
+        buckets[Int(second % 11)] &+= UInt64(frame.data.readableBytes)
+        codec = frame.codec
+        guard frame.packetType == .codedFrames else { return }
+        frames += 1
+        recentDTS.append(frame.dts)
+        if recentDTS.count > 120 { recentDTS.removeFirst(recentDTS.count - 120) }
+        if frame.kind == .video && frame.isKeyframe {
+            recentKeyframes.append(frame.dts)
+            if recentKeyframes.count > 8 { recentKeyframes.removeFirst() }
+        }
+    }
+
+    var frameRate: Double {
+        guard recentDTS.count >= 2, let first = recentDTS.first, let last = recentDTS.last, last > first else { return 0 }
+        return Double(recentDTS.count - 1) * 1000 / Double(last - first)
+    }
+
+    func snapshot(_ key: MediaTrackKey, nowMs: Int64, firstSecond: Int64, track0Keyframes: [Int64]) -> TrackStatsSnapshot {
+        let current = nowMs / 1000
+        let available = max(0, min(10, current - max(firstSecond, bucketSecond - 10) - 1))
+        var total: UInt64 = 0
+        if available > 0, current - bucketSecond < 11 {
+            for s in 1...available where current - s <= bucketSecond { total += buckets[Int((current - s) % 11)] }
+        }
+        var intervals: [Int64] = []
+        for (a, b) in zip(recentKeyframes, recentKeyframes.dropFirst()) where b > a { intervals.append(b - a) }
+        // A rendition's keyframe is aligned when track 0 has one within a frame of it; only
+        // keyframes track 0 has had the time to match are judged.
+        var aligned: Bool?
+        if key.kind == .video, key.trackId != 0, let last0 = track0Keyframes.last {
+            let frame = frameRate > 0 ? 1000 / frameRate : 40
+            let judged = recentKeyframes.filter { Double($0) <= Double(last0) + frame }
+            if !judged.isEmpty {
+                aligned = judged.allSatisfy { k in track0Keyframes.contains { abs(Double($0 - k)) <= frame } || k < track0Keyframes[0] - Int64(frame) }
+            }
+        }
+        return TrackStatsSnapshot(key: key, codec: codec, frames: frames,
+                                  bitrateKbps: available > 0 ? Double(total) * 8 / 1000 / Double(available) : 0,
+                                  frameRate: key.kind == .video ? frameRate : nil,
+                                  keyframeIntervalSec: intervals.isEmpty ? nil : Double(intervals.reduce(0, +)) / Double(intervals.count) / 1000,
+                                  alignedWithTrack0: aligned, video: video, audio: audio)
+    }
+}
+
+/// One track in `/v1/channels/{id}/stats` `tracks`.
+public struct TrackStatsSnapshot: Sendable, Equatable {
+    public var key: MediaTrackKey
+    public var codec: MediaCodec
+    public var frames: Int
+    /// Over the last 10 complete seconds (fewer at the start).
+    public var bitrateKbps: Double
+    public var frameRate: Double?
+    public var keyframeIntervalSec: Double?
+    /// Video tracks other than 0: whether their keyframes coincide with track 0's (within a
+    /// frame); nil until judged.
+    public var alignedWithTrack0: Bool?
+    public var video: VideoCodecParameters?
+    public var audio: AudioCodecParameters?
 }
 
 public struct IngestStatsSnapshot: Sendable, Equatable {
@@ -105,4 +201,6 @@ public struct IngestStatsSnapshot: Sendable, Equatable {
     public var avDriftMs: Int64?
     public var video: VideoCodecParameters?
     public var audio: AudioCodecParameters?
+    /// Every track, track 0 included, video first.
+    public var tracks: [TrackStatsSnapshot] = []
 }

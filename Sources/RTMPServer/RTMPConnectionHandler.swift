@@ -191,14 +191,15 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         case .media(let frame):
             lifecycle?.mediaReceived()
             if let session {
-                if frame.packetType == .sequenceHeader {
-                    logCodec(frame)
-                } else if frame.codec == .vp9, frame.isKeyframe, !loggedKeyframeSize, machine.videoParameters?.width != nil {
+                let track = machine.parameters(of: MediaTrackKey(kind: frame.kind, trackId: frame.trackId))
+                if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig {
+                    logCodec(frame, track)
+                } else if frame.codec == .vp9, frame.isKeyframe, frame.trackId == 0, !loggedKeyframeSize, track.video?.width != nil {
                     loggedKeyframeSize = true // VP9: the size its first keyframe gave
-                    logCodec(frame)
+                    logCodec(frame, track)
                 }
                 session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs,
-                               video: machine.videoParameters, audio: machine.audioParameters)
+                               video: track.video, audio: track.audio)
                 deps.sink.media(frame, session: session)
             }
         case .mediaSkipped(let reason):
@@ -226,14 +227,14 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func logCodec(_ frame: MediaFrame) {
-        if frame.kind == .video, let v = machine.videoParameters {
-            logger.info("video codec", metadata: ["codec": "\(v.codec.rawValue)", "profile": "\(v.profileName ?? "-")",
+    private func logCodec(_ frame: MediaFrame, _ track: TrackMeasurement) {
+        if frame.kind == .video, let v = track.video {
+            logger.info("video codec", metadata: ["track": "\(frame.trackId)", "codec": "\(v.codec.rawValue)", "profile": "\(v.profileName ?? "-")",
                                                   "level": "\(v.level ?? 0)", "width": "\(v.width ?? 0)", "height": "\(v.height ?? 0)",
                                                   "bit.depth": "\(v.bitDepth.map(String.init) ?? "-")", "chroma": "\(v.chromaFormat ?? "-")"])
-        } else if frame.kind == .audio, let a = machine.audioParameters {
-            logger.info("audio codec", metadata: ["codec": "\(a.codec.rawValue)", "sampleRate": "\(a.sampleRate ?? 0)",
-                                                  "channels": "\(a.channels ?? 0)"])
+        } else if frame.kind == .audio, let a = track.audio {
+            logger.info("audio codec", metadata: ["track": "\(frame.trackId)", "codec": "\(a.codec.rawValue)", "sampleRate": "\(a.sampleRate ?? 0)",
+                                                  "channels": "\(a.channels ?? 0)", "layout": "\(a.channelLayout ?? "-")"])
         }
     }
 

@@ -7,6 +7,8 @@ public struct AudioCodecParameters: Sendable, Equatable {
     public var channels: Int?
     /// MPEG-4 audio object type (2 = AAC LC, 5 = HE-AAC …).
     public var objectType: Int?
+    /// The speaker layout an E-RTMP `MultichannelConfig` gave ("stereo", "5.1", "FL+FR+LFE" …).
+    public var channelLayout: String?
 
     public init(codec: MediaCodec, sampleRate: Int? = nil, channels: Int? = nil, objectType: Int? = nil) {
         self.codec = codec

@@ -16,51 +16,25 @@ public enum FLVTagParser {
         case mpeg2TSSequenceStart = 5, multitrack = 6, modEx = 7
     }
 
-    /// Parses a video message. Returns `nil` for command/info frames that carry no picture.
-    /// The returned frame's `dts` is the raw 32-bit timestamp; the session maps it onto the timeline.
+    /// Parses a video message whose body holds one track. Returns `nil` for command/info
+    /// frames that carry no picture. A multitrack message yields its first track here; ingest
+    /// uses `parseVideoMessage`, which returns every track.
     public static func parseVideo(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
+        try parseVideoMessage(payload, timestamp: timestamp).first
+    }
+
+    /// Parses a whole video message: legacy FLV, or an E-RTMP `ExVideoTagHeader` with its ModEx
+    /// modifiers and, for `VideoPacketType.Multitrack`, one frame per track (`OneTrack`,
+    /// `ManyTracks`, `ManyTracksManyCodecs`; docs/contract.md §2). Empty for command frames.
+    /// Each frame's `dts` is the raw 32-bit timestamp; the session maps it onto the timeline.
+    public static func parseVideoMessage(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> [MediaFrame] {
         var p = payload
         guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty video tag") }
-        if b0 & 0x80 != 0 {
-            let frameType = (b0 >> 4) & 0x07
-            guard let rawType = VideoPacketType(rawValue: b0 & 0x0F) else {
-                throw Malformed(description: "unknown E-RTMP video packet type \(b0 & 0x0F)")
-            }
-            guard let fourCC = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated E-RTMP FourCC") }
-            if frameType == 5 { return nil } // command frame: no picture
-            let codec: MediaCodec
-            switch fourCC {
-            case fourCCValue("avc1"): codec = .h264
-            case fourCCValue("hvc1"): codec = .hevc
-            case fourCCValue("av01"): codec = .av1
-            case fourCCValue("vp09"): codec = .vp9
-            case fourCCValue("vp08"): codec = .vp8
-            default: throw Malformed(description: "unsupported video FourCC \(fourCCString(fourCC))")
-            }
-            var cts: Int32 = 0
-            let packetType: MediaPacketType
-            switch rawType {
-            case .sequenceStart, .mpeg2TSSequenceStart: packetType = .sequenceHeader
-            case .codedFrames:
-                packetType = .codedFrames
-                // Only AVC and HEVC carry a composition time in CodedFrames.
-                if codec == .hevc || codec == .h264 {
-                    guard let c = p.readSInt24() else { throw Malformed(description: "truncated composition time") }
-                    cts = c
-                }
-            case .codedFramesX: packetType = .codedFrames
-            case .sequenceEnd: packetType = .sequenceEnd
-            case .metadata: packetType = .metadata
-            case .multitrack, .modEx:
-                throw Malformed(description: "E-RTMP video packet type \(rawType) is not supported")
-            }
-            return MediaFrame(kind: .video, codec: codec, packetType: packetType, isKeyframe: frameType == 1 || frameType == 4,
-                              dts: Int64(timestamp), compositionTimeOffset: cts, data: p, legacyAudio: nil)
-        }
+        if b0 & 0x80 != 0 { return try parseExVideo(b0, &p, timestamp: timestamp) }
 
         let frameType = b0 >> 4
         let codecID = b0 & 0x0F
-        if frameType == 5 { return nil } // video info/command frame
+        if frameType == 5 { return [] } // video info/command frame
         let codec: MediaCodec
         switch codecID {
         case 7: codec = .h264
@@ -84,39 +58,136 @@ public enum FLVTagParser {
             }
             cts = c
         }
-        return MediaFrame(kind: .video, codec: codec, packetType: packetType, isKeyframe: frameType == 1 || frameType == 4,
-                          dts: Int64(timestamp), compositionTimeOffset: cts, data: p, legacyAudio: nil)
+        return [MediaFrame(kind: .video, codec: codec, packetType: packetType, isKeyframe: frameType == 1 || frameType == 4,
+                           dts: Int64(timestamp), compositionTimeOffset: cts, data: p, legacyAudio: nil)]
     }
 
+    private static func videoCodec(_ fourCC: UInt32) throws(Malformed) -> MediaCodec {
+        switch fourCC {
+        case fourCCValue("avc1"): return .h264
+        case fourCCValue("hvc1"): return .hevc
+        case fourCCValue("av01"): return .av1
+        case fourCCValue("vp09"): return .vp9
+        case fourCCValue("vp08"): return .vp8
+        case fourCCValue("vvc1"): return .vvc
+        default: throw Malformed(description: "unsupported video FourCC \(fourCCString(fourCC))")
+        }
+    }
+
+    private static func parseExVideo(_ b0: UInt8, _ p: inout ByteBuffer, timestamp: UInt32) throws(Malformed) -> [MediaFrame] {
+        let frameType = (b0 >> 4) & 0x07
+        var rawType = b0 & 0x0F
+        let nanos = try readModEx(&p, packetType: &rawType)
+        guard let firstType = VideoPacketType(rawValue: rawType) else {
+            throw Malformed(description: "unknown E-RTMP video packet type \(rawType)")
+        }
+        if frameType == 5 && firstType != .metadata { return [] } // command frame: no picture
+        var multitrack: UInt8?
+        var type = firstType
+        var fourCC: UInt32?
+        if firstType == .multitrack {
+            guard let b = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated multitrack header") }
+            guard b >> 4 <= 2 else { throw Malformed(description: "unknown multitrack type \(b >> 4)") }
+            multitrack = b >> 4
+            guard let t = VideoPacketType(rawValue: b & 0x0F), t != .multitrack, t != .modEx else {
+                throw Malformed(description: "invalid packet type \(b & 0x0F) inside a multitrack video message")
+            }
+            type = t
+        }
+        if multitrack != 2 {
+            guard let f = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated E-RTMP FourCC") }
+            fourCC = f
+        }
+        var frames: [MediaFrame] = []
+        repeat {
+            var trackId: UInt8 = 0
+            var body: ByteBuffer
+            if let mode = multitrack {
+                if mode == 2 {
+                    guard let f = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated track FourCC") }
+                    fourCC = f
+                }
+                guard let id = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated track id") }
+                trackId = id
+                if mode == 0 {
+                    body = p
+                    p.moveReaderIndex(forwardBy: p.readableBytes)
+                } else {
+                    guard let size = p.readUInt24(), let slice = p.readSlice(length: Int(size)) else {
+                        throw Malformed(description: "video track \(id) overruns its message")
+                    }
+                    body = slice
+                }
+            } else {
+                body = p
+                p.moveReaderIndex(forwardBy: p.readableBytes)
+            }
+            let codec = try videoCodec(fourCC ?? 0)
+            var cts: Int32 = 0
+            let packetType: MediaPacketType
+            switch type {
+            case .sequenceStart, .mpeg2TSSequenceStart: packetType = .sequenceHeader
+            case .codedFrames:
+                packetType = .codedFrames
+                // AVC, HEVC and VVC carry a composition time in CodedFrames.
+                if codec == .hevc || codec == .h264 || codec == .vvc {
+                    guard let c = body.readSInt24() else { throw Malformed(description: "truncated composition time") }
+                    cts = c
+                }
+            case .codedFramesX: packetType = .codedFrames
+            case .sequenceEnd: packetType = .sequenceEnd
+            case .metadata: packetType = .metadata
+            case .multitrack, .modEx: throw Malformed(description: "nested E-RTMP video packet type \(type)")
+            }
+            var frame = MediaFrame(kind: .video, codec: codec, packetType: packetType, isKeyframe: frameType == 1 || frameType == 4,
+                                   dts: Int64(timestamp), compositionTimeOffset: cts, data: body, legacyAudio: nil)
+            frame.trackId = trackId
+            frame.timestampOffsetNanos = nanos
+            frames.append(frame)
+        } while multitrack != nil && multitrack != 0 && p.readableBytes > 0
+        return frames
+    }
+
+    /// Reads the ModEx modifiers in front of an E-RTMP packet type (video and audio share the
+    /// syntax): each is a size (UI8 + 1, or UI16 + 1 when the first says 256), its data, then a
+    /// byte of modifier type and the next packet type. Returns the `TimestampOffsetNano`
+    /// (0…999,999 ns, added to the message's millisecond timestamp); unknown modifiers are
+    /// skipped as the specification asks.
+    static func readModEx(_ p: inout ByteBuffer, packetType: inout UInt8) throws(Malformed) -> Int32 {
+        var nanos: Int32 = 0
+        while packetType == 7 {
+            guard var size = p.readInteger(as: UInt8.self).map({ Int($0) + 1 }) else { throw Malformed(description: "truncated ModEx size") }
+            if size == 256 {
+                guard let wide = p.readInteger(as: UInt16.self) else { throw Malformed(description: "truncated ModEx size") }
+                size = Int(wide) + 1
+            }
+            guard let data = p.readBytes(length: size), let next = p.readInteger(as: UInt8.self) else {
+                throw Malformed(description: "truncated ModEx data")
+            }
+            packetType = next & 0x0F
+            if next >> 4 == 0 { // TimestampOffsetNano
+                guard data.count >= 3 else { throw Malformed(description: "TimestampOffsetNano shorter than 3 bytes") }
+                let value = Int32(data[0]) << 16 | Int32(data[1]) << 8 | Int32(data[2])
+                guard value <= 999_999 else { throw Malformed(description: "TimestampOffsetNano \(value) ns is not below 1 ms") }
+                nanos = value
+            }
+        }
+        return nanos
+    }
+
+    /// Parses an audio message whose body holds one track (the first, for a multitrack one;
+    /// ingest uses `parseAudioMessage`).
     public static func parseAudio(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
+        try parseAudioMessage(payload, timestamp: timestamp).first
+    }
+
+    /// Parses a whole audio message: legacy FLV, or an E-RTMP `ExAudioTagHeader` (FourCC,
+    /// ModEx, multitrack) with one frame per track.
+    public static func parseAudioMessage(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> [MediaFrame] {
         var p = payload
         guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty audio tag") }
         let soundFormat = b0 >> 4
-        if soundFormat == 9 {
-            // E-RTMP audio: packet type in the low nibble, then a FourCC.
-            let rawType = b0 & 0x0F
-            guard let fourCC = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated E-RTMP audio FourCC") }
-            let codec: MediaCodec
-            switch fourCC {
-            case fourCCValue("mp4a"): codec = .aac
-            case fourCCValue("Opus"): codec = .opus
-            case fourCCValue("fLaC"): codec = .flac
-            case fourCCValue("ac-3"): codec = .ac3
-            case fourCCValue("ec-3"): codec = .eac3
-            case fourCCValue(".mp3"): codec = .mp3
-            default: throw Malformed(description: "unsupported audio FourCC \(fourCCString(fourCC))")
-            }
-            let packetType: MediaPacketType
-            switch rawType {
-            case 0: packetType = .sequenceHeader
-            case 1: packetType = .codedFrames
-            case 2: packetType = .sequenceEnd
-            case 4: packetType = .metadata // multichannel config
-            default: throw Malformed(description: "E-RTMP audio packet type \(rawType) is not supported")
-            }
-            return MediaFrame(kind: .audio, codec: codec, packetType: packetType, isKeyframe: true,
-                              dts: Int64(timestamp), compositionTimeOffset: 0, data: p, legacyAudio: nil)
-        }
+        if soundFormat == 9 { return try parseExAudio(b0, &p, timestamp: timestamp) }
         let rates = [5512, 11025, 22050, 44100]
         var header = FLVAudioHeader(sampleRate: rates[Int((b0 >> 2) & 0x03)], channels: Int(b0 & 0x01) + 1,
                                     bitsPerSample: (b0 & 0x02) != 0 ? 16 : 8)
@@ -137,8 +208,80 @@ public enum FLVTagParser {
             guard let aacPacketType = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated AAC audio tag") }
             packetType = aacPacketType == 0 ? .sequenceHeader : .codedFrames
         }
-        return MediaFrame(kind: .audio, codec: codec, packetType: packetType, isKeyframe: true,
-                          dts: Int64(timestamp), compositionTimeOffset: 0, data: p, legacyAudio: header)
+        return [MediaFrame(kind: .audio, codec: codec, packetType: packetType, isKeyframe: true,
+                           dts: Int64(timestamp), compositionTimeOffset: 0, data: p, legacyAudio: header)]
+    }
+
+    private static func audioCodec(_ fourCC: UInt32) throws(Malformed) -> MediaCodec {
+        switch fourCC {
+        case fourCCValue("mp4a"): return .aac
+        case fourCCValue("Opus"): return .opus
+        case fourCCValue("fLaC"): return .flac
+        case fourCCValue("ac-3"): return .ac3
+        case fourCCValue("ec-3"): return .eac3
+        case fourCCValue(".mp3"): return .mp3
+        default: throw Malformed(description: "unsupported audio FourCC \(fourCCString(fourCC))")
+        }
+    }
+
+    private static func audioPacketType(_ raw: UInt8) throws(Malformed) -> MediaPacketType {
+        switch raw {
+        case 0: return .sequenceHeader
+        case 1: return .codedFrames
+        case 2: return .sequenceEnd
+        case 4: return .multichannelConfig
+        default: throw Malformed(description: "E-RTMP audio packet type \(raw) is not supported")
+        }
+    }
+
+    private static func parseExAudio(_ b0: UInt8, _ p: inout ByteBuffer, timestamp: UInt32) throws(Malformed) -> [MediaFrame] {
+        var rawType = b0 & 0x0F
+        let nanos = try readModEx(&p, packetType: &rawType)
+        var multitrack: UInt8?
+        if rawType == 5 {
+            guard let b = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated multitrack header") }
+            guard b >> 4 <= 2 else { throw Malformed(description: "unknown multitrack type \(b >> 4)") }
+            multitrack = b >> 4
+            rawType = b & 0x0F
+            guard rawType != 5 && rawType != 7 else { throw Malformed(description: "invalid packet type \(rawType) inside a multitrack audio message") }
+        }
+        let packetType = try audioPacketType(rawType)
+        var fourCC: UInt32?
+        if multitrack != 2 {
+            guard let f = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated E-RTMP audio FourCC") }
+            fourCC = f
+        }
+        var frames: [MediaFrame] = []
+        repeat {
+            var trackId: UInt8 = 0
+            var body: ByteBuffer
+            if let mode = multitrack {
+                if mode == 2 {
+                    guard let f = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated track FourCC") }
+                    fourCC = f
+                }
+                guard let id = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated track id") }
+                trackId = id
+                if mode == 0 {
+                    body = p
+                    p.moveReaderIndex(forwardBy: p.readableBytes)
+                } else {
+                    guard let size = p.readUInt24(), let slice = p.readSlice(length: Int(size)) else {
+                        throw Malformed(description: "audio track \(id) overruns its message")
+                    }
+                    body = slice
+                }
+            } else {
+                body = p
+                p.moveReaderIndex(forwardBy: p.readableBytes)
+            }
+            var frame = MediaFrame(kind: .audio, codec: try audioCodec(fourCC ?? 0), packetType: packetType, isKeyframe: true,
+                                   dts: Int64(timestamp), compositionTimeOffset: 0, data: body, legacyAudio: nil)
+            frame.trackId = trackId
+            frame.timestampOffsetNanos = nanos
+            frames.append(frame)
+        } while multitrack != nil && multitrack != 0 && p.readableBytes > 0
+        return frames
     }
 
     static func fourCCValue(_ s: StaticString) -> UInt32 {

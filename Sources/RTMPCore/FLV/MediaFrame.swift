@@ -2,7 +2,7 @@ import NIOCore
 
 /// Codecs LiveGate recognises in FLV tags (legacy codec ids and Enhanced RTMP FourCCs).
 public enum MediaCodec: String, Sendable, Equatable, CaseIterable {
-    case h264, hevc, av1, vp9, vp8, h263, vp6, screen
+    case h264, hevc, av1, vp9, vp8, vvc, h263, vp6, screen
     case aac, mp3, opus, flac, ac3, eac3, pcm, nellymoser, speex, g711a, g711u
     case unknown
 }
@@ -17,6 +17,8 @@ public enum MediaPacketType: String, Sendable, Equatable {
     case sequenceEnd
     /// E-RTMP video metadata (AMF, e.g. colour info).
     case metadata
+    /// E-RTMP audio `MultichannelConfig`: the channel order and count of a track.
+    case multichannelConfig
 }
 
 /// One parsed audio or video message, with its 64-bit decode timestamp.
@@ -33,6 +35,11 @@ public struct MediaFrame: Sendable, Equatable {
     public var data: ByteBuffer
     /// Legacy FLV audio header fields (rate/channels) for codecs without a config record.
     public var legacyAudio: FLVAudioHeader?
+    /// The E-RTMP track (`trackId`; 0 for a single-track message, the default track).
+    public var trackId: UInt8 = 0
+    /// E-RTMP ModEx `TimestampOffsetNano`: nanoseconds (0…999,999) after `dts`, for a stream
+    /// whose clock is finer than RTMP's milliseconds.
+    public var timestampOffsetNanos: Int32 = 0
 
     public var pts: Int64 { dts + Int64(compositionTimeOffset) }
 
@@ -54,4 +61,58 @@ public struct FLVAudioHeader: Sendable, Equatable {
     public var sampleRate: Int
     public var channels: Int
     public var bitsPerSample: Int
+}
+
+/// One track of a publish: its kind and E-RTMP track id.
+public struct MediaTrackKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var kind: MediaKind
+    public var trackId: UInt8
+
+    public init(kind: MediaKind, trackId: UInt8) {
+        self.kind = kind
+        self.trackId = trackId
+    }
+
+    /// Video before audio, then by track id (the order of `/stats` `tracks`).
+    public static func < (a: Self, b: Self) -> Bool {
+        a.kind != b.kind ? a.kind == .video : a.trackId < b.trackId
+    }
+
+    public var description: String { "\(kind.rawValue) \(trackId)" }
+}
+
+/// The timeline and codec parameters of a track other than 0 (track 0 keeps the connection's
+/// own, for compatibility with everything that reads them).
+public struct TrackMeasurement: Sendable, Equatable {
+    public var timeline = TimestampTimeline()
+    public var video: VideoCodecParameters?
+    public var audio: AudioCodecParameters?
+
+    public init(video: VideoCodecParameters? = nil, audio: AudioCodecParameters? = nil) {
+        self.video = video
+        self.audio = audio
+    }
+
+    /// Puts `frame` on this track's timeline and learns what its headers (or, for audio
+    /// codecs without one, its first frame) say.
+    mutating func measure(_ frame: inout MediaFrame, timestamp: UInt32) {
+        if frame.packetType == .codedFrames {
+            frame.dts = timeline.next(timestamp)
+            if frame.kind == .video, frame.codec == .vp9, frame.isKeyframe, video?.width == nil, let size = VideoCodecParameters.keyframeSize(frame) {
+                var known = video ?? VideoCodecParameters(codec: .vp9)
+                (known.width, known.height) = (size.width, size.height)
+                video = known
+            }
+            if frame.kind == .audio, audio == nil { audio = AudioCodecParameters.parse(frame) }
+            return
+        }
+        frame.dts = timeline.peek(timestamp)
+        if frame.packetType == .sequenceHeader {
+            if frame.kind == .video, let params = VideoCodecParameters.parse(frame) { video = params }
+            if frame.kind == .audio, let params = AudioCodecParameters.parse(frame) { audio = params }
+        }
+        if frame.packetType == .multichannelConfig, let config = AudioMultichannelConfig.parse(frame.data) {
+            audio = (audio ?? AudioCodecParameters(codec: frame.codec)).applying(config)
+        }
+    }
 }

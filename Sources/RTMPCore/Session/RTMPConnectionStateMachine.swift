@@ -59,6 +59,8 @@ public struct RTMPConnectionStateMachine {
     public private(set) var audioTimeline = TimestampTimeline()
     public private(set) var videoParameters: VideoCodecParameters?
     public private(set) var audioParameters: AudioCodecParameters?
+    /// Tracks other than 0 (E-RTMP multitrack): their own timelines and parameters.
+    public private(set) var extraTracks: [MediaTrackKey: TrackMeasurement] = [:]
     public private(set) var metadata: AMFObject?
     public private(set) var videoFrames = 0
     public private(set) var audioFrames = 0
@@ -77,7 +79,15 @@ public struct RTMPConnectionStateMachine {
     }
 
     /// Timestamp repairs on both tracks (non-monotonic DTS).
-    public var timestampRepairs: Int { videoTimeline.repairs + audioTimeline.repairs }
+    public var timestampRepairs: Int {
+        extraTracks.values.reduce(videoTimeline.repairs + audioTimeline.repairs) { $0 + $1.timeline.repairs }
+    }
+
+    /// What is known of one track's codec (track 0: `videoParameters`/`audioParameters`).
+    public func parameters(of key: MediaTrackKey) -> TrackMeasurement {
+        if key.trackId != 0 { return extraTracks[key] ?? TrackMeasurement() }
+        return TrackMeasurement(video: key.kind == .video ? videoParameters : nil, audio: key.kind == .audio ? audioParameters : nil)
+    }
 
     // MARK: Input
 
@@ -268,21 +278,37 @@ public struct RTMPConnectionStateMachine {
             droppedEarlyMedia += 1
             return
         }
-        let parsed: MediaFrame?
+        let parsed: [MediaFrame]
         do {
             parsed = message.typeID == .video
-                ? try FLVTagParser.parseVideo(message.payload, timestamp: message.timestamp)
-                : try FLVTagParser.parseAudio(message.payload, timestamp: message.timestamp)
+                ? try FLVTagParser.parseVideoMessage(message.payload, timestamp: message.timestamp)
+                : try FLVTagParser.parseAudioMessage(message.payload, timestamp: message.timestamp)
         } catch {
             skippedMediaMessages += 1
             emit(.mediaSkipped(reason: error.description))
             return
         }
-        guard var frame = parsed else { return }
+        guard !parsed.isEmpty else { return }
         mediaBytes &+= UInt64(message.payload.readableBytes)
+        for var frame in parsed {
+            if frame.trackId == 0 {
+                measureDefaultTrack(&frame, timestamp: message.timestamp)
+            } else {
+                let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
+                var track = extraTracks[key] ?? TrackMeasurement()
+                track.measure(&frame, timestamp: message.timestamp)
+                if frame.packetType == .codedFrames { if frame.kind == .video { videoFrames += 1 } else { audioFrames += 1 } }
+                extraTracks[key] = track
+            }
+            emit(.media(frame))
+        }
+    }
+
+    /// Track 0: the session's own timelines and parameters (what `/stats` shows at the top level).
+    private mutating func measureDefaultTrack(_ frame: inout MediaFrame, timestamp: UInt32) {
         if frame.kind == .video {
             if frame.packetType == .codedFrames {
-                frame.dts = videoTimeline.next(message.timestamp)
+                frame.dts = videoTimeline.next(timestamp)
                 videoFrames += 1
                 // VP9's sequence start carries no size: its first keyframe says it.
                 if frame.codec == .vp9, frame.isKeyframe, videoParameters?.width == nil, let size = VideoCodecParameters.keyframeSize(frame) {
@@ -291,20 +317,22 @@ public struct RTMPConnectionStateMachine {
                     videoParameters = known
                 }
             } else {
-                frame.dts = videoTimeline.peek(message.timestamp)
+                frame.dts = videoTimeline.peek(timestamp)
                 if frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) { videoParameters = params }
             }
         } else {
             if frame.packetType == .codedFrames {
-                frame.dts = audioTimeline.next(message.timestamp)
+                frame.dts = audioTimeline.next(timestamp)
                 audioFrames += 1
                 if audioParameters == nil { audioParameters = AudioCodecParameters.parse(frame) }
             } else {
-                frame.dts = audioTimeline.peek(message.timestamp)
+                frame.dts = audioTimeline.peek(timestamp)
                 if frame.packetType == .sequenceHeader, let params = AudioCodecParameters.parse(frame) { audioParameters = params }
+                if frame.packetType == .multichannelConfig, let config = AudioMultichannelConfig.parse(frame.data) {
+                    audioParameters = (audioParameters ?? AudioCodecParameters(codec: frame.codec)).applying(config)
+                }
             }
         }
-        emit(.media(frame))
     }
 
     /// Aggregate messages (type 22) carry FLV tags back to back; each becomes a message whose
