@@ -65,7 +65,11 @@ final class MP4Recorder: MediaWriter {
         part += 1
         partPath = "\(directory)/\(baseName)\(part > 1 ? "-\(part)" : "")\(Self.partSuffix)"
         let m = try MediaMuxer(format: "mp4", url: partPath, layout: layout, interrupt: interrupt)
-        try m.open(muxerOptions: Self.partMuxerOptions)
+        var options = Self.partMuxerOptions
+        // AC-3/E-AC-3: the `dac3`/`dec3` box is built from the first frame, so the (empty)
+        // `moov` must wait for it.
+        if layout.tracks.contains(where: { $0.codec == .ac3 || $0.codec == .eac3 }) { options["movflags", default: ""] += "+delay_moov" }
+        try m.open(muxerOptions: options)
         muxer = m
         offset = nil
         written = 0

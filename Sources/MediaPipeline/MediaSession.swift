@@ -80,7 +80,7 @@ final class MediaSession: Sendable {
                     guard let track = TrackFormat.video(sequenceHeader: frame), track != s.videos[frame.trackId] else { return }
                     Self.update(track, &s)
                 } else {
-                    guard let track = TrackFormat.audio(frame), track != s.audios[frame.trackId] else { return }
+                    guard let track = TrackFormat.audio(frame), !track.sameStream(as: s.audios[frame.trackId]) else { return }
                     Self.update(track, &s)
                 }
             case .codedFrames:

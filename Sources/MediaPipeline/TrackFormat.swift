@@ -94,6 +94,9 @@ public struct TrackFormat: Sendable, Equatable {
     public static func audio(_ frame: MediaFrame) -> TrackFormat? {
         guard frame.kind == .audio, avCodecID(frame.codec) != nil else { return nil }
         let params = AudioCodecParameters.parse(frame)
+        // MP3's and AC-3's sequence start (FFmpeg sends an empty one) says nothing: their
+        // first frame describes the track.
+        if frame.packetType == .sequenceHeader, params == nil, [.mp3, .ac3, .eac3].contains(frame.codec) { return nil }
         var extradata = frame.packetType == .sequenceHeader ? Array(frame.data.readableBytesView) : []
         if frame.codec == .flac { extradata = flacStreamInfo(extradata) }
         if frame.codec == .aac && extradata.isEmpty { return nil } // AAC needs its AudioSpecificConfig
@@ -114,6 +117,17 @@ public struct TrackFormat: Sendable, Equatable {
             b = b.dropFirst(4)
         }
         return b.count >= 34 ? Array(b.prefix(34)) : bytes
+    }
+
+    /// Whether `other` describes the same stream as far as the outputs care. FLAC's STREAMINFO
+    /// is sent again at the end of a stream with its totals filled in (sample count, MD5):
+    /// that is no new stream, and must not start a new segment or recording part.
+    func sameStream(as other: TrackFormat?) -> Bool {
+        guard let other else { return false }
+        if codec == .flac, other.codec == .flac {
+            return sampleRate == other.sampleRate && channels == other.channels && trackId == other.trackId
+        }
+        return self == other
     }
 
     /// "video 1 (hevc)": how logs and output statuses name a track.

@@ -30,11 +30,15 @@ public enum FuzzHarness {
             _ = try? decoder.decodeAll(&buffer)
         default:
             let buffer = ByteBuffer(bytes: body)
-            if let frame = try? FLVTagParser.parseVideo(buffer, timestamp: 0) {
+            // Every track of a multitrack message, ModEx included, through every codec parser.
+            for frame in (try? FLVTagParser.parseVideoMessage(buffer, timestamp: 0)) ?? [] {
                 _ = VideoCodecParameters.parse(frame)
                 _ = VideoCodecParameters.keyframeSize(frame)
             }
-            if let frame = try? FLVTagParser.parseAudio(buffer, timestamp: 0) { _ = AudioCodecParameters.parse(frame) }
+            for frame in (try? FLVTagParser.parseAudioMessage(buffer, timestamp: 0)) ?? [] {
+                _ = AudioCodecParameters.parse(frame)
+                _ = AudioMultichannelConfig.parse(frame.data)
+            }
         }
     }
 

@@ -47,7 +47,7 @@ public final class IngestSession: Sendable, CustomStringConvertible {
                 if frame.kind == .video { t.video = video } else { t.audio = audio }
             } else if frame.codec == .vp9, frame.isKeyframe, t.video?.width == nil {
                 t.video = video // VP9's size arrives with its first keyframe
-            } else if frame.kind == .audio, t.audio == nil {
+            } else if frame.kind == .audio, t.audio?.sampleRate == nil, audio?.sampleRate != nil {
                 t.audio = audio // codecs without a sequence start (MP3, AC-3): their first frame says it
             }
         }

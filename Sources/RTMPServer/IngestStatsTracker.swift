@@ -33,8 +33,12 @@ public struct IngestStatsTracker: Sendable {
         mediaBytes &+= UInt64(bytes)
         buckets[Int((nowMs / 1000) % 11)] &+= UInt64(bytes)
         let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
-        if tracks[key] == nil, tracks.count >= Self.maxTracks { return }
-        tracks[key, default: TrackStatsTracker(codec: frame.codec)].record(frame, bytes: bytes, nowMs: nowMs)
+        // A track exists once it sends a sequence start or a frame (not for a metadata packet
+        // alone: FFmpeg sends HEVC colour info outside the multitrack wrapper).
+        let known = tracks[key] != nil
+        if known || ((frame.packetType == .sequenceHeader || frame.packetType == .codedFrames) && tracks.count < Self.maxTracks) {
+            tracks[key, default: TrackStatsTracker(codec: frame.codec)].record(frame, bytes: bytes, nowMs: nowMs)
+        }
         guard frame.packetType == .codedFrames, frame.trackId == 0 else { return }
         if frame.kind == .video {
             videoFrames += 1
@@ -130,7 +134,7 @@ public struct TrackStatsTracker: Sendable {
             bucketSecond = second
         }
         buckets[Int(second % 11)] &+= UInt64(frame.data.readableBytes)
-        codec = frame.codec
+        if frame.packetType == .sequenceHeader || frame.packetType == .codedFrames { codec = frame.codec }
         guard frame.packetType == .codedFrames else { return }
         frames += 1
         recentDTS.append(frame.dts)

@@ -63,3 +63,12 @@ extension AudioCodecParameters {
         return p
     }
 }
+
+extension AudioCodecParameters {
+    /// These parameters, with the channel layout an earlier `MultichannelConfig` gave.
+    public func keepingLayout(of earlier: AudioCodecParameters?) -> AudioCodecParameters {
+        var p = self
+        p.channelLayout = p.channelLayout ?? earlier?.channelLayout
+        return p
+    }
+}

@@ -103,7 +103,9 @@ public struct TrackMeasurement: Sendable, Equatable {
                 (known.width, known.height) = (size.width, size.height)
                 video = known
             }
-            if frame.kind == .audio, audio == nil { audio = AudioCodecParameters.parse(frame) }
+            if frame.kind == .audio, audio?.sampleRate == nil, let measured = AudioCodecParameters.parse(frame) {
+                audio = measured.keepingLayout(of: audio)
+            }
             return
         }
         frame.dts = timeline.peek(timestamp)

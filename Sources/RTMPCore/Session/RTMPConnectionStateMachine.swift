@@ -324,7 +324,10 @@ public struct RTMPConnectionStateMachine {
             if frame.packetType == .codedFrames {
                 frame.dts = audioTimeline.next(timestamp)
                 audioFrames += 1
-                if audioParameters == nil { audioParameters = AudioCodecParameters.parse(frame) }
+                if audioParameters?.sampleRate == nil, let measured = AudioCodecParameters.parse(frame) {
+                    // Codecs measured on their frames (MP3, AC-3) — a MultichannelConfig may have come first.
+                    audioParameters = measured.keepingLayout(of: audioParameters)
+                }
             } else {
                 frame.dts = audioTimeline.peek(timestamp)
                 if frame.packetType == .sequenceHeader, let params = AudioCodecParameters.parse(frame) { audioParameters = params }
