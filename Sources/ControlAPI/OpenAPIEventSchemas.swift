@@ -21,6 +21,15 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
             "EventSessionConnection": object([
                 "remoteAddr": string, "encoder": string, "startedAt": dateTime, "endedAt": nullable(dateTime),
                 "endReason": nullable(string), "bytesIn": integer,
+                "encoderCaps": described(nullable(ref("EncoderCaps")), "What an Enhanced-RTMP encoder declared in connect (null for a classic one)"),
+            ]),
+            "EncoderCaps": object([
+                "fourCcList": array(string),
+                "videoFourCcInfoMap": described(.object(["type": .string("object"), "additionalProperties": integer]),
+                                                "FourCC → flags: CanDecode 1, CanEncode 2, CanForward 4; * for every codec"),
+                "audioFourCcInfoMap": .object(["type": .string("object"), "additionalProperties": integer]),
+                "capsEx": described(nullable(integer), "Reconnect 1, Multitrack 2, ModEx 4, TimestampNanoOffset 8"),
+                "capsExFlags": array(oneOf(["reconnect", "multitrack", "modEx", "timestampNanoOffset"])),
             ]),
             "EventSession": described(object([
                 "id": string, "channelId": string, "userId": described(nullable(string), "The channel's owner (kept when the channel is deleted)"),

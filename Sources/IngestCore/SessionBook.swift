@@ -84,10 +84,10 @@ public struct SessionBook: Sendable {
     // MARK: Connections
 
     /// A publisher of the session started: a new entry in its connection log.
-    public mutating func connectionStarted(_ connection: ConnectionID, remote: String, encoder: String, at now: Date) {
+    public mutating func connectionStarted(_ connection: ConnectionID, remote: String, encoder: String, encoderCaps: JSONValue? = nil, at now: Date) {
         bitrateSamples = []
         connectionIndex[connection] = connectionLog.count
-        connectionLog.append(SessionConnection(remoteAddr: remote, encoder: encoder, startedAt: now))
+        connectionLog.append(SessionConnection(remoteAddr: remote, encoder: encoder, startedAt: now, encoderCaps: encoderCaps))
     }
 
     /// When the connection started (nil: not one of the session's).

@@ -65,7 +65,8 @@ extension IngestCoordinator {
             let outcome = connections.started(ingest.connectionID, handle: ingest)
             if let kick = outcome.kick { ingest.kick(kick.status, reason: kick.reason) }
             guard let id = outcome.channelId, channels[id] != nil else { return }
-            channels[id]?.book.connectionStarted(ingest.connectionID, remote: ingest.remoteAddress, encoder: ingest.request.connect.flashVer ?? "", at: now)
+            channels[id]?.book.connectionStarted(ingest.connectionID, remote: ingest.remoteAddress, encoder: ingest.request.connect.flashVer ?? "",
+                                                 encoderCaps: ingest.request.connect.capabilities.map(\.json), at: now)
             await feed(id) { $0.publisherStarted(ingest.connectionID, now: now) }
         case .ended(let ingest, let reason, let stats):
             let outcome = connections.ended(ingest.connectionID)
@@ -106,5 +107,24 @@ extension IngestCoordinator {
                                                        recordEvent: rejectionEvents.allow(.unknownApp, address: remote, now: now))
             await recordRejection(rejection, channel: nil, remote: remote, extra: ["app": .string(app)])
         }
+    }
+}
+
+extension EncoderCapabilities {
+    /// `encoderCaps` in the session's connections (docs/contract.md §2, "Negotiation").
+    var json: JSONValue {
+        var flags: [JSONValue] = []
+        if let caps = capsEx {
+            if caps.contains(.reconnect) { flags.append(.string("reconnect")) }
+            if caps.contains(.multitrack) { flags.append(.string("multitrack")) }
+            if caps.contains(.modEx) { flags.append(.string("modEx")) }
+            if caps.contains(.timestampNanoOffset) { flags.append(.string("timestampNanoOffset")) }
+        }
+        func map(_ m: [String: Int]) -> JSONValue { .object(m.mapValues { .number(Double($0)) }) }
+        return .object([
+            "fourCcList": .array(fourCcList.map { .string($0) }), "videoFourCcInfoMap": map(videoFourCcInfoMap),
+            "audioFourCcInfoMap": map(audioFourCcInfoMap), "capsEx": capsEx.map { .number(Double($0.rawValue)) } ?? .null,
+            "capsExFlags": .array(flags),
+        ])
     }
 }

@@ -54,8 +54,13 @@ public struct SessionConnection: Sendable, Equatable {
     public var endedAt: Date?
     public var endReason: String?
     public var bytesIn: Int64
+    /// What an Enhanced-RTMP encoder declared in `connect` (`fourCcList`, the FourCC info maps,
+    /// `capsEx`), as the API shows it (docs/contract.md §2); nil for a classic encoder.
+    public var encoderCaps: JSONValue?
 
-    public init(remoteAddr: String, encoder: String, startedAt: Date, endedAt: Date? = nil, endReason: String? = nil, bytesIn: Int64 = 0) {
+    public init(remoteAddr: String, encoder: String, startedAt: Date, endedAt: Date? = nil, endReason: String? = nil, bytesIn: Int64 = 0,
+                encoderCaps: JSONValue? = nil) {
+        self.encoderCaps = encoderCaps
         self.remoteAddr = remoteAddr
         self.encoder = encoder
         self.startedAt = startedAt
@@ -67,7 +72,7 @@ public struct SessionConnection: Sendable, Equatable {
     public var json: JSONValue {
         .object(["remoteAddr": .string(remoteAddr), "encoder": .string(encoder), "startedAt": .string(Timestamp.format(startedAt)),
                  "endedAt": endedAt.map { .string(Timestamp.format($0)) } ?? .null, "endReason": endReason.map { .string($0) } ?? .null,
-                 "bytesIn": .number(Double(bytesIn))])
+                 "bytesIn": .number(Double(bytesIn)), "encoderCaps": encoderCaps ?? .null])
     }
 
     public init?(json: JSONValue) {
@@ -80,7 +85,10 @@ public struct SessionConnection: Sendable, Equatable {
         if case .string(let r)? = o["endReason"] { reason = r }
         var bytes: Int64 = 0
         if case .number(let n)? = o["bytesIn"] { bytes = Int64(n) }
-        self.init(remoteAddr: remote, encoder: encoder, startedAt: Timestamp.parse(started), endedAt: ended, endReason: reason, bytesIn: bytes)
+        var caps: JSONValue?
+        if case .object? = o["encoderCaps"] { caps = o["encoderCaps"] }
+        self.init(remoteAddr: remote, encoder: encoder, startedAt: Timestamp.parse(started), endedAt: ended, endReason: reason, bytesIn: bytes,
+                  encoderCaps: caps)
     }
 }
 

@@ -440,7 +440,7 @@ final class MediaOutputsTests: XCTestCase {
         let waiting = data(try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/stats"]))
         XCTAssertEqual(waiting["status"] as? String, "reconnecting")
         XCTAssertEqual(Set(waiting.keys), ["status", "sessionId", "uptimeSec", "bytesIn", "videoFrames", "audioFrames", "bitrateKbps", "bitrateKbps10s",
-                                           "fps", "keyframeIntervalSec", "video", "audio", "timestampRepairs", "avDriftMs", "outputs"])
+                                           "fps", "keyframeIntervalSec", "video", "audio", "timestampRepairs", "avDriftMs", "outputs", "tracks"])
         XCTAssertGreaterThan(waiting["bytesIn"] as? Int ?? 0, 100_000, "the dropped connection's bytes count")
         XCTAssertGreaterThan(waiting["uptimeSec"] as? Double ?? 0, 3.5, "from the session's start")
         try await Task.sleep(for: .seconds(1))

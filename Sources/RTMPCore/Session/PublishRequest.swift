@@ -7,8 +7,11 @@ public struct ConnectInfo: Sendable, Equatable {
     public var flashVer: String?
     /// 0 (AMF0) or 3 (AMF3), echoed in the connect answer.
     public var objectEncoding: Double
+    /// What an Enhanced-RTMP client declared (nil for a classic one).
+    public var capabilities: EncoderCapabilities?
 
-    public init(app: String, tcUrl: String? = nil, flashVer: String? = nil, objectEncoding: Double = 0) {
+    public init(app: String, tcUrl: String? = nil, flashVer: String? = nil, objectEncoding: Double = 0, capabilities: EncoderCapabilities? = nil) {
+        self.capabilities = capabilities
         self.app = app
         self.tcUrl = tcUrl
         self.flashVer = flashVer

@@ -15,6 +15,9 @@ public struct RTMPConnectionStateMachine {
         public var outboundChunkSize: Int
         /// Window Acknowledgement Size we ask the peer to honour, and our Set Peer Bandwidth.
         public var windowAcknowledgementSize: UInt32
+        /// Whether this server asks publishers to move with `NetConnection.Connect.ReconnectRequest`
+        /// (then `capsEx` in the connect answer says Reconnect).
+        public var sendsReconnectRequest = false
 
         public init(limits: RTMPLimits = .default, allowedApps: Set<String> = ["live"], outboundChunkSize: Int = 4096,
                     windowAcknowledgementSize: UInt32 = 5_000_000) {
@@ -408,7 +411,7 @@ public struct RTMPConnectionStateMachine {
         var app = rawApp.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         while app.hasSuffix("/") { app.removeLast() }
         let info = ConnectInfo(app: app, tcUrl: object["tcUrl"]?.stringValue, flashVer: object["flashVer"]?.stringValue,
-                               objectEncoding: object["objectEncoding"]?.numberValue ?? 0)
+                               objectEncoding: object["objectEncoding"]?.numberValue ?? 0, capabilities: EncoderCapabilities(connect: object))
         guard configuration.allowedApps.contains(app) else {
             let status = NetStatus.error(.connectRejected, "unknown application '\(app.prefix(64))'")
             write(CommandMessage(name: "_error", transactionID: command.transactionID, commandObject: .null,
@@ -426,8 +429,13 @@ public struct RTMPConnectionStateMachine {
         encoder.setChunkSize(configuration.outboundChunkSize)
         var info0 = NetStatus(level: .status, code: .connectSuccess, description: "Connection succeeded.").infoObject
         info0["objectEncoding"] = .number(info.objectEncoding)
-        write(CommandMessage(name: "_result", transactionID: command.transactionID,
-                             commandObject: .object(["fmsVer": .string("FMS/3,5,7,7009"), "capabilities": .number(31), "mode": .number(1)]),
+        var properties: AMFObject = ["fmsVer": .string("FMS/3,5,7,7009"), "capabilities": .number(31), "mode": .number(1)]
+        // An Enhanced-RTMP client is told what this server takes (E-RTMP v2: the server states
+        // its support in the connect answer); a classic client gets the classic answer.
+        if info.capabilities != nil {
+            properties.properties += EncoderCapabilities.serverProperties(reconnect: configuration.sendsReconnectRequest)
+        }
+        write(CommandMessage(name: "_result", transactionID: command.transactionID, commandObject: .object(properties),
                              arguments: [.object(info0)])
             .message(chunkStreamID: ChunkStreamID.command, streamID: 0))
         emit(.send)
