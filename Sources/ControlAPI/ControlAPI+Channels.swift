@@ -143,6 +143,24 @@ extension ControlAPI {
         return Envelope.response(data: try await renderLive(channel))
     }
 
+    /// `POST /v1/channels/{id}/reconnect` (docs/contract.md §6, "Moving publishers"): the node
+    /// holding the publisher sends it Enhanced RTMP's ReconnectRequest; the publisher connects
+    /// anew (to `rtmp.reconnectTcUrl` when set) and its session continues there.
+    func reconnectChannel(_ context: APIRequestContext) async throws -> Response {
+        let id = try parameter(context, "id")
+        guard try await store.channel(id: id) != nil else { throw APIError.notFound("channel") }
+        switch await sessions.requestReconnect(id) {
+        case .sent(let node, let until):
+            return Envelope.response(.accepted, data: .object(["channelId": .string(id), "nodeId": .string(node),
+                                                               "validUntil": until.map { .string(Timestamp.format($0)) } ?? .null]))
+        case .notLive:
+            throw APIError(.conflict, ec: 4090, "the channel has no publisher connected", data: .object(["reason": .string("not_live")]))
+        case .notCapable:
+            throw APIError(.conflict, ec: 4090, "the publisher's encoder did not declare Reconnect (Enhanced RTMP capsEx) when it connected",
+                           data: .object(["reason": .string("not_capable")]))
+        }
+    }
+
     func setEnabled(_ context: APIRequestContext, _ enabled: Bool) async throws -> Response {
         let id = try parameter(context, "id")
         guard let channel = try await store.updateChannel(id: id, fields: ChannelFields(enabled: enabled), now: Date()) else {

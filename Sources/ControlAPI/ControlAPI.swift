@@ -144,6 +144,13 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await resetKey(c) },
             APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, true) },
             APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, false) },
+            APIRoute(.post, "/v1/channels/{id}/reconnect", operation: "reconnectChannelPublisher",
+                     "Ask the channel's publisher to reconnect (Enhanced RTMP ReconnectRequest); its session continues where it lands",
+                     access: .scope(.channelsWrite), status: 202,
+                     { var c = OperationContract.json("ReconnectRequested"); c.statuses[409] = [4090]
+                       c.descriptions[409] = "No publisher connected, or its encoder did not declare Reconnect in capsEx (4090)"; return c }()) { _, c in
+                try await reconnectChannel(c)
+            },
             APIRoute(.post, "/v1/channels/{id}/clear-cooldown", operation: "clearChannelCooldown",
                      "End the channel's limit cooldown: its publishes are accepted again (an operator's call: tokens bound to a user may not)",
                      access: .unbound(.channelsWrite), .json("Channel")) { _, c in try await clearCooldown(c) },

@@ -52,6 +52,10 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "timestampRepairs": integer, "avDriftMs": nullable(integer), "outputs": array(ref("Output")),
                 "tracks": described(array(ref("Track")), "Every track, video first; track 0 of each kind is also `video`/`audio`"),
             ]), "Measured from the media itself, not taken from the publisher's metadata."),
+            "ReconnectRequested": described(object([
+                "channelId": string, "nodeId": described(string, "The node that holds the publisher and asked it"),
+                "validUntil": described(nullable(dateTime), "Until when the publisher may take its session over (null: asked through another node)"),
+            ]), "The publisher was asked to reconnect."),
             "Output": described(output, "One output of a live session: HLS, the recording or a forward."),
             "VideoParameters": object(["codec": string, "profile": nullable(string), "level": nullable(integer), "width": nullable(integer),
                                        "height": nullable(integer), "bitDepth": nullable(integer),

@@ -49,9 +49,14 @@ public struct ChannelLifecycle: Sendable, Equatable {
         public var remoteAddress: String
         public var encoder: String
         public var now: Date
+        /// The publisher comes back because this gateway asked it to (an Enhanced-RTMP
+        /// ReconnectRequest, its token checked by the caller): it takes the session over
+        /// whatever the duplicate policy (docs/contract.md §6, "Moving publishers").
+        public var reconnectRequested: Bool
 
         public init(connection: ConnectionID, channel: Channel, limits: UserLimits, liveForUser: Int, newSessionId: String,
-                    remoteAddress: String, encoder: String, now: Date) {
+                    remoteAddress: String, encoder: String, now: Date, reconnectRequested: Bool = false) {
+            self.reconnectRequested = reconnectRequested
             self.connection = connection
             self.channel = channel
             self.limits = limits
@@ -69,6 +74,9 @@ public struct ChannelLifecycle: Sendable, Equatable {
         public var startedAt: Date
         public var remoteAddress: String
         public var encoder: String
+        /// Started by a publisher that was asked to reconnect: where another node holds the
+        /// session, it is taken over as a `replace` would.
+        public var takesOver = false
 
         public init(id: String, startedAt: Date, remoteAddress: String, encoder: String) {
             self.id = id
@@ -129,6 +137,9 @@ public struct ChannelLifecycle: Sendable, Equatable {
         case endSession(sessionId: String, reason: OfflineReason)
         /// The session went on (or ended) on another node: finish its outputs here, record nothing.
         case releaseSession(sessionId: String)
+        /// A publisher asked to reconnect came back as `to`: `from` keeps feeding the session's
+        /// outputs until `to` has its first keyframe, then is closed; the session continues.
+        case handOver(from: ConnectionID, to: ConnectionID)
     }
 
     /// A cooldown this machine started. The channel as stored carries it too (written with the
@@ -306,12 +317,13 @@ public struct ChannelLifecycle: Sendable, Equatable {
                 return [.reject(attempt.connection, Rejection(status: .error(.publishRejected, UserLimit.maxConcurrentLive.rawValue),
                                                               reason: .limitExceeded, limit: .maxConcurrentLive, recordEvent: true))]
             }
-            let session = Session(id: attempt.newSessionId, startedAt: attempt.now, remoteAddress: attempt.remoteAddress, encoder: attempt.encoder)
+            var session = Session(id: attempt.newSessionId, startedAt: attempt.now, remoteAddress: attempt.remoteAddress, encoder: attempt.encoder)
+            session.takesOver = attempt.reconnectRequested
             state = .starting(Starting(session: session, connection: attempt.connection))
             return [.writeSession(session)]
 
         case .starting(var starting):
-            guard attempt.channel.duplicatePolicy == .replace else { return [Self.duplicate(attempt.connection)] }
+            guard attempt.channel.duplicatePolicy == .replace || attempt.reconnectRequested else { return [Self.duplicate(attempt.connection)] }
             // Replace before the first publisher was even answered: it is refused, the new one
             // waits for the same session write.
             let replaced = starting.connection
@@ -321,11 +333,15 @@ public struct ChannelLifecycle: Sendable, Equatable {
                                                 reason: .duplicate, limit: nil, recordEvent: false))]
 
         case .live(var live):
-            guard attempt.channel.duplicatePolicy == .replace, live.ending == nil else { return [Self.duplicate(attempt.connection)] }
+            guard attempt.channel.duplicatePolicy == .replace || attempt.reconnectRequested, live.ending == nil else {
+                return [Self.duplicate(attempt.connection)]
+            }
             let replaced = live.connection
             live.connection = attempt.connection
             live.started = false
             state = .live(live)
+            // Asked to move: no gap — the old connection feeds the outputs until the new one can.
+            if attempt.reconnectRequested { return [.handOver(from: replaced, to: attempt.connection), .accept(attempt.connection)] }
             return [.kick(replaced, NetStatus(level: .status, code: .unpublishSuccess, description: "replaced by a new publisher"), reason: nil),
                     .accept(attempt.connection)]
 

@@ -59,4 +59,13 @@ struct ClusterSessionControl: LiveSessionControl {
     }
 
     func ingestSummary() async -> JSONValue { await local.ingestSummary() }
+
+    func requestReconnect(_ channelId: String) async -> ReconnectResult {
+        let here = await local.requestReconnect(channelId, why: "Asked through the API; please reconnect.")
+        guard here == .notLive else { return here }
+        // Live on another node: the holder asks (it alone knows what its publisher declared).
+        guard let lease = try? await store.lease(channelId: channelId), lease.nodeId != nodeId, lease.state == .live else { return .notLive }
+        await tellOthers(.reconnectRequested(channelId: channelId, origin: nodeId))
+        return .sent(nodeId: lease.nodeId, validUntil: nil)
+    }
 }

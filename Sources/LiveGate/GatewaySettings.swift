@@ -68,6 +68,8 @@ public struct GatewaySettings: Sendable {
     public var advertiseUrlSetting: String
     /// `cluster.secret` (empty: the shared database's).
     public var clusterSecret: String
+    /// `rtmp.reconnectTcUrl`: where a publisher asked to move connects (empty: where it did).
+    public var reconnectTcUrl: String
     /// `recordings.dir` (empty: DATA_DIR/recordings).
     public var recordingsDir: String
     /// `shutdown.drainSec`: how long a drain keeps its publishers (see `LiveGateApp.runCore`).
@@ -129,6 +131,7 @@ public struct GatewaySettings: Sendable {
         lifecycle = ChannelLifecycle.Configuration(limitCooldown: c.double("ingest.limitCooldownSec"), mediaTimeout: c.double("ingest.mediaTimeoutSec"))
         advertiseUrlSetting = c.string("cluster.advertiseUrl")
         clusterSecret = c.string("cluster.secret")
+        reconnectTcUrl = c.string("rtmp.reconnectTcUrl")
         recordingsDir = c.string("recordings.dir")
         nodeGoneAfter = c.double("cluster.nodeGoneAfterHours") * 3600
         leaseTimeToLive = c.double("cluster.leaseTtlSec")

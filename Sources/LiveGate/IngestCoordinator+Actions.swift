@@ -48,6 +48,10 @@ extension IngestCoordinator {
             case .kickWhenStarted, .nothing:
                 break
             }
+        case .handOver(let from, let to):
+            beginHandover(from: from, to: to, channelId: channelId)
+        case .continueOutputs(let connection, let sessionId) where holdsOutputs(connection, sessionId: sessionId):
+            break // a moved publisher: its outputs continue at its first keyframe (firstKeyframe)
         case .startOutputs(let connection, let sessionId), .continueOutputs(let connection, let sessionId):
             await startOutputs(channelId: channelId, sessionId: sessionId, connectionID: connection, part: tracked.book.outputsPart,
                                continuesSince: tracked.book.outputsPart == nil ? nil : tracked.book.record?.startedAt)
@@ -86,7 +90,7 @@ extension IngestCoordinator {
             outcome = try await store.acquireSession(record, event: .make(type: EventType.channelLive.rawValue, channelId: channelId, userId: channel.userId,
                                                                           at: session.startedAt,
                                                                           data: .object(["channel": liveChannel.eventJSON, "session": record.json])),
-                                                     now: session.startedAt, takeOver: channel.duplicatePolicy == .replace,
+                                                     now: session.startedAt, takeOver: channel.duplicatePolicy == .replace || session.takesOver,
                                                      rule: CrossNodeDecision.rule)
         } catch {
             logger.error("session not recorded; publish refused", metadata: ["channel": "\(channelId)", "error": "\(StoreFactory.describe(error))"])

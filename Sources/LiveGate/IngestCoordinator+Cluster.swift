@@ -169,6 +169,8 @@ extension IngestCoordinator {
             await userLimitsChanged(userId)
         case .forwardsChanged(let channelId, _):
             await forwardsChanged(channelId)
+        case .reconnectRequested(let channelId, _):
+            _ = await requestReconnect(channelId, why: "Asked through the API; please reconnect.")
         }
     }
 }

@@ -32,6 +32,10 @@ extension IngestCoordinator {
     public nonisolated func media(_ frame: MediaFrame, session: IngestSession) {
         media?.media(frame, connectionID: session.connectionID)
         guard frame.kind == .video else { return }
+        // Once per connection (a lock only on keyframes): a publisher that moved switches here.
+        if frame.isKeyframe, frame.trackId == 0, frame.packetType == .codedFrames, session.firstKeyframeSeen() {
+            commandSink.yield(.firstKeyframe(session.connectionID, timedOut: false))
+        }
         if frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) {
             commandSink.yield(.video(session, params))
         } else if frame.codec == .vp9, frame.isKeyframe, let size = VideoCodecParameters.keyframeSize(frame) {
@@ -102,6 +106,8 @@ extension IngestCoordinator {
             await checkMetadataLimits(ingest, width: width, height: height, fps: fps, now: now)
         case .barrier(let done):
             done()
+        case .firstKeyframe(let connection, let timedOut):
+            await firstKeyframe(connection, timedOut: timedOut)
         case .applicationRejected(let app, let remote):
             let rejection = ChannelLifecycle.Rejection(status: .error(.connectRejected, "unknown application"), reason: .unknownApp, limit: nil,
                                                        recordEvent: rejectionEvents.allow(.unknownApp, address: remote, now: now))

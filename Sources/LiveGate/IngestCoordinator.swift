@@ -36,6 +36,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         case video(IngestSession, VideoCodecParameters)
         case metadata(IngestSession, width: Double?, height: Double?, fps: Double?)
         case applicationRejected(app: String, remote: String)
+        /// A connection's first video keyframe (or, `timedOut`, the bound of a handover).
+        case firstKeyframe(ConnectionID, timedOut: Bool)
         /// Resumed once every report enqueued before it has been applied (`processed()`).
         case barrier(@Sendable () -> Void)
     }
@@ -94,12 +96,20 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// with `NetStream.Publish.Rejected` so their encoders go to another node; the sessions
     /// it carries are handed over when it stops.
     var draining = false
+    /// Publishers being moved on this node (`IngestCoordinator+Reconnect`), by new connection.
+    var handovers: [ConnectionID: Handover] = [:]
+    /// The key reconnect tokens are signed with (the cluster's); nil: publishers are never asked to move.
+    var reconnectSecret: String?
+    var reconnectTcUrl: String?
 
-    public func startDraining() {
+    public func startDraining() async {
         guard !draining else { return }
         draining = true
         logger.notice("draining: new publishes are refused; carried sessions are handed over at the stop",
                       metadata: ["publishers": "\(publisherCount)"])
+        // Publishers that can move are asked to first (Enhanced RTMP ReconnectRequest).
+        let asked = await askPublishersToMove()
+        if asked > 0 { logger.notice("draining: publishers asked to reconnect elsewhere", metadata: ["asked": "\(asked)"]) }
     }
 
     /// Publishers connected and carrying a session here now.
@@ -173,7 +183,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         let attempt = ChannelLifecycle.PublishAttempt(
             connection: connectionID, channel: channel, limits: limits, liveForUser: liveForUser,
             newSessionId: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
-            remoteAddress: remoteAddress, encoder: request.connect.flashVer ?? "", now: clock.now())
+            remoteAddress: remoteAddress, encoder: request.connect.flashVer ?? "", now: clock.now(),
+            reconnectRequested: movedByReconnectRequest(request, channelId: channel.id))
         await feed(channel.id) { $0.publishRequested(attempt) }
         if let decision = connections.answerTaken(connectionID) { return decision }
         return await withCheckedContinuation { answerSlots[connectionID] = $0 }

@@ -167,7 +167,12 @@ public struct LiveGateApp: Sendable {
             try await refuseSharedSQLite(store, nodeId: identity.id)
             try await bootstrapToken(store)
             let nodeId = identity.id
-            let rtmpConfig = settings.rtmp
+            var rtmpConfig = settings.rtmp
+            // The cluster's key (cluster.secret, else the one the database made) signs what
+            // nodes hand each other: internal file requests, and reconnect tokens.
+            let configuredSecret = settings.clusterSecret
+            let secret = configuredSecret.isEmpty ? ((try? await store.clusterSecret()) ?? nil) : configuredSecret
+            rtmpConfig.sendsReconnectRequest = secret != nil
             // The outbound guard: webhook receivers and push targets resolved when reached, every
             // address checked (`webhooks.blockPrivateNetworks`, `forwards.blockPrivateNetworks`).
             let hostsFile = settings.hostsFile
@@ -215,8 +220,7 @@ public struct LiveGateApp: Sendable {
             apiConfiguration.ingestUnavailable = { draining.withLockedValue { $0 } ? "draining: this node takes no new publishes" : nil }
             apiConfiguration.retentionDays = settings.retentionDays
             // Files other nodes hold are fetched from them, signed with the cluster's key.
-            let configuredSecret = settings.clusterSecret
-            let secret = configuredSecret.isEmpty ? ((try? await store.clusterSecret()) ?? nil) : configuredSecret
+            if let secret { await coordinator.setReconnect(secret: secret, tcUrl: settings.reconnectTcUrl.isEmpty ? nil : settings.reconnectTcUrl) }
             let peers = secret.map { PeerRelay(settings: .init(nodeId: nodeId, secret: $0), store: store, logger: Logger(label: "livegate.cluster")) }
             apiConfiguration.peers = peers
             if let peers { await coordinator.setNodeProbe { await peers.isAlive(nodeId: $0) } }

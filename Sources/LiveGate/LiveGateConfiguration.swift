@@ -26,6 +26,8 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("rtmp.maxConnectionsPerIP", .int(0...1_000_000), default: "50", "Connections per remote IP; 0 = unlimited."),
         ConfigKey("rtmp.failedPublishesPerMinute", .int(0...1_000_000), default: "10",
                   "Refused publishes per IP per minute before that IP is refused without lookup for 60 s; 0 = off."),
+        ConfigKey("rtmp.reconnectTcUrl", .string, default: "",
+                  "Where a publisher asked to move (Enhanced RTMP ReconnectRequest: a drain, POST /v1/channels/{id}/reconnect) connects anew, e.g. the balancer's rtmp://host:1935/live; empty = the URL it used."),
         ConfigKey("rtmp.proxyProtocol", .oneOf(ProxyProtocolMode.allCases.map(\.rawValue)), default: "off",
                   "PROXY protocol from rtmp.trustedProxies: off, v1, v2 (HAProxy send-proxy-v2, AWS NLB) or auto (either, or none)."),
         ConfigKey("rtmp.trustedProxies", .cidrList, default: "",

@@ -17,12 +17,15 @@ public enum ClusterMessage: Sendable, Equatable {
     case userLimitsChanged(userId: String, origin: String)
     /// A channel's forwards changed: the holder applies them to the live session.
     case forwardsChanged(channelId: String, origin: String)
+    /// `POST /v1/channels/{id}/reconnect` through another node: the holder asks its publisher to move.
+    case reconnectRequested(channelId: String, origin: String)
 
     /// The node that sent it (a node ignores its own).
     public var origin: String {
         switch self {
         case .leaseMoved(_, _, _, let to): return to
-        case .channelChanged(_, _, let o), .channelEdited(_, let o), .userLimitsChanged(_, let o), .forwardsChanged(_, let o): return o
+        case .channelChanged(_, _, let o), .channelEdited(_, let o), .userLimitsChanged(_, let o), .forwardsChanged(_, let o),
+             .reconnectRequested(_, let o): return o
         }
     }
 
@@ -34,6 +37,7 @@ public enum ClusterMessage: Sendable, Equatable {
         case .channelEdited: return "channelEdited"
         case .userLimitsChanged: return "userLimitsChanged"
         case .forwardsChanged: return "forwardsChanged"
+        case .reconnectRequested: return "reconnectRequested"
         }
     }
 
@@ -45,6 +49,7 @@ public enum ClusterMessage: Sendable, Equatable {
         case .channelEdited(let c, let o): object = ["t": "channelEdited", "channel": c, "origin": o]
         case .userLimitsChanged(let u, let o): object = ["t": "userLimitsChanged", "user": u, "origin": o]
         case .forwardsChanged(let c, let o): object = ["t": "forwardsChanged", "channel": c, "origin": o]
+        case .reconnectRequested(let c, let o): object = ["t": "reconnectRequested", "channel": c, "origin": o]
         }
         return JSONValue.object(object.mapValues { .string($0) }).jsonText
     }
@@ -69,6 +74,9 @@ public enum ClusterMessage: Sendable, Equatable {
         case "forwardsChanged":
             guard let c = s("channel"), let o = s("origin") else { return nil }
             self = .forwardsChanged(channelId: c, origin: o)
+        case "reconnectRequested":
+            guard let c = s("channel"), let o = s("origin") else { return nil }
+            self = .reconnectRequested(channelId: c, origin: o)
         default:
             return nil
         }

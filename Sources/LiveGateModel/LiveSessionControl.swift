@@ -18,6 +18,18 @@ public protocol LiveSessionControl: Sendable {
     func forwardsChanged(_ channelId: String) async
     /// A channel was edited (policy, reconnect window …): its live session decides by the new values from now on.
     func channelEdited(_ channel: Channel) async
+    /// Asks the channel's publisher to move (Enhanced RTMP ReconnectRequest), wherever it is.
+    func requestReconnect(_ channelId: String) async -> ReconnectResult
+}
+
+/// What `POST /v1/channels/{id}/reconnect` did (docs/contract.md §6, "Moving publishers").
+public enum ReconnectResult: Sendable, Equatable {
+    /// Sent by `nodeId`; the publisher's token is valid until `validUntil` (nil: sent through
+    /// another node, which decided).
+    case sent(nodeId: String, validUntil: Date?)
+    case notLive
+    /// The encoder did not declare Reconnect in `capsEx` (it would not understand the request).
+    case notCapable
 }
 
 extension LiveSessionControl {
@@ -25,6 +37,7 @@ extension LiveSessionControl {
     public func userLimitsChanged(_ userId: String) async {}
     public func forwardsChanged(_ channelId: String) async {}
     public func channelEdited(_ channel: Channel) async {}
+    public func requestReconnect(_ channelId: String) async -> ReconnectResult { .notLive }
 }
 
 public struct NoLiveSessions: LiveSessionControl {

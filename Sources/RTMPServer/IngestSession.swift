@@ -20,6 +20,15 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     private let channel: (any Channel)?
     private let onKick: (@Sendable (NetStatus, IngestEndReason) -> Void)?
     private let tracker = NIOLockedValueBox(IngestStatsTracker())
+    private let keyframeSeen = NIOLockedValueBox(false)
+
+    /// True the first time it is called (on the connection's first video keyframe), then false.
+    public func firstKeyframeSeen() -> Bool {
+        keyframeSeen.withLockedValue { seen in
+            defer { seen = true }
+            return !seen
+        }
+    }
 
     /// Running counters (limit enforcement).
     public var liveStats: IngestLiveStats {
@@ -96,6 +105,13 @@ public final class IngestSession: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Sends Enhanced RTMP's `NetConnection.Connect.ReconnectRequest` (with where to connect);
+    /// the connection goes on until the publisher has moved. A session without a connection
+    /// (a test's `detached` one) has no one to ask.
+    public func requestReconnect(tcUrl: String?, description: String) {
+        channel?.pipeline.fireUserInboundEventTriggered(ReconnectRequestEvent(tcUrl: tcUrl, description: description))
+    }
+
     public var description: String { "IngestSession(conn: \(connectionID), key: \(request.maskedKey), remote: \(remoteAddress))" }
 }
 
@@ -103,4 +119,10 @@ public final class IngestSession: Sendable, CustomStringConvertible {
 struct KickEvent: Sendable {
     var status: NetStatus
     var reason: IngestEndReason
+}
+
+/// Delivered through the pipeline so the request is written on the connection's own event loop.
+struct ReconnectRequestEvent: Sendable {
+    var tcUrl: String?
+    var description: String
 }

@@ -117,6 +117,13 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             lifecycle?.ending(.protocolError)
             return
         }
+        if let request = event as? ReconnectRequestEvent {
+            logger.info("publisher asked to reconnect", metadata: ["tcUrl": "\(request.tcUrl.map(Self.redactQuery) ?? "-")"])
+            machine.requestReconnect(tcUrl: request.tcUrl, description: request.description)
+            drain(context: context)
+            flushIfNeeded(context: context)
+            return
+        }
         if let kick = event as? KickEvent {
             lifecycle?.ending(kick.reason)
             logger.info("publisher kicked", metadata: ["reason": "\(kick.reason.rawValue)", "status": "\(kick.status.code.rawValue)"])
@@ -126,6 +133,11 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    /// A URL without its query (a reconnect token is a credential for 10 s: not for logs).
+    static func redactQuery(_ url: String) -> String {
+        url.split(separator: "?", maxSplits: 1).first.map { String($0) + (url.contains("?") ? "?…" : "") } ?? url
     }
 
     // MARK: Input

@@ -56,7 +56,12 @@ public struct RTMPServerConfiguration: Sendable {
         self.failedPublishesPerMinute = failedPublishesPerMinute
     }
 
+    /// Whether publishers may be asked to move (`capsEx` Reconnect in the connect answer).
+    public var sendsReconnectRequest = false
+
     var stateMachineConfiguration: RTMPConnectionStateMachine.Configuration {
-        .init(limits: limits, allowedApps: allowedApps, outboundChunkSize: outboundChunkSize)
+        var c = RTMPConnectionStateMachine.Configuration(limits: limits, allowedApps: allowedApps, outboundChunkSize: outboundChunkSize)
+        c.sendsReconnectRequest = sendsReconnectRequest
+        return c
     }
 }

@@ -28,7 +28,7 @@ extension ControlAPIConformanceTests {
         "createChannel": .scope("channels:write"), "listChannels": .scope("channels:read"), "getChannel": .scope("channels:read"),
         "replaceChannel": .scope("channels:write"), "updateChannel": .scope("channels:write"), "deleteChannel": .scope("channels:write"),
         "resetChannelKey": .scope("channels:write"), "enableChannel": .scope("channels:write"), "disableChannel": .scope("channels:write"),
-        "clearChannelCooldown": .unbound("channels:write"),
+        "clearChannelCooldown": .unbound("channels:write"), "reconnectChannelPublisher": .scope("channels:write"),
         "getChannelStats": .scope("channels:read"), "listChannelSessions": .scope("channels:read"),
         "createForward": .scope("channels:write"), "listForwards": .scope("channels:read"), "getForward": .scope("channels:read"),
         "updateForward": .scope("channels:write"), "deleteForward": .scope("channels:write"),

@@ -103,6 +103,28 @@ final class ChannelLifecycleTests: XCTestCase {
         XCTAssertEqual(m.publisherEnded(2, reason: .unpublished, now: at(9)), [.endSession(sessionId: "ses_1", reason: .unpublished)])
     }
 
+    /// A publisher asked to reconnect (ReconnectRequest, its token checked by the coordinator)
+    /// takes the session over under the default `reject` policy: the old connection is handed
+    /// over (kept until the new one's first keyframe), not kicked now; the session goes on.
+    /// Without the token the same publish is a duplicate.
+    func testAPublisherAskedToReconnectTakesItsSessionOverWhateverThePolicy() {
+        let c = channel(policy: .reject)
+        var m = liveMachine(c)
+        XCTAssertEqual(rejection(m.publishRequested(attempt(2, c, at: 5)))?.reason, .duplicate)
+        var moved = attempt(3, c, at: 6, session: "ses_other")
+        moved.reconnectRequested = true
+        XCTAssertEqual(m.publishRequested(moved), [.handOver(from: 1, to: 3), .accept(3)])
+        XCTAssertEqual(m.session?.id, "ses_1", "same session")
+        XCTAssertEqual(m.publisherEnded(1, reason: .replaced, now: at(6.5)), [], "the old connection's end ends nothing")
+        XCTAssertEqual(m.publisherStarted(3, now: at(6.1)), [.continueOutputs(3, sessionId: "ses_1")])
+        // On a node where the channel is idle (the session is held elsewhere), it asks to take it over.
+        var fresh = ChannelLifecycle(channel: c)
+        guard case .writeSession(let session)? = fresh.publishRequested(moved).first else { return XCTFail() }
+        XCTAssertTrue(session.takesOver)
+        guard case .writeSession(let plain)? = ChannelLifecycle(channel: c).publishRequestedCopy(attempt(4, c)).first else { return XCTFail() }
+        XCTAssertFalse(plain.takesOver)
+    }
+
     /// Used to answer BadName even under `replace` (the first publisher was still being decided).
     func testReplaceWhileTheFirstIsStillStarting() {
         let c = channel(policy: .replace)
@@ -430,5 +452,13 @@ final class ChannelLifecycleTests: XCTestCase {
         _ = m.publisherStarted(2, now: at(1.1))
         XCTAssertEqual(m.publisherEnded(2, reason: .connectionClosed, now: at(2)), [.endSession(sessionId: "ses_1", reason: .connectionClosed)],
                        "a window of 0 now: no waiting")
+    }
+}
+
+extension ChannelLifecycle {
+    /// `publishRequested` on a copy (for an expression).
+    func publishRequestedCopy(_ attempt: PublishAttempt) -> [Action] {
+        var copy = self
+        return copy.publishRequested(attempt)
     }
 }

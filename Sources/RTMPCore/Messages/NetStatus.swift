@@ -12,6 +12,8 @@ public struct NetStatus: Sendable, Equatable, CustomStringConvertible {
         public static let connectSuccess = Code(rawValue: "NetConnection.Connect.Success")
         public static let connectRejected = Code(rawValue: "NetConnection.Connect.Rejected")
         public static let connectClosed = Code(rawValue: "NetConnection.Connect.Closed")
+        /// Enhanced RTMP v2 ("Reconnect Request"): the client is asked to connect anew.
+        public static let connectReconnectRequest = Code(rawValue: "NetConnection.Connect.ReconnectRequest")
         public static let publishStart = Code(rawValue: "NetStream.Publish.Start")
         public static let publishBadName = Code(rawValue: "NetStream.Publish.BadName")
         public static let publishUnauthorized = Code(rawValue: "NetStream.Publish.Unauthorized")

@@ -9,6 +9,8 @@ public struct ConnectInfo: Sendable, Equatable {
     public var objectEncoding: Double
     /// What an Enhanced-RTMP client declared (nil for a classic one).
     public var capabilities: EncoderCapabilities?
+    /// The query string of `app` or `tcUrl` (after `?`), at most 512 characters.
+    public var query: String?
 
     public init(app: String, tcUrl: String? = nil, flashVer: String? = nil, objectEncoding: Double = 0, capabilities: EncoderCapabilities? = nil) {
         self.capabilities = capabilities

@@ -187,6 +187,19 @@ public struct RTMPConnectionStateMachine {
         emit(.close(.kicked(status)))
     }
 
+    /// Enhanced RTMP v2 "Reconnect Request": a NetConnection `onStatus` (transaction 0, no
+    /// command object) with code `NetConnection.Connect.ReconnectRequest`, level `status`, and
+    /// where to go (`tcUrl`; absent: the current one). The publisher goes on here until it has
+    /// connected anew; nothing changes on this connection until then.
+    public mutating func requestReconnect(tcUrl: String?, description: String) {
+        guard handshake.isComplete, connectInfo != nil, publishState != .closed else { return }
+        var info = NetStatus(level: .status, code: .connectReconnectRequest, description: description).infoObject
+        if let tcUrl { info["tcUrl"] = .string(tcUrl) }
+        write(CommandMessage(name: "onStatus", transactionID: 0, commandObject: .null, arguments: [.object(info)])
+            .message(chunkStreamID: ChunkStreamID.command, streamID: 0))
+        emit(.send)
+    }
+
     // MARK: Processing
 
     /// Makes progress on buffered input. Returns false when more bytes are needed.
@@ -408,10 +421,16 @@ public struct RTMPConnectionStateMachine {
         guard connectInfo == nil else { throw RTMPProtocolError(.command, "second connect on one connection") }
         let object = command.commandObject.objectValue ?? AMFObject()
         let rawApp = object["app"]?.stringValue ?? ""
-        var app = rawApp.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let appParts = rawApp.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        var app = appParts.first.map(String.init) ?? ""
         while app.hasSuffix("/") { app.removeLast() }
-        let info = ConnectInfo(app: app, tcUrl: object["tcUrl"]?.stringValue, flashVer: object["flashVer"]?.stringValue,
+        // The query of the app (or of tcUrl): how a client sent elsewhere by a ReconnectRequest
+        // brings back what the request's tcUrl carried.
+        let tcUrl = object["tcUrl"]?.stringValue
+        let query = appParts.count > 1 ? String(appParts[1]) : tcUrl?.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init)
+        var info = ConnectInfo(app: app, tcUrl: tcUrl, flashVer: object["flashVer"]?.stringValue,
                                objectEncoding: object["objectEncoding"]?.numberValue ?? 0, capabilities: EncoderCapabilities(connect: object))
+        info.query = query.map { String($0.prefix(512)) }
         guard configuration.allowedApps.contains(app) else {
             let status = NetStatus.error(.connectRejected, "unknown application '\(app.prefix(64))'")
             write(CommandMessage(name: "_error", transactionID: command.transactionID, commandObject: .null,
