@@ -144,6 +144,11 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/reset-key", operation: "resetChannelKey", "Issue a new stream key (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await resetKey(c) },
             APIRoute(.post, "/v1/channels/{id}/enable", operation: "enableChannel", "Allow publishing", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, true) },
             APIRoute(.post, "/v1/channels/{id}/disable", operation: "disableChannel", "Refuse publishing (kicks the publisher)", access: .scope(.channelsWrite), .json("Channel")) { _, c in try await setEnabled(c, false) },
+            APIRoute(.post, "/v1/obs/go-live", operation: "obsGoLive",
+                     "OBS Enhanced Broadcasting's configuration URL: the renditions to encode and where to send them, for the stream key in the body (OBS's own GoLive API shape, not this API's envelope)",
+                     access: .anonymous,
+                     { var c = OperationContract(media: ["application/json": .object(["$ref": .string("#/components/schemas/GoLiveConfig")])])
+                       c.request = "GoLiveRequest"; return c }()) { r, c in try await goLive(r, c) },
             APIRoute(.post, "/v1/channels/{id}/reconnect", operation: "reconnectChannelPublisher",
                      "Ask the channel's publisher to reconnect (Enhanced RTMP ReconnectRequest); its session continues where it lands",
                      access: .scope(.channelsWrite), status: 202,

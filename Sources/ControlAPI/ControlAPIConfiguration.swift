@@ -35,6 +35,8 @@ public struct ControlAPIConfiguration: Sendable {
     /// `http.trustedProxies`: a peer for which this is true is a balancer, and the client's
     /// address is read from its `X-Forwarded-For` (`ClientAddress`).
     public var trustedProxy: @Sendable (SocketAddress) -> Bool
+    /// The RTMP listener's failed-publish counter (`POST /v1/obs/go-live` counts wrong keys in it).
+    public var failedPublishes: FailedPublishGate?
 
     public init(version: String, nodeId: String, publicHost: String, rtmpPort: Int, httpPort: Int, rtmpApp: String = "live",
                 startedAt: Date = Date(), authFailuresPerMinute: Int = 20, blockPrivateNetworks: Bool = false, blockPrivateForwards: Bool = false,

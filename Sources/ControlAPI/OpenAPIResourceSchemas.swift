@@ -52,6 +52,18 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "timestampRepairs": integer, "avDriftMs": nullable(integer), "outputs": array(ref("Output")),
                 "tracks": described(array(ref("Track")), "Every track, video first; track 0 of each kind is also `video`/`audio`"),
             ]), "Measured from the media itself, not taken from the publisher's metadata."),
+            "GoLiveRequest": described(object([
+                "service": string, "schema_version": oneOf(GoLiveConfig.schemaVersions), "authentication": described(string, "The stream key"),
+                "stream_attempt_start_time": string,
+                "client": object([:], open: true), "capabilities": object([:], open: true), "preferences": object([:], open: true),
+            ], required: ["schema_version", "authentication"], open: true), "What OBS sends (GoLiveApi::PostData); capabilities and preferences as OBS fills them."),
+            "GoLiveConfig": described(object([
+                "meta": object(["service": string, "schema_version": string, "config_id": string]),
+                "status": object(["result": oneOf(["success", "warning", "error"]), "html_en_us": nullable(string)]),
+                "ingest_endpoints": array(object(["protocol": string, "url_template": string])),
+                "encoder_configurations": array(object([:], open: true)),
+                "audio_configurations": object(["live": array(object([:], open: true))]),
+            ]), "OBS's GoLiveApi::Config, in the client's schema version; status.result error (the same answer for any key that may not go live) carries no renditions."),
             "ReconnectRequested": described(object([
                 "channelId": string, "nodeId": described(string, "The node that holds the publisher and asked it"),
                 "validUntil": described(nullable(dateTime), "Until when the publisher may take its session over (null: asked through another node)"),
