@@ -107,4 +107,53 @@ final class ReconnectRequestTests: XCTestCase {
         setup.gateway.waitUntilExit()
         await setup.receiver.stop()
     }
+
+    /// Across nodes: node a drains (`POST /v1/system/drain`) with `rtmp.reconnectTcUrl` pointing
+    /// at node b. The capable publisher is asked to move, connects to node b with its token and
+    /// takes the session over there (node b continues it, node a lets its publisher go and
+    /// stops): one session, one channel.live, one channel.offline, no channel.disconnected.
+    func testADrainMovesACapablePublisherToAnotherNode() async throws {
+        let portB = freePorts()
+        var setup = try await startCluster("reconnect-drain", count: 1,
+                                           extraEnv: ["LIVEGATE_RTMP_RECONNECT_TC_URL": "rtmp://127.0.0.1:\(portB)/live", "LIVEGATE_SHUTDOWN_DRAIN_SEC": "8"])
+        var envB = setup.env
+        envB["LIVEGATE_RTMP_RECONNECT_TC_URL"] = nil
+        setup.nodes.append(try await startClusterNode("node-b", dir: setup.dir.appendingPathComponent("node-b"), env: envB, port: portB))
+        let cluster = setup
+        let clip = cluster.dir.appendingPathComponent("clip.flv")
+        let made = try await ProcessRunner.run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-f", "lavfi",
+                                                          "-i", "sine=frequency=440:sample_rate=44100", "-t", "12", "-c:v", "libx264", "-preset", "ultrafast",
+                                                          "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", clip.path], timeout: 60)
+        XCTAssertEqual(made.exitCode, 0, made.stderr)
+        let channel = try await cluster.createChannel(#"{"name":"moving","userId":"u1"}"#)
+        let python = try await StandardWebhooksVerifier.python()
+        let script = MultitrackOutputsTests.repository.appendingPathComponent("scripts/reconnecting-publisher.py").path
+        let url = "\(cluster.nodes[0].rtmp)/\(channel.key)"
+        let publisher = Task { try await ProcessRunner.run(python, [script, url, clip.path], timeout: 60) }
+        let live = await cluster.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" && $0.channelId == channel.id } }
+        XCTAssertTrue(live)
+        try await Task.sleep(for: .seconds(3))
+        let drained = try await cluster.curl(0, ["-X", "POST", "/v1/system/drain"])
+        XCTAssertEqual((drained["data"] as? [String: Any])?["draining"] as? Bool, true, "\(drained)")
+        let result = try await publisher.value
+        XCTAssertEqual(result.exitCode, 0, result.stdout + result.stderr.suffix(2000))
+        XCTAssertTrue(result.stdout.contains("\"moved\""), result.stdout)
+        XCTAssertTrue(cluster.logText(1).contains("the session continues here"), cluster.logText(1).suffix(3000).description)
+        // Node a stopped on its own once its publisher had gone (the drain), with exit 0.
+        let stopped = await eventually(15) { !cluster.nodes[0].process.isRunning }
+        XCTAssertTrue(stopped)
+        if stopped { XCTAssertEqual(cluster.nodes[0].process.terminationStatus, 0) }
+        let ended = await cluster.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.offline" && $0.channelId == channel.id } }
+        XCTAssertTrue(ended)
+        let events = cluster.receiver.all.filter { $0.channelId == channel.id }.map(\.type).filter { $0 != "channel.media" }
+        XCTAssertEqual(events.filter { $0 == "channel.live" }.count, 1, "\(events)")
+        XCTAssertEqual(events.filter { $0 == "channel.offline" }.count, 1, "\(events)")
+        XCTAssertFalse(events.contains("channel.disconnected"), "no gap was seen: \(events)")
+        let sessions = try await cluster.sessions(channel.id, via: 1)
+        XCTAssertEqual(sessions.count, 1, "\(sessions)")
+        let connections = sessions.first?["connections"] as? [[String: Any]] ?? []
+        XCTAssertEqual(connections.count, 2, "\(connections)")
+        XCTAssertEqual(sessions.first?["reason"] as? String, "unpublished")
+        await cluster.stop()
+    }
 }
