@@ -71,7 +71,10 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "Output": described(output, "One output of a live session: HLS, the recording or a forward."),
             "VideoParameters": object(["codec": string, "profile": nullable(string), "level": nullable(integer), "width": nullable(integer),
                                        "height": nullable(integer), "bitDepth": nullable(integer),
-                                       "chromaFormat": nullable(oneOf(["4:0:0", "4:2:0", "4:2:2", "4:4:4"]))]),
+                                       "chromaFormat": nullable(oneOf(["4:0:0", "4:2:0", "4:2:2", "4:4:4"])),
+                                       "dynamicRange": described(nullable(oneOf(["SDR", "PQ", "HLG"])), "From an Enhanced-RTMP colour metadata packet (HLS VIDEO-RANGE)"),
+                                       "colorPrimaries": nullable(integer), "transferCharacteristics": nullable(integer),
+                                       "matrixCoefficients": nullable(integer)]),
             "AudioParameters": object(["codec": string, "sampleRate": nullable(integer), "channels": nullable(integer),
                                        "channelLayout": described(nullable(string), "From an Enhanced-RTMP MultichannelConfig")]),
             "Track": described(object([

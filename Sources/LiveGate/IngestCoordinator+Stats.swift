@@ -1,6 +1,7 @@
 import LiveGateModel
 import ChannelStore
 import Foundation
+import RTMPCore
 import MediaPipeline
 import RTMPServer
 
@@ -36,15 +37,13 @@ extension IngestCoordinator {
             stats.bitrateKbps10s = s.bitrateKbps10s
             stats.fps = s.fps
             stats.keyframeIntervalSec = s.keyframeIntervalSec
-            stats.video = s.video.map { .init(codec: $0.codec.rawValue, profile: $0.profileName, level: $0.level, width: $0.width, height: $0.height,
-                                              bitDepth: $0.bitDepth, chromaFormat: $0.chromaFormat) }
+            stats.video = s.video.map(Self.videoStats)
             stats.audio = s.audio.map { .init(codec: $0.codec.rawValue, sampleRate: $0.sampleRate, channels: $0.channels, channelLayout: $0.channelLayout) }
             let late = Set(media?.lateTracks(connectionID: ingest.connectionID) ?? [])
             stats.tracks = s.tracks.map { t in
                 ChannelStats.Track(trackId: Int(t.key.trackId), kind: t.key.kind.rawValue, codec: t.codec.rawValue, bitrateKbps: t.bitrateKbps,
                                    frames: t.frames, frameRate: t.frameRate, keyframeIntervalSec: t.keyframeIntervalSec,
-                                   video: t.video.map { .init(codec: $0.codec.rawValue, profile: $0.profileName, level: $0.level, width: $0.width,
-                                                              height: $0.height, bitDepth: $0.bitDepth, chromaFormat: $0.chromaFormat) },
+                                   video: t.video.map(Self.videoStats),
                                    audio: t.audio.map { .init(codec: $0.codec.rawValue, sampleRate: $0.sampleRate, channels: $0.channels,
                                                               channelLayout: $0.channelLayout) },
                                    aligned: t.alignedWithTrack0,
@@ -55,6 +54,15 @@ extension IngestCoordinator {
             stats.outputs = outputStatuses(ingest.connectionID)
         }
         return stats
+    }
+
+    static func videoStats(_ v: VideoCodecParameters) -> ChannelStats.Video {
+        var video = ChannelStats.Video(codec: v.codec.rawValue, profile: v.profileName, level: v.level, width: v.width, height: v.height,
+                                       bitDepth: v.bitDepth, chromaFormat: v.chromaFormat)
+        if let c = v.color {
+            video.setColor(range: c.videoRange, primaries: c.colorPrimaries, transfer: c.transferCharacteristics, matrix: c.matrixCoefficients)
+        }
+        return video
     }
 
     func outputStatuses(_ connectionID: UInt64) -> [ChannelStats.Output] {

@@ -14,6 +14,12 @@ public struct ChannelStats: Sendable, Equatable {
         /// Luma bit depth and chroma format ("4:2:0" …) where the sequence header says them.
         public var bitDepth: Int?
         public var chromaFormat: String?
+        /// From an Enhanced-RTMP colour metadata packet: `SDR`, `PQ` or `HLG` (HLS's VIDEO-RANGE),
+        /// and the ISO/IEC 23091-2 code points it gave.
+        public var dynamicRange: String?
+        public var colorPrimaries: Int?
+        public var transferCharacteristics: Int?
+        public var matrixCoefficients: Int?
         public init(codec: String, profile: String?, level: Int?, width: Int?, height: Int?, bitDepth: Int? = nil, chromaFormat: String? = nil) {
             self.bitDepth = bitDepth
             self.chromaFormat = chromaFormat
@@ -145,7 +151,11 @@ extension ChannelStats.Video {
     public var json: JSONValue {
         .object(["codec": .string(codec), "profile": profile.map { .string($0) } ?? .null, "level": level.map { .number(Double($0)) } ?? .null,
                  "width": width.map { .number(Double($0)) } ?? .null, "height": height.map { .number(Double($0)) } ?? .null,
-                 "bitDepth": bitDepth.map { .number(Double($0)) } ?? .null, "chromaFormat": chromaFormat.map { .string($0) } ?? .null])
+                 "bitDepth": bitDepth.map { .number(Double($0)) } ?? .null, "chromaFormat": chromaFormat.map { .string($0) } ?? .null,
+                 "dynamicRange": dynamicRange.map { .string($0) } ?? .null,
+                 "colorPrimaries": colorPrimaries.map { .number(Double($0)) } ?? .null,
+                 "transferCharacteristics": transferCharacteristics.map { .number(Double($0)) } ?? .null,
+                 "matrixCoefficients": matrixCoefficients.map { .number(Double($0)) } ?? .null])
     }
 
     init?(json: JSONValue?) {
@@ -153,6 +163,10 @@ extension ChannelStats.Video {
         self.init(codec: codec, profile: ChannelStats.string(v["profile"]), level: ChannelStats.number(v["level"]).map { Int($0) },
                   width: ChannelStats.number(v["width"]).map { Int($0) }, height: ChannelStats.number(v["height"]).map { Int($0) },
                   bitDepth: ChannelStats.number(v["bitDepth"]).map { Int($0) }, chromaFormat: ChannelStats.string(v["chromaFormat"]))
+        dynamicRange = ChannelStats.string(v["dynamicRange"])
+        colorPrimaries = ChannelStats.number(v["colorPrimaries"]).map { Int($0) }
+        transferCharacteristics = ChannelStats.number(v["transferCharacteristics"]).map { Int($0) }
+        matrixCoefficients = ChannelStats.number(v["matrixCoefficients"]).map { Int($0) }
     }
 }
 
@@ -239,4 +253,14 @@ extension ChannelStats {
 extension ChannelStats {
     static func number(_ v: JSONValue?) -> Double? { if case .number(let n)? = v { return n } else { return nil } }
     static func string(_ v: JSONValue?) -> String? { if case .string(let s)? = v { return s } else { return nil } }
+}
+
+extension ChannelStats.Video {
+    /// The colour fields, from what the metadata packet said.
+    public mutating func setColor(range: String?, primaries: Int?, transfer: Int?, matrix: Int?) {
+        dynamicRange = range
+        colorPrimaries = primaries
+        transferCharacteristics = transfer
+        matrixCoefficients = matrix
+    }
 }

@@ -213,7 +213,7 @@ final class HLSWriter: MediaWriter {
             HLSMasterPlaylist.Variant(uri: r.playlist, bandwidth: max(r.peakBitsPerSecond, r.averageBitsPerSecond) + max(audioPeak, audioAverage),
                                       averageBandwidth: r.averageBitsPerSecond + audioAverage,
                                       width: r.track.width, height: r.track.height, frameRate: r.frameRate,
-                                      codecs: [CodecString.of(r.track)].compactMap { $0 } + audioCodecs, videoRange: nil)
+                                      codecs: [CodecString.of(r.track)].compactMap { $0 } + audioCodecs, videoRange: r.track.videoRange)
         }
         let renditionsOfAudio = audio.enumerated().map { i, r in
             HLSMasterPlaylist.AudioRendition(uri: r.playlist, name: "audio \(r.track.trackId)", language: nil, channels: r.track.channels,

@@ -20,6 +20,8 @@ final class MediaSession: Sendable {
         /// A track other than 0 has been seen: the layout waits for the first second of media
         /// (docs/contract.md §3, "Several tracks").
         var multitrack = false
+        /// A track's colour metadata that came before its sequence header.
+        var pendingRange: [UInt8: (codec: MediaCodec, range: String)] = [:]
         /// Tracks that appeared after the layout was decided: reported, carried from the next session.
         var late: Set<String> = []
         var layout: StreamLayout?
@@ -77,7 +79,10 @@ final class MediaSession: Sendable {
             switch frame.packetType {
             case .sequenceHeader:
                 if frame.kind == .video {
-                    guard let track = TrackFormat.video(sequenceHeader: frame), track != s.videos[frame.trackId] else { return }
+                    guard var track = TrackFormat.video(sequenceHeader: frame) else { return }
+                    track.videoRange = s.videos[frame.trackId]?.videoRange
+                        ?? s.pendingRange[frame.trackId].flatMap { $0.codec == track.codec ? $0.range : nil }
+                    guard track != s.videos[frame.trackId] else { return }
                     Self.update(track, &s)
                 } else {
                     guard let track = TrackFormat.audio(frame), !track.sameStream(as: s.audios[frame.trackId]) else { return }
@@ -101,7 +106,16 @@ final class MediaSession: Sendable {
                     return
                 }
                 Self.emit(frame, &s)
-            case .sequenceEnd, .metadata, .multichannelConfig:
+            case .metadata:
+                // Colour (HDR) metadata: the variant's VIDEO-RANGE, while the layout is open.
+                guard frame.kind == .video, s.layout == nil, let range = VideoColorInfo.parse(frame.data)?.videoRange else { return }
+                if var track = s.videos[frame.trackId], track.codec == frame.codec {
+                    track.videoRange = range
+                    s.videos[frame.trackId] = track
+                } else {
+                    s.pendingRange[frame.trackId] = (frame.codec, range)
+                }
+            case .sequenceEnd, .multichannelConfig:
                 return
             }
         }

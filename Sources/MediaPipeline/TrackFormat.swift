@@ -24,6 +24,9 @@ public struct TrackFormat: Sendable, Equatable {
     public var level: Int?
     public var bitDepth: Int?
     public var chromaFormat: String?
+    /// HLS `VIDEO-RANGE` (SDR, PQ, HLG) from the track's colour metadata packet, when it came
+    /// before the session's outputs were laid out.
+    public var videoRange: String?
 
     public init(kind: MediaKind, codec: MediaCodec, extradata: [UInt8], width: Int? = nil, height: Int? = nil,
                 sampleRate: Int? = nil, channels: Int? = nil, profile: Int? = nil, level: Int? = nil, bitDepth: Int? = nil,

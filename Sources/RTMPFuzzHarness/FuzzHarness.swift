@@ -34,6 +34,7 @@ public enum FuzzHarness {
             for frame in (try? FLVTagParser.parseVideoMessage(buffer, timestamp: 0)) ?? [] {
                 _ = VideoCodecParameters.parse(frame)
                 _ = VideoCodecParameters.keyframeSize(frame)
+                _ = VideoColorInfo.parse(frame.data)
             }
             for frame in (try? FLVTagParser.parseAudioMessage(buffer, timestamp: 0)) ?? [] {
                 _ = AudioCodecParameters.parse(frame)

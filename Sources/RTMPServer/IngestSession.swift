@@ -50,9 +50,10 @@ public final class IngestSession: Sendable, CustomStringConvertible {
             t.timestampRepairs = repairs
             let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
             if frame.kind == .video, let video { t.tracks[key]?.video = video }
+            if frame.trackId != 0, frame.packetType == .metadata, let video { t.tracks[key, default: TrackStatsTracker(codec: frame.codec)].video = video }
             if frame.kind == .audio, let audio { t.tracks[key]?.audio = audio }
             guard frame.trackId == 0 else { return }
-            if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig {
+            if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig || (frame.packetType == .metadata && video != nil) {
                 if frame.kind == .video { t.video = video } else { t.audio = audio }
             } else if frame.codec == .vp9, frame.isKeyframe, t.video?.width == nil {
                 t.video = video // VP9's size arrives with its first keyframe

@@ -206,6 +206,11 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
                 let track = machine.parameters(of: MediaTrackKey(kind: frame.kind, trackId: frame.trackId))
                 if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig {
                     logCodec(frame, track)
+                } else if frame.packetType == .metadata, frame.kind == .video, let color = track.video?.color {
+                    logger.info("video colour", metadata: ["track": "\(frame.trackId)", "range": "\(color.videoRange ?? "-")",
+                                                           "transfer": "\(color.transferCharacteristics.map(String.init) ?? "-")",
+                                                           "primaries": "\(color.colorPrimaries.map(String.init) ?? "-")",
+                                                           "max.cll": "\(color.maxCLL.map(String.init) ?? "-")"])
                 } else if frame.codec == .vp9, frame.isKeyframe, frame.trackId == 0, !loggedKeyframeSize, track.video?.width != nil {
                     loggedKeyframeSize = true // VP9: the size its first keyframe gave
                     logCodec(frame, track)

@@ -171,4 +171,42 @@ final class MultitrackParserTests: XCTestCase {
         XCTAssertEqual(AudioCodecParameters(codec: .opus, sampleRate: 48000).applying(AudioMultichannelConfig(order: .native, channelCount: 2,
                                                                                                            speakers: ["FL", "FR"])).channelLayout, "stereo")
     }
+
+    /// Item 5: the colour an HDR10 encoder states (`VideoPacketType.Metadata`, `colorInfo`), as
+    /// FFmpeg 8's muxer sends it for x265 BT.2020/PQ, agrees with what FFmpeg reads back; the
+    /// connection's video parameters keep it, and it means VIDEO-RANGE PQ.
+    func testHDRColourMetadataAgreesWithFFmpeg() async throws {
+        let python = try await StandardWebhooksVerifier.python()
+        guard try await ProcessRunner.run(python, ["-c", "import av"], timeout: 30).exitCode == 0 else {
+            throw XCTSkip("PyAV (PyPI av) is not installed: scripts/python-tools.sh installs it")
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("hdr-\(UUID()).flv")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/hdr-fixture.py").path
+        let run = try await ProcessRunner.run(python, [script, file.path], timeout: 120)
+        XCTAssertEqual(run.exitCode, 0, run.stderr)
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Int], run.stdout)
+        let reader = try FLVFileReader(bytes: ByteBuffer(bytes: try Data(contentsOf: file)))
+        var color: VideoColorInfo?
+        var measured = TrackMeasurement()
+        for tag in reader.tags where tag.type == 9 {
+            for var frame in try FLVTagParser.parseVideoMessage(tag.body, timestamp: tag.timestamp) {
+                if frame.packetType == .metadata { color = VideoColorInfo.parse(frame.data) ?? color }
+                measured.measure(&frame, timestamp: tag.timestamp)
+            }
+        }
+        let c = try XCTUnwrap(color, "a colorInfo metadata packet")
+        XCTAssertEqual(c.colorPrimaries, expected["colorPrimaries"])
+        XCTAssertEqual(c.transferCharacteristics, expected["transferCharacteristics"])
+        XCTAssertEqual(c.matrixCoefficients, expected["matrixCoefficients"])
+        XCTAssertEqual(c.videoRange, "PQ")
+        XCTAssertEqual(measured.video?.color, c, "kept with the track's parameters, the sequence header's fields beside it")
+        XCTAssertEqual(measured.video?.bitDepth, 10)
+        // Not AMF, or AMF without colorInfo: nothing, never a trap.
+        XCTAssertNil(VideoColorInfo.parse(ByteBuffer(bytes: [0x02, 0x00, 0x03, 0x61, 0x62, 0x63])))
+        XCTAssertNil(VideoColorInfo.parse(ByteBuffer(bytes: [0xFF, 0x00])))
+        XCTAssertEqual(VideoColorInfo(transferCharacteristics: 18).videoRange, "HLG")
+        XCTAssertEqual(VideoColorInfo(transferCharacteristics: 1).videoRange, "SDR")
+    }
 }

@@ -109,8 +109,16 @@ public struct TrackMeasurement: Sendable, Equatable {
             return
         }
         frame.dts = timeline.peek(timestamp)
+        if frame.kind == .video, frame.packetType == .metadata, let color = VideoColorInfo.parse(frame.data) {
+            var known = video ?? VideoCodecParameters(codec: frame.codec)
+            known.color = color
+            video = known
+        }
         if frame.packetType == .sequenceHeader {
-            if frame.kind == .video, let params = VideoCodecParameters.parse(frame) { video = params }
+            if frame.kind == .video, var params = VideoCodecParameters.parse(frame) {
+                params.color = video?.color
+                video = params
+            }
             if frame.kind == .audio, let params = AudioCodecParameters.parse(frame) { audio = params }
         }
         if frame.packetType == .multichannelConfig, let config = AudioMultichannelConfig.parse(frame.data) {

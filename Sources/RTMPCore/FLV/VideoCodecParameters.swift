@@ -15,6 +15,8 @@ public struct VideoCodecParameters: Sendable, Equatable {
     public var bitDepth: Int?
     /// "4:2:0", "4:2:2", "4:4:4" or "4:0:0" where the sequence header says it.
     public var chromaFormat: String?
+    /// What an E-RTMP metadata packet said of the colour (HDR: transfer, primaries, light levels).
+    public var color: VideoColorInfo?
 
     public init(codec: MediaCodec, profile: Int? = nil, level: Int? = nil, width: Int? = nil, height: Int? = nil, frameRate: Double? = nil,
                 bitDepth: Int? = nil, chromaFormat: String? = nil) {

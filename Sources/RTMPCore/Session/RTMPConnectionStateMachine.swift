@@ -334,7 +334,18 @@ public struct RTMPConnectionStateMachine {
                 }
             } else {
                 frame.dts = videoTimeline.peek(timestamp)
-                if frame.packetType == .sequenceHeader, let params = VideoCodecParameters.parse(frame) { videoParameters = params }
+                if frame.packetType == .sequenceHeader, var params = VideoCodecParameters.parse(frame) {
+                    params.color = videoParameters?.color // the colour came in its own packet
+                    videoParameters = params
+                }
+                // (FFmpeg 8 sends a second track's colour without the multitrack wrapper: a
+                // metadata packet naming another codec than track 0's is not track 0's.)
+                if frame.packetType == .metadata, videoParameters.map({ $0.codec == frame.codec }) ?? true,
+                   let color = VideoColorInfo.parse(frame.data) {
+                    var known = videoParameters ?? VideoCodecParameters(codec: frame.codec)
+                    known.color = color
+                    videoParameters = known
+                }
             }
         } else {
             if frame.packetType == .codedFrames {
