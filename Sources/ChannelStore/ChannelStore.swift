@@ -92,10 +92,10 @@ public protocol ChannelStore: Sendable {
     /// Recordings past their owner's retention (`UserLimits.retentionDays`, else `defaultDays`).
     func expiredVideos(defaultDays: Double?, now: Date, limit: Int) async throws -> [Video]
     /// Throws `StoreError.limitReached("forwards")` past `Forward.maxPerChannel`.
-    func createForward(id: String, channelId: String, url: String, enabled: Bool, now: Date) async throws -> Forward
+    func createForward(id: String, channelId: String, url: String, enabled: Bool, enhanced: Bool, now: Date) async throws -> Forward
     func forwards(channelId: String) async throws -> [Forward]
     func forward(id: String, channelId: String) async throws -> Forward?
-    func updateForward(id: String, channelId: String, url: String?, enabled: Bool?, now: Date) async throws -> Forward?
+    func updateForward(id: String, channelId: String, url: String?, enabled: Bool?, enhanced: Bool?, now: Date) async throws -> Forward?
     func deleteForward(id: String, channelId: String) async throws -> Bool
 
     // Events.
@@ -173,5 +173,12 @@ extension ChannelStore {
     /// Newest first.
     public func deliveries(webhookId: String, state: DeliveryRecord.State? = nil, limit: Int, cursor: String?) async throws -> Page<DeliveryRecord> {
         try await deliveries(webhookId: webhookId, state: state, limit: limit, cursor: cursor, descending: true)
+    }
+}
+
+extension ChannelStore {
+    /// A plain (not Enhanced RTMP) forward.
+    public func createForward(id: String, channelId: String, url: String, enabled: Bool, now: Date) async throws -> Forward {
+        try await createForward(id: id, channelId: channelId, url: url, enabled: enabled, enhanced: false, now: now)
     }
 }

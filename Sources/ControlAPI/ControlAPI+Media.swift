@@ -28,14 +28,14 @@ extension ControlAPI {
         return nil
     }
 
-    private func forwardFields(_ body: inout BodyReader, requireURL: Bool) -> (url: String?, enabled: Bool?) {
-        body.restrict(to: ["url", "enabled"], readOnly: ["id", "channelId", "createdAt", "updatedAt", "status"])
+    private func forwardFields(_ body: inout BodyReader, requireURL: Bool) -> (url: String?, enabled: Bool?, enhanced: Bool?) {
+        body.restrict(to: ["url", "enabled", "enhanced"], readOnly: ["id", "channelId", "createdAt", "updatedAt", "status"])
         var url: String?
         if let raw = body.string("url", required: requireURL, maxLength: 2048) {
             if let reason = Self.forwardURLProblem(raw, blockPrivateNetworks: configuration.blockPrivateForwards) { body.fail("url", reason) } else { url = raw }
         }
         if body.isNull("url") { body.fail("url", "must not be null") }
-        return (url, body.isNull("enabled") ? true : body.bool("enabled"))
+        return (url, body.isNull("enabled") ? true : body.bool("enabled"), body.isNull("enhanced") ? false : body.bool("enhanced"))
     }
 
     func existingChannel(_ context: APIRequestContext) async throws -> String {
@@ -60,7 +60,7 @@ extension ControlAPI {
         let fields = forwardFields(&body, requireURL: true)
         try body.check()
         let forward = try await store.createForward(id: Identifiers.make("fwd"), channelId: channelId, url: fields.url ?? "",
-                                                    enabled: fields.enabled ?? true, now: Date())
+                                                    enabled: fields.enabled ?? true, enhanced: fields.enhanced ?? false, now: Date())
         await sessions.forwardsChanged(channelId)
         return Envelope.response(.created, data: render(forward))
     }
@@ -84,7 +84,8 @@ extension ControlAPI {
         var body = try await BodyReader.read(request)
         let fields = forwardFields(&body, requireURL: false)
         try body.check()
-        guard let forward = try await store.updateForward(id: fid, channelId: channelId, url: fields.url, enabled: fields.enabled, now: Date()) else {
+        guard let forward = try await store.updateForward(id: fid, channelId: channelId, url: fields.url, enabled: fields.enabled,
+                                                             enhanced: fields.enhanced, now: Date()) else {
             throw APIError.notFound("forward")
         }
         await sessions.forwardsChanged(channelId)

@@ -46,7 +46,7 @@ extension ControlAPI {
 
     func render(_ f: Forward, status: JSONValue = .null) -> JSONValue {
         .object([
-            "id": .string(f.id), "channelId": .string(f.channelId), "url": .string(f.url), "enabled": .bool(f.enabled),
+            "id": .string(f.id), "channelId": .string(f.channelId), "url": .string(f.url), "enabled": .bool(f.enabled), "enhanced": .bool(f.enhanced),
             "createdAt": .string(Timestamp.format(f.createdAt)), "updatedAt": .string(Timestamp.format(f.updatedAt)), "status": status,
         ])
     }

@@ -145,7 +145,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "delivered": boolean, "latencyMs": integer, "statusCode": nullable(integer), "responseExcerpt": nullable(string),
             "eventId": string, "deliveryId": string,
         ]), "What the receiver answered to the webhook.ping sent now.")
-        schemas["Forward"] = object(["id": string, "channelId": string, "url": string, "enabled": boolean, "createdAt": dateTime,
+        schemas["Forward"] = object(["id": string, "channelId": string, "url": string, "enabled": boolean, "enhanced": boolean, "createdAt": dateTime,
                                      "updatedAt": dateTime, "status": described(nullable(ref("Output")), "Its output while the channel is live")])
         schemas["ForwardPage"] = page(ref("Forward"))
         schemas["Video"] = adding(adding(OpenAPIEventSchemas.parts["EventVideo"] ?? anyValue,
@@ -188,6 +188,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
         let forwardFields: [String: JSONValue] = [
             "url": described(text(InputRules.forwardURLPattern, max: 2048), "rtmp(s)://host[:port]/app/streamKey"),
             "enabled": orNull(boolean),
+            "enhanced": described(orNull(boolean), "The target speaks Enhanced RTMP: it gets every track and codec (default false: track 0, classic FLV codecs)"),
         ]
         var limits: [String: JSONValue] = [
             "maxChannels": orNull(integer(0...1_000_000)), "maxConcurrentLive": orNull(integer(0...100_000)),

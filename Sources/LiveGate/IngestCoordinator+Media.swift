@@ -14,7 +14,7 @@ extension IngestCoordinator {
         guard let media, let channel = channels[channelId]?.machine.channel else { return }
         let forwards = (try? await store.forwards(channelId: channelId)) ?? []
         var plan = OutputPlan(channelId: channelId, userId: channel.userId, sessionId: sessionId, hls: channel.hls,
-                              record: channel.record, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) })
+                              record: channel.record, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url, enhanced: $0.enhanced) })
         plan.part = part
         plan.continuesSessionStartedAt = continuesSince
         media.configure(connectionID: connectionID, plan: plan)
@@ -27,7 +27,7 @@ extension IngestCoordinator {
         guard let forwards = try? await store.forwards(channelId: channelId) else { return }
         // Still the same publisher after the await?
         guard channels[channelId]?.machine.connection == connectionID else { return }
-        media.updateForwards(connectionID: connectionID, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url) })
+        media.updateForwards(connectionID: connectionID, forwards: forwards.filter(\.enabled).map { .init(id: $0.id, url: $0.url, enhanced: $0.enhanced) })
     }
 
     /// Output reports, from the outputs' threads (which wait until this returns). Answers

@@ -10,10 +10,14 @@ public struct Forward: Sendable, Equatable {
     public var channelId: String
     public var url: String
     public var enabled: Bool
+    /// The target speaks Enhanced RTMP: it gets every track and every codec through LiveGate's
+    /// own FLV/RTMP writer; a plain target gets track 0 in classic FLV codecs (docs/contract.md §3).
+    public var enhanced: Bool
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, channelId: String, url: String, enabled: Bool, createdAt: Date, updatedAt: Date) {
+    public init(id: String, channelId: String, url: String, enabled: Bool, enhanced: Bool = false, createdAt: Date, updatedAt: Date) {
+        self.enhanced = enhanced
         self.id = id
         self.channelId = channelId
         self.url = url

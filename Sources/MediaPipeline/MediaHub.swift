@@ -11,9 +11,12 @@ public struct OutputPlan: Sendable, Equatable {
     public struct ForwardTarget: Sendable, Equatable {
         public var id: String
         public var url: String
-        public init(id: String, url: String) {
+        /// Enhanced RTMP target: every track, every codec, through `EnhancedRTMPPusher`.
+        public var enhanced: Bool
+        public init(id: String, url: String, enhanced: Bool = false) {
             self.id = id
             self.url = url
+            self.enhanced = enhanced
         }
     }
 
@@ -348,9 +351,14 @@ public final class MediaHub: Sendable {
                                    onExit: @escaping @Sendable (OutputWorker) -> Void) -> OutputWorker {
         let interrupt = InterruptFlag()
         let onEvent = self.onEvent
-        let pusher = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
-                                   tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile), hostCheck: settings.forwardHostCheck)
-        let writer = TrackSelectingWriter(pusher, select: TrackSelectingWriter.plainRTMP)
+        let writer: any MediaWriter
+        if target.enhanced {
+            writer = EnhancedRTMPPusher(url: target.url, timeoutSeconds: settings.forwardTimeoutSeconds, hostCheck: settings.forwardHostCheck)
+        } else {
+            let pusher = ForwardPusher(url: target.url, interrupt: interrupt, timeoutSeconds: settings.forwardTimeoutSeconds,
+                                       tls: .init(verify: settings.forwardTLSVerify, caFile: settings.forwardTLSCAFile), hostCheck: settings.forwardHostCheck)
+            writer = TrackSelectingWriter(pusher, select: TrackSelectingWriter.plainRTMP)
+        }
         let retry = OutputWorker.RetryPolicy(initialDelay: settings.forwardRetryInitialSeconds, maxDelay: settings.forwardRetryMaxSeconds,
                                              failureThreshold: settings.forwardFailureThreshold)
         var flog = log
@@ -379,10 +387,10 @@ public final class MediaHub: Sendable {
             return (session, old)
         }
         guard let (session, old) = found else { return }
-        let kept = Set(forwards.map { "\($0.id) \($0.url)" })
-        let stopped = old.forwards.filter { !kept.contains("\($0.id) \($0.url)") }.map(\.id)
-        let running = Set(old.forwards.map { "\($0.id) \($0.url)" })
-        let added = forwards.filter { !running.contains("\($0.id) \($0.url)") }
+        let kept = Set(forwards.map { "\($0.id) \($0.url) \($0.enhanced)" })
+        let stopped = old.forwards.filter { !kept.contains("\($0.id) \($0.url) \($0.enhanced)") }.map(\.id)
+        let running = Set(old.forwards.map { "\($0.id) \($0.url) \($0.enhanced)" })
+        let added = forwards.filter { !running.contains("\($0.id) \($0.url) \($0.enhanced)") }
         for worker in session.detach(forwardIds: Set(stopped)) { worker.end(abortAfter: settings.forwardStopSeconds) }
         var plan = old
         plan.forwards = forwards

@@ -509,9 +509,16 @@ extension ChannelStoreConformanceTests {
         }
         let listed = try await store.forwards(channelId: p + "fc")
         XCTAssertEqual(listed.map(\.id), ids)
-        let updated = try await store.updateForward(id: p + "f0", channelId: p + "fc", url: nil, enabled: false, now: Date())
+        let updated = try await store.updateForward(id: p + "f0", channelId: p + "fc", url: nil, enabled: false, enhanced: nil, now: Date())
         XCTAssertEqual(updated?.enabled, false)
+        XCTAssertEqual(updated?.enhanced, false)
         XCTAssertEqual(updated?.url, "rtmp://h/app/0")
+        // An Enhanced RTMP target: kept, and read back as such.
+        let enhanced = try await store.updateForward(id: p + "f1", channelId: p + "fc", url: nil, enabled: nil, enhanced: true, now: Date())
+        XCTAssertEqual(enhanced?.enhanced, true)
+        let reread = try await store.forward(id: p + "f1", channelId: p + "fc")
+        XCTAssertEqual(reread?.enhanced, true)
+        XCTAssertEqual(reread?.enabled, true)
         let wrongChannel = try await store.forward(id: p + "f0", channelId: p + "other")
         XCTAssertNil(wrongChannel)
         let removed = try await store.deleteForward(id: p + "f1", channelId: p + "fc")

@@ -132,17 +132,18 @@ extension SQLChannelStore {
     // MARK: Forwards
 
     /// Adds a push target; at most `Forward.maxPerChannel` per channel, checked atomically.
-    public func createForward(id: String, channelId: String, url: String, enabled: Bool, now: Date) async throws -> Forward {
+    public func createForward(id: String, channelId: String, url: String, enabled: Bool, enhanced: Bool, now: Date) async throws -> Forward {
         let ts = Timestamp.format(now)
         return try await transaction { db in
             let count = try await db.raw("SELECT COUNT(*) AS n FROM forwards WHERE channel_id = \(bind: channelId)").first()?
                 .decode(column: "n", as: Int.self) ?? 0
             if count >= Forward.maxPerChannel { throw StoreError.limitReached("forwards") }
             try await db.raw("""
-                INSERT INTO forwards (id, channel_id, url, enabled, created_at, updated_at)
-                VALUES (\(bind: id), \(bind: channelId), \(bind: url), \(bind: enabled ? 1 : 0), \(bind: ts), \(bind: ts))
+                INSERT INTO forwards (id, channel_id, url, enabled, enhanced, created_at, updated_at)
+                VALUES (\(bind: id), \(bind: channelId), \(bind: url), \(bind: enabled ? 1 : 0), \(bind: enhanced ? 1 : 0), \(bind: ts), \(bind: ts))
                 """).run()
-            return Forward(id: id, channelId: channelId, url: url, enabled: enabled, createdAt: Timestamp.parse(ts), updatedAt: Timestamp.parse(ts))
+            return Forward(id: id, channelId: channelId, url: url, enabled: enabled, enhanced: enhanced, createdAt: Timestamp.parse(ts),
+                           updatedAt: Timestamp.parse(ts))
         }
     }
 
@@ -158,7 +159,7 @@ extension SQLChannelStore {
         }.map(Self.decodeForward)
     }
 
-    public func updateForward(id: String, channelId: String, url: String?, enabled: Bool?, now: Date) async throws -> Forward? {
+    public func updateForward(id: String, channelId: String, url: String?, enabled: Bool?, enhanced: Bool?, now: Date) async throws -> Forward? {
         try await transaction { db in
             guard let row = try await db.raw("SELECT * FROM forwards WHERE id = \(bind: id) AND channel_id = \(bind: channelId)").first() else {
                 return nil
@@ -166,10 +167,12 @@ extension SQLChannelStore {
             var forward = try Self.decodeForward(row)
             if let url { forward.url = url }
             if let enabled { forward.enabled = enabled }
+            if let enhanced { forward.enhanced = enhanced }
             let ts = Timestamp.format(now)
             forward.updatedAt = Timestamp.parse(ts)
             try await db.raw("""
-                UPDATE forwards SET url = \(bind: forward.url), enabled = \(bind: forward.enabled ? 1 : 0), updated_at = \(bind: ts)
+                UPDATE forwards SET url = \(bind: forward.url), enabled = \(bind: forward.enabled ? 1 : 0),
+                  enhanced = \(bind: forward.enhanced ? 1 : 0), updated_at = \(bind: ts)
                 WHERE id = \(bind: id)
                 """).run()
             return forward
@@ -187,6 +190,7 @@ extension SQLChannelStore {
     static func decodeForward(_ row: any SQLRow) throws -> Forward {
         Forward(id: try row.decode(column: "id", as: String.self), channelId: try row.decode(column: "channel_id", as: String.self),
                 url: try row.decode(column: "url", as: String.self), enabled: try row.decode(column: "enabled", as: Int.self) != 0,
+                enhanced: try row.decode(column: "enhanced", as: Int.self) != 0,
                 createdAt: Timestamp.parse(try row.decode(column: "created_at", as: String.self)),
                 updatedAt: Timestamp.parse(try row.decode(column: "updated_at", as: String.self)))
     }
