@@ -6,6 +6,7 @@ back from the file: the independent answer Tests/RTMPCoreTests/MultitrackParserT
 checks RTMPCore's multitrack parsing against.
 
 Usage: multitrack-fixture.py OUT.flv
+       multitrack-fixture.py --probe FILE.flv   (only print what FFmpeg reads of an existing file)
 """
 import json
 import sys
@@ -13,7 +14,25 @@ import sys
 import av
 
 
+def probe(path):
+    streams = []
+    with av.open(path) as f:
+        counts = {}
+        for packet in f.demux():
+            if packet.size:
+                counts[packet.stream.index] = counts.get(packet.stream.index, 0) + 1
+        for s in f.streams:
+            c = s.codec_context
+            streams.append({"kind": s.type, "codec": c.name, "width": getattr(c, "width", 0) or 0,
+                            "height": getattr(c, "height", 0) or 0, "sampleRate": getattr(c, "sample_rate", 0) or 0,
+                            "channels": getattr(c, "channels", 0) or 0, "packets": counts.get(s.index, 0)})
+    return streams
+
+
 def main():
+    if sys.argv[1] == "--probe":
+        print(json.dumps(probe(sys.argv[2])))
+        return
     path = sys.argv[1]
     with av.open(path, "w", format="flv") as out:
         v0 = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "g": "15"})
@@ -44,14 +63,7 @@ def main():
         for s in (v0, v1, a0, a1):
             for packet in s.encode(None):
                 out.mux(packet)
-    streams = []
-    with av.open(path) as f:
-        for s in f.streams:
-            c = s.codec_context
-            streams.append({"kind": s.type, "codec": c.name, "width": getattr(c, "width", 0) or 0,
-                            "height": getattr(c, "height", 0) or 0, "sampleRate": getattr(c, "sample_rate", 0) or 0,
-                            "channels": getattr(c, "channels", 0) or 0})
-    print(json.dumps(streams))
+    print(json.dumps(probe(path)))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ final class MultitrackParserTests: XCTestCase {
         var height: Int
         var sampleRate: Int
         var channels: Int
+        var packets: Int
     }
 
     func fixture() async throws -> (tags: [FLVFileReader.Tag], ffmpeg: [Stream]) {
@@ -208,5 +209,60 @@ final class MultitrackParserTests: XCTestCase {
         XCTAssertNil(VideoColorInfo.parse(ByteBuffer(bytes: [0xFF, 0x00])))
         XCTAssertEqual(VideoColorInfo(transferCharacteristics: 18).videoRange, "HLG")
         XCTAssertEqual(VideoColorInfo(transferCharacteristics: 1).videoRange, "SDR")
+    }
+
+    /// `FLVTagWriter` (the Enhanced-RTMP forwards' tag bodies): every frame of FFmpeg's file,
+    /// parsed and written again — sequence starts, coded frames, each track in its form — makes
+    /// a file FFmpeg 8 reads as the same streams with the same packet counts.
+    func testTheTagWriterIsReadBackByFFmpegAsTheSameStreams() async throws {
+        let (tags, original) = try await fixture()
+        var file = ByteBuffer(bytes: Array("FLV".utf8) + [1, 0x05, 0, 0, 0, 9, 0, 0, 0, 0])
+        var written = 0
+        func append(_ type: UInt8, _ timestamp: UInt32, _ body: ByteBuffer) {
+            var body = body
+            let size = body.readableBytes
+            file.writeInteger(type)
+            file.writeBytes([UInt8(size >> 16), UInt8((size >> 8) & 0xFF), UInt8(size & 0xFF)])
+            file.writeBytes([UInt8((timestamp >> 16) & 0xFF), UInt8((timestamp >> 8) & 0xFF), UInt8(timestamp & 0xFF), UInt8(timestamp >> 24)])
+            file.writeBytes([0, 0, 0])
+            file.writeBuffer(&body)
+            file.writeInteger(UInt32(size + 11))
+            written += 1
+        }
+        for tag in tags {
+            if tag.type == 18 { append(18, tag.timestamp, tag.body); continue }
+            guard tag.type == 8 || tag.type == 9 else { continue }
+            let frames = tag.type == 9 ? try FLVTagParser.parseVideoMessage(tag.body, timestamp: tag.timestamp)
+                                       : try FLVTagParser.parseAudioMessage(tag.body, timestamp: tag.timestamp)
+            for frame in frames {
+                let body: ByteBuffer?
+                switch (frame.kind, frame.packetType) {
+                case (.video, .sequenceHeader):
+                    body = FLVTagWriter.videoSequenceStart(codec: frame.codec, trackId: frame.trackId, record: Array(frame.data.readableBytesView))
+                case (.video, .codedFrames):
+                    body = FLVTagWriter.videoFrame(codec: frame.codec, trackId: frame.trackId, keyframe: frame.isKeyframe, cts: frame.compositionTimeOffset,
+                                                   data: frame.data)
+                case (.audio, .sequenceHeader):
+                    body = FLVTagWriter.audioSequenceStart(codec: frame.codec, trackId: frame.trackId, header: Array(frame.data.readableBytesView))
+                case (.audio, .codedFrames):
+                    body = FLVTagWriter.audioFrame(codec: frame.codec, trackId: frame.trackId, data: frame.data)
+                default:
+                    body = nil
+                }
+                if let body { append(tag.type, tag.timestamp, body) }
+            }
+        }
+        XCTAssertGreaterThan(written, 200)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("rewritten-\(UUID()).flv")
+        defer { try? FileManager.default.removeItem(at: out) }
+        try Data(file.readableBytesView).write(to: out)
+        let python = try await StandardWebhooksVerifier.python()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/multitrack-fixture.py").path
+        let run = try await ProcessRunner.run(python, [script, "--probe", out.path], timeout: 60)
+        XCTAssertEqual(run.exitCode, 0, run.stderr)
+        let json = try XCTUnwrap(run.stdout.split(separator: "\n").last { $0.hasPrefix("[") }, run.stdout)
+        let reread = try JSONDecoder().decode([Stream].self, from: Data(json.utf8))
+        XCTAssertEqual(reread, original, "FFmpeg reads our tags as it read its own")
     }
 }
