@@ -49,6 +49,11 @@ public struct VideoCodecParameters: Sendable, Equatable {
         case (.av1, 1): return "High"
         case (.av1, 2): return "Professional"
         case (.vp9, _): return "Profile \(profile)"
+        case (.vvc, 1): return "Main 10"
+        case (.vvc, 2): return "Main 12"
+        case (.vvc, 17): return "Multilayer Main 10"
+        case (.vvc, 33): return "Main 10 4:4:4"
+        case (.vvc, 65): return "Main 10 Still Picture"
         default: return String(profile)
         }
     }
@@ -62,6 +67,7 @@ public struct VideoCodecParameters: Sendable, Equatable {
         case .av1: return parseAV1CodecConfigurationRecord(bytes)
         case .vp9: return parseVPCodecConfigurationRecord(bytes)
         case .vp8: return VideoCodecParameters(codec: frame.codec)
+        case .vvc: return parseVVCDecoderConfigurationRecord(bytes)
         default: return nil
         }
     }
