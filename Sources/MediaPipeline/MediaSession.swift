@@ -79,7 +79,12 @@ final class MediaSession: Sendable {
             switch frame.packetType {
             case .sequenceHeader:
                 if frame.kind == .video {
-                    guard var track = TrackFormat.video(sequenceHeader: frame) else { return }
+                    guard var track = TrackFormat.video(sequenceHeader: frame) else {
+                        // A codec no output can mux (VVC on Debian 12's libavformat): shown in
+                        // `/stats` with `inOutputs: false`, never silently missing.
+                        s.late.insert("video \(frame.trackId) (\(frame.codec.rawValue))")
+                        return
+                    }
                     track.videoRange = s.videos[frame.trackId]?.videoRange
                         ?? s.pendingRange[frame.trackId].flatMap { $0.codec == track.codec ? $0.range : nil }
                     guard track != s.videos[frame.trackId] else { return }
