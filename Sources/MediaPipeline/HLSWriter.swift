@@ -118,7 +118,9 @@ final class HLSWriter: MediaWriter {
         } catch {
             throw AVFailure("mkdir \(directory)", message: "\(error)")
         }
-        let isAdaptive = adaptive ?? (layout.videoTracks.count > 1 || layout.audioTracks.count > 1)
+        // A multivariant playlist needs a video variant: several audio tracks without video stay
+        // one media playlist (MPEG-TS and fMP4 carry several audio streams).
+        let isAdaptive = adaptive ?? (layout.videoTracks.count > 1 || (layout.audioTracks.count > 1 && !layout.videoTracks.isEmpty))
         adaptive = isAdaptive
         switch settings.segmentFormat {
         case .fmp4: fmp4 = true
