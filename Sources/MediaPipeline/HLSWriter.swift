@@ -236,6 +236,7 @@ final class HLSWriter: MediaWriter {
         Self.writeAtomically(next.render(), to: playlistPath)
     }
 
+    /// Written to a temporary file and renamed: a player never reads half of it.
     static func writeAtomically(_ text: String, to path: String) {
         let temporary = path + ".tmp"
         do {
@@ -269,13 +270,7 @@ final class HLSWriter: MediaWriter {
         guard var text = try? String(contentsOfFile: path, encoding: .utf8), !text.contains("#EXT-X-ENDLIST") else { return }
         if !text.hasSuffix("\n") { text += "\n" }
         text += "#EXT-X-ENDLIST\n"
-        let temporary = path + ".end.tmp"
-        do {
-            try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-            _ = rename(temporary, path)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-        }
+        writeAtomically(text, to: path)
     }
 
     static let afterDelay: @Sendable (Double, @escaping @Sendable () -> Void) -> Void = { seconds, work in

@@ -100,29 +100,9 @@ public enum FLVTagParser {
         }
         var frames: [MediaFrame] = []
         repeat {
-            var trackId: UInt8 = 0
-            var body: ByteBuffer
-            if let mode = multitrack {
-                if mode == 2 {
-                    guard let f = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated track FourCC") }
-                    fourCC = f
-                }
-                guard let id = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated track id") }
-                trackId = id
-                if mode == 0 {
-                    body = p
-                    p.moveReaderIndex(forwardBy: p.readableBytes)
-                } else {
-                    guard let size = p.readUInt24(), let slice = p.readSlice(length: Int(size)) else {
-                        throw Malformed(description: "video track \(id) overruns its message")
-                    }
-                    body = slice
-                }
-            } else {
-                body = p
-                p.moveReaderIndex(forwardBy: p.readableBytes)
-            }
-            let codec = try videoCodec(fourCC ?? 0)
+            let (trackId, body0, trackFourCC) = try nextTrack(&p, multitrack: multitrack, fourCC: &fourCC, kind: "video")
+            var body = body0
+            let codec = try videoCodec(trackFourCC)
             var cts: Int32 = 0
             let packetType: MediaPacketType
             switch type {
@@ -146,6 +126,32 @@ public enum FLVTagParser {
             frames.append(frame)
         } while multitrack != nil && multitrack != 0 && p.readableBytes > 0
         return frames
+    }
+
+    /// The next track of a message body (E-RTMP's ExVideoTagBody/ExAudioTagBody loop, shared by
+    /// both kinds): without multitrack the whole rest; `OneTrack` (0) a track id, then the rest;
+    /// `ManyTracks` (1) a track id and a UI24 size; `ManyTracksManyCodecs` (2) a FourCC first.
+    private static func nextTrack(_ p: inout ByteBuffer, multitrack: UInt8?, fourCC: inout UInt32?,
+                                  kind: String) throws(Malformed) -> (trackId: UInt8, body: ByteBuffer, fourCC: UInt32) {
+        guard let mode = multitrack else {
+            let body = p
+            p.moveReaderIndex(forwardBy: p.readableBytes)
+            return (0, body, fourCC ?? 0)
+        }
+        if mode == 2 {
+            guard let f = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated track FourCC") }
+            fourCC = f
+        }
+        guard let id = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated track id") }
+        if mode == 0 {
+            let body = p
+            p.moveReaderIndex(forwardBy: p.readableBytes)
+            return (id, body, fourCC ?? 0)
+        }
+        guard let size = p.readUInt24(), let slice = p.readSlice(length: Int(size)) else {
+            throw Malformed(description: "\(kind) track \(id) overruns its message")
+        }
+        return (id, slice, fourCC ?? 0)
     }
 
     /// Reads the ModEx modifiers in front of an E-RTMP packet type (video and audio share the
@@ -253,29 +259,8 @@ public enum FLVTagParser {
         }
         var frames: [MediaFrame] = []
         repeat {
-            var trackId: UInt8 = 0
-            var body: ByteBuffer
-            if let mode = multitrack {
-                if mode == 2 {
-                    guard let f = p.readInteger(as: UInt32.self) else { throw Malformed(description: "truncated track FourCC") }
-                    fourCC = f
-                }
-                guard let id = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated track id") }
-                trackId = id
-                if mode == 0 {
-                    body = p
-                    p.moveReaderIndex(forwardBy: p.readableBytes)
-                } else {
-                    guard let size = p.readUInt24(), let slice = p.readSlice(length: Int(size)) else {
-                        throw Malformed(description: "audio track \(id) overruns its message")
-                    }
-                    body = slice
-                }
-            } else {
-                body = p
-                p.moveReaderIndex(forwardBy: p.readableBytes)
-            }
-            var frame = MediaFrame(kind: .audio, codec: try audioCodec(fourCC ?? 0), packetType: packetType, isKeyframe: true,
+            let (trackId, body, trackFourCC) = try nextTrack(&p, multitrack: multitrack, fourCC: &fourCC, kind: "audio")
+            var frame = MediaFrame(kind: .audio, codec: try audioCodec(trackFourCC), packetType: packetType, isKeyframe: true,
                                    dts: Int64(timestamp), compositionTimeOffset: 0, data: body, legacyAudio: nil)
             frame.trackId = trackId
             frame.timestampOffsetNanos = nanos
