@@ -218,8 +218,8 @@ final class HLSWriter: MediaWriter {
                                       codecs: [CodecString.of(r.track)].compactMap { $0 } + audioCodecs, videoRange: r.track.videoRange)
         }
         let renditionsOfAudio = audio.enumerated().map { i, r in
-            HLSMasterPlaylist.AudioRendition(uri: r.playlist, name: "audio \(r.track.trackId)", language: nil, channels: r.track.channels,
-                                             isDefault: i == 0)
+            HLSMasterPlaylist.AudioRendition(uri: r.playlist, name: r.track.language.map { "\($0) (audio \(r.track.trackId))" } ?? "audio \(r.track.trackId)",
+                                             language: r.track.language, channels: r.track.channels, isDefault: i == 0)
         }
         var next = HLSMasterPlaylist(variants: variants, audio: renditionsOfAudio, version: fmp4 ? 7 : 3)
         if let current = master {

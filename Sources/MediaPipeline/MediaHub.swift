@@ -170,8 +170,29 @@ public final class MediaHub: Sendable {
     public func metadata(_ metadata: AMFObject, connectionID: UInt64) {
         let hasVideo = metadata["videocodecid"] != nil || metadata["width"] != nil
         let hasAudio = metadata["audiocodecid"] != nil || metadata["audiosamplerate"] != nil
+        let session = registry.withLockedValue { $0.sessions[connectionID] }
+        session?.languages(Self.audioLanguages(metadata))
         guard hasVideo || hasAudio else { return }
-        registry.withLockedValue { $0.sessions[connectionID] }?.announce(hasVideo: hasVideo, hasAudio: hasAudio)
+        session?.announce(hasVideo: hasVideo, hasAudio: hasAudio)
+    }
+
+    /// Audio languages from `onMetaData`: `language` for track 0, and E-RTMP v2's
+    /// `audioTrackIdInfoMap` (`{"1": {"language": "fr", …}}`) for the others. The specification
+    /// leaves the per-track fields open; `language` (or `lang`) is what LiveGate reads — a BCP 47
+    /// tag of letters, digits and dashes, at most 35 characters.
+    static func audioLanguages(_ metadata: AMFObject) -> [UInt8: String] {
+        func tag(_ v: AMFValue?) -> String? {
+            guard let s = v?.stringValue, !s.isEmpty, s.count <= 35,
+                  s.unicodeScalars.allSatisfy({ ($0.isASCII && CharacterSet.alphanumerics.contains($0)) || $0 == "-" }) else { return nil }
+            return s
+        }
+        var out: [UInt8: String] = [:]
+        if let l = tag(metadata["language"]) ?? tag(metadata["lang"]) { out[0] = l }
+        for (key, value) in (metadata["audioTrackIdInfoMap"]?.objectValue?.properties ?? []).prefix(64) {
+            guard let id = UInt8(key), let info = value.objectValue else { continue }
+            if let l = tag(info["language"]) ?? tag(info["lang"]) { out[id] = l }
+        }
+        return out
     }
 
     /// A connection ended and its channel session ends with it: the outputs flush and finish.

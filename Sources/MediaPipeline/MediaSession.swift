@@ -22,6 +22,8 @@ final class MediaSession: Sendable {
         var multitrack = false
         /// A track's colour metadata that came before its sequence header.
         var pendingRange: [UInt8: (codec: MediaCodec, range: String)] = [:]
+        /// Audio languages `onMetaData` gave, by track id.
+        var languages: [UInt8: String] = [:]
         /// Tracks that appeared after the layout was decided: reported, carried from the next session.
         var late: Set<String> = []
         var layout: StreamLayout?
@@ -64,6 +66,16 @@ final class MediaSession: Sendable {
 
     init(connectionID: UInt64) { self.connectionID = connectionID }
 
+    /// Audio tracks' languages from `onMetaData` (`EXT-X-MEDIA` `LANGUAGE`), kept for the layout.
+    func languages(_ byTrack: [UInt8: String]) {
+        guard !byTrack.isEmpty else { return }
+        state.withLockedValue { s in
+            guard s.layout == nil else { return }
+            s.languages.merge(byTrack) { $1 }
+            for (id, language) in byTrack { s.audios[id]?.language = language }
+        }
+    }
+
     /// `onMetaData` tells which tracks to wait for.
     func announce(hasVideo: Bool, hasAudio: Bool) {
         state.withLockedValue { s in
@@ -90,7 +102,9 @@ final class MediaSession: Sendable {
                     guard track != s.videos[frame.trackId] else { return }
                     Self.update(track, &s)
                 } else {
-                    guard let track = TrackFormat.audio(frame), !track.sameStream(as: s.audios[frame.trackId]) else { return }
+                    guard var track = TrackFormat.audio(frame) else { return }
+                    track.language = s.audios[frame.trackId]?.language ?? s.languages[frame.trackId]
+                    guard !track.sameStream(as: s.audios[frame.trackId]) else { return }
                     Self.update(track, &s)
                 }
             case .codedFrames:
@@ -101,8 +115,9 @@ final class MediaSession: Sendable {
                     (video.width, video.height) = (size.width, size.height)
                     Self.update(video, &s)
                 }
-                if frame.kind == .audio, s.audios[frame.trackId] == nil, frame.codec != .aac, let track = TrackFormat.audio(frame) {
+                if frame.kind == .audio, s.audios[frame.trackId] == nil, frame.codec != .aac, var track = TrackFormat.audio(frame) {
                     // Codecs without a sequence header (MP3 …) are described by their first frame.
+                    track.language = s.languages[frame.trackId]
                     Self.update(track, &s)
                 }
                 guard s.layout != nil else {

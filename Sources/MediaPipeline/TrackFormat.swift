@@ -27,6 +27,8 @@ public struct TrackFormat: Sendable, Equatable {
     /// HLS `VIDEO-RANGE` (SDR, PQ, HLG) from the track's colour metadata packet, when it came
     /// before the session's outputs were laid out.
     public var videoRange: String?
+    /// An audio track's language (BCP 47) from `onMetaData`, for `EXT-X-MEDIA` `LANGUAGE`.
+    public var language: String?
 
     public init(kind: MediaKind, codec: MediaCodec, extradata: [UInt8], width: Int? = nil, height: Int? = nil,
                 sampleRate: Int? = nil, channels: Int? = nil, profile: Int? = nil, level: Int? = nil, bitDepth: Int? = nil,
