@@ -5,7 +5,7 @@ import Hummingbird
 
 extension ControlAPI {
     static let channelWritable: Set<String> = ["userId", "name", "description", "tags", "enabled", "hls", "record",
-                                                "reconnectWindowSec", "duplicatePolicy", "metadata", "playbackPolicy"]
+                                                "reconnectWindowSec", "duplicatePolicy", "metadata", "playbackPolicy", "renditions"]
     static let channelReadOnly: Set<String> = ["id", "streamId", "streamUrl", "status", "createdAt", "updatedAt", "lastLiveAt", "session", "playback"]
 
     /// Validates channel fields; `requireIdentity` makes `name` and `userId` mandatory (POST, PUT).
@@ -34,6 +34,14 @@ extension ControlAPI {
         } else if let raw = body.string("playbackPolicy") {
             if let p = Channel.PlaybackPolicy(rawValue: raw) { f.playbackPolicy = p } else { body.fail("playbackPolicy", "must be public or signed") }
         }
+        if body.isNull("renditions") {
+            f.renditions = .some(nil)
+        } else if let raw = body.object["renditions"] {
+            switch Self.renditions(raw) {
+            case .success(let list): f.renditions = .some(list)
+            case .failure(let problem): body.fail("renditions", problem.reason)
+            }
+        }
         if let meta = body.object["metadata"] {
             switch meta {
             case .null: f.metadata = defaults.metadata
@@ -42,6 +50,24 @@ extension ControlAPI {
             }
         }
         return f
+    }
+
+    /// `renditions`: 1–5 objects `{width, height, bitrateKbps, fps?}` (even sizes from 16×16 to
+    /// 7680×4320, 100–100,000 kbit/s, 1–240 fps), largest first as OBS expects its encoders.
+    static func renditions(_ value: JSONValue) -> Result<[Channel.Rendition], GoLiveConfig.FieldProblem> {
+        let problem = GoLiveConfig.FieldProblem(field: "renditions",
+                                                reason: "1 to 5 objects {width, height, bitrateKbps, fps?}: even sizes 16..7680 × 16..4320, 100..100000 kbit/s, fps 1..240")
+        guard case .array(let items) = value, (1...5).contains(items.count) else { return .failure(problem) }
+        var list: [Channel.Rendition] = []
+        for item in items {
+            guard case .object(let o) = item, Set(o.keys).isSubset(of: ["width", "height", "bitrateKbps", "fps"]),
+                  let r = Channel.Rendition(json: item), (16...7680).contains(r.width), (16...4320).contains(r.height), r.width % 2 == 0, r.height % 2 == 0,
+                  (100...100_000).contains(r.bitrateKbps), r.fps.map({ (1...240).contains($0) }) ?? true,
+                  [o["width"], o["height"], o["bitrateKbps"]].allSatisfy({ if case .number(let n)? = $0 { return n == n.rounded() } else { return false } })
+            else { return .failure(problem) }
+            list.append(r)
+        }
+        return .success(list.sorted { $0.width * $0.height > $1.width * $1.height })
     }
 
     /// RFC 7396 JSON Merge Patch: objects merge member by member, `null` removes a member,

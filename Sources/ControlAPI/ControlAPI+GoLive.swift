@@ -32,7 +32,8 @@ extension ControlAPI {
                                                              "reason": "\(channel.enabled ? "cooldown or codec not allowed" : "disabled")"])
             return refused
         }
-        let ladder = GoLiveConfig.ladder(asked, limits: limits)
+        // The channel's own renditions where it has them, else the automatic ladder.
+        let ladder = channel.renditions.flatMap { GoLiveConfig.configured($0, asked, limits: limits) } ?? GoLiveConfig.ladder(asked, limits: limits)
         context.logger.info("go-live configuration sent", metadata: [
             "channel": "\(channel.id)", "schema": "\(asked.schemaVersion)", "client.version": "\(asked.clientVersion ?? "-")",
             "renditions": "\(ladder.map { "\($0.width)x\($0.height)@\($0.bitrateKbps)k" }.joined(separator: ","))"])

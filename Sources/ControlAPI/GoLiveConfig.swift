@@ -83,6 +83,32 @@ enum GoLiveConfig {
             return Rendition(width: h == height ? width : w, height: h, fpsNumerator: num, fpsDenominator: den,
                              bitrateKbps: bitrate(height: h, fps: fps))
         }
+        return withinBitrate(rungs, request, limits: limits)
+    }
+
+    /// The channel's own `renditions`: those within the owner's size limits (an owner's limit
+    /// wins over the channel's setting), each at its frame rate (else the client's, capped by
+    /// `maxFps`), within the same bit rate caps as the automatic ladder; nil when none is left.
+    static func configured(_ renditions: [Channel.Rendition], _ request: Request, limits: UserLimits) -> [Rendition]? {
+        let kept = renditions.filter { r in
+            limits.maxWidth.map { r.width <= $0 } ?? true && limits.maxHeight.map { r.height <= $0 } ?? true
+        }
+        guard !kept.isEmpty else { return nil }
+        let rungs = kept.prefix(max(1, min(request.maximumVideoTracks ?? 5, 5))).map { r -> Rendition in
+            var num = max(1, request.fpsNumerator), den = max(1, request.fpsDenominator)
+            if let fps = r.fps {
+                (num, den) = fps == fps.rounded() ? (Int(fps), 1) : (Int((fps * 1000).rounded()), 1000)
+            }
+            if let maxFps = limits.maxFps, Double(num) / Double(den) > maxFps + 0.01 { (num, den) = (Int((maxFps * 1000).rounded()), 1000) }
+            return Rendition(width: r.width, height: r.height, fpsNumerator: num, fpsDenominator: den, bitrateKbps: r.bitrateKbps)
+        }
+        return withinBitrate(Array(rungs), request, limits: limits)
+    }
+
+    /// The renditions' sum, with audio, within the client's `maximum_aggregate_bitrate` and the
+    /// owner's `maxBitrateKbps`: scaled down evenly while the top keeps 60 %, else the top goes.
+    static func withinBitrate(_ input: [Rendition], _ request: Request, limits: UserLimits) -> [Rendition] {
+        var rungs = input
         let caps = [request.maximumAggregateBitrateKbps, limits.maxBitrateKbps].compactMap { $0 }
         if let cap = caps.min() {
             let videoCap = max(0, cap - audioBitrateKbps)

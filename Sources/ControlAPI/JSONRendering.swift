@@ -30,6 +30,7 @@ extension ControlAPI {
             "lastLiveAt": c.lastLiveAt.map { .string(Timestamp.format($0)) } ?? .null,
             "session": c.sessionId.map { .object(["id": .string($0)]) } ?? .null,
             "playback": .object(["hlsUrl": c.hls ? .string(hlsURL(c.id)) : .null]), "playbackPolicy": .string(c.playbackPolicy.rawValue),
+            "renditions": c.renditionsJSON,
         ]
         return .object(c.cooldownJSON(at: Date()).merging(fields) { _, own in own })
     }

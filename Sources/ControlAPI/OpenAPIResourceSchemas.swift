@@ -27,6 +27,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "session": nullable(ref("ChannelSession")),
             "playback": object(["hlsUrl": described(nullable(string), "Where players read it (publicHttpUrl/hls/ID/index.m3u8); null when hls is off. A signed channel needs ?token=")]),
             "playbackPolicy": oneOf(Channel.PlaybackPolicy.allCases.map(\.rawValue)),
+            "renditions": described(nullable(array(ref("Rendition"))), "What OBS Enhanced Broadcasting is asked to encode; null: automatic"),
             "cooldownUntil": described(nullable(dateTime), "A limit ended the last session: publishes are refused until then (cleared by raising the limit or POST clear-cooldown)"),
             "cooldownLimit": described(nullable(oneOf(UserLimit.allCases.map(\.rawValue))), "The limit that started the cooldown"),
         ]
@@ -52,6 +53,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "timestampRepairs": integer, "avDriftMs": nullable(integer), "outputs": array(ref("Output")),
                 "tracks": described(array(ref("Track")), "Every track, video first; track 0 of each kind is also `video`/`audio`"),
             ]), "Measured from the media itself, not taken from the publisher's metadata."),
+            "Rendition": object(["width": integer(16...7680), "height": integer(16...4320), "bitrateKbps": integer(100...100_000),
+                                 "fps": orNull(described(number, "1–240; null: the encoder's own rate"))], required: ["width", "height", "bitrateKbps"]),
             "GoLiveRequest": described(object([
                 "service": string, "schema_version": oneOf(GoLiveConfig.schemaVersions), "authentication": described(string, "The stream key"),
                 "stream_attempt_start_time": string,
@@ -178,6 +181,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "duplicatePolicy": orNull(oneOf(Channel.DuplicatePolicy.allCases.map(\.rawValue))),
             "metadata": orNull(described(.object(["type": .string("object")]), "Free JSON, at most 16 KiB; PATCH merges it (RFC 7396)")),
             "playbackPolicy": orNull(described(oneOf(Channel.PlaybackPolicy.allCases.map(\.rawValue)), "public (default): anyone with the URL plays; signed: only with a playback token")),
+            "renditions": orNull(described(array(ref("Rendition"), maxItems: 5, minItems: 1),
+                                           "What OBS Enhanced Broadcasting is asked to encode (POST /v1/obs/go-live); null: a ladder fitted to the encoder and the owner's limits")),
         ]
         let webhookFields: [String: JSONValue] = [
             "url": described(text(InputRules.webhookURLPattern, max: 2048), "Receiver; with webhooks.blockPrivateNetworks, never a private address"),

@@ -33,6 +33,41 @@ public struct Channel: Sendable, Equatable {
     /// (docs/contract.md §2, "Limits"). Stored with the channel, so every node enforces it.
     public var cooldownUntil: Date?
     public var cooldownLimit: UserLimit?
+    /// The renditions OBS's Enhanced Broadcasting is asked to encode (`POST /v1/obs/go-live`);
+    /// nil: a ladder fitted to the encoder and the owner's limits.
+    public var renditions: [Rendition]?
+
+    /// One rendition of the `renditions` setting: size, bit rate, and optionally a frame rate
+    /// (else the encoder's own).
+    public struct Rendition: Sendable, Equatable {
+        public var width: Int
+        public var height: Int
+        public var bitrateKbps: Int
+        public var fps: Double?
+
+        public init(width: Int, height: Int, bitrateKbps: Int, fps: Double? = nil) {
+            self.width = width
+            self.height = height
+            self.bitrateKbps = bitrateKbps
+            self.fps = fps
+        }
+
+        public var json: JSONValue {
+            .object(["width": .number(Double(width)), "height": .number(Double(height)), "bitrateKbps": .number(Double(bitrateKbps)),
+                     "fps": fps.map { .number($0) } ?? .null])
+        }
+
+        public init?(json: JSONValue) {
+            guard case .object(let o) = json, case .number(let w)? = o["width"], case .number(let h)? = o["height"],
+                  case .number(let b)? = o["bitrateKbps"] else { return nil }
+            var fps: Double?
+            if case .number(let f)? = o["fps"] { fps = f }
+            self.init(width: Int(w), height: Int(h), bitrateKbps: Int(b), fps: fps)
+        }
+    }
+
+    /// `renditions` as stored and shown (null: automatic).
+    public var renditionsJSON: JSONValue { renditions.map { .array($0.map(\.json)) } ?? .null }
 
     /// The cooldown still running at `now` (an expired one is no cooldown).
     public func cooldown(at now: Date) -> (until: Date, limit: UserLimit?)? {
@@ -85,6 +120,8 @@ public struct ChannelFields: Sendable, Equatable {
     public var duplicatePolicy: Channel.DuplicatePolicy?
     public var metadata: JSONValue?
     public var playbackPolicy: Channel.PlaybackPolicy?
+    /// `.some(nil)`: back to the automatic ladder; nil: unchanged.
+    public var renditions: [Channel.Rendition]??
 
     public init(userId: String? = nil, name: String? = nil, description: String? = nil, tags: [String]? = nil, enabled: Bool? = nil,
                 hls: Bool? = nil, record: Bool? = nil, reconnectWindowSec: Int? = nil,
@@ -105,6 +142,7 @@ public struct ChannelFields: Sendable, Equatable {
     /// What an unset optional field means (a new channel, a PUT without it, a PATCH setting it to null).
     public static let defaults = ChannelFields(description: "", tags: [], enabled: true, hls: true, record: false, reconnectWindowSec: 10,
                                                duplicatePolicy: .reject, metadata: .object([:]), playbackPolicy: .public)
+        .with(renditions: .some(nil))
 
     /// These fields, with every unset one taken from `other`.
     public func filled(from other: ChannelFields) -> ChannelFields {
@@ -112,6 +150,13 @@ public struct ChannelFields: Sendable, Equatable {
                       tags: tags ?? other.tags, enabled: enabled ?? other.enabled, hls: hls ?? other.hls, record: record ?? other.record,
                       reconnectWindowSec: reconnectWindowSec ?? other.reconnectWindowSec, duplicatePolicy: duplicatePolicy ?? other.duplicatePolicy,
                       metadata: metadata ?? other.metadata, playbackPolicy: playbackPolicy ?? other.playbackPolicy)
+            .with(renditions: renditions ?? other.renditions)
+    }
+
+    func with(renditions: [Channel.Rendition]??) -> ChannelFields {
+        var copy = self
+        copy.renditions = renditions
+        return copy
     }
 
     /// Applies the set fields to `channel`.
@@ -127,6 +172,7 @@ public struct ChannelFields: Sendable, Equatable {
         if let duplicatePolicy { channel.duplicatePolicy = duplicatePolicy }
         if let metadata { channel.metadata = metadata }
         if let playbackPolicy { channel.playbackPolicy = playbackPolicy }
+        if let renditions { channel.renditions = renditions }
     }
 }
 

@@ -148,6 +148,41 @@ class GoLiveConformanceTests: ControlAPITestCase {
         }
     }
 
+    /// The channel's own `renditions` setting is what OBS is told (largest first, the owner's
+    /// limits still winning); null puts the automatic ladder back; bad settings are 422s.
+    func testTheChannelsRenditionsSettingIsTheLadder() async throws {
+        let u = self.u
+        try await withClient { c in
+            let created = try await c.createChannel("set", user: u, extra: #","renditions":[{"width":640,"height":360,"bitrateKbps":800},{"width":1280,"height":720,"bitrateKbps":2500,"fps":30}]"#)
+            let key = try XCTUnwrap(created["streamId"] as? String)
+            let id = try XCTUnwrap(created["id"] as? String)
+            XCTAssertEqual((created["renditions"] as? [[String: Any]])?.map { $0["width"] as? Int }, [1280, 640], "largest first: \(created)")
+            let (_, config, raw) = try await Self.goLive(c, Self.post("2024-06-04", key: key))
+            XCTAssertEqual(Self.obsModelProblems(config), [], raw)
+            let encoders = config["encoder_configurations"] as? [[String: Any]] ?? []
+            XCTAssertEqual(encoders.map { "\($0["width"]!)x\($0["height"]!)" }, ["1280x720", "640x360"], raw)
+            XCTAssertEqual(encoders.compactMap { ($0["settings"] as? [String: Any])?["bitrate"] as? Int }, [2500, 800])
+            XCTAssertEqual(encoders.map { (($0["framerate"] as? [String: Any])?["numerator"] as? Int) }, [30, 60], "its own rate, else the client's")
+            // The owner's limit wins over the channel's setting.
+            _ = try await c.call(.put, "/v1/users/\(u)/config", #"{"maxHeight":480}"#)
+            let (_, limited, _) = try await Self.goLive(c, Self.post("2024-06-04", key: key))
+            XCTAssertEqual((limited["encoder_configurations"] as? [[String: Any]] ?? []).map { $0["height"] as? Int }, [360])
+            // null: back to the automatic ladder.
+            let reset = try await c.call(.patch, "/v1/channels/\(id)", #"{"renditions":null}"#)
+            XCTAssertEqual(reset.status, 200, reset.raw)
+            XCTAssertTrue(reset.data?["renditions"] is NSNull, reset.raw)
+            let (_, auto, _) = try await Self.goLive(c, Self.post("2024-06-04", key: key))
+            XCTAssertEqual((auto["encoder_configurations"] as? [[String: Any]] ?? []).first?["height"] as? Int, 480)
+            for bad in [#"[{"width":641,"height":360,"bitrateKbps":800}]"#, #"[]"#, #"[{"width":640,"height":360}]"#,
+                        #"[{"width":640,"height":360,"bitrateKbps":800,"codec":"h264"}]"#, #"{"width":640}"#,
+                        "[" + Array(repeating: #"{"width":640,"height":360,"bitrateKbps":800}"#, count: 6).joined(separator: ",") + "]"] {
+                let r = try await c.call(.patch, "/v1/channels/\(id)", #"{"renditions":\#(bad)}"#)
+                XCTAssertEqual(r.status, 422, "\(bad): \(r.raw)")
+                XCTAssertNotNil(r.fields["renditions"], r.raw)
+            }
+        }
+    }
+
     /// A wrong key and a disabled channel get the same bytes; wrong keys count as failed
     /// publishes, and a throttled address gets that same answer even with a good key.
     func testKeysCannotBeTestedThroughIt() async throws {

@@ -222,9 +222,11 @@ enum Migrations {
                     : "INSERT INTO cluster_settings (name, value) VALUES ('secret', md5(random()::text || clock_timestamp()::text) || md5(random()::text || clock_timestamp()::text))",
             ]
         },
-        Migration(version: 18, name: "enhanced forwards") { _ in
+        Migration(version: 18, name: "enhanced forwards, channel renditions") { _ in
             // A forward whose target speaks Enhanced RTMP gets every track (docs/contract.md §3).
-            ["ALTER TABLE forwards ADD COLUMN enhanced INTEGER NOT NULL DEFAULT 0"]
+            ["ALTER TABLE forwards ADD COLUMN enhanced INTEGER NOT NULL DEFAULT 0",
+             // The renditions OBS is asked to encode (JSON; null: the automatic ladder).
+             "ALTER TABLE channels ADD COLUMN renditions TEXT"]
         },
     ]
 }

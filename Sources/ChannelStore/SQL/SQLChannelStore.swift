@@ -182,7 +182,7 @@ public final class SQLChannelStore: ChannelStore {
     static let channelColumns = """
         seq, id, user_id, name, description, tags, stream_key, status, enabled, hls, record, reconnect_window_sec,
         duplicate_policy, metadata, created_at, updated_at, last_live_at, session_id, playback_policy,
-        cooldown_until, cooldown_limit
+        cooldown_until, cooldown_limit, renditions
         """
 
     public func createChannel(id: String, streamKey: String, fields: ChannelFields, now: Date) async throws -> Channel {
@@ -194,11 +194,11 @@ public final class SQLChannelStore: ChannelStore {
             let ts = Timestamp.format(now)
             try await db.raw("""
                 INSERT INTO channels (id, user_id, name, description, tags, stream_key, status, enabled, hls, record,
-                  reconnect_window_sec, duplicate_policy, metadata, created_at, updated_at, playback_policy)
+                  reconnect_window_sec, duplicate_policy, metadata, created_at, updated_at, playback_policy, renditions)
                 VALUES (\(bind: c.id), \(bind: c.userId), \(bind: c.name), \(bind: c.description), \(bind: JSONValue.array(c.tags.map { .string($0) }).jsonText),
                   \(bind: c.streamKey), \(bind: c.status.rawValue), \(bind: c.enabled ? 1 : 0), \(bind: c.hls ? 1 : 0), \(bind: c.record ? 1 : 0),
                   \(bind: c.reconnectWindowSec), \(bind: c.duplicatePolicy.rawValue), \(bind: c.metadata.jsonText), \(bind: ts), \(bind: ts),
-                  \(bind: c.playbackPolicy.rawValue))
+                  \(bind: c.playbackPolicy.rawValue), \(bind: c.renditions == nil ? nil : c.renditionsJSON.jsonText))
                 """).run()
         }
         return try await self.channel(id: id) ?? channel
@@ -296,7 +296,8 @@ public final class SQLChannelStore: ChannelStore {
                   tags = \(bind: JSONValue.array(c.tags.map { .string($0) }).jsonText), enabled = \(bind: c.enabled ? 1 : 0),
                   hls = \(bind: c.hls ? 1 : 0), record = \(bind: c.record ? 1 : 0), reconnect_window_sec = \(bind: c.reconnectWindowSec),
                   duplicate_policy = \(bind: c.duplicatePolicy.rawValue), metadata = \(bind: c.metadata.jsonText),
-                  playback_policy = \(bind: c.playbackPolicy.rawValue), updated_at = \(bind: Timestamp.format(now))
+                  playback_policy = \(bind: c.playbackPolicy.rawValue), renditions = \(bind: c.renditions == nil ? nil : c.renditionsJSON.jsonText),
+                  updated_at = \(bind: Timestamp.format(now))
                 WHERE id = \(bind: id)
                 """).run()
             return c
@@ -375,6 +376,9 @@ public final class SQLChannelStore: ChannelStore {
         channel.playbackPolicy = Channel.PlaybackPolicy(rawValue: (try? row.decode(column: "playback_policy", as: String.self)) ?? "public") ?? .public
         channel.cooldownUntil = try row.decode(column: "cooldown_until", as: String?.self).map(Timestamp.parse)
         channel.cooldownLimit = try row.decode(column: "cooldown_limit", as: String?.self).flatMap(UserLimit.init(rawValue:))
+        if let text = try row.decode(column: "renditions", as: String?.self), case .array(let items)? = JSONValue.parse(text) {
+            channel.renditions = items.compactMap(Channel.Rendition.init(json:))
+        }
         return channel
     }
 }
