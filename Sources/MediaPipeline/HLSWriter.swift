@@ -236,6 +236,17 @@ final class HLSWriter: MediaWriter {
         Self.writeAtomically(next.render(), to: playlistPath)
     }
 
+    /// Every media playlist of a channel's folder gets `#EXT-X-ENDLIST` — `index.m3u8` of a
+    /// classic session, each variant's and rendition's of an adaptive one (a multivariant
+    /// playlist has none to get).
+    static func endMediaPlaylists(in directory: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".m3u8") {
+            let path = directory + "/" + name
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.contains("#EXT-X-STREAM-INF") else { continue }
+            appendEndList(path)
+        }
+    }
+
     /// Written to a temporary file and renamed: a player never reads half of it.
     static func writeAtomically(_ text: String, to path: String) {
         let temporary = path + ".tmp"

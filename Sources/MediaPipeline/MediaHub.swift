@@ -251,7 +251,7 @@ public final class MediaHub: Sendable {
         guard registry.withLockedValue({ $0.hlsOwners[channelId] == nil }) else { return }
         let directory = settings.hlsDirectory + "/" + channelId
         guard FileManager.default.fileExists(atPath: directory) else { return }
-        HLSWriter.appendEndList(directory + "/index.m3u8")
+        HLSWriter.endMediaPlaylists(in: directory)
         let registry = self.registry
         HLSWriter.afterDelay(settings.hlsKeepAfterEndSeconds) {
             guard registry.withLockedValue({ $0.hlsOwners[channelId] == nil }) else { return }
