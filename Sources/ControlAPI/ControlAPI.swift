@@ -103,7 +103,8 @@ public struct ControlAPI: Sendable {
 
     var routes: [APIRoute] {
         let channelOps = ["getChannel", "updateChannel", "replaceChannel", "deleteChannel", "resetChannelKey", "enableChannel", "disableChannel",
-                          "clearChannelCooldown", "getChannelStats", "listChannelSessions", "listForwards", "createForward", "createPlaybackToken"]
+                          "clearChannelCooldown", "getChannelStats", "listChannelSessions", "listForwards", "createForward", "createPlaybackToken",
+                          "reconnectChannelPublisher"]
         let channelLinks = OperationContract.links(channelOps, ["id": "$response.body#/data/id"])
         let webhookLinks = OperationContract.links(["getWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "listWebhookDeliveries", "rotateWebhookSecret"],
                                                    ["id": "$response.body#/data/id"])

@@ -56,7 +56,8 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
             "Rendition": object(["width": integer(16...7680), "height": integer(16...4320), "bitrateKbps": integer(100...100_000),
                                  "fps": orNull(described(number, "1–240; null: the encoder's own rate"))], required: ["width", "height", "bitrateKbps"]),
             "GoLiveRequest": described(object([
-                "service": string, "schema_version": oneOf(GoLiveConfig.schemaVersions), "authentication": described(string, "The stream key"),
+                "service": string, "schema_version": oneOf(GoLiveConfig.schemaVersions),
+                "authentication": described(.object(["type": .string("string"), "minLength": .number(1), "maxLength": .number(256)]), "The stream key"),
                 "stream_attempt_start_time": string,
                 "client": object([:], open: true), "capabilities": object([:], open: true), "preferences": object([:], open: true),
             ], required: ["schema_version", "authentication"], open: true), "What OBS sends (GoLiveApi::PostData); capabilities and preferences as OBS fills them."),

@@ -51,23 +51,9 @@ final class MediaOutputsTests: XCTestCase {
             try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
                                                    "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: 30)
         }
-        // While live: the playlist is served, uncached, and its segments play.
-        var playlist = ""
-        var headers = ""
-        for _ in 0..<100 {
-            let r = try await http(["\(api)/hls/\(channel)/index.m3u8"])
-            if r.status == 200, let text = String(data: r.body, encoding: .utf8), text.contains("#EXTINF") {
-                (playlist, headers) = (text, r.headers)
-                break
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        XCTAssertTrue(playlist.contains("#EXTINF"), "a playlist with a segment while live")
-        XCTAssertEqual(header("content-type", in: headers), "application/vnd.apple.mpegurl")
-        XCTAssertTrue(header("cache-control", in: headers)?.contains("no-cache") == true, headers)
         // The live-state checks come first, while the 12 s publish surely runs (a CI machine
-        // under load once took longer than the rest of the clip to probe a segment); the
-        // forward is polled until it has connected.
+        // under load once took longer than the rest of the clip to probe a segment, and once
+        // to list the first segment); the forward is polled until it has connected.
         var stats: [String: Any] = [:]
         for _ in 0..<50 {
             stats = data(try await curl(["\(api)/v1/channels/\(channel)/stats"]))
@@ -91,6 +77,20 @@ final class MediaOutputsTests: XCTestCase {
         }
         XCTAssertTrue(metrics.contains("livegate_output_dropped_packets_total{channel=\"\(channel)\",output=\"forward\",forward=\"\(forwardID)\"} 0"), metrics)
         XCTAssertFalse(metrics.contains("fwdkey"), "no target URL or key in metrics")
+        // Still live: the playlist is served, uncached, and its segments play.
+        var playlist = ""
+        var headers = ""
+        for _ in 0..<100 {
+            let r = try await http(["\(api)/hls/\(channel)/index.m3u8"])
+            if r.status == 200, let text = String(data: r.body, encoding: .utf8), text.contains("#EXTINF") {
+                (playlist, headers) = (text, r.headers)
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertTrue(playlist.contains("#EXTINF"), "a playlist with a segment while live")
+        XCTAssertEqual(header("content-type", in: headers), "application/vnd.apple.mpegurl")
+        XCTAssertTrue(header("cache-control", in: headers)?.contains("no-cache") == true, headers)
         let segment = try XCTUnwrap(playlist.split(separator: "\n").first { $0.hasSuffix(".ts") })
         let segmentStreams = try await MediaTools.probe(path: "\(api)/hls/\(channel)/\(segment)")
         XCTAssertEqual(segmentStreams.map(\.codecName).sorted(), ["aac", "h264"])
