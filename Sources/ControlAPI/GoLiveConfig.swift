@@ -188,6 +188,13 @@ enum GoLiveConfig {
             if case .number(let n)? = v, n.isFinite, n >= 0, n < 1e12 { return Int(n) } else { return nil }
         }
         func object(_ v: JSONValue?) -> [String: JSONValue]? { if case .object(let o)? = v { return o } else { return nil } }
+        // The fields this API documents have their types (the rest of OBS's body is left open).
+        for key in ["service", "stream_attempt_start_time"] where body[key] != nil && string(body[key]) == nil {
+            return .failure(.init(field: key, reason: "a string"))
+        }
+        for key in ["client", "capabilities", "preferences"] where body[key] != nil && object(body[key]) == nil {
+            return .failure(.init(field: key, reason: "an object"))
+        }
         guard let version = string(body["schema_version"]) else { return .failure(.init(field: "schema_version", reason: "required (a string)")) }
         guard schemaVersions.contains(version) else {
             return .failure(.init(field: "schema_version", reason: "one of \(schemaVersions.joined(separator: ", "))"))

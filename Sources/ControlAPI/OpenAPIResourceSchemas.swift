@@ -53,8 +53,13 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "timestampRepairs": integer, "avDriftMs": nullable(integer), "outputs": array(ref("Output")),
                 "tracks": described(array(ref("Track")), "Every track, video first; track 0 of each kind is also `video`/`audio`"),
             ]), "Measured from the media itself, not taken from the publisher's metadata."),
-            "Rendition": object(["width": integer(16...7680), "height": integer(16...4320), "bitrateKbps": integer(100...100_000),
-                                 "fps": orNull(described(number, "1–240; null: the encoder's own rate"))], required: ["width", "height", "bitrateKbps"]),
+            "Rendition": object([
+                "width": .object(["type": .string("integer"), "minimum": .number(16), "maximum": .number(7680), "multipleOf": .number(2)]),
+                "height": .object(["type": .string("integer"), "minimum": .number(16), "maximum": .number(4320), "multipleOf": .number(2)]),
+                "bitrateKbps": integer(100...100_000),
+                "fps": orNull(described(.object(["type": .string("number"), "minimum": .number(1), "maximum": .number(240)]),
+                                        "1–240; null: the encoder's own rate")),
+            ], required: ["width", "height", "bitrateKbps"]),
             "GoLiveRequest": described(object([
                 "service": string, "schema_version": oneOf(GoLiveConfig.schemaVersions),
                 "authentication": described(.object(["type": .string("string"), "minLength": .number(1), "maxLength": .number(256)]), "The stream key"),

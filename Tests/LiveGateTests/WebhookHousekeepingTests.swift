@@ -102,7 +102,8 @@ final class WebhookHousekeepingTests: XCTestCase {
         XCTAssertEqual(since.map(\.type).filter { $0 != "channel.media" }, ["webhook.ping", "channel.live", "channel.offline"])
         let verified = try await StandardWebhooksVerifier.verify(since.map { .init(id: $0.id, timestamp: $0.timestampHeader, signature: $0.signatureHeader, body: $0.body) },
                                                                  secret: newest)
-        XCTAssertEqual(verified, 3)
+        // Every delivery since the rotation (channel.media included, when its report came in time).
+        XCTAssertEqual(verified, since.count)
         setup.gateway.terminate()
         setup.gateway.waitUntilExit()
     }
