@@ -44,11 +44,22 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     public var uptimeSeconds: Double { Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 }
 
     func record(_ frame: MediaFrame, bytes: Int, repairs: Int, video: VideoCodecParameters?, audio: AudioCodecParameters?) {
+        record(frame, bytes: bytes, repairs: repairs) { (video, audio) }
+    }
+
+    /// Per frame: the counters; the codec parameters (`parameters`, asked only then) when a
+    /// frame can change them — a sequence start, metadata, a keyframe, an audio track not yet
+    /// measured — so an ordinary frame copies none of them.
+    func record(_ frame: MediaFrame, bytes: Int, repairs: Int, parameters: () -> (VideoCodecParameters?, AudioCodecParameters?)) {
         let now = Self.nowMs()
         tracker.withLockedValue { t in
             t.record(frame, bytes: bytes, nowMs: now)
             t.timestampRepairs = repairs
             let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
+            let ordinary = frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
+                && !(frame.kind == .audio && (t.tracks[key]?.audio?.sampleRate == nil || (frame.trackId == 0 && t.audio?.sampleRate == nil)))
+            if ordinary { return }
+            let (video, audio) = parameters()
             if frame.kind == .video, let video { t.tracks[key]?.video = video }
             if frame.trackId != 0, frame.packetType == .metadata, let video { t.tracks[key, default: TrackStatsTracker(codec: frame.codec)].video = video }
             if frame.kind == .audio, let audio { t.tracks[key]?.audio = audio }

@@ -119,7 +119,10 @@ public struct TrackStatsTracker: Sendable {
     private var buckets = [UInt64](repeating: 0, count: 11)
     private var bucketSecond: Int64 = -1
     var frames = 0
-    private var recentDTS: [Int64] = []
+    /// The last 120 decode times, as a ring (no shifting per frame).
+    private var recentDTS = [Int64](repeating: 0, count: 120)
+    private var recentNext = 0
+    private var recentCount = 0
     private(set) var recentKeyframes: [Int64] = []
     public var video: VideoCodecParameters?
     public var audio: AudioCodecParameters?
@@ -137,8 +140,9 @@ public struct TrackStatsTracker: Sendable {
         if frame.packetType == .sequenceHeader || frame.packetType == .codedFrames { codec = frame.codec }
         guard frame.packetType == .codedFrames else { return }
         frames += 1
-        recentDTS.append(frame.dts)
-        if recentDTS.count > 120 { recentDTS.removeFirst(recentDTS.count - 120) }
+        recentDTS[recentNext] = frame.dts
+        recentNext = (recentNext + 1) % recentDTS.count
+        recentCount = min(recentCount + 1, recentDTS.count)
         if frame.kind == .video && frame.isKeyframe {
             recentKeyframes.append(frame.dts)
             if recentKeyframes.count > 8 { recentKeyframes.removeFirst() }
@@ -146,8 +150,11 @@ public struct TrackStatsTracker: Sendable {
     }
 
     var frameRate: Double {
-        guard recentDTS.count >= 2, let first = recentDTS.first, let last = recentDTS.last, last > first else { return 0 }
-        return Double(recentDTS.count - 1) * 1000 / Double(last - first)
+        guard recentCount >= 2 else { return 0 }
+        let last = recentDTS[(recentNext + recentDTS.count - 1) % recentDTS.count]
+        let first = recentDTS[(recentNext + recentDTS.count - recentCount) % recentDTS.count]
+        guard last > first else { return 0 }
+        return Double(recentCount - 1) * 1000 / Double(last - first)
     }
 
     func snapshot(_ key: MediaTrackKey, nowMs: Int64, firstSecond: Int64, track0Keyframes: [Int64]) -> TrackStatsSnapshot {

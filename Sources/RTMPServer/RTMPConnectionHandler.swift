@@ -203,20 +203,22 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         case .media(let frame):
             lifecycle?.mediaReceived()
             if let session {
-                let track = machine.parameters(of: MediaTrackKey(kind: frame.kind, trackId: frame.trackId))
+                let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
                 if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig {
-                    logCodec(frame, track)
-                } else if frame.packetType == .metadata, frame.kind == .video, let color = track.video?.color {
+                    logCodec(frame, machine.parameters(of: key))
+                } else if frame.packetType == .metadata, frame.kind == .video, let color = machine.parameters(of: key).video?.color {
                     logger.info("video colour", metadata: ["track": "\(frame.trackId)", "range": "\(color.videoRange ?? "-")",
                                                            "transfer": "\(color.transferCharacteristics.map(String.init) ?? "-")",
                                                            "primaries": "\(color.colorPrimaries.map(String.init) ?? "-")",
                                                            "max.cll": "\(color.maxCLL.map(String.init) ?? "-")"])
-                } else if frame.codec == .vp9, frame.isKeyframe, frame.trackId == 0, !loggedKeyframeSize, track.video?.width != nil {
+                } else if frame.codec == .vp9, frame.isKeyframe, frame.trackId == 0, !loggedKeyframeSize, machine.parameters(of: key).video?.width != nil {
                     loggedKeyframeSize = true // VP9: the size its first keyframe gave
-                    logCodec(frame, track)
+                    logCodec(frame, machine.parameters(of: key))
                 }
-                session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs,
-                               video: track.video, audio: track.audio)
+                session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs) {
+                    let track = self.machine.parameters(of: key)
+                    return (track.video, track.audio)
+                }
                 deps.sink.media(frame, session: session)
             }
         case .mediaSkipped(let reason):

@@ -20,7 +20,27 @@ public enum FLVTagParser {
     /// frames that carry no picture. A multitrack message yields its first track here; ingest
     /// uses `parseVideoMessage`, which returns every track.
     public static func parseVideo(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
-        try parseVideoMessage(payload, timestamp: timestamp).first
+        if !mayHoldSeveralFrames(payload, video: true) { return try parseSingleVideo(payload, timestamp: timestamp) }
+        return try parseVideoMessage(payload, timestamp: timestamp).first
+    }
+
+    /// A message `mayHoldSeveralFrames` says holds at most one frame.
+    private static func parseSingleVideo(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
+        var p = payload
+        guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty video tag") }
+        if b0 & 0x80 != 0 {
+            return try parseExVideo(b0, &p, timestamp: timestamp).last
+        }
+        return try parseClassicVideo(b0, &p, timestamp: timestamp)
+    }
+
+    /// Whether a message may hold more than one frame (E-RTMP `Multitrack`, or ModEx in front of
+    /// a packet type that may be one): only those take the array path. Every other message — all
+    /// of a classic single-track publish — is parsed without allocating.
+    public static func mayHoldSeveralFrames(_ payload: ByteBuffer, video: Bool) -> Bool {
+        guard let b0 = payload.getInteger(at: payload.readerIndex, as: UInt8.self) else { return false }
+        if video { return b0 & 0x80 != 0 && (b0 & 0x0F == 6 || b0 & 0x0F == 7) }
+        return b0 >> 4 == 9 && (b0 & 0x0F == 5 || b0 & 0x0F == 7)
     }
 
     /// Parses a whole video message: legacy FLV, or an E-RTMP `ExVideoTagHeader` with its ModEx
@@ -31,10 +51,13 @@ public enum FLVTagParser {
         var p = payload
         guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty video tag") }
         if b0 & 0x80 != 0 { return try parseExVideo(b0, &p, timestamp: timestamp) }
+        return try parseClassicVideo(b0, &p, timestamp: timestamp).map { [$0] } ?? []
+    }
 
+    private static func parseClassicVideo(_ b0: UInt8, _ p: inout ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
         let frameType = b0 >> 4
         let codecID = b0 & 0x0F
-        if frameType == 5 { return [] } // video info/command frame
+        if frameType == 5 { return nil } // video info/command frame
         let codec: MediaCodec
         switch codecID {
         case 7: codec = .h264
@@ -58,8 +81,8 @@ public enum FLVTagParser {
             }
             cts = c
         }
-        return [MediaFrame(kind: .video, codec: codec, packetType: packetType, isKeyframe: frameType == 1 || frameType == 4,
-                           dts: Int64(timestamp), compositionTimeOffset: cts, data: p, legacyAudio: nil)]
+        return MediaFrame(kind: .video, codec: codec, packetType: packetType, isKeyframe: frameType == 1 || frameType == 4,
+                          dts: Int64(timestamp), compositionTimeOffset: cts, data: p, legacyAudio: nil)
     }
 
     private static func videoCodec(_ fourCC: UInt32) throws(Malformed) -> MediaCodec {
@@ -184,7 +207,13 @@ public enum FLVTagParser {
     /// Parses an audio message whose body holds one track (the first, for a multitrack one;
     /// ingest uses `parseAudioMessage`).
     public static func parseAudio(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
-        try parseAudioMessage(payload, timestamp: timestamp).first
+        if !mayHoldSeveralFrames(payload, video: false) {
+            var p = payload
+            guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty audio tag") }
+            if b0 >> 4 == 9 { return try parseExAudio(b0, &p, timestamp: timestamp).last }
+            return try parseClassicAudio(b0, &p, timestamp: timestamp)
+        }
+        return try parseAudioMessage(payload, timestamp: timestamp).first
     }
 
     /// Parses a whole audio message: legacy FLV, or an E-RTMP `ExAudioTagHeader` (FourCC,
@@ -192,8 +221,12 @@ public enum FLVTagParser {
     public static func parseAudioMessage(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> [MediaFrame] {
         var p = payload
         guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty audio tag") }
+        if b0 >> 4 == 9 { return try parseExAudio(b0, &p, timestamp: timestamp) }
+        return [try parseClassicAudio(b0, &p, timestamp: timestamp)]
+    }
+
+    private static func parseClassicAudio(_ b0: UInt8, _ p: inout ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame {
         let soundFormat = b0 >> 4
-        if soundFormat == 9 { return try parseExAudio(b0, &p, timestamp: timestamp) }
         let rates = [5512, 11025, 22050, 44100]
         var header = FLVAudioHeader(sampleRate: rates[Int((b0 >> 2) & 0x03)], channels: Int(b0 & 0x01) + 1,
                                     bitsPerSample: (b0 & 0x02) != 0 ? 16 : 8)
@@ -214,8 +247,8 @@ public enum FLVTagParser {
             guard let aacPacketType = p.readInteger(as: UInt8.self) else { throw Malformed(description: "truncated AAC audio tag") }
             packetType = aacPacketType == 0 ? .sequenceHeader : .codedFrames
         }
-        return [MediaFrame(kind: .audio, codec: codec, packetType: packetType, isKeyframe: true,
-                           dts: Int64(timestamp), compositionTimeOffset: 0, data: p, legacyAudio: header)]
+        return MediaFrame(kind: .audio, codec: codec, packetType: packetType, isKeyframe: true,
+                          dts: Int64(timestamp), compositionTimeOffset: 0, data: p, legacyAudio: header)
     }
 
     private static func audioCodec(_ fourCC: UInt32) throws(Malformed) -> MediaCodec {

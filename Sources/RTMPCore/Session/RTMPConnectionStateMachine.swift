@@ -294,11 +294,27 @@ public struct RTMPConnectionStateMachine {
             droppedEarlyMedia += 1
             return
         }
+        let video = message.typeID == .video
+        // One frame per message (every classic publish): parsed without an array.
+        if !FLVTagParser.mayHoldSeveralFrames(message.payload, video: video) {
+            let single: MediaFrame?
+            do {
+                single = video ? try FLVTagParser.parseVideo(message.payload, timestamp: message.timestamp)
+                               : try FLVTagParser.parseAudio(message.payload, timestamp: message.timestamp)
+            } catch {
+                skippedMediaMessages += 1
+                emit(.mediaSkipped(reason: error.description))
+                return
+            }
+            guard let frame = single else { return }
+            mediaBytes &+= UInt64(message.payload.readableBytes)
+            measureAndEmit(frame, timestamp: message.timestamp)
+            return
+        }
         let parsed: [MediaFrame]
         do {
-            parsed = message.typeID == .video
-                ? try FLVTagParser.parseVideoMessage(message.payload, timestamp: message.timestamp)
-                : try FLVTagParser.parseAudioMessage(message.payload, timestamp: message.timestamp)
+            parsed = video ? try FLVTagParser.parseVideoMessage(message.payload, timestamp: message.timestamp)
+                           : try FLVTagParser.parseAudioMessage(message.payload, timestamp: message.timestamp)
         } catch {
             skippedMediaMessages += 1
             emit(.mediaSkipped(reason: error.description))
@@ -306,18 +322,21 @@ public struct RTMPConnectionStateMachine {
         }
         guard !parsed.isEmpty else { return }
         mediaBytes &+= UInt64(message.payload.readableBytes)
-        for var frame in parsed {
-            if frame.trackId == 0 {
-                measureDefaultTrack(&frame, timestamp: message.timestamp)
-            } else {
-                let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
-                var track = extraTracks[key] ?? TrackMeasurement()
-                track.measure(&frame, timestamp: message.timestamp)
-                if frame.packetType == .codedFrames { if frame.kind == .video { videoFrames += 1 } else { audioFrames += 1 } }
-                extraTracks[key] = track
-            }
-            emit(.media(frame))
+        for frame in parsed { measureAndEmit(frame, timestamp: message.timestamp) }
+    }
+
+    private mutating func measureAndEmit(_ frame: MediaFrame, timestamp: UInt32) {
+        var frame = frame
+        if frame.trackId == 0 {
+            measureDefaultTrack(&frame, timestamp: timestamp)
+        } else {
+            let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
+            var track = extraTracks[key] ?? TrackMeasurement()
+            track.measure(&frame, timestamp: timestamp)
+            if frame.packetType == .codedFrames { if frame.kind == .video { videoFrames += 1 } else { audioFrames += 1 } }
+            extraTracks[key] = track
         }
+        emit(.media(frame))
     }
 
     /// Track 0: the session's own timelines and parameters (what `/stats` shows at the top level).
