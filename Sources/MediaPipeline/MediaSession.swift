@@ -115,7 +115,7 @@ final class MediaSession: Sendable {
                     (video.width, video.height) = (size.width, size.height)
                     Self.update(video, &s)
                 }
-                if frame.kind == .audio, s.audios[frame.trackId] == nil, frame.codec != .aac, var track = TrackFormat.audio(frame) {
+                if frame.kind == .audio, frame.codec != .aac, s.audios[frame.trackId] == nil, var track = TrackFormat.audio(frame) {
                     // Codecs without a sequence header (MP3 …) are described by their first frame.
                     track.language = s.languages[frame.trackId]
                     Self.update(track, &s)

@@ -57,11 +57,14 @@ public final class IngestSession: Sendable, CustomStringConvertible {
             t.timestampRepairs = repairs
             let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
             let ordinary = frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
-                && !(frame.kind == .audio && (t.tracks[key]?.audio?.sampleRate == nil || (frame.trackId == 0 && t.audio?.sampleRate == nil)))
+                && !(frame.kind == .audio && (!t.tracks.audioRateKnown(key) || (frame.trackId == 0 && t.audio?.sampleRate == nil)))
             if ordinary { return }
             let (video, audio) = parameters()
             if frame.kind == .video, let video { t.tracks[key]?.video = video }
-            if frame.trackId != 0, frame.packetType == .metadata, let video { t.tracks[key, default: TrackStatsTracker(codec: frame.codec)].video = video }
+            if frame.trackId != 0, frame.packetType == .metadata, let video {
+                if t.tracks[key] == nil { t.tracks[key] = TrackStatsTracker(codec: frame.codec) }
+                t.tracks[key]?.video = video
+            }
             if frame.kind == .audio, let audio { t.tracks[key]?.audio = audio }
             guard frame.trackId == 0 else { return }
             if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig || (frame.packetType == .metadata && video != nil) {

@@ -22,7 +22,7 @@ public struct IngestStatsTracker: Sendable {
     public var video: VideoCodecParameters?
     public var audio: AudioCodecParameters?
     /// Every track of the publish, track 0 included (docs/contract.md §4 `tracks`).
-    public var tracks: [MediaTrackKey: TrackStatsTracker] = [:]
+    public var tracks = TrackTable()
 
     public init() {}
 
@@ -35,9 +35,12 @@ public struct IngestStatsTracker: Sendable {
         let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
         // A track exists once it sends a sequence start or a frame (not for a metadata packet
         // alone: FFmpeg sends HEVC colour info outside the multitrack wrapper).
-        let known = tracks[key] != nil
-        if known || ((frame.packetType == .sequenceHeader || frame.packetType == .codedFrames) && tracks.count < Self.maxTracks) {
-            tracks[key, default: TrackStatsTracker(codec: frame.codec)].record(frame, bytes: bytes, nowMs: nowMs)
+        // In place (no copy of the tracker): nil when the track is new.
+        if tracks[key]?.record(frame, bytes: bytes, nowMs: nowMs) != nil {
+        } else if (frame.packetType == .sequenceHeader || frame.packetType == .codedFrames) && tracks.count < Self.maxTracks {
+            var tracker = TrackStatsTracker(codec: frame.codec)
+            tracker.record(frame, bytes: bytes, nowMs: nowMs)
+            tracks[key] = tracker
         }
         guard frame.packetType == .codedFrames, frame.trackId == 0 else { return }
         if frame.kind == .video {
@@ -94,7 +97,7 @@ public struct IngestStatsTracker: Sendable {
             drift = (v.dts - a.dts) - (v.arrivalMs - a.arrivalMs)
         }
         let track0Keyframes = tracks[MediaTrackKey(kind: .video, trackId: 0)]?.recentKeyframes ?? []
-        let trackSnapshots = tracks.keys.sorted().compactMap { key in
+        let trackSnapshots = tracks.keys.compactMap { key in
             tracks[key]?.snapshot(key, nowMs: nowMs, firstSecond: copy.firstSecond, track0Keyframes: track0Keyframes)
         }
         return IngestStatsSnapshot(
@@ -109,6 +112,46 @@ public struct IngestStatsTracker: Sendable {
     /// E-RTMP track ids are a byte per kind: a publisher cannot make more than 512 entries,
     /// but a bound here keeps the per-frame map small whatever it sends.
     static let maxTracks = 64
+}
+
+/// The per-track trackers: track 0 of each kind in their own fields (every frame of a classic
+/// publish: no hashing on the hot path), other tracks in a dictionary.
+public struct TrackTable: Sendable {
+    private var video0: TrackStatsTracker?
+    private var audio0: TrackStatsTracker?
+    private var others: [MediaTrackKey: TrackStatsTracker] = [:]
+
+    public init() {}
+
+    public subscript(key: MediaTrackKey) -> TrackStatsTracker? {
+        get {
+            if key.trackId == 0 { return key.kind == .video ? video0 : audio0 }
+            return others[key]
+        }
+        _modify {
+            if key.trackId == 0 {
+                if key.kind == .video { yield &video0 } else { yield &audio0 }
+            } else {
+                yield &others[key]
+            }
+        }
+    }
+
+    /// Whether the track's audio sample rate is known (read in place, per audio frame).
+    func audioRateKnown(_ key: MediaTrackKey) -> Bool {
+        if key.trackId == 0 { return audio0?.audio?.sampleRate != nil }
+        return others[key]?.audio?.sampleRate != nil
+    }
+
+    public var count: Int { (video0 == nil ? 0 : 1) + (audio0 == nil ? 0 : 1) + others.count }
+
+    /// Video first, then audio, each by track id.
+    public var keys: [MediaTrackKey] {
+        var all = Array(others.keys)
+        if video0 != nil { all.append(MediaTrackKey(kind: .video, trackId: 0)) }
+        if audio0 != nil { all.append(MediaTrackKey(kind: .audio, trackId: 0)) }
+        return all.sorted()
+    }
 }
 
 /// One track's figures: bytes per second (the last 11 s), frames, frame rate from its own
