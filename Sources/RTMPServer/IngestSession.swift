@@ -56,9 +56,10 @@ public final class IngestSession: Sendable, CustomStringConvertible {
             t.record(frame, bytes: bytes, nowMs: now)
             t.timestampRepairs = repairs
             let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
-            let ordinary = frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
-                && !(frame.kind == .audio && (!t.tracks.audioRateKnown(key) || (frame.trackId == 0 && t.audio?.sampleRate == nil)))
-            if ordinary { return }
+            if frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
+                && !(frame.kind == .audio && (!t.tracks.audioRateKnown(key) || (frame.trackId == 0 && t.audio?.sampleRate == nil))) {
+                return
+            }
             let (video, audio) = parameters()
             if frame.kind == .video, let video { t.tracks[key]?.video = video }
             if frame.trackId != 0, frame.packetType == .metadata, let video {

@@ -22,6 +22,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private let deps: Dependencies
     private let connectionID: UInt64
     private var machine: RTMPConnectionStateMachine
+    /// Audio tracks whose sample rate is known (by track id): their frames carry no parameters.
+    private var audioMeasured = [Bool](repeating: false, count: 256)
     private var logger: Logger
     private var remoteIP = "unknown"
     private var remoteAddress = "unknown"
@@ -215,9 +217,16 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
                     loggedKeyframeSize = true // VP9: the size its first keyframe gave
                     logCodec(frame, machine.parameters(of: key))
                 }
-                session.record(frame, bytes: frame.data.readableBytes, repairs: machine.timestampRepairs) {
-                    let track = self.machine.parameters(of: key)
-                    return (track.video, track.audio)
+                // Codec parameters only with a frame that can change them (most frames carry none:
+                // no copies per frame); an audio track counts as measured once its rate is known.
+                let repairs = machine.timestampRepairs
+                if frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
+                    && !(frame.kind == .audio && !audioMeasured[Int(frame.trackId)]) {
+                    session.record(frame, bytes: frame.data.readableBytes, repairs: repairs, video: nil, audio: nil)
+                } else {
+                    let track = machine.parameters(of: key)
+                    if frame.kind == .audio, track.audio?.sampleRate != nil { audioMeasured[Int(frame.trackId)] = true }
+                    session.record(frame, bytes: frame.data.readableBytes, repairs: repairs, video: track.video, audio: track.audio)
                 }
                 deps.sink.media(frame, session: session)
             }

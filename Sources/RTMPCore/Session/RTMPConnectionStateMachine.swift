@@ -82,9 +82,9 @@ public struct RTMPConnectionStateMachine {
     }
 
     /// Timestamp repairs on both tracks (non-monotonic DTS).
-    public var timestampRepairs: Int {
-        extraTracks.values.reduce(videoTimeline.repairs + audioTimeline.repairs) { $0 + $1.timeline.repairs }
-    }
+    public var timestampRepairs: Int { videoTimeline.repairs + audioTimeline.repairs + extraTrackRepairs }
+    /// Repairs on tracks other than 0, kept as a sum (read per frame: no walk over the tracks).
+    private var extraTrackRepairs = 0
 
     /// What is known of one track's codec (track 0: `videoParameters`/`audioParameters`).
     public func parameters(of key: MediaTrackKey) -> TrackMeasurement {
@@ -332,7 +332,9 @@ public struct RTMPConnectionStateMachine {
         } else {
             let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
             var track = extraTracks[key] ?? TrackMeasurement()
+            let before = track.timeline.repairs
             track.measure(&frame, timestamp: timestamp)
+            extraTrackRepairs += track.timeline.repairs - before
             if frame.packetType == .codedFrames { if frame.kind == .video { videoFrames += 1 } else { audioFrames += 1 } }
             extraTracks[key] = track
         }
