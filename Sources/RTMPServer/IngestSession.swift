@@ -43,14 +43,10 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     /// Seconds since publishing started.
     public var uptimeSeconds: Double { Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 }
 
+    /// Per frame: the counters; the codec parameters only when a frame can change them — a
+    /// sequence start, metadata, a keyframe, an audio track not yet measured (the handler passes
+    /// none with other frames) — so an ordinary frame copies none of them.
     func record(_ frame: MediaFrame, bytes: Int, repairs: Int, video: VideoCodecParameters?, audio: AudioCodecParameters?) {
-        record(frame, bytes: bytes, repairs: repairs) { (video, audio) }
-    }
-
-    /// Per frame: the counters; the codec parameters (`parameters`, asked only then) when a
-    /// frame can change them — a sequence start, metadata, a keyframe, an audio track not yet
-    /// measured — so an ordinary frame copies none of them.
-    func record(_ frame: MediaFrame, bytes: Int, repairs: Int, parameters: () -> (VideoCodecParameters?, AudioCodecParameters?)) {
         let now = Self.nowMs()
         tracker.withLockedValue { t in
             t.record(frame, bytes: bytes, nowMs: now)
@@ -60,7 +56,6 @@ public final class IngestSession: Sendable, CustomStringConvertible {
                 && !(frame.kind == .audio && (!t.tracks.audioRateKnown(key) || (frame.trackId == 0 && t.audio?.sampleRate == nil))) {
                 return
             }
-            let (video, audio) = parameters()
             if frame.kind == .video, let video { t.tracks[key]?.video = video }
             if frame.trackId != 0, frame.packetType == .metadata, let video {
                 if t.tracks[key] == nil { t.tracks[key] = TrackStatsTracker(codec: frame.codec) }

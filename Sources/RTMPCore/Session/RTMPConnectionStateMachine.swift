@@ -295,34 +295,25 @@ public struct RTMPConnectionStateMachine {
             return
         }
         let video = message.typeID == .video
-        // One frame per message (every classic publish): parsed without an array.
-        if !FLVTagParser.mayHoldSeveralFrames(message.payload, video: video) {
-            let single: MediaFrame?
-            do {
-                single = video ? try FLVTagParser.parseVideo(message.payload, timestamp: message.timestamp)
-                               : try FLVTagParser.parseAudio(message.payload, timestamp: message.timestamp)
-            } catch {
-                skippedMediaMessages += 1
-                emit(.mediaSkipped(reason: error.description))
+        let (payload, timestamp) = (message.payload, message.timestamp)
+        do {
+            // One frame per message (every classic publish): parsed without an array.
+            if !FLVTagParser.mayHoldSeveralFrames(payload, video: video) {
+                guard let frame = video ? try FLVTagParser.parseVideo(payload, timestamp: timestamp)
+                                        : try FLVTagParser.parseAudio(payload, timestamp: timestamp) else { return }
+                mediaBytes &+= UInt64(payload.readableBytes)
+                measureAndEmit(frame, timestamp: timestamp)
                 return
             }
-            guard let frame = single else { return }
-            mediaBytes &+= UInt64(message.payload.readableBytes)
-            measureAndEmit(frame, timestamp: message.timestamp)
-            return
-        }
-        let parsed: [MediaFrame]
-        do {
-            parsed = video ? try FLVTagParser.parseVideoMessage(message.payload, timestamp: message.timestamp)
-                           : try FLVTagParser.parseAudioMessage(message.payload, timestamp: message.timestamp)
+            let parsed = video ? try FLVTagParser.parseVideoMessage(payload, timestamp: timestamp)
+                               : try FLVTagParser.parseAudioMessage(payload, timestamp: timestamp)
+            guard !parsed.isEmpty else { return }
+            mediaBytes &+= UInt64(payload.readableBytes)
+            for frame in parsed { measureAndEmit(frame, timestamp: timestamp) }
         } catch {
             skippedMediaMessages += 1
             emit(.mediaSkipped(reason: error.description))
-            return
         }
-        guard !parsed.isEmpty else { return }
-        mediaBytes &+= UInt64(message.payload.readableBytes)
-        for frame in parsed { measureAndEmit(frame, timestamp: message.timestamp) }
     }
 
     private mutating func measureAndEmit(_ frame: MediaFrame, timestamp: UInt32) {
