@@ -78,7 +78,7 @@ enum GoLiveConfig {
         let fps = Double(num) / Double(den)
         var heights = [height] + rungHeights.filter { $0 < height && $0 >= 240 }
         heights = Array(heights.prefix(max(1, min(request.maximumVideoTracks ?? defaultMaxTracks, 5))))
-        var rungs = heights.map { h -> Rendition in
+        let rungs = heights.map { h -> Rendition in
             let w = Int((Double(h) * aspect / 2).rounded()) * 2 // the nearest even width (854 for 480 at 16:9)
             return Rendition(width: h == height ? width : w, height: h, fpsNumerator: num, fpsDenominator: den,
                              bitrateKbps: bitrate(height: h, fps: fps))
