@@ -104,7 +104,7 @@ extension ControlAPI {
         let (user, empty) = listUser(query.userId, context)
         if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
         query.userId = user
-        return Envelope.response(data: try await renderLive(try await store.listChannels(query)))
+        return Envelope.response(data: Self.withoutStreamKeys(try await renderLive(try await store.listChannels(query)), for: context))
     }
 
     /// A token bound to a user creates and keeps channels of that user only.
@@ -114,9 +114,21 @@ extension ControlAPI {
         if let userId = fields.userId, userId != bound { throw APIError.invalid(["userId": "must be this token's user"]) }
     }
 
+    /// A `stats:read` token watches channels; it never sees a stream key (`streamId` null).
+    static func withoutStreamKeys(_ value: JSONValue, for context: APIRequestContext) -> JSONValue {
+        guard context.grant?.isOperatorReadOnly == true else { return value }
+        func redact(_ v: JSONValue) -> JSONValue {
+            guard case .object(var o) = v else { return v }
+            if o["streamId"] != nil { o["streamId"] = .null }
+            if case .array(let items)? = o["items"] { o["items"] = .array(items.map(redact)) }
+            return .object(o)
+        }
+        return redact(value)
+    }
+
     func getChannel(_ context: APIRequestContext) async throws -> Response {
         guard let channel = try await store.channel(id: try parameter(context, "id")) else { throw APIError.notFound("channel") }
-        return Envelope.response(data: try await renderLive(channel))
+        return Envelope.response(data: Self.withoutStreamKeys(try await renderLive(channel), for: context))
     }
 
     /// PUT replaces every writable field (missing ones take their defaults); PATCH changes only

@@ -92,6 +92,7 @@ public struct ControlAPI: Sendable {
         // API, not in the OpenAPI document; every request must carry a node's signature.
         router.on(RouterPath("/internal/v1/hls/{channel}/{file}"), method: .get) { request, context in try await internalHLSFile(request, context) }
         router.on(RouterPath("/internal/v1/videos/{id}/file"), method: .get) { request, context in try await internalVideoFile(request, context) }
+        router.on(RouterPath("/internal/v1/channels/{id}/stats/history"), method: .get) { request, context in try await internalStatsHistory(request, context) }
         let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, .trace]
         for (path, allowed) in methodsByPath {
             for method in allMethods where !allowed.contains(method) {
@@ -137,8 +138,8 @@ public struct ControlAPI: Sendable {
                      OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },
             APIRoute(.post, "/v1/channels", operation: "createChannel", "Create a channel", access: .scope(.channelsWrite), status: 201,
                      .json("Channel", request: "ChannelCreate", limited: true, links: channelLinks)) { r, c in try await createChannel(r, c) },
-            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", access: .scope(.channelsRead), query: Self.channelFilters + QueryParameter.ordered(newestFirst: false), .json("ChannelPage")) { r, c in try await listChannels(r, c) },
-            APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel", access: .scope(.channelsRead), .json("Channel")) { _, c in try await getChannel(c) },
+            APIRoute(.get, "/v1/channels", operation: "listChannels", "List channels", access: .operatorRead(.channelsRead), query: Self.channelFilters + QueryParameter.ordered(newestFirst: false), .json("ChannelPage")) { r, c in try await listChannels(r, c) },
+            APIRoute(.get, "/v1/channels/{id}", operation: "getChannel", "Read a channel", access: .operatorRead(.channelsRead), .json("Channel")) { _, c in try await getChannel(c) },
             APIRoute(.put, "/v1/channels/{id}", operation: "replaceChannel", "Replace a channel", access: .scope(.channelsWrite), .json("Channel", request: "ChannelCreate")) { r, c in try await updateChannel(r, c, replace: true) },
             APIRoute(.patch, "/v1/channels/{id}", operation: "updateChannel", "Update a channel (JSON Merge Patch)", access: .scope(.channelsWrite), .json("Channel", request: "ChannelPatch")) { r, c in try await updateChannel(r, c, replace: false) },
             APIRoute(.delete, "/v1/channels/{id}", operation: "deleteChannel", "Delete a channel (kicks a live publisher)", access: .scope(.channelsWrite), status: 204, .noContent) { _, c in try await deleteChannel(c) },
@@ -160,9 +161,11 @@ public struct ControlAPI: Sendable {
             APIRoute(.post, "/v1/channels/{id}/clear-cooldown", operation: "clearChannelCooldown",
                      "End the channel's limit cooldown: its publishes are accepted again (an operator's call: tokens bound to a user may not)",
                      access: .unbound(.channelsWrite), .json("Channel")) { _, c in try await clearCooldown(c) },
-            APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media", access: .scope(.channelsRead), .json("ChannelStats")) { _, c in try await channelStats(c) },
+            APIRoute(.get, "/v1/channels/{id}/stats", operation: "getChannelStats", "Live ingest stats, measured from the media", access: .operatorRead(.channelsRead), .json("ChannelStats")) { _, c in try await channelStats(c) },
+            APIRoute(.get, "/v1/channels/{id}/stats/history", operation: "getChannelStatsHistory", "The last hour of 10 s stats points",
+                     access: .operatorRead(.channelsRead), query: [Self.historyWindow], .json("StatsHistory")) { r, c in try await channelStatsHistory(r, c) },
             APIRoute(.get, "/v1/system/stats", operation: "getSystemStats", "Connections, live channels, ingest bit rate, CPU, memory, store health", access: .unbound(.statsRead), .json("SystemStats")) { _, _ in await systemStats() },
-            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .scope(.channelsRead), query: QueryParameter.ordered(newestFirst: true), .json("SessionPage")) { r, c in try await listSessions(r, c) },
+            APIRoute(.get, "/v1/channels/{id}/sessions", operation: "listChannelSessions", "Publish history with end reasons", access: .operatorRead(.channelsRead), query: QueryParameter.ordered(newestFirst: true), .json("SessionPage")) { r, c in try await listSessions(r, c) },
             APIRoute(.post, "/v1/webhooks/{id}/test", operation: "testWebhook", "Send webhook.ping now and return the receiver's answer", access: .unbound(.webhooks), .json("WebhookTestResult")) { _, c in try await testWebhook(c) },
             APIRoute(.post, "/v1/channels/{id}/playback-tokens", operation: "createPlaybackToken", "Mint a playback token for a signed channel",
                      access: .scope(.channelsRead), status: 201, { var c = OperationContract.json("PlaybackToken", request: "PlaybackTokenCreate"); c.requestOptional = true; return c }()) { r, c in
@@ -199,7 +202,7 @@ public struct ControlAPI: Sendable {
                      OperationContract(statuses: [409: [4090]],
                                        descriptions: [409: "This node itself, or a node whose heartbeat is fresh: stop it first (4090)"])) { _, c in try await forgetNode(c) },
             APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", access: .anyToken, .json("System")) { _, _ in await system() },
-            APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first", access: .scope(.channelsRead),
+            APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first", access: .operatorRead(.channelsRead),
                      query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
             APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", access: .scope(.channelsWrite), status: 201,
                      .json("Forward", request: "ForwardCreate", limited: true, links: forwardLinks)) { r, c in try await createForward(r, c) },

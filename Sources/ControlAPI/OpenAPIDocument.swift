@@ -129,7 +129,8 @@ extension ControlAPI {
             for status in [401, 429, 503] { errors[status] = errorDescriptions[status] }
             if let scope = route.scope {
                 let unbound = route.access == RouteAccess.unbound(scope) ? ", or is bound to a user" : ""
-                errors[403] = "The token lacks the \(scope.rawValue) scope\(unbound) (4030)" + (contract.limited ? "; or a user limit or fixed cap was reached (4031)" : "")
+                let orStats = route.access == RouteAccess.operatorRead(scope) ? " (and stats:read)" : ""
+                errors[403] = "The token lacks the \(scope.rawValue) scope\(orStats)\(unbound) (4030)" + (contract.limited ? "; or a user limit or fixed cap was reached (4031)" : "")
             }
         }
         if !route.pathParameters.isEmpty { errors[404] = errorDescriptions[404] }

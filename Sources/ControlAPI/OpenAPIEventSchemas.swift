@@ -22,7 +22,9 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "remoteAddr": string, "encoder": string, "startedAt": dateTime, "endedAt": nullable(dateTime),
                 "endReason": nullable(string), "bytesIn": integer,
                 "encoderCaps": described(nullable(ref("EncoderCaps")), "What an Enhanced-RTMP encoder declared in connect (null for a classic one)"),
+                "health": described(nullable(ref("HealthSeconds")), "Seconds in each health state (null until the connection ended)"),
             ]),
+            "HealthSeconds": object(["healthySec": number, "degradedSec": number, "starvingSec": number]),
             "EncoderCaps": object([
                 "fourCcList": array(string),
                 "videoFourCcInfoMap": described(.object(["type": .string("object"), "additionalProperties": integer]),
@@ -38,6 +40,7 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 "bytesIn": integer, "videoFrames": integer, "audioFrames": integer,
                 "reason": nullable(oneOf(OfflineReason.allCases.map(\.rawValue))), "connections": array(ref("EventSessionConnection")),
                 "media": described(nullable(ref("SessionMedia")), "The tracks channel.media reported (null until then)"),
+                "health": described(ref("HealthSeconds"), "Seconds the stream spent in each health state, over its ended connections"),
             ]), "A publish session, over all its connections (figures so far while it runs)."),
             "MediaVideoTrack": object([
                 "codec": described(string, "h264, hevc, av1, vp9 …"), "profile": nullable(string), "level": nullable(integer),
@@ -97,6 +100,12 @@ enum OpenAPIEventSchemas: JSONSchemaVocabulary {
                 + "sent again only when a reconnecting publisher brings other tracks.",
              object(["channel": nullable(ref("EventChannel")), "session": ref("EventSession"),
                      "video": nullable(ref("MediaVideoTrack")), "audio": nullable(ref("MediaAudioTrack"))])),
+            (.channelHealthChanged, "A live stream's health changed (docs/contract.md §4, \"Stream health\"): at most one per channel per "
+                + "health.eventIntervalSec (30 s); the state at the end of a burst is always sent.",
+             object(["channel": nullable(ref("EventChannel")), "sessionId": string, "nodeId": string,
+                     "health": oneOf(HealthState.allCases.map(\.rawValue)), "previous": oneOf(HealthState.allCases.map(\.rawValue)),
+                     "reasons": described(array(string), "Why, e.g. \"fps 17 of 30\", \"keyframe interval 8.0 s\" (empty when healthy)"),
+                     "figures": ref("StreamHealth")])),
             (.videoReady, "A recording is finished, verified and on record (null channel: it was deleted).",
              object(["channel": nullable(ref("EventChannel")), "video": ref("EventVideo")])),
             (.videoDeleted, "A recording and its file were deleted: through the API, or by recordings.retentionDays (reason).",

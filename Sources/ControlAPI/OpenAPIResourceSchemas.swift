@@ -20,7 +20,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
         let channelProperties: [String: JSONValue] = [
             "id": string, "userId": string, "name": string, "description": string, "tags": array(string),
             "streamUrl": described(string, "rtmp://HOST:PORT/APP: where to publish"),
-            "streamId": described(string, "The stream key: a secret, shown only by the API"),
+            "streamId": described(nullable(string), "The stream key: a secret, shown only by the API (null to a read-only stats:read token)"),
             "status": oneOf(Channel.Status.allCases.map(\.rawValue)), "enabled": boolean, "hls": boolean, "record": boolean,
             "reconnectWindowSec": integer, "duplicatePolicy": oneOf(Channel.DuplicatePolicy.allCases.map(\.rawValue)),
             "metadata": .object(["type": .string("object")]), "createdAt": dateTime, "updatedAt": dateTime, "lastLiveAt": nullable(dateTime),
@@ -52,6 +52,7 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "audio": nullable(ref("AudioParameters")),
                 "timestampRepairs": integer, "avDriftMs": nullable(integer), "outputs": array(ref("Output")),
                 "tracks": described(array(ref("Track")), "Every track, video first; track 0 of each kind is also `video`/`audio`"),
+                "health": described(nullable(ref("StreamHealth")), "While a publisher is connected"),
             ]), "Measured from the media itself, not taken from the publisher's metadata."),
             "Rendition": object([
                 "width": .object(["type": .string("integer"), "minimum": .number(16), "maximum": .number(7680), "multipleOf": .number(2)]),
@@ -86,6 +87,28 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                                        "matrixCoefficients": nullable(integer)]),
             "AudioParameters": object(["codec": string, "sampleRate": nullable(integer), "channels": nullable(integer),
                                        "channelLayout": described(nullable(string), "From an Enhanced-RTMP MultichannelConfig")]),
+            "StatsHistory": described(object([
+                "channelId": string, "status": string, "windowSec": number, "intervalSec": integer,
+                "sessionId": described(nullable(string), "The session the points are of (the channel's latest; null: none kept)"),
+                "nodeId": described(nullable(string), "The node that measured them"), "updatedAt": nullable(dateTime),
+                "points": array(ref("StatsPoint")),
+            ]), "docs/contract.md §4, \"Stats history\": kept in memory for the last hour of live and recently live channels."),
+            "StatsPoint": object([
+                "at": described(dateTime, "End of the 10 s the point covers (UTC, a multiple of 10 s)"), "bitrateKbps": number,
+                "videoKbps": number, "audioKbps": number, "fps": described(number, "Video frames received per second"),
+                "keyframeIntervalSec": nullable(number), "health": described(oneOf(HealthState.allCases.map(\.rawValue)), "The worst state in the 10 s"),
+                "droppedPackets": described(integer, "Packets the outputs dropped in the 10 s"),
+            ]),
+            "StreamHealth": described(object([
+                "state": oneOf(HealthState.allCases.map(\.rawValue)), "reasons": array(string), "since": dateTime,
+                "receivedFps": described(nullable(number), "Frames received per second over the health window (10 s)"),
+                "streamFps": described(nullable(number), "The stream's own rate: declared, else from its timestamps"),
+                "videoKbps": nullable(number), "audioKbps": nullable(number),
+                "keyframeIntervalSec": described(nullable(number), "The last interval, or the open one if longer"),
+                "medianKeyframeIntervalSec": nullable(number), "avDriftMs": nullable(integer),
+                "timestampLagMs": described(nullable(integer), "How far the stream's timestamps fall behind the wall clock since the connection's first frame"),
+                "droppedPackets": integer, "seconds": ref("HealthSeconds"),
+            ]), "docs/contract.md §4, \"Stream health\""),
             "Track": described(object([
                 "trackId": integer, "kind": oneOf(["video", "audio"]), "codec": string, "bitrateKbps": described(number, "Over the last 10 s"),
                 "frames": integer, "frameRate": nullable(number), "keyframeIntervalSec": nullable(number),

@@ -159,6 +159,16 @@ public final class PeerRelay: Sendable {
         return download
     }
 
+    /// A small JSON answer of another node's internal endpoint (its envelope's `data`); nil when
+    /// it cannot be had (unreachable, not 200, not JSON). Not cached: figures change by the second.
+    func json(node: NodeRecord, path: String) async -> JSONValue? {
+        let download = SharedDownload()
+        await run(download, node: node, path: path, headers: [])
+        guard case .answered(let status, _) = await download.head(), status == 200, let body = try? await download.whole(),
+              case .object(let envelope)? = JSONValue.parse(String(buffer: body)) else { return nil }
+        return envelope["data"]
+    }
+
     /// A recording's bytes from the node holding it, with the caller's range headers; streamed.
     func video(node: NodeRecord, id: String, headers: [(String, String)]) -> SharedDownload {
         let download = SharedDownload()

@@ -77,17 +77,8 @@ public struct StreamHealthMonitor: Sendable {
         public var at: Date
     }
 
-    /// One 10 s point of `stats/history`; `health` is the worst state seen in it.
-    public struct Point: Sendable, Equatable {
-        public var at: Date
-        public var bitrateKbps: Double
-        public var videoKbps: Double
-        public var audioKbps: Double
-        public var fps: Double
-        public var keyframeIntervalSec: Double?
-        public var health: HealthState
-        public var droppedPackets: Int
-    }
+    /// One 10 s point of `stats/history`.
+    public typealias Point = StatsPoint
 
     public struct Output: Sendable, Equatable {
         public var change: Change?
@@ -106,6 +97,8 @@ public struct StreamHealthMonitor: Sendable {
     /// The session's seconds in each state (this node's share), and the current connection's.
     public private(set) var seconds = HealthSeconds()
     public private(set) var connectionSeconds = HealthSeconds()
+    /// The connection the last sample was of (its seconds are `connectionSeconds`).
+    public private(set) var connection: UInt64?
     private var pointStart: (at: Date, sample: HealthSample)?
     private var pointWorst: HealthState = .healthy
     private var figures: (receivedFps: Double?, videoKbps: Double?, audioKbps: Double?)?
@@ -128,10 +121,11 @@ public struct StreamHealthMonitor: Sendable {
 
     /// Judges one sample taken at `now`.
     public mutating func observe(_ sample: HealthSample, now: Date) -> Output {
-        if let first = samples.first, first.sample.connection != sample.connection {
+        if connection != sample.connection {
             samples.removeAll()
             pointStart = nil
             connectionSeconds = HealthSeconds()
+            connection = sample.connection
         }
         if let previous = samples.last, sample.keyframes > previous.sample.keyframes, let interval = sample.lastKeyframeIntervalSec {
             keyframeIntervals.append(interval)

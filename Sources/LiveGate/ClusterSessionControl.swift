@@ -60,6 +60,11 @@ struct ClusterSessionControl: LiveSessionControl {
 
     func ingestSummary() async -> JSONValue { await local.ingestSummary() }
 
+    /// This node's; the API asks the other nodes itself when there is none (`ControlAPI+History`).
+    func statsHistory(_ channelId: String, window: TimeInterval) async -> StatsHistorySeries? {
+        await local.statsHistory(channelId, window: window)
+    }
+
     func requestReconnect(_ channelId: String) async -> ReconnectResult {
         let here = await local.requestReconnect(channelId, why: "Asked through the API; please reconnect.")
         guard here == .notLive else { return here }

@@ -70,6 +70,9 @@ public struct GatewaySettings: Sendable {
     public var clusterSecret: String
     /// `rtmp.reconnectTcUrl`: where a publisher asked to move connects (empty: where it did).
     public var reconnectTcUrl: String
+    /// `health.*` and `stats.historyChannels` (docs/contract.md §4, "Stream health").
+    public var healthRules: HealthRules
+    public var historyChannels: Int
     /// `recordings.dir` (empty: DATA_DIR/recordings).
     public var recordingsDir: String
     /// `shutdown.drainSec`: how long a drain keeps its publishers (see `LiveGateApp.runCore`).
@@ -132,6 +135,18 @@ public struct GatewaySettings: Sendable {
         advertiseUrlSetting = c.string("cluster.advertiseUrl")
         clusterSecret = c.string("cluster.secret")
         reconnectTcUrl = c.string("rtmp.reconnectTcUrl")
+        var rules = HealthRules()
+        rules.starvingNoVideoSec = c.double("health.starvingNoVideoSec")
+        rules.starvingFpsRatio = c.double("health.starvingFpsRatio")
+        rules.degradedFpsRatio = c.double("health.degradedFpsRatio")
+        rules.windowSec = c.double("health.windowSec")
+        rules.keyframeMedianFactor = c.double("health.keyframeMedianFactor")
+        rules.maxKeyframeIntervalSec = c.double("health.maxKeyframeIntervalSec")
+        rules.bitrateDropRatio = c.double("health.bitrateDropRatio")
+        rules.maxAVDriftSec = c.double("health.maxAVDriftSec")
+        rules.eventIntervalSec = c.double("health.eventIntervalSec")
+        healthRules = rules
+        historyChannels = c.int("stats.historyChannels")
         recordingsDir = c.string("recordings.dir")
         nodeGoneAfter = c.double("cluster.nodeGoneAfterHours") * 3600
         leaseTimeToLive = c.double("cluster.leaseTtlSec")

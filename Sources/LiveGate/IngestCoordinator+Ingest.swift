@@ -86,6 +86,7 @@ extension IngestCoordinator {
                 entry.endedAt = entry.endedAt ?? now
                 entry.endReason = entry.endReason ?? reason.rawValue
                 entry.bytesIn = Int64(stats.bytesReceived)
+                entry.health = healthSeconds(channelId: id, connection: ingest.connectionID)
                 let finished = entry
                 await write("session figures") { [store] in
                     try await store.addSessionConnection(id: sessionId, finished, videoFrames: Int64(stats.videoFrames), audioFrames: Int64(stats.audioFrames),

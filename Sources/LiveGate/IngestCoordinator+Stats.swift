@@ -52,6 +52,7 @@ extension IngestCoordinator {
             stats.timestampRepairs = s.timestampRepairs
             stats.avDriftMs = s.avDriftMs.map { Int($0) }
             stats.outputs = outputStatuses(ingest.connectionID)
+            stats.health = currentHealth(channelId, droppedPackets: stats.outputs.reduce(0) { $0 + $1.droppedPackets })
         }
         return stats
     }
@@ -134,6 +135,22 @@ extension IngestCoordinator {
         for (name, kind, help, value) in families {
             p.family(name, kind, help: help)
             for (id, _, stats) in perChannel { if let v = value(stats) { p.sample(name, [("channel", id)], v) } }
+        }
+        // Health: one series per state (1 for the current one), and the fleet view by state.
+        p.family("livegate_channel_health", .gauge, help: "1 for the channel's current stream health state (healthy, degraded, starving).")
+        var byState: [HealthState: Int] = [:]
+        for (id, _, _) in perChannel {
+            guard let state = health[id]?.monitor.state, health[id]?.monitor.connection != nil else { continue }
+            byState[state, default: 0] += 1
+            for s in HealthState.allCases { p.sample("livegate_channel_health", [("channel", id), ("state", s.rawValue)], s == state ? 1 : 0) }
+        }
+        p.family("livegate_channels_by_health", .gauge, help: "Live channels on this node by stream health state.")
+        for s in HealthState.allCases { p.sample("livegate_channels_by_health", [("state", s.rawValue)], Double(byState[s] ?? 0)) }
+        p.family("livegate_channel_received_fps", .gauge, help: "Video frames received per second over the health window (10 s).")
+        for (id, _, _) in perChannel {
+            if let fps = health[id].flatMap({ $0.monitor.connection != nil ? $0.monitor.current(droppedPackets: 0).receivedFps : nil }) {
+                p.sample("livegate_channel_received_fps", [("channel", id)], fps)
+            }
         }
         // Outputs: labels are the channel id and the output kind (forward ids, never URLs).
         let outputs: [(String, OutputStatus)] = channels.compactMap { id, e in current(e).map { (id, $0.connectionID) } }

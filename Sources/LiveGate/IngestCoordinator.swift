@@ -96,6 +96,11 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// with `NetStream.Publish.Rejected` so their encoders go to another node; the sessions
     /// it carries are handed over when it stops.
     var draining = false
+    /// Stream health of each channel's session (`IngestCoordinator+Health`), and the last hour
+    /// of 10 s points of live and recently live channels.
+    var health: [String: HealthEntry] = [:]
+    var healthRules = HealthRules()
+    var statsHistory = StatsHistory(maxChannels: 1000)
     /// Publishers being moved on this node (`IngestCoordinator+Reconnect`), by new connection.
     var handovers: [ConnectionID: Handover] = [:]
     /// The key reconnect tokens are signed with (the cluster's); nil: publishers are never asked to move.
@@ -233,6 +238,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         await self?.keepLeases()
+                        await self?.healthTick()
                     }
                 }
                 group.addTask { [weak self] in

@@ -56,7 +56,7 @@ extension SessionRecord {
             "videoCodec": videoCodec.map { .string($0) } ?? .null, "audioCodec": audioCodec.map { .string($0) } ?? .null,
             "bytesIn": .number(Double(bytesIn)), "videoFrames": .number(Double(videoFrames)), "audioFrames": .number(Double(audioFrames)),
             "reason": endReason.map { .string($0) } ?? .null,
-            "connections": .array(connections.map(\.json)), "media": media ?? .null,
+            "connections": .array(connections.map(\.json)), "media": media ?? .null, "health": health.json,
         ])
     }
 }

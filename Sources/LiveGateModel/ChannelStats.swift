@@ -118,6 +118,8 @@ public struct ChannelStats: Sendable, Equatable {
     public var avDriftMs: Int?
     public var outputs: [Output] = []
     public var tracks: [Track] = []
+    /// Stream health while a publisher is connected (docs/contract.md §4, "Stream health").
+    public var health: ChannelHealth?
 
     public init(status: String, sessionId: String?) {
         self.status = status
@@ -143,6 +145,7 @@ extension ChannelStats {
             "timestampRepairs": .number(Double(timestampRepairs)), "avDriftMs": avDriftMs.map { .number(Double($0)) } ?? .null,
             "outputs": .array(outputs.map(\.json)),
             "tracks": .array(tracks.map(\.json)),
+            "health": health?.json ?? .null,
         ])
     }
 }
@@ -236,6 +239,7 @@ extension ChannelStats {
         video = Video(json: o["video"])
         audio = Audio(json: o["audio"])
         if case .array(let items)? = o["tracks"] { tracks = items.compactMap(Track.init(json:)) }
+        health = ChannelHealth(json: o["health"])
         timestampRepairs = Int(number(o["timestampRepairs"]) ?? 0)
         avDriftMs = number(o["avDriftMs"]).map { Int($0) }
         if case .array(let items)? = o["outputs"] {

@@ -24,6 +24,8 @@ public struct SessionRecord: Sendable, Equatable {
     /// The tracks as `channel.media` reported them (`video`, `audio`), once the first sequence
     /// headers were parsed; the latest connection's.
     public var media: JSONValue?
+    /// Seconds the session's stream spent in each health state, over its connections.
+    public var health = HealthSeconds()
 
     public init(id: String, channelId: String, nodeId: String, startedAt: Date, endedAt: Date? = nil, remoteAddr: String, encoder: String,
                 videoCodec: String? = nil, audioCodec: String? = nil, bytesIn: Int64 = 0, videoFrames: Int64 = 0, audioFrames: Int64 = 0,
@@ -57,6 +59,8 @@ public struct SessionConnection: Sendable, Equatable {
     /// What an Enhanced-RTMP encoder declared in `connect` (`fourCcList`, the FourCC info maps,
     /// `capsEx`), as the API shows it (docs/contract.md §2); nil for a classic encoder.
     public var encoderCaps: JSONValue?
+    /// Seconds this connection's stream spent healthy, degraded and starving (docs/contract.md §4).
+    public var health: HealthSeconds?
 
     public init(remoteAddr: String, encoder: String, startedAt: Date, endedAt: Date? = nil, endReason: String? = nil, bytesIn: Int64 = 0,
                 encoderCaps: JSONValue? = nil) {
@@ -72,7 +76,7 @@ public struct SessionConnection: Sendable, Equatable {
     public var json: JSONValue {
         .object(["remoteAddr": .string(remoteAddr), "encoder": .string(encoder), "startedAt": .string(Timestamp.format(startedAt)),
                  "endedAt": endedAt.map { .string(Timestamp.format($0)) } ?? .null, "endReason": endReason.map { .string($0) } ?? .null,
-                 "bytesIn": .number(Double(bytesIn)), "encoderCaps": encoderCaps ?? .null])
+                 "bytesIn": .number(Double(bytesIn)), "encoderCaps": encoderCaps ?? .null, "health": health?.json ?? .null])
     }
 
     public init?(json: JSONValue) {
@@ -89,6 +93,7 @@ public struct SessionConnection: Sendable, Equatable {
         if case .object? = o["encoderCaps"] { caps = o["encoderCaps"] }
         self.init(remoteAddr: remote, encoder: encoder, startedAt: Timestamp.parse(started), endedAt: ended, endReason: reason, bytesIn: bytes,
                   encoderCaps: caps)
+        health = HealthSeconds(json: o["health"])
     }
 }
 

@@ -20,6 +20,8 @@ public protocol LiveSessionControl: Sendable {
     func channelEdited(_ channel: Channel) async
     /// Asks the channel's publisher to move (Enhanced RTMP ReconnectRequest), wherever it is.
     func requestReconnect(_ channelId: String) async -> ReconnectResult
+    /// This node's 10 s points of the channel within `window` seconds (nil: it keeps none).
+    func statsHistory(_ channelId: String, window: TimeInterval) async -> StatsHistorySeries?
 }
 
 /// What `POST /v1/channels/{id}/reconnect` did (docs/contract.md §6, "Moving publishers").
@@ -38,6 +40,7 @@ extension LiveSessionControl {
     public func forwardsChanged(_ channelId: String) async {}
     public func channelEdited(_ channel: Channel) async {}
     public func requestReconnect(_ channelId: String) async -> ReconnectResult { .notLive }
+    public func statsHistory(_ channelId: String, window: TimeInterval) async -> StatsHistorySeries? { nil }
 }
 
 public struct NoLiveSessions: LiveSessionControl {

@@ -27,6 +27,8 @@ public enum EventType: String, Sendable, Equatable, CaseIterable {
     case channelReconnected = "channel.reconnected"
     /// The tracks of a publisher, once its first sequence headers were parsed.
     case channelMedia = "channel.media"
+    /// A live stream's health changed (at most one per channel per `health.eventIntervalSec`).
+    case channelHealthChanged = "channel.health_changed"
     case videoReady = "video.ready"
     case videoDeleted = "video.deleted"
     case forwardFailed = "forward.failed"

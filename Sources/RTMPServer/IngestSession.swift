@@ -41,6 +41,11 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     }
 
     /// Seconds since publishing started.
+    /// Stream health's counters right now (read once a second per live channel: cheap).
+    public func healthCounters(declaredFps: Double?) -> IngestHealthCounters {
+        tracker.withLockedValue { $0.healthCounters(nowMs: Self.nowMs(), declaredFps: declaredFps) }
+    }
+
     public var uptimeSeconds: Double { Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 }
 
     /// Per frame: the counters; the codec parameters only when a frame can change them — a

@@ -18,6 +18,13 @@ public struct IngestStatsTracker: Sendable {
     /// Decode times of the last video frames: fps is measured from the stream's own clock.
     private var recentVideoDTS: [Int64] = []
     private var lastAudio: (dts: Int64, arrivalMs: Int64)?
+    /// Stream health's inputs (docs/contract.md §4, "Stream health"): bytes by kind (every
+    /// track), the first video frame (timestamp lag against the wall clock), the last
+    /// completed keyframe interval.
+    private var videoBytes: UInt64 = 0
+    private var audioBytes: UInt64 = 0
+    private var firstVideo: (dts: Int64, arrivalMs: Int64)?
+    private var lastKeyframeIntervalMs: Int64?
     public var timestampRepairs = 0
     public var video: VideoCodecParameters?
     public var audio: AudioCodecParameters?
@@ -31,6 +38,7 @@ public struct IngestStatsTracker: Sendable {
     public mutating func record(_ frame: MediaFrame, bytes: Int, nowMs: Int64) {
         advance(to: nowMs / 1000)
         mediaBytes &+= UInt64(bytes)
+        if frame.kind == .video { videoBytes &+= UInt64(bytes) } else { audioBytes &+= UInt64(bytes) }
         buckets[Int((nowMs / 1000) % 11)] &+= UInt64(bytes)
         let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
         // A track exists once it sends a sequence start or a frame (not for a metadata packet
@@ -46,12 +54,14 @@ public struct IngestStatsTracker: Sendable {
         if frame.kind == .video {
             videoFrames += 1
             lastVideo = (frame.dts, nowMs)
+            if firstVideo == nil { firstVideo = (frame.dts, nowMs) }
             recentVideoDTS.append(frame.dts)
             if recentVideoDTS.count > 120 { recentVideoDTS.removeFirst(recentVideoDTS.count - 120) }
             if frame.isKeyframe {
                 keyframes += 1
                 if let last = lastKeyframeDTS, frame.dts > last {
                     keyframeIntervalsMs.append(frame.dts - last)
+                    lastKeyframeIntervalMs = frame.dts - last
                     if keyframeIntervalsMs.count > 10 { keyframeIntervalsMs.removeFirst() }
                 }
                 lastKeyframeDTS = frame.dts
@@ -107,6 +117,23 @@ public struct IngestStatsTracker: Sendable {
             fps: fps,
             keyframeIntervalSec: keyframeIntervalsMs.isEmpty ? nil : Double(keyframeIntervalsMs.reduce(0, +)) / Double(keyframeIntervalsMs.count) / 1000,
             timestampRepairs: timestampRepairs, avDriftMs: drift, video: video, audio: audio, tracks: trackSnapshots)
+    }
+
+    /// What stream health reads each second: counters and timing only (no copy of the tracker).
+    public func healthCounters(nowMs: Int64, declaredFps: Double?) -> IngestHealthCounters {
+        var streamFps = declaredFps.flatMap { $0 > 0 && $0 <= 1000 ? $0 : nil }
+        if streamFps == nil, recentVideoDTS.count >= 2, let first = recentVideoDTS.first, let last = recentVideoDTS.last, last > first {
+            streamFps = Double(recentVideoDTS.count - 1) * 1000 / Double(last - first)
+        }
+        var lag: Int64?
+        if let first = firstVideo, let last = lastVideo { lag = (last.arrivalMs - first.arrivalMs) - (last.dts - first.dts) }
+        return IngestHealthCounters(
+            videoFrames: videoFrames, videoBytes: videoBytes, audioBytes: audioBytes,
+            videoIdleSec: lastVideo.map { Double(max(0, nowMs - $0.arrivalMs)) / 1000 }, streamFps: streamFps, keyframes: keyframes,
+            lastKeyframeIntervalSec: lastKeyframeIntervalMs.map { Double($0) / 1000 },
+            sinceKeyframeSec: lastKeyframeDTS.flatMap { k in lastVideo.map { Double(max(0, $0.dts - k)) / 1000 } },
+            avDriftMs: lastVideo.flatMap { v in lastAudio.map { a in (v.dts - a.dts) - (v.arrivalMs - a.arrivalMs) } },
+            timestampLagMs: lag)
     }
 
     /// E-RTMP track ids are a byte per kind: a publisher cannot make more than 512 entries,
@@ -257,4 +284,19 @@ public struct IngestStatsSnapshot: Sendable, Equatable {
     public var audio: AudioCodecParameters?
     /// Every track, track 0 included, video first.
     public var tracks: [TrackStatsSnapshot] = []
+}
+
+/// The figures stream health is judged from (IngestCore's `HealthSample` without the
+/// connection and the outputs' drops, which the coordinator adds).
+public struct IngestHealthCounters: Sendable, Equatable {
+    public var videoFrames: Int
+    public var videoBytes: UInt64
+    public var audioBytes: UInt64
+    public var videoIdleSec: Double?
+    public var streamFps: Double?
+    public var keyframes: Int
+    public var lastKeyframeIntervalSec: Double?
+    public var sinceKeyframeSec: Double?
+    public var avDriftMs: Int64?
+    public var timestampLagMs: Int64?
 }

@@ -19,20 +19,22 @@ extension ControlAPIConformanceTests {
         case scope(String)
         /// Only tokens not bound to a user, holding this scope (or admin).
         case unbound(String)
+        /// As `.scope(channels:read)`, and a `stats:read` token too (the read-only operator scope).
+        case operatorRead
     }
 
     static let accessTable: [String: Expected] = [
         "getHealth": .anonymous, "obsGoLive": .anonymous, "getReadiness": .anonymous, "getIngestReadiness": .anonymous, "getMetrics": .anonymous, "getOpenAPIDocument": .anonymous, "getHLSFile": .anonymous,
         "getSystem": .anyToken, "removeNode": .unbound("admin"), "drainNode": .unbound("admin"),
         "getSystemStats": .unbound("stats:read"),
-        "createChannel": .scope("channels:write"), "listChannels": .scope("channels:read"), "getChannel": .scope("channels:read"),
+        "createChannel": .scope("channels:write"), "listChannels": .operatorRead, "getChannel": .operatorRead,
         "replaceChannel": .scope("channels:write"), "updateChannel": .scope("channels:write"), "deleteChannel": .scope("channels:write"),
         "resetChannelKey": .scope("channels:write"), "enableChannel": .scope("channels:write"), "disableChannel": .scope("channels:write"),
         "clearChannelCooldown": .unbound("channels:write"), "reconnectChannelPublisher": .scope("channels:write"),
-        "getChannelStats": .scope("channels:read"), "listChannelSessions": .scope("channels:read"),
+        "getChannelStats": .operatorRead, "listChannelSessions": .operatorRead, "getChannelStatsHistory": .operatorRead,
         "createForward": .scope("channels:write"), "listForwards": .scope("channels:read"), "getForward": .scope("channels:read"),
         "updateForward": .scope("channels:write"), "deleteForward": .scope("channels:write"),
-        "search": .scope("channels:read"), "listEvents": .scope("channels:read"),
+        "search": .scope("channels:read"), "listEvents": .operatorRead,
         "getUserConfig": .scope("channels:read"), "getUserUsage": .scope("channels:read"),
         "replaceUserConfig": .unbound("admin"),
         "listVideos": .scope("videos"), "getVideo": .scope("videos"), "deleteVideo": .scope("videos"), "downloadVideoFile": .scope("videos"),
@@ -164,6 +166,14 @@ extension ControlAPIConformanceTests {
                     reached(try await call(.none), "admin")
                     reached(try await call(.some(try await token(["videos"]))), "a videos token")
                     reached(try await call(.some(bound)), "a bound token")
+                case .operatorRead:
+                    let anonymous = try await call(.some(nil))
+                    XCTAssertEqual(anonymous.status, 401, "\(op.id) without credentials")
+                    reached(try await call(.none), "unbound admin")
+                    reached(try await call(.some(try await token(["channels:read"]))), "an unbound channels:read token")
+                    reached(try await call(.some(try await token(["stats:read"]))), "a stats:read token (the operator's read-only scope)")
+                    reached(try await call(.some(bound)), "a token bound to the owner")
+                    refused(try await call(.some(try await token(["webhooks", "videos"]))), "an unbound token with webhooks and videos", scope: "channels:read")
                 case .scope(let scope), .unbound(let scope):
                     let anonymous = try await call(.some(nil))
                     XCTAssertEqual(anonymous.status, 401, "\(op.id) without credentials")
@@ -206,6 +216,39 @@ extension ControlAPIConformanceTests {
             XCTAssertEqual(read.status, 200, "a bound token still reads its own limits")
             XCTAssertEqual(read.data?["maxChannels"] as? Int, 2)
             XCTAssertEqual(read.data?["maxConcurrentLive"] as? Int, 1, "nothing was changed or wiped")
+        }
+    }
+
+    /// `stats:read` watches: it lists and reads channels, their stats and history, sessions and
+    /// events, but never a stream key — and it changes nothing.
+    func testTheReadOnlyOperatorScopeSeesChannelsButNoStreamKey() async throws {
+        let u = self.u
+        let store = self.store!
+        try await store.saveToken(APIToken(id: "tok_watch", secretHash: APITokens.hash("watch-secret"), scopes: ["stats:read"], origin: .api, createdAt: Date()))
+        let watcher = basic("tok_watch", "watch-secret")
+        try await withClient { c in
+            let channel = try await c.createChannel("watched", user: u)
+            let id = try XCTUnwrap(channel["id"] as? String)
+            XCTAssertNotNil(channel["streamId"] as? String, "its creator sees the key")
+            let one = try await c.call(.get, "/v1/channels/\(id)", auth: .some(watcher))
+            XCTAssertEqual(one.status, 200, one.raw)
+            XCTAssertTrue(one.data?["streamId"] is NSNull, "no stream key for stats:read: \(one.raw)")
+            XCTAssertFalse(one.raw.contains(try XCTUnwrap(channel["streamId"] as? String)))
+            let list = try await c.call(.get, "/v1/channels", auth: .some(watcher))
+            XCTAssertEqual(list.status, 200)
+            let items = try XCTUnwrap(list.data?["items"] as? [[String: Any]])
+            XCTAssertFalse(items.isEmpty)
+            XCTAssertTrue(items.allSatisfy { $0["streamId"] is NSNull }, list.raw)
+            let history = try await c.call(.get, "/v1/channels/\(id)/stats/history?window=15m", auth: .some(watcher))
+            XCTAssertEqual(history.status, 200, history.raw)
+            XCTAssertEqual(history.data?["windowSec"] as? Double, 900)
+            XCTAssertEqual((history.data?["points"] as? [Any])?.count, 0, "offline, nothing kept")
+            let bad = try await c.call(.get, "/v1/channels/\(id)/stats/history?window=2h", auth: .some(watcher))
+            XCTAssertEqual(bad.status, 400, bad.raw)
+            let write = try await c.call(.patch, "/v1/channels/\(id)", #"{"name":"x"}"#, auth: .some(watcher))
+            XCTAssertEqual(write.status, 403, "it changes nothing")
+            let key = try await c.call(.post, "/v1/channels/\(id)/reset-key", auth: .some(watcher))
+            XCTAssertEqual(key.status, 403)
         }
     }
 }

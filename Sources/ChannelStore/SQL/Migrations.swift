@@ -228,6 +228,14 @@ enum Migrations {
              // The renditions OBS is asked to encode (JSON; null: the automatic ladder).
              "ALTER TABLE channels ADD COLUMN renditions TEXT"]
         },
+        Migration(version: 19, name: "session health seconds") { b in
+            // Seconds the stream spent in each health state, added by each connection as it ends
+            // (docs/contract.md §4, "Stream health"); Insights sums them.
+            let real = b == .sqlite ? "REAL" : "DOUBLE PRECISION"
+            return ["ALTER TABLE sessions ADD COLUMN healthy_sec \(real) NOT NULL DEFAULT 0",
+                    "ALTER TABLE sessions ADD COLUMN degraded_sec \(real) NOT NULL DEFAULT 0",
+                    "ALTER TABLE sessions ADD COLUMN starving_sec \(real) NOT NULL DEFAULT 0"]
+        },
     ]
 }
 

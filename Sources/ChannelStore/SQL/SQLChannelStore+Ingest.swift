@@ -21,7 +21,9 @@ extension SQLChannelStore {
             list.sort { $0.startedAt < $1.startedAt }
             try await db.raw("""
                 UPDATE sessions SET bytes_in = bytes_in + \(bind: connection.bytesIn), video_frames = video_frames + \(bind: videoFrames),
-                  audio_frames = audio_frames + \(bind: audioFrames), connections = \(bind: JSONValue.array(list.map(\.json)).jsonText),
+                  audio_frames = audio_frames + \(bind: audioFrames), healthy_sec = healthy_sec + \(bind: connection.health?.healthy ?? 0),
+                  degraded_sec = degraded_sec + \(bind: connection.health?.degraded ?? 0), starving_sec = starving_sec + \(bind: connection.health?.starving ?? 0),
+                  connections = \(bind: JSONValue.array(list.map(\.json)).jsonText),
                   video_codec = COALESCE(\(bind: videoCodec), video_codec), audio_codec = COALESCE(\(bind: audioCodec), audio_codec)
                 WHERE id = \(bind: id)
                 """).run()
@@ -104,6 +106,9 @@ extension SQLChannelStore {
                       connections: Self.decodeConnections(try row.decode(column: "connections", as: String?.self)),
                       userId: try row.decode(column: "user_id", as: String?.self))
         session.media = try row.decode(column: "media", as: String?.self).flatMap(JSONValue.parse)
+        session.health = HealthSeconds(healthy: try row.decode(column: "healthy_sec", as: Double.self),
+                                       degraded: try row.decode(column: "degraded_sec", as: Double.self),
+                                       starving: try row.decode(column: "starving_sec", as: Double.self))
         return session
     }
 
