@@ -91,7 +91,7 @@ final class ClusterRollingRestartTests: XCTestCase {
             p.standardInput = FileHandle.nullDevice
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
-            try p.run()
+            try p.runWithSignalsUnblocked()
             return p
         }
         let publishers = channels.map { ReconnectingPublisher(clip: clip, url: "rtmp://127.0.0.1:\(front)/live/\($0.key)", start: start) }
