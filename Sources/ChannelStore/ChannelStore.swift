@@ -101,6 +101,8 @@ public protocol ChannelStore: Sendable {
     // Events.
     /// The event log: gapless, commit-ordered `seq` on both stores; pings are not in it.
     func events(_ query: EventQuery) async throws -> Page<StoredEvent>
+    /// The newest event's `seq` (0: none yet): where a live event stream starts.
+    func lastEventSeq() async throws -> Int64
 
     // Sessions, outbox and deliveries (SQLChannelStore+Ingest).
     func appendEvent(_ event: NewEvent, now: Date) async throws -> StoredEvent

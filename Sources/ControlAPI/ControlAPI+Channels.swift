@@ -297,6 +297,14 @@ extension ControlAPI {
     /// oldest first. `after=SEQ` is the poller's position (gapless, commit-ordered `seq`, so
     /// nothing is ever skipped); `cursor` pages like every list.
     func events(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        guard let eventQuery = try eventQuery(request, context) else {
+            return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null]))
+        }
+        return Envelope.response(data: page(try await store.events(eventQuery)) { $0.payload })
+    }
+
+    /// The filters of `/v1/events` and its stream; nil when a bound token asked for another user (nothing to list).
+    func eventQuery(_ request: Request, _ context: APIRequestContext) throws -> EventQuery? {
         let query = QueryReader(request: request)
         var after: Int64 = 0
         if let raw = query.string("after") {
@@ -312,10 +320,8 @@ extension ControlAPI {
             }
         }
         let (user, empty) = listUser(try query.userId(), context)
-        if empty { return Envelope.response(data: .object(["items": .array([]), "nextCursor": .null])) }
-        let events = try await store.events(EventQuery(after: after, types: types, channelId: query.string("channelId"), userId: user,
-                                                       from: try query.date("from"), to: try query.date("to"), limit: try query.limit(),
-                                                       cursor: query.string("cursor")))
-        return Envelope.response(data: page(events) { $0.payload })
+        if empty { return nil }
+        return EventQuery(after: after, types: types, channelId: query.string("channelId"), userId: user,
+                          from: try query.date("from"), to: try query.date("to"), limit: try query.limit(), cursor: query.string("cursor"))
     }
 }

@@ -20,6 +20,8 @@ public struct ControlAPI: Sendable {
     let playbackCache = PlaybackCache()
     /// Requests by route and status, for `/metrics`.
     let requestMetrics = RequestMetrics()
+    /// The one poller of the event log behind every open event stream.
+    let eventFeed: EventFeed
 
     public init(store: any ChannelStore, sessions: any LiveSessionControl = NoLiveSessions(), dispatcher: WebhookDispatcher? = nil,
                 metrics: (any MetricsProvider)? = nil, configuration: ControlAPIConfiguration) {
@@ -29,6 +31,7 @@ public struct ControlAPI: Sendable {
         self.sessions = sessions
         self.dispatcher = dispatcher
         self.authThrottle = AuthFailureThrottle(maxPerMinute: configuration.authFailuresPerMinute)
+        self.eventFeed = EventFeed(store: store, settings: configuration.eventStreams)
     }
 
     /// Builds the router: every route of `routes`, a 405 with `Allow` for other methods on a
@@ -132,7 +135,9 @@ public struct ControlAPI: Sendable {
                      OperationContract(media: ["text/plain": .object(["type": .string("string")])])) { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                          body: .init(byteBuffer: ByteBuffer(string: (await metrics?.prometheusText() ?? "") + authThrottle.prometheusText() + requestMetrics.prometheusText()
-                                                                      + (await storeHealthText()) + (configuration.peers?.prometheusText() ?? ""))))
+                                                                      + (await storeHealthText()) + (configuration.peers?.prometheusText() ?? "")
+                                                                      + "# HELP livegate_event_streams_open Open GET /v1/events/stream connections on this node.\n"
+                                                                      + "# TYPE livegate_event_streams_open gauge\nlivegate_event_streams_open \(eventFeed.openStreams)\n")))
             },
             APIRoute(.get, "/v1/openapi.json", operation: "getOpenAPIDocument", "This API as OpenAPI 3.1", access: .anonymous,
                      OperationContract(media: ["application/json": .object(["type": .string("object")])])) { _, _ in openAPIResponse() },
@@ -204,6 +209,13 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", access: .anyToken, .json("System")) { _, _ in await system() },
             APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first", access: .operatorRead(.channelsRead),
                      query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
+            APIRoute(.get, "/v1/events/stream", operation: "streamEvents",
+                     "The event log live, as Server-Sent Events (id = seq, resumable with Last-Event-ID), with the filters of /v1/events",
+                     access: .operatorRead(.channelsRead), query: Self.streamFilters,
+                     OperationContract(media: ["text/event-stream": .object(["type": .string("string")])], statuses: [503: [5030]],
+                                       descriptions: [503: "Too many open event streams on this node (events.maxStreams; 5030, Retry-After)"])) { r, c in
+                try await eventStream(r, c)
+            },
             APIRoute(.post, "/v1/channels/{id}/forwards", operation: "createForward", "Add a push target (at most 5)", access: .scope(.channelsWrite), status: 201,
                      .json("Forward", request: "ForwardCreate", limited: true, links: forwardLinks)) { r, c in try await createForward(r, c) },
             APIRoute(.get, "/v1/channels/{id}/forwards", operation: "listForwards", "List push targets with their live state", access: .scope(.channelsRead), .json("ForwardPage")) { _, c in try await listForwards(c) },

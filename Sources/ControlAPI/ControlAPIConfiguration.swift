@@ -58,6 +58,8 @@ public struct ControlAPIConfiguration: Sendable {
     /// Fetches what another node holds (HLS files, recordings) and signs node-to-node
     /// requests; nil: a single node, nothing to fetch, the internal endpoints closed.
     public var peers: PeerRelay?
+    /// `events.maxStreams`, `events.streamBufferKB`: bounds of the live event streams.
+    public var eventStreams = EventFeed.Settings()
     /// Starts this node's drain (`POST /v1/system/drain`): publishers carried now, and when the
     /// node stops at the latest. Nil: not offered (an API without a gateway, in tests).
     public var drain: (@Sendable () async -> (publishers: Int, stopsBy: Date))?

@@ -73,6 +73,8 @@ public struct GatewaySettings: Sendable {
     /// `health.*` and `stats.historyChannels` (docs/contract.md §4, "Stream health").
     public var healthRules: HealthRules
     public var historyChannels: Int
+    /// `events.maxStreams`, `events.streamBufferKB`.
+    public var eventStreams: (maxStreams: Int, maxBufferedBytes: Int)
     /// `recordings.dir` (empty: DATA_DIR/recordings).
     public var recordingsDir: String
     /// `shutdown.drainSec`: how long a drain keeps its publishers (see `LiveGateApp.runCore`).
@@ -147,6 +149,7 @@ public struct GatewaySettings: Sendable {
         rules.eventIntervalSec = c.double("health.eventIntervalSec")
         healthRules = rules
         historyChannels = c.int("stats.historyChannels")
+        eventStreams = (c.int("events.maxStreams"), c.int("events.streamBufferKB") << 10)
         recordingsDir = c.string("recordings.dir")
         nodeGoneAfter = c.double("cluster.nodeGoneAfterHours") * 3600
         leaseTimeToLive = c.double("cluster.leaseTtlSec")

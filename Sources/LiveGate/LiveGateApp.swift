@@ -219,6 +219,8 @@ public struct LiveGateApp: Sendable {
             let draining = self.draining
             apiConfiguration.ingestUnavailable = { draining.withLockedValue { $0 } ? "draining: this node takes no new publishes" : nil }
             apiConfiguration.retentionDays = settings.retentionDays
+            apiConfiguration.eventStreams.maxStreams = settings.eventStreams.maxStreams
+            apiConfiguration.eventStreams.maxBufferedBytes = settings.eventStreams.maxBufferedBytes
             let throttle = rtmp.throttle
             apiConfiguration.failedPublishes = FailedPublishGate(isThrottled: { throttle.isThrottled(ip: $0) }, failed: { throttle.recordFailure(ip: $0) })
             // Files other nodes hold are fetched from them, signed with the cluster's key.

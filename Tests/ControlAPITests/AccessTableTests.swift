@@ -34,7 +34,7 @@ extension ControlAPIConformanceTests {
         "getChannelStats": .operatorRead, "listChannelSessions": .operatorRead, "getChannelStatsHistory": .operatorRead,
         "createForward": .scope("channels:write"), "listForwards": .scope("channels:read"), "getForward": .scope("channels:read"),
         "updateForward": .scope("channels:write"), "deleteForward": .scope("channels:write"),
-        "search": .scope("channels:read"), "listEvents": .operatorRead,
+        "search": .scope("channels:read"), "listEvents": .operatorRead, "streamEvents": .operatorRead,
         "getUserConfig": .scope("channels:read"), "getUserUsage": .scope("channels:read"),
         "replaceUserConfig": .unbound("admin"),
         "listVideos": .scope("videos"), "getVideo": .scope("videos"), "deleteVideo": .scope("videos"), "downloadVideoFile": .scope("videos"),
@@ -124,6 +124,8 @@ extension ControlAPIConformanceTests {
                     try await store.registerNode(NodeRecord(id: id, addresses: [], version: "t", startedAt: Date(timeIntervalSinceNow: -7200),
                                                             heartbeatAt: Date(timeIntervalSinceNow: -3600)))
                     result = result.replacingOccurrences(of: "{id}", with: id)
+                } else if path == "/v1/events/stream" {
+                    result += "?closeAfterSec=1" // open until then
                 } else if path.hasPrefix("/hls/") {
                     result = "/hls/ch_none/index.m3u8"
                 }

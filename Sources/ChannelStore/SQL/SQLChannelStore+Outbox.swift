@@ -84,6 +84,10 @@ extension SQLChannelStore {
         return (StoredEvent(seq: 0, id: event.id, type: event.type, channelId: nil, userId: nil, payload: body, createdAt: now), deliveryID)
     }
 
+    public func lastEventSeq() async throws -> Int64 {
+        try await read { db in try await db.raw("SELECT COALESCE(MAX(seq), 0) AS n FROM events").first()?.decode(column: "n", as: Int64.self) ?? 0 }
+    }
+
     /// The event log, oldest first, filtered; `nextCursor` when more may follow.
     public func events(_ query: EventQuery) async throws -> Page<StoredEvent> {
         let limit = max(1, min(query.limit, 1000))
