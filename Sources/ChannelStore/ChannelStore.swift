@@ -103,6 +103,8 @@ public protocol ChannelStore: Sendable {
     func events(_ query: EventQuery) async throws -> Page<StoredEvent>
     /// The newest event's `seq` (0: none yet): where a live event stream starts.
     func lastEventSeq() async throws -> Int64
+    /// Insights: usage by UTC hour or day over [from, to) (docs/api.md, "Insights").
+    func usage(_ query: UsageQuery) async throws -> [UsageBucket]
 
     // Sessions, outbox and deliveries (SQLChannelStore+Ingest).
     func appendEvent(_ event: NewEvent, now: Date) async throws -> StoredEvent

@@ -87,6 +87,21 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                                        "matrixCoefficients": nullable(integer)]),
             "AudioParameters": object(["codec": string, "sampleRate": nullable(integer), "channels": nullable(integer),
                                        "channelLayout": described(nullable(string), "From an Enhanced-RTMP MultichannelConfig")]),
+            "UsageBucket": described(object([
+                "start": dateTime, "end": dateTime,
+                "minutesStreamed": described(number, "Session time in the bucket (a session across an edge counts in each bucket for its time there)"),
+                "sessions": described(integer, "Sessions that started in the bucket"),
+                "bytesIngested": described(integer, "Bytes received, a session's shared out by its time in each bucket"),
+                "peakConcurrentLive": described(integer, "The most channels live at once"),
+                "rejections": described(.object(["type": .string("object"), "additionalProperties": integer]), "Refused publishes by reason"),
+                "limitEvents": described(.object(["type": .string("object"), "additionalProperties": integer]), "channel.limit_exceeded by limit"),
+                "minutesDegraded": number, "minutesStarving": number,
+            ]), "One UTC hour or day, clipped to the range."),
+            "UsageReport": described(object([
+                "from": dateTime, "to": dateTime, "bucket": oneOf(UsageQuery.Bucket.allCases.map(\.rawValue)),
+                "userId": nullable(string), "channelId": nullable(string), "buckets": array(ref("UsageBucket")),
+                "totals": described(ref("UsageBucket"), "The whole range (peakConcurrentLive: the highest bucket's)"),
+            ]), "docs/api.md, \"Insights\""),
             "StatsHistory": described(object([
                 "channelId": string, "status": string, "windowSec": number, "intervalSec": integer,
                 "sessionId": described(nullable(string), "The session the points are of (the channel's latest; null: none kept)"),

@@ -34,7 +34,7 @@ extension ControlAPIConformanceTests {
         "getChannelStats": .operatorRead, "listChannelSessions": .operatorRead, "getChannelStatsHistory": .operatorRead,
         "createForward": .scope("channels:write"), "listForwards": .scope("channels:read"), "getForward": .scope("channels:read"),
         "updateForward": .scope("channels:write"), "deleteForward": .scope("channels:write"),
-        "search": .scope("channels:read"), "listEvents": .operatorRead, "streamEvents": .operatorRead,
+        "search": .scope("channels:read"), "listEvents": .operatorRead, "streamEvents": .operatorRead, "getUsageInsights": .operatorRead,
         "getUserConfig": .scope("channels:read"), "getUserUsage": .scope("channels:read"),
         "replaceUserConfig": .unbound("admin"),
         "listVideos": .scope("videos"), "getVideo": .scope("videos"), "deleteVideo": .scope("videos"), "downloadVideoFile": .scope("videos"),

@@ -236,6 +236,31 @@ enum Migrations {
                     "ALTER TABLE sessions ADD COLUMN degraded_sec \(real) NOT NULL DEFAULT 0",
                     "ALTER TABLE sessions ADD COLUMN starving_sec \(real) NOT NULL DEFAULT 0"]
         },
+        Migration(version: 20, name: "insights: session times as numbers, peaks of live channels") { b in
+            // Insights (docs/api.md, "Insights") sums sessions by UTC hour or day in SQL: their
+            // times as epoch milliseconds, indexed by user and by channel.
+            let epoch: (String) -> String = { column in
+                b == .sqlite ? "CAST(ROUND((julianday(\(column)) - 2440587.5) * 86400000) AS INTEGER)"
+                    : "(EXTRACT(EPOCH FROM \(column)::timestamptz) * 1000)::BIGINT"
+            }
+            return [
+                "ALTER TABLE sessions ADD COLUMN started_ms BIGINT",
+                "ALTER TABLE sessions ADD COLUMN ended_ms BIGINT",
+                "UPDATE sessions SET started_ms = \(epoch("started_at")), ended_ms = CASE WHEN ended_at IS NULL THEN NULL ELSE \(epoch("ended_at")) END",
+                "CREATE INDEX sessions_user_time ON sessions (user_id, started_ms)",
+                "CREATE INDEX sessions_channel_time ON sessions (channel_id, started_ms)",
+                "CREATE INDEX sessions_live ON sessions (user_id) WHERE ended_ms IS NULL",
+                // The most channels live at once, per user (and '*': everyone) and UTC hour,
+                // counted as each session starts.
+                "CREATE TABLE live_peaks (user_id TEXT NOT NULL, hour_ms BIGINT NOT NULL, peak INTEGER NOT NULL, PRIMARY KEY (user_id, hour_ms))",
+                // The longest session so far, per user and '*': how far before a range a session
+                // that overlaps it can have started.
+                "CREATE TABLE session_bounds (user_id TEXT PRIMARY KEY, longest_ms BIGINT NOT NULL)",
+                "INSERT INTO session_bounds (user_id, longest_ms) SELECT COALESCE(user_id, ''), MAX(ended_ms - started_ms) FROM sessions WHERE ended_ms IS NOT NULL GROUP BY COALESCE(user_id, '')",
+                "INSERT INTO session_bounds (user_id, longest_ms) SELECT '*', COALESCE(MAX(ended_ms - started_ms), 0) FROM sessions WHERE ended_ms IS NOT NULL",
+                "CREATE INDEX events_type_time ON events (type, created_at)",
+            ]
+        },
     ]
 }
 

@@ -36,10 +36,12 @@ extension SQLChannelStore {
                     """).first() != nil
                 if inserted {
                     try await db.raw("""
-                        INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder, user_id)
+                        INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder, user_id, started_ms)
                         VALUES (\(bind: session.id), \(bind: session.channelId), \(bind: session.nodeId), \(bind: Timestamp.format(session.startedAt)),
-                          \(bind: session.remoteAddr), \(bind: session.encoder), (SELECT user_id FROM channels WHERE id = \(bind: session.channelId)))
+                          \(bind: session.remoteAddr), \(bind: session.encoder), (SELECT user_id FROM channels WHERE id = \(bind: session.channelId)),
+                          \(bind: Self.epochMs(session.startedAt)))
                         """).run()
+                    try await recordLivePeak(db, channelId: session.channelId, at: session.startedAt)
                     try await db.raw("""
                         UPDATE channels SET status = 'live', session_id = \(bind: session.id), last_live_at = \(bind: ts)
                         WHERE id = \(bind: session.channelId)
@@ -291,8 +293,10 @@ extension SQLChannelStore {
     /// `channel.offline` (`event`, or one built from the rows). Nil when it had already ended.
     func endOpenSession(_ db: any SQLDatabase, id: String, reason: String, endedAt: Date, now: Date, event: NewEvent?) async throws -> (SessionRecord, StoredEvent)? {
         guard let session = try await db.raw("""
-            UPDATE sessions SET ended_at = \(bind: Timestamp.format(endedAt)), end_reason = \(bind: reason) WHERE id = \(bind: id) AND ended_at IS NULL RETURNING *
+            UPDATE sessions SET ended_at = \(bind: Timestamp.format(endedAt)), end_reason = \(bind: reason), ended_ms = \(bind: Self.epochMs(endedAt))
+            WHERE id = \(bind: id) AND ended_at IS NULL RETURNING *
             """).first().map(Self.decodeSession) else { return nil }
+        try await recordSessionLength(db, userId: session.userId, length: Self.epochMs(endedAt) - Self.epochMs(session.startedAt))
         try await db.raw("UPDATE channels SET status = 'offline', session_id = NULL WHERE session_id = \(bind: id)").run()
         let built: NewEvent
         if let event {
