@@ -261,6 +261,37 @@ enum Migrations {
                 "CREATE INDEX events_type_time ON events (type, created_at)",
             ]
         },
+        Migration(version: 21, name: "insights: hourly usage roll-up") { b in
+            // Each ended session's time, bytes and health seconds by UTC hour, for its user
+            // ('u:' + id), its channel ('c:' + id) and everyone ('*'); `live_at_start`: sessions
+            // already live when the hour began. Written as sessions end; this fills it from the
+            // sessions ended before (split hour by hour with a series of offsets).
+            let real = b.doubleType
+            var statements = ["""
+                CREATE TABLE usage_hourly (scope TEXT NOT NULL, hour_ms BIGINT NOT NULL, streamed_ms BIGINT NOT NULL DEFAULT 0,
+                  sessions INTEGER NOT NULL DEFAULT 0, bytes_in \(real) NOT NULL DEFAULT 0, degraded_sec \(real) NOT NULL DEFAULT 0,
+                  starving_sec \(real) NOT NULL DEFAULT 0, live_at_start INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (scope, hour_ms))
+                """]
+            for scope in ["'u:' || s.user_id", "'c:' || s.channel_id", "'*'"] {
+                statements.append("""
+                    WITH RECURSIVE o(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM o
+                        WHERE k < (SELECT COALESCE(MAX(ended_ms - started_ms), 0) / 3600000 + 1 FROM sessions WHERE ended_ms IS NOT NULL)),
+                      parts AS (SELECT \(scope) AS scope, (s.started_ms / 3600000 + o.k) * 3600000 AS h, o.k AS k, s.started_ms AS st, s.ended_ms AS en,
+                          CAST(s.bytes_in AS \(real)) AS bytes, s.degraded_sec AS deg, s.starving_sec AS stv
+                        FROM sessions s JOIN o ON (s.started_ms / 3600000 + o.k) * 3600000 < s.ended_ms
+                        WHERE s.ended_ms IS NOT NULL AND s.user_id IS NOT NULL)
+                    INSERT INTO usage_hourly (scope, hour_ms, streamed_ms, sessions, bytes_in, degraded_sec, starving_sec, live_at_start)
+                    SELECT scope, h, SUM((CASE WHEN en < h + 3600000 THEN en ELSE h + 3600000 END) - (CASE WHEN st > h THEN st ELSE h END)),
+                      SUM(CASE WHEN k = 0 THEN 1 ELSE 0 END),
+                      SUM(bytes * ((CASE WHEN en < h + 3600000 THEN en ELSE h + 3600000 END) - (CASE WHEN st > h THEN st ELSE h END)) / (CASE WHEN en > st THEN en - st ELSE 1 END)),
+                      SUM(deg * ((CASE WHEN en < h + 3600000 THEN en ELSE h + 3600000 END) - (CASE WHEN st > h THEN st ELSE h END)) / (CASE WHEN en > st THEN en - st ELSE 1 END)),
+                      SUM(stv * ((CASE WHEN en < h + 3600000 THEN en ELSE h + 3600000 END) - (CASE WHEN st > h THEN st ELSE h END)) / (CASE WHEN en > st THEN en - st ELSE 1 END)),
+                      SUM(CASE WHEN k > 0 THEN 1 ELSE 0 END)
+                    FROM parts GROUP BY scope, h
+                    """)
+            }
+            return statements
+        },
     ]
 }
 

@@ -14,7 +14,14 @@ extension SQLChannelStore {
     public func addSessionConnection(id: String, _ connection: SessionConnection, videoFrames: Int64, audioFrames: Int64,
                                      videoCodec: String?, audioCodec: String?) async throws {
         try await transaction { [self] db in
-            guard let row = try await db.raw("SELECT connections FROM sessions WHERE id = \(bind: id) \(unsafeRaw: lockRow)").first() else { return }
+            guard let row = try await db.raw("SELECT connections, user_id, channel_id, started_ms, ended_ms FROM sessions WHERE id = \(bind: id) \(unsafeRaw: lockRow)").first()
+            else { return }
+            // Figures of a session that has already ended go to the hourly roll-up too.
+            if let ended = try row.decode(column: "ended_ms", as: Int64?.self), let started = try row.decode(column: "started_ms", as: Int64?.self) {
+                try await rollUp(db, userId: try row.decode(column: "user_id", as: String?.self), channelId: try row.decode(column: "channel_id", as: String.self),
+                                 start: started, end: ended, bytes: Double(connection.bytesIn), degraded: connection.health?.degraded ?? 0,
+                                 starving: connection.health?.starving ?? 0, time: false)
+            }
             var list = Self.decodeConnections(try row.decode(column: "connections", as: String?.self))
             list.removeAll { $0.startedAt == connection.startedAt && $0.remoteAddr == connection.remoteAddr }
             list.append(connection)

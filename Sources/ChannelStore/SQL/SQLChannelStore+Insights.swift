@@ -29,6 +29,34 @@ extension SQLChannelStore {
         }
     }
 
+    /// Adds a session's share of each UTC hour it met to `usage_hourly`, for its user, its
+    /// channel and everyone: at its end (`time`: its time, its start, the hours it was live
+    /// at), or figures a connection added after it ended (bytes and health only).
+    func rollUp(_ db: any SQLDatabase, userId: String?, channelId: String, start: Int64, end: Int64, bytes: Double, degraded: Double,
+                starving: Double, time: Bool) async throws {
+        guard let userId, end >= start else { return }
+        let length = Double(max(1, end - start))
+        var hour = start / 3_600_000 * 3_600_000
+        var first = true
+        repeat {
+            let part = min(end, hour + 3_600_000) - max(start, hour)
+            let share = Double(part) / length
+            for scope in ["u:" + userId, "c:" + channelId, "*"] {
+                try await db.raw("""
+                    INSERT INTO usage_hourly (scope, hour_ms, streamed_ms, sessions, bytes_in, degraded_sec, starving_sec, live_at_start)
+                    VALUES (\(bind: scope), \(bind: hour), \(bind: time ? part : 0), \(bind: time && first ? 1 : 0), \(bind: bytes * share),
+                      \(bind: degraded * share), \(bind: starving * share), \(bind: time && !first ? 1 : 0))
+                    ON CONFLICT (scope, hour_ms) DO UPDATE SET streamed_ms = usage_hourly.streamed_ms + excluded.streamed_ms,
+                      sessions = usage_hourly.sessions + excluded.sessions, bytes_in = usage_hourly.bytes_in + excluded.bytes_in,
+                      degraded_sec = usage_hourly.degraded_sec + excluded.degraded_sec, starving_sec = usage_hourly.starving_sec + excluded.starving_sec,
+                      live_at_start = usage_hourly.live_at_start + excluded.live_at_start
+                    """).run()
+            }
+            first = false
+            hour += 3_600_000
+        } while hour < end
+    }
+
     /// Inside a session's end: the longest session bound, for the user and everyone.
     func recordSessionLength(_ db: any SQLDatabase, userId: String?, length: Int64) async throws {
         for who in [userId ?? "", "*"] {
@@ -40,7 +68,7 @@ extension SQLChannelStore {
     }
 
     public func usage(_ q: UsageQuery) async throws -> [UsageBucket] {
-        let size = q.bucket.milliseconds
+        let size = q.bucket.milliseconds, hourMs: Int64 = 3_600_000
         let from = Self.epochMs(q.from), to = Self.epochMs(q.to), now = Self.epochMs(q.now)
         // The buckets: UTC hours or days meeting [from, to), each clipped to the range.
         var buckets: [UsageBucket] = []
@@ -54,6 +82,10 @@ extension SQLChannelStore {
         let index: @Sendable (Int64) -> Int = { ms in Int(ms / size - first) }
         let backend = self.backend
         let empty = buckets
+        // The whole hours of the range come from the roll-up; the parts of an hour at its ends
+        // (a range not on the hour) from the sessions themselves.
+        let wholeFrom = (from + hourMs - 1) / hourMs * hourMs, wholeTo = to / hourMs * hourMs
+        let scope = q.channelId.map { "c:" + $0 } ?? q.userId.map { "u:" + $0 } ?? "*"
         return try await read { db in
             var buckets = empty
             var filter = SQLQueryString("")
@@ -61,71 +93,91 @@ extension SQLChannelStore {
             if let channel = q.channelId { filter.appendInterpolation(unsafeRaw: " AND channel_id = "); filter.appendInterpolation(bind: channel) }
             let longest = try await db.raw("SELECT longest_ms FROM session_bounds WHERE user_id = \(bind: q.userId ?? "*")").first()?
                 .decode(column: "longest_ms", as: Int64.self) ?? 0
-            // 1. Sessions ended inside the range and inside one bucket: summed by the database.
-            var whole = SQLQueryString("""
-                SELECT started_ms / \(unsafeRaw: String(size)) AS b, CAST(SUM(ended_ms - started_ms) AS BIGINT) AS ms, COUNT(*) AS n,
-                  CAST(SUM(bytes_in) AS BIGINT) AS bytes,
-                  SUM(degraded_sec) AS deg, SUM(starving_sec) AS stv FROM sessions
-                WHERE started_ms >= \(bind: from) AND started_ms < \(bind: to) AND ended_ms IS NOT NULL AND ended_ms <= \(bind: to)
-                  AND started_ms / \(unsafeRaw: String(size)) = (ended_ms - 1) / \(unsafeRaw: String(size))
-                """)
-            whole.appendInterpolation(filter)
-            whole.appendInterpolation(unsafeRaw: " GROUP BY started_ms / \(size)")
-            for row in try await db.raw(whole).all() {
-                let i = index(try row.decode(column: "b", as: Int64.self) * size)
-                guard buckets.indices.contains(i) else { continue }
-                buckets[i].streamedMs += try row.decode(column: "ms", as: Int64?.self) ?? 0
-                buckets[i].sessions += try row.decode(column: "n", as: Int.self)
-                buckets[i].bytesIn += Double(try row.decode(column: "bytes", as: Int64?.self) ?? 0)
-                buckets[i].degradedSec += try row.decode(column: "deg", as: Double?.self) ?? 0
-                buckets[i].starvingSec += try row.decode(column: "stv", as: Double?.self) ?? 0
-            }
-            // 2. The rest that overlap the range: across an edge, or still open. Shared out by time.
-            var rest = SQLQueryString("""
-                SELECT started_ms, ended_ms, bytes_in, degraded_sec, starving_sec FROM sessions
-                WHERE started_ms >= \(bind: from - longest - 1) AND started_ms < \(bind: to) AND (ended_ms IS NULL OR ended_ms > \(bind: from))
-                  AND NOT (started_ms >= \(bind: from) AND ended_ms IS NOT NULL AND ended_ms <= \(bind: to)
-                           AND started_ms / \(unsafeRaw: String(size)) = (ended_ms - 1) / \(unsafeRaw: String(size)))
-                """)
-            rest.appendInterpolation(filter)
-            var open = SQLQueryString("SELECT started_ms, ended_ms, bytes_in, degraded_sec, starving_sec FROM sessions WHERE ended_ms IS NULL AND started_ms < \(bind: from - longest - 1)")
-            open.appendInterpolation(filter)
-            var crossing: [(start: Int64, end: Int64)] = []
-            for row in try await db.raw(rest).all() + (try await db.raw(open).all()) {
-                let start = try row.decode(column: "started_ms", as: Int64.self)
-                let end = try row.decode(column: "ended_ms", as: Int64?.self) ?? max(start, now)
-                let length = max(1, end - start)
-                let bytes = Double(try row.decode(column: "bytes_in", as: Int64.self))
-                let degraded = try row.decode(column: "degraded_sec", as: Double.self), starving = try row.decode(column: "starving_sec", as: Double.self)
-                crossing.append((start, end))
-                if start >= from && start < to { buckets[index(start)].sessions += 1 }
-                var at = max(start, from)
-                let stop = min(end, to)
-                while at < stop {
-                    let i = index(at)
-                    let next = min((at / size + 1) * size, stop)
-                    let share = Double(next - at) / Double(length)
-                    buckets[i].streamedMs += next - at
-                    buckets[i].bytesIn += bytes * share
-                    buckets[i].degradedSec += degraded * share
-                    buckets[i].starvingSec += starving * share
-                    at = next
+
+            /// Shares the sessions overlapping [lo, hi) out over the buckets (`openOnly`: just
+            /// those not ended, the roll-up having the rest).
+            func spread(_ lo: Int64, _ hi: Int64, openOnly: Bool) async throws -> [(start: Int64, end: Int64)] {
+                guard lo < hi else { return [] }
+                var sql = SQLQueryString("""
+                    SELECT started_ms, ended_ms, bytes_in, degraded_sec, starving_sec FROM sessions
+                    WHERE started_ms < \(bind: hi) AND (ended_ms IS NULL OR ended_ms > \(bind: lo))
+                    """)
+                if openOnly {
+                    sql.appendInterpolation(unsafeRaw: " AND ended_ms IS NULL")
+                } else {
+                    // Ended ones started at most the longest session before; open ones whenever.
+                    sql.appendInterpolation(unsafeRaw: " AND (ended_ms IS NULL OR started_ms >= ")
+                    sql.appendInterpolation(bind: lo - longest - 1)
+                    sql.appendInterpolation(unsafeRaw: ")")
                 }
+                sql.appendInterpolation(filter)
+                var spans: [(start: Int64, end: Int64)] = []
+                for row in try await db.raw(sql).all() {
+                    let start = try row.decode(column: "started_ms", as: Int64.self)
+                    let ended = try row.decode(column: "ended_ms", as: Int64?.self)
+                    let end = ended ?? max(start, now)
+                    spans.append((start, end))
+                    let length = Double(max(1, end - start))
+                    let bytes = Double(try row.decode(column: "bytes_in", as: Int64.self))
+                    let degraded = try row.decode(column: "degraded_sec", as: Double.self), starving = try row.decode(column: "starving_sec", as: Double.self)
+                    if start >= lo && start < hi { buckets[index(start)].sessions += 1 }
+                    var at = max(start, lo)
+                    let stop = min(end, hi)
+                    while at < stop {
+                        let next = min((at / size + 1) * size, stop)
+                        let i = index(at), share = Double(next - at) / length
+                        buckets[i].streamedMs += next - at
+                        buckets[i].bytesIn += bytes * share
+                        buckets[i].degradedSec += degraded * share
+                        buckets[i].starvingSec += starving * share
+                        at = next
+                    }
+                }
+                return spans
+            }
+
+            var openSpans: [(start: Int64, end: Int64)] = []
+            if wholeFrom < wholeTo {
+                // 1. Whole hours: the roll-up of ended sessions, summed by bucket in SQL.
+                let rows = try await db.raw("""
+                    SELECT hour_ms / \(unsafeRaw: String(size)) AS b, CAST(SUM(streamed_ms) AS BIGINT) AS ms, CAST(SUM(sessions) AS BIGINT) AS n,
+                      SUM(bytes_in) AS bytes, SUM(degraded_sec) AS deg, SUM(starving_sec) AS stv,
+                      MAX(CASE WHEN hour_ms % \(unsafeRaw: String(size)) = 0 OR hour_ms = \(bind: wholeFrom) THEN live_at_start ELSE 0 END) AS live
+                    FROM usage_hourly WHERE scope = \(bind: scope) AND hour_ms >= \(bind: wholeFrom) AND hour_ms < \(bind: wholeTo)
+                    GROUP BY hour_ms / \(unsafeRaw: String(size))
+                    """).all()
+                for row in rows {
+                    let i = index(max(from, try row.decode(column: "b", as: Int64.self) * size))
+                    guard buckets.indices.contains(i) else { continue }
+                    buckets[i].streamedMs += try row.decode(column: "ms", as: Int64?.self) ?? 0
+                    buckets[i].sessions += Int(try row.decode(column: "n", as: Int64?.self) ?? 0)
+                    buckets[i].bytesIn += try row.decode(column: "bytes", as: Double?.self) ?? 0
+                    buckets[i].degradedSec += try row.decode(column: "deg", as: Double?.self) ?? 0
+                    buckets[i].starvingSec += try row.decode(column: "stv", as: Double?.self) ?? 0
+                    buckets[i].peakLive = max(buckets[i].peakLive, try row.decode(column: "live", as: Int?.self) ?? 0)
+                }
+                // Sessions still open are not rolled up yet.
+                openSpans = try await spread(wholeFrom, wholeTo, openOnly: true)
+                // 2. The parts of an hour at the range's ends.
+                openSpans += try await spread(from, wholeFrom, openOnly: false)
+                openSpans += try await spread(wholeTo, to, openOnly: false)
+            } else {
+                openSpans = try await spread(from, to, openOnly: false)
             }
             // 3. Peaks: one channel is a peak of 1 where it streamed; else the peaks counted at
-            // each start, and the sessions already live when the bucket began.
+            // each start, the hours' live-at-start, and the spans read here live when a bucket began.
             if q.channelId != nil {
-                for i in buckets.indices where buckets[i].streamedMs > 0 { buckets[i].peakLive = 1 }
+                for i in buckets.indices { buckets[i].peakLive = buckets[i].streamedMs > 0 ? 1 : 0 }
             } else {
                 for row in try await db.raw("""
-                    SELECT hour_ms, peak FROM live_peaks WHERE user_id = \(bind: q.userId ?? "*") AND hour_ms >= \(bind: from / 3_600_000 * 3_600_000) AND hour_ms < \(bind: to)
+                    SELECT hour_ms, peak FROM live_peaks WHERE user_id = \(bind: q.userId ?? "*") AND hour_ms >= \(bind: from / hourMs * hourMs) AND hour_ms < \(bind: to)
                     """).all() {
                     let i = index(max(from, try row.decode(column: "hour_ms", as: Int64.self)))
                     if buckets.indices.contains(i) { buckets[i].peakLive = max(buckets[i].peakLive, try row.decode(column: "peak", as: Int.self)) }
                 }
                 for i in buckets.indices {
                     let start = Self.epochMs(buckets[i].start)
-                    let live = crossing.filter { $0.start < start && $0.end > start }.count
+                    let live = openSpans.filter { $0.start < start && $0.end > start }.count
                     buckets[i].peakLive = max(buckets[i].peakLive, live)
                 }
             }

@@ -297,6 +297,8 @@ extension SQLChannelStore {
             WHERE id = \(bind: id) AND ended_at IS NULL RETURNING *
             """).first().map(Self.decodeSession) else { return nil }
         try await recordSessionLength(db, userId: session.userId, length: Self.epochMs(endedAt) - Self.epochMs(session.startedAt))
+        try await rollUp(db, userId: session.userId, channelId: session.channelId, start: Self.epochMs(session.startedAt), end: Self.epochMs(endedAt),
+                         bytes: Double(session.bytesIn), degraded: session.health.degraded, starving: session.health.starving, time: true)
         try await db.raw("UPDATE channels SET status = 'offline', session_id = NULL WHERE session_id = \(bind: id)").run()
         let built: NewEvent
         if let event {
