@@ -271,7 +271,7 @@ enum Migrations {
                 CREATE TABLE usage_hourly (scope TEXT NOT NULL, hour_ms BIGINT NOT NULL, streamed_ms BIGINT NOT NULL DEFAULT 0,
                   sessions INTEGER NOT NULL DEFAULT 0, bytes_in \(real) NOT NULL DEFAULT 0, degraded_sec \(real) NOT NULL DEFAULT 0,
                   starving_sec \(real) NOT NULL DEFAULT 0, live_at_start INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (scope, hour_ms))
-                """]
+                """, "CREATE INDEX sessions_live_channel ON sessions (channel_id) WHERE ended_ms IS NULL"]
             for scope in ["'u:' || s.user_id", "'c:' || s.channel_id", "'*'"] {
                 statements.append("""
                     WITH RECURSIVE o(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM o

@@ -98,13 +98,15 @@ extension SQLChannelStore {
             /// those not ended, the roll-up having the rest).
             func spread(_ lo: Int64, _ hi: Int64, openOnly: Bool) async throws -> [(start: Int64, end: Int64)] {
                 guard lo < hi else { return [] }
-                var sql = SQLQueryString("""
-                    SELECT started_ms, ended_ms, bytes_in, degraded_sec, starving_sec FROM sessions
-                    WHERE started_ms < \(bind: hi) AND (ended_ms IS NULL OR ended_ms > \(bind: lo))
-                    """)
+                var sql: SQLQueryString
                 if openOnly {
-                    sql.appendInterpolation(unsafeRaw: " AND ended_ms IS NULL")
+                    // Only the open-session indexes (partial: `ended_ms IS NULL`) are worth reading.
+                    sql = SQLQueryString("SELECT started_ms, ended_ms, bytes_in, degraded_sec, starving_sec FROM sessions WHERE ended_ms IS NULL")
                 } else {
+                    sql = SQLQueryString("""
+                        SELECT started_ms, ended_ms, bytes_in, degraded_sec, starving_sec FROM sessions
+                        WHERE started_ms < \(bind: hi) AND (ended_ms IS NULL OR ended_ms > \(bind: lo))
+                        """)
                     // Ended ones started at most the longest session before; open ones whenever.
                     sql.appendInterpolation(unsafeRaw: " AND (ended_ms IS NULL OR started_ms >= ")
                     sql.appendInterpolation(bind: lo - longest - 1)
@@ -116,6 +118,7 @@ extension SQLChannelStore {
                     let start = try row.decode(column: "started_ms", as: Int64.self)
                     let ended = try row.decode(column: "ended_ms", as: Int64?.self)
                     let end = ended ?? max(start, now)
+                    guard start < hi, end > lo else { continue }
                     spans.append((start, end))
                     let length = Double(max(1, end - start))
                     let bytes = Double(try row.decode(column: "bytes_in", as: Int64.self))
@@ -170,7 +173,9 @@ extension SQLChannelStore {
                 for i in buckets.indices { buckets[i].peakLive = buckets[i].streamedMs > 0 ? 1 : 0 }
             } else {
                 for row in try await db.raw("""
-                    SELECT hour_ms, peak FROM live_peaks WHERE user_id = \(bind: q.userId ?? "*") AND hour_ms >= \(bind: from / hourMs * hourMs) AND hour_ms < \(bind: to)
+                    SELECT MIN(hour_ms) AS hour_ms, MAX(peak) AS peak FROM live_peaks
+                    WHERE user_id = \(bind: q.userId ?? "*") AND hour_ms >= \(bind: from / hourMs * hourMs) AND hour_ms < \(bind: to)
+                    GROUP BY hour_ms / \(unsafeRaw: String(size))
                     """).all() {
                     let i = index(max(from, try row.decode(column: "hour_ms", as: Int64.self)))
                     if buckets.indices.contains(i) { buckets[i].peakLive = max(buckets[i].peakLive, try row.decode(column: "peak", as: Int.self)) }
