@@ -14,6 +14,8 @@
 #include <libavutil/log.h>
 #include <libavutil/mem.h>
 #include <libavutil/time.h>
+#include <libavutil/imgutils.h>
+#include <libswscale/swscale.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <errno.h>

@@ -96,6 +96,7 @@ public struct ControlAPI: Sendable {
         router.on(RouterPath("/internal/v1/hls/{channel}/{file}"), method: .get) { request, context in try await internalHLSFile(request, context) }
         router.on(RouterPath("/internal/v1/videos/{id}/file"), method: .get) { request, context in try await internalVideoFile(request, context) }
         router.on(RouterPath("/internal/v1/channels/{id}/stats/history"), method: .get) { request, context in try await internalStatsHistory(request, context) }
+        router.on(RouterPath("/internal/v1/channels/{id}/thumbnail.jpg"), method: .get) { request, context in try await internalThumbnail(request, context) }
         let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, .trace]
         for (path, allowed) in methodsByPath {
             for method in allMethods where !allowed.contains(method) {
@@ -209,6 +210,15 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/system", operation: "getSystem", "Version, node, ports, codecs, uptime, and the nodes sharing the store", access: .anyToken, .json("System")) { _, _ in await system() },
             APIRoute(.get, "/v1/events", operation: "listEvents", "Ordered event log for reconciliation: exactly the webhook bodies, oldest first", access: .operatorRead(.channelsRead),
                      query: Self.eventFilters + QueryParameter.list, .json("EventPage")) { r, c in try await events(r, c) },
+            APIRoute(.get, "/v1/channels/{id}/thumbnail.jpg", operation: "getChannelThumbnail",
+                     "The latest keyframe of a live channel as a JPEG (404 offline; 503 with Retry-After until a keyframe is held)",
+                     access: .operatorRead(.channelsRead), query: [Self.thumbnailWidth],
+                     OperationContract(media: ["image/jpeg": .object(["type": .string("string"), "contentMediaType": .string("image/jpeg")])],
+                                       statuses: [503: [5030]],
+                                       descriptions: [404: "No such channel, or it is not live (4040)",
+                                                      503: "No keyframe held yet (the first request starts holding them), or the decode budget is spent (5030, Retry-After)"])) { r, c in
+                try await channelThumbnail(r, c)
+            },
             APIRoute(.get, "/v1/insights/usage", operation: "getUsageInsights",
                      "Minutes streamed, sessions, bytes, peak live channels, refusals, limit events and health time, by UTC hour or day",
                      access: .operatorRead(.channelsRead), query: Self.insightsFilters, .json("UsageReport")) { r, c in try await insightsUsage(r, c) },

@@ -159,6 +159,13 @@ public final class PeerRelay: Sendable {
         return download
     }
 
+    /// Another node's answer at `path` (signed), not cached.
+    func fetch(node: NodeRecord, path: String) -> SharedDownload {
+        let download = SharedDownload()
+        Task { [self] in await run(download, node: node, path: path, headers: []) }
+        return download
+    }
+
     /// A small JSON answer of another node's internal endpoint (its envelope's `data`); nil when
     /// it cannot be had (unreachable, not 200, not JSON). Not cached: figures change by the second.
     func json(node: NodeRecord, path: String) async -> JSONValue? {
@@ -186,7 +193,7 @@ public final class PeerRelay: Sendable {
         }
     }
 
-    static let passedOn: Set<String> = ["content-type", "content-length", "content-range", "accept-ranges", "etag", "last-modified",
+    static let passedOn: Set<String> = ["retry-after", "x-thumbnail-taken-at", "x-thumbnail-size", "content-type", "content-length", "content-range", "accept-ranges", "etag", "last-modified",
                                         "content-disposition", "cache-control"]
 
     private func run(_ download: SharedDownload, node: NodeRecord, path: String, headers: [(String, String)]) async {

@@ -60,6 +60,9 @@ struct ClusterSessionControl: LiveSessionControl {
 
     func ingestSummary() async -> JSONValue { await local.ingestSummary() }
 
+    /// This node's; the API asks the holder itself when the publisher is elsewhere.
+    func thumbnail(_ channelId: String, width: Int?) async -> ThumbnailAnswer { await local.thumbnail(channelId, width: width) }
+
     /// This node's; the API asks the other nodes itself when there is none (`ControlAPI+History`).
     func statsHistory(_ channelId: String, window: TimeInterval) async -> StatsHistorySeries? {
         await local.statsHistory(channelId, window: window)

@@ -73,6 +73,8 @@ public struct GatewaySettings: Sendable {
     /// `health.*` and `stats.historyChannels` (docs/contract.md §4, "Stream health").
     public var healthRules: HealthRules
     public var historyChannels: Int
+    /// `thumbnails.intervalSec`, `thumbnails.maxDecodesPerSec`.
+    public var thumbnails: (intervalSec: Double, maxDecodesPerSec: Double)
     /// `events.maxStreams`, `events.streamBufferKB`.
     public var eventStreams: (maxStreams: Int, maxBufferedBytes: Int)
     /// `recordings.dir` (empty: DATA_DIR/recordings).
@@ -149,6 +151,7 @@ public struct GatewaySettings: Sendable {
         rules.eventIntervalSec = c.double("health.eventIntervalSec")
         healthRules = rules
         historyChannels = c.int("stats.historyChannels")
+        thumbnails = (c.double("thumbnails.intervalSec"), c.double("thumbnails.maxDecodesPerSec"))
         eventStreams = (c.int("events.maxStreams"), c.int("events.streamBufferKB") << 10)
         recordingsDir = c.string("recordings.dir")
         nodeGoneAfter = c.double("cluster.nodeGoneAfterHours") * 3600

@@ -85,6 +85,16 @@ extension IngestCoordinator {
         return entry.monitor.connectionSeconds
     }
 
+    func setThumbnails(intervalSec: Double, maxDecodesPerSec: Double) {
+        thumbnails = ThumbnailService(settings: .init(intervalSec: intervalSec, maxDecodesPerSec: maxDecodesPerSec), logger: logger)
+    }
+
+    /// `LiveSessionControl`: a picture of the channel's publisher on this node.
+    public func thumbnail(_ channelId: String, width: Int?) async -> ThumbnailAnswer {
+        guard let tracked = channels[channelId], tracked.machine.holdsLiveSlot, let ingest = current(tracked), let thumbnails else { return .notLive }
+        return await thumbnails.thumbnail(channelId: channelId, session: ingest, width: width)
+    }
+
     /// `LiveSessionControl`: this node's history of the channel.
     public func statsHistory(_ channelId: String, window: TimeInterval) async -> StatsHistorySeries? {
         guard let s = statsHistory.points(channelId: channelId, window: window, now: clock.now()) else { return nil }

@@ -32,6 +32,9 @@ extension IngestCoordinator {
     public nonisolated func media(_ frame: MediaFrame, session: IngestSession) {
         media?.media(frame, connectionID: session.connectionID)
         guard frame.kind == .video else { return }
+        if frame.trackId == 0, frame.packetType == .sequenceHeader || (frame.packetType == .codedFrames && frame.isKeyframe) {
+            session.offerForThumbnail(frame)
+        }
         // Once per connection (a lock only on keyframes): a publisher that moved switches here.
         if frame.isKeyframe, frame.trackId == 0, frame.packetType == .codedFrames, session.firstKeyframeSeen() {
             commandSink.yield(.firstKeyframe(session.connectionID, timedOut: false))

@@ -101,6 +101,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     var health: [String: HealthEntry] = [:]
     var healthRules = HealthRules()
     var statsHistory = StatsHistory(maxChannels: 1000)
+    /// Pictures of live channels (`ThumbnailService`); nil: none made on this node.
+    var thumbnails: ThumbnailService?
     /// Publishers being moved on this node (`IngestCoordinator+Reconnect`), by new connection.
     var handovers: [ConnectionID: Handover] = [:]
     /// The key reconnect tokens are signed with (the cluster's); nil: publishers are never asked to move.

@@ -225,6 +225,7 @@ public struct LiveGateApp: Sendable {
             apiConfiguration.failedPublishes = FailedPublishGate(isThrottled: { throttle.isThrottled(ip: $0) }, failed: { throttle.recordFailure(ip: $0) })
             // Files other nodes hold are fetched from them, signed with the cluster's key.
             await coordinator.setHealth(rules: settings.healthRules, historyChannels: settings.historyChannels)
+            await coordinator.setThumbnails(intervalSec: settings.thumbnails.intervalSec, maxDecodesPerSec: settings.thumbnails.maxDecodesPerSec)
             if let secret { await coordinator.setReconnect(secret: secret, tcUrl: settings.reconnectTcUrl.isEmpty ? nil : settings.reconnectTcUrl) }
             let peers = secret.map { PeerRelay(settings: .init(nodeId: nodeId, secret: $0), store: store, logger: Logger(label: "livegate.cluster")) }
             apiConfiguration.peers = peers

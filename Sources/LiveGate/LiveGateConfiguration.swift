@@ -52,6 +52,8 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("events.maxStreams", .int(1...100_000), default: "100", "Open GET /v1/events/stream connections this node serves at most (more: 503)."),
         ConfigKey("events.streamBufferKB", .int(16...1_048_576), default: "1024",
                   "Events waiting unread for one event stream at most; a reader that slow is closed (it resumes with Last-Event-ID)."),
+        ConfigKey("thumbnails.intervalSec", .double(1...3600), default: "5", "A live channel's picture is decoded at most once per this many seconds (per width)."),
+        ConfigKey("thumbnails.maxDecodesPerSec", .double(0.1...1000), default: "10", "Thumbnail decodes this node makes per second at most, all channels together."),
         ConfigKey("stats.historyChannels", .int(1...1_000_000), default: "1000",
                   "Channels whose last hour of 10 s stats points is kept in memory (live and recently live; the least recently updated go first)."),
         ConfigKey("http.host", .string, default: "0.0.0.0", "Address the HTTP listener (API, HLS, metrics) binds."),

@@ -22,6 +22,8 @@ public protocol LiveSessionControl: Sendable {
     func requestReconnect(_ channelId: String) async -> ReconnectResult
     /// This node's 10 s points of the channel within `window` seconds (nil: it keeps none).
     func statsHistory(_ channelId: String, window: TimeInterval) async -> StatsHistorySeries?
+    /// A picture of the channel's publisher on this node (`.notLive`: none here).
+    func thumbnail(_ channelId: String, width: Int?) async -> ThumbnailAnswer
 }
 
 /// What `POST /v1/channels/{id}/reconnect` did (docs/contract.md §6, "Moving publishers").
@@ -41,6 +43,7 @@ extension LiveSessionControl {
     public func channelEdited(_ channel: Channel) async {}
     public func requestReconnect(_ channelId: String) async -> ReconnectResult { .notLive }
     public func statsHistory(_ channelId: String, window: TimeInterval) async -> StatsHistorySeries? { nil }
+    public func thumbnail(_ channelId: String, width: Int?) async -> ThumbnailAnswer { .notLive }
 }
 
 public struct NoLiveSessions: LiveSessionControl {

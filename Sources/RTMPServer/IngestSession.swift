@@ -40,12 +40,53 @@ public final class IngestSession: Sendable, CustomStringConvertible {
         tracker.withLockedValue { $0.snapshot(nowMs: Self.nowMs()) }
     }
 
-    /// Seconds since publishing started.
     /// Stream health's counters right now (read once a second per live channel: cheap).
     public func healthCounters(declaredFps: Double?) -> IngestHealthCounters {
         tracker.withLockedValue { $0.healthCounters(nowMs: Self.nowMs(), declaredFps: declaredFps) }
     }
 
+    /// The latest track-0 video keyframe and the sequence header it needs, for a thumbnail
+    /// (docs/contract.md §4, "Thumbnails").
+    public struct HeldKeyframe: Sendable {
+        public var codec: MediaCodec
+        public var header: ByteBuffer?
+        public var frame: ByteBuffer
+        public var heldAt: NIODeadline
+    }
+
+    private struct ThumbnailSource {
+        var header: ByteBuffer?
+        var keyframe: HeldKeyframe?
+        /// Keyframes are kept only until then: someone asked for a thumbnail within the minute.
+        var wantedUntil = NIODeadline.uptimeNanoseconds(0)
+    }
+
+    private let thumbnailSource = NIOLockedValueBox(ThumbnailSource())
+
+    /// A thumbnail was asked for: keep the latest keyframe for the next `seconds`.
+    public func wantKeyframes(for seconds: Int64 = 60) -> HeldKeyframe? {
+        thumbnailSource.withLockedValue { s in
+            s.wantedUntil = .now() + .seconds(seconds)
+            return s.keyframe
+        }
+    }
+
+    /// Offered each track-0 video sequence header and keyframe (one lock per keyframe, none per
+    /// ordinary frame): kept only while wanted, so a channel nobody looks at holds no picture.
+    public func offerForThumbnail(_ frame: MediaFrame) {
+        thumbnailSource.withLockedValue { s in
+            if frame.packetType == .sequenceHeader {
+                s.header = frame.data
+                s.keyframe = nil
+            } else if NIODeadline.now() < s.wantedUntil {
+                s.keyframe = HeldKeyframe(codec: frame.codec, header: s.header, frame: frame.data, heldAt: .now())
+            } else {
+                s.keyframe = nil
+            }
+        }
+    }
+
+    /// Seconds since publishing started.
     public var uptimeSeconds: Double { Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 }
 
     /// Per frame: the counters; the codec parameters only when a frame can change them — a

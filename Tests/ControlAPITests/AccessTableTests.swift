@@ -34,7 +34,7 @@ extension ControlAPIConformanceTests {
         "getChannelStats": .operatorRead, "listChannelSessions": .operatorRead, "getChannelStatsHistory": .operatorRead,
         "createForward": .scope("channels:write"), "listForwards": .scope("channels:read"), "getForward": .scope("channels:read"),
         "updateForward": .scope("channels:write"), "deleteForward": .scope("channels:write"),
-        "search": .scope("channels:read"), "listEvents": .operatorRead, "streamEvents": .operatorRead, "getUsageInsights": .operatorRead,
+        "search": .scope("channels:read"), "listEvents": .operatorRead, "streamEvents": .operatorRead, "getUsageInsights": .operatorRead, "getChannelThumbnail": .operatorRead,
         "getUserConfig": .scope("channels:read"), "getUserUsage": .scope("channels:read"),
         "replaceUserConfig": .unbound("admin"),
         "listVideos": .scope("videos"), "getVideo": .scope("videos"), "deleteVideo": .scope("videos"), "downloadVideoFile": .scope("videos"),
@@ -148,6 +148,8 @@ extension ControlAPIConformanceTests {
                     XCTAssertFalse([401, 403].contains(r.status), "\(op.id) as \(who): \(r.status) \(r.raw.prefix(300))")
                     if op.id == "reconnectChannelPublisher" {
                         XCTAssertTrue(r.status == 409 && r.raw.contains("not_live"), "\(op.id) as \(who): \(r.raw.prefix(300))")
+                    } else if op.id == "getChannelThumbnail" {
+                        XCTAssertEqual(r.status, 404, "\(op.id) as \(who): an offline channel has no picture: \(r.raw.prefix(300))")
                     } else if !["redeliverWebhookDelivery", "getHLSFile", "testWebhook"].contains(op.id) {
                         XCTAssertLessThan(r.status, 300, "\(op.id) as \(who) succeeds: \(r.raw.prefix(300))")
                     }
