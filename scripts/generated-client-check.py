@@ -31,6 +31,7 @@ config.write_text(
     "  application/vnd.apple.mpegurl: application/octet-stream\n"
     "  video/mp2t: application/octet-stream\n"
     "  video/mp4: application/octet-stream\n"
+    "  image/jpeg: application/octet-stream\n"
 )
 out = work / "livegate_client"
 generator = Path(sys.executable).with_name("openapi-python-client")

@@ -44,6 +44,8 @@ public struct FileDeletionQueue: Sendable {
 
     /// Nil when the file is gone (removed now, or already).
     static func remove(_ path: String) -> String? {
+        // A recording's poster (`<file>.jpg`, docs/contract.md §4 "Thumbnails") goes with it.
+        if path.hasSuffix(".mp4") { _ = unlink(path + ".jpg") }
         if unlink(path) == 0 || errno == ENOENT { return nil }
         return String(cString: strerror(errno))
     }

@@ -21,12 +21,13 @@ extension ControlAPI {
         let now = Date()
         let to = try q.date("to") ?? now
         let from = try q.date("from") ?? to.addingTimeInterval(bucket == .hour ? -86_400 : -30 * 86_400)
-        guard from < to else { throw APIError(.badRequest, ec: 4000, "from must be before to", data: .object(["fields": .object(["from": .string("must be before to")])])) }
-        let count = (to.timeIntervalSince1970 * 1000 / Double(bucket.milliseconds)).rounded(.up) - (from.timeIntervalSince1970 * 1000 / Double(bucket.milliseconds)).rounded(.down)
-        guard count <= Double(Self.maxBuckets) else {
-            let why = "at most \(Self.maxBuckets) buckets: a shorter range, or bucket=day"
-            throw APIError(.badRequest, ec: 4000, "from: \(why)", data: .object(["fields": .object(["from": .string(why)])]))
-        }
+        // At most `maxBuckets` per answer: a longer range is answered up to there, with where
+        // the next answer starts (`nextFrom`). An empty range (from ≥ to) has no buckets.
+        let size = Double(bucket.milliseconds) / 1000
+        let firstEdge = (from.timeIntervalSince1970 / size).rounded(.down) * size
+        let limit = Date(timeIntervalSince1970: firstEdge + size * Double(Self.maxBuckets))
+        let end = min(to, limit)
+        let nextFrom: Date? = to > limit ? limit : nil
         let (user, empty) = listUser(try q.userId(), context)
         let channelId = q.string("channelId")
         if let channelId, let bound = context.grant?.userId {
@@ -34,8 +35,8 @@ extension ControlAPI {
             guard let channel = try await store.channel(id: channelId), channel.userId == bound else { throw APIError.notFound("channel") }
         }
         // A bound token naming another user: nothing of theirs.
-        let buckets = empty ? [] : try await store.usage(UsageQuery(userId: user, channelId: channelId, from: from, to: to, bucket: bucket, now: now))
-        var total = UsageBucket(start: from, end: to)
+        let buckets = empty || from >= end ? [] : try await store.usage(UsageQuery(userId: user, channelId: channelId, from: from, to: end, bucket: bucket, now: now))
+        var total = UsageBucket(start: from, end: max(from, end))
         for b in buckets {
             total.streamedMs += b.streamedMs
             total.sessions += b.sessions
@@ -47,7 +48,8 @@ extension ControlAPI {
             for (k, v) in b.limitEvents { total.limitEvents[k, default: 0] += v }
         }
         return Envelope.response(data: .object([
-            "from": .string(Timestamp.format(from)), "to": .string(Timestamp.format(to)), "bucket": .string(bucket.rawValue),
+            "from": .string(Timestamp.format(from)), "to": .string(Timestamp.format(max(from, end))), "bucket": .string(bucket.rawValue),
+            "nextFrom": nextFrom.map { .string(Timestamp.format($0)) } ?? .null,
             "userId": user.map { .string($0) } ?? .null, "channelId": channelId.map { .string($0) } ?? .null,
             "buckets": .array(buckets.map(\.json)), "totals": total.json,
         ]))

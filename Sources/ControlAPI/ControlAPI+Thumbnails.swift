@@ -61,6 +61,39 @@ extension ControlAPI {
         }
     }
 
+    /// `GET /v1/videos/{id}/thumbnail.jpg`: the recording's poster, made when it was finished;
+    /// from the node holding the file when that is another.
+    func videoPoster(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        guard let video = try await store.video(id: try parameter(context, "id")) else { throw APIError.notFound("video") }
+        if let local = try? Data(contentsOf: URL(fileURLWithPath: video.path + ".jpg")) {
+            return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=86400", .contentLength: String(local.count),
+                                                   .eTag: "\"\(video.id)-poster-\(local.count)\""],
+                            body: .init(byteBuffer: ByteBuffer(bytes: local)))
+        }
+        if let owner = video.nodeId, owner != configuration.nodeId, let relay = configuration.peers, let node = await relay.node(id: owner) {
+            let download = relay.fetch(node: node, path: "/internal/v1/videos/\(video.id)/thumbnail.jpg")
+            if case .answered(let status, let headers) = await download.head() {
+                var fields = HTTPFields()
+                for (name, value) in headers { if let field = HTTPField.Name(name) { fields[field] = value } }
+                return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: try await download.whole()))
+            }
+            throw APIError(.serviceUnavailable, ec: 5030, "the node holding this recording cannot be reached; retry shortly", headers: [.retryAfter: "1"])
+        }
+        // Just finished: its poster is being made.
+        if Date().timeIntervalSince(video.createdAt) < 30 {
+            throw APIError(.serviceUnavailable, ec: 5030, "the poster is being made; retry shortly", headers: [.retryAfter: "1"])
+        }
+        throw APIError(.notFound, ec: 4040, "this recording has no poster (its first keyframe could not be decoded, or it was recorded before posters)")
+    }
+
+    /// `GET /internal/v1/videos/{id}/thumbnail.jpg`: a poster this node holds.
+    func internalVideoPoster(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try checkPeer(request)
+        guard let video = try await store.video(id: try parameter(context, "id")),
+              let local = try? Data(contentsOf: URL(fileURLWithPath: video.path + ".jpg")) else { throw APIError.notFound("poster") }
+        return Response(status: .ok, headers: [.contentType: "image/jpeg", .contentLength: String(local.count)], body: .init(byteBuffer: ByteBuffer(bytes: local)))
+    }
+
     /// `GET /internal/v1/channels/{id}/thumbnail.jpg`: this node's picture, for another node.
     func internalThumbnail(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try checkPeer(request)

@@ -97,6 +97,7 @@ public struct ControlAPI: Sendable {
         router.on(RouterPath("/internal/v1/videos/{id}/file"), method: .get) { request, context in try await internalVideoFile(request, context) }
         router.on(RouterPath("/internal/v1/channels/{id}/stats/history"), method: .get) { request, context in try await internalStatsHistory(request, context) }
         router.on(RouterPath("/internal/v1/channels/{id}/thumbnail.jpg"), method: .get) { request, context in try await internalThumbnail(request, context) }
+        router.on(RouterPath("/internal/v1/videos/{id}/thumbnail.jpg"), method: .get) { request, context in try await internalVideoPoster(request, context) }
         let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, .trace]
         for (path, allowed) in methodsByPath {
             for method in allMethods where !allowed.contains(method) {
@@ -213,7 +214,7 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/channels/{id}/thumbnail.jpg", operation: "getChannelThumbnail",
                      "The latest keyframe of a live channel as a JPEG (404 offline; 503 with Retry-After until a keyframe is held)",
                      access: .operatorRead(.channelsRead), query: [Self.thumbnailWidth],
-                     OperationContract(media: ["image/jpeg": .object(["type": .string("string"), "contentMediaType": .string("image/jpeg")])],
+                     OperationContract(media: ["image/jpeg": .object(["type": .string("string"), "format": .string("binary")])],
                                        statuses: [503: [5030]],
                                        descriptions: [404: "No such channel, or it is not live (4040)",
                                                       503: "No keyframe held yet (the first request starts holding them), or the decode budget is spent (5030, Retry-After)"])) { r, c in
@@ -238,6 +239,14 @@ public struct ControlAPI: Sendable {
             APIRoute(.get, "/v1/videos", operation: "listVideos", "List recordings", access: .scope(.videos), query: Self.videoFilters + QueryParameter.ordered(newestFirst: true), .json("VideoPage", links: videoLinks)) { r, c in try await listVideos(r, c) },
             APIRoute(.get, "/v1/videos/{id}", operation: "getVideo", "Read a recording", access: .scope(.videos), .json("Video")) { _, c in try await getVideo(c) },
             APIRoute(.delete, "/v1/videos/{id}", operation: "deleteVideo", "Delete a recording and its file", access: .scope(.videos), status: 204, .noContent) { _, c in try await deleteVideo(c) },
+            APIRoute(.get, "/v1/videos/{id}/thumbnail.jpg", operation: "getVideoPoster", "The recording's poster: its first keyframe as a JPEG",
+                     access: .scope(.videos),
+                     OperationContract(media: ["image/jpeg": .object(["type": .string("string"), "format": .string("binary")])],
+                                       statuses: [503: [5030]],
+                                       descriptions: [404: "No such recording, or it has no poster (4040)",
+                                                      503: "Just finished: the poster is being made; or the node holding it cannot be reached (5030, Retry-After)"])) { r, c in
+                try await videoPoster(r, c)
+            },
             APIRoute(.get, "/v1/videos/{id}/file", operation: "downloadVideoFile", "Download the MP4 (one Range supported)", access: .scope(.videos),
                      OperationContract(media: fileMedia, statuses: [206: [], 416: [4160]])) { r, c in try await videoFile(r, c) },
             APIRoute(.get, "/hls/{channel}/{file}", operation: "getHLSFile", "HLS playlist and segments of a live channel", access: .anonymous, anyQuery: true,

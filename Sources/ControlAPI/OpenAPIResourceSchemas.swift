@@ -98,7 +98,9 @@ enum OpenAPIResourceSchemas: JSONSchemaVocabulary {
                 "minutesDegraded": number, "minutesStarving": number,
             ]), "One UTC hour or day, clipped to the range."),
             "UsageReport": described(object([
-                "from": dateTime, "to": dateTime, "bucket": oneOf(UsageQuery.Bucket.allCases.map(\.rawValue)),
+                "from": dateTime, "to": described(dateTime, "The end answered: the asked one, or the end of the 1,000th bucket"),
+                "nextFrom": described(nullable(dateTime), "Where the rest of a range longer than 1,000 buckets starts (ask again from there)"),
+                "bucket": oneOf(UsageQuery.Bucket.allCases.map(\.rawValue)),
                 "userId": nullable(string), "channelId": nullable(string), "buckets": array(ref("UsageBucket")),
                 "totals": described(ref("UsageBucket"), "The whole range (peakConcurrentLive: the highest bucket's)"),
             ]), "docs/api.md, \"Insights\""),

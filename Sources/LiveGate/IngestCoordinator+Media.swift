@@ -111,6 +111,7 @@ extension IngestCoordinator {
         _ = try await store.createVideo(video, event: .make(type: EventType.videoReady.rawValue, channelId: channelId, userId: userId, at: now,
                                                             data: .object(["channel": channel?.eventJSON ?? .null, "video": video.json])), now: now)
         dispatcher?.notify()
+        if let thumbnails { Task { await thumbnails.makePoster(file: file.path) } }
         return video
     }
 }

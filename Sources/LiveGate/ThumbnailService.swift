@@ -92,6 +92,20 @@ actor ThumbnailService {
         return await task.value
     }
 
+    /// A finished recording's poster, `<file>.jpg` beside it (its first keyframe, at most 1280
+    /// wide), made on the pool; a failure is logged and leaves no file.
+    func makePoster(file: String) async {
+        let pool = self.pool
+        do {
+            let picture = try await pool.runIfActive { try ThumbnailDecoder.poster(file: file, width: 1280) }
+            let temporary = file + ".jpg.tmp"
+            try Data(picture.jpeg).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, file + ".jpg") == 0 else { throw ThumbnailDecoder.Failure(description: "rename: \(String(cString: strerror(errno)))") }
+        } catch {
+            logger.warning("recording poster not made", metadata: ["file": "\(file)", "error": "\(error)"])
+        }
+    }
+
     private func finish(key: String, result: Result<ThumbnailDecoder.Picture, any Error>, keyframeAt: NIODeadline, seconds: Double,
                         channelId: String) -> ThumbnailAnswer {
         inFlight[key] = nil

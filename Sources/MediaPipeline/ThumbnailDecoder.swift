@@ -15,13 +15,19 @@ public enum ThumbnailDecoder {
 
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// The largest width a thumbnail is made at (and the default: the picture's own up to it).
     public static let maxWidth = 1920
 
     public static func jpeg(codec: MediaCodec, extradata: [UInt8], keyframe: [UInt8], width requested: Int?, quality: Int = 5) throws -> Picture {
-        let decoded = try decode(codec: codec, extradata: extradata, keyframe: keyframe)
+        guard let id = TrackFormat.avCodecID(codec) else { throw Failure(description: "no decoder for \(codec.rawValue)") }
+        return try jpeg(codecID: id, name: codec.rawValue, extradata: extradata, keyframe: keyframe, width: requested, quality: quality)
+    }
+
+    static func jpeg(codecID: AVCodecID, name: String, extradata: [UInt8], keyframe: [UInt8], width requested: Int?, quality: Int = 5) throws -> Picture {
+        let decoded = try decode(codecID: codecID, name: name, extradata: extradata, keyframe: keyframe)
         var frame: UnsafeMutablePointer<AVFrame>? = decoded
         defer { av_frame_free(&frame) }
         let srcW = Int(decoded.pointee.width), srcH = Int(decoded.pointee.height)
@@ -35,10 +41,34 @@ public enum ThumbnailDecoder {
         return Picture(jpeg: try encode(scaled, quality: quality), width: outW, height: outH)
     }
 
-    static func decode(codec: MediaCodec, extradata: [UInt8], keyframe: [UInt8]) throws -> UnsafeMutablePointer<AVFrame> {
-        guard let id = TrackFormat.avCodecID(codec), let decoder = avcodec_find_decoder(id) else {
-            throw Failure(description: "no decoder for \(codec.rawValue) in this libavcodec")
+    /// A recording's poster: its first video keyframe, read with libavformat, as a JPEG.
+    public static func poster(file: String, width: Int?) throws -> Picture {
+        var format: UnsafeMutablePointer<AVFormatContext>?
+        guard avformat_open_input(&format, file, nil, nil) >= 0, let input = format else { throw Failure(description: "cannot open \(file)") }
+        defer { avformat_close_input(&format) }
+        guard avformat_find_stream_info(input, nil) >= 0 else { throw Failure(description: "no stream information in \(file)") }
+        let index = av_find_best_stream(input, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        guard index >= 0, let stream = input.pointee.streams[Int(index)], let par = stream.pointee.codecpar else {
+            throw Failure(description: "no video in \(file)")
         }
+        let extradata = par.pointee.extradata.map { Array(UnsafeBufferPointer(start: $0, count: Int(par.pointee.extradata_size))) } ?? []
+        var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
+        defer { av_packet_free(&packet) }
+        guard let pkt = packet else { throw Failure(description: "out of memory") }
+        // The first keyframe within the first 600 packets of the file.
+        for _ in 0..<600 {
+            guard av_read_frame(input, pkt) >= 0 else { break }
+            defer { av_packet_unref(pkt) }
+            guard pkt.pointee.stream_index == index, pkt.pointee.flags & lg_pkt_flag_key() != 0, let data = pkt.pointee.data else { continue }
+            let keyframe = Array(UnsafeBufferPointer(start: data, count: Int(pkt.pointee.size)))
+            return try jpeg(codecID: par.pointee.codec_id, name: String(cString: avcodec_get_name(par.pointee.codec_id)), extradata: extradata,
+                            keyframe: keyframe, width: width)
+        }
+        throw Failure(description: "no keyframe in the first 600 packets of \(file)")
+    }
+
+    static func decode(codecID: AVCodecID, name: String, extradata: [UInt8], keyframe: [UInt8]) throws -> UnsafeMutablePointer<AVFrame> {
+        guard let decoder = avcodec_find_decoder(codecID) else { throw Failure(description: "no decoder for \(name) in this libavcodec") }
         var context: UnsafeMutablePointer<AVCodecContext>? = avcodec_alloc_context3(decoder)
         defer { avcodec_free_context(&context) }
         guard let ctx = context else { throw Failure(description: "out of memory") }
@@ -50,21 +80,21 @@ public enum ThumbnailDecoder {
         // One picture: no frame threads (their delay would hold it back), one slice thread.
         ctx.pointee.thread_count = 1
         var status = avcodec_open2(ctx, decoder, nil)
-        guard status >= 0 else { throw Failure(description: "opening the \(codec.rawValue) decoder: \(AVFailure("", code: status).message)") }
+        guard status >= 0 else { throw Failure(description: "opening the \(name) decoder: \(AVFailure("", code: status).message)") }
         var packet: UnsafeMutablePointer<AVPacket>? = av_packet_alloc()
         defer { av_packet_free(&packet) }
         guard let pkt = packet, av_new_packet(pkt, Int32(keyframe.count)) >= 0 else { throw Failure(description: "out of memory") }
         keyframe.withUnsafeBytes { pkt.pointee.data.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: $0.count) }
         pkt.pointee.flags |= lg_pkt_flag_key()
         status = avcodec_send_packet(ctx, pkt)
-        guard status >= 0 else { throw Failure(description: "decoding the \(codec.rawValue) keyframe: \(AVFailure("", code: status).message)") }
+        guard status >= 0 else { throw Failure(description: "decoding the \(name) keyframe: \(AVFailure("", code: status).message)") }
         _ = avcodec_send_packet(ctx, nil) // drain: the picture comes out now, not with the next packet
         guard let frame = av_frame_alloc() else { throw Failure(description: "out of memory") }
         status = avcodec_receive_frame(ctx, frame)
         guard status >= 0 else {
             var f: UnsafeMutablePointer<AVFrame>? = frame
             av_frame_free(&f)
-            throw Failure(description: "the \(codec.rawValue) keyframe gave no picture: \(AVFailure("", code: status).message)")
+            throw Failure(description: "the \(name) keyframe gave no picture: \(AVFailure("", code: status).message)")
         }
         return frame
     }

@@ -73,6 +73,17 @@ final class CodecOutputsTests: XCTestCase {
             }
             XCTAssertEqual(recorded["videoCodec"] as? String, c.codec)
             XCTAssertEqual(recorded["width"] as? Int, c.width)
+            // Its poster: the first keyframe as a JPEG, made when the recording was finished.
+            let poster = dir.appendingPathComponent("\(c.codec)-poster.jpg")
+            let posted = try await eventually(15, every: .milliseconds(300)) {
+                try await ProcessRunner.run("curl", ["-s", "-f", "-u", "tok_codecs:codecs-secret-0123456789", "-o", poster.path,
+                                                     "\(setup.api)/v1/videos/\(videoId)/thumbnail.jpg"], timeout: 10).exitCode == 0
+            }
+            XCTAssertTrue(posted, "\(c.codec): no poster")
+            let posterInfo = try await MediaTools.probe(poster).first
+            XCTAssertEqual(posterInfo?.codecName, "mjpeg", c.codec)
+            XCTAssertEqual(posterInfo?.width, c.width, c.codec)
+            XCTAssertEqual(posterInfo?.height, c.height, c.codec)
             let mp4 = dir.appendingPathComponent("\(c.codec).mp4")
             let download = try await ProcessRunner.run("curl", ["-s", "-f", "-u", "tok_codecs:codecs-secret-0123456789", "-o", mp4.path,
                                                                 "\(setup.api)/v1/videos/\(videoId)/file"], timeout: 30)
