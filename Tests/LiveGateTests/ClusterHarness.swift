@@ -116,7 +116,7 @@ extension XCTestCase {
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        try p.run()
+        try p.runWithSignalsUnblocked()
         return p
     }
 
