@@ -98,6 +98,7 @@ public struct ControlAPI: Sendable {
         router.on(RouterPath("/internal/v1/channels/{id}/stats/history"), method: .get) { request, context in try await internalStatsHistory(request, context) }
         router.on(RouterPath("/internal/v1/channels/{id}/thumbnail.jpg"), method: .get) { request, context in try await internalThumbnail(request, context) }
         router.on(RouterPath("/internal/v1/videos/{id}/thumbnail.jpg"), method: .get) { request, context in try await internalVideoPoster(request, context) }
+        addDashboard(to: router)
         let allMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .head, .options, .trace]
         for (path, allowed) in methodsByPath {
             for method in allMethods where !allowed.contains(method) {

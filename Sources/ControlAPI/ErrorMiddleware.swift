@@ -22,10 +22,15 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }?.methods
     }
 
+    /// A page's script says so (the dashboard does): its 401 carries no `WWW-Authenticate`, so
+    /// the browser shows the page's own message rather than its login prompt.
+    static var requestedWith: HTTPField.Name { HTTPField.Name("X-Requested-With")! }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
+        } catch var error as APIError {
+            if error.status == .unauthorized, request.headers[Self.requestedWith] != nil { error.headers[.wwwAuthenticate] = nil }
             return Envelope.error(error)
         } catch let error as HTTPError {
             switch error.status {
