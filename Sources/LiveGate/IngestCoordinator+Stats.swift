@@ -167,6 +167,13 @@ extension IngestCoordinator {
         for (id, o) in outputs { p.sample("livegate_output_up", labels(id, o), o.state == .running ? 1 : 0) }
         p.family("livegate_media_outputs_active", .gauge, help: "Output workers running on this node (including ones flushing).")
         p.sample("livegate_media_outputs_active", [], Double(media?.activeOutputs ?? 0))
+        if let thumbnails {
+            let (decodes, seconds) = await thumbnails.usage
+            p.family("livegate_thumbnail_decodes_total", .counter, help: "Thumbnails and posters decoded on this node.")
+            p.sample("livegate_thumbnail_decodes_total", [], Double(decodes))
+            p.family("livegate_thumbnail_decode_seconds_total", .counter, help: "Wall time spent decoding, scaling and encoding them, on the thumbnail pool.")
+            p.sample("livegate_thumbnail_decode_seconds_total", [], seconds)
+        }
         ProcessMetrics.append(to: &p, version: LiveGateApp.version)
         return p.text
     }

@@ -43,6 +43,8 @@ actor ThumbnailService {
         pool.start()
     }
 
+    var usage: (decodes: Int, seconds: Double) { (decodes, decodeSeconds) }
+
     func shutdown() async { try? await pool.shutdownGracefully() }
 
     private func takeToken() -> Bool {

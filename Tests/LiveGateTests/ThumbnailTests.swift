@@ -68,6 +68,9 @@ final class ThumbnailTests: XCTestCase {
         func takenAt(_ h: String) -> String? { h.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-thumbnail-taken-at") }.map(String.init) }
         XCTAssertEqual(takenAt(a.headers), takenAt(b.headers))
         XCTAssertNotNil(takenAt(a.headers), a.headers)
+        let metrics = try await ProcessRunner.run("curl", ["-s", "\(setup.api)/metrics"], timeout: 10).stdout
+        let decodes = metrics.split(separator: "\n").first { $0.hasPrefix("livegate_thumbnail_decodes_total ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        XCTAssertEqual(decodes, 2, "one decode per width within the interval: \(metrics.split(separator: "\n").filter { $0.contains("thumbnail") })")
         let bad = try await fetch(setup, setup.channelID, query: "?width=5", to: dir.appendingPathComponent("bad.jpg"))
         XCTAssertEqual(bad.status, 400)
         kill(ffmpeg.processIdentifier, SIGINT)
