@@ -52,23 +52,6 @@ public struct HealthSample: Sendable, Equatable {
 /// each state, and makes the 10 s points of `stats/history`. Pure: the caller gives it samples
 /// and the time.
 public struct StreamHealthMonitor: Sendable {
-    /// What `/stats` shows under `health`.
-    public struct Figures: Sendable, Equatable {
-        public var state: HealthState
-        public var reasons: [String]
-        public var since: Date
-        public var receivedFps: Double?
-        public var streamFps: Double?
-        public var videoKbps: Double?
-        public var audioKbps: Double?
-        public var keyframeIntervalSec: Double?
-        public var medianKeyframeIntervalSec: Double?
-        public var avDriftMs: Int64?
-        public var timestampLagMs: Int64?
-        public var droppedPackets: Int
-        public var seconds: HealthSeconds
-    }
-
     /// A `channel.health_changed` to send.
     public struct Change: Sendable, Equatable {
         public var state: HealthState
@@ -161,10 +144,10 @@ public struct StreamHealthMonitor: Sendable {
         return output
     }
 
-    /// Figures for `/stats`.
-    public func current(droppedPackets: Int) -> Figures {
+    /// `health` of `/stats`.
+    public func current(droppedPackets: Int) -> ChannelHealth {
         let latest = samples.last?.sample
-        return Figures(state: state, reasons: reasons, since: since, receivedFps: figures?.receivedFps, streamFps: latest?.streamFps,
+        return ChannelHealth(state: state, reasons: reasons, since: since, receivedFps: figures?.receivedFps, streamFps: latest?.streamFps,
                        videoKbps: figures?.videoKbps, audioKbps: figures?.audioKbps,
                        keyframeIntervalSec: max(latest?.lastKeyframeIntervalSec ?? 0, latest?.sinceKeyframeSec ?? 0) > 0
                            ? max(latest?.lastKeyframeIntervalSec ?? 0, latest?.sinceKeyframeSec ?? 0) : nil,

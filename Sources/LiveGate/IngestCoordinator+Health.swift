@@ -66,11 +66,7 @@ extension IngestCoordinator {
     }
 
     static func channelHealth(_ monitor: StreamHealthMonitor, droppedPackets: Int) -> ChannelHealth {
-        let f = monitor.current(droppedPackets: droppedPackets)
-        return ChannelHealth(state: f.state, reasons: f.reasons, since: f.since, receivedFps: f.receivedFps, streamFps: f.streamFps,
-                             videoKbps: f.videoKbps, audioKbps: f.audioKbps, keyframeIntervalSec: f.keyframeIntervalSec,
-                             medianKeyframeIntervalSec: f.medianKeyframeIntervalSec, avDriftMs: f.avDriftMs, timestampLagMs: f.timestampLagMs,
-                             droppedPackets: f.droppedPackets, seconds: f.seconds)
+        monitor.current(droppedPackets: droppedPackets)
     }
 
     /// `health` of `/stats` while a publisher is connected (nil before the first sample).
