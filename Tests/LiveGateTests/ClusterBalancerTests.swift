@@ -78,7 +78,17 @@ final class ClusterBalancerTests: XCTestCase {
                                                     timeout: 30)
         XCTAssertNotEqual(duplicate.exitCode, 0, "BadName through the balancer")
         let ended = await cluster.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.offline" && $0.channelId == channel.id } }
-        XCTAssertTrue(ended)
+        if !ended {
+            // The summary on the first line (a CI log keeps only that): where the session is, and
+            // what each node said about it.
+            let open = try await cluster.sessions(channel.id, via: 1).map { "\($0["id"] ?? "?") node \($0["nodeId"] ?? "?") ended \($0["endedAt"] ?? "?")" }
+            let said = (0..<2).map { i in
+                cluster.nodes[i].name + ": " + cluster.logText(i).split(separator: "\n").filter { $0.contains(channel.id) || $0.contains("session") }
+                    .suffix(12).map { String($0.suffix(220)) }.joined(separator: " / ")
+            }
+            XCTFail("no channel.offline 30 s after the publisher ended: sessions \(open); events \(cluster.receiver.all.filter { $0.channelId == channel.id }.map(\.type)); "
+                    + said.joined(separator: " || "))
+        }
         try await Task.sleep(for: .seconds(1))
         let events = cluster.receiver.all.filter { $0.channelId == channel.id }
         XCTAssertEqual(events.filter { $0.type == "channel.live" }.count, 1, "no offline/live pair: \(events.map(\.type))")
