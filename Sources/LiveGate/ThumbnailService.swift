@@ -102,7 +102,13 @@ actor ThumbnailService {
             let picture = try await pool.runIfActive { try ThumbnailDecoder.poster(file: file, width: 1280) }
             let temporary = file + ".jpg.tmp"
             try Data(picture.jpeg).write(to: URL(fileURLWithPath: temporary))
+            // The recording may have been deleted meanwhile: its poster must not outlive it.
+            guard FileManager.default.fileExists(atPath: file) else {
+                unlink(temporary)
+                return
+            }
             guard rename(temporary, file + ".jpg") == 0 else { throw ThumbnailDecoder.Failure(description: "rename: \(String(cString: strerror(errno)))") }
+            if !FileManager.default.fileExists(atPath: file) { unlink(file + ".jpg") }
         } catch {
             logger.warning("recording poster not made", metadata: ["file": "\(file)", "error": "\(error)"])
         }

@@ -440,7 +440,7 @@ final class MediaOutputsTests: XCTestCase {
         let waiting = data(try await setup.curl(["\(setup.api)/v1/channels/\(setup.channelID)/stats"]))
         XCTAssertEqual(waiting["status"] as? String, "reconnecting")
         XCTAssertEqual(Set(waiting.keys), ["status", "sessionId", "uptimeSec", "bytesIn", "videoFrames", "audioFrames", "bitrateKbps", "bitrateKbps10s",
-                                           "fps", "keyframeIntervalSec", "video", "audio", "timestampRepairs", "avDriftMs", "outputs", "tracks"])
+                                           "fps", "keyframeIntervalSec", "video", "audio", "timestampRepairs", "avDriftMs", "outputs", "tracks", "health"])
         XCTAssertGreaterThan(waiting["bytesIn"] as? Int ?? 0, 100_000, "the dropped connection's bytes count")
         XCTAssertGreaterThan(waiting["uptimeSec"] as? Double ?? 0, 3.5, "from the session's start")
         try await Task.sleep(for: .seconds(1))
@@ -488,7 +488,9 @@ final class MediaOutputsTests: XCTestCase {
         let videos = try await setup.curl(["\(setup.api)/v1/videos"])
         let items = data(videos)["items"] as? [[String: Any]] ?? []
         XCTAssertEqual(items.count, 1, "one video for the session: \(items)")
+        // (Beside it at most its poster, `.mp4.jpg`.)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path)
+            .filter { $0.hasSuffix(".mp4") }
         XCTAssertEqual(files, ["\(try XCTUnwrap(session["id"] as? String)).mp4"])
         let path = dir.appendingPathComponent("recordings/\(setup.channelID)/\(files[0])").path
         let streams = try await MediaTools.probe(path: path)
@@ -542,7 +544,8 @@ final class MediaOutputsTests: XCTestCase {
         let sessionA = try XCTUnwrap(parts.first?["sessionId"] as? String)
         XCTAssertEqual(parts.map { $0["name"] as? String }, ["\(sessionA)-2.mp4", "\(sessionA).mp4"])
         XCTAssertEqual(Set(parts.compactMap { $0["width"] as? Int }), [320, 640])
-        let partFiles = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path).sorted()
+        let partFiles = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("recordings/\(setup.channelID)").path)
+            .filter { $0.hasSuffix(".mp4") }.sorted()
         XCTAssertEqual(partFiles, ["\(sessionA)-2.mp4", "\(sessionA).mp4"])
         let second = try await MediaTools.probe(path: dir.appendingPathComponent("recordings/\(setup.channelID)/\(sessionA)-2.mp4").path)
         XCTAssertEqual(second.first { $0.codecType == "video" }?.packets, 75, "the replacing publisher's 3 s at 25 fps")
