@@ -19,8 +19,11 @@ extension ControlAPI {
         let q = QueryReader(request: request)
         let bucket = q.string("bucket").flatMap(UsageQuery.Bucket.init(rawValue:)) ?? .day
         let now = Date()
-        let to = try q.date("to") ?? now
-        let from = try q.date("from") ?? to.addingTimeInterval(bucket == .hour ? -86_400 : -30 * 86_400)
+        // Nothing was streamed before 1970: a range is answered from then on (and dates before
+        // the Gregorian reform would not print as valid RFC 3339 anyway).
+        let epoch = Date(timeIntervalSince1970: 0)
+        let to = max(epoch, try q.date("to") ?? now)
+        let from = max(epoch, try q.date("from") ?? to.addingTimeInterval(bucket == .hour ? -86_400 : -30 * 86_400))
         // At most `maxBuckets` per answer: a longer range is answered up to there, with where
         // the next answer starts (`nextFrom`). An empty range (from ≥ to) has no buckets.
         let size = Double(bucket.milliseconds) / 1000
