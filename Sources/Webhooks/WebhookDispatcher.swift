@@ -135,6 +135,12 @@ public final class WebhookDispatcher: Service, Sendable {
             // Stop taking new work; anything undelivered stays in the outbox for the next start.
             wakeup.finish()
         }
+        // Attempts the stop cut short: due again now, for any node (not after their claims expire).
+        do {
+            try await store.resetInFlightDeliveries(node: nodeId)
+        } catch {
+            logger.notice("in-flight webhook deliveries left to their claims' expiry", metadata: ["error": "\(StoreFactory.describe(error))"])
+        }
         logger.info("webhook dispatcher stopped")
     }
 
@@ -213,6 +219,10 @@ public final class WebhookDispatcher: Service, Sendable {
         }
         let elapsed = ContinuousClock.now - start
         outcome.latencyMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        // Cut short by this node's stop, not refused by the receiver: no attempt is counted (a
+        // retry delay here would hold the channel's later events back); `run()` hands the claim
+        // back so another node — or this one restarted — sends it at once.
+        if Task.isCancelled && !outcome.delivered && claimedBy != nil { return outcome }
         let attempt = delivery.attempt + 1
         let now = clock.now()
         var state: DeliveryRecord.State = outcome.delivered ? .delivered : .pending

@@ -84,6 +84,15 @@ extension SQLChannelStore {
                 UPDATE webhook_deliveries SET state = 'pending', claimed_by = NULL, claim_expires_at = NULL
                 WHERE state = 'sending' AND (claimed_by = \(bind: node) OR claimed_by IS NULL OR claimed_by = '')
                 """).run()
+            // A lane with queued deliveries and no head (left by a race before the lane's head
+            // check was locked): its first queued one becomes the head.
+            try await db.raw("""
+                UPDATE webhook_deliveries SET state = 'pending' WHERE state = 'queued'
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries h WHERE h.webhook_id = webhook_deliveries.webhook_id
+                                  AND h.channel_key = webhook_deliveries.channel_key AND h.state IN ('pending', 'sending'))
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries q WHERE q.webhook_id = webhook_deliveries.webhook_id
+                                  AND q.channel_key = webhook_deliveries.channel_key AND q.state = 'queued' AND q.event_seq < webhook_deliveries.event_seq)
+                """).run()
         }
     }
 

@@ -41,9 +41,12 @@ extension SQLChannelStore {
             // Behind an undelivered event of the same (webhook, channel) it is `queued`: only a
             // lane's head is `pending`, so finding what is due costs what is due, not the backlog
             // a dead receiver piles up. The head's outcome promotes the next (`promoteNext`).
+            // Locked: a head whose outcome another transaction is recording makes this wait for
+            // its commit (then it is seen done), so a delivery is never queued behind a head that
+            // has already promoted nothing — an orphan no outcome would ever promote.
             let busy = try await db.raw("""
                 SELECT 1 AS one FROM webhook_deliveries WHERE webhook_id = \(bind: hook.id) AND channel_key = \(bind: lane)
-                  AND state IN ('pending', 'sending', 'queued') LIMIT 1
+                  AND state IN ('pending', 'sending', 'queued') LIMIT 1 \(unsafeRaw: lockRow)
                 """).first() != nil
             try await db.raw("""
                 INSERT INTO webhook_deliveries (id, webhook_id, event_seq, attempt, state, next_attempt_at, created_at, updated_at, channel_key)
