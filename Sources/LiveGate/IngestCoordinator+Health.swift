@@ -46,7 +46,7 @@ extension IngestCoordinator {
             health[id] = entry
             if let point = output.point { statsHistory.append(point, channelId: id, sessionId: record.id, now: now) }
             if let change = output.change {
-                await healthChanged(change, channelId: id, sessionId: record.id, figures: Self.channelHealth(entry.monitor, droppedPackets: dropped))
+                await healthChanged(change, channelId: id, sessionId: record.id, figures: entry.monitor.current(droppedPackets: dropped))
             }
         }
         for id in health.keys where channels[id] == nil { health[id] = nil }
@@ -65,14 +65,10 @@ extension IngestCoordinator {
         await write("channel.health_changed") { [store] in _ = try await store.appendEvent(event, now: change.at) }
     }
 
-    static func channelHealth(_ monitor: StreamHealthMonitor, droppedPackets: Int) -> ChannelHealth {
-        monitor.current(droppedPackets: droppedPackets)
-    }
-
     /// `health` of `/stats` while a publisher is connected (nil before the first sample).
     func currentHealth(_ channelId: String, droppedPackets: Int) -> ChannelHealth? {
         guard let entry = health[channelId], entry.monitor.connection != nil else { return nil }
-        return Self.channelHealth(entry.monitor, droppedPackets: droppedPackets)
+        return entry.monitor.current(droppedPackets: droppedPackets)
     }
 
     /// The seconds in each state of a connection that ended (written with it).

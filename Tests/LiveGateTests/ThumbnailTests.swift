@@ -40,13 +40,7 @@ final class ThumbnailTests: XCTestCase {
         XCTAssertTrue((try? String(contentsOf: dir.appendingPathComponent("none.jpg"), encoding: .utf8))?.contains("\"ec\":4040") == true)
 
         let clip = try await MediaTools.makeClip(seconds: 4, size: "640x360", fps: 25, in: dir)
-        let ffmpeg = Process()
-        ffmpeg.executableURL = URL(fileURLWithPath: try ProcessRunner.which("ffmpeg"))
-        ffmpeg.arguments = ["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip.path, "-c", "copy", "-t", "60", "-f", "flv",
-                            "rtmp://127.0.0.1:\(port)/live/\(setup.key)"]
-        ffmpeg.standardInput = FileHandle.nullDevice
-        ffmpeg.standardError = FileHandle.nullDevice
-        try ffmpeg.runWithSignalsUnblocked()
+        let ffmpeg = try startPublisher(clip, url: "rtmp://127.0.0.1:\(port)/live/\(setup.key)", seconds: 60)
         defer { if ffmpeg.isRunning { kill(ffmpeg.processIdentifier, SIGKILL) } }
         let live = await setup.receiver.wait(timeout: 20) { $0.contains { $0.type == "channel.live" } }
         XCTAssertTrue(live)
