@@ -11,7 +11,9 @@ import av
 
 OPTIONS = {
     "libx265": {"x265-params": "log-level=none:keyint=30"},
-    "libsvtav1": {"preset": "12", "svtav1-params": "keyint=30"},
+    # Low delay, as a live encoder is set up: SVT-AV1's default (random access, lookahead) holds
+    # 1.5 s or more of frames before its first packet, and the RTMP publish starts only then.
+    "libsvtav1": {"preset": "12", "svtav1-params": "keyint=30:pred-struct=1:lookahead=0"},
     "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "g": "30"},
     "libx264": {"preset": "ultrafast", "g": "30"},
 }

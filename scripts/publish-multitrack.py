@@ -15,7 +15,9 @@ import av
 VIDEO_OPTIONS = {
     "libx264": {"preset": "ultrafast", "tune": "zerolatency", "g": "30", "keyint_min": "30", "sc_threshold": "0"},
     "libx265": {"x265-params": "log-level=none:keyint=30:min-keyint=30:scenecut=0"},
-    "libsvtav1": {"preset": "12", "svtav1-params": "keyint=30"},
+    # Low delay, as a live encoder is set up: SVT-AV1's default (random access, lookahead) holds
+    # 1.5 s or more of frames before its first packet, and the RTMP publish starts only then.
+    "libsvtav1": {"preset": "12", "svtav1-params": "keyint=30:pred-struct=1:lookahead=0"},
     "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "g": "30", "keyint_min": "30"},
 }
 AUDIO = {"aac": ("fltp", 1024), "libopus": ("s16", 960), "ac3": ("fltp", 1536), "flac": ("s16", 4608), "libmp3lame": ("s16p", 1152)}

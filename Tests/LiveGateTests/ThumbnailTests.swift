@@ -84,7 +84,12 @@ final class ThumbnailTests: XCTestCase {
                 try await ProcessRunner.run(python, [script, "rtmp://127.0.0.1:\(port)/live/\(key)", "12", "\(width)x\(height):\(encoder)"], timeout: 90)
             }
             let (shot, headers) = try await picture(setup, id, dir: dir, name: "\(codec).jpg")
-            XCTAssertEqual(shot?.codecName, "mjpeg", "\(codec): \(headers)")
+            var publisherOutput = ""
+            if shot == nil {
+                let result = try await publisher.value
+                publisherOutput = "publisher exit \(result.exitCode): \(result.stderr.suffix(600))"
+            }
+            XCTAssertEqual(shot?.codecName, "mjpeg", "\(codec): \(headers) \(publisherOutput)")
             XCTAssertEqual(shot?.width, width, codec)
             XCTAssertEqual(shot?.height, height, codec)
             _ = try await publisher.value
