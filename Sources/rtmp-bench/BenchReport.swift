@@ -13,12 +13,19 @@ final class BenchReport: Sendable {
         var publishStartTimes: [(key: String, unixMs: Double)] = []
         /// Milliseconds from connect start at which each step completed, per publisher.
         var phases: [String: [Double]] = [:]
+        /// Per publisher, from the `publish` command sent to `NetStream.Publish.Start` received: on
+        /// loopback, the server's own accept work (the store's session transaction and lease) without
+        /// the TCP, handshake and `connect` steps before it.
+        var publishCommandMs: [Double] = []
     }
 
     static let phaseOrder = ["tcp", "handshake", "connect", "createStream", "publish"]
 
     func phases(_ times: [String: Double]) {
-        state.withLockedValue { s in for (k, v) in times { s.phases[k, default: []].append(v) } }
+        state.withLockedValue { s in
+            for (k, v) in times { s.phases[k, default: []].append(v) }
+            if let sent = times["createStream"], let started = times["publish"] { s.publishCommandMs.append(started - sent) }
+        }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -76,6 +83,10 @@ final class BenchReport: Sendable {
                 "failed": s.failures.values.reduce(0, +),
                 "acceptLatencyMs": ["p50": r(Self.percentile(sorted, 50)), "p95": r(Self.percentile(sorted, 95)),
                                     "p99": r(Self.percentile(sorted, 99)), "max": r(sorted.last ?? 0)],
+                "publishCommandMs": { () -> [String: Double] in
+                    let p = s.publishCommandMs.sorted()
+                    return ["p50": r(Self.percentile(p, 50)), "p99": r(Self.percentile(p, 99)), "max": r(p.last ?? 0)]
+                }(),
                 "bytesSent": s.bytesSent,
                 "messagesSent": s.messagesSent,
                 "seconds": r(seconds),
