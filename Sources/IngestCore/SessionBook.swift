@@ -151,6 +151,12 @@ public struct SessionBook: Sendable {
 
     /// Whether `channel.media` is due for the publisher: not reported yet, and both tracks
     /// known or `wait` passed since it started with one known. Marks it reported when due.
+    /// Whether this connection's `channel.media` is still to be sent: asked before the
+    /// connection's figures are read (a snapshot per tick per channel otherwise).
+    public func mediaReportPending(_ connection: ConnectionID) -> Bool {
+        record != nil && !mediaReported.contains(connection)
+    }
+
     public mutating func mediaReportDue(_ connection: ConnectionID, hasVideo: Bool, hasAudio: Bool, now: Date, wait: TimeInterval) -> Bool {
         guard record != nil, !mediaReported.contains(connection) else { return false }
         let waited = now.timeIntervalSince(startedAt(connection) ?? now) >= wait

@@ -300,9 +300,9 @@ extension IngestCoordinator {
         await flushDeferredWrites()
         await retryUnrecordedVideos(now: now)
         for id in Array(channels.keys) {
-            guard let tracked = channels[id] else { continue }
+            guard let limits = channels[id]?.limits else { continue }
             // Reconnect windows, maxSessionSec, cooldowns, and ends the store refused.
-            await feed(id) { $0.tick(now: now, limits: tracked.limits) }
+            await feed(id) { $0.tick(now: now, limits: limits) }
             await checkBitrate(id, now: now)
             await reportMediaIfReady(id, now: now)
         }

@@ -27,10 +27,22 @@ extension IngestCoordinator {
         commandSink.yield(.abandoned(connectionID))
     }
 
-    /// Per frame on the event loop: handed to the media hub (O(1)); sequence headers (rare) also
-    /// come here, for codec and size limits.
+    /// The publish's frames go straight to its media input (looked up once, here) and, for the
+    /// rare ones the coordinator needs, to its queue (`PublisherMedia`).
+    public nonisolated func mediaReceiver(for session: IngestSession) -> (any IngestMediaReceiver)? {
+        PublisherMedia(input: media?.input(connectionID: session.connectionID), coordinator: self)
+    }
+
+    /// Per frame on the event loop when no receiver was asked for (a test driving the sink):
+    /// the same as `PublisherMedia`, with the input looked up each time.
     public nonisolated func media(_ frame: MediaFrame, session: IngestSession) {
         media?.media(frame, connectionID: session.connectionID)
+        mediaSideEffects(frame, session: session)
+    }
+
+    /// What the coordinator takes from the frame stream: video sequence headers and keyframes
+    /// only (codec and size limits, the first keyframe, thumbnails) — nothing for other frames.
+    nonisolated func mediaSideEffects(_ frame: MediaFrame, session: IngestSession) {
         guard frame.kind == .video else { return }
         if frame.trackId == 0, frame.packetType == .sequenceHeader || (frame.packetType == .codedFrames && frame.isKeyframe) {
             session.offerForThumbnail(frame)

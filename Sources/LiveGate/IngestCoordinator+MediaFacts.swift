@@ -13,7 +13,8 @@ extension IngestCoordinator {
     static let mediaReportWait: TimeInterval = 1
 
     func reportMediaIfReady(_ channelId: String, now: Date) async {
-        guard let tracked = channels[channelId], let record = tracked.book.record, let ingest = current(tracked) else { return }
+        guard let tracked = channels[channelId], let record = tracked.book.record, let ingest = current(tracked),
+              tracked.book.mediaReportPending(ingest.connectionID) else { return }
         let stats = ingest.stats
         guard channels[channelId]?.book.mediaReportDue(ingest.connectionID, hasVideo: stats.video != nil, hasAudio: stats.audio != nil,
                                                        now: now, wait: Self.mediaReportWait) == true else { return }

@@ -87,7 +87,7 @@ actor ThumbnailService {
                 result = .failure(error)
             }
             let spent = ContinuousClock.now - started
-            return await self.finish(key: key, result: result, keyframeAt: keyframe.heldAt,
+            return self.finish(key: key, result: result, keyframeAt: keyframe.heldAt,
                                      seconds: Double(spent.components.seconds) + Double(spent.components.attoseconds) / 1e18, channelId: channelId)
         }
         inFlight[key] = task

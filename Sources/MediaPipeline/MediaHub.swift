@@ -167,6 +167,13 @@ public final class MediaHub: Sendable {
         registry.withLockedValue { $0.sessions[connectionID] }?.ingest(frame)
     }
 
+    /// The connection's media input, looked up once: frames given to it skip the registry's
+    /// lock and table (`media(_:connectionID:)` takes both per frame). Nil before
+    /// `sessionStarted` and after the connection ended.
+    public func input(connectionID: UInt64) -> MediaInput? {
+        registry.withLockedValue { $0.sessions[connectionID] }.map(MediaInput.init)
+    }
+
     public func metadata(_ metadata: AMFObject, connectionID: UInt64) {
         let hasVideo = metadata["videocodecid"] != nil || metadata["width"] != nil
         let hasAudio = metadata["audiocodecid"] != nil || metadata["audiosamplerate"] != nil
@@ -470,4 +477,11 @@ public final class MediaHub: Sendable {
         }
         done.wait()
     }
+}
+
+/// One connection's way into its `MediaSession` (`MediaHub.input(connectionID:)`).
+public struct MediaInput: Sendable {
+    fileprivate let session: MediaSession
+
+    public func media(_ frame: MediaFrame) { session.ingest(frame) }
 }

@@ -33,6 +33,7 @@ final class MediaSession: Sendable {
         var baseDts: Int64?
         var workers: [OutputWorker]?
         var backlog: [OutputItem] = []
+        var backlogBytes = 0
         var backlogDropped = 0
         var ended = false
         /// Added to every output timestamp: where the session's previous connection left off.
@@ -58,6 +59,8 @@ final class MediaSession: Sendable {
     static let maxPendingFrames = 600
     /// Items kept before the outputs are attached (normally milliseconds' worth).
     static let maxBacklog = 4096
+    /// … and at most this many bytes of media (frames held as received, see `emit`).
+    static let maxBacklogBytes = 8 << 20
     /// Frames up to this size are copied out of the read buffer before queueing (see `emit`).
     static let copyBelowBytes = 8 * 1024
 
@@ -190,11 +193,21 @@ final class MediaSession: Sendable {
                     }
                 }
             }
+            // The backlog holds frames as received (slices of the socket's read buffers): copied
+            // now, once, only when there is an output to queue them for (see `emit`).
+            if !workers.isEmpty {
+                s.backlog = s.backlog.map { item in
+                    guard case .packet(var packet) = item else { return item }
+                    packet.data = Self.owned(packet.data)
+                    return .packet(packet)
+                }
+            }
             for worker in workers {
                 if continuing == nil { worker.start() }
                 for item in s.backlog { worker.send(item) }
             }
             s.backlog = []
+            s.backlogBytes = 0
         }
     }
 
@@ -278,31 +291,43 @@ final class MediaSession: Sendable {
     }
 
     private static func emit(_ frame: MediaFrame, _ s: inout State) {
-        guard let layout = s.layout, let track = layout.index(of: frame.kind, trackId: frame.trackId),
-              layout.tracks[track].codec == frame.codec else { return }
-        if s.workers?.isEmpty == true { return } // no outputs (yet): nothing to copy or queue
+        // No outputs: nothing to copy or queue — checked before anything else is touched, as
+        // this is every frame of every channel without HLS, recording or forwards.
+        if s.workers?.isEmpty == true { return }
+        guard let track = s.layout?.index(of: frame.kind, trackId: frame.trackId),
+              s.layout?.tracks[track].codec == frame.codec else { return }
         let base = s.baseDts ?? frame.dts
         let dts = max(0, frame.dts - base) + s.offset
         s.lastDts = dts
-        // A single-chunk frame is a slice of the socket read buffer (up to 64 KiB). Queued as is,
-        // a 200-byte audio frame would pin that whole buffer while an output lags; small frames
-        // are copied so the queue's byte bound is what it holds. Large frames were assembled
-        // into buffers of their own.
-        var data = frame.data
-        if data.readableBytes <= Self.copyBelowBytes { data = ByteBuffer(bytes: data.readableBytesView) }
+        // Outputs known: the frame is made the queue's own now (`owned`). Not known yet: kept as
+        // received until `attach` says whether anything will read it.
+        let data = s.workers == nil ? frame.data : owned(frame.data)
         var packet = MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
                                  isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)
         packet.subMillisecondNanos = frame.timestampOffsetNanos
         deliver(.packet(packet), &s)
     }
 
+    /// A single-chunk frame is a slice of the socket read buffer (up to 64 KiB). Queued as is,
+    /// a 200-byte audio frame would pin that whole buffer while an output lags; small frames
+    /// are copied so the queue's byte bound is what it holds. Large frames were assembled into
+    /// buffers of their own.
+    private static func owned(_ data: ByteBuffer) -> ByteBuffer {
+        data.readableBytes <= copyBelowBytes ? ByteBuffer(bytes: data.readableBytesView) : data
+    }
+
     private static func deliver(_ item: OutputItem, _ s: inout State) {
         if let workers = s.workers {
             for w in workers { w.send(item) }
-        } else if s.backlog.count < maxBacklog {
+            return
+        }
+        let bytes: Int
+        if case .packet(let packet) = item { bytes = packet.data.readableBytes } else { bytes = 0 }
+        if case .begin = item {
             s.backlog.append(item)
-        } else if case .begin = item {
+        } else if s.backlog.count < maxBacklog, s.backlogBytes + bytes <= maxBacklogBytes {
             s.backlog.append(item)
+            s.backlogBytes += bytes
         } else {
             s.backlogDropped += 1
         }

@@ -38,6 +38,15 @@ public protocol IngestEventSink: Sendable {
     /// A `connect` named an application this listener does not serve (answered
     /// `NetConnection.Connect.Rejected` and closed): recorded as a refused publish, `unknown_app`.
     func applicationRejected(app: String, remoteAddress: String)
+    /// Asked once, right after `publishStarted`: an object the connection hands every frame of
+    /// this publish to directly, instead of `media(_:session:)` — so a sink that would look the
+    /// session up per frame (a lock and a table) does it once. Nil: frames go to `media`.
+    func mediaReceiver(for session: IngestSession) -> (any IngestMediaReceiver)?
+}
+
+/// Takes one publish's frames on its connection's event loop (see `IngestEventSink.mediaReceiver`).
+public protocol IngestMediaReceiver: Sendable {
+    func media(_ frame: MediaFrame, session: IngestSession)
 }
 
 extension IngestEventSink {
@@ -47,6 +56,7 @@ extension IngestEventSink {
     public func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {}
     public func publishAbandoned(connectionID: UInt64) {}
     public func applicationRejected(app: String, remoteAddress: String) {}
+    public func mediaReceiver(for session: IngestSession) -> (any IngestMediaReceiver)? { nil }
 }
 
 /// A sink that ignores everything.

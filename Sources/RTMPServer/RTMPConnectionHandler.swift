@@ -29,6 +29,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var remoteAddress = "unknown"
     private var holdsSlot = false
     private var session: IngestSession?
+    /// Where this publish's frames go (`IngestEventSink.mediaReceiver`), else the sink itself.
+    private var mediaReceiver: (any IngestMediaReceiver)?
     /// VP9: its size came with a keyframe, after the codec line was logged; logged once more then.
     private var loggedKeyframeSize = false
     /// The publish being decided or running, for log lines (masked key only).
@@ -202,6 +204,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             lifecycle?.publishStarted(now: context.eventLoop.now)
             logger.info("publish accepted", metadata: ["key": "\(request.maskedKey)", "encoder": "\(request.connect.flashVer ?? "")"])
             deps.sink.publishStarted(session)
+            mediaReceiver = deps.sink.mediaReceiver(for: session)
         case .media(let frame):
             lifecycle?.mediaReceived()
             if let session {
@@ -228,7 +231,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
                     if frame.kind == .audio, track.audio?.sampleRate != nil { audioMeasured[Int(frame.trackId)] = true }
                     session.record(frame, bytes: frame.data.readableBytes, repairs: repairs, video: track.video, audio: track.audio)
                 }
-                deps.sink.media(frame, session: session)
+                if let mediaReceiver { mediaReceiver.media(frame, session: session) } else { deps.sink.media(frame, session: session) }
             }
         case .mediaSkipped(let reason):
             logger.debug("media message skipped", metadata: ["reason": "\(reason)"])
@@ -352,6 +355,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private func finishSession(reason: IngestEndReason) {
         guard let session else { return }
         self.session = nil
+        mediaReceiver = nil
         let stats = IngestSessionStats(
             bytesReceived: machine.bytesReceived, mediaBytes: machine.mediaBytes, videoFrames: machine.videoFrames,
             audioFrames: machine.audioFrames, timestampRepairs: machine.timestampRepairs,

@@ -24,6 +24,7 @@ final class ModuleArrowsTests: XCTestCase {
         "RTMPFuzzHarness": ["RTMPCore"],
         "RTMPFuzzer": ["RTMPFuzzHarness"],
         "rtmp-bench": ["RTMPCore"],
+        "alloc-guard": ["RTMPCore", "RTMPServer", "MediaPipeline"],
     ]
 
     static var root: URL {

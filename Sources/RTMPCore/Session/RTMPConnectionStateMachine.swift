@@ -42,7 +42,7 @@ public struct RTMPConnectionStateMachine {
     private var encoder = ChunkEncoder()
     private var inbound: ByteBuffer
     /// Bytes of a newer read not yet moved into `inbound` (see `receive`).
-    private var queuedInput = ByteBuffer()
+    private var queuedInput = RTMPConnectionStateMachine.noBytes
     private var outbound: ByteBuffer
     private var pending: [RTMPSessionAction] = []
     private var pendingIndex = 0
@@ -77,7 +77,7 @@ public struct RTMPConnectionStateMachine {
         self.configuration = configuration
         self.handshake = handshake
         self.decoder = ChunkDecoder(limits: configuration.limits)
-        self.inbound = allocator.buffer(capacity: 0)
+        self.inbound = Self.noBytes
         self.outbound = allocator.buffer(capacity: 0)
     }
 
@@ -226,17 +226,25 @@ public struct RTMPConnectionStateMachine {
     private mutating func feedQueuedInput() {
         if inbound.readableBytes == 0 {
             inbound = queuedInput
-            queuedInput = ByteBuffer()
+            queuedInput = Self.noBytes
             return
         }
         let step = min(queuedInput.readableBytes, max(decoder.chunkSize, HandshakeDigest.packetSize) + 18)
         if var piece = queuedInput.readSlice(length: step) { inbound.writeBuffer(&piece) }
-        if queuedInput.readableBytes == 0 { queuedInput = ByteBuffer() }
+        if queuedInput.readableBytes == 0 { queuedInput = Self.noBytes }
     }
+
+    /// An empty buffer every connection shares: what `inbound` and `queuedInput` hold once read
+    /// to the end. Letting go of the read buffer (rather than `clear()`ing it) matters twice
+    /// over: `inbound` is the socket's read buffer itself, shared with NIO's receive pool, so
+    /// `clear()` made a fresh buffer of the read's size — an allocation per read, and up to
+    /// 64 KiB per idle connection held empty — and the pool could never reuse its buffer
+    /// (BENCHMARKS.md, "Per-connection memory").
+    static let noBytes = ByteBuffer()
 
     private mutating func compactInbound() {
         if inbound.readableBytes == 0 {
-            inbound.clear()
+            inbound = Self.noBytes
         } else if inbound.readerIndex > 64 * 1024 {
             inbound.discardReadBytes()
         }

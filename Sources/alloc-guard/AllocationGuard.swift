@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import MallocInterposerSwift
+import MediaPipeline
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RTMPCore
+import RTMPServer
+
+/// `alloc-guard`: heap allocations per received media message on the ingest path, counted, not
+/// timed (docs/architecture.md, "Performance guard"). It runs the real RTMP listener — the NIO
+/// handler, the chunk decoder, the connection's state machine, the session's counters — feeding
+/// the media hub as `livegate serve` does for a channel with no outputs, and replays a clip with
+/// `rtmp-bench` (another process: its allocations are not counted). Counting starts once every
+/// publisher is live and stops before any ends, so connection set-up and tear-down are outside
+/// the window; the figure is mallocs in the window divided by media messages in the window.
+///
+/// Run with the interposer preloaded (it counts nothing otherwise, and says so):
+///   LD_PRELOAD=.build/debug/libMallocInterposerSwift.so .build/debug/alloc-guard \
+///     --bench .build/debug/rtmp-bench --clip clip.flv
+/// Prints one JSON object; the test suite's `AllocationGuardTests` holds the budget.
+@main
+struct AllocationGuard {
+    static func main() async throws {
+        let args = Arguments(CommandLine.arguments.dropFirst())
+        guard let bench = args["--bench"], let clip = args["--clip"] else {
+            FileHandle.standardError.write(Data("usage: alloc-guard --bench RTMP_BENCH --clip FILE.flv [--publishers N] [--seconds S] [--flat-out]\n".utf8))
+            exit(2)
+        }
+        let publishers = Int(args["--publishers"] ?? "") ?? 8
+        let seconds = Double(args["--seconds"] ?? "") ?? 6
+        let flatOut = args.has("--flat-out")
+
+        var logger = Logger(label: "alloc-guard")
+        logger.logLevel = .error
+        let hub = MediaHub(settings: .init(dataDirectory: NSTemporaryDirectory() + "alloc-guard-\(getpid())"), logger: logger) { _ in true }
+        let sink = CountingSink(hub: hub)
+        let keys = (0..<publishers).map { "guard\($0)" }
+        let server = RTMPServer(configuration: RTMPServerConfiguration(host: "127.0.0.1", port: 0, maxConnectionsPerIP: 0),
+                                authorizer: StaticKeyAuthorizer(keys: Set(keys)), sink: sink, logger: logger)
+        let serverTask = Task { try await server.run() }
+        let port = try await server.waitUntilListening()
+
+        let load = Process()
+        load.executableURL = URL(fileURLWithPath: bench)
+        load.arguments = ["--url", "rtmp://127.0.0.1:\(port)/live", "--file", clip, "--publishers", "\(publishers)",
+                          "--duration", "\(seconds)", "--key-prefix", "guard", "--json"] + (flatOut ? ["--flat-out"] : [])
+        var environment = ProcessInfo.processInfo.environment
+        environment["LD_PRELOAD"] = nil // the load generator's allocations are its own
+        load.environment = environment
+        load.standardOutput = FileHandle.nullDevice
+        try load.run()
+
+        // Every publisher live (set-up done), then half a second for the first keyframes.
+        let deadline = Date().addingTimeInterval(30)
+        while sink.started < publishers, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard sink.started == publishers else { fail("only \(sink.started) of \(publishers) publishers started") }
+        try await Task.sleep(for: .milliseconds(500))
+
+        MallocInterposerSwift.initialize()
+        let before = sink.messages
+        MallocInterposerSwift.hook()
+        try await Task.sleep(for: .seconds(max(1, seconds - 2)))
+        MallocInterposerSwift.unhook()
+        let messages = sink.messages - before
+        let stats = MallocInterposerSwift.getStatistics()
+        let ended = sink.ended
+
+        load.waitUntilExit()
+        serverTask.cancel()
+        guard ended == 0 else { fail("\(ended) publishers ended inside the counting window") }
+        guard messages > 0 else { fail("no media messages in the counting window") }
+        let report: [String: Any] = [
+            "messages": messages, "mallocs": stats.mallocCount, "mallocBytes": stats.mallocBytesCount,
+            "mallocsPerMessage": (Double(stats.mallocCount) / Double(messages) * 1000).rounded() / 1000,
+            "bytesPerMessage": (Double(stats.mallocBytesCount) / Double(messages)).rounded(),
+            "publishers": publishers, "flatOut": flatOut, "interposed": stats.mallocCount > 0,
+        ]
+        let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+        exit(stats.mallocCount > 0 ? 0 : 3)
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("alloc-guard: \(message)\n".utf8))
+        exit(1)
+    }
+}
+
+/// What `livegate serve` does per message for a channel without outputs, minus the store: the
+/// media hub's session takes every frame (and copies nothing without outputs). The
+/// coordinator's own per-frame part (a thumbnail offer and a first-keyframe check on video
+/// keyframes only) is not in it.
+final class CountingSink: IngestEventSink {
+    private struct Counts {
+        var started = 0
+        var ended = 0
+        var messages = 0
+    }
+
+    private let hub: MediaHub
+    private let counts = NIOLockedValueBox(Counts())
+
+    init(hub: MediaHub) { self.hub = hub }
+
+    var started: Int { counts.withLockedValue { $0.started } }
+    var ended: Int { counts.withLockedValue { $0.ended } }
+    var messages: Int { counts.withLockedValue { $0.messages } }
+
+    func publishStarted(_ session: IngestSession) {
+        // What the coordinator does once the channel is known: a plan with no outputs (the
+        // session then copies and queues nothing).
+        let id = session.connectionID
+        hub.sessionStarted(connectionID: id)
+        hub.configure(connectionID: id, plan: OutputPlan(channelId: "ch_guard\(id)", userId: "guard", sessionId: "ses_guard\(id)",
+                                                         hls: false, record: false, forwards: []))
+        counts.withLockedValue { $0.started += 1 }
+    }
+
+    func media(_ frame: MediaFrame, session: IngestSession) {
+        hub.media(frame, connectionID: session.connectionID)
+        counted()
+    }
+
+    /// As `livegate serve` does: the connection's media input found once.
+    func mediaReceiver(for session: IngestSession) -> (any IngestMediaReceiver)? {
+        Receiver(input: hub.input(connectionID: session.connectionID), sink: self)
+    }
+
+    struct Receiver: IngestMediaReceiver {
+        let input: MediaInput?
+        let sink: CountingSink
+        func media(_ frame: MediaFrame, session: IngestSession) {
+            input?.media(frame)
+            sink.counted()
+        }
+    }
+
+    func counted() { counts.withLockedValue { $0.messages += 1 } }
+
+    func publishEnded(_ session: IngestSession, reason: IngestEndReason, stats: IngestSessionStats) {
+        hub.connectionEnded(connectionID: session.connectionID)
+        counts.withLockedValue { $0.ended += 1 }
+    }
+}
+
+/// `--name value` pairs and bare flags.
+struct Arguments {
+    private let words: [String]
+    init(_ words: ArraySlice<String>) { self.words = Array(words) }
+    subscript(name: String) -> String? {
+        guard let i = words.firstIndex(of: name), i + 1 < words.count else { return nil }
+        return words[i + 1]
+    }
+    func has(_ flag: String) -> Bool { words.contains(flag) }
+}

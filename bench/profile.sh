@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Profiles LiveGate (release build) under real-time load with perf: N publishers of the
+# ~600 kbit/s clip, perf sampling the gateway for S seconds of steady state. Writes the flat
+# profile (self time) and the inclusive one (children), Swift names demangled, to OUT_DIR.
+#   bench/profile.sh [PUBLISHERS=1500] [SECONDS=15] [OUT_DIR=bench/.cache/profile]
+# Needs: perf (Debian linux-perf), a release build (bench/run.sh builds one), the bench clip
+# (bench/bench.py makes it). LIVEGATE=path profiles another binary (a baseline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+publishers="${1:-1500}"; seconds="${2:-15}"; out="${3:-bench/.cache/profile}"
+binary="${LIVEGATE:-.build/release/livegate}"
+bench=".build/release/rtmp-bench"
+clip="bench/.cache/clip-600k.flv"
+[ -f "$clip" ] || python3 -c 'import sys; sys.path.insert(0, "bench"); import bench; bench.clip_600k()'
+mkdir -p "$out"
+work="$(mktemp -d)"
+trap 'kill $gw $load 2>/dev/null || true; rm -rf "$work"' EXIT
+ulimit -n 65536 || true
+export LIVE_TOKEN_ID=tok_prof LIVE_TOKEN_SECRET=prof-secret-0123456789 LIVEGATE_DATA_DIR="$work/data" \
+  LIVEGATE_RTMP_HOST=127.0.0.1 LIVEGATE_HTTP_HOST=127.0.0.1 LIVEGATE_RTMP_MAX_CONNECTIONS=20000 \
+  LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP=0 LIVEGATE_RTMP_FAILED_PUBLISHES_PER_MINUTE=0 LIVEGATE_NODE_ID=prof
+"$binary" serve --rtmp-port 32935 --http-port 32980 >"$work/gw.log" 2>&1 &
+gw=$!
+for _ in $(seq 100); do curl -fs http://127.0.0.1:32980/readyz >/dev/null && break; sleep 0.1; done
+auth="$LIVE_TOKEN_ID:$LIVE_TOKEN_SECRET"
+for i in $(seq "$publishers"); do
+  echo "{\"name\":\"p$i\",\"userId\":\"prof\",\"hls\":false,\"record\":false}"
+done | python3 -c '
+import json, sys, http.client, base64
+auth = "Basic " + base64.b64encode(sys.argv[1].encode()).decode()
+c = http.client.HTTPConnection("127.0.0.1", 32980)
+for line in sys.stdin:
+    c.request("POST", "/v1/channels", body=line, headers={"Authorization": auth, "Content-Type": "application/json"})
+    r = c.getresponse(); print(json.loads(r.read())["data"]["streamId"])
+' "$auth" >"$work/keys"
+ramp=$(( publishers / 200 + 5 ))
+"$bench" --url rtmp://127.0.0.1:32935/live --file "$clip" --publishers "$publishers" --rate 200 \
+  --duration $(( ramp + seconds + 5 )) --keys-file "$work/keys" --json >"$work/bench.json" &
+load=$!
+sleep "$ramp"
+perf record -F 999 -g -p "$gw" -o "$out/perf.data" -- sleep "$seconds" 2>"$work/perf.err"
+wait $load || true
+perf report -i "$out/perf.data" --no-children --sort symbol --stdio -g none --percent-limit 0.3 2>/dev/null \
+  | swift demangle --simplified >"$out/flat.txt"
+perf report -i "$out/perf.data" --children --sort symbol --stdio -g none --percent-limit 1 2>/dev/null \
+  | swift demangle --simplified >"$out/inclusive.txt"
+perf script -i "$out/perf.data" 2>/dev/null | python3 bench/fold-stacks.py | swift demangle --simplified >"$out/folded.txt"
+echo "load: $(cat "$work/bench.json")"
+echo "profile: $out/flat.txt, $out/inclusive.txt, $out/folded.txt (flame graph input)"
