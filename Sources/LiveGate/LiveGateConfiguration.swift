@@ -32,6 +32,8 @@ public struct LiveGateConfiguration: Sendable {
                   "PROXY protocol from rtmp.trustedProxies: off, v1, v2 (HAProxy send-proxy-v2, AWS NLB) or auto (either, or none)."),
         ConfigKey("rtmp.trustedProxies", .cidrList, default: "",
                   "Balancers allowed to send a PROXY header: a list of addresses or CIDR blocks (YAML list or comma-separated)."),
+        ConfigKey("rtmp.mergeReadsMs", .int(0...500), default: "100",
+                  "Merged reads: once a publish runs, a small read waits this long before the next, so one read takes several messages (less CPU per publisher, this much more ingest latency); 0 = off."),
         ConfigKey("rtmp.tlsPort", .int(0...65535), default: "1936", "RTMPS listener port (on only with tlsCertificate and tlsKey)."),
         ConfigKey("rtmp.tlsCertificate", .string, default: "", "PEM certificate chain for RTMPS; empty = RTMPS off."),
         ConfigKey("rtmp.tlsKey", .string, default: "", "PEM private key for RTMPS."),
@@ -256,6 +258,7 @@ public struct LiveGateConfiguration: Sendable {
             maxConnectionsPerIP: int("rtmp.maxConnectionsPerIP"),
             failedPublishesPerMinute: int("rtmp.failedPublishesPerMinute")
         )
+        c.mergeReadsMilliseconds = int("rtmp.mergeReadsMs")
         c.tlsPort = int("rtmp.tlsPort")
         c.proxyProtocol = ProxyProtocolMode(rawValue: string("rtmp.proxyProtocol")) ?? .off
         c.trustedProxies = string("rtmp.trustedProxies").split(separator: ",").compactMap { CIDRBlock(String($0)) }

@@ -6,9 +6,14 @@ import RTMPServer
 /// hub's input for the connection, found once at publish start rather than per frame (a lock
 /// and a table lookup each — BENCHMARKS.md, "Per-message costs"), and to the coordinator for
 /// the rare frames it needs (`IngestCoordinator.mediaSideEffects`).
-struct PublisherMedia: IngestMediaReceiver {
+final class PublisherMedia: IngestMediaReceiver {
     let input: MediaInput?
     let coordinator: IngestCoordinator
+
+    init(input: MediaInput?, coordinator: IngestCoordinator) {
+        self.input = input
+        self.coordinator = coordinator
+    }
 
     func media(_ frame: MediaFrame, session: IngestSession) {
         input?.media(frame)

@@ -45,7 +45,9 @@ public protocol IngestEventSink: Sendable {
 }
 
 /// Takes one publish's frames on its connection's event loop (see `IngestEventSink.mediaReceiver`).
-public protocol IngestMediaReceiver: Sendable {
+/// A class: the connection holds it as one reference (an existential of a struct is copied,
+/// with its references retained, on every call).
+public protocol IngestMediaReceiver: AnyObject, Sendable {
     func media(_ frame: MediaFrame, session: IngestSession)
 }
 

@@ -90,6 +90,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        mergedRead?.cancel()
         if holdsSlot {
             deps.limiter.release(ip: remoteIP)
             holdsSlot = false
@@ -150,6 +151,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         guard !closing else { return }
         lifecycle?.bytesReceived(now: context.eventLoop.now)
         let bytes = unwrapInboundIn(data)
+        bytesSinceReadComplete &+= bytes.readableBytes
         if !firstByteSeen {
             firstByteSeen = true
             if !secure, bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) == TransportMismatch.tlsHandshakeRecord {
@@ -167,6 +169,45 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         flushIfNeeded(context: context)
         context.fireChannelReadComplete()
+        if merging { scheduleMergedRead(context: context) }
+    }
+
+    // MARK: Merged reads
+
+    /// Reads are merged (`RTMPServerConfiguration.mergeReadsMilliseconds`): on once the publish
+    /// has started — the handshake and commands before it are answered at once.
+    private var merging = false
+    /// Bytes the reads since the last `channelReadComplete` brought.
+    private var bytesSinceReadComplete = 0
+    private var mergedRead: Scheduled<Void>?
+
+    private func startMergingReads(context: ChannelHandlerContext) {
+        guard deps.configuration.mergeReadsMilliseconds > 0, !merging else { return }
+        merging = true
+        // Turning auto-read off also stops the read interest NIO held; the publish usually
+        // starts outside a read (the authorizer answered), so no `channelReadComplete` would
+        // come to ask for the next one: ask now.
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        context.read()
+    }
+
+    /// The next read: at once after a large one (the stream is fast, or behind), else after the
+    /// merge interval, so the bytes of several messages are read together.
+    private func scheduleMergedRead(context: ChannelHandlerContext) {
+        let bytes = bytesSinceReadComplete
+        bytesSinceReadComplete = 0
+        guard mergedRead == nil, !closing else { return }
+        if bytes >= deps.configuration.mergeReadsBelowBytes {
+            context.read()
+            return
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        mergedRead = context.eventLoop.scheduleTask(in: .milliseconds(Int64(deps.configuration.mergeReadsMilliseconds))) {
+            let (handler, context) = bound.value
+            handler.mergedRead = nil
+            guard !handler.closing, context.channel.isActive else { return }
+            context.read()
+        }
     }
 
     /// Runs the state machine until it needs more bytes.
@@ -205,6 +246,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             logger.info("publish accepted", metadata: ["key": "\(request.maskedKey)", "encoder": "\(request.connect.flashVer ?? "")"])
             deps.sink.publishStarted(session)
             mediaReceiver = deps.sink.mediaReceiver(for: session)
+            startMergingReads(context: context)
         case .media(let frame):
             lifecycle?.mediaReceived()
             if let session {

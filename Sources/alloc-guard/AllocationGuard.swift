@@ -128,9 +128,13 @@ final class CountingSink: IngestEventSink {
         Receiver(input: hub.input(connectionID: session.connectionID), sink: self)
     }
 
-    struct Receiver: IngestMediaReceiver {
+    final class Receiver: IngestMediaReceiver {
         let input: MediaInput?
         let sink: CountingSink
+        init(input: MediaInput?, sink: CountingSink) {
+            self.input = input
+            self.sink = sink
+        }
         func media(_ frame: MediaFrame, session: IngestSession) {
             input?.media(frame)
             sink.counted()

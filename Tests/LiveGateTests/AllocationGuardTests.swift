@@ -6,33 +6,43 @@ import XCTest
 /// received media message on the real listener, counted by a preloaded malloc interposer — a
 /// count, not a time, so it fails on a change, not on a busy machine.
 final class AllocationGuardTests: XCTestCase {
-    /// mallocs per received media message, this suite's (debug) build, 8 real-time publishers of a
-    /// 640×360 30 fps H.264 + AAC clip. Measured 2026-12-05: see BENCHMARKS.md ("Allocation
-    /// guard") for the figure behind it and the release build's. Lower it when a change lowers
-    /// the count; never raise it to make a change pass.
-    static let budget = 99.0
+    /// mallocs per received media message, this suite's (debug) build, 8 publishers of a 640×360
+    /// 30 fps H.264 + AAC clip. Flat out, reads are large and the figure is the per-message
+    /// path alone (measured 3.16–3.17 on 2026-12-05, steady to ±0.01: +1 allocation per message
+    /// fails it); real time, each read brings about one message and its own allocations count
+    /// too (6.5–6.9). BENCHMARKS.md ("Allocation guard") has the release build's figures. Lower a
+    /// budget when a change lowers the count; never raise one to make a change pass.
+    static let budgetFlatOut = 3.5
+    static let budgetRealTime = 8.0
 
     func testAllocationsPerReceivedMediaMessageStayWithinTheBudget() async throws {
         let dir = try MediaTools.temporaryDirectory("alloc-guard")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 4, size: "640x360", fps: 30, in: dir)
+        for (flatOut, budget) in [(true, Self.budgetFlatOut), (false, Self.budgetRealTime)] {
+            let report = try await guardRun(clip: clip, flatOut: flatOut)
+            // Real time: 8 publishers × ~4 s × ~77 messages/s; flat out, far more.
+            let messages = try XCTUnwrap(report["messages"] as? Int)
+            XCTAssertGreaterThan(messages, 1500, "\(report)")
+            let perMessage = try XCTUnwrap(report["mallocsPerMessage"] as? Double)
+            XCTAssertLessThanOrEqual(perMessage, budget,
+                                     "allocations per received media message went up (\(flatOut ? "flat out" : "real time")): \(perMessage) > \(budget) — \(report)")
+        }
+    }
+
+    func guardRun(clip: URL, flatOut: Bool) async throws -> [String: Any] {
         let bin = (gatewayBinary as NSString).deletingLastPathComponent
         let interposer = bin + "/libMallocInterposerSwift.so"
         XCTAssertTrue(FileManager.default.fileExists(atPath: interposer), "the build makes \(interposer)")
         var environment = ProcessInfo.processInfo.environment
         environment["LD_PRELOAD"] = interposer
         let run = try await ProcessRunner.run(bin + "/alloc-guard", ["--bench", bin + "/rtmp-bench", "--clip", clip.path,
-                                                                      "--publishers", "8", "--seconds", "6"],
+                                                                      "--publishers", "8", "--seconds", "6"] + (flatOut ? ["--flat-out"] : []),
                                               timeout: 90, environment: environment)
         XCTAssertEqual(run.exitCode, 0, "alloc-guard: \(run.stderr) \(run.stdout)")
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], run.stdout + run.stderr)
         XCTAssertEqual(report["interposed"] as? Bool, true, "the interposer counted nothing: not preloaded? \(report)")
-        // 8 publishers × ~4 s × ~77 messages/s: a window that really saw the stream.
-        let messages = try XCTUnwrap(report["messages"] as? Int)
-        XCTAssertGreaterThan(messages, 1500, "\(report)")
-        let perMessage = try XCTUnwrap(report["mallocsPerMessage"] as? Double)
-        XCTAssertLessThanOrEqual(perMessage, Self.budget,
-                                 "allocations per received media message went up: \(perMessage) > \(Self.budget) — \(report)")
         print("alloc-guard: \(run.stdout)")
+        return report
     }
 }
