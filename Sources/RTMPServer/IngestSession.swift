@@ -76,7 +76,9 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     public func offerForThumbnail(_ frame: MediaFrame) {
         thumbnailSource.withLockedValue { s in
             if frame.packetType == .sequenceHeader {
-                s.header = frame.data
+                // A copy: the frame is often a slice of the socket's read buffer, which a held
+                // slice would keep alive (up to 64 KiB) for the whole session.
+                s.header = ByteBuffer(bytes: frame.data.readableBytesView)
                 s.keyframe = nil
             } else if NIODeadline.now() < s.wantedUntil {
                 s.keyframe = HeldKeyframe(codec: frame.codec, header: s.header, frame: frame.data, heldAt: .now())

@@ -33,7 +33,7 @@ struct AllocationGuard {
         let flatOut = args.has("--flat-out")
 
         var logger = Logger(label: "alloc-guard")
-        logger.logLevel = .error
+        logger.logLevel = ProcessInfo.processInfo.environment["ALLOC_GUARD_LOG"] == nil ? .error : .notice
         let hub = MediaHub(settings: .init(dataDirectory: NSTemporaryDirectory() + "alloc-guard-\(getpid())"), logger: logger) { _ in true }
         let sink = CountingSink(hub: hub)
         let keys = (0..<publishers).map { "guard\($0)" }
@@ -42,32 +42,39 @@ struct AllocationGuard {
         let serverTask = Task { try await server.run() }
         let port = try await server.waitUntilListening()
 
-        let load = Process()
-        load.executableURL = URL(fileURLWithPath: bench)
-        load.arguments = ["--url", "rtmp://127.0.0.1:\(port)/live", "--file", clip, "--publishers", "\(publishers)",
-                          "--duration", "\(seconds)", "--key-prefix", "guard", "--json"] + (flatOut ? ["--flat-out"] : [])
-        var environment = ProcessInfo.processInfo.environment
-        environment["LD_PRELOAD"] = nil // the load generator's allocations are its own
-        load.environment = environment
-        load.standardOutput = FileHandle.nullDevice
-        try load.run()
+        // posix_spawn, not Foundation's Process: its run-loop thread's teardown at exit crashed
+        // now and then under the preloaded interposer (swift-corelibs-foundation).
+        let loadArgs = [bench, "--url", "rtmp://127.0.0.1:\(port)/live", "--file", clip, "--publishers", "\(publishers)",
+                        "--duration", "\(seconds)", "--key-prefix", "guard", "--json"] + (flatOut ? ["--flat-out"] : [])
+        // The load generator's allocations are its own: no interposer in its environment.
+        let loadEnv = ProcessInfo.processInfo.environment.filter { $0.key != "LD_PRELOAD" }.map { "\($0.key)=\($0.value)" }
+        let load = try spawn(loadArgs, environment: loadEnv)
 
-        // Every publisher live (set-up done), then half a second for the first keyframes.
+        // Real time: every publisher live first, so no connection's set-up is counted. Flat out,
+        // the first publishers' flood can hold the others' handshakes back for seconds: counting
+        // starts with the first (a late one's set-up, a few hundred allocations, is lost among
+        // hundreds of thousands of messages).
+        let needed = flatOut ? 1 : publishers
         let deadline = Date().addingTimeInterval(30)
-        while sink.started < publishers, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        guard sink.started == publishers else { fail("only \(sink.started) of \(publishers) publishers started") }
+        while sink.started < needed, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        guard sink.started >= needed else { fail("only \(sink.started) of \(publishers) publishers started") }
         try await Task.sleep(for: .milliseconds(500))
 
+        // Each publisher streams `seconds` from its own start: the window ends half a second
+        // before the first of them stops (flat out on a busy machine, the starts spread).
+        let window = (sink.firstStart ?? .now) + .milliseconds(Int64(seconds * 1000) - 500) - ContinuousClock.now
+        guard window >= .seconds(1) else { fail("publishers started too far apart: \(window) left to count in") }
         MallocInterposerSwift.initialize()
         let before = sink.messages
         MallocInterposerSwift.hook()
-        try await Task.sleep(for: .seconds(max(1, seconds - 2)))
+        try await Task.sleep(for: window)
         MallocInterposerSwift.unhook()
         let messages = sink.messages - before
         let stats = MallocInterposerSwift.getStatistics()
         let ended = sink.ended
 
-        load.waitUntilExit()
+        var status: Int32 = 0
+        waitpid(load, &status, 0)
         serverTask.cancel()
         guard ended == 0 else { fail("\(ended) publishers ended inside the counting window") }
         guard messages > 0 else { fail("no media messages in the counting window") }
@@ -82,6 +89,21 @@ struct AllocationGuard {
         exit(stats.mallocCount > 0 ? 0 : 3)
     }
 
+    /// Starts `arguments[0]` with its output on /dev/null; returns its pid.
+    static func spawn(_ arguments: [String], environment: [String]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
+        guard rc == 0 else { fail("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
     static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("alloc-guard: \(message)\n".utf8))
         exit(1)
@@ -94,6 +116,7 @@ struct AllocationGuard {
 /// keyframes only) is not in it.
 final class CountingSink: IngestEventSink {
     private struct Counts {
+        var firstStart: ContinuousClock.Instant?
         var started = 0
         var ended = 0
         var messages = 0
@@ -105,6 +128,7 @@ final class CountingSink: IngestEventSink {
     init(hub: MediaHub) { self.hub = hub }
 
     var started: Int { counts.withLockedValue { $0.started } }
+    var firstStart: ContinuousClock.Instant? { counts.withLockedValue { $0.firstStart } }
     var ended: Int { counts.withLockedValue { $0.ended } }
     var messages: Int { counts.withLockedValue { $0.messages } }
 
@@ -115,7 +139,10 @@ final class CountingSink: IngestEventSink {
         hub.sessionStarted(connectionID: id)
         hub.configure(connectionID: id, plan: OutputPlan(channelId: "ch_guard\(id)", userId: "guard", sessionId: "ses_guard\(id)",
                                                          hls: false, record: false, forwards: []))
-        counts.withLockedValue { $0.started += 1 }
+        counts.withLockedValue {
+            if $0.firstStart == nil { $0.firstStart = .now }
+            $0.started += 1
+        }
     }
 
     func media(_ frame: MediaFrame, session: IngestSession) {

@@ -37,8 +37,8 @@ final class AllocationGuardTests: XCTestCase {
         var environment = ProcessInfo.processInfo.environment
         environment["LD_PRELOAD"] = interposer
         let run = try await ProcessRunner.run(bin + "/alloc-guard", ["--bench", bin + "/rtmp-bench", "--clip", clip.path,
-                                                                      "--publishers", "8", "--seconds", "6"] + (flatOut ? ["--flat-out"] : []),
-                                              timeout: 90, environment: environment)
+                                                                      "--publishers", "8", "--seconds", "8"] + (flatOut ? ["--flat-out"] : []),
+                                              timeout: 120, environment: environment)
         XCTAssertEqual(run.exitCode, 0, "alloc-guard: \(run.stderr) \(run.stdout)")
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], run.stdout + run.stderr)
         XCTAssertEqual(report["interposed"] as? Bool, true, "the interposer counted nothing: not preloaded? \(report)")

@@ -57,6 +57,56 @@ public struct ChunkDecoder {
         }
     }
 
+    /// The size of the chunk that begins `buffer` — basic header, message header, extended
+    /// timestamp and payload — once its headers are there to read; nil before. Peeks, never
+    /// consumes, never throws: a header `next` would refuse gets a size here and the refusal
+    /// there. The connection uses it to join a chunk split across two reads by copying exactly
+    /// that chunk's bytes (`RTMPConnectionStateMachine.feedQueuedInput`). A fmt-3 continuation of
+    /// an extended-timestamp message is counted with its optional 4-byte repeat: at worst 4 bytes
+    /// more than needed, which the next chunk's join absorbs.
+    public func chunkLength(startingIn buffer: ByteBuffer) -> Int? {
+        let start = buffer.readerIndex
+        var i = start
+        guard let b0 = buffer.getInteger(at: i, as: UInt8.self) else { return nil }
+        i += 1
+        let fmt = b0 >> 6
+        var csid = UInt32(b0 & 0x3F)
+        if csid == 0 {
+            guard let b1 = buffer.getInteger(at: i, as: UInt8.self) else { return nil }
+            csid = 64 + UInt32(b1)
+            i += 1
+        } else if csid == 1 {
+            guard let b1 = buffer.getInteger(at: i, as: UInt8.self), let b2 = buffer.getInteger(at: i + 1, as: UInt8.self) else { return nil }
+            csid = 64 + UInt32(b1) + UInt32(b2) * 256
+            i += 2
+        }
+        let state = streams[csid]
+        func uint24(_ at: Int) -> UInt32? {
+            guard let hi = buffer.getInteger(at: at, as: UInt8.self), let lo = buffer.getInteger(at: at + 1, as: UInt16.self) else { return nil }
+            return UInt32(hi) << 16 | UInt32(lo)
+        }
+        var length = state?.length ?? 0
+        var extended = state?.extended ?? false
+        var received = state?.partial == nil ? 0 : (state?.received ?? 0)
+        switch fmt {
+        case 0, 1:
+            guard let ts = uint24(i), let len = uint24(i + 3), buffer.getInteger(at: i + 6, as: UInt8.self) != nil else { return nil }
+            length = Int(len)
+            extended = ts == 0xFFFFFF
+            received = 0 // a new header starts a new message
+            i += fmt == 0 ? 11 : 7
+        case 2:
+            guard let ts = uint24(i) else { return nil }
+            extended = ts == 0xFFFFFF
+            received = 0
+            i += 3
+        default:
+            break
+        }
+        if extended { i += 4 }
+        return i - start + min(chunkSize, max(0, length - received))
+    }
+
     private enum ChunkResult {
         case needMoreBytes
         case partial

@@ -229,8 +229,26 @@ public struct RTMPConnectionStateMachine {
             queuedInput = Self.noBytes
             return
         }
-        let step = min(queuedInput.readableBytes, max(decoder.chunkSize, HandshakeDigest.packetSize) + 18)
-        if var piece = queuedInput.readSlice(length: step) { inbound.writeBuffer(&piece) }
+        // A chunk split across two reads: join its two parts in a buffer of their own, exactly
+        // that chunk's size, and go back to reading the newer read in place once it is done.
+        // Appending to `inbound` instead would copy-on-write the older read's whole buffer (it
+        // is shared with NIO's receive pool: up to 64 KiB per join, and each copy then held by
+        // the connection — hundreds of KiB per publisher under load, BENCHMARKS.md
+        // "Per-connection memory") and go on copying the rest of the read piece by piece.
+        let have = inbound.readableBytes
+        let need: Int
+        if !handshake.isComplete {
+            need = HandshakeDigest.packetSize + 1
+        } else if let chunk = decoder.chunkLength(startingIn: inbound) {
+            need = max(1, chunk - have)
+        } else {
+            need = 18 // the chunk's headers first (at most 3 + 11 + 4 bytes)
+        }
+        let take = min(queuedInput.readableBytes, need)
+        var joined = ByteBufferAllocator().buffer(capacity: have + take)
+        joined.writeBuffer(&inbound)
+        if var piece = queuedInput.readSlice(length: take) { joined.writeBuffer(&piece) }
+        inbound = joined
         if queuedInput.readableBytes == 0 { queuedInput = Self.noBytes }
     }
 
