@@ -142,6 +142,35 @@ extension ChannelStoreConformanceTests {
 
     /// Nodes racing: of eight publishes at once exactly one starts a session; of eight sweeps at
     /// once exactly one ends the lost session; of eight claims of a delivery exactly one wins.
+    /// One renewal carries every channel's figures in its one statement (issue #24: it was one
+    /// statement per channel): each held lease gets its own, a lease without figures keeps what
+    /// it had, and figures for a channel the node does not hold change nothing.
+    func testOneRenewalWritesEachHeldLeasesOwnFigures() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        for c in ["r1", "r2", "r3", "rb"] {
+            _ = try await store.createChannel(id: p + c, streamKey: p + "k" + c, fields: fields(c, user: "u"), now: t0)
+        }
+        for (c, node) in [("r1", "A"), ("r2", "A"), ("r3", "A"), ("rb", "B")] {
+            let (s, e) = live(c, "s" + c, node: node)
+            guard case .started = try await store.acquireSession(s, event: e, now: t0, takeOver: false, rule: CrossNodeDecision.rule) else {
+                return XCTFail("\(c) starts")
+            }
+        }
+        _ = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(1), stats: [p + "r3": #"{"kbps":3}"#])
+        let held = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(2), stats: [
+            p + "r1": #"{"kbps":1,"note":"it's \"quoted\""}"#, p + "r2": #"{"kbps":2}"#, p + "rb": #"{"kbps":99}"#,
+        ])
+        XCTAssertEqual(held, [p + "r1": p + "sr1", p + "r2": p + "sr2", p + "r3": p + "sr3"])
+        let r1 = try await store.lease(channelId: p + "r1"), r2 = try await store.lease(channelId: p + "r2")
+        let r3 = try await store.lease(channelId: p + "r3"), rb = try await store.lease(channelId: p + "rb")
+        XCTAssertEqual(r1?.stats, #"{"kbps":1,"note":"it's \"quoted\""}"#)
+        XCTAssertEqual(r2?.stats, #"{"kbps":2}"#)
+        XCTAssertEqual(r3?.stats, #"{"kbps":3}"#, "no figures this round: the last ones stay")
+        XCTAssertNil(rb?.stats, "another node's lease is not written")
+        XCTAssertEqual(r1?.expiresAt, t0.addingTimeInterval(2 + SessionLease.timeToLive))
+        XCTAssertEqual(r3?.expiresAt, t0.addingTimeInterval(2 + SessionLease.timeToLive), "renewed without figures too")
+    }
+
     func testRacingNodesTakeOneLeaseEndOnceAndClaimOnce() async throws {
         let t0 = Timestamp.parse(Timestamp.format(Date()))
         var noWindow = fields("r", user: "u")
