@@ -3,19 +3,21 @@
 # ~600 kbit/s clip, perf sampling the gateway for S seconds of steady state. Writes the flat
 # profile (self time) and the inclusive one (children), Swift names demangled, to OUT_DIR.
 #   bench/profile.sh [PUBLISHERS=1500] [SECONDS=15] [OUT_DIR=bench/.cache/profile]
-# Needs: perf (Debian linux-perf), a release build (bench/run.sh builds one), the bench clip
-# (bench/bench.py makes it). LIVEGATE=path profiles another binary (a baseline).
+# Needs: perf (Debian linux-perf; bench/run.sh installs it), a release build (bench/run.sh
+# builds one; BENCH_BUILD=debug uses the debug one), the bench clip (made here if missing).
+# LIVEGATE=path profiles another binary (a baseline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 publishers="${1:-1500}"; seconds="${2:-15}"; out="${3:-bench/.cache/profile}"
-binary="${LIVEGATE:-.build/release/livegate}"
-bench=".build/release/rtmp-bench"
+build="${BENCH_BUILD:-release}"
+binary="${LIVEGATE:-.build/$build/livegate}"
+bench=".build/$build/rtmp-bench"
 clip="bench/.cache/clip-600k.flv"
 [ -f "$clip" ] || python3 -c 'import sys; sys.path.insert(0, "bench"); import bench; bench.clip_600k()'
 mkdir -p "$out"
-work="$(mktemp -d)"
+work="$(mktemp -d)"; gw=""; load=""
 trap 'kill $gw $load 2>/dev/null || true; rm -rf "$work"' EXIT
-ulimit -n 65536 || true
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 export LIVE_TOKEN_ID=tok_prof LIVE_TOKEN_SECRET=prof-secret-0123456789 LIVEGATE_DATA_DIR="$work/data" \
   LIVEGATE_RTMP_HOST=127.0.0.1 LIVEGATE_HTTP_HOST=127.0.0.1 LIVEGATE_RTMP_MAX_CONNECTIONS=20000 \
   LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP=0 LIVEGATE_RTMP_FAILED_PUBLISHES_PER_MINUTE=0 LIVEGATE_NODE_ID=prof

@@ -30,6 +30,24 @@ grep -q "publish-accept p99 ms" "$work/bench.log" && grep -q "ingest CPU s per G
   && grep -q "beside a 4 s and a refusing receiver" "$work/bench.log" || { tail -30 "$work/bench.log"; fail "bench/run.sh printed no table"; }
 grep -E "^\| (ingest|publish-accept|webhook)" "$work/bench.log"
 
+step "bench/bench.py: issue #24's workloads (cores, capacity, ffmpeg, scale), tiny"
+BENCH_BUILD=debug python3 bench/bench.py --runs 1 --only cores,capacity,ffmpeg,scale --cores-publishers 20 --cores-seconds 2 \
+  --capacity-publishers 20 --capacity-seconds 3 --ffmpeg-publishers 2 --ffmpeg-loops 0 --scale-sizes 1000 \
+  --accept-publishers 10 --accept-rate 10 --wrk-seconds 1 > "$work/bench2.log" 2>&1 || { tail -30 "$work/bench2.log"; fail "bench.py (new workloads)"; }
+for row in "cores busy, 20 real-time" "resident KiB per publisher at 20" "2 ffmpeg -c copy publishers flat out, HLS on" "1,000 channels: accept p99"; do
+  grep -q "$row" "$work/bench2.log" || { tail -30 "$work/bench2.log"; fail "bench.py printed no row '$row'"; }
+done
+grep -E "^\| (cores|resident|ingest CPU s per GiB, 2 ffmpeg|1,000 channels)" "$work/bench2.log"
+
+step "bench/profile.sh (perf, 10 publishers, 2 s, debug build)"
+if command -v perf >/dev/null; then
+  BENCH_BUILD=debug bench/profile.sh 10 2 "$work/profile" > "$work/profile.log" 2>&1 || { tail -30 "$work/profile.log"; fail "bench/profile.sh"; }
+  grep -q "RTMPConnectionHandler\|swift_retain\|read" "$work/profile/flat.txt" || { tail -30 "$work/profile.log"; head -40 "$work/profile/flat.txt"; fail "profile.sh: an empty profile"; }
+  head -3 "$work/profile/folded.txt" | cut -c1-160
+else
+  echo "perf is not installed (bench/run.sh installs linux-perf): skipped"
+fi
+
 step "scripts/leakcheck-media.sh (valgrind)"
 scripts/leakcheck-media.sh > "$work/leak.log" 2>&1 || { tail -30 "$work/leak.log"; fail "leakcheck-media.sh"; }
 grep -q "testRepeatedSessionsDoNotGrowTheHeap' passed" "$work/leak.log" || { tail -30 "$work/leak.log"; fail "the leak test did not pass under valgrind"; }

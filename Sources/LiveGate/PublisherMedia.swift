@@ -4,7 +4,7 @@ import RTMPServer
 
 /// One publish's frames on its event loop (`IngestEventSink.mediaReceiver`): into the media
 /// hub's input for the connection, found once at publish start rather than per frame (a lock
-/// and a table lookup each — BENCHMARKS.md, "Per-message costs"), and to the coordinator for
+/// and a table lookup each — BENCHMARKS.md, "Performance, second round"), and to the coordinator for
 /// the rare frames it needs (`IngestCoordinator.mediaSideEffects`).
 final class PublisherMedia: IngestMediaReceiver {
     let input: MediaInput?

@@ -58,8 +58,7 @@ public struct RTMPServerConfiguration: Sendable {
 
     /// Whether publishers may be asked to move (`capsEx` Reconnect in the connect answer).
     public var sendsReconnectRequest = false
-    /// Merged reads (`rtmp.mergeReadsMs`, docs/contract.md §2 "Merged reads"; `livegate serve`
-    /// defaults to 100, this type to 0 so in-process servers read at once): once a publish
+    /// Merged reads (`rtmp.mergeReadsMs`, docs/contract.md §2 "Merged reads"; off by default): once a publish
     /// runs, a read that brought less than `mergeReadsBelowBytes` waits this long before the
     /// next, so each read takes several messages at once — one system call, one wake-up and
     /// one pass through the pipeline for several messages instead of one each. 0 turns it off.

@@ -234,7 +234,7 @@ public struct RTMPConnectionStateMachine {
         // Appending to `inbound` instead would copy-on-write the older read's whole buffer (it
         // is shared with NIO's receive pool: up to 64 KiB per join, and each copy then held by
         // the connection — hundreds of KiB per publisher under load, BENCHMARKS.md
-        // "Per-connection memory") and go on copying the rest of the read piece by piece.
+        // "Performance, second round") and go on copying the rest of the read piece by piece.
         let have = inbound.readableBytes
         let need: Int
         if !handshake.isComplete {
@@ -257,7 +257,7 @@ public struct RTMPConnectionStateMachine {
     /// over: `inbound` is the socket's read buffer itself, shared with NIO's receive pool, so
     /// `clear()` made a fresh buffer of the read's size — an allocation per read, and up to
     /// 64 KiB per idle connection held empty — and the pool could never reuse its buffer
-    /// (BENCHMARKS.md, "Per-connection memory").
+    /// (BENCHMARKS.md, "Performance, second round").
     static let noBytes = ByteBuffer()
 
     private mutating func compactInbound() {
