@@ -364,11 +364,14 @@ def realtime_capacity_interleaved(servers, bench, runs, publishers, seconds, rat
             base = server.rss()
             ramp = publishers / rate if rate else 0
             t0 = time.monotonic()
+            # The load generator's CPU over its whole run: what its waited-for process used.
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             proc = rtmp_bench_start(bench, server, clip, keys, seconds, rate=rate, timeout=30, cpus=PIN_LOAD)
             time.sleep(ramp + min(10, seconds / 2))
             mid = server.rss()
-            load_cpu = cpu_seconds([proc.pid])
             r = rtmp_bench_finish(proc)
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+            load_cpu = (used.ru_utime + used.ru_stime) - (children.ru_utime + children.ru_stime)
             load = load_cpu / max(time.monotonic() - t0, 1)
             out[server.name]["failed"].append(r["failed"])
             out[server.name]["kib"].append((mid - base) / publishers)
