@@ -7,10 +7,21 @@ track as a Multitrack/OneTrack message with its track id. Paced in real time.
 Usage: publish-multitrack.py RTMP_URL SECONDS WxH[:ENCODER] [WxH[:ENCODER] ...] [--audio ENC[,ENC]]
   e.g. publish-multitrack.py rtmp://127.0.0.1:1935/live/KEY 8 1280x720 640x360 --audio aac
 """
+import logging
 import sys
 import time
 
 import av
+import av.logging
+
+
+def note(message):
+    """Progress on stderr with the time since start: a test that fails prints it, and it says
+    where the publish got to (connected, how much was sent) — FFmpeg's own RTMP log is there too."""
+    print(f"publish-multitrack {time.monotonic() - STARTED:7.3f}s {message}", file=sys.stderr, flush=True)
+
+
+STARTED = time.monotonic()
 
 VIDEO_OPTIONS = {
     "libx264": {"preset": "ultrafast", "tune": "zerolatency", "g": "30", "keyint_min": "30", "sc_threshold": "0"},
@@ -32,6 +43,11 @@ def main():
         del args[i:i + 2]
     url, seconds, renditions = args[0], float(args[1]), args[2:]
     fps = 30
+    # FFmpeg's messages (its RTMP client's connect/publish steps at verbose) on stderr, as ffmpeg prints them.
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s: %(message)s")
+    av.logging.set_level(av.logging.VERBOSE)
+    note(f"opening {url.rsplit('/', 1)[0]}/…")
+    muxed = 0
     with av.open(url, "w", format="flv") as out:
         videos = []
         for spec in renditions:
@@ -54,7 +70,14 @@ def main():
                     plane.update(bytes([(i * 3 + n * 40) % 256]) * plane.buffer_size)
                 frame.pts = i
                 for packet in s.encode(frame):
+                    if muxed == 0:
+                        note("first packet: connecting (PyAV opens the RTMP connection on the first mux)")
                     out.mux(packet)
+                    muxed += 1
+                    if muxed == 1:
+                        # FFmpeg's RTMP client returns from its open once the server said
+                        # NetStream.Publish.Start.
+                        note("published, first packet sent")
             for k, s in enumerate(audios):
                 fmt, size = AUDIO.get(audio[k], ("fltp", 1024))
                 while samples[k] < (i + 1) * 48000 // fps:
@@ -66,12 +89,16 @@ def main():
                     samples[k] += size
                     for packet in s.encode(frame):
                         out.mux(packet)
+                        muxed += 1
             ahead = start + (i + 1) / fps - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
         for s in videos + audios:
             for packet in s.encode(None):
                 out.mux(packet)
+                muxed += 1
+        note(f"sent {muxed} packets; closing")
+    note("closed")
 
 
 if __name__ == "__main__":

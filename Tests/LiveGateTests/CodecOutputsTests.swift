@@ -41,7 +41,10 @@ final class CodecOutputsTests: XCTestCase {
                 stats = (try await setup.curl(["\(setup.api)/v1/channels/\(id)/stats"])["data"] as? [String: Any]) ?? [:]
                 return (stats["video"] as? [String: Any])?["width"] as? Int != nil
             }
-            XCTAssertTrue(measured, "\(c.codec): \(stats)")
+            if !measured {
+                let published = try await publisher.value
+                XCTFail("\(c.codec): \(stats)\npublisher exit \(published.exitCode) after \(Int(published.duration)) s:\n\(published.stderr.suffix(3000))\(gatewayLog(dir))")
+            }
             let video = stats["video"] as? [String: Any] ?? [:]
             XCTAssertEqual(video["codec"] as? String, c.codec)
             XCTAssertEqual(video["width"] as? Int, c.width, c.codec)

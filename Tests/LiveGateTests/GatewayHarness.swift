@@ -56,6 +56,15 @@ extension XCTestCase {
         return (gateway, logFile)
     }
 
+    /// The last lines of a gateway's log that are about RTMP connections and sessions (the HTTP
+    /// access lines left out), for a failure message: what the gateway saw of a publish that did
+    /// not go live — was it accepted, rejected, never connected at all.
+    func gatewayLog(_ dir: URL, _ name: String = "before.log", last: Int = 40) -> String {
+        let text = (try? String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)) ?? "(no log \(name))"
+        let lines = text.split(separator: "\n").filter { !$0.contains("http request") && !$0.contains("request served") }
+        return "\n--- gateway log (\(name), last \(min(last, lines.count)) of \(lines.count) lines) ---\n" + lines.suffix(last).joined(separator: "\n")
+    }
+
     /// A base port with `count` consecutive ports free on 127.0.0.1, chosen below Linux's
     /// ephemeral range (32768+), where outgoing connections could be holding one.
     func freePorts(_ count: Int = 3) -> Int {

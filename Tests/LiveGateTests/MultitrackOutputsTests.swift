@@ -32,7 +32,11 @@ final class MultitrackOutputsTests: XCTestCase {
             return tracks.filter { $0["kind"] as? String == "video" && $0["width"] as? Int != nil }.count == 2
                 && tracks.contains { $0["trackId"] as? Int == 1 && $0["aligned"] as? Bool != nil && $0["bitrateKbps"] as? Double ?? 0 > 0 }
         }
-        XCTAssertTrue(measured, "\(stats)")
+        if !measured {
+            // What the publisher and the gateway saw, for a publish that never showed in /stats.
+            let published = try await publisher.value
+            XCTFail("\(stats)\npublisher exit \(published.exitCode) after \(Int(published.duration)) s:\n\(published.stderr.suffix(3000))\(gatewayLog(dir))")
+        }
         let tracks = stats["tracks"] as? [[String: Any]] ?? []
         let videoTracks = tracks.filter { $0["kind"] as? String == "video" }
         XCTAssertEqual(videoTracks.map { $0["trackId"] as? Int }, [0, 1])

@@ -87,7 +87,7 @@ final class ThumbnailTests: XCTestCase {
             var publisherOutput = ""
             if shot == nil {
                 let result = try await publisher.value
-                publisherOutput = "publisher exit \(result.exitCode): \(result.stderr.suffix(600))"
+                publisherOutput = "publisher exit \(result.exitCode) after \(Int(result.duration)) s:\n\(result.stderr.suffix(3000))\(gatewayLog(dir))"
             }
             XCTAssertEqual(shot?.codecName, "mjpeg", "\(codec): \(headers) \(publisherOutput)")
             XCTAssertEqual(shot?.width, width, codec)
