@@ -9,6 +9,8 @@ import RTMPServer
 extension IngestCoordinator {
     /// The listener's connection count, for `/v1/system/stats`.
     public func setConnectionCounter(_ counter: @escaping @Sendable () -> Int) { connectionCounter = counter }
+    /// The RTMP listener's publish-decision durations, for `/metrics`.
+    public func setPublishDecisionTimes(_ times: PublishDecisionTimes) { decisionTimes = times }
 
     /// The publisher carrying a channel's session now, if one is connected and started.
     func current(_ tracked: Tracked) -> IngestSession? {
@@ -98,6 +100,14 @@ extension IngestCoordinator {
         p.sample("livegate_sessions_started_total", [], Double(sessionsStarted))
         p.family("livegate_sessions_ended_total", .counter, help: "Publish sessions ended, by offline reason.")
         for (reason, n) in sessionsEndedByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_sessions_ended_total", [("reason", reason)], Double(n)) }
+        if let decisionTimes {
+            p.family("livegate_publish_decision_seconds", .histogram,
+                     help: "From a publish command read to its answer written (Publish.Start, or the refusal), by outcome.")
+            for outcome in PublishDecisionTimes.Outcome.allCases {
+                let s = decisionTimes.snapshot(outcome)
+                p.histogram("livegate_publish_decision_seconds", [("outcome", outcome.rawValue)], cumulative: s.cumulative, sum: s.sum)
+            }
+        }
         p.family("livegate_publish_rejections_total", .counter, help: "Refused publishes, by reason.")
         for (reason, n) in rejectionsByReason.sorted(by: { $0.key < $1.key }) { p.sample("livegate_publish_rejections_total", [("reason", reason)], Double(n)) }
         p.family("livegate_lease_renewals_total", .counter, help: "Renewals of this node's leases, by outcome.")

@@ -68,6 +68,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     var leaseRenewals: [String: Int] = [:]
     var sessionsStarted = 0
     var connectionCounter: (@Sendable () -> Int)?
+    var decisionTimes: PublishDecisionTimes?
     var interrupted: [InterruptedRecording] = []
     var limitsCache: [String: (limits: UserLimits, until: Date)] = [:]
     /// Finished recordings the store could not take yet (retried by `tick`; their `.part`

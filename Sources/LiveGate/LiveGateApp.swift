@@ -205,6 +205,7 @@ public struct LiveGateApp: Sendable {
             try await coordinator.recoverOpenSessions(previousNodeIds: identity.previousIds)
             let rtmp = RTMPServer(configuration: rtmpConfig, authorizer: coordinator, sink: coordinator, logger: Logger(label: "livegate.rtmp"))
             await coordinator.setConnectionCounter { rtmp.connectionCount }
+            await coordinator.setPublishDecisionTimes(rtmp.decisionTimes)
             let sessions = ClusterSessionControl(local: coordinator, store: store, nodeId: nodeId, logger: Logger(label: "livegate.cluster"))
             let httpProxies = settings.http.trustedProxies
             var apiConfiguration = ControlAPIConfiguration(

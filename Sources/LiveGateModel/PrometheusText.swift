@@ -6,7 +6,7 @@ public struct PrometheusText: Sendable {
 
     public init() {}
 
-    public enum Kind: String, Sendable { case counter, gauge }
+    public enum Kind: String, Sendable { case counter, gauge, histogram }
 
     /// Declares a metric family once (HELP and TYPE lines).
     public mutating func family(_ name: String, _ kind: Kind, help: String) {
@@ -22,6 +22,21 @@ public struct PrometheusText: Sendable {
         }
         let number = value.isFinite ? (value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)) : (value.isNaN ? "NaN" : (value > 0 ? "+Inf" : "-Inf"))
         text += "\(line) \(number)\n"
+    }
+
+    /// One histogram's lines: `_bucket` per upper bound (cumulative counts, `le="+Inf"` last),
+    /// `_sum` and `_count`. Declare the family with `.histogram` first.
+    public mutating func histogram(_ name: String, _ labels: [(String, String)] = [], cumulative: [(Double, UInt64)], sum: Double) {
+        for (bound, count) in cumulative {
+            sample(name + "_bucket", labels + [("le", bound.isInfinite ? "+Inf" : Self.bound(bound))], Double(count))
+        }
+        sample(name + "_sum", labels, sum)
+        sample(name + "_count", labels, Double(cumulative.last?.1 ?? 0))
+    }
+
+    /// An upper bound as Prometheus clients write it: the shortest decimal (`0.005`, `1`, `2.5`).
+    static func bound(_ value: Double) -> String {
+        value.rounded() == value ? String(Int64(value)) : String(value)
     }
 
     static func escape(_ s: String) -> String {

@@ -17,6 +17,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         var logger: Logger
         /// The bound ports, for the advice given to a client on the wrong transport.
         var ports: BoundPorts
+        /// Publish decisions' durations, `publish` read to answer written (`/metrics`).
+        var decisionTimes = PublishDecisionTimes()
     }
 
     private let deps: Dependencies
@@ -35,6 +37,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var loggedKeyframeSize = false
     /// The publish being decided or running, for log lines (masked key only).
     private var request: PublishRequest?
+    /// When the `publish` being decided was read (`PublishDecisionTimes`); nil once answered.
+    private var decisionStartedAt: NIODeadline?
     private var closing = false
     /// The connection's timers and end reason (`ConnectionLifecycle`); nil until active.
     private var lifecycle: ConnectionLifecycle?
@@ -237,6 +241,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             logger.info("rtmp connect", metadata: ["app": "\(info.app)", "encoder": "\(info.flashVer ?? "")"])
         case .authorize(let request):
             self.request = request
+            decisionStartedAt = .now()
             authorize(request, context: context)
         case .publishStarted(let request):
             let session = IngestSession(connectionID: connectionID, request: request, remoteAddress: remoteAddress,
@@ -244,6 +249,10 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
             self.session = session
             lifecycle?.publishStarted(now: context.eventLoop.now)
             logger.info("publish accepted", metadata: ["key": "\(request.maskedKey)", "encoder": "\(request.connect.flashVer ?? "")"])
+            if let started = decisionStartedAt {
+                deps.decisionTimes.record(.accepted, .now() - started)
+                decisionStartedAt = nil
+            }
             deps.sink.publishStarted(session)
             mediaReceiver = deps.sink.mediaReceiver(for: session)
             startMergingReads(context: context)
@@ -286,6 +295,10 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         case .close(let reason):
             switch reason {
             case .publishRejected(let status):
+                if let started = decisionStartedAt {
+                    deps.decisionTimes.record(.refused, .now() - started)
+                    decisionStartedAt = nil
+                }
                 logger.info("publish rejected", metadata: ["status": "\(status.code.rawValue)", "reason": "\(status.description)",
                                                            "key": "\(request?.maskedKey ?? "-")", "app": "\(request?.app ?? "-")"])
             case .kicked:

@@ -19,6 +19,8 @@ public final class RTMPServer: Service, Sendable {
     private let children = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     public let limiter: ConnectionLimiter
     public let throttle: PublishThrottle
+    /// How long this listener's publish decisions took (`livegate_publish_decision_seconds`).
+    public let decisionTimes: PublishDecisionTimes
 
     public init(
         configuration: RTMPServerConfiguration,
@@ -31,8 +33,10 @@ public final class RTMPServer: Service, Sendable {
         self.group = group
         self.limiter = ConnectionLimiter(maxConnections: configuration.maxConnections, maxPerIP: configuration.maxConnectionsPerIP)
         self.throttle = PublishThrottle(maxFailuresPerMinute: configuration.failedPublishesPerMinute)
+        let decisionTimes = PublishDecisionTimes()
+        self.decisionTimes = decisionTimes
         self.dependencies = .init(configuration: configuration, authorizer: authorizer, sink: sink,
-                                  limiter: limiter, throttle: throttle, logger: logger, ports: BoundPorts())
+                                  limiter: limiter, throttle: throttle, logger: logger, ports: BoundPorts(), decisionTimes: decisionTimes)
     }
 
     /// The port actually bound (useful with port 0). Waits until `run()` has bound.

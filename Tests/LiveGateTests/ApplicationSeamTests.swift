@@ -83,6 +83,7 @@ final class ApplicationSeamTests: XCTestCase {
         for name in ["livegate_build_info{version=", "process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
                      "process_start_time_seconds ", "livegate_channel_ingest_bytes_per_second{channel=\"\(id)\"}", "livegate_leases_held 1",
                      "livegate_webhook_backlog 0", "livegate_webhook_oldest_pending_age_seconds 0", #"livegate_store_up{backend="sqlite"} 1"#,
+                     #"livegate_publish_decision_seconds_count{outcome="accepted"} 1"#, #"livegate_publish_decision_seconds_bucket{outcome="accepted",le="+Inf"} 1"#,
                      #"livegate_http_requests_total{route="/v1/channels",method="POST",status="201"} 1"#,
                      #"livegate_http_requests_total{route="/v1/channels/{id}",method="GET",status="200"}"#,
                      #"livegate_http_requests_total{route="/readyz",method="GET",status="200"}"#] {

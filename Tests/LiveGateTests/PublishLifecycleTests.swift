@@ -52,6 +52,7 @@ final class PublishLifecycleTests: XCTestCase {
         var config = RTMPServerConfiguration(host: "127.0.0.1", port: 0)
         config.failedPublishesPerMinute = 100
         let rtmp = RTMPServer(configuration: config, authorizer: coordinator, sink: coordinator, logger: Logger(label: "test.rtmp"))
+        await coordinator.setPublishDecisionTimes(rtmp.decisionTimes)
         let tasks = [Task { try await dispatcher.run() }, Task { try await coordinator.run() }, Task { try await rtmp.run() }]
         let port = try await rtmp.waitUntilListening()
         return Stack(store: store, coordinator: coordinator, dispatcher: dispatcher, rtmp: rtmp, port: port, tasks: tasks, receiver: receiver, secret: secret)
@@ -465,6 +466,11 @@ final class PublishLifecycleTests: XCTestCase {
         XCTAssertFalse(text.contains("KEY_stats"), "no stream key in metrics")
         XCTAssertEqual(samples["livegate_live_channels"]?[""], 1)
         XCTAssertEqual(samples["livegate_publish_rejections_total"]?["reason=unknown_key"], 1)
+        // Each decision timed in the server, by outcome: the refusal and the accept, one each.
+        XCTAssertEqual(samples["livegate_publish_decision_seconds_count"]?["outcome=refused"], 1)
+        XCTAssertEqual(samples["livegate_publish_decision_seconds_count"]?["outcome=accepted"], 1)
+        XCTAssertEqual(samples["livegate_publish_decision_seconds_bucket"]?["outcome=accepted,le=+Inf"], 1)
+        XCTAssertGreaterThan(samples["livegate_publish_decision_seconds_sum"]?["outcome=accepted"] ?? 0, 0)
         XCTAssertEqual(samples["livegate_channel_fps"]?["channel=\(ch.id)"] ?? 0, 25, accuracy: 3)
         XCTAssertGreaterThan(samples["livegate_channel_ingest_bytes_total"]?["channel=\(ch.id)"] ?? 0, 10_000)
         XCTAssertEqual(samples["livegate_channel_keyframe_interval_seconds"]?["channel=\(ch.id)"] ?? 0, 2, accuracy: 0.05)
@@ -491,7 +497,10 @@ final class PublishLifecycleTests: XCTestCase {
             if line.hasPrefix("#") { continue }
             guard let m = try sample.wholeMatch(in: String(line)) else { XCTFail("not a sample line: \(line)"); continue }
             let name = String(m.output[1].substring ?? "")
-            XCTAssertNotNil(types[name], "\(name) has no TYPE line")
+            // A histogram's lines are its name with _bucket, _sum or _count.
+            let family = ["_bucket", "_sum", "_count"].first { name.hasSuffix($0) && types[String(name.dropLast($0.count))] == "histogram" }
+                .map { String(name.dropLast($0.count)) } ?? name
+            XCTAssertNotNil(types[family], "\(name) has no TYPE line")
             let labels = (m.output[2].substring.map(String.init) ?? "").replacingOccurrences(of: "\"", with: "")
             out[name, default: [:]][labels] = Double(m.output[3].substring ?? "")
         }
