@@ -78,7 +78,7 @@ struct BasicAuthMiddleware: RouterMiddleware {
     }
 
     static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: Data(secret.utf8)))
     }
 
     static func constantTimeEquals(_ a: String, _ b: String) -> Bool {

@@ -1,4 +1,5 @@
 import Crypto
+import LiveGateModel
 import Foundation
 
 /// How one node proves to another that a request on `/internal/…` comes from a node of the same
@@ -24,7 +25,7 @@ public enum ClusterSignature {
         let time = Int(now.timeIntervalSince1970)
         let mac = HMAC<SHA256>.authenticationCode(for: Data(message(time: time, node: node, method: method, path: path).utf8),
                                                   using: SymmetricKey(data: Data(secret.utf8)))
-        return [(nodeHeader, node), (timeHeader, String(time)), (signatureHeader, "v1=" + mac.map { String(format: "%02x", $0) }.joined())]
+        return [(nodeHeader, node), (timeHeader, String(time)), (signatureHeader, "v1=" + Hex.lowercase(mac))]
     }
 
     /// Nil when the request is signed by a node holding `secret`; else why not (logged, never

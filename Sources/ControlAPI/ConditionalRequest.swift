@@ -34,7 +34,7 @@ enum ConditionalRequest {
     /// The validators of a resource shown as `data`.
     static func validators(of data: JSONValue) -> Validators {
         let digest = SHA256.hash(data: Data(CanonicalJSON.serialize(data).utf8))
-        let tag = "\"" + digest.prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        let tag = "\"" + Hex.lowercase(digest.prefix(16)) + "\""
         var modified: Date?
         if case .object(let o) = data {
             for key in ["updatedAt", "createdAt"] {

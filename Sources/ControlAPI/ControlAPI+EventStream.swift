@@ -33,7 +33,7 @@ extension ControlAPI {
         let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache", HTTPField.Name("X-Accel-Buffering")!: "no"]
         // A HEAD gets the headers only: no subscription (its body would never run to end one).
         if request.method == .head { return Response(status: .ok, headers: headers, body: .init()) }
-        let closeAfter = try QueryReader(request: request).string("closeAfterSec").flatMap { Int($0) }
+        let closeAfter = QueryReader(request: request).string("closeAfterSec").flatMap { Int($0) }
         let filter = query ?? EventQuery(types: ["#none"])
         guard let subscription = try await eventFeed.subscribe(accepts: { query != nil && filter.accepts($0) }) else {
             throw APIError(.serviceUnavailable, ec: 5030, "too many open event streams on this node (events.maxStreams); retry shortly",

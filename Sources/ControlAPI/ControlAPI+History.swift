@@ -31,7 +31,7 @@ extension ControlAPI {
     func channelStatsHistory(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard let channel = try await store.channel(id: id) else { throw APIError.notFound("channel") }
-        guard let window = Self.windowSeconds(try QueryReader(request: request).string("window")) else {
+        guard let window = Self.windowSeconds(QueryReader(request: request).string("window")) else {
             let problem = "from 10s to 1h: 90s, 15m, 1h or a number of seconds"
             throw APIError(.badRequest, ec: 4000, "query parameter window: \(problem)", data: .object(["fields": .object(["window": .string(problem)])]))
         }
@@ -72,7 +72,7 @@ extension ControlAPI {
     func internalStatsHistory(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try checkPeer(request)
         let id = try parameter(context, "id")
-        let window = Self.windowSeconds(try QueryReader(request: request).string("window")) ?? 3600
+        let window = Self.windowSeconds(QueryReader(request: request).string("window")) ?? 3600
         guard let series = await sessions.statsHistory(id, window: window) else { throw APIError.notFound("history") }
         return Envelope.response(data: series.json)
     }

@@ -18,7 +18,7 @@ extension ControlAPI {
         var items = request.uri.queryParameters.filter { $0.key != "cursor" && $0.key != "limit" }.map { "\($0.key)=\($0.value)" }
         items.sort()
         let text = request.uri.path + "?" + items.joined(separator: "&")
-        return SHA256.hash(data: Data(text.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(SHA256.hash(data: Data(text.utf8)).prefix(4))
     }
 
     func boundCursor(_ request: Request, _ context: APIRequestContext, run: (Request, APIRequestContext) async throws -> Response) async throws -> Response {

@@ -15,7 +15,7 @@ extension ControlAPI {
     func channelThumbnail(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let id = try parameter(context, "id")
         guard try await store.channel(id: id) != nil else { throw APIError.notFound("channel") }
-        let width = try QueryReader(request: request).string("width").flatMap { Int($0) }
+        let width = QueryReader(request: request).string("width").flatMap { Int($0) }
         let answer = await sessions.thumbnail(id, width: width)
         if answer == .notLive, let relayed = try await relayedThumbnail(channelId: id, width: width) { return relayed }
         return try Self.thumbnailResponse(answer)
@@ -98,7 +98,7 @@ extension ControlAPI {
     func internalThumbnail(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try checkPeer(request)
         let id = try parameter(context, "id")
-        let width = try QueryReader(request: request).string("width").flatMap { Int($0) }
+        let width = QueryReader(request: request).string("width").flatMap { Int($0) }
         return try Self.thumbnailResponse(await sessions.thumbnail(id, width: width))
     }
 }

@@ -33,7 +33,7 @@ extension ControlAPI {
         // The body as canonical JSON (RFC 8785): reordered keys or other whitespace are the same
         // request. A body that is not JSON is compared byte for byte (it is refused anyway).
         let canonical = (try? StrictJSONParser.parse(body.readableBytesView)).map { Array(CanonicalJSON.serialize($0).utf8) } ?? Array(body.readableBytesView)
-        let hash = SHA256.hash(data: canonical).map { String(format: "%02x", $0) }.joined()
+        let hash = Hex.lowercase(SHA256.hash(data: canonical))
         let claim = IdempotentRequest(tokenId: grant.tokenId, key: key, method: request.method.rawValue, path: request.uri.path, bodyHash: hash)
         switch try await store.claimIdempotencyKey(claim, now: Date()) {
         case .replay(let status, let response):

@@ -1,4 +1,5 @@
 import Crypto
+import LiveGateModel
 import Foundation
 
 /// What a publisher asked to move (Enhanced RTMP's `NetConnection.Connect.ReconnectRequest`)
@@ -39,6 +40,6 @@ enum ReconnectToken {
 
     private static func mac(channelId: String, expiry: Int, secret: String) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Data("reconnect\n\(channelId)\n\(expiry)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return code.map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(code)
     }
 }
