@@ -19,9 +19,10 @@ public enum ProcessRunner {
         process.executableURL = URL(fileURLWithPath: try which(executable))
         process.arguments = arguments
         if let environment { process.environment = environment }
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
+        // Close-on-exec pipes of our own, not `Pipe()` (see `closeOnExecPipe`).
+        let out = try closeOnExecPipe(), err = try closeOnExecPipe()
+        process.standardOutput = FileHandle(fileDescriptor: out.write, closeOnDealloc: false)
+        process.standardError = FileHandle(fileDescriptor: err.write, closeOnDealloc: false)
         process.standardInput = FileHandle.nullDevice
         let start = Date()
         // Each pipe is drained to EOF on its own dispatch thread (not a cooperative one), so no
@@ -33,9 +34,21 @@ public enum ProcessRunner {
         let finished = DataCollector()
         let exited = AsyncStream<Void>.makeStream()
         process.terminationHandler = { _ in exited.continuation.yield(); exited.continuation.finish() }
-        try process.run()
-        for (pipe, sink) in [(outPipe, outData), (errPipe, errData)] {
-            DispatchQueue.global().async(group: drained) { sink.append(pipe.fileHandleForReading.readDataToEndOfFile()) }
+        do {
+            try process.run()
+        } catch {
+            for fd in [out.read, out.write, err.read, err.write] { close(fd) }
+            throw error
+        }
+        // Only the child holds the write ends now: EOF comes when it (and anything it started
+        // that kept its output) is done.
+        close(out.write)
+        close(err.write)
+        for (fd, sink) in [(out.read, outData), (err.read, errData)] {
+            DispatchQueue.global().async(group: drained) {
+                sink.append(readToEnd(fd))
+                close(fd)
+            }
         }
         let pid = process.processIdentifier
         let watchdog = Task {
@@ -51,6 +64,36 @@ public enum ProcessRunner {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in drained.notify(queue: .global()) { done.resume() } }
         return ProcessResult(exitCode: process.terminationStatus, stdout: outData.string, stderr: errData.string,
                              duration: Date().timeIntervalSince(start), timedOut: timedOut)
+    }
+
+    /// A pipe whose two ends are close-on-exec from the moment they exist: a Unix socket pair
+    /// made with `SOCK_CLOEXEC` (Swift's Glibc module does not import `pipe2`; setting the flag
+    /// after `pipe()` would leave the very window described below).
+    ///
+    /// Why not `Pipe()`: Foundation's `Process` on Linux closes, in a child, the descriptors
+    /// numbered up to the highest one open *when it prepared the spawn*; a pipe another thread
+    /// made in between — numbered above that, where new descriptors go once many are open —
+    /// was inherited by whatever was being spawned. A runner then waited for its pipe's EOF until
+    /// that other process ended: a status poll's `curl` returned only when a 10 s publisher
+    /// (spawned at the same moment) exited, so the test saw the channel offline after the whole
+    /// publish had come and gone (MultitrackOutputsTests and ThumbnailTests, late in full runs).
+    static func closeOnExecPipe() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        return (fds[0], fds[1])
+    }
+
+    /// Everything a descriptor gives until EOF (or an error other than EINTR).
+    static func readToEnd(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { data.append(contentsOf: buffer[0..<n]) } else if n < 0 && errno == EINTR { continue } else { break }
+        }
+        return data
     }
 
     public static func which(_ name: String) throws -> String {
