@@ -13,8 +13,8 @@ extension ControlAPI {
 
     func conditional(_ request: Request, _ context: APIRequestContext, route: APIRoute, read: APIRoute.Handler) async throws -> Response {
         if route.method == .get {
-            let response = try await route.handler(request, context)
-            guard response.status == .ok, let (bytes, data) = try await Self.collect(response) else { return response }
+            let (response, known) = try await Self.answer(route.handler, request, context)
+            guard response.status == .ok, let (bytes, data) = try await Self.collect(response, known: known) else { return response }
             let validators = ConditionalRequest.validators(of: data)
             if let header = request.headers[ConditionalRequest.ifNoneMatch], ConditionalRequest.noneMatchFails(header, validators.etag) {
                 return Response(status: .notModified, headers: validators.headers)
@@ -27,25 +27,35 @@ extension ControlAPI {
             // The current representation, as a GET would show it to this token (404 = none).
             var current: String?
             do {
-                let answer = try await read(request, context)
-                if answer.status == .ok, let (_, data) = try await Self.collect(answer) { current = ConditionalRequest.validators(of: data).etag }
+                let (answer, known) = try await Self.answer(read, request, context)
+                if answer.status == .ok, let (_, data) = try await Self.collect(answer, known: known) { current = ConditionalRequest.validators(of: data).etag }
             } catch let error as APIError where error.status == .notFound {
                 current = nil
             }
             guard ConditionalRequest.matches(header, current) else { throw ConditionalRequest.preconditionFailed(current) }
         }
-        let response = try await route.handler(request, context)
-        guard response.status == .ok, let (bytes, data) = try await Self.collect(response) else { return response }
+        let (response, known) = try await Self.answer(route.handler, request, context)
+        guard response.status == .ok, let (bytes, data) = try await Self.collect(response, known: known) else { return response }
         var headers = response.headers
         headers.append(contentsOf: ConditionalRequest.validators(of: data).headers)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
     }
 
-    /// A JSON answer's bytes and its envelope's `data`.
-    static func collect(_ response: Response) async throws -> (ByteBuffer, JSONValue)? {
+    /// Runs a handler and returns its answer with the last `Envelope.response` it made (its
+    /// `data` and bytes), nil when it made none.
+    static func answer(_ handler: APIRoute.Handler, _ request: Request, _ context: APIRequestContext) async throws -> (Response, (data: JSONValue, body: ByteBuffer)?) {
+        let capture = Envelope.DataCapture()
+        let response = try await Envelope.$capture.withValue(capture) { try await handler(request, context) }
+        return (response, capture.last)
+    }
+
+    /// A JSON answer's bytes and its envelope's `data`: the handler's own `data` when these are
+    /// the bytes it was rendered to (no parsing back), else read back from the bytes.
+    static func collect(_ response: Response, known: (data: JSONValue, body: ByteBuffer)? = nil) async throws -> (ByteBuffer, JSONValue)? {
         let collector = CollectingBodyWriter()
         try await response.body.write(collector.writer)
         let bytes = collector.buffer.value
+        if let known, known.body == bytes { return (bytes, known.data) }
         guard case .object(let envelope)? = try? StrictJSONParser.parse(bytes.readableBytesView), let data = envelope["data"] else { return nil }
         return (bytes, data)
     }

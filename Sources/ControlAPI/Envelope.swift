@@ -6,11 +6,26 @@ import Hummingbird
 
 /// The `{ec, data, msg}` envelope of every JSON answer (docs/contract.md §4).
 enum Envelope {
+    /// The `data` of the answer a handler made, for a caller that needs it as a value as well as
+    /// rendered (validators: `ControlAPI.conditional`) — instead of parsing the rendered bytes
+    /// back, which with the canonical re-write cost 14 % of the server's CPU on `GET
+    /// /v1/channels/{id}` (BENCHMARKS.md, "API"). Set only inside `captureData`.
+    final class DataCapture: @unchecked Sendable {
+        /// Written and read by one task (the request's), never concurrently: the last answer
+        /// made, its `data` and its bytes (so an answer made and then not returned is not
+        /// taken for the one that was).
+        var last: (data: JSONValue, body: ByteBuffer)?
+    }
+
+    @TaskLocal static var capture: DataCapture?
+
     static func response(_ status: HTTPResponse.Status = .ok, data: JSONValue, ec: Int = 0, msg: String = "ok", headers: HTTPFields = [:]) -> Response {
-        let body = JSONValue.object(["ec": .number(Double(ec)), "data": data, "msg": .string(msg)])
+        let envelope = JSONValue.object(["ec": .number(Double(ec)), "data": data, "msg": .string(msg)])
+        let body = ByteBuffer(string: envelope.jsonText)
+        capture?.last = (data, body)
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: body.jsonText)))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: body))
     }
 
     static func error(_ e: APIError) -> Response {
