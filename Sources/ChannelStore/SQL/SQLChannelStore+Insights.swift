@@ -12,21 +12,24 @@ extension SQLChannelStore {
     static func date(ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
 
     /// Inside the session's insert: the user's (and everyone's) channels live now, kept as
-    /// the hour's peak if higher.
+    /// the hour's peak if higher. One statement (it was five: the owner, two counts, two
+    /// upserts): it runs inside the transaction a publisher waits on for `Publish.Start`, where
+    /// each statement is a round trip to the database's thread (BENCHMARKS.md, "Where an
+    /// accept's time goes"). A channel without an owner records nothing. (`WHERE true` lets
+    /// SQLite tell the upsert's `ON CONFLICT` from a join's `ON`.)
     func recordLivePeak(_ db: any SQLDatabase, channelId: String, at: Date) async throws {
         let hour = Self.epochMs(at) / 3_600_000 * 3_600_000
-        guard let user = try await db.raw("SELECT user_id FROM channels WHERE id = \(bind: channelId)").first()?
-            .decode(column: "user_id", as: String?.self) else { return }
-        let mine = try await db.raw("SELECT COUNT(*) AS n FROM sessions WHERE user_id = \(bind: user) AND ended_ms IS NULL").first()?
-            .decode(column: "n", as: Int.self) ?? 1
-        let all = try await db.raw("SELECT COUNT(*) AS n FROM sessions WHERE ended_ms IS NULL AND user_id IS NOT NULL").first()?
-            .decode(column: "n", as: Int.self) ?? 1
-        for (who, count) in [(user, mine), ("*", all)] {
-            try await db.raw("""
-                INSERT INTO live_peaks (user_id, hour_ms, peak) VALUES (\(bind: who), \(bind: hour), \(bind: count))
-                ON CONFLICT (user_id, hour_ms) DO UPDATE SET peak = CASE WHEN excluded.peak > live_peaks.peak THEN excluded.peak ELSE live_peaks.peak END
-                """).run()
-        }
+        try await db.raw("""
+            INSERT INTO live_peaks (user_id, hour_ms, peak)
+            SELECT who, \(bind: hour), n FROM (
+              SELECT c.user_id AS who, (SELECT COUNT(*) FROM sessions s WHERE s.user_id = c.user_id AND s.ended_ms IS NULL) AS n
+                FROM channels c WHERE c.id = \(bind: channelId) AND c.user_id IS NOT NULL
+              UNION ALL
+              SELECT '*' AS who, (SELECT COUNT(*) FROM sessions s WHERE s.ended_ms IS NULL AND s.user_id IS NOT NULL) AS n
+                FROM channels c WHERE c.id = \(bind: channelId) AND c.user_id IS NOT NULL
+            ) AS counts WHERE true
+            ON CONFLICT (user_id, hour_ms) DO UPDATE SET peak = CASE WHEN excluded.peak > live_peaks.peak THEN excluded.peak ELSE live_peaks.peak END
+            """).run()
     }
 
     /// Adds a session's share of each UTC hour it met to `usage_hourly`, for its user, its
