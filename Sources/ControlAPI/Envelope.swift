@@ -7,9 +7,9 @@ import Hummingbird
 /// The `{ec, data, msg}` envelope of every JSON answer (docs/contract.md §4).
 enum Envelope {
     /// The `data` of the answer a handler made, for a caller that needs it as a value as well as
-    /// rendered (validators: `ControlAPI.conditional`) — instead of parsing the rendered bytes
-    /// back, which with the canonical re-write cost 14 % of the server's CPU on `GET
-    /// /v1/channels/{id}` (BENCHMARKS.md, "API"). Set only inside `captureData`.
+    /// rendered (the validators of `ControlAPI.conditional`) — instead of parsing the rendered
+    /// bytes back, 6 % of the server's CPU under `wrk` on `GET /v1/channels/{id}` (BENCHMARKS.md,
+    /// the "API" items of "Later on 2026-12-05"). Set only by `ControlAPI.answer`.
     final class DataCapture: @unchecked Sendable {
         /// Written and read by one task (the request's), never concurrently: the last answer
         /// made, its `data` and its bytes (so an answer made and then not returned is not
