@@ -20,23 +20,23 @@ public struct PrometheusText: Sendable {
         if !labels.isEmpty {
             line += "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
         }
-        let number = value.isFinite ? (value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)) : (value.isNaN ? "NaN" : (value > 0 ? "+Inf" : "-Inf"))
-        text += "\(line) \(number)\n"
+        text += "\(line) \(Self.number(value))\n"
     }
 
     /// One histogram's lines: `_bucket` per upper bound (cumulative counts, `le="+Inf"` last),
     /// `_sum` and `_count`. Declare the family with `.histogram` first.
     public mutating func histogram(_ name: String, _ labels: [(String, String)] = [], cumulative: [(Double, UInt64)], sum: Double) {
         for (bound, count) in cumulative {
-            sample(name + "_bucket", labels + [("le", bound.isInfinite ? "+Inf" : Self.bound(bound))], Double(count))
+            sample(name + "_bucket", labels + [("le", Self.number(bound))], Double(count))
         }
         sample(name + "_sum", labels, sum)
         sample(name + "_count", labels, Double(cumulative.last?.1 ?? 0))
     }
 
-    /// An upper bound as Prometheus clients write it: the shortest decimal (`0.005`, `1`, `2.5`).
-    static func bound(_ value: Double) -> String {
-        value.rounded() == value ? String(Int64(value)) : String(value)
+    /// A value (or a bucket's upper bound) as Prometheus clients write it: integers without a
+    /// fraction (`1`, not `1.0`), the shortest decimal otherwise (`0.005`), `+Inf`/`-Inf`/`NaN`.
+    static func number(_ value: Double) -> String {
+        value.isFinite ? (value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)) : (value.isNaN ? "NaN" : (value > 0 ? "+Inf" : "-Inf"))
     }
 
     static func escape(_ s: String) -> String {
