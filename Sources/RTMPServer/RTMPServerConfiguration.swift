@@ -58,11 +58,11 @@ public struct RTMPServerConfiguration: Sendable {
 
     /// Whether publishers may be asked to move (`capsEx` Reconnect in the connect answer).
     public var sendsReconnectRequest = false
-    /// Merged reads (`rtmp.mergeReadsMs`, docs/contract.md §2 "Merged reads"; off by default): once a publish
+    /// Merged reads (`rtmp.mergeReadsMs`, docs/contract.md §2 "Merged reads"; 100 ms by default): once a publish
     /// runs, a read that brought less than `mergeReadsBelowBytes` waits this long before the
     /// next, so each read takes several messages at once — one system call, one wake-up and
     /// one pass through the pipeline for several messages instead of one each. 0 turns it off.
-    public var mergeReadsMilliseconds: Int = 0
+    public var mergeReadsMilliseconds: Int = 100
     /// A read at least this large reads again at once (a high-rate stream is not held back).
     public var mergeReadsBelowBytes: Int = 16 * 1024
 
