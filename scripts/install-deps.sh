@@ -3,7 +3,7 @@
 # when everything is already there. Used by `make run`, `make test` and `.ci/run`.
 set -euo pipefail
 
-packages=(ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev curl openssl pkg-config libssl-dev postgresql gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad haproxy prometheus chromium)
+packages=(ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libsqlite3-dev curl openssl pkg-config libssl-dev postgresql gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad haproxy prometheus chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -173,6 +173,14 @@ final class DockerFilesTests: XCTestCase {
             XCTAssertTrue(dockerfile.contains("\(parts[0])\(parts.last ?? "")"), "the runtime image must install \(parts[0])\(parts.last ?? "")")
         }
         XCTAssertTrue(dockerfile.contains("libavformat-dev"), "the build stage needs the headers")
+        // The store's SQLite is the system's libsqlite3 (CSQLite3): headers to build, the library to run.
+        let sqlite = ldd.stdout.split(separator: "\n").compactMap { line -> String? in
+            let name = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? ""
+            return name.hasPrefix("libsqlite3") ? name : nil
+        }
+        XCTAssertEqual(sqlite, ["libsqlite3.so.0"], ldd.stdout)
+        XCTAssertTrue(lines.contains { $0.contains("libsqlite3-0") && !$0.contains("libsqlite3-dev") }, "the runtime image must install libsqlite3-0")
+        XCTAssertTrue(dockerfile.contains("libsqlite3-dev"), "the build stage needs SQLite's headers")
         // Every file the build copies is in the context; what it must not send is ignored.
         let ignore = Set(try text(".dockerignore").split(separator: "\n").map(String.init))
         for entry in [".build", "Package.resolved", "data", ".git", "docker/.env"] { XCTAssertTrue(ignore.contains(entry), entry) }

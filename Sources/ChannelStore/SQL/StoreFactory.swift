@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresKit
-import SQLiteKit
 
 /// Opens the configured store: SQLite at `DATA_DIR/livegate.sqlite` (WAL) by default, or
 /// PostgreSQL for a `postgres://` URL; runs migrations before returning.
@@ -47,9 +46,9 @@ public enum StoreFactory {
         }
     }
 
-    /// `logger` is given to the database drivers capped at `info`: PostgresNIO, SQLiteNIO and
-    /// SQLKit log every statement with its binds at `debug`/`trace` — full stream keys,
-    /// `whsec_…` webhook secrets, token hashes. No log level of the gateway may print those.
+    /// `logger` is given to the database drivers capped at `info`: PostgresNIO and SQLKit log
+    /// every statement with its binds at `debug`/`trace` — full stream keys, `whsec_…` webhook
+    /// secrets, token hashes (the SQLite layer never logs statements). No log level of the gateway may print those.
     public static func open(url: String, dataDir: String, logger: Logger) async throws -> SQLChannelStore {
         var logger = logger
         if logger.logLevel < .info { logger.logLevel = .info }
@@ -69,37 +68,36 @@ public enum StoreFactory {
     public static func openSQLite(path: String, logger: Logger) async throws -> SQLChannelStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let db = connection.sql()
+        let db = try await SQLiteDatabase.open(path: path, name: "sqlite-writer", logger: logger)
         // WAL: readers never block the writer; busy_timeout covers other processes (backups, sqlite3 CLI).
-        try await db.raw("PRAGMA journal_mode=WAL").run()
-        try await db.raw("PRAGMA busy_timeout=5000").run()
-        try await db.raw("PRAGMA synchronous=NORMAL").run()
         do {
+            try await db.raw("PRAGMA journal_mode=WAL").run()
+            try await db.raw("PRAGMA busy_timeout=5000").run()
+            try await db.raw("PRAGMA synchronous=NORMAL").run()
             try await SQLChannelStore(db: db, backend: .sqlite) {}.migrate(logger: logger)
         } catch {
-            try? await connection.close().get()
+            await db.close()
             throw error
         }
         // Read connections, opened after the migrations created the schema; `query_only` makes
         // an accidental write on them fail loudly instead of contending with the writer.
-        var readConnections: [SQLiteConnection] = []
+        var readers: [SQLiteDatabase] = []
         do {
-            for _ in 0..<readerCount {
-                let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-                readConnections.append(reader)
-                try await reader.sql().raw("PRAGMA busy_timeout=5000").run()
-                try await reader.sql().raw("PRAGMA query_only=1").run()
+            for n in 0..<readerCount {
+                let reader = try await SQLiteDatabase.open(path: path, name: "sqlite-reader-\(n)", logger: logger)
+                readers.append(reader)
+                try await reader.raw("PRAGMA busy_timeout=5000").run()
+                try await reader.raw("PRAGMA query_only=1").run()
             }
         } catch {
-            for reader in readConnections { try? await reader.close().get() }
-            try? await connection.close().get()
+            for reader in readers { await reader.close() }
+            await db.close()
             throw error
         }
-        let all = readConnections
-        return SQLChannelStore(db: db, backend: .sqlite, readers: all.map { $0.sql() }) {
-            for reader in all { try? await reader.close().get() }
-            try? await connection.close().get()
+        let all = readers
+        return SQLChannelStore(db: db, backend: .sqlite, readers: all) {
+            for reader in all { await reader.close() }
+            await db.close()
         }
     }
 

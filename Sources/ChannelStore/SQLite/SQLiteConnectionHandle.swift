@@ -1,0 +1,118 @@
+import CSQLite3
+import Foundation
+
+/// A SQLite error: the result code and the library's own message ("UNIQUE constraint failed:
+/// channels.stream_key", "cannot start a transaction within a transaction").
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// One open `sqlite3` connection with its prepared statements. Not thread-safe by design: every
+/// call comes from the connection's `SQLiteThread` (the library is opened `NOMUTEX`, SQLite's
+/// own locking would only repeat that guarantee).
+final class SQLiteConnectionHandle: @unchecked Sendable {
+    private var db: OpaquePointer?
+    /// Prepared statements by SQL text. The store's statements are a fixed set of texts with
+    /// binds, so they are parsed once; the cache is emptied whole if it ever grows past
+    /// `cacheLimit` (ad-hoc statements, a test's SQL).
+    private var statements: [String: OpaquePointer] = [:]
+    static let cacheLimit = 512
+
+    init(path: String) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(handle)
+            throw SQLiteError(code: rc, message: "cannot open \(path): \(message)")
+        }
+        db = handle
+    }
+
+    deinit { close() }
+
+    var isOpen: Bool { db != nil }
+
+    func close() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements.removeAll()
+        if let db { sqlite3_close_v2(db) }
+        db = nil
+    }
+
+    /// Runs one statement to its end, handing each row to `onRow` as it is stepped.
+    func run(_ sql: String, _ binds: [SQLiteValue], _ onRow: (SQLiteRow) -> Void) throws {
+        guard let db else { throw SQLiteError(code: SQLITE_MISUSE, message: "the connection is closed") }
+        let statement = try prepared(sql, db)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (i, value) in binds.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(statement, index)
+            case .integer(let n): rc = sqlite3_bind_int64(statement, index, n)
+            case .real(let d): rc = sqlite3_bind_double(statement, index, d)
+            case .text(var s):
+                rc = s.withUTF8 { livegate_sqlite3_bind_text(statement, index, UnsafeRawPointer($0.baseAddress).map { $0.assumingMemoryBound(to: CChar.self) }, Int32($0.count)) }
+            case .blob(let bytes):
+                rc = bytes.withUnsafeBytes { livegate_sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count)) }
+            }
+            guard rc == SQLITE_OK else { throw error(rc, db) }
+        }
+        var columns: SQLiteRow.Columns?
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw error(rc, db) }
+            let count = sqlite3_column_count(statement)
+            let names: SQLiteRow.Columns
+            if let columns { names = columns } else {
+                names = SQLiteRow.Columns((0..<count).map { String(cString: sqlite3_column_name(statement, $0)) })
+                columns = names
+            }
+            var values: [SQLiteValue] = []
+            values.reserveCapacity(Int(count))
+            for i in 0..<count { values.append(Self.column(statement, i)) }
+            onRow(SQLiteRow(columns: names, values: values))
+        }
+    }
+
+    private static func column(_ statement: OpaquePointer, _ i: Int32) -> SQLiteValue {
+        switch sqlite3_column_type(statement, i) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, i))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, i))
+        case SQLITE_TEXT:
+            guard let text = sqlite3_column_text(statement, i) else { return .text("") }
+            let count = Int(sqlite3_column_bytes(statement, i))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite3_column_bytes(statement, i))
+            guard count > 0, let bytes = sqlite3_column_blob(statement, i) else { return .blob([]) }
+            return .blob([UInt8](UnsafeRawBufferPointer(start: bytes, count: count)))
+        default: return .null
+        }
+    }
+
+    private func prepared(_ sql: String, _ db: OpaquePointer) throws -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        if statements.count >= Self.cacheLimit {
+            for statement in statements.values { sqlite3_finalize(statement) }
+            statements.removeAll()
+        }
+        var statement: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard rc == SQLITE_OK, let statement else { throw error(rc, db) }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func error(_ code: Int32, _ db: OpaquePointer) -> SQLiteError {
+        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(db)))
+    }
+}

@@ -1,0 +1,153 @@
+@testable import ChannelStore
+import Foundation
+import LiveGateModel
+import Logging
+import SQLKit
+import TestSupport
+import XCTest
+
+/// The SQLite layer under the store (`Sources/ChannelStore/SQLite/`): values in and out as
+/// SQLiteKit gave them, SQLite's own error messages, every statement of a transaction on the
+/// connection's thread, threads that end with the store — and a file another SQLite client
+/// (Python's `sqlite3` module) reads the same.
+final class SQLiteLayerTests: XCTestCase {
+    func scratch() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("livegate-sqlite-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    func testValuesRoundTripAndReadAsSQLiteKitReadThem() async throws {
+        let db = try await SQLiteDatabase.open(path: try scratch() + "/v.sqlite", name: "sqlite-test", logger: Logger(label: "test"))
+        try await db.raw("CREATE TABLE v (t TEXT, i INTEGER, r REAL, b BLOB, n TEXT)").run()
+        let text = "clé \u{1F3A5} 'quoted' \"double\" \\ ; -- not a comment"
+        let optionalAbsent: String? = nil
+        try await db.raw("""
+            INSERT INTO v (t, i, r, b, n) VALUES (\(bind: text), \(bind: Int64.max), \(bind: 0.1), \(bind: Data([0, 1, 255])), \(bind: optionalAbsent))
+            """).run()
+        let row = try XCTUnwrapAsync(try await db.raw("SELECT t, i, r, b, n, i AS again FROM v").first())
+        XCTAssertEqual(row.allColumns, ["t", "i", "r", "b", "n", "again"])
+        XCTAssertEqual(try row.decode(column: "t", as: String.self), text)
+        XCTAssertEqual(try row.decode(column: "i", as: Int.self), Int.max)
+        XCTAssertEqual(try row.decode(column: "r", as: Double.self), 0.1)
+        XCTAssertEqual(try row.decode(column: "n", as: String?.self), nil)
+        XCTAssertEqual(try row.decode(column: "i", as: Int?.self), Int.max)
+        XCTAssertEqual(try row.decode(column: "i", as: Double.self), Double(Int.max), "a double from an INTEGER")
+        XCTAssertEqual(try row.decode(column: "i", as: String.self), String(Int64.max), "a string from a number, as SQLiteKit did")
+        XCTAssertEqual(try row.decode(column: "b", as: Data.self), Data([0, 1, 255]))
+        XCTAssertTrue(try row.decodeNil(column: "n"))
+        XCTAssertFalse(row.contains(column: "missing"))
+        XCTAssertThrowsError(try row.decode(column: "n", as: String.self), "NULL into a non-optional")
+        XCTAssertThrowsError(try row.decode(column: "t", as: Int.self), "text is no integer")
+        XCTAssertThrowsError(try row.decode(column: "missing", as: String.self))
+        // Booleans as 0/1 both ways; a raw-value enum through the generic decoder.
+        enum Colour: String, Codable { case red }
+        let flag = try XCTUnwrapAsync(try await db.raw("SELECT \(bind: true) AS yes, \(bind: false) AS no, \(bind: Colour.red) AS c").first())
+        XCTAssertEqual(try flag.decode(column: "yes", as: Bool.self), true)
+        XCTAssertEqual(try flag.decode(column: "no", as: Bool.self), false)
+        XCTAssertEqual(try flag.decode(column: "c", as: Colour.self), .red)
+        // Many rows in order; a statement run again with other binds (a cached statement is reset).
+        for n in 0..<50 { try await db.raw("INSERT INTO v (i) VALUES (\(bind: n))").run() }
+        let counted = try await db.raw("SELECT i FROM v WHERE i < \(bind: 50) ORDER BY i").all().map { try $0.decode(column: "i", as: Int.self) }
+        XCTAssertEqual(counted, Array(0..<50))
+        let three = try await db.raw("SELECT i FROM v WHERE i < \(bind: 3) ORDER BY i").all()
+        XCTAssertEqual(three.count, 3)
+        await db.close()
+    }
+
+    func testErrorsCarrySQLitesMessageAndLeaveTheConnectionUsable() async throws {
+        let db = try await SQLiteDatabase.open(path: try scratch() + "/e.sqlite", name: "sqlite-test", logger: Logger(label: "test"))
+        try await db.raw("CREATE TABLE u (k TEXT PRIMARY KEY)").run()
+        try await db.raw("INSERT INTO u (k) VALUES (\(bind: "a"))").run()
+        do {
+            try await db.raw("INSERT INTO u (k) VALUES (\(bind: "a"))").run()
+            XCTFail("a duplicate key was accepted")
+        } catch {
+            XCTAssertTrue("\(error)".contains("UNIQUE constraint failed: u.k"), "\(error)")
+        }
+        do {
+            try await db.raw("SELEKT 1").run()
+            XCTFail("bad SQL was accepted")
+        } catch {
+            XCTAssertTrue("\(error)".contains("syntax error"), "\(error)")
+        }
+        try await db.raw("INSERT INTO u (k) VALUES (\(bind: "b"))").run()
+        let keys = try await db.raw("SELECT k FROM u ORDER BY k").all().map { try $0.decode(column: "k", as: String.self) }
+        XCTAssertEqual(keys, ["a", "b"])
+        await db.close()
+        do {
+            try await db.raw("SELECT 1").run()
+            XCTFail("a closed connection answered")
+        } catch {
+            XCTAssertTrue("\(error)".contains("closed"), "\(error)")
+        }
+    }
+
+    /// The point of the layer: a transaction's statements run on the writer's own thread, inline
+    /// — not one hop each. Checked from inside the store's own `transaction` and `read`.
+    func testTransactionsAndReadsRunOnTheirConnectionsThread() async throws {
+        let dir = try scratch()
+        let store = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
+        let writer = try XCTUnwrap(store.db as? SQLiteDatabase)
+        XCTAssertFalse(writer.thread.isCurrent)
+        let onThread = try await store.transaction { db in
+            var seen: [Bool] = []
+            for _ in 0..<5 {
+                try await db.raw("SELECT 1 AS one").run()
+                seen.append(writer.thread.isCurrent)
+            }
+            return seen
+        }
+        XCTAssertEqual(onThread, [true, true, true, true, true])
+        let readOnThread = try await store.read { db in
+            _ = try await db.raw("SELECT 1 AS one").first()
+            return (db as? SQLiteDatabase)?.thread.isCurrent ?? false
+        }
+        XCTAssertTrue(readOnThread, "a read runs on its reader's thread")
+        // A statement from elsewhere still works: it hops there and back.
+        let two = try await writer.raw("SELECT 2 AS two").first()?.decode(column: "two", as: Int.self)
+        XCTAssertEqual(two, 2)
+        await store.close()
+    }
+
+    func testClosingTheStoreEndsItsThreads() async throws {
+        func sqliteThreads() -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.filter { ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix("sqlite-") }.count
+        }
+        let before = sqliteThreads()
+        let store = try await StoreFactory.open(url: "", dataDir: try scratch(), logger: Logger(label: "test"))
+        XCTAssertEqual(sqliteThreads(), before + 1 + StoreFactory.readerCount)
+        await store.close()
+        for _ in 0..<100 where sqliteThreads() > before { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertEqual(sqliteThreads(), before)
+    }
+
+    /// Another SQLite client reads what the store wrote, byte for byte: Python's `sqlite3`.
+    func testAnotherSQLiteClientReadsWhatTheStoreWrote() async throws {
+        let dir = try scratch()
+        let store = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
+        let name = "Chaîne \u{1F3A5} \"live\""
+        _ = try await store.createChannel(id: "ch_py", streamKey: "KEY_py_0123456789abcdef", fields: ChannelFields(userId: "u1", name: name), now: Date())
+        await store.close()
+        let script = """
+            import json, sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            row = c.execute("SELECT id, name, stream_key, enabled, reconnect_window_sec FROM channels").fetchone()
+            print(json.dumps(row))
+            """
+        let result = try await ProcessRunner.run("python3", ["-c", script, dir + "/livegate.sqlite"], timeout: 30)
+        XCTAssertEqual(result.exitCode, 0, result.stderr)
+        let row = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [Any]
+        XCTAssertEqual(row?[0] as? String, "ch_py")
+        XCTAssertEqual(row?[1] as? String, name)
+        XCTAssertEqual(row?[2] as? String, "KEY_py_0123456789abcdef")
+        XCTAssertEqual(row?[3] as? Int, 1)
+        XCTAssertNotNil(row?[4] as? Int)
+    }
+}
+
+private func XCTUnwrapAsync<T>(_ value: T?, file: StaticString = #filePath, line: UInt = #line) throws -> T {
+    try XCTUnwrap(value, file: file, line: line)
+}
