@@ -7,57 +7,76 @@ import ChannelStore
 /// (docs/api.md, "Idempotency").
 enum CanonicalJSON {
     static func serialize(_ value: JSONValue) -> String {
-        var out = ""
-        write(value, to: &out)
-        return out
+        var out: [UInt8] = []
+        append(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private static func write(_ value: JSONValue, to out: inout String) {
+    /// Appends `value`'s canonical bytes. Written byte by byte, not through `String`: every API
+    /// answer is rendered this way (`Envelope.response`), and its `data` bytes are what the ETag
+    /// hashes — one rendering serves both (BENCHMARKS.md, "API").
+    static func append(_ value: JSONValue, to out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += number(n)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): out.append(contentsOf: number(n).utf8)
         case .string(let s): string(s, to: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                write(item, to: &out)
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                append(item, to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             // Sorted by the member names' UTF-16 code units (RFC 8785 §3.2.3), not by scalars.
-            for (i, key) in members.keys.sorted(by: { $0.utf16.lexicographicallyPrecedes($1.utf16) }).enumerated() {
-                if i > 0 { out += "," }
+            for (i, key) in members.keys.sorted(by: precedes).enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 string(key, to: &out)
-                out += ":"
-                write(members[key] ?? .null, to: &out)
+                out.append(UInt8(ascii: ":"))
+                append(members[key] ?? .null, to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// UTF-16 order. For the names the API uses (ASCII) it is byte order, compared without
+    /// walking UTF-16 views; the two orders differ only past U+D7FF.
+    private static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        if let order = a.withUTF8({ x in b.withUTF8 { y -> Bool? in
+            let n = min(x.count, y.count)
+            for i in 0..<n where x[i] != y[i] {
+                if x[i] < 0x80 && y[i] < 0x80 { return x[i] < y[i] }
+                return nil
+            }
+            return x.count < y.count
+        } }) { return order }
+        return a.utf16.lexicographicallyPrecedes(b.utf16)
     }
 
     /// RFC 8785 §3.2.2.2: only `"`, `\` and control characters are escaped, the common ones by
-    /// their short forms, the rest as `\u00xx`; everything else is written as itself.
-    private static func string(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    /// their short forms, the rest as `\u00xx`; everything else is written as itself. Byte-wise
+    /// on UTF-8, which is the same: no byte of a multi-byte sequence is below 0x80.
+    private static func string(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: out.append(byte)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// ECMAScript's Number.prototype.toString (RFC 8785 §3.2.2.3): the shortest digits that
@@ -65,6 +84,9 @@ enum CanonicalJSON {
     /// does — plain notation for exponents from -7 to 20, `d.ddde±x` beyond.
     static func number(_ n: Double) -> String {
         if n == 0 { return "0" }
+        // Whole numbers below 2^53 (counts, seconds, sizes: nearly every number the API shows)
+        // are their integer digits.
+        if n.rounded(.towardZero) == n, abs(n) < 9_007_199_254_740_992 { return String(Int64(n)) }
         if n < 0 { return "-" + number(-n) }
         // The shortest round-trip digits and the decimal exponent, from Swift's own rendering.
         let text = n.description

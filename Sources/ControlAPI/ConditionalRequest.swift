@@ -33,7 +33,16 @@ enum ConditionalRequest {
 
     /// The validators of a resource shown as `data`.
     static func validators(of data: JSONValue) -> Validators {
-        let digest = SHA256.hash(data: Data(CanonicalJSON.serialize(data).utf8))
+        var bytes: [UInt8] = []
+        CanonicalJSON.append(data, to: &bytes)
+        return validators(of: data, canonical: bytes)
+    }
+
+    /// The same, given `data`'s canonical bytes already rendered (`Envelope.response` made them).
+    static func validators(of data: JSONValue, canonical: some Collection<UInt8>) -> Validators {
+        var hash = SHA256()
+        hash.update(data: Array(canonical))
+        let digest = hash.finalize()
         let tag = "\"" + Hex.lowercase(digest.prefix(16)) + "\""
         var modified: Date?
         if case .object(let o) = data {

@@ -31,8 +31,10 @@ extension ControlAPI {
             }
             request = Self.replacingCursor(request, with: String(cursor[..<dot]))
         }
-        let response = try await run(request, context)
-        guard response.status == .ok, let (_, data) = try await Self.collect(response), case .object(var page) = data else { return response }
+        // The page as the handler made it, without parsing its bytes back.
+        let capture = Envelope.DataCapture()
+        let response = try await Envelope.$capture.withValue(capture) { try await run(request, context) }
+        guard response.status == .ok, let data = try await Self.collect(response, known: capture.last)?.data, case .object(var page) = data else { return response }
         if case .string(let next)? = page["nextCursor"] { page["nextCursor"] = .string(next + "." + fingerprint) }
         var headers = response.headers
         headers[.contentLength] = nil // the body grows by the fingerprint

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import Hummingbird
 import LiveGateModel
 import NIOCore
@@ -19,13 +21,21 @@ final class EnvelopeCaptureTests: XCTestCase {
         let capture = Envelope.DataCapture()
         let response = Envelope.$capture.withValue(capture) { Envelope.response(data: Self.data) }
         let known = try XCTUnwrap(capture.last)
-        let fromCapture = try await ControlAPI.collect(response, known: known)
-        let fromBytes = try await ControlAPI.collect(response)
-        let (_, captured) = try XCTUnwrap(fromCapture)
-        let (_, readBack) = try XCTUnwrap(fromBytes)
-        XCTAssertEqual(captured, Self.data)
-        XCTAssertEqual(ConditionalRequest.validators(of: captured), ConditionalRequest.validators(of: readBack))
-        XCTAssertNotNil(ConditionalRequest.validators(of: captured).lastModified)
+        let captured = try XCTUnwrapAsync(try await ControlAPI.collect(response, known: known))
+        let readBack = try XCTUnwrapAsync(try await ControlAPI.collect(response))
+        XCTAssertEqual(captured.data, Self.data)
+        XCTAssertNotNil(captured.canonical, "the tag is hashed from the rendered bytes")
+        XCTAssertNil(readBack.canonical)
+        XCTAssertEqual(readBack.data, Self.data)
+        // The tag hashed from the answer's own bytes is the tag of the value's canonical form
+        // computed apart (SHA-256 of `CanonicalJSON.serialize`, the first 16 bytes in hex).
+        let apart = "\"" + Hex.lowercase(SHA256.hash(data: Data(CanonicalJSON.serialize(Self.data).utf8)).prefix(16)) + "\""
+        XCTAssertEqual(captured.validators.etag, apart)
+        XCTAssertEqual(readBack.validators, captured.validators)
+        XCTAssertNotNil(captured.validators.lastModified)
+        // The whole body is the envelope's canonical form: what the tag hashes is inside it.
+        let envelope: JSONValue = .object(["data": Self.data, "ec": .number(0), "msg": .string("ok")])
+        XCTAssertEqual(String(buffer: captured.bytes), CanonicalJSON.serialize(envelope))
     }
 
     func testAnAnswerMadeButNotReturnedIsNotTaken() async throws {
@@ -36,8 +46,12 @@ final class EnvelopeCaptureTests: XCTestCase {
             // e.g. an answer relayed from another node, not made here
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"data":{"id":"ch_2"},"ec":0,"msg":"ok"}"#)))
         }
-        let collected = try await ControlAPI.collect(returned, known: capture.last)
-        let (_, data) = try XCTUnwrap(collected)
-        XCTAssertEqual(data, other)
+        let collected = try XCTUnwrapAsync(try await ControlAPI.collect(returned, known: capture.last))
+        XCTAssertEqual(collected.data, other)
+        XCTAssertNil(collected.canonical, "read back, not the bytes made")
     }
+}
+
+private func XCTUnwrapAsync<T>(_ value: T?, file: StaticString = #filePath, line: UInt = #line) throws -> T {
+    try XCTUnwrap(value, file: file, line: line)
 }

@@ -110,5 +110,9 @@ final class StrictJSONParserTests: XCTestCase {
         for (n, text) in numbers { XCTAssertEqual(CanonicalJSON.number(n), text, "\(n)") }
         let value = try StrictJSONParser.parse(Array(#"{"b":[1.0,"\u0041\n\u001f"],"a":{"€":1,"\r":2,"1":3,"é":4}}"#.utf8))
         XCTAssertEqual(CanonicalJSON.serialize(value), "{\"a\":{\"\\r\":2,\"1\":3,\"é\":4,\"€\":1},\"b\":[1,\"A\\n\\u001f\"]}")
+        // UTF-16 order, not UTF-8's: U+1F600 (surrogates D83D DE00) sorts before U+E000, though
+        // its UTF-8 (F0 …) is after U+E000's (EE …); ASCII names sort bytewise.
+        let wide: JSONValue = .object(["\u{E000}": .number(1), "\u{1F600}": .number(2), "b": .number(3), "aa": .number(4), "a": .number(5)])
+        XCTAssertEqual(CanonicalJSON.serialize(wide), "{\"a\":5,\"aa\":4,\"b\":3,\"\u{1F600}\":2,\"\u{E000}\":1}")
     }
 }
