@@ -292,6 +292,14 @@ enum Migrations {
             }
             return statements
         },
+        Migration(version: 22, name: "index the sessions channels and leases are found by") { _ in
+            // Every session end finds its channel and lease by session id (`UPDATE channels …
+            // WHERE session_id = ?`): unindexed, that read all 100,000 channels of the accept
+            // benchmark — 15 ms holding SQLite's one writer while publishers waited behind it
+            // (BENCHMARKS.md, "Publish accept"). Partial: only channels with a session are in it.
+            ["CREATE INDEX channels_session ON channels (session_id) WHERE session_id IS NOT NULL",
+             "CREATE INDEX channel_leases_session ON channel_leases (session_id)"]
+        },
     ]
 }
 

@@ -13,7 +13,7 @@ public final class SQLChannelStore: ChannelStore {
     private let serial: AsyncSerialLock?
     /// SQLite only: extra `query_only` connections for reads. WAL lets them read while the
     /// writer writes, so a stream-key lookup does not queue behind webhook bookkeeping.
-    private let readers: [ReadConnection]
+    let readers: [ReadConnection]
     private let nextReader = NIOLockedValueBox(0)
     private let onClose: @Sendable () async -> Void
 

@@ -19,6 +19,10 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
     /// `cacheLimit` (ad-hoc statements, a test's SQL).
     private var statements: [String: OpaquePointer] = [:]
     static let cacheLimit = 512
+    /// When set (tests), each statement's full-table-scan steps are added up here by SQL text
+    /// (`SQLITE_STMTSTATUS_FULLSCAN_STEP`): a statement that reads a whole table where an index
+    /// should answer shows up whatever the machine's speed.
+    var fullScanSteps: [String: Int]?
 
     init(path: String) throws {
         var handle: OpaquePointer?
@@ -66,6 +70,11 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
             guard rc == SQLITE_OK else { throw error(rc, db) }
         }
         var columns: SQLiteRow.Columns?
+        defer {
+            if fullScanSteps != nil {
+                fullScanSteps![sql, default: 0] += Int(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
+            }
+        }
         while true {
             let rc = sqlite3_step(statement)
             if rc == SQLITE_DONE { return }

@@ -41,6 +41,19 @@ public struct SQLiteDatabase: SQLDatabase {
         return try await withTaskExecutorPreference(thread) { try await body(self) }
     }
 
+    /// Starts (or, with `false`, stops and returns) counting each statement's full-table-scan
+    /// steps, by SQL text — the test of docs/architecture.md "The store" that every statement on a
+    /// publish's path is answered by an index.
+    @discardableResult
+    public func countFullScans(_ on: Bool) async -> [String: Int] {
+        let handle = self.handle
+        return await withTaskExecutorPreference(thread) {
+            let counted = handle.fullScanSteps ?? [:]
+            handle.fullScanSteps = on ? [:] : nil
+            return counted
+        }
+    }
+
     public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         let (sql, binds) = serialize(query)
         let values = try binds.map { try SQLiteValue.bound($0) }
