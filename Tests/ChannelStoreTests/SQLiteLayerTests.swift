@@ -118,7 +118,7 @@ final class SQLiteLayerTests: XCTestCase {
         }
         let before = sqliteThreads()
         let store = try await StoreFactory.open(url: "", dataDir: try scratch(), logger: Logger(label: "test"))
-        XCTAssertEqual(sqliteThreads(), before + 1 + StoreFactory.readerCount)
+        XCTAssertEqual(sqliteThreads(), before + 1 + StoreFactory.readerCount + 1, "the writer, the readers, the checkpointer")
         await store.close()
         for _ in 0..<100 where sqliteThreads() > before { try await Task.sleep(for: .milliseconds(10)) }
         XCTAssertEqual(sqliteThreads(), before)
@@ -169,6 +169,33 @@ final class SQLiteLayerTests: XCTestCase {
         XCTAssertGreaterThan(scans.count, 10, "the statements were counted")
         let wide = scans.filter { $0.value >= 100 }
         XCTAssertTrue(wide.isEmpty, "statements that read a whole table:\n" + wide.map { "\($0.value) steps: \($0.key)" }.joined(separator: "\n"))
+        await store.close()
+    }
+
+    /// Checkpoints run from their own connection when the WAL passes 1,000 pages, instead of
+    /// inside a writer's commit (SQLite's automatic checkpoint is off once the hook is set): the
+    /// WAL stays bounded while far more than that is written — without the checkpointer it
+    /// would hold everything written.
+    func testTheWALIsCheckpointedOffTheWriter() async throws {
+        let dir = try scratch()
+        let store = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
+        try await store.write { db in try await db.raw("CREATE TABLE filler (b BLOB)").run() }
+        let chunk = Data(repeating: 0xAB, count: 100_000)
+        func size(_ file: String) throws -> Int { try FileManager.default.attributesOfItem(atPath: dir + "/" + file)[.size] as? Int ?? 0 }
+        // 5 MB (about 1,250 pages: past the threshold, below the writer's backstop; the file held
+        // under 1 MB): only the checkpointer can move them into the database file.
+        for _ in 0..<50 {
+            try await store.transaction { db in try await db.raw("INSERT INTO filler (b) VALUES (\(bind: chunk))").run() }
+        }
+        for _ in 0..<500 where try size("livegate.sqlite") < 3_000_000 { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertGreaterThan(try size("livegate.sqlite"), 3_000_000, "the checkpointer moved the pages into the database file")
+        for _ in 0..<600 {   // 60 MB, about 14,600 pages of 4 KiB
+            try await store.transaction { db in try await db.raw("INSERT INTO filler (b) VALUES (\(bind: chunk))").run() }
+        }
+        let wal = try FileManager.default.attributesOfItem(atPath: dir + "/livegate.sqlite-wal")[.size] as? Int ?? 0
+        let db = try FileManager.default.attributesOfItem(atPath: dir + "/livegate.sqlite")[.size] as? Int ?? 0
+        XCTAssertLessThan(wal, 24_000_000, "WAL of \(wal) bytes after 60 MB written (database file \(db)): not checkpointed")
+        XCTAssertGreaterThan(db, 40_000_000, "the rows reached the database file")
         await store.close()
     }
 

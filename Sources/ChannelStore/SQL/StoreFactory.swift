@@ -94,10 +94,23 @@ public enum StoreFactory {
             await db.close()
             throw error
         }
+        // Checkpoints from a connection of their own (`SQLiteDatabase.checkpoint(from:)`), not
+        // inside whichever commit crosses the WAL's threshold.
+        let checkpointer: SQLiteDatabase
+        do {
+            checkpointer = try await SQLiteDatabase.open(path: path, name: "sqlite-ckpt", logger: logger)
+            try await checkpointer.raw("PRAGMA busy_timeout=5000").run()
+            await db.checkpoint(from: checkpointer)
+        } catch {
+            for reader in readers { await reader.close() }
+            await db.close()
+            throw error
+        }
         let all = readers
         return SQLChannelStore(db: db, backend: .sqlite, readers: all) {
             for reader in all { await reader.close() }
             await db.close()
+            await checkpointer.close()
         }
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SQLKit
@@ -33,6 +34,24 @@ public struct SQLiteDatabase: SQLDatabase {
         let handle = self.handle
         await withTaskExecutorPreference(thread) { handle.close() }
         thread.shutdown()
+    }
+
+    /// Checkpoints the WAL from `checkpointer` (another connection to the same file, on its own
+    /// thread) whenever a commit on this one leaves `threshold` pages or more in it — so no commit
+    /// on this connection pays for a checkpoint. `PASSIVE`: it copies what it can without waiting
+    /// for, or blocking, this connection's writes; one runs at a time.
+    public func checkpoint(from checkpointer: SQLiteDatabase, threshold: Int32 = 1000) async {
+        let pending = NIOLockedValueBox(false)
+        let handle = self.handle, target = checkpointer.handle, thread = checkpointer.thread
+        await withTaskExecutorPreference(self.thread) {
+            handle.onWALGrowth(threshold: threshold) {
+                guard pending.withLockedValue({ was in defer { was = true }; return !was }) else { return }
+                Task(executorPreference: thread) {
+                    try? target.run("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in }
+                    pending.withLockedValue { $0 = false }
+                }
+            }
+        }
     }
 
     /// Runs `body` on this connection's thread: each statement it runs there costs no hop.
