@@ -140,10 +140,14 @@ class Server:
 class LiveGate(Server):
     name = "LiveGate"
 
-    def __init__(self, binary, port, http_port, workdir):
+    def __init__(self, binary, port, http_port, workdir, database_url=""):
         self.binary, self.port, self.http_port, self.dir = binary, port, http_port, workdir
         self.url = f"rtmp://127.0.0.1:{port}/live"
         self.next_channel = 0
+        # --postgres-url: the store on that PostgreSQL database (emptied first) instead of SQLite.
+        self.database_url = database_url
+        if database_url:
+            psql(database_url, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
 
     def env(self):
         e = dict(os.environ)
@@ -153,6 +157,8 @@ class LiveGate(Server):
             "LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP": "0", "LIVEGATE_RTMP_FAILED_PUBLISHES_PER_MINUTE": "0",
             "LIVEGATE_API_AUTH_FAILURES_PER_MINUTE": "0", "LIVEGATE_NODE_ID": "bench",
         })
+        if self.database_url:
+            e["LIVEGATE_DATABASE_URL"] = self.database_url
         return e
 
     def start(self):
@@ -200,6 +206,8 @@ class LiveGate(Server):
     def seed(self, n):
         """n channels straight into the SQLite file (stopped gateway), cloned from an API-made row."""
         template = self.channels(1)[0][0]
+        if self.database_url:
+            return self.seed_postgres(n, template)
         self.stop()
         db = sqlite3.connect(os.path.join(self.dir, "data", "livegate.sqlite"))
         cols = [r[1] for r in db.execute("PRAGMA table_info(channels)") if r[1] != "seq"]
@@ -219,6 +227,36 @@ class LiveGate(Server):
         db.close()
         self.start()
         return keys
+
+
+    def seed_postgres(self, n, template):
+        """n channels into PostgreSQL with COPY (text format), cloned from an API-made row."""
+        row = json.loads(psql(self.database_url, f"SELECT row_to_json(c) FROM channels c WHERE id = '{template}'", capture=True))
+        cols = [c for c in row if c != "seq"]
+
+        def text(v):
+            if v is None:
+                return "\\N"
+            v = str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            return v
+        keys, lines = [], []
+        for i in range(n):
+            r = dict(row)
+            r["id"] = f"ch_seed{i:07d}"
+            r["stream_key"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+            r["name"] = f"seed {i}"
+            keys.append((r["id"], r["stream_key"]))
+            lines.append("\t".join(text(r[c]) for c in cols))
+        psql(self.database_url, f"\\copy channels ({','.join(cols)}) FROM STDIN", stdin="\n".join(lines) + "\n")
+        psql(self.database_url, "ANALYZE channels")
+        return keys
+
+
+def psql(url, command, stdin=None, capture=False):
+    """Runs one psql command against `url` (Debian's postgresql-client)."""
+    r = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", command], input=stdin, text=True,
+                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL, check=True)
+    return r.stdout.strip() if capture else None
 
 
 class Nginx(Server):
@@ -580,11 +618,24 @@ def hls_cpu_nginx(nginx, bench, runs, streams, seconds):
     return median(results)
 
 
-def api_wrk(server, seconds, channel=None):
-    channel = channel or server.channels(1)[0][0]
+def api_wrk(server, seconds, channel=None, post=False):
+    """wrk -t2 -c32 on GET /v1/channels/{id}, or (post) on POST /v1/channels, each request making
+    a channel. Returns (requests/s, p99 ms); raises if any answer was not 2xx."""
     auth = base64.b64encode(f"{TOKEN[0]}:{TOKEN[1]}".encode()).decode()
-    r = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-H", f"Authorization: Basic {auth}",
-                        f"http://127.0.0.1:{server.http_port}/v1/channels/{channel}"], capture_output=True, text=True)
+    args = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-H", f"Authorization: Basic {auth}"]
+    script = None
+    if post:
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script.write('wrk.method = "POST"\nwrk.body = \'{"name":"wrk","userId":"bench-post"}\'\n'
+                     'wrk.headers["Content-Type"] = "application/json"\n')
+        script.close()
+        args += ["-s", script.name, f"http://127.0.0.1:{server.http_port}/v1/channels"]
+    else:
+        channel = channel or server.channels(1)[0][0]
+        args += [f"http://127.0.0.1:{server.http_port}/v1/channels/{channel}"]
+    r = subprocess.run(args, capture_output=True, text=True)
+    if script:
+        os.unlink(script.name)
     rps = p99 = None
     for line in r.stdout.splitlines():
         parts = line.split()
@@ -593,6 +644,8 @@ def api_wrk(server, seconds, channel=None):
         if parts and parts[0] == "99%":
             v = parts[1]
             p99 = float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
+        if "Non-2xx" in line:
+            raise RuntimeError("wrk: " + line.strip())
     return rps, p99
 
 
@@ -705,6 +758,8 @@ def main():
     ap.add_argument("--webhook-channels", type=int, default=100)
     ap.add_argument("--webhook-rate", type=float, default=10, help="webhooks: channels going live per second (× 2 events/s)")
     ap.add_argument("--webhook-seconds", type=float, default=5, help="webhooks: seconds each channel stays live")
+    ap.add_argument("--postgres-url", default="", help="LiveGate's store on this PostgreSQL database — emptied first (accept, scale: "
+                    "the PostgreSQL figures)")
     ap.add_argument("--only", default="", help="comma-separated subset: ingest,cores,capacity,ffmpeg,accept,scale,hls,api,webhooks")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
@@ -718,7 +773,7 @@ def main():
 
     work = tempfile.mkdtemp(prefix="livegate-bench-")
     workers = os.cpu_count() or 2
-    lg = LiveGate(args.livegate, 31935, 31980, work)
+    lg = LiveGate(args.livegate, 31935, 31980, work, args.postgres_url)
     ng = Nginx(31936, work, workers)
     rows, results = [], {}
     try:
@@ -792,10 +847,16 @@ def main():
             rows.append(("HLS remux CPU % of a core per stream vs ffmpeg -c copy -f hls", a and a * 100, f and f * 100, "≤ 0.5 × ffmpeg"))
             rows.append(("HLS remux CPU % of a core per stream vs nginx-rtmp hls on", a and a * 100, n and n * 100, "(reference)"))
         if wanted("api"):
-            log("API: wrk GET /v1/channels/{id}")
-            rps, p99 = api_wrk(lg, args.wrk_seconds)
-            rows.append(("API GET /v1/channels/{id} requests/s (wrk -t2 -c32)", rps, None, "(reference)"))
-            rows.append(("API GET /v1/channels/{id} p99 ms", p99, None, "(reference)"))
+            log("API: wrk GET /v1/channels/{id}, then POST /v1/channels")
+            channel = lg.channels(1)[0][0]
+            gets = [api_wrk(lg, args.wrk_seconds, channel) for _ in range(args.runs)]
+            posts = [api_wrk(lg, args.wrk_seconds, post=True) for _ in range(args.runs)]
+            for name, runs in (("GET", gets), ("POST", posts)):
+                log(f"  {name}: " + ", ".join(f"{rps:,.0f}/s p99 {p99} ms" for rps, p99 in runs))
+            rows.append(("API GET /v1/channels/{id} requests/s (wrk -t2 -c32)", median([r for r, _ in gets]), None, "≥ 10,000"))
+            rows.append(("API GET /v1/channels/{id} p99 ms", median([p for _, p in gets]), None, "≤ 10 ms"))
+            rows.append(("API POST /v1/channels requests/s (wrk -t2 -c32, SQLite synchronous=NORMAL)", median([r for r, _ in posts]), None, "≥ 1,000"))
+            rows.append(("API POST /v1/channels p99 ms", median([p for _, p in posts]), None, "(reference)"))
     finally:
         lg.stop()
         ng.stop()
