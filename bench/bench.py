@@ -547,7 +547,8 @@ def accept_latency(server, bench, runs, seeded, publishers, rate, webhook=None):
             log(f"  webhooks matched {len(delays)}/{len(keys)}")
         os.path.exists(times_file) and os.unlink(times_file)
         steps = " ".join(f"{k} {v}" for k, v in sorted(r.get("stepMedianMs", {}).items(), key=lambda kv: kv[1]))
-        log(f"  {server.name} accept run {i + 1}: p50 {r['acceptLatencyMs']['p50']} p99 {r['acceptLatencyMs']['p99']} ms, failed {r['failed']}"
+        log(f"  {server.name} accept run {i + 1}: p50 {r['acceptLatencyMs']['p50']} p99 {r['acceptLatencyMs']['p99']} ms "
+            f"(publish command → Publish.Start p99 {r.get('publishCommandMs', {}).get('p99')} ms), failed {r['failed']}"
             f" (median ms since connect at each step: {steps})")
     return median(p99s), median(hook99s) if hook99s else None, median(cmd99s)
 
