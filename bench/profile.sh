@@ -5,13 +5,14 @@
 #   bench/profile.sh [PUBLISHERS=1500] [SECONDS=15] [OUT_DIR=bench/.cache/profile]
 # Needs: perf (Debian linux-perf; bench/run.sh installs it), a release build (bench/run.sh
 # builds one; BENCH_BUILD=debug uses the debug one), the bench clip (made here if missing).
-# LIVEGATE=path profiles another binary (a baseline).
+# LIVEGATE=path profiles another binary (a baseline), RTMP_BENCH=path uses another load generator;
+# HLS=true gives every channel HLS output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 publishers="${1:-1500}"; seconds="${2:-15}"; out="${3:-bench/.cache/profile}"
 build="${BENCH_BUILD:-release}"
 binary="${LIVEGATE:-.build/$build/livegate}"
-bench=".build/$build/rtmp-bench"
+bench="${RTMP_BENCH:-.build/$build/rtmp-bench}"
 clip="bench/.cache/clip-600k.flv"
 [ -f "$clip" ] || python3 -c 'import sys; sys.path.insert(0, "bench"); import bench; bench.clip_600k()'
 mkdir -p "$out"
@@ -26,7 +27,7 @@ gw=$!
 for _ in $(seq 100); do curl -fs http://127.0.0.1:32980/readyz >/dev/null && break; sleep 0.1; done
 auth="$LIVE_TOKEN_ID:$LIVE_TOKEN_SECRET"
 for i in $(seq "$publishers"); do
-  echo "{\"name\":\"p$i\",\"userId\":\"prof\",\"hls\":false,\"record\":false}"
+  echo "{\"name\":\"p$i\",\"userId\":\"prof\",\"hls\":${HLS:-false},\"record\":false}"
 done | python3 -c '
 import json, sys, http.client, base64
 auth = "Basic " + base64.b64encode(sys.argv[1].encode()).decode()
