@@ -80,8 +80,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The system's libsqlite3 (Debian's libsqlite3-dev), driven synchronously on a thread per
-        // connection by ChannelStore's SQLite layer (docs/architecture.md "The store").
+        // The system's libsqlite3 (Debian's libsqlite3-dev), driven synchronously by ChannelStore's
+        // SQLite layer (docs/architecture.md "The store").
         .systemLibrary(
             name: "CSQLite3",
             pkgConfig: "sqlite3",

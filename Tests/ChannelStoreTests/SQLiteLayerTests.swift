@@ -7,9 +7,9 @@ import TestSupport
 import XCTest
 
 /// The SQLite layer under the store (`Sources/ChannelStore/SQLite/`): values in and out as
-/// SQLiteKit gave them, SQLite's own error messages, every statement of a transaction on the
-/// connection's thread, threads that end with the store — and a file another SQLite client
-/// (Python's `sqlite3` module) reads the same.
+/// SQLiteKit gave them, SQLite's own error messages, one connection safe from many tasks,
+/// every statement of a publish answered by an index, checkpoints off the writer — and a file
+/// another SQLite client (Python's `sqlite3` module) reads the same.
 final class SQLiteLayerTests: XCTestCase {
     func scratch() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("livegate-sqlite-\(UUID())").path
@@ -19,7 +19,7 @@ final class SQLiteLayerTests: XCTestCase {
     }
 
     func testValuesRoundTripAndReadAsSQLiteKitReadThem() async throws {
-        let db = try await SQLiteDatabase.open(path: try scratch() + "/v.sqlite", name: "sqlite-test", logger: Logger(label: "test"))
+        let db = try SQLiteDatabase.open(path: try scratch() + "/v.sqlite", logger: Logger(label: "test"))
         try await db.raw("CREATE TABLE v (t TEXT, i INTEGER, r REAL, b BLOB, n TEXT)").run()
         let text = "clé \u{1F3A5} 'quoted' \"double\" \\ ; -- not a comment"
         let optionalAbsent: String? = nil
@@ -53,11 +53,11 @@ final class SQLiteLayerTests: XCTestCase {
         XCTAssertEqual(counted, Array(0..<50))
         let three = try await db.raw("SELECT i FROM v WHERE i < \(bind: 3) ORDER BY i").all()
         XCTAssertEqual(three.count, 3)
-        await db.close()
+        db.close()
     }
 
     func testErrorsCarrySQLitesMessageAndLeaveTheConnectionUsable() async throws {
-        let db = try await SQLiteDatabase.open(path: try scratch() + "/e.sqlite", name: "sqlite-test", logger: Logger(label: "test"))
+        let db = try SQLiteDatabase.open(path: try scratch() + "/e.sqlite", logger: Logger(label: "test"))
         try await db.raw("CREATE TABLE u (k TEXT PRIMARY KEY)").run()
         try await db.raw("INSERT INTO u (k) VALUES (\(bind: "a"))").run()
         do {
@@ -75,7 +75,7 @@ final class SQLiteLayerTests: XCTestCase {
         try await db.raw("INSERT INTO u (k) VALUES (\(bind: "b"))").run()
         let keys = try await db.raw("SELECT k FROM u ORDER BY k").all().map { try $0.decode(column: "k", as: String.self) }
         XCTAssertEqual(keys, ["a", "b"])
-        await db.close()
+        db.close()
         do {
             try await db.raw("SELECT 1").run()
             XCTFail("a closed connection answered")
@@ -84,44 +84,43 @@ final class SQLiteLayerTests: XCTestCase {
         }
     }
 
-    /// The point of the layer: a transaction's statements run on the writer's own thread, inline
-    /// — not one hop each. Checked from inside the store's own `transaction` and `read`.
-    func testTransactionsAndReadsRunOnTheirConnectionsThread() async throws {
+    /// Statements run inline in the calling task, so one connection may be reached from many
+    /// threads: its lock keeps them one at a time. Forty tasks hammer one connection directly
+    /// (no store lock in between) and through the store; nothing is lost or misused.
+    func testOneConnectionFromManyTasksAtOnce() async throws {
         let dir = try scratch()
-        let store = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
-        let writer = try XCTUnwrap(store.db as? SQLiteDatabase)
-        XCTAssertFalse(writer.thread.isCurrent)
-        let onThread = try await store.transaction { db in
-            var seen: [Bool] = []
-            for _ in 0..<5 {
-                try await db.raw("SELECT 1 AS one").run()
-                seen.append(writer.thread.isCurrent)
+        let db = try SQLiteDatabase.open(path: dir + "/c.sqlite", logger: Logger(label: "test"))
+        try await db.raw("CREATE TABLE t (task INTEGER, n INTEGER)").run()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<40 {
+                group.addTask {
+                    for n in 0..<25 {
+                        try await db.raw("INSERT INTO t (task, n) VALUES (\(bind: task), \(bind: n))").run()
+                        _ = try await db.raw("SELECT COUNT(*) AS c FROM t WHERE task = \(bind: task)").first()
+                    }
+                }
             }
-            return seen
+            try await group.waitForAll()
         }
-        XCTAssertEqual(onThread, [true, true, true, true, true])
-        let readOnThread = try await store.read { db in
-            _ = try await db.raw("SELECT 1 AS one").first()
-            return (db as? SQLiteDatabase)?.thread.isCurrent ?? false
-        }
-        XCTAssertTrue(readOnThread, "a read runs on its reader's thread")
-        // A statement from elsewhere still works: it hops there and back.
-        let two = try await writer.raw("SELECT 2 AS two").first()?.decode(column: "two", as: Int.self)
-        XCTAssertEqual(two, 2)
-        await store.close()
-    }
+        let count = try await db.raw("SELECT COUNT(*) AS c FROM t").first()?.decode(column: "c", as: Int.self)
+        XCTAssertEqual(count, 1_000)
+        db.close()
 
-    func testClosingTheStoreEndsItsThreads() async throws {
-        func sqliteThreads() -> Int {
-            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-            return tasks.filter { ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").hasPrefix("sqlite-") }.count
+        let store = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<40 {
+                group.addTask {
+                    _ = try await store.createChannel(id: "ch_c\(n)", streamKey: "KEY_c\(n)_0123456789abcdef", fields: ChannelFields(userId: "u1", name: "c\(n)"), now: Date())
+                    _ = try await store.channel(streamKey: "KEY_c\(n)_0123456789abcdef")
+                }
+            }
+            try await group.waitForAll()
         }
-        let before = sqliteThreads()
-        let store = try await StoreFactory.open(url: "", dataDir: try scratch(), logger: Logger(label: "test"))
-        XCTAssertEqual(sqliteThreads(), before + 1 + StoreFactory.readerCount + 1, "the writer, the readers, the checkpointer")
+        for n in 0..<40 {
+            let found = try await store.channel(id: "ch_c\(n)")
+            XCTAssertEqual(found?.name, "c\(n)")
+        }
         await store.close()
-        for _ in 0..<100 where sqliteThreads() > before { try await Task.sleep(for: .milliseconds(10)) }
-        XCTAssertEqual(sqliteThreads(), before)
     }
 
     /// Every statement a publish runs, from the key lookup to the session's end, is answered by an
@@ -144,7 +143,7 @@ final class SQLiteLayerTests: XCTestCase {
         }
         var readers: [SQLiteDatabase] = []
         for reader in store.readers { readers.append(try XCTUnwrap(reader.db as? SQLiteDatabase)) }
-        for db in [writer] + readers { await db.countFullScans(true) }
+        for db in [writer] + readers { db.countFullScans(true) }
 
         for n in [7, 1_234] {
             let channel = try XCTUnwrapAsync(try await store.channel(streamKey: "KEY_\(n)_0123456789abcdef"))
@@ -165,7 +164,7 @@ final class SQLiteLayerTests: XCTestCase {
             XCTAssertNotNil(ended)
         }
         var scans: [String: Int] = [:]
-        for db in [writer] + readers { scans.merge(await db.countFullScans(false)) { $0 + $1 } }
+        for db in [writer] + readers { scans.merge(db.countFullScans(false)) { $0 + $1 } }
         XCTAssertGreaterThan(scans.count, 10, "the statements were counted")
         let wide = scans.filter { $0.value >= 100 }
         XCTAssertTrue(wide.isEmpty, "statements that read a whole table:\n" + wide.map { "\($0.value) steps: \($0.key)" }.joined(separator: "\n"))
@@ -194,7 +193,7 @@ final class SQLiteLayerTests: XCTestCase {
         }
         let wal = try FileManager.default.attributesOfItem(atPath: dir + "/livegate.sqlite-wal")[.size] as? Int ?? 0
         let db = try FileManager.default.attributesOfItem(atPath: dir + "/livegate.sqlite")[.size] as? Int ?? 0
-        XCTAssertLessThan(wal, 24_000_000, "WAL of \(wal) bytes after 60 MB written (database file \(db)): not checkpointed")
+        XCTAssertLessThan(wal, 40_000_000, "WAL of \(wal) bytes after 60 MB written (database file \(db)): not checkpointed")
         XCTAssertGreaterThan(db, 40_000_000, "the rows reached the database file")
         await store.close()
     }

@@ -88,7 +88,7 @@ public final class SQLChannelStore: ChannelStore {
         }]
         await slot.lock.lock()
         do {
-            let r = try await Self.pinned(slot.db, body)
+            let r = try await body(slot.db)
             await slot.lock.unlock()
             return r
         } catch {
@@ -103,7 +103,7 @@ public final class SQLChannelStore: ChannelStore {
         if let serial {
             await serial.lock(urgent: urgent)
             do {
-                let r = try await Self.pinned(db, body)
+                let r = try await body(db)
                 await serial.unlock()
                 return r
             } catch {
@@ -113,13 +113,6 @@ public final class SQLChannelStore: ChannelStore {
         }
         let db = self.db
         return try await StoreDeadline.run { try await body(db) }
-    }
-
-    /// Runs `body` for `db`: on SQLite on the connection's own thread (`SQLiteThread`), so each
-    /// statement of a transaction runs there synchronously instead of costing a hop of its own.
-    static func pinned<R: Sendable>(_ db: any SQLDatabase, _ body: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        guard let sqlite = db as? SQLiteDatabase else { return try await body(db) }
-        return try await sqlite.pinned { try await body($0) }
     }
 
     /// Runs `body` in one transaction on one connection; rolls back on any error.

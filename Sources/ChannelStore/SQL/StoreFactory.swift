@@ -68,7 +68,7 @@ public enum StoreFactory {
     public static func openSQLite(path: String, logger: Logger) async throws -> SQLChannelStore {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        let db = try await SQLiteDatabase.open(path: path, name: "sqlite-writer", logger: logger)
+        let db = try SQLiteDatabase.open(path: path, logger: logger)
         // WAL: readers never block the writer; busy_timeout covers other processes (backups, sqlite3 CLI).
         do {
             try await db.raw("PRAGMA journal_mode=WAL").run()
@@ -76,41 +76,41 @@ public enum StoreFactory {
             try await db.raw("PRAGMA synchronous=NORMAL").run()
             try await SQLChannelStore(db: db, backend: .sqlite) {}.migrate(logger: logger)
         } catch {
-            await db.close()
+            db.close()
             throw error
         }
         // Read connections, opened after the migrations created the schema; `query_only` makes
         // an accidental write on them fail loudly instead of contending with the writer.
         var readers: [SQLiteDatabase] = []
         do {
-            for n in 0..<readerCount {
-                let reader = try await SQLiteDatabase.open(path: path, name: "sqlite-reader-\(n)", logger: logger)
+            for _ in 0..<readerCount {
+                let reader = try SQLiteDatabase.open(path: path, logger: logger)
                 readers.append(reader)
                 try await reader.raw("PRAGMA busy_timeout=5000").run()
                 try await reader.raw("PRAGMA query_only=1").run()
             }
         } catch {
-            for reader in readers { await reader.close() }
-            await db.close()
+            for reader in readers { reader.close() }
+            db.close()
             throw error
         }
         // Checkpoints from a connection of their own (`SQLiteDatabase.checkpoint(from:)`), not
         // inside whichever commit crosses the WAL's threshold.
         let checkpointer: SQLiteDatabase
         do {
-            checkpointer = try await SQLiteDatabase.open(path: path, name: "sqlite-ckpt", logger: logger)
+            checkpointer = try SQLiteDatabase.open(path: path, logger: logger)
             try await checkpointer.raw("PRAGMA busy_timeout=5000").run()
-            await db.checkpoint(from: checkpointer)
+            db.checkpoint(from: checkpointer)
         } catch {
-            for reader in readers { await reader.close() }
-            await db.close()
+            for reader in readers { reader.close() }
+            db.close()
             throw error
         }
         let all = readers
         return SQLChannelStore(db: db, backend: .sqlite, readers: all) {
-            for reader in all { await reader.close() }
-            await db.close()
-            await checkpointer.close()
+            for reader in all { reader.close() }
+            db.close()
+            checkpointer.close()
         }
     }
 

@@ -1,5 +1,6 @@
 import CSQLite3
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A SQLite error: the result code and the library's own message ("UNIQUE constraint failed:
 /// channels.stream_key", "cannot start a transaction within a transaction").
@@ -9,10 +10,12 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var description: String { "SQLite error \(code): \(message)" }
 }
 
-/// One open `sqlite3` connection with its prepared statements. Not thread-safe by design: every
-/// call comes from the connection's `SQLiteThread` (the library is opened `NOMUTEX`, SQLite's
-/// own locking would only repeat that guarantee).
+/// One open `sqlite3` connection with its prepared statements. Any thread may call it, one at a
+/// time: `lock` guards the connection and the statement cache (SQLite's "multi-thread" mode,
+/// opened `NOMUTEX`: a connection may move between threads, never be used by two at once). The
+/// store already runs one operation per connection at a time, so the lock is uncontended.
 final class SQLiteConnectionHandle: @unchecked Sendable {
+    private let lock = NIOLock()
     private var db: OpaquePointer?
     /// Prepared statements by SQL text. The store's statements are a fixed set of texts with
     /// binds, so they are parsed once; the cache is emptied whole if it ever grows past
@@ -22,7 +25,11 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
     /// When set (tests), each statement's full-table-scan steps are added up here by SQL text
     /// (`SQLITE_STMTSTATUS_FULLSCAN_STEP`): a statement that reads a whole table where an index
     /// should answer shows up whatever the machine's speed.
-    var fullScanSteps: [String: Int]?
+    var fullScanSteps: [String: Int]? {
+        get { lock.withLock { scans } }
+        set { lock.withLock { scans = newValue } }
+    }
+    private var scans: [String: Int]?
 
     init(path: String) throws {
         var handle: OpaquePointer?
@@ -36,7 +43,7 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
         db = handle
     }
 
-    deinit { close() }
+    deinit { closeLocked() }
 
     /// What the WAL hook calls: held here so the C callback's context pointer stays valid.
     private final class WALHook {
@@ -49,8 +56,11 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
     /// Replaces SQLite's automatic checkpoint (which runs inside the commit that crosses 1,000
     /// WAL pages, with its fsyncs, on the writer — a publisher's session commit took 5 ms more
     /// then) with `action`, called after any commit that leaves `threshold` pages or more in the
-    /// WAL: it is to checkpoint from another connection, on another thread.
+    /// WAL: it is to checkpoint from another connection, on another thread. (The callback runs
+    /// inside the commit, under `lock`.)
     func onWALGrowth(threshold: Int32, _ action: @escaping @Sendable () -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
         guard let db else { return }
         let hook = WALHook(threshold: threshold, action: action)
         walHook = hook
@@ -66,9 +76,11 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
         }, Unmanaged.passUnretained(hook).toOpaque())
     }
 
-    var isOpen: Bool { db != nil }
+    var isOpen: Bool { lock.withLock { db != nil } }
 
-    func close() {
+    func close() { lock.withLock { closeLocked() } }
+
+    private func closeLocked() {
         for statement in statements.values { sqlite3_finalize(statement) }
         statements.removeAll()
         if let db {
@@ -81,6 +93,8 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
 
     /// Runs one statement to its end, handing each row to `onRow` as it is stepped.
     func run(_ sql: String, _ binds: [SQLiteValue], _ onRow: (SQLiteRow) -> Void) throws {
+        lock.lock()
+        defer { lock.unlock() }
         guard let db else { throw SQLiteError(code: SQLITE_MISUSE, message: "the connection is closed") }
         let statement = try prepared(sql, db)
         defer {
@@ -103,8 +117,8 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
         }
         var columns: SQLiteRow.Columns?
         defer {
-            if fullScanSteps != nil {
-                fullScanSteps![sql, default: 0] += Int(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
+            if scans != nil {
+                scans![sql, default: 0] += Int(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
             }
         }
         while true {
