@@ -52,9 +52,14 @@ final class IngestCoordinatorDecisionTests: XCTestCase {
         async let first = coordinator.authorize(Self.request("KEY_r"), connectionID: 1, remoteAddress: "10.0.0.1:1")
         async let second = coordinator.authorize(Self.request("KEY_r"), connectionID: 2, remoteAddress: "10.0.0.2:1")
         let decisions = await [first, second]
-        XCTAssertEqual(decisions.filter { $0 == .accept }.count, 1, "\(decisions)")
+        // Which publish the machine sees first, and whether the first's session is already
+        // written when the second arrives, is the scheduler's choice: started, the first is
+        // answered "replaced" (one accept); already live, it is accepted and then kicked as
+        // replaced (two accepts). Never a duplicate refusal, and one session either way.
+        let accepted = decisions.filter { $0 == .accept }.count
+        XCTAssertTrue((1...2).contains(accepted), "\(decisions)")
         let replaced = decisions.compactMap { if case .reject(let s) = $0 { return s } else { return nil } }
-        XCTAssertEqual(replaced.map(\.code), [.unpublishSuccess], "the other was replaced, not refused as a duplicate")
+        XCTAssertEqual(replaced.map(\.code), accepted == 1 ? [.unpublishSuccess] : [], "the other was replaced, not refused as a duplicate")
         let sessions = try await store.sessions(channelId: "ch_r", limit: 10, cursor: nil).items
         XCTAssertEqual(sessions.count, 1, "one session")
         await store.close()
