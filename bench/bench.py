@@ -213,17 +213,9 @@ class LiveGate(Server):
         cols = [r[1] for r in db.execute("PRAGMA table_info(channels)") if r[1] != "seq"]
         row = dict(zip(cols, db.execute(f"SELECT {','.join(cols)} FROM channels WHERE id = ?", (template,)).fetchone()))
         keys = []
-
-        def rows():
-            for i in range(n):
-                r = dict(row)
-                r["id"] = f"ch_seed{i:07d}"
-                r["stream_key"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-                r["name"] = f"seed {i}"
-                keys.append((r["id"], r["stream_key"]))
-                yield [r[c] for c in cols]
+        rows = ([r[c] for c in cols] for r in seed_rows(row, n, keys))
         with db:
-            db.executemany(f"INSERT INTO channels ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows())
+            db.executemany(f"INSERT INTO channels ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
         db.close()
         self.start()
         return keys
@@ -239,17 +231,22 @@ class LiveGate(Server):
                 return "\\N"
             v = str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
             return v
-        keys, lines = [], []
-        for i in range(n):
-            r = dict(row)
-            r["id"] = f"ch_seed{i:07d}"
-            r["stream_key"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
-            r["name"] = f"seed {i}"
-            keys.append((r["id"], r["stream_key"]))
-            lines.append("\t".join(text(r[c]) for c in cols))
+        keys = []
+        lines = ["\t".join(text(r[c]) for c in cols) for r in seed_rows(row, n, keys)]
         psql(self.database_url, f"\\copy channels ({','.join(cols)}) FROM STDIN", stdin="\n".join(lines) + "\n")
         psql(self.database_url, "ANALYZE channels")
         return keys
+
+
+def seed_rows(template, n, keys):
+    """n copies of a channel row with their own id, stream key and name; appends (id, key) to keys."""
+    for i in range(n):
+        r = dict(template)
+        r["id"] = f"ch_seed{i:07d}"
+        r["stream_key"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+        r["name"] = f"seed {i}"
+        keys.append((r["id"], r["stream_key"]))
+        yield r
 
 
 def psql(url, command, stdin=None, capture=False):
