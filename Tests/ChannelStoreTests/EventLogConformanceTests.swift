@@ -55,6 +55,60 @@ extension ChannelStoreConformanceTests {
     }
 }
 
+extension ChannelStoreConformanceTests {
+    /// Each event is queued once for every enabled webhook whose three filters (event types,
+    /// channel ids, user ids; empty = any) all match, and the stored body is exactly the text
+    /// the event renders with its number. On PostgreSQL this runs through migration 23's
+    /// function, which filters in SQL: the expectation here is written out by hand, not taken
+    /// from either implementation.
+    func testEachEventGoesToTheWebhooksItsFiltersMatchWithItsExactBody() async throws {
+        let hooks: [(name: String, fields: WebhookFields)] = [
+            ("any", WebhookFields(url: "http://127.0.0.1:9/a")),
+            ("offline", WebhookFields(url: "http://127.0.0.1:9/b", events: ["channel.offline"])),
+            ("chX", WebhookFields(url: "http://127.0.0.1:9/c", channelIds: [p + "X"])),
+            ("userU", WebhookFields(url: "http://127.0.0.1:9/d", userIds: [p + "U"])),
+            ("liveXV", WebhookFields(url: "http://127.0.0.1:9/e", events: ["channel.live"], channelIds: [p + "X"], userIds: [p + "V"])),
+            ("off", WebhookFields(url: "http://127.0.0.1:9/f", enabled: false)),
+        ]
+        var ids: [String: String] = [:]
+        for hook in hooks {
+            ids[hook.name] = try await store.createWebhook(id: p + hook.name, secret: "whsec_x", fields: hook.fields, now: Date()).id
+        }
+        // Event → the webhooks that must get it.
+        let cases: [(type: String, channel: String?, user: String?, to: Set<String>)] = [
+            ("channel.live", p + "X", p + "U", ["any", "chX", "userU"]),
+            ("channel.live", p + "Y", p + "U", ["any", "userU"]),
+            ("channel.offline", p + "X", p + "V", ["any", "offline", "chX"]),
+            ("channel.live", p + "X", p + "V", ["any", "chX", "liveXV"]),
+            ("node.joined", nil, nil, ["any"]),
+            // Text that looks like a number, and a quote, in the body: joined around, not into.
+            ("channel.live", p + "Z", nil, ["any"]),
+        ]
+        var appended: [(event: NewEvent, stored: StoredEvent, to: Set<String>)] = []
+        for (n, c) in cases.enumerated() {
+            let data: JSONValue = .object(["n": .number(Double(n)), "note": .string("seq 111111111111111 \"quoted\""), "seq": .number(7)])
+            let event = NewEvent.make(type: c.type, channelId: c.channel, userId: c.user, at: Date(), data: data)
+            appended.append((event, try await store.appendEvent(event, now: Date()), c.to))
+        }
+        for hook in hooks {
+            let got = try await store.deliveries(webhookId: ids[hook.name]!, limit: 100, cursor: nil).items
+            let expected = appended.filter { $0.to.contains(hook.name) }.map(\.stored.seq)
+            XCTAssertEqual(got.map(\.eventSeq).sorted(), expected, "the events webhook \(hook.name) was queued")
+        }
+        // The due ones carry the stored text: exactly the rendering with the assigned number.
+        let due = try await store.dueDeliveries(now: Date().addingTimeInterval(60), limit: 100, webhookId: ids["any"])
+        XCTAssertFalse(due.isEmpty)
+        for (delivery, _, payload) in due {
+            let one = try XCTUnwrap(appended.first { $0.stored.seq == delivery.eventSeq })
+            XCTAssertEqual(payload, one.event.body(one.stored.seq).jsonText, "the stored body of event \(delivery.eventSeq)")
+        }
+        // One lane per (webhook, channel): X's second event waits behind its first.
+        let lanesDue = Set(due.map(\.delivery.eventSeq))
+        let onX = appended.filter { $0.event.channelId == p + "X" }.map(\.stored.seq)
+        XCTAssertTrue(lanesDue.contains(onX[0]) && !lanesDue.contains(onX[1]), "only the head of channel X's lane is due: \(lanesDue) of \(onX)")
+    }
+}
+
 /// A flag set once, read from other tasks.
 final class ManagedAtomicFlag: @unchecked Sendable {
     private let lock = NSLock()

@@ -300,6 +300,46 @@ enum Migrations {
             ["CREATE INDEX channels_session ON channels (session_id) WHERE session_id IS NOT NULL",
              "CREATE INDEX channel_leases_session ON channel_leases (session_id)"]
         },
+        Migration(version: 23, name: "PostgreSQL: an event appended in one round trip") { b in
+            // The event log's append (SQLChannelStore+Outbox.swift) as one function call: the lock,
+            // MAX(seq) + 1, the event row and a delivery per matching webhook — 4 + 2 × webhooks
+            // round trips before, each one holding the event-log lock longer (BENCHMARKS.md,
+            // "PostgreSQL accept"). Each statement of a PL/pgSQL function takes a fresh snapshot
+            // (READ COMMITTED), so MAX(seq) is read after the lock is held, as the statements
+            // sent one by one did. The body arrives as the text around its `seq` (`parts`,
+            // joined with the number); the filters are the ones `matches` applies in Swift.
+            guard b == .postgres else { return [] }
+            return ["""
+                CREATE FUNCTION livegate_append_event(p_lock BIGINT, p_id TEXT, p_type TEXT, p_channel TEXT, p_user TEXT,
+                  p_parts TEXT[], p_ts TEXT, p_lane TEXT) RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $fn$
+                DECLARE
+                  next_seq BIGINT;
+                  hook RECORD;
+                  busy BOOLEAN;
+                BEGIN
+                  PERFORM pg_advisory_xact_lock(p_lock);
+                  SELECT COALESCE(MAX(seq), 0) + 1 INTO next_seq FROM events;
+                  INSERT INTO events (seq, id, type, channel_id, user_id, payload, created_at)
+                    VALUES (next_seq, p_id, p_type, p_channel, p_user, array_to_string(p_parts, next_seq::text), p_ts);
+                  FOR hook IN SELECT w.id FROM webhooks w WHERE w.enabled = 1
+                      AND (w.events = '[]' OR jsonb_exists(w.events::jsonb, p_type))
+                      AND (w.channel_ids = '[]' OR (p_channel IS NOT NULL AND jsonb_exists(w.channel_ids::jsonb, p_channel)))
+                      AND (w.user_ids = '[]' OR (p_user IS NOT NULL AND jsonb_exists(w.user_ids::jsonb, p_user)))
+                      ORDER BY w.seq LOOP
+                    -- Behind an undelivered event of the same lane it is queued; the head row is
+                    -- locked so a head whose outcome another transaction records is seen done.
+                    PERFORM 1 FROM webhook_deliveries d WHERE d.webhook_id = hook.id AND d.channel_key = p_lane
+                      AND d.state IN ('pending', 'sending', 'queued') LIMIT 1 FOR UPDATE;
+                    busy := FOUND;
+                    INSERT INTO webhook_deliveries (id, webhook_id, event_seq, attempt, state, next_attempt_at, created_at, updated_at, channel_key)
+                      VALUES ('dlv_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 20), hook.id, next_seq, 0,
+                              CASE WHEN busy THEN 'queued' ELSE 'pending' END, p_ts, p_ts, p_ts, p_lane);
+                  END LOOP;
+                  RETURN next_seq;
+                END
+                $fn$
+                """]
+        },
     ]
 }
 
