@@ -12,6 +12,9 @@ final class MediaMuxer {
     private var headerWritten = false
     private var finished = false
     private var lastDts: [Int64]
+    /// One packet reused for every write: `av_interleaved_write_frame` takes its reference and
+    /// leaves it blank, so only the payload buffer is allocated per packet (was the AVPacket too).
+    private let packet: UnsafeMutablePointer<AVPacket>
     let url: String
 
     /// Allocates the context and one stream per track, in the layout's order.
@@ -20,6 +23,11 @@ final class MediaMuxer {
         var allocated: UnsafeMutablePointer<AVFormatContext>?
         try AVFailure.check(avformat_alloc_output_context2(&allocated, nil, format, url), "avformat_alloc_output_context2(\(format))")
         guard let allocated else { throw AVFailure("avformat_alloc_output_context2(\(format))", message: "no context") }
+        guard let packet = av_packet_alloc() else {
+            avformat_free_context(allocated)
+            throw AVFailure("av_packet_alloc", message: "out of memory")
+        }
+        self.packet = packet
         context = allocated
         self.interrupt = interrupt
         self.url = url
@@ -35,6 +43,8 @@ final class MediaMuxer {
     deinit {
         closeIO()
         avformat_free_context(context)
+        var owned: UnsafeMutablePointer<AVPacket>? = packet
+        av_packet_free(&owned)
     }
 
     private func addStream(_ track: TrackFormat) throws(AVFailure) {
@@ -91,7 +101,8 @@ final class MediaMuxer {
         headerWritten = true
     }
 
-    /// Writes one packet (copied into a padded libav buffer), timestamps rescaled from
+    /// Writes one packet (copied into a padded libav buffer: the muxers and their bitstream
+    /// filters read past the end, up to `AV_INPUT_BUFFER_PADDING_SIZE`), timestamps rescaled from
     /// milliseconds (plus ModEx nanoseconds) to the stream's time base. DTS is kept strictly
     /// increasing per track in that time base and PTS never before DTS, as every muxer requires.
     func write(_ packet: MediaPacket, timestampOffset: Int64 = 0) throws(AVFailure) {
@@ -107,11 +118,9 @@ final class MediaMuxer {
         if dts <= lastDts[packet.track] { dts = lastDts[packet.track] + 1 }
         lastDts[packet.track] = dts
         let pts = max(av_rescale_q((packet.pts - timestampOffset) * 1000 + fraction, microseconds, tb), dts)
-        guard let pkt = av_packet_alloc() else { throw AVFailure("av_packet_alloc", message: "out of memory") }
-        defer {
-            var owned: UnsafeMutablePointer<AVPacket>? = pkt
-            av_packet_free(&owned)
-        }
+        let pkt = self.packet
+        // Blank again whatever happens below (the muxer leaves it blank; a failure might not).
+        defer { av_packet_unref(pkt) }
         let size = packet.data.readableBytes
         try AVFailure.check(av_new_packet(pkt, Int32(size)), "av_new_packet")
         if size > 0 {

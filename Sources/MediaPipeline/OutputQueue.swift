@@ -73,16 +73,17 @@ final class OutputQueue: @unchecked Sendable {
         condition.signal()
     }
 
-    /// Output side: waits for work, then takes everything queued (one wake-up per batch).
-    func takeAll() -> [OutputItem] {
+    /// Output side: waits for work, then takes everything queued (one wake-up per batch) by
+    /// swapping buffers with `batch`, which must come back empty: the two buffers take turns, so
+    /// a batch costs no allocation once they have grown to the queue's working size.
+    func takeAll(into batch: inout CircularBuffer<OutputItem>) {
+        precondition(batch.isEmpty, "the previous batch was not drained")
         condition.lock()
         defer { condition.unlock() }
         while items.isEmpty { condition.wait() }
-        let batch = Array(items)
-        items.removeAll(keepingCapacity: true)
+        swap(&items, &batch)
         queuedPackets = 0
         queuedBytes = 0
-        return batch
     }
 
     /// Counts packets the output itself had to skip (failed or reconnecting).

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOConcurrencyHelpers
 
 /// Runs one output on its own thread, so libavformat's blocking calls (file writes, a push
@@ -113,9 +114,11 @@ final class OutputWorker: Sendable {
             }
         }
 
+        var batch = CircularBuffer<OutputItem>(initialCapacity: 64)
         while true {
             if batchPause > 0 { Thread.sleep(forTimeInterval: batchPause) }
-            for item in queue.takeAll() {
+            queue.takeAll(into: &batch)
+            while let item = batch.popFirst() {
                 switch item {
                 case .resume(let sameLayout) where writer.resumesInPlace && sameLayout == layout:
                     // The session's next connection: continue the open file or push from its next keyframe.

@@ -209,14 +209,24 @@ final class MediaHubTests: XCTestCase {
         }
         for i in 0..<15 { queue.push(.packet(packet(i, key: i == 0))) }
         XCTAssertEqual(queue.dropped, 5, "past 10 queued packets, new ones are dropped")
-        XCTAssertEqual(queue.takeAll().count, 11, "begin + 10 packets")
+        var batch = CircularBuffer<OutputItem>()
+        queue.takeAll(into: &batch)
+        XCTAssertEqual(batch.count, 11, "begin + 10 packets")
+        batch.removeAll(keepingCapacity: true)
         queue.push(.packet(packet(15, key: false)))
         XCTAssertEqual(queue.dropped, 6, "still dropping: no keyframe yet, even with room")
         queue.push(.packet(packet(16, key: true)))
         queue.push(.end)
-        let rest = queue.takeAll()
-        XCTAssertEqual(rest.count, 2, "resumes on the keyframe; control items are never dropped")
+        queue.takeAll(into: &batch)
+        XCTAssertEqual(batch.count, 2, "resumes on the keyframe; control items are never dropped")
+        guard case .packet(let resumed)? = batch.first, case .end? = batch.last else { return XCTFail("the keyframe, then end: \(batch)") }
+        XCTAssertEqual(resumed.dts, 16 * 40, "the keyframe it resumed on")
         XCTAssertEqual(queue.dropped, 6)
+        // The buffers take turns: the queue now holds the one handed back, and it is empty.
+        batch.removeAll(keepingCapacity: true)
+        queue.push(.end)
+        queue.takeAll(into: &batch)
+        XCTAssertEqual(batch.count, 1, "only what came after the last batch")
     }
 
     func waitUntil(timeout: Double, _ condition: () -> Bool) async throws {
