@@ -18,8 +18,14 @@ extension SQLChannelStore {
     /// accept's time goes"). A channel without an owner records nothing. (`WHERE true` lets
     /// SQLite tell the upsert's `ON CONFLICT` from a join's `ON`.)
     func recordLivePeak(_ db: any SQLDatabase, channelId: String, at: Date) async throws {
+        try await db.raw(Self.livePeakStatement(channelId: channelId, at: at)).run()
+    }
+
+    /// The statement `recordLivePeak` runs; PostgreSQL's session start also runs it inside a
+    /// larger one (`acquireSession`).
+    static func livePeakStatement(channelId: String, at: Date) -> SQLQueryString {
         let hour = Self.epochMs(at) / 3_600_000 * 3_600_000
-        try await db.raw("""
+        return """
             INSERT INTO live_peaks (user_id, hour_ms, peak)
             SELECT who, \(bind: hour), n FROM (
               SELECT c.user_id AS who, (SELECT COUNT(*) FROM sessions s WHERE s.user_id = c.user_id AND s.ended_ms IS NULL) AS n
@@ -29,7 +35,7 @@ extension SQLChannelStore {
                 FROM channels c WHERE c.id = \(bind: channelId) AND c.user_id IS NOT NULL
             ) AS counts WHERE true
             ON CONFLICT (user_id, hour_ms) DO UPDATE SET peak = CASE WHEN excluded.peak > live_peaks.peak THEN excluded.peak ELSE live_peaks.peak END
-            """).run()
+            """
     }
 
     /// Adds a session's share of each UTC hour it met to `usage_hourly`, for its user, its

@@ -16,6 +16,41 @@ extension SQLChannelStore {
     var lockRow: String { backend == .postgres ? "FOR UPDATE" : "" }
     var lockRowSkipLocked: String { backend == .postgres ? "FOR UPDATE SKIP LOCKED" : "" }
 
+    /// PostgreSQL, a free lease (the common case): the statements of a new session in two round
+    /// trips instead of five — the lease, the session and the channel in one statement (data-
+    /// modifying CTEs), then the hour's peak (it counts the session just written, so it comes
+    /// after) with the event appended by migration 23's function. Nil when the lease was not
+    /// free (nothing was written: the caller goes on as on SQLite) or the event has no
+    /// template. Each round trip is a hop to the database and back on a busy machine
+    /// (BENCHMARKS.md, "PostgreSQL accept").
+    func startSessionInTwoStatements(_ db: any SQLDatabase, _ session: SessionRecord, event: NewEvent, now: Date,
+                                     ts: String, expires: String) async throws -> StoredEvent? {
+        guard let append = appendEventCall(event, now: now) else { return nil }
+        let inserted = try await db.raw("""
+            WITH lease AS (
+              INSERT INTO channel_leases (channel_id, session_id, node_id, state, expires_at, updated_at)
+              VALUES (\(bind: session.channelId), \(bind: session.id), \(bind: session.nodeId), 'live', \(bind: expires), \(bind: ts))
+              ON CONFLICT (channel_id) DO NOTHING RETURNING channel_id
+            ), started AS (
+              INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder, user_id, started_ms)
+              SELECT \(bind: session.id), lease.channel_id, \(bind: session.nodeId), \(bind: Timestamp.format(session.startedAt)),
+                \(bind: session.remoteAddr), \(bind: session.encoder), (SELECT user_id FROM channels WHERE id = lease.channel_id),
+                \(bind: Self.epochMs(session.startedAt))
+              FROM lease RETURNING id
+            ), live AS (
+              UPDATE channels SET status = 'live', session_id = \(bind: session.id), last_live_at = \(bind: ts)
+              WHERE id IN (SELECT channel_id FROM lease) RETURNING id
+            )
+            SELECT (SELECT COUNT(*) FROM started) AS started
+            """).first()?.decode(column: "started", as: Int.self) ?? 0
+        guard inserted == 1 else { return nil }
+        guard let row = try await db.raw("""
+            WITH peak AS (\(Self.livePeakStatement(channelId: session.channelId, at: session.startedAt)))
+            SELECT \(append) AS seq
+            """).first() else { throw StoreError.conflict("the event log answered no sequence number") }
+        return Self.stored(event, seq: try row.decode(column: "seq", as: Int64.self), now: now)
+    }
+
     /// A publish asks for the channel: a new session (the lease is free, or held by a lost
     /// node — whose session ends with `node_lost` here, in the same transaction), another node's
     /// session continued (it is reconnecting inside its window, or `takeOver` — the `replace`
@@ -26,6 +61,9 @@ extension SQLChannelStore {
         return try await transaction(urgent: true) { [self] db in
             let now = try await leaseNow(db, callerNow)
             let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(timing.timeToLive))
+            if let started = try await startSessionInTwoStatements(db, session, event: event, now: now, ts: ts, expires: expires) {
+                return .started(started)
+            }
             for _ in 0..<3 {
                 // The primary key decides between two nodes inserting at once: PostgreSQL makes
                 // the second wait for the first's commit, then do nothing.

@@ -22,14 +22,12 @@ extension SQLChannelStore {
     /// Inside a transaction: numbers the event, stores its body, and queues a delivery for every
     /// enabled webhook whose filters match.
     func insertEvent(_ db: any SQLDatabase, _ event: NewEvent, now: Date) async throws -> StoredEvent {
-        if backend == .postgres, let parts = EventBodyTemplate.parts(of: event.body) {
+        if let call = appendEventCall(event, now: now) {
             // One round trip: migration 23's function does what the statements below do.
-            guard let row = try await db.raw("""
-                SELECT livegate_append_event(\(bind: Int64(Self.eventLogLock)), \(bind: event.id), \(bind: event.type), \(bind: event.channelId),
-                  \(bind: event.userId), \(bind: parts), \(bind: Timestamp.format(now)), \(bind: event.channelId ?? "")) AS seq
-                """).first() else { throw StoreError.conflict("the event log answered no sequence number") }
-            let seq = try row.decode(column: "seq", as: Int64.self)
-            return StoredEvent(seq: seq, id: event.id, type: event.type, channelId: event.channelId, userId: event.userId, payload: event.body(seq), createdAt: now)
+            guard let row = try await db.raw("SELECT \(call) AS seq").first() else {
+                throw StoreError.conflict("the event log answered no sequence number")
+            }
+            return Self.stored(event, seq: try row.decode(column: "seq", as: Int64.self), now: now)
         }
         if backend == .postgres {
             try await db.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(Self.eventLogLock)))").run()
@@ -64,6 +62,20 @@ extension SQLChannelStore {
                 """).run()
         }
         return StoredEvent(seq: seq, id: event.id, type: event.type, channelId: event.channelId, userId: event.userId, payload: body, createdAt: now)
+    }
+
+    /// PostgreSQL: the call of migration 23's function that appends `event` (its sequence
+    /// number is the call's value); nil on SQLite, or for a body with no template.
+    func appendEventCall(_ event: NewEvent, now: Date) -> SQLQueryString? {
+        guard backend == .postgres, let parts = EventBodyTemplate.parts(of: event.body) else { return nil }
+        return """
+            livegate_append_event(\(bind: Int64(Self.eventLogLock)), \(bind: event.id), \(bind: event.type), \(bind: event.channelId),
+              \(bind: event.userId), \(bind: parts), \(bind: Timestamp.format(now)), \(bind: event.channelId ?? ""))
+            """
+    }
+
+    static func stored(_ event: NewEvent, seq: Int64, now: Date) -> StoredEvent {
+        StoredEvent(seq: seq, id: event.id, type: event.type, channelId: event.channelId, userId: event.userId, payload: event.body(seq), createdAt: now)
     }
 
     static func deliveryID() -> String { "dlv_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20) }
