@@ -145,6 +145,50 @@ extension ChannelStoreConformanceTests {
     /// One renewal carries every channel's figures in its one statement (issue #24: it was one
     /// statement per channel): each held lease gets its own, a lease without figures keeps what
     /// it had, and figures for a channel the node does not hold change nothing.
+    /// A new session's rows carry one time, in the store's one format (RFC 3339, UTC, the
+    /// millisecond rounded): the lease's expiry is that time plus the lease's life, the channel's
+    /// last live time and the event's are that time. PostgreSQL writes a new session in one
+    /// statement that formats the time itself (`startSessionInOneStatement`): a half-millisecond
+    /// instant checks its rounding against `Timestamp.format`; with the database's clock, the
+    /// time is the database's, between the instants read around the call.
+    func testANewSessionsTimesAreOneInstantInTheStoresFormat() async throws {
+        let t = Date(timeIntervalSince1970: 1_765_000_000.9316) // .932 once rounded
+        _ = try await store.createChannel(id: p + "c", streamKey: p + "k", fields: fields("c", user: "u"), now: t)
+        let (s1, e1) = live("c", "s1", node: "A")
+        guard case .started(let event) = try await store.acquireSession(s1, event: e1, now: t, takeOver: false, rule: CrossNodeDecision.rule) else {
+            return XCTFail("a free channel starts a session")
+        }
+        let at = Timestamp.parse(Timestamp.format(t))
+        let lease = try await store.lease(channelId: p + "c")
+        XCTAssertEqual(lease?.expiresAt, Timestamp.parse(Timestamp.format(t.addingTimeInterval(SessionLease.timeToLive))))
+        let channel = try await store.channel(id: p + "c")
+        XCTAssertEqual(channel?.lastLiveAt, at)
+        XCTAssertEqual(channel?.status, .live)
+        XCTAssertEqual(channel?.sessionId, s1.id)
+        let stored = try await store.events(EventQuery(after: event.seq - 1, limit: 1)).items.first
+        XCTAssertEqual(stored?.createdAt, at, "the event's row")
+        XCTAssertEqual(stored?.seq, event.seq)
+
+        // The database's clock (PostgreSQL; SQLite has one writer's clock: the caller's).
+        var timing = store.leaseTiming
+        timing.databaseClock = true
+        store.leaseTiming = timing
+        _ = try await store.createChannel(id: p + "d", streamKey: p + "kd", fields: fields("d", user: "u"), now: Date())
+        let (s2, e2) = live("d", "s2", node: "A")
+        let before = Date(timeIntervalSinceNow: -1), skewed = Date(timeIntervalSinceNow: -3600)
+        guard case .started = try await store.acquireSession(s2, event: e2, now: skewed, takeOver: false, rule: CrossNodeDecision.rule) else {
+            return XCTFail("a free channel starts a session")
+        }
+        let after = Date(timeIntervalSinceNow: 1)
+        let channelD = try await store.channel(id: p + "d")
+        let liveAt = try XCTUnwrap(channelD?.lastLiveAt)
+        let expected = store.backendName == "postgres" ? before...after : skewed...skewed.addingTimeInterval(0.001)
+        XCTAssertTrue(expected.contains(liveAt), "\(liveAt) in \(expected)")
+        let leaseD = try await store.lease(channelId: p + "d")
+        let expiry = try XCTUnwrap(leaseD?.expiresAt)
+        XCTAssertEqual(expiry.timeIntervalSince(liveAt), SessionLease.timeToLive, accuracy: 0.0005)
+    }
+
     func testOneRenewalWritesEachHeldLeasesOwnFigures() async throws {
         let t0 = Timestamp.parse(Timestamp.format(Date()))
         for c in ["r1", "r2", "r3", "rb"] {

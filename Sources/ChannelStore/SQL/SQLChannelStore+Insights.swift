@@ -21,18 +21,22 @@ extension SQLChannelStore {
         try await db.raw(Self.livePeakStatement(channelId: channelId, at: at)).run()
     }
 
-    /// The statement `recordLivePeak` runs; PostgreSQL's session start also runs it inside a
-    /// larger one (`acquireSession`).
-    static func livePeakStatement(channelId: String, at: Date) -> SQLQueryString {
+    /// The statement `recordLivePeak` runs. PostgreSQL's session start also runs it as a part
+    /// of the one statement that writes the session (`startSessionInOneStatement`), named there
+    /// `startedIn`: a part sees none of the others' rows, so the session being written is
+    /// counted by adding one, and nothing is recorded unless it was written.
+    static func livePeakStatement(channelId: String, at: Date, startedIn part: String? = nil) -> SQLQueryString {
         let hour = Self.epochMs(at) / 3_600_000 * 3_600_000
+        let plus = SQLQueryString(part == nil ? "" : " + 1")
+        let written = SQLQueryString(part.map { " AND EXISTS (SELECT 1 FROM \($0))" } ?? "")
         return """
             INSERT INTO live_peaks (user_id, hour_ms, peak)
-            SELECT who, \(bind: hour), n FROM (
+            SELECT who, \(bind: hour), n\(plus) FROM (
               SELECT c.user_id AS who, (SELECT COUNT(*) FROM sessions s WHERE s.user_id = c.user_id AND s.ended_ms IS NULL) AS n
-                FROM channels c WHERE c.id = \(bind: channelId) AND c.user_id IS NOT NULL
+                FROM channels c WHERE c.id = \(bind: channelId) AND c.user_id IS NOT NULL\(written)
               UNION ALL
               SELECT '*' AS who, (SELECT COUNT(*) FROM sessions s WHERE s.ended_ms IS NULL AND s.user_id IS NOT NULL) AS n
-                FROM channels c WHERE c.id = \(bind: channelId) AND c.user_id IS NOT NULL
+                FROM channels c WHERE c.id = \(bind: channelId) AND c.user_id IS NOT NULL\(written)
             ) AS counts WHERE true
             ON CONFLICT (user_id, hour_ms) DO UPDATE SET peak = CASE WHEN excluded.peak > live_peaks.peak THEN excluded.peak ELSE live_peaks.peak END
             """

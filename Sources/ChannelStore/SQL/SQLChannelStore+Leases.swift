@@ -16,20 +16,28 @@ extension SQLChannelStore {
     var lockRow: String { backend == .postgres ? "FOR UPDATE" : "" }
     var lockRowSkipLocked: String { backend == .postgres ? "FOR UPDATE SKIP LOCKED" : "" }
 
-    /// PostgreSQL, a free lease (the common case): the statements of a new session in two round
-    /// trips instead of five — the lease, the session and the channel in one statement (data-
-    /// modifying CTEs), then the hour's peak (it counts the session just written, so it comes
-    /// after) with the event appended by migration 23's function. Nil when the lease was not
-    /// free (nothing was written: the caller goes on as on SQLite) or the event has no
-    /// template. Each round trip is a hop to the database and back on a busy machine
-    /// (BENCHMARKS.md, "PostgreSQL accept").
-    func startSessionInTwoStatements(_ db: any SQLDatabase, _ session: SessionRecord, event: NewEvent, now: Date,
-                                     ts: String, expires: String) async throws -> StoredEvent? {
-        guard let append = appendEventCall(event, now: now) else { return nil }
-        let inserted = try await db.raw("""
-            WITH lease AS (
+    /// PostgreSQL, a free lease (the common case): the whole new session in one statement,
+    /// committed on its own — one round trip instead of seven (`BEGIN`, the clock, the lease,
+    /// the session, the peak, the channel, the event, `COMMIT`; BENCHMARKS.md, "PostgreSQL
+    /// accept"). Its parts are data-modifying CTEs: the time (the database's clock, as the
+    /// transaction below reads it, or the caller's), the lease, the session, the channel, the
+    /// hour's peak, and migration 23's function appending the event — each after the lease, and
+    /// only if it was written. Nil when the lease was not free (nothing was written; the
+    /// caller decides in a transaction) or the event has no template.
+    func startSessionInOneStatement(_ session: SessionRecord, event: NewEvent, now callerNow: Date) async throws -> StoredEvent? {
+        let timing = leaseTiming
+        // Milliseconds since 1970, formatted as `Timestamp.format` does (RFC 3339, UTC, ms).
+        let clock: SQLQueryString = timing.databaseClock ? "round(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint"
+            : "\(bind: Self.epochMs(callerNow))::bigint"
+        let format = { (ms: String) in "to_char(TIMESTAMP 'epoch' + (\(ms)) * INTERVAL '1 millisecond', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')" }
+        guard let append = appendEventCall(event, now: callerNow, at: SQLQueryString("(SELECT ts FROM t)")) else { return nil }
+        let ttl = Int64((timing.timeToLive * 1000).rounded())
+        let statement: SQLQueryString = """
+            WITH t AS (
+              SELECT ms, \(unsafeRaw: format("ms")) AS ts, \(unsafeRaw: format("ms + \(ttl)")) AS expires FROM (SELECT \(clock) AS ms) AS clock
+            ), lease AS (
               INSERT INTO channel_leases (channel_id, session_id, node_id, state, expires_at, updated_at)
-              VALUES (\(bind: session.channelId), \(bind: session.id), \(bind: session.nodeId), 'live', \(bind: expires), \(bind: ts))
+              SELECT \(bind: session.channelId), \(bind: session.id), \(bind: session.nodeId), 'live', t.expires, t.ts FROM t
               ON CONFLICT (channel_id) DO NOTHING RETURNING channel_id
             ), started AS (
               INSERT INTO sessions (id, channel_id, node_id, started_at, remote_addr, encoder, user_id, started_ms)
@@ -38,17 +46,18 @@ extension SQLChannelStore {
                 \(bind: Self.epochMs(session.startedAt))
               FROM lease RETURNING id
             ), live AS (
-              UPDATE channels SET status = 'live', session_id = \(bind: session.id), last_live_at = \(bind: ts)
+              UPDATE channels SET status = 'live', session_id = \(bind: session.id), last_live_at = (SELECT ts FROM t)
               WHERE id IN (SELECT channel_id FROM lease) RETURNING id
+            ), peak AS (
+              \(Self.livePeakStatement(channelId: session.channelId, at: session.startedAt, startedIn: "started"))
             )
-            SELECT (SELECT COUNT(*) FROM started) AS started
-            """).first()?.decode(column: "started", as: Int.self) ?? 0
-        guard inserted == 1 else { return nil }
-        guard let row = try await db.raw("""
-            WITH peak AS (\(Self.livePeakStatement(channelId: session.channelId, at: session.startedAt)))
-            SELECT \(append) AS seq
-            """).first() else { throw StoreError.conflict("the event log answered no sequence number") }
-        return Self.stored(event, seq: try row.decode(column: "seq", as: Int64.self), now: now)
+            SELECT (SELECT ms FROM t) AS ms, CASE WHEN EXISTS (SELECT 1 FROM started) THEN \(append) END AS seq
+            """
+        guard let row = try await write(urgent: true, { db in try await db.raw(statement).first() }) else {
+            throw StoreError.conflict("the session's statement answered nothing")
+        }
+        guard let seq = try row.decode(column: "seq", as: Int64?.self) else { return nil }
+        return Self.stored(event, seq: seq, now: Self.date(ms: try row.decode(column: "ms", as: Int64.self)))
     }
 
     /// A publish asks for the channel: a new session (the lease is free, or held by a lost
@@ -57,13 +66,13 @@ extension SQLChannelStore {
     /// policy), or busy.
     public func acquireSession(_ session: SessionRecord, event: NewEvent, now callerNow: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart {
         let timing = leaseTiming
+        if backend == .postgres, let started = try await startSessionInOneStatement(session, event: event, now: callerNow) {
+            return .started(started)
+        }
         // Urgent: the publisher is waiting for Publish.Start until this commits.
         return try await transaction(urgent: true) { [self] db in
             let now = try await leaseNow(db, callerNow)
             let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(timing.timeToLive))
-            if let started = try await startSessionInTwoStatements(db, session, event: event, now: now, ts: ts, expires: expires) {
-                return .started(started)
-            }
             for _ in 0..<3 {
                 // The primary key decides between two nodes inserting at once: PostgreSQL makes
                 // the second wait for the first's commit, then do nothing.

@@ -66,11 +66,13 @@ extension SQLChannelStore {
 
     /// PostgreSQL: the call of migration 23's function that appends `event` (its sequence
     /// number is the call's value); nil on SQLite, or for a body with no template.
-    func appendEventCall(_ event: NewEvent, now: Date) -> SQLQueryString? {
+    /// `at`: the time the rows get, as text (`now`, formatted, unless given as SQL).
+    func appendEventCall(_ event: NewEvent, now: Date, at: SQLQueryString? = nil) -> SQLQueryString? {
         guard backend == .postgres, let parts = EventBodyTemplate.parts(of: event.body) else { return nil }
+        let ts = at ?? "\(bind: Timestamp.format(now))"
         return """
             livegate_append_event(\(bind: Int64(Self.eventLogLock)), \(bind: event.id), \(bind: event.type), \(bind: event.channelId),
-              \(bind: event.userId), \(bind: parts), \(bind: Timestamp.format(now)), \(bind: event.channelId ?? ""))
+              \(bind: event.userId), \(bind: parts), \(ts), \(bind: event.channelId ?? ""))
             """
     }
 
