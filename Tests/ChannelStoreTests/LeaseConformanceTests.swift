@@ -182,7 +182,7 @@ extension ChannelStoreConformanceTests {
         let after = Date(timeIntervalSinceNow: 1)
         let channelD = try await store.channel(id: p + "d")
         let liveAt = try XCTUnwrap(channelD?.lastLiveAt)
-        let expected = store.backendName == "postgres" ? before...after : skewed...skewed.addingTimeInterval(0.001)
+        let expected = store.backendName == "postgres" ? before...after : skewed.addingTimeInterval(-0.001)...skewed.addingTimeInterval(0.001)
         XCTAssertTrue(expected.contains(liveAt), "\(liveAt) in \(expected)")
         let leaseD = try await store.lease(channelId: p + "d")
         let expiry = try XCTUnwrap(leaseD?.expiresAt)
