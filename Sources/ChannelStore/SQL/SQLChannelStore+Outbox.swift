@@ -83,7 +83,8 @@ extension SQLChannelStore {
     static func deliveryID() -> String { "dlv_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20) }
 
     /// Which webhooks an event goes to. PostgreSQL's `livegate_append_event` (migration 23)
-    /// applies the same three filters in SQL; `WebhookFanOutTests` checks the two agree.
+    /// applies the same three filters in SQL; the conformance test
+    /// `testEachEventGoesToTheWebhooksItsFiltersMatchWithItsExactBody` holds both stores to one hand-written table.
     static func matches(_ hook: Webhook, type: String, channelId: String?, userId: String?) -> Bool {
         (hook.events.isEmpty || hook.events.contains(type))
             && (hook.channelIds.isEmpty || channelId.map(hook.channelIds.contains) == true)
