@@ -49,8 +49,10 @@ public final class SQLChannelStore: ChannelStore {
         let lock = AsyncSerialLock()
     }
 
-    init(db: any SQLDatabase, backend: SQLBackend, readers: [any SQLDatabase] = [], onClose: @escaping @Sendable () async -> Void) {
+    init(db: any SQLDatabase, backend: SQLBackend, readers: [any SQLDatabase] = [], poolCapacity: Int = 0,
+         onClose: @escaping @Sendable () async -> Void) {
         self.db = db
+        self.readAttempts = poolCapacity + 1
         self.backend = backend
         self.serial = backend == .sqlite ? AsyncSerialLock() : nil
         self.readers = readers.map { ReadConnection(db: $0) }
@@ -61,9 +63,11 @@ public final class SQLChannelStore: ChannelStore {
 
     // MARK: Execution helpers
 
-    /// Tries of a read on dropped connections: one more than the connections a pool can hold
-    /// per event loop, so a pool whose every connection was ended still answers.
-    static let readAttempts = 6
+    /// Tries of a read on dropped connections: one more than the connections the whole pool can
+    /// hold (every event loop's), so a pool whose every connection was ended at once still
+    /// answers — each try can take a different loop's pool, so the bound is the total. (Six,
+    /// sized for one loop's four, failed one read in 4,940 on a machine with more cores.)
+    let readAttempts: Int
 
     /// Runs a read-only `body`: on SQLite on one of the read connections (a write there fails:
     /// they are `query_only`), on PostgreSQL on the pool. A read that meets a dropped
@@ -77,7 +81,7 @@ public final class SQLChannelStore: ChannelStore {
             while true {
                 do {
                     return try await write(body)
-                } catch where StoreFactory.isDroppedConnection(error) && attempt < Self.readAttempts {
+                } catch where StoreFactory.isDroppedConnection(error) && attempt < readAttempts {
                     attempt += 1
                 }
             }

@@ -150,10 +150,15 @@ public enum StoreFactory {
         quiet.logLevel = .critical
         let probe = try await PostgresConnection.connect(configuration: configuration.coreConfiguration, id: 0, logger: quiet)
         try? await probe.close()
+        let perLoop = 4
+        let group = MultiThreadedEventLoopGroup.singleton
         let pool = EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: configuration),
-                                                maxConnectionsPerEventLoop: 4, logger: logger, on: MultiThreadedEventLoopGroup.singleton)
+                                                maxConnectionsPerEventLoop: perLoop, logger: logger, on: group)
         let box = PoolBox(pool)
-        let store = SQLChannelStore(db: pool.database(logger: logger).sql(), backend: .postgres) { try? await box.pool.shutdownAsync() }
+        let loops = group.makeIterator().reduce(0) { n, _ in n + 1 }
+        let store = SQLChannelStore(db: pool.database(logger: logger).sql(), backend: .postgres, poolCapacity: perLoop * loops) {
+            try? await box.pool.shutdownAsync()
+        }
         do {
             try await store.migrate(logger: logger)
         } catch {
