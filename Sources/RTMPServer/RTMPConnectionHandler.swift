@@ -173,7 +173,23 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         flushIfNeeded(context: context)
         context.fireChannelReadComplete()
-        if merging { scheduleMergedRead(context: context) }
+        let bytes = bytesSinceReadComplete
+        bytesSinceReadComplete = 0
+        if let ceiling = readSize.record(bytes: bytes, at: context.eventLoop.now) { setReadCeiling(ceiling, context: context) }
+        if merging { scheduleMergedRead(afterReading: bytes, context: context) }
+    }
+
+    // MARK: Read sizes
+
+    /// The ceiling of one read follows the connection's rate (`ReadSizePolicy`).
+    private var readSize = ReadSizePolicy()
+
+    private func setReadCeiling(_ ceiling: Int, context: ChannelHandlerContext) {
+        // A fresh adaptive allocator starts at the new ceiling when lowering and at the old one
+        // when raising; it then grows by the reads that fill it, as NIO's default does.
+        let allocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: min(ceiling, ReadSizePolicy.floor), maximum: ceiling)
+        try? context.channel.syncOptions?.setOption(ChannelOptions.recvAllocator, value: allocator)
+        logger.debug("read ceiling", metadata: ["bytes": "\(ceiling)"])
     }
 
     // MARK: Merged reads
@@ -197,9 +213,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     /// The next read: at once after a large one (the stream is fast, or behind), else after the
     /// merge interval, so the bytes of several messages are read together.
-    private func scheduleMergedRead(context: ChannelHandlerContext) {
-        let bytes = bytesSinceReadComplete
-        bytesSinceReadComplete = 0
+    private func scheduleMergedRead(afterReading bytes: Int, context: ChannelHandlerContext) {
         guard mergedRead == nil, !closing else { return }
         if bytes >= deps.configuration.mergeReadsBelowBytes {
             context.read()

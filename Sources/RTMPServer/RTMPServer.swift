@@ -157,4 +157,16 @@ public final class RTMPServer: Service, Sendable {
         for child in open { try? await child.closeFuture.get() }
         dependencies.logger.info("RTMP listener stopped")
     }
+
+    /// The read ceiling (`ReadSizePolicy`) in force on each open connection: what a test reads
+    /// to see that a fast stream's reads grew and a slow one's did not.
+    func readCeilings() async -> [Int] {
+        var out: [Int] = []
+        for child in children.withLockedValue({ Array($0.values) }) {
+            if let allocator = try? await child.getOption(ChannelOptions.recvAllocator) as? AdaptiveRecvByteBufferAllocator {
+                out.append(allocator.maximum)
+            }
+        }
+        return out
+    }
 }

@@ -1,0 +1,64 @@
+import NIOCore
+
+/// How large one read from a publisher's socket may grow (docs/contract.md §2 "Read sizes"),
+/// from the rate the connection brings bytes: about a tenth of a second of its stream per read,
+/// between 64 KiB (NIO's default ceiling, enough for any real-time stream) and 1 MiB.
+///
+/// Why: per byte, flat-out ingest is dominated by the kernel, not by us — each read's copy and
+/// the window update (an ACK through the loopback or the NIC) it triggers. A 64 KiB ceiling
+/// makes a 100 MB/s stream 1,600 reads and as many ACKs a second; at 1 MiB ingest took 0.29–0.34
+/// CPU s per GiB instead of 0.54–0.57 (BENCHMARKS.md "Read sizes"). One ceiling for all would
+/// cost memory instead: NIO's receive pool keeps a connection's buffers at the largest size
+/// they grew to, so a slow stream that fell behind once would hold 1 MiB buffers for good. The
+/// ceiling therefore follows each connection's measured rate, and a slow stream keeps NIO's.
+///
+/// A pure machine: the handler feeds it the bytes of each read batch and the event loop's
+/// time, and applies the ceiling it returns.
+public struct ReadSizePolicy: Sendable {
+    /// The smallest and largest ceilings; powers of two.
+    public static let floor = 64 * 1024
+    public static let cap = 1024 * 1024
+    /// How much of the stream one read may take.
+    public static let span: TimeAmount = .milliseconds(100)
+    /// How long the rate is measured before a decision.
+    public static let window: TimeAmount = .seconds(1)
+
+    /// The ceiling in force.
+    public private(set) var ceiling = Self.floor
+    private var windowStart: NIODeadline?
+    private var windowBytes = 0
+
+    public init() {}
+
+    /// Records `bytes` read at `now`; returns the new ceiling when it should change. Raised as
+    /// soon as a window's rate needs more; lowered only when the rate needs a quarter of it or
+    /// less, so a rate near a boundary does not flip it every second.
+    public mutating func record(bytes: Int, at now: NIODeadline) -> Int? {
+        guard let start = windowStart else {
+            windowStart = now
+            windowBytes = bytes
+            return nil
+        }
+        windowBytes &+= bytes
+        let elapsed = now - start
+        guard elapsed >= Self.window else { return nil }
+        let perSpan = Double(windowBytes) * Double(Self.span.nanoseconds) / Double(elapsed.nanoseconds)
+        windowStart = now
+        windowBytes = 0
+        let wanted = Self.ceiling(for: perSpan)
+        if wanted > ceiling || Double(ceiling) >= 4 * max(perSpan, 1) && wanted < ceiling {
+            ceiling = wanted
+            return wanted
+        }
+        return nil
+    }
+
+    /// The power of two at or above `bytesPerSpan`, within `floor`…`cap`.
+    public static func ceiling(for bytesPerSpan: Double) -> Int {
+        guard bytesPerSpan > Double(floor) else { return floor }
+        guard bytesPerSpan < Double(cap) else { return cap }
+        var size = floor
+        while Double(size) < bytesPerSpan { size *= 2 }
+        return size
+    }
+}
