@@ -168,6 +168,29 @@ final class ChunkCodecTests: XCTestCase {
         }
     }
 
+    /// Ids 2–63 and 64 and above are kept apart (an array and a dictionary): the limit counts
+    /// both, and a stream already known goes on past it.
+    func testTheChunkStreamLimitCountsOneAndMultiByteIdsTogether() throws {
+        func start(_ csid: Int) -> [UInt8] {
+            let basic: [UInt8] = csid < 64 ? [UInt8(csid)] : [0, UInt8(csid - 64)]
+            return basic + [0, 0, 0, 0, 0x10, 0, 9, 1, 0, 0, 0] + [UInt8](repeating: 0, count: 128)
+        }
+        var decoder = ChunkDecoder(limits: RTMPLimits(maxChunkStreams: 16))
+        var bytes = ByteBuffer(bytes: (3..<13).flatMap(start) + (100..<106).flatMap(start))
+        XCTAssertNil(try decoder.next(&bytes), "16 streams, each with a partial message")
+        XCTAssertEqual(bytes.readableBytes, 0)
+        for extra in [13, 106] {
+            var d = decoder
+            var b = ByteBuffer(bytes: start(extra))
+            XCTAssertThrowsError(try d.next(&b), "a 17th stream (id \(extra))") { XCTAssertEqual(($0 as? RTMPProtocolError)?.kind, .limits) }
+        }
+        // fmt 3 continuations of a known low and a known high stream are not new streams.
+        var more = ByteBuffer(bytes: [0xC0 | 5] + [UInt8](repeating: 0, count: 128) + [0xC0, 100 - 64] + [UInt8](repeating: 0, count: 128))
+        XCTAssertNil(try decoder.next(&more))
+        XCTAssertEqual(more.readableBytes, 0)
+        XCTAssertEqual(decoder.partialBytes, 18 * 128)
+    }
+
     func testSingleChunkMessagesAreSlicesNotCopies() throws {
         var bytes = encode([message(ts: 1, size: 100)])
         var decoder = ChunkDecoder()

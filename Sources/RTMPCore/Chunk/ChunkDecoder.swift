@@ -26,7 +26,14 @@ public struct ChunkDecoder {
 
     public private(set) var chunkSize: Int = 128
     public let limits: RTMPLimits
-    private var streams: [UInt32: StreamState] = [:]
+    /// Chunk streams 2–63 — the one-byte basic header, where every encoder sends its media and
+    /// commands — by index; higher ids in a dictionary. A hash and a dictionary probe per chunk
+    /// showed in flat-out profiles (BENCHMARKS.md "Read sizes").
+    /// Grown to the highest id seen (a few entries for any encoder), not 64 up front: memory per
+    /// connection counts at thousands of publishers.
+    private var lowStreams: [StreamState?] = []
+    private var highStreams: [UInt32: StreamState] = [:]
+    private var streamCount = 0
     /// The most recent chunk stream, cached: media usually arrives on one or two.
     private var bufferedBytes = 0
     /// Bytes consumed from the wire (for acknowledgements).
@@ -80,7 +87,7 @@ public struct ChunkDecoder {
             csid = 64 + UInt32(b1) + UInt32(b2) * 256
             i += 2
         }
-        let state = streams[csid]
+        let state = stream(csid)
         func uint24(_ at: Int) -> UInt32? {
             guard let hi = buffer.getInteger(at: at, as: UInt8.self), let lo = buffer.getInteger(at: at + 1, as: UInt16.self) else { return nil }
             return UInt32(hi) << 16 | UInt32(lo)
@@ -129,11 +136,11 @@ public struct ChunkDecoder {
         // `state` is a working copy: it goes back into the table only when the chunk has been
         // read whole, so a chunk cut short by the end of the buffer leaves no trace.
         var state: StreamState
-        if let known = streams[csid] {
+        if let known = stream(csid) {
             state = known
         } else {
             guard fmt == 0 else { throw RTMPProtocolError(.chunk, "fmt \(fmt) chunk on chunk stream \(csid) with no previous header") }
-            guard streams.count < limits.maxChunkStreams else {
+            guard streamCount < limits.maxChunkStreams else {
                 throw RTMPProtocolError(.limits, "more than \(limits.maxChunkStreams) chunk streams")
             }
             state = StreamState()
@@ -216,7 +223,7 @@ public struct ChunkDecoder {
         if state.received == 0 && chunkPayload == state.length {
             // Whole message in one chunk: hand out a slice, no copy.
             let payload = buffer.readSlice(length: chunkPayload) ?? ByteBuffer()
-            streams[csid] = state
+            setStream(csid, state)
             return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID, streamID: state.streamID, payload: payload))
         }
 
@@ -228,7 +235,7 @@ public struct ChunkDecoder {
         // chunk (quadratic; perf showed it as a quarter of ingest CPU).
         var partial = state.partial ?? ByteBufferAllocator().buffer(capacity: min(state.length, 256 * 1024))
         state.partial = nil
-        streams[csid]?.partial = nil
+        clearPartial(csid)
         if let slice = buffer.readSlice(length: chunkPayload) {
             partial.writeImmutableBuffer(slice)
         }
@@ -241,11 +248,29 @@ public struct ChunkDecoder {
             bufferedBytes -= state.received
             state.partial = nil
             state.received = 0
-            streams[csid] = state
+            setStream(csid, state)
             return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID, streamID: state.streamID, payload: payload))
         }
-        streams[csid] = state
+        setStream(csid, state)
         return .partial
+    }
+
+    private func stream(_ csid: UInt32) -> StreamState? {
+        csid < 64 ? (Int(csid) < lowStreams.count ? lowStreams[Int(csid)] : nil) : highStreams[csid]
+    }
+
+    private mutating func setStream(_ csid: UInt32, _ state: StreamState) {
+        if csid < 64 {
+            if Int(csid) >= lowStreams.count { lowStreams.append(contentsOf: repeatElement(nil, count: Int(csid) + 1 - lowStreams.count)) }
+            if lowStreams[Int(csid)] == nil { streamCount += 1 }
+            lowStreams[Int(csid)] = state
+        } else if highStreams.updateValue(state, forKey: csid) == nil {
+            streamCount += 1
+        }
+    }
+
+    private mutating func clearPartial(_ csid: UInt32) {
+        if Int(csid) < lowStreams.count { lowStreams[Int(csid)]?.partial = nil } else if csid >= 64 { highStreams[csid]?.partial = nil }
     }
 
     private mutating func applyControl(_ message: RTMPMessage) throws(RTMPProtocolError) {
@@ -261,11 +286,11 @@ public struct ChunkDecoder {
             guard let csid = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else {
                 throw RTMPProtocolError(.chunk, "Abort message shorter than 4 bytes")
             }
-            if var state = streams[csid], state.partial != nil {
+            if var state = stream(csid), state.partial != nil {
                 bufferedBytes -= state.received
                 state.partial = nil
                 state.received = 0
-                streams[csid] = state
+                setStream(csid, state)
             }
         default:
             break
