@@ -142,6 +142,34 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(sequence, sequence.sorted())
     }
 
+    /// A read that ends inside a chunk: the machine keeps the cut chunk in a buffer of its own,
+    /// not as a slice of the read, so NIO's receive pool can reuse the read's buffer for the
+    /// next read (docs/contract.md §2 "Read sizes") — and the message completes when the rest
+    /// comes.
+    func testTheTailOfAReadDoesNotHoldTheReadsBuffer() throws {
+        var s = ClientScript()
+        s.connectAndPublish()
+        for i in 0..<20 { s.video(UInt32(i * 40), [0x27, 1, 0, 0, 0] + [UInt8](repeating: 7, count: 100)) }
+        var cut = ClientScript(handshake: false)
+        cut.encoder = s.encoder
+        cut.video(800, [0x27, 1, 0, 0, 0] + [UInt8](repeating: 9, count: 100))
+        var read = s.bytes
+        read.writeImmutableBuffer(cut.bytes.getSlice(at: cut.bytes.readerIndex, length: 20)!)
+        let rest = cut.bytes.getSlice(at: cut.bytes.readerIndex + 20, length: cut.bytes.readableBytes - 20)!
+
+        var driver = MachineDriver()
+        let before = read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        driver.feed(read)
+        XCTAssertEqual(driver.outcome.videoFrames, 20)
+        XCTAssertEqual(driver.machine.bufferedInboundBytes, 20, "the cut chunk is kept")
+        let after = read.withUnsafeMutableReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        XCTAssertEqual(before, after, "nothing but the test holds the read's buffer: writing to it copied nothing")
+        driver.feed(rest)
+        XCTAssertEqual(driver.outcome.videoFrames, 21, "the cut message completes")
+        XCTAssertEqual(driver.machine.bufferedInboundBytes, 0)
+        XCTAssertNil(driver.outcome.error)
+    }
+
     func testTimestampWrapThroughTheSession() throws {
         var s = ClientScript()
         s.connectAndPublish()

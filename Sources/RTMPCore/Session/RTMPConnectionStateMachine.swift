@@ -263,6 +263,14 @@ public struct RTMPConnectionStateMachine {
     private mutating func compactInbound() {
         if inbound.readableBytes == 0 {
             inbound = Self.noBytes
+        } else if inbound.readableBytes * 2 <= inbound.storageCapacity {
+            // What is left is a chunk the read's end cut, a slice of the socket's read buffer:
+            // copied into a buffer of its own (at most half the read buffer, usually a few KiB),
+            // so that buffer is free again when the next read comes. NIO's receive pool reuses
+            // a buffer only when nothing else holds it; otherwise it allocates another and keeps
+            // that too — two read buffers per connection instead of one (docs/contract.md §2
+            // "Read sizes").
+            inbound = ByteBuffer(bytes: inbound.readableBytesView)
         } else if inbound.readerIndex > 64 * 1024 {
             inbound.discardReadBytes()
         }
