@@ -81,6 +81,8 @@ let package = Package(
             ]
         ),
         // The system's libsqlite3 (Debian's libsqlite3-dev), driven synchronously by ChannelStore's
+        // glibc's heap counters and trim, for `MemoryTrimmer` (docs/architecture.md "Memory after a burst").
+        .systemLibrary(name: "CMalloc"),
         // SQLite layer (docs/architecture.md "The store").
         .systemLibrary(
             name: "CSQLite3",
@@ -132,6 +134,7 @@ let package = Package(
         .target(
             name: "LiveGate",
             dependencies: [
+                "CMalloc",
                 "LiveGateModel",
                 "IngestCore",
                 "RTMPCore",

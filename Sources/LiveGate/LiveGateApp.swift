@@ -278,7 +278,8 @@ public struct LiveGateApp: Sendable {
                 id: nodeId, addresses: ["rtmp://\(publicHost):\(rtmpConfig.port)", "http://\(publicHost):\(settings.http.port)"],
                 version: Self.version, startedAt: Date(), heartbeatAt: Date(), advertiseUrl: settings.advertiseUrl),
                 dispatcher: dispatcher, logger: Logger(label: "livegate.node"))
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat), .init(service: fileDeletions)]
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: heartbeat), .init(service: fileDeletions),
+                                                                               .init(service: MemoryTrimmer(logger: Logger(label: "livegate.memory")))]
             services.append(.init(service: RecordingRetention(store: store, nodeId: nodeId, defaultDays: settings.retentionDays.map(Double.init),
                                                               dispatcher: dispatcher, interval: .seconds(3600), logger: Logger(label: "livegate.recordings"))))
             if store.backend == .postgres {
