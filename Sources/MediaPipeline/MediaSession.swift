@@ -193,15 +193,6 @@ final class MediaSession: Sendable {
                     }
                 }
             }
-            // The backlog holds frames as received (slices of the socket's read buffers): copied
-            // now, once, only when there is an output to queue them for (see `emit`).
-            if !workers.isEmpty {
-                s.backlog = s.backlog.map { item in
-                    guard case .packet(var packet) = item else { return item }
-                    packet.data = Self.owned(packet.data)
-                    return .packet(packet)
-                }
-            }
             for worker in workers {
                 if continuing == nil { worker.start() }
                 for item in s.backlog { worker.send(item) }
@@ -299,9 +290,11 @@ final class MediaSession: Sendable {
         let base = s.baseDts ?? frame.dts
         let dts = max(0, frame.dts - base) + s.offset
         s.lastDts = dts
-        // Outputs known: the frame is made the queue's own now (`owned`). Not known yet: kept as
-        // received until `attach` says whether anything will read it.
-        let data = s.workers == nil ? frame.data : owned(frame.data)
+        // Made the queue's own (`owned`) whether or not the outputs are known yet: kept as
+        // received, a frame waiting in the backlog pins its whole read buffer, and when the
+        // outputs are decided late (a node short of CPU: seconds) that was a read buffer per
+        // frame — hundreds of KiB per publisher (BENCHMARKS.md "Memory after a burst").
+        let data = owned(frame.data)
         var packet = MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
                                  isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)
         packet.subMillisecondNanos = frame.timestampOffsetNanos

@@ -239,4 +239,33 @@ final class MediaHubTests: XCTestCase {
             try await Task.sleep(for: .milliseconds(50))
         }
     }
+
+    /// Frames that arrive before a session's outputs are known wait in its backlog; a small one
+    /// is a slice of the socket's read buffer, and kept as is it would pin that whole buffer
+    /// (up to 64 KiB) until the outputs are decided — seconds on a node short of CPU. They are
+    /// the backlog's own: every read buffer is free again once the frames are in.
+    func testFramesWaitingForTheirOutputsDoNotPinTheirReadBuffers() async throws {
+        let dir = try MediaTools.temporaryDirectory("pin")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let all = try frames(try await MediaTools.makeClip(seconds: 2, in: dir))
+        let session = MediaSession(connectionID: 1)
+        session.announce(hasVideo: true, hasAudio: true)
+        var reads: [(buffer: ByteBuffer, address: UInt)] = []
+        for var f in all {
+            if f.packetType == .codedFrames && f.data.readableBytes <= 1024 {
+                var read = ByteBufferAllocator().buffer(capacity: 64 * 1024)
+                read.writeRepeatingByte(0, count: 100)
+                read.writeImmutableBuffer(f.data)
+                f.data = read.getSlice(at: 100, length: f.data.readableBytes)!
+                reads.append((read, read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }))
+            }
+            session.ingest(f)
+        }
+        XCTAssertGreaterThan(reads.count, 50, "small frames of a 2 s clip")
+        var pinned = 0
+        for i in reads.indices where reads[i].buffer.withUnsafeMutableReadableBytes({ UInt(bitPattern: $0.baseAddress) }) != reads[i].address {
+            pinned += 1 // writing copied it: something else held the buffer
+        }
+        XCTAssertEqual(pinned, 0, "\(pinned) of \(reads.count) read buffers still held by the backlog")
+    }
 }
