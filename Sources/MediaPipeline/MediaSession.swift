@@ -294,7 +294,8 @@ final class MediaSession: Sendable {
         // received, a frame waiting in the backlog pins its whole read buffer, and when the
         // outputs are decided late (a node short of CPU: seconds) that was a read buffer per
         // frame — hundreds of KiB per publisher (BENCHMARKS.md "Memory after a burst").
-        let data = owned(frame.data)
+        // Known to have no outputs: nothing reads it, nothing to copy.
+        let data = s.workers?.isEmpty == true ? frame.data : owned(frame.data)
         var packet = MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
                                  isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)
         packet.subMillisecondNanos = frame.timestampOffsetNanos
