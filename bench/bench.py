@@ -61,6 +61,20 @@ def process_tree(pid):
     return out
 
 
+def require_hls(server, keys):
+    """Raises unless `server` wrote an HLS playlist with segments for every key: a figure with HLS
+    on means nothing if a server silently wrote none."""
+    for key in keys:
+        path = server.hls_playlist(key)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            raise RuntimeError(f"{server.name} wrote no HLS playlist for {key[1]} ({path}); see its log")
+        if "#EXTINF" not in text:
+            raise RuntimeError(f"{server.name}'s playlist {path} has no segment")
+
+
 def cpu_seconds(pids):
     total = 0.0
     for p in pids:
@@ -189,6 +203,9 @@ class LiveGate(Server):
             conn.close()
         return r.status, (json.loads(data) if data else None)
 
+    def hls_playlist(self, key):
+        return os.path.join(self.dir, "data", "hls", key[0], "index.m3u8")
+
     def channels(self, n, hls=False, record=False):
         """n fresh channels; returns [(id, key)]."""
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
@@ -269,8 +286,14 @@ class Nginx(Server):
         self.hls = hls
         with open(os.path.join(ROOT, "bench", "nginx-rtmp.conf.in")) as f:
             conf = f.read()
-        hls_dir = os.path.join(self.dir, "nginx-hls")
+        # A fresh folder per start, writable by the worker: started as root, nginx's workers run
+        # as `nobody`, and a folder they cannot reach makes nginx-rtmp skip HLS with only a line in
+        # its error log (which once made its `hls on` look free in these benchmarks).
+        self.starts = getattr(self, "starts", 0) + 1
+        hls_dir = self.hls_dir = os.path.join(self.dir, f"nginx-hls-{self.starts}")
         os.makedirs(hls_dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        os.chmod(hls_dir, 0o777)
         conf = (conf.replace("@DIR@", self.dir).replace("@PORT@", str(self.port)).replace("@WORKERS@", str(self.workers))
                 .replace("@HLS@", f"hls on; hls_path {hls_dir}; hls_fragment 2s; hls_playlist_length 12s;" if hls else ""))
         path = os.path.join(self.dir, "nginx.conf")
@@ -282,6 +305,9 @@ class Nginx(Server):
         time.sleep(1)
         if self.proc.poll() is not None:
             raise RuntimeError("nginx did not start; see " + os.path.join(self.dir, "nginx-error.log"))
+
+    def hls_playlist(self, key):
+        return os.path.join(self.hls_dir, f"{key[1]}.m3u8")
 
     def channels(self, n, hls=False, record=False):
         out = []
@@ -447,6 +473,8 @@ def ffmpeg_ingest(servers, runs, publishers, loops, hls):
                     failed += 1
             time.sleep(0.5)
             cpu = server.cpu() - before
+            if hls:
+                require_hls(server, keys)
             out[server.name].append(cpu / gib)
             log(f"  {server.name} {publishers} ffmpeg publishers{' (HLS on)' if hls else ''} run {i + 1}: {cpu:.2f} CPU s for {gib:.2f} GiB, "
                 f"{failed} ffmpeg failed")
@@ -561,6 +589,8 @@ def hls_cpu_livegate(server, bench, runs, streams, seconds):
             before = server.cpu()
             rtmp_bench(bench, server, clip, keys, seconds)
             cpus[hls] = server.cpu() - before
+            if hls:
+                require_hls(server, keys)
             time.sleep(1)
         results.append((cpus[True] - cpus[False]) / streams / seconds)
         log(f"  LiveGate HLS run {i + 1}: {cpus[False]:.2f} → {cpus[True]:.2f} CPU s for {streams} streams × {seconds} s")
@@ -610,7 +640,10 @@ def hls_cpu_nginx(nginx, bench, runs, streams, seconds):
             before = nginx.cpu()
             rtmp_bench(bench, nginx, clip, keys, seconds)
             cpus[hls] = nginx.cpu() - before
+            if hls:
+                require_hls(nginx, keys)
         results.append((cpus[True] - cpus[False]) / streams / seconds)
+        log(f"  nginx-rtmp HLS run {i + 1}: {cpus[False]:.2f} → {cpus[True]:.2f} CPU s for {streams} streams × {seconds} s")
     nginx.stop()
     nginx.start()
     return median(results)

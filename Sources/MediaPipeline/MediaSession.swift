@@ -294,20 +294,25 @@ final class MediaSession: Sendable {
         // received, a frame waiting in the backlog pins its whole read buffer, and when the
         // outputs are decided late (a node short of CPU: seconds) that was a read buffer per
         // frame — hundreds of KiB per publisher (BENCHMARKS.md "Memory after a burst").
-        // Known to have no outputs: nothing reads it, nothing to copy.
-        let data = s.workers?.isEmpty == true ? frame.data : owned(frame.data)
+        // Known to have no outputs: returned above, before anything is copied.
+        let data = owned(frame.body)
         var packet = MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
                                  isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)
         packet.subMillisecondNanos = frame.timestampOffsetNanos
         deliver(.packet(packet), &s)
     }
 
-    /// A single-chunk frame is a slice of the socket read buffer (up to 64 KiB). Queued as is,
-    /// a 200-byte audio frame would pin that whole buffer while an output lags; small frames
-    /// are copied so the queue's byte bound is what it holds. Large frames were assembled into
-    /// buffers of their own.
-    private static func owned(_ data: ByteBuffer) -> ByteBuffer {
-        data.readableBytes <= copyBelowBytes ? ByteBuffer(bytes: data.readableBytesView) : data
+    /// The frame as the outputs' own buffer. A frame in several chunks is still the chunks'
+    /// slices of the socket's reads (docs/contract.md §2 "Payloads in chunks"): joined here,
+    /// once, into a buffer of its own — the one copy every byte costs on its way to the
+    /// outputs (libavformat needs it contiguous anyway). A single-chunk frame is a slice of
+    /// the socket read buffer (up to 64 KiB and more); queued as is, a 200-byte audio frame
+    /// would pin that whole buffer while an output lags, so small frames are copied and the
+    /// queue's byte bound is what it holds.
+    private static func owned(_ body: ChunkedPayload) -> ByteBuffer {
+        guard body.isContiguous else { return body.joined() }
+        let data = body.head
+        return data.readableBytes <= copyBelowBytes ? ByteBuffer(bytes: data.readableBytesView) : data
     }
 
     private static func deliver(_ item: OutputItem, _ s: inout State) {

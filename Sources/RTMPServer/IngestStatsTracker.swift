@@ -206,7 +206,7 @@ public struct TrackStatsTracker: Sendable {
             for s in 1...min(second - bucketSecond, 11) { buckets[Int((bucketSecond + s) % 11)] = 0 }
             bucketSecond = second
         }
-        buckets[Int(second % 11)] &+= UInt64(frame.data.readableBytes)
+        buckets[Int(second % 11)] &+= UInt64(frame.byteCount)
         if frame.packetType == .sequenceHeader || frame.packetType == .codedFrames { codec = frame.codec }
         guard frame.packetType == .codedFrames else { return }
         frames += 1

@@ -290,11 +290,11 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
                 let repairs = machine.timestampRepairs
                 if frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
                     && !(frame.kind == .audio && !audioMeasured[Int(frame.trackId)]) {
-                    session.record(frame, bytes: frame.data.readableBytes, repairs: repairs, video: nil, audio: nil)
+                    session.record(frame, bytes: frame.byteCount, repairs: repairs, video: nil, audio: nil)
                 } else {
                     let track = machine.parameters(of: key)
                     if frame.kind == .audio, track.audio?.sampleRate != nil { audioMeasured[Int(frame.trackId)] = true }
-                    session.record(frame, bytes: frame.data.readableBytes, repairs: repairs, video: track.video, audio: track.audio)
+                    session.record(frame, bytes: frame.byteCount, repairs: repairs, video: track.video, audio: track.audio)
                 }
                 if let mediaReceiver { mediaReceiver.media(frame, session: session) } else { deps.sink.media(frame, session: session) }
             }

@@ -244,6 +244,64 @@ final class MediaHubTests: XCTestCase {
     /// is a slice of the socket's read buffer, and kept as is it would pin that whole buffer
     /// (up to 64 KiB) until the outputs are decided — seconds on a node short of CPU. They are
     /// the backlog's own: every read buffer is free again once the frames are in.
+    /// Per-packet MD5 of one stream of `path`, as ffprobe reads it.
+    func packetHashes(_ path: String, stream: String) async throws -> [String] {
+        let result = try await ProcessRunner.run("ffprobe", ["-v", "error", "-select_streams", stream, "-show_data_hash", "MD5",
+                                                             "-show_entries", "packet=data_hash", "-of", "csv=p=0", path], timeout: 60)
+        XCTAssertEqual(result.exitCode, 0, result.stderr)
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    func testFramesInPiecesReachTheOutputsWhole() async throws {
+        // docs/contract.md §2 "Payloads in chunks": coded frames arrive as 128-byte slices of
+        // separate read buffers; the session joins them for its outputs, so the recording holds
+        // every frame's bytes exactly (ffprobe's per-packet hashes against the source clip's),
+        // and no read buffer is held once the frames are ingested.
+        let dir = try MediaTools.temporaryDirectory("pieces")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 3, in: dir)
+        let events = Events()
+        let hub = makeHub(dir.appendingPathComponent("data"), events: events)
+        hub.sessionStarted(connectionID: 1)
+        hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: 1)
+        hub.configure(connectionID: 1, plan: plan("ch1", hls: false, record: true))
+        var reads: [(buffer: ByteBuffer, address: UInt)] = []
+        var cutFrames = 0
+        for var f in try frames(clip) {
+            if f.packetType == .codedFrames && f.byteCount > 128 {
+                var data = f.data
+                var pieces: [ByteBuffer] = []
+                while data.readableBytes > 0 {
+                    var read = ByteBufferAllocator().buffer(capacity: 4096)
+                    read.writeRepeatingByte(0, count: 10)
+                    var piece = data.readSlice(length: min(128, data.readableBytes))!
+                    read.writeBuffer(&piece)
+                    pieces.append(read.getSlice(at: 10, length: read.readableBytes - 10)!)
+                    reads.append((read, read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }))
+                }
+                f.body = ChunkedPayload(pieces: pieces)
+                cutFrames += 1
+            }
+            hub.media(f, connectionID: 1)
+        }
+        XCTAssertGreaterThan(cutFrames, 50)
+        var pinned = 0
+        for i in reads.indices where reads[i].buffer.withUnsafeMutableReadableBytes({ UInt(bitPattern: $0.baseAddress) }) != reads[i].address {
+            pinned += 1
+        }
+        XCTAssertEqual(pinned, 0, "\(pinned) of \(reads.count) read buffers still held after ingest")
+        hub.sessionEnded(connectionID: 1)
+        let drained = await hub.drain(timeout: .seconds(10))
+        XCTAssertTrue(drained)
+        let file = try XCTUnwrap(recordings(events).first)
+        for stream in ["v", "a"] {
+            let source = try await packetHashes(clip.path, stream: stream)
+            let recorded = try await packetHashes(file.path, stream: stream)
+            XCTAssertGreaterThan(source.count, 50)
+            XCTAssertEqual(recorded, source, "every \(stream) packet's bytes, in order")
+        }
+    }
+
     func testFramesWaitingForTheirOutputsDoNotPinTheirReadBuffers() async throws {
         let dir = try MediaTools.temporaryDirectory("pin")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -191,6 +191,64 @@ final class ChunkCodecTests: XCTestCase {
         XCTAssertEqual(decoder.partialBytes, 18 * 128)
     }
 
+    /// Whether every byte of `piece` lies inside `buffer`'s storage (a slice, not a copy).
+    func isSlice(_ piece: ByteBuffer, of buffer: ByteBuffer) -> Bool {
+        piece.withUnsafeReadableBytes { p in
+            buffer.withVeryUnsafeBytes { b in
+                p.baseAddress! >= b.baseAddress! && p.baseAddress! + p.count <= b.baseAddress! + b.count
+            }
+        }
+    }
+
+    func testAFrameInSeveralChunksIsCarriedAsTheChunksSlices() throws {
+        // docs/contract.md §2 "Payloads in chunks": 1,000 bytes at chunk size 128 — 8 chunks.
+        let sent = RTMPMessage(chunkStreamID: 6, timestamp: 40, typeID: .video, streamID: 1,
+                               payload: ByteBuffer(bytes: (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }))
+        var bytes = encode([sent])
+        let read = bytes
+        var decoder = ChunkDecoder()
+        let m = try XCTUnwrap(try decoder.next(&bytes))
+        XCTAssertEqual(m.body.rest.count, 7, "one piece per chunk")
+        XCTAssertEqual(m.body.readableBytes, 1000)
+        for piece in [m.body.head] + m.body.rest { XCTAssertTrue(isSlice(piece, of: read), "a piece is the read's own bytes, not a copy") }
+        XCTAssertEqual(m.payload, sent.payload, "joined, the bytes are the message's")
+        XCTAssertEqual(m, sent)
+        XCTAssertEqual(decoder.partialBytes, 0)
+    }
+
+    func testACommandInSeveralChunksIsJoinedWhenItCompletes() throws {
+        let sent = message(csid: 3, ts: 0, type: .commandAMF0, size: 300, fill: 0x02)
+        var bytes = encode([sent])
+        var decoder = ChunkDecoder()
+        let m = try XCTUnwrap(try decoder.next(&bytes))
+        XCTAssertTrue(m.body.isContiguous, "commands and data are parsed whole")
+        XCTAssertEqual(m.payload, sent.payload)
+    }
+
+    func testAFrameSpanningReadsHoldsNoReadBufferAtTheReadsEnd() throws {
+        // The first read ends inside the message: its chunks so far become the message's own
+        // bytes at the read's end, so the read's buffer is free for NIO's receive pool.
+        let sent = RTMPMessage(chunkStreamID: 6, timestamp: 0, typeID: .video, streamID: 1,
+                               payload: ByteBuffer(bytes: (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 13) }))
+        let all = encode([sent])
+        var first = ByteBuffer()
+        first.writeImmutableBuffer(all.getSlice(at: all.readerIndex, length: 12 + 128 + 2 * 129)!) // three whole chunks
+        var second = all.getSlice(at: all.readerIndex + first.readableBytes, length: all.readableBytes - first.readableBytes)!
+        var decoder = ChunkDecoder()
+        var firstRead = first
+        XCTAssertNil(try decoder.next(&firstRead))
+        XCTAssertEqual(decoder.partialBytes, 3 * 128)
+        firstRead = ByteBuffer() // the connection lets go of a read it has parsed to the end
+        decoder.ownPartialMessages()
+        let before = first.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let after = first.withUnsafeMutableReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        XCTAssertEqual(before, after, "nothing but the test holds the first read's buffer: writing to it copied nothing")
+        let m = try XCTUnwrap(try decoder.next(&second))
+        XCTAssertTrue(m.body.isContiguous, "begun in an earlier read: completed in the message's own buffer")
+        XCTAssertEqual(m.payload, sent.payload)
+        XCTAssertEqual(decoder.partialBytes, 0)
+    }
+
     func testSingleChunkMessagesAreSlicesNotCopies() throws {
         var bytes = encode([message(ts: 1, size: 100)])
         var decoder = ChunkDecoder()

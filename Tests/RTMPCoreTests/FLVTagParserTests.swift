@@ -17,6 +17,39 @@ final class FLVTagParserTests: XCTestCase {
         XCTAssertEqual(inter.packetType, .sequenceHeader)
     }
 
+    func testAFrameInPiecesParsesAsItWouldWhole() throws {
+        // docs/contract.md §2 "Payloads in chunks": cut anywhere, in two or three pieces, a tag
+        // gives the frame it gives whole — the header read off the first piece when it holds the
+        // header, joined otherwise — and a coded frame keeps its later pieces uncopied.
+        let body = (0..<40).map { UInt8($0 + 100) }
+        let tags: [(bytes: [UInt8], video: Bool)] = [
+            ([0x17, 1, 0, 0, 0x21] + body, true), // legacy AVC keyframe
+            ([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1F, 0xFF, 0xE0, 0x00] + body, true), // AVC sequence header
+            ([0x91] + fourCC("hvc1") + [0, 0, 40] + body, true), // E-RTMP HEVC coded, composition time
+            ([0xA3] + fourCC("av01") + body, true), // CodedFramesX
+            ([0xAF, 1] + body, false), // AAC raw
+            ([0x91] + fourCC("Opus") + body, false), // E-RTMP audio coded frames
+        ]
+        for (bytes, video) in tags {
+            let whole = ByteBuffer(bytes: bytes)
+            let expected = try XCTUnwrap(video ? try FLVTagParser.parseVideo(whole, timestamp: 9) : try FLVTagParser.parseAudio(whole, timestamp: 9))
+            for cut in 1..<bytes.count {
+                for second in [bytes.count, min(bytes.count, cut + 7)] where second > cut {
+                    var pieces = [ByteBuffer(bytes: bytes[..<cut]), ByteBuffer(bytes: bytes[cut..<second])]
+                    if second < bytes.count { pieces.append(ByteBuffer(bytes: bytes[second...])) }
+                    let frame = try XCTUnwrap(try FLVTagParser.parseFrame(ChunkedPayload(pieces: pieces), video: video, timestamp: 9))
+                    XCTAssertEqual(frame, expected, "\(bytes.prefix(2)) cut at \(cut), \(second)")
+                    XCTAssertEqual(frame.byteCount, expected.data.readableBytes)
+                    if expected.packetType == .codedFrames && cut >= 8 {
+                        XCTAssertFalse(frame.body.isContiguous, "a coded frame keeps its pieces (\(bytes.prefix(2)) cut at \(cut))")
+                    } else if expected.packetType != .codedFrames {
+                        XCTAssertTrue(frame.body.isContiguous, "what the session parses is joined")
+                    }
+                }
+            }
+        }
+    }
+
     func testEnhancedRTMPVideoPacketTypes() throws {
         // hvc1 SequenceStart (key frame), CodedFrames with CTS, CodedFramesX, SequenceEnd, Metadata.
         let cases: [([UInt8], MediaCodec, MediaPacketType, Bool, Int32, Int)] = [

@@ -14,6 +14,8 @@ struct MachineDriver {
         var videoDTS: [Int64] = []
         var audioDTS: [Int64] = []
         var mediaPayloadBytes = 0
+        /// FNV-1a over every media frame's bytes, in order.
+        var mediaChecksum: UInt64 = 0xcbf29ce484222325
         var error: RTMPProtocolError?
         var outbound = ByteBuffer()
     }
@@ -21,6 +23,9 @@ struct MachineDriver {
     var machine: RTMPConnectionStateMachine
     var decision: PublishDecision
     var outcome = Outcome()
+    /// Every media frame, as emitted (kept only when asked).
+    var frames: [MediaFrame] = []
+    var keepFrames = false
 
     init(decision: PublishDecision = .accept, configuration: RTMPConnectionStateMachine.Configuration = .init()) {
         self.machine = RTMPConnectionStateMachine(configuration: configuration)
@@ -52,6 +57,7 @@ struct MachineDriver {
                 outcome.actions.append("authorize(\(request.app),\(request.streamKey))")
                 machine.authorizationDecided(decision)
             case .media(let frame):
+                if keepFrames { frames.append(frame) }
                 if frame.packetType == .codedFrames {
                     if frame.kind == .video {
                         outcome.videoFrames += 1
@@ -64,7 +70,10 @@ struct MachineDriver {
                 } else {
                     outcome.actions.append("media(\(frame.kind.rawValue),\(frame.codec.rawValue),\(frame.packetType.rawValue))")
                 }
-                outcome.mediaPayloadBytes += frame.data.readableBytes
+                outcome.mediaPayloadBytes += frame.byteCount
+                // The bytes themselves, not only their count: however the reads cut the chunks
+                // (and the frames into pieces), every splitting must deliver the same bytes.
+                for byte in frame.data.readableBytesView { outcome.mediaChecksum = (outcome.mediaChecksum ^ UInt64(byte)) &* 0x100000001b3 }
             case .handshakeCompleted(let kind, _):
                 outcome.actions.append("handshake(\(kind.rawValue))")
             case .connected(let info):

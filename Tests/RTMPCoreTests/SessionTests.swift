@@ -170,6 +170,71 @@ final class SessionTests: XCTestCase {
         XCTAssertNil(driver.outcome.error)
     }
 
+    func testAFrameInSeveralChunksReachesTheSessionAsTheChunksSlices() throws {
+        // docs/contract.md §2 "Payloads in chunks": at chunk size 128, a 1,000-byte coded frame
+        // is eight chunks; the session gets them as slices of the read, its header read off the
+        // first. A sequence header in several chunks is joined (the session parses it whole).
+        var s = ClientScript()
+        s.connectAndPublish()
+        let config: [UInt8] = [0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1F, 0xFF, 0xE0, 0x00] + [UInt8](repeating: 0, count: 200)
+        s.video(0, config)
+        let picture = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        s.video(40, [0x17, 1, 0, 0, 0x21] + picture)
+        var driver = MachineDriver()
+        driver.keepFrames = true
+        let read = s.bytes
+        driver.feed(read)
+        XCTAssertNil(driver.outcome.error)
+        XCTAssertEqual(driver.frames.count, 2)
+        let header = try XCTUnwrap(driver.frames.first)
+        XCTAssertEqual(header.packetType, .sequenceHeader)
+        XCTAssertTrue(header.body.isContiguous, "what the session parses is joined")
+        XCTAssertEqual(Array(header.data.readableBytesView), Array(config.dropFirst(5)))
+        let frame = try XCTUnwrap(driver.frames.last)
+        XCTAssertEqual(frame.packetType, .codedFrames)
+        XCTAssertTrue(frame.isKeyframe)
+        XCTAssertEqual(frame.compositionTimeOffset, 0x21)
+        XCTAssertEqual(frame.byteCount, 1000)
+        XCTAssertEqual(frame.body.rest.count, 7, "the chunks after the first, not copied")
+        for piece in [frame.body.head] + frame.body.rest {
+            let inside = piece.withUnsafeReadableBytes { p in read.withVeryUnsafeBytes { b in p.baseAddress! >= b.baseAddress! && p.baseAddress! + p.count <= b.baseAddress! + b.count } }
+            XCTAssertTrue(inside, "a piece is a slice of the read")
+        }
+        XCTAssertEqual(Array(frame.data.readableBytesView), picture)
+        XCTAssertEqual(driver.machine.mediaBytes, UInt64(config.count + 5 + picture.count))
+        // And however the reads cut it, the same frames with the same bytes.
+        XCTAssertEqual(MachineDriver.verifySplits(s.bytes).mediaPayloadBytes, config.count - 5 + picture.count)
+    }
+
+    func testAReadEndingInsideAFrameDoesNotHoldTheReadsBuffer() throws {
+        // The read ends on a chunk boundary inside a 1,000-byte frame: the chunks it brought are
+        // kept as the frame's own bytes (the connection's `compactInbound`), not as slices that
+        // would keep the read's buffer from NIO's receive pool.
+        var s = ClientScript()
+        s.connectAndPublish()
+        var cut = ClientScript(handshake: false)
+        cut.encoder = s.encoder
+        let picture = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 17) }
+        cut.video(0, [0x17, 1, 0, 0, 0] + picture)
+        let firstChunks = 12 + 128 + 129 // the frame's first two chunks
+        var read = s.bytes
+        read.writeImmutableBuffer(cut.bytes.getSlice(at: cut.bytes.readerIndex, length: firstChunks)!)
+        let rest = cut.bytes.getSlice(at: cut.bytes.readerIndex + firstChunks, length: cut.bytes.readableBytes - firstChunks)!
+
+        var driver = MachineDriver()
+        driver.keepFrames = true
+        let before = read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        driver.feed(read)
+        XCTAssertEqual(driver.machine.bufferedInboundBytes, 256, "two chunks of the frame so far")
+        let after = read.withUnsafeMutableReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        XCTAssertEqual(before, after, "nothing but the test holds the read's buffer: writing to it copied nothing")
+        driver.feed(rest)
+        XCTAssertNil(driver.outcome.error)
+        let frame = try XCTUnwrap(driver.frames.last)
+        XCTAssertEqual(Array(frame.data.readableBytesView), picture)
+        XCTAssertTrue(frame.body.isContiguous, "completed in the frame's own buffer")
+    }
+
     func testTimestampWrapThroughTheSession() throws {
         var s = ClientScript()
         s.connectAndPublish()

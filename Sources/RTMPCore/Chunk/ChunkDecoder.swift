@@ -20,8 +20,38 @@ public struct ChunkDecoder {
         var streamID: UInt32 = 0
         /// The header carried a 4-byte extended timestamp; fmt-3 chunks may repeat it.
         var extended = false
-        var partial: ByteBuffer? = nil
+        /// A message in progress (`received > 0`): its first piece, and the chunks after it.
+        /// Chunks are kept as slices of the read that brought them while that read is parsed;
+        /// at the read's end (`ownPartialMessages`) they are joined into `head`, a buffer of the
+        /// message's own, so no read buffer stays held (docs/contract.md §2 "Payloads in chunks").
+        var head: ByteBuffer? = nil
+        var headOwned = false
+        var rest: [ByteBuffer] = []
         var received: Int = 0
+
+        mutating func dropMessage() {
+            head = nil
+            headOwned = false
+            rest = []
+            received = 0
+        }
+
+        /// Joins the pieces into a buffer of the message's own.
+        mutating func ownPieces() {
+            guard let first = head, !headOwned || !rest.isEmpty else { return }
+            head = nil // uniquely referenced below: appending copies nothing else
+            var owned: ByteBuffer
+            if headOwned {
+                owned = first
+            } else {
+                owned = ByteBufferAllocator().buffer(capacity: max(first.readableBytes, min(length, 256 * 1024)))
+                owned.writeImmutableBuffer(first)
+            }
+            for piece in rest { owned.writeImmutableBuffer(piece) }
+            rest.removeAll(keepingCapacity: true)
+            head = owned
+            headOwned = true
+        }
     }
 
     public private(set) var chunkSize: Int = 128
@@ -94,7 +124,7 @@ public struct ChunkDecoder {
         }
         var length = state?.length ?? 0
         var extended = state?.extended ?? false
-        var received = state?.partial == nil ? 0 : (state?.received ?? 0)
+        var received = state?.received ?? 0
         switch fmt {
         case 0, 1:
             guard let ts = uint24(i), let len = uint24(i + 3), buffer.getInteger(at: i + 6, as: UInt8.self) != nil else { return nil }
@@ -146,7 +176,7 @@ public struct ChunkDecoder {
             state = StreamState()
         }
 
-        let startsMessage = state.partial == nil
+        let startsMessage = state.received == 0
         var timestampField: UInt32 = 0
         switch fmt {
         case 0:
@@ -196,11 +226,10 @@ public struct ChunkDecoder {
             // A new header while a message is incomplete: the peer gave up on the old one
             // (an implicit Abort). Drop what we had; the new header starts a fresh message.
             bufferedBytes -= state.received
-            state.partial = nil
-            state.received = 0
+            state.dropMessage()
         }
 
-        if state.partial == nil {
+        if state.received == 0 {
             guard state.length <= limits.maxMessageBytes else {
                 throw RTMPProtocolError(.messageTooLarge, "message of \(state.length) bytes on chunk stream \(csid) exceeds \(limits.maxMessageBytes)")
             }
@@ -210,7 +239,7 @@ public struct ChunkDecoder {
         let chunkPayload = min(chunkSize, remaining)
         guard buffer.readableBytes >= chunkPayload else { return .needMoreBytes }
 
-        if state.partial == nil && state.received == 0 {
+        if state.received == 0 {
             // First chunk of a message: settle its timestamp.
             if fmt == 0 {
                 state.timestamp = timestampField
@@ -230,26 +259,33 @@ public struct ChunkDecoder {
         guard bufferedBytes + chunkPayload <= limits.maxBufferedBytes else {
             throw RTMPProtocolError(.limits, "more than \(limits.maxBufferedBytes) bytes buffered in partial messages")
         }
-        // The working copy and the table share the partial message's storage: move it out of
-        // both before appending, or copy-on-write copies the whole message so far on every
-        // chunk (quadratic; perf showed it as a quarter of ingest CPU).
-        var partial = state.partial ?? ByteBufferAllocator().buffer(capacity: min(state.length, 256 * 1024))
-        state.partial = nil
+        // The working copy and the table share the message's pieces: cleared in the table
+        // before appending, or copy-on-write copies them on every chunk (once quadratic in the
+        // message's size; perf showed it as a quarter of ingest CPU).
         clearPartial(csid)
-        if let slice = buffer.readSlice(length: chunkPayload) {
-            partial.writeImmutableBuffer(slice)
+        let slice = buffer.readSlice(length: chunkPayload) ?? ByteBuffer()
+        if state.head == nil {
+            state.head = slice
+        } else {
+            // Room for every chunk still to come at once: one allocation, not one per doubling.
+            if state.rest.capacity == 0 { state.rest.reserveCapacity((state.length - state.received + chunkSize - 1) / chunkSize) }
+            state.rest.append(slice)
         }
-        state.partial = partial
         state.received += chunkPayload
         bufferedBytes += chunkPayload
 
         if state.received == state.length {
-            let payload = state.partial ?? ByteBuffer()
             bufferedBytes -= state.received
-            state.partial = nil
-            state.received = 0
+            // Begun in an earlier read: its head is its own buffer, sized for it — the rest goes
+            // there too (each byte copied once, as it always was for such a message). Whole in
+            // this read: audio and video stay slices for the outputs to join if they need to;
+            // commands and control are joined now (small, and parsed whole).
+            if state.headOwned { state.ownPieces() }
+            var body = ChunkedPayload(head: state.head ?? ByteBuffer(), rest: state.rest, readableBytes: state.length)
+            if !body.isContiguous && state.typeID != .audio && state.typeID != .video { body = ChunkedPayload(body.joined()) }
+            state.dropMessage()
             setStream(csid, state)
-            return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID, streamID: state.streamID, payload: payload))
+            return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID, streamID: state.streamID, body: body))
         }
         setStream(csid, state)
         return .partial
@@ -270,7 +306,28 @@ public struct ChunkDecoder {
     }
 
     private mutating func clearPartial(_ csid: UInt32) {
-        if Int(csid) < lowStreams.count { lowStreams[Int(csid)]?.partial = nil } else if csid >= 64 { highStreams[csid]?.partial = nil }
+        if Int(csid) < lowStreams.count {
+            lowStreams[Int(csid)]?.head = nil
+            lowStreams[Int(csid)]?.rest = []
+        } else if csid >= 64 {
+            highStreams[csid]?.head = nil
+            highStreams[csid]?.rest = []
+        }
+    }
+
+    /// Called once a read has been parsed as far as it goes: every message still in progress
+    /// copies the chunks it has so far into a buffer of its own. A chunk kept as a slice would
+    /// hold the whole read buffer until its message completes, and NIO's receive pool reuses a
+    /// buffer only when nothing else holds it (docs/contract.md §2 "Read sizes"). A message that
+    /// begins and ends within one read — most frames when reads are large — is never copied.
+    public mutating func ownPartialMessages() {
+        guard bufferedBytes > 0 else { return }
+        for i in lowStreams.indices where lowStreams[i].map({ $0.head != nil && (!$0.headOwned || !$0.rest.isEmpty) }) == true {
+            lowStreams[i]!.ownPieces()
+        }
+        for key in highStreams.keys where highStreams[key].map({ $0.head != nil && (!$0.headOwned || !$0.rest.isEmpty) }) == true {
+            highStreams[key]!.ownPieces()
+        }
     }
 
     private mutating func applyControl(_ message: RTMPMessage) throws(RTMPProtocolError) {
@@ -286,10 +343,9 @@ public struct ChunkDecoder {
             guard let csid = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else {
                 throw RTMPProtocolError(.chunk, "Abort message shorter than 4 bytes")
             }
-            if var state = stream(csid), state.partial != nil {
+            if var state = stream(csid), state.received > 0 {
                 bufferedBytes -= state.received
-                state.partial = nil
-                state.received = 0
+                state.dropMessage()
                 setStream(csid, state)
             }
         default:

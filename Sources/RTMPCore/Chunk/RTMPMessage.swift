@@ -1,21 +1,35 @@
 import NIOCore
 
-/// One reassembled RTMP message. `payload` is a slice of the connection's receive buffer when
-/// the message arrived in one chunk (no copy), or its own buffer when it spanned chunks.
+/// One reassembled RTMP message. Its bytes are slices of the connection's receive buffers, not
+/// copied: one slice when the message came in one chunk; for audio and video, one per chunk
+/// (`body`, joined only where needed: docs/contract.md §2 "Payloads in chunks"); other
+/// messages — commands, data, control — are joined when they complete.
 public struct RTMPMessage: Sendable, Equatable {
     public var chunkStreamID: UInt32
     /// The 32-bit RTMP timestamp (ms); wraps after ~49.7 days. See `TimestampTimeline`.
     public var timestamp: UInt32
     public var typeID: MessageTypeID
     public var streamID: UInt32
-    public var payload: ByteBuffer
+    /// The payload as the chunks brought it.
+    public var body: ChunkedPayload
+
+    /// The payload in one buffer (a copy when `body` is in several pieces: media code that can
+    /// work on the pieces reads `body`).
+    public var payload: ByteBuffer {
+        get { body.joined() }
+        set { body = ChunkedPayload(newValue) }
+    }
 
     public init(chunkStreamID: UInt32, timestamp: UInt32, typeID: MessageTypeID, streamID: UInt32, payload: ByteBuffer) {
+        self.init(chunkStreamID: chunkStreamID, timestamp: timestamp, typeID: typeID, streamID: streamID, body: ChunkedPayload(payload))
+    }
+
+    public init(chunkStreamID: UInt32, timestamp: UInt32, typeID: MessageTypeID, streamID: UInt32, body: ChunkedPayload) {
         self.chunkStreamID = chunkStreamID
         self.timestamp = timestamp
         self.typeID = typeID
         self.streamID = streamID
-        self.payload = payload
+        self.body = body
     }
 }
 

@@ -24,6 +24,29 @@ public enum FLVTagParser {
         return try parseVideoMessage(payload, timestamp: timestamp).first
     }
 
+    /// A message `mayHoldSeveralFrames` says holds at most one frame, as its chunks brought it.
+    /// A coded frame keeps the pieces after its header (its bytes are not copied here: the
+    /// outputs join them if they need them contiguous, and a channel without outputs never
+    /// does — docs/contract.md §2 "Payloads in chunks"). Anything else the session reads
+    /// (sequence headers, metadata), and a first piece too short to hold the whole tag
+    /// header, is parsed joined.
+    public static func parseFrame(_ body: ChunkedPayload, video: Bool, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
+        // The longest single-frame tag header: E-RTMP video, 1 + FourCC 4 + composition time 3.
+        guard !body.isContiguous, body.head.readableBytes >= 8 else {
+            let payload = body.joined()
+            return video ? try parseSingleVideo(payload, timestamp: timestamp) : try parseSingleAudio(payload, timestamp: timestamp)
+        }
+        guard var frame = video ? try parseSingleVideo(body.head, timestamp: timestamp) : try parseSingleAudio(body.head, timestamp: timestamp) else {
+            return nil
+        }
+        guard frame.packetType == .codedFrames else {
+            let payload = body.joined()
+            return video ? try parseSingleVideo(payload, timestamp: timestamp) : try parseSingleAudio(payload, timestamp: timestamp)
+        }
+        frame.body = body.replacingHead(with: frame.body.head)
+        return frame
+    }
+
     /// A message `mayHoldSeveralFrames` says holds at most one frame.
     private static func parseSingleVideo(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
         var p = payload
@@ -207,13 +230,16 @@ public enum FLVTagParser {
     /// Parses an audio message whose body holds one track (the first, for a multitrack one;
     /// ingest uses `parseAudioMessage`).
     public static func parseAudio(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
-        if !mayHoldSeveralFrames(payload, video: false) {
-            var p = payload
-            guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty audio tag") }
-            if b0 >> 4 == 9 { return try parseExAudio(b0, &p, timestamp: timestamp).last }
-            return try parseClassicAudio(b0, &p, timestamp: timestamp)
-        }
+        if !mayHoldSeveralFrames(payload, video: false) { return try parseSingleAudio(payload, timestamp: timestamp) }
         return try parseAudioMessage(payload, timestamp: timestamp).first
+    }
+
+    /// A message `mayHoldSeveralFrames` says holds at most one frame.
+    private static func parseSingleAudio(_ payload: ByteBuffer, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
+        var p = payload
+        guard let b0 = p.readInteger(as: UInt8.self) else { throw Malformed(description: "empty audio tag") }
+        if b0 >> 4 == 9 { return try parseExAudio(b0, &p, timestamp: timestamp).last }
+        return try parseClassicAudio(b0, &p, timestamp: timestamp)
     }
 
     /// Parses a whole audio message: legacy FLV, or an E-RTMP `ExAudioTagHeader` (FourCC,

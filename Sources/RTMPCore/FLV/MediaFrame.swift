@@ -32,7 +32,17 @@ public struct MediaFrame: Sendable, Equatable {
     public var dts: Int64
     /// pts − dts in milliseconds (FLV CompositionTime, signed 24-bit).
     public var compositionTimeOffset: Int32
-    public var data: ByteBuffer
+    /// The frame's bytes as the chunks brought them (several pieces only for a coded frame
+    /// larger than a chunk: docs/contract.md §2 "Payloads in chunks").
+    public var body: ChunkedPayload
+    /// The frame's bytes in one buffer — a copy when `body` is in pieces; code on the path of
+    /// every frame reads `body` (or `byteCount`) instead.
+    public var data: ByteBuffer {
+        get { body.joined() }
+        set { body = ChunkedPayload(newValue) }
+    }
+    /// The frame's size in bytes, without joining anything.
+    public var byteCount: Int { body.readableBytes }
     /// Legacy FLV audio header fields (rate/channels) for codecs without a config record.
     public var legacyAudio: FLVAudioHeader?
     /// The E-RTMP track (`trackId`; 0 for a single-track message, the default track).
@@ -51,7 +61,7 @@ public struct MediaFrame: Sendable, Equatable {
         self.isKeyframe = isKeyframe
         self.dts = dts
         self.compositionTimeOffset = compositionTimeOffset
-        self.data = data
+        self.body = ChunkedPayload(data)
         self.legacyAudio = legacyAudio
     }
 }

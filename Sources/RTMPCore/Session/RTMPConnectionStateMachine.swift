@@ -261,6 +261,7 @@ public struct RTMPConnectionStateMachine {
     static let noBytes = ByteBuffer()
 
     private mutating func compactInbound() {
+        decoder.ownPartialMessages()
         if inbound.readableBytes == 0 {
             inbound = Self.noBytes
         } else if inbound.readableBytes * 2 <= inbound.storageCapacity {
@@ -329,16 +330,17 @@ public struct RTMPConnectionStateMachine {
             return
         }
         let video = message.typeID == .video
-        let (payload, timestamp) = (message.payload, message.timestamp)
+        let (body, timestamp) = (message.body, message.timestamp)
         do {
-            // One frame per message (every classic publish): parsed without an array.
-            if !FLVTagParser.mayHoldSeveralFrames(payload, video: video) {
-                guard let frame = video ? try FLVTagParser.parseVideo(payload, timestamp: timestamp)
-                                        : try FLVTagParser.parseAudio(payload, timestamp: timestamp) else { return }
-                mediaBytes &+= UInt64(payload.readableBytes)
+            // One frame per message (every classic publish): parsed without an array, and a
+            // frame in several chunks keeps them (docs/contract.md §2 "Payloads in chunks").
+            if !FLVTagParser.mayHoldSeveralFrames(body.head, video: video) {
+                guard let frame = try FLVTagParser.parseFrame(body, video: video, timestamp: timestamp) else { return }
+                mediaBytes &+= UInt64(body.readableBytes)
                 measureAndEmit(frame, timestamp: timestamp)
                 return
             }
+            let payload = body.joined()
             let parsed = video ? try FLVTagParser.parseVideoMessage(payload, timestamp: timestamp)
                                : try FLVTagParser.parseAudioMessage(payload, timestamp: timestamp)
             guard !parsed.isEmpty else { return }
