@@ -66,6 +66,7 @@ final class ChunkCodecTests: XCTestCase {
         let out = try decodeAllSplits(bytes)
         XCTAssertEqual(Array(out.dropFirst()), input)
         XCTAssertEqual(out.first?.typeID, .setChunkSize)
+        XCTAssertTrue(out[1].body.isContiguous, "one-byte chunks are copied as they come, not kept as 257 slices")
     }
 
     func testChunkSize16MiBCarriesALargeMessageInOneChunk() throws {

@@ -55,6 +55,8 @@ public struct ChunkDecoder {
     }
 
     public private(set) var chunkSize: Int = 128
+    /// Below this chunk size a multi-chunk message is copied chunk by chunk, not sliced.
+    static let smallestSlicedChunk = 128
     public let limits: RTMPLimits
     /// Chunk streams 2–63 — the one-byte basic header, where every encoder sends its media and
     /// commands — by index; higher ids in a dictionary. A hash and a dictionary probe per chunk
@@ -267,10 +269,15 @@ public struct ChunkDecoder {
         if state.head == nil {
             state.head = slice
         } else {
-            // Room for every chunk still to come at once: one allocation, not one per doubling.
-            if state.rest.capacity == 0 { state.rest.reserveCapacity((state.length - state.received + chunkSize - 1) / chunkSize) }
+            // Room for the chunks still to come at once (up to 256): one allocation, not one per
+            // doubling.
+            if state.rest.capacity == 0 { state.rest.reserveCapacity(min(256, (state.length - state.received + chunkSize - 1) / chunkSize)) }
             state.rest.append(slice)
         }
+        // Chunks smaller than the protocol's default (only odd or hostile peers set them) are
+        // copied as they come: a slice's bookkeeping per few bytes would cost more than the copy
+        // and multiply the memory a read's partial messages hold.
+        if chunkSize < Self.smallestSlicedChunk { state.ownPieces() }
         state.received += chunkPayload
         bufferedBytes += chunkPayload
 

@@ -31,8 +31,11 @@ public enum FLVTagParser {
     /// (sequence headers, metadata), and a first piece too short to hold the whole tag
     /// header, is parsed joined.
     public static func parseFrame(_ body: ChunkedPayload, video: Bool, timestamp: UInt32) throws(Malformed) -> MediaFrame? {
+        if body.isContiguous {
+            return video ? try parseSingleVideo(body.head, timestamp: timestamp) : try parseSingleAudio(body.head, timestamp: timestamp)
+        }
         // The longest single-frame tag header: E-RTMP video, 1 + FourCC 4 + composition time 3.
-        guard !body.isContiguous, body.head.readableBytes >= 8 else {
+        guard body.head.readableBytes >= 8 else {
             let payload = body.joined()
             return video ? try parseSingleVideo(payload, timestamp: timestamp) : try parseSingleAudio(payload, timestamp: timestamp)
         }
