@@ -69,7 +69,19 @@ public struct StreamHealthMonitor: Sendable {
     }
 
     public let rules: HealthRules
-    private var samples: [(at: Date, sample: HealthSample)] = []
+    /// What judging needs of the last minute's samples: when each was taken and its counters.
+    /// A whole sample is kept only for the latest — a minute of whole samples was 5 KB per
+    /// publisher, the largest thing a session kept after its read buffers (BENCHMARKS.md
+    /// "Memory per publisher"). All of one connection: a new connection starts it again.
+    private var history: [Counters] = []
+    private var latest: HealthSample?
+
+    struct Counters: Sendable {
+        var at: Date
+        var videoFrames: Int
+        var videoBytes: UInt64
+        var audioBytes: UInt64
+    }
     private var keyframeIntervals: [Double] = []
     private var lastTick: Date?
     public private(set) var state: HealthState = .healthy
@@ -98,22 +110,24 @@ public struct StreamHealthMonitor: Sendable {
     /// sample, and windows start again with the next connection.
     public mutating func pause() {
         lastTick = nil
-        samples.removeAll()
+        history.removeAll()
+        latest = nil
         pointStart = nil
     }
 
     /// Judges one sample taken at `now`.
     public mutating func observe(_ sample: HealthSample, now: Date) -> Output {
         if connection != sample.connection {
-            samples.removeAll()
+            history.removeAll()
+            latest = nil
             pointStart = nil
             connectionSeconds = HealthSeconds()
             connection = sample.connection
         }
-        if let previous = samples.last, sample.keyframes > previous.sample.keyframes, let interval = sample.lastKeyframeIntervalSec {
+        if let previous = latest, sample.keyframes > previous.keyframes, let interval = sample.lastKeyframeIntervalSec {
             keyframeIntervals.append(interval)
             if keyframeIntervals.count > Self.maxIntervals { keyframeIntervals.removeFirst(keyframeIntervals.count - Self.maxIntervals) }
-        } else if samples.isEmpty, sample.keyframes > 1, let interval = sample.lastKeyframeIntervalSec {
+        } else if latest == nil, sample.keyframes > 1, let interval = sample.lastKeyframeIntervalSec {
             keyframeIntervals.append(interval)
         }
         // Time since the last sample counts for the state it was in.
@@ -123,8 +137,9 @@ public struct StreamHealthMonitor: Sendable {
             connectionSeconds.add(elapsed, to: state)
         }
         lastTick = now
-        samples.append((now, sample))
-        while let first = samples.first, now.timeIntervalSince(first.at) > 61 { samples.removeFirst() }
+        latest = sample
+        history.append(Counters(at: now, videoFrames: sample.videoFrames, videoBytes: sample.videoBytes, audioBytes: sample.audioBytes))
+        while let first = history.first, now.timeIntervalSince(first.at) > 61 { history.removeFirst() }
 
         let (judged, why) = judge(sample, now: now)
         if judged != state {
@@ -146,7 +161,6 @@ public struct StreamHealthMonitor: Sendable {
 
     /// `health` of `/stats`.
     public func current(droppedPackets: Int) -> ChannelHealth {
-        let latest = samples.last?.sample
         return ChannelHealth(state: state, reasons: reasons, since: since, receivedFps: figures?.receivedFps, streamFps: latest?.streamFps,
                        videoKbps: figures?.videoKbps, audioKbps: figures?.audioKbps,
                        keyframeIntervalSec: max(latest?.lastKeyframeIntervalSec ?? 0, latest?.sinceKeyframeSec ?? 0) > 0
@@ -163,8 +177,8 @@ public struct StreamHealthMonitor: Sendable {
     }
 
     /// The sample of this connection closest to `seconds` before `now` and at least that old.
-    private func sample(atLeast seconds: Double, before now: Date) -> (at: Date, sample: HealthSample)? {
-        samples.last { now.timeIntervalSince($0.at) >= seconds - 0.25 }
+    private func sample(atLeast seconds: Double, before now: Date) -> Counters? {
+        history.last { now.timeIntervalSince($0.at) >= seconds - 0.25 }
     }
 
     private static func kbps(_ bytes: UInt64, _ older: UInt64, over seconds: Double) -> Double {
@@ -180,15 +194,15 @@ public struct StreamHealthMonitor: Sendable {
         var audioKbps: Double?
         if let window {
             let span = now.timeIntervalSince(window.at)
-            receivedFps = Double(s.videoFrames - window.sample.videoFrames) / span
-            videoKbps = Self.kbps(s.videoBytes, window.sample.videoBytes, over: span)
-            audioKbps = Self.kbps(s.audioBytes, window.sample.audioBytes, over: span)
+            receivedFps = Double(s.videoFrames - window.videoFrames) / span
+            videoKbps = Self.kbps(s.videoBytes, window.videoBytes, over: span)
+            audioKbps = Self.kbps(s.audioBytes, window.audioBytes, over: span)
         }
         figures = (receivedFps, videoKbps, audioKbps)
         let hasVideo = s.videoFrames > 0
         if hasVideo, rules.starvingNoVideoSec > 0, let idle = s.videoIdleSec, idle >= rules.starvingNoVideoSec {
             starving.append("no video for \(Self.one(idle)) s")
-        } else if hasVideo, let received = receivedFps, let own = s.streamFps, own > 0, window?.sample.videoFrames ?? 0 > 0 {
+        } else if hasVideo, let received = receivedFps, let own = s.streamFps, own > 0, window?.videoFrames ?? 0 > 0 {
             let label = "fps \(Self.whole(received)) of \(Self.whole(own))"
             if rules.starvingFpsRatio > 0, received < own * rules.starvingFpsRatio {
                 starving.append(label)
@@ -203,9 +217,8 @@ public struct StreamHealthMonitor: Sendable {
             let overMedian = rules.keyframeMedianFactor > 0 && keyframeIntervals.count >= 3 && (median.map { interval > $0 * rules.keyframeMedianFactor + 0.05 } ?? false)
             if overMax || overMedian { degraded.append("keyframe interval \(Self.one(interval)) s") }
         }
-        if rules.bitrateDropRatio > 0, let short = videoKbps, let minute = samples.first, now.timeIntervalSince(minute.at) >= 30,
-           minute.sample.connection == s.connection {
-            let average = Self.kbps(s.videoBytes, minute.sample.videoBytes, over: now.timeIntervalSince(minute.at))
+        if rules.bitrateDropRatio > 0, let short = videoKbps, let minute = history.first, now.timeIntervalSince(minute.at) >= 30 {
+            let average = Self.kbps(s.videoBytes, minute.videoBytes, over: now.timeIntervalSince(minute.at))
             if average > 0, short < average * rules.bitrateDropRatio {
                 degraded.append("video bit rate \(Self.whole(short)) kbit/s, under half its 1-minute average \(Self.whole(average))")
             }

@@ -189,8 +189,11 @@ public struct TrackStatsTracker: Sendable {
     private var buckets = [UInt64](repeating: 0, count: 11)
     private var bucketSecond: Int64 = -1
     var frames = 0
-    /// The last 120 decode times, as a ring (no shifting per frame).
-    private var recentDTS = [Int64](repeating: 0, count: 120)
+    /// The last 120 decode times of a video track, as a ring (no shifting per frame): its frame
+    /// rate. Made at the track's first video frame — an audio track has no frame rate to show
+    /// and keeps none (a kilobyte per publisher: BENCHMARKS.md "Memory per publisher").
+    private var recentDTS: [Int64] = []
+    static let recentFrames = 120
     private var recentNext = 0
     private var recentCount = 0
     private(set) var recentKeyframes: [Int64] = []
@@ -210,10 +213,12 @@ public struct TrackStatsTracker: Sendable {
         if frame.packetType == .sequenceHeader || frame.packetType == .codedFrames { codec = frame.codec }
         guard frame.packetType == .codedFrames else { return }
         frames += 1
+        guard frame.kind == .video else { return }
+        if recentDTS.isEmpty { recentDTS = [Int64](repeating: 0, count: Self.recentFrames) }
         recentDTS[recentNext] = frame.dts
         recentNext = (recentNext + 1) % recentDTS.count
         recentCount = min(recentCount + 1, recentDTS.count)
-        if frame.kind == .video && frame.isKeyframe {
+        if frame.isKeyframe {
             recentKeyframes.append(frame.dts)
             if recentKeyframes.count > 8 { recentKeyframes.removeFirst() }
         }

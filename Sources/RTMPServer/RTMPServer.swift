@@ -96,6 +96,9 @@ public final class RTMPServer: Service, Sendable {
                 // failed as an unprivileged user) and which never turned Nagle off.
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
+                // Reads start under the read-size floor, not NIO's 64 KiB ceiling; a fast stream's
+                // ceiling is raised once its rate is measured (`ReadSizePolicy`).
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: ReadSizePolicy.floor))
                 .childChannelInitializer { channel in
                     let id = counter.withLockedValue { $0 += 1; return $0 }
                     let key = ObjectIdentifier(channel)

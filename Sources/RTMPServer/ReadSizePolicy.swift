@@ -2,7 +2,7 @@ import NIOCore
 
 /// How large one read from a publisher's socket may grow (docs/contract.md §2 "Read sizes"),
 /// from the rate the connection brings bytes: about a tenth of a second of its stream per read,
-/// between 64 KiB (NIO's default ceiling, enough for any real-time stream) and 1 MiB.
+/// between 16 KiB (a real-time stream of up to ~1.3 Mbit/s) and 1 MiB.
 ///
 /// Why: per byte, flat-out ingest is dominated by the kernel, not by us — each read's copy and
 /// the window update (an ACK through the loopback or the NIC) it triggers. A 64 KiB ceiling
@@ -10,13 +10,17 @@ import NIOCore
 /// CPU s per GiB instead of 0.54–0.57 (BENCHMARKS.md "Read sizes"). One ceiling for all would
 /// cost memory instead: NIO's receive pool keeps a connection's buffers at the largest size
 /// they grew to, so a slow stream that fell behind once would hold 1 MiB buffers for good. The
-/// ceiling therefore follows each connection's measured rate, and a slow stream keeps NIO's.
+/// ceiling therefore follows each connection's measured rate. The floor is below NIO's default
+/// 64 KiB for the same reason: a 600 kbit/s publisher brings 7.5 KB per merged read (100 ms),
+/// but one that fell behind during a ramp filled 64 KiB reads and kept them — in a heaptrack of
+/// 1,000 such publishers, receive buffers were 30 of the 70 MB in use (BENCHMARKS.md "Memory
+/// per publisher").
 ///
 /// A pure machine: the handler feeds it the bytes of each read batch and the event loop's
 /// time, and applies the ceiling it returns.
 public struct ReadSizePolicy: Sendable {
     /// The smallest and largest ceilings; powers of two.
-    public static let floor = 64 * 1024
+    public static let floor = 16 * 1024
     public static let cap = 1024 * 1024
     /// How much of the stream one read may take.
     public static let span: TimeAmount = .milliseconds(100)

@@ -112,9 +112,13 @@ public struct RTMPConnectionStateMachine {
     /// The bytes to write to the peer (after a `.send` action).
     public mutating func takeOutbound() -> ByteBuffer {
         let out = outbound
-        outbound.clear()
-        // Do not keep a large buffer alive once it has been handed out.
-        if outbound.capacity > 64 * 1024 { outbound = ByteBufferAllocator().buffer(capacity: 0) }
+        // Let go of it rather than `clear()` it: the socket write still holds `out`, so clearing
+        // allocated a fresh buffer of the same capacity (4 KiB and more after the handshake) that
+        // every connection then kept, empty, for its whole session — 4 KiB per publisher in a
+        // heaptrack of 1,000 (BENCHMARKS.md "Memory per publisher"). After the publish starts
+        // the machine writes rarely (an acknowledgement per window, a ping answer): the next
+        // write allocates what it needs.
+        outbound = Self.noBytes
         return out
     }
 
