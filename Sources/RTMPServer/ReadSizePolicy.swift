@@ -2,7 +2,7 @@ import NIOCore
 
 /// How large one read from a publisher's socket may grow (docs/contract.md §2 "Read sizes"),
 /// from the rate the connection brings bytes: about a tenth of a second of its stream per read,
-/// between 16 KiB (a real-time stream of up to ~1.3 Mbit/s) and 1 MiB.
+/// between 8 KiB (a real-time stream of up to ~650 kbit/s) and 1 MiB.
 ///
 /// Why: per byte, flat-out ingest is dominated by the kernel, not by us — each read's copy and
 /// the window update (an ACK through the loopback or the NIC) it triggers. A 64 KiB ceiling
@@ -14,13 +14,16 @@ import NIOCore
 /// 64 KiB for the same reason: a 600 kbit/s publisher brings 7.5 KB per merged read (100 ms),
 /// but one that fell behind during a ramp filled 64 KiB reads and kept them — in a heaptrack of
 /// 1,000 such publishers, receive buffers were 30 of the 70 MB in use (BENCHMARKS.md "Memory
-/// per publisher").
+/// per publisher"). And since lowering the ceiling cannot shrink a buffer the pool already has,
+/// a raise needs two windows in a row that ask for it: a real-time stream catching up after a
+/// stall brings twice its rate for a second, and would otherwise keep the larger buffers for
+/// the rest of its session. A flat-out stream reads at the floor for two seconds more.
 ///
 /// A pure machine: the handler feeds it the bytes of each read batch and the event loop's
 /// time, and applies the ceiling it returns.
 public struct ReadSizePolicy: Sendable {
     /// The smallest and largest ceilings; powers of two.
-    public static let floor = 16 * 1024
+    public static let floor = 8 * 1024
     public static let cap = 1024 * 1024
     /// How much of the stream one read may take.
     public static let span: TimeAmount = .milliseconds(100)
@@ -31,12 +34,14 @@ public struct ReadSizePolicy: Sendable {
     public private(set) var ceiling = Self.floor
     private var windowStart: NIODeadline?
     private var windowBytes = 0
+    /// What the last window asked for, when it was more than the ceiling.
+    private var askedBefore: Int?
 
     public init() {}
 
-    /// Records `bytes` read at `now`; returns the new ceiling when it should change. Raised as
-    /// soon as a window's rate needs more; lowered only when the rate needs a quarter of it or
-    /// less, so a rate near a boundary does not flip it every second.
+    /// Records `bytes` read at `now`; returns the new ceiling when it should change. Raised when
+    /// two windows in a row need more (to the smaller of the two); lowered only when the rate
+    /// needs a quarter of it or less, so a rate near a boundary does not flip it every second.
     public mutating func record(bytes: Int, at now: NIODeadline) -> Int? {
         guard let start = windowStart else {
             windowStart = now
@@ -50,7 +55,17 @@ public struct ReadSizePolicy: Sendable {
         windowStart = now
         windowBytes = 0
         let wanted = Self.ceiling(for: perSpan)
-        if wanted > ceiling || Double(ceiling) >= 4 * max(perSpan, 1) && wanted < ceiling {
+        if wanted > ceiling {
+            guard let before = askedBefore else {
+                askedBefore = wanted
+                return nil
+            }
+            askedBefore = nil
+            ceiling = min(before, wanted)
+            return ceiling
+        }
+        askedBefore = nil
+        if Double(ceiling) >= 4 * max(perSpan, 1) && wanted < ceiling {
             ceiling = wanted
             return wanted
         }

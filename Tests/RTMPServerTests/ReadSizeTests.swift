@@ -6,14 +6,16 @@ import XCTest
 @testable import RTMPServer
 
 /// Read sizes (docs/contract.md §2): the ceiling of one read follows the connection's rate — a
-/// tenth of a second of its stream, 16 KiB to 1 MiB — raised at once, lowered only at a quarter.
+/// tenth of a second of its stream, 8 KiB to 1 MiB — raised after two windows that ask for it,
+/// lowered only at a quarter.
 final class ReadSizePolicyTests: XCTestCase {
     let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
     func testTheCeilingIsATenthOfASecondOfTheStreamRoundedUpWithinItsBounds() {
-        XCTAssertEqual(ReadSizePolicy.ceiling(for: 0), 16 * 1024)
-        XCTAssertEqual(ReadSizePolicy.ceiling(for: 7_500), 16 * 1024, "600 kbit/s: the floor")
-        XCTAssertEqual(ReadSizePolicy.ceiling(for: 16_384), 16 * 1024)
+        XCTAssertEqual(ReadSizePolicy.ceiling(for: 0), 8 * 1024)
+        XCTAssertEqual(ReadSizePolicy.ceiling(for: 7_500), 8 * 1024, "600 kbit/s: the floor")
+        XCTAssertEqual(ReadSizePolicy.ceiling(for: 8_192), 8 * 1024)
+        XCTAssertEqual(ReadSizePolicy.ceiling(for: 8_193), 16 * 1024)
         XCTAssertEqual(ReadSizePolicy.ceiling(for: 16_385), 32 * 1024)
         XCTAssertEqual(ReadSizePolicy.ceiling(for: 62_500), 64 * 1024, "5 Mbit/s")
         XCTAssertEqual(ReadSizePolicy.ceiling(for: 65_536), 64 * 1024)
@@ -27,16 +29,20 @@ final class ReadSizePolicyTests: XCTestCase {
         var policy = ReadSizePolicy()
         XCTAssertNil(policy.record(bytes: 50_000_000, at: t0))
         XCTAssertNil(policy.record(bytes: 50_000_000, at: t0 + .milliseconds(999)), "under a second: no rate yet")
-        XCTAssertEqual(policy.ceiling, 16 * 1024)
-        XCTAssertEqual(policy.record(bytes: 0, at: t0 + .seconds(1)), 1024 * 1024, "100 MB in a second")
-        XCTAssertEqual(policy.ceiling, 1024 * 1024)
+        XCTAssertEqual(policy.ceiling, 8 * 1024)
+        XCTAssertNil(policy.record(bytes: 0, at: t0 + .seconds(1)), "100 MB in a second, once: not yet")
+        XCTAssertEqual(policy.ceiling, 8 * 1024)
+        XCTAssertEqual(policy.record(bytes: 4_000_000, at: t0 + .seconds(2)), 512 * 1024, "a second window asks for more: the smaller of the two")
+        XCTAssertEqual(policy.ceiling, 512 * 1024)
     }
 
     func testRaisedAtOnceLoweredOnlyWhenAQuarterWouldDo() {
         var policy = ReadSizePolicy()
         var now = t0
         _ = policy.record(bytes: 0, at: now)
-        // 2 MB/s: 200 KB a tenth of a second → 256 KiB.
+        // 2 MB/s: 200 KB a tenth of a second → 256 KiB, once two seconds in a row ask for it.
+        now = now + .seconds(1)
+        XCTAssertNil(policy.record(bytes: 2_000_000, at: now))
         now = now + .seconds(1)
         XCTAssertEqual(policy.record(bytes: 2_000_000, at: now), 256 * 1024)
         // 1.2 MB/s would be 128 KiB, but that is more than a quarter of 256 KiB: kept.
@@ -45,15 +51,30 @@ final class ReadSizePolicyTests: XCTestCase {
         XCTAssertEqual(policy.ceiling, 256 * 1024)
         // 600 kbit/s (75 KB/s): 7.5 KB a tenth → back to the floor.
         now = now + .seconds(1)
-        XCTAssertEqual(policy.record(bytes: 75_000, at: now), 16 * 1024)
+        XCTAssertEqual(policy.record(bytes: 75_000, at: now), 8 * 1024)
         // At the floor nothing lower is returned, however slow.
         now = now + .seconds(1)
         XCTAssertNil(policy.record(bytes: 0, at: now))
         // The rate is bytes over the window's real length: 1.5 MB over 3 s is 500 KB/s → 64 KiB
-        // (over one second it would have been 256 KiB).
+        // (over one second it would have been 256 KiB), twice.
+        now = now + .seconds(3)
+        XCTAssertNil(policy.record(bytes: 1_500_000, at: now))
         now = now + .seconds(3)
         XCTAssertEqual(policy.record(bytes: 1_500_000, at: now), 64 * 1024)
         XCTAssertEqual(policy.ceiling, 64 * 1024)
+    }
+
+    func testACatchUpAfterAStallDoesNotRaiseTheCeiling() {
+        // A 600 kbit/s stream stalls for a second, then brings two seconds' worth in one: one
+        // window asks for 16 KiB, the next is back to its rate — the floor stays.
+        var policy = ReadSizePolicy()
+        var now = t0
+        _ = policy.record(bytes: 0, at: now)
+        for bytes in [75_000, 0, 150_000, 75_000, 75_000, 0, 150_000, 75_000] {
+            now = now + .seconds(1)
+            XCTAssertNil(policy.record(bytes: bytes, at: now))
+        }
+        XCTAssertEqual(policy.ceiling, 8 * 1024)
     }
 }
 
@@ -94,7 +115,7 @@ final class ReadSizeTests: XCTestCase {
         }
         XCTAssertTrue(paced.isRunning && fast.isRunning, "both publishers still streaming")
         XCTAssertEqual(ceilings.count, 2, "two connections")
-        XCTAssertEqual(ceilings.min(), ReadSizePolicy.floor, "the paced stream (~60 KB/s) keeps the 16 KiB floor: \(ceilings)")
+        XCTAssertEqual(ceilings.min(), ReadSizePolicy.floor, "the paced stream (~60 KB/s) keeps the 8 KiB floor: \(ceilings)")
         XCTAssertGreaterThan(ceilings.max() ?? 0, ReadSizePolicy.floor, "the fast stream reads more at once: \(ceilings)")
     }
 }
