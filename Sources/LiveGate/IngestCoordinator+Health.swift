@@ -11,7 +11,18 @@ import RTMPServer
 extension IngestCoordinator {
     struct HealthEntry {
         var sessionId: String
-        var monitor: StreamHealthMonitor
+        /// Out of line: `health` holds one per live channel (`OutOfLine`).
+        private var boxed: OutOfLine<StreamHealthMonitor>
+
+        init(sessionId: String, monitor: StreamHealthMonitor) {
+            self.sessionId = sessionId
+            boxed = OutOfLine(monitor)
+        }
+
+        var monitor: StreamHealthMonitor {
+            get { boxed.value }
+            _modify { yield &boxed.value }
+        }
     }
 
     public func setHealth(rules: HealthRules, historyChannels: Int) {

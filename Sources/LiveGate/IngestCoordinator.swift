@@ -24,9 +24,30 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// What the coordinator keeps per channel: its machine, the owner's limits, and the
     /// session's bookkeeping (IngestCore's `SessionBook`).
     struct Tracked {
-        var machine: ChannelLifecycle
-        var limits: UserLimits
-        var book = SessionBook()
+        private struct Fields {
+            var machine: ChannelLifecycle
+            var limits: UserLimits
+            var book: SessionBook
+        }
+        /// Out of line: `channels` holds one per live channel (`OutOfLine`).
+        private var fields: OutOfLine<Fields>
+
+        init(machine: ChannelLifecycle, limits: UserLimits, book: SessionBook = SessionBook()) {
+            fields = OutOfLine(Fields(machine: machine, limits: limits, book: book))
+        }
+
+        var machine: ChannelLifecycle {
+            get { fields.value.machine }
+            _modify { yield &fields.value.machine }
+        }
+        var limits: UserLimits {
+            get { fields.value.limits }
+            _modify { yield &fields.value.limits }
+        }
+        var book: SessionBook {
+            get { fields.value.book }
+            _modify { yield &fields.value.book }
+        }
     }
 
     enum Command: Sendable {

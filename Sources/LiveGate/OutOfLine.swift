@@ -1,0 +1,24 @@
+/// A value kept on the heap with value semantics (copied when written while shared).
+///
+/// Why: the coordinator keeps large per-channel values in dictionaries, and a dictionary's
+/// storage holds every slot at the value's full size — with room for a third more entries
+/// than it has. At 2,000 live channels that was two to three kilobytes per publisher for the
+/// slots alone (BENCHMARKS.md "Memory per publisher"); boxed, a slot is one pointer.
+struct OutOfLine<Value> {
+    private final class Storage {
+        var value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    private var storage: Storage
+
+    init(_ value: Value) { storage = Storage(value) }
+
+    var value: Value {
+        get { storage.value }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.value) }
+            yield &storage.value
+        }
+    }
+}
