@@ -43,7 +43,7 @@ echo "resident: $base KiB before, $now KiB with $publishers publishers: $(( (now
 kill -9 "$gw"
 wait "$load" || true
 sleep 3
-heaptrack_print -f "$out"/heaptrack.*.zst --print-leaks 1 --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+heaptrack_print -f "$out/heaptrack.zst" --print-leaks 1 --print-peaks 0 --print-allocators 0 --print-temporary 0 \
   --print-histogram "" -n 60 --merge-backtraces 0 2>/dev/null | swift demangle --simplified >"$out/leaks.txt"
 grep -E "total memory leaked|peak heap" "$out/leaks.txt"
 python3 - "$out/leaks.txt" <<'EOF'

@@ -17,9 +17,11 @@ extension IngestCoordinator {
     /// go in the same write, so a write the store refused is tried again (every feed and tick
     /// calls this) rather than lost; one write at a time, in the machine's order.
     func syncLease(_ channelId: String) async {
-        guard let tracked = channels[channelId], let record = tracked.book.record,
-              let want = channels[channelId]?.book.leaseWriteNeeded(for: tracked.machine.phase) else { return }
-        let window = tracked.machine.reconnectWindow
+        // Read before the mutation below, not through a copy held across it: a copy would make
+        // the channel's out-of-line bookkeeping shared, and the mutation copy it (`OutOfLine`).
+        guard let record = channels[channelId]?.book.record, let phase = channels[channelId]?.machine.phase else { return }
+        let window = channels[channelId]?.machine.reconnectWindow
+        guard let want = channels[channelId]?.book.leaseWriteNeeded(for: phase) else { return }
         var still = true, ok = false
         do {
             still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,

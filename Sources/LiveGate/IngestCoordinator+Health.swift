@@ -40,7 +40,9 @@ extension IngestCoordinator {
                 health[id] = nil
                 continue
             }
-            var entry = health[id].flatMap { $0.sessionId == record.id ? $0 : nil }
+            // Taken out while it is updated: a copy left in `health` would make the out-of-line
+            // monitor shared, and the update copy it (`OutOfLine`).
+            var entry = health.removeValue(forKey: id).flatMap { $0.sessionId == record.id ? $0 : nil }
                 ?? HealthEntry(sessionId: record.id, monitor: StreamHealthMonitor(rules: healthRules, now: now))
             guard let ingest = current(tracked) else {
                 entry.monitor.pause()
