@@ -23,11 +23,31 @@ StrictInputTests).
 A live channel's thumbnail is 503 with Retry-After until its first keyframe is held (the first
 ask starts holding them): `filter_failure` drops that one "server error" report, and only with
 the header; ThumbnailTests checks the answer.
+
+`ast.parse` is serialized. Hypothesis describes each filtered strategy by parsing its lambda's
+source, and with `--workers 2` two threads may parse at once; CPython 3.11 keeps the AST
+constructor's recursion counter per interpreter, not per thread, so a thread switch inside one
+parse can make the other fail with "SystemError: AST constructor recursion depth mismatch"
+(python/cpython#106905) — which schemathesis then reports as an error of the run, not of the API
+(seen once in a clean-clone run, 2026-12-06). Nothing here parses Python for the API's sake.
 """
+import ast
 import datetime
 import re
+import threading
 import urllib.parse
 import uuid
+
+_ast_parse = ast.parse
+_ast_lock = threading.RLock()
+
+
+def _serialized_parse(*args, **kwargs):
+    with _ast_lock:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _serialized_parse
 
 import schemathesis
 
