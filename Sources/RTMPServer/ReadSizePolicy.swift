@@ -17,7 +17,10 @@ import NIOCore
 /// per publisher"). And since lowering the ceiling cannot shrink a buffer the pool already has,
 /// a raise needs two windows in a row that ask for it: a real-time stream catching up after a
 /// stall brings twice its rate for a second, and would otherwise keep the larger buffers for
-/// the rest of its session. A flat-out stream reads at the floor for two seconds more.
+/// the rest of its session. A window that asks for eight times the ceiling or more is no
+/// catch-up of a real-time stream (at the floor: 5 Mbit/s and up) and is followed at once — a
+/// flat-out publisher that read at the floor for two seconds cost 1.07–1.19 CPU s per GiB in
+/// the 20-ffmpeg benchmark instead of 0.58–0.70 (BENCHMARKS.md "Memory per publisher").
 ///
 /// A pure machine: the handler feeds it the bytes of each read batch and the event loop's
 /// time, and applies the ceiling it returns.
@@ -40,8 +43,9 @@ public struct ReadSizePolicy: Sendable {
     public init() {}
 
     /// Records `bytes` read at `now`; returns the new ceiling when it should change. Raised when
-    /// two windows in a row need more (to the smaller of the two); lowered only when the rate
-    /// needs a quarter of it or less, so a rate near a boundary does not flip it every second.
+    /// two windows in a row need more (to the smaller of the two), or one needs eight times as
+    /// much; lowered only when the rate needs a quarter of it or less, so a rate near a boundary
+    /// does not flip it every second.
     public mutating func record(bytes: Int, at now: NIODeadline) -> Int? {
         guard let start = windowStart else {
             windowStart = now
@@ -55,6 +59,11 @@ public struct ReadSizePolicy: Sendable {
         windowStart = now
         windowBytes = 0
         let wanted = Self.ceiling(for: perSpan)
+        if wanted >= 8 * ceiling {
+            askedBefore = nil
+            ceiling = wanted
+            return wanted
+        }
         if wanted > ceiling {
             guard let before = askedBefore else {
                 askedBefore = wanted

@@ -6,8 +6,8 @@ import XCTest
 @testable import RTMPServer
 
 /// Read sizes (docs/contract.md §2): the ceiling of one read follows the connection's rate — a
-/// tenth of a second of its stream, 8 KiB to 1 MiB — raised after two windows that ask for it,
-/// lowered only at a quarter.
+/// tenth of a second of its stream, 8 KiB to 1 MiB — raised after two windows that ask for it
+/// (one, for eight times as much), lowered only at a quarter.
 final class ReadSizePolicyTests: XCTestCase {
     let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
 
@@ -30,19 +30,25 @@ final class ReadSizePolicyTests: XCTestCase {
         XCTAssertNil(policy.record(bytes: 50_000_000, at: t0))
         XCTAssertNil(policy.record(bytes: 50_000_000, at: t0 + .milliseconds(999)), "under a second: no rate yet")
         XCTAssertEqual(policy.ceiling, 8 * 1024)
-        XCTAssertNil(policy.record(bytes: 0, at: t0 + .seconds(1)), "100 MB in a second, once: not yet")
+        XCTAssertEqual(policy.record(bytes: 0, at: t0 + .seconds(1)), 1024 * 1024, "100 MB in a second: no real-time stream, raised at once")
+        XCTAssertEqual(policy.ceiling, 1024 * 1024)
+    }
+
+    func testAModestRaiseWaitsForASecondWindow() {
+        var policy = ReadSizePolicy()
+        _ = policy.record(bytes: 0, at: t0)
+        // 200 KB/s (1.6 Mbit/s): 20 KB a tenth → 32 KiB, four times the floor: asked twice first.
+        XCTAssertNil(policy.record(bytes: 200_000, at: t0 + .seconds(1)), "once: not yet")
         XCTAssertEqual(policy.ceiling, 8 * 1024)
-        XCTAssertEqual(policy.record(bytes: 4_000_000, at: t0 + .seconds(2)), 512 * 1024, "a second window asks for more: the smaller of the two")
-        XCTAssertEqual(policy.ceiling, 512 * 1024)
+        XCTAssertEqual(policy.record(bytes: 150_000, at: t0 + .seconds(2)), 16 * 1024, "twice: the smaller of the two")
+        XCTAssertEqual(policy.ceiling, 16 * 1024)
     }
 
     func testRaisedAtOnceLoweredOnlyWhenAQuarterWouldDo() {
         var policy = ReadSizePolicy()
         var now = t0
         _ = policy.record(bytes: 0, at: now)
-        // 2 MB/s: 200 KB a tenth of a second → 256 KiB, once two seconds in a row ask for it.
-        now = now + .seconds(1)
-        XCTAssertNil(policy.record(bytes: 2_000_000, at: now))
+        // 2 MB/s: 200 KB a tenth of a second → 256 KiB, 32 times the floor: at once.
         now = now + .seconds(1)
         XCTAssertEqual(policy.record(bytes: 2_000_000, at: now), 256 * 1024)
         // 1.2 MB/s would be 128 KiB, but that is more than a quarter of 256 KiB: kept.
@@ -56,9 +62,7 @@ final class ReadSizePolicyTests: XCTestCase {
         now = now + .seconds(1)
         XCTAssertNil(policy.record(bytes: 0, at: now))
         // The rate is bytes over the window's real length: 1.5 MB over 3 s is 500 KB/s → 64 KiB
-        // (over one second it would have been 256 KiB), twice.
-        now = now + .seconds(3)
-        XCTAssertNil(policy.record(bytes: 1_500_000, at: now))
+        // (over one second it would have been 256 KiB), eight times the floor: at once.
         now = now + .seconds(3)
         XCTAssertEqual(policy.record(bytes: 1_500_000, at: now), 64 * 1024)
         XCTAssertEqual(policy.ceiling, 64 * 1024)
