@@ -32,11 +32,15 @@ public struct ReadSizePolicy: Sendable {
     public static let span: TimeAmount = .milliseconds(100)
     /// How long the rate is measured before a decision.
     public static let window: TimeAmount = .seconds(1)
+    /// The connection's first window is shorter: a flat-out publisher is recognised (eight
+    /// times the floor) after a fifth of a second of reading at the floor, not a whole second.
+    public static let firstWindow: TimeAmount = .milliseconds(200)
 
     /// The ceiling in force.
     public private(set) var ceiling = Self.floor
     private var windowStart: NIODeadline?
     private var windowBytes = 0
+    private var firstWindowDone = false
     /// What the last window asked for, when it was more than the ceiling.
     private var askedBefore: Int?
 
@@ -54,7 +58,8 @@ public struct ReadSizePolicy: Sendable {
         }
         windowBytes &+= bytes
         let elapsed = now - start
-        guard elapsed >= Self.window else { return nil }
+        guard elapsed >= (firstWindowDone ? Self.window : Self.firstWindow) else { return nil }
+        firstWindowDone = true
         let perSpan = Double(windowBytes) * Double(Self.span.nanoseconds) / Double(elapsed.nanoseconds)
         windowStart = now
         windowBytes = 0

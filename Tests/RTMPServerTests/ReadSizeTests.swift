@@ -28,9 +28,14 @@ final class ReadSizePolicyTests: XCTestCase {
     func testNothingIsDecidedBeforeAWholeWindow() {
         var policy = ReadSizePolicy()
         XCTAssertNil(policy.record(bytes: 50_000_000, at: t0))
-        XCTAssertNil(policy.record(bytes: 50_000_000, at: t0 + .milliseconds(999)), "under a second: no rate yet")
+        XCTAssertNil(policy.record(bytes: 2_000_000, at: t0 + .milliseconds(199)), "the first window is a fifth of a second")
+        XCTAssertEqual(policy.record(bytes: 0, at: t0 + .milliseconds(200)), 1024 * 1024, "flat out within it: raised at once")
+        policy = ReadSizePolicy()
+        XCTAssertNil(policy.record(bytes: 0, at: t0))
+        XCTAssertNil(policy.record(bytes: 15_000, at: t0 + .milliseconds(200)), "600 kbit/s: the floor")
+        XCTAssertNil(policy.record(bytes: 50_000_000, at: t0 + .milliseconds(1199)), "later windows last a second: no rate yet")
         XCTAssertEqual(policy.ceiling, 8 * 1024)
-        XCTAssertEqual(policy.record(bytes: 0, at: t0 + .seconds(1)), 1024 * 1024, "100 MB in a second: no real-time stream, raised at once")
+        XCTAssertEqual(policy.record(bytes: 0, at: t0 + .milliseconds(1200)), 1024 * 1024, "100 MB in a second: no real-time stream, raised at once")
         XCTAssertEqual(policy.ceiling, 1024 * 1024)
     }
 
