@@ -1,9 +1,11 @@
 /// A value kept on the heap with value semantics (copied when written while shared).
 ///
 /// Why: the coordinator keeps large per-channel values in dictionaries, and a dictionary's
-/// storage holds every slot at the value's full size — with room for a third more entries
-/// than it has. At 2,000 live channels that was two to three kilobytes per publisher for the
-/// slots alone (BENCHMARKS.md "Memory per publisher"); boxed, a slot is one pointer.
+/// storage holds every slot at the value's full size — and a quarter to over half of the slots
+/// are spare. At 2,000 live channels that was two to three kilobytes per publisher for the slots
+/// alone (BENCHMARKS.md "Memory per publisher"); boxed, a slot is one pointer. Update through
+/// the dictionary (or take the value out first): a copy held across a write makes the box
+/// shared, and the write copies it.
 struct OutOfLine<Value> {
     private final class Storage {
         var value: Value
