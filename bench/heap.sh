@@ -4,11 +4,17 @@
 # killed (SIGKILL, so nothing is freed on the way out) after the ramp. heaptrack's "leaked"
 # figures are then the live heap at that moment, by allocation site.
 #   bench/heap.sh [PUBLISHERS=1000] [RATE=100] [OUT=bench/.cache/heap]
-# Needs: heaptrack (Debian), a release build, the bench clip (made here if missing).
+# Needs: heaptrack (Debian's; installed here if missing), a release build (bench/run.sh builds
+# one), the bench clip (made here if missing).
 # LIVEGATE=path and RTMP_BENCH=path as in bench/profile.sh. Prints the resident size per
 # publisher and the top allocation sites; the full report is OUT/leaks.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v heaptrack >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends heaptrack >/dev/null
+fi
 publishers="${1:-1000}"; rate="${2:-100}"; out="${3:-bench/.cache/heap}"
 binary="${LIVEGATE:-.build/release/livegate}"
 bench="${RTMP_BENCH:-.build/release/rtmp-bench}"
