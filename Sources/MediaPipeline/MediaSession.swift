@@ -124,7 +124,14 @@ final class MediaSession: Sendable {
                     Self.update(track, &s)
                 }
                 guard s.layout != nil else {
-                    s.pending.append(frame)
+                    // Kept as its own bytes while the layout waits (up to a second of stream): as
+                    // received, the frame's pieces would each pin a read buffer for that long, and
+                    // NIO's receive pool, finding its buffers held, allocates more and keeps them
+                    // (docs/architecture.md "Memory after a burst"). Known to have no outputs:
+                    // nothing will read it.
+                    var waiting = frame
+                    if s.workers?.isEmpty != true { waiting.body = ChunkedPayload(Self.owned(frame.body)) }
+                    s.pending.append(waiting)
                     if Self.ready(s) { Self.startLayout(&s) }
                     return
                 }

@@ -302,6 +302,42 @@ final class MediaHubTests: XCTestCase {
         }
     }
 
+    func testFramesWaitingForTheLayoutDoNotPinTheirReadBuffers() async throws {
+        // Audio is announced but never comes: the layout waits a second of stream for it, and the
+        // video frames meanwhile — in 128-byte pieces of separate read buffers — must not hold
+        // those buffers while they wait.
+        let dir = try MediaTools.temporaryDirectory("pin-layout")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = try frames(try await MediaTools.makeClip(seconds: 2, in: dir), audio: false)
+        let session = MediaSession(connectionID: 1)
+        session.announce(hasVideo: true, hasAudio: true)
+        var reads: [(buffer: ByteBuffer, address: UInt)] = []
+        var waited = 0
+        for var f in video where f.dts < 900 {
+            if f.packetType == .codedFrames {
+                var data = f.data
+                var pieces: [ByteBuffer] = []
+                while data.readableBytes > 0 {
+                    var read = ByteBufferAllocator().buffer(capacity: 4096)
+                    read.writeRepeatingByte(0, count: 10)
+                    var piece = data.readSlice(length: min(128, data.readableBytes))!
+                    read.writeBuffer(&piece)
+                    pieces.append(read.getSlice(at: 10, length: read.readableBytes - 10)!)
+                    reads.append((read, read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }))
+                }
+                f.body = ChunkedPayload(pieces: pieces)
+                waited += 1
+            }
+            session.ingest(f)
+        }
+        XCTAssertGreaterThan(waited, 15, "frames within the layout's wait")
+        var pinned = 0
+        for i in reads.indices where reads[i].buffer.withUnsafeMutableReadableBytes({ UInt(bitPattern: $0.baseAddress) }) != reads[i].address {
+            pinned += 1
+        }
+        XCTAssertEqual(pinned, 0, "\(pinned) of \(reads.count) read buffers held by frames waiting for the layout")
+    }
+
     func testFramesWaitingForTheirOutputsDoNotPinTheirReadBuffers() async throws {
         let dir = try MediaTools.temporaryDirectory("pin")
         defer { try? FileManager.default.removeItem(at: dir) }
