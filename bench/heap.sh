@@ -30,14 +30,7 @@ export LIVE_TOKEN_ID=tok_prof LIVE_TOKEN_SECRET=prof-secret-0123456789 LIVEGATE_
 heaptrack -o "$out/heaptrack" "$binary" serve --rtmp-port 32935 --http-port 32980 >"$work/gw.log" 2>&1 &
 for _ in $(seq 300); do curl -fs http://127.0.0.1:32980/readyz >/dev/null && break; sleep 0.1; done
 gw=$(pgrep -n -x "$(basename "$binary" | cut -c1-15)")
-for i in $(seq "$publishers"); do echo "{\"name\":\"p$i\",\"userId\":\"prof\",\"hls\":false,\"record\":false}"; done | python3 -c '
-import json, sys, http.client, base64
-auth = "Basic " + base64.b64encode(sys.argv[1].encode()).decode()
-c = http.client.HTTPConnection("127.0.0.1", 32980)
-for line in sys.stdin:
-    c.request("POST", "/v1/channels", body=line, headers={"Authorization": auth, "Content-Type": "application/json"})
-    r = c.getresponse(); print(json.loads(r.read())["data"]["streamId"])
-' "$LIVE_TOKEN_ID:$LIVE_TOKEN_SECRET" >"$work/keys"
+bench/make-channels.py "$publishers" >"$work/keys"
 base=$(awk '/VmRSS/ {print $2}' /proc/"$gw"/status)
 ramp=$(( publishers / rate + 18 ))
 "$bench" --url rtmp://127.0.0.1:32935/live --file "$clip" --publishers "$publishers" --rate "$rate" \

@@ -9,6 +9,46 @@ import XCTest
 
 /// The media pipeline on real media: clips made by ffmpeg, read tag by tag, fed to the hub as
 /// the RTMP listener would, and the outputs checked with ffprobe.
+/// Read buffers a test hands frames out of, as the socket's reads would be: which of them
+/// something still holds once the frames have been ingested (writing to a held buffer copies it).
+struct ReadBuffers {
+    private(set) var all: [(buffer: ByteBuffer, address: UInt)] = []
+
+    var count: Int { all.count }
+
+    /// `data` in 128-byte pieces, each a slice of a 4 KiB read buffer of its own (as frames in
+    /// several chunks arrive: docs/contract.md §2 "Payloads in chunks").
+    mutating func cut(_ data: ByteBuffer) -> ChunkedPayload {
+        var data = data
+        var pieces: [ByteBuffer] = []
+        while data.readableBytes > 0 {
+            var piece = data.readSlice(length: min(128, data.readableBytes))!
+            pieces.append(slice(&piece))
+        }
+        return ChunkedPayload(pieces: pieces)
+    }
+
+    /// `bytes` as a slice of a 4 KiB read buffer of its own, 10 bytes in.
+    mutating func slice(_ bytes: inout ByteBuffer, capacity: Int = 4096) -> ByteBuffer {
+        var read = ByteBufferAllocator().buffer(capacity: capacity)
+        read.writeRepeatingByte(0, count: 10)
+        let length = bytes.readableBytes
+        read.writeBuffer(&bytes)
+        all.append((read, read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }))
+        return read.getSlice(at: 10, length: length)!
+    }
+
+    /// How many of the buffers something besides this list still holds: writing to one in place
+    /// copies it then (so this is asked once, at the end).
+    mutating func pinned() -> Int {
+        var held = 0
+        for i in all.indices where all[i].buffer.withUnsafeMutableReadableBytes({ UInt(bitPattern: $0.baseAddress) }) != all[i].address {
+            held += 1
+        }
+        return held
+    }
+}
+
 final class MediaHubTests: XCTestCase {
     /// Frames of an FLV file with their timestamps on a 64-bit timeline starting at `offset`.
     func frames(_ file: URL, offset: Int64 = 0, audio: Bool = true, video: Bool = true) throws -> [MediaFrame] {
@@ -265,30 +305,17 @@ final class MediaHubTests: XCTestCase {
         hub.sessionStarted(connectionID: 1)
         hub.metadata(["videocodecid": .number(7), "audiocodecid": .number(10)], connectionID: 1)
         hub.configure(connectionID: 1, plan: plan("ch1", hls: false, record: true))
-        var reads: [(buffer: ByteBuffer, address: UInt)] = []
+        var reads = ReadBuffers()
         var cutFrames = 0
         for var f in try frames(clip) {
             if f.packetType == .codedFrames && f.byteCount > 128 {
-                var data = f.data
-                var pieces: [ByteBuffer] = []
-                while data.readableBytes > 0 {
-                    var read = ByteBufferAllocator().buffer(capacity: 4096)
-                    read.writeRepeatingByte(0, count: 10)
-                    var piece = data.readSlice(length: min(128, data.readableBytes))!
-                    read.writeBuffer(&piece)
-                    pieces.append(read.getSlice(at: 10, length: read.readableBytes - 10)!)
-                    reads.append((read, read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }))
-                }
-                f.body = ChunkedPayload(pieces: pieces)
+                f.body = reads.cut(f.data)
                 cutFrames += 1
             }
             hub.media(f, connectionID: 1)
         }
         XCTAssertGreaterThan(cutFrames, 50)
-        var pinned = 0
-        for i in reads.indices where reads[i].buffer.withUnsafeMutableReadableBytes({ UInt(bitPattern: $0.baseAddress) }) != reads[i].address {
-            pinned += 1
-        }
+        let pinned = reads.pinned()
         XCTAssertEqual(pinned, 0, "\(pinned) of \(reads.count) read buffers still held after ingest")
         hub.sessionEnded(connectionID: 1)
         let drained = await hub.drain(timeout: .seconds(10))
@@ -311,30 +338,17 @@ final class MediaHubTests: XCTestCase {
         let video = try frames(try await MediaTools.makeClip(seconds: 2, in: dir), audio: false)
         let session = MediaSession(connectionID: 1)
         session.announce(hasVideo: true, hasAudio: true)
-        var reads: [(buffer: ByteBuffer, address: UInt)] = []
+        var reads = ReadBuffers()
         var waited = 0
         for var f in video where f.dts < 900 {
             if f.packetType == .codedFrames {
-                var data = f.data
-                var pieces: [ByteBuffer] = []
-                while data.readableBytes > 0 {
-                    var read = ByteBufferAllocator().buffer(capacity: 4096)
-                    read.writeRepeatingByte(0, count: 10)
-                    var piece = data.readSlice(length: min(128, data.readableBytes))!
-                    read.writeBuffer(&piece)
-                    pieces.append(read.getSlice(at: 10, length: read.readableBytes - 10)!)
-                    reads.append((read, read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }))
-                }
-                f.body = ChunkedPayload(pieces: pieces)
+                f.body = reads.cut(f.data)
                 waited += 1
             }
             session.ingest(f)
         }
         XCTAssertGreaterThan(waited, 15, "frames within the layout's wait")
-        var pinned = 0
-        for i in reads.indices where reads[i].buffer.withUnsafeMutableReadableBytes({ UInt(bitPattern: $0.baseAddress) }) != reads[i].address {
-            pinned += 1
-        }
+        let pinned = reads.pinned()
         XCTAssertEqual(pinned, 0, "\(pinned) of \(reads.count) read buffers held by frames waiting for the layout")
     }
 
@@ -344,22 +358,16 @@ final class MediaHubTests: XCTestCase {
         let all = try frames(try await MediaTools.makeClip(seconds: 2, in: dir))
         let session = MediaSession(connectionID: 1)
         session.announce(hasVideo: true, hasAudio: true)
-        var reads: [(buffer: ByteBuffer, address: UInt)] = []
+        var reads = ReadBuffers()
         for var f in all {
             if f.packetType == .codedFrames && f.data.readableBytes <= 1024 {
-                var read = ByteBufferAllocator().buffer(capacity: 64 * 1024)
-                read.writeRepeatingByte(0, count: 100)
-                read.writeImmutableBuffer(f.data)
-                f.data = read.getSlice(at: 100, length: f.data.readableBytes)!
-                reads.append((read, read.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }))
+                var data = f.data
+                f.data = reads.slice(&data, capacity: 64 * 1024)
             }
             session.ingest(f)
         }
         XCTAssertGreaterThan(reads.count, 50, "small frames of a 2 s clip")
-        var pinned = 0
-        for i in reads.indices where reads[i].buffer.withUnsafeMutableReadableBytes({ UInt(bitPattern: $0.baseAddress) }) != reads[i].address {
-            pinned += 1 // writing copied it: something else held the buffer
-        }
+        let pinned = reads.pinned() // writing copied it: something else held the buffer
         XCTAssertEqual(pinned, 0, "\(pinned) of \(reads.count) read buffers still held by the backlog")
     }
 }
