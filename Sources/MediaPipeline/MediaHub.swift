@@ -91,6 +91,9 @@ public final class MediaHub: Sendable {
         public var fileBatchPauseSeconds: Double = 0.1
         /// The same for forwards, where it adds to the push's latency.
         public var forwardBatchPauseSeconds: Double = 0.02
+        /// Threads that run every channel's HLS output (`OutputThreadPool`): one per core, so
+        /// wake-ups per second stay the same at 4 channels or 4,000.
+        public var hlsThreads: Int = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
 
         /// This node's tag in HLS segment names (`NodeTag`): any node can tell from a segment's
         /// name which node holds it.
@@ -135,6 +138,8 @@ public final class MediaHub: Sendable {
     private let logger: Logger
     private let onEvent: @Sendable (MediaEvent) async -> Bool
     private let registry = NIOLockedValueBox(Registry())
+    /// Runs every session's HLS output (`Settings.hlsThreads`).
+    private let hlsThreads: OutputThreadPool
 
     /// `onEvent` runs on the output's own thread, which waits for it: when a worker has exited,
     /// its recording is already in the store.
@@ -144,6 +149,7 @@ public final class MediaHub: Sendable {
         self.settings = settings
         self.logger = logger
         self.onEvent = onEvent
+        hlsThreads = OutputThreadPool(threads: settings.hlsThreads, pause: settings.fileBatchPauseSeconds, name: "livegate-hls")
         var libavLogger = logger
         libavLogger[metadataKey: "source"] = "libav"
         LibavLog.install(libavLogger)
@@ -340,7 +346,7 @@ public final class MediaHub: Sendable {
                 directoryIsFree: { [registry] in registry.withLockedValue { $0.hlsOwners[channelId] == nil } })
             registry.withLockedValue { $0.hlsHandedOver[sessionId] = handedOver }
             workers.append(OutputWorker(kind: .hls, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
-                                        batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
+                                        scheduling: .pool(hlsThreads), logger: log, onExit: onExit))
         }
         if plan.record {
             let interrupt = InterruptFlag()
@@ -355,7 +361,7 @@ public final class MediaHub: Sendable {
                                          return handled.withLockedValue { $0 }
                                      })
             workers.append(OutputWorker(kind: .record, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: nil,
-                                        batchPause: settings.fileBatchPauseSeconds, logger: log, onExit: onExit))
+                                        scheduling: .ownThread(batchPause: settings.fileBatchPauseSeconds), logger: log, onExit: onExit))
         }
         for target in plan.forwards { workers.append(makeForwardWorker(plan: plan, target: target, logger: log, onExit: onExit)) }
         return workers
@@ -394,7 +400,7 @@ public final class MediaHub: Sendable {
         flog[metadataKey: "target"] = "\(ForwardPusher.redact(target.url))"
         return OutputWorker(
             kind: .forward, id: target.id, writer: writer, interrupt: interrupt, queue: makeQueue(), retry: retry,
-            batchPause: settings.forwardBatchPauseSeconds, logger: flog,
+            scheduling: .ownThread(batchPause: settings.forwardBatchPauseSeconds), logger: flog,
             onRepeatedFailure: { error, attempts in
                 Self.waitFor {
                     _ = await onEvent(.forwardFailed(plan: plan, forwardId: target.id, url: ForwardPusher.redact(target.url), error: error, attempts: attempts))

@@ -86,6 +86,18 @@ final class OutputQueue: @unchecked Sendable {
         queuedBytes = 0
     }
 
+    /// Pool side: takes everything queued, as `takeAll` does, without waiting; false if nothing was.
+    func takeAvailable(into batch: inout CircularBuffer<OutputItem>) -> Bool {
+        precondition(batch.isEmpty, "the previous batch was not drained")
+        condition.lock()
+        defer { condition.unlock() }
+        guard !items.isEmpty else { return false }
+        swap(&items, &batch)
+        queuedPackets = 0
+        queuedBytes = 0
+        return true
+    }
+
     /// Counts packets the output itself had to skip (failed or reconnecting).
     func countDropped(_ n: Int) {
         condition.lock()

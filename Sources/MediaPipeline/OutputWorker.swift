@@ -3,9 +3,11 @@ import Logging
 import NIOCore
 import NIOConcurrencyHelpers
 
-/// Runs one output on its own thread, so libavformat's blocking calls (file writes, a push
-/// target's TCP send) never run on an event loop and never hold up ingest, the API or any other
-/// output. Ingest hands packets over through a bounded `OutputQueue`.
+/// Runs one output off the event loops, so libavformat's blocking calls (file writes, a push
+/// target's TCP send) never run on an event loop and never hold up ingest or the API. Ingest
+/// hands packets over through a bounded `OutputQueue`. A forward or a recording has a thread of
+/// its own (a push blocks on its peer; a recording's end waits for the store); HLS outputs share
+/// the few threads of an `OutputThreadPool` (docs/architecture.md "Output threads").
 ///
 /// Every output waits for a video keyframe before it opens, so each segment, file or push
 /// starts decodable. A local output that fails skips the rest of its segment; a forward
@@ -39,12 +41,22 @@ final class OutputWorker: Sendable {
     private let onRepeatedFailure: @Sendable (_ error: String, _ attempts: Int) -> Void
     private let onExit: @Sendable (OutputWorker) -> Void
     private let exited = NIOLockedValueBox(false)
-    /// Pause after each batch so packets accumulate: one wake-up per ~`batchPause` instead of
-    /// one per packet (a futex wake and context switch each; measured as most of the HLS cost).
-    private let batchPause: Double
+    private let scheduling: Scheduling
+    /// The output's state between batches, touched by one thread at a time (its own, or the
+    /// pool thread running it).
+    private let runner: Runner
+
+    /// Where the output's batches run.
+    enum Scheduling: Sendable {
+        /// A thread of its own that pauses after each batch so packets accumulate: one wake-up
+        /// per ~`batchPause` instead of one per packet (a futex wake and context switch each).
+        case ownThread(batchPause: Double)
+        /// One of the pool's threads, with the pool's other outputs.
+        case pool(OutputThreadPool)
+    }
 
     init(kind: OutputKind, id: String? = nil, writer: any MediaWriter, interrupt: InterruptFlag, queue: OutputQueue, retry: RetryPolicy?,
-         batchPause: Double = 0, logger: Logger, onRepeatedFailure: @escaping @Sendable (String, Int) -> Void = { _, _ in },
+         scheduling: Scheduling = .ownThread(batchPause: 0), logger: Logger, onRepeatedFailure: @escaping @Sendable (String, Int) -> Void = { _, _ in },
          onExit: @escaping @Sendable (OutputWorker) -> Void = { _ in }) {
         self.kind = kind
         self.id = id
@@ -55,14 +67,32 @@ final class OutputWorker: Sendable {
         self.logger = logger
         self.onRepeatedFailure = onRepeatedFailure
         self.onExit = onExit
-        self.batchPause = batchPause
+        self.scheduling = scheduling
         status = NIOLockedValueBox(OutputStatus(kind: kind, id: id, state: .starting, droppedPackets: 0, packetsWritten: 0, attempts: 0))
+        runner = Runner()
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "livegate-\(kind.rawValue)"
-        thread.start()
+        switch scheduling {
+        case .ownThread(let batchPause):
+            let thread = Thread { [self] in
+                while true {
+                    if batchPause > 0 { Thread.sleep(forTimeInterval: batchPause) }
+                    queue.takeAll(into: &runner.batch)
+                    if process() { return }
+                }
+            }
+            thread.name = "livegate-\(kind.rawValue)"
+            thread.start()
+        case .pool(let pool):
+            pool.add(self)
+        }
+    }
+
+    /// Pool side: runs what is queued, without waiting. True once the output has exited.
+    func runAvailable() -> Bool {
+        guard queue.takeAvailable(into: &runner.batch) else { return false }
+        return process()
     }
 
     /// Event-loop side; never blocks.
@@ -84,8 +114,9 @@ final class OutputWorker: Sendable {
 
     private func update(_ body: (inout OutputStatus) -> Void) { status.withLockedValue(body) }
 
-    private func run() {
-        let writer = box.writer
+    /// What `process` keeps between batches.
+    private final class Runner: @unchecked Sendable {
+        var batch = CircularBuffer<OutputItem>(initialCapacity: 64)
         var layout: StreamLayout?
         var isOpen = false
         var segmentFailed = false
@@ -94,107 +125,115 @@ final class OutputWorker: Sendable {
         var writtenSinceOpen = 0
         /// After (re)opening, nothing is written until a video keyframe (a decodable start).
         var awaitingKeyframe = true
+    }
+
+    /// Runs the batch taken into `runner.batch`; true once the output has finished and exited.
+    private func process() -> Bool {
+        let writer = box.writer
+        let r = runner
+        var packetsWritten = 0
+        defer { if packetsWritten > 0 { update { $0.packetsWritten += packetsWritten } } }
 
         func fail(_ error: AVFailure) {
             writer.abort()
-            isOpen = false
+            r.isOpen = false
             update { $0.lastError = error.description }
             if let retry {
-                failures += 1
-                let delay = retry.delay(afterFailures: failures)
-                retryAt = Date().addingTimeInterval(delay)
+                r.failures += 1
+                let delay = retry.delay(afterFailures: r.failures)
+                r.retryAt = Date().addingTimeInterval(delay)
                 update { $0.state = .reconnecting }
                 logger.warning("output failed; retrying", metadata: ["output": "\(kind.rawValue)", "error": "\(error)",
-                                                                    "retry.sec": "\(delay)", "failures": "\(failures)"])
-                if failures == retry.failureThreshold { onRepeatedFailure(error.description, failures) }
+                                                                    "retry.sec": "\(delay)", "failures": "\(r.failures)"])
+                if r.failures == retry.failureThreshold { onRepeatedFailure(error.description, r.failures) }
             } else {
-                segmentFailed = true
+                r.segmentFailed = true
                 update { $0.state = .failed }
                 logger.error("output failed; skipping the rest of this segment", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
             }
         }
 
-        var batch = CircularBuffer<OutputItem>(initialCapacity: 64)
-        while true {
-            if batchPause > 0 { Thread.sleep(forTimeInterval: batchPause) }
-            queue.takeAll(into: &batch)
-            while let item = batch.popFirst() {
-                switch item {
-                case .resume(let sameLayout) where writer.resumesInPlace && sameLayout == layout:
-                    // The session's next connection: continue the open file or push from its next keyframe.
-                    awaitingKeyframe = sameLayout.hasVideo
-                case .begin(let newLayout), .resume(let newLayout):
-                    if isOpen {
-                        do throws(AVFailure) { try writer.finish() } catch {
-                            logger.warning("output segment did not finish cleanly", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
-                        }
-                        isOpen = false
+        while let item = r.batch.popFirst() {
+            switch item {
+            case .resume(let sameLayout) where writer.resumesInPlace && sameLayout == r.layout:
+                // The session's next connection: continue the open file or push from its next keyframe.
+                r.awaitingKeyframe = sameLayout.hasVideo
+            case .begin(let newLayout), .resume(let newLayout):
+                if r.isOpen {
+                    do throws(AVFailure) { try writer.finish() } catch {
+                        logger.warning("output segment did not finish cleanly", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
                     }
-                    layout = newLayout
-                    segmentFailed = false
-                    awaitingKeyframe = newLayout.hasVideo
-                    update { if $0.state != .reconnecting { $0.state = .starting } }
-                case .packet(let packet):
-                    guard let layout, !segmentFailed else {
+                    r.isOpen = false
+                }
+                r.layout = newLayout
+                r.segmentFailed = false
+                r.awaitingKeyframe = newLayout.hasVideo
+                update { if $0.state != .reconnecting { $0.state = .starting } }
+            case .packet(let packet):
+                guard let layout = r.layout, !r.segmentFailed else {
+                    queue.countDropped(1)
+                    continue
+                }
+                if !r.isOpen {
+                    if let at = r.retryAt, Date() < at {
                         queue.countDropped(1)
                         continue
                     }
-                    if !isOpen {
-                        if let at = retryAt, Date() < at {
-                            queue.countDropped(1)
-                            continue
-                        }
-                        // Connect as soon as allowed (a push target is ready by the next keyframe).
-                        update { $0.attempts += 1 }
-                        do throws(AVFailure) {
-                            try writer.open(layout)
-                            isOpen = true
-                            retryAt = nil
-                            writtenSinceOpen = 0
-                            awaitingKeyframe = layout.hasVideo
-                            let notCarried = writer.notCarried
-                            update { status in
-                                if status.notCarried != notCarried, !notCarried.isEmpty {
-                                    logger.warning("output does not carry every track", metadata: ["output": "\(kind.rawValue)",
-                                                                                                  "not.carried": "\(notCarried.joined(separator: "; "))"])
-                                }
-                                status.notCarried = notCarried
-                                status.state = .running
-                            }
-                        } catch {
-                            fail(error)
-                            queue.countDropped(1)
-                            continue
-                        }
-                    }
-                    // Every segment, file and push starts on a keyframe of the default video track
-                    // (index 0: the layout puts video first, lowest track id first).
-                    if awaitingKeyframe {
-                        guard packet.kind == .video && packet.track == 0 && packet.isKeyframe else { continue }
-                        awaitingKeyframe = false
-                    }
+                    // Connect as soon as allowed (a push target is ready by the next keyframe).
+                    update { $0.attempts += 1 }
                     do throws(AVFailure) {
-                        try writer.write(packet)
-                        writtenSinceOpen += 1
-                        if let retry, failures > 0, writtenSinceOpen >= retry.healthyAfterPackets { failures = 0 }
-                        update { $0.packetsWritten += 1 }
+                        try writer.open(layout)
+                        r.isOpen = true
+                        r.retryAt = nil
+                        r.writtenSinceOpen = 0
+                        r.awaitingKeyframe = layout.hasVideo
+                        let notCarried = writer.notCarried
+                        update { status in
+                            if status.notCarried != notCarried, !notCarried.isEmpty {
+                                logger.warning("output does not carry every track", metadata: ["output": "\(kind.rawValue)",
+                                                                                              "not.carried": "\(notCarried.joined(separator: "; "))"])
+                            }
+                            status.notCarried = notCarried
+                            status.state = .running
+                        }
                     } catch {
                         fail(error)
+                        queue.countDropped(1)
+                        continue
                     }
-                case .end:
-                    if isOpen {
-                        do throws(AVFailure) { try writer.finish() } catch {
-                            logger.warning("output did not finish cleanly", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
-                            update { $0.lastError = error.description }
-                        }
-                    }
-                    writer.close()
-                    update { $0.state = .finished }
-                    exited.withLockedValue { $0 = true }
-                    onExit(self)
-                    return
                 }
+                // Every segment, file and push starts on a keyframe of the default video track
+                // (index 0: the layout puts video first, lowest track id first).
+                if r.awaitingKeyframe {
+                    guard packet.kind == .video && packet.track == 0 && packet.isKeyframe else { continue }
+                    r.awaitingKeyframe = false
+                }
+                do throws(AVFailure) {
+                    try writer.write(packet)
+                    r.writtenSinceOpen += 1
+                    if let retry, r.failures > 0, r.writtenSinceOpen >= retry.healthyAfterPackets { r.failures = 0 }
+                    packetsWritten += 1
+                } catch {
+                    fail(error)
+                }
+            case .end:
+                if r.isOpen {
+                    do throws(AVFailure) { try writer.finish() } catch {
+                        logger.warning("output did not finish cleanly", metadata: ["output": "\(kind.rawValue)", "error": "\(error)"])
+                        update { $0.lastError = error.description }
+                    }
+                }
+                writer.close()
+                update {
+                    $0.packetsWritten += packetsWritten
+                    $0.state = .finished
+                }
+                packetsWritten = 0
+                exited.withLockedValue { $0 = true }
+                onExit(self)
+                return true
             }
         }
+        return false
     }
 }

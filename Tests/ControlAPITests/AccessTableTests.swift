@@ -72,6 +72,10 @@ extension ControlAPIConformanceTests {
             return basic(id, secret)
         }
         let bound = try await token(["channels:read", "channels:write", "videos"], user: u)
+        // The videos' files (a delete removes its own; the rest go with the folder).
+        let videoFiles = FileManager.default.temporaryDirectory.appendingPathComponent("lg-access-\(UUID())")
+        try FileManager.default.createDirectory(at: videoFiles, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: videoFiles) }
 
         try await withClient { c in
             let doc = try await c.call(.get, "/v1/openapi.json", auth: .some(nil))
@@ -103,7 +107,7 @@ extension ControlAPIConformanceTests {
                                                              fields: WebhookFields(url: "http://127.0.0.1:9/h"), now: Date())
                     result = result.replacingOccurrences(of: "{id}", with: hook.id).replacingOccurrences(of: "{did}", with: "dlv_none")
                 } else if path.hasPrefix("/v1/videos/{id}") {
-                    let file = FileManager.default.temporaryDirectory.appendingPathComponent("lg-access-\(UUID()).mp4")
+                    let file = videoFiles.appendingPathComponent("\(UUID()).mp4")
                     try Data(repeating: 1, count: 100).write(to: file)
                     let video = Video(id: "vid_\(UUID().uuidString.prefix(8))", channelId: "ch_x", userId: u, sessionId: nil, name: "v.mp4", path: file.path,
                                       durationSec: 1, sizeBytes: 100, videoCodec: "h264", audioCodec: "aac", width: 16, height: 16, createdAt: Date())
