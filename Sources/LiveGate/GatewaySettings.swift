@@ -128,6 +128,7 @@ public struct GatewaySettings: Sendable {
         media.hlsListSize = c.int("hls.listSize")
         media.hlsSegmentFormat = c.string("hls.segmentFormat")
         media.hlsKeepAfterEndSeconds = c.double("hls.keepAfterEndSec")
+        if c.int("hls.threads") > 0 { media.hlsThreads = c.int("hls.threads") }
         media.queueMaxPackets = c.int("outputs.queueMaxPackets")
         media.queueMaxBytes = c.int("outputs.queueMaxMB") << 20
         media.forwardTimeoutSeconds = c.double("forwards.timeoutSec")
