@@ -220,36 +220,6 @@ class LiveGate(Server):
         return out
 
 
-class DropWatch:
-    """Watches a LiveGate's output drops during a run (a live output's counter leaves /metrics with
-    its session, so it is polled): `total` is the sum of each output's highest count. A CPU figure
-    for HLS means little if the outputs dropped part of the stream to keep up."""
-
-    def __init__(self, server):
-        self.server, self.highest, self.stop = server, {}, threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                for labels, n in self.server.output_drops().items():
-                    self.highest[labels] = max(n, self.highest.get(labels, 0))
-            except OSError:
-                pass
-            self.stop.wait(0.5)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-
-    @property
-    def total(self):
-        return int(sum(self.highest.values()))
-
     def channels(self, n, hls=False, record=False):
         """n fresh channels; returns [(id, key)]."""
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=30)
@@ -297,6 +267,37 @@ class DropWatch:
         psql(self.database_url, f"\\copy channels ({','.join(cols)}) FROM STDIN", stdin="\n".join(lines) + "\n")
         psql(self.database_url, "ANALYZE channels")
         return keys
+
+
+class DropWatch:
+    """Watches a LiveGate's output drops during a run (a live output's counter leaves /metrics with
+    its session, so it is polled): `total` is the sum of each output's highest count. A CPU figure
+    for HLS means little if the outputs dropped part of the stream to keep up."""
+
+    def __init__(self, server):
+        self.server, self.highest, self.stop = server, {}, threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                for labels, n in self.server.output_drops().items():
+                    self.highest[labels] = max(n, self.highest.get(labels, 0))
+            except OSError:
+                pass
+            self.stop.wait(0.5)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def total(self):
+        return int(sum(self.highest.values()))
 
 
 def seed_rows(template, n, keys):
