@@ -4,7 +4,7 @@ import RTMPCore
 
 /// Drives one connection's `RTMPConnectionStateMachine` from SwiftNIO events. Thin on purpose:
 /// protocol decisions live in the state machine; this type does I/O, timers and hand-offs.
-final class RTMPConnectionHandler: ChannelInboundHandler {
+final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -19,6 +19,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
         var ports: BoundPorts
         /// Publish decisions' durations, `publish` read to answer written (`/metrics`).
         var decisionTimes = PublishDecisionTimes()
+        /// One merged-read timer per event loop (`RTMPServer.run` makes them).
+        var mergedReads = MergedReadTimers()
     }
 
     private let deps: Dependencies
@@ -94,7 +96,6 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
-        mergedRead?.cancel()
         if holdsSlot {
             deps.limiter.release(ip: remoteIP)
             holdsSlot = false
@@ -199,7 +200,10 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     private var merging = false
     /// Bytes the reads since the last `channelReadComplete` brought.
     private var bytesSinceReadComplete = 0
-    private var mergedRead: Scheduled<Void>?
+    /// Set while waiting on the loop's `MergedReadTimer`: the context to read on when it is due.
+    private var mergedReadContext: ChannelHandlerContext?
+    /// This connection's own timer, when its loop is not one of the server's (embedded tests).
+    private var ownMergedReadTimer: MergedReadTimer?
 
     private func startMergingReads(context: ChannelHandlerContext) {
         guard deps.configuration.mergeReadsMilliseconds > 0, !merging else { return }
@@ -214,18 +218,25 @@ final class RTMPConnectionHandler: ChannelInboundHandler {
     /// The next read: at once after a large one (the stream is fast, or behind), else after the
     /// merge interval, so the bytes of several messages are read together.
     private func scheduleMergedRead(afterReading bytes: Int, context: ChannelHandlerContext) {
-        guard mergedRead == nil, !closing else { return }
+        guard mergedReadContext == nil, !closing else { return }
         if bytes >= deps.configuration.mergeReadsBelowBytes {
             context.read()
             return
         }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        mergedRead = context.eventLoop.scheduleTask(in: .milliseconds(Int64(deps.configuration.mergeReadsMilliseconds))) {
-            let (handler, context) = bound.value
-            handler.mergedRead = nil
-            guard !handler.closing, context.channel.isActive else { return }
-            context.read()
-        }
+        mergedReadContext = context
+        let timer = deps.mergedReads.timer(for: context.eventLoop) ?? {
+            let own = ownMergedReadTimer ?? MergedReadTimer(eventLoop: context.eventLoop, delay: .milliseconds(Int64(deps.configuration.mergeReadsMilliseconds)))
+            ownMergedReadTimer = own
+            return own
+        }()
+        timer.add(self)
+    }
+
+    func mergedReadDue() {
+        guard let context = mergedReadContext else { return }
+        mergedReadContext = nil
+        guard !closing, context.channel.isActive else { return }
+        context.read()
     }
 
     /// Runs the state machine until it needs more bytes.

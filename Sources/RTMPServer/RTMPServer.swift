@@ -80,7 +80,9 @@ public final class RTMPServer: Service, Sendable {
     }
 
     public func run() async throws {
-        let deps = dependencies
+        var withTimers = dependencies
+        withTimers.mergedReads = MergedReadTimers(group: group, delay: .milliseconds(Int64(configuration.mergeReadsMilliseconds)))
+        let deps = withTimers
         let counter = nextConnectionID
         let proxyMode = configuration.proxyProtocol, trustedProxies = configuration.trustedProxies
         let handshakeTimeout = configuration.handshakeTimeoutSeconds
