@@ -11,9 +11,10 @@ import RTMPServer
 extension IngestCoordinator {
     /// Runs one input through the channel's machine and performs what it asks.
     func feed(_ channelId: String, _ input: (inout ChannelLifecycle) -> [ChannelLifecycle.Action]) async {
-        guard var tracked = channels[channelId] else { return }
-        let actions = input(&tracked.machine)
-        channels[channelId] = tracked
+        guard channels[channelId] != nil else { return }
+        // In place: a copy taken out and written back would share the channel's box while the
+        // machine changes, and copy it every time (`OutOfLine`).
+        let actions = input(&channels[channelId]!.machine)
         for action in actions { await perform(action, channelId: channelId) }
         await syncLease(channelId)
         // Nothing left to remember (no session, no cooldown, no publisher): forget the channel.

@@ -20,7 +20,7 @@ extension IngestCoordinator {
         }
 
         var monitor: StreamHealthMonitor {
-            get { boxed.value }
+            _read { yield boxed.value }
             _modify { yield &boxed.value }
         }
     }

@@ -37,15 +37,15 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         }
 
         var machine: ChannelLifecycle {
-            get { fields.value.machine }
+            _read { yield fields.value.machine }
             _modify { yield &fields.value.machine }
         }
         var limits: UserLimits {
-            get { fields.value.limits }
+            _read { yield fields.value.limits }
             _modify { yield &fields.value.limits }
         }
         var book: SessionBook {
-            get { fields.value.book }
+            _read { yield fields.value.book }
             _modify { yield &fields.value.book }
         }
     }

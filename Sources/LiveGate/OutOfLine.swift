@@ -17,7 +17,9 @@ struct OutOfLine<Value> {
     init(_ value: Value) { storage = Storage(value) }
 
     var value: Value {
-        get { storage.value }
+        // Borrowed, not returned: a getter would copy the whole value (retaining everything in
+        // it) to read one member.
+        _read { yield storage.value }
         _modify {
             if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.value) }
             yield &storage.value
