@@ -99,7 +99,7 @@ public struct LiveGateConfiguration: Sendable {
         ConfigKey("hls.keepAfterEndSec", .double(0...86400), default: "60",
                   "After a session ends its playlist (with EXT-X-ENDLIST) and segments stay this long, so players finish; 0 = removed at once."),
         ConfigKey("hls.threads", .int(0...256), default: "0",
-                  "Threads that write every channel's HLS, each running its share of the channels once per 0.1 s; 0 = one per core, at most 8."),
+                  "Threads that write every channel's HLS, each running its share of the channels once per 0.1 s; 0 = four per core, at most 32."),
         ConfigKey("outputs.queueMaxPackets", .int(16...1_000_000), default: "2048",
                   "Per-output queue bound in packets; a slower output drops to the next keyframe."),
         ConfigKey("outputs.queueMaxMB", .int(1...4096), default: "32", "Per-output queue bound in MiB."),
