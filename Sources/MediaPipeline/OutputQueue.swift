@@ -81,9 +81,7 @@ final class OutputQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while items.isEmpty { condition.wait() }
-        swap(&items, &batch)
-        queuedPackets = 0
-        queuedBytes = 0
+        handOver(into: &batch)
     }
 
     /// Pool side: takes everything queued, as `takeAll` does, without waiting; false if nothing was.
@@ -92,10 +90,15 @@ final class OutputQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard !items.isEmpty else { return false }
+        handOver(into: &batch)
+        return true
+    }
+
+    /// Swaps the queued items into `batch` (under the lock): the queue is empty again.
+    private func handOver(into batch: inout CircularBuffer<OutputItem>) {
         swap(&items, &batch)
         queuedPackets = 0
         queuedBytes = 0
-        return true
     }
 
     /// Counts packets the output itself had to skip (failed or reconnecting).

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 @testable import RTMPServer
 import XCTest
 
@@ -65,5 +66,25 @@ final class MergedReadTimerTests: XCTestCase {
         XCTAssertEqual(w.dueAt.count, 3, "three reads, each its own interval after the one before")
         for (added, due) in zip(w.addedAt, w.dueAt) { XCTAssertEqual(due - added, .milliseconds(100)) }
         XCTAssertEqual(timer.fires, 3)
+    }
+}
+
+/// The server's timers (`MergedReadTimers`): one per loop of the group, and every connection on a
+/// loop gets that loop's one — the sharing that makes the timer cheap.
+final class MergedReadTimersTests: XCTestCase {
+    func testEveryLoopOfTheGroupHasOneTimerSharedByItsConnections() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 3)
+        defer { try? group.syncShutdownGracefully() }
+        let timers = MergedReadTimers(group: group, delay: .milliseconds(100))
+        var seen: [ObjectIdentifier: ObjectIdentifier] = [:]
+        for _ in 0..<30 {
+            let loop = group.next()
+            let timer = try XCTUnwrap(timers.timer(for: loop), "a loop of the group has a timer")
+            if let earlier = seen[ObjectIdentifier(loop)] { XCTAssertEqual(earlier, ObjectIdentifier(timer), "the same timer each time") }
+            seen[ObjectIdentifier(loop)] = ObjectIdentifier(timer)
+        }
+        XCTAssertEqual(seen.count, 3)
+        XCTAssertEqual(Set(seen.values).count, 3, "one timer per loop, not one shared by all")
+        XCTAssertNil(timers.timer(for: EmbeddedEventLoop()), "a loop outside the group has none (its connection keeps its own)")
     }
 }
