@@ -12,10 +12,11 @@ final class PublisherHandler: ChannelInboundHandler {
     struct Options: Sendable {
         var app: String
         var tcUrl: String
-        var realtime: Bool
         /// How long to stream after `Publish.Start`.
         var durationMs: Int64
         var digestHandshake: Bool
+        /// Real-time sends, one tick per event loop; nil: flat out (as fast as the socket takes).
+        var pacers: LoopPacers?
     }
 
     enum Phase { case handshake, connect, createStream, publish, streaming, finished }
@@ -34,7 +35,8 @@ final class PublisherHandler: ChannelInboundHandler {
     private var cursor = 0
     private var loopOffset: UInt32 = 0
     private var streamStart = NIODeadline.now()
-    private var pacer: RepeatedTask?
+    /// Set while this publisher is one of its loop's real-time members.
+    private var pacer: LoopPacer?
     /// When each step of the publish flow completed (for the per-phase breakdown).
     private var phaseTimes: [String: Double] = [:]
 
@@ -140,12 +142,10 @@ final class PublisherHandler: ChannelInboundHandler {
             encoder.write(RTMPMessage(chunkStreamID: ChunkStreamID.data, timestamp: 0, typeID: .dataAMF0, streamID: streamID, payload: metadata), into: &out)
             context.write(wrapOutboundOut(out), promise: nil)
         }
-        if options.realtime {
-            // The pacer runs on this channel's event loop, where `self` and `context` live.
-            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-            pacer = context.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(20)) { _ in
-                bound.value.handler.sendDue(context: bound.value.context)
-            }
+        if let pacers = options.pacers {
+            let pacer = pacers.pacer(for: context.eventLoop)
+            pacer.add(self, context: context)
+            self.pacer = pacer
         } else {
             sendWhileWritable(context: context)
         }
@@ -154,7 +154,7 @@ final class PublisherHandler: ChannelInboundHandler {
     private var elapsedMs: Int64 { (NIODeadline.now() - streamStart).nanoseconds / 1_000_000 }
 
     /// Real-time: everything whose timestamp has come, in one write.
-    private func sendDue(context: ChannelHandlerContext) {
+    func sendDue(context: ChannelHandlerContext) {
         guard phase == .streaming else { return }
         let now = elapsedMs
         if now >= options.durationMs { return finish(context: context) }
@@ -180,7 +180,7 @@ final class PublisherHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !options.realtime && phase == .streaming && context.channel.isWritable { sendWhileWritable(context: context) }
+        if options.pacers == nil && phase == .streaming && context.channel.isWritable { sendWhileWritable(context: context) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -203,10 +203,15 @@ final class PublisherHandler: ChannelInboundHandler {
         return sent
     }
 
+    private func stopPacing() {
+        pacer?.remove(self)
+        pacer = nil
+    }
+
     private func finish(context: ChannelHandlerContext) {
         guard phase == .streaming else { return }
         phase = .finished
-        pacer?.cancel()
+        stopPacing()
         var out = context.channel.allocator.buffer(capacity: 128)
         encoder.write(CommandMessage(name: "FCUnpublish", transactionID: 6, arguments: [.string(key)])
             .message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
@@ -221,7 +226,7 @@ final class PublisherHandler: ChannelInboundHandler {
         guard phase != .finished else { return }
         let wasPublishing = phase == .streaming
         phase = .finished
-        pacer?.cancel()
+        stopPacing()
         report.failed(cause, wasPublishing: wasPublishing)
         context.close(promise: nil)
     }
@@ -232,7 +237,7 @@ final class PublisherHandler: ChannelInboundHandler {
         case .streaming: fail("connection closed while streaming", context: context)
         default: fail("connection closed during \(phase)", context: context)
         }
-        pacer?.cancel()
+        stopPacing()
         context.fireChannelInactive()
     }
 

@@ -69,8 +69,9 @@ struct RTMPBench: AsyncParsableCommand {
         guard !keys.isEmpty else { throw ValidationError("--keys-file has no keys") }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         let report = BenchReport()
-        let options = PublisherHandler.Options(app: app, tcUrl: "rtmp://\(host):\(port)/\(app)", realtime: !flatOut,
-                                               durationMs: Int64(duration * 1000), digestHandshake: !plainHandshake)
+        let options = PublisherHandler.Options(app: app, tcUrl: "rtmp://\(host):\(port)/\(app)",
+                                               durationMs: Int64(duration * 1000), digestHandshake: !plainHandshake,
+                                               pacers: flatOut ? nil : try await LoopPacers.make(group: group, interval: .milliseconds(20)))
         let started = ContinuousClock.now
         var closed: [EventLoopFuture<Void>] = []
         for i in 0..<publishers {
