@@ -28,6 +28,9 @@ struct RTMPBench: AsyncParsableCommand {
     @Option(help: "New connections per second (0 = all at once).")
     var rate: Double = 0
 
+    @Option(help: "Real time: each publisher sends the tags that are due this often, in one write (milliseconds).")
+    var intervalMs = 20
+
     @Flag(help: "Send as fast as the socket accepts instead of at the clip's real-time pace.")
     var flatOut = false
 
@@ -55,6 +58,7 @@ struct RTMPBench: AsyncParsableCommand {
     func validate() throws {
         guard publishers > 0 else { throw ValidationError("--publishers must be positive") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard (1...1000).contains(intervalMs) else { throw ValidationError("--interval-ms must be 1…1000") }
     }
 
     func run() async throws {
@@ -71,7 +75,7 @@ struct RTMPBench: AsyncParsableCommand {
         let report = BenchReport()
         let options = PublisherHandler.Options(app: app, tcUrl: "rtmp://\(host):\(port)/\(app)",
                                                durationMs: Int64(duration * 1000), digestHandshake: !plainHandshake,
-                                               pacers: flatOut ? nil : try await LoopPacers.make(group: group, interval: .milliseconds(20)))
+                                               pacers: flatOut ? nil : try await LoopPacers.make(group: group, interval: .milliseconds(Int64(intervalMs))))
         let started = ContinuousClock.now
         var closed: [EventLoopFuture<Void>] = []
         for i in 0..<publishers {
