@@ -135,7 +135,11 @@ final class HLSWriter: MediaWriter {
         // omit_endlist: a segment series ends (a new connection, a new layout) without telling
         // players the stream is over — the next series appends after a discontinuity. When the
         // session ends, `close` adds EXT-X-ENDLIST itself.
-        var flags = ["delete_segments", "independent_segments", "temp_file", "omit_endlist"]
+        // No `temp_file`: libavformat writes a live playlist through a temporary file and a
+        // rename whatever the flag says, and a segment is listed only once it is complete, so
+        // no player reaches a partial one; the flag only added a second rename per segment
+        // (docs/architecture.md "Output threads").
+        var flags = ["delete_segments", "independent_segments", "omit_endlist"]
         if generation > 0 { flags += ["append_list", "discont_start"] }
         // A continued session's first series: a fresh playlist, numbered past the earlier
         // writers', starting with a discontinuity (players reset their decoders there).
