@@ -171,7 +171,8 @@ final class HLSWriter: MediaWriter {
             var o = options
             o["hls_segment_filename"] = "\(directory)/\(stem)\(plan.name.isEmpty ? "-" : "_")%05d.\(ext)"
             if fmp4 { o["hls_fmp4_init_filename"] = "\(stem)\(plan.name.isEmpty ? "-" : "_")init.mp4" }
-            let m = try MediaMuxer(format: "hls", url: directory + "/" + plan.playlist, layout: plan.projection.layout, interrupt: interrupt)
+            let m = try MediaMuxer(format: "hls", url: directory + "/" + plan.playlist, layout: plan.projection.layout, interrupt: interrupt,
+                                   mpegTSFraming: !fmp4)
             try m.open(muxerOptions: o)
             opened.append(HLSRendition(name: plan.name, playlist: plan.playlist, projection: plan.projection, muxer: m,
                                        track: plan.projection.layout.tracks[0]))

@@ -13,13 +13,23 @@ final class MediaMuxer {
     private var finished = false
     private var lastDts: [Int64]
     /// One packet reused for every write: `av_interleaved_write_frame` takes its reference and
-    /// leaves it blank, so only the payload buffer is allocated per packet (was the AVPacket too).
+    /// leaves it blank, so only the payload buffer is allocated per packet (was the AVPacket too);
+    /// on the MPEG-TS path it points into `scratch` for the call and nothing is allocated.
     private let packet: UnsafeMutablePointer<AVPacket>
     let url: String
 
     /// Allocates the context and one stream per track, in the layout's order.
+    /// Per track: laid out for MPEG-TS while copied (`MPEGTSFraming`), or nil (as received).
+    private let framings: [MPEGTSFraming?]
+    /// The MPEG-TS path's packet buffer, reused for every packet (nil on the general path).
+    private let scratch: PacketScratch?
+    /// Packets not written because their payload could not be laid out (malformed).
+    private(set) var malformedPackets = 0
+
+    /// `mpegTSFraming`: the packets go into MPEG-TS (an HLS series of `.ts` segments), so H.264
+    /// and AAC are laid out as it carries them on the way in (`MPEGTSFraming`).
     init(format: String, url: String, layout: StreamLayout, interrupt: InterruptFlag,
-         operationTimeoutMicroseconds: Int64? = nil) throws(AVFailure) {
+         operationTimeoutMicroseconds: Int64? = nil, mpegTSFraming: Bool = false) throws(AVFailure) {
         var allocated: UnsafeMutablePointer<AVFormatContext>?
         try AVFailure.check(avformat_alloc_output_context2(&allocated, nil, format, url), "avformat_alloc_output_context2(\(format))")
         guard let allocated else { throw AVFailure("avformat_alloc_output_context2(\(format))", message: "no context") }
@@ -33,6 +43,8 @@ final class MediaMuxer {
         self.url = url
         self.operationTimeoutMicroseconds = operationTimeoutMicroseconds
         lastDts = Array(repeating: Int64.min, count: layout.tracks.count)
+        framings = layout.tracks.map { mpegTSFraming ? MPEGTSFraming($0) : nil }
+        scratch = mpegTSFraming ? PacketScratch() : nil
         context.pointee.interrupt_callback = interrupt.callback
         for track in layout.tracks { try addStream(track) }
         hasFLAC = layout.tracks.contains { $0.codec == .flac }
@@ -101,13 +113,56 @@ final class MediaMuxer {
         headerWritten = true
     }
 
-    /// Writes one packet (copied into a padded libav buffer: the muxers and their bitstream
-    /// filters read past the end, up to `AV_INPUT_BUFFER_PADDING_SIZE`), timestamps rescaled from
-    /// milliseconds (plus ModEx nanoseconds) to the stream's time base. DTS is kept strictly
-    /// increasing per track in that time base and PTS never before DTS, as every muxer requires.
+    /// Writes one packet, timestamps rescaled from milliseconds (plus ModEx nanoseconds) to the
+    /// stream's time base. DTS is kept strictly increasing per track in that time base and PTS
+    /// never before DTS, as every muxer requires.
+    ///
+    /// Two ways, by what the muxer was made for. In general the payload is copied into a new
+    /// padded libav buffer (the muxers and their bitstream filters read past the end, up to
+    /// `AV_INPUT_BUFFER_PADDING_SIZE`) and handed to `av_interleaved_write_frame`, which orders
+    /// the tracks by DTS. For MPEG-TS (`mpegTSFraming`) the payload is laid out as MPEG-TS
+    /// carries it while copied into this muxer's own padded scratch buffer, reused for every
+    /// packet, and written with `av_write_frame` in the order it came: no allocation per packet
+    /// (libavformat refers to a packet it does not own only during the call), and no waiting for
+    /// the other track — a live segment is cut on the publisher's own order, which is already by
+    /// time, and a track that pauses holds nothing back (the interleaver would hold the other
+    /// track's packets up to 10 s). docs/architecture.md "Output threads".
     func write(_ packet: MediaPacket, timestampOffset: Int64 = 0) throws(AVFailure) {
         guard packet.track < lastDts.count, let stream = context.pointee.streams[packet.track] else {
             throw AVFailure("write", message: "no track \(packet.track)")
+        }
+        let pkt = self.packet
+        // Blank again whatever happens below (the muxer leaves it blank; a failure might not).
+        defer { av_packet_unref(pkt) }
+        if let scratch {
+            let framing = framings[packet.track]
+            let framedSize: Int? = if let framing {
+                packet.data.withUnsafeReadableBytes { framing.framedSize($0, isKeyframe: packet.isKeyframe) }
+            } else {
+                packet.data.readableBytes
+            }
+            guard let size = framedSize else {
+                malformedPackets += 1
+                return
+            }
+            let data = scratch.reserve(size)
+            packet.data.withUnsafeReadableBytes { raw in
+                if let framing {
+                    framing.write(raw, isKeyframe: packet.isKeyframe, to: data)
+                } else if size > 0 {
+                    data.copyMemory(from: raw.baseAddress!, byteCount: size)
+                }
+            }
+            pkt.pointee.data = data.assumingMemoryBound(to: UInt8.self)
+            pkt.pointee.size = Int32(size)
+        } else {
+            let size = packet.data.readableBytes
+            try AVFailure.check(av_new_packet(pkt, Int32(size)), "av_new_packet")
+            if size > 0 {
+                packet.data.withUnsafeReadableBytes { raw in
+                    pkt.pointee.data.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: size)
+                }
+            }
         }
         // Milliseconds plus the E-RTMP ModEx nanosecond offset, on a microsecond timeline, rounded
         // once into the stream's own time base (90 kHz for MPEG-TS, the track timescale in MP4).
@@ -118,23 +173,17 @@ final class MediaMuxer {
         if dts <= lastDts[packet.track] { dts = lastDts[packet.track] + 1 }
         lastDts[packet.track] = dts
         let pts = max(av_rescale_q((packet.pts - timestampOffset) * 1000 + fraction, microseconds, tb), dts)
-        let pkt = self.packet
-        // Blank again whatever happens below (the muxer leaves it blank; a failure might not).
-        defer { av_packet_unref(pkt) }
-        let size = packet.data.readableBytes
-        try AVFailure.check(av_new_packet(pkt, Int32(size)), "av_new_packet")
-        if size > 0 {
-            packet.data.withUnsafeReadableBytes { raw in
-                pkt.pointee.data.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: size)
-            }
-        }
         pkt.pointee.dts = dts
         pkt.pointee.pts = pts
         pkt.pointee.stream_index = Int32(packet.track)
         if packet.isKeyframe { pkt.pointee.flags |= lg_pkt_flag_key() }
         interrupt.operationTimeout(microseconds: operationTimeoutMicroseconds)
         defer { interrupt.operationTimeout(microseconds: nil) }
-        try checkBlocking(av_interleaved_write_frame(context, pkt), "av_interleaved_write_frame")
+        if scratch != nil {
+            try checkBlocking(av_write_frame(context, pkt), "av_write_frame")
+        } else {
+            try checkBlocking(av_interleaved_write_frame(context, pkt), "av_interleaved_write_frame")
+        }
     }
 
     /// Flushes interleaved packets and writes the trailer (the MP4 index, HLS's last segment
@@ -174,5 +223,31 @@ final class MediaMuxer {
         var dict: OpaquePointer?
         for (key, value) in options.sorted(by: { $0.key < $1.key }) { av_dict_set(&dict, key, value, 0) }
         return dict
+    }
+}
+
+/// A growing buffer with zeroed padding after whatever it holds (libavformat's readers may look
+/// up to `AV_INPUT_BUFFER_PADDING_SIZE` bytes past a packet's end).
+final class PacketScratch {
+    private var storage: UnsafeMutableRawPointer
+    private var capacity: Int
+    private let padding = Int(lg_input_padding())
+
+    init(capacity: Int = 64 * 1024) {
+        self.capacity = capacity
+        storage = .allocate(byteCount: capacity + padding, alignment: 64)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Room for `size` bytes followed by zeroed padding; valid until the next call.
+    func reserve(_ size: Int) -> UnsafeMutableRawPointer {
+        if size > capacity {
+            storage.deallocate()
+            capacity = max(size, capacity * 2)
+            storage = .allocate(byteCount: capacity + padding, alignment: 64)
+        }
+        (storage + size).initializeMemory(as: UInt8.self, repeating: 0, count: padding)
+        return storage
     }
 }

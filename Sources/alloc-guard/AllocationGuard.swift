@@ -25,17 +25,21 @@ struct AllocationGuard {
     static func main() async throws {
         let args = Arguments(CommandLine.arguments.dropFirst())
         guard let bench = args["--bench"], let clip = args["--clip"] else {
-            FileHandle.standardError.write(Data("usage: alloc-guard --bench RTMP_BENCH --clip FILE.flv [--publishers N] [--seconds S] [--flat-out]\n".utf8))
+            FileHandle.standardError.write(Data("usage: alloc-guard --bench RTMP_BENCH --clip FILE.flv [--publishers N] [--seconds S] [--flat-out] [--hls]\n".utf8))
             exit(2)
         }
         let publishers = Int(args["--publishers"] ?? "") ?? 8
         let seconds = Double(args["--seconds"] ?? "") ?? 6
         let flatOut = args.has("--flat-out")
+        // --hls: every channel writes HLS, so the output path (queue, lane, muxing, files) is
+        // counted too, on its own threads.
+        let hls = args.has("--hls")
 
         var logger = Logger(label: "alloc-guard")
         logger.logLevel = ProcessInfo.processInfo.environment["ALLOC_GUARD_LOG"] == nil ? .error : .notice
-        let hub = MediaHub(settings: .init(dataDirectory: NSTemporaryDirectory() + "alloc-guard-\(getpid())"), logger: logger) { _ in true }
-        let sink = CountingSink(hub: hub)
+        let dataDirectory = NSTemporaryDirectory() + "alloc-guard-\(getpid())"
+        let hub = MediaHub(settings: .init(dataDirectory: dataDirectory), logger: logger) { _ in true }
+        let sink = CountingSink(hub: hub, hls: hls)
         let keys = (0..<publishers).map { "guard\($0)" }
         let server = RTMPServer(configuration: RTMPServerConfiguration(host: "127.0.0.1", port: 0, maxConnectionsPerIP: 0),
                                 authorizer: StaticKeyAuthorizer(keys: Set(keys)), sink: sink, logger: logger)
@@ -82,8 +86,10 @@ struct AllocationGuard {
             "messages": messages, "mallocs": stats.mallocCount, "mallocBytes": stats.mallocBytesCount,
             "mallocsPerMessage": (Double(stats.mallocCount) / Double(messages) * 1000).rounded() / 1000,
             "bytesPerMessage": (Double(stats.mallocBytesCount) / Double(messages)).rounded(),
-            "publishers": publishers, "flatOut": flatOut, "interposed": stats.mallocCount > 0,
+            "publishers": publishers, "flatOut": flatOut, "hls": hls, "interposed": stats.mallocCount > 0,
         ]
+        // The HLS files (`--hls`) would otherwise stay behind: the process ends before they expire.
+        try? FileManager.default.removeItem(atPath: dataDirectory)
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
         exit(stats.mallocCount > 0 ? 0 : 3)
@@ -110,8 +116,9 @@ struct AllocationGuard {
     }
 }
 
-/// What `livegate serve` does per message for a channel without outputs, minus the store: the
-/// media hub's session takes every frame (and copies nothing without outputs). The
+/// What `livegate serve` does per message for a channel without outputs (or with HLS only,
+/// `--hls`), minus the store: the media hub's session takes every frame (and copies nothing
+/// without outputs). The
 /// coordinator's own per-frame part (a thumbnail offer and a first-keyframe check on video
 /// keyframes only) is not in it.
 final class CountingSink: IngestEventSink {
@@ -123,9 +130,13 @@ final class CountingSink: IngestEventSink {
     }
 
     private let hub: MediaHub
+    private let hls: Bool
     private let counts = NIOLockedValueBox(Counts())
 
-    init(hub: MediaHub) { self.hub = hub }
+    init(hub: MediaHub, hls: Bool) {
+        self.hub = hub
+        self.hls = hls
+    }
 
     var started: Int { counts.withLockedValue { $0.started } }
     var firstStart: ContinuousClock.Instant? { counts.withLockedValue { $0.firstStart } }
@@ -138,7 +149,7 @@ final class CountingSink: IngestEventSink {
         let id = session.connectionID
         hub.sessionStarted(connectionID: id)
         hub.configure(connectionID: id, plan: OutputPlan(channelId: "ch_guard\(id)", userId: "guard", sessionId: "ses_guard\(id)",
-                                                         hls: false, record: false, forwards: []))
+                                                         hls: hls, record: false, forwards: []))
         counts.withLockedValue {
             if $0.firstStart == nil { $0.firstStart = .now }
             $0.started += 1
