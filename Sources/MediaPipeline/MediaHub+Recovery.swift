@@ -52,13 +52,13 @@ extension MediaHub {
     public func finish(_ recording: InterruptedRecording) async throws -> RecordingFile? {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<RecordingFile?, any Error>) in
             let thread = Thread {
+                Thread.current.name = "livegate.recover"  // from inside: Foundation on Linux names only the calling thread
                 do throws(AVFailure) {
                     continuation.resume(returning: try MP4Recorder.recover(partPath: recording.partPath))
                 } catch {
                     continuation.resume(throwing: error)
                 }
             }
-            thread.name = "livegate.recover"
             thread.start()
         }
     }

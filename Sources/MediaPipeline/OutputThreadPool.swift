@@ -47,8 +47,13 @@ final class OutputThreadPool: @unchecked Sendable {
             return index
         }
         if let start {
-            let thread = Thread { [self] in run(lanes[start]) }
-            thread.name = "\(name)-\(start)"
+            // Named from inside: Foundation on Linux names only the thread it runs on (a name
+            // set before `start()` never reached the system, and `top -H` or `perf` showed
+            // "oot.default-qos" for every lane).
+            let thread = Thread { [self] in
+                Thread.current.name = "\(name)-\(start)"
+                run(lanes[start])
+            }
             thread.start()
         }
     }

@@ -76,13 +76,14 @@ final class OutputWorker: Sendable {
         switch scheduling {
         case .ownThread(let batchPause):
             let thread = Thread { [self] in
+                // From inside: Foundation on Linux names only the calling thread.
+                Thread.current.name = "livegate-\(kind.rawValue)"
                 while true {
                     if batchPause > 0 { Thread.sleep(forTimeInterval: batchPause) }
                     queue.takeAll(into: &runner.batch)
                     if process() { return }
                 }
             }
-            thread.name = "livegate-\(kind.rawValue)"
             thread.start()
         case .pool(let pool):
             pool.add(self)

@@ -132,6 +132,16 @@ final class MPEGTSFramingTests: XCTestCase {
         }
     }
 
+    func testTheScratchBufferGrowsToTheLargestPacketAndPadsItWithZeros() {
+        let scratch = PacketScratch(capacity: 16)
+        for size in [10, 100_000, 50] {
+            let p = scratch.reserve(size)
+            p.initializeMemory(as: UInt8.self, repeating: 0xAB, count: size)
+            let padding = UnsafeRawBufferPointer(start: p + size, count: 64)
+            XCTAssertTrue(padding.allSatisfy { $0 == 0 }, "zeroed padding after \(size) bytes")
+        }
+    }
+
     /// MD5 of each decoded frame of one stream (`ffmpeg -f framemd5`), strict about errors.
     func decodedFrames(_ path: String, stream: String) async throws -> [String] {
         let run = try await ProcessRunner.run("ffmpeg", ["-v", "error", "-xerror", "-i", path, "-map", "0:" + stream, "-f", "framemd5", "-"], timeout: 60)
