@@ -6,7 +6,8 @@
 #   bench/heap.sh [PUBLISHERS=1000] [RATE=100] [OUT=bench/.cache/heap]
 # Needs: heaptrack (Debian's; installed here if missing), a release build (bench/run.sh builds
 # one), the bench clip (made here if missing).
-# LIVEGATE=path and RTMP_BENCH=path as in bench/profile.sh. Prints the resident size per
+# LIVEGATE=path and RTMP_BENCH=path as in bench/profile.sh; INTERVAL_MS=100 makes each publisher
+# send what is due every 100 ms (rtmp-bench --interval-ms; default 20). Prints the resident size per
 # publisher and the top allocation sites; the full report is OUT/leaks.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ bench/make-channels.py "$publishers" >"$work/keys"
 base=$(awk '/VmRSS/ {print $2}' /proc/"$gw"/status)
 ramp=$(( publishers / rate + 18 ))
 "$bench" --url rtmp://127.0.0.1:32935/live --file "$clip" --publishers "$publishers" --rate "$rate" \
-  --duration $(( ramp + 12 )) --keys-file "$work/keys" --json >"$work/bench.json" &
+  --duration $(( ramp + 12 )) --keys-file "$work/keys" --interval-ms "${INTERVAL_MS:-20}" --json >"$work/bench.json" &
 load=$!
 sleep "$ramp"
 now=$(awk '/VmRSS/ {print $2}' /proc/"$gw"/status)

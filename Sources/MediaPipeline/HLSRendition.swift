@@ -59,12 +59,13 @@ struct HLSRendition {
     }
 
     /// Writes `mapped` (renumbered into this rendition) and measures the original.
-    mutating func write(_ mapped: MediaPacket, packet: MediaPacket) throws(AVFailure) {
+    /// False for a packet the muxer refused as malformed (`MediaMuxer.write`).
+    mutating func write(_ mapped: MediaPacket, packet: MediaPacket) throws(AVFailure) -> Bool {
         if track.kind == .video, !started {
-            guard packet.isKeyframe else { return }
+            guard packet.isKeyframe else { return true }
         }
         started = true
-        try muxer.write(mapped)
+        guard try muxer.write(mapped) else { return false }
         let bytes = packet.data.readableBytes
         totalBytes += bytes
         frames += 1
@@ -79,5 +80,6 @@ struct HLSRendition {
             windowStart = packet.dts
             windowBytes = 0
         }
+        return true
     }
 }

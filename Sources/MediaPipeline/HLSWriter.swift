@@ -66,6 +66,8 @@ final class HLSWriter: MediaWriter {
     private var fmp4 = false
     private var master: HLSMasterPlaylist?
     private(set) var notCarried: [String] = []
+    /// Packets not written because their payload was malformed (counted over the writer's life).
+    private(set) var malformedPackets = 0
     /// Recent decode times of track 0's keyframes: the cut points other variants follow.
     private var primaryKeyframes: [Int64] = []
 
@@ -202,7 +204,7 @@ final class HLSWriter: MediaWriter {
                 guard renditions[i].started || packet.isKeyframe else { continue }
                 if packet.isKeyframe { mapped.isKeyframe = renditions[i].cutEligible(packet.dts, primaryKeyframes: primaryKeyframes) }
             }
-            try renditions[i].write(mapped, packet: packet)
+            if try !renditions[i].write(mapped, packet: packet) { malformedPackets += 1 }
         }
         if adaptive == true { try updateMaster() }
     }

@@ -23,8 +23,6 @@ final class MediaMuxer {
     private let framings: [MPEGTSFraming?]
     /// The MPEG-TS path's packet buffer, reused for every packet (nil on the general path).
     private let scratch: PacketScratch?
-    /// Packets not written because their payload could not be laid out (malformed).
-    private(set) var malformedPackets = 0
 
     /// `mpegTSFraming`: the packets go into MPEG-TS (an HLS series of `.ts` segments), so H.264
     /// and AAC are laid out as it carries them on the way in (`MPEGTSFraming`).
@@ -127,7 +125,10 @@ final class MediaMuxer {
     /// the other track — a live segment is cut on the publisher's own order, which is already by
     /// time, and a track that pauses holds nothing back (the interleaver would hold the other
     /// track's packets up to 10 s). docs/architecture.md "Output threads".
-    func write(_ packet: MediaPacket, timestampOffset: Int64 = 0) throws(AVFailure) {
+    /// Returns false for a packet not written because its payload could not be laid out for
+    /// MPEG-TS (malformed: `MPEGTSFraming.framedSize`); the caller counts it.
+    @discardableResult
+    func write(_ packet: MediaPacket, timestampOffset: Int64 = 0) throws(AVFailure) -> Bool {
         guard packet.track < lastDts.count, let stream = context.pointee.streams[packet.track] else {
             throw AVFailure("write", message: "no track \(packet.track)")
         }
@@ -141,10 +142,7 @@ final class MediaMuxer {
             } else {
                 packet.data.readableBytes
             }
-            guard let size = framedSize else {
-                malformedPackets += 1
-                return
-            }
+            guard let size = framedSize else { return false }
             let data = scratch.reserve(size)
             packet.data.withUnsafeReadableBytes { raw in
                 if let framing {
@@ -184,6 +182,7 @@ final class MediaMuxer {
         } else {
             try checkBlocking(av_interleaved_write_frame(context, pkt), "av_interleaved_write_frame")
         }
+        return true
     }
 
     /// Flushes interleaved packets and writes the trailer (the MP4 index, HLS's last segment

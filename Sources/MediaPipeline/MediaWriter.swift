@@ -12,9 +12,13 @@ protocol MediaWriter: AnyObject {
     var resumesInPlace: Bool { get }
     /// Tracks of the layout last opened that this output does not write, each with why.
     var notCarried: [String] { get }
+    /// Packets refused as malformed so far (a NAL unit length past the payload's end…): not
+    /// written, the output goes on. The worker logs and counts them as dropped.
+    var malformedPackets: Int { get }
 }
 
 extension MediaWriter {
     var resumesInPlace: Bool { false }
     var notCarried: [String] { [] }
+    var malformedPackets: Int { 0 }
 }

@@ -126,6 +126,8 @@ final class OutputWorker: Sendable {
         var writtenSinceOpen = 0
         /// After (re)opening, nothing is written until a video keyframe (a decodable start).
         var awaitingKeyframe = true
+        /// The writer's `malformedPackets` already logged.
+        var malformedSeen = 0
     }
 
     /// Runs the batch taken into `runner.batch`; true once the output has finished and exited.
@@ -211,6 +213,17 @@ final class OutputWorker: Sendable {
                 }
                 do throws(AVFailure) {
                     try writer.write(packet)
+                    // A packet the writer refused as malformed is a dropped one, and said (the
+                    // first, then every thousandth: a broken publisher must not flood the log).
+                    let malformed = writer.malformedPackets
+                    if malformed != r.malformedSeen {
+                        r.malformedSeen = malformed
+                        queue.countDropped(1)
+                        if malformed % 1000 == 1 {
+                            logger.warning("packet not written: malformed payload", metadata: ["output": "\(kind.rawValue)", "malformed": "\(malformed)"])
+                        }
+                        continue
+                    }
                     r.writtenSinceOpen += 1
                     if let retry, r.failures > 0, r.writtenSinceOpen >= retry.healthyAfterPackets { r.failures = 0 }
                     packetsWritten += 1

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 @testable import MediaPipeline
 import NIOCore
 import RTMPCore
@@ -86,18 +87,66 @@ final class MPEGTSFramingTests: XCTestCase {
         XCTAssertNil(framed(framing, [UInt8](repeating: 0, count: 8186), key: false), "longer than ADTS can say")
     }
 
+    func frames(_ clip: URL) throws -> [MediaFrame] {
+        let reader = try FLVFileReader(bytes: ByteBuffer(bytes: try Data(contentsOf: clip)))
+        return try reader.tags.compactMap { tag -> MediaFrame? in
+            if tag.type == 9 { return try FLVTagParser.parseVideo(tag.body, timestamp: tag.timestamp) }
+            if tag.type == 8 { return try FLVTagParser.parseAudio(tag.body, timestamp: tag.timestamp) }
+            return nil
+        }
+    }
+
+    /// A publisher's broken frame (a NAL unit length past the payload's end) costs that frame
+    /// only: dropped and counted, said once in the log, and the channel's HLS goes on — where
+    /// libavformat's filter failed the write and the output skipped the rest of the segment.
+    func testAMalformedVideoFrameIsDroppedCountedAndLoggedAndTheHLSGoesOn() async throws {
+        let dir = try MediaTools.temporaryDirectory("mpegts-malformed")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 6, in: dir)
+        var all = try frames(clip)
+        let broken = try XCTUnwrap(all.firstIndex { $0.kind == .video && $0.packetType == .codedFrames && !$0.isKeyframe && $0.dts > 2500 })
+        all[broken].data = ByteBuffer(bytes: [0, 0, 0x10, 0, 0x41, 0x9A])
+        let logs = LogCapture()
+        var settings = MediaHub.Settings(dataDirectory: dir.appendingPathComponent("data").path)
+        settings.hlsKeepAfterEndSeconds = 0
+        let hub = MediaHub(settings: settings, logger: logs.logger(), onEvent: { _ in })
+        hub.sessionStarted(connectionID: 1)
+        hub.configure(connectionID: 1, plan: OutputPlan(channelId: "ch1", userId: "u1", sessionId: "ses_ch1", hls: true, record: false, forwards: []))
+        for f in all { hub.media(f, connectionID: 1) }
+
+        let coded = all.filter { $0.packetType == .codedFrames }.count
+        let deadline = Date().addingTimeInterval(20)
+        while hub.outputs(connectionID: 1).first.map({ $0.packetsWritten + $0.droppedPackets }) != coded, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let status = try XCTUnwrap(hub.outputs(connectionID: 1).first)
+        XCTAssertEqual(status.kind, .hls)
+        XCTAssertEqual(status.droppedPackets, 1, "the broken frame, and only it")
+        XCTAssertEqual(status.packetsWritten, coded - 1)
+        XCTAssertEqual(status.state, .running, "the output goes on")
+        XCTAssertNil(status.lastError)
+        let warnings = logs.matching { $0.message == "packet not written: malformed payload" }
+        XCTAssertEqual(warnings.count, 1, "\(logs.all.map(\.message))")
+        XCTAssertEqual(warnings.first?.metadata["output"], "hls")
+        // Segments after the broken frame (cut at 4 s) are in the playlist.
+        let playlist = dir.appendingPathComponent("data/hls/ch1/index.m3u8")
+        while ((try? String(contentsOf: playlist, encoding: .utf8)) ?? "").components(separatedBy: "#EXTINF").count - 1 < 2, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let text = try String(contentsOf: playlist, encoding: .utf8)
+        XCTAssertEqual(text.components(separatedBy: "#EXTINF").count - 1, 2, text)
+        hub.sessionEnded(connectionID: 1)
+        let drained = await hub.drain(timeout: .seconds(10))
+        XCTAssertTrue(drained)
+    }
+
     /// The same ffmpeg clip muxed to MPEG-TS twice — laid out by us, and converted by libavformat
     /// (`h264_mp4toannexb`, its ADTS writer) — decodes to the same video and audio frames.
     func testOurLayoutDecodesToTheSameFramesAsLibavformatsConversion() async throws {
         let dir = try MediaTools.temporaryDirectory("mpegts-framing")
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = try await MediaTools.makeClip(seconds: 3, in: dir)
-        let reader = try FLVFileReader(bytes: ByteBuffer(bytes: try Data(contentsOf: clip)))
-        let frames = try reader.tags.compactMap { tag -> MediaFrame? in
-            if tag.type == 9 { return try FLVTagParser.parseVideo(tag.body, timestamp: tag.timestamp) }
-            if tag.type == 8 { return try FLVTagParser.parseAudio(tag.body, timestamp: tag.timestamp) }
-            return nil
-        }
+        let frames = try self.frames(clip)
         let video = try XCTUnwrap(frames.first { $0.kind == .video && $0.packetType == .sequenceHeader }.flatMap(TrackFormat.video(sequenceHeader:)))
         let audio = try XCTUnwrap(frames.first { $0.kind == .audio && $0.packetType == .sequenceHeader }.flatMap(TrackFormat.audio))
         XCTAssertNotNil(MPEGTSFraming(video))
@@ -109,11 +158,11 @@ final class MPEGTSFramingTests: XCTestCase {
                                        mpegTSFraming: framing)
             try muxer.open()
             for f in frames where f.packetType == .codedFrames {
-                try muxer.write(MediaPacket(kind: f.kind, track: f.kind == .video ? 0 : 1, dts: f.dts, pts: f.dts + Int64(f.compositionTimeOffset),
-                                            isKeyframe: f.isKeyframe, data: f.data))
+                let written = try muxer.write(MediaPacket(kind: f.kind, track: f.kind == .video ? 0 : 1, dts: f.dts,
+                                                          pts: f.dts + Int64(f.compositionTimeOffset), isKeyframe: f.isKeyframe, data: f.data))
+                XCTAssertTrue(written)
             }
             try muxer.finish()
-            XCTAssertEqual(muxer.malformedPackets, 0)
             outputs.append(path)
         }
         // What a demuxer reads from the streams (ADTS's profile, rate and channels; the SPS) is
