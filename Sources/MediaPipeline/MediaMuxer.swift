@@ -18,12 +18,12 @@ final class MediaMuxer {
     private let packet: UnsafeMutablePointer<AVPacket>
     let url: String
 
-    /// Allocates the context and one stream per track, in the layout's order.
     /// Per track: laid out for MPEG-TS while copied (`MPEGTSFraming`), or nil (as received).
     private let framings: [MPEGTSFraming?]
     /// The MPEG-TS path's packet buffer, reused for every packet (nil on the general path).
     private let scratch: PacketScratch?
 
+    /// Allocates the context and one stream per track, in the layout's order.
     /// `mpegTSFraming`: the packets go into MPEG-TS (an HLS series of `.ts` segments), so H.264
     /// and AAC are laid out as it carries them on the way in (`MPEGTSFraming`).
     init(format: String, url: String, layout: StreamLayout, interrupt: InterruptFlag,
@@ -222,33 +222,5 @@ final class MediaMuxer {
         var dict: OpaquePointer?
         for (key, value) in options.sorted(by: { $0.key < $1.key }) { av_dict_set(&dict, key, value, 0) }
         return dict
-    }
-}
-
-/// A growing buffer with zeroed padding after whatever it holds (libavformat's readers may look
-/// up to `AV_INPUT_BUFFER_PADDING_SIZE` bytes past a packet's end). It grows to the largest
-/// packet of its output (a keyframe) and stays there: one per MPEG-TS output, about the size of
-/// the segment file's own I/O buffer.
-final class PacketScratch {
-    private var storage: UnsafeMutableRawPointer
-    private var capacity: Int
-    private let padding = Int(lg_input_padding())
-
-    init(capacity: Int = 16 * 1024) {
-        self.capacity = capacity
-        storage = .allocate(byteCount: capacity + padding, alignment: 64)
-    }
-
-    deinit { storage.deallocate() }
-
-    /// Room for `size` bytes followed by zeroed padding; valid until the next call.
-    func reserve(_ size: Int) -> UnsafeMutableRawPointer {
-        if size > capacity {
-            storage.deallocate()
-            capacity = max(size, capacity * 2)
-            storage = .allocate(byteCount: capacity + padding, alignment: 64)
-        }
-        (storage + size).initializeMemory(as: UInt8.self, repeating: 0, count: padding)
-        return storage
     }
 }
