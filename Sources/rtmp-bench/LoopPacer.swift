@@ -8,9 +8,11 @@ import NIOCore
 /// cores and could not drive 4,000. One 20 ms tick for all of a loop's publishers halved that,
 /// but sent them all at the same instant — bursts no set of real encoders makes, which changed
 /// the servers' figures (nginx-rtmp's cores at 1,500 fell by 30 %: one `epoll_wait` for all).
-/// So a publisher keeps the phase it started at, as with its own timer: the pacer ticks every
-/// millisecond and serves the publishers whose phase that millisecond is. Lives on its loop;
-/// reached through `LoopPacers`.
+/// So each publisher has a phase of its own: the pacer ticks every millisecond and serves the
+/// publishers whose phase that millisecond is. The phase is drawn at random, as independent
+/// encoders' would be: publishers that start together (a benchmark starts 40 at once) would
+/// otherwise keep sending together for the whole run — with a timer each they drifted apart,
+/// each re-armed after its own send. Lives on its loop; reached through `LoopPacers`.
 final class LoopPacer {
     typealias Member = (handler: PublisherHandler, context: ChannelHandlerContext)
     private let eventLoop: any EventLoop
@@ -29,11 +31,11 @@ final class LoopPacer {
 
     private var nowMs: Int64 { (NIODeadline.now() - started).nanoseconds / 1_000_000 }
 
-    /// Served first at the next millisecond, then every interval after it.
+    /// Served first within one interval, at a random phase, then every interval after it.
     func add(_ handler: PublisherHandler, context: ChannelHandlerContext) {
         eventLoop.preconditionInEventLoop()
         if count == 0 { served = nowMs }
-        slots[Int((served + 1) % Int64(slots.count))][ObjectIdentifier(handler)] = (handler, context)
+        slots[Int.random(in: 0..<slots.count)][ObjectIdentifier(handler)] = (handler, context)
         count += 1
         guard task == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
