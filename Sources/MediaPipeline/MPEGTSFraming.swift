@@ -30,26 +30,40 @@ enum MPEGTSFraming: Sendable, Equatable {
         }
     }
 
-    /// The laid-out size of `payload`, or nil when the payload is malformed (a NAL unit length
-    /// running past the end, no NAL unit at all, an AAC frame too long for ADTS): such a packet
-    /// is not written (libavformat's filter would have failed the whole output on it).
-    func framedSize(_ payload: UnsafeRawBufferPointer, isKeyframe: Bool) -> Int? {
-        switch self {
-        case .annexB(let a): a.plan(payload, isKeyframe: isKeyframe)?.size
-        case .adts(let a): a.frameLength(payload.count)
+    /// What one payload becomes: worked out once (one pass over the NAL units), then written.
+    enum Layout: Equatable {
+        case annexB(AnnexB.Plan)
+        case adts(frameLength: Int)
+
+        var size: Int {
+            switch self {
+            case .annexB(let plan): plan.size
+            case .adts(let length): length
+            }
         }
     }
 
-    /// Writes the laid-out payload (`framedSize` bytes) to `out`.
-    func write(_ payload: UnsafeRawBufferPointer, isKeyframe: Bool, to out: UnsafeMutableRawPointer) {
+    /// The layout of `payload`, or nil when the payload is malformed (a NAL unit length running
+    /// past the end, no NAL unit at all, an AAC frame too long for ADTS): such a packet is not
+    /// written (libavformat's filter would have failed the whole output on it).
+    func layout(_ payload: UnsafeRawBufferPointer, isKeyframe: Bool) -> Layout? {
         switch self {
-        case .annexB(let a):
-            guard let plan = a.plan(payload, isKeyframe: isKeyframe) else { return }
+        case .annexB(let a): a.plan(payload, isKeyframe: isKeyframe).map(Layout.annexB)
+        case .adts(let a): a.frameLength(payload.count).map { Layout.adts(frameLength: $0) }
+        }
+    }
+
+    /// Writes `payload` laid out as `layout` (from `layout(_:isKeyframe:)` on the same payload:
+    /// `layout.size` bytes) to `out`.
+    func write(_ payload: UnsafeRawBufferPointer, layout: Layout, to out: UnsafeMutableRawPointer) {
+        switch (self, layout) {
+        case (.annexB(let a), .annexB(let plan)):
             a.write(payload, plan: plan, to: out)
-        case .adts(let a):
-            guard let length = a.frameLength(payload.count) else { return }
+        case (.adts(let a), .adts(let length)):
             a.writeHeader(frameLength: length, to: out)
             if payload.count > 0 { (out + ADTS.headerSize).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        default:
+            preconditionFailure("a layout written by another framing")
         }
     }
 

@@ -126,7 +126,7 @@ final class MediaMuxer {
     /// time, and a track that pauses holds nothing back (the interleaver would hold the other
     /// track's packets up to 10 s). docs/architecture.md "Output threads".
     /// Returns false for a packet not written because its payload could not be laid out for
-    /// MPEG-TS (malformed: `MPEGTSFraming.framedSize`); the caller counts it.
+    /// MPEG-TS (malformed: `MPEGTSFraming.layout` found none); the caller counts it.
     @discardableResult
     func write(_ packet: MediaPacket, timestampOffset: Int64 = 0) throws(AVFailure) -> Bool {
         guard packet.track < lastDts.count, let stream = context.pointee.streams[packet.track] else {
@@ -137,22 +137,21 @@ final class MediaMuxer {
         defer { av_packet_unref(pkt) }
         if let scratch {
             let framing = framings[packet.track]
-            let framedSize: Int? = if let framing {
-                packet.data.withUnsafeReadableBytes { framing.framedSize($0, isKeyframe: packet.isKeyframe) }
-            } else {
-                packet.data.readableBytes
-            }
-            guard let size = framedSize else { return false }
-            let data = scratch.reserve(size)
-            packet.data.withUnsafeReadableBytes { raw in
-                if let framing {
-                    framing.write(raw, isKeyframe: packet.isKeyframe, to: data)
-                } else if size > 0 {
-                    data.copyMemory(from: raw.baseAddress!, byteCount: size)
+            // Laid out (or copied as is) into the scratch buffer in one visit of the payload.
+            let laidOut: (data: UnsafeMutableRawPointer, size: Int)? = packet.data.withUnsafeReadableBytes { raw in
+                guard let framing else {
+                    let data = scratch.reserve(raw.count)
+                    if raw.count > 0 { data.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+                    return (data, raw.count)
                 }
+                guard let layout = framing.layout(raw, isKeyframe: packet.isKeyframe) else { return nil }
+                let data = scratch.reserve(layout.size)
+                framing.write(raw, layout: layout, to: data)
+                return (data, layout.size)
             }
-            pkt.pointee.data = data.assumingMemoryBound(to: UInt8.self)
-            pkt.pointee.size = Int32(size)
+            guard let laidOut else { return false }
+            pkt.pointee.data = laidOut.data.assumingMemoryBound(to: UInt8.self)
+            pkt.pointee.size = Int32(laidOut.size)
         } else {
             let size = packet.data.readableBytes
             try AVFailure.check(av_new_packet(pkt, Int32(size)), "av_new_packet")

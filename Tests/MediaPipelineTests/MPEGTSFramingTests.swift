@@ -19,9 +19,9 @@ final class MPEGTSFramingTests: XCTestCase {
 
     func framed(_ framing: MPEGTSFraming, _ payload: [UInt8], key: Bool) -> [UInt8]? {
         payload.withUnsafeBytes { raw -> [UInt8]? in
-            guard let size = framing.framedSize(raw, isKeyframe: key) else { return nil }
-            var out = [UInt8](repeating: 0xAA, count: size)
-            out.withUnsafeMutableBytes { framing.write(raw, isKeyframe: key, to: $0.baseAddress!) }
+            guard let layout = framing.layout(raw, isKeyframe: key) else { return nil }
+            var out = [UInt8](repeating: 0xAA, count: layout.size)
+            out.withUnsafeMutableBytes { framing.write(raw, layout: layout, to: $0.baseAddress!) }
             return out
         }
     }
