@@ -95,10 +95,12 @@ final class OpenAPIContractTests: XCTestCase {
         [checks.negative_data_rejection]
         expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429", "5xx"]
 
-        # schemathesis 4.32.5 sometimes reports ST201 on list operations for an unknown query
-        # parameter that the request it sent does not carry; scripts/schemathesis_hooks.py's
-        # filter_failure drops exactly that report, judged by the URL on the wire, and keeps
-        # every other negative-data finding.
+        # schemathesis 4.32.5 sometimes reports ST201 for invalid parts that never reached the
+        # wire: an unknown query parameter the sent URL does not carry, or (stateful phase) a
+        # missing Authorization the run's -a credentials filled and a random-bytes body a link
+        # replaced with valid fields. scripts/schemathesis_hooks.py's filter_failure drops
+        # exactly those, judged by the request as sent, and keeps every other negative-data
+        # finding (checked both ways by the test below).
 
         # A forward is addressed by two random ids the fuzzer cannot guess (its pool finds none:
         # a channel's forwards are listed on their own path), so every valid case of these three
@@ -166,6 +168,28 @@ final class OpenAPIContractTests: XCTestCase {
         let log = (try? String(contentsOf: dir.appendingPathComponent("before.log"), encoding: .utf8)) ?? ""
         XCTAssertFalse(log.contains("unhandled error"), String(log.suffix(4000)))
         XCTAssertTrue(gateway.isRunning, "the gateway is still up")
+    }
+
+    /// The hooks that drop schemathesis reports (scripts/schemathesis_hooks.py) must drop only
+    /// reports whose invalid part never reached the wire: each rule is tried against this
+    /// gateway's document both ways (scripts/schemathesis-hooks-check.py), so a hook that
+    /// dropped every ST201 would fail here even if the contract run then came out clean.
+    func testSchemathesisHooksDropOnlyReportsWhoseInvalidPartsNeverReachedTheWire() async throws {
+        let python = try await StandardWebhooksVerifier.python()
+        let dir = try MediaTools.temporaryDirectory("contract-hooks")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let port = freePorts()
+        let setup = try await liveSetup(dir: dir, port: port, token: "hooks")
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/schemathesis-hooks-check.py").path
+        let r = try await ProcessRunner.run(python, [script, "\(setup.api)/v1/openapi.json"], timeout: 120)
+        XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
+        let result = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
+        XCTAssertEqual(result["ok"] as? Bool, true, r.stdout)
+        let rules = result["results"] as? [String: [String: String]] ?? [:]
+        XCTAssertGreaterThanOrEqual(rules.values.filter { $0["expected"] == "kept" }.count, 5, r.stdout)
+        XCTAssertGreaterThanOrEqual(rules.values.filter { $0["expected"] == "dropped" }.count, 3, r.stdout)
     }
 
     func testAGeneratedClientCreatesReadsListsPatchesAndDeletesAChannel() async throws {
