@@ -15,8 +15,6 @@ public struct IngestStatsTracker: Sendable {
     private var lastKeyframeDTS: Int64?
     private var keyframeIntervalsMs: [Int64] = []
     private var lastVideo: (dts: Int64, arrivalMs: Int64)?
-    /// Decode times of the last video frames: fps is measured from the stream's own clock.
-    private var recentVideoDTS: [Int64] = []
     private var lastAudio: (dts: Int64, arrivalMs: Int64)?
     /// Stream health's inputs (docs/contract.md §4, "Stream health"): bytes by kind (every
     /// track), the first video frame (timestamp lag against the wall clock), the last
@@ -55,8 +53,6 @@ public struct IngestStatsTracker: Sendable {
             videoFrames += 1
             lastVideo = (frame.dts, nowMs)
             if firstVideo == nil { firstVideo = (frame.dts, nowMs) }
-            recentVideoDTS.append(frame.dts)
-            if recentVideoDTS.count > 120 { recentVideoDTS.removeFirst(recentVideoDTS.count - 120) }
             if frame.isKeyframe {
                 keyframes += 1
                 if let last = lastKeyframeDTS, frame.dts > last {
@@ -98,10 +94,7 @@ public struct IngestStatsTracker: Sendable {
         }
         let (bytes1, s1) = sum(copy.buckets, seconds: 1)
         let (bytes10, s10) = sum(copy.buckets, seconds: 10)
-        var fps = 0.0
-        if recentVideoDTS.count >= 2, let first = recentVideoDTS.first, let last = recentVideoDTS.last, last > first {
-            fps = Double(recentVideoDTS.count - 1) * 1000 / Double(last - first)
-        }
+        let fps = streamFrameRate
         var drift: Int64?
         if let v = lastVideo, let a = lastAudio {
             drift = (v.dts - a.dts) - (v.arrivalMs - a.arrivalMs)
@@ -119,12 +112,15 @@ public struct IngestStatsTracker: Sendable {
             timestampRepairs: timestampRepairs, avDriftMs: drift, video: video, audio: audio, tracks: trackSnapshots)
     }
 
+    /// Track 0 video's frame rate from its own decode times (the last 120 frames): the ring
+    /// its track keeps — the tracker once kept a second copy of the same 120 times, a kilobyte
+    /// per publisher (docs/architecture.md "Memory per publisher").
+    private var streamFrameRate: Double { tracks[MediaTrackKey(kind: .video, trackId: 0)]?.frameRate ?? 0 }
+
     /// What stream health reads each second: counters and timing only (no copy of the tracker).
     public func healthCounters(nowMs: Int64, declaredFps: Double?) -> IngestHealthCounters {
         var streamFps = declaredFps.flatMap { $0 > 0 && $0 <= 1000 ? $0 : nil }
-        if streamFps == nil, recentVideoDTS.count >= 2, let first = recentVideoDTS.first, let last = recentVideoDTS.last, last > first {
-            streamFps = Double(recentVideoDTS.count - 1) * 1000 / Double(last - first)
-        }
+        if streamFps == nil, case let measured = streamFrameRate, measured > 0 { streamFps = measured }
         var lag: Int64?
         if let first = firstVideo, let last = lastVideo { lag = (last.arrivalMs - first.arrivalMs) - (last.dts - first.dts) }
         return IngestHealthCounters(
