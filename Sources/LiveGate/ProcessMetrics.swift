@@ -1,6 +1,7 @@
 import Foundation
 import LiveGateModel
 #if canImport(Glibc)
+import CMalloc
 import Glibc
 #endif
 
@@ -31,6 +32,13 @@ enum ProcessMetrics {
                 p.sample("process_resident_memory_bytes", [], pages[1] * pageSize)
             }
         }
+        #if canImport(Glibc)
+        // The heap's bytes in use beside the resident size: what is resident beyond it is the
+        // program's own pages plus freed memory glibc keeps (docs/architecture.md "Memory after
+        // a burst") — a growing gap is fragmentation, a growing heap is something kept.
+        p.family("livegate_heap_in_use_bytes", .gauge, help: "Bytes the allocator has handed out and not had back (glibc mallinfo2).")
+        p.sample("livegate_heap_in_use_bytes", [], Double(livegate_heap_in_use()))
+        #endif
         if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
             p.family("process_open_fds", .gauge, help: "Open file descriptors.")
             p.sample("process_open_fds", [], Double(fds.count))

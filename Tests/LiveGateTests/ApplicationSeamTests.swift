@@ -80,7 +80,7 @@ final class ApplicationSeamTests: XCTestCase {
         try scrape.stdout.write(to: metricsFile, atomically: true, encoding: .utf8)
         let lint = try await ProcessRunner.run("sh", ["-c", "promtool check metrics < '\(metricsFile.path)'"], timeout: 30)
         XCTAssertEqual(lint.exitCode, 0, "promtool check metrics: \(lint.stdout)\(lint.stderr)")
-        for name in ["livegate_build_info{version=", "process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+        for name in ["livegate_build_info{version=", "process_cpu_seconds_total ", "process_resident_memory_bytes ", "livegate_heap_in_use_bytes ", "process_open_fds ",
                      "process_start_time_seconds ", "livegate_channel_ingest_bytes_per_second{channel=\"\(id)\"}", "livegate_leases_held 1",
                      "livegate_webhook_backlog 0", "livegate_webhook_oldest_pending_age_seconds 0", #"livegate_store_up{backend="sqlite"} 1"#,
                      #"livegate_publish_decision_seconds_count{outcome="accepted"} 1"#, #"livegate_publish_decision_seconds_bucket{outcome="accepted",le="+Inf"} 1"#,
