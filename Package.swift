@@ -224,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "RTMPServerTests",
             dependencies: [
-                "RTMPServer", "RTMPCore", "TestSupport",
+                "RTMPServer", "RTMPCore", "TestSupport", "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -176,7 +176,9 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
         context.fireChannelReadComplete()
         let bytes = bytesSinceReadComplete
         bytesSinceReadComplete = 0
-        if let ceiling = readSize.record(bytes: bytes, at: context.eventLoop.now) { setReadCeiling(ceiling, context: context) }
+        let now = context.eventLoop.now
+        if let ceiling = readSize.record(bytes: bytes, at: now) { setReadCeiling(ceiling, context: context) }
+        if poolTrim.due(at: now), let options = context.channel.syncOptions { ReceivePoolTrim.apply(to: options) }
         if merging { scheduleMergedRead(afterReading: bytes, context: context) }
     }
 
@@ -184,6 +186,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
 
     /// The ceiling of one read follows the connection's rate (`ReadSizePolicy`).
     private var readSize = ReadSizePolicy()
+    /// The receive pool keeps only the buffer a steady stream reads into (`ReceivePoolTrim`).
+    private var poolTrim = ReceivePoolTrim()
 
     private func setReadCeiling(_ ceiling: Int, context: ChannelHandlerContext) {
         // A fresh adaptive allocator starts at the new ceiling when lowering and at the old one

@@ -97,7 +97,7 @@ public final class RTMPServer: Service, Sendable {
                 // setsockopt(SOL_SOCKET, 1) = SO_DEBUG, which only root may set (every accept
                 // failed as an unprivileged user) and which never turned Nagle off.
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelOption(.maxMessagesPerRead, value: ReceivePoolTrim.maxMessagesPerRead)
                 // Reads start under the read-size floor, not NIO's 64 KiB ceiling; a fast stream's
                 // ceiling is raised once its rate is measured (`ReadSizePolicy`).
                 .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: ReadSizePolicy.floor))
