@@ -7,7 +7,9 @@
 # Needs: heaptrack (Debian's; installed here if missing), a release build (bench/run.sh builds
 # one), the bench clip (made here if missing).
 # LIVEGATE=path and RTMP_BENCH=path as in bench/profile.sh; INTERVAL_MS=100 makes each publisher
-# send what is due every 100 ms (rtmp-bench --interval-ms; default 20). Prints the resident size per
+# send what is due every 100 ms (rtmp-bench --interval-ms; default 20); HOLD=50 keeps the
+# publishers 50 s after the ramp before the kill (default 18: two snapshots of different HOLD
+# show what grows while they stream). Prints the resident size per
 # publisher and the top allocation sites; the full report is OUT/leaks.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ for _ in $(seq 300); do curl -fs http://127.0.0.1:32980/readyz >/dev/null && bre
 gw=$(pgrep -n -x "$(basename "$binary" | cut -c1-15)")
 bench/make-channels.py "$publishers" >"$work/keys"
 base=$(awk '/VmRSS/ {print $2}' /proc/"$gw"/status)
-ramp=$(( publishers / rate + 18 ))
+ramp=$(( publishers / rate + ${HOLD:-18} ))
 "$bench" --url rtmp://127.0.0.1:32935/live --file "$clip" --publishers "$publishers" --rate "$rate" \
   --duration $(( ramp + 12 )) --keys-file "$work/keys" --interval-ms "${INTERVAL_MS:-20}" --json >"$work/bench.json" &
 load=$!

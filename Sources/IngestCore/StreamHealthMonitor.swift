@@ -82,7 +82,11 @@ public struct StreamHealthMonitor: Sendable {
         var videoBytes: UInt64
         var audioBytes: UInt64
     }
-    private var keyframeIntervals: [Double] = []
+    /// The session's keyframe intervals, in whole milliseconds (what the stream's timestamps
+    /// give; 4 bytes each where a `Double` was 8), and their median, worked out again only when
+    /// one is added — once a keyframe, not at every sample.
+    private var keyframeIntervals: [UInt32] = []
+    private(set) var median: Double?
     private var lastTick: Date?
     public private(set) var state: HealthState = .healthy
     public private(set) var reasons: [String] = []
@@ -125,10 +129,9 @@ public struct StreamHealthMonitor: Sendable {
             connection = sample.connection
         }
         if let previous = latest, sample.keyframes > previous.keyframes, let interval = sample.lastKeyframeIntervalSec {
-            keyframeIntervals.append(interval)
-            if keyframeIntervals.count > Self.maxIntervals { keyframeIntervals.removeFirst(keyframeIntervals.count - Self.maxIntervals) }
+            addKeyframeInterval(interval)
         } else if latest == nil, sample.keyframes > 1, let interval = sample.lastKeyframeIntervalSec {
-            keyframeIntervals.append(interval)
+            addKeyframeInterval(interval)
         }
         // Time since the last sample counts for the state it was in.
         if let lastTick, now > lastTick {
@@ -169,11 +172,18 @@ public struct StreamHealthMonitor: Sendable {
                        droppedPackets: droppedPackets, seconds: seconds)
     }
 
-    var median: Double? {
-        guard !keyframeIntervals.isEmpty else { return nil }
-        let sorted = keyframeIntervals.sorted()
+    private mutating func addKeyframeInterval(_ seconds: Double) {
+        keyframeIntervals.append(UInt32(clamping: Int64((seconds * 1000).rounded())))
+        if keyframeIntervals.count > Self.maxIntervals { keyframeIntervals.removeFirst(keyframeIntervals.count - Self.maxIntervals) }
+        median = Self.median(of: keyframeIntervals)
+    }
+
+    static func median(of intervals: [UInt32]) -> Double? {
+        guard !intervals.isEmpty else { return nil }
+        let sorted = intervals.sorted()
         let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+        let ms = sorted.count % 2 == 1 ? Double(sorted[mid]) : (Double(sorted[mid - 1]) + Double(sorted[mid])) / 2
+        return ms / 1000
     }
 
     /// The sample of this connection closest to `seconds` before `now` and at least that old.
