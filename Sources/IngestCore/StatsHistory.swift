@@ -4,7 +4,10 @@ import LiveGateModel
 /// `GET /v1/channels/{id}/stats/history` (docs/contract.md §4, "Stats history"): the 10 s
 /// points of each live or recently live channel, for the last hour, in memory. Bounded twice:
 /// a channel keeps at most an hour of points (360), and at most `maxChannels` channels are
-/// kept — the one updated longest ago goes first. Pure: the caller gives the time.
+/// kept — the one updated longest ago goes first, once it has missed a point (`liveWithin`):
+/// while every kept channel is live, a channel beyond them keeps none. (Evicting a live one
+/// instead, with more live channels than room, took each channel's series out before its next
+/// point: every history was one point long.) Pure: the caller gives the time.
 public struct StatsHistory: Sendable {
     public struct Series: Sendable, Equatable {
         public var sessionId: String
@@ -36,6 +39,12 @@ public struct StatsHistory: Sendable {
     /// Adds a point of the channel's session (a new session starts a new series: the history
     /// is the latest session's).
     public mutating func append(_ point: StreamHealthMonitor.Point, channelId: String, sessionId: String, now: Date) {
+        if series[channelId] == nil, series.count >= maxChannels {
+            // Full: room only by letting go of a channel that is no longer live.
+            guard let stalest = series.min(by: { $0.value.updatedAt < $1.value.updatedAt }),
+                  now.timeIntervalSince(stalest.value.updatedAt) > Self.liveWithin else { return }
+            series[stalest.key] = nil
+        }
         // Taken out of the table while it changes: one reference, so appending never copies.
         var s = series.removeValue(forKey: channelId).flatMap { $0.sessionId == sessionId ? $0 : nil }
             ?? StoredSeries(sessionId: sessionId, points: [], updatedAt: now)
@@ -46,10 +55,10 @@ public struct StatsHistory: Sendable {
         s.points.append(StoredPoint(point))
         s.updatedAt = now
         series[channelId] = s
-        if series.count > maxChannels, let stalest = series.min(by: { $0.value.updatedAt < $1.value.updatedAt })?.key {
-            series[stalest] = nil
-        }
     }
+
+    /// A channel updated this recently is live: a point comes every 10 s.
+    static let liveWithin: TimeInterval = 20
 
     /// The channel's points within `window` before `now` (nil: none kept).
     public func points(channelId: String, window: TimeInterval, now: Date) -> Series? {

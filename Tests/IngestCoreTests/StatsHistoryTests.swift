@@ -56,11 +56,34 @@ final class StatsHistoryTests: XCTestCase {
         XCTAssertEqual(history.points(channelId: "ch_a", window: 3600, now: t0.addingTimeInterval(10))?.sessionId, "s2")
         history.append(point(2), channelId: "ch_b", sessionId: "s3", now: t0.addingTimeInterval(20))
         history.append(point(3), channelId: "ch_a", sessionId: "s2", now: t0.addingTimeInterval(30))
-        history.append(point(4), channelId: "ch_c", sessionId: "s4", now: t0.addingTimeInterval(40))
+        // ch_b has missed its next point (offline): it makes room.
+        history.append(point(4), channelId: "ch_c", sessionId: "s4", now: t0.addingTimeInterval(50))
         XCTAssertEqual(history.count, 2)
-        XCTAssertNil(history.points(channelId: "ch_b", window: 3600, now: t0.addingTimeInterval(40)), "updated longest ago: dropped")
-        XCTAssertEqual(history.points(channelId: "ch_a", window: 3600, now: t0.addingTimeInterval(40))?.points, [point(1), point(3)])
-        history.expire(now: t0.addingTimeInterval(40 + 3600))
+        XCTAssertNil(history.points(channelId: "ch_b", window: 3600, now: t0.addingTimeInterval(50)), "updated longest ago: dropped")
+        XCTAssertEqual(history.points(channelId: "ch_a", window: 3600, now: t0.addingTimeInterval(50))?.points, [point(1), point(3)])
+        history.expire(now: t0.addingTimeInterval(50 + 3600))
         XCTAssertEqual(history.count, 1, "nothing in the last hour: expired")
+    }
+
+    /// More live channels than room: the channels kept keep their whole history, the others
+    /// have none — not every channel's series taken out before its next point.
+    func testWithMoreLiveChannelsThanRoomTheKeptOnesKeepTheirHistory() throws {
+        var history = StatsHistory(maxChannels: 3)
+        var now = t0
+        for tick in 0..<30 {
+            now = t0.addingTimeInterval(Double(tick) * 10)
+            for c in 0..<5 { history.append(point(tick, at: now), channelId: "ch_\(c)", sessionId: "s\(c)", now: now) }
+        }
+        XCTAssertEqual(history.count, 3)
+        for c in 0..<3 { XCTAssertEqual(history.points(channelId: "ch_\(c)", window: 3600, now: now)?.points.count, 30, "ch_\(c)") }
+        for c in 3..<5 { XCTAssertNil(history.points(channelId: "ch_\(c)", window: 3600, now: now), "ch_\(c)") }
+        // One of the kept goes offline: the next live channel takes its place once it has missed a point.
+        for tick in 30..<33 {
+            now = t0.addingTimeInterval(Double(tick) * 10)
+            for c in [0, 2, 3, 4] { history.append(point(tick, at: now), channelId: "ch_\(c)", sessionId: "s\(c)", now: now) }
+        }
+        XCTAssertNil(history.points(channelId: "ch_1", window: 3600, now: now), "offline for 30 s: made room")
+        XCTAssertEqual(history.points(channelId: "ch_0", window: 3600, now: now)?.points.count, 33)
+        XCTAssertNotNil(history.points(channelId: "ch_3", window: 3600, now: now), "the next live channel got the room")
     }
 }
