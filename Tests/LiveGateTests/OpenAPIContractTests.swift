@@ -131,8 +131,7 @@ final class OpenAPIContractTests: XCTestCase {
         parameters = { id = "\(webhookID)", did = "\(deliveryID)" }
 
         """.write(to: config, atomically: true, encoding: .utf8)
-        let hooksFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/schemathesis_hooks.py").path
+        let hooksFile = Self.script("schemathesis_hooks.py")
         var env = ProcessInfo.processInfo.environment
         env["SCHEMATHESIS_HOOKS"] = hooksFile
         let run = try await ProcessRunner.run(schemathesis, [
@@ -178,12 +177,9 @@ final class OpenAPIContractTests: XCTestCase {
         let python = try await StandardWebhooksVerifier.python()
         let dir = try MediaTools.temporaryDirectory("contract-hooks")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let port = freePorts()
-        let setup = try await liveSetup(dir: dir, port: port, token: "hooks")
+        let setup = try await liveSetup(dir: dir, port: freePorts(), token: "hooks")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/schemathesis-hooks-check.py").path
-        let r = try await ProcessRunner.run(python, [script, "\(setup.api)/v1/openapi.json"], timeout: 120)
+        let r = try await ProcessRunner.run(python, [Self.script("schemathesis-hooks-check.py"), "\(setup.api)/v1/openapi.json"], timeout: 120)
         XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
         let result = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         XCTAssertEqual(result["ok"] as? Bool, true, r.stdout)
@@ -199,15 +195,19 @@ final class OpenAPIContractTests: XCTestCase {
         let port = freePorts()
         let setup = try await liveSetup(dir: dir, port: port, token: "client")
         defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/generated-client-check.py").path
-        let r = try await ProcessRunner.run(python, [script, setup.api, "tok_client", "client-secret-0123456789", dir.appendingPathComponent("gen").path],
+        let r = try await ProcessRunner.run(python, [Self.script("generated-client-check.py"), setup.api, "tok_client", "client-secret-0123456789", dir.appendingPathComponent("gen").path],
                                             timeout: 180)
         XCTAssertEqual(r.exitCode, 0, r.stdout + r.stderr)
         let result = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] ?? [:]
         XCTAssertEqual(result["ok"] as? Bool, true, r.stdout)
         XCTAssertEqual(result["create"] as? Int, 201)
         XCTAssertEqual(result["gone"] as? Int, 404)
+    }
+
+    /// A script of the repository's `scripts/`.
+    static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/\(name)").path
     }
 
     private func operationCount(_ api: String) async throws -> Int {
