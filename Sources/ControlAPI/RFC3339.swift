@@ -47,28 +47,10 @@ enum RFC3339 {
         } else {
             return nil
         }
-        guard i == b.count, year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month, year), hour <= 23, minute <= 59, second <= 60
+        guard i == b.count, year >= 1, (1...12).contains(month), day >= 1, day <= Timestamp.daysIn(month: month, year: year), hour <= 23, minute <= 59, second <= 60
         else { return nil }
-        let days = daysFromCivil(year, month, day)
+        let days = Timestamp.days(fromCivil: year, month, day)
         let seconds = Double(days * 86400 + hour * 3600 + minute * 60 + min(second, 59) - offsetSeconds) + (second == 60 ? 0.999 : fraction)
         return Date(timeIntervalSince1970: seconds)
-    }
-
-    static func daysIn(_ month: Int, _ year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146097 + doe - 719468
     }
 }

@@ -44,8 +44,8 @@ public struct LiveGateLogHandler: LogHandler {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         if merged["node.id"] == nil, let node = LogContext.nodeId { merged["node.id"] = .string(node) }
-        let time = ISO8601DateFormatter.string(from: date, timeZone: .gmt,
-                                               formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        // Not ISO8601DateFormatter: its static `string(from:…)` builds an ICU formatter per call.
+        let time = Timestamp.format(date)
         let line: String
         switch format {
         case .text:
