@@ -38,14 +38,17 @@ public enum JSONValue: Sendable, Equatable, Codable {
         return nil
     }
 
-    /// Compact JSON text, keys sorted (stable in the database and in tests).
-    public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
-    }
+    /// Compact JSON text, keys sorted (stable in the database and in tests): the canonical form
+    /// (RFC 8785, `CanonicalJSON`), written byte by byte — Foundation's `JSONEncoder` cost more
+    /// per publish than the store's own work (docs/architecture.md, "What a publish costs").
+    public var jsonText: String { CanonicalJSON.serialize(self) }
 
+    /// Nesting the stored JSON may have: request bodies are held to `StrictJSONParser.maxDepth`
+    /// before anything is stored; this bound only keeps the parser's recursion shallow.
+    static let storedMaxDepth = 128
+
+    /// The value `text` holds, or nil when it is not JSON (or repeats a member name).
     public static func parse(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try? StrictJSONParser.parse(text.utf8, maxDepth: storedMaxDepth)
     }
 }

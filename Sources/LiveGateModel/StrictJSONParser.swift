@@ -1,37 +1,42 @@
-import LiveGateModel
-import ChannelStore
-
 /// A JSON parser for request bodies that refuses what a lenient one lets through
 /// (docs/api.md, "Strict JSON"): RFC 8259 text only, a duplicate member name anywhere (which a
 /// lenient parser resolves silently, first or last wins) and nesting deeper than `maxDepth`.
-/// Each refusal names where it happened, so the 400 can say so.
+/// Each refusal names where it happened, so the 400 can say so. `JSONValue.parse` reads the
+/// JSON the store keeps (written by `CanonicalJSON`) with it too: Foundation's `JSONDecoder`
+/// cost a publish more than its own database work (docs/architecture.md, "What a publish costs").
 ///
 /// A pure function over bytes: it never traps on any input and its work is linear in the input.
-struct StrictJSONParser {
-    struct Failure: Error, Equatable {
-        enum Kind: Equatable {
+public struct StrictJSONParser {
+    public struct Failure: Error, Equatable {
+        public enum Kind: Equatable, Sendable {
             case syntax
             case duplicateKey(String)
             case tooDeep
         }
 
-        var kind: Kind
+        public var kind: Kind
         /// What went wrong, in words.
-        var message: String
+        public var message: String
         /// A JSON Pointer to the member or element where it happened ("" = the whole body).
-        var pointer: String
+        public var pointer: String
     }
 
-    static let maxDepth = 32
+    /// The deepest nesting a request body may have.
+    public static let maxDepth = 32
 
     private let bytes: [UInt8]
     private var index = 0
     private var path: [String] = []
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    private let depthLimit: Int
 
-    static func parse<Bytes: Sequence>(_ input: Bytes) throws(Failure) -> JSONValue where Bytes.Element == UInt8 {
-        var parser = StrictJSONParser(Array(input))
+    private init(_ bytes: [UInt8], maxDepth: Int) {
+        self.bytes = bytes
+        depthLimit = maxDepth
+    }
+
+    public static func parse<Bytes: Sequence>(_ input: Bytes, maxDepth: Int = maxDepth) throws(Failure) -> JSONValue where Bytes.Element == UInt8 {
+        var parser = StrictJSONParser(Array(input), maxDepth: maxDepth)
         // A UTF-8 byte order mark is not JSON (RFC 8259 §8.1: senders must not add one).
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
@@ -73,7 +78,7 @@ struct StrictJSONParser {
     }
 
     private mutating func object(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth) levels", .tooDeep) }
+        guard depth <= depthLimit else { throw fail("nesting deeper than \(depthLimit) levels", .tooDeep) }
         index += 1
         var members: [String: JSONValue] = [:]
         skipWhitespace()
@@ -103,7 +108,7 @@ struct StrictJSONParser {
     }
 
     private mutating func array(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth) levels", .tooDeep) }
+        guard depth <= depthLimit else { throw fail("nesting deeper than \(depthLimit) levels", .tooDeep) }
         index += 1
         var elements: [JSONValue] = []
         skipWhitespace()

@@ -1,12 +1,9 @@
-import LiveGateModel
-import ChannelStore
-
 /// The JSON Canonicalization Scheme (RFC 8785): one byte sequence per JSON value, so two bodies
 /// that say the same thing — keys in another order, other whitespace, `1.0` for `1`, `\u00e9`
 /// for `é` — compare equal. Idempotency keys compare request bodies this way
 /// (docs/api.md, "Idempotency").
-enum CanonicalJSON {
-    static func serialize(_ value: JSONValue) -> String {
+public enum CanonicalJSON {
+    public static func serialize(_ value: JSONValue) -> String {
         var out: [UInt8] = []
         append(value, to: &out)
         return String(decoding: out, as: UTF8.self)
@@ -15,7 +12,7 @@ enum CanonicalJSON {
     /// Appends `value`'s canonical bytes. Written byte by byte, not through `String`: every API
     /// answer is rendered this way (`Envelope.response`), and its `data` bytes are what the ETag
     /// hashes — one rendering serves both (BENCHMARKS.md, "API").
-    static func append(_ value: JSONValue, to out: inout [UInt8]) {
+    public static func append(_ value: JSONValue, to out: inout [UInt8]) {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -82,7 +79,10 @@ enum CanonicalJSON {
     /// ECMAScript's Number.prototype.toString (RFC 8785 §3.2.2.3): the shortest digits that
     /// read back as the same double (Swift's `description` finds them), laid out as ECMAScript
     /// does — plain notation for exponents from -7 to 20, `d.ddde±x` beyond.
-    static func number(_ n: Double) -> String {
+    /// Not a number and the infinities have no JSON spelling: `null`, as an encoder that refused
+    /// them would have left the whole value.
+    public static func number(_ n: Double) -> String {
+        guard n.isFinite else { return "null" }
         if n == 0 { return "0" }
         // Whole numbers below 2^53 (counts, seconds, sizes: nearly every number the API shows)
         // are their integer digits.
