@@ -211,7 +211,7 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         let liveForUser = channels.values.filter { $0.machine.channel.userId == channel.userId && $0.machine.channel.id != channel.id && $0.machine.holdsLiveSlot }.count + elsewhere
         let attempt = ChannelLifecycle.PublishAttempt(
             connection: connectionID, channel: channel, limits: limits, liveForUser: liveForUser,
-            newSessionId: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20),
+            newSessionId: "ses_" + Identifiers.hex(20),
             remoteAddress: remoteAddress, encoder: request.connect.flashVer ?? "", now: clock.now(),
             reconnectRequested: movedByReconnectRequest(request, channelId: channel.id))
         await feed(channel.id) { $0.publishRequested(attempt) }

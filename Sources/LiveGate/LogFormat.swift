@@ -36,47 +36,94 @@ public struct LiveGateLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        FileHandle.standardError.write(Data((line(for: event, at: Date()) + "\n").utf8))
+        var text = line(for: event, at: Date()) + "\n"
+        // One write(2) per line, as FileHandle did, without its Data copy: lines from several
+        // threads do not interleave within a line.
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+            }
+        }
     }
 
     /// The line for `event`, without the newline (separate from writing so tests can check it).
+    /// Built byte by byte, with no Foundation formatter, string search or JSON serializer on
+    /// the way: ten lines go with every publish, and formatting them was a third of the CPU a
+    /// publish cost (docs/architecture.md, "What a publish costs").
     public func line(for event: LogEvent, at date: Date) -> String {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         if merged["node.id"] == nil, let node = LogContext.nodeId { merged["node.id"] = .string(node) }
-        // Not ISO8601DateFormatter: its static `string(from:…)` builds an ICU formatter per call.
         let time = Timestamp.format(date)
-        let line: String
         switch format {
         case .text:
-            var s = "\(time) \(event.level.rawValue.uppercased()) [\(label)] \(Self.scrubBuildPaths("\(event.message)"))"
-            for (k, v) in merged.sorted(by: { $0.key < $1.key }) { s += " \(k)=\(Self.quoteIfNeeded(Self.scrubBuildPaths("\(v)")))" }
-            line = s
+            var out: [UInt8] = []
+            out.reserveCapacity(160)
+            out.append(contentsOf: time.utf8)
+            out.append(0x20)
+            out.append(contentsOf: event.level.rawValue.uppercased().utf8)
+            out.append(contentsOf: " [".utf8)
+            out.append(contentsOf: label.utf8)
+            out.append(contentsOf: "] ".utf8)
+            out.append(contentsOf: Self.scrubBuildPaths("\(event.message)").utf8)
+            for (k, v) in merged.sorted(by: { $0.key < $1.key }) {
+                out.append(0x20)
+                out.append(contentsOf: k.utf8)
+                out.append(UInt8(ascii: "="))
+                Self.appendQuotedIfNeeded(Self.scrubBuildPaths("\(v)"), to: &out)
+            }
+            return String(decoding: out, as: UTF8.self)
         case .json:
-            var object: [String: Any] = ["ts": time, "level": event.level.rawValue, "logger": label, "msg": Self.scrubBuildPaths("\(event.message)")]
+            var object: [String: JSONValue] = ["ts": .string(time), "level": .string(event.level.rawValue), "logger": .string(label),
+                                               "msg": .string(Self.scrubBuildPaths("\(event.message)"))]
             for (k, v) in merged {
                 // The line's own keys stay what they are: a metadata key `level` (an H.264
                 // level, say) is written as `meta.level`, never over the log level.
                 let key = Self.reservedJSONKeys.contains(k) ? "meta." + k : k
                 let text = Self.scrubBuildPaths("\(v)")
-                object[key] = Self.jsonNumber(text) ?? text
+                object[key] = Self.jsonNumber(text).map(JSONValue.number) ?? .string(text)
             }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            line = String(decoding: data, as: UTF8.self)
+            return CanonicalJSON.serialize(.object(object))
         }
-        return line
     }
 
     static let reservedJSONKeys: Set<String> = ["ts", "level", "logger", "msg"]
 
-    /// A metadata value that is a plain decimal number is written as a JSON number
-    /// (`"latency.ms": 12`, not `"12"`), so log tools can compare and sum it.
-    static func jsonNumber(_ text: String) -> NSNumber? {
-        guard !text.isEmpty, text.count <= 24, text.first == "-" || text.first!.isASCII && text.first!.isNumber else { return nil }
-        guard text.range(of: #"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"#, options: .regularExpression) != nil else { return nil }
-        if let n = Int64(text) { return NSNumber(value: n) }
-        if let d = Double(text), d.isFinite { return NSNumber(value: d) }
-        return nil
+    /// A metadata value that is a plain decimal number (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`,
+    /// at most 24 characters) is written as a JSON number (`"latency.ms": 12`, not `"12"`), so
+    /// log tools can compare and sum it. A whole number past 2^53 stays text: a double would
+    /// change its digits.
+    static func jsonNumber(_ text: String) -> Double? {
+        let b = Array(text.utf8)
+        guard !b.isEmpty, b.count <= 24 else { return nil }
+        var i = 0
+        func isDigit(_ at: Int) -> Bool { at < b.count && b[at] >= 48 && b[at] <= 57 }
+        if b[i] == UInt8(ascii: "-") { i += 1 }
+        guard isDigit(i) else { return nil }
+        if b[i] == 48 { i += 1 } else { while isDigit(i) { i += 1 } }
+        var whole = true
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            i += 1
+            guard isDigit(i) else { return nil }
+            while isDigit(i) { i += 1 }
+            whole = false
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            guard isDigit(i) else { return nil }
+            while isDigit(i) { i += 1 }
+            whole = false
+        }
+        guard i == b.count else { return nil }
+        if whole {
+            guard let n = Int64(text), n.magnitude <= 1 << 53 else { return nil }
+            return Double(n)
+        }
+        guard let d = Double(text), d.isFinite else { return nil }
+        return d
     }
 
     /// The source tree this binary was built from (`/src` in the Docker build). C libraries
@@ -92,7 +139,7 @@ public struct LiveGateLogHandler: LogHandler {
 
     static func scrubBuildPaths(_ line: String, root: String = buildRoot) -> String {
         let prefix = root == buildRoot ? buildRootPrefix : root + "/"
-        guard !root.isEmpty, line.contains(prefix) else { return line }
+        guard !root.isEmpty, contains(line, prefix) else { return line }
         var out = ""
         var rest = Substring(line)
         while let range = rest.range(of: prefix) {
@@ -105,8 +152,35 @@ public struct LiveGateLogHandler: LogHandler {
         return out + rest
     }
 
-    static func quoteIfNeeded(_ s: String) -> String {
-        s.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || s.isEmpty
-            ? "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : s
+    /// Whether `needle` occurs in `text`, compared as UTF-8 bytes (Foundation's `contains`
+    /// goes through CFString for every value of every line).
+    static func contains(_ text: String, _ needle: String) -> Bool {
+        var text = text, needle = needle
+        return text.withUTF8 { t in
+            needle.withUTF8 { n in
+                guard let first = n.first, t.count >= n.count else { return n.isEmpty }
+                var i = 0
+                while i <= t.count - n.count {
+                    if t[i] == first && memcmp(t.baseAddress! + i, n.baseAddress!, n.count) == 0 { return true }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+
+    /// A value with a space, `"` or `=` in it (or none at all) is quoted, its quotes escaped.
+    static func appendQuotedIfNeeded(_ s: String, to out: inout [UInt8]) {
+        let needsQuotes = s.isEmpty || s.utf8.contains { $0 == 0x20 || $0 == 0x22 || $0 == 0x3D }
+        guard needsQuotes else {
+            out.append(contentsOf: s.utf8)
+            return
+        }
+        out.append(0x22)
+        for byte in s.utf8 {
+            if byte == 0x22 { out.append(0x5C) }
+            out.append(byte)
+        }
+        out.append(0x22)
     }
 }

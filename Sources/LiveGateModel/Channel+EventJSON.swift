@@ -77,7 +77,7 @@ extension Video {
 extension NewEvent {
     /// An event in the docs/contract.md §5 envelope: `{id, type, createdAt, seq, data}`.
     public static func make(type: String, channelId: String?, userId: String?, at now: Date, data: JSONValue) -> NewEvent {
-        let id = "evt_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(24)
+        let id = "evt_" + Identifiers.hex(24)
         let eventID = String(id)
         return NewEvent(id: eventID, type: type, channelId: channelId, userId: userId) { seq in
             .object(["id": .string(eventID), "type": .string(type), "createdAt": .string(Timestamp.format(now)),

@@ -1,5 +1,5 @@
 import Foundation
-import LiveGate
+@testable import LiveGate
 import Logging
 import XCTest
 
@@ -86,5 +86,31 @@ final class LogFormatTests: XCTestCase {
         // Paths that are not the build tree (data folders, certificates) stay whole.
         let data = handler.line(for: event("recovered", ["path": "/var/lib/livegate/data/recordings/x.mp4"]), at: Date(timeIntervalSince1970: 0))
         XCTAssertTrue(data.contains("/var/lib/livegate/data/recordings/x.mp4"))
+    }
+
+    /// The hand-written number check against the regular expression it replaced (Foundation's
+    /// engine as the judge), on random strings of number-like characters.
+    func testNumberCheckAgreesWithTheRegularExpression() throws {
+        let regex = try NSRegularExpression(pattern: #"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"#)
+        let alphabet = Array("0123456789-+.eE x")
+        var generator = SystemRandomNumberGenerator()
+        var numbers = 0
+        for _ in 0..<20_000 {
+            let text = String((0..<Int.random(in: 0...8, using: &generator)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+            // Past a double's range ("1e781") it stays text, as it did.
+            let matches = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil && Double(text)?.isFinite == true
+            let ours = LiveGateLogHandler.jsonNumber(text)
+            XCTAssertEqual(ours != nil, matches, text)
+            if let ours { XCTAssertEqual(ours, Double(text)!, text); numbers += 1 }
+        }
+        XCTAssertGreaterThan(numbers, 100, "the sample held numbers")
+        XCTAssertNil(LiveGateLogHandler.jsonNumber("12345678901234567890"), "past 2^53: the digits would change")
+        XCTAssertNil(LiveGateLogHandler.jsonNumber(String(repeating: "1", count: 25)))
+    }
+
+    func testTextQuotesWhatWouldSplitTheLine() {
+        let handler = LiveGateLogHandler(label: "l", level: .info, format: .text)
+        let line = handler.line(for: event("m", ["a": "x=y", "b": #"say "hi""#, "c": "", "d": "plain", "e": "ünï"]), at: Date(timeIntervalSince1970: 0))
+        XCTAssertEqual(line, #"1970-01-01T00:00:00.000Z INFO [l] m a="x=y" b="say \"hi\"" c="" d=plain e=ünï"#)
     }
 }

@@ -80,7 +80,7 @@ extension SQLChannelStore {
         StoredEvent(seq: seq, id: event.id, type: event.type, channelId: event.channelId, userId: event.userId, payload: event.body(seq), createdAt: now)
     }
 
-    static func deliveryID() -> String { "dlv_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20) }
+    static func deliveryID() -> String { "dlv_" + Identifiers.hex(20) }
 
     /// Which webhooks an event goes to. PostgreSQL's `livegate_append_event` (migration 23)
     /// applies the same three filters in SQL; the conformance test
