@@ -48,6 +48,12 @@ else
   echo "perf is not installed (bench/run.sh installs linux-perf): skipped"
 fi
 
+step "bench/publish-cost.sh (20 one-second publishes, debug build)"
+BENCH_BUILD=debug bench/publish-cost.sh 20 20 1 > "$work/cost.log" 2>&1 || { tail -30 "$work/cost.log"; fail "bench/publish-cost.sh"; }
+grep -q "^20 publishes (20 accepted, 0 failed)" "$work/cost.log" && grep -q "^CPU per publish: " "$work/cost.log" \
+  || { tail -30 "$work/cost.log"; fail "publish-cost.sh: not every publish was accepted, or no figure"; }
+grep "CPU per publish" "$work/cost.log"
+
 step "scripts/leakcheck-media.sh (valgrind)"
 scripts/leakcheck-media.sh > "$work/leak.log" 2>&1 || { tail -30 "$work/leak.log"; fail "leakcheck-media.sh"; }
 grep -q "testRepeatedSessionsDoNotGrowTheHeap' passed" "$work/leak.log" || { tail -30 "$work/leak.log"; fail "the leak test did not pass under valgrind"; }
