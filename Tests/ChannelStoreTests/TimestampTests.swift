@@ -18,7 +18,7 @@ final class TimestampTests: XCTestCase {
     /// spread over 1583–9999 — leap days, century years, before 1970 — format to the text
     /// Foundation's ISO 8601 style gives, and parse back to the same millisecond. (Before
     /// 1582-10-15 Foundation's calendar is Julian; RFC 3339, and `RFC3339.parse`, are proleptic
-    /// Gregorian, as `Timestamp` is: the round trip is checked down to year 1 below.)
+    /// Gregorian, as `Timestamp` is: checked below against Python's `datetime`, down to year 1.)
     func testFormatAndParseAgreeWithFoundationFrom1583To9999() throws {
         let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
         var generator = SystemRandomNumberGenerator()
@@ -40,7 +40,11 @@ final class TimestampTests: XCTestCase {
             let text = Timestamp.format(Date(timeIntervalSince1970: ms / 1000))
             XCTAssertEqual((Timestamp.parse(text).timeIntervalSince1970 * 1000).rounded(), ms, text)
         }
-        XCTAssertEqual(Timestamp.format(Date(timeIntervalSince1970: Timestamp.minMilliseconds / 1000)), "0001-01-01T00:00:00.000Z")
+        // Before the reform, against Python's datetime (proleptic Gregorian, an independent calendar).
+        for (ms, text) in [(Timestamp.minMilliseconds, "0001-01-01T00:00:00.000Z"), (-62_104_060_800_000, "0002-01-01T00:00:00.000Z"),
+                           (-50_000_000_000_000, "0385-07-25T07:06:40.000Z"), (-12_219_292_800_001, "1582-10-14T23:59:59.999Z")] {
+            XCTAssertEqual(Timestamp.format(Date(timeIntervalSince1970: ms / 1000)), text)
+        }
     }
 
     /// What is not exactly `YYYY-MM-DDTHH:MM:SS.mmmZ` with a real date in it is not taken by the
