@@ -18,13 +18,8 @@ clip="bench/.cache/clip-600k.flv"
 mkdir -p "$out"
 work="$(mktemp -d)"; gw=""; load=""
 trap 'kill $gw $load 2>/dev/null || true; rm -rf "$work"' EXIT
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
-export LIVE_TOKEN_ID=tok_prof LIVE_TOKEN_SECRET=prof-secret-0123456789 LIVEGATE_DATA_DIR="$work/data" \
-  LIVEGATE_RTMP_HOST=127.0.0.1 LIVEGATE_HTTP_HOST=127.0.0.1 LIVEGATE_RTMP_MAX_CONNECTIONS=20000 \
-  LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP=0 LIVEGATE_RTMP_FAILED_PUBLISHES_PER_MINUTE=0 LIVEGATE_NODE_ID=prof
-"$binary" serve --rtmp-port 32935 --http-port 32980 >"$work/gw.log" 2>&1 &
-gw=$!
-for _ in $(seq 100); do curl -fs http://127.0.0.1:32980/readyz >/dev/null && break; sleep 0.1; done
+. bench/gateway.sh
+start_gateway 32935 32980 prof
 bench/make-channels.py "$publishers" $([ "${HLS:-false}" = true ] && echo --hls) >"$work/keys"
 ramp=$(( publishers / 200 + 5 ))
 "$bench" --url rtmp://127.0.0.1:32935/live --file "$clip" --publishers "$publishers" --rate 200 \

@@ -18,13 +18,8 @@ clip="bench/.cache/clip-600k.flv"
 [ -f "$clip" ] || python3 -c 'import sys; sys.path.insert(0, "bench"); import bench; bench.clip_600k()'
 work="$(mktemp -d)"; gw=""; recorder=""
 trap 'kill $gw $recorder 2>/dev/null || true; rm -rf "$work"' EXIT
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
-export LIVE_TOKEN_ID=tok_prof LIVE_TOKEN_SECRET=prof-secret-0123456789 LIVEGATE_DATA_DIR="$work/data" \
-  LIVEGATE_RTMP_HOST=127.0.0.1 LIVEGATE_HTTP_HOST=127.0.0.1 LIVEGATE_RTMP_MAX_CONNECTIONS=20000 \
-  LIVEGATE_RTMP_MAX_CONNECTIONS_PER_IP=0 LIVEGATE_RTMP_FAILED_PUBLISHES_PER_MINUTE=0 LIVEGATE_NODE_ID=cost
-"$binary" serve --rtmp-port 32945 --http-port 32990 >"$work/gw.log" 2>&1 &
-gw=$!
-for _ in $(seq 100); do curl -fs http://127.0.0.1:32990/readyz >/dev/null && break; sleep 0.1; done
+. bench/gateway.sh
+start_gateway 32945 32990 cost
 bench/make-channels.py "$n" --port 32990 >"$work/keys"
 ticks() { awk '{print $14 + $15}' "/proc/$gw/stat"; }
 hz=$(getconf CLK_TCK)
