@@ -1,4 +1,5 @@
 internal import CFFmpeg
+import Foundation
 
 /// A libav call that failed: which operation, the negative error code and `av_strerror`'s text.
 public struct AVFailure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -31,5 +32,11 @@ public struct AVFailure: Error, Sendable, Equatable, CustomStringConvertible {
     static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(AVFailure) -> Int32 {
         if code < 0 { throw AVFailure(operation(), code: code) }
         return code
+    }
+
+    /// A system call that failed, named by `errno` (read first: anything else may change it).
+    static func posix(_ operation: @autoclosure () -> String) -> AVFailure {
+        let code = errno
+        return AVFailure(operation(), code: -code)
     }
 }

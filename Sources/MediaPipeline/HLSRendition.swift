@@ -1,14 +1,14 @@
 import RTMPCore
 
 /// One media playlist of an HLS session: all tracks (a classic session), or one track of an
-/// adaptive one (a video variant, an audio rendition). Owns its libavformat muxer and measures
+/// adaptive one (a video variant, an audio rendition). Owns what writes its segments and measures
 /// what the multivariant playlist says of it: peak and average bit rate, frame rate.
 struct HLSRendition {
     let name: String
     /// File name in the channel's folder (`index.m3u8`, `v1.m3u8`, `a0.m3u8`).
     let playlist: String
     let projection: TrackProjection
-    let muxer: MediaMuxer
+    let output: HLSSegmentOutput
     /// The track it carries (the first, for a classic session).
     let track: TrackFormat
     /// A variant writes nothing before its own first keyframe.
@@ -22,11 +22,11 @@ struct HLSRendition {
     private var windowBytes = 0
     private(set) var peakBitsPerSecond = 0
 
-    init(name: String, playlist: String, projection: TrackProjection, muxer: MediaMuxer, track: TrackFormat) {
+    init(name: String, playlist: String, projection: TrackProjection, output: HLSSegmentOutput, track: TrackFormat) {
         self.name = name
         self.playlist = playlist
         self.projection = projection
-        self.muxer = muxer
+        self.output = output
         self.track = track
     }
 
@@ -65,7 +65,7 @@ struct HLSRendition {
             guard packet.isKeyframe else { return true }
         }
         started = true
-        guard try muxer.write(mapped) else { return false }
+        guard try output.write(mapped) else { return false }
         let bytes = packet.data.readableBytes
         totalBytes += bytes
         frames += 1

@@ -27,7 +27,12 @@ final class HLSWriter: MediaWriter {
         /// another writer (another node, or this node's previous run); nil: 0.
         var startNumber: Int?
         var segmentFormat: SegmentFormat = .auto
+        /// Who writes MPEG-TS series of H.264 and AAC: LiveGate (`MPEGTSSegmenter`), or — for
+        /// tests that compare the two — libavformat's `hls` muxer, as before.
+        var mpegTSWriter: MPEGTSWriter = .livegate
     }
+
+    enum MPEGTSWriter: Sendable { case livegate, libavformat }
 
     /// `hls.segmentFormat`.
     enum SegmentFormat: String, Sendable, CaseIterable {
@@ -59,6 +64,9 @@ final class HLSWriter: MediaWriter {
     /// `EXT-X-ENDLIST`, nothing removed — for the session's continuation (docs/contract.md §6).
     private let handedOver: NIOLockedValueBox<Bool>
     private var renditions: [HLSRendition] = []
+    /// Our segmenter's playlists by file name, kept across the session's series so each
+    /// continues where the last one stopped (libavformat re-read its file: `append_list`).
+    private var playlists: [String: HLSMediaPlaylist] = [:]
     private var generation = 0
     /// Decided at the session's first layout and kept: players that loaded a multivariant
     /// playlist must not find a media playlist at the same URL later, nor the reverse.
@@ -170,13 +178,25 @@ final class HLSWriter: MediaWriter {
         var opened: [HLSRendition] = []
         for plan in plans {
             let stem = plan.name.isEmpty ? series : series + "-" + plan.name
+            let separator = plan.name.isEmpty ? "-" : "_"
+            if !fmp4, settings.mpegTSWriter == .livegate,
+               let segmenter = MPEGTSSegmenter(layout: plan.projection.layout, playlist: playlist(plan.playlist),
+                                               configuration: .init(directory: directory, stem: stem, separator: separator, playlistName: plan.playlist,
+                                                                    segmentSeconds: settings.segmentSeconds,
+                                                                    discontinuityFirst: generation > 0 || settings.startNumber != nil)) {
+                opened.append(HLSRendition(name: plan.name, playlist: plan.playlist, projection: plan.projection, output: .mpegts(segmenter),
+                                           track: plan.projection.layout.tracks[0]))
+                continue
+            }
+            // libavformat writes this series: a later series of ours continues from its file.
+            playlists[plan.playlist] = nil
             var o = options
-            o["hls_segment_filename"] = "\(directory)/\(stem)\(plan.name.isEmpty ? "-" : "_")%05d.\(ext)"
-            if fmp4 { o["hls_fmp4_init_filename"] = "\(stem)\(plan.name.isEmpty ? "-" : "_")init.mp4" }
+            o["hls_segment_filename"] = "\(directory)/\(stem)\(separator)%05d.\(ext)"
+            if fmp4 { o["hls_fmp4_init_filename"] = "\(stem)\(separator)init.mp4" }
             let m = try MediaMuxer(format: "hls", url: directory + "/" + plan.playlist, layout: plan.projection.layout, interrupt: interrupt,
                                    mpegTSFraming: !fmp4)
             try m.open(muxerOptions: o)
-            opened.append(HLSRendition(name: plan.name, playlist: plan.playlist, projection: plan.projection, muxer: m,
+            opened.append(HLSRendition(name: plan.name, playlist: plan.playlist, projection: plan.projection, output: .libavformat(m),
                                        track: plan.projection.layout.tracks[0]))
         }
         renditions = opened
@@ -184,6 +204,23 @@ final class HLSWriter: MediaWriter {
         master = nil
         primaryKeyframes = []
         generation += 1
+    }
+
+    /// The playlist our segmenter continues: its own from an earlier series of the session, the
+    /// file libavformat wrote for one (as `append_list` read it), or a new one — numbered from
+    /// `startNumber` for a continued session's first series (as `start_number` did).
+    private func playlist(_ name: String) -> HLSMediaPlaylist {
+        if let kept = playlists[name] { return kept }
+        let made: HLSMediaPlaylist
+        if generation > 0, let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8),
+           let continued = HLSMediaPlaylist(continuing: text, segmentSeconds: settings.segmentSeconds, listSize: settings.listSize) {
+            made = continued
+        } else {
+            made = HLSMediaPlaylist(firstSequence: generation == 0 ? settings.startNumber ?? 0 : 0,
+                                    segmentSeconds: settings.segmentSeconds, listSize: settings.listSize)
+        }
+        playlists[name] = made
+        return made
     }
 
     func write(_ packet: MediaPacket) throws(AVFailure) {
@@ -271,7 +308,7 @@ final class HLSWriter: MediaWriter {
         guard !superseded, ownsDirectory() else { return }
         var failure: AVFailure?
         for r in renditions {
-            do throws(AVFailure) { try r.muxer.finish() } catch { failure = failure ?? error }
+            do throws(AVFailure) { try r.output.finish() } catch { failure = failure ?? error }
         }
         if let failure { throw failure }
     }
