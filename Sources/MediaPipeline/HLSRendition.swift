@@ -61,10 +61,13 @@ struct HLSRendition {
     /// Writes `mapped` (renumbered into this rendition) and measures the original.
     /// False for a packet the muxer refused as malformed (`MediaMuxer.write`).
     mutating func write(_ mapped: MediaPacket, packet: MediaPacket) throws(AVFailure) -> Bool {
-        if track.kind == .video, !started {
+        // Video before the variant's first keyframe cannot be decoded: not written. Audio
+        // before it is, but does not start the variant (it did, letting the rest of a GOP in
+        // after a reconnect that began mid-GOP).
+        if track.kind == .video, !started, packet.kind == .video {
             guard packet.isKeyframe else { return true }
         }
-        started = true
+        if packet.kind == track.kind { started = true }
         guard try output.write(mapped) else { return false }
         let bytes = packet.data.readableBytes
         totalBytes += bytes

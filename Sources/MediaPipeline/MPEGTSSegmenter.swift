@@ -122,7 +122,9 @@ final class MPEGTSSegmenter {
 
         let isReference = referenceTrack == nil || packet.track == referenceTrack
         let canCut = referenceTrack == nil || (isReference && packet.isKeyframe)
-        if isReference && seriesStart == nil { seriesStart = pts }
+        // The series' clock starts at its first packet, or at its first video packet if that
+        // is earlier (libavformat's `start_pts`); a segment's duration from its first keyframe.
+        if seriesStart == nil || (isReference && segmentStart == nil && segmentsCut == 0 && pts < seriesStart!) { seriesStart = pts }
         if canCut, packetsInSegment > 0, let start = segmentStart, pts - start > 0, let series = seriesStart,
            pts - series >= segmentTicks * Int64(segmentsCut + 1) {
             try cut(at: pts)
