@@ -2,8 +2,9 @@ import Foundation
 import NIOConcurrencyHelpers
 import RTMPCore
 
-/// docs/contract.md §3 `hls`: segments cut on keyframes (libavformat's `hls` muxer, 2 s target,
-/// 6-segment rolling window) under `data/hls/CHANNEL_ID/` — MPEG-TS, or fMP4 with an
+/// docs/contract.md §3 `hls`: segments cut on keyframes (2 s target, 6-segment rolling window)
+/// under `data/hls/CHANNEL_ID/` — MPEG-TS (our `MPEGTSSegmenter` for H.264 and AAC, else
+/// libavformat's `hls` muxer: docs/architecture.md "Output threads"), or fMP4 with an
 /// `EXT-X-MAP` for the codecs MPEG-TS cannot carry well (`hls.segmentFormat`). A session with
 /// several video (or audio) tracks is *adaptive*: `index.m3u8` becomes a multivariant playlist
 /// over one media playlist per track (`HLSRendition`), every variant cut where track 0 is.
@@ -112,8 +113,8 @@ final class HLSWriter: MediaWriter {
     /// The first media sequence number for a writer that continues a session another writer
     /// began (docs/contract.md §7, "Files on several nodes"): players must see the sequence go
     /// on, never back. The earlier writers' numbers cannot be read (their node may be dead), but
-    /// they are bounded: libavformat cuts a segment when the stream reaches the next multiple
-    /// of the target duration, so a series holds at most `elapsed / segmentSeconds + 1`
+    /// they are bounded: a segment is cut (by our segmenter as by libavformat) when the series
+    /// reaches the next multiple of the target duration, so a series holds at most `elapsed / segmentSeconds + 1`
     /// segments, and a session has one series per connection or layout change. Past that
     /// bound, with a margin of 1000 series, no number repeats; a player just sees a jump
     /// after the `EXT-X-DISCONTINUITY`.
