@@ -74,13 +74,15 @@ let package = Package(
             name: "MediaPipeline",
             dependencies: [
                 "CFFmpeg",
+                "CFileOps",
                 "RTMPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The system's libsqlite3 (Debian's libsqlite3-dev), driven synchronously by ChannelStore's
+        // renameat2(RENAME_EXCHANGE), for `PlaylistFile` (docs/architecture.md "Output threads").
+        .systemLibrary(name: "CFileOps"),
         // glibc's heap counters and trim, for `MemoryTrimmer` (docs/architecture.md "Memory after a burst").
         .systemLibrary(name: "CMalloc"),
         // SQLite layer (docs/architecture.md "The store").

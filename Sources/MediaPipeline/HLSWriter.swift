@@ -67,7 +67,7 @@ final class HLSWriter: MediaWriter {
     private var renditions: [HLSRendition] = []
     /// Our segmenter's playlists by file name, kept across the session's series so each
     /// continues where the last one stopped (libavformat re-read its file: `append_list`).
-    private var playlists: [String: HLSMediaPlaylist] = [:]
+    private var playlists: [String: (model: HLSMediaPlaylist, file: PlaylistFile)] = [:]
     private var generation = 0
     /// Decided at the session's first layout and kept: players that loaded a multivariant
     /// playlist must not find a media playlist at the same URL later, nor the reverse.
@@ -181,8 +181,9 @@ final class HLSWriter: MediaWriter {
             let stem = plan.name.isEmpty ? series : series + "-" + plan.name
             let separator = plan.name.isEmpty ? "-" : "_"
             if !fmp4, settings.mpegTSWriter == .livegate,
-               let segmenter = MPEGTSSegmenter(layout: plan.projection.layout, playlist: playlist(plan.playlist),
-                                               configuration: .init(directory: directory, stem: stem, separator: separator, playlistName: plan.playlist,
+               case let kept = playlist(plan.playlist),
+               let segmenter = MPEGTSSegmenter(layout: plan.projection.layout, playlist: kept.model,
+                                               configuration: .init(directory: directory, stem: stem, separator: separator, playlistFile: kept.file,
                                                                     segmentSeconds: settings.segmentSeconds,
                                                                     discontinuityFirst: generation > 0 || settings.startNumber != nil)) {
                 opened.append(HLSRendition(name: plan.name, playlist: plan.playlist, projection: plan.projection, output: .mpegts(segmenter),
@@ -210,7 +211,7 @@ final class HLSWriter: MediaWriter {
     /// The playlist our segmenter continues: its own from an earlier series of the session, the
     /// file libavformat wrote for one (as `append_list` read it), or a new one — numbered from
     /// `startNumber` for a continued session's first series (as `start_number` did).
-    private func playlist(_ name: String) -> HLSMediaPlaylist {
+    private func playlist(_ name: String) -> (model: HLSMediaPlaylist, file: PlaylistFile) {
         if let kept = playlists[name] { return kept }
         let made: HLSMediaPlaylist
         if generation > 0, let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8),
@@ -220,8 +221,9 @@ final class HLSWriter: MediaWriter {
             made = HLSMediaPlaylist(firstSequence: generation == 0 ? settings.startNumber ?? 0 : 0,
                                     segmentSeconds: settings.segmentSeconds, listSize: settings.listSize)
         }
-        playlists[name] = made
-        return made
+        let kept = (made, PlaylistFile(path: directory + "/" + name))
+        playlists[name] = kept
+        return kept
     }
 
     func write(_ packet: MediaPacket) throws(AVFailure) {
@@ -348,7 +350,12 @@ final class HLSWriter: MediaWriter {
         if handedOver.withLockedValue({ $0 }) { return }
         // The session is over (a segment series also finishes at a new connection or layout,
         // so not in `finish`): players that reach the end stop there instead of waiting.
-        if owned && !superseded { for path in mediaPlaylists { Self.appendEndList(path) } }
+        if owned && !superseded {
+            for path in mediaPlaylists { Self.appendEndList(path) }
+            // The spares our playlists swapped names with (`PlaylistFile`); ENDLIST's rename
+            // above has usually taken them already.
+            for kept in playlists.values { kept.file.removeSpare() }
+        }
         let directory = directory, prefix = prefix, isFree = directoryIsFree
         let remove: @Sendable () -> Void = {
             let fm = FileManager.default

@@ -5,7 +5,7 @@ import Foundation
 /// `hls` muxer on that path, which cost twice what it had to: its MPEG-TS muxer, and a dynamic
 /// buffer grown by `realloc` and freed for every segment (BENCHMARKS.md, "HLS taken apart").
 /// Here the segment is made in a buffer kept for the output's life and written with one
-/// `write(2)` when it is cut; the playlist is rewritten (temporary file, rename) after each.
+/// `write(2)` when it is cut; the playlist is rewritten after each (`PlaylistFile`).
 ///
 /// Segments are cut as libavformat cut them, so the bound `HLSWriter.continuationStart` relies
 /// on holds: on a keyframe of the rendition's first video track (any packet for audio only)
@@ -17,7 +17,7 @@ final class MPEGTSSegmenter {
         /// Segment files are `STEM` + `SEPARATOR` + the media sequence number (five digits) + `.ts`.
         var stem: String
         var separator: String
-        var playlistName: String
+        var playlistFile: PlaylistFile
         var segmentSeconds: Double
         /// The series' first segment follows an `EXT-X-DISCONTINUITY` (a new connection or layout,
         /// or a session continued from another writer).
@@ -191,7 +191,7 @@ final class MPEGTSSegmenter {
         file = -1
         let removed = playlist.append(.init(uri: segmentName, duration: duration, discontinuity: discontinuityPending))
         discontinuityPending = false
-        try Self.writeAtomically(playlist.render(), to: configuration.directory + "/" + configuration.playlistName)
+        try configuration.playlistFile.write(playlist.render())
         for name in removed { unlink(configuration.directory + "/" + name) }
         segmentNumber = playlist.nextSequence
         packetsInSegment = 0
@@ -223,30 +223,6 @@ final class MPEGTSSegmenter {
                 throw AVFailure.posix("write \(what)")
             }
             done += n
-        }
-    }
-
-    /// Written to a temporary file and renamed over the playlist: a player never reads half of it.
-    static func writeAtomically(_ text: String, to path: String) throws(AVFailure) {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-        if fd < 0 { throw AVFailure.posix("open \(temporary)") }
-        var text = text
-        let failure: AVFailure? = text.withUTF8 { utf8 in
-            do throws(AVFailure) {
-                try writeAll(fd, UnsafeRawBufferPointer(utf8), what: temporary)
-                return nil
-            } catch { return error }
-        }
-        close(fd)
-        if let failure {
-            unlink(temporary)
-            throw failure
-        }
-        if rename(temporary, path) != 0 {
-            let failure = AVFailure.posix("rename \(temporary)")
-            unlink(temporary)
-            throw failure
         }
     }
 }

@@ -327,3 +327,47 @@ final class MPEGTSSegmenterTests: XCTestCase {
         XCTAssertNil(HLSMediaPlaylist(continuing: "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv0.m3u8\n", segmentSeconds: 2, listSize: 6))
     }
 }
+
+/// `PlaylistFile`: the playlist is replaced by swapping names with a spare, not by a new file.
+final class PlaylistFileTests: XCTestCase {
+    func inode(_ path: String) -> UInt64? {
+        var s = stat()
+        return stat(path, &s) == 0 ? UInt64(s.st_ino) : nil
+    }
+
+    func testThePlaylistAndItsSpareTradeNamesAndTheTextIsAlwaysWhole() throws {
+        let dir = try MediaTools.temporaryDirectory("playlist-file")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("index.m3u8").path
+        let file = PlaylistFile(path: path)
+        try file.write("#EXTM3U\nfirst, a longer text than the next one\n")
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "#EXTM3U\nfirst, a longer text than the next one\n")
+        XCTAssertNil(inode(file.sparePath), "the first write renames its file into place")
+        let first = try XCTUnwrap(inode(path))
+
+        try file.write("#EXTM3U\nsecond\n")
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "#EXTM3U\nsecond\n", "shortened, nothing of the longer text left")
+        XCTAssertEqual(inode(file.sparePath), first, "the previous playlist is now the spare")
+        XCTAssertEqual(try String(contentsOfFile: file.sparePath, encoding: .utf8), "#EXTM3U\nfirst, a longer text than the next one\n")
+        let second = try XCTUnwrap(inode(path))
+
+        try file.write("#EXTM3U\nthird, longer again than the second\n")
+        XCTAssertEqual(inode(path), first, "no inode made or freed: the two trade places")
+        XCTAssertEqual(inode(file.sparePath), second)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "#EXTM3U\nthird, longer again than the second\n")
+
+        // The playlist removed under it (a cleanup): the next write puts one back.
+        try FileManager.default.removeItem(atPath: path)
+        try file.write("#EXTM3U\nfourth\n")
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "#EXTM3U\nfourth\n")
+        file.removeSpare()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["index.m3u8"])
+    }
+
+    func testAFolderThatIsGoneIsAClearFailure() throws {
+        let file = PlaylistFile(path: "/nonexistent-livegate-dir/index.m3u8")
+        XCTAssertThrowsError(try file.write("#EXTM3U\n")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("open /nonexistent-livegate-dir/index.m3u8.tmp: No such file"), "\(error)")
+        }
+    }
+}
