@@ -108,8 +108,14 @@ struct MPEGTSPacketizer {
         var remaining = header.count + payload.count
         var headerDone = 0, payloadDone = 0
         var first = true
+        // Room for every packet at once: the first carries 184 bytes less its adaptation field
+        // (flags, PCR), the others 184.
+        let firstRoom = 184 - (randomAccess || pcr != nil ? 2 + (pcr != nil ? 6 : 0) : 0)
+        let count = 1 + max(0, remaining - firstRoom + 183) / 184
+        var p = out.append(count * Self.packetSize).assumingMemoryBound(to: UInt8.self)
+        defer { assert(p == (out.bytes.baseAddress! + out.count).assumingMemoryBound(to: UInt8.self), "packets counted right") }
         while remaining > 0 {
-            let p = out.append(Self.packetSize).assumingMemoryBound(to: UInt8.self)
+            defer { p += Self.packetSize }
             p[0] = 0x47
             p[1] = (first ? 0x40 : 0) | UInt8(truncatingIfNeeded: pid >> 8)
             p[2] = UInt8(truncatingIfNeeded: pid)

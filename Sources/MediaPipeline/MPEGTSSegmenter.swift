@@ -40,7 +40,7 @@ final class MPEGTSSegmenter {
     private let scratch = PacketScratch()
     private let segment = SegmentBuffer()
     /// Per track: audio frames waiting to go out as one PES (nil for video).
-    private var pendingAudio: [PendingAudio?]
+    private let pendingAudio: [PendingAudio?]
     private var lastDts: [Int64]
     /// The track whose keyframes cut segments; nil when the rendition is audio only.
     private let referenceTrack: Int?
@@ -61,7 +61,7 @@ final class MPEGTSSegmenter {
     private var segmentNumber: Int
     private var finished = false
 
-    private struct PendingAudio {
+    private final class PendingAudio {
         let buffer = SegmentBuffer(capacity: 4096)
         var pts: Int64 = 0
         var dts: Int64 = 0
@@ -136,14 +136,13 @@ final class MPEGTSSegmenter {
             let laidOut = scratch.reserve(layout.size)
             framing.write(raw, layout: layout, to: laidOut)
             let bytes = UnsafeRawBufferPointer(start: laidOut, count: layout.size)
-            if var pending = pendingAudio[packet.track] {
+            if let pending = pendingAudio[packet.track] {
                 if pending.buffer.count > 0,
                    pending.buffer.count + bytes.count > Self.audioPESBytes || dts - pending.dts >= Self.maximumAudioDelay {
                     flushAudio(packet.track)
                 }
                 if pending.buffer.count == 0 { pending.pts = pts; pending.dts = dts }
                 pending.buffer.append(bytes)
-                pendingAudio[packet.track] = pending
             } else {
                 packetizer.writePES(stream: packet.track, pts: pts, dts: dts, randomAccess: packet.isKeyframe, payload: bytes, into: segment)
             }
@@ -181,7 +180,7 @@ final class MPEGTSSegmenter {
     }
 
     private func completeSegment(duration: Double) throws(AVFailure) {
-        for track in pendingAudio.indices where pendingAudio[track] != nil { flushAudio(track) }
+        for track in pendingAudio.indices { flushAudio(track) }
         try writeOut()
         if close(file) != 0 {
             let failure = AVFailure.posix("close \(segmentPath)")
