@@ -12,9 +12,14 @@ struct MPEGTSPacketizer {
     static let packetSize = 188
     static let programMapPID: UInt16 = 0x1000
     static let firstElementaryPID: UInt16 = 0x100
-    /// A PCR at least this often on the PCR PID (MPEG-2 requires ≤ 100 ms between them): when the
-    /// PCR track is quiet (a video track at one frame a second), a packet with only a PCR is added.
-    static let pcrInterval: Int64 = 9_000
+    /// MPEG-2 requires a PCR at least every 100 ms: when the PCR track is quiet this long (a video
+    /// track at one frame a second, or not started yet), a packet with only a PCR goes before the
+    /// other track's PES. 80 ms, so that audio PES gathered over 80 ms when the PCR is quiet
+    /// (`MPEGTSSegmenter`) each bring one.
+    static let pcrInterval: Int64 = 7_200
+
+    /// Whether a PES at `dts` of a track other than the PCR's would come with a PCR-only packet.
+    func pcrIsQuiet(at dts: Int64) -> Bool { lastPCR.map { dts - $0 >= Self.pcrInterval } ?? true }
 
     struct Stream {
         let pid: UInt16
@@ -66,15 +71,14 @@ struct MPEGTSPacketizer {
     }
 
     /// One access unit (or, for audio, several ADTS frames) of `stream` as a PES packet. Times in
-    /// 90 kHz ticks (any range: written modulo 2^33).
-    mutating func writePES(stream index: Int, pts: Int64, dts: Int64, randomAccess: Bool,
+    /// 90 kHz ticks (any range: written modulo 2^33). `clock`: the stream's time now (for
+    /// gathered audio, later than the PES's first frame): what a PCR-only packet says.
+    mutating func writePES(stream index: Int, pts: Int64, dts: Int64, clock: Int64, randomAccess: Bool,
                            payload: UnsafeRawBufferPointer, into out: SegmentBuffer) {
         let stream = streams[index]
         let carriesPCR = index == pcrStream
-        if !carriesPCR, let last = lastPCR, dts - last >= Self.pcrInterval {
-            writePCROnly(max(dts, last), into: out)
-        } else if !carriesPCR, lastPCR == nil {
-            writePCROnly(dts, into: out)
+        if !carriesPCR, pcrIsQuiet(at: clock) {
+            writePCROnly(max(clock, lastPCR ?? clock), into: out)
         }
         // PES header: start code, stream id, length, flags, PTS (and DTS when they differ).
         var header: (UInt64, UInt64, UInt64) = (0, 0, 0)

@@ -29,6 +29,10 @@ final class MPEGTSSegmenter {
     /// a fifth fewer transport packets for the audio.
     static let audioPESBytes = 2930
     static let maximumAudioDelay: Int64 = 27_000 // 0.3 s in 90 kHz ticks, as nginx-rtmp's default
+    /// An audio track gathers less while it is what brings the PCR — audio alone, or while the
+    /// video is quiet: a PCR at least every 100 ms (ISO/IEC 13818-1 §2.7.2) needs a PES (and, on
+    /// the video's PID, a PCR-only packet) at least that often.
+    static let maximumPCRAudioDelay: Int64 = 7_200 // 80 ms
     /// A segment larger than this goes to its file as it grows, not only when it is cut: memory
     /// stays bounded for a high bit rate.
     static let flushBytes = 1 << 20
@@ -63,8 +67,12 @@ final class MPEGTSSegmenter {
 
     private final class PendingAudio {
         let buffer = SegmentBuffer(capacity: 4096)
+        let carriesPCR: Bool
+        init(carriesPCR: Bool) { self.carriesPCR = carriesPCR }
         var pts: Int64 = 0
         var dts: Int64 = 0
+        /// The latest frame's decode time.
+        var lastDts: Int64 = 0
     }
 
     /// nil when a track is not H.264 or AAC that `MPEGTSFraming` lays out (libavformat's path).
@@ -84,7 +92,7 @@ final class MPEGTSSegmenter {
         self.framings = framings
         self.playlist = playlist
         self.configuration = configuration
-        pendingAudio = layout.tracks.map { $0.kind == .audio ? PendingAudio() : nil }
+        pendingAudio = layout.tracks.indices.map { i in layout.tracks[i].kind == .audio ? PendingAudio(carriesPCR: i == packetizer.pcrStream) : nil }
         lastDts = Array(repeating: .min, count: layout.tracks.count)
         referenceTrack = layout.tracks.firstIndex { $0.kind == .video }
         segmentTicks = Int64((configuration.segmentSeconds * 90_000).rounded())
@@ -127,7 +135,7 @@ final class MPEGTSSegmenter {
         if seriesStart == nil || (isReference && segmentStart == nil && segmentsCut == 0 && pts < seriesStart!) { seriesStart = pts }
         if canCut, packetsInSegment > 0, let start = segmentStart, pts - start > 0, let series = seriesStart,
            pts - series >= segmentTicks * Int64(segmentsCut + 1) {
-            try cut(at: pts)
+            try cut(at: pts, dts: dts)
         }
 
         let written: Bool = packet.data.withUnsafeReadableBytes { raw in
@@ -138,13 +146,15 @@ final class MPEGTSSegmenter {
             let bytes = UnsafeRawBufferPointer(start: laidOut, count: layout.size)
             if let pending = pendingAudio[packet.track] {
                 if pending.buffer.count > 0,
-                   pending.buffer.count + bytes.count > Self.audioPESBytes || dts - pending.dts >= Self.maximumAudioDelay {
-                    flushAudio(packet.track)
+                   pending.buffer.count + bytes.count > Self.audioPESBytes
+                    || dts - pending.dts >= (pending.carriesPCR || packetizer.pcrIsQuiet(at: dts) ? Self.maximumPCRAudioDelay : Self.maximumAudioDelay) {
+                    flushAudio(packet.track, clock: dts)
                 }
                 if pending.buffer.count == 0 { pending.pts = pts; pending.dts = dts }
+                pending.lastDts = dts
                 pending.buffer.append(bytes)
             } else {
-                packetizer.writePES(stream: packet.track, pts: pts, dts: dts, randomAccess: packet.isKeyframe, payload: bytes, into: segment)
+                packetizer.writePES(stream: packet.track, pts: pts, dts: dts, clock: dts, randomAccess: packet.isKeyframe, payload: bytes, into: segment)
             }
             return true
         }
@@ -168,19 +178,20 @@ final class MPEGTSSegmenter {
         finished = true
         guard packetsInSegment > 0 else { return }
         let end = (lastReferencePts ?? segmentStart ?? 0) + referenceInterval
-        try completeSegment(duration: Double(max(0, end - (segmentStart ?? end))) / 90_000)
+        try completeSegment(duration: Double(max(0, end - (segmentStart ?? end))) / 90_000, clock: nil)
     }
 
     /// Cuts before the packet at `pts`: the finished segment is written and listed.
-    private func cut(at pts: Int64) throws(AVFailure) {
-        try completeSegment(duration: Double(pts - (segmentStart ?? pts)) / 90_000)
+    private func cut(at pts: Int64, dts: Int64) throws(AVFailure) {
+        try completeSegment(duration: Double(pts - (segmentStart ?? pts)) / 90_000, clock: dts)
         segmentsCut += 1
         segmentStart = pts
         lastReferencePts = nil
     }
 
-    private func completeSegment(duration: Double) throws(AVFailure) {
-        for track in pendingAudio.indices { flushAudio(track) }
+    /// `clock`: the time of the packet that cuts (nil at the end of a series).
+    private func completeSegment(duration: Double, clock: Int64?) throws(AVFailure) {
+        for track in pendingAudio.indices { flushAudio(track, clock: clock) }
         try writeOut()
         if close(file) != 0 {
             let failure = AVFailure.posix("close \(segmentPath)")
@@ -196,10 +207,13 @@ final class MPEGTSSegmenter {
         packetsInSegment = 0
     }
 
-    private func flushAudio(_ track: Int) {
+    /// The gathered frames as one PES. `clock` is now (the arriving packet's time): a PCR-only
+    /// packet that goes with the PES says now, not the first frame's time — the PCR keeps pace
+    /// with the stream while the video is quiet.
+    private func flushAudio(_ track: Int, clock: Int64?) {
         guard let pending = pendingAudio[track], pending.buffer.count > 0 else { return }
-        packetizer.writePES(stream: track, pts: pending.pts, dts: pending.dts, randomAccess: referenceTrack == nil,
-                            payload: pending.buffer.bytes, into: segment)
+        packetizer.writePES(stream: track, pts: pending.pts, dts: pending.dts, clock: max(clock ?? pending.lastDts, pending.lastDts),
+                            randomAccess: referenceTrack == nil, payload: pending.buffer.bytes, into: segment)
         pending.buffer.removeAll()
     }
 

@@ -232,7 +232,7 @@ final class MPEGTSSegmenterTests: XCTestCase {
 
     /// Walks a segment as ISO/IEC 13818-1 lays it out: 188-byte packets on 0x47, PAT then PMT
     /// first, continuity counters advancing by one on each PID's payload packets (repeated on
-    /// adaptation-only ones), PCRs not going back, and a video keyframe first after the tables.
+    /// adaptation-only ones), PCRs not going back and at most 100 ms apart.
     func checkTransportStream(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         XCTAssertEqual(bytes.count % 188, 0, path, file: file, line: line)
@@ -258,6 +258,7 @@ final class MPEGTSSegmenterTests: XCTestCase {
                     let b = (start + 6..<start + 11).map { Int64(bytes[$0]) }
                     let pcr = b[0] << 25 | b[1] << 17 | b[2] << 9 | b[3] << 1 | b[4] >> 7
                     XCTAssertGreaterThanOrEqual(pcr, lastPCR, "PCR at \(start)", file: file, line: line)
+                    if lastPCR >= 0 { XCTAssertLessThanOrEqual(pcr - lastPCR, 9_000, "PCRs at most 100 ms apart (at \(start))", file: file, line: line) }
                     lastPCR = pcr
                 }
             }
