@@ -65,13 +65,19 @@ final class UnprivilegedGatewayTests: XCTestCase {
             XCTAssertEqual(item["videoFrames"] as? Int, source.first { $0.codecType == "video" }?.packets)
             XCTAssertGreaterThan(item["bytesIn"] as? Int ?? 0, 10_000)
         }
+        // Its HLS was written as that user too: the ended playlist lists segments it made
+        // (MPEGTSSegmenter creates them; `PlaylistFile` swaps the playlist in).
+        let playlist = data.appendingPathComponent("hls/\(id)/index.m3u8")
+        let text = (try? String(contentsOf: playlist, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("#EXTINF") && text.contains("#EXT-X-ENDLIST"), text)
         // What it wrote belongs to the user it ran as.
-        for file in ["livegate.sqlite", "node-id", "hls"] {
+        for file in ["livegate.sqlite", "node-id", "hls", "hls/\(id)/index.m3u8"] {
             let owner = try FileManager.default.attributesOfItem(atPath: data.appendingPathComponent(file).path)[.ownerAccountID] as? UInt
             XCTAssertEqual(owner.map(UInt32.init), getuid() == 0 ? user.uid : getuid(), file)
         }
         let logs = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         XCTAssertFalse(logs.contains("connection error"), logs)
+        XCTAssertFalse(logs.contains("output failed"), logs)
         gateway.terminate()
         gateway.waitUntilExit()
         XCTAssertEqual(gateway.terminationStatus, 0, logs)
