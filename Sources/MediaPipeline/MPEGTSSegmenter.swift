@@ -127,6 +127,9 @@ final class MPEGTSSegmenter {
         var dts = packet.dts * 90 + fraction
         if dts <= lastDts[packet.track] { dts = lastDts[packet.track] + 1 }
         let pts = max(packet.pts * 90 + fraction, dts)
+        // Laid out first: a malformed packet is refused before it can cut a segment (a new
+        // segment must begin with the keyframe that cut it).
+        guard let layout = packet.data.withUnsafeReadableBytes({ framing.layout($0, isKeyframe: packet.isKeyframe) }) else { return false }
 
         let isReference = referenceTrack == nil || packet.track == referenceTrack
         let canCut = referenceTrack == nil || (isReference && packet.isKeyframe)
@@ -138,8 +141,7 @@ final class MPEGTSSegmenter {
             try cut(at: pts, dts: dts)
         }
 
-        let written: Bool = packet.data.withUnsafeReadableBytes { raw in
-            guard let layout = framing.layout(raw, isKeyframe: packet.isKeyframe) else { return false }
+        packet.data.withUnsafeReadableBytes { raw in
             if packetsInSegment == 0 { packetizer.writeTables(into: segment) }
             let laidOut = scratch.reserve(layout.size)
             framing.write(raw, layout: layout, to: laidOut)
@@ -156,9 +158,7 @@ final class MPEGTSSegmenter {
             } else {
                 packetizer.writePES(stream: packet.track, pts: pts, dts: dts, clock: dts, randomAccess: packet.isKeyframe, payload: bytes, into: segment)
             }
-            return true
         }
-        guard written else { return false }
         lastDts[packet.track] = dts
         if isReference {
             if segmentStart == nil { segmentStart = pts }

@@ -199,6 +199,24 @@ final class MPEGTSSegmenterTests: XCTestCase {
         XCTAssertTrue(ours.playlist.contains("#EXT-X-MEDIA-SEQUENCE:1042\n"), ours.playlist)
     }
 
+    /// A malformed keyframe where a segment would be cut is refused before it cuts: the segment
+    /// runs on to the next keyframe, and every segment still starts with one.
+    func testAMalformedKeyframeDoesNotCut() async throws {
+        let dir = try MediaTools.temporaryDirectory("ts-segmenter-malformed")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 7, size: "160x120", in: dir)
+        var all = try frames(clip)
+        let broken = try XCTUnwrap(all.firstIndex { $0.kind == .video && $0.packetType == .codedFrames && $0.isKeyframe && $0.dts >= 2000 })
+        // A NAL unit length (0x50) running past the payload's end.
+        all[broken].body = ChunkedPayload(ByteBuffer(bytes: [0, 0, 0, 0x50, 0x65, 0x88]))
+        let written = try write(all, layout: try layout(all), into: dir.appendingPathComponent("out"), writer: .livegate)
+        XCTAssertEqual(written.entries.map(\.duration).first ?? 0, 4, accuracy: 0.05, "no cut at the broken keyframe: \(written.playlist)")
+        for entry in written.entries {
+            let video = try await packets(written.directory.appendingPathComponent(entry.uri).path, stream: "v:0")
+            XCTAssertEqual(video.first?.contains(",K"), true, "\(entry.uri) starts on a keyframe")
+        }
+    }
+
     /// A folder that goes away under a live output (a full or broken disk is the same to it):
     /// the next cut fails with the path and the system's reason, nothing crashes.
     func testAFailedSegmentWriteSaysWhichFileAndWhy() async throws {
