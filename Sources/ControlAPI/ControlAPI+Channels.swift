@@ -63,7 +63,9 @@ extension ControlAPI {
             guard case .object(let o) = item, Set(o.keys).isSubset(of: ["width", "height", "bitrateKbps", "fps"]),
                   let r = Channel.Rendition(json: item), (16...7680).contains(r.width), (16...4320).contains(r.height), r.width % 2 == 0, r.height % 2 == 0,
                   (100...100_000).contains(r.bitrateKbps), r.fps.map({ (1...240).contains($0) }) ?? true,
-                  [o["width"], o["height"], o["bitrateKbps"]].allSatisfy({ if case .number(let n)? = $0 { return n == n.rounded() } else { return false } })
+                  [o["width"], o["height"], o["bitrateKbps"]].allSatisfy({ if case .number(let n)? = $0 { return n == n.rounded() } else { return false } }),
+                  // fps: a number, null or absent — another type is refused, not read as absent.
+                  { switch o["fps"] { case nil, .null?, .number?: true; default: false } }()
             else { return .failure(problem) }
             list.append(r)
         }

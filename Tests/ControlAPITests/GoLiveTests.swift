@@ -175,6 +175,9 @@ class GoLiveConformanceTests: ControlAPITestCase {
             XCTAssertEqual((auto["encoder_configurations"] as? [[String: Any]] ?? []).first?["height"] as? Int, 480)
             for bad in [#"[{"width":641,"height":360,"bitrateKbps":800}]"#, #"[]"#, #"[{"width":640,"height":360}]"#,
                         #"[{"width":640,"height":360,"bitrateKbps":800,"codec":"h264"}]"#, #"{"width":640}"#,
+                        // fps of another type was taken for no fps (schemathesis found `"fps": {}`).
+                        #"[{"width":640,"height":360,"bitrateKbps":800,"fps":{}}]"#, #"[{"width":640,"height":360,"bitrateKbps":800,"fps":"30"}]"#,
+                        #"[{"width":640,"height":360,"bitrateKbps":800,"fps":true}]"#, #"[{"width":640,"height":360,"bitrateKbps":800,"fps":0.5}]"#,
                         "[" + Array(repeating: #"{"width":640,"height":360,"bitrateKbps":800}"#, count: 6).joined(separator: ",") + "]"] {
                 let r = try await c.call(.patch, "/v1/channels/\(id)", #"{"renditions":\#(bad)}"#)
                 XCTAssertEqual(r.status, 422, "\(bad): \(r.raw)")
