@@ -87,14 +87,7 @@ final class MPEGTSFramingTests: XCTestCase {
         XCTAssertNil(framed(framing, [UInt8](repeating: 0, count: 8186), key: false), "longer than ADTS can say")
     }
 
-    func frames(_ clip: URL) throws -> [MediaFrame] {
-        let reader = try FLVFileReader(bytes: ByteBuffer(bytes: try Data(contentsOf: clip)))
-        return try reader.tags.compactMap { tag -> MediaFrame? in
-            if tag.type == 9 { return try FLVTagParser.parseVideo(tag.body, timestamp: tag.timestamp) }
-            if tag.type == 8 { return try FLVTagParser.parseAudio(tag.body, timestamp: tag.timestamp) }
-            return nil
-        }
-    }
+    func frames(_ clip: URL) throws -> [MediaFrame] { try flvClipFrames(clip) }
 
     /// A publisher's broken frame (a NAL unit length past the payload's end) costs that frame
     /// only: dropped and counted, said once in the log, and the channel's HLS goes on — where

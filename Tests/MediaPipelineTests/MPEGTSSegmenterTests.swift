@@ -12,14 +12,7 @@ import XCTest
 /// strict about errors — to the same frames at the same times. The transport stream's own rules
 /// (continuity counters, PSI first, PCR) are checked by a walker written from ISO/IEC 13818-1.
 final class MPEGTSSegmenterTests: XCTestCase {
-    func frames(_ clip: URL) throws -> [MediaFrame] {
-        let reader = try FLVFileReader(bytes: ByteBuffer(bytes: try Data(contentsOf: clip)))
-        return try reader.tags.compactMap { tag -> MediaFrame? in
-            if tag.type == 9 { return try FLVTagParser.parseVideo(tag.body, timestamp: tag.timestamp) }
-            if tag.type == 8 { return try FLVTagParser.parseAudio(tag.body, timestamp: tag.timestamp) }
-            return nil
-        }
-    }
+    func frames(_ clip: URL) throws -> [MediaFrame] { try flvClipFrames(clip) }
 
     struct Written {
         var directory: URL
