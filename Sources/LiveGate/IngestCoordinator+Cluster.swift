@@ -86,13 +86,24 @@ extension IngestCoordinator {
                 snapshots[id] = stats.json.jsonText
             }
         }
-        let held = try await store.renewLeases(nodeId: nodeId, now: started, stats: snapshots)
+        // Only the sessions this node carries are renewed (a lease it holds for nothing it
+        // carries expires, and the sweep takes it up as a lost node's: docs/contract.md §7).
+        var carrying: [String: String] = [:]
+        for (id, tracked) in channels { if let record = tracked.book.record { carrying[id] = record.id } }
+        let renewal = try await store.renewLeases(nodeId: nodeId, carrying: carrying, now: started, stats: snapshots)
         // A lease this node had before the renewal began and no longer holds: another node
         // continued the session (its NOTIFY was missed) or ended it (this node was taken for lost).
         for (id, tracked) in channels {
-            guard let record = tracked.book.record, let since = tracked.book.leaseSince, since < started, held[id] != record.id,
+            guard let record = tracked.book.record, let since = tracked.book.leaseSince, since < started, renewal.held[id] != record.id,
                   tracked.machine.phase == .live || tracked.machine.phase == .reconnecting else { continue }
             await leaseLost(id, sessionId: record.id)
+        }
+        // Said once per session: a publish being recorded right now may hold a lease its book
+        // does not show yet (`starting`), and is not one of them.
+        for (id, session) in renewal.notCarried where channels[id]?.machine.phase != .starting {
+            guard uncarriedLeasesSeen.insert(session).inserted else { continue }
+            logger.warning("the store holds a lease of this node for a session it does not carry; left to expire", metadata: [
+                "channel": "\(id)", "session": "\(session)"])
         }
     }
 

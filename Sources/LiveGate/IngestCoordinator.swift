@@ -118,6 +118,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
     /// with `NetStream.Publish.Rejected` so their encoders go to another node; the sessions
     /// it carries are handed over when it stops.
     var draining = false
+    /// Sessions whose lease the renewal found held here but not carried (logged once each).
+    var uncarriedLeasesSeen: Set<String> = []
     /// Stream health of each channel's session (`IngestCoordinator+Health`), and the last hour
     /// of 10 s points of live and recently live channels.
     var health: [String: HealthEntry] = [:]

@@ -66,6 +66,19 @@ public enum SessionStart: Sendable, Equatable {
     case busy(node: String, retryAt: Date?, late: Bool)
 }
 
+/// What a lease renewal found (`renewLeases`): the leases renewed — the sessions the node said
+/// it carries — and the leases the store holds under the node's id for sessions it does not
+/// carry, which were left to expire (channel → session, both).
+public struct LeaseRenewal: Sendable, Equatable {
+    public var held: [String: String]
+    public var notCarried: [String: String]
+
+    public init(held: [String: String], notCarried: [String: String] = [:]) {
+        self.held = held
+        self.notCarried = notCarried
+    }
+}
+
 /// A session ended by `claimExpiredLeases`: its node stopped renewing the lease.
 /// A lost node's live session inside its window is not ended but waits for its publisher
 /// (`waitingUntil`, with `channel.disconnected` as `event`).

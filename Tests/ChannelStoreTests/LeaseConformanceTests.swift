@@ -73,10 +73,10 @@ extension ChannelStoreConformanceTests {
         let s1Ends = try await offlineEvents("s1")
         XCTAssertEqual(s1Ends.count, 1)
         XCTAssertEqual(s1Ends.first.flatMap(offlineReason), "media_timeout")
-        let renewedA = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(9), stats: [p + "c": #"{"status":"live"}"#])
-        XCTAssertEqual(renewedA, [p + "c": s4.id])
-        let renewedC = try await store.renewLeases(nodeId: "C", now: t0.addingTimeInterval(9), stats: [:])
-        XCTAssertEqual(renewedC, [:])
+        let renewedA = try await store.renewLeases(nodeId: "A", carrying: [p + "c": s4.id], now: t0.addingTimeInterval(9), stats: [p + "c": #"{"status":"live"}"#])
+        XCTAssertEqual(renewedA, LeaseRenewal(held: [p + "c": s4.id]))
+        let renewedC = try await store.renewLeases(nodeId: "C", carrying: [p + "c": s1.id], now: t0.addingTimeInterval(9), stats: [:])
+        XCTAssertEqual(renewedC, LeaseRenewal(held: [:]))
         let lease = try await store.lease(channelId: p + "c")
         XCTAssertEqual(lease?.stats, #"{"status":"live"}"#)
         // A stops renewing: not lost before the lease's time to live. After it, its live
@@ -99,8 +99,8 @@ extension ChannelStoreConformanceTests {
         let twice = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + ttl + 2), limit: 10)
         XCTAssertEqual(twice, [])
         // Fencing: A, alive after all, no longer renews it — it was taken for lost.
-        let renewedLate = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(9 + ttl + 2), stats: [:])
-        XCTAssertEqual(renewedLate, [:])
+        let renewedLate = try await store.renewLeases(nodeId: "A", carrying: [p + "c": s4.id], now: t0.addingTimeInterval(9 + ttl + 2), stats: [:])
+        XCTAssertEqual(renewedLate, LeaseRenewal(held: [:]))
         // Nobody came back: at the window's end it ends with node_lost, at A's last renewal.
         let ended = try await store.claimExpiredLeases(now: t0.addingTimeInterval(9 + 10 + 1), limit: 10)
         XCTAssertEqual(ended.map(\.session.id), [s4.id])
@@ -200,11 +200,12 @@ extension ChannelStoreConformanceTests {
                 return XCTFail("\(c) starts")
             }
         }
-        _ = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(1), stats: [p + "r3": #"{"kbps":3}"#])
-        let held = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(2), stats: [
+        let carried = [p + "r1": p + "sr1", p + "r2": p + "sr2", p + "r3": p + "sr3"]
+        _ = try await store.renewLeases(nodeId: "A", carrying: carried, now: t0.addingTimeInterval(1), stats: [p + "r3": #"{"kbps":3}"#])
+        let held = try await store.renewLeases(nodeId: "A", carrying: carried, now: t0.addingTimeInterval(2), stats: [
             p + "r1": #"{"kbps":1,"note":"it's \"quoted\""}"#, p + "r2": #"{"kbps":2}"#, p + "rb": #"{"kbps":99}"#,
         ])
-        XCTAssertEqual(held, [p + "r1": p + "sr1", p + "r2": p + "sr2", p + "r3": p + "sr3"])
+        XCTAssertEqual(held, LeaseRenewal(held: carried))
         let r1 = try await store.lease(channelId: p + "r1"), r2 = try await store.lease(channelId: p + "r2")
         let r3 = try await store.lease(channelId: p + "r3"), rb = try await store.lease(channelId: p + "rb")
         XCTAssertEqual(r1?.stats, #"{"kbps":1,"note":"it's \"quoted\""}"#)
@@ -213,6 +214,51 @@ extension ChannelStoreConformanceTests {
         XCTAssertNil(rb?.stats, "another node's lease is not written")
         XCTAssertEqual(r1?.expiresAt, t0.addingTimeInterval(2 + SessionLease.timeToLive))
         XCTAssertEqual(r3?.expiresAt, t0.addingTimeInterval(2 + SessionLease.timeToLive), "renewed without figures too")
+    }
+
+    /// A lease the store holds under a node's id for a session that node does not carry (a
+    /// publish recorded after its node gave up on it) is not kept alive by the node's heartbeat:
+    /// renewed blindly, it stayed live for ever and every publisher of the channel was refused as
+    /// busy. It is reported, expires, and the sweep takes it up as a lost node's: waiting for its
+    /// publisher inside the window, which continues it on any node.
+    func testARenewalKeepsOnlyTheSessionsTheNodeCarries() async throws {
+        let t0 = Timestamp.parse(Timestamp.format(Date()))
+        for c in ["o1", "o2"] {
+            var f = fields(c, user: "u")
+            f.reconnectWindowSec = 30
+            _ = try await store.createChannel(id: p + c, streamKey: p + "k" + c, fields: f, now: t0)
+            let (s, e) = live(c, "s" + c, node: "A")
+            guard case .started = try await store.acquireSession(s, event: e, now: t0, takeOver: false, rule: CrossNodeDecision.rule) else {
+                return XCTFail("\(c) starts")
+            }
+        }
+        // A carries o1 only (and names a session of o2 that is not the one its lease is for).
+        let ttl = SessionLease.timeToLive
+        for second in stride(from: 2.0, through: 12, by: 2) {
+            let renewal = try await store.renewLeases(nodeId: "A", carrying: [p + "o1": p + "so1", p + "o2": p + "other"], now: t0.addingTimeInterval(second), stats: [
+                p + "o1": #"{"kbps":1}"#, p + "o2": #"{"kbps":2}"#])
+            XCTAssertEqual(renewal, LeaseRenewal(held: [p + "o1": p + "so1"], notCarried: [p + "o2": p + "so2"]), "at +\(second) s")
+        }
+        let o1 = try await store.lease(channelId: p + "o1"), o2 = try await store.lease(channelId: p + "o2")
+        XCTAssertEqual(o1?.expiresAt, t0.addingTimeInterval(12 + ttl))
+        XCTAssertEqual(o2?.expiresAt, t0.addingTimeInterval(ttl), "not renewed since it was taken")
+        XCTAssertNil(o2?.stats, "nothing written under a lease not carried")
+        // Another node's publish of o2 meets a busy lease while it is fresh …
+        let (b1, e1) = live("o2", "sb1", node: "B")
+        let early = try await store.acquireSession(b1, event: e1, now: t0.addingTimeInterval(1), takeOver: false, rule: CrossNodeDecision.rule)
+        XCTAssertEqual(early, .busy(node: "A", retryAt: t0.addingTimeInterval(ttl), late: false))
+        // … and the sweep takes it up: waiting for its publisher, the window counted from the take.
+        let lost = try await store.claimExpiredLeases(now: t0.addingTimeInterval(13), limit: 10)
+        XCTAssertEqual(lost.map(\.session.id), [p + "so2"])
+        XCTAssertEqual(lost.first?.waitingUntil, t0.addingTimeInterval(30))
+        let waiting = try await store.channel(id: p + "o2"), carriedOne = try await store.channel(id: p + "o1")
+        XCTAssertEqual(waiting?.status, .reconnecting)
+        XCTAssertEqual(carriedOne?.status, .live, "the carried one is untouched")
+        // Its publisher, back through B, continues the session.
+        let (b2, e2) = live("o2", "sb2", node: "B")
+        guard case .continued(let continued, "A", false) = try await store.acquireSession(b2, event: e2, now: t0.addingTimeInterval(14), takeOver: false,
+                                                                                         rule: CrossNodeDecision.rule) else { return XCTFail("continues on B") }
+        XCTAssertEqual(continued.id, p + "so2")
     }
 
     func testRacingNodesTakeOneLeaseEndOnceAndClaimOnce() async throws {
@@ -338,7 +384,7 @@ extension ChannelStoreConformanceTests {
         XCTAssertEqual(ended?.endedAt, t0.addingTimeInterval(20))
         XCTAssertEqual(ended?.endReason, "media_timeout")
         // A lost node: its live session ends at its last renewal (t0+42), not when swept (t0+60).
-        _ = try await store.renewLeases(nodeId: "A", now: t0.addingTimeInterval(42), stats: [:])
+        _ = try await store.renewLeases(nodeId: "A", carrying: [p + "rc": s3.id], now: t0.addingTimeInterval(42), stats: [:])
         let lost = try await store.claimExpiredLeases(now: t0.addingTimeInterval(60), limit: 10)
         XCTAssertEqual(lost.map(\.session.id), [s3.id])
         XCTAssertEqual(lost.first?.session.endedAt, t0.addingTimeInterval(42))

@@ -154,7 +154,7 @@ final class SQLiteLayerTests: XCTestCase {
             guard case .started = started else { return XCTFail("not started: \(started)") }
             _ = try await store.recordSessionMedia(id: session.id, media: .object(["video": .object(["codec": .string("h264")])]),
                                                    event: .make(type: "channel.media", channelId: channel.id, userId: channel.userId, at: now, data: .object([:])), now: now)
-            _ = try await store.renewLeases(nodeId: "node-a", now: now.addingTimeInterval(1), stats: [channel.id: "{}"])
+            _ = try await store.renewLeases(nodeId: "node-a", carrying: [channel.id: session.id], now: now.addingTimeInterval(1), stats: [channel.id: "{}"])
             _ = try await store.markLease(channelId: channel.id, sessionId: session.id, nodeId: "node-a", state: .reconnecting, windowEndsAt: now.addingTimeInterval(5),
                                           endReason: "connection_closed", leftAt: now.addingTimeInterval(2), now: now.addingTimeInterval(2), announce: true)
             _ = try await store.markLease(channelId: channel.id, sessionId: session.id, nodeId: "node-a", state: .live, windowEndsAt: nil, endReason: nil,

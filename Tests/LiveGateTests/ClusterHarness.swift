@@ -44,10 +44,16 @@ struct ClusterHarness {
 
     func logText(_ node: Int) -> String { (try? String(contentsOf: nodes[node].log, encoding: .utf8)) ?? "" }
 
-    func stop() async {
+    /// `keepFilesOf`: a test that has failed keeps the cluster's folder (every node's log of
+    /// every start, its data) for a post-mortem; its path is printed.
+    func stop(keepFilesOf test: XCTestCase? = nil) async {
         for node in nodes where node.process.isRunning { kill(node.process.processIdentifier, SIGKILL) }
         await receiver.stop()
         await scratch.drop()
+        if let test, (test.testRun?.failureCount ?? 0) + (test.testRun?.unexpectedExceptionCount ?? 0) > 0 {
+            print("cluster files kept for the failed test: \(dir.path)")
+            return
+        }
         try? FileManager.default.removeItem(at: dir)
     }
 }

@@ -168,8 +168,9 @@ final class ClusterRollingRestartTests: XCTestCase {
             for c in channels where !cluster.receiver.all.contains(where: { $0.type == "channel.offline" && $0.channelId == c.id }) {
                 let data = (try await cluster.curl(1, ["/v1/channels/\(c.id)"])["data"] as? [String: Any]) ?? [:]
                 let session = data["session"] as? [String: Any]
-                missing.append("\(c.id): status \(data["status"] ?? "?") node \(session?["nodeId"] ?? "?") connections \((session?["connections"] as? [Any])?.count ?? -1), "
-                               + "events \(cluster.receiver.all.filter { $0.channelId == c.id }.map(\.type))")
+                let events = cluster.receiver.all.filter { $0.channelId == c.id }.sorted { $0.at < $1.at }
+                missing.append("\(c.id): status \(data["status"] ?? "?") session \(session?["id"] ?? "none"), events "
+                               + events.map { "\($0.type)#\($0.seq)\($0.reason.map { "(\($0))" } ?? "")" }.joined(separator: " "))
             }
             // The summary on the first line: a CI log shows only that line of a failure.
             XCTFail("sessions not ended 60 s after their publishers stopped (\(publishers.filter(\.killedAtStop).count) killed at the stop): "
@@ -183,6 +184,6 @@ final class ClusterRollingRestartTests: XCTestCase {
             XCTAssertEqual(Set(videos.compactMap { $0["sessionId"] as? String }), [sessions[c.id] ?? "?"], "\(c.id): every part of the one session")
         }
         proxy.terminate()
-        await cluster.stop()
+        await cluster.stop(keepFilesOf: self)
     }
 }

@@ -41,9 +41,9 @@ final class FlakyIngestStore: IngestStore {
         return try await base.markLease(channelId: channelId, sessionId: sessionId, nodeId: nodeId, state: state, windowEndsAt: windowEndsAt,
                                         endReason: endReason, leftAt: leftAt, now: now, announce: announce)
     }
-    func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String] {
+    func renewLeases(nodeId: String, carrying: [String: String], now: Date, stats: [String: String]) async throws -> LeaseRenewal {
         try check()
-        return try await base.renewLeases(nodeId: nodeId, now: now, stats: stats)
+        return try await base.renewLeases(nodeId: nodeId, carrying: carrying, now: now, stats: stats)
     }
     func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession] { try check(); return try await base.claimExpiredLeases(now: now, limit: limit) }
     func lease(channelId: String) async throws -> SessionLease? { try check(); return try await base.lease(channelId: channelId) }

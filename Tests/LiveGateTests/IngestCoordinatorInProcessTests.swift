@@ -1,5 +1,6 @@
 import ChannelStore
 import Foundation
+import IngestCore
 import LiveGate
 import LiveGateModel
 import RTMPCore
@@ -214,6 +215,40 @@ final class IngestCoordinatorInProcessTests: XCTestCase {
         XCTAssertEqual(session?.endedAt, t0, "ended at n1's last renewal")
         let offline = try await bench.events("channel.offline", channel: ch.id)
         XCTAssertEqual(offline.count, 1, "one end")
+    }
+
+    /// A lease the store holds under n1's id for a session n1 does not carry (a publish recorded
+    /// after its node had given up on it — the rolling-restart test once met one: a channel live
+    /// for ever, every publisher refused as busy). n1's heartbeat, running on, does not keep it
+    /// alive: it expires, the sweep sets it waiting, and its publisher continues it through n2.
+    func testALeaseTheNodeDoesNotCarryIsNotKeptAliveByItsHeartbeat() async throws {
+        let bench = try await IngestBench("uncarried")
+        defer { Task { await bench.close() } }
+        bench.addNode("n2")
+        let ch = try await bench.channel("u", key: "KEY_u_0123456789", window: 30)
+        await bench.goLive("KEY_u_0123456789", connection: 1, on: "n1") // carried: renewed throughout
+        let other = try await bench.channel("o", key: "KEY_o_0123456789", window: 30)
+        let orphan = SessionRecord(id: "ses_orphan", channelId: other.id, nodeId: "n1", startedAt: bench.wall.now(), remoteAddr: "10.0.0.9:9", encoder: "ffmpeg")
+        let started = try await bench.store.acquireSession(orphan, event: .make(type: "channel.live", channelId: other.id, userId: "u1", at: bench.wall.now(),
+                                                                                data: .object([:])),
+                                                           now: bench.wall.now(), takeOver: false, rule: CrossNodeDecision.rule)
+        guard case .started = started else { return XCTFail("\(started)") }
+        // n1 renews every second; its publisher of the other channel stays.
+        var waitingAt: Int?
+        for second in 1...(Int(SessionLease.timeToLive) * 3) {
+            await bench.advance(1, keepLeases: ["n1", "n2"])
+            if try await bench.store.channel(id: other.id)?.status == .reconnecting { waitingAt = second; break }
+        }
+        let waiting = try XCTUnwrap(waitingAt, "the lease n1 does not carry was kept alive")
+        XCTAssertLessThanOrEqual(waiting, Int(SessionLease.timeToLive) + 2, "within a sweep of its expiry")
+        let carried = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(carried?.status, .live, "n1's own session is renewed")
+        XCTAssertTrue(bench.kicked(1).isEmpty)
+        // Its publisher, back through n2, continues that session.
+        await bench.goLive("KEY_o_0123456789", connection: 2, on: "n2")
+        let continued = try await bench.store.channel(id: other.id)
+        XCTAssertEqual(continued?.status, .live)
+        XCTAssertEqual(continued?.sessionId, "ses_orphan")
     }
 
     /// A crashed node's live session is continued by its publisher coming back through another

@@ -207,14 +207,22 @@ extension SQLChannelStore {
         }
     }
 
-    /// Renews every lease `nodeId` holds and stores its stats snapshots; returns what it still
-    /// holds (channel → session): a session missing was taken over or ended by another node.
+    /// Renews the leases `nodeId` holds for the sessions it carries (`carrying`: channel →
+    /// session) and stores its stats snapshots; returns what it still holds: a carried session
+    /// missing was taken over or ended by another node.
+    ///
+    /// Only what the node carries: a lease under its id that it does not carry (a publish whose
+    /// write landed after the node gave up on it, a session a previous run left behind) is not
+    /// kept alive by the heartbeat — renewed blindly, it stayed `live` for ever, refusing every
+    /// publisher of its channel as busy. It expires instead and any node takes it up as a lost
+    /// node's (`claimExpiredLeases`: the publisher may come back inside the window). The
+    /// renewal names those in `notCarried`, for the node to say so.
     ///
     /// Fencing: a live lease another node found expired and set waiting for its publisher
     /// (`claimExpiredLeases`: reconnecting, `node_lost`) is not renewed — this node was taken
     /// for lost; it lets the session go (its publisher reconnects, to any node) and writes
     /// nothing more under that lease.
-    public func renewLeases(nodeId: String, now callerNow: Date, stats: [String: String]) async throws -> [String: String] {
+    public func renewLeases(nodeId: String, carrying: [String: String], now callerNow: Date, stats: [String: String]) async throws -> LeaseRenewal {
         let ttl = leaseTiming.timeToLive
         let asked = ContinuousClock.now
         // Urgent, like a publish: behind a flood of background writes (events, health) a renewal
@@ -228,23 +236,33 @@ extension SQLChannelStore {
             let waitedSec = Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18
             let now = try await leaseNow(db, waitedSec >= 1 ? callerNow.addingTimeInterval(waitedSec) : callerNow)
             let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(ttl))
-            var held: [String: String] = [:]
+            var renewal = LeaseRenewal(held: [:])
             // One statement per round whatever the number of channels (2,000 live channels made
-            // 2,001 statements): the figures travel as one JSON object, channel id → snapshot,
-            // and each row takes its own (`->>`: PostgreSQL's jsonb, SQLite ≥ 3.38's JSON).
-            let figures = String(decoding: (try? JSONSerialization.data(withJSONObject: stats)) ?? Data("{}".utf8), as: UTF8.self)
-            let json: SQLQueryString = backend == .postgres ? "\(bind: figures)::jsonb" : "\(bind: figures)"
+            // 2,001 statements): the figures and the carried sessions travel as JSON objects keyed
+            // by channel id, and each row takes its own (`->>`: PostgreSQL's jsonb, SQLite ≥
+            // 3.38's JSON). A row not carried is returned untouched.
+            func object(_ values: [String: String]) -> SQLQueryString {
+                let text = String(decoding: (try? JSONSerialization.data(withJSONObject: values)) ?? Data("{}".utf8), as: UTF8.self)
+                return backend == .postgres ? "\(bind: text)::jsonb" : "\(bind: text)"
+            }
+            let figures = object(stats), carried = object(carrying)
+            let isCarried: SQLQueryString = "(\(carried) ->> channel_id) = session_id"
             for row in try await db.raw("""
-                UPDATE channel_leases SET expires_at = \(bind: expires),
-                  stats = COALESCE(\(json) ->> channel_id, stats),
-                  updated_at = CASE WHEN \(json) ->> channel_id IS NULL THEN updated_at ELSE \(bind: ts) END
+                UPDATE channel_leases SET expires_at = CASE WHEN \(isCarried) THEN \(bind: expires) ELSE expires_at END,
+                  stats = CASE WHEN \(isCarried) THEN COALESCE(\(figures) ->> channel_id, stats) ELSE stats END,
+                  updated_at = CASE WHEN \(isCarried) AND \(figures) ->> channel_id IS NOT NULL THEN \(bind: ts) ELSE updated_at END
                 WHERE node_id = \(bind: nodeId)
                   AND NOT (state = 'reconnecting' AND end_reason = \(bind: OfflineReason.nodeLost.rawValue))
                 RETURNING channel_id, session_id
                 """).all() {
-                held[try row.decode(column: "channel_id", as: String.self)] = try row.decode(column: "session_id", as: String.self)
+                let channelId = try row.decode(column: "channel_id", as: String.self), sessionId = try row.decode(column: "session_id", as: String.self)
+                if carrying[channelId] == sessionId {
+                    renewal.held[channelId] = sessionId
+                } else {
+                    renewal.notCarried[channelId] = sessionId
+                }
             }
-            return held
+            return renewal
         }
     }
 

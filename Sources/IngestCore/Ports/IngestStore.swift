@@ -21,7 +21,7 @@ public protocol IngestStore: Sendable {
     func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart
     func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
                    leftAt: Date?, now: Date, announce: Bool) async throws -> Bool
-    func renewLeases(nodeId: String, now: Date, stats: [String: String]) async throws -> [String: String]
+    func renewLeases(nodeId: String, carrying: [String: String], now: Date, stats: [String: String]) async throws -> LeaseRenewal
     func claimExpiredLeases(now: Date, limit: Int) async throws -> [LostSession]
     func lease(channelId: String) async throws -> SessionLease?
     func sessionsElsewhere(userId: String, nodeId: String, excluding channelId: String) async throws -> Int
