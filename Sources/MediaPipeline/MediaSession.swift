@@ -42,6 +42,8 @@ final class MediaSession: Sendable {
         var lastDts: Int64?
         /// The previous connection's layout: the same layout resumes the outputs instead of restarting them.
         var resumeLayout: StreamLayout?
+        /// Where small frames are copied for the outputs (`owned`).
+        var slab = FrameSlab()
     }
 
     /// Where a connection left its session's outputs: the layout and the timeline's end, and
@@ -61,8 +63,6 @@ final class MediaSession: Sendable {
     static let maxBacklog = 4096
     /// … and at most this many bytes of media (frames held as received, see `emit`).
     static let maxBacklogBytes = 8 << 20
-    /// Frames up to this size are copied out of the read buffer before queueing (see `emit`).
-    static let copyBelowBytes = 8 * 1024
 
     let connectionID: UInt64
     private let state = NIOLockedValueBox(State())
@@ -130,7 +130,7 @@ final class MediaSession: Sendable {
                     // (docs/architecture.md "Memory after a burst"). Known to have no outputs:
                     // nothing will read it.
                     var waiting = frame
-                    if s.workers?.isEmpty != true { waiting.body = ChunkedPayload(Self.owned(frame.body)) }
+                    if s.workers?.isEmpty != true { waiting.body = ChunkedPayload(Self.owned(frame.body, &s.slab)) }
                     s.pending.append(waiting)
                     if Self.ready(s) { Self.startLayout(&s) }
                     return
@@ -302,24 +302,24 @@ final class MediaSession: Sendable {
         // outputs are decided late (a node short of CPU: seconds) that was a read buffer per
         // frame — hundreds of KiB per publisher (BENCHMARKS.md "Memory after a burst").
         // Known to have no outputs: returned above, before anything is copied.
-        let data = owned(frame.body)
+        let data = owned(frame.body, &s.slab)
         var packet = MediaPacket(kind: frame.kind, track: track, dts: dts, pts: dts + Int64(frame.compositionTimeOffset),
                                  isKeyframe: frame.kind == .audio || frame.isKeyframe, data: data)
         packet.subMillisecondNanos = frame.timestampOffsetNanos
         deliver(.packet(packet), &s)
     }
 
-    /// The frame as the outputs' own buffer. A frame in several chunks is still the chunks'
+    /// The frame as the outputs' own bytes. A frame in several chunks is still the chunks'
     /// slices of the socket's reads (docs/contract.md §2 "Payloads in chunks"): joined here,
-    /// once, into a buffer of its own — the one copy every byte costs on its way to the
-    /// outputs (libavformat needs it contiguous anyway). A single-chunk frame is a slice of
-    /// the socket read buffer (up to 64 KiB and more); queued as is, a 200-byte audio frame
-    /// would pin that whole buffer while an output lags, so small frames are copied and the
-    /// queue's byte bound is what it holds.
-    private static func owned(_ body: ChunkedPayload) -> ByteBuffer {
-        guard body.isContiguous else { return body.joined() }
-        let data = body.head
-        return data.readableBytes <= copyBelowBytes ? ByteBuffer(bytes: data.readableBytesView) : data
+    /// once — the one copy every byte costs on its way to the outputs (libavformat needs it
+    /// contiguous anyway). A single-chunk frame is a slice of the socket read buffer (up to
+    /// 64 KiB and more); queued as is, a 200-byte audio frame would pin that whole buffer while
+    /// an output lags, so small frames are copied and the queue's byte bound is what it holds.
+    /// Small frames (nearly every frame of a real-time stream) are copied into the session's
+    /// `FrameSlab`, not a buffer each; a large one that came in one chunk stays as received.
+    private static func owned(_ body: ChunkedPayload, _ slab: inout FrameSlab) -> ByteBuffer {
+        if body.readableBytes <= FrameSlab.maxFrame { return slab.copy(body) }
+        return body.isContiguous ? body.head : body.joined()
     }
 
     private static func deliver(_ item: OutputItem, _ s: inout State) {
