@@ -27,11 +27,12 @@ final class HLSMediaPlaylist {
     private(set) var mediaSequence: Int
     private(set) var discontinuitySequence = 0
     private(set) var targetDuration: Int
-    /// Files that left the window, oldest first: kept one segment longer than the window (as
-    /// libavformat's `hls_delete_threshold` 1 did), for a player that read the playlist just
-    /// before it changed.
+    /// Files that left the window, oldest first. Each stays `keptPastWindow` segments — the
+    /// playlist's length plus one: RFC 8216 §6.2.2 keeps a segment available for its own
+    /// duration plus the playlist's after it leaves, for a player that read the playlist just
+    /// before — then becomes a new segment's file (`reusableFile`), or is removed if none takes it.
     private var leftWindow: [String] = []
-    static let filesKeptPastWindow = 1
+    var keptPastWindow: Int { listSize + 1 }
 
     init(firstSequence: Int, segmentSeconds: Double, listSize: Int) {
         mediaSequence = firstSequence
@@ -53,8 +54,16 @@ final class HLSMediaPlaylist {
             if gone.discontinuity { discontinuitySequence += 1 }
             leftWindow.append(gone.uri)
         }
-        while leftWindow.count > Self.filesKeptPastWindow { remove.append(leftWindow.removeFirst()) }
+        while leftWindow.count > keptPastWindow { remove.append(leftWindow.removeFirst()) }
         return remove
+    }
+
+    /// The oldest file that has been out of the playlist for `keptPastWindow` segments, handed
+    /// to the next segment (renamed to its name and written again) instead of being removed;
+    /// nil while none has waited that long. Taken: no longer this playlist's to remove.
+    func reusableFile() -> String? {
+        guard leftWindow.count >= keptPastWindow else { return nil }
+        return leftWindow.removeFirst()
     }
 
     /// Rounded to the nearest integer, halves up (RFC 8216 §4.3.3.1's rounding).

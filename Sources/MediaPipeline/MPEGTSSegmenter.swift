@@ -217,14 +217,33 @@ final class MPEGTSSegmenter {
         pending.buffer.removeAll()
     }
 
-    /// The buffered bytes to the segment's file (created on first need).
+    /// The buffered bytes to the segment's file (opened on first need).
     private func writeOut() throws(AVFailure) {
         if file < 0 {
-            file = open(segmentPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+            file = openSegmentFile()
             if file < 0 { throw AVFailure.posix("open \(segmentPath)") }
         }
         try Self.writeAll(file, segment.bytes, what: segmentPath)
         segment.removeAll()
+    }
+
+    /// The segment's file: a file that left the playlist long enough ago, renamed to this
+    /// segment's name and emptied, when the playlist has one (`HLSMediaPlaylist.reusableFile`);
+    /// else a new one. Reusing the inode spares the file system an inode freed and another
+    /// allocated at every segment — on ext4 without a journal, each allocation scans past every
+    /// inode freed in the last seconds (`recently_deleted`), which at 200 streams was over a
+    /// third of the output threads' time (BENCHMARKS.md, "Segment files reused").
+    private func openSegmentFile() -> Int32 {
+        if let old = playlist.reusableFile() {
+            let oldPath = configuration.directory + "/" + old
+            if rename(oldPath, segmentPath) == 0 {
+                let fd = open(segmentPath, O_WRONLY | O_TRUNC | O_CLOEXEC)
+                if fd >= 0 { return fd }
+            } else {
+                unlink(oldPath)
+            }
+        }
+        return open(segmentPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, what: String) throws(AVFailure) {

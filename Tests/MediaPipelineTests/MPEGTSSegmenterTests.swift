@@ -24,7 +24,7 @@ final class MPEGTSSegmenterTests: XCTestCase {
     /// `frames` through an `HLSWriter` into `directory`, in `series` segment series (a new
     /// connection each: `finish`, then `open` again), without `close` (the playlist stays live).
     func write(_ frames: [MediaFrame], layout: StreamLayout, into directory: URL, writer: HLSWriter.MPEGTSWriter,
-               series: Int = 1, listSize: Int = 6, startNumber: Int? = nil) throws -> Written {
+               series: Int = 1, listSize: Int = 6, startNumber: Int? = nil, afterEach: (() throws -> Void)? = nil) throws -> Written {
         var settings = HLSWriter.Settings()
         settings.listSize = listSize
         settings.mpegTSWriter = writer
@@ -39,8 +39,10 @@ final class MPEGTSSegmenterTests: XCTestCase {
                 let track = f.kind == .video ? layout.index(of: .video)! : layout.index(of: .audio)!
                 try w.write(MediaPacket(kind: f.kind, track: track, dts: f.dts, pts: f.dts + Int64(f.compositionTimeOffset),
                                         isKeyframe: f.isKeyframe, data: f.data))
+                try afterEach?()
             }
             try w.finish()
+            try afterEach?()
         }
         let text = try String(contentsOf: directory.appendingPathComponent("index.m3u8"), encoding: .utf8)
         var entries: [(String, Double, Bool)] = []
@@ -130,12 +132,15 @@ final class MPEGTSSegmenterTests: XCTestCase {
         for tag in ["#EXT-X-VERSION:", "#EXT-X-TARGETDURATION:", "#EXT-X-MEDIA-SEQUENCE:", "#EXT-X-INDEPENDENT-SEGMENTS"] {
             XCTAssertEqual(ours.playlist.split(separator: "\n").filter { $0.hasPrefix(tag) }, theirs.playlist.split(separator: "\n").filter { $0.hasPrefix(tag) })
         }
-        // The window's segments and the one before are kept, older ones deleted (libavformat
-        // also kept one of the first series: it forgot it when it re-read its playlist).
+        // The window's segments and, before them, the playlist's length plus one more — a
+        // segment stays for its duration plus the playlist's after it leaves (RFC 8216 §6.2.2;
+        // libavformat kept one) — older ones gone: the newest names, one after the other.
         let window = ours.entries.map(\.uri)
-        XCTAssertEqual(ours.files.count, 4, "\(ours.files)")
+        let numbers = ours.files.compactMap(Self.segmentNumber)
+        let last = try XCTUnwrap(window.last.flatMap(Self.segmentNumber))
+        XCTAssertEqual(numbers, Array((last - min(last + 1, 3 + 4) + 1)...last), "\(ours.files)")
+        XCTAssertGreaterThan(last + 1, 3 + 4, "more segments than are kept: some were reused")
         XCTAssertEqual(Array(ours.files.suffix(3)), window)
-        XCTAssertTrue(Set(theirs.files).isSuperset(of: ours.files), "\(theirs.files)")
         XCTAssertFalse(ours.playlist.contains("#EXT-X-ENDLIST"))
 
         for entry in ours.entries {
@@ -175,6 +180,51 @@ final class MPEGTSSegmenterTests: XCTestCase {
             let b = try await decoded(theirs.directory.appendingPathComponent(entry.uri).path, stream: "a:0")
             try sameFrames(a, b, entry.uri)
             try checkTransportStream(ours.directory.appendingPathComponent(entry.uri).path)
+        }
+    }
+
+    /// The number in a segment's file name (`…-00042.ts`).
+    static func segmentNumber(_ name: String) -> Int? {
+        guard name.hasSuffix(".ts"), let dash = name.lastIndex(of: "-") else { return nil }
+        return Int(name[name.index(after: dash)...].dropLast(3))
+    }
+
+    /// A segment's file is an older segment's, renamed (its inode kept: nothing freed and
+    /// allocated per segment), and only once that one has been out of the playlist for the
+    /// playlist's length plus one segment: segment n reuses segment n − (2 × window + 1).
+    /// Every segment decodes (a reused file holds only its new segment: truncated first).
+    func testASegmentReusesTheFileOfOneLongOutOfThePlaylist() async throws {
+        let dir = try MediaTools.temporaryDirectory("ts-segmenter-reuse")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = try await MediaTools.makeClip(seconds: 24, size: "160x120", in: dir)
+        let all = try frames(clip)
+        let out = dir.appendingPathComponent("ours")
+        var inodes: [Int: UInt64] = [:]
+        let written = try write(all, layout: try layout(all), into: out, writer: .livegate, listSize: 2) {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? [] {
+                guard let n = Self.segmentNumber(name), inodes[n] == nil else { continue }
+                var st = stat()
+                guard stat(out.appendingPathComponent(name).path, &st) == 0 else { continue }
+                inodes[n] = UInt64(st.st_ino)
+            }
+        }
+        let last = try XCTUnwrap(written.entries.last.flatMap { Self.segmentNumber($0.uri) })
+        XCTAssertGreaterThanOrEqual(last, 9, "enough segments to reuse several")
+        XCTAssertEqual(inodes.count, last + 1, "every segment seen")
+        let span = 2 * 2 + 1
+        for n in 0...last {
+            if n >= span {
+                XCTAssertEqual(inodes[n], inodes[n - span], "segment \(n) in segment \(n - span)'s file")
+            } else {
+                XCTAssertFalse(Set((0..<n).compactMap { inodes[$0] }).contains(inodes[n] ?? 0), "segment \(n) in a file of its own")
+            }
+        }
+        XCTAssertEqual(written.files.compactMap(Self.segmentNumber), Array((last - span + 1)...last))
+        for name in written.files {
+            let path = out.appendingPathComponent(name).path
+            let frames = try await decoded(path, stream: "v:0")
+            XCTAssertFalse(frames.isEmpty, name)
+            try checkTransportStream(path)
         }
     }
 
@@ -285,13 +335,14 @@ final class MPEGTSSegmenterTests: XCTestCase {
         XCTAssertEqual(MPEGTSPacketizer.crc32(Array("123456789".utf8)), 0x0376_E6E7)
     }
 
-    func testThePlaylistSlidesItsWindowAndDeletesOneSegmentLater() {
+    func testThePlaylistSlidesItsWindowAndKeepsAFileThePlaylistsLengthLonger() {
         let p = HLSMediaPlaylist(firstSequence: 7, segmentSeconds: 2, listSize: 2)
         XCTAssertEqual(p.nextSequence, 7)
         XCTAssertEqual(p.append(.init(uri: "a", duration: 2, discontinuity: false)), [])
         XCTAssertEqual(p.append(.init(uri: "b", duration: 2.5, discontinuity: true)), [])
-        XCTAssertEqual(p.append(.init(uri: "c", duration: 2, discontinuity: false)), [], "a left the window, kept one segment longer")
-        XCTAssertEqual(p.append(.init(uri: "d", duration: 1.4, discontinuity: false)), ["a"])
+        XCTAssertEqual(p.append(.init(uri: "c", duration: 2, discontinuity: false)), [], "a left the window")
+        XCTAssertNil(p.reusableFile(), "a has been out of the playlist for one segment")
+        XCTAssertEqual(p.append(.init(uri: "d", duration: 1.4, discontinuity: false)), [])
         XCTAssertEqual(p.mediaSequence, 9)
         XCTAssertEqual(p.nextSequence, 11)
         XCTAssertEqual(p.discontinuitySequence, 1, "b's discontinuity left the window")
@@ -311,6 +362,13 @@ final class MPEGTSSegmenterTests: XCTestCase {
         XCTAssertEqual(HLSMediaPlaylist.sixDecimals(2.0000004), "2.000000")
         XCTAssertEqual(HLSMediaPlaylist.sixDecimals(10.0666667), "10.066667")
         XCTAssertEqual(HLSMediaPlaylist.sixDecimals(0.0000015), "0.000002")
+        // a, b, c out of the playlist: a has been out for the playlist's length plus one (3).
+        XCTAssertEqual(p.append(.init(uri: "e", duration: 2, discontinuity: false)), [])
+        XCTAssertEqual(p.reusableFile(), "a", "taken by the next segment")
+        XCTAssertNil(p.reusableFile(), "b has not waited long enough")
+        // Not taken (a writer that makes its own files): removed once past the bound.
+        XCTAssertEqual(p.append(.init(uri: "f", duration: 2, discontinuity: false)), [])
+        XCTAssertEqual(p.append(.init(uri: "g", duration: 2, discontinuity: false)), ["b"])
     }
 
     func testAPlaylistLibavformatWroteIsContinued() throws {
