@@ -641,18 +641,33 @@ def accept_latency(server, bench, runs, seeded, publishers, rate, webhook=None):
     return median(p99s), median(hook99s) if hook99s else None, median(cmd99s)
 
 
-def hls_cpu_livegate(server, bench, runs, streams, seconds):
-    """LiveGate's CPU per HLS stream: the same real-time load with HLS on minus with HLS off."""
+def steady_cpu(server, bench, clip, keys, seconds, warmup):
+    """The server's CPU seconds over the last `seconds` of a real-time load that ran `warmup`
+    seconds before them (0: the whole load, from the first publish)."""
+    if not warmup:
+        before = server.cpu()
+        rtmp_bench(bench, server, clip, keys, seconds)
+        return server.cpu() - before
+    load = rtmp_bench_start(bench, server, clip, keys, warmup + seconds + 2)
+    time.sleep(warmup)
+    before = server.cpu()
+    time.sleep(seconds)
+    spent = server.cpu() - before
+    rtmp_bench_finish(load)
+    return spent
+
+
+def hls_cpu_livegate(server, bench, runs, streams, seconds, warmup=0):
+    """LiveGate's CPU per HLS stream: the same real-time load with HLS on minus with HLS off
+    (`warmup`: counted only after that many seconds of load, a steady state)."""
     clip = clip_600k()
     results = []
     for i in range(runs):
         cpus = {}
         for hls in (False, True):
             keys = server.channels(streams, hls=hls)
-            before = server.cpu()
             with DropWatch(server) as watch:
-                rtmp_bench(bench, server, clip, keys, seconds)
-            cpus[hls] = server.cpu() - before
+                cpus[hls] = steady_cpu(server, bench, clip, keys, seconds, warmup)
             if hls:
                 require_hls(server, keys)
             # Real time is well within the machine: an output that dropped part of it would make
@@ -695,7 +710,7 @@ def hls_cpu_ffmpeg(nginx, bench, runs, streams, seconds, workdir):
     return median(results)
 
 
-def hls_cpu_nginx(nginx, bench, runs, streams, seconds):
+def hls_cpu_nginx(nginx, bench, runs, streams, seconds, warmup=0):
     """nginx-rtmp's own `hls on` for comparison: CPU with HLS minus without, per stream."""
     clip = clip_600k()
     results = []
@@ -705,9 +720,7 @@ def hls_cpu_nginx(nginx, bench, runs, streams, seconds):
             nginx.stop()
             nginx.start(hls=hls)
             keys = nginx.channels(streams)
-            before = nginx.cpu()
-            rtmp_bench(bench, nginx, clip, keys, seconds)
-            cpus[hls] = nginx.cpu() - before
+            cpus[hls] = steady_cpu(nginx, bench, clip, keys, seconds, warmup)
             if hls:
                 require_hls(nginx, keys)
         results.append((cpus[True] - cpus[False]) / streams / seconds)
@@ -857,6 +870,9 @@ def main():
     ap.add_argument("--accept-rate", type=float, default=50)
     ap.add_argument("--hls-streams", type=int, default=10)
     ap.add_argument("--hls-seconds", type=float, default=20)
+    ap.add_argument("--hls-warmup", type=float, default=0,
+                    help="HLS CPU counted only after this many seconds of load (steady state: LiveGate reuses segment files "
+                         "once a file has been out of the playlist for its length plus one segment, 26 s by default)")
     ap.add_argument("--wrk-seconds", type=int, default=10)
     ap.add_argument("--webhook-rounds", type=int, default=6, help="webhooks: rounds (the first with the healthy receiver alone)")
     ap.add_argument("--webhook-channels", type=int, default=100)
@@ -948,10 +964,11 @@ def main():
             rows.append(("webhook channel.live p50 ms, beside a 4 s and a refusing receiver", p50, None, "(reference)"))
             rows.append((f"RSS growth MiB while the failing backlog grew {b0} → {b1}", growth, None, "flat (≈ 0)"))
         if wanted("hls"):
-            log(f"HLS remux CPU per stream ({args.hls_streams} real-time streams, {args.hls_seconds:.0f} s)")
-            a = hls_cpu_livegate(lg, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds)
+            log(f"HLS remux CPU per stream ({args.hls_streams} real-time streams, {args.hls_seconds:.0f} s"
+                + (f" after {args.hls_warmup:.0f} s of load)" if args.hls_warmup else ")"))
+            a = hls_cpu_livegate(lg, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds, args.hls_warmup)
             f = hls_cpu_ffmpeg(ng, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds, work)
-            n = hls_cpu_nginx(ng, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds)
+            n = hls_cpu_nginx(ng, args.rtmp_bench, args.runs, args.hls_streams, args.hls_seconds, args.hls_warmup)
             rows.append(("HLS remux CPU % of a core per stream vs ffmpeg -c copy -f hls", a and a * 100, f and f * 100, "≤ 0.5 × ffmpeg"))
             rows.append(("HLS remux CPU % of a core per stream vs nginx-rtmp hls on", a and a * 100, n and n * 100, "(reference)"))
         if wanted("api"):

@@ -6,7 +6,8 @@
 # Needs: perf (Debian linux-perf; bench/run.sh installs it), a release build (bench/run.sh
 # builds one; BENCH_BUILD=debug uses the debug one), the bench clip (made here if missing).
 # LIVEGATE=path profiles another binary (a baseline), RTMP_BENCH=path uses another load generator;
-# HLS=true gives every channel HLS output.
+# HLS=true gives every channel HLS output; WARM=S samples only after S more seconds of load (a
+# steady state past start-up effects: HLS reuses segment files only once its window has passed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 publishers="${1:-1500}"; seconds="${2:-15}"; out="${3:-bench/.cache/profile}"
@@ -23,9 +24,9 @@ start_gateway 32935 32980 prof
 bench/make-channels.py "$publishers" $([ "${HLS:-false}" = true ] && echo --hls) >"$work/keys"
 ramp=$(( publishers / 200 + 5 ))
 "$bench" --url rtmp://127.0.0.1:32935/live --file "$clip" --publishers "$publishers" --rate 200 \
-  --duration $(( ramp + seconds + 5 )) --keys-file "$work/keys" --json >"$work/bench.json" &
+  --duration $(( ramp + ${WARM:-0} + seconds + 5 )) --keys-file "$work/keys" --json >"$work/bench.json" &
 load=$!
-sleep "$ramp"
+sleep $(( ramp + ${WARM:-0} ))
 perf record -F 999 -g -p "$gw" -o "$out/perf.data" -- sleep "$seconds" 2>"$work/perf.err"
 wait $load || true
 perf report -i "$out/perf.data" --no-children --sort symbol --stdio -g none --percent-limit 0.3 2>/dev/null \
