@@ -21,6 +21,10 @@ import RTMPCore
 /// written again, so no reader (an output's thread, after the queue's lock) can see a change.
 /// The block stays alive while the slab or any slice holds it.
 ///
+/// Memory: a session with outputs keeps its current block (32 KiB) and, until the outputs have
+/// written their last frames (a lane runs every 0.1 s), the one before — beside the 150 KiB and
+/// more each HLS rendition keeps for its segment. A session with no outputs copies nothing.
+///
 /// `@unchecked Sendable`: the block's address is written through only by the slab's owner, one
 /// `MediaSession`'s state, under that session's lock; readers get `ByteBuffer` slices.
 struct FrameSlab: @unchecked Sendable {
@@ -49,17 +53,15 @@ struct FrameSlab: @unchecked Sendable {
         if block == nil || used + size > Self.blockSize { startBlock() }
         guard let base, let block else { preconditionFailure("a slab without a block") }
         var at = used
-        payload.head.withUnsafeReadableBytes { bytes in
-            (base + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            at += bytes.count
-        }
-        for piece in payload.rest {
+        func append(_ piece: ByteBuffer) {
             piece.withUnsafeReadableBytes { bytes in
-                guard bytes.count > 0 else { return }
-                (base + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                guard let from = bytes.baseAddress, bytes.count > 0 else { return }
+                (base + at).copyMemory(from: from, byteCount: bytes.count)
                 at += bytes.count
             }
         }
+        append(payload.head)
+        for piece in payload.rest { append(piece) }
         guard let slice = block.getSlice(at: used, length: size) else { preconditionFailure("a slice inside the block") }
         used += size
         return slice

@@ -71,6 +71,9 @@ final class FrameSlabTests: XCTestCase {
             let bytes = [UInt8](repeating: UInt8(i % 251), count: Int.random(in: 1...FrameSlab.maxFrame, using: &generator))
             total += bytes.count
             let slice = slab.copy(ChunkedPayload(ByteBuffer(bytes: bytes)))
+            // At most a few hundred frames ahead of the reader (a bounded queue, as an output's):
+            // this test's memory stays a few MiB, not the whole run's.
+            while queue.withLockedValue({ $0.count }) > 256 { usleep(50) }
             queue.withLockedValue { $0.append((slice, bytes)) }
         }
         done.withLockedValue { $0 = true }
