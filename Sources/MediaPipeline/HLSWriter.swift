@@ -295,8 +295,12 @@ final class HLSWriter: MediaWriter {
     }
 
     /// Written to a temporary file and renamed: a player never reads half of it.
+    /// Its own temporary name (`NAME.next`), not `PlaylistFile`'s spare (`NAME.tmp`): the spare
+    /// is the playlist a player may have opened just before the last segment's swap, and the
+    /// `EXT-X-ENDLIST` written right after that swap truncated it under the reader (a benchmark
+    /// read a playlist with no segment at a session's end).
     static func writeAtomically(_ text: String, to path: String) {
-        let temporary = path + ".tmp"
+        let temporary = path + ".next"
         do {
             try text.write(toFile: temporary, atomically: false, encoding: .utf8)
             _ = rename(temporary, path)

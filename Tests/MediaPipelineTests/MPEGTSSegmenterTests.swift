@@ -405,6 +405,25 @@ final class PlaylistFileTests: XCTestCase {
         return stat(path, &s) == 0 ? UInt64(s.st_ino) : nil
     }
 
+    /// The session's end: the last segment's swap, then `EXT-X-ENDLIST` at once. A player that
+    /// opened the playlist just before that swap holds what is now the spare; the end must not
+    /// write over it (it did: a playlist read at a session's end had no segment).
+    func testAPlayerHoldingThePlaylistReadsItWholeAcrossTheEnd() throws {
+        let dir = try MediaTools.temporaryDirectory("playlist-end")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("index.m3u8").path
+        let file = PlaylistFile(path: path)
+        try file.write("#EXTM3U\n#EXTINF:2.000000,\ns-00000.ts\n")
+        let held = "#EXTM3U\n#EXTINF:2.000000,\ns-00000.ts\n#EXTINF:2.000000,\ns-00001.ts\n"
+        try file.write(held)
+        let reader = try XCTUnwrap(FileHandle(forReadingAtPath: path), "the player opens the playlist")
+        defer { try? reader.close() }
+        try file.write(held + "#EXTINF:1.500000,\ns-00002.ts\n") // the last segment
+        HLSWriter.appendEndList(path)
+        XCTAssertEqual(String(decoding: try reader.readToEnd() ?? Data(), as: UTF8.self), held, "the text it opened, whole")
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), held + "#EXTINF:1.500000,\ns-00002.ts\n#EXT-X-ENDLIST\n")
+    }
+
     func testThePlaylistAndItsSpareTradeNamesAndTheTextIsAlwaysWhole() throws {
         let dir = try MediaTools.temporaryDirectory("playlist-file")
         defer { try? FileManager.default.removeItem(at: dir) }
