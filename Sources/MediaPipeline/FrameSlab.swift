@@ -10,7 +10,7 @@ import RTMPCore
 /// 600 kbit/s stream is 0.2–8 KiB — above glibc's per-thread caches — and it is allocated on
 /// an event loop and freed on an output lane. Every such pair went through the arena's bins
 /// under its lock (`_int_malloc`, `unlink_chunk`, `malloc_consolidate`): 13 % of what HLS costs
-/// a channel (BENCHMARKS.md, "Frames copied into a slab"). Here a 32 KiB block is allocated
+/// a channel (BENCHMARKS.md, "frames into a slab, segment files reused"). Here a 32 KiB block is allocated
 /// every ~0.4 s of such a stream, and a frame costs a `memcpy` and a reference.
 ///
 /// How: NIO's `ByteBuffer` copies its storage on write while any slice of it is alive, so the

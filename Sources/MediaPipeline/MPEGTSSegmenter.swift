@@ -232,7 +232,7 @@ final class MPEGTSSegmenter {
     /// else a new one. Reusing the inode spares the file system an inode freed and another
     /// allocated at every segment — on ext4 without a journal, each allocation scans past every
     /// inode freed in the last seconds (`recently_deleted`), which at 200 streams was over a
-    /// third of the output threads' time (BENCHMARKS.md, "Segment files reused").
+    /// third of the output threads' time (BENCHMARKS.md, "frames into a slab, segment files reused").
     private func openSegmentFile() -> Int32 {
         if let old = playlist.reusableFile() {
             let oldPath = configuration.directory + "/" + old
