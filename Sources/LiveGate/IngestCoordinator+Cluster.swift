@@ -99,7 +99,9 @@ extension IngestCoordinator {
             await leaseLost(id, sessionId: record.id)
         }
         // Said once per session: a publish being recorded right now may hold a lease its book
-        // does not show yet (`starting`), and is not one of them.
+        // does not show yet (`starting`), and is not one of them. Only those still held are
+        // remembered (the set stays as small as the store's list).
+        uncarriedLeasesSeen.formIntersection(renewal.notCarried.values)
         for (id, session) in renewal.notCarried where channels[id]?.machine.phase != .starting {
             guard uncarriedLeasesSeen.insert(session).inserted else { continue }
             logger.warning("the store holds a lease of this node for a session it does not carry; left to expire", metadata: [
