@@ -105,4 +105,97 @@ final class PlaybackTests: XCTestCase {
         setup.gateway.terminate()
         setup.gateway.waitUntilExit()
     }
+
+    /// A player reads a live stream whole, from its first segment to `EXT-X-ENDLIST`, while the
+    /// gateway writes new segments into the files of old ones (docs/contract.md §3, "Segment files
+    /// are reused"): with 1-s segments and a 3-segment playlist, segment n goes into segment
+    /// n − 7's file from the eighth on, so a 24-s stream reuses files about 17 times. The player is
+    /// ffmpeg's HLS demuxer over the gateway's HTTP, decoding every video frame with `-xerror`:
+    /// a reused file not truncated, or taken while a player may still fetch it, shows as a
+    /// decoding error or as a hole in the frames' timestamps. The segment files on disk are
+    /// watched meanwhile: many segments, few files. A second, lagging player fetches segments
+    /// after they left the playlist, as long after as the RFC lets it.
+    func testAPlayerReadsALiveStreamWholeWhileSegmentFilesAreReused() async throws {
+        let dir = try MediaTools.temporaryDirectory("playback-reuse")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (seconds, fps, listSize) = (24, 25, 3)
+        let clip = try await MediaTools.makeClip(seconds: seconds, fps: fps, gop: fps, in: dir, name: "clip-1s-gop.flv")
+        let port = freePorts()
+        let base = "http://127.0.0.1:\(port + 1)"
+        let setup = try await liveSetup(dir: dir, port: port, token: "reuse", extraEnv: [
+            "LIVEGATE_PUBLIC_HTTP_URL": base + "/", "LIVEGATE_HLS_SEGMENT_SEC": "1", "LIVEGATE_HLS_LIST_SIZE": "\(listSize)",
+        ])
+        defer { if setup.gateway.isRunning { kill(setup.gateway.processIdentifier, SIGKILL) } }
+        let hlsUrl = "\(base)/hls/\(setup.channelID)/index.m3u8"
+
+        let publisher = Task {
+            try await ProcessRunner.run("ffmpeg", ["-re", "-hide_banner", "-loglevel", "error", "-i", clip.path, "-c", "copy", "-f", "flv",
+                                                   "rtmp://127.0.0.1:\(port)/live/\(setup.key)"], timeout: Double(seconds + 30))
+        }
+        let listed = try await eventually(20, every: .milliseconds(100)) {
+            try await ProcessRunner.run("curl", ["-s", hlsUrl], timeout: 10).stdout.contains("#EXT")
+        }
+        XCTAssertTrue(listed, "a playlist while live")
+
+        // The segment files on disk, every 100 ms until the player is done: name → inode.
+        let hlsDir = dir.appendingPathComponent("hls").path
+        let watcher = Task { () -> (names: Set<String>, inodes: Set<UInt64>, mostAtOnce: Int) in
+            var names = Set<String>(), inodes = Set<UInt64>(), most = 0
+            while !Task.isCancelled {
+                let files = (FileManager.default.enumerator(atPath: hlsDir)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".ts") }
+                most = max(most, files.count)
+                for file in files {
+                    var st = stat()
+                    if stat(hlsDir + "/" + file, &st) == 0 { names.insert(file); inodes.insert(UInt64(st.st_ino)) }
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            return (names, inodes, most)
+        }
+        // A lagging player: reads the playlist once reuse has begun, then fetches what it listed
+        // `listSize` − 0.5 segments later. RFC 8216 §6.2.2 keeps each for the playlist's length
+        // and its own after it leaves: all of them must still be there, whole.
+        let lagging = Task { () -> [String] in
+            try await Task.sleep(for: .seconds(2 * listSize + 4))
+            let playlist = try await ProcessRunner.run("curl", ["-s", hlsUrl], timeout: 10).stdout
+            let uris = playlist.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map(String.init)
+            guard uris.count == listSize else { return ["the playlist read at \(2 * listSize + 4) s lists \(uris.count): \(playlist)"] }
+            try await Task.sleep(for: .seconds(Double(listSize) - 0.5))
+            var failures: [String] = []
+            for uri in uris {
+                let file = dir.appendingPathComponent("late-" + uri).path
+                let got = try await ProcessRunner.run("curl", ["-s", "-o", file, "-w", "%{http_code}", "\(base)/hls/\(setup.channelID)/\(uri)"], timeout: 10)
+                let decoded = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-xerror", "-i", file, "-f", "null", "-"], timeout: 20)
+                if got.stdout != "200" || decoded.exitCode != 0 || !decoded.stderr.isEmpty { failures.append("\(uri): HTTP \(got.stdout), \(decoded.stderr)") }
+            }
+            return failures
+        }
+        let player = try await ProcessRunner.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-xerror", "-live_start_index", "0",
+                                                           "-i", hlsUrl, "-map", "0:v", "-f", "framemd5", "-"], timeout: Double(seconds + 40))
+        watcher.cancel()
+        let disk = await watcher.value
+        let published = try await publisher.value
+        XCTAssertEqual(published.exitCode, 0, published.stderr)
+        let late = try await lagging.value
+        XCTAssertEqual(late, [], "segments fetched late by a player that read the playlist before they left it")
+        XCTAssertEqual(player.exitCode, 0, "the player read to the end without an error: \(player.stderr)")
+        XCTAssertEqual(player.stderr.trimmingCharacters(in: .whitespacesAndNewlines), "", "nothing logged at level error")
+
+        // framemd5: "stream, dts, pts, duration, size, hash" per decoded frame.
+        let pts = player.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+            .compactMap { line in Int(line.split(separator: ",").dropFirst(2).first?.trimmingCharacters(in: .whitespaces) ?? "") }.sorted()
+        XCTAssertGreaterThanOrEqual(pts.count, (seconds - 1) * fps, "every frame of the stream decoded (\(seconds * fps) published)")
+        let steps = zip(pts, pts.dropFirst()).map { $1 - $0 }
+        let step = steps.first ?? 0
+        XCTAssertGreaterThan(step, 0)
+        let holes = steps.enumerated().filter { $0.element != step }.map { "after frame \($0.offset): \($0.element)" }
+        XCTAssertEqual(holes, [], "one frame after another, no hole and no repeat (step \(step))")
+
+        let segments = disk.names.count
+        XCTAssertGreaterThanOrEqual(segments, seconds - 4, "about one segment a second came and went")
+        XCTAssertLessThanOrEqual(disk.mostAtOnce, 2 * listSize + 1, "files on disk: twice the playlist and one")
+        XCTAssertLessThanOrEqual(disk.inodes.count, 2 * listSize + 2, "\(segments) segments in a handful of files")
+        setup.gateway.terminate()
+        setup.gateway.waitUntilExit()
+    }
 }

@@ -9,8 +9,10 @@ public enum MediaTools {
         return url
     }
 
-    /// A clip of `seconds` with H.264 (Main, 2 s GOP, B-frames) video and AAC-LC audio in FLV.
-    public static func makeClip(seconds: Int = 5, size: String = "320x240", fps: Int = 25, in dir: URL, name: String = "clip.flv") async throws -> URL {
+    /// A clip of `seconds` with H.264 (Main, B-frames; a keyframe every `gop` frames, 2 s by
+    /// default) video and AAC-LC audio in FLV.
+    public static func makeClip(seconds: Int = 5, size: String = "320x240", fps: Int = 25, gop: Int? = nil,
+                                in dir: URL, name: String = "clip.flv") async throws -> URL {
         let out = dir.appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: out.path) { return out }
         let result = try await ProcessRunner.run("ffmpeg", [
@@ -18,7 +20,7 @@ public enum MediaTools {
             "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=\(fps)",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
             "-t", "\(seconds)", "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            "-g", "\(fps * 2)", "-bf", "2", "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-f", "flv", out.path,
+            "-g", "\(gop ?? fps * 2)", "-bf", "2", "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-f", "flv", out.path,
         ], timeout: 60)
         guard result.exitCode == 0 else { throw ToolFailed(tool: "ffmpeg", stderr: result.stderr) }
         return out
