@@ -107,14 +107,15 @@ final class PlaybackTests: XCTestCase {
     }
 
     /// A player reads a live stream whole, from its first segment to `EXT-X-ENDLIST`, while the
-    /// gateway writes new segments into the files of old ones (docs/contract.md §3, "Segment files
-    /// are reused"): with 1-s segments and a 3-segment playlist, segment n goes into segment
-    /// n − 7's file from the eighth on, so a 24-s stream reuses files about 17 times. The player is
+    /// gateway writes new segments into the files of old ones (docs/contract.md §3, HLS: a
+    /// segment stays the playlist's length and one segment after it left, then its file is
+    /// reused). With 1-s segments and a 3-segment playlist, segment n goes into segment n − 7's
+    /// file from the eighth on, so a 24-s stream reuses files about 17 times. The player is
     /// ffmpeg's HLS demuxer over the gateway's HTTP, decoding every video frame with `-xerror`:
-    /// a reused file not truncated, or taken while a player may still fetch it, shows as a
-    /// decoding error or as a hole in the frames' timestamps. The segment files on disk are
-    /// watched meanwhile: many segments, few files. A second, lagging player fetches segments
-    /// after they left the playlist, as long after as the RFC lets it.
+    /// a reused file not truncated shows as a decoding error or a hole in the frames'
+    /// timestamps. A second, lagging player fetches segments after they left the playlist, as
+    /// late as the RFC lets it: a file taken too early is gone. The segment files on disk are
+    /// watched meanwhile: many segments, few files.
     func testAPlayerReadsALiveStreamWholeWhileSegmentFilesAreReused() async throws {
         let dir = try MediaTools.temporaryDirectory("playback-reuse")
         defer { try? FileManager.default.removeItem(at: dir) }
