@@ -30,6 +30,14 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
         set { lock.withLock { scans = newValue } }
     }
     private var scans: [String: Int]?
+    /// Likewise each statement's virtual-machine steps (`SQLITE_STMTSTATUS_VM_STEP`): the work a
+    /// statement did, counted the same on any machine — how it grows with the rows it touches
+    /// shows a plan gone quadratic without timing anything.
+    var vmSteps: [String: Int]? {
+        get { lock.withLock { steps } }
+        set { lock.withLock { steps = newValue } }
+    }
+    private var steps: [String: Int]?
 
     init(path: String) throws {
         var handle: OpaquePointer?
@@ -119,6 +127,9 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
         defer {
             if scans != nil {
                 scans![sql, default: 0] += Int(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
+            }
+            if steps != nil {
+                steps![sql, default: 0] += Int(sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_VM_STEP, 1))
             }
         }
         while true {

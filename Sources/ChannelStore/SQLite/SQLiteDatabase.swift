@@ -59,6 +59,15 @@ public struct SQLiteDatabase: SQLDatabase {
         return counted
     }
 
+    /// Starts (or, with `false`, stops and returns) counting each statement's virtual-machine
+    /// steps, by SQL text: the work a statement does as a number, for tests of how it grows.
+    @discardableResult
+    public func countVMSteps(_ on: Bool) -> [String: Int] {
+        let counted = handle.vmSteps ?? [:]
+        handle.vmSteps = on ? [:] : nil
+        return counted
+    }
+
     public func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         let (sql, binds) = serialize(query)
         let values = try binds.map { try SQLiteValue.bound($0) }
