@@ -236,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "MediaPipelineTests",
             dependencies: [
-                "MediaPipeline", "CFFmpeg", "RTMPCore", "TestSupport",
+                "MediaPipeline", "CFFmpeg", "CMalloc", "RTMPCore", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

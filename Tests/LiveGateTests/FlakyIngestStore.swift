@@ -25,6 +25,35 @@ final class FlakyIngestStore: IngestStore {
 
     private func check() throws { if down { throw Unreachable() } }
 
+    /// Calls of an operation held at the door until released — to order a race the way a busy
+    /// machine may: `hold("renewLeases")`, start it, do something else meanwhile, `release`.
+    private let gates = NIOLockedValueBox<[String: (held: Bool, arrived: Int, waiting: [CheckedContinuation<Void, Never>])]>([:])
+
+    func hold(_ operation: String) { gates.withLockedValue { $0[operation, default: (false, 0, [])].held = true } }
+
+    func release(_ operation: String) {
+        let waiting = gates.withLockedValue { gates -> [CheckedContinuation<Void, Never>] in
+            defer { gates[operation] = (false, gates[operation]?.arrived ?? 0, []) }
+            return gates[operation]?.waiting ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Calls of `operation` that reached the store so far (held or not).
+    func arrived(_ operation: String) -> Int { gates.withLockedValue { $0[operation]?.arrived ?? 0 } }
+
+    private func door(_ operation: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let go = gates.withLockedValue { gates -> Bool in
+                gates[operation, default: (false, 0, [])].arrived += 1
+                guard gates[operation]?.held == true else { return true }
+                gates[operation]?.waiting.append(continuation)
+                return false
+            }
+            if go { continuation.resume() }
+        }
+    }
+
     var backendName: String { base.backendName }
     func channel(id: String) async throws -> Channel? { try check(); return try await base.channel(id: id) }
     func channel(streamKey: String) async throws -> Channel? { try check(); return try await base.channel(streamKey: streamKey) }
@@ -32,6 +61,7 @@ final class FlakyIngestStore: IngestStore {
     func userLimits(userId: String) async throws -> UserLimits { try check(); return try await base.userLimits(userId: userId) }
     func forwards(channelId: String) async throws -> [Forward] { try check(); return try await base.forwards(channelId: channelId) }
     func acquireSession(_ session: SessionRecord, event: NewEvent, now: Date, takeOver: Bool, rule: @escaping LeaseRule) async throws -> SessionStart {
+        await door("acquireSession")
         try check()
         return try await base.acquireSession(session, event: event, now: now, takeOver: takeOver, rule: rule)
     }
@@ -42,6 +72,7 @@ final class FlakyIngestStore: IngestStore {
                                         endReason: endReason, leftAt: leftAt, now: now, announce: announce)
     }
     func renewLeases(nodeId: String, carrying: [String: String], now: Date, stats: [String: String]) async throws -> LeaseRenewal {
+        await door("renewLeases")
         try check()
         return try await base.renewLeases(nodeId: nodeId, carrying: carrying, now: now, stats: stats)
     }
