@@ -19,9 +19,12 @@ extension IngestCoordinator {
     func syncLease(_ channelId: String) async {
         // Read before the mutation below, not through a copy held across it: a copy would make
         // the channel's out-of-line bookkeeping shared, and the mutation copy it (`OutOfLine`).
-        guard let record = channels[channelId]?.book.record, let phase = channels[channelId]?.machine.phase else { return }
+        // Every feed and tick of every channel comes here, and almost always there is nothing to
+        // write: that is asked first, before the session's record is copied out (the record's
+        // copy was 2 % of the gateway's CPU at 1,500 publishers — BENCHMARKS.md, "eleventh session").
+        guard let phase = channels[channelId]?.machine.phase, let want = channels[channelId]?.book.leaseWriteNeeded(for: phase),
+              let record = channels[channelId]?.book.record else { return }
         let window = channels[channelId]?.machine.reconnectWindow
-        guard let want = channels[channelId]?.book.leaseWriteNeeded(for: phase) else { return }
         var still = true, ok = false
         do {
             still = try await store.markLease(channelId: channelId, sessionId: record.id, nodeId: nodeId, state: want,

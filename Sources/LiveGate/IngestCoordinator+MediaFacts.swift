@@ -13,6 +13,10 @@ extension IngestCoordinator {
     static let mediaReportWait: TimeInterval = 1
 
     func reportMediaIfReady(_ channelId: String, now: Date) async {
+        // Asked for every channel at every tick and once reported there is nothing to do: that
+        // is found from two small reads, before the channel's state and its publisher's handle
+        // are looked up (2 % of the gateway's CPU at 1,500 publishers — BENCHMARKS.md, "eleventh session").
+        guard let connection = channels[channelId]?.machine.connection, channels[channelId]?.book.mediaReportPending(connection) == true else { return }
         guard let tracked = channels[channelId], let record = tracked.book.record, let ingest = current(tracked),
               tracked.book.mediaReportPending(ingest.connectionID) else { return }
         let stats = ingest.stats
