@@ -249,7 +249,7 @@ extension SQLChannelStore {
                 }
             }
             // Written with `CanonicalJSON`, not `JSONSerialization` (which boxes every entry:
-            // 2.7 % of the gateway's CPU at 1,500 publishers, the profile in BENCHMARKS.md).
+            // 2.7 % of the gateway's CPU at 1,500 publishers — BENCHMARKS.md, "eleventh session").
             func json(_ values: [String: String]) -> String { CanonicalJSON.serialize(.object(values.mapValues { .string($0) })) }
             if backend == .postgres {
                 // One statement per round whatever the number of channels (2,000 live channels
