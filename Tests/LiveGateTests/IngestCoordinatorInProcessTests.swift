@@ -255,7 +255,7 @@ final class IngestCoordinatorInProcessTests: XCTestCase {
     /// began, its book filled during the renewal's round trip — so the renewal was not asked
     /// about it and did not renew it. It is not "no longer held": the publisher stays, nothing
     /// is logged as uncarried, and the next rounds renew it. (Judged by its book alone it was
-    /// let go a moment after going live — 2 of 1,500 publishers in a benchmark run.)
+    /// let go a moment after going live — 66 publishers over five benchmark runs of 1,500.)
     func testAPublishRecordedDuringARenewalKeepsItsLease() async throws {
         let bench = try await IngestBench("renewal-race", flaky: true)
         defer { Task { await bench.close() } }
