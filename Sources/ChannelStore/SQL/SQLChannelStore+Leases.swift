@@ -238,7 +238,8 @@ extension SQLChannelStore {
             let ts = Timestamp.format(now), expires = Timestamp.format(now.addingTimeInterval(ttl))
             var renewal = LeaseRenewal(held: [:])
             let notLost = OfflineReason.nodeLost.rawValue
-            func sort(_ rows: [any SQLRow]) throws {
+            // Each returned lease: held when it is the carried session, else not carried.
+            func classify(_ rows: [any SQLRow]) throws {
                 for row in rows {
                     let channelId = try row.decode(column: "channel_id", as: String.self), sessionId = try row.decode(column: "session_id", as: String.self)
                     if carrying[channelId] == sessionId {
@@ -259,7 +260,7 @@ extension SQLChannelStore {
                 // returned untouched.
                 let figures: SQLQueryString = "\(bind: json(stats))::jsonb", carried: SQLQueryString = "\(bind: json(carrying))::jsonb"
                 let isCarried: SQLQueryString = "(\(carried) ->> channel_id) = session_id"
-                try sort(try await db.raw("""
+                try classify(try await db.raw("""
                     UPDATE channel_leases SET expires_at = CASE WHEN \(isCarried) THEN \(bind: expires) ELSE expires_at END,
                       stats = CASE WHEN \(isCarried) THEN COALESCE(\(figures) ->> channel_id, stats) ELSE stats END,
                       updated_at = CASE WHEN \(isCarried) AND \(figures) ->> channel_id IS NOT NULL THEN \(bind: ts) ELSE updated_at END
@@ -278,7 +279,7 @@ extension SQLChannelStore {
                 let entries = CanonicalJSON.serialize(.object(carrying.reduce(into: [:]) { entries, carried in
                     entries[carried.key] = .array([.string(carried.value), stats[carried.key].map { .string($0) } ?? .null])
                 }))
-                try sort(try await db.raw("""
+                try classify(try await db.raw("""
                     UPDATE channel_leases SET expires_at = \(bind: expires), stats = COALESCE(c.value ->> 1, channel_leases.stats),
                       updated_at = CASE WHEN c.value ->> 1 IS NOT NULL THEN \(bind: ts) ELSE channel_leases.updated_at END
                     FROM json_each(\(bind: entries)) AS c
