@@ -17,16 +17,23 @@ final class LoopPacer {
     typealias Member = (handler: PublisherHandler, context: ChannelHandlerContext)
     private let eventLoop: any EventLoop
     /// Publishers by phase: slot `k` is served at every millisecond `m` with `m % slots == k`.
-    private var slots: [[ObjectIdentifier: Member]]
+    /// Arrays walked in place: no dictionary walk, no copy of a slot every millisecond.
+    private var slots: [[Member]]
+    /// Each member's slot, to find it when it leaves.
+    private var slotOf: [ObjectIdentifier: Int] = [:]
     private var count = 0
     private var task: RepeatedTask?
     private let started = NIODeadline.now()
     /// The last millisecond (since `started`) whose slot was served.
     private var served: Int64 = 0
+    /// Set while a slot is walked: members leaving then (a publisher finishing as it is served)
+    /// are taken out after the walk.
+    private var walking = false
+    private var leaving: [ObjectIdentifier] = []
 
     init(eventLoop: any EventLoop, interval: TimeAmount) {
         self.eventLoop = eventLoop
-        slots = Array(repeating: [:], count: max(1, Int(interval.nanoseconds / 1_000_000)))
+        slots = Array(repeating: [], count: max(1, Int(interval.nanoseconds / 1_000_000)))
     }
 
     private var nowMs: Int64 { (NIODeadline.now() - started).nanoseconds / 1_000_000 }
@@ -34,8 +41,12 @@ final class LoopPacer {
     /// Served first within one interval, at a random phase, then every interval after it.
     func add(_ handler: PublisherHandler, context: ChannelHandlerContext) {
         eventLoop.preconditionInEventLoop()
+        let id = ObjectIdentifier(handler)
+        guard slotOf[id] == nil else { return }
         if count == 0 { served = nowMs }
-        slots[Int.random(in: 0..<slots.count)][ObjectIdentifier(handler)] = (handler, context)
+        let slot = Int.random(in: 0..<slots.count)
+        slots[slot].append((handler, context))
+        slotOf[id] = slot
         count += 1
         guard task == nil else { return }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
@@ -45,7 +56,19 @@ final class LoopPacer {
     func remove(_ handler: PublisherHandler) {
         eventLoop.preconditionInEventLoop()
         let id = ObjectIdentifier(handler)
-        for k in slots.indices where slots[k].removeValue(forKey: id) != nil { count -= 1 }
+        if walking {
+            leaving.append(id)
+        } else {
+            remove(id)
+        }
+    }
+
+    private func remove(_ id: ObjectIdentifier) {
+        guard let slot = slotOf.removeValue(forKey: id),
+              let at = slots[slot].firstIndex(where: { ObjectIdentifier($0.handler) == id }) else { return }
+        slots[slot].swapAt(at, slots[slot].count - 1)
+        slots[slot].removeLast()
+        count -= 1
         if count == 0 {
             task?.cancel()
             task = nil
@@ -53,16 +76,21 @@ final class LoopPacer {
     }
 
     /// Serves every millisecond's slot since the last tick (a late tick catches up, at most one
-    /// interval's worth). A handler that finishes while served removes itself; the snapshot
-    /// keeps the walk valid.
+    /// interval's worth).
     private func tick() {
         let now = nowMs
         let from = max(served + 1, now - Int64(slots.count) + 1)
         guard from <= now else { return }
+        walking = true
         for m in from...now {
-            for member in Array(slots[Int(m % Int64(slots.count))].values) { member.handler.sendDue(context: member.context) }
+            let slot = Int(m % Int64(slots.count))
+            // Members added while walking join other slots' arrays or the end of this one, which
+            // the walk (bounded by the count it started with) does not reach.
+            for i in 0..<slots[slot].count { slots[slot][i].handler.sendDue(context: slots[slot][i].context) }
         }
+        walking = false
         served = now
+        while let id = leaving.popLast() { remove(id) }
     }
 }
 

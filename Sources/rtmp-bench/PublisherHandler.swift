@@ -17,7 +17,12 @@ final class PublisherHandler: ChannelInboundHandler {
         var digestHandshake: Bool
         /// Real-time sends, one tick per event loop; nil: flat out (as fast as the socket takes).
         var pacers: LoopPacers?
+        /// The clip's media, encoded once for every publisher.
+        var clips: EncodedClips
     }
+
+    /// The chunk size announced before `connect` (and the one `EncodedClips` encodes with).
+    static let chunkSize = 4096
 
     enum Phase { case handshake, connect, createStream, publish, streaming, finished }
 
@@ -32,8 +37,16 @@ final class PublisherHandler: ChannelInboundHandler {
     private var encoder = ChunkEncoder()
     private var inbound = ByteBuffer()
     private var streamID: UInt32 = 1
+    /// The next item of the clip to send, and the pass it is in.
     private var cursor = 0
-    private var loopOffset: UInt32 = 0
+    private var pass: UInt32 = 0
+    private var loopOffset: UInt32 { pass &* clip.durationMs }
+    /// The encoded clip, once `createStream` gave the message stream id.
+    private var encoded: EncodedClip?
+    /// Sent since the last report to `BenchReport` (reported when the publisher ends: one lock per
+    /// publisher, not one per send).
+    private var unreportedBytes = 0
+    private var unreportedMessages = 0
     private var streamStart = NIODeadline.now()
     /// Set while this publisher is one of its loop's real-time members.
     private var pacer: LoopPacer?
@@ -64,8 +77,8 @@ final class PublisherHandler: ChannelInboundHandler {
                 guard let (c2, _) = try handshake.next(&inbound, allocator: context.channel.allocator) else { return }
                 mark("handshake")
                 var out = c2
-                encoder.setChunkSize(4096)
-                encoder.write(ProtocolControl.setChunkSize(4096), into: &out)
+                encoder.setChunkSize(Self.chunkSize)
+                encoder.write(ProtocolControl.setChunkSize(UInt32(Self.chunkSize)), into: &out)
                 encoder.write(CommandMessage(name: "connect", transactionID: 1, commandObject: .object([
                     "app": .string(options.app), "type": .string("nonprivate"), "flashVer": .string("FMLE/3.0 (compatible; rtmp-bench)"),
                     "tcUrl": .string(options.tcUrl),
@@ -137,10 +150,11 @@ final class PublisherHandler: ChannelInboundHandler {
     private func startStreaming(context: ChannelHandlerContext) {
         phase = .streaming
         streamStart = .now()
-        if let metadata = clip.metadata {
-            var out = context.channel.allocator.buffer(capacity: metadata.readableBytes + 32)
-            encoder.write(RTMPMessage(chunkStreamID: ChunkStreamID.data, timestamp: 0, typeID: .dataAMF0, streamID: streamID, payload: metadata), into: &out)
-            context.write(wrapOutboundOut(out), promise: nil)
+        let encoded = options.clips.clip(streamID: streamID)
+        self.encoded = encoded
+        if let metadata = encoded.metadata {
+            unreportedBytes += metadata.readableBytes
+            context.write(wrapOutboundOut(metadata), promise: nil)
         }
         if let pacers = options.pacers {
             let pacer = pacers.pacer(for: context.eventLoop)
@@ -153,29 +167,29 @@ final class PublisherHandler: ChannelInboundHandler {
 
     private var elapsedMs: Int64 { (NIODeadline.now() - streamStart).nanoseconds / 1_000_000 }
 
-    /// Real-time: everything whose timestamp has come, in one write.
+    /// Real-time: everything whose timestamp has come, in one flush.
     func sendDue(context: ChannelHandlerContext) {
         guard phase == .streaming else { return }
         let now = elapsedMs
         if now >= options.durationMs { return finish(context: context) }
-        var out = context.channel.allocator.buffer(capacity: 16 * 1024)
-        var messages = 0
-        while Int64(nextTimestamp()) <= now { messages += appendNext(into: &out) }
-        if messages > 0 {
-            report.sent(bytes: out.readableBytes, messages: messages)
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        var wrote = false
+        while let (bytes, _) = take(dueBy: now, atMost: .max) {
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            wrote = true
         }
+        if wrote { context.flush() }
     }
 
     /// Flat out: as much as the socket accepts; resumes on `channelWritabilityChanged`.
     private func sendWhileWritable(context: ChannelHandlerContext) {
         while phase == .streaming && context.channel.isWritable {
             if elapsedMs >= options.durationMs { return finish(context: context) }
-            var out = context.channel.allocator.buffer(capacity: 64 * 1024)
-            var messages = 0
-            while out.readableBytes < 60 * 1024 { messages += appendNext(into: &out) }
-            report.sent(bytes: out.readableBytes, messages: messages)
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+            var size = 0
+            while size < 60 * 1024, let (bytes, _) = take(dueBy: .max, atMost: 60 * 1024 - size) {
+                size += bytes.readableBytes
+                context.write(wrapOutboundOut(bytes), promise: nil)
+            }
+            context.flush()
         }
     }
 
@@ -184,23 +198,38 @@ final class PublisherHandler: ChannelInboundHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    private func nextTimestamp() -> UInt32 { clip.items[cursor].timestamp &+ loopOffset }
-
-    /// Encodes the next tag (looping the clip, sequence headers only on the first pass).
-    private func appendNext(into out: inout ByteBuffer) -> Int {
-        let item = clip.items[cursor]
-        var sent = 0
-        if loopOffset == 0 || !clip.isSequenceHeader(item) {
-            encoder.write(RTMPMessage(chunkStreamID: item.chunkStreamID, timestamp: item.timestamp &+ loopOffset, typeID: item.typeID,
-                                      streamID: streamID, payload: item.payload), into: &out)
-            sent = 1
+    /// The next items of the current pass whose timestamps are at most `dueBy` (ms since the
+    /// stream started), as one slice of the encoded clip — at least one item when one is due,
+    /// further ones while the slice stays within `atMost` bytes; nil when none is due. Steps to
+    /// the next pass (the clip loops) at a pass's end.
+    private func take(dueBy: Int64, atMost: Int) -> (bytes: ByteBuffer, messages: Int)? {
+        guard let encoded else { return nil }
+        let items = clip.items
+        let passBytes = pass == 0 ? encoded.first : encoded.later
+        let begin = cursor
+        let base = passBytes.start(of: begin)
+        var end = begin
+        while end < items.count, Int64(items[end].timestamp &+ loopOffset) <= dueBy,
+              end == begin || passBytes.ends[end] - base <= atMost {
+            end += 1
         }
-        cursor += 1
-        if cursor == clip.items.count {
+        guard end > begin else { return nil }
+        if end == items.count {
             cursor = 0
-            loopOffset &+= clip.durationMs
+            pass &+= 1
+        } else {
+            cursor = end
         }
-        return sent
+        let taken = passBytes.slice(begin..<end)
+        unreportedBytes += taken.bytes.readableBytes
+        unreportedMessages += taken.messages
+        return taken
+    }
+
+    private func reportSent() {
+        report.sent(bytes: unreportedBytes, messages: unreportedMessages)
+        unreportedBytes = 0
+        unreportedMessages = 0
     }
 
     private func stopPacing() {
@@ -212,6 +241,7 @@ final class PublisherHandler: ChannelInboundHandler {
         guard phase == .streaming else { return }
         phase = .finished
         stopPacing()
+        reportSent()
         var out = context.channel.allocator.buffer(capacity: 128)
         encoder.write(CommandMessage(name: "FCUnpublish", transactionID: 6, arguments: [.string(key)])
             .message(chunkStreamID: ChunkStreamID.command, streamID: 0), into: &out)
@@ -227,6 +257,7 @@ final class PublisherHandler: ChannelInboundHandler {
         let wasPublishing = phase == .streaming
         phase = .finished
         stopPacing()
+        reportSent()
         report.failed(cause, wasPublishing: wasPublishing)
         context.close(promise: nil)
     }

@@ -75,7 +75,8 @@ struct RTMPBench: AsyncParsableCommand {
         let report = BenchReport()
         let options = PublisherHandler.Options(app: app, tcUrl: "rtmp://\(host):\(port)/\(app)",
                                                durationMs: Int64(duration * 1000), digestHandshake: !plainHandshake,
-                                               pacers: flatOut ? nil : try await LoopPacers.make(group: group, interval: .milliseconds(Int64(intervalMs))))
+                                               pacers: flatOut ? nil : try await LoopPacers.make(group: group, interval: .milliseconds(Int64(intervalMs))),
+                                               clips: EncodedClips(clip: clip, chunkSize: PublisherHandler.chunkSize))
         let started = ContinuousClock.now
         var closed: [EventLoopFuture<Void>] = []
         for i in 0..<publishers {
