@@ -216,7 +216,9 @@ final class SQLiteLayerTests: XCTestCase {
     /// Checkpoints run from their own connection when the WAL passes 1,000 pages, instead of
     /// inside a writer's commit (SQLite's automatic checkpoint is off once the hook is set): the
     /// WAL stays bounded while far more than that is written — without the checkpointer it
-    /// would hold everything written.
+    /// would hold everything written. The bound holds on a busy machine too: past 4,000 pages the
+    /// writer's own commit checkpoints, after the checkpoint in flight (which held the lock and
+    /// had the writer's refused: 40.7 and 44.2 MB with a build using both cores, before).
     func testTheWALIsCheckpointedOffTheWriter() async throws {
         let dir = try scratch()
         let store = try await StoreFactory.open(url: "", dataDir: dir, logger: Logger(label: "test"))
@@ -235,7 +237,8 @@ final class SQLiteLayerTests: XCTestCase {
         }
         let wal = try FileManager.default.attributesOfItem(atPath: dir + "/livegate.sqlite-wal")[.size] as? Int ?? 0
         let db = try FileManager.default.attributesOfItem(atPath: dir + "/livegate.sqlite")[.size] as? Int ?? 0
-        XCTAssertLessThan(wal, 40_000_000, "WAL of \(wal) bytes after 60 MB written (database file \(db)): not checkpointed")
+        // 4,000 frames of 4,096 + 24 bytes, and one commit's (25): 16.6 MB at most, whatever the load.
+        XCTAssertLessThan(wal, 17_000_000, "WAL of \(wal) bytes after 60 MB written (database file \(db)): not checkpointed")
         XCTAssertGreaterThan(db, 40_000_000, "the rows reached the database file")
         await store.close()
     }

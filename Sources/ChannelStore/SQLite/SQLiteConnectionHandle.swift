@@ -57,7 +57,12 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
     private final class WALHook {
         let threshold: Int32
         let action: @Sendable () -> Void
-        init(threshold: Int32, action: @escaping @Sendable () -> Void) { self.threshold = threshold; self.action = action }
+        let settle: @Sendable () -> Void
+        init(threshold: Int32, action: @escaping @Sendable () -> Void, settle: @escaping @Sendable () -> Void) {
+            self.threshold = threshold
+            self.action = action
+            self.settle = settle
+        }
     }
     private var walHook: WALHook?
 
@@ -66,20 +71,30 @@ final class SQLiteConnectionHandle: @unchecked Sendable {
     /// then) with `action`, called after any commit that leaves `threshold` pages or more in the
     /// WAL: it is to checkpoint from another connection, on another thread. (The callback runs
     /// inside the commit, under `lock`.)
-    func onWALGrowth(threshold: Int32, _ action: @escaping @Sendable () -> Void) {
+    ///
+    /// The backstop: writes that never pause leave those checkpoints behind — the WAL restarts
+    /// only once one has copied every frame, and each copies only the frames there were when it
+    /// began — so past four times the threshold the commit checkpoints itself instead, as
+    /// SQLite's own hook would have. It first waits for the other connection's checkpoint in
+    /// flight (`settle`): that one holds the checkpoint lock, and a checkpoint asked for meanwhile
+    /// is refused at once (`SQLITE_BUSY`; no busy handler is called for that lock) — on a busy
+    /// machine the writer's checkpoints were refused one after another and the WAL grew past
+    /// 40 MB. Waiting bounds the WAL at four times the threshold and one commit, whatever the load.
+    func onWALGrowth(threshold: Int32, _ action: @escaping @Sendable () -> Void, settle: @escaping @Sendable () -> Void) {
         lock.lock()
         defer { lock.unlock() }
         guard let db else { return }
-        let hook = WALHook(threshold: threshold, action: action)
+        let hook = WALHook(threshold: threshold, action: action, settle: settle)
         walHook = hook
         sqlite3_wal_hook(db, { context, db, name, pages in
             guard let context else { return SQLITE_OK }
             let hook = Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue()
-            if pages >= hook.threshold { hook.action() }
-            // The backstop: writes that never pause leave the other connection's checkpoints
-            // behind (the WAL restarts only once one completed), so past four times the
-            // threshold this commit checkpoints, as SQLite's own hook would have.
-            if pages >= 4 * hook.threshold { sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil) }
+            if pages >= 4 * hook.threshold {
+                hook.settle()
+                sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            } else if pages >= hook.threshold {
+                hook.action()
+            }
             return SQLITE_OK
         }, Unmanaged.passUnretained(hook).toOpaque())
     }

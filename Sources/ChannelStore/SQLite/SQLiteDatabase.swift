@@ -35,18 +35,20 @@ public struct SQLiteDatabase: SQLDatabase {
     /// Checkpoints the WAL from `checkpointer` (another connection to the same file) on a queue
     /// of its own whenever a commit on this one leaves `threshold` pages or more in it — so no
     /// commit on this connection pays for a checkpoint's fsyncs. `PASSIVE`: it copies what it can
-    /// without waiting for, or blocking, this connection's writes; one runs at a time.
+    /// without waiting for, or blocking, this connection's writes; one runs at a time. Past four
+    /// times the threshold this connection's commits checkpoint themselves, after the one in
+    /// flight (`SQLiteConnectionHandle.onWALGrowth`).
     public func checkpoint(from checkpointer: SQLiteDatabase, threshold: Int32 = 1000) {
         let pending = NIOLockedValueBox(false)
         let target = checkpointer.handle
         let queue = DispatchQueue(label: "livegate.sqlite-checkpoint")
-        handle.onWALGrowth(threshold: threshold) {
+        handle.onWALGrowth(threshold: threshold, {
             guard pending.withLockedValue({ was in defer { was = true }; return !was }) else { return }
             queue.async {
                 try? target.run("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in }
                 pending.withLockedValue { $0 = false }
             }
-        }
+        }, settle: { queue.sync {} })
     }
 
     /// Starts (or, with `false`, stops and returns) counting each statement's full-table-scan
