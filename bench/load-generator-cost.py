@@ -5,9 +5,9 @@ On loopback a sender's `write` also runs the receiver's TCP processing (`net_rx_
 `tcp_v4_rcv` → the receive queue), so a server that reads differently moves kernel work into the
 load generator's CPU, which `bench.py` does not count. This runs N real-time publishers at
 LiveGate and at nginx-rtmp (interleaved, a fresh process per run), samples `rtmp-bench` with perf
-for 15 s of steady state, and prints per run: the server's cores, the load generator's, and how
+for S seconds of steady state (15), and prints per run: the server's cores, the load generator's, and how
 much of the latter is the receive path (inclusive `net_rx_action`) and its parts.
-  python3 bench/load-generator-cost.py [N=1500] [RUNS=2]
+  python3 bench/load-generator-cost.py [N=1500] [RUNS=2] [S=15]
 Needs what bench/run.sh installs (nginx + libnginx-mod-rtmp, perf) and release builds."""
 import os
 import subprocess
@@ -36,6 +36,7 @@ def inclusive_shares(data):
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 15
     build = os.environ.get("BENCH_BUILD", "release")
     work = tempfile.mkdtemp(prefix="livegate-lgcost-")
     lg = B.LiveGate(os.path.join(B.ROOT, f".build/{build}/livegate"), 31935, 31980, work)
@@ -50,11 +51,11 @@ def main():
                 B.restart(server)
                 keys = server.channels(n)
                 ramp = n / 200
-                proc = B.rtmp_bench_start(bench, server, clip, keys, ramp + 5 + 15 + 3, rate=200, timeout=30)
+                proc = B.rtmp_bench_start(bench, server, clip, keys, ramp + 5 + seconds + 3, rate=200, timeout=30)
                 time.sleep(ramp + 5)
                 c0, g0, t0 = server.cpu(), B.cpu_seconds([proc.pid]), time.monotonic()
                 data = os.path.join(work, f"{server.name}-{r}.perf.data")
-                subprocess.run(["perf", "record", "-F", "499", "-g", "-p", str(proc.pid), "-o", data, "--", "sleep", "15"], capture_output=True)
+                subprocess.run(["perf", "record", "-F", "499", "-g", "-p", str(proc.pid), "-o", data, "--", "sleep", str(seconds)], capture_output=True)
                 c1, g1, t1 = server.cpu(), B.cpu_seconds([proc.pid]), time.monotonic()
                 result = B.rtmp_bench_finish(proc)
                 load = (g1 - g0) / (t1 - t0)

@@ -48,6 +48,17 @@ else
   echo "perf is not installed (bench/run.sh installs linux-perf): skipped"
 fi
 
+step "bench/load-generator-cost.py (perf on the load generator, 20 publishers, 2 s, debug build)"
+if command -v perf >/dev/null; then
+  BENCH_BUILD=debug python3 bench/load-generator-cost.py 20 1 2 > "$work/lgcost.log" 2>&1 || { tail -30 "$work/lgcost.log"; fail "bench/load-generator-cost.py"; }
+  for server in LiveGate nginx-rtmp; do
+    grep -q "^$server run 1: .*inclusive: net_rx_action .*failed 0$" "$work/lgcost.log" || { tail -30 "$work/lgcost.log"; fail "load-generator-cost.py: no line for $server"; }
+  done
+  cat "$work/lgcost.log" | cut -c1-160
+else
+  echo "perf is not installed (bench/run.sh installs linux-perf): skipped"
+fi
+
 step "bench/publish-cost.sh (20 one-second publishes, debug build)"
 BENCH_BUILD=debug bench/publish-cost.sh 20 20 1 > "$work/cost.log" 2>&1 || { tail -30 "$work/cost.log"; fail "bench/publish-cost.sh"; }
 grep -q "^20 publishes (20 accepted, 0 failed)" "$work/cost.log" && grep -q "^CPU per publish: " "$work/cost.log" \
