@@ -1,3 +1,4 @@
+import CMalloc
 import Foundation
 import Logging
 @testable import MediaPipeline
@@ -350,6 +351,33 @@ final class MediaHubTests: XCTestCase {
         XCTAssertGreaterThan(waited, 15, "frames within the layout's wait")
         let pinned = reads.pinned()
         XCTAssertEqual(pinned, 0, "\(pinned) of \(reads.count) read buffers held by frames waiting for the layout")
+    }
+
+    /// A session told it has no outputs keeps none of the bytes it copied before it knew: 400
+    /// sessions, each given its first second of stream (copied into its slab, the outputs not yet
+    /// known), then `attach([])` and the rest of the clip. glibc's bytes in use grow by far less
+    /// than a slab block (32 KiB) per live session.
+    func testASessionWithoutOutputsHoldsNoSlabBlock() async throws {
+        let dir = try MediaTools.temporaryDirectory("no-outputs")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let all = try frames(try await MediaTools.makeClip(seconds: 2, in: dir))
+        let early = all.filter { $0.dts < 1000 }, late = all.filter { $0.dts >= 1000 }
+        XCTAssertGreaterThan(early.filter { $0.packetType == .codedFrames }.count, 30)
+        let count = 400
+        var sessions: [MediaSession] = []
+        sessions.reserveCapacity(count)
+        let before = livegate_heap_in_use()
+        for i in 0..<count {
+            let session = MediaSession(connectionID: UInt64(i))
+            session.announce(hasVideo: true, hasAudio: true)
+            for f in early { session.ingest(f) }
+            session.attach([], continuing: nil)
+            for f in late { session.ingest(f) }
+            sessions.append(session)
+        }
+        let grown = Int(livegate_heap_in_use()) - Int(before)
+        XCTAssertEqual(sessions.count, count)
+        XCTAssertLessThan(grown / count, 8 * 1024, "heap grown by \(grown / count) bytes per live session without outputs")
     }
 
     func testFramesWaitingForTheirOutputsDoNotPinTheirReadBuffers() async throws {
