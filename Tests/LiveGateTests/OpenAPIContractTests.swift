@@ -9,8 +9,14 @@ import XCTest
 /// openapi-python-client must create, read, list, patch and delete a channel through its typed
 /// calls (`scripts/generated-client-check.py`).
 final class OpenAPIContractTests: XCTestCase {
-    /// How long schemathesis runs (`LIVEGATE_CONTRACT_SECONDS`, default 150: the coverage phase alone takes ~80 s on two cores; CI keeps the default).
-    var seconds: Int { Int(ProcessInfo.processInfo.environment["LIVEGATE_CONTRACT_SECONDS"] ?? "") ?? 150 }
+    /// How many cases schemathesis generates per operation in its fuzzing and stateful phases
+    /// (`LIVEGATE_CONTRACT_EXAMPLES`, default 20; the coverage phase enumerates every operation
+    /// in full whatever it is). A count, not a time budget: under `--max-time` a slower or busier
+    /// machine ran fewer cases, and CI once ended the run before some operation had a valid
+    /// case — reported as "Authentication failed" (only 401s) — while the same seed passed here.
+    /// With a count the cases, and so the verdict, are the same on every machine; only the
+    /// duration varies (≈ 150 s on two cores).
+    var examples: Int { Int(ProcessInfo.processInfo.environment["LIVEGATE_CONTRACT_EXAMPLES"] ?? "") ?? 20 }
     /// The generator's seed: fixed, so CI runs the same cases every time (a finding is then a
     /// change in the server or the document, never the dice). `LIVEGATE_CONTRACT_SEED=random`
     /// lets schemathesis pick one (it prints it, to replay a finding); any number replays that run.
@@ -55,7 +61,7 @@ final class OpenAPIContractTests: XCTestCase {
         let hlsID = try XCTUnwrap(hlsChannel?["id"] as? String), hlsKey = try XCTUnwrap(hlsChannel?["streamId"] as? String)
         let loop = Process()
         loop.executableURL = URL(fileURLWithPath: try ProcessRunner.which("ffmpeg"))
-        loop.arguments = ["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip.path, "-c", "copy", "-t", "\(seconds + 60)",
+        loop.arguments = ["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip.path, "-c", "copy", "-t", "1800",
                           "-f", "flv", "rtmp://127.0.0.1:\(port)/live/\(hlsKey)"]
         loop.standardInput = FileHandle.nullDevice
         loop.standardOutput = FileHandle.nullDevice
@@ -80,6 +86,11 @@ final class OpenAPIContractTests: XCTestCase {
         try """
         [warnings]
         fail-on = ["missing_auth"]
+
+        # Stateful scenarios are drawn by count like the fuzzing cases (--max-examples): 150
+        # scenarios walk ~30 of the document's links (≈ 30 s on two cores).
+        [phases.stateful.generation]
+        max-examples = 150
 
         # A valid request whose If-Match names a representation that is not current is refused
         # by design (412, documented): that is optimistic concurrency, not valid data rejected.
@@ -136,24 +147,30 @@ final class OpenAPIContractTests: XCTestCase {
         env["SCHEMATHESIS_HOOKS"] = hooksFile
         let run = try await ProcessRunner.run(schemathesis, [
             "--config-file", config.path, "run", "\(api)/v1/openapi.json", "-a", "tok_contract:contract-secret-0123456789",
-            "--checks", "all", "--max-time", "\(seconds)",] + seedArguments + [ "--workers", "2", "--no-color", "--request-timeout", "10",
+            "--checks", "all", "--max-examples", "\(examples)",] + seedArguments + [ "--workers", "2", "--no-color", "--request-timeout", "10",
             // A drain stops the gateway under test; GatewayBinaryTests checks it end to end.
             "--exclude-operation-id", "drainNode",
             // A stream stays open until its reader leaves (or closeAfterSec, up to a day): every
             // case would end at the request timeout. EventStreamTests reads it as an SSE client.
             "--exclude-operation-id", "streamEvents",
-        ], timeout: Double(seconds + 240), environment: env)
+        ], timeout: 1200, environment: env)
         let output = run.stdout + run.stderr
         let summary = output.range(of: "SUMMARY").map { String(output[$0.lowerBound...]) } ?? String(output.suffix(4000))
         XCTAssertFalse(run.timedOut, "schemathesis ran over its time")
         // CI shows the first line of a failure message: the findings go on that line, flattened.
-        let findings = output.range(of: "= FAILURES =").map { found in
-            String(output[found.lowerBound...].prefix(3000)).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty && !$0.hasPrefix("===") }.joined(separator: " | ")
-        } ?? ""
+        // A run can also fail on a warning alone (fail-on: "Authentication failed"), with no
+        // FAILURES section: then the warnings go on that line.
+        func flattened(from heading: String) -> String {
+            output.range(of: heading).map { found in
+                String(output[found.lowerBound...].prefix(3000)).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty && !$0.hasPrefix("===") }.joined(separator: " | ")
+            } ?? ""
+        }
+        let failures = flattened(from: "= FAILURES =")
+        let findings = failures.isEmpty ? flattened(from: "= WARNINGS =") : failures
         XCTAssertEqual(run.exitCode, 0, "schemathesis reported failures: \(findings)\n" + String(output.suffix(12000)))
         XCTAssertFalse(output.contains("Failures:"), summary)
-        XCTAssertFalse(output.contains("Authentication failed"), "every operation was reached with valid credentials:\n" + summary)
+        XCTAssertFalse(output.contains("Authentication failed"), "every operation was reached with valid credentials: \(flattened(from: "= WARNINGS ="))\n" + summary)
         // Every operation of the document was exercised (but the document itself, which
         // schemathesis reads rather than tests), and every phase ran to its end and passed.
         // Every one but drainNode (it stops the gateway under test; GatewayBinaryTests covers it)
