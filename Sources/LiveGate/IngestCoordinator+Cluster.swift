@@ -49,6 +49,30 @@ extension IngestCoordinator {
         await syncLease(channelId)
     }
 
+    /// At the stop, before sessions are handed over: a channel whose publisher has left but
+    /// whose `reconnecting` lease state is not written — the store refused the write a moment
+    /// ago, and the tick that would retry it has stopped — is written now, retried until
+    /// `deadline`. A session is handed over only once another node can read that it waits for
+    /// its publisher; one still not written by then ends (docs/contract.md §6, SIGTERM).
+    func settleLeaseStates(until deadline: ContinuousClock.Instant) async {
+        func unwritten() -> [String] {
+            channels.filter { $0.value.machine.phase == .reconnecting && $0.value.book.record != nil && $0.value.book.leaseState != .reconnecting }
+                .map(\.key).sorted()
+        }
+        var missing = unwritten()
+        // Real time: this bounds how long the stop waits for the store, it decides nothing.
+        while !missing.isEmpty, !Task.isCancelled {
+            for id in missing { await syncLease(id) }
+            missing = unwritten()
+            guard !missing.isEmpty, ContinuousClock.now < deadline else { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if !missing.isEmpty {
+            logger.warning("lease state not written before the stop; these sessions end instead of being handed over",
+                           metadata: ["channels": "\(missing.joined(separator: ","))"])
+        }
+    }
+
     /// Renews the leases, re-reads carried channels and sweeps lost nodes' leases when
     /// `LeaseKeeping` says they are due. `run()` calls it every second; a test driving a manual
     /// `IngestClock` calls it itself.

@@ -285,6 +285,10 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         // over (`reconnecting`, the window open, written with the lease) — continued when their
         // publisher comes back to any node, or to this one once it has restarted. What could not
         // be handed over (the lease state not written: a store outage; a window of 0) ends now.
+        // A write the store refused a moment ago (a timeout under load) is not an outage: the
+        // lease states still missing are written first, within the budget for the stop's writes.
+        let settleBy = ContinuousClock.now.advanced(by: .milliseconds(Int64(shutdownBudget.settleWrites * 1000)))
+        await settleLeaseStates(until: settleBy)
         var handedOver: Set<String> = []
         for id in Array(channels.keys) {
             guard let tracked = channels[id] else { continue }
@@ -298,7 +302,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             await feed(id) { $0.shutdown(now: clock.now()) }
         }
         media?.endAllSessions(handedOver: handedOver)
-        await settlePendingEnds(within: shutdownBudget.settleWrites)
+        await settlePendingEnds(within: max(0, Double((settleBy - ContinuousClock.now).components.seconds)
+                                            + Double((settleBy - ContinuousClock.now).components.attoseconds) / 1e18))
         // Outputs flush: MP4s get their index and their video records before the store closes.
         if let media, !(await media.drain(timeout: .milliseconds(Int64(shutdownBudget.drainOutputs * 1000)))) {
             logger.error("outputs did not finish before the shutdown deadline")

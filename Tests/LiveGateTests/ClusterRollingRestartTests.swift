@@ -119,6 +119,22 @@ final class ClusterRollingRestartTests: XCTestCase {
         let playedStreams = try await MediaTools.probe(played)
         XCTAssertGreaterThanOrEqual(playedStreams.first { $0.codecType == "video" }?.packets ?? 0, 25 * 28, "30 s of video: \(playedStreams)")
 
+        /// What happened to a channel, for a failure's first line (all CI shows): its events with
+        /// their reasons, and every line of every node's logs (each start has its own) naming it.
+        func story(_ channelId: String) -> String {
+            let events = cluster.receiver.all.filter { $0.channelId == channelId }.sorted { $0.at < $1.at }
+                .map { "\($0.type)#\($0.seq)\($0.reason.map { "(\($0))" } ?? "")" }.joined(separator: " ")
+            var lines: [String] = []
+            for node in nodes {
+                let logs = ((try? FileManager.default.contentsOfDirectory(at: node.dir, includingPropertiesForKeys: nil)) ?? [])
+                    .filter { $0.lastPathComponent.hasPrefix("gateway-") && $0.pathExtension == "log" }.sorted { $0.path < $1.path }
+                for (start, log) in logs.enumerated() {
+                    let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                    lines += text.split(separator: "\n").filter { $0.contains(channelId) }.map { "\(node.name)#\(start): \($0)" }
+                }
+            }
+            return "\(channelId): events \(events) | logs: " + lines.joined(separator: " | ")
+        }
         func allLiveAgain() async throws -> Bool {
             for c in channels {
                 let data = (try await cluster.curl(1, ["/v1/channels/\(c.id)"])["data"] as? [String: Any]) ?? [:]
@@ -149,12 +165,20 @@ final class ClusterRollingRestartTests: XCTestCase {
             nodes[index] = try await startClusterNode(node.name, dir: node.dir, env: cluster.env, port: node.port,
                                                       privateDataAt: ClusterHarness.privateDataPath)
             let back = try await eventually(40, every: .milliseconds(500)) { try await allLiveAgain() }
-            XCTAssertTrue(back, "every stream live again after \(node.name)'s restart: \(cluster.receiver.all.map(\.type))")
+            if !back {
+                var notLive: [String] = []
+                for c in channels {
+                    let data = (try await cluster.curl(1, ["/v1/channels/\(c.id)"])["data"] as? [String: Any]) ?? [:]
+                    if data["status"] as? String != "live" { notLive.append("\(data["status"] ?? "?"): " + story(c.id)) }
+                }
+                XCTFail("not every stream live again 40 s after \(node.name)'s restart: " + notLive.joined(separator: " || "))
+            }
         }
         XCTAssertGreaterThan(publishers.map(\.restarts).reduce(0, +), 0, "publishers did reconnect (the restarts cut them)")
         for c in channels {
             let data = (try await cluster.curl(1, ["/v1/channels/\(c.id)"])["data"] as? [String: Any]) ?? [:]
-            XCTAssertEqual((data["session"] as? [String: Any])?["id"] as? String, sessions[c.id], "\(c.id): the same session across both restarts")
+            let session = (data["session"] as? [String: Any])?["id"] as? String
+            XCTAssertEqual(session, sessions[c.id], "the same session across both restarts: " + (session == sessions[c.id] ? "" : story(c.id)))
             let types = cluster.receiver.all.filter { $0.channelId == c.id }.map(\.type)
             XCTAssertEqual(types.filter { $0 == "channel.live" }.count, 1, "\(c.id): no offline/live pair: \(types)")
             XCTAssertEqual(types.filter { $0 == "channel.offline" }.count, 0, "\(c.id): \(types)")

@@ -25,6 +25,22 @@ final class FlakyIngestStore: IngestStore {
 
     private func check() throws { if down { throw Unreachable() } }
 
+    /// Calls of an operation left to fail, as one the store refused under load (a timeout, a
+    /// dropped connection) while it is otherwise up: `failNext("markLease")`.
+    private let failures = NIOLockedValueBox<[String: Int]>([:])
+
+    func failNext(_ operation: String, times: Int = 1) { failures.withLockedValue { $0[operation, default: 0] += times } }
+
+    private func check(_ operation: String) throws {
+        try check()
+        let fail = failures.withLockedValue { failures -> Bool in
+            guard let left = failures[operation], left > 0 else { return false }
+            failures[operation] = left - 1
+            return true
+        }
+        if fail { throw Unreachable() }
+    }
+
     /// Calls of an operation held at the door until released — to order a race the way a busy
     /// machine may: `hold("renewLeases")`, start it, do something else meanwhile, `release`.
     private let gates = NIOLockedValueBox<[String: (held: Bool, arrived: Int, waiting: [CheckedContinuation<Void, Never>])]>([:])
@@ -67,7 +83,7 @@ final class FlakyIngestStore: IngestStore {
     }
     func markLease(channelId: String, sessionId: String, nodeId: String, state: SessionLease.State, windowEndsAt: Date?, endReason: String?,
                    leftAt: Date?, now: Date, announce: Bool) async throws -> Bool {
-        try check()
+        try check("markLease")
         return try await base.markLease(channelId: channelId, sessionId: sessionId, nodeId: nodeId, state: state, windowEndsAt: windowEndsAt,
                                         endReason: endReason, leftAt: leftAt, now: now, announce: announce)
     }

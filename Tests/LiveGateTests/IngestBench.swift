@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import struct NIOCore.ByteBuffer
 import RTMPCore
 import RTMPServer
+import ServiceLifecycle
 import TestSupport
 import XCTest
 
@@ -30,12 +31,23 @@ final class IngestBench: @unchecked Sendable {
     final class Node: @unchecked Sendable {
         let id: String
         let coordinator: IngestCoordinator
+        /// The coordinator runs as the gateway runs it, a service of a group: `stop()` is the
+        /// graceful stop a SIGTERM gives it.
+        let group: ServiceGroup
         let task: Task<Void, any Error>
         var sessions: [UInt64: IngestSession] = [:]
         init(id: String, coordinator: IngestCoordinator) {
             self.id = id
             self.coordinator = coordinator
-            task = Task { try await coordinator.run() }
+            group = ServiceGroup(configuration: .init(services: [.init(service: coordinator)], logger: Logger(label: "bench.\(id).group")))
+            task = Task { [group] in try await group.run() }
+        }
+
+        /// Stops the node as SIGTERM does (the listener lets its publishers go first: `end`
+        /// them with `.shutdown` before) and waits for its coordinator's stop to finish.
+        func stop() async {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
         }
     }
 

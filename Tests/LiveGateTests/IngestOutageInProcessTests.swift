@@ -95,4 +95,41 @@ final class IngestOutageInProcessTests: XCTestCase {
         let session = try await bench.lastSession(ch.id)
         XCTAssertEqual(session?.endedAt, t0.addingTimeInterval(2), "ended when the publisher left")
     }
+
+    /// A node stops (SIGTERM) just after the store refused, once, the `reconnecting` lease state
+    /// of a publisher the listener let go (a timeout under load; the store is otherwise up) — the
+    /// tick that would retry it has stopped. The stop writes it before handing the sessions over:
+    /// the session waits for its publisher, which any node may continue, instead of ending with
+    /// `shutdown` (docs/contract.md §6, SIGTERM).
+    func testAStopWritesALeaseStateTheStoreJustRefusedBeforeHandingOver() async throws {
+        let bench = try await IngestBench("stop-lease", flaky: true)
+        defer { Task { await bench.close() } }
+        let flaky = try XCTUnwrap(bench.flaky)
+        let ch = try await bench.channel("h", key: "KEY_h_0123456789", window: 30)
+        let other = try await bench.channel("k", key: "KEY_k_0123456789", window: 30)
+        await bench.goLive("KEY_h_0123456789", connection: 1)
+        await bench.goLive("KEY_k_0123456789", connection: 2)
+        flaky.failNext("markLease")
+        await bench.end(1, .shutdown)
+        await bench.end(2, .shutdown)
+        var stored = try await bench.store.channel(id: ch.id)
+        XCTAssertEqual(stored?.status, .live, "the first write was refused")
+        let otherStored = try await bench.store.channel(id: other.id)
+        XCTAssertEqual(otherStored?.status, .reconnecting, "the other channel's was not")
+        await bench.node().stop()
+
+        for id in [ch.id, other.id] {
+            stored = try await bench.store.channel(id: id)
+            XCTAssertEqual(stored?.status, .reconnecting, "\(id): handed over, its publisher may come back inside the window")
+            let lease = try await bench.store.lease(channelId: id)
+            XCTAssertEqual(lease?.state, .reconnecting, id)
+            XCTAssertEqual(lease?.endReason, "shutdown", id)
+            let session = try await bench.lastSession(id)
+            XCTAssertNotNil(session, id)
+            XCTAssertNil(session?.endedAt, "\(id): not ended")
+            let types = try await bench.types(channel: id)
+            XCTAssertEqual(types.filter { $0 == "channel.disconnected" }.count, 1, "\(id): \(types)")
+            XCTAssertFalse(types.contains("channel.offline"), "\(id): \(types)")
+        }
+    }
 }
