@@ -6,7 +6,7 @@ some across midnight, with bytes, health seconds and hourly peaks as the gateway
 straight into the store of a stopped gateway, starts it, and times GET /v1/insights/usage from
 the client (HTTP included): a year by day, the last 30 days by hour, one channel's year by day.
 
-    python3 bench/insights.py [--livegate .build/release/livegate] [--postgres postgres://…] [--requests 30]
+    python3 bench/insights.py [--livegate .build/release/livegate] [--postgres postgres://…] [--requests 30] [--channels 50]
 
 With --postgres the same history goes into that (scratch) database, through `psql` COPY.
 """
@@ -130,6 +130,7 @@ def main():
     ap.add_argument("--livegate", default=os.path.join(ROOT, ".build/release/livegate"))
     ap.add_argument("--postgres", help="a scratch PostgreSQL database URL (emptied tables are not required: the history is added)")
     ap.add_argument("--requests", type=int, default=30)
+    ap.add_argument("--channels", type=int, default=CHANNELS, help="the busy user's channels (each with a year of history)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="livegate-insights-")
     lg = LiveGate(args.livegate, 32935, 32980, work)
@@ -137,10 +138,10 @@ def main():
         os.environ["LIVEGATE_DATABASE_URL"] = args.postgres
     lg.start()
     try:
-        channels = [c for c, _ in lg.channels(CHANNELS)]
+        channels = [c for c, _ in lg.channels(args.channels)]
         # The channels belong to the busy user.
         lg.stop()
-        log(f"seeding {CHANNELS * PER_DAY * DAYS:,} sessions ({'PostgreSQL' if args.postgres else 'SQLite'})")
+        log(f"seeding {args.channels * PER_DAY * DAYS:,} sessions ({'PostgreSQL' if args.postgres else 'SQLite'})")
         started = time.time()
         if args.postgres:
             seed_postgres(args.postgres, channels)
@@ -171,7 +172,7 @@ def main():
             ("30 days by hour, one user (720 buckets)", f"/v1/insights/usage?userId={USER}&from=2025-12-02T00:00:00Z&to=2026-01-01T00:00:00Z&bucket=hour"),
             ("a year by day, one channel", f"/v1/insights/usage?channelId={channels[0]}&{year}&bucket=day"),
         ]
-        print(f"| query ({'PostgreSQL' if args.postgres else 'SQLite'}, {CHANNELS * PER_DAY * DAYS:,} sessions) | median ms | p95 ms | minutes streamed |")
+        print(f"| query ({'PostgreSQL' if args.postgres else 'SQLite'}, {args.channels * PER_DAY * DAYS:,} sessions) | median ms | p95 ms | minutes streamed |")
         print("| --- | ---: | ---: | ---: |")
         for name, path in cases:
             lg.request("GET", path)  # warm

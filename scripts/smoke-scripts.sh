@@ -65,6 +65,35 @@ grep -q "^20 publishes (20 accepted, 0 failed)" "$work/cost.log" && grep -q "^CP
   || { tail -30 "$work/cost.log"; fail "publish-cost.sh: not every publish was accepted, or no figure"; }
 grep "CPU per publish" "$work/cost.log"
 
+step "bench/hls-threads.py (HLS CPU by thread, 2 streams, 2 s, debug build)"
+timeout 180 python3 bench/hls-threads.py --livegate .build/debug/livegate --rtmp-bench .build/debug/rtmp-bench --rounds 1 --streams 2 --seconds 2 \
+  > "$work/hls-threads.log" 2>&1 || { tail -30 "$work/hls-threads.log"; fail "bench/hls-threads.py"; }
+grep -E "^livegate: .*event loops .*lanes .*process .*% per stream" "$work/hls-threads.log" || { tail -30 "$work/hls-threads.log"; fail "hls-threads.py: no figures"; }
+
+step "bench/thumbnails.py (CPU per watched channel, 2 channels, 3 s, debug build)"
+timeout 180 python3 bench/thumbnails.py --livegate .build/debug/livegate --channels 2 --seconds 3 > "$work/thumbs.log" 2>&1 \
+  || { tail -30 "$work/thumbs.log"; fail "bench/thumbnails.py"; }
+grep -E "^\| every channel's picture asked each second \([1-9][0-9]* answered 200\)" "$work/thumbs.log" && grep -E "^\| cost of a watched channel" "$work/thumbs.log" \
+  || { tail -30 "$work/thumbs.log"; fail "thumbnails.py: no picture answered, or no figure"; }
+
+step "bench/memory-over-time.py (10 publishers, 3 s, debug build)"
+timeout 180 python3 bench/memory-over-time.py --livegate .build/debug/livegate --rtmp-bench .build/debug/rtmp-bench --publishers 10 --rate 10 \
+  --seconds 3 --every 1 > "$work/memory.log" 2>&1 || { tail -30 "$work/memory.log"; fail "bench/memory-over-time.py"; }
+grep -qE "^ +[0-9]+\.[0-9] +[0-9]+\.[0-9]" "$work/memory.log" || { tail -30 "$work/memory.log"; fail "memory-over-time.py: no samples"; }
+tail -2 "$work/memory.log"
+
+step "bench/insights.py (a year of 3 channels' history, SQLite, 2 requests, debug build)"
+timeout 600 python3 bench/insights.py --livegate .build/debug/livegate --requests 2 --channels 3 > "$work/insights.log" 2>&1 \
+  || { tail -30 "$work/insights.log"; fail "bench/insights.py"; }
+grep -q "the answer matches" "$work/insights.log" && grep -q "^| a year by day, one channel" "$work/insights.log" \
+  || { tail -30 "$work/insights.log"; fail "insights.py: the totals differ from the sessions summed, or no figure"; }
+
+step "bench/heap.sh (heaptrack, 10 publishers, debug build)"
+LIVEGATE=.build/debug/livegate RTMP_BENCH=.build/debug/rtmp-bench HOLD=2 timeout 300 bench/heap.sh 10 10 "$work/heap" > "$work/heap.log" 2>&1 \
+  || { tail -30 "$work/heap.log"; fail "bench/heap.sh"; }
+grep -E "^resident: .* with 10 publishers: .* KiB each" "$work/heap.log" && grep -q "leaked over" "$work/heap.log" \
+  || { tail -30 "$work/heap.log"; fail "heap.sh: no figure or no allocation sites"; }
+
 step "scripts/leakcheck-media.sh (valgrind)"
 scripts/leakcheck-media.sh > "$work/leak.log" 2>&1 || { tail -30 "$work/leak.log"; fail "leakcheck-media.sh"; }
 grep -q "testRepeatedSessionsDoNotGrowTheHeap' passed" "$work/leak.log" || { tail -30 "$work/leak.log"; fail "the leak test did not pass under valgrind"; }
