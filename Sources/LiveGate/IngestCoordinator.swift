@@ -302,8 +302,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             await feed(id) { $0.shutdown(now: clock.now()) }
         }
         media?.endAllSessions(handedOver: handedOver)
-        await settlePendingEnds(within: max(0, Double((settleBy - ContinuousClock.now).components.seconds)
-                                            + Double((settleBy - ContinuousClock.now).components.attoseconds) / 1e18))
+        let left = settleBy - ContinuousClock.now
+        await settlePendingEnds(within: max(0, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
         // Outputs flush: MP4s get their index and their video records before the store closes.
         if let media, !(await media.drain(timeout: .milliseconds(Int64(shutdownBudget.drainOutputs * 1000)))) {
             logger.error("outputs did not finish before the shutdown deadline")
