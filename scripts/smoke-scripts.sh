@@ -11,6 +11,19 @@ trap 'rm -rf "$work"; [ -n "${pids:-}" ] && kill $pids 2>/dev/null || true' EXIT
 pids=""
 step() { echo; echo "=== smoke: $*"; }
 fail() { echo "=== smoke FAILED: $*" >&2; exit 1; }
+# run_into LOG CMD…: runs CMD with its output in $work/LOG; if it fails, the log's tail and stop.
+run_into() {
+  local log="$work/$1"; shift
+  local rc=0
+  "$@" > "$log" 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] || { tail -30 "$log"; fail "$* exited $rc"; }
+}
+# expect_in LOG WHAT PATTERN: $work/LOG must have a line matching PATTERN (grep -E; the last
+# such line is shown); else the log's tail and stop, saying WHAT was missing.
+expect_in() {
+  grep -qE "$3" "$work/$1" || { tail -30 "$work/$1"; fail "$2"; }
+  grep -E "$3" "$work/$1" | tail -1
+}
 
 # valgrind for the leak check; nginx, wrk for the benchmark (bench/run.sh installs those itself).
 if ! command -v valgrind >/dev/null; then
@@ -66,33 +79,29 @@ grep -q "^20 publishes (20 accepted, 0 failed)" "$work/cost.log" && grep -q "^CP
 grep "CPU per publish" "$work/cost.log"
 
 step "bench/hls-threads.py (HLS CPU by thread, 2 streams, 2 s, debug build)"
-timeout 180 python3 bench/hls-threads.py --livegate .build/debug/livegate --rtmp-bench .build/debug/rtmp-bench --rounds 1 --streams 2 --seconds 2 \
-  > "$work/hls-threads.log" 2>&1 || { tail -30 "$work/hls-threads.log"; fail "bench/hls-threads.py"; }
-grep -E "^livegate: .*event loops .*lanes .*process .*% per stream" "$work/hls-threads.log" || { tail -30 "$work/hls-threads.log"; fail "hls-threads.py: no figures"; }
+run_into hls-threads.log timeout 180 python3 bench/hls-threads.py --livegate .build/debug/livegate --rtmp-bench .build/debug/rtmp-bench \
+  --rounds 1 --streams 2 --seconds 2
+expect_in hls-threads.log "hls-threads.py: no figures" "^livegate: .*event loops .*lanes .*process .*% per stream"
 
 step "bench/thumbnails.py (CPU per watched channel, 2 channels, 3 s, debug build)"
-timeout 180 python3 bench/thumbnails.py --livegate .build/debug/livegate --channels 2 --seconds 3 > "$work/thumbs.log" 2>&1 \
-  || { tail -30 "$work/thumbs.log"; fail "bench/thumbnails.py"; }
-grep -E "^\| every channel's picture asked each second \([1-9][0-9]* answered 200\)" "$work/thumbs.log" && grep -E "^\| cost of a watched channel" "$work/thumbs.log" \
-  || { tail -30 "$work/thumbs.log"; fail "thumbnails.py: no picture answered, or no figure"; }
+run_into thumbs.log timeout 180 python3 bench/thumbnails.py --livegate .build/debug/livegate --channels 2 --seconds 3
+expect_in thumbs.log "thumbnails.py: no picture answered" "^\| every channel's picture asked each second \([1-9][0-9]* answered 200\)"
+expect_in thumbs.log "thumbnails.py: no figure" "^\| cost of a watched channel"
 
 step "bench/memory-over-time.py (10 publishers, 3 s, debug build)"
-timeout 180 python3 bench/memory-over-time.py --livegate .build/debug/livegate --rtmp-bench .build/debug/rtmp-bench --publishers 10 --rate 10 \
-  --seconds 3 --every 1 > "$work/memory.log" 2>&1 || { tail -30 "$work/memory.log"; fail "bench/memory-over-time.py"; }
-grep -qE "^ +[0-9]+\.[0-9] +[0-9]+\.[0-9]" "$work/memory.log" || { tail -30 "$work/memory.log"; fail "memory-over-time.py: no samples"; }
-tail -2 "$work/memory.log"
+run_into memory.log timeout 180 python3 bench/memory-over-time.py --livegate .build/debug/livegate --rtmp-bench .build/debug/rtmp-bench \
+  --publishers 10 --rate 10 --seconds 3 --every 1
+expect_in memory.log "memory-over-time.py: no samples" "^ +[0-9]+\.[0-9] +[0-9]+\.[0-9]"
 
 step "bench/insights.py (a year of 3 channels' history, SQLite, 2 requests, debug build)"
-timeout 600 python3 bench/insights.py --livegate .build/debug/livegate --requests 2 --channels 3 > "$work/insights.log" 2>&1 \
-  || { tail -30 "$work/insights.log"; fail "bench/insights.py"; }
-grep -q "the answer matches" "$work/insights.log" && grep -q "^| a year by day, one channel" "$work/insights.log" \
-  || { tail -30 "$work/insights.log"; fail "insights.py: the totals differ from the sessions summed, or no figure"; }
+run_into insights.log timeout 600 python3 bench/insights.py --livegate .build/debug/livegate --requests 2 --channels 3
+expect_in insights.log "insights.py: the totals differ from the sessions summed" "the answer matches"
+expect_in insights.log "insights.py: no figure" "^\| a year by day, one channel"
 
 step "bench/heap.sh (heaptrack, 10 publishers, debug build)"
-LIVEGATE=.build/debug/livegate RTMP_BENCH=.build/debug/rtmp-bench HOLD=2 timeout 300 bench/heap.sh 10 10 "$work/heap" > "$work/heap.log" 2>&1 \
-  || { tail -30 "$work/heap.log"; fail "bench/heap.sh"; }
-grep -E "^resident: .* with 10 publishers: .* KiB each" "$work/heap.log" && grep -q "leaked over" "$work/heap.log" \
-  || { tail -30 "$work/heap.log"; fail "heap.sh: no figure or no allocation sites"; }
+run_into heap.log env LIVEGATE=.build/debug/livegate RTMP_BENCH=.build/debug/rtmp-bench HOLD=2 timeout 300 bench/heap.sh 10 10 "$work/heap"
+expect_in heap.log "heap.sh: no figure" "^resident: .* with 10 publishers: .* KiB each"
+expect_in heap.log "heap.sh: no allocation sites" "leaked over"
 
 step "scripts/leakcheck-media.sh (valgrind)"
 scripts/leakcheck-media.sh > "$work/leak.log" 2>&1 || { tail -30 "$work/leak.log"; fail "leakcheck-media.sh"; }
