@@ -594,9 +594,33 @@ public struct ChannelLifecycle: Sendable, Equatable {
                 .kick(connection, .error(.publishRejected, violation.limit.rawValue), reason: .limitExceeded)]
     }
 
+    /// Whether `tick(now:limits:)` has anything to do at `now`: a window closed, `maxSessionSec`
+    /// reached, an end to retry, a cooldown or its event interval run out. The coordinator ticks
+    /// every channel a few times a second and asks this first — a live channel with nothing due
+    /// then costs a switch, not a feed of the machine (docs/architecture.md "The coordinator's
+    /// tick"). `tick` does nothing when this says no, so the two cannot disagree.
+    public func tickDue(now: Date, limits: UserLimits) -> Bool {
+        switch state {
+        case .reconnecting(let reconnecting):
+            return now >= reconnecting.deadline
+        case .live(let live):
+            guard live.ending == nil, let max = limits.maxSessionSec else { return false }
+            return now.timeIntervalSince(live.session.startedAt) >= Double(max)
+        case .ending(let ending):
+            return ending.retryAt.map { now >= $0 } ?? false
+        case .idle(let idle):
+            if let cooldown = idle.cooldown, now >= cooldown.until { return true }
+            if let last = idle.lastCooldownEventAt, now.timeIntervalSince(last) >= configuration.cooldownEventInterval { return true }
+            return false
+        case .starting:
+            return false
+        }
+    }
+
     /// Time passes: the reconnect window closes, `maxSessionSec` (counted from the session's
     /// start, across its connections) is checked, a cooldown runs out.
     public mutating func tick(now: Date, limits: UserLimits) -> [Action] {
+        guard tickDue(now: now, limits: limits) else { return [] }
         switch state {
         case .reconnecting(let reconnecting) where now >= reconnecting.deadline:
             // The window closed: the session ended when its publisher left, not now.

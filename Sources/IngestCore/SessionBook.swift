@@ -114,6 +114,14 @@ public struct SessionBook: Sendable {
     /// The lease state to write for the machine's phase, if it differs from what was written
     /// and no write is under way. Marks the write as under way.
     public mutating func leaseWriteNeeded(for phase: ChannelLifecycle.Phase) -> SessionLease.State? {
+        guard let want = leaseStateBehind(phase) else { return nil }
+        leaseWriting = true
+        return want
+    }
+
+    /// What `leaseWriteNeeded(for:)` would answer, without marking anything: the coordinator's
+    /// tick asks this of every channel to find the few with a write to retry.
+    public func leaseStateBehind(_ phase: ChannelLifecycle.Phase) -> SessionLease.State? {
         guard record != nil, let held = leaseState, !leaseWriting else { return nil }
         let want: SessionLease.State
         switch phase {
@@ -121,9 +129,7 @@ public struct SessionBook: Sendable {
         case .live: want = .live
         default: return nil
         }
-        guard want != held else { return nil }
-        leaseWriting = true
-        return want
+        return want == held ? nil : want
     }
 
     /// The write finished. Returns whether it came back after failures (worth a log line), or —

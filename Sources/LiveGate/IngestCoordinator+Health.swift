@@ -40,13 +40,15 @@ extension IngestCoordinator {
                 health[id] = nil
                 continue
             }
-            // Taken out while it is updated: a copy left in `health` would make the out-of-line
-            // monitor shared, and the update copy it (`OutOfLine`).
-            var entry = health.removeValue(forKey: id).flatMap { $0.sessionId == record.id ? $0 : nil }
-                ?? HealthEntry(sessionId: record.id, monitor: StreamHealthMonitor(rules: healthRules, now: now))
+            // Updated in place (`health[id]?.monitor…`, the dictionary's modify access): no copy
+            // of the entry is held while it changes, which would make the out-of-line monitor
+            // shared and the update copy it (`OutOfLine`); nor taken out and put back, a removal
+            // and an insertion per channel and second (docs/architecture.md "The coordinator's tick").
+            if health[id]?.sessionId != record.id {
+                health[id] = HealthEntry(sessionId: record.id, monitor: StreamHealthMonitor(rules: healthRules, now: now))
+            }
             guard let ingest = current(tracked) else {
-                entry.monitor.pause()
-                health[id] = entry
+                health[id]?.monitor.pause()
                 continue
             }
             let c = ingest.healthCounters(declaredFps: tracked.book.declaredFps(of: ingest.connectionID))
@@ -55,11 +57,10 @@ extension IngestCoordinator {
                                       videoIdleSec: c.videoIdleSec, streamFps: c.streamFps, keyframes: c.keyframes,
                                       lastKeyframeIntervalSec: c.lastKeyframeIntervalSec, sinceKeyframeSec: c.sinceKeyframeSec,
                                       avDriftMs: c.avDriftMs, timestampLagMs: c.timestampLagMs, droppedPackets: dropped)
-            let output = entry.monitor.observe(sample, now: now)
-            health[id] = entry
+            guard let output = health[id]?.monitor.observe(sample, now: now) else { continue }
             if let point = output.point { statsHistory.append(point, channelId: id, sessionId: record.id, now: now) }
-            if let change = output.change {
-                await healthChanged(change, channelId: id, sessionId: record.id, figures: entry.monitor.current(droppedPackets: dropped))
+            if let change = output.change, let figures = health[id]?.monitor.current(droppedPackets: dropped) {
+                await healthChanged(change, channelId: id, sessionId: record.id, figures: figures)
             }
         }
         for id in health.keys where channels[id] == nil { health[id] = nil }

@@ -72,9 +72,12 @@ struct ConnectionLifecycle {
             if publishing { ending(.mediaTimeout) }
             return .close(reason: "idle for \(Self.seconds(mediaTimeout)) s", endReason: publishing ? .mediaTimeout : nil)
         }
-        let next = publishing ? min(lastMedia, lastActivity) + mediaTimeout : lastActivity + mediaTimeout
-        // Checked at least once a second: cheap, and keeps a long timeout from drifting.
-        return .checkAgain(at: min(next, now + .seconds(1)))
+        // Next at the earliest moment a timeout could be reached — for a streaming publisher one
+        // timeout after its last media, i.e. once per timeout, not once a second: every check is
+        // a task in NIO's heap of scheduled tasks, and 1,500 publishers re-checked each second
+        // kept 1,500 tasks there, pushed and popped 1,500 times a second (the heap's copies were
+        // 1.5 % of the gateway's CPU; docs/architecture.md "Merged reads").
+        return .checkAgain(at: publishing ? min(lastMedia, lastActivity) + mediaTimeout : lastActivity + mediaTimeout)
     }
 
     static func seconds(_ t: TimeAmount) -> String {

@@ -91,13 +91,21 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     /// Seconds since publishing started.
     public var uptimeSeconds: Double { Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9 }
 
-    /// Per frame: the counters; the codec parameters only when a frame can change them — a
-    /// sequence start, metadata, a keyframe, an audio track not yet measured (the handler passes
-    /// none with other frames) — so an ordinary frame copies none of them.
-    func record(_ frame: MediaFrame, bytes: Int, repairs: Int, video: VideoCodecParameters?, audio: AudioCodecParameters?) {
-        let now = Self.nowMs()
+    /// The ordinary frames of one read (coded frames that change no codec parameters), received
+    /// at `nowMs`: their counters under one lock — per read, not per frame.
+    func record(_ frames: [FrameFacts], repairs: Int, nowMs: Int64) {
         tracker.withLockedValue { t in
-            t.record(frame, bytes: bytes, nowMs: now)
+            for frame in frames { t.record(frame, nowMs: nowMs) }
+            t.timestampRepairs = repairs
+        }
+    }
+
+    /// A frame that can change the codec parameters — a sequence start, metadata, a keyframe, an
+    /// audio track not yet measured — with the parameters the handler measured: the counters,
+    /// then the parameters (ordinary frames go through `record(_:repairs:nowMs:)` and copy none).
+    func record(_ frame: MediaFrame, repairs: Int, video: VideoCodecParameters?, audio: AudioCodecParameters?, nowMs: Int64) {
+        tracker.withLockedValue { t in
+            t.record(FrameFacts(frame), nowMs: nowMs)
             t.timestampRepairs = repairs
             let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
             if frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
@@ -144,7 +152,9 @@ public final class IngestSession: Sendable, CustomStringConvertible {
     /// Counts a received media message as the listener does for each one (public so a
     /// `detached` session can be fed by a test).
     public func received(_ frame: MediaFrame, bytes: Int) {
-        record(frame, bytes: bytes, repairs: 0, video: nil, audio: nil)
+        var facts = FrameFacts(frame)
+        facts.byteCount = UInt32(truncatingIfNeeded: bytes)
+        record([facts], repairs: 0, nowMs: Self.nowMs())
     }
 
     /// A session with no connection behind it: what consumes sessions (the ingest coordinator)

@@ -31,9 +31,10 @@ public struct IngestStatsTracker: Sendable {
 
     public init() {}
 
-    /// Records one media message of `bytes` at wall time `nowMs` (milliseconds, monotonic).
+    /// Records one media message at wall time `nowMs` (milliseconds, monotonic).
     /// The top-level figures other than bytes are track 0's; `tracks` has each one's.
-    public mutating func record(_ frame: MediaFrame, bytes: Int, nowMs: Int64) {
+    public mutating func record(_ frame: FrameFacts, nowMs: Int64) {
+        let bytes = Int(frame.byteCount)
         advance(to: nowMs / 1000)
         mediaBytes &+= UInt64(bytes)
         if frame.kind == .video { videoBytes &+= UInt64(bytes) } else { audioBytes &+= UInt64(bytes) }
@@ -42,10 +43,10 @@ public struct IngestStatsTracker: Sendable {
         // A track exists once it sends a sequence start or a frame (not for a metadata packet
         // alone: FFmpeg sends HEVC colour info outside the multitrack wrapper).
         // In place (no copy of the tracker): nil when the track is new.
-        if tracks[key]?.record(frame, bytes: bytes, nowMs: nowMs) != nil {
+        if tracks[key]?.record(frame, nowMs: nowMs) != nil {
         } else if (frame.packetType == .sequenceHeader || frame.packetType == .codedFrames) && tracks.count < Self.maxTracks {
             var tracker = TrackStatsTracker(codec: frame.codec)
-            tracker.record(frame, bytes: bytes, nowMs: nowMs)
+            tracker.record(frame, nowMs: nowMs)
             tracks[key] = tracker
         }
         guard frame.packetType == .codedFrames, frame.trackId == 0 else { return }
@@ -137,6 +138,29 @@ public struct IngestStatsTracker: Sendable {
     static let maxTracks = 64
 }
 
+/// What the statistics read of one media message: its scalars, not its bytes. The listener
+/// gathers these for the ordinary frames of one read and records them under one lock
+/// (`IngestSession.record(_:repairs:nowMs:)`; docs/architecture.md "Merged reads").
+public struct FrameFacts: Sendable, Equatable {
+    public var dts: Int64
+    public var byteCount: UInt32
+    public var kind: MediaKind
+    public var codec: MediaCodec
+    public var packetType: MediaPacketType
+    public var isKeyframe: Bool
+    public var trackId: UInt8
+
+    public init(_ frame: MediaFrame) {
+        dts = frame.dts
+        byteCount = UInt32(truncatingIfNeeded: frame.byteCount)
+        kind = frame.kind
+        codec = frame.codec
+        packetType = frame.packetType
+        isKeyframe = frame.isKeyframe
+        trackId = frame.trackId
+    }
+}
+
 /// The per-track trackers: track 0 of each kind in their own fields (every frame of a classic
 /// publish: no hashing on the hot path), other tracks in a dictionary.
 public struct TrackTable: Sendable {
@@ -198,7 +222,7 @@ public struct TrackStatsTracker: Sendable {
 
     init(codec: MediaCodec) { self.codec = codec }
 
-    mutating func record(_ frame: MediaFrame, bytes: Int, nowMs: Int64) {
+    mutating func record(_ frame: FrameFacts, nowMs: Int64) {
         let second = nowMs / 1000
         if bucketSecond < 0 { bucketSecond = second }
         if second > bucketSecond {

@@ -155,6 +155,9 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         lifecycle?.bytesReceived(now: context.eventLoop.now)
+        // The frames of this read arrived now (the loop's clock is a test's in embedded tests;
+        // the statistics are read against the real one).
+        readAtMs = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
         let bytes = unwrapInboundIn(data)
         bytesSinceReadComplete &+= bytes.readableBytes
         if !firstByteSeen {
@@ -245,6 +248,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
 
     /// Runs the state machine until it needs more bytes.
     private func drain(context: ChannelHandlerContext) {
+        defer { recordFrameStats() }
         while !closing {
             let action: RTMPSessionAction?
             do {
@@ -259,6 +263,13 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
     }
 
     private func perform(_ action: RTMPSessionAction, context: ChannelHandlerContext) {
+        if case .media(let frame) = action {
+            received(frame)
+            return
+        }
+        // Anything else may start or end the session, or read its figures: the frames before it
+        // are recorded first.
+        recordFrameStats()
         switch action {
         case .send:
             context.write(wrapOutboundOut(machine.takeOutbound()), promise: nil)
@@ -285,34 +296,8 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
             deps.sink.publishStarted(session)
             mediaReceiver = deps.sink.mediaReceiver(for: session)
             startMergingReads(context: context)
-        case .media(let frame):
-            lifecycle?.mediaReceived()
-            if let session {
-                let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
-                if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig {
-                    logCodec(frame, machine.parameters(of: key))
-                } else if frame.packetType == .metadata, frame.kind == .video, let color = machine.parameters(of: key).video?.color {
-                    logger.info("video colour", metadata: ["track": "\(frame.trackId)", "range": "\(color.videoRange ?? "-")",
-                                                           "transfer": "\(color.transferCharacteristics.map(String.init) ?? "-")",
-                                                           "primaries": "\(color.colorPrimaries.map(String.init) ?? "-")",
-                                                           "max.cll": "\(color.maxCLL.map(String.init) ?? "-")"])
-                } else if frame.codec == .vp9, frame.isKeyframe, frame.trackId == 0, !loggedKeyframeSize, machine.parameters(of: key).video?.width != nil {
-                    loggedKeyframeSize = true // VP9: the size its first keyframe gave
-                    logCodec(frame, machine.parameters(of: key))
-                }
-                // Codec parameters only with a frame that can change them (most frames carry none:
-                // no copies per frame); an audio track counts as measured once its rate is known.
-                let repairs = machine.timestampRepairs
-                if frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
-                    && !(frame.kind == .audio && !audioMeasured[Int(frame.trackId)]) {
-                    session.record(frame, bytes: frame.byteCount, repairs: repairs, video: nil, audio: nil)
-                } else {
-                    let track = machine.parameters(of: key)
-                    if frame.kind == .audio, track.audio?.sampleRate != nil { audioMeasured[Int(frame.trackId)] = true }
-                    session.record(frame, bytes: frame.byteCount, repairs: repairs, video: track.video, audio: track.audio)
-                }
-                if let mediaReceiver { mediaReceiver.media(frame, session: session) } else { deps.sink.media(frame, session: session) }
-            }
+        case .media:
+            break // `received(_:)`, above
         case .mediaSkipped(let reason):
             logger.debug("media message skipped", metadata: ["reason": "\(reason)"])
         case .metadata(let meta):
@@ -339,6 +324,54 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
                 logger.info("connection rejected", metadata: ["reason": "\(reason)"])
             }
             closeAfterFlush(context: context)
+        }
+    }
+
+    // MARK: Media
+
+    /// The ordinary frames of the read being handled (coded frames that change no codec
+    /// parameters), recorded in the session's statistics together once the read's actions are
+    /// done (`recordFrameStats`): one lock per read, not per frame (docs/architecture.md
+    /// "Merged reads"). Flushed before any other action, so a session's start or end, and a
+    /// frame that carries parameters, see them in order.
+    private var frameStats: [FrameFacts] = []
+    /// When the latest read arrived (monotonic milliseconds): the time of the frames it brought.
+    private var readAtMs: Int64 = 0
+
+    private func recordFrameStats() {
+        guard !frameStats.isEmpty else { return }
+        session?.record(frameStats, repairs: machine.timestampRepairs, nowMs: readAtMs)
+        // A burst can bring hundreds of frames in one read: their room is not kept for the session.
+        if frameStats.capacity > 64 { frameStats = [] } else { frameStats.removeAll(keepingCapacity: true) }
+    }
+
+    private func received(_ frame: MediaFrame) {
+        lifecycle?.mediaReceived()
+        if let session {
+            let key = MediaTrackKey(kind: frame.kind, trackId: frame.trackId)
+            if frame.packetType == .sequenceHeader || frame.packetType == .multichannelConfig {
+                logCodec(frame, machine.parameters(of: key))
+            } else if frame.packetType == .metadata, frame.kind == .video, let color = machine.parameters(of: key).video?.color {
+                logger.info("video colour", metadata: ["track": "\(frame.trackId)", "range": "\(color.videoRange ?? "-")",
+                                                       "transfer": "\(color.transferCharacteristics.map(String.init) ?? "-")",
+                                                       "primaries": "\(color.colorPrimaries.map(String.init) ?? "-")",
+                                                       "max.cll": "\(color.maxCLL.map(String.init) ?? "-")"])
+            } else if frame.codec == .vp9, frame.isKeyframe, frame.trackId == 0, !loggedKeyframeSize, machine.parameters(of: key).video?.width != nil {
+                loggedKeyframeSize = true // VP9: the size its first keyframe gave
+                logCodec(frame, machine.parameters(of: key))
+            }
+            // Codec parameters only with a frame that can change them (most frames carry none:
+            // no copies per frame); an audio track counts as measured once its rate is known.
+            if frame.packetType == .codedFrames && !(frame.kind == .video && frame.isKeyframe)
+                && !(frame.kind == .audio && !audioMeasured[Int(frame.trackId)]) {
+                frameStats.append(FrameFacts(frame))
+            } else {
+                let track = machine.parameters(of: key)
+                if frame.kind == .audio, track.audio?.sampleRate != nil { audioMeasured[Int(frame.trackId)] = true }
+                recordFrameStats() // in order: the read's frames before this one
+                session.record(frame, repairs: machine.timestampRepairs, video: track.video, audio: track.audio, nowMs: readAtMs)
+            }
+            if let mediaReceiver { mediaReceiver.media(frame, session: session) } else { deps.sink.media(frame, session: session) }
         }
     }
 
@@ -437,6 +470,7 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
     }
 
     private func finishSession(reason: IngestEndReason) {
+        recordFrameStats()
         guard let session else { return }
         self.session = nil
         mediaReceiver = nil

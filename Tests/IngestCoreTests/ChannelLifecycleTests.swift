@@ -425,6 +425,50 @@ final class ChannelLifecycleTests: XCTestCase {
         XCTAssertEqual(actions.last, .kick(2, .error(.publishRejected, "maxSessionSec"), reason: .limitExceeded))
     }
 
+    /// `tickDue` is what the coordinator asks before feeding a tick (docs/architecture.md "The
+    /// coordinator's tick"): it must say yes exactly when the tick has work — a no where the
+    /// tick had work would leave a window open or a limit unenforced for good.
+    func testTickDueSaysYesExactlyWhenTheTickHasWork() {
+        let none = UserLimits(), capped = UserLimits(maxSessionSec: 60)
+        // Live: only maxSessionSec is timed.
+        var live = liveMachine(channel(), limits: capped)
+        XCTAssertFalse(live.tickDue(now: at(3600), limits: none), "live without maxSessionSec: nothing, ever")
+        XCTAssertFalse(live.tickDue(now: at(59.9), limits: capped))
+        XCTAssertTrue(live.tickDue(now: at(60), limits: capped))
+        XCTAssertEqual(live.tick(now: at(60), limits: capped).count, 2, "the limit recorded and the kick")
+        XCTAssertFalse(live.tickDue(now: at(61), limits: capped), "once: the session is ending")
+        // Reconnecting: the window's end.
+        var dropped = liveMachine(channel(window: 10))
+        _ = dropped.publisherEnded(1, reason: .connectionClosed, now: at(7))
+        XCTAssertFalse(dropped.tickDue(now: at(16.99), limits: none))
+        XCTAssertEqual(dropped.tick(now: at(16.99), limits: none), [])
+        XCTAssertTrue(dropped.tickDue(now: at(17), limits: none))
+        XCTAssertEqual(dropped.tick(now: at(17), limits: none), [.endSession(sessionId: "ses_1", reason: .connectionClosed)])
+        // Ending: an end the store refused, at its retry time.
+        var ending = liveMachine(channel())
+        _ = ending.publisherEnded(1, reason: .unpublished, now: at(1))
+        XCTAssertFalse(ending.tickDue(now: at(5), limits: none), "being written: nothing to retry")
+        ending.sessionEndFailed(now: at(1.2))
+        XCTAssertFalse(ending.tickDue(now: at(2.1), limits: none))
+        XCTAssertTrue(ending.tickDue(now: at(2.2), limits: none))
+        XCTAssertFalse(ending.tick(now: at(2.2), limits: none).isEmpty)
+        // Idle: a cooldown running out makes the machine forgettable.
+        var cooled = liveMachine(channel())
+        _ = cooled.limitObserved(1, .init(limit: .maxFps, configured: .number(30), measured: .number(60)), now: at(1))
+        _ = cooled.publisherEnded(1, reason: .kicked, now: at(1))
+        _ = cooled.sessionEnded(now: at(1))
+        XCTAssertFalse(cooled.isIdle, "cooling down")
+        XCTAssertFalse(cooled.tickDue(now: at(30), limits: none))
+        XCTAssertTrue(cooled.tickDue(now: at(61.1), limits: none))
+        XCTAssertEqual(cooled.tick(now: at(61.1), limits: none), [])
+        XCTAssertTrue(cooled.isIdle, "the tick cleared the cooldown and its event interval")
+        XCTAssertFalse(cooled.tickDue(now: at(3600), limits: none))
+        // Starting (the session being written): nothing timed.
+        var starting = ChannelLifecycle(channel: channel())
+        _ = starting.publishRequested(attempt(1, channel()))
+        XCTAssertFalse(starting.tickDue(now: at(3600), limits: capped))
+    }
+
     /// A refused end is asked for again on the tick after `endRetryInterval`, as the same action
     /// with the same end time — never before, and not once it is recorded.
     func testARefusedEndIsRetriedByTheTickWithItsTime() {

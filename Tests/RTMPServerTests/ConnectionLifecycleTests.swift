@@ -45,6 +45,22 @@ final class ConnectionLifecycleTests: XCTestCase {
         XCTAssertEqual(m.closeReason, .mediaTimeout)
     }
 
+    func testAStreamingPublisherIsCheckedOncePerTimeoutNotEverySecond() {
+        var m = machine()
+        m.handshakeCompleted()
+        m.publishStarted(now: t0)
+        m.bytesReceived(now: t0 + .seconds(4))
+        m.mediaReceived()
+        // Media 4 s in: nothing can time out before 14 s, and that is when to look again.
+        XCTAssertEqual(m.check(now: t0 + .seconds(5)), .checkAgain(at: t0 + .seconds(14)))
+        m.bytesReceived(now: t0 + .seconds(13))
+        m.mediaReceived()
+        XCTAssertEqual(m.check(now: t0 + .seconds(14)), .checkAgain(at: t0 + .seconds(23)))
+        // Bytes without media (pings) do not move the media deadline.
+        m.bytesReceived(now: t0 + .seconds(20))
+        XCTAssertEqual(m.check(now: t0 + .seconds(21)), .checkAgain(at: t0 + .seconds(23)))
+    }
+
     func testTheFirstEndReasonWins() {
         var m = machine()
         m.ending(.kicked)
