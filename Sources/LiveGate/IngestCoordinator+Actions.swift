@@ -313,14 +313,9 @@ extension IngestCoordinator {
     /// What the tick has to do for one channel, found from one look at it. Most ticks of a live
     /// channel have nothing to do, and feeding every machine 5 times a second to find that out
     /// was 5 % of the gateway's CPU at 1,500 publishers (docs/architecture.md "The coordinator's
-    /// tick"). Read and let go before anything is changed: a copy held across the change would
-    /// make the channel's out-of-line fields shared, and the change copy them (`OutOfLine`).
-    private func tickWork(_ id: String, now: Date) -> (feed: Bool, bitrate: Bool, mediaReport: Bool, limits: UserLimits)? {
-        guard let tracked = channels[id] else { return nil }
-        let feed = tracked.machine.tickDue(now: now, limits: tracked.limits) || tracked.book.leaseStateBehind(tracked.machine.phase) != nil
-            || (tracked.machine.isIdle && !connections.hasConnections(channelId: id))
-        let mediaReport = tracked.machine.connection.map { tracked.book.mediaReportPending($0) } ?? false
-        return (feed, tracked.limits.maxBitrateKbps != nil, mediaReport, tracked.limits)
+    /// tick").
+    private func tickWork(_ id: String, now: Date) -> TickWork? {
+        channels[id]?.tickWork(now: now) { self.connections.hasConnections(channelId: id) }
     }
 }
 

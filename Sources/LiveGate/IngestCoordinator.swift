@@ -48,6 +48,32 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
             _read { yield fields.value.book }
             _modify { yield &fields.value.book }
         }
+
+        /// What the coordinator's tick has to do for the channel (docs/architecture.md "The
+        /// coordinator's tick"), read in place. Mutating only for that: reached through the
+        /// dictionary's and the box's modify accessors, the fields are read where they are — read
+        /// through `book`'s `_read` from another module's methods, the whole `SessionBook` was
+        /// copied per question (1 % of the gateway's CPU at 1,500 publishers). Nothing changes.
+        /// `hasConnections` is asked only of an idle machine (it looks through every connection).
+        mutating func tickWork(now: Date, hasConnections: () -> Bool) -> TickWork {
+            Self.tickWork(&fields.value, now: now, hasConnections: hasConnections)
+        }
+
+        private static func tickWork(_ f: inout Fields, now: Date, hasConnections: () -> Bool) -> TickWork {
+            let feed = f.machine.tickDue(now: now, limits: f.limits) || f.book.leaseStateBehind(f.machine.phase) != nil
+                || (f.machine.isIdle && !hasConnections())
+            var mediaReport = false
+            if let connection = f.machine.connection { mediaReport = f.book.mediaReportPending(connection) }
+            return TickWork(feed: feed, bitrate: f.limits.maxBitrateKbps != nil, mediaReport: mediaReport, limits: f.limits)
+        }
+    }
+
+    /// One channel's share of a tick: feed its machine, check its bit rate, send `channel.media`.
+    struct TickWork {
+        var feed: Bool
+        var bitrate: Bool
+        var mediaReport: Bool
+        var limits: UserLimits
     }
 
     enum Command: Sendable {
