@@ -258,18 +258,20 @@ final class RTMPConnectionHandler: ChannelInboundHandler, MergedReadWaiter {
                 return
             }
             guard let action else { return }
-            perform(action, context: context)
+            // Taken apart, not copied (a media frame's buffers retained and released per message).
+            switch consume action {
+            case .media(let frame):
+                received(frame)
+            case let other:
+                // Anything else may start or end the session, or read its figures: the frames
+                // before it are recorded first.
+                recordFrameStats()
+                perform(other, context: context)
+            }
         }
     }
 
     private func perform(_ action: RTMPSessionAction, context: ChannelHandlerContext) {
-        if case .media(let frame) = action {
-            received(frame)
-            return
-        }
-        // Anything else may start or end the session, or read its figures: the frames before it
-        // are recorded first.
-        recordFrameStats()
         switch action {
         case .send:
             context.write(wrapOutboundOut(machine.takeOutbound()), promise: nil)

@@ -132,7 +132,10 @@ public struct RTMPConnectionStateMachine {
     public mutating func next() throws(RTMPProtocolError) -> RTMPSessionAction? {
         while true {
             if pendingIndex < pending.count {
-                let action = pending[pendingIndex]
+                // Moved out, not copied: a copy retained the frame's buffers here and released
+                // them again when the queue was emptied, per message (BENCHMARKS.md "fourteenth session").
+                var action = RTMPSessionAction.send
+                swap(&action, &pending[pendingIndex])
                 pendingIndex += 1
                 if pendingIndex == pending.count {
                     pending.removeAll(keepingCapacity: true)
@@ -356,7 +359,9 @@ public struct RTMPConnectionStateMachine {
         }
     }
 
-    private mutating func measureAndEmit(_ frame: MediaFrame, timestamp: UInt32) {
+    /// The frame is taken (`consuming`): it is changed and queued, and the caller is done with it —
+    /// a borrowed one was copied here, its buffers retained and released per message.
+    private mutating func measureAndEmit(_ frame: consuming MediaFrame, timestamp: UInt32) {
         var frame = frame
         if frame.trackId == 0 {
             measureDefaultTrack(&frame, timestamp: timestamp)
@@ -369,7 +374,7 @@ public struct RTMPConnectionStateMachine {
             if frame.packetType == .codedFrames { if frame.kind == .video { videoFrames += 1 } else { audioFrames += 1 } }
             extraTracks[key] = track
         }
-        emit(.media(frame))
+        emit(.media(consume frame))
     }
 
     /// Track 0: the session's own timelines and parameters (what `/stats` shows at the top level).
@@ -544,7 +549,7 @@ public struct RTMPConnectionStateMachine {
 
     // MARK: Output helpers
 
-    private mutating func emit(_ action: RTMPSessionAction) {
+    private mutating func emit(_ action: consuming RTMPSessionAction) {
         pending.append(action)
     }
 
