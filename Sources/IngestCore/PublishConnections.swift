@@ -44,6 +44,24 @@ public struct PublishConnections<Handle: Sendable>: Sendable {
     }
 
     private var entries: [ConnectionID: Entry] = [:]
+    /// How many entries each channel has: `hasConnections` is asked of idle channels by the
+    /// coordinator's tick, and a scan of every entry per channel grew with their product.
+    /// Kept by `add` and `remove`, the only ways in and out of `entries`.
+    private var perChannel: [String: Int] = [:]
+
+    private mutating func add(_ connection: ConnectionID, _ entry: Entry) {
+        remove(connection) // a connection asking again replaces its entry
+        entries[connection] = entry
+        perChannel[entry.channelId, default: 0] += 1
+    }
+
+    @discardableResult
+    private mutating func remove(_ connection: ConnectionID) -> Entry? {
+        guard let entry = entries.removeValue(forKey: connection) else { return nil }
+        let left = (perChannel[entry.channelId] ?? 1) - 1
+        perChannel[entry.channelId] = left > 0 ? left : nil
+        return entry
+    }
 
     public init() {}
 
@@ -55,7 +73,7 @@ public struct PublishConnections<Handle: Sendable>: Sendable {
     public func remote(of connection: ConnectionID) -> String? { entries[connection]?.remote }
 
     /// Whether any connection still belongs to the channel (its state cannot be forgotten yet).
-    public func hasConnections(channelId: String) -> Bool { entries.values.contains { $0.channelId == channelId } }
+    public func hasConnections(channelId: String) -> Bool { perChannel[channelId] != nil }
 
     /// The publisher handle of a connection that publishes (or did, until its session moved).
     public func handle(of connection: ConnectionID) -> Handle? {
@@ -79,7 +97,7 @@ public struct PublishConnections<Handle: Sendable>: Sendable {
 
     /// An `authorize` call begins for `connection`.
     public mutating func deciding(_ connection: ConnectionID, channelId: String, remote: String) {
-        entries[connection] = Entry(channelId: channelId, remote: remote, phase: .deciding(answer: nil, closed: false))
+        add(connection, Entry(channelId: channelId, remote: remote, phase: .deciding(answer: nil, closed: false)))
     }
 
     /// What to do with an answer the channel machine gave.
@@ -108,14 +126,14 @@ public struct PublishConnections<Handle: Sendable>: Sendable {
         if answer == .accept, !closed {
             entries[connection]?.phase = .accepted(kick: nil)
         } else {
-            entries[connection] = nil
+            remove(connection)
         }
         return answer
     }
 
     /// The `authorize` call failed before the machine was asked (the store could not be read).
     public mutating func forget(_ connection: ConnectionID) {
-        entries[connection] = nil
+        remove(connection)
     }
 
     /// What a kick the channel machine asked for means for a connection in its phase.
@@ -174,7 +192,7 @@ public struct PublishConnections<Handle: Sendable>: Sendable {
 
     /// A publisher that started has ended (the listener's `publishEnded`).
     public mutating func ended(_ connection: ConnectionID) -> EndOutcome {
-        guard let entry = entries.removeValue(forKey: connection) else { return EndOutcome(channelId: nil, released: nil) }
+        guard let entry = remove(connection) else { return EndOutcome(channelId: nil, released: nil) }
         if case .released(_, let sessionId, let log) = entry.phase { return EndOutcome(channelId: entry.channelId, released: (sessionId, log)) }
         return EndOutcome(channelId: entry.channelId, released: nil)
     }
@@ -198,7 +216,7 @@ public struct PublishConnections<Handle: Sendable>: Sendable {
             if isCurrent { return .publisherEnded(channelId: entry.channelId) }
             return answer == nil ? .endWhenAccepted : .forgotten
         }
-        entries[connection] = nil
+        remove(connection)
         return isCurrent ? .publisherEnded(channelId: entry.channelId) : .forgotten
     }
 

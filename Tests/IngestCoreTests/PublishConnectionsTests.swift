@@ -20,6 +20,40 @@ final class PublishConnectionsTests: XCTestCase {
         XCTAssertTrue(m.hasConnections(channelId: "ch"), "accepted: still the channel's")
     }
 
+    /// `hasConnections` is a count kept per channel (the coordinator's tick asks it of idle
+    /// channels): every way a connection leaves brings it down, two connections of one channel
+    /// count twice, another channel's do not count.
+    func testHasConnectionsCountsEveryWayInAndOut() {
+        var m = Machine()
+        m.deciding(1, channelId: "ch", remote: "r")
+        m.deciding(2, channelId: "ch", remote: "r")
+        m.deciding(3, channelId: "other", remote: "r")
+        m.deciding(4, channelId: "ch", remote: "r")
+        m.deciding(5, channelId: "ch", remote: "r")
+        m.forget(4)                                   // the store could not be read
+        _ = m.answered(2, .reject(refused))
+        _ = m.answerTaken(2)                          // refused
+        XCTAssertTrue(m.hasConnections(channelId: "ch"), "1 and 5 are left")
+        _ = m.closedBeforeStart(5, isCurrent: false)
+        _ = m.answered(5, .accept)
+        _ = m.answerTaken(5)                          // closed while decided
+        _ = m.answered(1, .accept)
+        _ = m.answerTaken(1)
+        _ = m.started(1, handle: "h1")
+        XCTAssertTrue(m.hasConnections(channelId: "ch"), "1 publishes")
+        _ = m.ended(1)
+        XCTAssertFalse(m.hasConnections(channelId: "ch"), "every connection of ch is gone")
+        XCTAssertTrue(m.hasConnections(channelId: "other"))
+        m.deciding(3, channelId: "ch", remote: "r")   // the same connection asking again, for another channel
+        XCTAssertFalse(m.hasConnections(channelId: "other"), "its entry was replaced")
+        XCTAssertTrue(m.hasConnections(channelId: "ch"))
+        _ = m.closedBeforeStart(3, isCurrent: false)
+        _ = m.answered(3, .reject(refused))
+        _ = m.answerTaken(3)
+        XCTAssertFalse(m.hasConnections(channelId: "ch"))
+        XCTAssertEqual(m.count, 0)
+    }
+
     func testARefusalForgetsTheConnectionOnceTaken() {
         var m = Machine()
         m.deciding(1, channelId: "ch", remote: "r")
