@@ -54,7 +54,8 @@ public actor IngestCoordinator: IngestAuthorizer, IngestEventSink, LiveSessionCo
         /// dictionary's and the box's modify accessors, the fields are read where they are — read
         /// through `book`'s `_read` from another module's methods, the whole `SessionBook` was
         /// copied per question (1 % of the gateway's CPU at 1,500 publishers). Nothing changes.
-        /// `hasConnections` is asked only of an idle machine (it looks through every connection).
+        /// `hasConnections` is asked only of an idle machine (whose channel is forgotten once no
+        /// connection belongs to it): no other channel needs the answer.
         mutating func tickWork(now: Date, hasConnections: () -> Bool) -> TickWork {
             Self.tickWork(&fields.value, now: now, hasConnections: hasConnections)
         }

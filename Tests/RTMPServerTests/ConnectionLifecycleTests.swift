@@ -33,12 +33,18 @@ final class ConnectionLifecycleTests: XCTestCase {
         XCTAssertEqual(m.check(now: t0 + .seconds(13)), .close(reason: "idle for 10 s", endReason: nil))
     }
 
-    func testMediaTimeoutForAPublisherThatStillPingsButSendsNoMedia() {
+    /// A publishing connection whose last media came at `seconds`.
+    func publishing(mediaAt seconds: Int64) -> ConnectionLifecycle {
         var m = machine()
         m.handshakeCompleted()
         m.publishStarted(now: t0)
-        m.bytesReceived(now: t0 + .seconds(2))
+        m.bytesReceived(now: t0 + .seconds(seconds))
         m.mediaReceived()
+        return m
+    }
+
+    func testMediaTimeoutForAPublisherThatStillPingsButSendsNoMedia() {
+        var m = publishing(mediaAt: 2)
         for s in 3...11 { m.bytesReceived(now: t0 + .seconds(Int64(s))) } // pings, no media
         guard case .checkAgain = m.check(now: t0 + .milliseconds(11_999)) else { return XCTFail() }
         XCTAssertEqual(m.check(now: t0 + .seconds(12)), .close(reason: "no media received for 10 s", endReason: .mediaTimeout))
@@ -46,11 +52,7 @@ final class ConnectionLifecycleTests: XCTestCase {
     }
 
     func testAStreamingPublisherIsCheckedOncePerTimeoutNotEverySecond() {
-        var m = machine()
-        m.handshakeCompleted()
-        m.publishStarted(now: t0)
-        m.bytesReceived(now: t0 + .seconds(4))
-        m.mediaReceived()
+        var m = publishing(mediaAt: 4)
         // Media 4 s in: nothing can time out before 14 s, and that is when to look again.
         XCTAssertEqual(m.check(now: t0 + .seconds(5)), .checkAgain(at: t0 + .seconds(14)))
         m.bytesReceived(now: t0 + .seconds(13))

@@ -59,6 +59,14 @@ final class FFmpegPublishTests: XCTestCase {
         XCTAssertEqual(stats.audio?.channels, audio.channels)
         XCTAssertEqual(stats.timestampRepairs, 0)
         XCTAssertEqual(stream.metadata?["width"]?.numberValue, Double(video.width ?? 0))
+        // `/stats` counts what the listener recorded a read at a time (docs/architecture.md
+        // "Merged reads"): every frame ffprobe sees in the clip, none left in a read's batch
+        // when the publisher went (flat out, a read holds hundreds of frames).
+        let live = try XCTUnwrap(stream.sessions.last).stats
+        XCTAssertEqual(live.videoFrames, video.packets, "video frames in /stats")
+        XCTAssertEqual(live.audioFrames, audio.packets, "audio frames in /stats")
+        XCTAssertEqual(live.keyframeIntervalSec ?? 0, 2, accuracy: 0.1, "a 2 s GOP")
+        XCTAssertEqual(live.video?.width, video.width)
 
         // One structured line per ingest event, with connection and remote on each, no secret.
         func line(_ message: String) -> [String: String]? { server.logs.all.first { $0.message == message }?.metadata }
