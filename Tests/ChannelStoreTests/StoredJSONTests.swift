@@ -19,7 +19,7 @@ final class StoredJSONTests: XCTestCase {
             switch Int.random(in: 0..<4, using: &generator) {
             case 0: return .number(Double(Int.random(in: -1_000_000...1_000_000, using: &generator)))
             case 1: return .number(Double.random(in: -1e6...1e6, using: &generator))
-            case 2: return .number([0.1, 1e-7, 1.5e-7, 123456789012345.6, 1e21, 1e300, -0.0, 5e-324][Int.random(in: 0..<8, using: &generator)])
+            case 2: return .number([0.1, 1e-7, 1.5e-7, 123456789012345.6, 1e21, 1e300, -0.0, Double.leastNonzeroMagnitude][Int.random(in: 0..<8, using: &generator)])
             default: return .number(Double(Int64.random(in: -(1 << 53)...(1 << 53), using: &generator)))
             }
         case 3: return .string(randomString())

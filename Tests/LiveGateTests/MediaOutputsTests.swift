@@ -53,7 +53,12 @@ final class MediaOutputsTests: XCTestCase {
         }
         // The live-state checks come first, while the 12 s publish surely runs (a CI machine
         // under load once took longer than the rest of the clip to probe a segment, and once
-        // to list the first segment); the forward is polled until it has connected.
+        // to list the first segment); the forward is polled until it has connected. Their
+        // bounds count from `channel.live`, not from ffmpeg's spawn: in one CI run the test took
+        // 13 s longer than usual and the outputs missed both 5 s polls, yet every frame was
+        // recorded and forwarded — a publisher slow to start is not an output slow to start.
+        let live = await setup.receiver.wait(timeout: 30) { $0.contains { $0.type == "channel.live" } }
+        XCTAssertTrue(live, "the publish went live\(gatewayLog(dir, last: 80))")
         var stats: [String: Any] = [:]
         for _ in 0..<50 {
             stats = data(try await curl(["\(api)/v1/channels/\(channel)/stats"]))
@@ -61,8 +66,6 @@ final class MediaOutputsTests: XCTestCase {
             try await Task.sleep(for: .milliseconds(100))
         }
         let outputs = stats["outputs"] as? [[String: Any]] ?? []
-        // A failure here once in CI (all three outputs late by > 10 s, yet every frame recorded and
-        // forwarded): the gateway's log says what it was waiting for.
         XCTAssertEqual(outputs.compactMap { $0["kind"] as? String }.sorted(), ["forward", "hls", "record"], "\(stats)\(gatewayLog(dir, last: 80))")
         var forwards: [String: Any] = [:]
         var forwardStatus: [String: Any]?
