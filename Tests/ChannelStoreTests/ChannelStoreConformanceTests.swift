@@ -368,6 +368,37 @@ final class PostgresChannelStoreTests: ChannelStoreConformanceTests {
         return try await StoreFactory.open(url: scratch.url, dataDir: "", logger: Logger(label: "test"))
     }
 
+    /// The nodes of a new cluster start together against one empty database, and each runs the
+    /// migrations: each must open on its first try. Seen by hand with two nodes: the second
+    /// failed `CREATE TABLE IF NOT EXISTS schema_migrations` (two such creates at once collide on
+    /// PostgreSQL's catalogue, 23505), logged "PostgreSQL not reachable" and retried. Five
+    /// fresh databases, four stores opening at once on each.
+    func testStoresOpeningTogetherOnAnEmptyDatabaseEachMigrateOnTheFirstTry() async throws {
+        guard let url = ProcessInfo.processInfo.environment["LIVEGATE_TEST_POSTGRES_URL"] else { throw XCTSkip("no PostgreSQL") }
+        let alone = try await XCTUnwrap(scratch).strings("SELECT version::text FROM schema_migrations ORDER BY version")
+        XCTAssertFalse(alone.isEmpty)
+        for _ in 0..<5 {
+            let fresh = try await PostgresScratchDatabase.create(baseURL: url)
+            var failures: [String] = []
+            await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        do {
+                            let store = try await StoreFactory.open(url: fresh.url, dataDir: "", logger: Logger(label: "test"))
+                            await store.close()
+                            return nil
+                        } catch { return StoreFactory.describe(error) }
+                    }
+                }
+                for await failure in group { if let failure { failures.append(failure) } }
+            }
+            let versions = try await fresh.strings("SELECT version::text FROM schema_migrations ORDER BY version")
+            await fresh.drop()
+            XCTAssertEqual(failures, [], "every store opened on its first try")
+            XCTAssertEqual(versions, alone, "every migration applied, as by a store opening alone")
+        }
+    }
+
     /// A read that meets a connection the server ended (57P01: a restart, an administrator) is
     /// tried again on another connection instead of failing the API call (issue #13 item 6).
     /// Readers run flat out while every connection of the pool is ended every 150 ms; without

@@ -151,13 +151,16 @@ public final class SQLChannelStore: ChannelStore {
 
     /// Applies pending migrations.
     public func migrate(logger: Logger) async throws {
-        try await write { db in
+        let postgres = backend == .postgres
+        try await transaction { db in
+            // Under the migrations' lock too: two nodes of a new cluster creating the table at once
+            // collide in PostgreSQL's catalogue (23505) despite `IF NOT EXISTS`.
+            if postgres { try await db.raw("SELECT pg_advisory_xact_lock(7347001)").run() }
             try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").run()
         }
         let applied = try await write { db in
             try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int.self) }
         }
-        let postgres = backend == .postgres
         for migration in Migrations.all where !applied.contains(migration.version) {
             let statements = migration.statements(backend)
             let now = Timestamp.format(Date())
